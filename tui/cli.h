@@ -1,0 +1,22 @@
+/* cli.h - the pofa command's subcommands and shared option helpers. */
+#ifndef POFA_CLI_H
+#define POFA_CLI_H
+
+#include "pofa.h"
+
+enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2 };
+
+int cmd_train_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Parses an integer option in [lo, hi]; on error prints a usage error. */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "pofa: message" for an engine error and returns its exit status. */
+int cli_fail(const pofa_err *err);
+double cli_now(void);
+/* --name VALUE or --name=VALUE at argv[*i]; advances *i past the value. */
+const char *cli_opt(int argc, char **argv, int *i, const char *name);
+int cli_default_threads(void);
+
+#endif
