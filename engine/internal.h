@@ -93,9 +93,9 @@ double softmax_xent(pofa_kern *k, float *dlogits, const float *logits, const int
                     int n, int V, int ld, float scale, int *count);
 
 /* exp for float vectors: max relative error ~2 ulp, vectorises. */
-static inline float pofa_expf(float x)
+static inline float pofa_expf(float x0)
 {
-	x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+	float x = x0 < -87.3f ? -87.3f : (x0 > 88.3f ? 88.3f : x0);
 	float kf = x * 1.44269504088896341f;
 	kf = kf + 12582912.0f;           /* round to nearest by the 1.5*2^23 trick */
 	kf = kf - 12582912.0f;
@@ -111,7 +111,7 @@ static inline float pofa_expf(float x)
 	int32_t ki = (int32_t)kf;
 	union { int32_t i; float f; } u;
 	u.i = (ki + 127) << 23;
-	return p * u.f;
+	return x0 < -87.3f ? 0.0f : p * u.f;  /* underflow to 0, as expf */
 }
 
 /* ---- model internals shared with modeldir.c ---------------------------- */

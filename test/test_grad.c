@@ -1,0 +1,491 @@
+/*
+ * test_grad.c - gradient checks. Every kernel's backward and the whole
+ * model's backward under each head are compared with central differences of
+ * a double-precision reference (ref.c for the model, loops here for the
+ * kernels). Pass: max relative error <= 1e-3, where the error of an element
+ * is |analytic - numeric| / max(|analytic|, |numeric|, 1e-2 * the tensor's
+ * largest |numeric|, floor): floor is 1e-7 for kernels and, for the model,
+ * 1e-3 times the largest gradient of the whole model - gradients that are
+ * exactly zero in theory (a key bias: softmax ignores a shift shared by a
+ * row) come out as float rounding noise, and are judged against the scale
+ * of the model's gradients rather than against zero.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "ref.h"
+
+#define TOL 1e-3
+
+static void expect_rel_floor(const char *what, const float *a, const double *n, size_t cnt,
+                             double floor)
+{
+	double e = ref_rel_err(a, n, cnt, floor);
+	if (!(e <= TOL)) {
+		size_t worst = 0;
+		double we = -1.0;
+		for (size_t i = 0; i < cnt; i++) {
+			double d = fabs(a[i] - n[i]);
+			if (d > we) {
+				we = d;
+				worst = i;
+			}
+		}
+		fail_msg("%s: max relative error %.3e > %.0e (element %zu: analytic %.8g, numeric %.8g)",
+		         what, e, TOL, worst, a[worst], n[worst]);
+	}
+}
+
+static void fill(float *x, size_t n, uint64_t seed, float scale)
+{
+	pofa_rng r = { seed };
+	for (size_t i = 0; i < n; i++)
+		x[i] = scale * (2.0f * pofa_rng_uniform(&r) - 1.0f);
+}
+
+static void expect_rel(const char *what, const float *a, const double *n, size_t cnt)
+{
+	expect_rel_floor(what, a, n, cnt, 1e-7);
+}
+
+/* ---- kernel checks ------------------------------------------------------ */
+
+typedef struct {
+	pofa_pool *pool;
+	pofa_kern k;
+} kctx;
+
+static kctx kctx_make(int threads, int naive)
+{
+	kctx c;
+	c.pool = pofa_pool_new(threads);
+	c.k.pool = c.pool;
+	c.k.naive = naive;
+	c.k.scratch_per = 4096;
+	c.k.scratch = calloc(c.k.scratch_per * (size_t)threads, sizeof(float));
+	return c;
+}
+static void kctx_free(kctx *c)
+{
+	free(c->k.scratch);
+	pofa_pool_free(c->pool);
+}
+
+/* L = sum(out * R): dL/dout = R */
+static void check_matmul(int naive)
+{
+	int N = 5, C = 7, OC = 6;
+	kctx kc = kctx_make(2, naive);
+	float x[35], w[42], b[6], R[30], out[30], dx[35], dw[42] = { 0 }, db[6] = { 0 };
+	fill(x, 35, 1, 1.0f);
+	fill(w, 42, 2, 1.0f);
+	fill(b, 6, 3, 1.0f);
+	fill(R, 30, 4, 1.0f);
+	matmul_forward(&kc.k, out, x, w, b, N, C, OC);
+	/* the forward against the plain formula */
+	for (int i = 0; i < N; i++)
+		for (int o = 0; o < OC; o++) {
+			double s = b[o];
+			for (int c = 0; c < C; c++)
+				s += (double)x[i * C + c] * w[o * C + c];
+			assert_true(fabs(s - out[i * OC + o]) < 1e-5);
+		}
+	matmul_backward(&kc.k, dx, dw, db, R, x, w, N, C, OC, 0);
+	double nx[35], nw[42], nb[6];
+	for (int i = 0; i < N; i++)
+		for (int c = 0; c < C; c++) {
+			double s = 0.0;  /* dL/dx = R W, exact for a linear map */
+			for (int o = 0; o < OC; o++)
+				s += (double)R[i * OC + o] * w[o * C + c];
+			nx[i * C + c] = s;
+		}
+	for (int o = 0; o < OC; o++) {
+		nb[o] = 0.0;
+		for (int i = 0; i < N; i++)
+			nb[o] += R[i * OC + o];
+		for (int c = 0; c < C; c++) {
+			double s = 0.0;
+			for (int i = 0; i < N; i++)
+				s += (double)R[i * OC + o] * x[i * C + c];
+			nw[o * C + c] = s;
+		}
+	}
+	expect_rel("matmul dx", dx, nx, 35);
+	expect_rel("matmul dW", dw, nw, 42);
+	expect_rel("matmul db", db, nb, 6);
+	/* accumulate mode adds */
+	float dx2[35];
+	memcpy(dx2, dx, sizeof dx);
+	matmul_backward(&kc.k, dx2, NULL, NULL, R, x, w, N, C, OC, 1);
+	for (int i = 0; i < 35; i++)
+		assert_true(fabsf(dx2[i] - 2.0f * dx[i]) <= 1e-5f * (1.0f + fabsf(dx[i])));
+	kctx_free(&kc);
+}
+static void test_matmul_blas(void **s) { (void)s; check_matmul(0); }
+static void test_matmul_naive(void **s) { (void)s; check_matmul(1); }
+
+/* residual + dropout + LayerNorm, numeric by central differences */
+static double ref_resln(const double *x, const double *res, const double *w, const double *b,
+                        int N, int C, uint64_t key, double p, const double *R)
+{
+	uint32_t th = (uint32_t)((double)p * 4294967296.0);
+	double L = 0.0;
+	for (int i = 0; i < N; i++) {
+		double r[64], m = 0.0, v = 0.0;
+		for (int c = 0; c < C; c++) {
+			double xv = x[i * C + c];
+			if (p > 0.0)
+				xv = pofa_dropout_keep(key, (uint64_t)(i * C + c), th) ? xv / (1.0 - p) : 0.0;
+			r[c] = xv + res[i * C + c];
+			m += r[c];
+		}
+		m /= C;
+		for (int c = 0; c < C; c++)
+			v += (r[c] - m) * (r[c] - m);
+		v /= C;
+		double s = 1.0 / sqrt(v + 1e-5);
+		for (int c = 0; c < C; c++)
+			L += ((r[c] - m) * s * w[c] + b[c]) * R[i * C + c];
+	}
+	return L;
+}
+
+static void test_layernorm_dropout(void **st)
+{
+	(void)st;
+	enum { N = 4, C = 9 };
+	for (int withdrop = 0; withdrop < 2; withdrop++) {
+		kctx kc = kctx_make(2, 0);
+		float x[N * C], res[N * C], w[C], b[C], R[N * C], out[N * C], r[N * C], mean[N], rstd[N];
+		float dr[N * C], dx[N * C], dw[C] = { 0 }, db[C] = { 0 };
+		fill(x, N * C, 11, 1.0f);
+		fill(res, N * C, 12, 1.0f);
+		fill(w, C, 13, 1.0f);
+		fill(b, C, 14, 1.0f);
+		fill(R, N * C, 15, 1.0f);
+		float p = withdrop ? 0.3f : 0.0f;
+		uint64_t key = 0x1234;
+		residual_layernorm_forward(&kc.k, out, r, mean, rstd, x, res, w, b, N, C, 1e-5f, key, p);
+		layernorm_backward(&kc.k, dr, dw, db, R, r, mean, rstd, w, N, C);
+		dropout_backward(&kc.k, dx, dr, N * C, key, p);
+		double X[N * C], RES[N * C], W[C], Bb[C], RR[N * C];
+		for (int i = 0; i < N * C; i++) { X[i] = x[i]; RES[i] = res[i]; RR[i] = R[i]; }
+		for (int i = 0; i < C; i++) { W[i] = w[i]; Bb[i] = b[i]; }
+		double nx[N * C], nres[N * C], nw[C], nb[C], h = 1e-6;
+		double *vars[4] = { X, RES, W, Bb }, *outs[4] = { nx, nres, nw, nb };
+		int sizes[4] = { N * C, N * C, C, C };
+		for (int v = 0; v < 4; v++)
+			for (int i = 0; i < sizes[v]; i++) {
+				double keep = vars[v][i];
+				vars[v][i] = keep + h;
+				double lp = ref_resln(X, RES, W, Bb, N, C, key, p, RR);
+				vars[v][i] = keep - h;
+				double lm = ref_resln(X, RES, W, Bb, N, C, key, p, RR);
+				vars[v][i] = keep;
+				outs[v][i] = (lp - lm) / (2 * h);
+			}
+		expect_rel("layernorm dx (through dropout)", dx, nx, N * C);
+		expect_rel("layernorm dresidual", dr, nres, N * C);
+		expect_rel("layernorm dweight", dw, nw, C);
+		expect_rel("layernorm dbias", db, nb, C);
+		kctx_free(&kc);
+	}
+}
+
+static void test_gelu(void **st)
+{
+	(void)st;
+	enum { N = 3, C = 40 };
+	kctx kc = kctx_make(2, 0);
+	float f[N * C], g[N * C], bias[C], dg[N * C], df[N * C];
+	fill(f, N * C, 21, 4.0f);
+	fill(bias, C, 22, 1.0f);
+	fill(dg, N * C, 23, 1.0f);
+	bias_gelu_forward(&kc.k, g, f, bias, N, C);   /* f += bias */
+	for (int i = 0; i < N * C; i++)
+		assert_true(fabs(g[i] - ref_gelu(f[i])) < 1e-6 * (1.0 + fabs(g[i])));
+	gelu_backward(&kc.k, df, dg, f, N * C);
+	double num[N * C], h = 1e-6;
+	for (int i = 0; i < N * C; i++)
+		num[i] = dg[i] * (ref_gelu((double)f[i] + h) - ref_gelu((double)f[i] - h)) / (2 * h);
+	expect_rel("gelu", df, num, N * C);
+	kctx_free(&kc);
+}
+
+/* attention: L = sum(ctx * R), numeric in double with the same masks */
+static double ref_attention(const double *qkv, const int *mask, int B, int T, int C, int NH,
+                            uint64_t key, double p, const double *R)
+{
+	int hs = C / NH;
+	uint32_t th = (uint32_t)((double)p * 4294967296.0);
+	double L = 0.0;
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++)
+			for (int i = 0; i < T; i++) {
+				double S[16], mx = -INFINITY, sum = 0.0;
+				for (int j = 0; j < T; j++) {
+					double s = 0.0;
+					for (int d = 0; d < hs; d++)
+						s += qkv[(b * T + i) * 3 * C + h * hs + d] *
+						     qkv[(b * T + j) * 3 * C + C + h * hs + d];
+					s /= sqrt((double)hs);
+					if (mask && !mask[b * T + j])
+						s += -FLT_MAX;
+					S[j] = s;
+					mx = fmax(mx, s);
+				}
+				for (int j = 0; j < T; j++) {
+					S[j] = exp(S[j] - mx);
+					sum += S[j];
+				}
+				uint64_t u = (uint64_t)(b * NH + h);
+				for (int j = 0; j < T; j++) {
+					S[j] /= sum;
+					if (p > 0.0)
+						S[j] = pofa_dropout_keep(key, u * T * T + (uint64_t)(i * T + j), th)
+						       ? S[j] / (1.0 - p) : 0.0;
+				}
+				for (int d = 0; d < hs; d++) {
+					double o = 0.0;
+					for (int j = 0; j < T; j++)
+						o += S[j] * qkv[(b * T + j) * 3 * C + 2 * C + h * hs + d];
+					L += o * R[(b * T + i) * C + h * hs + d];
+				}
+			}
+	return L;
+}
+
+static void test_attention(void **st)
+{
+	(void)st;
+	enum { B = 2, T = 5, C = 8, NH = 2 };
+	int mask[B * T] = { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 };
+	for (int withdrop = 0; withdrop < 2; withdrop++)
+		for (int naive = 0; naive < 2; naive++) {
+			kctx kc = kctx_make(2, naive);
+			float qkv[B * T * 3 * C], ctx[B * T * C], att[B * NH * T * T], attd[B * NH * T * T];
+			float R[B * T * C], dqkv[B * T * 3 * C];
+			fill(qkv, B * T * 3 * C, 31, 1.5f);
+			fill(R, B * T * C, 32, 1.0f);
+			float p = withdrop ? 0.25f : 0.0f;
+			uint64_t key = 99;
+			attention_forward(&kc.k, ctx, att, withdrop ? attd : att, qkv, mask, B, T, C, NH, key, p);
+			attention_backward(&kc.k, dqkv, R, qkv, att, withdrop ? attd : att, B, T, C, NH, p);
+			double Q[B * T * 3 * C], RR[B * T * C], num[B * T * 3 * C], h = 1e-6;
+			for (int i = 0; i < B * T * 3 * C; i++) Q[i] = qkv[i];
+			for (int i = 0; i < B * T * C; i++) RR[i] = R[i];
+			for (int i = 0; i < B * T * 3 * C; i++) {
+				double keep = Q[i];
+				Q[i] = keep + h;
+				double lp = ref_attention(Q, mask, B, T, C, NH, key, p, RR);
+				Q[i] = keep - h;
+				double lm = ref_attention(Q, mask, B, T, C, NH, key, p, RR);
+				Q[i] = keep;
+				num[i] = (lp - lm) / (2 * h);
+			}
+			/* padded keys get probability exactly 0 */
+			for (int h2 = 0; h2 < NH; h2++)
+				for (int i = 0; i < T; i++) {
+					assert_true(att[((1 * NH + h2) * T + i) * T + 3] == 0.0f);
+					assert_true(att[((1 * NH + h2) * T + i) * T + 4] == 0.0f);
+				}
+			expect_rel(withdrop ? "attention dqkv (dropout)" : "attention dqkv", dqkv, num, B * T * 3 * C);
+			kctx_free(&kc);
+		}
+}
+
+static void test_softmax_xent(void **st)
+{
+	(void)st;
+	enum { N = 4, V = 11 };
+	kctx kc = kctx_make(2, 0);
+	float z[N * V], dz[N * V];
+	int y[N] = { 3, -1, 0, 10 };
+	fill(z, N * V, 41, 5.0f);
+	int count;
+	double loss = softmax_xent(&kc.k, dz, z, y, N, V, V, 0.5f, &count);
+	assert_int_equal(count, 3);
+	double ref = 0.0, num[N * V], h = 1e-6;
+	double Z[N * V];
+	for (int i = 0; i < N * V; i++) Z[i] = z[i];
+	for (int i = 0; i < N; i++) {
+		if (y[i] < 0)
+			continue;
+		double mx = -INFINITY, s = 0.0;
+		for (int j = 0; j < V; j++) mx = fmax(mx, Z[i * V + j]);
+		for (int j = 0; j < V; j++) s += exp(Z[i * V + j] - mx);
+		ref += log(s) + mx - Z[i * V + y[i]];
+	}
+	assert_true(fabs(loss - ref) < 1e-5 * fabs(ref));
+	for (int k = 0; k < N * V; k++) {
+		int i = k / V;
+		if (y[i] < 0) {
+			num[k] = 0.0;
+			continue;
+		}
+		double keep = Z[k], l[2];
+		for (int sgn = 0; sgn < 2; sgn++) {
+			Z[k] = keep + (sgn ? -h : h);
+			double mx = -INFINITY, s = 0.0;
+			for (int j = 0; j < V; j++) mx = fmax(mx, Z[i * V + j]);
+			for (int j = 0; j < V; j++) s += exp(Z[i * V + j] - mx);
+			l[sgn] = 0.5 * (log(s) + mx - Z[i * V + y[i]]);
+		}
+		Z[k] = keep;
+		num[k] = (l[0] - l[1]) / (2 * h);
+	}
+	expect_rel("softmax cross-entropy", dz, num, N * V);
+	kctx_free(&kc);
+}
+
+/* ---- whole-model checks ------------------------------------------------- */
+
+static pofa_config small_config(void)
+{
+	pofa_config c;
+	pofa_err err;
+	pofa_config_preset(&c, "bert-tiny", &err);
+	c.vocab_size = 23;
+	c.hidden_size = 8;
+	c.num_attention_heads = 2;
+	c.intermediate_size = 16;
+	c.num_hidden_layers = 2;
+	c.max_position_embeddings = 8;
+	c.num_labels = 3;
+	c.initializer_range = 0.5f; /* large weights: non-trivial gradients everywhere */
+	return c;
+}
+
+static void check_model(int head, int naive)
+{
+	enum { B = 2, T = 5 };
+	pofa_config cfg = small_config();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&cfg, head, B, T, 2, &err);
+	assert_non_null(m);
+	pofa_model_init(m, 7);
+	pofa_model_set_dropout(m, 0);
+	pofa_model_set_naive(m, naive);
+	/* non-zero biases and LayerNorm parameters, so every path is exercised */
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(m, &t);
+	for (int i = 0; i < nt; i++)
+		if (t[i].ndim == 1)
+			fill(t[i].data, (size_t)t[i].numel, 100 + i, 0.3f);
+	for (int i = 0; i < nt; i++)
+		if (strstr(t[i].name, "LayerNorm.weight"))
+			for (int j = 0; j < t[i].numel; j++)
+				t[i].data[j] += 1.0f;
+	int ids[B * T] = { 2, 7, 4, 9, 3, 2, 11, 4, 0, 0 };
+	int types[B * T] = { 0, 0, 0, 1, 1, 0, 0, 1, 0, 0 };
+	int mask[B * T] = { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 };
+	int mlm[B * T] = { POFA_IGNORE, 5, 8, POFA_IGNORE, POFA_IGNORE, POFA_IGNORE, 12, 21, POFA_IGNORE, POFA_IGNORE };
+	int labels[B] = { 2, 0 }, sp[B] = { 1, 3 }, ep[B] = { 3, 7 /* ignored: >= T */ };
+	if (head == POFA_HEAD_SPAN)
+		ep[1] = 2;
+	pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types,
+	                 .attention_mask = mask, .mlm_labels = mlm, .labels = labels,
+	                 .start_positions = sp, .end_positions = ep };
+	pofa_model_zero_grad(m);
+	float loss = pofa_model_step_loss(m, &b, 1);
+	pofa_model_backward(m, &b);
+
+	ref_model r;
+	ref_init(&r, m, 0);
+	double rl = ref_loss(&r, &b);
+	if (!(fabs(loss - rl) <= 1e-5 * fabs(rl)))
+		fail_msg("%s head: loss %.9g, reference %.9g", pofa_head_names[head], loss, rl);
+	float *params = pofa_model_params(m);
+	size_t np = pofa_model_num_params(m);
+	double *num = calloc(np, sizeof *num), h = 1e-5, gmax = 0.0;
+	for (int i = 0; i < nt; i++) {
+		size_t off = (size_t)(t[i].data - params);
+		for (size_t j = 0; j < (size_t)t[i].numel; j++) {
+			double keep = r.p[off + j];
+			r.p[off + j] = keep + h;
+			double lp = ref_loss(&r, &b);
+			r.p[off + j] = keep - h;
+			double lm = ref_loss(&r, &b);
+			r.p[off + j] = keep;
+			num[off + j] = (lp - lm) / (2 * h);
+			gmax = fmax(gmax, fabs(num[off + j]));
+		}
+	}
+	assert_true(gmax > 1e-3);
+	for (int i = 0; i < nt; i++) {
+		size_t off = (size_t)(t[i].data - params);
+		char what[160];
+		snprintf(what, sizeof what, "%s head%s: %s", pofa_head_names[head], naive ? " (naive)" : "",
+		         t[i].name);
+		expect_rel_floor(what, t[i].grad, num + off, (size_t)t[i].numel, 1e-3 * gmax);
+	}
+	free(num);
+	ref_free(&r);
+	pofa_model_free(m);
+}
+
+static void test_model_mlm(void **s) { (void)s; check_model(POFA_HEAD_MLM, 0); }
+static void test_model_cls(void **s) { (void)s; check_model(POFA_HEAD_CLS, 0); }
+static void test_model_span(void **s) { (void)s; check_model(POFA_HEAD_SPAN, 0); }
+static void test_model_mlm_naive(void **s) { (void)s; check_model(POFA_HEAD_MLM, 1); }
+
+/* With the decoder on every token, the logits of masked rows equal those
+ * of the masked-only pass, and the loss is the same. */
+static void test_mlm_all_positions(void **st)
+{
+	(void)st;
+	enum { B = 2, T = 5 };
+	pofa_config cfg = small_config();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&cfg, POFA_HEAD_MLM, B, T, 1, &err);
+	pofa_model_init(m, 3);
+	int ids[B * T] = { 2, 7, 4, 9, 3, 2, 11, 4, 0, 0 };
+	int mask[B * T] = { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 };
+	int mlm[B * T] = { POFA_IGNORE, 5, 8, POFA_IGNORE, POFA_IGNORE, POFA_IGNORE, 12, 21, POFA_IGNORE, POFA_IGNORE };
+	pofa_batch b = { .B = B, .T = T, .input_ids = ids, .attention_mask = mask, .mlm_labels = mlm };
+	float l1 = pofa_model_step_loss(m, &b, 0);
+	int rows, cols;
+	float *lg = pofa_model_logits(m, &rows, &cols);
+	assert_int_equal(rows, 4);
+	assert_int_equal(cols, cfg.vocab_size);
+	float first[23];
+	memcpy(first, lg, sizeof first);   /* row of position 1 */
+	pofa_model_set_mlm_positions(m, POFA_MLM_ALL);
+	float l2 = pofa_model_step_loss(m, &b, 0);
+	lg = pofa_model_logits(m, &rows, &cols);
+	assert_int_equal(rows, 8); /* every non-padding token */
+	const int *pos = pofa_model_logit_positions(m);
+	assert_int_equal(pos[1], 1);
+	for (int j = 0; j < cfg.vocab_size; j++)
+		assert_true(fabsf(lg[cfg.vocab_size + j] - first[j]) < 1e-5f);
+	assert_true(fabsf(l1 - l2) < 1e-6f);
+	pofa_model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_matmul_blas),
+		cmocka_unit_test(test_matmul_naive),
+		cmocka_unit_test(test_layernorm_dropout),
+		cmocka_unit_test(test_gelu),
+		cmocka_unit_test(test_attention),
+		cmocka_unit_test(test_softmax_xent),
+		cmocka_unit_test(test_model_mlm),
+		cmocka_unit_test(test_model_cls),
+		cmocka_unit_test(test_model_span),
+		cmocka_unit_test(test_model_mlm_naive),
+		cmocka_unit_test(test_mlm_all_positions),
+	};
+	return cmocka_run_group_tests_name("grad", tests, NULL, NULL);
+}
