@@ -800,7 +800,8 @@ void pofa_model_zero_grad(pofa_model *m) { memset(m->grads, 0, m->nparams * size
 typedef struct {
 	pofa_model *m;
 	const pofa_optim *o;
-	float lr, bc1, bc2s;
+	double lr;
+	float bc2s;
 	double *sums;
 	float scale;
 } opt_args;
@@ -852,12 +853,15 @@ static void adamw_range(const opt_args *oa, const pofa_tensor *t, size_t off, in
 	const pofa_optim *o = oa->o;
 	float *p = t->data, *g = t->grad;
 	float *m1 = oa->m->m1 + off, *m2 = oa->m->m2 + off;
-	float decay = t->decay ? 1.0f - oa->lr * o->weight_decay : 1.0f;
-	float b1 = o->beta1, b2 = o->beta2, step = oa->scale, bc2s = oa->bc2s, eps = o->eps;
+	/* scalars computed in double and rounded once, as PyTorch passes
+	 * Python floats to float32 kernels */
+	float decay = t->decay ? (float)(1.0 - oa->lr * o->weight_decay) : 1.0f;
+	float b1 = (float)o->beta1, b2 = (float)o->beta2, step = oa->scale, bc2s = oa->bc2s;
+	float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2), eps = (float)o->eps;
 	for (int64_t i = i0; i < i1; i++) {
 		p[i] *= decay;
-		m1[i] = m1[i] * b1 + g[i] * (1.0f - b1);
-		m2[i] = m2[i] * b2 + (1.0f - b2) * g[i] * g[i];
+		m1[i] = m1[i] * b1 + g[i] * omb1;
+		m2[i] = m2[i] * b2 + omb2 * g[i] * g[i];
 		float denom = sqrtf(m2[i]) / bc2s + eps;
 		p[i] += -step * (m1[i] / denom);
 	}
@@ -869,13 +873,13 @@ static void adamw_task(void *arg, int64_t i0, int64_t i1, int tid)
 	adamw_range(ac->oa, ac->t, ac->off, i0, i1);
 }
 
-void pofa_model_adamw(pofa_model *m, pofa_optim *o, float lr)
+void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr)
 {
 	o->step++;
 	opt_args oa = { .m = m, .o = o, .lr = lr };
 	/* bias corrections in double, as PyTorch computes them in Python */
-	double bc1 = 1.0 - pow((double)o->beta1, (double)o->step);
-	double bc2 = 1.0 - pow((double)o->beta2, (double)o->step);
+	double bc1 = 1.0 - pow(o->beta1, (double)o->step);
+	double bc2 = 1.0 - pow(o->beta2, (double)o->step);
 	oa.scale = (float)(lr / bc1);
 	oa.bc2s = (float)sqrt(bc2);
 	for (int t = 0; t < m->ntensors; t++) {
@@ -894,18 +898,18 @@ void pofa_model_adamw(pofa_model *m, pofa_optim *o, float lr)
 
 pofa_optim pofa_optim_default(void)
 {
-	pofa_optim o = { .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f, .step = 0 };
+	pofa_optim o = { .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01, .step = 0 };
 	return o;
 }
 
-float pofa_lr(const pofa_sched *s, int64_t step)
+double pofa_lr(const pofa_sched *s, int64_t step)
 {
 	if (s->warmup > 0 && step < s->warmup)
-		return s->lr * (float)step / (float)s->warmup;
+		return s->lr * (double)step / (double)s->warmup;
 	if (s->kind == POFA_SCHED_CONSTANT)
 		return s->lr;
 	if (step >= s->total)
-		return 0.0f;
-	float denom = (float)POFA_MAX(1, s->total - s->warmup);
-	return s->lr * (float)(s->total - step) / denom;
+		return 0.0;
+	double denom = (double)POFA_MAX(1, s->total - s->warmup);
+	return s->lr * (double)(s->total - step) / denom;
 }

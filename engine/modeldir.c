@@ -445,10 +445,10 @@ int pofa_optim_save(pofa_model *m, const pofa_optim *o, const char *path, pofa_e
 		snprintf(step, sizeof step, "%lld", (long long)o->step);
 		snprintf(seed, sizeof seed, "%llu", (unsigned long long)pofa_model_seed(m));
 		snprintf(fwd, sizeof fwd, "%llu", (unsigned long long)pofa_model_fwd_count(m));
-		snprintf(b1, sizeof b1, "%.9g", o->beta1);
-		snprintf(b2, sizeof b2, "%.9g", o->beta2);
-		snprintf(eps, sizeof eps, "%.9g", o->eps);
-		snprintf(wd, sizeof wd, "%.9g", o->weight_decay);
+		snprintf(b1, sizeof b1, "%.17g", o->beta1);
+		snprintf(b2, sizeof b2, "%.17g", o->beta2);
+		snprintf(eps, sizeof eps, "%.17g", o->eps);
+		snprintf(wd, sizeof wd, "%.17g", o->weight_decay);
 		const char *const meta[][2] = {
 			{ "beta1", b1 }, { "beta2", b2 }, { "dropout_seed", seed }, { "eps", eps },
 			{ "format", "pt" }, { "forward_passes", fwd }, { "step", step },
@@ -478,13 +478,13 @@ static int meta_u64(const pofa_st_file *f, const char *key, uint64_t *out, pofa_
 	return POFA_OK;
 }
 
-static int meta_float(const pofa_st_file *f, const char *key, float *out, pofa_err *err)
+static int meta_double(const pofa_st_file *f, const char *key, double *out, pofa_err *err)
 {
 	const char *v = pofa_st_meta(f, key);
 	char *end;
 	if (!v || !*v)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ has no \"%s\"", f->path, key);
-	float x = strtof(v, &end);
+	double x = strtod(v, &end);
 	if (*end)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ \"%s\" is not a number", f->path, key);
 	*out = x;
@@ -502,10 +502,10 @@ int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *er
 	if (!rc) rc = meta_u64(&f, "step", &step, err);
 	if (!rc) rc = meta_u64(&f, "dropout_seed", &seed, err);
 	if (!rc) rc = meta_u64(&f, "forward_passes", &fwd, err);
-	if (!rc) rc = meta_float(&f, "beta1", &no.beta1, err);
-	if (!rc) rc = meta_float(&f, "beta2", &no.beta2, err);
-	if (!rc) rc = meta_float(&f, "eps", &no.eps, err);
-	if (!rc) rc = meta_float(&f, "weight_decay", &no.weight_decay, err);
+	if (!rc) rc = meta_double(&f, "beta1", &no.beta1, err);
+	if (!rc) rc = meta_double(&f, "beta2", &no.beta2, err);
+	if (!rc) rc = meta_double(&f, "eps", &no.eps, err);
+	if (!rc) rc = meta_double(&f, "weight_decay", &no.weight_decay, err);
 	/* read into the moments only when the whole file checks out */
 	size_t np = pofa_model_num_params(m);
 	float *tmp = !rc ? malloc(2 * np * sizeof(float) + 1) : NULL;

@@ -165,7 +165,7 @@ float *pofa_model_grads(pofa_model *m);
 /* ---- optimisation ------------------------------------------------------ */
 
 typedef struct pofa_optim {
-	float beta1, beta2, eps, weight_decay;
+	double beta1, beta2, eps, weight_decay;   /* doubles, as PyTorch's Python floats */
 	int64_t step;     /* updates done so far */
 } pofa_optim;
 
@@ -175,20 +175,20 @@ pofa_optim pofa_optim_default(void); /* 0.9, 0.999, 1e-8 (as PyTorch), wd 0.01 *
  * (max_norm <= 0: no clipping). Returns the norm before clipping. */
 float pofa_model_clip_grad(pofa_model *m, float max_norm);
 /* One AdamW step with PyTorch semantics at learning rate lr. */
-void pofa_model_adamw(pofa_model *m, pofa_optim *o, float lr);
+void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr);
 float *pofa_model_moment1(pofa_model *m);
 float *pofa_model_moment2(pofa_model *m);
 
 enum pofa_sched_kind { POFA_SCHED_LINEAR, POFA_SCHED_CONSTANT };
 typedef struct pofa_sched {
 	int kind;
-	float lr;          /* peak learning rate */
+	double lr;         /* peak learning rate */
 	int64_t warmup;    /* linear warmup steps */
 	int64_t total;     /* total steps (linear decay to 0 at total) */
 } pofa_sched;
 /* Learning rate for the update that follows `step` updates, as
  * transformers' get_linear_schedule_with_warmup / constant_with_warmup. */
-float pofa_lr(const pofa_sched *s, int64_t step);
+double pofa_lr(const pofa_sched *s, int64_t step);
 
 /* ---- files ------------------------------------------------------------- */
 

@@ -189,12 +189,13 @@ static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *e
 		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
 	memcpy(s, f->tensors, (size_t)f->ntensors * sizeof *s);
 	qsort(s, (size_t)f->ntensors, sizeof *s, by_begin);
-	uint64_t at = 0;
-	for (int i = 0; i < f->ntensors && rc == POFA_OK; i++) {
-		if (s[i].begin < at)
+	for (int i = 1; i < f->ntensors && rc == POFA_OK; i++)
+		if (s[i].begin < s[i - 1].end)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: data overlaps tensor %s", path,
 			                s[i].name, s[i - 1].name);
-		else if (s[i].begin > at)
+	uint64_t at = 0;
+	for (int i = 0; i < f->ntensors && rc == POFA_OK; i++) {
+		if (s[i].begin > at)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: a gap of %llu bytes before its data",
 			                path, s[i].name, (unsigned long long)(s[i].begin - at));
 		at = s[i].end;

@@ -74,7 +74,7 @@ int cmd_train_demo(int argc, char **argv)
 		}
 		pofa_model_backward(m, &b);
 		float gn = pofa_model_clip_grad(m, 1.0f);
-		float lr = pofa_lr(&sched, step);
+		double lr = pofa_lr(&sched, step);
 		pofa_model_adamw(m, &opt, lr);
 		ema = step == 0 ? loss : 0.9 * ema + 0.1 * loss;
 		if ((step + 1) % 20 == 0 || step == 0 || step + 1 == steps) {

@@ -1,0 +1,467 @@
+/* test_files.c - model directories and safetensors: byte-identical round
+ * trips, Hugging Face naming and layout, and every corruption case the
+ * loader must refuse with a clear error (status 2) instead of crashing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static char dir[256];
+
+static int setup(void **st)
+{
+	(void)st;
+	snprintf(dir, sizeof dir, "/tmp/pofa-test-files-%d", (int)getpid());
+	pofa_err err;
+	return pofa_mkdirs(dir, &err);
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+	unsigned char *b;
+	pofa_err err;
+	if (pofa_read_file(path, &b, n, 1u << 30, &err))
+		fail_msg("%s", err.msg);
+	return b;
+}
+
+static void spit(const char *path, const void *b, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b, 1, n, f), n);
+	fclose(f);
+}
+
+static pofa_config small(void)
+{
+	pofa_config c;
+	pofa_err err;
+	pofa_config_preset(&c, "bert-tiny", &err);
+	c.vocab_size = 40;
+	c.hidden_size = 8;
+	c.num_attention_heads = 2;
+	c.intermediate_size = 16;
+	c.max_position_embeddings = 16;
+	c.num_labels = 3;
+	return c;
+}
+
+static void test_round_trip(void **st)
+{
+	(void)st;
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_config c = small();
+		pofa_err err;
+		pofa_model *m = pofa_model_new(&c, head, 2, 8, 1, &err);
+		assert_non_null(m);
+		pofa_model_init(m, 5 + head);
+		char a[512], b[512], vocab[512], p1[600], p2[600];
+		snprintf(a, sizeof a, "%s/a%d", dir, head);
+		snprintf(b, sizeof b, "%s/b%d", dir, head);
+		snprintf(vocab, sizeof vocab, "%s/vocab-src.txt", dir);
+		spit(vocab, "[PAD]\n[UNK]\n", 12);
+		assert_int_equal(pofa_model_save(m, a, vocab, &err), 0);
+		int fresh = -1;
+		pofa_model *m2 = pofa_model_load(a, head, 2, 8, 1, 99, &fresh, &err);
+		if (!m2)
+			fail_msg("%s", err.msg);
+		assert_int_equal(fresh, 0);
+		assert_int_equal(pofa_model_save(m2, b, NULL, &err), 0);
+		static const char *files[] = { "model.safetensors", "config.json" };
+		for (int f = 0; f < 2; f++) {
+			size_t n1, n2;
+			snprintf(p1, sizeof p1, "%s/%s", a, files[f]);
+			snprintf(p2, sizeof p2, "%s/%s", b, files[f]);
+			unsigned char *x = slurp(p1, &n1), *y = slurp(p2, &n2);
+			if (n1 != n2 || memcmp(x, y, n1))
+				fail_msg("%s differs after save -> load -> save (head %s)", files[f],
+				         pofa_head_names[head]);
+			free(x);
+			free(y);
+		}
+		/* vocab.txt copied beside the model */
+		snprintf(p1, sizeof p1, "%s/vocab.txt", a);
+		assert_int_equal(access(p1, R_OK), 0);
+		/* parameters identical */
+		assert_memory_equal(pofa_model_params(m), pofa_model_params(m2),
+		                    pofa_model_num_params(m) * sizeof(float));
+		pofa_model_free(m);
+		pofa_model_free(m2);
+	}
+	/* no temp files left behind by the atomic writes */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		assert_null(strstr(e->d_name, ".tmp."));
+	closedir(d);
+}
+
+/* layout as the reference writer: u64 length, {"__metadata__":{"format":"pt"},
+ * tensors sorted by name with dtype, shape, data_offsets}, padded to 8 */
+static void test_layout(void **st)
+{
+	(void)st;
+	float a[6] = { 1, 2, 3, 4, 5, 6 }, b[2] = { 7, 8 };
+	pofa_st_out t[2] = { { "zeta.weight", a, 2, { 2, 3 } }, { "alpha.bias", b, 1, { 2, 0 } } };
+	static const char *const meta[][2] = { { "format", "pt" } };
+	char path[512];
+	pofa_err err;
+	snprintf(path, sizeof path, "%s/layout.safetensors", dir);
+	assert_int_equal(pofa_st_write(path, t, 2, meta, 1, &err), 0);
+	size_t n;
+	unsigned char *buf = slurp(path, &n);
+	uint64_t hl = 0;
+	for (int i = 7; i >= 0; i--)
+		hl = hl << 8 | buf[i];
+	assert_int_equal(hl % 8, 0);
+	const char *want = "{\"__metadata__\":{\"format\":\"pt\"},"
+	                   "\"alpha.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+	                   "\"zeta.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,32]}}";
+	assert_true(hl >= strlen(want));
+	assert_memory_equal(buf + 8, want, strlen(want));
+	for (size_t i = 8 + strlen(want); i < 8 + hl; i++)
+		assert_int_equal(buf[i], ' ');
+	assert_int_equal(n, 8 + hl + 32);
+	assert_memory_equal(buf + 8 + hl, b, 8);
+	assert_memory_equal(buf + 8 + hl + 8, a, 24);
+	free(buf);
+	pofa_st_file f;
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	assert_string_equal(pofa_st_meta(&f, "format"), "pt");
+	assert_int_equal(f.ntensors, 2);
+	pofa_st_close(&f);
+}
+
+/* files written by transformers' BertModel (no "bert." prefix), with the
+ * legacy LayerNorm gamma/beta names, F16 data, and no MLM head */
+static void test_hf_variants(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_MLM, 2, 8, 1, &err);
+	pofa_model_init(m, 3);
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	pofa_st_out *outs = calloc((size_t)n, sizeof *outs);
+	char (*names)[160] = calloc((size_t)n, sizeof *names);
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (!strncmp(t[i].name, "cls.", 4))
+			continue; /* a base model: no head */
+		const char *nm = t[i].name + 5; /* drop "bert." */
+		char *dst = names[k];
+		snprintf(dst, 160, "%s", nm);
+		char *ln = strstr(dst, "LayerNorm.");
+		if (ln) {
+			if (!strcmp(ln, "LayerNorm.weight"))
+				strcpy(ln, "LayerNorm.gamma");
+			else
+				strcpy(ln, "LayerNorm.beta");
+		}
+		outs[k] = (pofa_st_out){ dst, t[i].data, t[i].ndim, { t[i].shape[0], t[i].shape[1] } };
+		k++;
+	}
+	char mdir[512], path[600];
+	snprintf(mdir, sizeof mdir, "%s/hfbase", dir);
+	pofa_mkdirs(mdir, &err);
+	snprintf(path, sizeof path, "%s/model.safetensors", mdir);
+	assert_int_equal(pofa_st_write(path, outs, k, NULL, 0, &err), 0);
+	snprintf(path, sizeof path, "%s/config.json", mdir);
+	assert_int_equal(pofa_config_save(&c, POFA_HEAD_MLM, path, &err), 0);
+	int fresh = 0;
+	pofa_model *m2 = pofa_model_load(mdir, POFA_HEAD_MLM, 2, 8, 1, 3, &fresh, &err);
+	if (!m2)
+		fail_msg("%s", err.msg);
+	assert_int_equal(fresh, 1);  /* the MLM head was initialised */
+	/* encoder tensors equal */
+	pofa_tensor *t2;
+	pofa_model_tensors(m2, &t2);
+	for (int i = 0; i < n; i++)
+		if (strncmp(t[i].name, "cls.", 4))
+			assert_memory_equal(t[i].data, t2[i].data, (size_t)t[i].numel * 4);
+	pofa_model_free(m2);
+	free(outs);
+	free(names);
+	pofa_model_free(m);
+}
+
+/* ---- corruption cases --------------------------------------------------- */
+
+static char good[600];
+static unsigned char *goodbuf;
+static size_t goodn;
+
+static void make_good(void)
+{
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_MLM, 2, 8, 1, &err);
+	pofa_model_init(m, 1);
+	char mdir[512];
+	snprintf(mdir, sizeof mdir, "%s/good", dir);
+	assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+	snprintf(good, sizeof good, "%s/model.safetensors", mdir);
+	goodbuf = slurp(good, &goodn);
+	pofa_model_free(m);
+}
+
+static uint64_t header_len(const unsigned char *b)
+{
+	uint64_t h = 0;
+	for (int i = 7; i >= 0; i--)
+		h = h << 8 | b[i];
+	return h;
+}
+
+/* writes a variant of the good file, loads it into a model and expects
+ * status 2 with every needle in the message */
+static void expect_refused(const char *what, const unsigned char *b, size_t n, const char *n1,
+                           const char *n2)
+{
+	char mdir[512], path[600];
+	snprintf(mdir, sizeof mdir, "%s/bad", dir);
+	pofa_err err = { 0 };
+	pofa_mkdirs(mdir, &err);
+	snprintf(path, sizeof path, "%s/model.safetensors", mdir);
+	spit(path, b, n);
+	pofa_config c = small();
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_MLM, 2, 8, 1, &err);
+	pofa_model_init(m, 1);
+	memset(&err, 0, sizeof err);
+	int rc = pofa_model_load_weights(m, path, NULL, &err);
+	pofa_model_free(m);
+	if (rc != POFA_ERR_INPUT || err.status != POFA_ERR_INPUT)
+		fail_msg("%s: expected status 2, got %d (%s)", what, rc, err.msg);
+	if (!strstr(err.msg, path))
+		fail_msg("%s: message does not name the file: %s", what, err.msg);
+	if (n1 && !strstr(err.msg, n1))
+		fail_msg("%s: expected \"%s\" in: %s", what, n1, err.msg);
+	if (n2 && !strstr(err.msg, n2))
+		fail_msg("%s: expected \"%s\" in: %s", what, n2, err.msg);
+}
+
+/* replaces the first occurrence of `from` in the header by `to` (same
+ * length keeps the header length; otherwise it is fixed up) */
+static unsigned char *edit_header(const char *from, const char *to, size_t *n)
+{
+	uint64_t hl = header_len(goodbuf);
+	char *h = malloc(hl + 1);
+	memcpy(h, goodbuf + 8, hl);
+	h[hl] = 0;
+	char *at = strstr(h, from);
+	if (!at)
+		fail_msg("'%s' not in header", from);
+	size_t nh = hl - strlen(from) + strlen(to);
+	unsigned char *out = malloc(8 + nh + (goodn - 8 - hl));
+	memcpy(out + 8, h, (size_t)(at - h));
+	memcpy(out + 8 + (at - h), to, strlen(to));
+	memcpy(out + 8 + (at - h) + strlen(to), at + strlen(from), hl - (size_t)(at - h) - strlen(from));
+	memcpy(out + 8 + nh, goodbuf + 8 + hl, goodn - 8 - hl);
+	for (int i = 0; i < 8; i++)
+		out[i] = (unsigned char)((uint64_t)nh >> (8 * i));
+	*n = 8 + nh + (goodn - 8 - hl);
+	free(h);
+	return out;
+}
+
+static void test_corruptions(void **st)
+{
+	(void)st;
+	make_good();
+	size_t n;
+	unsigned char *b;
+	uint64_t hl = header_len(goodbuf);
+
+	expect_refused("shorter than 8 bytes", goodbuf, 5, "truncated", NULL);
+	expect_refused("truncated data", goodbuf, goodn - 100, "truncated", NULL);
+	expect_refused("truncated header", goodbuf, 8 + hl / 2, "header length", NULL);
+
+	b = malloc(goodn);
+	memcpy(b, goodbuf, goodn);
+	b[7] = 0x7f;  /* absurd header length */
+	expect_refused("bad header length", b, goodn, "header length", NULL);
+	free(b);
+
+	b = malloc(goodn);
+	memcpy(b, goodbuf, goodn);
+	b[8 + 15] = '#';  /* the ':' after "__metadata__": breaks the JSON */
+	expect_refused("malformed JSON", b, goodn, "malformed JSON", NULL);
+	b[8] = '[';
+	expect_refused("header not an object", b, goodn, "not a JSON object", NULL);
+	free(b);
+
+	/* the first tensor in name order is bert.embeddings.LayerNorm.bias, at [0,32] */
+	b = edit_header("\"data_offsets\":[0,32]", "\"data_offsets\":[0,99999999]", &n);
+	expect_refused("offsets past the end", b, n, "bert.embeddings.LayerNorm.bias", "beyond");
+	free(b);
+	b = edit_header("\"data_offsets\":[0,32]", "\"data_offsets\":[8,40]", &n);
+	expect_refused("overlapping offsets", b, n, "overlaps", NULL);
+	free(b);
+	b = edit_header("\"data_offsets\":[0,32]", "\"data_offsets\":[32,0]", &n);
+	expect_refused("reversed offsets", b, n, "bert.embeddings.LayerNorm.bias", "data_offsets");
+	free(b);
+	b = edit_header("\"data_offsets\":[0,32]", "\"data_offsets\":[-4,28]", &n);
+	expect_refused("negative offset", b, n, "bert.embeddings.LayerNorm.bias", "data_offsets");
+	free(b);
+	b = edit_header("\"dtype\":\"F32\"", "\"dtype\":\"Q4\"", &n);
+	expect_refused("unknown dtype", b, n, "unknown dtype", "Q4");
+	free(b);
+	b = edit_header("\"dtype\":\"F32\",\"shape\":[8]", "\"dtype\":\"I32\",\"shape\":[8]", &n);
+	expect_refused("unreadable dtype", b, n, "bert.embeddings.LayerNorm.bias", "I32");
+	free(b);
+	b = edit_header("\"shape\":[8]", "\"shape\":[4]", &n);
+	expect_refused("size disagrees with shape", b, n, "bert.embeddings.LayerNorm.bias", "bytes");
+	free(b);
+	b = edit_header("\"shape\":[8],\"data_offsets\":[0,32]", "\"shape\":[2,4],\"data_offsets\":[0,32]", &n);
+	expect_refused("shape disagrees with config", b, n, "bert.embeddings.LayerNorm.bias", "config.json");
+	free(b);
+	b = edit_header("bert.embeddings.LayerNorm.bias", "bert.embeddings.LayerNorm.bogus", &n);
+	expect_refused("missing tensor", b, n, "bert.embeddings.LayerNorm.bias", "missing");
+	free(b);
+	b = edit_header("\"shape\":[8]", "\"shape\":\"8\"", &n);
+	expect_refused("shape not an array", b, n, "bert.embeddings.LayerNorm.bias", NULL);
+	free(b);
+	/* a file with extra bytes after the last tensor */
+	b = malloc(goodn + 16);
+	memcpy(b, goodbuf, goodn);
+	memset(b + goodn, 0, 16);
+	expect_refused("trailing bytes", b, goodn + 16, "after the last tensor", NULL);
+	free(b);
+	free(goodbuf);
+}
+
+static void test_config_errors(void **st)
+{
+	(void)st;
+	char path[512];
+	pofa_config c;
+	pofa_err err;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	static const struct { const char *json, *needle; } cases[] = {
+		{ "{\"hidden_size\": 10, \"num_attention_heads\": 3}", "multiple" },
+		{ "{\"hidden_size\": \"big\"}", "hidden_size" },
+		{ "{\"hidden_act\": \"relu\"}", "hidden_act" },
+		{ "{\"vocab_size\": 1.5}", "vocab_size" },
+		{ "{\"model_type\": \"gpt2\"}", "model_type" },
+		{ "[1, 2]", "not a JSON object" },
+		{ "{\"hidden_size\": 12,", "not a JSON object" },
+		{ "{\"id2label\": {\"0\": \"a\", \"7\": \"b\"}}", "id2label" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		spit(path, cases[i].json, strlen(cases[i].json));
+		memset(&err, 0, sizeof err);
+		int rc = pofa_config_load(&c, path, &err);
+		if (rc != POFA_ERR_INPUT || !strstr(err.msg, cases[i].needle) || !strstr(err.msg, path))
+			fail_msg("config %s: expected status 2 and \"%s\", got %d: %s", cases[i].json,
+			         cases[i].needle, rc, err.msg);
+	}
+	/* a BertConfig with only a few keys takes transformers' defaults */
+	const char *minimal = "{\"hidden_size\": 64, \"num_attention_heads\": 4, \"id2label\": "
+	                      "{\"0\": \"neg\", \"1\": \"pos\"}}";
+	spit(path, minimal, strlen(minimal));
+	assert_int_equal(pofa_config_load(&c, path, &err), 0);
+	assert_int_equal(c.vocab_size, 30522);
+	assert_int_equal(c.num_hidden_layers, 12);
+	assert_int_equal(c.num_labels, 2);
+	assert_string_equal(c.label_names[1], "pos");
+	assert_true(c.layer_norm_eps == 1e-12f);
+}
+
+static void test_optimizer_state(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_CLS, 2, 8, 1, &err);
+	pofa_model_init(m, 1);
+	pofa_model_set_seed(m, 1234);
+	size_t np = pofa_model_num_params(m);
+	for (size_t i = 0; i < np; i++) {
+		pofa_model_moment1(m)[i] = (float)i * 1e-3f;
+		pofa_model_moment2(m)[i] = (float)i * 1e-6f;
+	}
+	pofa_optim o = pofa_optim_default();
+	o.step = 77;
+	o.beta2 = 0.98;
+	char path[512];
+	snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+	assert_int_equal(pofa_optim_save(m, &o, path, &err), 0);
+	pofa_model *m2 = pofa_model_new(&c, POFA_HEAD_CLS, 2, 8, 1, &err);
+	pofa_model_init(m2, 2);
+	pofa_optim o2 = pofa_optim_default();
+	if (pofa_optim_load(m2, &o2, path, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(o2.step, 77);
+	assert_true(o2.beta2 == 0.98);
+	assert_memory_equal(pofa_model_moment1(m), pofa_model_moment1(m2), np * 4);
+	assert_memory_equal(pofa_model_moment2(m), pofa_model_moment2(m2), np * 4);
+	/* a model of another shape refuses the state and keeps its own */
+	pofa_config c2 = small();
+	c2.intermediate_size = 24;
+	pofa_model *m3 = pofa_model_new(&c2, POFA_HEAD_CLS, 2, 8, 1, &err);
+	pofa_model_init(m3, 2);
+	pofa_optim o3 = pofa_optim_default();
+	assert_int_equal(pofa_optim_load(m3, &o3, path, &err), POFA_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "intermediate.dense.weight"));
+	assert_int_equal(o3.step, 0);
+	assert_true(pofa_model_moment1(m3)[5] == 0.0f);
+	pofa_model_free(m);
+	pofa_model_free(m2);
+	pofa_model_free(m3);
+}
+
+static void test_atomic_write_keeps_old(void **st)
+{
+	(void)st;
+	char path[512];
+	pofa_err err;
+	snprintf(path, sizeof path, "%s/keep.txt", dir);
+	assert_int_equal(pofa_write_atomic(path, "old", 3, &err), 0);
+	/* a write into a folder that does not exist fails and leaves nothing */
+	char bad[600];
+	snprintf(bad, sizeof bad, "%s/nope/keep.txt", dir);
+	assert_int_not_equal(pofa_write_atomic(bad, "new", 3, &err), 0);
+	/* renaming over a folder fails: the folder and the old file stay */
+	char sub[600];
+	snprintf(sub, sizeof sub, "%s/sub", dir);
+	pofa_mkdirs(sub, &err);
+	assert_int_not_equal(pofa_write_atomic(sub, "new", 3, &err), 0);
+	size_t n;
+	unsigned char *b = slurp(path, &n);
+	assert_int_equal(n, 3);
+	assert_memory_equal(b, "old", 3);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_hf_variants),
+		cmocka_unit_test(test_corruptions),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_optimizer_state),
+		cmocka_unit_test(test_atomic_write_keeps_old),
+	};
+	return cmocka_run_group_tests_name("files", tests, setup, teardown);
+}
