@@ -16,8 +16,8 @@ int synth_init(synth *s, int vocab_size, uint64_t seed)
 	s->V = vocab_size;
 	s->state = seed * 0x2545f4914f6cdd1dULL + 1;
 	int body = vocab_size - SYNTH_FIRST;
-	s->topics = body >= 1024 ? 16 : 4;
-	s->per_topic = body / s->topics;
+	s->per_topic = 32;
+	s->topics = POFA_MIN(64, body / s->per_topic);
 	s->succ = malloc((size_t)s->topics * s->per_topic * sizeof *s->succ);
 	if (!s->succ)
 		return -1;

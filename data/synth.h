@@ -8,7 +8,7 @@
 enum { SYNTH_PAD = 0, SYNTH_UNK = 1, SYNTH_CLS = 2, SYNTH_SEP = 3, SYNTH_MASK = 4, SYNTH_FIRST = 5 };
 
 /* A learnable stream: each sequence picks one of `topics` topics; a topic
- * owns a slice of the vocabulary and a successor table, and each next token
+ * owns a slice of 32 tokens of the vocabulary and a successor table, and each next token
  * is the successor of the previous one with probability 0.75, else a random
  * token of the topic. A masked token is thus predictable from its left
  * neighbour, and the MLM loss falls well below log(V) as the model learns. */

@@ -56,7 +56,7 @@ int cmd_train_demo(int argc, char **argv)
 	pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types,
 	                 .attention_mask = mask, .mlm_labels = labels };
 	pofa_optim opt = pofa_optim_default();
-	pofa_sched sched = { .kind = POFA_SCHED_LINEAR, .lr = 1e-3f, .warmup = steps / 10,
+	pofa_sched sched = { .kind = POFA_SCHED_LINEAR, .lr = 4e-3, .warmup = steps / 10,
 	                     .total = steps };
 	printf("pofa train-demo: bert-tiny (L%d H%d A%d), vocab %d, batch %dx%d, %ld steps, %d threads\n",
 	       cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.vocab_size, B, T,
