@@ -23,6 +23,9 @@ static const char usage[] =
 	"              [--threads N]\n"
 	"                      training throughput (tokens/s, GFLOP/s) against the\n"
 	"                      OpenBLAS sgemm rate on the model's own shapes\n"
+	"  inspect [--tensors] MODEL_DIR\n"
+	"                      shapes, parameter count and per-matrix sparsity of\n"
+	"                      a model directory\n"
 	"\n"
 	"options:\n"
 	"  -h, --help          show this help and exit\n"
@@ -37,6 +40,7 @@ static const struct {
 } commands[] = {
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
+	{ "inspect", cmd_inspect },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

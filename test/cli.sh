@@ -1,0 +1,52 @@
+#!/bin/sh
+# Command-line behaviour: help, version, usage errors (status 2), a short
+# demo run, and model files refused with status 2 and a message naming the
+# file and tensor. POFA names the program under test.
+POFA=${POFA:-bin/pofa}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+# expect STATUS DESCRIPTION NEEDLE -- command...: runs it, checks the exit
+# status and that NEEDLE appears in its output (stdout + stderr)
+expect() {
+	want=$1; what=$2; needle=$3; shift 4
+	"$@" >"$tmp/out" 2>&1
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		echo "FAIL $what: expected exit status $want, got $got"; cat "$tmp/out"; fails=$((fails + 1))
+	elif [ -n "$needle" ] && ! grep -q -- "$needle" "$tmp/out"; then
+		echo "FAIL $what: expected '$needle' in the output, got:"; cat "$tmp/out"; fails=$((fails + 1))
+	else
+		echo "ok   $what"
+	fi
+}
+
+expect 0 "--help" "usage: pofa" -- "$POFA" --help
+expect 0 "--version" "pofa [0-9]" -- "$POFA" --version
+expect 2 "no arguments" "usage: pofa" -- "$POFA"
+expect 2 "unknown option" "unknown option '--frobnicate'" -- "$POFA" --frobnicate
+expect 2 "unknown command" "unknown command 'fly'" -- "$POFA" fly
+expect 2 "train-demo unknown option" "unknown option '--bogus'" -- "$POFA" train-demo --bogus
+expect 2 "train-demo bad integer" "--steps wants an integer" -- "$POFA" train-demo --steps 12x
+expect 2 "bench unknown benchmark" "unknown benchmark" -- "$POFA" bench fly
+expect 2 "bench unknown preset" "unknown preset" -- "$POFA" bench train --preset bert-huge
+expect 2 "inspect without a folder" "which model folder" -- "$POFA" inspect
+
+expect 0 "train-demo writes a model" "wrote" -- "$POFA" train-demo --steps 20 --out "$tmp/demo"
+for f in config.json model.safetensors vocab.txt optimizer.safetensors; do
+	[ -s "$tmp/demo/$f" ] || { echo "FAIL train-demo: $f missing"; fails=$((fails + 1)); }
+done
+expect 0 "inspect the demo model" "0.00% (0 of 409600" -- "$POFA" inspect "$tmp/demo"
+
+# damaged copies of the demo model
+cp -r "$tmp/demo" "$tmp/bad"
+head -c 1000 "$tmp/demo/model.safetensors" > "$tmp/bad/model.safetensors"
+expect 2 "inspect a truncated model" "$tmp/bad/model.safetensors" -- "$POFA" inspect "$tmp/bad"
+printf '\377\377\377\377\377\377\377\177' > "$tmp/bad/model.safetensors"
+expect 2 "inspect a bad header length" "bad header length" -- "$POFA" inspect "$tmp/bad"
+sed 's/"hidden_size":[[:space:]]*128/"hidden_size": 64/' "$tmp/demo/config.json" > "$tmp/bad/config.json"
+cp "$tmp/demo/model.safetensors" "$tmp/bad/model.safetensors"
+expect 2 "inspect a config that disagrees" "config.json says" -- "$POFA" inspect "$tmp/bad"
+expect 2 "inspect a missing folder" "cannot open" -- "$POFA" inspect "$tmp/nothing-here"
+
+[ "$fails" -eq 0 ]
