@@ -18,6 +18,9 @@ TEST_LIBS = -lcmocka
 # ASan + UBSan build (make asan)
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# ThreadSanitizer build (make tsan)
+TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+
 # Debian packages the build, tests and data need (make deps installs the missing ones)
 DEB_PKGS = gcc make pkg-config libopenblas-dev libcjson-dev libcmocka-dev \
            libncurses-dev libcsv-dev libutf8proc-dev libinih-dev zlib1g-dev \
