@@ -9,6 +9,9 @@ enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2 };
 int cmd_train_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 /* Parses an integer option in [lo, hi]; on error prints a usage error. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

@@ -23,6 +23,13 @@ static const char usage[] =
 	"              [--threads N]\n"
 	"                      training throughput (tokens/s, GFLOP/s) against the\n"
 	"                      OpenBLAS sgemm rate on the model's own shapes\n"
+	"  data build [--out DIR] [--vocab-size N] [--max-entries N]\n"
+	"                      build the GCIDE corpus, its WordPiece vocabulary and\n"
+	"                      the WordNet tasks (wn-sense, wn-pair, wn-span)\n"
+	"  vocab --corpus FILE [--size N] --out FILE\n"
+	"                      learn a WordPiece vocabulary from a text file\n"
+	"  tokenize --vocab FILE [--pair] [--pieces] [--cased|--uncased] [--max-len N]\n"
+	"                      BERT-tokenize lines of stdin (pairs: tab-separated)\n"
 	"  inspect [--tensors] MODEL_DIR\n"
 	"                      shapes, parameter count and per-matrix sparsity of\n"
 	"                      a model directory\n"
@@ -41,6 +48,9 @@ static const struct {
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
 	{ "inspect", cmd_inspect },
+	{ "data", cmd_data },
+	{ "vocab", cmd_vocab },
+	{ "tokenize", cmd_tokenize },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

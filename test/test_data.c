@@ -1,0 +1,597 @@
+/*
+ * test_data.c - the tokenizer against Hugging Face BertTokenizer's rules,
+ * the TSV/CSV and SQuAD loaders (good and bad input), MLM masking, the
+ * metrics, and the corpus/task builders on small slices.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "datasets.h"
+#include "internal.h"
+#include "loaders.h"
+#include "tokenizer.h"
+#include "vocab.h"
+
+static char dir[256];
+
+static int setup(void **st)
+{
+	(void)st;
+	snprintf(dir, sizeof dir, "/tmp/pofa-test-data-%d", (int)getpid());
+	pofa_err err;
+	return pofa_mkdirs(dir, &err);
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void spit(const char *path, const char *s, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(s, 1, n, f), n);
+	fclose(f);
+}
+
+static const char *const toks[] = {
+	"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", ",", "!", "cafe",
+	"naive", "un", "##aff", "##able", "\xe6\x9d\xb1" /* 東 */, "the", "a", "long", "##er",
+	"question", "?", "is", "it",
+};
+
+static pofa_tokenizer *tok(void)
+{
+	pofa_err err;
+	pofa_tokenizer *tk = pofa_tokenizer_from_tokens(toks, (int)(sizeof toks / sizeof *toks),
+	                                                POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	return tk;
+}
+
+/* text -> "piece piece ..." */
+static void pieces_of(pofa_tokenizer *tk, const char *text, long n, char *out, size_t sz)
+{
+	pofa_piece *p = NULL;
+	int cap = 0;
+	int np = pofa_tokenize(tk, text, n, &p, &cap, NULL);
+	assert_true(np >= 0);
+	size_t o = 0;
+	out[0] = 0;
+	for (int i = 0; i < np; i++)
+		o += (size_t)snprintf(out + o, sz - o, "%s%s", i ? " " : "", pofa_vocab_token(tk, p[i].id));
+	free(p);
+}
+
+#define EXPECT_PIECES(tk, text, want)                                                      \
+	do {                                                                               \
+		char got_[512];                                                            \
+		pieces_of(tk, text, (long)sizeof(text) - 1, got_, sizeof got_);            \
+		if (strcmp(got_, want))                                                    \
+			fail_msg("tokenize \"%s\": expected \"%s\", got \"%s\"", text, want, got_); \
+	} while (0)
+
+static void test_tokenizer_golden(void **st)
+{
+	(void)st;
+	pofa_tokenizer *tk = tok();
+	assert_true(pofa_tokenizer_lowercase(tk));   /* no upper case in the vocabulary */
+	assert_int_equal(pofa_tok_cls(tk), 2);
+	assert_int_equal(pofa_tok_unk(tk), 1);
+	EXPECT_PIECES(tk, "Hello, World!", "hello , world !");
+	/* accents: lower-case, NFD, combining marks dropped */
+	EXPECT_PIECES(tk, "Caf\xc3\xa9 NA\xc3\x8fVE", "cafe naive");
+	/* decomposed input (e + U+0301) gives the same */
+	EXPECT_PIECES(tk, "cafe\xcc\x81", "cafe");
+	/* WordPiece: greedy longest match, ## continuations; a word with an
+	 * unmatched piece is one [UNK] */
+	EXPECT_PIECES(tk, "unaffable unaffablex", "un ##aff ##able [UNK]");
+	EXPECT_PIECES(tk, "longer", "long ##er");
+	/* CJK ideographs are words of their own: 東 known, 京 not */
+	EXPECT_PIECES(tk, "\xe6\x9d\xb1\xe4\xba\xac", "\xe6\x9d\xb1 [UNK]");
+	/* control characters, NUL and U+FFFD are dropped without splitting;
+	 * tab and newline are whitespace */
+	EXPECT_PIECES(tk, "hel\x01lo\tworld\nhel\0lo w\xef\xbf\xbdorld", "hello world hello world");
+	/* Unicode punctuation (an em dash, Pd) splits */
+	EXPECT_PIECES(tk, "hello\xe2\x80\x94world", "hello [UNK] world");
+	/* ASCII punctuation ranges include ` and ~ and $ */
+	EXPECT_PIECES(tk, "hello`world~hello$", "hello [UNK] world [UNK] hello [UNK]");
+	/* no-break space (Zs) is whitespace */
+	EXPECT_PIECES(tk, "hello\xc2\xa0world", "hello world");
+	/* a word over 100 characters is [UNK] */
+	char longw[130];
+	memset(longw, 'a', 101);
+	longw[101] = 0;
+	char got[512];
+	pieces_of(tk, longw, 101, got, sizeof got);
+	assert_string_equal(got, "[UNK]");
+	pieces_of(tk, longw, 100, got, sizeof got);  /* 100 a's: not matched -> [UNK] too */
+	assert_string_equal(got, "[UNK]");
+	/* invalid UTF-8 is replaced (and dropped) and counted, never a crash */
+	pofa_piece *p = NULL;
+	int cap = 0;
+	pofa_tok_stats ts = { 0 };
+	int np = pofa_tokenize(tk, "hel\xff\xfelo \xc3", 9, &p, &cap, &ts);
+	assert_int_equal(np, 1);
+	assert_string_equal(pofa_vocab_token(tk, p[0].id), "hello");
+	assert_int_equal(ts.invalid_utf8, 3);
+	free(p);
+	pofa_tokenizer_free(tk);
+}
+
+static void test_tokenizer_offsets_and_pairs(void **st)
+{
+	(void)st;
+	pofa_tokenizer *tk = tok();
+	pofa_piece *p = NULL;
+	int cap = 0;
+	const char *s = "Caf\xc3\xa9, unaffable!";
+	int np = pofa_tokenize(tk, s, -1, &p, &cap, NULL);
+	assert_int_equal(np, 6);
+	int want[6][2] = { { 0, 5 }, { 5, 6 }, { 7, 9 }, { 9, 12 }, { 12, 16 }, { 16, 17 } };
+	for (int i = 0; i < np; i++) {
+		if (p[i].start != want[i][0] || p[i].end != want[i][1])
+			fail_msg("piece %d (%s): expected bytes [%d, %d), got [%d, %d)", i,
+			         pofa_vocab_token(tk, p[i].id), want[i][0], want[i][1], p[i].start, p[i].end);
+	}
+	free(p);
+	/* pairs: [CLS] A [SEP] B [SEP], longest first truncation */
+	pofa_encoding e;
+	assert_int_equal(pofa_encoding_init(&e, 16), 0);
+	int used = pofa_encode(tk, "hello world hello world hello", -1, "the question", -1, 9, 1, &e);
+	/* budget 6: A has 5, B has 2 -> cut A to 4 */
+	assert_int_equal(used, 9);
+	static const char *const w1[] = { "[CLS]", "hello", "world", "hello", "world", "[SEP]", "the",
+	                                  "question", "[SEP]" };
+	for (int i = 0; i < 9; i++)
+		assert_string_equal(pofa_vocab_token(tk, e.ids[i]), w1[i]);
+	assert_int_equal(e.type_ids[5], 0);
+	assert_int_equal(e.type_ids[6], 1);
+	assert_int_equal(e.type_ids[8], 1);
+	assert_int_equal(e.truncated, 1);
+	assert_int_equal(e.start[0], -1);
+	assert_int_equal(e.start[6], 0);
+	/* equal lengths: B is cut first */
+	used = pofa_encode(tk, "hello world", -1, "the question", -1, 6, 0, &e);
+	assert_int_equal(used, 6);
+	assert_string_equal(pofa_vocab_token(tk, e.ids[3]), "[SEP]");
+	assert_string_equal(pofa_vocab_token(tk, e.ids[4]), "the");
+	/* padding and mask */
+	used = pofa_encode(tk, "hello", -1, NULL, 0, 8, 1, &e);
+	assert_int_equal(used, 3);
+	assert_int_equal(e.len, 8);
+	assert_int_equal(e.mask[2], 1);
+	assert_int_equal(e.mask[3], 0);
+	assert_int_equal(e.ids[7], pofa_tok_pad(tk));
+	pofa_encoding_free(&e);
+	pofa_tokenizer_free(tk);
+
+	/* a cased vocabulary keeps case and accents */
+	static const char *const cased[] = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Hello", "Caf\xc3\xa9" };
+	pofa_err err;
+	tk = pofa_tokenizer_from_tokens(cased, 7, POFA_CASE_AUTO, &err);
+	assert_false(pofa_tokenizer_lowercase(tk));
+	char got[256];
+	pieces_of(tk, "Hello hello Caf\xc3\xa9", -1, got, sizeof got);
+	assert_string_equal(got, "Hello [UNK] Caf\xc3\xa9");
+	pofa_tokenizer_free(tk);
+	/* a vocabulary without [UNK] is refused */
+	static const char *const bad[] = { "[PAD]", "[CLS]", "[SEP]", "[MASK]", "a" };
+	assert_null(pofa_tokenizer_from_tokens(bad, 5, POFA_CASE_AUTO, &err));
+	assert_non_null(strstr(err.msg, "[UNK]"));
+}
+
+/* ---- TSV / CSV ----------------------------------------------------------------- */
+
+static int load_tsv(const char *name, const char *content, pofa_labels *labels, pofa_text_task *t,
+                    pofa_err *err)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	spit(path, content, strlen(content));
+	return pofa_text_task_load(path, "sentence1", strstr(content, "sentence2") ? "sentence2" : NULL,
+	                           "label", labels, t, err);
+}
+
+#define EXPECT_LOAD_ERROR(name, content, labels, needle)                                       \
+	do {                                                                                   \
+		pofa_text_task t_;                                                             \
+		pofa_err e_ = { 0 };                                                           \
+		int rc_ = load_tsv(name, content, labels, &t_, &e_);                           \
+		if (rc_ != POFA_ERR_INPUT || !strstr(e_.msg, needle) || !strstr(e_.msg, name)) \
+			fail_msg("%s: expected status 2 and \"%s\", got %d: %s", name, needle, rc_, e_.msg); \
+	} while (0)
+
+static void test_tsv(void **st)
+{
+	(void)st;
+	pofa_labels labels = { 0 };
+	pofa_text_task t;
+	pofa_err err;
+	/* BOM, CRLF, a quoted field with a tab and a doubled quote, extra column */
+	const char *train = "\xef\xbb\xbfid\tsentence1\tsentence2\tlabel\r\n"
+	                    "1\thello\tworld\tpos\r\n"
+	                    "2\t\"a \"\"quoted\"\"\ttab\"\tx\tneg\r\n"
+	                    "3\tthird\ty\tpos\r\n";
+	if (load_tsv("train.tsv", train, &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(t.n, 3);
+	assert_string_equal(t.a[1], "a \"quoted\"\ttab");
+	assert_string_equal(t.b[0], "world");
+	assert_int_equal(labels.n, 2);
+	assert_string_equal(labels.names[0], "neg");
+	assert_int_equal(t.label[0], 1);
+	assert_int_equal(t.label[1], 0);
+	assert_int_equal(t.line[2], 4);
+	pofa_text_task_free(&t);
+	/* CSV by extension, quoted field over two lines */
+	const char *csv = "sentence1,label\n\"two\nlines\",neg\nplain,pos\n";
+	if (load_tsv("dev.csv", csv, &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.a[0], "two\nlines");
+	assert_int_equal(t.line[1], 4);
+	pofa_text_task_free(&t);
+
+	EXPECT_LOAD_ERROR("ragged.tsv", "sentence1\tlabel\nok\tpos\ntoo\tmany\tneg\n", &labels, "ragged.tsv:3");
+	EXPECT_LOAD_ERROR("nocol.tsv", "text\tlabel\nok\tpos\n", &labels, "no column \"sentence1\"");
+	EXPECT_LOAD_ERROR("unknown.tsv", "sentence1\tlabel\nok\tpos\nbad\tmaybe\n", &labels,
+	                  "unknown.tsv:3: label \"maybe\"");
+	EXPECT_LOAD_ERROR("empty.tsv", "", &labels, "empty.tsv:1: empty file");
+	EXPECT_LOAD_ERROR("header.tsv", "sentence1\tlabel\n", &labels, "no examples");
+	pofa_labels_free(&labels);
+}
+
+/* ---- SQuAD --------------------------------------------------------------------- */
+
+static void test_squad(void **st)
+{
+	(void)st;
+	char path[512];
+	snprintf(path, sizeof path, "%s/qa.json", dir);
+	const char *js =
+		"{\"version\":\"1.1\",\"data\":[{\"title\":\"t\",\"paragraphs\":["
+		"{\"context\":\"Caf\xc3\xa9 hello, the long world is a question.\",\"qas\":["
+		"{\"id\":\"q1\",\"question\":\"is it hello?\",\"answers\":[{\"text\":\"world\",\"answer_start\":21}]},"
+		"{\"id\":\"q2\",\"question\":\"the question?\",\"answers\":[{\"text\":\"a question\",\"answer_start\":30},"
+		"{\"text\":\"question\",\"answer_start\":32}]}]}]}]}";
+	spit(path, js, strlen(js));
+	pofa_qa_set qa;
+	pofa_err err;
+	if (pofa_qa_load(path, &qa, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(qa.nex, 2);
+	assert_int_equal(qa.unmatched, 0);
+	/* character offsets became byte offsets: é is two bytes */
+	assert_int_equal(qa.ex[0].answer_start[0], 22);
+	pofa_tokenizer *tk = tok();
+	/* short windows: several features per example */
+	assert_int_equal(pofa_qa_featurize(&qa, tk, 12, 2, 4, &err), 0);
+	assert_true(qa.nfeat > qa.nex);
+	int found[2] = { 0, 0 };
+	for (int f = 0; f < qa.nfeat; f++) {
+		pofa_qa_feature *ft = &qa.feat[f];
+		if (ft->start == 0)
+			continue;
+		pofa_qa_example *e = &qa.ex[ft->example];
+		int len = ft->off1[ft->end] - ft->off0[ft->start];
+		if ((int)strlen(e->answers[0]) != len || memcmp(e->context + ft->off0[ft->start], e->answers[0], (size_t)len))
+			fail_msg("feature %d: span [%d, %d] is \"%.*s\", answer \"%s\"", f, ft->start, ft->end, len,
+			         e->context + ft->off0[ft->start], e->answers[0]);
+		found[ft->example] = 1;
+	}
+	assert_true(found[0] && found[1]);
+	/* predictions: logits peaked on a feature's gold span give its text */
+	int T = qa.T;
+	float *sl = calloc((size_t)qa.nfeat * T, sizeof *sl), *el = calloc((size_t)qa.nfeat * T, sizeof *el);
+	for (int f = 0; f < qa.nfeat; f++)
+		if (qa.feat[f].start && qa.feat[f].example == 1) {
+			sl[f * T + qa.feat[f].start] = 5.0f;
+			el[f * T + qa.feat[f].end] = 5.0f;
+		}
+	char pred[128];
+	assert_int_equal(pofa_qa_predict(&qa, 1, sl, el, 20, 30, pred, sizeof pred), 0);
+	assert_string_equal(pred, "a question");
+	const char *const gold[2] = { "a question", "question" };
+	assert_true(pofa_squad_em(pred, gold, 2) == 1.0);
+	free(sl);
+	free(el);
+	pofa_qa_free(&qa);
+
+	/* bad files */
+	static const struct { const char *json, *needle; } bad[] = {
+		{ "{\"data\": [", "qa.json:1: malformed JSON" },
+		{ "{\"version\": \"1.1\"}", "no \"data\" array" },
+		{ "{\"data\":[{\"paragraphs\":[{\"context\":\"abc\",\"qas\":[{\"id\":\"x\",\"question\":\"q\","
+		  "\"answers\":[{\"text\":\"abc\",\"answer_start\":2}]}]}]}]}", "question x: answer_start 2 is past" },
+		{ "{\"data\":[{\"paragraphs\":[{\"context\":\"abc\",\"qas\":[{\"question\":\"q\",\"answers\":[]}]}]}]}",
+		  "needs \"id\"" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		spit(path, bad[i].json, strlen(bad[i].json));
+		memset(&err, 0, sizeof err);
+		int rc = pofa_qa_load(path, &qa, &err);
+		if (rc != POFA_ERR_INPUT || !strstr(err.msg, bad[i].needle))
+			fail_msg("squad %s: expected \"%s\", got %d: %s", bad[i].json, bad[i].needle, rc, err.msg);
+	}
+	pofa_tokenizer_free(tk);
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static void test_metrics(void **st)
+{
+	(void)st;
+	int gold[8] = { 0, 0, 1, 1, 2, 2, 2, 0 };
+	int pred[8] = { 0, 1, 1, 1, 2, 0, 2, 0 };
+	assert_true(fabs(pofa_accuracy(pred, gold, 8) - 6.0 / 8) < 1e-12);
+	/* class 0: tp 2 fp 1 fn 1 -> 2/3; class 1: tp 2 fp 1 fn 0 -> 0.8;
+	 * class 2: tp 2 fp 0 fn 1 -> 0.8 */
+	assert_true(fabs(pofa_macro_f1(pred, gold, 8, 3) - (2.0 / 3 + 0.8 + 0.8) / 3) < 1e-12);
+	/* binary with 1 positive: tp 2 fp 1 fn 0 */
+	assert_true(fabs(pofa_binary_f1(pred, gold, 8, 1) - 0.8) < 1e-12);
+	char norm[128];
+	pofa_squad_normalize("  The Cat,  sat on AN old-mat! ", norm, sizeof norm);
+	assert_string_equal(norm, "cat sat on oldmat");
+	pofa_squad_normalize("\xc3\x89T\xc3\x89", norm, sizeof norm);  /* ÉTÉ */
+	assert_string_equal(norm, "\xc3\xa9t\xc3\xa9");
+	const char *const g1[1] = { "a cat sat on" };
+	assert_true(pofa_squad_em("The cat sat on.", g1, 1) == 1.0);
+	/* pred "cat sat", gold "cat sat on": p 1, r 2/3 -> 0.8 */
+	assert_true(fabs(pofa_squad_f1("the cat sat", g1, 1) - 0.8) < 1e-12);
+	const char *const g2[2] = { "dog", "the big cat" };
+	assert_true(fabs(pofa_squad_f1("cat", g2, 2) - 2.0 / 3) < 1e-12);
+	assert_true(pofa_squad_f1("dog bark", (const char *const[]){ "cat" }, 1) == 0.0);
+	assert_true(pofa_squad_em("", (const char *const[]){ "the" }, 1) == 1.0);
+}
+
+/* ---- MLM batches ----------------------------------------------------------------- */
+
+static void test_mlm(void **st)
+{
+	(void)st;
+	char corpus[512], vocab[512];
+	snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+	snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
+	/* a corpus with repeated sentences; documents separated by blank lines */
+	sbuf b = { 0 };
+	for (int i = 0; i < 400; i++) {
+		char line[160];
+		snprintf(line, sizeof line, "the quick brown fox %d jumps over the lazy dog number %d.\n%s",
+		         i % 37, i % 11, i % 3 == 2 ? "\n" : "");
+		sbuf_str(&b, line);
+	}
+	spit(corpus, b.s, b.n);
+	sbuf_free(&b);
+	pofa_err err;
+	pofa_vocab_stats vs;
+	assert_int_equal(pofa_vocab_train(corpus, 96, vocab, &vs, &err), 0);
+	/* a tiny corpus runs out of pairs to merge before 96 */
+	assert_true(vs.size >= 40 && vs.size <= 96);
+	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	pofa_mlm_data d;
+	assert_int_equal(pofa_mlm_load(corpus, tk, 32, 7, &d, &err), 0);
+	assert_true(d.nseq > 100);
+	assert_true(d.ndev >= 1);
+	enum { B = 16, T = 32 };
+	int ids[B * T], ty[B * T], mk[B * T], lb[B * T];
+	long chosen = 0, eligible = 0, as_mask = 0, kept = 0;
+	for (int step = 0; step < 200; step++) {
+		pofa_mlm_next(&d, B, ids, ty, mk, lb);
+		for (int i = 0; i < B * T; i++) {
+			if (!mk[i]) {
+				assert_int_equal(lb[i], POFA_IGNORE);   /* never padding */
+				assert_int_equal(ids[i], pofa_tok_pad(tk));
+				continue;
+			}
+			int orig = lb[i] != POFA_IGNORE ? lb[i] : ids[i];
+			if (pofa_tok_is_special(tk, orig) && orig != pofa_tok_mask(tk)) {
+				assert_int_equal(lb[i], POFA_IGNORE);   /* never specials */
+				continue;
+			}
+			eligible++;
+			if (lb[i] != POFA_IGNORE) {
+				chosen++;
+				as_mask += ids[i] == pofa_tok_mask(tk);
+				kept += ids[i] == lb[i];
+			}
+		}
+	}
+	double rate = (double)chosen / eligible, mrate = (double)as_mask / chosen;
+	double krate = (double)kept / chosen;
+	if (fabs(rate - 0.15) > 0.01 || fabs(mrate - 0.8) > 0.02 || krate < 0.08 || krate > 0.13)
+		fail_msg("chosen %.4f (want 0.15), [MASK] %.4f (0.8), kept %.4f (0.1 + random hits)", rate,
+		         mrate, krate);
+	/* deterministic by seed; fresh masks every epoch */
+	int a1[T], a2[T], t1[T], m1[T], l1[T], l2[T];
+	pofa_mlm_mask(&d, 5, 0, a1, t1, m1, l1);
+	pofa_mlm_mask(&d, 5, 0, a2, t1, m1, l2);
+	assert_memory_equal(l1, l2, sizeof l1);
+	int differ = 0;
+	for (long e = 1; e < 6 && !differ; e++) {
+		pofa_mlm_mask(&d, 5, e, a2, t1, m1, l2);
+		differ = memcmp(l1, l2, sizeof l1) != 0;
+	}
+	assert_true(differ);
+	/* whole-word masking masks every piece of a chosen word */
+	d.whole_word = 1;
+	for (long s = 0; s < 50; s++) {
+		pofa_mlm_mask(&d, s, 0, a1, t1, m1, l1);
+		const unsigned char *ws = d.word_start + d.seq_start[s];
+		for (int i = 1; i < d.seq_len[s]; i++)
+			if (!ws[i] && !pofa_tok_is_special(tk, d.tokens[d.seq_start[s] + i]))
+				assert_int_equal(l1[1 + i] != POFA_IGNORE, l1[i] != POFA_IGNORE);
+	}
+	pofa_mlm_free(&d);
+	pofa_tokenizer_free(tk);
+}
+
+/* ---- vocabulary and builders on slices ----------------------------------------- */
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+	unsigned char *b;
+	pofa_err err;
+	if (pofa_read_file(path, &b, n, 1u << 30, &err))
+		fail_msg("%s", err.msg);
+	return b;
+}
+
+static void expect_same_file(const char *a, const char *b)
+{
+	size_t n1, n2;
+	unsigned char *x = slurp(a, &n1), *y = slurp(b, &n2);
+	if (n1 != n2 || memcmp(x, y, n1))
+		fail_msg("%s and %s differ: the build is not deterministic", a, b);
+	free(x);
+	free(y);
+}
+
+static long count_lines(const char *path)
+{
+	size_t n;
+	unsigned char *b = slurp(path, &n);
+	long l = 0;
+	for (size_t i = 0; i < n; i++)
+		l += b[i] == '\n';
+	free(b);
+	return l;
+}
+
+static void test_builders(void **st)
+{
+	(void)st;
+	if (access(GCIDE_DICT, R_OK) || access(WORDNET_DIR "/data.noun", R_OK))
+		fail_msg("dict-gcide and wordnet-base must be installed (make deps)");
+	char a[512], b[512], p1[600], p2[600];
+	pofa_err err;
+	gcide_stats g1, g2;
+	snprintf(a, sizeof a, "%s/corpus-a.txt", dir);
+	snprintf(b, sizeof b, "%s/corpus-b.txt", dir);
+	assert_int_equal(gcide_build(GCIDE_DICT, GCIDE_INDEX, a, 3000, &g1, &err), 0);
+	assert_int_equal(gcide_build(GCIDE_DICT, GCIDE_INDEX, b, 3000, &g2, &err), 0);
+	expect_same_file(a, b);
+	assert_int_equal(g1.entries, 3000);
+	assert_true(g1.documents > 2000 && g1.documents <= 3000);
+	assert_true(g1.sentences >= g1.documents);
+	/* one line per sentence plus a blank line per document */
+	assert_int_equal(count_lines(a), g1.sentences + g1.documents);
+	/* markup is gone */
+	size_t n;
+	unsigned char *c = slurp(a, &n);
+	assert_null(strstr((char *)c, "[1913 Webster]"));
+	assert_null(strstr((char *)c, "{"));
+	assert_null(strstr((char *)c, "\\"));
+	free(c);
+
+	/* vocabulary: deterministic, specials first */
+	snprintf(p1, sizeof p1, "%s/v1.txt", dir);
+	snprintf(p2, sizeof p2, "%s/v2.txt", dir);
+	pofa_vocab_stats vs;
+	assert_int_equal(pofa_vocab_train(a, 2000, p1, &vs, &err), 0);
+	assert_int_equal(pofa_vocab_train(a, 2000, p2, &vs, &err), 0);
+	expect_same_file(p1, p2);
+	assert_int_equal(count_lines(p1), 2000);
+	assert_int_equal(vs.size, 2000);
+	c = slurp(p1, &n);
+	assert_memory_equal(c, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", 30);
+	free(c);
+	pofa_tokenizer *tk = pofa_tokenizer_load(p1, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	assert_true(pofa_vocab_id(tk, "the") > 4);
+	pofa_tokenizer_free(tk);
+
+	/* WordNet tasks on a slice of each part of speech */
+	snprintf(a, sizeof a, "%s/wn-a", dir);
+	snprintf(b, sizeof b, "%s/wn-b", dir);
+	wn_stats w1, w2;
+	assert_int_equal(wordnet_build(WORDNET_DIR, a, 400, &w1, &err), 0);
+	assert_int_equal(wordnet_build(WORDNET_DIR, b, 400, &w2, &err), 0);
+	assert_int_equal(w1.synsets, 1600);
+	static const char *const files[] = { "wn-sense/train.tsv", "wn-sense/dev.tsv", "wn-sense/test.tsv",
+	                                     "wn-pair/train.tsv", "wn-pair/test.tsv", "wn-span/train.json",
+	                                     "wn-span/dev.json" };
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		snprintf(p1, sizeof p1, "%s/%s", a, files[i]);
+		snprintf(p2, sizeof p2, "%s/%s", b, files[i]);
+		expect_same_file(p1, p2);
+	}
+	/* 80/10/10 by hash: roughly */
+	long total = w1.sense[0] + w1.sense[1] + w1.sense[2];
+	assert_int_equal(total, 1600);
+	assert_true(w1.sense[0] > 0.74 * total && w1.sense[0] < 0.86 * total);
+	snprintf(p1, sizeof p1, "%s/wn-sense/train.tsv", a);
+	assert_int_equal(count_lines(p1), w1.sense[0] + 1);
+	/* wn-pair: one positive per synset, negatives near one per synset */
+	assert_int_equal(w1.pair_pos[0], w1.sense[0]);
+	assert_true(w1.pair[0] - w1.pair_pos[0] >= w1.sense[0] - 2);
+	assert_true(w1.pair_hard[0] > 0.3 * w1.sense[0] && w1.pair_hard[0] < 0.6 * w1.sense[0]);
+	/* the TSV loads, with its two labels */
+	pofa_labels labels = { 0 };
+	pofa_text_task t;
+	snprintf(p1, sizeof p1, "%s/wn-pair/train.tsv", a);
+	if (pofa_text_task_load(p1, "sentence1", "sentence2", "label", &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(labels.n, 2);
+	assert_int_equal(t.n, w1.pair[0]);
+	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
+	/* wn-span: every answer is where answer_start says, and maps to tokens */
+	snprintf(p1, sizeof p1, "%s/wn-span/train.json", a);
+	pofa_qa_set qa;
+	if (pofa_qa_load(p1, &qa, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(qa.nex, w1.span[0]);
+	assert_int_equal(qa.unmatched, 0);
+	snprintf(p2, sizeof p2, "%s/wn-sense/train.tsv", dir);
+	/* a vocabulary from the WordNet glosses themselves covers them */
+	snprintf(p2, sizeof p2, "%s/glossvocab.txt", dir);
+	snprintf(p1, sizeof p1, "%s/wn-sense/train.tsv", a);
+	assert_int_equal(pofa_vocab_train(p1, 3000, p2, &vs, &err), 0);
+	tk = pofa_tokenizer_load(p2, POFA_CASE_AUTO, &err);
+	assert_int_equal(pofa_qa_featurize(&qa, tk, 64, 32, 24, &err), 0);
+	long mapped = 0;
+	for (int f = 0; f < qa.nfeat; f++) {
+		pofa_qa_feature *ft = &qa.feat[f];
+		if (!ft->start)
+			continue;
+		pofa_qa_example *e = &qa.ex[ft->example];
+		int len = ft->off1[ft->end] - ft->off0[ft->start];
+		if ((int)strlen(e->answers[0]) != len ||
+		    memcmp(e->context + ft->off0[ft->start], e->answers[0], (size_t)len))
+			fail_msg("%s: token span gives \"%.*s\", answer is \"%s\"", e->id, len,
+			         e->context + ft->off0[ft->start], e->answers[0]);
+		mapped++;
+	}
+	assert_true(mapped >= qa.nex * 9 / 10);
+	pofa_tokenizer_free(tk);
+	pofa_qa_free(&qa);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tokenizer_golden),
+		cmocka_unit_test(test_tokenizer_offsets_and_pairs),
+		cmocka_unit_test(test_tsv),
+		cmocka_unit_test(test_squad),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_mlm),
+		cmocka_unit_test(test_builders),
+	};
+	return cmocka_run_group_tests_name("data", tests, setup, teardown);
+}
