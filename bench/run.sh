@@ -9,6 +9,13 @@ here=$(dirname "$0")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+data=gen/data
+if [ ! -s "$data/corpus.txt" ] || [ ! -s "$data/vocab.txt" ]; then
+	"$bin" data build --out "$data" || exit 1
+fi
+echo "== tokenizer throughput on the pre-training corpus"
+"$bin" bench tokenize --vocab "$data/vocab.txt" --corpus "$data/corpus.txt" || exit 1
+
 echo "== training throughput: bert-mini, vocab 8192, batch 32x128, MLM 15%, AdamW"
 "$bin" bench train --preset bert-mini --vocab 8192 --batch 32 --seq 128 --steps 10 | tee "$out" || exit 1
 ours=$(sed -n 's/^RESULT tokens_per_s=\([0-9.]*\).*/\1/p' "$out")

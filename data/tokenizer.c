@@ -391,6 +391,8 @@ static int basic(pofa_tokenizer *tk, const char *text, long n, words *w, pofa_to
 	const unsigned char *s = (const unsigned char *)text;
 	memset(w, 0, sizeof *w);
 	w->tk = tk;
+	if (grow((void **)&tk->wstart, &tk->wcap, 2, sizeof(int)))
+		return -1;
 	long i = 0;
 	while (i < n) {
 		int32_t c;

@@ -49,4 +49,21 @@ cp "$tmp/demo/model.safetensors" "$tmp/bad/model.safetensors"
 expect 2 "inspect a config that disagrees" "config.json says" -- "$POFA" inspect "$tmp/bad"
 expect 2 "inspect a missing folder" "cannot open" -- "$POFA" inspect "$tmp/nothing-here"
 
+
+# data commands
+expect 2 "tokenize without a vocabulary" "--vocab FILE is required" -- "$POFA" tokenize
+expect 2 "tokenize a missing vocabulary" "cannot open" -- "$POFA" tokenize --vocab "$tmp/none.txt"
+printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n,\n' > "$tmp/v.txt"
+printf 'Hello, world\tworld\n' > "$tmp/in.txt"
+expect 0 "tokenize a pair" "^\[CLS\] hello , world \[SEP\] world \[SEP\]$" -- sh -c "\"$POFA\" tokenize --vocab \"$tmp/v.txt\" --pair --pieces < \"$tmp/in.txt\""
+expect 0 "tokenize ids" "^2 5 7 6 3$" -- sh -c "printf 'Hello, world\n' | \"$POFA\" tokenize --vocab \"$tmp/v.txt\""
+printf '' > "$tmp/empty.txt"
+expect 2 "vocab from an empty corpus" "no words" -- "$POFA" vocab --corpus "$tmp/empty.txt" --out "$tmp/ev.txt"
+expect 2 "vocab size too small" "--size wants an integer" -- "$POFA" vocab --corpus "$tmp/in.txt" --size 3 --out "$tmp/ev.txt"
+expect 2 "data build from a missing dictionary" "cannot open" -- "$POFA" data build --out "$tmp/d" --gcide-dict "$tmp/none.dz"
+expect 0 "data build on a slice" "wn-sense  train" -- "$POFA" data build --out "$tmp/d" --max-entries 300 --vocab-size 500
+for f in corpus.txt vocab.txt wn-sense/train.tsv wn-pair/dev.tsv wn-span/test.json; do
+	[ -s "$tmp/d/$f" ] || { echo "FAIL data build: $f missing"; fails=$((fails + 1)); }
+done
+
 [ "$fails" -eq 0 ]

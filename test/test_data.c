@@ -88,6 +88,8 @@ static void test_tokenizer_golden(void **st)
 {
 	(void)st;
 	pofa_tokenizer *tk = tok();
+	/* empty text first, on a fresh tokenizer */
+	EXPECT_PIECES(tk, "", "");
 	assert_true(pofa_tokenizer_lowercase(tk));   /* no upper case in the vocabulary */
 	assert_int_equal(pofa_tok_cls(tk), 2);
 	assert_int_equal(pofa_tok_unk(tk), 1);

@@ -2,6 +2,7 @@
  * sgemm rate measured, in the same run, on the model's own matrix shapes. */
 #include "cli.h"
 #include "synth.h"
+#include "tokenizer.h"
 
 #include <cblas.h>
 #undef I /* from complex.h */
@@ -13,7 +14,76 @@
 
 static const char bench_usage[] =
 	"usage: pofa bench train [--preset P] [--batch B] [--seq T] [--steps N]\n"
-	"                        [--vocab V] [--threads N]\n";
+	"                        [--vocab V] [--threads N]\n"
+	"       pofa bench tokenize --vocab FILE --corpus FILE\n";
+
+/* Tokenizer throughput on one core: the corpus tokenized line by line, as
+ * the MLM loader does, best of three passes. */
+static int bench_tokenize(int argc, char **argv)
+{
+	const char *vocab = NULL, *corpus = NULL, *v;
+	for (int i = 2; i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--vocab")))
+			vocab = v;
+		else if ((v = cli_opt(argc, argv, &i, "--corpus")))
+			corpus = v;
+		else
+			return cli_usage_error("bench", "unknown option '%s'", argv[i]);
+	}
+	if (!vocab || !corpus)
+		return cli_usage_error("bench", "bench tokenize needs --vocab FILE and --corpus FILE");
+	pofa_err err = { 0 };
+	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, POFA_CASE_AUTO, &err);
+	if (!tk)
+		return cli_fail(&err);
+	FILE *f = fopen(corpus, "rb");
+	if (!f) {
+		pofa_tokenizer_free(tk);
+		return cli_usage_error("bench", "%s: cannot open", corpus);
+	}
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *text = malloc((size_t)n + 1);
+	if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(text);
+		pofa_tokenizer_free(tk);
+		return cli_usage_error("bench", "%s: read error", corpus);
+	}
+	fclose(f);
+	pofa_piece *p = NULL;
+	int cap = 0;
+	double best = 1e30;
+	long pieces = 0;
+	pofa_tok_stats st = { 0 };
+	for (int pass = 0; pass < 3; pass++) {
+		double t0 = cli_now();
+		pieces = 0;
+		for (long i = 0; i < n;) {
+			long j = i;
+			while (j < n && text[j] != '\n')
+				j++;
+			int k = pofa_tokenize(tk, text + i, j - i, &p, &cap, pass ? NULL : &st);
+			pieces += k > 0 ? k : 0;
+			i = j + 1;
+		}
+		double dt = cli_now() - t0;
+		if (dt < best)
+			best = dt;
+	}
+	double mbs = n / best / 1e6;
+	printf("pofa bench tokenize: %s (%.1f MB), vocabulary %s (%d tokens, %s)\n", corpus, n / 1e6,
+	       vocab, pofa_vocab_size(tk), pofa_tokenizer_lowercase(tk) ? "uncased" : "cased");
+	printf("  %ld words, %ld pieces, %ld [UNK] words, %ld invalid UTF-8 bytes\n", st.words, pieces,
+	       st.unknown, st.invalid_utf8);
+	printf("  throughput          %10.1f MB/s on one core   (target >= 10)\n", mbs);
+	printf("RESULT tokenize_mb_s=%.2f\n", mbs);
+	free(p);
+	free(text);
+	pofa_tokenizer_free(tk);
+	return 0;
+}
 
 /* one GEMM shape of a training step: C (M,N) = op(A) op(B), K inner */
 typedef struct {
@@ -122,12 +192,14 @@ static double best_rate(const shape *s, int nthreads)
 
 int cmd_bench(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "tokenize"))
+		return bench_tokenize(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "train") != 0) {
 		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 			fputs(bench_usage, stdout);
 			return 0;
 		}
-		return cli_usage_error("bench", "unknown benchmark '%s' (known: train)",
+		return cli_usage_error("bench", "unknown benchmark '%s' (known: train, tokenize)",
 		                       argc >= 2 ? argv[1] : "");
 	}
 	const char *preset = "bert-mini", *v;

@@ -23,6 +23,8 @@ static const char usage[] =
 	"              [--threads N]\n"
 	"                      training throughput (tokens/s, GFLOP/s) against the\n"
 	"                      OpenBLAS sgemm rate on the model's own shapes\n"
+	"  bench tokenize --vocab FILE --corpus FILE\n"
+	"                      tokenizer throughput (MB/s, one core)\n"
 	"  data build [--out DIR] [--vocab-size N] [--max-entries N]\n"
 	"                      build the GCIDE corpus, its WordPiece vocabulary and\n"
 	"                      the WordNet tasks (wn-sense, wn-pair, wn-span)\n"
