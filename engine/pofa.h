@@ -245,12 +245,14 @@ const char *pofa_st_meta(const pofa_st_file *f, const char *key);
 /* Converts a tensor to float32 into out (numel floats). */
 int pofa_st_read_f32(const pofa_st_file *f, const pofa_st_tensor *t, float *out, pofa_err *err);
 
-/* Writer: tensors are F32; sorted by name, header padded to 8 bytes. */
+/* Writer: sorted as the reference writer does (dtype alignment, then name),
+ * header padded to 8 bytes. dtype 0 is F32. */
 typedef struct pofa_st_out {
 	const char *name;
-	const float *data;
+	const void *data;
 	int ndim;
 	int64_t shape[2];
+	int dtype;        /* enum pofa_dtype: F32, I32, I8, U8 */
 } pofa_st_out;
 int pofa_st_write(const char *path, const pofa_st_out *t, int n,
                   const char *const (*meta)[2], int nmeta, pofa_err *err);

@@ -356,16 +356,22 @@ static void sb_json(sbuf *b, const char *s)
 	sb_put(b, "\"", 1);
 }
 
+/* the reference writer: larger alignment (dtype size) first, then by name */
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(((const pofa_st_out *)a)->name, ((const pofa_st_out *)b)->name);
+	const pofa_st_out *x = a, *y = b;
+	int sx = dtypes[x->dtype].size, sy = dtypes[y->dtype].size;
+	if (sx != sy)
+		return sy - sx;
+	return strcmp(x->name, y->name);
 }
 
 int pofa_st_write(const char *path, const pofa_st_out *t, int n,
                   const char *const (*meta)[2], int nmeta, pofa_err *err)
 {
-	/* the reference writer orders tensors by dtype alignment, then name;
-	 * ours are all F32, so by name */
+	for (int i = 0; i < n; i++)
+		if (t[i].dtype < 0 || t[i].dtype >= POFA_DTYPE_COUNT)
+			return pofa_error(err, POFA_ERR_RUN, "%s: tensor %s: bad dtype", path, t[i].name);
 	pofa_st_out *s = malloc(((size_t)n + 1) * sizeof *s);
 	if (!s)
 		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
@@ -390,17 +396,20 @@ int pofa_st_write(const char *path, const pofa_st_out *t, int n,
 		if (nmeta > 0 || i)
 			sb_str(&h, ",");
 		sb_json(&h, s[i].name);
-		sb_str(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+		sb_str(&h, ":{\"dtype\":\"");
+		sb_str(&h, dtypes[s[i].dtype].name);
+		sb_str(&h, "\",\"shape\":[");
 		uint64_t numel = 1;
 		for (int d = 0; d < s[i].ndim; d++) {
 			snprintf(num, sizeof num, "%s%lld", d ? "," : "", (long long)s[i].shape[d]);
 			sb_str(&h, num);
 			numel *= (uint64_t)s[i].shape[d];
 		}
+		uint64_t bytes = (uint64_t)dtypes[s[i].dtype].size * numel;
 		snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
-		         (unsigned long long)(off + 4 * numel));
+		         (unsigned long long)(off + bytes));
 		sb_str(&h, num);
-		off += 4 * numel;
+		off += bytes;
 	}
 	sb_str(&h, "}");
 	while (h.n % 8)  /* pad with spaces so the data starts 8-byte aligned */
@@ -423,7 +432,7 @@ int pofa_st_write(const char *path, const pofa_st_out *t, int n,
 	memcpy(buf + 8, h.s, h.n);
 	unsigned char *p = buf + 8 + h.n;
 	for (int i = 0; i < n; i++) {
-		size_t bytes = 4;
+		size_t bytes = (size_t)dtypes[s[i].dtype].size;
 		for (int d = 0; d < s[i].ndim; d++)
 			bytes *= (size_t)s[i].shape[d];
 		memcpy(p, s[i].data, bytes);

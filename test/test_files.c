@@ -120,7 +120,7 @@ static void test_layout(void **st)
 {
 	(void)st;
 	float a[6] = { 1, 2, 3, 4, 5, 6 }, b[2] = { 7, 8 };
-	pofa_st_out t[2] = { { "zeta.weight", a, 2, { 2, 3 } }, { "alpha.bias", b, 1, { 2, 0 } } };
+	pofa_st_out t[2] = { { "zeta.weight", a, 2, { 2, 3 }, POFA_F32 }, { "alpha.bias", b, 1, { 2, 0 }, POFA_F32 } };
 	static const char *const meta[][2] = { { "format", "pt" } };
 	char path[512];
 	pofa_err err;
@@ -177,7 +177,7 @@ static void test_hf_variants(void **st)
 			else
 				strcpy(ln, "LayerNorm.beta");
 		}
-		outs[k] = (pofa_st_out){ dst, t[i].data, t[i].ndim, { t[i].shape[0], t[i].shape[1] } };
+		outs[k] = (pofa_st_out){ dst, t[i].data, t[i].ndim, { t[i].shape[0], t[i].shape[1] }, POFA_F32 };
 		k++;
 	}
 	char mdir[512], path[600];
