@@ -78,6 +78,17 @@ struct pofa_model {
 	int mlm_positions;
 	int B, T, nrows;
 	float *shared_scratch;
+
+	/* quantization-aware training: fake-quantized prunable weights and
+	 * Linear inputs, one input site per prunable Linear of a layer (query,
+	 * key and value share one) and one for the pooler */
+	int qat, qat_per_channel;
+	float *wq;               /* nparams: the quantized copies (prunable only) */
+	float *qbuf;             /* (N, max(C, I)): a quantized input */
+	int nsites;
+	float *qmin, *qmax;      /* EMA of the input range per site */
+	float *qscale, *qzp;     /* scale and zero point of the last forward */
+	unsigned char *qseen;
 };
 
 /* ---- sizes and the tensor table ---------------------------------------- */
@@ -238,6 +249,7 @@ static size_t arena_layout(pofa_model *m, float *base)
 	TAKE(a->dctx, N * C);
 	TAKE(a->dqkv, N * 3 * C);
 	TAKE(a->dg, N * I);
+	TAKE(m->qbuf, N * (I > C ? I : C));
 	switch (m->head) {
 	case POFA_HEAD_MLM:
 		TAKE(a->xm, N * C);
@@ -374,6 +386,12 @@ void pofa_model_free(pofa_model *m)
 	free(m->active);
 	free(m->arena);
 	free(m->shared_scratch);
+	free(m->wq);
+	free(m->qmin);
+	free(m->qmax);
+	free(m->qscale);
+	free(m->qzp);
+	free(m->qseen);
 	free(m);
 }
 
@@ -475,6 +493,103 @@ static int check_batch(const pofa_model *m, const pofa_batch *b, pofa_err *err)
 
 #define LAYER(ptr, l, n) ((ptr) + (size_t)(l) * (n))
 
+/* ---- quantization-aware training --------------------------------------- */
+
+int pofa_model_set_qat(pofa_model *m, int enabled, int per_channel, pofa_err *err)
+{
+	m->qat = 0;
+	if (!enabled)
+		return POFA_OK;
+	int sites = 4 * m->cfg.num_hidden_layers + 1;
+	if (!m->wq) {
+		m->wq = alloc_floats(m->nparams);
+		m->qmin = calloc((size_t)sites, sizeof *m->qmin);
+		m->qmax = calloc((size_t)sites, sizeof *m->qmax);
+		m->qscale = calloc((size_t)sites, sizeof *m->qscale);
+		m->qzp = calloc((size_t)sites, sizeof *m->qzp);
+		m->qseen = calloc((size_t)sites, 1);
+		if (!m->wq || !m->qmin || !m->qmax || !m->qscale || !m->qzp || !m->qseen)
+			return pofa_error(err, POFA_ERR_RUN, "out of memory for quantization-aware training");
+	}
+	m->nsites = sites;
+	m->qat = 1;
+	m->qat_per_channel = per_channel;
+	return POFA_OK;
+}
+
+int pofa_model_qat(const pofa_model *m) { return m->qat; }
+
+/* int8 symmetric: scale = max|w| / 127 per tensor (or per output row) */
+static void quantize_weights(pofa_model *m)
+{
+	for (int i = 0; i < m->ntensors; i++) {
+		const pofa_tensor *t = &m->tensors[i];
+		if (!t->prunable)
+			continue;
+		float *q = m->wq + (t->data - m->params);
+		int64_t rows = m->qat_per_channel ? t->shape[0] : 1, cols = t->numel / rows;
+		for (int64_t r = 0; r < rows; r++) {
+			const float *w = t->data + r * cols;
+			float mx = 0.0f;
+			for (int64_t j = 0; j < cols; j++)
+				mx = fmaxf(mx, fabsf(w[j]));
+			float sc = mx / 127.0f, inv = sc > 0.0f ? 1.0f / sc : 0.0f;
+			for (int64_t j = 0; j < cols; j++) {
+				float v = rintf(w[j] * inv);
+				v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+				q[r * cols + j] = v * sc;
+			}
+		}
+	}
+}
+
+/* the weights a prunable Linear multiplies with */
+static const float *LW(pofa_model *m, int blk, size_t off)
+{
+	return (m->qat ? m->wq + (m->p.blk[blk] - m->params) : m->p.blk[blk]) + off;
+}
+
+/* uint8 asymmetric fake quantization of a Linear's input at a site; in a
+ * training forward the range's moving average (constant 0.01) is updated
+ * first. observe < 0: reuse the last forward's scale (backward). */
+static const float *QIN(pofa_model *m, int site, const float *x, int64_t n, int observe)
+{
+	if (!m->qat)
+		return x;
+	if (observe >= 0) {
+		float lo = 0.0f, hi = 0.0f;   /* the range always holds 0 */
+		for (int64_t i = 0; i < n; i++) {
+			lo = fminf(lo, x[i]);
+			hi = fmaxf(hi, x[i]);
+		}
+		if (observe > 0 || !m->qseen[site]) {
+			if (!m->qseen[site]) {
+				m->qmin[site] = lo;
+				m->qmax[site] = hi;
+				m->qseen[site] = observe > 0;
+			} else {
+				m->qmin[site] += 0.01f * (lo - m->qmin[site]);
+				m->qmax[site] += 0.01f * (hi - m->qmax[site]);
+			}
+		}
+		float mn = m->qseen[site] ? m->qmin[site] : lo, mx = m->qseen[site] ? m->qmax[site] : hi;
+		float sc = (mx - mn) / 255.0f;
+		if (!(sc > 0.0f))
+			sc = 1.0f;
+		float zp = rintf(-mn / sc);
+		m->qscale[site] = sc;
+		m->qzp[site] = zp < 0.0f ? 0.0f : (zp > 255.0f ? 255.0f : zp);
+	}
+	float sc = m->qscale[site], zp = m->qzp[site], inv = 1.0f / sc;
+	float *q = m->qbuf;
+	for (int64_t i = 0; i < n; i++) {
+		float v = rintf(x[i] * inv) + zp;
+		v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+		q[i] = (v - zp) * sc;
+	}
+	return q;
+}
+
 int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *err)
 {
 	if (check_batch(m, b, err))
@@ -504,6 +619,9 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 	float *h0 = ph > 0.0f ? a->h0 : a->eln;
 	dropout_forward(k, h0, a->eln, (int64_t)N * C, site_key(m, 0), ph);
 
+	if (m->qat)
+		quantize_weights(m);
+	int obs = train ? 1 : 0;
 	const float *hin = h0;
 	for (int l = 0; l < L; l++) {
 		float *qkv = LAYER(a->qkv, l, mN * 3 * C), *att = LAYER(a->att, l, mBNHTT);
@@ -512,20 +630,22 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 		float *h1 = LAYER(a->h1, l, mN * C), *f = LAYER(a->f, l, mN * I);
 		float *g = LAYER(a->g, l, mN * I), *r2 = LAYER(a->r2, l, mN * C);
 		float *h2 = LAYER(a->h2, l, mN * C);
-		matmul_forward(k, qkv, hin, LAYER(m->p.blk[PT_QKVW], l, 3 * C * C),
-		               LAYER(m->p.blk[PT_QKVB], l, 3 * C), N, C, 3 * C);
+		matmul_forward(k, qkv, QIN(m, 4 * l, hin, (int64_t)N * C, obs),
+		               LW(m, PT_QKVW, (size_t)l * 3 * C * C), LAYER(m->p.blk[PT_QKVB], l, 3 * C), N,
+		               C, 3 * C);
 		attention_forward(k, ctx, att, attd, qkv, b->attention_mask, B, T, C, NH,
 		                  site_key(m, 1 + 3 * l), pa);
-		matmul_forward(k, a->tmp, ctx, LAYER(m->p.blk[PT_AOW], l, C * C),
-		               LAYER(m->p.blk[PT_AOB], l, C), N, C, C);
+		matmul_forward(k, a->tmp, QIN(m, 4 * l + 1, ctx, (int64_t)N * C, obs),
+		               LW(m, PT_AOW, (size_t)l * C * C), LAYER(m->p.blk[PT_AOB], l, C), N, C, C);
 		residual_layernorm_forward(k, h1, r1, LAYER(a->mean1, l, mN), LAYER(a->rstd1, l, mN),
 		                           a->tmp, hin, LAYER(m->p.blk[PT_LN1W], l, C),
 		                           LAYER(m->p.blk[PT_LN1B], l, C), N, C, c->layer_norm_eps,
 		                           site_key(m, 2 + 3 * l), ph);
-		matmul_forward(k, f, h1, LAYER(m->p.blk[PT_FCW], l, (size_t)I * C), NULL, N, C, I);
+		matmul_forward(k, f, QIN(m, 4 * l + 2, h1, (int64_t)N * C, obs),
+		               LW(m, PT_FCW, (size_t)l * I * C), NULL, N, C, I);
 		bias_gelu_forward(k, g, f, LAYER(m->p.blk[PT_FCB], l, I), N, I);
-		matmul_forward(k, a->tmp, g, LAYER(m->p.blk[PT_FPW], l, (size_t)C * I),
-		               LAYER(m->p.blk[PT_FPB], l, C), N, I, C);
+		matmul_forward(k, a->tmp, QIN(m, 4 * l + 3, g, (int64_t)N * I, obs),
+		               LW(m, PT_FPW, (size_t)l * C * I), LAYER(m->p.blk[PT_FPB], l, C), N, I, C);
 		residual_layernorm_forward(k, h2, r2, LAYER(a->mean2, l, mN), LAYER(a->rstd2, l, mN),
 		                           a->tmp, h1, LAYER(m->p.blk[PT_LN2W], l, C),
 		                           LAYER(m->p.blk[PT_LN2B], l, C), N, C, c->layer_norm_eps,
@@ -560,7 +680,8 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 	} else if (m->head == POFA_HEAD_CLS) {
 		for (int i = 0; i < B; i++)
 			memcpy(a->pin + (size_t)i * C, hL + (size_t)i * T * C, (size_t)C * sizeof(float));
-		matmul_forward(k, a->pooled, a->pin, m->p.blk[PT_POOLW], m->p.blk[PT_POOLB], B, C, C);
+		matmul_forward(k, a->pooled, QIN(m, 4 * L, a->pin, (int64_t)B * C, obs), LW(m, PT_POOLW, 0),
+		               m->p.blk[PT_POOLB], B, C, C);
 		for (int i = 0; i < B * C; i++)
 			a->pooled[i] = tanhf(a->pooled[i]);
 		float pc = !drop ? 0.0f : (c->classifier_dropout >= 0.0f ? c->classifier_dropout
@@ -738,8 +859,8 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		dropout_backward(k, a->dpooled, a->dpooled, (int64_t)B * C, site_key(m, 1000), pc);
 		for (int i = 0; i < B * C; i++)
 			a->dpooled[i] *= 1.0f - a->pooled[i] * a->pooled[i];
-		matmul_backward(k, a->dpin, m->g.blk[PT_POOLW], m->g.blk[PT_POOLB], a->dpooled, a->pin,
-		                m->p.blk[PT_POOLW], B, C, C, 0);
+		matmul_backward(k, a->dpin, m->g.blk[PT_POOLW], m->g.blk[PT_POOLB], a->dpooled,
+		                QIN(m, 4 * L, a->pin, (int64_t)B * C, -1), LW(m, PT_POOLW, 0), B, C, C, 0);
 		memset(dres, 0, (size_t)N * C * sizeof(float));
 		for (int i = 0; i < B; i++)
 			memcpy(dres + (size_t)i * T * C, a->dpin + (size_t)i * C, (size_t)C * sizeof(float));
@@ -765,23 +886,24 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		/* dA = dr2 = dL/dh1 (residual) ; dB = dL/dfo */
 		dropout_backward(k, dB, dA, (int64_t)N * C, site_key(m, 3 + 3 * l), ph);
 		matmul_backward(k, a->dg, LAYER(m->g.blk[PT_FPW], l, (size_t)C * I),
-		                LAYER(m->g.blk[PT_FPB], l, C), dB, g,
-		                LAYER(m->p.blk[PT_FPW], l, (size_t)C * I), N, I, C, 0);
+		                LAYER(m->g.blk[PT_FPB], l, C), dB, QIN(m, 4 * l + 3, g, (int64_t)N * I, -1),
+		                LW(m, PT_FPW, (size_t)l * C * I), N, I, C, 0);
 		gelu_backward(k, a->dg, a->dg, f, (int64_t)N * I);
 		matmul_backward(k, dA, LAYER(m->g.blk[PT_FCW], l, (size_t)I * C),
-		                LAYER(m->g.blk[PT_FCB], l, I), a->dg, h1,
-		                LAYER(m->p.blk[PT_FCW], l, (size_t)I * C), N, C, I, 1);
+		                LAYER(m->g.blk[PT_FCB], l, I), a->dg, QIN(m, 4 * l + 2, h1, (int64_t)N * C, -1),
+		                LW(m, PT_FCW, (size_t)l * I * C), N, C, I, 1);
 		/* h1 = LN1(drop(ao) + hin): dres <- dr1 = dL/dhin (residual) */
 		layernorm_backward(k, dres, LAYER(m->g.blk[PT_LN1W], l, C), LAYER(m->g.blk[PT_LN1B], l, C),
 		                   dA, r1, LAYER(a->mean1, l, mN), LAYER(a->rstd1, l, mN),
 		                   LAYER(m->p.blk[PT_LN1W], l, C), N, C);
 		dropout_backward(k, dB, dres, (int64_t)N * C, site_key(m, 2 + 3 * l), ph);
 		matmul_backward(k, a->dctx, LAYER(m->g.blk[PT_AOW], l, C * C), LAYER(m->g.blk[PT_AOB], l, C),
-		                dB, ctx, LAYER(m->p.blk[PT_AOW], l, C * C), N, C, C, 0);
+		                dB, QIN(m, 4 * l + 1, ctx, (int64_t)N * C, -1), LW(m, PT_AOW, (size_t)l * C * C),
+		                N, C, C, 0);
 		attention_backward(k, a->dqkv, a->dctx, qkv, att, attd, B, T, C, NH, pa);
 		matmul_backward(k, dres, LAYER(m->g.blk[PT_QKVW], l, 3 * C * C),
-		                LAYER(m->g.blk[PT_QKVB], l, 3 * C), a->dqkv, hin,
-		                LAYER(m->p.blk[PT_QKVW], l, 3 * C * C), N, C, 3 * C, 1);
+		                LAYER(m->g.blk[PT_QKVB], l, 3 * C), a->dqkv, QIN(m, 4 * l, hin, (int64_t)N * C, -1),
+		                LW(m, PT_QKVW, (size_t)l * 3 * C * C), N, C, 3 * C, 1);
 	}
 
 	/* embeddings: h0 = drop(LN(e)) */
@@ -912,4 +1034,161 @@ double pofa_lr(const pofa_sched *s, int64_t step)
 		return 0.0;
 	double denom = (double)POFA_MAX(1, s->total - s->warmup);
 	return s->lr * (double)(s->total - step) / denom;
+}
+
+/* ---- distillation on the head's logits ----------------------------------- */
+
+typedef struct {
+	pofa_model *m;
+	const float *t;
+	float T, weight;
+	int rows, V;
+	double *sums;
+} kd_args;
+
+/* row r of the logits: base offset and element stride */
+static void kd_row(const pofa_model *m, int r, long *base, long *es)
+{
+	if (m->head == POFA_HEAD_SPAN) {
+		int which = r / m->B, b = r % m->B;
+		*base = (long)b * m->T * 2 + which;
+		*es = 2;
+	} else {
+		int V = m->head == POFA_HEAD_MLM ? m->cfg.vocab_size : m->cfg.num_labels;
+		*base = (long)r * V;
+		*es = 1;
+	}
+}
+
+static void kd_task(void *arg, int64_t r0, int64_t r1, int tid)
+{
+	kd_args *ka = arg;
+	pofa_model *m = ka->m;
+	const float *s = m->a.logits, *t = ka->t;
+	float *ds = m->a.dlogits;
+	float invT = 1.0f / ka->T, g = ka->weight * ka->T / (float)ka->rows;
+	double sum = 0.0;
+	for (int64_t r = r0; r < r1; r++) {
+		long b, es;
+		kd_row(m, (int)r, &b, &es);
+		float smax = -INFINITY, tmax = -INFINITY;
+		for (int j = 0; j < ka->V; j++) {
+			smax = fmaxf(smax, s[b + j * es]);
+			tmax = fmaxf(tmax, t[b + j * es]);
+		}
+		float zs = 0.0f, zt = 0.0f;
+		for (int j = 0; j < ka->V; j++) {
+			zs += pofa_expf((s[b + j * es] - smax) * invT);
+			zt += pofa_expf((t[b + j * es] - tmax) * invT);
+		}
+		float lzs = logf(zs), lzt = logf(zt), kl = 0.0f;
+		for (int j = 0; j < ka->V; j++) {
+			float ls = (s[b + j * es] - smax) * invT - lzs;
+			float lt = (t[b + j * es] - tmax) * invT - lzt;
+			float pt = pofa_expf(lt), ps = pofa_expf(ls);
+			kl += pt * (lt - ls);
+			ds[b + j * es] += g * (ps - pt);
+		}
+		sum += kl;
+	}
+	ka->sums[tid] = sum;
+}
+
+double pofa_model_kd(pofa_model *m, const float *teacher_logits, float T, float weight)
+{
+	int rows = m->head == POFA_HEAD_SPAN ? 2 * m->B : m->nrows;
+	int V = m->head == POFA_HEAD_MLM ? m->cfg.vocab_size
+	        : m->head == POFA_HEAD_CLS ? m->cfg.num_labels : m->T;
+	if (rows <= 0)
+		return 0.0;
+	double sums[64] = { 0 };
+	kd_args ka = { m, teacher_logits, T, weight, rows, V, sums };
+	pofa_pool_run(m->pool, rows, kd_task, &ka);
+	double total = 0.0;
+	for (int t = 0; t < pofa_pool_size(m->pool); t++)
+		total += sums[t];
+	return total / rows * (double)T * (double)T;
+}
+
+/* ---- int8 export ------------------------------------------------------------ */
+
+int pofa_model_export_int8(pofa_model *m, const char *path, pofa_err *err)
+{
+	if (!m->qat || !m->nsites)
+		return pofa_error(err, POFA_ERR_RUN, "%s: the model has no quantization state", path);
+	int np = 0;
+	for (int i = 0; i < m->ntensors; i++)
+		np += m->tensors[i].prunable;
+	pofa_st_out *o = calloc((size_t)np * 5 + 1, sizeof *o);
+	char (*names)[128] = calloc((size_t)np * 5 + 1, sizeof *names);
+	void **bufs = calloc((size_t)np * 5 + 1, sizeof *bufs);
+	int n = 0, rc = POFA_OK;
+	if (!o || !names || !bufs)
+		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	for (int i = 0; i < m->ntensors && !rc; i++) {
+		const pofa_tensor *t = &m->tensors[i];
+		if (!t->prunable)
+			continue;
+		/* the Linear's input site: query/key/value share the layer's */
+		int site, layer = -1;
+		const char *kind = "";
+		if (sscanf(t->name, "bert.encoder.layer.%d.", &layer) == 1) {
+			kind = strchr(t->name + 19, '.') + 1;
+			site = 4 * layer + (!strncmp(kind, "attention.self", 14) ? 0
+			                    : !strncmp(kind, "attention.output", 16) ? 1
+			                    : !strncmp(kind, "intermediate", 12) ? 2 : 3);
+		} else {
+			site = 4 * m->cfg.num_hidden_layers;   /* the pooler */
+		}
+		char prefix[96];
+		snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(t->name) - 7), t->name); /* - ".weight" */
+		int64_t rows = m->qat_per_channel ? t->shape[0] : 1, cols = t->numel / rows;
+		int8_t *q = malloc((size_t)t->numel);
+		float *sc = malloc((size_t)rows * sizeof *sc);
+		float *in = malloc(2 * sizeof *in);
+		int32_t *bq = malloc((size_t)t->shape[0] * sizeof *bq);
+		if (!q || !sc || !in || !bq) {
+			free(q); free(sc); free(in); free(bq);
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			break;
+		}
+		for (int64_t r = 0; r < rows; r++) {
+			float mx = 0.0f;
+			for (int64_t j = 0; j < cols; j++)
+				mx = fmaxf(mx, fabsf(t->data[r * cols + j]));
+			sc[r] = mx / 127.0f;
+			for (int64_t j = 0; j < cols; j++) {
+				float v = sc[r] > 0.0f ? rintf(t->data[r * cols + j] / sc[r]) : 0.0f;
+				q[r * cols + j] = (int8_t)(v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v));
+			}
+		}
+		in[0] = m->qscale[site];
+		in[1] = m->qzp[site];
+		/* the bias in int32 at scale s_in * s_w */
+		const pofa_tensor *bias = &m->tensors[i + 1];
+		for (int64_t r = 0; r < t->shape[0]; r++) {
+			float s_w = sc[m->qat_per_channel ? r : 0], s = in[0] * s_w;
+			bq[r] = s > 0.0f ? (int32_t)lrintf(bias->data[r] / s) : 0;
+		}
+		void *data[4] = { q, sc, in, bq };
+		static const char *suffix[4] = { "weight_int8", "weight_scale", "input_scale_zero_point",
+		                                 "bias_int32" };
+		int dt[4] = { POFA_I8, POFA_F32, POFA_F32, POFA_I32 };
+		int64_t shape[4][2] = { { t->shape[0], t->shape[1] }, { rows, 0 }, { 2, 0 }, { t->shape[0], 0 } };
+		for (int k = 0; k < 4; k++) {
+			snprintf(names[n], 128, "%s.%s", prefix, suffix[k]);
+			o[n] = (pofa_st_out){ names[n], data[k], k ? 1 : 2, { shape[k][0], shape[k][1] }, dt[k] };
+			bufs[n++] = data[k];
+		}
+	}
+	static const char *const meta[][2] = { { "format", "pt" }, { "quantization", "int8 symmetric weights, "
+	                                       "uint8 asymmetric inputs (scale, zero point), int32 bias" } };
+	if (!rc)
+		rc = pofa_st_write(path, o, n, meta, 2, err);
+	for (int k = 0; k < n; k++)
+		free(bufs[k]);
+	free(bufs);
+	free(o);
+	free(names);
+	return rc;
 }

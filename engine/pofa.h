@@ -143,6 +143,20 @@ float *pofa_model_logits(pofa_model *m, int *rows, int *cols);
 float *pofa_model_dlogits(pofa_model *m);
 const int *pofa_model_logit_positions(const pofa_model *m);
 
+/* Distillation from a teacher's logits of the same batch (same layout as
+ * pofa_model_logits): adds weight * T^2 * KL(softmax(t/T) || softmax(s/T)),
+ * averaged over rows (MLM tokens, CLS examples, SPAN start and end
+ * distributions), into the logits' gradient. Returns the unweighted mean. */
+double pofa_model_kd(pofa_model *m, const float *teacher_logits, float T, float weight);
+
+/* Quantization-aware training of every prunable Linear: int8 symmetric
+ * weights (per tensor, or per output channel), uint8 asymmetric inputs with
+ * a moving-average range (constant 0.01), straight-through gradients. */
+int pofa_model_set_qat(pofa_model *m, int enabled, int per_channel, pofa_err *err);
+int pofa_model_qat(const pofa_model *m);
+/* int8 weights, scales, input scale/zero point and int32 biases */
+int pofa_model_export_int8(pofa_model *m, const char *path, pofa_err *err);
+
 /* ---- parameters -------------------------------------------------------- */
 
 typedef struct pofa_tensor {
