@@ -1,0 +1,434 @@
+/*
+ * test_sparse.c - the Prune OFA algorithms: the cubic schedule, exact masks
+ * (ties included), 1x4 and 2:4 patterns, pattern lock through training,
+ * LR rewinding, the distillation gradient by finite differences, fake
+ * quantization and its straight-through gradient.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sparse.h"
+#include "synth.h"
+
+#define NEAR(got, want, tol)                                                               \
+	do {                                                                               \
+		double g_ = (got), w_ = (want);                                            \
+		if (!(fabs(g_ - w_) <= (tol)))                                             \
+			fail_msg("%s: expected %.10g, got %.10g", #got, w_, g_);           \
+	} while (0)
+
+static pofa_model *model(int head, int seed)
+{
+	pofa_config c;
+	pofa_err err;
+	pofa_config_preset(&c, "bert-tiny", &err);
+	c.vocab_size = 64;
+	c.hidden_size = 16;
+	c.num_attention_heads = 2;
+	c.intermediate_size = 32;
+	c.max_position_embeddings = 16;
+	c.num_labels = 3;
+	pofa_model *m = pofa_model_new(&c, head, 4, 8, 2, &err);
+	assert_non_null(m);
+	pofa_model_init(m, (uint64_t)seed);
+	return m;
+}
+
+static void test_schedule(void **st)
+{
+	(void)st;
+	pofa_gmp g = { .s_init = 0.0f, .s_final = 0.9f, .t0 = 100, .t1 = 1100, .every = 100, .freeze = 1600 };
+	NEAR(pofa_gmp_target(&g, 0), 0.0, 1e-12);
+	NEAR(pofa_gmp_target(&g, 100), 0.0, 1e-12);
+	/* halfway: 0.9 - 0.9 * 0.5^3 */
+	NEAR(pofa_gmp_target(&g, 600), 0.9 - 0.9 * 0.125, 1e-7);
+	NEAR(pofa_gmp_target(&g, 350), 0.9 - 0.9 * 0.75 * 0.75 * 0.75, 1e-7);
+	NEAR(pofa_gmp_target(&g, 1100), 0.9, 1e-7);
+	NEAR(pofa_gmp_target(&g, 5000), 0.9, 1e-7);
+	assert_false(pofa_gmp_update_step(&g, 50));
+	assert_true(pofa_gmp_update_step(&g, 100));
+	assert_false(pofa_gmp_update_step(&g, 150));
+	assert_true(pofa_gmp_update_step(&g, 1600));
+	assert_false(pofa_gmp_update_step(&g, 1700));
+	pofa_gmp g2 = { .s_init = 0.2f, .s_final = 0.8f, .t0 = 0, .t1 = 10 };
+	NEAR(pofa_gmp_target(&g2, 0), 0.2, 1e-7);
+	NEAR(pofa_gmp_target(&g2, 5), 0.8 - 0.6 * 0.125, 1e-7);
+}
+
+static void test_lr_rewind(void **st)
+{
+	(void)st;
+	/* N 1000, warmup 10, window [10, 510), every 100: P = 500, den = 490 */
+	NEAR(pofa_lr_rewind(0, 1000, 10, 10, 510, 100), 0.0, 1e-12);
+	NEAR(pofa_lr_rewind(5, 1000, 10, 10, 510, 100), 0.5, 1e-12);
+	NEAR(pofa_lr_rewind(10, 1000, 10, 10, 510, 100), 1.0, 1e-12);
+	NEAR(pofa_lr_rewind(60, 1000, 10, 10, 510, 100), (1000 - 500 - 60) / 490.0, 1e-12);
+	/* rewound to the peak at each pruning step */
+	NEAR(pofa_lr_rewind(110, 1000, 10, 10, 510, 100), (1000 - 500 - 110 + 100) / 490.0, 1e-12);
+	NEAR(pofa_lr_rewind(110, 1000, 10, 10, 510, 100), 1.0, 1e-12);
+	NEAR(pofa_lr_rewind(209, 1000, 10, 10, 510, 100), (1000 - 500 - 209 + 100) / 490.0, 1e-12);
+	/* after the window: linear decay to zero */
+	NEAR(pofa_lr_rewind(510, 1000, 10, 10, 510, 100), 490 / 490.0, 1e-12);
+	NEAR(pofa_lr_rewind(755, 1000, 10, 10, 510, 100), 245 / 490.0, 1e-12);
+	NEAR(pofa_lr_rewind(1000, 1000, 10, 10, 510, 100), 0.0, 1e-12);
+}
+
+static pofa_tensor *first_prunable(pofa_model *m, int *count)
+{
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t), c = 0;
+	pofa_tensor *f = NULL;
+	for (int i = 0; i < n; i++)
+		if (t[i].prunable) {
+			if (!f)
+				f = &t[i];
+			c++;
+		}
+	*count = c;
+	return f;
+}
+
+static void test_masks_exact(void **st)
+{
+	(void)st;
+	pofa_model *m = model(POFA_HEAD_MLM, 1);
+	pofa_err err;
+	int np;
+	pofa_tensor *q = first_prunable(m, &np);
+	assert_int_equal(np, 6 * 2 + 1);   /* six Linear weights per layer + pooler */
+	/* ties: every weight of the query matrix has the same magnitude */
+	for (int64_t j = 0; j < q->numel; j++)
+		q->data[j] = j % 2 ? 0.5f : -0.5f;
+	pofa_masks mk;
+	assert_int_equal(pofa_masks_init(&mk, m, &err), 0);
+	pofa_gmp g = { .pattern = POFA_PATTERN_UNSTRUCTURED };
+	double s = 0.37;
+	assert_int_equal(pofa_masks_prune(&mk, s, &g, &err), 0);
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++) {
+		int64_t z = 0;
+		for (int64_t j = 0; j < t[i].numel; j++)
+			z += t[i].data[j] == 0.0f;
+		int64_t want = t[i].prunable ? llround(s * (double)t[i].numel) : 0;
+		if (!t[i].prunable)
+			want = z; /* untouched: embeddings, LayerNorm, biases, heads */
+		if (z != want)
+			fail_msg("%s: %lld zeros, expected exactly %lld", t[i].name, (long long)z, (long long)want);
+	}
+	/* with ties, the lower indices go first */
+	int64_t k = llround(s * (double)q->numel);
+	for (int64_t j = 0; j < q->numel; j++)
+		assert_int_equal(q->data[j] == 0.0f, j < k);
+	/* a non-prunable tensor keeps all its weights */
+	assert_true(pofa_tensor_sparsity(&t[0]) < 0.02); /* only the padding row */
+	/* kept weights are the largest: the magnitudes pruned from a fresh
+	 * model are all at most the threshold, those kept at least it */
+	pofa_model *m3 = model(POFA_HEAD_MLM, 5);
+	size_t np3 = pofa_model_num_params(m3);
+	float *before = malloc(np3 * sizeof *before);
+	memcpy(before, pofa_model_params(m3), np3 * sizeof *before);
+	pofa_masks mk3;
+	pofa_masks_init(&mk3, m3, &err);
+	assert_int_equal(pofa_masks_prune(&mk3, 0.5, &g, &err), 0);
+	n = pofa_model_tensors(m3, &t);
+	for (int i = 0; i < n; i++) {
+		if (!t[i].prunable)
+			continue;
+		size_t off = (size_t)(t[i].data - pofa_model_params(m3));
+		float th = mk3.threshold[i];
+		for (int64_t j = 0; j < t[i].numel; j++) {
+			float a = fabsf(before[off + j]);
+			if (t[i].data[j] == 0.0f ? a > th : a < th)
+				fail_msg("%s[%lld]: |w| %g %s, threshold %g", t[i].name, (long long)j, a,
+				         t[i].data[j] == 0.0f ? "pruned" : "kept", th);
+		}
+	}
+	free(before);
+	pofa_masks_free(&mk3);
+	pofa_model_free(m3);
+	/* global threshold: exact count over all prunable weights together */
+	pofa_model *m2 = model(POFA_HEAD_MLM, 2);
+	pofa_masks mk2;
+	pofa_masks_init(&mk2, m2, &err);
+	pofa_gmp gg = { .pattern = POFA_PATTERN_UNSTRUCTURED, .global = 1 };
+	assert_int_equal(pofa_masks_prune(&mk2, 0.6, &gg, &err), 0);
+	int64_t z = 0, tot = 0;
+	n = pofa_model_tensors(m2, &t);
+	for (int i = 0; i < n; i++)
+		if (t[i].prunable) {
+			for (int64_t j = 0; j < t[i].numel; j++)
+				z += t[i].data[j] == 0.0f;
+			tot += t[i].numel;
+		}
+	assert_int_equal(z, llround(0.6 * (double)tot));
+	NEAR(pofa_model_sparsity(m2), 0.6, 1e-4);
+	pofa_masks_free(&mk);
+	pofa_masks_free(&mk2);
+	pofa_model_free(m);
+	pofa_model_free(m2);
+}
+
+static void test_patterns(void **st)
+{
+	(void)st;
+	pofa_err err;
+	/* 1x4 blocks: zeros come in whole aligned blocks of four along a row */
+	pofa_model *m = model(POFA_HEAD_MLM, 3);
+	pofa_masks mk;
+	pofa_masks_init(&mk, m, &err);
+	pofa_gmp g = { .pattern = POFA_PATTERN_BLOCK, .block = 4 };
+	assert_int_equal(pofa_masks_prune(&mk, 0.5, &g, &err), 0);
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++) {
+		if (!t[i].prunable)
+			continue;
+		int64_t zb = 0;
+		for (int64_t b = 0; b < t[i].numel; b += 4) {
+			int z = 0;
+			for (int k = 0; k < 4; k++)
+				z += t[i].data[b + k] == 0.0f;
+			if (z != 0 && z != 4)
+				fail_msg("%s: block at %lld has %d zeros (not 0 or 4)", t[i].name, (long long)b, z);
+			zb += z == 4;
+		}
+		assert_int_equal(zb, llround(0.5 * (double)(t[i].numel / 4)));
+	}
+	pofa_masks_free(&mk);
+	pofa_model_free(m);
+	/* 2:4: exactly two of every four consecutive weights kept, the larger */
+	m = model(POFA_HEAD_MLM, 4);
+	pofa_masks_init(&mk, m, &err);
+	pofa_gmp nm = { .pattern = POFA_PATTERN_NM, .n = 2, .m = 4 };
+	assert_int_equal(pofa_masks_prune(&mk, 0.5, &nm, &err), 0);
+	n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++) {
+		if (!t[i].prunable)
+			continue;
+		for (int64_t b = 0; b < t[i].numel; b += 4) {
+			int z = 0;
+			for (int k = 0; k < 4; k++)
+				z += t[i].data[b + k] == 0.0f;
+			if (z != 2)
+				fail_msg("%s: group at %lld has %d zeros, 2:4 wants 2", t[i].name, (long long)b, z);
+		}
+	}
+	pofa_masks_free(&mk);
+	pofa_model_free(m);
+}
+
+/* pattern lock: zeros stay exactly zero through training, with and
+ * without quantization-aware training */
+static void test_lock_through_training(void **st)
+{
+	(void)st;
+	for (int qat = 0; qat < 2; qat++) {
+		pofa_model *m = model(POFA_HEAD_CLS, 5);
+		pofa_err err;
+		pofa_masks mk;
+		pofa_masks_init(&mk, m, &err);
+		pofa_gmp g = { .pattern = POFA_PATTERN_UNSTRUCTURED };
+		pofa_masks_prune(&mk, 0.8, &g, &err);
+		double s0 = pofa_model_sparsity(m);
+		/* a fresh lock from the weights, as a finetune stage does */
+		pofa_masks lk;
+		pofa_masks_init(&lk, m, &err);
+		pofa_masks_lock(&lk);
+		if (qat)
+			assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
+		synth s;
+		synth_init(&s, 64, 1);
+		int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
+		pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty,
+		                 .attention_mask = mask, .labels = labels };
+		pofa_optim o = pofa_optim_default();
+		for (int step = 0; step < 30; step++) {
+			synth_batch(&s, 4, 8, 1, ids, ty, mask, lab);
+			pofa_model_zero_grad(m);
+			pofa_model_step_loss(m, &b, 1);
+			pofa_model_backward(m, &b);
+			pofa_masks_grads(&lk);
+			pofa_model_clip_grad(m, 1.0f);
+			pofa_model_adamw(m, &o, 1e-2);
+			pofa_masks_apply(&lk);
+		}
+		pofa_tensor *t;
+		int n = pofa_model_tensors(m, &t);
+		for (int i = 0; i < n; i++) {
+			if (!t[i].prunable)
+				continue;
+			const unsigned char *mm = lk.m + (t[i].data - pofa_model_params(m));
+			for (int64_t j = 0; j < t[i].numel; j++)
+				if (!mm[j] && t[i].data[j] != 0.0f)
+					fail_msg("%s[%lld] = %g after training: the lock let it move", t[i].name,
+					         (long long)j, t[i].data[j]);
+		}
+		NEAR(pofa_model_sparsity(m), s0, 1e-9);
+		synth_free(&s);
+		pofa_masks_free(&mk);
+		pofa_masks_free(&lk);
+		pofa_model_free(m);
+	}
+}
+
+/* d(KD)/d(student logits) against central differences of the double
+ * reference (pofa_kd_loss), and the engine's parallel version against the
+ * reference */
+static void test_kd_gradient(void **st)
+{
+	(void)st;
+	enum { R = 3, V = 7 };
+	float s[R * V], t[R * V], ds[R * V];
+	pofa_rng r = { 9 };
+	for (int i = 0; i < R * V; i++) {
+		s[i] = 3.0f * (pofa_rng_uniform(&r) - 0.5f);
+		t[i] = 3.0f * (pofa_rng_uniform(&r) - 0.5f);
+		ds[i] = 0.0f;
+	}
+	float T = 2.0f, w = 0.7f;
+	double l = pofa_kd_loss(s, t, ds, R, V, V, 1, T, w);
+	assert_true(l > 0.0);
+	for (int i = 0; i < R * V; i++) {
+		float keep = s[i], h = 1e-2f;
+		s[i] = keep + h;
+		double lp = pofa_kd_loss(s, t, NULL, R, V, V, 1, T, w);
+		s[i] = keep - h;
+		double lm = pofa_kd_loss(s, t, NULL, R, V, V, 1, T, w);
+		s[i] = keep;
+		double num = w * (lp - lm) / (2 * h);
+		if (fabs(num - ds[i]) > 1e-3 * fmax(1e-2, fabs(num)))
+			fail_msg("kd gradient [%d]: analytic %.8g, numeric %.8g", i, ds[i], num);
+	}
+	/* identical logits: zero loss */
+	NEAR(pofa_kd_loss(t, t, NULL, R, V, V, 1, T, 1.0f), 0.0, 1e-9);
+
+	/* the engine's version on a classification model */
+	pofa_model *m = model(POFA_HEAD_CLS, 6);
+	int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
+	synth sy;
+	synth_init(&sy, 64, 2);
+	synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
+	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty, .attention_mask = mask,
+	                 .labels = labels };
+	pofa_err err;
+	pofa_model_forward(m, &b, 0, &err);
+	int rows, cols;
+	float *lg = pofa_model_logits(m, &rows, &cols);
+	float teach[12], sl[12], ref[12] = { 0 };
+	for (int i = 0; i < 12; i++)
+		teach[i] = lg[i] + 0.5f * (float)((i * 7) % 5 - 2);
+	memcpy(sl, lg, sizeof sl);
+	memset(pofa_model_dlogits(m), 0, sizeof(float) * 12);
+	double le = pofa_model_kd(m, teach, 2.0f, 0.5f);
+	double lr = pofa_kd_loss(sl, teach, ref, 4, 3, 3, 1, 2.0f, 0.5f);
+	NEAR(le, lr, 1e-5 * fabs(lr));
+	for (int i = 0; i < 12; i++)
+		NEAR(pofa_model_dlogits(m)[i], ref[i], 1e-6);
+	synth_free(&sy);
+	pofa_model_free(m);
+}
+
+/* fake quantization: round trip within half a step, zeros kept, and the
+ * straight-through gradient equals the gradient at the quantized point */
+static void test_fake_quant(void **st)
+{
+	(void)st;
+	pofa_err err;
+	pofa_model *m = model(POFA_HEAD_CLS, 7);
+	pofa_model *ref = model(POFA_HEAD_CLS, 7);
+	pofa_masks mk;
+	pofa_masks_init(&mk, m, &err);
+	pofa_gmp g = { .pattern = POFA_PATTERN_UNSTRUCTURED };
+	pofa_masks_prune(&mk, 0.5, &g, &err);
+	pofa_masks_free(&mk);
+	memcpy(pofa_model_params(ref), pofa_model_params(m), pofa_model_num_params(m) * sizeof(float));
+	assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
+	int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
+	synth sy;
+	synth_init(&sy, 64, 3);
+	synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
+	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty, .attention_mask = mask,
+	                 .labels = labels };
+	pofa_model_set_dropout(m, 0);
+	pofa_model_set_dropout(ref, 0);
+	pofa_model_zero_grad(m);
+	float lq = pofa_model_step_loss(m, &b, 1);
+	pofa_model_backward(m, &b);
+	/* the loss moves a little under 8-bit quantization, not a lot */
+	pofa_model_zero_grad(ref);
+	float lf = pofa_model_step_loss(ref, &b, 1);
+	assert_true(fabsf(lq - lf) < 0.05f * fabsf(lf) + 1e-3f);
+	assert_true(lq != lf);
+	/* round trip of the int8 export: dequantized weights within half a step
+	 * of the float ones, zeros exactly zero */
+	char path[128];
+	snprintf(path, sizeof path, "/tmp/pofa-test-quant-%d.safetensors", (int)getpid());
+	assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
+	pofa_st_file f;
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++) {
+		if (!t[i].prunable)
+			continue;
+		char name[160];
+		snprintf(name, sizeof name, "%.*s.weight_int8", (int)strlen(t[i].name) - 7, t[i].name);
+		const pofa_st_tensor *q = pofa_st_find(&f, name);
+		assert_non_null(q);
+		assert_int_equal(q->dtype, POFA_I8);
+		snprintf(name, sizeof name, "%.*s.weight_scale", (int)strlen(t[i].name) - 7, t[i].name);
+		const pofa_st_tensor *sc = pofa_st_find(&f, name);
+		float scale;
+		memcpy(&scale, f.buf + f.data_off + sc->begin, 4);
+		const int8_t *qv = (const int8_t *)(f.buf + f.data_off + q->begin);
+		for (int64_t j = 0; j < t[i].numel; j++) {
+			float deq = qv[j] * scale;
+			if (fabsf(deq - t[i].data[j]) > 0.5f * scale + 1e-7f)
+				fail_msg("%s[%lld]: %g dequantizes to %g (scale %g)", t[i].name, (long long)j,
+				         t[i].data[j], deq, scale);
+			if (t[i].data[j] == 0.0f)
+				assert_int_equal(qv[j], 0);
+		}
+	}
+	pofa_st_close(&f);
+	remove(path);
+	/* STE: gradients stay finite and close to the float model's */
+	pofa_model_backward(ref, &b);
+	const float *gq = pofa_model_grads(m), *gf = pofa_model_grads(ref);
+	double num = 0, den = 0;
+	for (size_t i = 0; i < pofa_model_num_params(m); i++) {
+		assert_true(isfinite(gq[i]));
+		num += ((double)gq[i] - gf[i]) * ((double)gq[i] - gf[i]);
+		den += (double)gf[i] * gf[i];
+	}
+	if (!(sqrt(num / den) < 0.1))
+		fail_msg("straight-through gradients differ from float ones by %.3f (relative L2)", sqrt(num / den));
+	synth_free(&sy);
+	pofa_model_free(m);
+	pofa_model_free(ref);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_lr_rewind),
+		cmocka_unit_test(test_masks_exact),
+		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_lock_through_training),
+		cmocka_unit_test(test_kd_gradient),
+		cmocka_unit_test(test_fake_quant),
+	};
+	return cmocka_run_group_tests_name("sparse", tests, NULL, NULL);
+}
