@@ -115,7 +115,6 @@ static inline float pofa_expf(float x0)
 }
 
 /* ---- model internals shared with modeldir.c ---------------------------- */
-uint64_t pofa_model_fwd_count(const pofa_model *m);
 void pofa_model_set_fwd_count(pofa_model *m, uint64_t n);
 uint64_t pofa_model_seed(const pofa_model *m);
 

@@ -1192,3 +1192,53 @@ int pofa_model_export_int8(pofa_model *m, const char *path, pofa_err *err)
 	free(names);
 	return rc;
 }
+
+/* ---- QAT state: the input ranges ----------------------------------------- */
+
+int pofa_model_qat_save(pofa_model *m, const char *path, pofa_err *err)
+{
+	if (!m->nsites)
+		return pofa_error(err, POFA_ERR_RUN, "%s: no quantization state to save", path);
+	float *seen = malloc((size_t)m->nsites * sizeof *seen);
+	if (!seen)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	for (int i = 0; i < m->nsites; i++)
+		seen[i] = m->qseen[i];
+	pofa_st_out o[3] = {
+		{ "qat.input_max", m->qmax, 1, { m->nsites, 0 }, POFA_F32 },
+		{ "qat.input_min", m->qmin, 1, { m->nsites, 0 }, POFA_F32 },
+		{ "qat.observed", seen, 1, { m->nsites, 0 }, POFA_F32 },
+	};
+	const char *const meta[][2] = { { "format", "pt" },
+	                                { "per_channel", m->qat_per_channel ? "1" : "0" } };
+	int rc = pofa_st_write(path, o, 3, meta, 2, err);
+	free(seen);
+	return rc;
+}
+
+int pofa_model_qat_load(pofa_model *m, const char *path, pofa_err *err)
+{
+	pofa_st_file f;
+	int rc = pofa_st_open(&f, path, err);
+	if (rc)
+		return rc;
+	const char *pc = pofa_st_meta(&f, "per_channel");
+	rc = pofa_model_set_qat(m, 1, pc && !strcmp(pc, "1"), err);
+	const char *names[3] = { "qat.input_min", "qat.input_max", "qat.observed" };
+	float *dst[3] = { m->qmin, m->qmax, NULL };
+	float *seen = malloc((size_t)m->nsites * sizeof *seen);
+	dst[2] = seen;
+	for (int k = 0; k < 3 && !rc; k++) {
+		const pofa_st_tensor *t = pofa_st_find(&f, names[k]);
+		if (!t || t->ndim != 1 || t->shape[0] != m->nsites)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing or not [%d]", path, names[k], m->nsites);
+		else
+			rc = pofa_st_read_f32(&f, t, dst[k], err);
+	}
+	if (!rc)
+		for (int i = 0; i < m->nsites; i++)
+			m->qseen[i] = seen[i] != 0.0f;
+	free(seen);
+	pofa_st_close(&f);
+	return rc;
+}

@@ -154,6 +154,11 @@ double pofa_model_kd(pofa_model *m, const float *teacher_logits, float T, float 
  * a moving-average range (constant 0.01), straight-through gradients. */
 int pofa_model_set_qat(pofa_model *m, int enabled, int per_channel, pofa_err *err);
 int pofa_model_qat(const pofa_model *m);
+/* the input ranges learned during QAT, to resume or evaluate later */
+int pofa_model_qat_save(pofa_model *m, const char *path, pofa_err *err);
+int pofa_model_qat_load(pofa_model *m, const char *path, pofa_err *err);
+/* dropout stream position (training forward passes so far) */
+uint64_t pofa_model_fwd_count(const pofa_model *m);
 /* int8 weights, scales, input scale/zero point and int32 biases */
 int pofa_model_export_int8(pofa_model *m, const char *path, pofa_err *err);
 
