@@ -515,6 +515,8 @@ void pofa_mlm_free(pofa_mlm_data *d)
 	memset(d, 0, sizeof *d);
 }
 
+static void mlm_order(pofa_mlm_data *d);
+
 int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, pofa_mlm_data *d,
                   pofa_err *err)
 {
@@ -606,8 +608,7 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 		else
 			d->train[d->ntrain++] = s;
 	}
-	memcpy(d->order, d->train, (size_t)d->ntrain * sizeof *d->order);
-	pofa_shuffle(d->order, d->ntrain, pofa_mix64(seed ^ 0x5151));
+	mlm_order(d);
 	return POFA_OK;
 }
 
@@ -658,6 +659,19 @@ void pofa_mlm_mask(const pofa_mlm_data *d, long seq, long epoch, int *ids, int *
 	}
 }
 
+static void mlm_order(pofa_mlm_data *d)
+{
+	memcpy(d->order, d->train, (size_t)d->ntrain * sizeof *d->order);
+	pofa_shuffle(d->order, d->ntrain, pofa_mix64(d->seed ^ 0x5151 ^ (uint64_t)d->epoch * 0x9e37));
+}
+
+void pofa_mlm_seek(pofa_mlm_data *d, long epoch, long cursor)
+{
+	d->epoch = epoch;
+	d->cursor = cursor;
+	mlm_order(d);
+}
+
 void pofa_mlm_next(pofa_mlm_data *d, int B, int *ids, int *types, int *mask, int *labels)
 {
 	int T = d->T;
@@ -665,8 +679,7 @@ void pofa_mlm_next(pofa_mlm_data *d, int B, int *ids, int *types, int *mask, int
 		if (d->cursor >= d->ntrain) {
 			d->epoch++;
 			d->cursor = 0;
-			memcpy(d->order, d->train, (size_t)d->ntrain * sizeof *d->order);
-			pofa_shuffle(d->order, d->ntrain, pofa_mix64(d->seed ^ 0x5151 ^ (uint64_t)d->epoch * 0x9e37));
+			mlm_order(d);
 		}
 		long s = d->order[d->cursor++];
 		size_t o = (size_t)b * T;

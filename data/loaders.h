@@ -108,6 +108,8 @@ void pofa_mlm_free(pofa_mlm_data *d);
 /* The next training batch (B sequences; the epoch turns over as needed):
  * ids, types, attention mask and labels (POFA_IGNORE where not chosen). */
 void pofa_mlm_next(pofa_mlm_data *d, int B, int *ids, int *types, int *mask, int *labels);
+/* Moves the batch position to (epoch, cursor), as saved in a checkpoint. */
+void pofa_mlm_seek(pofa_mlm_data *d, long epoch, long cursor);
 /* Dev batch number k (fixed masks). Returns the sequences filled. */
 int pofa_mlm_dev(pofa_mlm_data *d, long k, int B, int *ids, int *types, int *mask, int *labels);
 /* Masks sequence seq for the given epoch (pure function of seed, epoch, seq). */

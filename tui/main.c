@@ -16,6 +16,10 @@ static const char usage[] =
 	"for All method: a C training engine, headless or in a terminal workbench.\n"
 	"\n"
 	"commands:\n"
+	"  run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
+	"  run --resume DIR    run a recipe's stages (default recipes/demo.ini),\n"
+	"                      leaving CSV logs, models and report.md in DIR\n"
+	"                      (default runs/NAME); --resume continues a run\n"
 	"  train-demo [--out DIR] [--steps N] [--threads N] [--seed S]\n"
 	"                      train the MLM head of bert-tiny on a synthetic token\n"
 	"                      stream, print the loss, write a model directory\n"
@@ -47,6 +51,7 @@ static const struct {
 	const char *name;
 	int (*fn)(int, char **);
 } commands[] = {
+	{ "run", cmd_run },
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
 	{ "inspect", cmd_inspect },

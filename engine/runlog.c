@@ -1,0 +1,445 @@
+/* runlog.c - a run's CSV files, export and report (see runlog.h). */
+#include "runlog.h"
+#include "internal.h"
+
+#include <csv.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,"
+                                     "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm\n";
+static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
+static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss\n";
+static const char *const H_EVENTS = "time,stage,step,event,detail\n";
+
+/* ---- reading a CSV back (libcsv) ------------------------------------------ */
+
+typedef struct {
+	char ***rows;     /* rows[r][f] */
+	int *nf;
+	int n, cap;
+	char **cur;
+	int ncur, ccur;
+} table;
+
+static void tb_field(void *s, size_t len, void *d)
+{
+	table *t = d;
+	if (t->ncur == t->ccur) {
+		t->ccur = t->ccur ? 2 * t->ccur : 16;
+		t->cur = realloc(t->cur, (size_t)t->ccur * sizeof *t->cur);
+	}
+	char *f = malloc(len + 1);
+	memcpy(f, s ? s : "", len);
+	f[len] = 0;
+	t->cur[t->ncur++] = f;
+}
+
+static void tb_row(int c, void *d)
+{
+	(void)c;
+	table *t = d;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->rows = realloc(t->rows, (size_t)t->cap * sizeof *t->rows);
+		t->nf = realloc(t->nf, (size_t)t->cap * sizeof *t->nf);
+	}
+	t->rows[t->n] = t->cur;
+	t->nf[t->n++] = t->ncur;
+	t->cur = NULL;
+	t->ncur = t->ccur = 0;
+}
+
+static void tb_free(table *t)
+{
+	for (int r = 0; r < t->n; r++) {
+		for (int f = 0; f < t->nf[r]; f++)
+			free(t->rows[r][f]);
+		free(t->rows[r]);
+	}
+	free(t->rows);
+	free(t->nf);
+	memset(t, 0, sizeof *t);
+}
+
+static int tb_read(const char *path, table *t)
+{
+	memset(t, 0, sizeof *t);
+	unsigned char *buf;
+	size_t n;
+	pofa_err err;
+	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &err))
+		return -1;
+	struct csv_parser p;
+	csv_init(&p, CSV_APPEND_NULL);
+	csv_parse(&p, buf, n, tb_field, tb_row, t);
+	csv_fini(&p, tb_field, tb_row, t);
+	csv_free(&p);
+	free(buf);
+	return 0;
+}
+
+static void put_str(FILE *f, const char *s, int last)
+{
+	csv_fwrite(f, s, strlen(s));
+	fputc(last ? '\n' : ',', f);
+}
+
+static void tb_write_row(FILE *f, char **row, int nf)
+{
+	for (int k = 0; k < nf; k++)
+		put_str(f, row[k], k == nf - 1);
+}
+
+/* keeps the rows before (stage, step): stage named in column sc, step in
+ * column pc; rewrites the file atomically */
+static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc, int stage,
+                        int64_t step, pofa_err *err)
+{
+	table t;
+	if (tb_read(path, &t))
+		return POFA_OK;  /* nothing yet */
+	char tmp[1200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		tb_free(&t);
+		return pofa_error(err, POFA_ERR_RUN, "%s: cannot write", tmp);
+	}
+	for (int r = 0; r < t.n; r++) {
+		if (r > 0 && t.nf[r] > POFA_MAX(sc, pc)) {
+			int si = pofa_recipe_stage(rc, t.rows[r][sc]);
+			int64_t st = atoll(t.rows[r][pc]);
+			if (si < 0 || si > stage || (si == stage && st > step))
+				continue;
+		}
+		tb_write_row(f, t.rows[r], t.nf[r]);
+	}
+	int bad = fflush(f) || fsync(fileno(f));
+	fclose(f);
+	tb_free(&t);
+	if (bad || rename(tmp, path))
+		return pofa_error(err, POFA_ERR_RUN, "%s: rewrite failed", path);
+	return POFA_OK;
+}
+
+static FILE *open_csv(const char *dir, const char *name, const char *header, int append, pofa_err *err)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int exists = access(path, F_OK) == 0;
+	FILE *f = fopen(path, append ? "a" : "w");
+	if (!f) {
+		pofa_error(err, POFA_ERR_RUN, "%s: cannot open for writing", path);
+		return NULL;
+	}
+	if (!append || !exists) {
+		fputs(header, f);
+		fflush(f);
+	}
+	return f;
+}
+
+int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int resume, int stage,
+                     int64_t step, pofa_err *err)
+{
+	memset(l, 0, sizeof *l);
+	snprintf(l->dir, sizeof l->dir, "%s", dir);
+	l->rc = rc;
+	if (resume) {
+		char p[1200];
+		snprintf(p, sizeof p, "%s/metrics.csv", dir);
+		if (truncate_csv(p, rc, 1, 2, stage, step, err))
+			return err->status;
+		snprintf(p, sizeof p, "%s/sparsity.csv", dir);
+		if (truncate_csv(p, rc, 0, 1, stage, step, err))
+			return err->status;
+		snprintf(p, sizeof p, "%s/eval.csv", dir);
+		if (truncate_csv(p, rc, 1, 3, stage, step, err))
+			return err->status;
+	}
+	l->metrics = open_csv(dir, "metrics.csv", H_METRICS, resume, err);
+	l->sparsity = l->metrics ? open_csv(dir, "sparsity.csv", H_SPARSITY, resume, err) : NULL;
+	l->eval = l->sparsity ? open_csv(dir, "eval.csv", H_EVAL, resume, err) : NULL;
+	l->events = l->eval ? open_csv(dir, "events.csv", H_EVENTS, resume, err) : NULL;
+	if (!l->events) {
+		pofa_runlog_close(l);
+		return err->status;
+	}
+	return POFA_OK;
+}
+
+void pofa_runlog_close(pofa_runlog *l)
+{
+	FILE *fs[4] = { l->metrics, l->sparsity, l->eval, l->events };
+	for (int k = 0; k < 4; k++)
+		if (fs[k]) {
+			fflush(fs[k]);
+			fsync(fileno(fs[k]));
+			fclose(fs[k]);
+		}
+	l->metrics = l->sparsity = l->eval = l->events = NULL;
+}
+
+static void num(FILE *f, double v, int last)
+{
+	if (isfinite(v))
+		fprintf(f, "%.6g", v);
+	fputc(last ? '\n' : ',', f);
+}
+
+static void timestamp(char *out, size_t n, double t)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + k, n - k, ".%03dZ", (int)((t - (double)s) * 1000.0));
+}
+
+void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
+{
+	char ts[48];
+	timestamp(ts, sizeof ts, e->time);
+	switch (e->kind) {
+	case EV_METRICS: {
+		FILE *f = l->metrics;
+		put_str(f, ts, 0);
+		put_str(f, e->stage_name, 0);
+		fprintf(f, "%lld,%lld,", (long long)e->step, (long long)e->epoch);
+		num(f, e->lr, 0);
+		num(f, e->loss_task, 0);
+		num(f, e->loss_kd, 0);
+		num(f, e->loss_total, 0);
+		num(f, e->teacher_loss, 0);
+		num(f, e->sparsity_target, 0);
+		num(f, e->sparsity, 0);
+		num(f, e->tokens_per_s, 0);
+		num(f, e->grad_norm, 1);
+		fflush(f);
+		return;
+	}
+	case EV_SPARSITY: {
+		FILE *f = l->sparsity;
+		put_str(f, e->stage_name, 0);
+		fprintf(f, "%lld,", (long long)e->step);
+		if (e->layer >= 0)
+			fprintf(f, "%d,", e->layer);
+		else
+			fputs("pooler,", f);
+		put_str(f, pofa_matrix_names[e->matrix], 0);
+		num(f, e->sparsity, 0);
+		num(f, e->sparsity_target, 1);
+		/* a batch of rows per interval: flush on the last matrix */
+		if (e->matrix == MAT_POOLER)
+			fflush(f);
+		return;
+	}
+	case EV_EVAL: {
+		FILE *f = l->eval;
+		put_str(f, ts, 0);
+		put_str(f, e->stage_name, 0);
+		put_str(f, e->model, 0);
+		fprintf(f, "%lld,", (long long)e->step);
+		put_str(f, e->task, 0);
+		put_str(f, e->split, 0);
+		put_str(f, e->metric, 0);
+		num(f, e->value, 0);
+		num(f, e->loss, 1);
+		fflush(f);
+		break;
+	}
+	default:
+		break;
+	}
+	if (e->kind == EV_METRICS || e->kind == EV_SPARSITY)
+		return;
+	/* everything else, and a line per evaluation, goes to events.csv */
+	FILE *f = l->events;
+	char detail[1400];
+	if (e->kind == EV_EVAL)
+		snprintf(detail, sizeof detail, "%s %s %s %s = %.4f", e->model, e->task, e->split, e->metric, e->value);
+	else if (e->kind == EV_PRUNE || e->kind == EV_SCHEDULE || e->kind == EV_LOG || e->kind == EV_ERROR ||
+	         e->kind == EV_CHECKPOINT || e->kind == EV_EXPORT || e->kind == EV_STAGE_START ||
+	         e->kind == EV_RUN_START || e->kind == EV_STAGE_END)
+		snprintf(detail, sizeof detail, "%s", e->text);
+	else if (e->kind == EV_RUN_END)
+		snprintf(detail, sizeof detail, "exit status %d", e->status);
+	else
+		detail[0] = 0;
+	put_str(f, ts, 0);
+	put_str(f, e->stage >= 0 ? e->stage_name : "", 0);
+	fprintf(f, "%lld,", (long long)e->step);
+	put_str(f, pofa_ev_names[e->kind], 0);
+	put_str(f, detail, 1);
+	fflush(f);
+}
+
+int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, pofa_err *err)
+{
+	static const char *names[3] = { "metrics.csv", "sparsity.csv", "eval.csv" };
+	FILE *fs[3] = { l->metrics, l->sparsity, l->eval };
+	int rc = pofa_mkdirs(dir, err);
+	size_t o = 0;
+	if (paths && n)
+		paths[0] = 0;
+	for (int k = 0; k < 3 && !rc; k++) {
+		if (fs[k])
+			fflush(fs[k]);
+		char src[1200], dst[1200];
+		snprintf(src, sizeof src, "%s/%s", l->dir, names[k]);
+		snprintf(dst, sizeof dst, "%s/%s", dir, names[k]);
+		unsigned char *buf;
+		size_t len;
+		rc = pofa_read_file(src, &buf, &len, (size_t)4 << 30, err);
+		if (!rc) {
+			rc = pofa_write_atomic(dst, buf, len, err);
+			free(buf);
+		}
+		if (!rc && paths && o < n)
+			o += (size_t)snprintf(paths + o, n - o, "%s%s", o ? " " : "", dst);
+	}
+	return rc;
+}
+
+/* ---- report.md ---------------------------------------------------------------- */
+
+typedef struct { char model[48], task[64], split[8], metric[24]; double value; } result;
+
+int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/eval.csv", run_dir);
+	table t;
+	if (tb_read(path, &t))
+		return pofa_error(err, POFA_ERR_RUN, "%s: cannot read", path);
+	/* the last value of every (model, task, split, metric), in order */
+	result *res = calloc((size_t)t.n + 1, sizeof *res);
+	int nr = 0;
+	for (int r = 1; r < t.n; r++) {
+		if (t.nf[r] < 8)
+			continue;
+		result x;
+		snprintf(x.model, sizeof x.model, "%s", t.rows[r][2]);
+		snprintf(x.task, sizeof x.task, "%s", t.rows[r][4]);
+		snprintf(x.split, sizeof x.split, "%s", t.rows[r][5]);
+		snprintf(x.metric, sizeof x.metric, "%s", t.rows[r][6]);
+		x.value = atof(t.rows[r][7]);
+		int k;
+		for (k = 0; k < nr; k++)
+			if (!strcmp(res[k].model, x.model) && !strcmp(res[k].task, x.task) &&
+			    !strcmp(res[k].split, x.split) && !strcmp(res[k].metric, x.metric))
+				break;
+		res[k] = x;
+		if (k == nr)
+			nr++;
+	}
+	tb_free(&t);
+	/* the reference (dense) model: an eval stage's reference =, else the
+	 * first model an eval stage names */
+	char ref[48] = "";
+	for (int i = 0; i < rc->nstages && !ref[0]; i++)
+		if (rc->stages[i].kind == STAGE_EVAL) {
+			if (rc->stages[i].reference[0])
+				snprintf(ref, sizeof ref, "%s", rc->stages[i].reference);
+			else
+				sscanf(rc->stages[i].models, "%47[^, ]", ref);
+		}
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+	fprintf(f, "# %s: results\n\n", rc->name);
+	fprintf(f, "Recipe `%s` (hash %016llx). Metrics in percent (loss: mean cross-entropy). "
+	        "Sparsity figures count the prunable matrices (encoder Linear weights and the "
+	        "pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
+	        rc->path, (unsigned long long)rc->hash);
+	static const char *splits[3] = { "dev", "test", "train" };
+	for (int sp = 0; sp < 3; sp++) {
+		/* columns: (task, metric) pairs seen on this split, mlm excluded */
+		char cols[32][96];
+		int nc = 0;
+		for (int k = 0; k < nr; k++) {
+			if (strcmp(res[k].split, splits[sp]) || !strcmp(res[k].task, "mlm"))
+				continue;
+			char c[96];
+			snprintf(c, sizeof c, "%s %s", res[k].task, res[k].metric);
+			int j;
+			for (j = 0; j < nc && strcmp(cols[j], c); j++)
+				;
+			if (j == nc && nc < 32)
+				strcpy(cols[nc++], c);
+		}
+		if (!nc)
+			continue;
+		char models[32][48];
+		int nm = 0;
+		for (int k = 0; k < nr; k++) {
+			if (strcmp(res[k].split, splits[sp]) || !strcmp(res[k].task, "mlm"))
+				continue;
+			int j;
+			for (j = 0; j < nm && strcmp(models[j], res[k].model); j++)
+				;
+			if (j == nm && nm < 32)
+				strcpy(models[nm++], res[k].model);
+		}
+		fprintf(f, "## %s split\n\n| model |", splits[sp]);
+		for (int c = 0; c < nc; c++)
+			fprintf(f, " %s |", cols[c]);
+		if (ref[0])
+			fprintf(f, " mean %% of %s |", ref);
+		fprintf(f, "\n|---|");
+		for (int c = 0; c <= nc - (ref[0] ? 0 : 1); c++)
+			fprintf(f, "---|");
+		fprintf(f, "\n");
+		for (int mi = 0; mi < nm; mi++) {
+			fprintf(f, "| %s |", models[mi]);
+			double pct = 0.0;
+			int npct = 0;
+			for (int c = 0; c < nc; c++) {
+				double v = NAN, rv = NAN;
+				for (int k = 0; k < nr; k++) {
+					char cc[96];
+					snprintf(cc, sizeof cc, "%s %s", res[k].task, res[k].metric);
+					if (strcmp(res[k].split, splits[sp]) || strcmp(cc, cols[c]))
+						continue;
+					if (!strcmp(res[k].model, models[mi]))
+						v = res[k].value;
+					if (!strcmp(res[k].model, ref))
+						rv = res[k].value;
+				}
+				if (isfinite(v))
+					fprintf(f, " %.2f |", v);
+				else
+					fprintf(f, " - |");
+				if (isfinite(v) && isfinite(rv) && rv > 0) {
+					pct += 100.0 * v / rv;
+					npct++;
+				}
+			}
+			if (ref[0]) {
+				if (npct)
+					fprintf(f, " %.1f%% |", pct / npct);
+				else
+					fprintf(f, " - |");
+			}
+			fprintf(f, "\n");
+		}
+		fprintf(f, "\n");
+	}
+	/* pre-training: masked-LM dev loss and accuracy per stage */
+	int any = 0;
+	for (int k = 0; k < nr; k++)
+		if (!strcmp(res[k].task, "mlm")) {
+			if (!any)
+				fprintf(f, "## masked-LM (dev)\n\n| stage | metric | value |\n|---|---|---|\n");
+			any = 1;
+			fprintf(f, "| %s | %s | %.4f |\n", res[k].model, res[k].metric, res[k].value);
+		}
+	fclose(f);
+	snprintf(path, sizeof path, "%s/report.md", run_dir);
+	int rcode = pofa_write_atomic(path, buf, blen, err);
+	free(buf);
+	free(res);
+	return rcode;
+}
