@@ -86,42 +86,62 @@ static void put_str(FILE *f, const char *s, int last)
 	fputc(last ? '\n' : ',', f);
 }
 
-static void tb_write_row(FILE *f, char **row, int nf)
-{
-	for (int k = 0; k < nf; k++)
-		put_str(f, row[k], k == nf - 1);
-}
-
-/* keeps the rows before (stage, step): stage named in column sc, step in
- * column pc; rewrites the file atomically */
+/* keeps the rows up to (stage, step): the stage named in column sc, the
+ * step in column pc. pofa writes one record a line, so lines are kept byte
+ * for byte; the file is rewritten atomically. */
 static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc, int stage,
                         int64_t step, pofa_err *err)
 {
-	table t;
-	if (tb_read(path, &t))
+	unsigned char *buf;
+	size_t n;
+	pofa_err e2;
+	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &e2))
 		return POFA_OK;  /* nothing yet */
-	char tmp[1200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		tb_free(&t);
-		return pofa_error(err, POFA_ERR_RUN, "%s: cannot write", tmp);
+	unsigned char *out = malloc(n + 1);
+	if (!out) {
+		free(buf);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
 	}
-	for (int r = 0; r < t.n; r++) {
-		if (r > 0 && t.nf[r] > POFA_MAX(sc, pc)) {
-			int si = pofa_recipe_stage(rc, t.rows[r][sc]);
-			int64_t st = atoll(t.rows[r][pc]);
-			if (si < 0 || si > stage || (si == stage && st > step))
-				continue;
+	size_t o = 0;
+	long line = 0;
+	int nfields = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		if (j < n)
+			j++;
+		int keep = 1;
+		if (line++ == 0) {
+			for (size_t k = i; k < j; k++)
+				nfields += buf[k] == ',';
+			nfields++;
+		} else {
+			table t = { 0 };
+			struct csv_parser p;
+			csv_init(&p, CSV_APPEND_NULL);
+			csv_parse(&p, buf + i, j - i, tb_field, tb_row, &t);
+			csv_fini(&p, tb_field, tb_row, &t);
+			csv_free(&p);
+			if (t.n == 1 && t.nf[0] == nfields && buf[j - 1] == '\n') {
+				int si = pofa_recipe_stage(rc, t.rows[0][sc]);
+				int64_t st = atoll(t.rows[0][pc]);
+				keep = !(si < 0 || si > stage || (si == stage && st > step));
+			} else {
+				keep = 0;   /* a torn last line from a crash */
+			}
+			tb_free(&t);
 		}
-		tb_write_row(f, t.rows[r], t.nf[r]);
+		if (keep) {
+			memcpy(out + o, buf + i, j - i);
+			o += j - i;
+		}
+		i = j;
 	}
-	int bad = fflush(f) || fsync(fileno(f));
-	fclose(f);
-	tb_free(&t);
-	if (bad || rename(tmp, path))
-		return pofa_error(err, POFA_ERR_RUN, "%s: rewrite failed", path);
-	return POFA_OK;
+	free(buf);
+	int rcode = pofa_write_atomic(path, out, o, err);
+	free(out);
+	return rcode;
 }
 
 static FILE *open_csv(const char *dir, const char *name, const char *header, int append, pofa_err *err)

@@ -20,6 +20,9 @@ static const char usage[] =
 	"  run --resume DIR    run a recipe's stages (default recipes/demo.ini),\n"
 	"                      leaving CSV logs, models and report.md in DIR\n"
 	"                      (default runs/NAME); --resume continues a run\n"
+	"  eval --model DIR --task TASK --data FILE [--predictions FILE]\n"
+	"                      evaluate a model directory on a task file: metric,\n"
+	"                      mean loss, optional per-example predictions CSV\n"
 	"  train-demo [--out DIR] [--steps N] [--threads N] [--seed S]\n"
 	"                      train the MLM head of bert-tiny on a synthetic token\n"
 	"                      stream, print the loss, write a model directory\n"
@@ -52,6 +55,7 @@ static const struct {
 	int (*fn)(int, char **);
 } commands[] = {
 	{ "run", cmd_run },
+	{ "eval", cmd_eval },
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
 	{ "inspect", cmd_inspect },

@@ -1,0 +1,174 @@
+#!/bin/sh
+# The pipeline end to end on a small slice of the data: every stage kind,
+# the files a run leaves, pofa eval, recipe errors (status 2), and resume
+# after kill -9 giving the same metrics as an uninterrupted run.
+POFA=${POFA:-bin/pofa}
+tmp=$(mktemp -d)
+trap '[ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+
+"$POFA" data build --out "$tmp/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
+	|| { cat "$tmp/build.log"; exit 1; }
+
+cat > "$tmp/tiny.ini" <<INI
+[run]
+name = tiny
+seed = 3
+threads = 2
+log_interval = 5
+checkpoint_interval = 10
+
+[model]
+preset = bert-tiny
+max_position = 64
+
+[data]
+dir = $tmp/data
+
+[stage pre]
+kind = mlm
+steps = 30
+batch = 8
+seq = 32
+lr = 1e-3
+
+[stage sparse]
+kind = prune
+from = pre
+teacher = pre
+steps = 40
+batch = 8
+seq = 32
+lr = 1e-3
+final_sparsity = 0.8
+end = 0.5
+every = 5
+freeze = 0.8
+
+[stage tt]
+kind = finetune
+from = pre
+task = wn-pair
+steps = 30
+batch = 8
+seq = 32
+lr = 1e-3
+
+[stage transfer]
+kind = finetune
+from = sparse
+teacher = tt
+task = wn-pair
+lock = yes
+steps = 30
+batch = 8
+seq = 32
+lr = 1e-3
+
+[stage q8]
+kind = qat
+from = transfer
+teacher = tt
+task = wn-pair
+steps = 20
+batch = 8
+seq = 32
+
+[stage span]
+kind = finetune
+from = sparse
+task = wn-span
+lock = yes
+steps = 20
+batch = 4
+seq = 48
+
+[stage check]
+kind = eval
+models = tt, transfer, q8
+reference = tt
+task = wn-pair
+splits = dev, test
+seq = 32
+INI
+
+# a whole run
+"$POFA" run --headless "$tmp/tiny.ini" --out "$tmp/a" > "$tmp/a.log" 2>&1 && ok "tiny run of every stage kind" \
+	|| { cat "$tmp/a.log"; bad "tiny run of every stage kind"; }
+for f in recipe.ini metrics.csv sparsity.csv eval.csv events.csv report.md state.json \
+	pre/model.safetensors sparse/masks.safetensors transfer/config.json q8/model.int8.safetensors \
+	q8/qat.safetensors span/model.safetensors; do
+	[ -s "$tmp/a/$f" ] || bad "file $f missing"
+done
+head -1 "$tmp/a/metrics.csv" | grep -q '^time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm$' \
+	&& ok "metrics.csv header" || bad "metrics.csv header"
+grep -q '"sparse",40,' "$tmp/a/metrics.csv" && ok "metrics rows" || bad "metrics rows"
+grep -q 'stage_end","sparse done' "$tmp/a/events.csv" && ok "events.csv stage end" || bad "events.csv stage end"
+grep -q '| transfer |' "$tmp/a/report.md" && grep -q 'mean % of tt' "$tmp/a/report.md" && ok "report.md table" \
+	|| { cat "$tmp/a/report.md"; bad "report.md table"; }
+grep -q '"check","q8",0,"wn-pair","test","accuracy"' "$tmp/a/eval.csv" && ok "eval stage rows" || bad "eval stage rows"
+# the prune stage reached its target, and the pattern held through transfer and QAT
+s1=$("$POFA" inspect "$tmp/a/sparse" | sed -n 's/^sparsity of the prunable.*: \([0-9.]*\)% (\([0-9]*\) of.*/\2/p')
+s2=$("$POFA" inspect "$tmp/a/transfer" | sed -n 's/^sparsity of the prunable.*: \([0-9.]*\)% (\([0-9]*\) of.*/\2/p')
+s3=$("$POFA" inspect "$tmp/a/q8" | sed -n 's/^sparsity of the prunable.*: \([0-9.]*\)% (\([0-9]*\) of.*/\2/p')
+pct=$("$POFA" inspect "$tmp/a/sparse" | sed -n 's/^sparsity of the prunable.*: \([0-9.]*\)%.*/\1/p')
+[ -n "$s1" ] && [ "$s1" = "$s2" ] && [ "$s1" = "$s3" ] && ok "pattern lock: $s1 zeros in sparse, transfer and q8" \
+	|| bad "pattern lock: zeros $s1 / $s2 / $s3"
+awk -v p="$pct" 'BEGIN { exit !(p >= 79.9 && p <= 80.1) }' && ok "pruned to 80% ($pct%)" || bad "pruned to $pct%, wanted 80%"
+
+# pofa eval on a stage's model, with predictions
+"$POFA" eval --model "$tmp/a/transfer" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 \
+	--predictions "$tmp/pred.csv" > "$tmp/eval.out" 2>&1 && grep -q "accuracy" "$tmp/eval.out" \
+	&& ok "pofa eval" || { cat "$tmp/eval.out"; bad "pofa eval"; }
+n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
+[ "$n" = "$d" ] && head -1 "$tmp/pred.csv" | grep -q '^id,"logit_0","logit_1",prediction,gold$' \
+	&& ok "predictions: a header and a row per example" || bad "predictions: $n lines for $d"
+"$POFA" eval --model "$tmp/a/span" --task wn-span --data "$tmp/data/wn-span/dev.json" --seq 48 \
+	> "$tmp/eval2.out" 2>&1 && grep -q "exact_match" "$tmp/eval2.out" && ok "pofa eval span" \
+	|| { cat "$tmp/eval2.out"; bad "pofa eval span"; }
+"$POFA" eval --model "$tmp/a/pre" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 > "$tmp/e3" 2>&1
+[ $? -eq 2 ] && grep -q "has no cls head" "$tmp/e3" && ok "pofa eval of a model without the head: status 2" \
+	|| { cat "$tmp/e3"; bad "pofa eval without head"; }
+
+# recipe errors: file:line, the key, status 2, nothing run
+printf '[run]\nname = x\n[stage a]\nkind = mlm\nsteps = 10\nfrobs = 3\n' > "$tmp/r1.ini"
+"$POFA" run --headless "$tmp/r1.ini" --out "$tmp/r1" > "$tmp/r1.out" 2>&1
+[ $? -eq 2 ] && grep -q "r1.ini:6: unknown key \"frobs\"" "$tmp/r1.out" && [ ! -e "$tmp/r1" ] \
+	&& ok "recipe: unknown key" || { cat "$tmp/r1.out"; bad "recipe: unknown key"; }
+printf '[stage a]\nkind = finetune\nfrom = b\nsteps = 3\ntask = wn-pair\n[stage b]\nkind = mlm\nsteps = 3\n' > "$tmp/r2.ini"
+"$POFA" run --headless "$tmp/r2.ini" --out "$tmp/r2" > "$tmp/r2.out" 2>&1
+[ $? -eq 2 ] && grep -q "r2.ini:1: stage a: from = b names a stage that comes later" "$tmp/r2.out" \
+	&& ok "recipe: reference to a later stage" || { cat "$tmp/r2.out"; bad "recipe: later stage"; }
+"$POFA" run --headless "$tmp/tiny.ini" --set pre.lr=fast --out "$tmp/r3" > "$tmp/r3.out" 2>&1
+[ $? -eq 2 ] && grep -q -- "--set lr=fast" "$tmp/r3.out" && ok "recipe: bad --set value" \
+	|| { cat "$tmp/r3.out"; bad "recipe: bad --set value"; }
+"$POFA" run --headless "$tmp/tiny.ini" --out "$tmp/a" > "$tmp/r4.out" 2>&1
+[ $? -eq 2 ] && grep -q "already holds a run" "$tmp/r4.out" && ok "run refuses to overwrite a run" \
+	|| { cat "$tmp/r4.out"; bad "overwrite"; }
+
+# resume after kill -9: the same metrics as the uninterrupted run
+"$POFA" run --headless "$tmp/tiny.ini" --out "$tmp/b" > "$tmp/b.log" 2>&1 &
+pid=$!
+killed=0
+for i in $(seq 1 400); do
+	if grep -Eq '"stage":[[:space:]]*1,' "$tmp/b/state.json" 2>/dev/null && grep -Eq '"step":[[:space:]]*[1-9]' "$tmp/b/state.json"; then
+		kill -9 $pid; killed=1; break
+	fi
+	sleep 0.05
+done
+wait $pid 2>/dev/null
+[ $killed = 1 ] && ok "killed with -9 inside the prune stage" || bad "could not catch a checkpoint to kill at"
+"$POFA" run --headless --resume "$tmp/b" > "$tmp/b2.log" 2>&1 && ok "pofa run --resume" \
+	|| { cat "$tmp/b2.log"; bad "pofa run --resume"; }
+# compare everything but the wall-clock columns (time, tokens_per_s)
+cut -d, -f2-11,13 "$tmp/a/metrics.csv" > "$tmp/ma"
+cut -d, -f2-11,13 "$tmp/b/metrics.csv" > "$tmp/mb"
+if cmp -s "$tmp/ma" "$tmp/mb"; then ok "resumed metrics are bit-identical ($(wc -l < "$tmp/ma") rows)"
+else bad "resumed metrics differ:"; diff "$tmp/ma" "$tmp/mb" | head -10; fi
+cmp -s "$tmp/a/sparsity.csv" "$tmp/b/sparsity.csv" && ok "resumed sparsity.csv identical" || bad "sparsity.csv differs"
+cut -d, -f2-9 "$tmp/a/eval.csv" > "$tmp/ea"; cut -d, -f2-9 "$tmp/b/eval.csv" > "$tmp/eb"
+cmp -s "$tmp/ea" "$tmp/eb" && ok "resumed eval.csv identical" || { bad "eval.csv differs"; diff "$tmp/ea" "$tmp/eb" | head; }
+
+[ "$fails" -eq 0 ]
