@@ -356,94 +356,143 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 			nr++;
 	}
 	tb_free(&t);
-	/* the reference (dense) model: an eval stage's reference =, else the
-	 * first model an eval stage names */
-	char ref[48] = "";
-	for (int i = 0; i < rc->nstages && !ref[0]; i++)
-		if (rc->stages[i].kind == STAGE_EVAL) {
-			if (rc->stages[i].reference[0])
-				snprintf(ref, sizeof ref, "%s", rc->stages[i].reference);
-			else
-				sscanf(rc->stages[i].models, "%47[^, ]", ref);
-		}
 	char *buf = NULL;
 	size_t blen = 0;
 	FILE *f = open_memstream(&buf, &blen);
 	fprintf(f, "# %s: results\n\n", rc->name);
-	fprintf(f, "Recipe `%s` (hash %016llx). Metrics in percent (loss: mean cross-entropy). "
-	        "Sparsity figures count the prunable matrices (encoder Linear weights and the "
-	        "pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
+	fprintf(f, "Recipe `%s` (hash %016llx). Metrics in percent; losses are mean "
+	        "cross-entropies. Sparsity counts the prunable matrices (encoder Linear weights "
+	        "and the pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
 	        rc->path, (unsigned long long)rc->hash);
+	/* one table per eval stage: its models on its task and splits, with the
+	 * main metric (the first) as a percentage of the reference model */
+	int evals[RECIPE_MAX_STAGES], ne = 0;
+	for (int i = 0; i < rc->nstages; i++)
+		if (rc->stages[i].kind == STAGE_EVAL)
+			evals[ne++] = i;
 	static const char *splits[3] = { "dev", "test", "train" };
-	for (int sp = 0; sp < 3; sp++) {
-		/* columns: (task, metric) pairs seen on this split, mlm excluded */
-		char cols[32][96];
-		int nc = 0;
-		for (int k = 0; k < nr; k++) {
-			if (strcmp(res[k].split, splits[sp]) || !strcmp(res[k].task, "mlm"))
-				continue;
-			char c[96];
-			snprintf(c, sizeof c, "%s %s", res[k].task, res[k].metric);
-			int j;
-			for (j = 0; j < nc && strcmp(cols[j], c); j++)
-				;
-			if (j == nc && nc < 32)
-				strcpy(cols[nc++], c);
-		}
-		if (!nc)
-			continue;
-		char models[32][48];
+	for (int q = 0; q < ne; q++) {
+		const pofa_stage *es = &rc->stages[evals[q]];
+		char models[32][48], ref[48] = "";
 		int nm = 0;
-		for (int k = 0; k < nr; k++) {
-			if (strcmp(res[k].split, splits[sp]) || !strcmp(res[k].task, "mlm"))
+		char tmp[512];
+		snprintf(tmp, sizeof tmp, "%s", es->models);
+		for (char *t = strtok(tmp, ", "); t && nm < 32; t = strtok(NULL, ", "))
+			snprintf(models[nm++], 48, "%s", t);
+		snprintf(ref, sizeof ref, "%s", es->reference[0] ? es->reference : models[0]);
+		for (int sp = 0; sp < 3; sp++) {
+			char metrics[8][24];
+			int nmet = 0;
+			for (int k = 0; k < nr; k++)
+				if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp])) {
+					int j;
+					for (j = 0; j < nmet && strcmp(metrics[j], res[k].metric); j++)
+						;
+					if (j == nmet && nmet < 8)
+						strcpy(metrics[nmet++], res[k].metric);
+				}
+			if (!nmet)
 				continue;
-			int j;
-			for (j = 0; j < nm && strcmp(models[j], res[k].model); j++)
-				;
-			if (j == nm && nm < 32)
-				strcpy(models[nm++], res[k].model);
-		}
-		fprintf(f, "## %s split\n\n| model |", splits[sp]);
-		for (int c = 0; c < nc; c++)
-			fprintf(f, " %s |", cols[c]);
-		if (ref[0])
-			fprintf(f, " mean %% of %s |", ref);
-		fprintf(f, "\n|---|");
-		for (int c = 0; c <= nc - (ref[0] ? 0 : 1); c++)
-			fprintf(f, "---|");
-		fprintf(f, "\n");
-		for (int mi = 0; mi < nm; mi++) {
-			fprintf(f, "| %s |", models[mi]);
-			double pct = 0.0;
-			int npct = 0;
-			for (int c = 0; c < nc; c++) {
-				double v = NAN, rv = NAN;
-				for (int k = 0; k < nr; k++) {
-					char cc[96];
-					snprintf(cc, sizeof cc, "%s %s", res[k].task, res[k].metric);
-					if (strcmp(res[k].split, splits[sp]) || strcmp(cc, cols[c]))
-						continue;
-					if (!strcmp(res[k].model, models[mi]))
-						v = res[k].value;
-					if (!strcmp(res[k].model, ref))
-						rv = res[k].value;
+			fprintf(f, "## %s, %s split (stage %s)\n\n| model |", es->task.name, splits[sp], es->name);
+			for (int m = 0; m < nmet; m++)
+				fprintf(f, " %s |", metrics[m]);
+			fprintf(f, " %s, %% of %s |\n|---|", metrics[0], ref);
+			for (int m = 0; m <= nmet; m++)
+				fprintf(f, "---|");
+			fprintf(f, "\n");
+			for (int mi = 0; mi < nm; mi++) {
+				fprintf(f, "| %s |", models[mi]);
+				double v0 = NAN, r0 = NAN;
+				for (int m = 0; m < nmet; m++) {
+					double v = NAN;
+					for (int k = 0; k < nr; k++)
+						if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp]) &&
+						    !strcmp(res[k].metric, metrics[m])) {
+							if (!strcmp(res[k].model, models[mi]))
+								v = res[k].value;
+							if (m == 0 && !strcmp(res[k].model, ref))
+								r0 = res[k].value;
+						}
+					if (m == 0)
+						v0 = v;
+					if (isfinite(v))
+						fprintf(f, " %.2f |", v);
+					else
+						fprintf(f, " - |");
 				}
-				if (isfinite(v))
-					fprintf(f, " %.2f |", v);
+				if (isfinite(v0) && isfinite(r0) && r0 > 0)
+					fprintf(f, " %.1f%% |\n", 100.0 * v0 / r0);
 				else
-					fprintf(f, " - |");
-				if (isfinite(v) && isfinite(rv) && rv > 0) {
-					pct += 100.0 * v / rv;
-					npct++;
-				}
-			}
-			if (ref[0]) {
-				if (npct)
-					fprintf(f, " %.1f%% |", pct / npct);
-				else
-					fprintf(f, " - |");
+					fprintf(f, " - |\n");
 			}
 			fprintf(f, "\n");
+		}
+	}
+	/* several eval stages listing the same number of models: their k-th
+	 * models side by side (the paper's table: one row per method) */
+	int same = ne > 1;
+	int counts[RECIPE_MAX_STAGES];
+	for (int q = 0; q < ne; q++) {
+		char tmp[512];
+		snprintf(tmp, sizeof tmp, "%s", rc->stages[evals[q]].models);
+		counts[q] = 0;
+		for (char *t = strtok(tmp, ", "); t; t = strtok(NULL, ", "))
+			counts[q]++;
+		same = same && counts[q] == counts[0];
+	}
+	if (same) {
+		fprintf(f, "## Summary (dev): main metric, and %% of each task's reference\n\n| row |");
+		for (int q = 0; q < ne; q++)
+			fprintf(f, " %s |", rc->stages[evals[q]].task.name);
+		fprintf(f, " mean %% of reference |\n|---|");
+		for (int q = 0; q <= ne; q++)
+			fprintf(f, "---|");
+		fprintf(f, "\n");
+		for (int k = 0; k < counts[0]; k++) {
+			double pct = 0.0;
+			int npct = 0;
+			char label[256] = "";
+			for (int q = 0; q < ne; q++) {
+				const pofa_stage *es = &rc->stages[evals[q]];
+				char tmp[512], *t = NULL;
+				snprintf(tmp, sizeof tmp, "%s", es->models);
+				t = strtok(tmp, ", ");
+				for (int c = 0; c < k && t; c++)
+					t = strtok(NULL, ", ");
+				char name[48];
+				snprintf(name, sizeof name, "%s", t ? t : "");
+				if (q == 0)
+					snprintf(label, sizeof label, "%s", name);
+				char ref[48];
+				snprintf(tmp, sizeof tmp, "%s", es->models);
+				snprintf(ref, sizeof ref, "%s", es->reference[0] ? es->reference : strtok(tmp, ", "));
+				double v = NAN, r0 = NAN;
+				const char *metric = NULL;
+				for (int kk = 0; kk < nr; kk++)
+					if (!strcmp(res[kk].task, es->task.name) && !strcmp(res[kk].split, "dev")) {
+						if (!metric)
+							metric = res[kk].metric; /* the task's first metric */
+						if (strcmp(res[kk].metric, metric))
+							continue;
+						if (!strcmp(res[kk].model, name))
+							v = res[kk].value;
+						if (!strcmp(res[kk].model, ref))
+							r0 = res[kk].value;
+					}
+				if (q == 0)
+					fprintf(f, "| %s |", label);
+				if (isfinite(v) && isfinite(r0) && r0 > 0) {
+					fprintf(f, " %.2f (%.1f%%) |", v, 100.0 * v / r0);
+					pct += 100.0 * v / r0;
+					npct++;
+				} else {
+					fprintf(f, " - |");
+				}
+			}
+			if (npct)
+				fprintf(f, " %.1f%% |\n", pct / npct);
+			else
+				fprintf(f, " - |\n");
 		}
 		fprintf(f, "\n");
 	}

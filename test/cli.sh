@@ -23,7 +23,6 @@ expect() {
 
 expect 0 "--help" "usage: pofa" -- "$POFA" --help
 expect 0 "--version" "pofa [0-9]" -- "$POFA" --version
-expect 2 "no arguments" "usage: pofa" -- "$POFA"
 expect 2 "unknown option" "unknown option '--frobnicate'" -- "$POFA" --frobnicate
 expect 2 "unknown command" "unknown command 'fly'" -- "$POFA" fly
 expect 2 "train-demo unknown option" "unknown option '--bogus'" -- "$POFA" train-demo --bogus

@@ -227,3 +227,32 @@ int cmd_run(int argc, char **argv)
 	pofa_recipe_free(&rc);
 	return status ? EXIT_RUN_FAILED : 0;
 }
+
+int cmd_report(int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			fputs("usage: pofa report RUN_DIR\n", stdout);
+			return 0;
+		}
+		return cli_usage_error("report", "which run folder?");
+	}
+	char path[1200];
+	snprintf(path, sizeof path, "%s/recipe.ini", argv[1]);
+	pofa_err err = { 0 };
+	pofa_recipe rc;
+	if (pofa_recipe_load(path, NULL, 0, &rc, &err))
+		return cli_fail(&err);
+	int r = pofa_runlog_report(argv[1], &rc, &err);
+	pofa_recipe_free(&rc);
+	if (r)
+		return cli_fail(&err);
+	snprintf(path, sizeof path, "%s/report.md", argv[1]);
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	while (f && fgets(line, sizeof line, f))
+		fputs(line, stdout);
+	if (f)
+		fclose(f);
+	return 0;
+}

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: pofa [--help] [--version] COMMAND [ARGS]\n"
+	"usage: pofa [--help] [--version] [COMMAND [ARGS]]\n"
 	"\n"
 	"pofa trains BERT-like encoders and makes them sparse with the Prune Once\n"
 	"for All method: a C training engine, headless or in a terminal workbench.\n"
+	"\n"
+	"Without a command, pofa runs recipes/demo.ini.\n"
 	"\n"
 	"commands:\n"
 	"  run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
@@ -23,6 +25,7 @@ static const char usage[] =
 	"  eval --model DIR --task TASK --data FILE [--predictions FILE]\n"
 	"                      evaluate a model directory on a task file: metric,\n"
 	"                      mean loss, optional per-example predictions CSV\n"
+	"  report RUN_DIR      (re)write a run's report.md from its eval.csv\n"
 	"  train-demo [--out DIR] [--steps N] [--threads N] [--seed S]\n"
 	"                      train the MLM head of bert-tiny on a synthetic token\n"
 	"                      stream, print the loss, write a model directory\n"
@@ -56,6 +59,7 @@ static const struct {
 } commands[] = {
 	{ "run", cmd_run },
 	{ "eval", cmd_eval },
+	{ "report", cmd_report },
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
 	{ "inspect", cmd_inspect },
@@ -109,8 +113,9 @@ int cli_default_threads(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
+		/* pofa alone runs the demo recipe */
+		char *args[] = { "run", NULL };
+		return cmd_run(1, args);
 	}
 	const char *a = argv[1];
 	if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help")) {
