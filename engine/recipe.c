@@ -617,8 +617,11 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		                section_line(&p, "model"));
 	if (!rc && r->preset[0]) {
 		pofa_config c;
-		if (pofa_config_preset(&c, r->preset, err))
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s", path, section_line(&p, "model"), err->msg);
+		if (pofa_config_preset(&c, r->preset, err)) {
+			char msg[sizeof err->msg];
+			snprintf(msg, sizeof msg, "%s", err->msg);
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s", path, section_line(&p, "model"), msg);
+		}
 	}
 	if (!rc && r->nstages == 0)
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s: no [stage NAME] sections: nothing to run", path);

@@ -13,10 +13,13 @@
 int pofa_error(pofa_err *err, int status, const char *fmt, ...)
 {
 	if (err) {
+		/* through a local buffer: err->msg may be one of the arguments */
+		char msg[sizeof err->msg];
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		vsnprintf(msg, sizeof msg, fmt, ap);
 		va_end(ap);
+		memcpy(err->msg, msg, sizeof msg);
 		err->status = status;
 	}
 	return status;

@@ -1,0 +1,135 @@
+/* test_recipe.c - recipes: defaults, overrides, the recipe as run, and every
+ * kind of mistake refused with file:line and the key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "recipe.h"
+
+static char path[256];
+
+static void write_recipe(const char *text)
+{
+	snprintf(path, sizeof path, "/tmp/pofa-test-recipe-%d.ini", (int)getpid());
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *good =
+	"[run]\nname = t\nseed = 7\n\n[model]\npreset = bert-mini\n\n[data]\ndir = /d\n\n"
+	"[stage pre]\nkind = mlm\nsteps = 100\n\n"
+	"[stage p90]\nkind = prune\nfrom = pre\nteacher = pre\nsteps = 1000\nend = 0.5\nevery = 10\n\n"
+	"[stage ft]\nkind = finetune\nfrom = p90\ntask = wn-pair\nlock = yes\nepochs = 2\n";
+
+static void test_good(void **st)
+{
+	(void)st;
+	write_recipe(good);
+	pofa_recipe r;
+	pofa_err err;
+	const char *sets[] = { "p90.final_sparsity=0.85", "run.seed=9" };
+	if (pofa_recipe_load(path, sets, 2, &r, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(r.nstages, 3);
+	assert_int_equal(r.seed, 9);
+	assert_string_equal(r.corpus, "/d/corpus.txt");
+	assert_string_equal(r.vocab, "/d/vocab.txt");
+	pofa_stage *p = &r.stages[1];
+	assert_int_equal(p->kind, STAGE_PRUNE);
+	assert_int_equal(p->from_idx, 0);
+	assert_int_equal(p->teacher_idx, 0);
+	assert_true(p->prune);
+	assert_int_equal(p->schedule, LR_REWIND);    /* the prune default */
+	assert_true(p->final_sparsity == 0.85f);
+	pofa_gmp g = pofa_stage_gmp(p, 1000);
+	assert_int_equal(g.t1, 500);
+	assert_int_equal(g.every, 10);
+	assert_int_equal(g.freeze, 800);
+	pofa_stage *f = &r.stages[2];
+	assert_string_equal(f->task.train, "/d/wn-pair/train.tsv");
+	assert_string_equal(f->task.text_b, "sentence2");
+	assert_true(f->lock);
+	assert_false(f->prune);
+	assert_int_equal(pofa_stage_total_steps(f, 100), 2 * 4);   /* 2 epochs of ceil(100/32) */
+	/* the recipe as run holds the overrides */
+	assert_non_null(strstr(r.text, "final_sparsity = 0.85"));
+	assert_non_null(strstr(r.text, "seed = 9"));
+	uint64_t h = r.hash;
+	pofa_recipe_free(&r);
+	/* the same recipe, same overrides: the same hash */
+	assert_int_equal(pofa_recipe_load(path, sets, 2, &r, &err), 0);
+	assert_true(r.hash == h);
+	pofa_recipe_free(&r);
+	remove(path);
+}
+
+static void expect_error(const char *text, const char *const *sets, int nsets, const char *needle)
+{
+	write_recipe(text);
+	pofa_recipe r;
+	pofa_err err = { 0 };
+	int rc = pofa_recipe_load(path, sets, nsets, &r, &err);
+	if (rc != POFA_ERR_INPUT || !strstr(err.msg, needle))
+		fail_msg("expected status 2 and \"%s\", got %d: %s", needle, rc, err.msg);
+	remove(path);
+}
+
+static void test_errors(void **st)
+{
+	(void)st;
+	char f[512];
+	snprintf(f, sizeof f, "/tmp/pofa-test-recipe-%d.ini", (int)getpid());
+	char want[600];
+	expect_error("[run]\nname = x\n[modle]\npreset = bert-tiny\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
+	             "3: unknown section [modle]");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\nlearning_rate = 3\n", NULL, 0,
+	             "4: unknown key \"learning_rate\" in [stage a]");
+	expect_error("[stage a]\nkind = mlm\nsteps = ten\n", NULL, 0, "3: steps = ten: want a number");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1.5\n", NULL, 0, "steps = 1.5: want a whole number");
+	expect_error("[stage a]\nkind = mlm\nsteps = 10\nlr = -1\n", NULL, 0, "4: lr = -1");
+	expect_error("[stage a]\nkind = train\nsteps = 1\n", NULL, 0, "2: kind = train: want mlm, prune");
+	expect_error("[stage a]\nsteps = 1\n", NULL, 0, "1: stage a has no kind");
+	expect_error("[stage a]\nkind = mlm\n", NULL, 0, "stage a: set steps or epochs");
+	expect_error("[stage a]\nkind = prune\nteacher = t\nsteps = 1\n", NULL, 0, "teacher = t names no stage");
+	expect_error("[stage a]\nkind = finetune\nsteps = 1\n", NULL, 0, "stage a: which task?");
+	expect_error("[stage a]\nkind = finetune\nsteps = 1\ntask = mine\n", NULL, 0, "give train_file and dev_file");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\n[stage b]\nkind = prune\nsteps = 1\npattern = 2:4\n"
+	             "final_sparsity = 0.9\n", NULL, 0, "pattern 2:4 means final_sparsity = 0.5");
+	expect_error("[stage a]\nkind = prune\nsteps = 1\npattern = 1x4\nscope = global\n", NULL, 0,
+	             "scope = global needs pattern = unstructured");
+	expect_error("[stage a]\nkind = prune\nsteps = 1\npattern = 3x3\n", NULL, 0, "pattern = 3x3");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
+	             "4: section [stage a] again (first at line 1)");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\n[stage e]\nkind = eval\nmodels = a, z\ntask = wn-pair\n",
+	             NULL, 0, "models names z, which is no stage");
+	expect_error("[stage a b]\nkind = mlm\nsteps = 1\n", NULL, 0, "stage name \"a b\"");
+	expect_error("[model]\npreset = bert-huge\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0, "unknown preset");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\nthis is not ini\n", NULL, 0, "4: not an INI line");
+	const char *s1[] = { "nosuch.steps=3" };
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\n", s1, 1, "--set nosuch.steps=3: the recipe has no section");
+	const char *s2[] = { "a.stepz=3" };
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\n", s2, 1, "--set: unknown key \"stepz\"");
+	const char *s3[] = { "steps=3" };
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\n", s3, 1, "want section.key=value");
+	/* the file name leads every message that has a line */
+	snprintf(want, sizeof want, "%s:2: kind", f);
+	expect_error("[stage a]\nkind = x\nsteps = 1\n", NULL, 0, want);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests_name("recipe", tests, NULL, NULL);
+}
