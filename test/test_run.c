@@ -1,0 +1,298 @@
+/*
+ * test_run.c - the engine thread as a front end sees it: the event stream
+ * and the command queue. Pause blocks the run, a schedule edit changes the
+ * pruning target, skip ends a stage, export and checkpoint answer, stop
+ * leaves a run that --resume continues.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "datasets.h"
+#include "run.h"
+#include "runlog.h"
+#include "vocab.h"
+
+static char dir[256];
+
+static int setup(void **st)
+{
+	(void)st;
+	snprintf(dir, sizeof dir, "/tmp/pofa-test-run-%d", (int)getpid());
+	pofa_err err;
+	if (pofa_mkdirs(dir, &err))
+		return -1;
+	char p[512];
+	gcide_stats gs;
+	wn_stats ws;
+	pofa_vocab_stats vs;
+	snprintf(p, sizeof p, "%s/data/corpus.txt", dir);
+	pofa_mkdirs(strcat(strcpy((char[512]){ 0 }, dir), "/data"), &err);
+	if (gcide_build(GCIDE_DICT, GCIDE_INDEX, p, 300, &gs, &err))
+		return -1;
+	char v[512];
+	snprintf(v, sizeof v, "%s/data/vocab.txt", dir);
+	if (pofa_vocab_train(p, 600, v, &vs, &err))
+		return -1;
+	snprintf(p, sizeof p, "%s/data", dir);
+	return wordnet_build(WORDNET_DIR, p, 300, &ws, &err) ? -1 : 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void recipe(pofa_recipe *r, const char *extra_prune)
+{
+	char path[512], text[4096];
+	snprintf(path, sizeof path, "%s/r.ini", dir);
+	snprintf(text, sizeof text,
+	         "[run]\nname = t\nthreads = 2\nlog_interval = 2\ncheckpoint_interval = 10\n"
+	         "[model]\npreset = bert-tiny\nmax_position = 32\n[data]\ndir = %s/data\n"
+	         "[stage pre]\nkind = mlm\nsteps = 6\nbatch = 4\nseq = 24\nlr = 1e-3\n"
+	         "[stage p]\nkind = prune\nfrom = pre\nteacher = pre\nsteps = 400\nbatch = 4\nseq = 24\n"
+	         "final_sparsity = 0.9\nend = 0.5\nevery = 2\nfreeze = 0.9\n%s"
+	         "[stage ft]\nkind = finetune\nfrom = p\ntask = wn-pair\nsteps = 4\nbatch = 4\nseq = 24\n",
+	         dir, extra_prune);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, r, &err))
+		fail_msg("%s", err.msg);
+}
+
+typedef struct {
+	pofa_run *r;
+	pofa_runlog log;
+	pofa_event ev[256];
+	int64_t last_step;
+	int last_stage;
+	int ended, status;
+	int stage_status[8];
+	int schedule_events, export_events, checkpoints, pauses, resumes;
+	double sparsity;
+	char last_text[1300];
+} watch;
+
+/* drains events for up to ms milliseconds, or until pred holds */
+static void pump(watch *w, int ms, int (*pred)(watch *))
+{
+	for (int t = 0; t < ms && !w->ended; t += 20) {
+		struct pollfd p = { .fd = pofa_run_wakefd(w->r), .events = POLLIN };
+		poll(&p, 1, 20);
+		int n;
+		while ((n = pofa_run_events(w->r, w->ev, 256)) > 0)
+			for (int k = 0; k < n; k++) {
+				pofa_event *e = &w->ev[k];
+				pofa_runlog_event(&w->log, e);
+				if (e->kind == EV_METRICS) {
+					w->last_step = e->step;
+					w->last_stage = e->stage;
+					w->sparsity = e->sparsity;
+				}
+				if (e->kind == EV_STAGE_END)
+					w->stage_status[e->stage] = e->status;
+				w->schedule_events += e->kind == EV_SCHEDULE;
+				w->export_events += e->kind == EV_EXPORT;
+				w->checkpoints += e->kind == EV_CHECKPOINT;
+				w->pauses += e->kind == EV_PAUSE;
+				w->resumes += e->kind == EV_RESUME;
+				if (e->kind == EV_LOG || e->kind == EV_SCHEDULE || e->kind == EV_ERROR)
+					snprintf(w->last_text, sizeof w->last_text, "%s", e->text);
+				if (e->kind == EV_RUN_END) {
+					w->ended = 1;
+					w->status = e->status;
+				}
+			}
+		if (pred && pred(w))
+			return;
+	}
+}
+
+static int in_prune(watch *w) { return w->last_stage == 1 && w->last_step >= 20; }
+static int paused(watch *w) { return w->pauses > 0; }
+static int resumed(watch *w) { return w->resumes > 0; }
+static int edited(watch *w) { return w->schedule_events > 0 || strstr(w->last_text, "refused") != NULL; }
+static int exported(watch *w) { return w->export_events > 0; }
+static int checkpointed(watch *w) { return w->checkpoints > 0; }
+
+static void send(watch *w, int kind)
+{
+	pofa_command c;
+	memset(&c, 0, sizeof c);
+	c.kind = kind;
+	pofa_run_command(w->r, &c);
+}
+
+static void test_commands(void **st)
+{
+	(void)st;
+	pofa_recipe rc;
+	recipe(&rc, "");
+	char rd[512];
+	snprintf(rd, sizeof rd, "%s/run1", dir);
+	pofa_err err;
+	watch w;
+	memset(&w, 0, sizeof w);
+	w.last_stage = -1;
+	w.r = pofa_run_new(&rc, rd, 0, &err);
+	assert_non_null(w.r);
+	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 0, 0, 0, &err), 0);
+	assert_int_equal(pofa_run_start(w.r, &err), 0);
+	pump(&w, 60000, in_prune);
+	assert_true(in_prune(&w));
+
+	/* pause: the step counter stops */
+	send(&w, CMD_PAUSE);
+	pump(&w, 5000, paused);
+	assert_int_equal(w.pauses, 1);
+	pump(&w, 200, NULL);
+	int64_t at = w.last_step;
+	pump(&w, 1000, NULL);
+	if (w.last_step != at)
+		fail_msg("paused at step %lld, but it moved to %lld", (long long)at, (long long)w.last_step);
+	/* a schedule edit while paused: refused below what is pruned, then taken */
+	pofa_command c;
+	memset(&c, 0, sizeof c);
+	c.kind = CMD_SCHEDULE;
+	c.edit.set = EDIT_FINAL_SPARSITY;
+	c.edit.final_sparsity = 0.001f;
+	pofa_run_command(w.r, &c);
+	pump(&w, 3000, edited);
+	assert_non_null(strstr(w.last_text, "refused"));
+	assert_int_equal(w.schedule_events, 0);
+	c.edit.final_sparsity = 0.5f;
+	c.edit.set = EDIT_FINAL_SPARSITY | EDIT_END;
+	c.edit.end = 100;
+	pofa_run_command(w.r, &c);
+	pump(&w, 3000, edited);
+	assert_int_equal(w.schedule_events, 1);
+	pofa_sched_view v;
+	pofa_run_schedule(w.r, &v);
+	assert_true(v.s_final == 0.5f);
+	assert_int_equal(v.t1, 100);
+	/* export answers while paused */
+	memset(&c, 0, sizeof c);
+	c.kind = CMD_EXPORT;
+	snprintf(c.path, sizeof c.path, "%s/export", dir);
+	pofa_run_command(w.r, &c);
+	pump(&w, 3000, exported);
+	assert_int_equal(w.export_events, 1);
+	char paths[2000];
+	assert_int_equal(pofa_runlog_export(&w.log, c.path, paths, sizeof paths, &err), 0);
+	char p[600];
+	snprintf(p, sizeof p, "%s/export/metrics.csv", dir);
+	assert_int_equal(access(p, R_OK), 0);
+	/* resume: it moves again */
+	send(&w, CMD_RESUME);
+	pump(&w, 5000, resumed);
+	int64_t before = w.last_step;
+	pump(&w, 3000, NULL);
+	assert_true(w.last_step > before);
+	/* the sparsity follows the new target: 0.5 by step 100 */
+	while (!w.ended && w.last_step < 110)
+		pump(&w, 1000, NULL);
+	if (!(w.sparsity > 0.49 && w.sparsity < 0.51))
+		fail_msg("after the edit to 0.5 the sparsity at step %lld is %.4f", (long long)w.last_step, w.sparsity);
+	/* checkpoint on demand */
+	send(&w, CMD_CHECKPOINT);
+	pump(&w, 5000, checkpointed);
+	assert_true(w.checkpoints >= 1);
+	/* skip the prune stage: it ends skipped, the run goes on and ends well */
+	send(&w, CMD_SKIP);
+	pump(&w, 60000, NULL);
+	assert_true(w.ended);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(w.stage_status[1], ST_SKIPPED);
+	assert_int_equal(w.stage_status[2], ST_DONE);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	/* events.csv recorded the edit */
+	snprintf(p, sizeof p, "%s/events.csv", rd);
+	FILE *f = fopen(p, "r");
+	char line[2048];
+	int found = 0;
+	while (f && fgets(line, sizeof line, f))
+		found |= strstr(line, "\"schedule\",\"final_sparsity=0.5 end=100\"") != NULL;
+	fclose(f);
+	assert_true(found);
+	pofa_run_free(w.r);
+	pofa_recipe_free(&rc);
+}
+
+static int started(watch *w) { return w->last_stage == 1 && w->last_step >= 12; }
+
+/* stop writes a checkpoint; a resumed run ends where the full one does */
+static void test_stop_and_resume(void **st)
+{
+	(void)st;
+	pofa_recipe rc;
+	recipe(&rc, "");
+	rc.stages[1].steps = 40;
+	char rd[512];
+	snprintf(rd, sizeof rd, "%s/run2", dir);
+	pofa_err err;
+	watch w;
+	memset(&w, 0, sizeof w);
+	w.last_stage = -1;
+	w.r = pofa_run_new(&rc, rd, 0, &err);
+	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 0, 0, 0, &err), 0);
+	assert_int_equal(pofa_run_start(w.r, &err), 0);
+	pump(&w, 60000, started);
+	send(&w, CMD_STOP);
+	pump(&w, 30000, NULL);
+	assert_true(w.ended);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(w.stage_status[1], ST_STOPPED);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	pofa_run_free(w.r);
+
+	/* resume from the folder */
+	char rp[600];
+	snprintf(rp, sizeof rp, "%s/recipe.ini", rd);
+	pofa_recipe rr;
+	assert_int_equal(pofa_recipe_load(rp, NULL, 0, &rr, &err), 0);
+	memset(&w, 0, sizeof w);
+	w.r = pofa_run_new(&rr, rd, 1, &err);
+	assert_non_null(w.r);
+	int stg;
+	int64_t stp;
+	pofa_run_resume_point(w.r, &stg, &stp);
+	assert_int_equal(stg, 1);
+	assert_true(stp >= 12);
+	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 1, stg, stp, &err), 0);
+	assert_int_equal(pofa_run_start(w.r, &err), 0);
+	pump(&w, 60000, NULL);
+	assert_true(w.ended);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(w.stage_status[1], ST_DONE);
+	assert_int_equal(w.stage_status[2], ST_DONE);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	pofa_run_free(w.r);
+	pofa_recipe_free(&rr);
+	pofa_recipe_free(&rc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_stop_and_resume),
+	};
+	return cmocka_run_group_tests_name("run", tests, setup, teardown);
+}
