@@ -8,7 +8,7 @@ CC       ?= cc
 OPT      ?= -O3 -march=native -fno-math-errno
 CFLAGS   ?= $(OPT) -g
 WARN      = -Wall -Wextra -Wno-unused-parameter
-PKGS      = openblas libcjson libutf8proc inih zlib
+PKGS      = openblas libcjson libutf8proc inih zlib ncursesw
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -Iengine -Idata $(PKG_CFLAGS)

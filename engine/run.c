@@ -26,7 +26,7 @@
 
 const char *const pofa_ev_names[EV_KIND_COUNT] = {
 	"run_start", "stage_start", "stage_end", "metrics", "sparsity", "eval", "prune",
-	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end",
+	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end", "mask",
 };
 const char *const pofa_stage_status_names[7] = { "waiting", "running", "paused", "done",
                                                  "failed", "skipped", "stopped" };
@@ -769,6 +769,45 @@ static void merge_edit(pofa_sched_edit *acc, const pofa_sched_edit *e)
 	acc->set |= e->set;
 }
 
+/* a matrix's density map: the share of kept weights in blocks */
+static void mask_map(stage_ctx *c, int layer, int matrix)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(c->m, &t);
+	for (int k = 0; k < nt; k++) {
+		int l, mx;
+		if (!t[k].prunable)
+			continue;
+		matrix_of(t[k].name, &l, &mx);
+		if (l != layer || mx != matrix)
+			continue;
+		pofa_event e = ev_new(EV_MASK, c->i, c->r);
+		e.step = c->step;
+		e.layer = l;
+		e.matrix = mx;
+		int64_t R = t[k].shape[0], C = t[k].shape[1];
+		e.rows = (int)POFA_MIN(R, 32);
+		e.cols = (int)POFA_MIN(C, 36);
+		int64_t z = 0;
+		for (int i = 0; i < e.rows; i++)
+			for (int j = 0; j < e.cols; j++) {
+				int64_t r0 = R * i / e.rows, r1 = R * (i + 1) / e.rows;
+				int64_t c0 = C * j / e.cols, c1 = C * (j + 1) / e.cols, kept = 0, n = 0;
+				for (int64_t a = r0; a < r1; a++)
+					for (int64_t b = c0; b < c1; b++, n++)
+						kept += t[k].data[a * C + b] != 0.0f;
+				e.text[i * e.cols + j] = (char)(1 + (n ? (100 * kept + n / 2) / n : 0));
+			}
+		for (int64_t j = 0; j < t[k].numel; j++)
+			z += t[k].data[j] == 0.0f;
+		e.numel = t[k].numel;
+		e.nnz = t[k].numel - z;
+		e.sparsity = (double)z / (double)t[k].numel;
+		emit(c->r, &e);
+		return;
+	}
+}
+
 enum { GO_ON, GO_SKIP, GO_STOP };
 
 /* commands at a step boundary; blocks while paused */
@@ -826,6 +865,9 @@ static int commands(stage_ctx *c, pofa_err *err)
 				e.kind = EV_EXPORT;
 				snprintf(e.text, sizeof e.text, "%s", cm->path);
 				emit(r, &e);
+				break;
+			case CMD_MASKMAP:
+				mask_map(c, cm->layer, cm->matrix);
 				break;
 			case CMD_SCHEDULE: {
 				char why[256];

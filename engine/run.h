@@ -22,7 +22,7 @@
 enum pofa_ev_kind {
 	EV_RUN_START, EV_STAGE_START, EV_STAGE_END, EV_METRICS, EV_SPARSITY, EV_EVAL, EV_PRUNE,
 	EV_SCHEDULE, EV_PAUSE, EV_RESUME, EV_CHECKPOINT, EV_LOG, EV_ERROR, EV_EXPORT, EV_RUN_END,
-	EV_KIND_COUNT
+	EV_MASK, EV_KIND_COUNT
 };
 extern const char *const pofa_ev_names[EV_KIND_COUNT];
 
@@ -51,6 +51,9 @@ typedef struct pofa_event {
 	double value, loss;
 	/* EV_STAGE_END, EV_RUN_END: enum pofa_stage_status / exit status */
 	int status;
+	/* EV_MASK: a matrix's kept share in rows x cols blocks, one byte each
+	 * in text (1 + percent kept, so 1..101) */
+	int rows, cols;
 	char text[1280];          /* messages, schedule edits, paths */
 } pofa_event;
 
@@ -67,9 +70,11 @@ typedef struct pofa_sched_edit {
 	float alpha_kd, temperature;
 } pofa_sched_edit;
 
-enum pofa_cmd_kind { CMD_PAUSE, CMD_RESUME, CMD_SKIP, CMD_SCHEDULE, CMD_EXPORT, CMD_CHECKPOINT, CMD_STOP };
+enum pofa_cmd_kind { CMD_PAUSE, CMD_RESUME, CMD_SKIP, CMD_SCHEDULE, CMD_EXPORT, CMD_CHECKPOINT, CMD_STOP,
+                    CMD_MASKMAP };
 typedef struct pofa_command {
 	int kind;
+	int layer, matrix;        /* CMD_MASKMAP: which matrix (layer -1: pooler) */
 	pofa_sched_edit edit;
 	char path[512];           /* CMD_EXPORT: the folder */
 } pofa_command;

@@ -273,7 +273,7 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 	default:
 		break;
 	}
-	if (e->kind == EV_METRICS || e->kind == EV_SPARSITY)
+	if (e->kind == EV_METRICS || e->kind == EV_SPARSITY || e->kind == EV_MASK)
 		return;
 	/* everything else, and a line per evaluation, goes to events.csv */
 	FILE *f = l->events;

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "run.h"
 #include "runlog.h"
+#include "tui.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,7 +15,8 @@
 
 static const char run_usage[] =
 	"usage: pofa run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
-	"       pofa run --resume DIR [--headless]\n";
+	"                [--theme NAME] [--no-color] [--no-mouse]\n"
+	"       pofa run --resume DIR [--headless] [--theme NAME] [--no-color] [--no-mouse]\n";
 
 static volatile sig_atomic_t got_signal;
 static void on_signal(int sig) { got_signal = sig; }
@@ -97,9 +99,18 @@ int cmd_run(int argc, char **argv)
 	const char *recipe = "recipes/demo.ini", *out = NULL, *resume = NULL, *v;
 	const char **sets = calloc((size_t)argc + 1, sizeof *sets);
 	int nsets = 0, headless = 0, have_recipe = 0;
+	tui_opts to = { .mouse = 1 };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--headless"))
 			headless = 1;
+		else if (!strcmp(argv[i], "--no-color"))
+			to.no_color = 1;
+		else if (!strcmp(argv[i], "--no-mouse"))
+			to.mouse = 0;
+		else if ((v = cli_opt(argc, argv, &i, "--theme"))) {
+			if (!*v) { free(sets); return cli_usage_error("run", "--theme wants a name"); }
+			to.theme = v;
+		}
 		else if ((v = cli_opt(argc, argv, &i, "--out"))) {
 			if (!*v) { free(sets); return cli_usage_error("run", "--out wants a folder"); }
 			out = v;
@@ -124,7 +135,6 @@ int cmd_run(int argc, char **argv)
 			have_recipe = 1;
 		}
 	}
-	(void)headless; /* the terminal workbench is not built yet: always headless */
 	pofa_err err = { 0 };
 	pofa_recipe rc;
 	char rpath[1200], dir[1200];
@@ -164,6 +174,17 @@ int cmd_run(int argc, char **argv)
 	int stage;
 	int64_t step;
 	pofa_run_resume_point(r, &stage, &step);
+	/* a terminal gets the workbench; --headless or no terminal, the
+	 * progress line; both leave the same files */
+	if (!headless && isatty(0) && isatty(1)) {
+		const char *term = getenv("TERM");
+		if (term && strcmp(term, "dumb")) {
+			int st = tui_run(r, dir, resume != NULL, stage, step, &to);
+			pofa_run_free(r);
+			pofa_recipe_free(&rc);
+			return st;
+		}
+	}
 	pofa_runlog log;
 	if (pofa_runlog_open(&log, dir, pofa_run_recipe(r), resume != NULL, stage, step, &err)) {
 		pofa_run_free(r);
