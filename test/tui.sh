@@ -1,0 +1,101 @@
+#!/bin/sh
+# The workbench driven through tmux, as tmux's own tests do: a private
+# server, keys sent, the pane captured and read.
+POFA=${POFA:-bin/pofa}
+case "$POFA" in /*) ;; *) POFA=$(pwd)/$POFA ;; esac
+command -v tmux >/dev/null || { echo "FAIL tmux is not installed (make deps)"; exit 1; }
+tmp=$(mktemp -d)
+sock="pofa-tui-$$"
+T="tmux -L $sock"
+trap '$T kill-server 2>/dev/null; [ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; $T capture-pane -p -t t 2>/dev/null | head -40; fails=$((fails + 1)); }
+screen() { $T capture-pane -p -t t; }
+# wait_for TEXT [seconds]: until the pane shows TEXT
+wait_for() {
+	i=0; n=$((${2:-60} * 10))
+	while [ $i -lt $n ]; do
+		screen | grep -q -- "$1" && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+step_now() { screen | sed -n 's/.*step \([0-9]*\)\/.*/\1/p' | head -1; }
+
+"$POFA" data build --out "$tmp/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
+	|| { cat "$tmp/build.log"; exit 1; }
+# the demo recipe, shortened, on the slice
+sets="--set data.dir=$tmp/data --set pretrain.steps=20 --set teacher.steps=10 --set prune90.steps=4000 \
+--set prune90.batch=4 --set prune90.seq=32 --set task-teacher.steps=20 --set sparse-sense.steps=20 \
+--set qat.steps=10 --set run.log_interval=2 --set run.checkpoint_interval=20"
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 TERM=xterm-256color $POFA run recipes/demo.ini --out $tmp/run $sets; echo EXIT=\$?; sleep 600"
+
+wait_for "prune90 (prune)" 120 && ok "the run reaches the prune stage" || bad "the run reaches the prune stage"
+screen > "$tmp/s1"
+grep -q "pofa  demo" "$tmp/s1" && grep -q "pretrain > teacher > prune90" "$tmp/s1" && ok "header: name and stage pipeline" || bad "header"
+grep -q "losses" "$tmp/s1" && grep -q "teacher" "$tmp/s1" && ok "loss chart" || bad "loss chart"
+grep -q "sparsity (prunable matrices)" "$tmp/s1" && grep -q "L0" "$tmp/s1" && ok "heatmap" || bad "heatmap"
+grep -q "events" "$tmp/s1" && grep -q "start prune90" "$tmp/s1" && ok "event log" || bad "event log"
+
+# pause: PAUSED and the step counter stands still for 2 s
+$T send-keys -t t Space
+wait_for "PAUSED" 20 && ok "Space: PAUSED shown" || bad "PAUSED shown"
+sleep 0.5; a=$(step_now); sleep 2; b=$(step_now)
+[ -n "$a" ] && [ "$a" = "$b" ] && ok "paused: the step stays at $a for 2 s" || bad "paused: step moved from $a to $b"
+$T send-keys -t t Space
+wait_for "RUNNING" 20 && sleep 2 && c=$(step_now)
+[ -n "$c" ] && [ "$c" -gt "$b" ] && ok "Space again: running, step $b -> $c" || bad "resume: step $b -> $c"
+
+# the schedule form: final sparsity 0.5
+$T send-keys -t t e
+wait_for "edit the schedule" 10 || bad "the form opens"
+$T send-keys -t t BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace 0.5 Enter
+wait_for "schedule: final_sparsity=0.5" 30 && ok "e: final sparsity 0.5 applied" || bad "schedule edit"
+grep -q '"schedule","final_sparsity=0.5"' "$tmp/run/events.csv" && ok "events.csv records the edit" \
+	|| bad "events.csv records the edit"
+# the sparsity reached follows the new target: 50% once the window ends
+end=$(screen | sed -n 's/.*GMP [0-9.]*->\([0-9.]*\) start [0-9]* end \([0-9]*\).*/\2/p')
+for i in $(seq 1 600); do
+	s=$(step_now); [ -n "$s" ] && [ -n "$end" ] && [ "$s" -gt "$end" ] && break; sleep 0.2
+done
+last=$(grep '"prune90"' "$tmp/run/metrics.csv" | tail -1 | cut -d, -f11)
+awk -v s="$last" 'BEGIN { exit !(s > 0.499 && s < 0.501) }' && ok "the sparsity reached follows: $last" \
+	|| bad "sparsity after the edit: $last (end $end)"
+
+# export
+$T send-keys -t t x
+wait_for "export to folder" 10 || bad "the export prompt"
+$T send-keys -t t Enter
+wait_for "exported" 30 && ok "x: exported" || bad "export"
+for f in metrics.csv sparsity.csv eval.csv; do
+	[ "$(wc -l < "$tmp/run/export/$f")" -ge 2 ] || bad "export: $f has no rows"
+done
+head -1 "$tmp/run/export/metrics.csv" | grep -q '^time,stage,step' && ok "exported CSV files with headers and rows" \
+	|| bad "exported headers"
+
+# help overlay, then back
+$T send-keys -t t '?'
+wait_for "this help" 10 && ok "? help overlay from the binding table" || bad "help overlay"
+$T send-keys -t t Escape
+
+# resize: the too-small screen, then the workbench again
+$T resize-window -t t -x 40 -y 12
+wait_for "too small" 10 && screen | grep -q "need 80x24" && ok "40x12: the too-small screen" || bad "too-small screen"
+$T resize-window -t t -x 120 -y 40
+wait_for "sparsity (prunable" 10 && ok "120x40: the workbench again" || bad "back to the workbench"
+
+# quit: confirm, status 0, terminal restored; resume continues the run
+$T send-keys -t t q
+wait_for "Quit?" 10 || bad "quit asks"
+$T send-keys -t t y
+wait_for "EXIT=0" 60 && ok "q, y: exit status 0" || bad "quit exit status"
+screen | grep -q "pofa run: stopped; continue with pofa run --resume" && ! screen | grep -q "sparsity (prunable" \
+	&& ok "the terminal is restored" || bad "terminal restored"
+grep -q '"stopped"\|prune90 stopped' "$tmp/run/events.csv" && ok "the stage is stopped, checkpointed" || bad "stopped event"
+"$POFA" run --headless --resume "$tmp/run" --set prune90.steps=1 > "$tmp/r.log" 2>&1; [ $? -eq 2 ] \
+	&& ok "--resume takes no --set" || bad "--resume with --set"
+timeout 600 "$POFA" run --headless --resume "$tmp/run" > "$tmp/r.log" 2>&1 && grep -q "resumed at step" "$tmp/run/events.csv" \
+	&& ok "pofa run --resume continues the run to its end" || { cat "$tmp/r.log" | tail -5; bad "resume"; }
+
+[ "$fails" -eq 0 ]
