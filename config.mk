@@ -11,7 +11,8 @@ WARN      = -Wall -Wextra -Wno-unused-parameter
 PKGS      = openblas libcjson libutf8proc inih zlib ncursesw
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -Iengine -Idata $(PKG_CFLAGS)
+THEMEDIR ?= $(PREFIX)/share/pofa/themes
+CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -DPOFA_THEMEDIR=\"$(THEMEDIR)\" -Iengine -Idata $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lcsv -lpthread -lm
 TEST_LIBS = -lcmocka
 
