@@ -16,6 +16,9 @@ fi
 echo "== tokenizer throughput on the pre-training corpus"
 "$bin" bench tokenize --vocab "$data/vocab.txt" --corpus "$data/corpus.txt" || exit 1
 
+echo "== the workbench attached against headless (bert-mini, 120 steps each)"
+sh "$here/tui_bench.sh" "$bin" "$data" || exit 1
+
 echo "== training throughput: bert-mini, vocab 8192, batch 32x128, MLM 15%, AdamW"
 "$bin" bench train --preset bert-mini --vocab 8192 --batch 32 --seq 128 --steps 10 | tee "$out" || exit 1
 ours=$(sed -n 's/^RESULT tokens_per_s=\([0-9.]*\).*/\1/p' "$out")
