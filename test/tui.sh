@@ -82,8 +82,12 @@ $T send-keys -t t Escape
 # resize: the too-small screen, then the workbench again
 $T resize-window -t t -x 40 -y 12
 wait_for "too small" 10 && screen | grep -q "need 80x24" && ok "40x12: the too-small screen" || bad "too-small screen"
+for size in "1 1" "2 1" "10 3" "79 23"; do
+	$T resize-window -t t -x ${size% *} -y ${size#* }
+	sleep 0.3
+done
 $T resize-window -t t -x 120 -y 40
-wait_for "sparsity (prunable" 10 && ok "120x40: the workbench again" || bad "back to the workbench"
+wait_for "sparsity (prunable" 10 && ok "down to 1x1 and back to 120x40: the workbench again" || bad "back to the workbench"
 
 # quit: confirm, status 0, terminal restored; resume continues the run
 $T send-keys -t t q
@@ -97,5 +101,18 @@ grep -q '"stopped"\|prune90 stopped' "$tmp/run/events.csv" && ok "the stage is s
 	&& ok "--resume takes no --set" || bad "--resume with --set"
 timeout 600 "$POFA" run --headless --resume "$tmp/run" > "$tmp/r.log" 2>&1 && grep -q "resumed at step" "$tmp/run/events.csv" \
 	&& ok "pofa run --resume continues the run to its end" || { cat "$tmp/r.log" | tail -5; bad "resume"; }
+
+# a malformed theme: named with file:line in the event log, the default used
+printf 'text = white\nchart_total = purple\n' > "$tmp/bad.theme"
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run2 $sets --theme $tmp/bad.theme --set pretrain.steps=400; echo EXIT=\$?; sleep 600"
+wait_for "bad.theme:2" 60 && ok "malformed theme: file:line shown, default theme used" || bad "malformed theme"
+# NO_COLOR: monochrome, and the workbench still runs
+$T kill-session -t t
+$T new-session -d -s t -x 100 -y 30 "cd $(pwd) && LANG=C.UTF-8 NO_COLOR=1 $POFA run recipes/demo.ini --out $tmp/run3 $sets --set pretrain.steps=400; echo EXIT=\$?; sleep 600"
+wait_for "pretrain (mlm)" 60 && ok "NO_COLOR: the workbench runs" || bad "NO_COLOR"
+$T send-keys -t t q
+wait_for "Quit?" 10 && $T send-keys -t t y
+wait_for "EXIT=0" 60 || bad "NO_COLOR quit"
 
 [ "$fails" -eq 0 ]
