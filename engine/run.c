@@ -485,17 +485,15 @@ static void data_pos(stage_ctx *c, long *epoch, long *cursor)
 	*cursor = c->has_mlm ? c->mlm.cursor : c->cursor;
 }
 
-static int lr_multiplier_stage(const stage_ctx *c, int64_t t, double *lr)
+/* the learning rate of update t: rewinding inside a pruning stage's window */
+static double stage_lr(const stage_ctx *c, int64_t t)
 {
 	const pofa_stage *s = &c->s;
-	if (s->schedule == LR_REWIND && (s->prune)) {
-		*lr = s->lr * pofa_lr_rewind(t, c->N, c->warm, c->gmp.t0, c->gmp.t1, c->gmp.every);
-		return 0;
-	}
+	if (s->schedule == LR_REWIND && s->prune)
+		return s->lr * pofa_lr_rewind(t, c->N, c->warm, c->gmp.t0, c->gmp.t1, c->gmp.every);
 	pofa_sched sc = { s->schedule == LR_CONSTANT ? POFA_SCHED_CONSTANT : POFA_SCHED_LINEAR, s->lr,
 	                  c->warm, c->N };
-	*lr = pofa_lr(&sc, t);
-	return 0;
+	return pofa_lr(&sc, t);
 }
 
 static void matrix_of(const char *name, int *layer, int *matrix)
@@ -879,9 +877,7 @@ static int commands(stage_ctx *c, pofa_err *err)
 					e.kind = EV_SCHEDULE;
 					describe_edit(&cm->edit, e.text, sizeof e.text);
 					emit(r, &e);
-					double lr;
-					lr_multiplier_stage(c, c->step, &lr);
-					publish_view(c, lr);
+					publish_view(c, stage_lr(c, c->step));
 				}
 				break;
 			}
@@ -1067,7 +1063,7 @@ static int train_stage(stage_ctx *c, pofa_err *err)
 		if (c->has_masks)
 			pofa_masks_grads(&c->mk);
 		float gn = pofa_model_clip_grad(c->m, (float)s->max_grad_norm);
-		lr_multiplier_stage(c, t, &lr);
+		lr = stage_lr(c, t);
 		pofa_model_adamw(c->m, &c->opt, lr);
 		if (c->has_masks)
 			pofa_masks_apply(&c->mk);
@@ -1167,8 +1163,8 @@ static int eval_stage(stage_ctx *c, pofa_err *err)
 				snprintf(e.metric, sizeof e.metric, "%s", res.m[k].name);
 				e.value = res.m[k].value;
 				e.loss = res.loss;
-				snprintf(e.text, sizeof e.text, "%s%s", pofa_model_qat(c->m) ? "int8 simulated" : "",
-				         s->reference[0] ? "" : "");
+				if (pofa_model_qat(c->m))
+					snprintf(e.text, sizeof e.text, "int8 simulated");
 				emit(r, &e);
 			}
 		}
@@ -1235,7 +1231,7 @@ static void *engine_main(void *arg)
 			status = 1;
 		if (st == ST_STOPPED)
 			break;
-		r->resume = r->resume && 0; /* later stages start fresh */
+		r->resume = 0; /* later stages start fresh */
 	}
 	pofa_event end = ev_new(EV_RUN_END, -1, r);
 	end.status = status;
