@@ -106,7 +106,7 @@ head -1 "$tmp/a/metrics.csv" | grep -q '^time,stage,step,epoch,lr,loss_task,loss
 	&& ok "metrics.csv header" || bad "metrics.csv header"
 grep -q '"sparse",40,' "$tmp/a/metrics.csv" && ok "metrics rows" || bad "metrics rows"
 grep -q 'stage_end","sparse done' "$tmp/a/events.csv" && ok "events.csv stage end" || bad "events.csv stage end"
-grep -q '| transfer |' "$tmp/a/report.md" && grep -q 'mean % of tt' "$tmp/a/report.md" && ok "report.md table" \
+grep -q '| transfer |' "$tmp/a/report.md" && grep -q 'accuracy, % of tt' "$tmp/a/report.md" && ok "report.md table" \
 	|| { cat "$tmp/a/report.md"; bad "report.md table"; }
 grep -q '"check","q8",0,"wn-pair","test","accuracy"' "$tmp/a/eval.csv" && ok "eval stage rows" || bad "eval stage rows"
 # the prune stage reached its target, and the pattern held through transfer and QAT
