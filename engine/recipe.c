@@ -425,7 +425,7 @@ static int stage_special(pofa_stage *s, const entry *e, const char *path, const 
 	if (!strcmp(k, "task")) {
 		if (pofa_task_builtin(v, data_dir, &s->task))
 			/* a named task of the user's: its files come from other keys */
-			snprintf(s->task.name, sizeof s->task.name, "%s", v);
+			snprintf(s->task.name, sizeof s->task.name, "%.63s", v);
 		return 1;
 	}
 	if (!strcmp(k, "format")) {
@@ -607,9 +607,9 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		rc = set_key(base, &keys[k], e, path, err);
 	}
 	if (!rc && !r->corpus[0])
-		snprintf(r->corpus, sizeof r->corpus, "%s/corpus.txt", r->data_dir);
+		snprintf(r->corpus, sizeof r->corpus, "%.499s/corpus.txt", r->data_dir);
 	if (!rc && !r->vocab[0])
-		snprintf(r->vocab, sizeof r->vocab, "%s/vocab.txt", r->data_dir);
+		snprintf(r->vocab, sizeof r->vocab, "%.499s/vocab.txt", r->data_dir);
 	if (!rc && !r->preset[0] && !r->model_dir[0])
 		strcpy(r->preset, "bert-tiny");
 	if (!rc && r->preset[0] && r->model_dir[0])

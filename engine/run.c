@@ -119,8 +119,9 @@ int pofa_run_events(pofa_run *r, pofa_event *out, int cap)
 	memcpy(out, r->q, (size_t)n * sizeof *out);
 	memmove(r->q, r->q + n, (size_t)(r->qn - n) * sizeof *r->q);
 	r->qn -= n;
+	int more = r->qn > 0;
 	pthread_mutex_unlock(&r->mu);
-	if (r->qn > 0) {  /* more left: stay readable */
+	if (more) {  /* more left: stay readable */
 		char one = 1;
 		if (write(r->wake[1], &one, 1) < 0)
 			(void)0;
