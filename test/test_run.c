@@ -152,7 +152,7 @@ static void test_commands(void **st)
 	assert_non_null(w.r);
 	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 0, 0, 0, &err), 0);
 	assert_int_equal(pofa_run_start(w.r, &err), 0);
-	pump(&w, 60000, in_prune);
+	pump(&w, 600000, in_prune);
 	assert_true(in_prune(&w));
 
 	/* pause: the step counter stops */
@@ -213,7 +213,7 @@ static void test_commands(void **st)
 	assert_true(w.checkpoints >= 1);
 	/* skip the prune stage: it ends skipped, the run goes on and ends well */
 	send(&w, CMD_SKIP);
-	pump(&w, 60000, NULL);
+	pump(&w, 600000, NULL);
 	assert_true(w.ended);
 	assert_int_equal(w.status, 0);
 	assert_int_equal(w.stage_status[1], ST_SKIPPED);
@@ -251,9 +251,9 @@ static void test_stop_and_resume(void **st)
 	w.r = pofa_run_new(&rc, rd, 0, &err);
 	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 0, 0, 0, &err), 0);
 	assert_int_equal(pofa_run_start(w.r, &err), 0);
-	pump(&w, 60000, started);
+	pump(&w, 600000, started);
 	send(&w, CMD_STOP);
-	pump(&w, 30000, NULL);
+	pump(&w, 600000, NULL);
 	assert_true(w.ended);
 	assert_int_equal(w.status, 0);
 	assert_int_equal(w.stage_status[1], ST_STOPPED);
@@ -276,7 +276,7 @@ static void test_stop_and_resume(void **st)
 	assert_true(stp >= 12);
 	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 1, stg, stp, &err), 0);
 	assert_int_equal(pofa_run_start(w.r, &err), 0);
-	pump(&w, 60000, NULL);
+	pump(&w, 600000, NULL);   /* generous: sanitizer builds are slow */
 	assert_true(w.ended);
 	assert_int_equal(w.status, 0);
 	assert_int_equal(w.stage_status[1], ST_DONE);

@@ -26,7 +26,7 @@ step_now() { screen | sed -n 's/.*step \([0-9]*\)\/.*/\1/p' | head -1; }
 "$POFA" data build --out "$tmp/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
 	|| { cat "$tmp/build.log"; exit 1; }
 # the demo recipe, shortened, on the slice
-sets="--set data.dir=$tmp/data --set pretrain.steps=20 --set teacher.steps=10 --set prune90.steps=4000 \
+sets="--set data.dir=$tmp/data --set pretrain.steps=20 --set teacher.steps=10 --set prune90.steps=${TUI_PRUNE_STEPS:-4000} \
 --set prune90.batch=4 --set prune90.seq=32 --set task-teacher.steps=20 --set sparse-sense.steps=20 \
 --set qat.steps=10 --set run.log_interval=2 --set run.checkpoint_interval=20"
 $T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 TERM=xterm-256color $POFA run recipes/demo.ini --out $tmp/run $sets; echo EXIT=\$?; sleep 600"
