@@ -875,10 +875,11 @@ static int commands(stage_ctx *c, pofa_err *err)
 					emit(r, &e);
 				} else {
 					merge_edit(&r->edits[c->i], &cm->edit);
+					/* the view first: who sees the event sees the new schedule */
+					publish_view(c, stage_lr(c, c->step));
 					e.kind = EV_SCHEDULE;
 					describe_edit(&cm->edit, e.text, sizeof e.text);
 					emit(r, &e);
-					publish_view(c, stage_lr(c, c->step));
 				}
 				break;
 			}
