@@ -30,7 +30,14 @@ INI
 mean_tps() { awk -F, 'NR > 2 { s += $12; n++ } END { if (n) printf "%.1f", s / n }' "$1/metrics.csv"; }
 "$bin" run --headless "$tmp/r.ini" --out "$tmp/h1" > /dev/null 2>&1 || exit 1
 tmux -L $sock new-session -d -s b -x 120 -y 40 "LANG=C.UTF-8 TERM=xterm-256color $bin run $tmp/r.ini --out $tmp/t1; echo DONE > $tmp/done; sleep 60"
-for i in $(seq 1 1200); do [ -f "$tmp/done" ] && break; sleep 0.5; done
+# the workbench stays up when the run ends: quit it then
+for i in $(seq 1 1200); do
+	[ -f "$tmp/done" ] && break
+	if tmux -L $sock capture-pane -p -t b 2>/dev/null | grep -q " DONE "; then
+		tmux -L $sock send-keys -t b q; sleep 0.3; tmux -L $sock send-keys -t b y
+	fi
+	sleep 0.5
+done
 "$bin" run --headless "$tmp/r.ini" --out "$tmp/h2" > /dev/null 2>&1 || exit 1
 h1=$(mean_tps "$tmp/h1"); h2=$(mean_tps "$tmp/h2"); t=$(mean_tps "$tmp/t1")
 awk -v h1="$h1" -v h2="$h2" -v t="$t" 'BEGIN {
