@@ -371,7 +371,6 @@ static void lemma_forms(const wordnet *wn, const char *lemma, int pos, char ***f
 			add_form(forms, n, wn->exc_form[pos][k]);
 	const char *sp = pos == 1 ? strchr(lemma, ' ') : strrchr(lemma, ' ');
 	char head[256];
-	int f0 = *n;
 	if (!sp) {
 		inflect(forms, n, lemma, pos);
 		return;
@@ -397,7 +396,6 @@ static void lemma_forms(const wordnet *wn, const char *lemma, int pos, char ***f
 		free(hf[k]);
 	}
 	free(hf);
-	(void)f0;
 }
 
 /* case-insensitive whole-word search; returns byte offset or -1 */

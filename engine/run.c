@@ -1123,10 +1123,11 @@ static int eval_stage(stage_ctx *c, pofa_err *err)
 	emit(r, &se);
 	/* labels come from the training split */
 	if (s->task.format == TASK_TSV && s->task.train[0]) {
-		pofa_taskset tr;
-		if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &tr, err))
+		pofa_text_task tr;  /* read for its labels only: no tokenizing */
+		if (pofa_text_task_load(s->task.train, s->task.text_a, s->task.text_b[0] ? s->task.text_b : NULL,
+		                        s->task.label, &c->labels, &tr, err))
 			return fail(c, err);
-		pofa_taskset_free(&tr);
+		pofa_text_task_free(&tr);
 	}
 	char models[512], splits[64];
 	snprintf(models, sizeof models, "%s", s->models);

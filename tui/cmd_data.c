@@ -147,7 +147,6 @@ int cmd_tokenize(int argc, char **argv)
 	size_t cap = 0;
 	ssize_t n;
 	pofa_encoding e = { 0 };
-	long invalid = 0;
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = 0;
@@ -173,8 +172,6 @@ int cmd_tokenize(int argc, char **argv)
 				return EXIT_RUN_FAILED;
 			}
 		}
-		pofa_tok_stats st = { 0 };
-		(void)st;
 		int used = pofa_encode(tk, line, na, b, nb, ml, 0, &e);
 		if (used < 0) {
 			fprintf(stderr, "pofa: out of memory\n");
@@ -188,7 +185,6 @@ int cmd_tokenize(int argc, char **argv)
 		}
 		printf("\n");
 	}
-	(void)invalid;
 	free(line);
 	pofa_encoding_free(&e);
 	pofa_tokenizer_free(tk);

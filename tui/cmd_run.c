@@ -56,10 +56,10 @@ static void show(progress *p, const pofa_recipe *rc, const pofa_event *e)
 		char eta[32];
 		fmt_eta(done > 0 ? el / (double)done * (double)(e->total - e->step) : -1, eta, sizeof eta);
 		char line[512];
-		snprintf(line, sizeof line, "[%d/%d %s] step %lld/%lld (%2.0f%%) ETA %s  %.0f tok/s  loss %.4f%s",
+		snprintf(line, sizeof line, "[%d/%d %s] step %lld/%lld (%2.0f%%) ETA %s  %.0f tok/s  loss %.4f",
 		         e->stage + 1, rc->nstages, e->stage_name, (long long)e->step, (long long)e->total,
 		         100.0 * (double)e->step / (double)(e->total ? e->total : 1), eta, e->tokens_per_s,
-		         e->loss_total, "");
+		         e->loss_total);
 		if (e->sparsity > 0.0005 || e->sparsity_target > 0.0005)
 			snprintf(line + strlen(line), sizeof line - strlen(line), "  sparsity %.3f", e->sparsity);
 		if (p->tty) {
