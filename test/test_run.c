@@ -122,6 +122,18 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 	}
 }
 
+/* a new run in rd, its CSV logs open and its engine thread started */
+static void start_fresh(watch *w, pofa_recipe *rc, const char *rd)
+{
+	pofa_err err;
+	memset(w, 0, sizeof *w);
+	w->last_stage = -1;
+	w->r = pofa_run_new(rc, rd, 0, &err);
+	assert_non_null(w->r);
+	assert_int_equal(pofa_runlog_open(&w->log, rd, pofa_run_recipe(w->r), 0, 0, 0, &err), 0);
+	assert_int_equal(pofa_run_start(w->r, &err), 0);
+}
+
 static int in_prune(watch *w) { return w->last_stage == 1 && w->last_step >= 20; }
 static int paused(watch *w) { return w->pauses > 0; }
 static int resumed(watch *w) { return w->resumes > 0; }
@@ -146,12 +158,7 @@ static void test_commands(void **st)
 	snprintf(rd, sizeof rd, "%s/run1", dir);
 	pofa_err err;
 	watch w;
-	memset(&w, 0, sizeof w);
-	w.last_stage = -1;
-	w.r = pofa_run_new(&rc, rd, 0, &err);
-	assert_non_null(w.r);
-	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 0, 0, 0, &err), 0);
-	assert_int_equal(pofa_run_start(w.r, &err), 0);
+	start_fresh(&w, &rc, rd);
 	pump(&w, 600000, in_prune);
 	assert_true(in_prune(&w));
 
@@ -246,11 +253,7 @@ static void test_stop_and_resume(void **st)
 	snprintf(rd, sizeof rd, "%s/run2", dir);
 	pofa_err err;
 	watch w;
-	memset(&w, 0, sizeof w);
-	w.last_stage = -1;
-	w.r = pofa_run_new(&rc, rd, 0, &err);
-	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 0, 0, 0, &err), 0);
-	assert_int_equal(pofa_run_start(w.r, &err), 0);
+	start_fresh(&w, &rc, rd);
 	pump(&w, 600000, started);
 	send(&w, CMD_STOP);
 	pump(&w, 600000, NULL);
