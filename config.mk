@@ -3,16 +3,25 @@
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 MANPREFIX ?= $(PREFIX)/share/man
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR   ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+THEMEDIR ?= $(PREFIX)/share/pofa/themes
 
 CC       ?= cc
-OPT      ?= -O3 -march=native -fno-math-errno
+# portable by default: CPU-specific code is chosen at run time, never by
+# -march; OPT="-O3 -march=native" builds for this machine only
+OPT      ?= -O3 -fno-math-errno
 CFLAGS   ?= $(OPT) -g
+STD       = -std=c11
 WARN      = -Wall -Wextra -Wno-unused-parameter
+# the libraries, through pkg-config where it knows them; the fallback names
+# let `make` work on a system without pkg-config files
 PKGS      = openblas libcjson libutf8proc inih zlib ncursesw
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-THEMEDIR ?= $(PREFIX)/share/pofa/themes
-CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -DPOFA_THEMEDIR=\"$(THEMEDIR)\" -Iengine -Idata $(PKG_CFLAGS)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lcjson -lutf8proc -linih -lz -lncursesw)
+# one include root: every include names its folder ("engine/pofa.h")
+CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -DPOFA_THEMEDIR=\"$(THEMEDIR)\" -I. $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lcsv -lpthread -lm
 TEST_LIBS = -lcmocka
 

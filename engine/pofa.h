@@ -24,6 +24,9 @@
 #ifndef POFA_H
 #define POFA_H
 
+#include "data/base/error.h"
+#include "data/base/util.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,21 +34,15 @@
 #define POFA_VERSION "0.1.0"
 #endif
 
-/* ---- errors ------------------------------------------------------------ */
+/* ---- heads ----------------------------------------------------------- */
 
-enum pofa_status {
-	POFA_OK = 0,
-	POFA_ERR_RUN = 1,   /* a run failed (numerics, I/O while running) */
-	POFA_ERR_INPUT = 2, /* bad input or usage: exit status 2 */
+enum pofa_head {
+	POFA_HEAD_MLM,   /* masked-LM: transform + decoder tied to word embeddings */
+	POFA_HEAD_CLS,   /* sequence classification: pooler + classifier */
+	POFA_HEAD_SPAN,  /* span extraction: start/end logits per token */
+	POFA_HEAD_COUNT
 };
-
-typedef struct pofa_err {
-	int status;      /* enum pofa_status */
-	char msg[1024];  /* "file: tensor: what is wrong; what to do" */
-} pofa_err;
-
-int pofa_error(pofa_err *err, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+extern const char *const pofa_head_names[POFA_HEAD_COUNT];
 
 /* ---- configuration (Hugging Face BertConfig) --------------------------- */
 
@@ -72,20 +69,12 @@ typedef struct pofa_config {
 int pofa_config_preset(pofa_config *cfg, const char *name, pofa_err *err);
 const char *pofa_config_preset_names(void);
 int pofa_config_load(pofa_config *cfg, const char *path, pofa_err *err);
-int pofa_config_save(const pofa_config *cfg, int head, const char *path, pofa_err *err);
+int pofa_config_save(const pofa_config *cfg, enum pofa_head head, const char *path, pofa_err *err);
 int pofa_config_check(const pofa_config *cfg, const char *what, pofa_err *err);
 
 /* ---- the model --------------------------------------------------------- */
 
-enum pofa_head {
-	POFA_HEAD_MLM,   /* masked-LM: transform + decoder tied to word embeddings */
-	POFA_HEAD_CLS,   /* sequence classification: pooler + classifier */
-	POFA_HEAD_SPAN,  /* span extraction: start/end logits per token */
-	POFA_HEAD_COUNT
-};
-extern const char *const pofa_head_names[POFA_HEAD_COUNT];
 
-#define POFA_IGNORE (-100) /* label ignored by the MLM loss */
 
 /* One batch of examples. Arrays are (B, T) row-major unless noted. */
 typedef struct pofa_batch {
@@ -109,11 +98,11 @@ typedef struct pofa_model pofa_model;
 
 /* Allocates parameters, gradients, AdamW moments and an activation arena
  * for batches up to (maxB, maxT). Nothing else is allocated per step. */
-pofa_model *pofa_model_new(const pofa_config *cfg, int head, int maxB, int maxT,
+pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB, int maxT,
                            int nthreads, pofa_err *err);
 void pofa_model_free(pofa_model *m);
 const pofa_config *pofa_model_config(const pofa_model *m);
-int pofa_model_head(const pofa_model *m);
+enum pofa_head pofa_model_head(const pofa_model *m);
 
 /* Hugging Face initialisation: N(0, initializer_range) weights, zero
  * biases, unit LayerNorm, zero padding row; deterministic in seed. */
@@ -122,7 +111,7 @@ void pofa_model_init(pofa_model *m, uint64_t seed);
 /* Dropout: on in training forward passes unless switched off. */
 void pofa_model_set_dropout(pofa_model *m, int enabled);
 void pofa_model_set_seed(pofa_model *m, uint64_t seed);
-void pofa_model_set_mlm_positions(pofa_model *m, int which);
+void pofa_model_set_mlm_positions(pofa_model *m, enum pofa_mlm_positions which);
 
 /* Forward pass up to the head's logits. train: dropout as configured. */
 int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *err);
@@ -164,6 +153,23 @@ int pofa_model_export_int8(pofa_model *m, const char *path, pofa_err *err);
 
 /* ---- parameters -------------------------------------------------------- */
 
+/* What a tensor is in the model. The prunable Linear weights come first,
+ * in the order front ends draw a layer: query, key, value, attention
+ * output, FFN in, FFN out, then the pooler. */
+enum pofa_role {
+	POFA_ROLE_QUERY, POFA_ROLE_KEY, POFA_ROLE_VALUE, POFA_ROLE_ATTN_OUT,
+	POFA_ROLE_FFN_IN, POFA_ROLE_FFN_OUT, POFA_ROLE_POOLER,
+	POFA_ROLE_WORD_EMB, POFA_ROLE_POS_EMB, POFA_ROLE_TYPE_EMB, POFA_ROLE_EMB_LN,
+	POFA_ROLE_ATTN_LN, POFA_ROLE_FFN_LN,
+	POFA_ROLE_MLM_TRANSFORM, POFA_ROLE_MLM_LN, POFA_ROLE_MLM_BIAS,
+	POFA_ROLE_CLASSIFIER, POFA_ROLE_QA,
+	POFA_ROLE_COUNT
+};
+#define POFA_ROLE_PRUNABLE_COUNT (POFA_ROLE_POOLER + 1) /* roles that can be pruned */
+extern const char *const pofa_role_names[POFA_ROLE_COUNT]; /* "Q", "K", ... "attn-out" */
+
+enum pofa_param_kind { POFA_PARAM_WEIGHT, POFA_PARAM_BIAS };
+
 typedef struct pofa_tensor {
 	char name[96];   /* Hugging Face name */
 	float *data;     /* into the parameter block */
@@ -171,12 +177,21 @@ typedef struct pofa_tensor {
 	int ndim;
 	int64_t shape[2];
 	int64_t numel;
+	int layer;                  /* encoder layer, -1 outside the encoder */
+	enum pofa_role role;
+	enum pofa_param_kind kind;  /* weight (LayerNorm: gamma) or bias (beta) */
 	int decay;       /* AdamW weight decay applies (not biases, LayerNorm) */
 	int prunable;    /* encoder Linear weights and the pooler */
 } pofa_tensor;
 
 /* The model's tensors in Hugging Face naming (query/key/value split). */
 int pofa_model_tensors(pofa_model *m, pofa_tensor **out);
+/* the tensor of (layer, role, kind), or NULL */
+pofa_tensor *pofa_model_tensor(pofa_model *m, int layer, enum pofa_role role, enum pofa_param_kind kind);
+/* zeros in a tensor; sparsity of one tensor and of all prunable matrices */
+int64_t pofa_tensor_zeros(const pofa_tensor *t);
+double pofa_tensor_sparsity(const pofa_tensor *t);
+double pofa_model_sparsity(pofa_model *m);
 size_t pofa_model_num_params(const pofa_model *m);
 float *pofa_model_params(pofa_model *m);
 float *pofa_model_grads(pofa_model *m);
@@ -198,16 +213,28 @@ void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr);
 float *pofa_model_moment1(pofa_model *m);
 float *pofa_model_moment2(pofa_model *m);
 
-enum pofa_sched_kind { POFA_SCHED_LINEAR, POFA_SCHED_CONSTANT };
+/* ---- learning-rate schedules ------------------------------------------ */
+
+enum pofa_sched_kind {
+	POFA_SCHED_LINEAR,    /* warmup, then linear decay to 0 at total */
+	POFA_SCHED_CONSTANT,  /* warmup, then constant */
+	POFA_SCHED_REWIND,    /* linear, rewound at every pruning step (prune-ofa.md) */
+};
 typedef struct pofa_sched {
-	int kind;
+	enum pofa_sched_kind kind;
 	double lr;         /* peak learning rate */
 	int64_t warmup;    /* linear warmup steps */
 	int64_t total;     /* total steps (linear decay to 0 at total) */
+	int64_t t0, t1, every;  /* REWIND: the pruning window and interval */
 } pofa_sched;
 /* Learning rate for the update that follows `step` updates, as
- * transformers' get_linear_schedule_with_warmup / constant_with_warmup. */
+ * transformers' get_linear_schedule_with_warmup / constant_with_warmup, or
+ * with rewinding: lr * pofa_lr_rewind(step, total, warmup, t0, t1, every). */
 double pofa_lr(const pofa_sched *s, int64_t step);
+/* The rewinding multiplier: warmup w steps, then inside [t0, t1)
+ * (N - P - t + floor((t - t0) / f) f) / (N - P - w), after it
+ * (N - t) / (N - P - w); N total steps, P = t1 - t0, f = every. */
+double pofa_lr_rewind(int64_t t, int64_t N, int64_t w, int64_t t0, int64_t t1, int64_t f);
 
 /* ---- files ------------------------------------------------------------- */
 
@@ -216,7 +243,7 @@ int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_
 /* Loads a model directory into a new model with the given head. Tensors of
  * other heads are ignored; a head missing from the files is initialised
  * (seed). *fresh_head tells whether that happened. */
-pofa_model *pofa_model_load(const char *dir, int head, int maxB, int maxT, int nthreads,
+pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int maxT, int nthreads,
                             uint64_t seed, int *fresh_head, pofa_err *err);
 /* Loads tensors from a safetensors file into an existing model. */
 int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, pofa_err *err);
@@ -226,58 +253,8 @@ int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err);
 int pofa_optim_save(pofa_model *m, const pofa_optim *o, const char *path, pofa_err *err);
 int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *err);
 
-/* ---- threads and BLAS -------------------------------------------------- */
+/* ---- threads ---------------------------------------------------------- */
 
-/* Use the naive matrix product instead of cblas_sgemm (tests). */
-void pofa_model_set_naive(pofa_model *m, int naive);
 int pofa_model_threads(const pofa_model *m);
-
-/* ---- safetensors ------------------------------------------------------- */
-
-enum pofa_dtype { POFA_F32, POFA_F16, POFA_BF16, POFA_F64, POFA_I64, POFA_I32,
-                  POFA_I8, POFA_U8, POFA_BOOL, POFA_DTYPE_COUNT };
-
-typedef struct pofa_st_tensor {
-	char name[256];
-	int dtype;
-	int ndim;
-	int64_t shape[8];
-	uint64_t begin, end;  /* byte offsets in the data section */
-} pofa_st_tensor;
-
-typedef struct pofa_st_file {
-	char path[1024];
-	unsigned char *buf;   /* the whole file */
-	size_t size;
-	size_t data_off;      /* start of the data section */
-	int ntensors;
-	pofa_st_tensor *tensors;
-	int nmeta;
-	char (*meta)[2][128]; /* __metadata__ key, value */
-} pofa_st_file;
-
-/* Reads and validates a safetensors file (untrusted input). */
-int pofa_st_open(pofa_st_file *f, const char *path, pofa_err *err);
-void pofa_st_close(pofa_st_file *f);
-const pofa_st_tensor *pofa_st_find(const pofa_st_file *f, const char *name);
-const char *pofa_st_meta(const pofa_st_file *f, const char *key);
-/* Converts a tensor to float32 into out (numel floats). */
-int pofa_st_read_f32(const pofa_st_file *f, const pofa_st_tensor *t, float *out, pofa_err *err);
-
-/* Writer: sorted as the reference writer does (dtype alignment, then name),
- * header padded to 8 bytes. dtype 0 is F32. */
-typedef struct pofa_st_out {
-	const char *name;
-	const void *data;
-	int ndim;
-	int64_t shape[2];
-	int dtype;        /* enum pofa_dtype: F32, I32, I8, U8 */
-} pofa_st_out;
-int pofa_st_write(const char *path, const pofa_st_out *t, int n,
-                  const char *const (*meta)[2], int nmeta, pofa_err *err);
-
-/* Atomic file write: temp file in the same folder, fsync, rename. */
-int pofa_write_atomic(const char *path, const void *data, size_t n, pofa_err *err);
-int pofa_mkdirs(const char *dir, pofa_err *err);
 
 #endif

@@ -1,30 +1,33 @@
 #!/bin/sh
 # Man pages: mandoc -Tlint must report no warning, and every command in an
-# EXAMPLES section's literal blocks must run with status 0.
+# EXAMPLES section's literal blocks must run with status 0. The examples run
+# as written, in a scratch folder that holds a small slice of the data at
+# gen/data and the recipes; their /tmp/pofa-* paths are moved into it.
 POFA=${POFA:-bin/pofa}
+case "$POFA" in /*) ;; *) POFA=$(pwd)/$POFA ;; esac
+command -v mandoc >/dev/null 2>&1 || { echo "FAIL mandoc is not installed (make deps installs it)"; exit 1; }
+tmp=$(mktemp -d)
+trap '[ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
 fails=0
-# the examples write under /tmp/pofa-*: start clean
-rm -rf /tmp/pofa-demo /tmp/pofa-data /tmp/pofa-run
+"$POFA" data build --out "$tmp/gen/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
+	|| { cat "$tmp/build.log"; exit 1; }
+cp -r recipes "$tmp/recipes"
 for page in man/*.[15]; do
-	if ! command -v mandoc >/dev/null 2>&1; then
-		echo "FAIL mandoc is not installed (make deps installs it)"; exit 1
-	fi
 	lint=$(mandoc -Tlint -W warning "$page" 2>&1)
 	if [ -n "$lint" ]; then
 		echo "FAIL $page: mandoc -Tlint:"; echo "$lint"; fails=$((fails + 1))
 	fi
 	awk '/^\.Sh EXAMPLES/ { ex = 1; next } /^\.Sh / { ex = 0 }
 	     ex && /^\.Bd -literal/ { lit = 1; next } /^\.Ed/ { lit = 0; next }
-	     ex && lit && /^pofa / { print }' "$page" > "$page.examples.tmp"
+	     ex && lit && /^pofa / { print }' "$page" > "$tmp/examples"
 	while IFS= read -r cmd; do
-		rest=${cmd#pofa }
+		rest=$(printf '%s\n' "${cmd#pofa }" | sed "s|/tmp/pofa-|$tmp/pofa-|g")
 		# shellcheck disable=SC2086
-		if sh -c "\"$POFA\" $rest" >/dev/null 2>&1; then
+		if (cd "$tmp" && sh -c "\"$POFA\" $rest") >"$tmp/out" 2>&1; then
 			echo "ok   $page: $cmd"
 		else
-			echo "FAIL $page example: $cmd"; fails=$((fails + 1))
+			echo "FAIL $page example: $cmd"; tail -5 "$tmp/out"; fails=$((fails + 1))
 		fi
-	done < "$page.examples.tmp"
-	rm -f "$page.examples.tmp"
+	done < "$tmp/examples"
 done
 [ "$fails" -eq 0 ]

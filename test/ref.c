@@ -1,5 +1,5 @@
 /* ref.c - the double-precision reference BERT (see ref.h). */
-#include "ref.h"
+#include "test/ref.h"
 
 #include <float.h>
 #include <math.h>
@@ -215,4 +215,42 @@ double ref_loss(const ref_model *r, const pofa_batch *bt)
 	}
 	free(x); free(x1); free(q); free(k); free(v); free(ctx); free(tmp); free(f); free(S);
 	return loss;
+}
+
+/* ---- distillation -------------------------------------------------------- */
+
+/* weight * T^2 * KL(softmax(t/T) || softmax(s/T)) averaged over rows, in
+ * double precision; its gradient added to ds (may be NULL) */
+double ref_kd_loss(const float *s, const float *t, float *ds, int rows, int V, long rs, long es,
+                    float T, float weight)
+{
+	double total = 0.0;
+	if (rows <= 0)
+		return 0.0;
+	float invT = 1.0f / T;
+	float g = weight * T / (float)rows;  /* d(T^2 KL)/ds = T (p_s - p_t) */
+	for (int r = 0; r < rows; r++) {
+		const float *sr = s + r * rs, *tr = t + r * rs;
+		float smax = -INFINITY, tmax = -INFINITY;
+		for (int j = 0; j < V; j++) {
+			smax = fmaxf(smax, sr[j * es]);
+			tmax = fmaxf(tmax, tr[j * es]);
+		}
+		double zs = 0.0, zt = 0.0;
+		for (int j = 0; j < V; j++) {
+			zs += exp((double)(sr[j * es] - smax) * invT);
+			zt += exp((double)(tr[j * es] - tmax) * invT);
+		}
+		double lzs = log(zs), lzt = log(zt), kl = 0.0;
+		for (int j = 0; j < V; j++) {
+			double ls = (double)(sr[j * es] - smax) * invT - lzs;  /* log p_s */
+			double lt = (double)(tr[j * es] - tmax) * invT - lzt;  /* log p_t */
+			double pt = exp(lt), ps = exp(ls);
+			kl += pt * (lt - ls);
+			if (ds)
+				ds[r * rs + j * es] += g * (float)(ps - pt);
+		}
+		total += kl;
+	}
+	return total / rows * (double)T * (double)T;
 }

@@ -3,7 +3,7 @@
 #ifndef POFA_TEST_REF_H
 #define POFA_TEST_REF_H
 
-#include "pofa.h"
+#include "engine/pofa.h"
 
 typedef struct ref_model {
 	pofa_config cfg;
@@ -23,6 +23,12 @@ void ref_sync(ref_model *r);  /* copy the engine's parameters again */
 double ref_loss(const ref_model *r, const pofa_batch *b);
 /* &p[...] of the tensor with this Hugging Face name */
 double *ref_param(const ref_model *r, const char *name);
+
+/* distillation, double precision: weight * T^2 * KL(softmax(t/T) ||
+ * softmax(s/T)) of rows of V logits (element j of row r at r*rs + j*es),
+ * averaged over rows; adds the gradient into ds when not NULL */
+double ref_kd_loss(const float *s, const float *t, float *ds, int rows, int V, long rs, long es,
+                   float T, float weight);
 
 /* helpers for gradient checks */
 double ref_gelu(double x);

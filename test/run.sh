@@ -1,9 +1,10 @@
 #!/bin/sh
-# Runs every test program under BUILD/test and the shell tests in test/,
-# then prints one closing line: "check: N passed, N failed".
-# usage: test/run.sh BUILD BIN
-build=$1
-bin=$2
+# Runs every test program under BUILD/test and (with --all) the shell tests
+# in test/, then prints one closing line: "check: N passed, N failed".
+# usage: test/run.sh --unit|--all BUILD BIN
+mode=$1
+build=$2
+bin=$3
 passed=0
 failed=0
 log=$(mktemp)
@@ -23,7 +24,8 @@ for t in "$build"/test/test_*; do
 		failed=$((failed + 1))
 	fi
 done
-for t in test/*.sh; do
+[ "$mode" = --all ] && shells=$(ls test/*.sh) || shells=
+for t in $shells; do
 	[ "$t" = test/run.sh ] && continue
 	[ -f "$t" ] || continue
 	if POFA="$bin" sh "$t" >"$log" 2>&1; then

@@ -9,43 +9,38 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test/fixture.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "datasets.h"
-#include "internal.h"
-#include "loaders.h"
-#include "tokenizer.h"
-#include "vocab.h"
+#include "data/build/datasets.h"
+#include "engine/model/internal.h"
+#include "engine/kernels/kernels.h"
+#include "engine/io/safetensors.h"
+#include "data/base/fileio.h"
+#include "data/task/loaders.h"
+#include "data/text/tokenizer.h"
+#include "data/text/vocab.h"
 
 static char dir[256];
 
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof dir, "/tmp/pofa-test-data-%d", (int)getpid());
-	pofa_err err;
-	return pofa_mkdirs(dir, &err);
+	const char *d = fx_tmpdir("data");
+	return d ? (snprintf(dir, sizeof dir, "%s", d), 0) : -1;
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fx_tmpdir_remove();
 }
 
-static void spit(const char *path, const char *s, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(s, 1, n, f), n);
-	fclose(f);
-}
 
 static const char *const toks[] = {
 	"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", ",", "!", "cafe",
@@ -203,7 +198,7 @@ static int load_tsv(const char *name, const char *content, pofa_labels *labels, 
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	spit(path, content, strlen(content));
+	fx_spit(path, content, strlen(content));
 	return pofa_text_task_load(path, "sentence1", strstr(content, "sentence2") ? "sentence2" : NULL,
 	                           "label", labels, t, err);
 }
@@ -270,7 +265,7 @@ static void test_squad(void **st)
 		"{\"id\":\"q1\",\"question\":\"is it hello?\",\"answers\":[{\"text\":\"world\",\"answer_start\":21}]},"
 		"{\"id\":\"q2\",\"question\":\"the question?\",\"answers\":[{\"text\":\"a question\",\"answer_start\":30},"
 		"{\"text\":\"question\",\"answer_start\":32}]}]}]}]}";
-	spit(path, js, strlen(js));
+	fx_spit(path, js, strlen(js));
 	pofa_qa_set qa;
 	pofa_err err;
 	if (pofa_qa_load(path, &qa, &err))
@@ -323,7 +318,7 @@ static void test_squad(void **st)
 		  "needs \"id\"" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		spit(path, bad[i].json, strlen(bad[i].json));
+		fx_spit(path, bad[i].json, strlen(bad[i].json));
 		memset(&err, 0, sizeof err);
 		int rc = pofa_qa_load(path, &qa, &err);
 		if (rc != POFA_ERR_INPUT || !strstr(err.msg, bad[i].needle))
@@ -369,15 +364,15 @@ static void test_mlm(void **st)
 	snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
 	snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
 	/* a corpus with repeated sentences; documents separated by blank lines */
-	sbuf b = { 0 };
+	pofa_sbuf b = { 0 };
 	for (int i = 0; i < 400; i++) {
 		char line[160];
 		snprintf(line, sizeof line, "the quick brown fox %d jumps over the lazy dog number %d.\n%s",
 		         i % 37, i % 11, i % 3 == 2 ? "\n" : "");
-		sbuf_str(&b, line);
+		pofa_sbuf_str(&b, line);
 	}
-	spit(corpus, b.s, b.n);
-	sbuf_free(&b);
+	fx_spit(corpus, b.s, b.n);
+	pofa_sbuf_free(&b);
 	pofa_err err;
 	pofa_vocab_stats vs;
 	assert_int_equal(pofa_vocab_train(corpus, 96, vocab, &vs, &err), 0);
@@ -444,19 +439,11 @@ static void test_mlm(void **st)
 
 /* ---- vocabulary and builders on slices ----------------------------------------- */
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-	unsigned char *b;
-	pofa_err err;
-	if (pofa_read_file(path, &b, n, 1u << 30, &err))
-		fail_msg("%s", err.msg);
-	return b;
-}
 
 static void expect_same_file(const char *a, const char *b)
 {
 	size_t n1, n2;
-	unsigned char *x = slurp(a, &n1), *y = slurp(b, &n2);
+	unsigned char *x = fx_slurp(a, &n1), *y = fx_slurp(b, &n2);
 	if (n1 != n2 || memcmp(x, y, n1))
 		fail_msg("%s and %s differ: the build is not deterministic", a, b);
 	free(x);
@@ -466,7 +453,7 @@ static void expect_same_file(const char *a, const char *b)
 static long count_lines(const char *path)
 {
 	size_t n;
-	unsigned char *b = slurp(path, &n);
+	unsigned char *b = fx_slurp(path, &n);
 	long l = 0;
 	for (size_t i = 0; i < n; i++)
 		l += b[i] == '\n';
@@ -481,11 +468,11 @@ static void test_builders(void **st)
 		fail_msg("dict-gcide and wordnet-base must be installed (make deps)");
 	char a[512], b[512], p1[600], p2[600];
 	pofa_err err;
-	gcide_stats g1, g2;
+	pofa_gcide_stats g1, g2;
 	snprintf(a, sizeof a, "%s/corpus-a.txt", dir);
 	snprintf(b, sizeof b, "%s/corpus-b.txt", dir);
-	assert_int_equal(gcide_build(GCIDE_DICT, GCIDE_INDEX, a, 3000, &g1, &err), 0);
-	assert_int_equal(gcide_build(GCIDE_DICT, GCIDE_INDEX, b, 3000, &g2, &err), 0);
+	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, a, 3000, &g1, &err), 0);
+	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, b, 3000, &g2, &err), 0);
 	expect_same_file(a, b);
 	assert_int_equal(g1.entries, 3000);
 	assert_true(g1.documents > 2000 && g1.documents <= 3000);
@@ -494,7 +481,7 @@ static void test_builders(void **st)
 	assert_int_equal(count_lines(a), g1.sentences + g1.documents);
 	/* markup is gone */
 	size_t n;
-	unsigned char *c = slurp(a, &n);
+	unsigned char *c = fx_slurp(a, &n);
 	assert_null(strstr((char *)c, "[1913 Webster]"));
 	assert_null(strstr((char *)c, "{"));
 	assert_null(strstr((char *)c, "\\"));
@@ -509,7 +496,7 @@ static void test_builders(void **st)
 	expect_same_file(p1, p2);
 	assert_int_equal(count_lines(p1), 2000);
 	assert_int_equal(vs.size, 2000);
-	c = slurp(p1, &n);
+	c = fx_slurp(p1, &n);
 	assert_memory_equal(c, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", 30);
 	free(c);
 	pofa_tokenizer *tk = pofa_tokenizer_load(p1, POFA_CASE_AUTO, &err);
@@ -520,9 +507,9 @@ static void test_builders(void **st)
 	/* WordNet tasks on a slice of each part of speech */
 	snprintf(a, sizeof a, "%s/wn-a", dir);
 	snprintf(b, sizeof b, "%s/wn-b", dir);
-	wn_stats w1, w2;
-	assert_int_equal(wordnet_build(WORDNET_DIR, a, 400, &w1, &err), 0);
-	assert_int_equal(wordnet_build(WORDNET_DIR, b, 400, &w2, &err), 0);
+	pofa_wn_stats w1, w2;
+	assert_int_equal(pofa_wordnet_build(WORDNET_DIR, a, 400, &w1, &err), 0);
+	assert_int_equal(pofa_wordnet_build(WORDNET_DIR, b, 400, &w2, &err), 0);
 	assert_int_equal(w1.synsets, 1600);
 	static const char *const files[] = { "wn-sense/train.tsv", "wn-sense/dev.tsv", "wn-sense/test.tsv",
 	                                     "wn-pair/train.tsv", "wn-pair/test.tsv", "wn-span/train.json",

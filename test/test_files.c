@@ -1,11 +1,14 @@
 /* test_files.c - model directories and safetensors: byte-identical round
  * trips, Hugging Face naming and layout, and every corruption case the
  * loader must refuse with a clear error (status 2) instead of crashing. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test/fixture.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -13,56 +16,29 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "engine/model/internal.h"
+#include "engine/kernels/kernels.h"
+#include "engine/io/safetensors.h"
+#include "data/base/fileio.h"
 
 static char dir[256];
 
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof dir, "/tmp/pofa-test-files-%d", (int)getpid());
-	pofa_err err;
-	return pofa_mkdirs(dir, &err);
+	const char *d = fx_tmpdir("files");
+	return d ? (snprintf(dir, sizeof dir, "%s", d), 0) : -1;
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fx_tmpdir_remove();
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-	unsigned char *b;
-	pofa_err err;
-	if (pofa_read_file(path, &b, n, 1u << 30, &err))
-		fail_msg("%s", err.msg);
-	return b;
-}
 
-static void spit(const char *path, const void *b, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(b, 1, n, f), n);
-	fclose(f);
-}
 
-static pofa_config small(void)
-{
-	pofa_config c;
-	pofa_err err;
-	pofa_config_preset(&c, "bert-tiny", &err);
-	c.vocab_size = 40;
-	c.hidden_size = 8;
-	c.num_attention_heads = 2;
-	c.intermediate_size = 16;
-	c.max_position_embeddings = 16;
-	c.num_labels = 3;
-	return c;
-}
+static pofa_config small(void) { return fx_config(40, 8, 16); }
 
 static void test_round_trip(void **st)
 {
@@ -77,7 +53,7 @@ static void test_round_trip(void **st)
 		snprintf(a, sizeof a, "%s/a%d", dir, head);
 		snprintf(b, sizeof b, "%s/b%d", dir, head);
 		snprintf(vocab, sizeof vocab, "%s/vocab-src.txt", dir);
-		spit(vocab, "[PAD]\n[UNK]\n", 12);
+		fx_spit(vocab, "[PAD]\n[UNK]\n", 12);
 		assert_int_equal(pofa_model_save(m, a, vocab, &err), 0);
 		int fresh = -1;
 		pofa_model *m2 = pofa_model_load(a, head, 2, 8, 1, 99, &fresh, &err);
@@ -90,7 +66,7 @@ static void test_round_trip(void **st)
 			size_t n1, n2;
 			snprintf(p1, sizeof p1, "%s/%s", a, files[f]);
 			snprintf(p2, sizeof p2, "%s/%s", b, files[f]);
-			unsigned char *x = slurp(p1, &n1), *y = slurp(p2, &n2);
+			unsigned char *x = fx_slurp(p1, &n1), *y = fx_slurp(p2, &n2);
 			if (n1 != n2 || memcmp(x, y, n1))
 				fail_msg("%s differs after save -> load -> save (head %s)", files[f],
 				         pofa_head_names[head]);
@@ -127,7 +103,7 @@ static void test_layout(void **st)
 	snprintf(path, sizeof path, "%s/layout.safetensors", dir);
 	assert_int_equal(pofa_st_write(path, t, 2, meta, 1, &err), 0);
 	size_t n;
-	unsigned char *buf = slurp(path, &n);
+	unsigned char *buf = fx_slurp(path, &n);
 	uint64_t hl = 0;
 	for (int i = 7; i >= 0; i--)
 		hl = hl << 8 | buf[i];
@@ -220,7 +196,7 @@ static void make_good(void)
 	snprintf(mdir, sizeof mdir, "%s/good", dir);
 	assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
 	snprintf(good, sizeof good, "%s/model.safetensors", mdir);
-	goodbuf = slurp(good, &goodn);
+	goodbuf = fx_slurp(good, &goodn);
 	pofa_model_free(m);
 }
 
@@ -242,7 +218,7 @@ static void expect_refused(const char *what, const unsigned char *b, size_t n, c
 	pofa_err err = { 0 };
 	pofa_mkdirs(mdir, &err);
 	snprintf(path, sizeof path, "%s/model.safetensors", mdir);
-	spit(path, b, n);
+	fx_spit(path, b, n);
 	pofa_config c = small();
 	pofa_model *m = pofa_model_new(&c, POFA_HEAD_MLM, 2, 8, 1, &err);
 	pofa_model_init(m, 1);
@@ -367,7 +343,7 @@ static void test_config_errors(void **st)
 		{ "{\"id2label\": {\"0\": \"a\", \"7\": \"b\"}}", "id2label" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		spit(path, cases[i].json, strlen(cases[i].json));
+		fx_spit(path, cases[i].json, strlen(cases[i].json));
 		memset(&err, 0, sizeof err);
 		int rc = pofa_config_load(&c, path, &err);
 		if (rc != POFA_ERR_INPUT || !strstr(err.msg, cases[i].needle) || !strstr(err.msg, path))
@@ -377,7 +353,7 @@ static void test_config_errors(void **st)
 	/* a BertConfig with only a few keys takes transformers' defaults */
 	const char *minimal = "{\"hidden_size\": 64, \"num_attention_heads\": 4, \"id2label\": "
 	                      "{\"0\": \"neg\", \"1\": \"pos\"}}";
-	spit(path, minimal, strlen(minimal));
+	fx_spit(path, minimal, strlen(minimal));
 	assert_int_equal(pofa_config_load(&c, path, &err), 0);
 	assert_int_equal(c.vocab_size, 30522);
 	assert_int_equal(c.num_hidden_layers, 12);
@@ -446,7 +422,7 @@ static void test_atomic_write_keeps_old(void **st)
 	pofa_mkdirs(sub, &err);
 	assert_int_not_equal(pofa_write_atomic(sub, "new", 3, &err), 0);
 	size_t n;
-	unsigned char *b = slurp(path, &n);
+	unsigned char *b = fx_slurp(path, &n);
 	assert_int_equal(n, 3);
 	assert_memory_equal(b, "old", 3);
 	free(b);

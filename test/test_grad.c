@@ -22,8 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "ref.h"
+#include "engine/model/internal.h"
+#include "engine/kernels/kernels.h"
+#include "engine/io/safetensors.h"
+#include "data/base/fileio.h"
+#include "test/ref.h"
 
 #define TOL 1e-3
 
@@ -91,7 +94,7 @@ static void check_matmul(int naive)
 	fill(w, 42, 2, 1.0f);
 	fill(b, 6, 3, 1.0f);
 	fill(R, 30, 4, 1.0f);
-	matmul_forward(&kc.k, out, x, w, b, N, C, OC);
+	pofa_matmul_forward(&kc.k, out, x, w, b, N, C, OC);
 	/* the forward against the plain formula */
 	for (int i = 0; i < N; i++)
 		for (int o = 0; o < OC; o++) {
@@ -100,7 +103,7 @@ static void check_matmul(int naive)
 				s += (double)x[i * C + c] * w[o * C + c];
 			assert_true(fabs(s - out[i * OC + o]) < 1e-5);
 		}
-	matmul_backward(&kc.k, dx, dw, db, R, x, w, N, C, OC, 0);
+	pofa_matmul_backward(&kc.k, dx, dw, db, R, x, w, N, C, OC, 0);
 	double nx[35], nw[42], nb[6];
 	for (int i = 0; i < N; i++)
 		for (int c = 0; c < C; c++) {
@@ -126,7 +129,7 @@ static void check_matmul(int naive)
 	/* accumulate mode adds */
 	float dx2[35];
 	memcpy(dx2, dx, sizeof dx);
-	matmul_backward(&kc.k, dx2, NULL, NULL, R, x, w, N, C, OC, 1);
+	pofa_matmul_backward(&kc.k, dx2, NULL, NULL, R, x, w, N, C, OC, 1);
 	for (int i = 0; i < 35; i++)
 		assert_true(fabsf(dx2[i] - 2.0f * dx[i]) <= 1e-5f * (1.0f + fabsf(dx[i])));
 	kctx_free(&kc);
@@ -175,9 +178,9 @@ static void test_layernorm_dropout(void **st)
 		fill(R, N * C, 15, 1.0f);
 		float p = withdrop ? 0.3f : 0.0f;
 		uint64_t key = 0x1234;
-		residual_layernorm_forward(&kc.k, out, r, mean, rstd, x, res, w, b, N, C, 1e-5f, key, p);
-		layernorm_backward(&kc.k, dr, dw, db, R, r, mean, rstd, w, N, C);
-		dropout_backward(&kc.k, dx, dr, N * C, key, p);
+		pofa_residual_layernorm_forward(&kc.k, out, r, mean, rstd, x, res, w, b, N, C, 1e-5f, key, p);
+		pofa_layernorm_backward(&kc.k, dr, dw, db, R, r, mean, rstd, w, N, C);
+		pofa_dropout_backward(&kc.k, dx, dr, N * C, key, p);
 		double X[N * C], RES[N * C], W[C], Bb[C], RR[N * C];
 		for (int i = 0; i < N * C; i++) { X[i] = x[i]; RES[i] = res[i]; RR[i] = R[i]; }
 		for (int i = 0; i < C; i++) { W[i] = w[i]; Bb[i] = b[i]; }
@@ -211,10 +214,10 @@ static void test_gelu(void **st)
 	fill(f, N * C, 21, 4.0f);
 	fill(bias, C, 22, 1.0f);
 	fill(dg, N * C, 23, 1.0f);
-	bias_gelu_forward(&kc.k, g, f, bias, N, C);   /* f += bias */
+	pofa_bias_gelu_forward(&kc.k, g, f, bias, N, C);   /* f += bias */
 	for (int i = 0; i < N * C; i++)
 		assert_true(fabs(g[i] - ref_gelu(f[i])) < 1e-6 * (1.0 + fabs(g[i])));
-	gelu_backward(&kc.k, df, dg, f, N * C);
+	pofa_gelu_backward(&kc.k, df, dg, f, N * C);
 	double num[N * C], h = 1e-6;
 	for (int i = 0; i < N * C; i++)
 		num[i] = dg[i] * (ref_gelu((double)f[i] + h) - ref_gelu((double)f[i] - h)) / (2 * h);
@@ -279,8 +282,8 @@ static void test_attention(void **st)
 			fill(R, B * T * C, 32, 1.0f);
 			float p = withdrop ? 0.25f : 0.0f;
 			uint64_t key = 99;
-			attention_forward(&kc.k, ctx, att, withdrop ? attd : att, qkv, mask, B, T, C, NH, key, p);
-			attention_backward(&kc.k, dqkv, R, qkv, att, withdrop ? attd : att, B, T, C, NH, p);
+			pofa_attention_forward(&kc.k, ctx, att, withdrop ? attd : att, qkv, mask, B, T, C, NH, key, p);
+			pofa_attention_backward(&kc.k, dqkv, R, qkv, att, withdrop ? attd : att, B, T, C, NH, p);
 			double Q[B * T * 3 * C], RR[B * T * C], num[B * T * 3 * C], h = 1e-6;
 			for (int i = 0; i < B * T * 3 * C; i++) Q[i] = qkv[i];
 			for (int i = 0; i < B * T * C; i++) RR[i] = R[i];
@@ -313,7 +316,7 @@ static void test_softmax_xent(void **st)
 	int y[N] = { 3, -1, 0, 10 };
 	fill(z, N * V, 41, 5.0f);
 	int count;
-	double loss = softmax_xent(&kc.k, dz, z, y, N, V, V, 0.5f, &count);
+	double loss = pofa_softmax_xent(&kc.k, dz, z, y, N, V, V, 0.5f, &count);
 	assert_int_equal(count, 3);
 	double ref = 0.0, num[N * V], h = 1e-6;
 	double Z[N * V];

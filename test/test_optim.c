@@ -6,45 +6,22 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test/fixture.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "pofa.h"
+#include "engine/pofa.h"
 
-static pofa_model *tiny(int head)
+static pofa_model *tiny(enum pofa_head head)
 {
-	pofa_config c;
-	pofa_err err;
-	pofa_config_preset(&c, "bert-tiny", &err);
-	c.vocab_size = 32;
-	c.hidden_size = 8;
-	c.num_attention_heads = 2;
-	c.intermediate_size = 16;
-	c.max_position_embeddings = 8;
-	pofa_model *m = pofa_model_new(&c, head, 2, 4, 1, &err);
-	assert_non_null(m);
-	pofa_model_init(m, 1);
-	return m;
+	pofa_config c = fx_config(32, 8, 8);
+	return fx_model(&c, head, 2, 4, 1, 1);
 }
 
-static pofa_tensor *find(pofa_model *m, const char *name)
-{
-	pofa_tensor *t;
-	int n = pofa_model_tensors(m, &t);
-	for (int i = 0; i < n; i++)
-		if (!strcmp(t[i].name, name))
-			return &t[i];
-	fail_msg("no tensor %s", name);
-	return NULL;
-}
 
-#define EXPECT_NEAR(got, want, tol)                                                         \
-	do {                                                                                \
-		double g_ = (got), w_ = (want);                                             \
-		if (!(fabs(g_ - w_) <= (tol)))                                              \
-			fail_msg("%s: expected %.10g, got %.10g", #got, w_, g_);            \
-	} while (0)
+#define EXPECT_NEAR FX_NEAR
 
 /* p = 0.5; gradients 0.1 then -0.3; lr 1e-3, wd 0.01, betas (0.9, 0.999),
  * eps 1e-8. Expected values computed by hand with torch.optim.AdamW's
@@ -53,10 +30,10 @@ static void test_adamw_steps(void **st)
 {
 	(void)st;
 	pofa_model *m = tiny(POFA_HEAD_MLM);
-	pofa_tensor *w = find(m, "bert.encoder.layer.0.attention.self.query.weight");
-	pofa_tensor *b = find(m, "bert.encoder.layer.0.attention.self.query.bias");
-	pofa_tensor *ln = find(m, "bert.embeddings.LayerNorm.weight");
-	pofa_tensor *pool = find(m, "bert.pooler.dense.weight");
+	pofa_tensor *w = fx_tensor(m, "bert.encoder.layer.0.attention.self.query.weight");
+	pofa_tensor *b = fx_tensor(m, "bert.encoder.layer.0.attention.self.query.bias");
+	pofa_tensor *ln = fx_tensor(m, "bert.embeddings.LayerNorm.weight");
+	pofa_tensor *pool = fx_tensor(m, "bert.pooler.dense.weight");
 	assert_true(w->decay);
 	assert_false(b->decay);
 	assert_false(ln->decay);
@@ -93,8 +70,8 @@ static void test_clip(void **st)
 	(void)st;
 	pofa_model *m = tiny(POFA_HEAD_CLS);
 	pofa_model_zero_grad(m);
-	pofa_tensor *a = find(m, "bert.encoder.layer.1.output.dense.weight");
-	pofa_tensor *p = find(m, "bert.pooler.dense.bias");
+	pofa_tensor *a = fx_tensor(m, "bert.encoder.layer.1.output.dense.weight");
+	pofa_tensor *p = fx_tensor(m, "bert.pooler.dense.bias");
 	a->grad[3] = 3.0f;
 	p->grad[0] = 4.0f;   /* pooler trains under the classification head */
 	float norm = pofa_model_clip_grad(m, 1.0f);
@@ -111,7 +88,7 @@ static void test_clip(void **st)
 static void test_schedules(void **st)
 {
 	(void)st;
-	pofa_sched lin = { POFA_SCHED_LINEAR, 1.0f, 10, 110 };
+	pofa_sched lin = { .kind = POFA_SCHED_LINEAR, .lr = 1.0f, .warmup = 10, .total = 110 };
 	EXPECT_NEAR(pofa_lr(&lin, 0), 0.0, 0);
 	EXPECT_NEAR(pofa_lr(&lin, 5), 0.5, 1e-7);
 	EXPECT_NEAR(pofa_lr(&lin, 10), 1.0, 1e-7);
@@ -119,11 +96,11 @@ static void test_schedules(void **st)
 	EXPECT_NEAR(pofa_lr(&lin, 109), 0.01, 1e-7);
 	EXPECT_NEAR(pofa_lr(&lin, 110), 0.0, 0);
 	EXPECT_NEAR(pofa_lr(&lin, 500), 0.0, 0);
-	pofa_sched con = { POFA_SCHED_CONSTANT, 2e-5f, 4, 100 };
+	pofa_sched con = { .kind = POFA_SCHED_CONSTANT, .lr = 2e-5f, .warmup = 4, .total = 100 };
 	EXPECT_NEAR(pofa_lr(&con, 1), 0.5e-5, 1e-12);
 	EXPECT_NEAR(pofa_lr(&con, 4), 2e-5, 1e-12);
 	EXPECT_NEAR(pofa_lr(&con, 1000), 2e-5, 1e-12);
-	pofa_sched nowarm = { POFA_SCHED_LINEAR, 1.0f, 0, 4 };
+	pofa_sched nowarm = { .kind = POFA_SCHED_LINEAR, .lr = 1.0f, .warmup = 0, .total = 4 };
 	EXPECT_NEAR(pofa_lr(&nowarm, 0), 1.0, 0);
 	EXPECT_NEAR(pofa_lr(&nowarm, 3), 0.25, 1e-7);
 }

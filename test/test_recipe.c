@@ -1,27 +1,30 @@
 /* test_recipe.c - recipes: defaults, overrides, the recipe as run, and every
  * kind of mistake refused with file:line and the key. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "recipe.h"
+#include "engine/run/recipe.h"
 
-static char path[256];
+static char path[600];
+
+static int setup(void **st) { (void)st; return fx_tmpdir("recipe") ? 0 : -1; }
+static int teardown(void **st) { (void)st; return fx_tmpdir_remove(); }
 
 static void write_recipe(const char *text)
 {
-	snprintf(path, sizeof path, "/tmp/pofa-test-recipe-%d.ini", (int)getpid());
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	fx_path(path, sizeof path, "recipe.ini");
+	fx_spit_str(path, text);
 }
 
 static const char *good =
@@ -44,11 +47,11 @@ static void test_good(void **st)
 	assert_string_equal(r.corpus, "/d/corpus.txt");
 	assert_string_equal(r.vocab, "/d/vocab.txt");
 	pofa_stage *p = &r.stages[1];
-	assert_int_equal(p->kind, STAGE_PRUNE);
+	assert_int_equal(p->kind, POFA_STAGE_PRUNE);
 	assert_int_equal(p->from_idx, 0);
 	assert_int_equal(p->teacher_idx, 0);
 	assert_true(p->prune);
-	assert_int_equal(p->schedule, LR_REWIND);    /* the prune default */
+	assert_int_equal(p->schedule, POFA_SCHED_REWIND);    /* the prune default */
 	assert_true(p->final_sparsity == 0.85f);
 	pofa_gmp g = pofa_stage_gmp(p, 1000);
 	assert_int_equal(g.t1, 500);
@@ -87,7 +90,7 @@ static void test_errors(void **st)
 {
 	(void)st;
 	char f[512];
-	snprintf(f, sizeof f, "/tmp/pofa-test-recipe-%d.ini", (int)getpid());
+	fx_path(f, sizeof f, "recipe.ini");
 	char want[600];
 	expect_error("[run]\nname = x\n[modle]\npreset = bert-tiny\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
 	             "3: unknown section [modle]");
@@ -131,5 +134,5 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
 	};
-	return cmocka_run_group_tests_name("recipe", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("recipe", tests, setup, teardown);
 }

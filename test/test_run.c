@@ -4,11 +4,14 @@
  * pruning target, skip ends a stage, export and checkpoint answer, stop
  * leaves a run that --resume continues.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test/fixture.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -16,42 +19,42 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "datasets.h"
-#include "run.h"
-#include "runlog.h"
-#include "vocab.h"
+#include "data/build/datasets.h"
+#include "engine/run/run.h"
+#include "engine/run/runlog.h"
+#include "data/text/vocab.h"
+#include "data/base/fileio.h"
 
 static char dir[256];
 
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(dir, sizeof dir, "/tmp/pofa-test-run-%d", (int)getpid());
-	pofa_err err;
-	if (pofa_mkdirs(dir, &err))
+	const char *d = fx_tmpdir("run");
+	if (!d)
 		return -1;
+	snprintf(dir, sizeof dir, "%s", d);
+	pofa_err err;
 	char p[512];
-	gcide_stats gs;
-	wn_stats ws;
+	pofa_gcide_stats gs;
+	pofa_wn_stats ws;
 	pofa_vocab_stats vs;
 	snprintf(p, sizeof p, "%s/data/corpus.txt", dir);
 	pofa_mkdirs(strcat(strcpy((char[512]){ 0 }, dir), "/data"), &err);
-	if (gcide_build(GCIDE_DICT, GCIDE_INDEX, p, 300, &gs, &err))
+	if (pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, p, 300, &gs, &err))
 		return -1;
 	char v[512];
 	snprintf(v, sizeof v, "%s/data/vocab.txt", dir);
 	if (pofa_vocab_train(p, 600, v, &vs, &err))
 		return -1;
 	snprintf(p, sizeof p, "%s/data", dir);
-	return wordnet_build(WORDNET_DIR, p, 300, &ws, &err) ? -1 : 0;
+	return pofa_wordnet_build(WORDNET_DIR, p, 300, &ws, &err) ? -1 : 0;
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fx_tmpdir_remove();
 }
 
 static void recipe(pofa_recipe *r, const char *extra_prune)
@@ -98,21 +101,21 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 			for (int k = 0; k < n; k++) {
 				pofa_event *e = &w->ev[k];
 				pofa_runlog_event(&w->log, e);
-				if (e->kind == EV_METRICS) {
+				if (e->kind == POFA_EV_METRICS) {
 					w->last_step = e->step;
 					w->last_stage = e->stage;
 					w->sparsity = e->sparsity;
 				}
-				if (e->kind == EV_STAGE_END)
+				if (e->kind == POFA_EV_STAGE_END)
 					w->stage_status[e->stage] = e->status;
-				w->schedule_events += e->kind == EV_SCHEDULE;
-				w->export_events += e->kind == EV_EXPORT;
-				w->checkpoints += e->kind == EV_CHECKPOINT;
-				w->pauses += e->kind == EV_PAUSE;
-				w->resumes += e->kind == EV_RESUME;
-				if (e->kind == EV_LOG || e->kind == EV_SCHEDULE || e->kind == EV_ERROR)
+				w->schedule_events += e->kind == POFA_EV_SCHEDULE;
+				w->export_events += e->kind == POFA_EV_EXPORT;
+				w->checkpoints += e->kind == POFA_EV_CHECKPOINT;
+				w->pauses += e->kind == POFA_EV_PAUSE;
+				w->resumes += e->kind == POFA_EV_RESUME;
+				if (e->kind == POFA_EV_LOG || e->kind == POFA_EV_SCHEDULE || e->kind == POFA_EV_ERROR)
 					snprintf(w->last_text, sizeof w->last_text, "%s", e->text);
-				if (e->kind == EV_RUN_END) {
+				if (e->kind == POFA_EV_RUN_END) {
 					w->ended = 1;
 					w->status = e->status;
 				}
@@ -163,7 +166,7 @@ static void test_commands(void **st)
 	assert_true(in_prune(&w));
 
 	/* pause: the step counter stops */
-	send(&w, CMD_PAUSE);
+	send(&w, POFA_CMD_PAUSE);
 	pump(&w, 5000, paused);
 	assert_int_equal(w.pauses, 1);
 	pump(&w, 200, NULL);
@@ -174,15 +177,15 @@ static void test_commands(void **st)
 	/* a schedule edit while paused: refused below what is pruned, then taken */
 	pofa_command c;
 	memset(&c, 0, sizeof c);
-	c.kind = CMD_SCHEDULE;
-	c.edit.set = EDIT_FINAL_SPARSITY;
+	c.kind = POFA_CMD_SCHEDULE;
+	c.edit.set = POFA_EDIT_FINAL_SPARSITY;
 	c.edit.final_sparsity = 0.001f;
 	pofa_run_command(w.r, &c);
 	pump(&w, 3000, edited);
 	assert_non_null(strstr(w.last_text, "refused"));
 	assert_int_equal(w.schedule_events, 0);
 	c.edit.final_sparsity = 0.5f;
-	c.edit.set = EDIT_FINAL_SPARSITY | EDIT_END;
+	c.edit.set = POFA_EDIT_FINAL_SPARSITY | POFA_EDIT_END;
 	c.edit.end = 100;
 	pofa_run_command(w.r, &c);
 	pump(&w, 3000, edited);
@@ -193,7 +196,7 @@ static void test_commands(void **st)
 	assert_int_equal(v.t1, 100);
 	/* export answers while paused */
 	memset(&c, 0, sizeof c);
-	c.kind = CMD_EXPORT;
+	c.kind = POFA_CMD_EXPORT;
 	snprintf(c.path, sizeof c.path, "%s/export", dir);
 	pofa_run_command(w.r, &c);
 	pump(&w, 3000, exported);
@@ -204,7 +207,7 @@ static void test_commands(void **st)
 	snprintf(p, sizeof p, "%s/export/metrics.csv", dir);
 	assert_int_equal(access(p, R_OK), 0);
 	/* resume: it moves again */
-	send(&w, CMD_RESUME);
+	send(&w, POFA_CMD_RESUME);
 	pump(&w, 5000, resumed);
 	int64_t before = w.last_step;
 	pump(&w, 3000, NULL);
@@ -215,16 +218,16 @@ static void test_commands(void **st)
 	if (!(w.sparsity > 0.49 && w.sparsity < 0.51))
 		fail_msg("after the edit to 0.5 the sparsity at step %lld is %.4f", (long long)w.last_step, w.sparsity);
 	/* checkpoint on demand */
-	send(&w, CMD_CHECKPOINT);
+	send(&w, POFA_CMD_CHECKPOINT);
 	pump(&w, 5000, checkpointed);
 	assert_true(w.checkpoints >= 1);
 	/* skip the prune stage: it ends skipped, the run goes on and ends well */
-	send(&w, CMD_SKIP);
+	send(&w, POFA_CMD_SKIP);
 	pump(&w, 600000, NULL);
 	assert_true(w.ended);
 	assert_int_equal(w.status, 0);
-	assert_int_equal(w.stage_status[1], ST_SKIPPED);
-	assert_int_equal(w.stage_status[2], ST_DONE);
+	assert_int_equal(w.stage_status[1], POFA_STAGE_SKIPPED);
+	assert_int_equal(w.stage_status[2], POFA_STAGE_DONE);
 	pofa_run_join(w.r);
 	pofa_runlog_close(&w.log);
 	/* events.csv recorded the edit */
@@ -255,11 +258,11 @@ static void test_stop_and_resume(void **st)
 	watch w;
 	start_fresh(&w, &rc, rd);
 	pump(&w, 600000, started);
-	send(&w, CMD_STOP);
+	send(&w, POFA_CMD_STOP);
 	pump(&w, 600000, NULL);
 	assert_true(w.ended);
 	assert_int_equal(w.status, 0);
-	assert_int_equal(w.stage_status[1], ST_STOPPED);
+	assert_int_equal(w.stage_status[1], POFA_STAGE_STOPPED);
 	pofa_run_join(w.r);
 	pofa_runlog_close(&w.log);
 	pofa_run_free(w.r);
@@ -282,8 +285,8 @@ static void test_stop_and_resume(void **st)
 	pump(&w, 600000, NULL);   /* generous: sanitizer builds are slow */
 	assert_true(w.ended);
 	assert_int_equal(w.status, 0);
-	assert_int_equal(w.stage_status[1], ST_DONE);
-	assert_int_equal(w.stage_status[2], ST_DONE);
+	assert_int_equal(w.stage_status[1], POFA_STAGE_DONE);
+	assert_int_equal(w.stage_status[2], POFA_STAGE_DONE);
 	pofa_run_join(w.r);
 	pofa_runlog_close(&w.log);
 	pofa_run_free(w.r);

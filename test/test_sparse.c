@@ -10,38 +10,28 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test/fixture.h"
+#include "test/ref.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "sparse.h"
-#include "synth.h"
+#include "engine/model/internal.h"
+#include "engine/kernels/kernels.h"
+#include "engine/io/safetensors.h"
+#include "data/base/fileio.h"
+#include "engine/sparse/sparse.h"
+#include "data/build/synth.h"
 
-#define NEAR(got, want, tol)                                                               \
-	do {                                                                               \
-		double g_ = (got), w_ = (want);                                            \
-		if (!(fabs(g_ - w_) <= (tol)))                                             \
-			fail_msg("%s: expected %.10g, got %.10g", #got, w_, g_);           \
-	} while (0)
+#define NEAR FX_NEAR
 
-static pofa_model *model(int head, int seed)
+static pofa_model *model(enum pofa_head head, int seed)
 {
-	pofa_config c;
-	pofa_err err;
-	pofa_config_preset(&c, "bert-tiny", &err);
-	c.vocab_size = 64;
-	c.hidden_size = 16;
-	c.num_attention_heads = 2;
-	c.intermediate_size = 32;
-	c.max_position_embeddings = 16;
-	c.num_labels = 3;
-	pofa_model *m = pofa_model_new(&c, head, 4, 8, 2, &err);
-	assert_non_null(m);
-	pofa_model_init(m, (uint64_t)seed);
-	return m;
+	pofa_config c = fx_config(64, 16, 16);
+	return fx_model(&c, head, 4, 8, 2, (uint64_t)seed);
 }
 
 static void test_schedule(void **st)
@@ -247,14 +237,14 @@ static void test_lock_through_training(void **st)
 		pofa_masks_lock(&lk);
 		if (qat)
 			assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
-		synth s;
-		synth_init(&s, 64, 1);
+		pofa_synth s;
+		pofa_synth_init(&s, 64, 1);
 		int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
 		pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty,
 		                 .attention_mask = mask, .labels = labels };
 		pofa_optim o = pofa_optim_default();
 		for (int step = 0; step < 30; step++) {
-			synth_batch(&s, 4, 8, 1, ids, ty, mask, lab);
+			pofa_synth_batch(&s, 4, 8, 1, ids, ty, mask, lab);
 			pofa_model_zero_grad(m);
 			pofa_model_step_loss(m, &b, 1);
 			pofa_model_backward(m, &b);
@@ -275,7 +265,7 @@ static void test_lock_through_training(void **st)
 					         (long long)j, t[i].data[j]);
 		}
 		NEAR(pofa_model_sparsity(m), s0, 1e-9);
-		synth_free(&s);
+		pofa_synth_free(&s);
 		pofa_masks_free(&mk);
 		pofa_masks_free(&lk);
 		pofa_model_free(m);
@@ -283,7 +273,7 @@ static void test_lock_through_training(void **st)
 }
 
 /* d(KD)/d(student logits) against central differences of the double
- * reference (pofa_kd_loss), and the engine's parallel version against the
+ * reference (ref_kd_loss), and the engine's parallel version against the
  * reference */
 static void test_kd_gradient(void **st)
 {
@@ -297,28 +287,28 @@ static void test_kd_gradient(void **st)
 		ds[i] = 0.0f;
 	}
 	float T = 2.0f, w = 0.7f;
-	double l = pofa_kd_loss(s, t, ds, R, V, V, 1, T, w);
+	double l = ref_kd_loss(s, t, ds, R, V, V, 1, T, w);
 	assert_true(l > 0.0);
 	for (int i = 0; i < R * V; i++) {
 		float keep = s[i], h = 1e-2f;
 		s[i] = keep + h;
-		double lp = pofa_kd_loss(s, t, NULL, R, V, V, 1, T, w);
+		double lp = ref_kd_loss(s, t, NULL, R, V, V, 1, T, w);
 		s[i] = keep - h;
-		double lm = pofa_kd_loss(s, t, NULL, R, V, V, 1, T, w);
+		double lm = ref_kd_loss(s, t, NULL, R, V, V, 1, T, w);
 		s[i] = keep;
 		double num = w * (lp - lm) / (2 * h);
 		if (fabs(num - ds[i]) > 1e-3 * fmax(1e-2, fabs(num)))
 			fail_msg("kd gradient [%d]: analytic %.8g, numeric %.8g", i, ds[i], num);
 	}
 	/* identical logits: zero loss */
-	NEAR(pofa_kd_loss(t, t, NULL, R, V, V, 1, T, 1.0f), 0.0, 1e-9);
+	NEAR(ref_kd_loss(t, t, NULL, R, V, V, 1, T, 1.0f), 0.0, 1e-9);
 
 	/* the engine's version on a classification model */
 	pofa_model *m = model(POFA_HEAD_CLS, 6);
 	int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
-	synth sy;
-	synth_init(&sy, 64, 2);
-	synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
+	pofa_synth sy;
+	pofa_synth_init(&sy, 64, 2);
+	pofa_synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
 	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty, .attention_mask = mask,
 	                 .labels = labels };
 	pofa_err err;
@@ -331,11 +321,11 @@ static void test_kd_gradient(void **st)
 	memcpy(sl, lg, sizeof sl);
 	memset(pofa_model_dlogits(m), 0, sizeof(float) * 12);
 	double le = pofa_model_kd(m, teach, 2.0f, 0.5f);
-	double lr = pofa_kd_loss(sl, teach, ref, 4, 3, 3, 1, 2.0f, 0.5f);
+	double lr = ref_kd_loss(sl, teach, ref, 4, 3, 3, 1, 2.0f, 0.5f);
 	NEAR(le, lr, 1e-5 * fabs(lr));
 	for (int i = 0; i < 12; i++)
 		NEAR(pofa_model_dlogits(m)[i], ref[i], 1e-6);
-	synth_free(&sy);
+	pofa_synth_free(&sy);
 	pofa_model_free(m);
 }
 
@@ -355,9 +345,9 @@ static void test_fake_quant(void **st)
 	memcpy(pofa_model_params(ref), pofa_model_params(m), pofa_model_num_params(m) * sizeof(float));
 	assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
 	int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
-	synth sy;
-	synth_init(&sy, 64, 3);
-	synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
+	pofa_synth sy;
+	pofa_synth_init(&sy, 64, 3);
+	pofa_synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
 	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty, .attention_mask = mask,
 	                 .labels = labels };
 	pofa_model_set_dropout(m, 0);
@@ -372,8 +362,9 @@ static void test_fake_quant(void **st)
 	assert_true(lq != lf);
 	/* round trip of the int8 export: dequantized weights within half a step
 	 * of the float ones, zeros exactly zero */
-	char path[128];
-	snprintf(path, sizeof path, "/tmp/pofa-test-quant-%d.safetensors", (int)getpid());
+	char path[600];
+	assert_non_null(fx_tmpdir("quant"));
+	fx_path(path, sizeof path, "int8.safetensors");
 	assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
 	pofa_st_file f;
 	assert_int_equal(pofa_st_open(&f, path, &err), 0);
@@ -402,7 +393,7 @@ static void test_fake_quant(void **st)
 		}
 	}
 	pofa_st_close(&f);
-	remove(path);
+	fx_tmpdir_remove();
 	/* STE: gradients stay finite and close to the float model's */
 	pofa_model_backward(ref, &b);
 	const float *gq = pofa_model_grads(m), *gf = pofa_model_grads(ref);
@@ -414,7 +405,7 @@ static void test_fake_quant(void **st)
 	}
 	if (!(sqrt(num / den) < 0.1))
 		fail_msg("straight-through gradients differ from float ones by %.3f (relative L2)", sqrt(num / den));
-	synth_free(&sy);
+	pofa_synth_free(&sy);
 	pofa_model_free(m);
 	pofa_model_free(ref);
 }

@@ -7,39 +7,37 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test/fixture.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "pofa.h"
-#include "synth.h"
+#include "engine/model/internal.h"
+#include "data/build/synth.h"
 
 enum { B = 8, T = 32 };
 
 typedef struct {
-	synth s;
+	pofa_synth s;
 	int ids[B * T], types[B * T], mask[B * T], labels[B * T];
 	pofa_batch b;
 } feed;
 
 static void feed_init(feed *f, int V, uint64_t seed)
 {
-	assert_int_equal(synth_init(&f->s, V, seed), 0);
+	assert_int_equal(pofa_synth_init(&f->s, V, seed), 0);
 	f->b = (pofa_batch){ .B = B, .T = T, .input_ids = f->ids, .token_type_ids = f->types,
 	                     .attention_mask = f->mask, .mlm_labels = f->labels };
 }
 
 static pofa_config cfg_small(void)
 {
-	pofa_config c;
-	pofa_err err;
-	pofa_config_preset(&c, "bert-tiny", &err);
-	c.vocab_size = 512;
-	c.hidden_size = 64;
+	pofa_config c = fx_config(512, 64, 64);
+	c.num_attention_heads = 2;  /* bert-tiny's */
 	c.intermediate_size = 256;
-	c.max_position_embeddings = 64;
 	return c;
 }
 
@@ -47,9 +45,9 @@ static pofa_config cfg_small(void)
  * skipped steps so that a resumed run sees the same batches */
 static void train(pofa_model *m, pofa_optim *o, feed *f, int from, int to, float *losses)
 {
-	pofa_sched sch = { POFA_SCHED_LINEAR, 2e-3, 5, 40 };
+	pofa_sched sch = { .kind = POFA_SCHED_LINEAR, .lr = 2e-3, .warmup = 5, .total = 40 };
 	for (int step = from; step < to; step++) {
-		synth_batch(&f->s, B, T, 1, f->ids, f->types, f->mask, f->labels);
+		pofa_synth_batch(&f->s, B, T, 1, f->ids, f->types, f->mask, f->labels);
 		pofa_model_zero_grad(m);
 		losses[step] = pofa_model_step_loss(m, &f->b, 1);
 		pofa_model_backward(m, &f->b);
@@ -79,7 +77,7 @@ static void test_determinism(void **st)
 			feed f;
 			feed_init(&f, 512, 7);
 			train(m, &o, &f, 0, 20, run ? b : a);
-			synth_free(&f.s);
+			pofa_synth_free(&f.s);
 			pofa_model_free(m);
 		}
 		for (int i = 0; i < 20; i++)
@@ -99,11 +97,13 @@ static void test_resume(void **st)
 	feed f;
 	feed_init(&f, 512, 9);
 	train(m, &o, &f, 0, 20, full);
-	synth_free(&f.s);
+	pofa_synth_free(&f.s);
 	pofa_model_free(m);
 
-	char dir[128], path[200];
-	snprintf(dir, sizeof dir, "/tmp/pofa-test-resume-%d", (int)getpid());
+	char dir[600], path[700];
+	const char *d = fx_tmpdir("resume");
+	assert_non_null(d);
+	snprintf(dir, sizeof dir, "%s/model", d);
 	pofa_err err;
 	m = fresh(2);
 	o = pofa_optim_default();
@@ -127,11 +127,9 @@ static void test_resume(void **st)
 	for (int i = 0; i < 20; i++)
 		if (memcmp(&full[i], &part[i], sizeof full[i]))
 			fail_msg("step %d: uninterrupted loss %.9g, resumed %.9g", i + 1, full[i], part[i]);
-	synth_free(&f.s);
+	pofa_synth_free(&f.s);
 	pofa_model_free(m);
-	char cmd[200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fx_tmpdir_remove(), 0);
 }
 
 static void test_naive_matches_blas(void **st)
@@ -141,7 +139,7 @@ static void test_naive_matches_blas(void **st)
 	pofa_model_set_naive(b, 1);
 	feed f;
 	feed_init(&f, 512, 3);
-	synth_batch(&f.s, B, T, 1, f.ids, f.types, f.mask, f.labels);
+	pofa_synth_batch(&f.s, B, T, 1, f.ids, f.types, f.mask, f.labels);
 	pofa_model_zero_grad(a);
 	pofa_model_zero_grad(b);
 	float la = pofa_model_step_loss(a, &f.b, 1), lb = pofa_model_step_loss(b, &f.b, 1);
@@ -158,7 +156,7 @@ static void test_naive_matches_blas(void **st)
 	}
 	if (!(sqrt(num / den) < 1e-4))
 		fail_msg("gradients differ: relative L2 %.3e (want < 1e-4)", sqrt(num / den));
-	synth_free(&f.s);
+	pofa_synth_free(&f.s);
 	pofa_model_free(a);
 	pofa_model_free(b);
 }
@@ -171,10 +169,10 @@ static void test_learns(void **st)
 	pofa_optim o = pofa_optim_default();
 	feed f;
 	feed_init(&f, 512, 5);
-	pofa_sched sch = { POFA_SCHED_LINEAR, 3e-3, 20, 300 };
+	pofa_sched sch = { .kind = POFA_SCHED_LINEAR, .lr = 3e-3, .warmup = 20, .total = 300 };
 	double first = 0.0, last = 0.0;
 	for (int step = 0; step < 300; step++) {
-		synth_batch(&f.s, B, T, 1, f.ids, f.types, f.mask, f.labels);
+		pofa_synth_batch(&f.s, B, T, 1, f.ids, f.types, f.mask, f.labels);
 		pofa_model_zero_grad(m);
 		float l = pofa_model_step_loss(m, &f.b, 1);
 		pofa_model_backward(m, &f.b);
@@ -189,7 +187,7 @@ static void test_learns(void **st)
 	if (!(first > 5.5 && last < first - 1.0))
 		fail_msg("mean loss of the first 20 steps %.3f, of the last 20 %.3f: "
 		         "expected a fall of more than 1.0", first, last);
-	synth_free(&f.s);
+	pofa_synth_free(&f.s);
 	pofa_model_free(m);
 }
 

@@ -2,7 +2,7 @@
 #ifndef POFA_CLI_H
 #define POFA_CLI_H
 
-#include "pofa.h"
+#include "engine/pofa.h"
 
 enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2 };
 

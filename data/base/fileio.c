@@ -1,0 +1,121 @@
+/* fileio.c - whole-file reads, atomic writes, folders (see fileio.h). */
+#include "data/base/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int pofa_mkdirs(const char *dir, pofa_err *err)
+{
+	char tmp[4096];
+	if (strlen(dir) >= sizeof tmp)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: path too long", dir);
+	strcpy(tmp, dir);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+				return pofa_error(err, POFA_ERR_INPUT, "%s: cannot create folder: %s",
+				                  tmp, strerror(errno));
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return POFA_OK;
+}
+
+/* Write to a temp file beside path, fsync it, rename over path, fsync the
+ * folder: a reader sees the old file or the new one, never a torn one. */
+int pofa_write_atomic(const char *path, const void *data, size_t n, pofa_err *err)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: path too long", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return pofa_error(err, POFA_ERR_RUN, "%s: cannot create temp file: %s", path,
+		                  strerror(errno));
+	const unsigned char *p = data;
+	size_t left = n;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return pofa_error(err, POFA_ERR_RUN, "%s: write failed: %s", path, strerror(e));
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return pofa_error(err, POFA_ERR_RUN, "%s: fsync failed: %s", path, strerror(e));
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return pofa_error(err, POFA_ERR_RUN, "%s: rename failed: %s", path, strerror(e));
+	}
+	/* make the rename itself durable */
+	char dir[4200];
+	strcpy(dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return POFA_OK;
+}
+
+int pofa_read_file(const char *path, unsigned char **buf, size_t *n, size_t max, pofa_err *err)
+{
+	*buf = NULL;
+	*n = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		fclose(f);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: file too large (%lld bytes)", path,
+		                  (long long)st.st_size);
+	}
+	size_t size = (size_t)st.st_size;
+	unsigned char *b = malloc(size + 1);
+	if (!b) {
+		fclose(f);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	if (fread(b, 1, size, f) != size) {
+		free(b);
+		fclose(f);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: read error", path);
+	}
+	fclose(f);
+	b[size] = 0;
+	*buf = b;
+	*n = size;
+	return POFA_OK;
+}

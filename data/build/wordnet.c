@@ -1,0 +1,644 @@
+/*
+ * wordnet.c - three downstream tasks from WordNet 3.0 (Debian's
+ * wordnet-base: data.noun, data.verb, data.adj, data.adv and the *.exc
+ * exception lists). Every synset lands in train, dev or test (80/10/10) by a
+ * hash of its offset and part of speech, so the split never depends on the
+ * order of work, and rebuilding gives the same bytes.
+ *
+ *   wn-sense  sentence = a synset's definition, label = its lexicographer
+ *             file (noun.animal, verb.motion, ...): 45 classes.
+ *   wn-pair   sentence1 = a lemma, sentence2 = a definition, label 1 when
+ *             the definition is of a sense of that lemma. One positive and
+ *             one negative per synset; half of the negatives are hard (a
+ *             sibling under the same hypernym, else the same lexicographer
+ *             file), half random; negatives come from the same split.
+ *   wn-span   SQuAD v1.1: question = a definition, context = one of the
+ *             synset's example sentences, answer = where one of its lemmas
+ *             occurs, inflected forms included (exception lists, regular
+ *             suffixes); examples without a match are skipped and counted.
+ */
+#include "data/build/datasets.h"
+#include "data/base/fileio.h"
+#include "data/base/rng.h"
+#include "data/base/util.h"
+
+#include <string.h>
+#include <cJSON.h>
+#include <csv.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *const pofa_wn_lexnames[45] = {
+	"adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
+	"noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event",
+	"noun.feeling", "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object",
+	"noun.person", "noun.phenomenon", "noun.plant", "noun.possession", "noun.process",
+	"noun.quantity", "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time",
+	"verb.body", "verb.change", "verb.cognition", "verb.communication", "verb.competition",
+	"verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+	"verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather",
+	"adj.ppl",
+};
+
+static const char *const pos_files[4] = { "noun", "verb", "adj", "adv" };
+
+typedef struct {
+	int pos;            /* index into pos_files */
+	long offset;
+	int lexfile;
+	int split;          /* 0 train, 1 dev, 2 test */
+	char **lemmas;
+	int nlemmas;
+	long *hyper;        /* hypernym offsets (same part of speech) */
+	int nhyper;
+	char *def;
+	char **examples;
+	int nex;
+} synset;
+
+typedef struct {
+	synset *s;
+	int n, cap;
+	/* exceptions: base -> inflected forms, per part of speech */
+	char **exc_base[4], **exc_form[4];
+	int nexc[4];
+} wordnet;
+
+static char *dupn(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = 0;
+	}
+	return p;
+}
+
+static int split_of(int pos, long offset)
+{
+	uint64_t h = pofa_mix64((uint64_t)offset * 8 + (uint64_t)pos) % 10;
+	return h < 8 ? 0 : h == 8 ? 1 : 2;
+}
+
+/* gloss: definition parts, and "quoted" examples, separated by "; " */
+static void parse_gloss(synset *s, const char *g, size_t n)
+{
+	pofa_sbuf def = { 0 };
+	size_t i = 0;
+	s->examples = NULL;
+	s->nex = 0;
+	while (i < n) {
+		while (i < n && (g[i] == ' ' || g[i] == ';'))
+			i++;
+		if (i >= n)
+			break;
+		if (g[i] == '"') {
+			size_t j = i + 1;
+			while (j < n && g[j] != '"')
+				j++;
+			s->examples = realloc(s->examples, (size_t)(s->nex + 1) * sizeof *s->examples);
+			s->examples[s->nex++] = dupn(g + i + 1, j - i - 1);
+			i = j + 1;
+		} else {
+			size_t j = i;
+			while (j < n && !(g[j] == ';' && j + 1 < n && g[j + 1] == ' '))
+				j++;
+			if (j == n)
+				while (j > i && g[j - 1] == ' ')
+					j--;
+			if (def.n)
+				pofa_sbuf_str(&def, "; ");
+			pofa_sbuf_put(&def, g + i, j - i);
+			i = j + 1;
+		}
+	}
+	s->def = def.s ? def.s : dupn("", 0);
+}
+
+static int load_data(wordnet *wn, const char *dir, int pos, long max, pofa_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/data.%s", dir, pos_files[pos]);
+	unsigned char *buf;
+	size_t n;
+	int rc = pofa_read_file(path, &buf, &n, 256u << 20, err);
+	if (rc)
+		return pofa_error(err, POFA_ERR_INPUT, "%s (install wordnet-base: make deps)", err->msg);
+	long line = 0, taken = 0;
+	for (size_t i = 0; i < n && (max <= 0 || taken < max);) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		line++;
+		char *l = (char *)buf + i;
+		if (j < n)
+			buf[j] = 0;
+		i = j + 1;
+		if (l[0] == ' ' || l[0] == 0)
+			continue; /* the licence header */
+		synset s = { 0 };
+		char *p = l, *end;
+		s.pos = pos;
+		s.offset = strtol(p, &end, 10);
+		p = end;
+		s.lexfile = (int)strtol(p, &end, 10);
+		p = end;
+		while (*p == ' ')
+			p++;
+		p++; /* ss_type */
+		int wc = (int)strtol(p, &end, 16);
+		p = end;
+		if (s.lexfile < 0 || s.lexfile >= 45 || wc < 1 || wc > 256) {
+			free(buf);
+			return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: not a WordNet data line", path, line);
+		}
+		s.lemmas = calloc((size_t)wc, sizeof *s.lemmas);
+		for (int w = 0; w < wc; w++) {
+			while (*p == ' ')
+				p++;
+			char *q = p;
+			while (*q && *q != ' ')
+				q++;
+			char *lem = dupn(p, (size_t)(q - p));
+			char *paren = strchr(lem, '(');   /* adjective markers: (p) (a) (ip) */
+			if (paren)
+				*paren = 0;
+			for (char *c = lem; *c; c++)
+				if (*c == '_')
+					*c = ' ';
+			s.lemmas[s.nlemmas++] = lem;
+			p = q;
+			strtol(p, &end, 16); /* lex_id */
+			p = end;
+		}
+		int pc = (int)strtol(p, &end, 10);
+		p = end;
+		for (int k = 0; k < pc; k++) {
+			while (*p == ' ')
+				p++;
+			char *sym = p;
+			while (*p && *p != ' ')
+				p++;
+			long off = strtol(p, &end, 10);
+			p = end;
+			while (*p == ' ')
+				p++;
+			char ppos = *p;
+			while (*p && *p != ' ')
+				p++;
+			strtol(p, &end, 16);
+			p = end;
+			if (sym[0] == '@' && (ppos == 'n' || ppos == 'v')) {
+				s.hyper = realloc(s.hyper, (size_t)(s.nhyper + 1) * sizeof *s.hyper);
+				s.hyper[s.nhyper++] = off;
+			}
+		}
+		char *bar = strstr(p, "| ");
+		if (!bar) {
+			free(buf);
+			return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: no gloss", path, line);
+		}
+		bar += 2;
+		size_t gl = strlen(bar);
+		while (gl > 0 && (bar[gl - 1] == ' ' || bar[gl - 1] == '\r'))
+			gl--;
+		parse_gloss(&s, bar, gl);
+		s.split = split_of(pos, s.offset);
+		if (wn->n == wn->cap) {
+			wn->cap = wn->cap ? 2 * wn->cap : 1 << 15;
+			wn->s = realloc(wn->s, (size_t)wn->cap * sizeof *wn->s);
+		}
+		wn->s[wn->n++] = s;
+		taken++;
+	}
+	free(buf);
+	/* exceptions: "inflected base..." */
+	snprintf(path, sizeof path, "%s/%s.exc", dir, pos_files[pos]);
+	if (pofa_read_file(path, &buf, &n, 64u << 20, err))
+		return POFA_OK; /* optional */
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		char *l = (char *)buf + i;
+		size_t ll = j - i;
+		char *sp = memchr(l, ' ', ll);
+		if (sp) {
+			char *form = dupn(l, (size_t)(sp - l));
+			char *rest = sp + 1;
+			size_t rl = ll - (size_t)(rest - l);
+			char *sp2 = memchr(rest, ' ', rl);
+			char *base = dupn(rest, sp2 ? (size_t)(sp2 - rest) : rl);
+			for (char *c = form; *c; c++)
+				if (*c == '_') *c = ' ';
+			for (char *c = base; *c; c++)
+				if (*c == '_') *c = ' ';
+			int k = wn->nexc[pos]++;
+			wn->exc_base[pos] = realloc(wn->exc_base[pos], (size_t)(k + 1) * sizeof(char *));
+			wn->exc_form[pos] = realloc(wn->exc_form[pos], (size_t)(k + 1) * sizeof(char *));
+			wn->exc_base[pos][k] = base;
+			wn->exc_form[pos][k] = form;
+		}
+		i = j + 1;
+	}
+	free(buf);
+	return POFA_OK;
+}
+
+static void wordnet_free(wordnet *wn)
+{
+	for (int i = 0; i < wn->n; i++) {
+		synset *s = &wn->s[i];
+		for (int k = 0; k < s->nlemmas; k++)
+			free(s->lemmas[k]);
+		for (int k = 0; k < s->nex; k++)
+			free(s->examples[k]);
+		free(s->lemmas);
+		free(s->examples);
+		free(s->hyper);
+		free(s->def);
+	}
+	free(wn->s);
+	for (int p = 0; p < 4; p++) {
+		for (int k = 0; k < wn->nexc[p]; k++) {
+			free(wn->exc_base[p][k]);
+			free(wn->exc_form[p][k]);
+		}
+		free(wn->exc_base[p]);
+		free(wn->exc_form[p]);
+	}
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* a TSV field: quoted through libcsv only when it must be */
+static void tsv_field(pofa_sbuf *b, const char *s, int last)
+{
+	if (strpbrk(s, "\t\"\r\n")) {
+		size_t n = strlen(s);
+		char *q = malloc(2 * n + 3);
+		size_t k = csv_write2(q, 2 * n + 3, s, n, '"');
+		pofa_sbuf_put(b, q, k);
+		free(q);
+	} else {
+		pofa_sbuf_str(b, s);
+	}
+	pofa_sbuf_chr(b, last ? '\n' : '\t');
+}
+
+static int lemma_in(const synset *s, const char *lemma)
+{
+	for (int k = 0; k < s->nlemmas; k++)
+		if (!strcasecmp(s->lemmas[k], lemma))
+			return 1;
+	return 0;
+}
+
+static int write_splits(const char *dir, const char *name, const char *ext, pofa_sbuf *b, pofa_err *err)
+{
+	static const char *const split_names[3] = { "train", "dev", "test" };
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int rc = pofa_mkdirs(path, err);
+	for (int s = 0; s < 3 && !rc; s++) {
+		snprintf(path, sizeof path, "%s/%s/%s.%s", dir, name, split_names[s], ext);
+		rc = pofa_write_atomic(path, b[s].s ? b[s].s : "", b[s].n, err);
+	}
+	return rc;
+}
+
+/* ---- wn-span: find a lemma (or an inflection) in the example ------------- */
+
+static void add_form(char ***forms, int *n, const char *s)
+{
+	for (int i = 0; i < *n; i++)
+		if (!strcmp((*forms)[i], s))
+			return;
+	*forms = realloc(*forms, (size_t)(*n + 1) * sizeof **forms);
+	(*forms)[(*n)++] = strdup(s);
+}
+
+static int is_vowel(char c) { return strchr("aeiou", c) != NULL; }
+
+/* regular inflections of one word by part of speech */
+static void inflect(char ***forms, int *n, const char *w, int pos)
+{
+	size_t l = strlen(w);
+	char buf[256];
+	if (l == 0 || l > 200)
+		return;
+	char last = w[l - 1], prev = l > 1 ? w[l - 2] : 0;
+	int cvc = l >= 3 && !is_vowel(last) && is_vowel(prev) && !is_vowel(w[l - 3]) &&
+	          last != 'w' && last != 'x' && last != 'y';
+#define FORM(...) do { snprintf(buf, sizeof buf, __VA_ARGS__); add_form(forms, n, buf); } while (0)
+	if (pos == 0 || pos == 1) { /* plural / third person */
+		FORM("%ss", w);
+		if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
+			FORM("%ses", w);
+		if (last == 'y' && !is_vowel(prev))
+			FORM("%.*sies", (int)l - 1, w);
+	}
+	if (pos == 1) {
+		FORM(last == 'e' ? "%sd" : "%sed", w);
+		FORM("%.*sing", last == 'e' && l > 2 ? (int)l - 1 : (int)l, w);
+		if (last == 'y' && !is_vowel(prev))
+			FORM("%.*sied", (int)l - 1, w);
+		if (cvc) {
+			FORM("%s%ced", w, last);
+			FORM("%s%cing", w, last);
+		}
+	}
+	if (pos >= 2) {
+		FORM(last == 'e' ? "%sr" : "%ser", w);
+		FORM(last == 'e' ? "%sst" : "%sest", w);
+		if (last == 'y' && !is_vowel(prev)) {
+			FORM("%.*sier", (int)l - 1, w);
+			FORM("%.*siest", (int)l - 1, w);
+		}
+		if (cvc) {
+			FORM("%s%cer", w, last);
+			FORM("%s%cest", w, last);
+		}
+	}
+#undef FORM
+}
+
+/* every form of a lemma: itself, exceptions, regular inflections of its
+ * head word (first word of a verb phrase, last word otherwise) */
+static void lemma_forms(const wordnet *wn, const char *lemma, int pos, char ***forms, int *n)
+{
+	add_form(forms, n, lemma);
+	for (int k = 0; k < wn->nexc[pos]; k++)
+		if (!strcmp(wn->exc_base[pos][k], lemma))
+			add_form(forms, n, wn->exc_form[pos][k]);
+	const char *sp = pos == 1 ? strchr(lemma, ' ') : strrchr(lemma, ' ');
+	char head[256];
+	if (!sp) {
+		inflect(forms, n, lemma, pos);
+		return;
+	}
+	/* multi-word: inflect the head, keep the rest */
+	char **hf = NULL;
+	int nh = 0;
+	if (pos == 1)
+		snprintf(head, sizeof head, "%.*s", (int)(sp - lemma), lemma);
+	else
+		snprintf(head, sizeof head, "%s", sp + 1);
+	for (int k = 0; k < wn->nexc[pos]; k++)
+		if (!strcmp(wn->exc_base[pos][k], head))
+			add_form(&hf, &nh, wn->exc_form[pos][k]);
+	inflect(&hf, &nh, head, pos);
+	for (int k = 0; k < nh; k++) {
+		char buf[600];
+		if (pos == 1)
+			snprintf(buf, sizeof buf, "%s%s", hf[k], sp);
+		else
+			snprintf(buf, sizeof buf, "%.*s%s", (int)(sp - lemma + 1), lemma, hf[k]);
+		add_form(forms, n, buf);
+		free(hf[k]);
+	}
+	free(hf);
+}
+
+/* case-insensitive whole-word search; returns byte offset or -1 */
+static long find_word(const char *text, const char *w)
+{
+	size_t n = strlen(text), l = strlen(w);
+	for (size_t i = 0; i + l <= n; i++) {
+		if (strncasecmp(text + i, w, l))
+			continue;
+		if (i > 0 && (isalnum((unsigned char)text[i - 1]) || (unsigned char)text[i - 1] >= 0x80))
+			continue;
+		if (i + l < n && (isalnum((unsigned char)text[i + l]) || (unsigned char)text[i + l] >= 0x80))
+			continue;
+		return (long)i;
+	}
+	return -1;
+}
+
+static long utf8_chars(const char *s, long bytes)
+{
+	long c = 0;
+	for (long i = 0; i < bytes; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+typedef struct { int pos; long hyper; int idx; } kid;
+
+static int by_kid(const void *a, const void *b)
+{
+	const kid *x = a, *y = b;
+	if (x->pos != y->pos)
+		return x->pos - y->pos;
+	if (x->hyper != y->hyper)
+		return x->hyper < y->hyper ? -1 : 1;
+	return x->idx - y->idx;
+}
+
+static long first_kid(const kid *k, long n, int pos, long hyper)
+{
+	long lo = 0, hi = n;
+	while (lo < hi) {
+		long mid = (lo + hi) / 2;
+		if (k[mid].pos < pos || (k[mid].pos == pos && k[mid].hyper < hyper))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- the builder ----------------------------------------------------------- */
+
+int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_wn_stats *st,
+                  pofa_err *err)
+{
+	memset(st, 0, sizeof *st);
+	wordnet wn = { 0 };
+	int rc = POFA_OK;
+	for (int p = 0; p < 4 && !rc; p++)
+		rc = load_data(&wn, wn_dir, p, max_synsets, err);
+	if (rc) {
+		wordnet_free(&wn);
+		return rc;
+	}
+	st->synsets = wn.n;
+
+	/* wn-sense */
+	pofa_sbuf sense[3] = { { 0 } };
+	for (int s = 0; s < 3; s++)
+		pofa_sbuf_str(&sense[s], "sentence\tlabel\n");
+	for (int i = 0; i < wn.n; i++) {
+		synset *s = &wn.s[i];
+		if (!s->def[0])
+			continue;
+		tsv_field(&sense[s->split], s->def, 0);
+		tsv_field(&sense[s->split], pofa_wn_lexnames[s->lexfile], 1);
+		st->sense[s->split]++;
+		st->label_count[s->lexfile]++;
+	}
+	rc = write_splits(out_dir, "wn-sense", "tsv", sense, err);
+	for (int s = 0; s < 3; s++)
+		pofa_sbuf_free(&sense[s]);
+
+	/* wn-pair: indices by split, by (lexfile, split), and hyponyms */
+	int *bysplit[3] = { NULL }, nby[3] = { 0 };
+	int *bylex[45][3], nlex[45][3];
+	memset(nlex, 0, sizeof nlex);
+	for (int l = 0; l < 45; l++)
+		for (int s = 0; s < 3; s++)
+			bylex[l][s] = NULL;
+	for (int i = 0; i < wn.n; i++) {
+		synset *s = &wn.s[i];
+		bysplit[s->split] = realloc(bysplit[s->split], (size_t)(nby[s->split] + 1) * sizeof(int));
+		bysplit[s->split][nby[s->split]++] = i;
+		int *L = bylex[s->lexfile][s->split];
+		L = realloc(L, (size_t)(nlex[s->lexfile][s->split] + 1) * sizeof(int));
+		L[nlex[s->lexfile][s->split]++] = i;
+		bylex[s->lexfile][s->split] = L;
+	}
+	/* hyponym index: (pos, hypernym offset, synset), sorted */
+	long nkids = 0;
+	for (int i = 0; i < wn.n; i++)
+		nkids += wn.s[i].nhyper;
+	kid *kids = malloc((size_t)(nkids + 1) * sizeof *kids);
+	nkids = 0;
+	for (int i = 0; i < wn.n; i++)
+		for (int k = 0; k < wn.s[i].nhyper; k++)
+			kids[nkids++] = (kid){ wn.s[i].pos, wn.s[i].hyper[k], i };
+	qsort(kids, (size_t)nkids, sizeof *kids, by_kid);
+	pofa_sbuf pair[3] = { { 0 } };
+	for (int s = 0; s < 3; s++)
+		pofa_sbuf_str(&pair[s], "sentence1\tsentence2\tlabel\n");
+	for (int i = 0; i < wn.n && !rc; i++) {
+		synset *s = &wn.s[i];
+		int sp = s->split;
+		uint64_t h = pofa_mix64((uint64_t)s->offset * 8 + (uint64_t)s->pos + 0x5eed);
+		const char *lemma = s->lemmas[h % (uint64_t)s->nlemmas];
+		tsv_field(&pair[sp], lemma, 0);
+		tsv_field(&pair[sp], s->def, 0);
+		tsv_field(&pair[sp], "1", 1);
+		st->pair[sp]++;
+		st->pair_pos[sp]++;
+		int neg = -1, hard = (h >> 20) & 1;
+		if (hard) {
+			/* a sibling: another hyponym of one of this synset's
+			 * hypernyms, in the same split */
+			for (int k = 0; k < s->nhyper && neg < 0; k++) {
+				long lo = first_kid(kids, nkids, s->pos, s->hyper[k]), cands = 0;
+				for (long q = lo; q < nkids && kids[q].pos == s->pos && kids[q].hyper == s->hyper[k]; q++)
+					cands++;
+				for (long t = 0; t < cands && neg < 0; t++) {
+					int j = kids[lo + (long)((h >> 24) + (uint64_t)t) % cands].idx;
+					if (j != i && wn.s[j].split == sp && !lemma_in(&wn.s[j], lemma))
+						neg = j;
+				}
+			}
+			for (int tries = 0; neg < 0 && tries < 16 && nlex[s->lexfile][sp] > 1; tries++) {
+				int j = bylex[s->lexfile][sp][pofa_mix64(h + (uint64_t)tries) % (uint64_t)nlex[s->lexfile][sp]];
+				if (&wn.s[j] != s && !lemma_in(&wn.s[j], lemma))
+					neg = j;
+			}
+		}
+		if (neg < 0)
+			hard = 0;
+		for (int tries = 0; neg < 0 && tries < 64 && nby[sp] > 1; tries++) {
+			int j = bysplit[sp][pofa_mix64(h ^ (0x9e37u + (uint64_t)tries)) % (uint64_t)nby[sp]];
+			if (&wn.s[j] != s && !lemma_in(&wn.s[j], lemma))
+				neg = j;
+		}
+		if (neg >= 0) {
+			tsv_field(&pair[sp], lemma, 0);
+			tsv_field(&pair[sp], wn.s[neg].def, 0);
+			tsv_field(&pair[sp], "0", 1);
+			st->pair[sp]++;
+			st->pair_hard[sp] += hard;
+		}
+	}
+	if (!rc)
+		rc = write_splits(out_dir, "wn-pair", "tsv", pair, err);
+	free(kids);
+	for (int s = 0; s < 3; s++) {
+		pofa_sbuf_free(&pair[s]);
+		free(bysplit[s]);
+		for (int l = 0; l < 45; l++)
+			free(bylex[l][s]);
+	}
+
+	/* wn-span */
+	cJSON *roots[3], *paras[3];
+	for (int s = 0; s < 3; s++) {
+		roots[s] = cJSON_CreateObject();
+		cJSON_AddStringToObject(roots[s], "version", "1.1");
+		cJSON *data = cJSON_AddArrayToObject(roots[s], "data");
+		cJSON *art = cJSON_CreateObject();
+		cJSON_AddStringToObject(art, "title", "wn-span");
+		paras[s] = cJSON_AddArrayToObject(art, "paragraphs");
+		cJSON_AddItemToArray(data, art);
+	}
+	for (int i = 0; i < wn.n && !rc; i++) {
+		synset *s = &wn.s[i];
+		if (!s->nex)
+			continue;
+		char **forms = NULL;
+		int nf = 0;
+		for (int k = 0; k < s->nlemmas; k++)
+			lemma_forms(&wn, s->lemmas[k], s->pos, &forms, &nf);
+		for (int e = 0; e < s->nex; e++) {
+			const char *ctx = s->examples[e];
+			long best = -1, blen = 0;
+			for (int f = 0; f < nf; f++) {
+				long at = find_word(ctx, forms[f]);
+				long fl = (long)strlen(forms[f]);
+				/* the earliest match; the longest at the same place */
+				if (at >= 0 && (best < 0 || at < best || (at == best && fl > blen))) {
+					best = at;
+					blen = fl;
+				}
+			}
+			if (best < 0) {
+				st->span_skipped++;
+				continue;
+			}
+			char id[64], ans[512];
+			snprintf(id, sizeof id, "wn-%s-%08ld-%d", pos_files[s->pos], s->offset, e);
+			snprintf(ans, sizeof ans, "%.*s", (int)blen, ctx + best);
+			cJSON *para = cJSON_CreateObject();
+			cJSON_AddStringToObject(para, "context", ctx);
+			cJSON *qas = cJSON_AddArrayToObject(para, "qas");
+			cJSON *qa = cJSON_CreateObject();
+			cJSON_AddStringToObject(qa, "id", id);
+			cJSON_AddStringToObject(qa, "question", s->def);
+			cJSON *answers = cJSON_AddArrayToObject(qa, "answers");
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddStringToObject(a, "text", ans);
+			cJSON_AddNumberToObject(a, "answer_start", (double)utf8_chars(ctx, best));
+			cJSON_AddItemToArray(answers, a);
+			cJSON_AddItemToArray(qas, qa);
+			cJSON_AddItemToArray(paras[s->split], para);
+			st->span[s->split]++;
+		}
+		for (int f = 0; f < nf; f++)
+			free(forms[f]);
+		free(forms);
+	}
+	pofa_sbuf span[3] = { { 0 } };
+	for (int s = 0; s < 3; s++) {
+		char *txt = cJSON_PrintUnformatted(roots[s]);
+		if (txt) {
+			pofa_sbuf_str(&span[s], txt);
+			pofa_sbuf_chr(&span[s], '\n');
+			free(txt);
+		}
+		cJSON_Delete(roots[s]);
+	}
+	if (!rc)
+		rc = write_splits(out_dir, "wn-span", "json", span, err);
+	for (int s = 0; s < 3; s++)
+		pofa_sbuf_free(&span[s]);
+	wordnet_free(&wn);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* taskset.c - tokenized task splits, batches and evaluation (see taskset.h). */
+#include "data/task/taskset.h"
+#include "data/base/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pofa_taskset_free(pofa_taskset *ts)
+{
+	free(ts->ids);
+	free(ts->labels);
+	pofa_qa_free(&ts->qa);
+	memset(ts, 0, sizeof *ts);
+}
+
+int pofa_taskset_load(const pofa_task_spec *spec, const char *path, pofa_tokenizer *tk, int T,
+                      pofa_labels *labels, pofa_taskset *ts, pofa_err *err)
+{
+	memset(ts, 0, sizeof *ts);
+	ts->format = spec->format;
+	ts->T = T;
+	snprintf(ts->path, sizeof ts->path, "%s", path);
+	if (spec->format == POFA_TASK_SQUAD) {
+		int rc = pofa_qa_load(path, &ts->qa, err);
+		if (!rc)
+			rc = pofa_qa_featurize(&ts->qa, tk, T, T / 2, POFA_MIN(64, T / 2), err);
+		ts->n = ts->qa.nfeat;
+		return rc;
+	}
+	pofa_text_task t;
+	int rc = pofa_text_task_load(path, spec->text_a, spec->text_b[0] ? spec->text_b : NULL,
+	                             spec->label, labels, &t, err);
+	if (rc)
+		return rc;
+	ts->n = t.n;
+	ts->nlabels = labels->n;
+	ts->ids = malloc((size_t)t.n * 3 * T * sizeof(int));
+	ts->labels = malloc((size_t)t.n * sizeof(int));
+	pofa_encoding e;
+	if (!ts->ids || !ts->labels || pofa_encoding_init(&e, T)) {
+		pofa_text_task_free(&t);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	ts->types = ts->ids + (size_t)t.n * T;
+	ts->mask = ts->ids + (size_t)2 * t.n * T;
+	for (int i = 0; i < t.n; i++) {
+		if (pofa_encode(tk, t.a[i], -1, t.b ? t.b[i] : NULL, -1, T, 1, &e) < 0) {
+			pofa_encoding_free(&e);
+			pofa_text_task_free(&t);
+			return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+		}
+		ts->truncated += e.truncated > 0;
+		memcpy(ts->ids + (size_t)i * T, e.ids, (size_t)T * sizeof(int));
+		memcpy(ts->types + (size_t)i * T, e.type_ids, (size_t)T * sizeof(int));
+		memcpy(ts->mask + (size_t)i * T, e.mask, (size_t)T * sizeof(int));
+		ts->labels[i] = t.label[i];
+	}
+	pofa_encoding_free(&e);
+	pofa_text_task_free(&t);
+	return POFA_OK;
+}
+
+void pofa_taskset_batch(const pofa_taskset *ts, const long *idx, int B, int *ids, int *types,
+                        int *mask, int *labels, int *starts, int *ends)
+{
+	int T = ts->T;
+	for (int b = 0; b < B; b++) {
+		long i = idx[b];
+		size_t o = (size_t)b * T;
+		if (ts->format == POFA_TASK_SQUAD) {
+			const pofa_qa_feature *f = &ts->qa.feat[i];
+			memcpy(ids + o, f->ids, (size_t)T * sizeof(int));
+			memcpy(types + o, f->types, (size_t)T * sizeof(int));
+			memcpy(mask + o, f->mask, (size_t)T * sizeof(int));
+			if (starts)
+				starts[b] = f->start;
+			if (ends)
+				ends[b] = f->end;
+		} else {
+			memcpy(ids + o, ts->ids + (size_t)i * T, (size_t)T * sizeof(int));
+			memcpy(types + o, ts->types + (size_t)i * T, (size_t)T * sizeof(int));
+			memcpy(mask + o, ts->mask + (size_t)i * T, (size_t)T * sizeof(int));
+			if (labels)
+				labels[b] = ts->labels[i];
+		}
+	}
+}

@@ -1,0 +1,235 @@
+/* text.c - labels and sentence (pair) classification files through libcsv (see loaders.h). */
+#include "data/task/loaders.h"
+#include "data/base/fileio.h"
+#include "data/base/util.h"
+
+#include <csv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- labels ------------------------------------------------------------------ */
+
+void pofa_labels_free(pofa_labels *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	memset(l, 0, sizeof *l);
+}
+
+int pofa_labels_find(const pofa_labels *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->names[i], name))
+			return i;
+	return -1;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- TSV / CSV through libcsv ------------------------------------------------- */
+
+typedef struct {
+	const char *path;
+	long line;          /* physical line being fed */
+	long row_line;      /* line where the current row started */
+	int nfields;        /* fields of the current row */
+	char **fields;
+	int fcap;
+	int header_n;       /* fields of the header row */
+	char **header;
+	long rows;          /* data rows */
+	int ia, ib, il;     /* column indices */
+	const char *col_a, *col_b, *col_label;
+	pofa_text_task *t;
+	char **raw_labels;
+	int tcap;
+	pofa_err *err;
+	int rc;
+} tsv_state;
+
+static void on_field(void *s, size_t n, void *data)
+{
+	tsv_state *st = data;
+	if (st->rc)
+		return;
+	if (st->nfields == 0)
+		st->row_line = st->line;
+	if (st->nfields == st->fcap) {
+		st->fcap = st->fcap ? 2 * st->fcap : 16;
+		st->fields = realloc(st->fields, (size_t)st->fcap * sizeof *st->fields);
+	}
+	char *f = malloc(n + 1);
+	memcpy(f, s ? s : "", n);
+	f[n] = 0;
+	st->fields[st->nfields++] = f;
+}
+
+static int col_index(char **h, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(h[i], name))
+			return i;
+	return -1;
+}
+
+static void on_row(int c, void *data)
+{
+	tsv_state *st = data;
+	(void)c;
+	if (st->rc) {
+		for (int i = 0; i < st->nfields; i++)
+			free(st->fields[i]);
+		st->nfields = 0;
+		return;
+	}
+	if (!st->header) {
+		st->header = st->fields;
+		st->header_n = st->nfields;
+		st->fields = NULL;
+		st->fcap = st->nfields = 0;
+		const char *cols[3] = { st->col_a, st->col_b, st->col_label };
+		int *idx[3] = { &st->ia, &st->ib, &st->il };
+		for (int k = 0; k < 3; k++) {
+			*idx[k] = -1;
+			if (!cols[k])
+				continue;
+			*idx[k] = col_index(st->header, st->header_n, cols[k]);
+			if (*idx[k] < 0) {
+				st->rc = pofa_error(st->err, POFA_ERR_INPUT,
+				                    "%s:%ld: no column \"%s\" in the header row; name an existing "
+				                    "column in the recipe",
+				                    st->path, st->row_line, cols[k]);
+				return;
+			}
+		}
+		return;
+	}
+	if (st->nfields != st->header_n) {
+		st->rc = pofa_error(st->err, POFA_ERR_INPUT,
+		                    "%s:%ld: %d fields where the header has %d (a ragged row: check the "
+		                    "tabs and quotes on that line)",
+		                    st->path, st->row_line, st->nfields, st->header_n);
+		for (int i = 0; i < st->nfields; i++)
+			free(st->fields[i]);
+		st->nfields = 0;
+		return;
+	}
+	pofa_text_task *t = st->t;
+	if (t->n == st->tcap) {
+		st->tcap = st->tcap ? 2 * st->tcap : 1024;
+		t->a = realloc(t->a, (size_t)st->tcap * sizeof *t->a);
+		if (st->col_b)
+			t->b = realloc(t->b, (size_t)st->tcap * sizeof *t->b);
+		t->label = realloc(t->label, (size_t)st->tcap * sizeof *t->label);
+		t->line = realloc(t->line, (size_t)st->tcap * sizeof *t->line);
+		st->raw_labels = realloc(st->raw_labels, (size_t)st->tcap * sizeof *st->raw_labels);
+	}
+	t->a[t->n] = st->fields[st->ia];
+	st->fields[st->ia] = NULL;
+	if (st->col_b) {
+		t->b[t->n] = st->fields[st->ib];
+		st->fields[st->ib] = NULL;
+	}
+	st->raw_labels[t->n] = st->fields[st->il];
+	st->fields[st->il] = NULL;
+	t->line[t->n] = st->row_line;
+	t->n++;
+	for (int i = 0; i < st->nfields; i++)
+		free(st->fields[i]);
+	st->nfields = 0;
+}
+
+void pofa_text_task_free(pofa_text_task *t)
+{
+	for (int i = 0; i < t->n; i++) {
+		free(t->a[i]);
+		if (t->b)
+			free(t->b[i]);
+	}
+	free(t->a);
+	free(t->b);
+	free(t->label);
+	free(t->line);
+	memset(t, 0, sizeof *t);
+}
+
+int pofa_text_task_load(const char *path, const char *col_a, const char *col_b,
+                        const char *col_label, pofa_labels *labels, pofa_text_task *t,
+                        pofa_err *err)
+{
+	memset(t, 0, sizeof *t);
+	unsigned char *buf;
+	size_t n;
+	int rc = pofa_read_file(path, &buf, &n, (size_t)4 << 30, err);
+	if (rc)
+		return rc;
+	size_t plen = strlen(path);
+	int csv = plen > 4 && !strcmp(path + plen - 4, ".csv");
+	struct csv_parser p;
+	csv_init(&p, CSV_APPEND_NULL);
+	csv_set_delim(&p, csv ? ',' : '\t');
+	tsv_state st = { .path = path, .line = 1, .col_a = col_a, .col_b = col_b,
+	                 .col_label = col_label, .t = t, .err = err };
+	size_t i = 0;
+	if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
+		i = 3; /* a UTF-8 byte-order mark */
+	/* fed a physical line at a time, so errors can name the line */
+	while (i < n && !st.rc) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		if (j < n)
+			j++;
+		if (csv_parse(&p, buf + i, j - i, on_field, on_row, &st) != j - i && !st.rc)
+			st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s", path, st.line,
+			                   csv_strerror(csv_error(&p)));
+		st.line++;
+		i = j;
+	}
+	if (!st.rc)
+		csv_fini(&p, on_field, on_row, &st);
+	csv_free(&p);
+	free(buf);
+	if (!st.rc && !st.header)
+		st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:1: empty file; expected a header row and examples",
+		                   path);
+	if (!st.rc && t->n == 0)
+		st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:2: no examples after the header row", path);
+	/* labels: built from the training split, sorted, or looked up */
+	if (!st.rc && labels->n == 0) {
+		char **names = malloc((size_t)t->n * sizeof *names);
+		int nn = 0;
+		for (int k = 0; k < t->n; k++)
+			names[nn++] = st.raw_labels[k];
+		qsort(names, (size_t)nn, sizeof *names, cmp_strp);
+		labels->names = malloc((size_t)nn * sizeof *labels->names);
+		for (int k = 0; k < nn; k++)
+			if (k == 0 || strcmp(names[k], names[k - 1]))
+				labels->names[labels->n++] = strdup(names[k]);
+		free(names);
+	}
+	for (int k = 0; k < t->n && !st.rc; k++) {
+		t->label[k] = pofa_labels_find(labels, st.raw_labels[k]);
+		if (t->label[k] < 0)
+			st.rc = pofa_error(err, POFA_ERR_INPUT,
+			                   "%s:%ld: label \"%s\" does not occur in the training split",
+			                   path, t->line[k], st.raw_labels[k]);
+	}
+	for (int k = 0; k < t->n; k++)
+		free(st.raw_labels ? st.raw_labels[k] : NULL);
+	free(st.raw_labels);
+	for (int k = 0; k < st.header_n; k++)
+		free(st.header[k]);
+	free(st.header);
+	for (int k = 0; k < st.nfields; k++)
+		free(st.fields[k]);
+	free(st.fields);
+	if (st.rc)
+		pofa_text_task_free(t);
+	return st.rc;
+}

@@ -1,0 +1,450 @@
+/*
+ * safetensors.c - the safetensors format: an 8-byte little-endian header
+ * length N, N bytes of JSON header, then the tensors' bytes. Every file is
+ * untrusted: lengths, offsets, shapes and dtypes are checked before use, and
+ * the data section must be covered exactly, without holes or overlaps, as the
+ * format requires.
+ */
+#include "engine/io/safetensors.h"
+#include "data/base/fileio.h"
+#include "data/base/util.h"
+
+#include <string.h>
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define ST_MAX_HEADER (100u << 20) /* the reference reader's limit */
+#define ST_MAX_FILE ((size_t)64 << 30)
+
+static const struct { const char *name; int size; } dtypes[POFA_DTYPE_COUNT] = {
+	[POFA_F32] = { "F32", 4 }, [POFA_F16] = { "F16", 2 }, [POFA_BF16] = { "BF16", 2 },
+	[POFA_F64] = { "F64", 8 }, [POFA_I64] = { "I64", 8 }, [POFA_I32] = { "I32", 4 },
+	[POFA_I8] = { "I8", 1 },   [POFA_U8] = { "U8", 1 },   [POFA_BOOL] = { "BOOL", 1 },
+};
+_Static_assert(POFA_ARRAY_LEN(dtypes) == POFA_DTYPE_COUNT, "dtype table");
+
+const char *pofa_dtype_name(enum pofa_dtype d) { return d >= 0 && d < POFA_DTYPE_COUNT ? dtypes[d].name : "?"; }
+
+static int parse_dtype(const char *s)
+{
+	for (int i = 0; i < POFA_DTYPE_COUNT; i++)
+		if (strcmp(s, dtypes[i].name) == 0)
+			return i;
+	return -1;
+}
+
+/* a JSON number that is a non-negative integer below 2^53 */
+static int json_uint(const cJSON *j, uint64_t *out)
+{
+	if (!cJSON_IsNumber(j))
+		return 0;
+	double d = j->valuedouble;
+	if (!(d >= 0.0) || d > 9007199254740992.0 || d != (double)(uint64_t)d)
+		return 0;
+	*out = (uint64_t)d;
+	return 1;
+}
+
+static int by_begin(const void *a, const void *b)
+{
+	const pofa_st_tensor *x = a, *y = b;
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	return x->end < y->end ? -1 : (x->end > y->end);
+}
+
+void pofa_st_close(pofa_st_file *f)
+{
+	if (!f)
+		return;
+	free(f->buf);
+	free(f->tensors);
+	free(f->meta);
+	memset(f, 0, sizeof *f);
+}
+
+static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *err)
+{
+	const char *path = f->path;
+	if (n == 0 || json[0] != '{')
+		return pofa_error(err, POFA_ERR_INPUT, "%s: header is not a JSON object", path);
+	cJSON *root = cJSON_ParseWithLength(json, n);
+	if (!root || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: malformed JSON header", path);
+	}
+	int count = cJSON_GetArraySize(root);
+	f->tensors = calloc((size_t)count + 1, sizeof *f->tensors);
+	f->meta = calloc((size_t)count + 1, sizeof *f->meta);
+	if (!f->tensors || !f->meta) {
+		cJSON_Delete(root);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	uint64_t data_len = f->size - f->data_off;
+	int rc = POFA_OK;
+	for (cJSON *it = root->child; it && rc == POFA_OK; it = it->next) {
+		const char *name = it->string ? it->string : "";
+		if (strcmp(name, "__metadata__") == 0) {
+			if (!cJSON_IsObject(it)) {
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ is not an object", path);
+				break;
+			}
+			for (cJSON *kv = it->child; kv; kv = kv->next) {
+				if (!cJSON_IsString(kv)) {
+					rc = pofa_error(err, POFA_ERR_INPUT,
+					                "%s: __metadata__ value of \"%s\" is not a string", path,
+					                kv->string);
+					break;
+				}
+				if (f->nmeta < count) {
+					snprintf(f->meta[f->nmeta][0], 128, "%s", kv->string);
+					snprintf(f->meta[f->nmeta][1], 128, "%s", kv->valuestring);
+					f->nmeta++;
+				}
+			}
+			continue;
+		}
+		if (strlen(name) >= sizeof f->tensors[0].name) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor name too long", path);
+			break;
+		}
+		for (int i = 0; i < f->ntensors; i++)
+			if (strcmp(f->tensors[i].name, name) == 0) {
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: appears twice", path, name);
+				break;
+			}
+		if (rc)
+			break;
+		pofa_st_tensor *t = &f->tensors[f->ntensors];
+		strcpy(t->name, name);
+		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+		const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
+		const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+		if (!cJSON_IsObject(it) || !cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(of)) {
+			rc = pofa_error(err, POFA_ERR_INPUT,
+			                "%s: tensor %s: needs \"dtype\", \"shape\" and \"data_offsets\"", path, name);
+			break;
+		}
+		int dtype = parse_dtype(dt->valuestring);
+		if (dtype < 0) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: unknown dtype \"%s\"", path, name,
+			                dt->valuestring);
+			break;
+		}
+		t->dtype = (enum pofa_dtype)dtype;
+		int nd = cJSON_GetArraySize(sh);
+		if (nd > 8) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: %d dimensions (at most 8)", path,
+			                name, nd);
+			break;
+		}
+		t->ndim = nd;
+		uint64_t numel = 1;
+		int d = 0;
+		for (const cJSON *e = sh->child; e; e = e->next, d++) {
+			uint64_t v;
+			if (!json_uint(e, &v) || v > (1ull << 40)) {
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: bad shape entry", path, name);
+				break;
+			}
+			t->shape[d] = (int64_t)v;
+			if (v != 0 && numel > (1ull << 50) / v) {
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: shape too large", path, name);
+				break;
+			}
+			numel *= v;
+		}
+		if (rc)
+			break;
+		uint64_t b, e;
+		if (cJSON_GetArraySize(of) != 2 || !json_uint(of->child, &b) ||
+		    !json_uint(of->child->next, &e) || b > e) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: bad data_offsets", path, name);
+			break;
+		}
+		if (e > data_len) {
+			rc = pofa_error(err, POFA_ERR_INPUT,
+			                "%s: tensor %s: data_offsets [%llu, %llu] beyond the data (%llu bytes); "
+			                "the file is truncated or corrupt",
+			                path, name, (unsigned long long)b, (unsigned long long)e,
+			                (unsigned long long)data_len);
+			break;
+		}
+		if (e - b != numel * (uint64_t)dtypes[t->dtype].size) {
+			rc = pofa_error(err, POFA_ERR_INPUT,
+			                "%s: tensor %s: %llu bytes of data for a %s tensor of %llu elements",
+			                path, name, (unsigned long long)(e - b), dtypes[t->dtype].name,
+			                (unsigned long long)numel);
+			break;
+		}
+		t->begin = b;
+		t->end = e;
+		f->ntensors++;
+	}
+	cJSON_Delete(root);
+	if (rc)
+		return rc;
+
+	/* the data section must be covered exactly once, in order */
+	pofa_st_tensor *s = malloc(((size_t)f->ntensors + 1) * sizeof *s);
+	if (!s)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	memcpy(s, f->tensors, (size_t)f->ntensors * sizeof *s);
+	qsort(s, (size_t)f->ntensors, sizeof *s, by_begin);
+	for (int i = 1; i < f->ntensors && rc == POFA_OK; i++)
+		if (s[i].begin < s[i - 1].end)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: data overlaps tensor %s", path,
+			                s[i].name, s[i - 1].name);
+	uint64_t at = 0;
+	for (int i = 0; i < f->ntensors && rc == POFA_OK; i++) {
+		if (s[i].begin > at)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: a gap of %llu bytes before its data",
+			                path, s[i].name, (unsigned long long)(s[i].begin - at));
+		at = s[i].end;
+	}
+	if (rc == POFA_OK && at != data_len)
+		rc = pofa_error(err, POFA_ERR_INPUT,
+		                "%s: %llu bytes after the last tensor's data; the file is corrupt", path,
+		                (unsigned long long)(data_len - at));
+	free(s);
+	return rc;
+}
+
+int pofa_st_open(pofa_st_file *f, const char *path, pofa_err *err)
+{
+	memset(f, 0, sizeof *f);
+	snprintf(f->path, sizeof f->path, "%s", path);
+	int rc = pofa_read_file(path, &f->buf, &f->size, ST_MAX_FILE, err);
+	if (rc)
+		return rc;
+	if (f->size < 8) {
+		pofa_st_close(f);
+		return pofa_error(err, POFA_ERR_INPUT,
+		                  "%s: truncated: %zu bytes, shorter than the 8-byte header length", path,
+		                  f->size);
+	}
+	uint64_t n = 0;
+	for (int i = 7; i >= 0; i--)
+		n = (n << 8) | f->buf[i];
+	if (n > ST_MAX_HEADER || n > f->size - 8) {
+		size_t size = f->size;
+		pofa_st_close(f);
+		return pofa_error(err, POFA_ERR_INPUT,
+		                  "%s: bad header length %llu (file has %zu bytes); the file is truncated "
+		                  "or not safetensors",
+		                  path, (unsigned long long)n, size);
+	}
+	f->data_off = 8 + (size_t)n;
+	rc = parse_header(f, (const char *)f->buf + 8, (size_t)n, err);
+	if (rc) {
+		pofa_st_close(f);
+		snprintf(f->path, sizeof f->path, "%s", path);
+	}
+	return rc;
+}
+
+const pofa_st_tensor *pofa_st_find(const pofa_st_file *f, const char *name)
+{
+	for (int i = 0; i < f->ntensors; i++)
+		if (strcmp(f->tensors[i].name, name) == 0)
+			return &f->tensors[i];
+	return NULL;
+}
+
+const char *pofa_st_meta(const pofa_st_file *f, const char *key)
+{
+	for (int i = 0; i < f->nmeta; i++)
+		if (strcmp(f->meta[i][0], key) == 0)
+			return f->meta[i][1];
+	return NULL;
+}
+
+static float half_to_float(uint16_t h)
+{
+	uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, bits;
+	if (e == 0) {
+		if (m == 0) {
+			bits = s;
+		} else { /* subnormal: renormalise */
+			e = 127 - 15 + 1;
+			while (!(m & 0x400)) {
+				m <<= 1;
+				e--;
+			}
+			bits = s | (e << 23) | ((m & 0x3ff) << 13);
+		}
+	} else if (e == 31) {
+		bits = s | 0x7f800000u | (m << 13);
+	} else {
+		bits = s | ((e + 127 - 15) << 23) | (m << 13);
+	}
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+int pofa_st_read_f32(const pofa_st_file *f, const pofa_st_tensor *t, float *out, pofa_err *err)
+{
+	const unsigned char *p = f->buf + f->data_off + t->begin;
+	size_t n = (t->end - t->begin) / (size_t)dtypes[t->dtype].size;
+	switch (t->dtype) {
+	case POFA_F32:
+		memcpy(out, p, n * 4);
+		return POFA_OK;
+	case POFA_F64:
+		for (size_t i = 0; i < n; i++) {
+			double d;
+			memcpy(&d, p + 8 * i, 8);
+			out[i] = (float)d;
+		}
+		return POFA_OK;
+	case POFA_F16:
+		for (size_t i = 0; i < n; i++)
+			out[i] = half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+		return POFA_OK;
+	case POFA_BF16:
+		for (size_t i = 0; i < n; i++) {
+			uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
+			memcpy(&out[i], &bits, 4);
+		}
+		return POFA_OK;
+	default:
+		return pofa_error(err, POFA_ERR_INPUT,
+		                  "%s: tensor %s: dtype %s cannot be read as floating point; "
+		                  "convert the model to F32, F16 or BF16",
+		                  f->path, t->name, dtypes[t->dtype].name);
+	}
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+typedef struct { char *s; size_t n, cap; int oom; } pofa_sbuf;
+
+static void sb_put(pofa_sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->cap ? b->cap * 2 : 4096) + n;
+		char *p = realloc(b->s, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = 0;
+}
+static void sb_str(pofa_sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_json(pofa_sbuf *b, const char *s)
+{
+	sb_put(b, "\"", 1);
+	for (; *s; s++) {
+		char e[8];
+		if (*s == '"' || *s == '\\') {
+			e[0] = '\\';
+			e[1] = *s;
+			sb_put(b, e, 2);
+		} else if ((unsigned char)*s < 0x20) {
+			snprintf(e, sizeof e, "\\u%04x", (unsigned char)*s);
+			sb_str(b, e);
+		} else {
+			sb_put(b, s, 1);
+		}
+	}
+	sb_put(b, "\"", 1);
+}
+
+/* the reference writer: larger alignment (dtype size) first, then by name */
+static int by_name(const void *a, const void *b)
+{
+	const pofa_st_out *x = a, *y = b;
+	int sx = dtypes[x->dtype].size, sy = dtypes[y->dtype].size;
+	if (sx != sy)
+		return sy - sx;
+	return strcmp(x->name, y->name);
+}
+
+int pofa_st_write(const char *path, const pofa_st_out *t, int n,
+                  const char *const (*meta)[2], int nmeta, pofa_err *err)
+{
+	for (int i = 0; i < n; i++)
+		if ((unsigned)t[i].dtype >= POFA_DTYPE_COUNT)
+			return pofa_error(err, POFA_ERR_RUN, "%s: tensor %s: bad dtype", path, t[i].name);
+	pofa_st_out *s = malloc(((size_t)n + 1) * sizeof *s);
+	if (!s)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	memcpy(s, t, (size_t)n * sizeof *s);
+	qsort(s, (size_t)n, sizeof *s, by_name);
+	pofa_sbuf h = { 0 };
+	char num[64];
+	sb_str(&h, "{");
+	if (nmeta > 0) {
+		sb_str(&h, "\"__metadata__\":{");
+		for (int i = 0; i < nmeta; i++) {
+			if (i)
+				sb_str(&h, ",");
+			sb_json(&h, meta[i][0]);
+			sb_str(&h, ":");
+			sb_json(&h, meta[i][1]);
+		}
+		sb_str(&h, "}");
+	}
+	uint64_t off = 0;
+	for (int i = 0; i < n; i++) {
+		if (nmeta > 0 || i)
+			sb_str(&h, ",");
+		sb_json(&h, s[i].name);
+		sb_str(&h, ":{\"dtype\":\"");
+		sb_str(&h, dtypes[s[i].dtype].name);
+		sb_str(&h, "\",\"shape\":[");
+		uint64_t numel = 1;
+		for (int d = 0; d < s[i].ndim; d++) {
+			snprintf(num, sizeof num, "%s%lld", d ? "," : "", (long long)s[i].shape[d]);
+			sb_str(&h, num);
+			numel *= (uint64_t)s[i].shape[d];
+		}
+		uint64_t bytes = (uint64_t)dtypes[s[i].dtype].size * numel;
+		snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+		         (unsigned long long)(off + bytes));
+		sb_str(&h, num);
+		off += bytes;
+	}
+	sb_str(&h, "}");
+	while (h.n % 8)  /* pad with spaces so the data starts 8-byte aligned */
+		sb_str(&h, " ");
+	if (h.oom) {
+		free(h.s);
+		free(s);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	size_t total = 8 + h.n + (size_t)off;
+	unsigned char *buf = malloc(total);
+	if (!buf) {
+		free(h.s);
+		free(s);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory (%zu bytes)", path, total);
+	}
+	uint64_t hn = h.n;
+	for (int i = 0; i < 8; i++)
+		buf[i] = (unsigned char)(hn >> (8 * i));
+	memcpy(buf + 8, h.s, h.n);
+	unsigned char *p = buf + 8 + h.n;
+	for (int i = 0; i < n; i++) {
+		size_t bytes = (size_t)dtypes[s[i].dtype].size;
+		for (int d = 0; d < s[i].ndim; d++)
+			bytes *= (size_t)s[i].shape[d];
+		memcpy(p, s[i].data, bytes);
+		p += bytes;
+	}
+	int rc = pofa_write_atomic(path, buf, total, err);
+	free(buf);
+	free(h.s);
+	free(s);
+	return rc;
+}

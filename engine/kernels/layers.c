@@ -1,0 +1,514 @@
+/*
+ * layers.c - forward and backward kernels, llm.c style: outputs first, then
+ * inputs, then shapes. Shape letters: B batch, T time, C channels, OC output
+ * channels, NH heads, hs head size, V vocabulary, N = B*T rows.
+ *
+ * Every kernel splits its work over the pool in a fixed way, so results are
+ * bit-identical for a given thread count. Matrix products go through
+ * single-threaded cblas_sgemm calls, one per chunk (the pool supplies the
+ * parallelism), or through the naive loops kept as the test reference.
+ */
+#include "engine/kernels/kernels.h"
+#include "data/base/util.h"
+
+#include <string.h>
+#include <math.h>
+#include <cblas.h>
+#include <stdlib.h>
+
+/* ---- matrix products --------------------------------------------------- */
+
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major; naive reference. */
+static void gemm_naive(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			double acc = 0.0;
+			for (int k = 0; k < K; k++) {
+				float a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+				float b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+				acc += (double)a * b;
+			}
+			float *c = &C[(size_t)i * ldc + j];
+			*c = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *c));
+		}
+}
+
+static void gemm(int naive, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	if (naive) {
+		gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+	            M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+typedef struct {
+	pofa_kern *k;
+	float *out, *dinp, *dw, *dbias;
+	const float *inp, *w, *bias, *dout;
+	int N, C, OC, acc;
+} mm_args;
+
+static void mm_forward_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	mm_args *a = arg;
+	int n = (int)(i1 - i0);
+	float *out = a->out + i0 * a->OC;
+	gemm(a->k->naive, 0, 1, n, a->OC, a->C, 1.0f, a->inp + i0 * a->C, a->C, a->w, a->C, 0.0f,
+	     out, a->OC);
+	if (a->bias)
+		for (int i = 0; i < n; i++)
+			for (int o = 0; o < a->OC; o++)
+				out[(size_t)i * a->OC + o] += a->bias[o];
+}
+
+void pofa_matmul_forward(pofa_kern *k, float *out, const float *inp, const float *w,
+                    const float *bias, int N, int C, int OC)
+{
+	mm_args a = { .k = k, .out = out, .inp = inp, .w = w, .bias = bias, .N = N, .C = C, .OC = OC };
+	pofa_pool_run(k->pool, N, mm_forward_task, &a);
+}
+
+static void mm_dinp_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	mm_args *a = arg;
+	gemm(a->k->naive, 0, 0, (int)(i1 - i0), a->C, a->OC, 1.0f, a->dout + i0 * a->OC, a->OC, a->w,
+	     a->C, a->acc ? 1.0f : 0.0f, a->dinp + i0 * a->C, a->C);
+}
+
+static void mm_dw_task(void *arg, int64_t o0, int64_t o1, int tid)
+{
+	mm_args *a = arg;
+	int no = (int)(o1 - o0);
+	if (a->dw)
+		gemm(a->k->naive, 1, 0, no, a->C, a->N, 1.0f, a->dout + o0, a->OC, a->inp, a->C, 1.0f,
+		     a->dw + o0 * a->C, a->C);
+	if (a->dbias) {
+		float *db = a->dbias + o0;
+		for (int n = 0; n < a->N; n++) {
+			const float *d = a->dout + (size_t)n * a->OC + o0;
+			for (int o = 0; o < no; o++)
+				db[o] += d[o];
+		}
+	}
+}
+
+void pofa_matmul_backward(pofa_kern *k, float *dinp, float *dw, float *dbias,
+                     const float *dout, const float *inp, const float *w,
+                     int N, int C, int OC, int accumulate_dinp)
+{
+	mm_args a = { .k = k, .dinp = dinp, .dw = dw, .dbias = dbias, .dout = dout, .inp = inp,
+	              .w = w, .N = N, .C = C, .OC = OC, .acc = accumulate_dinp };
+	if (dinp)
+		pofa_pool_run(k->pool, N, mm_dinp_task, &a);
+	if (dw || dbias)
+		pofa_pool_run(k->pool, OC, mm_dw_task, &a);
+}
+
+/* ---- dropout ------------------------------------------------------------ */
+
+static uint32_t drop_thresh(float p)
+{
+	double t = (double)p * 4294967296.0;
+	return t >= 4294967295.0 ? 0xffffffffu : (uint32_t)t;
+}
+
+typedef struct {
+	float *y;
+	const float *x;
+	uint64_t key;
+	float p;
+} drop_args;
+
+static void drop_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	drop_args *a = arg;
+	uint32_t th = drop_thresh(a->p);
+	float scale = 1.0f / (1.0f - a->p);
+	for (int64_t i = i0; i < i1; i++)
+		a->y[i] = pofa_dropout_keep(a->key, (uint64_t)i, th) ? a->x[i] * scale : 0.0f;
+}
+
+void pofa_dropout_forward(pofa_kern *k, float *y, const float *x, int64_t n, uint64_t key, float p)
+{
+	if (p <= 0.0f) {
+		if (y != x)
+			memcpy(y, x, (size_t)n * sizeof *y);
+		return;
+	}
+	drop_args a = { y, x, key, p };
+	pofa_pool_run(k->pool, n, drop_task, &a);
+}
+
+/* the mask is the same function of (key, index): backward is the forward */
+void pofa_dropout_backward(pofa_kern *k, float *dx, const float *dy, int64_t n, uint64_t key, float p)
+{
+	pofa_dropout_forward(k, dx, dy, n, key, p);
+}
+
+/* ---- residual + LayerNorm ---------------------------------------------- */
+
+typedef struct {
+	float *out, *r, *mean, *rstd;
+	const float *x, *res, *w, *b;
+	int C;
+	float eps;
+	uint64_t key;
+	float p;
+} ln_args;
+
+static void ln_forward_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	ln_args *a = arg;
+	int C = a->C;
+	uint32_t th = drop_thresh(a->p);
+	float scale = a->p > 0.0f ? 1.0f / (1.0f - a->p) : 1.0f;
+	for (int64_t i = i0; i < i1; i++) {
+		const float *x = a->x + i * C;
+		const float *res = a->res ? a->res + i * C : NULL;
+		float *r = a->r + i * C;
+		if (a->p > 0.0f) {
+			for (int c = 0; c < C; c++) {
+				uint64_t idx = (uint64_t)(i * C + c);
+				r[c] = pofa_dropout_keep(a->key, idx, th) ? x[c] * scale : 0.0f;
+			}
+		} else if (r != x) {
+			memcpy(r, x, (size_t)C * sizeof *r);
+		}
+		if (res)
+			for (int c = 0; c < C; c++)
+				r[c] += res[c];
+		/* two passes: mean, then variance around it (stable) */
+		float m = 0.0f;
+		for (int c = 0; c < C; c++)
+			m += r[c];
+		m /= C;
+		float v = 0.0f;
+		for (int c = 0; c < C; c++) {
+			float d = r[c] - m;
+			v += d * d;
+		}
+		v /= C;
+		float s = 1.0f / sqrtf(v + a->eps);
+		float *o = a->out + i * C;
+		for (int c = 0; c < C; c++)
+			o[c] = (r[c] - m) * s * a->w[c] + a->b[c];
+		a->mean[i] = m;
+		a->rstd[i] = s;
+	}
+}
+
+void pofa_residual_layernorm_forward(pofa_kern *k, float *out, float *r, float *mean, float *rstd,
+                                const float *x, const float *res, const float *w,
+                                const float *b, int N, int C, float eps,
+                                uint64_t drop_key, float drop_p)
+{
+	ln_args a = { out, r, mean, rstd, x, res, w, b, C, eps, drop_key, drop_p };
+	pofa_pool_run(k->pool, N, ln_forward_task, &a);
+}
+
+typedef struct {
+	float *dinp;
+	const float *dout, *inp, *mean, *rstd, *w;
+	float *partial; /* per thread: dw (C) then db (C) */
+	int C;
+} lnb_args;
+
+static void ln_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	lnb_args *a = arg;
+	int C = a->C;
+	float *dw = a->partial + (size_t)tid * 2 * C, *db = dw + C;
+	for (int64_t i = i0; i < i1; i++) {
+		const float *dout = a->dout + i * C, *x = a->inp + i * C;
+		float m = a->mean[i], s = a->rstd[i];
+		float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+		for (int c = 0; c < C; c++) {
+			float xhat = (x[c] - m) * s;
+			float dnorm = a->w[c] * dout[c];
+			dnorm_mean += dnorm;
+			dnorm_norm_mean += dnorm * xhat;
+			dw[c] += xhat * dout[c];
+			db[c] += dout[c];
+		}
+		dnorm_mean /= C;
+		dnorm_norm_mean /= C;
+		float *dinp = a->dinp + i * C;
+		for (int c = 0; c < C; c++) {
+			float xhat = (x[c] - m) * s;
+			float dnorm = a->w[c] * dout[c];
+			dinp[c] = (dnorm - dnorm_mean - xhat * dnorm_norm_mean) * s;
+		}
+	}
+}
+
+void pofa_layernorm_backward(pofa_kern *k, float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *mean, const float *rstd,
+                        const float *w, int N, int C)
+{
+	/* per-thread partial sums of dw, db live in the scratch area and are
+	 * reduced in thread order: deterministic for a thread count */
+	int nt = pofa_pool_size(k->pool);
+	float *parts = k->scratch;
+	memset(parts, 0, (size_t)nt * 2 * C * sizeof *parts);
+	lnb_args a = { dinp, dout, inp, mean, rstd, w, parts, C };
+	pofa_pool_run(k->pool, N, ln_backward_task, &a);
+	for (int t = 0; t < nt; t++) {
+		const float *pw = parts + (size_t)t * 2 * C, *pb = pw + C;
+		for (int c = 0; c < C; c++) {
+			dw[c] += pw[c];
+			db[c] += pb[c];
+		}
+	}
+}
+
+/* ---- GELU (exact, erf form) --------------------------------------------- */
+
+/* erf to ~1.5e-7 absolute (Abramowitz & Stegun 7.1.26), vectorisable */
+static inline float erf_fast(float x)
+{
+	float ax = fabsf(x);
+	float t = 1.0f / (1.0f + 0.3275911f * ax);
+	float y = 1.061405429f;
+	y = y * t - 1.453152027f;
+	y = y * t + 1.421413741f;
+	y = y * t - 0.284496736f;
+	y = y * t + 0.254829592f;
+	y = 1.0f - y * t * pofa_expf(-ax * ax);
+	return x < 0.0f ? -y : y;
+}
+
+float pofa_gelu(float x) { return 0.5f * x * (1.0f + erf_fast(x * 0.70710678118654752f)); }
+
+typedef struct {
+	float *g, *f;
+	const float *bias, *dg;
+	float *dx;
+	int C;
+} gelu_args;
+
+static void bias_gelu_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	gelu_args *a = arg;
+	int C = a->C;
+	for (int64_t i = i0; i < i1; i++) {
+		float *f = a->f + i * C, *g = a->g + i * C;
+		if (a->bias)
+			for (int c = 0; c < C; c++)
+				f[c] += a->bias[c];
+		for (int c = 0; c < C; c++)
+			g[c] = 0.5f * f[c] * (1.0f + erf_fast(f[c] * 0.70710678118654752f));
+	}
+}
+
+void pofa_bias_gelu_forward(pofa_kern *k, float *g, float *f, const float *bias, int N, int C)
+{
+	gelu_args a = { .g = g, .f = f, .bias = bias, .C = C };
+	pofa_pool_run(k->pool, N, bias_gelu_task, &a);
+}
+
+static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	gelu_args *a = arg;
+	const float *f = a->f;
+	for (int64_t i = i0; i < i1; i++) {
+		float x = f[i];
+		float cdf = 0.5f * (1.0f + erf_fast(x * 0.70710678118654752f));
+		float pdf = 0.39894228040143268f * pofa_expf(-0.5f * x * x);
+		a->dx[i] = a->dg[i] * (cdf + x * pdf);
+	}
+}
+
+void pofa_gelu_backward(pofa_kern *k, float *dx, const float *dg, const float *f, int64_t n)
+{
+	gelu_args a = { .f = (float *)f, .dg = dg, .dx = dx };
+	pofa_pool_run(k->pool, n, gelu_backward_task, &a);
+}
+
+/* ---- multi-head self-attention ----------------------------------------- */
+
+typedef struct {
+	pofa_kern *k;
+	float *ctx, *att, *attd, *dqkv;
+	const float *qkv, *dctx;
+	const float *catt, *cattd;
+	const int *mask;
+	int B, T, C, NH;
+	uint64_t key;
+	float p;
+} att_args;
+
+static void att_forward_task(void *arg, int64_t u0, int64_t u1, int tid)
+{
+	att_args *a = arg;
+	int T = a->T, C = a->C, NH = a->NH, hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	uint32_t th = drop_thresh(a->p);
+	float dscale = a->p > 0.0f ? 1.0f / (1.0f - a->p) : 1.0f;
+	for (int64_t u = u0; u < u1; u++) {
+		int b = (int)(u / NH), h = (int)(u % NH);
+		const float *q = a->qkv + (size_t)b * T * C3 + h * hs;
+		const float *kk = q + C, *v = q + 2 * C;
+		float *S = a->att + (size_t)u * T * T;
+		gemm(a->k->naive, 0, 1, T, T, hs, scale, q, C3, kk, C3, 0.0f, S, T);
+		const int *mask = a->mask ? a->mask + (size_t)b * T : NULL;
+		for (int i = 0; i < T; i++) {
+			float *row = S + (size_t)i * T;
+			/* padding keys get the most negative float added, as in
+			 * Hugging Face: they end with probability exactly 0 */
+			if (mask)
+				for (int j = 0; j < T; j++)
+					if (!mask[j])
+						row[j] += -3.40282347e38f;
+			float mx = row[0];
+			for (int j = 1; j < T; j++)
+				mx = row[j] > mx ? row[j] : mx;
+			float sum = 0.0f;
+			for (int j = 0; j < T; j++) {
+				row[j] = pofa_expf(row[j] - mx);
+				sum += row[j];
+			}
+			float inv = 1.0f / sum;
+			for (int j = 0; j < T; j++)
+				row[j] *= inv;
+		}
+		float *P = S;
+		if (a->p > 0.0f) {
+			float *Pd = a->attd + (size_t)u * T * T;
+			uint64_t base = (uint64_t)u * T * T;
+			for (int64_t j = 0; j < (int64_t)T * T; j++)
+				Pd[j] = pofa_dropout_keep(a->key, base + j, th) ? S[j] * dscale : 0.0f;
+			P = Pd;
+		}
+		gemm(a->k->naive, 0, 0, T, hs, T, 1.0f, P, T, v, C3, 0.0f,
+		     a->ctx + (size_t)b * T * C + h * hs, C);
+	}
+}
+
+void pofa_attention_forward(pofa_kern *k, float *ctx, float *att, float *attd, const float *qkv,
+                       const int *mask, int B, int T, int C, int NH, uint64_t drop_key, float p)
+{
+	att_args a = { .k = k, .ctx = ctx, .att = att, .attd = attd, .qkv = qkv, .mask = mask,
+	               .B = B, .T = T, .C = C, .NH = NH, .key = drop_key, .p = p };
+	pofa_pool_run(k->pool, (int64_t)B * NH, att_forward_task, &a);
+}
+
+static void att_backward_task(void *arg, int64_t u0, int64_t u1, int tid)
+{
+	att_args *a = arg;
+	int T = a->T, C = a->C, NH = a->NH, hs = C / NH, C3 = 3 * C;
+	float scale = 1.0f / sqrtf((float)hs);
+	float dscale = a->p > 0.0f ? 1.0f / (1.0f - a->p) : 1.0f;
+	float *dP = a->k->scratch + (size_t)tid * a->k->scratch_per; /* (T,T) */
+	for (int64_t u = u0; u < u1; u++) {
+		int b = (int)(u / NH), h = (int)(u % NH);
+		const float *q = a->qkv + (size_t)b * T * C3 + h * hs;
+		const float *kk = q + C, *v = q + 2 * C;
+		float *dq = a->dqkv + (size_t)b * T * C3 + h * hs;
+		float *dk = dq + C, *dv = dq + 2 * C;
+		const float *dctx = a->dctx + (size_t)b * T * C + h * hs;
+		const float *P = a->catt + (size_t)u * T * T;
+		const float *Pd = a->p > 0.0f ? a->cattd + (size_t)u * T * T : P;
+		/* dV = Pd^T dctx ; dPd = dctx V^T */
+		gemm(a->k->naive, 1, 0, T, hs, T, 1.0f, Pd, T, dctx, C, 0.0f, dv, C3);
+		gemm(a->k->naive, 0, 1, T, T, hs, 1.0f, dctx, C, v, C3, 0.0f, dP, T);
+		for (int i = 0; i < T; i++) {
+			float *dp = dP + (size_t)i * T;
+			const float *p = P + (size_t)i * T, *pd = Pd + (size_t)i * T;
+			if (a->p > 0.0f)  /* dropped entries are exactly the zeros of Pd */
+				for (int j = 0; j < T; j++)
+					dp[j] = pd[j] != 0.0f ? dp[j] * dscale : 0.0f;
+			float dot = 0.0f;
+			for (int j = 0; j < T; j++)
+				dot += dp[j] * p[j];
+			for (int j = 0; j < T; j++)
+				dp[j] = p[j] * (dp[j] - dot) * scale;
+		}
+		/* dQ = dS K ; dK = dS^T Q */
+		gemm(a->k->naive, 0, 0, T, hs, T, 1.0f, dP, T, kk, C3, 0.0f, dq, C3);
+		gemm(a->k->naive, 1, 0, T, hs, T, 1.0f, dP, T, q, C3, 0.0f, dk, C3);
+	}
+}
+
+void pofa_attention_backward(pofa_kern *k, float *dqkv, const float *dctx, const float *qkv,
+                        const float *att, const float *attd, int B, int T, int C, int NH, float p)
+{
+	att_args a = { .k = k, .dqkv = dqkv, .dctx = dctx, .qkv = qkv, .catt = att, .cattd = attd,
+	               .B = B, .T = T, .C = C, .NH = NH, .p = p };
+	pofa_pool_run(k->pool, (int64_t)B * NH, att_backward_task, &a);
+}
+
+/* ---- softmax cross-entropy --------------------------------------------- */
+
+typedef struct {
+	float *dlogits;
+	const float *logits;
+	const int *target;
+	int V, ld;
+	float scale;
+	double *loss;  /* per thread */
+	int *count;    /* per thread */
+} xent_args;
+
+static void xent_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	xent_args *a = arg;
+	double loss = 0.0;
+	int count = 0;
+	for (int64_t i = i0; i < i1; i++) {
+		int y = a->target[i];
+		const float *z = a->logits + i * a->ld;
+		float *dz = a->dlogits ? a->dlogits + i * a->ld : NULL;
+		if (y < 0 || y >= a->V) {
+			if (dz)
+				memset(dz, 0, (size_t)a->V * sizeof *dz);
+			continue;
+		}
+		/* subtract the max for numerical stability */
+		float mx = z[0];
+		for (int j = 1; j < a->V; j++)
+			mx = z[j] > mx ? z[j] : mx;
+		float sum = 0.0f;
+		if (dz) {
+			for (int j = 0; j < a->V; j++) {
+				dz[j] = pofa_expf(z[j] - mx);
+				sum += dz[j];
+			}
+			float inv = a->scale / sum;
+			for (int j = 0; j < a->V; j++)
+				dz[j] *= inv;
+			dz[y] -= a->scale;
+		} else {
+			for (int j = 0; j < a->V; j++)
+				sum += pofa_expf(z[j] - mx);
+		}
+		loss += (double)(logf(sum) + mx - z[y]);
+		count++;
+	}
+	a->loss[tid] = loss;
+	a->count[tid] = count;
+}
+
+double pofa_softmax_xent(pofa_kern *k, float *dlogits, const float *logits, const int *target,
+                    int n, int V, int ld, float scale, int *count)
+{
+	double loss[64] = { 0 };
+	int cnt[64] = { 0 };
+	xent_args a = { dlogits, logits, target, V, ld, scale, loss, cnt };
+	pofa_pool_run(k->pool, n, xent_task, &a);
+	double total = 0.0;
+	int c = 0;
+	for (int t = 0; t < pofa_pool_size(k->pool); t++) {
+		total += loss[t];
+		c += cnt[t];
+	}
+	if (count)
+		*count = c;
+	return total;
+}

@@ -1,0 +1,121 @@
+/*
+ * internal.h - the model's insides, shared by its own files: model.c (the
+ * parameter blocks, the arena, forward, losses, backward), optim.c
+ * (clipping, AdamW, learning-rate schedules), qat.c (quantization-aware
+ * training and int8 export), kd.c (distillation) and modeldir.c (files).
+ * The engine's tests use the few knobs at the end.
+ */
+#ifndef POFA_MODEL_INTERNAL_H
+#define POFA_MODEL_INTERNAL_H
+
+#include "engine/pofa.h"
+#include "engine/kernels/kernels.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parameter blocks in their internal layout. The query, key and value of a
+ * layer are stacked into one (3C, C) matrix (one sgemm), and every per-layer
+ * tensor is stacked over layers; pofa_model_tensors() gives the Hugging Face
+ * view, one tensor per name, pointing into these blocks. */
+enum {
+	PT_WTE, PT_WPE, PT_WTT, PT_ELNW, PT_ELNB,
+	PT_QKVW, PT_QKVB, PT_AOW, PT_AOB, PT_LN1W, PT_LN1B,
+	PT_FCW, PT_FCB, PT_FPW, PT_FPB, PT_LN2W, PT_LN2B,
+	PT_POOLW, PT_POOLB,
+	PT_TW, PT_TB, PT_TLNW, PT_TLNB, PT_MLMB,
+	PT_CLSW, PT_CLSB,
+	PT_QAW, PT_QAB,
+	PT_COUNT
+};
+
+typedef struct {
+	float *blk[PT_COUNT];
+} param_ptrs;
+
+typedef struct {
+	/* saved for backward, per layer (stride given by maxN) */
+	float *e, *eln, *h0, *mean0, *rstd0;      /* embeddings */
+	float *qkv, *att, *attd, *ctx, *r1, *mean1, *rstd1, *h1, *f, *g, *r2, *mean2, *rstd2, *h2;
+	/* scratch */
+	float *tmp;                               /* (N, C) */
+	float *da, *db, *dc, *dctx, *dqkv, *dg;   /* backward */
+	/* MLM head */
+	float *xm, *t1, *t2, *t3, *meant, *rstdt, *dxm, *dt;
+	int *pos, *tgt;
+	/* CLS head */
+	float *pin, *pooled, *pd, *dpin, *dpooled;
+	/* SPAN head */
+	float *sse, *dsse;                        /* (2, B, T) start, end */
+	/* logits of any head */
+	float *logits, *dlogits;
+} model_acts;
+
+struct pofa_model {
+	pofa_config cfg;
+	enum pofa_head head;
+	int maxB, maxT;
+	pofa_pool *pool;
+	pofa_kern k;
+
+	size_t nparams;
+	size_t sizes[PT_COUNT];
+	float *params, *grads, *m1, *m2;
+	param_ptrs p, g;
+	pofa_tensor *tensors;
+	int ntensors;
+	unsigned char *active;   /* per tensor: gets gradients under this head */
+
+	float *arena;
+	model_acts a;
+
+	int dropout;
+	uint64_t seed;
+	uint64_t fwd_count;      /* training forward passes: dropout streams */
+	uint64_t key;            /* dropout key of the last forward */
+	int train;               /* last forward was a training one */
+	enum pofa_mlm_positions mlm_positions;
+	int B, T, nrows;
+	float *shared_scratch;
+
+	/* quantization-aware training: fake-quantized prunable weights and
+	 * Linear inputs, one input site per prunable Linear of a layer (query,
+	 * key and value share one) and one for the pooler */
+	int qat, qat_per_channel;
+	float *wq;               /* nparams: the quantized copies (prunable only) */
+	float *qbuf;             /* (N, max(C, I)): a quantized input */
+	int nsites;
+	float *qmin, *qmax;      /* EMA of the input range per site */
+	float *qscale, *qzp;     /* scale and zero point of the last forward */
+	unsigned char *qseen;
+};
+
+
+/* the per-layer slice l of a block stacked over layers, n floats a layer */
+#define LAYER(ptr, l, n) ((ptr) + (size_t)(l) * (n))
+
+/* 64-byte aligned, zeroed; NULL when out of memory */
+void *pofa_alloc_floats(size_t n);
+
+/* ---- qat.c --------------------------------------------------------------- */
+
+/* the fake-quantized copies of the prunable weights, for a forward pass */
+void pofa_qat_quantize_weights(pofa_model *m);
+/* uint8 asymmetric fake quantization of a Linear's input at a site (4 a
+ * layer: QKV, attention output, FFN in, FFN out; then the pooler). A
+ * training forward (observe > 0) updates the range's moving average first;
+ * observe < 0 reuses the last forward's scale (backward). Returns x when
+ * QAT is off. */
+const float *pofa_qat_input(pofa_model *m, int site, const float *x, int64_t n, int observe);
+
+/* ---- for modeldir.c and the tests ---------------------------------------- */
+
+/* dropout stream position, restored with the optimizer state */
+void pofa_model_set_fwd_count(pofa_model *m, uint64_t n);
+uint64_t pofa_model_seed(const pofa_model *m);
+/* Use the naive matrix product instead of cblas_sgemm (the tests' reference). */
+void pofa_model_set_naive(pofa_model *m, int naive);
+/* QAT's fake-quantized weights (nparams, zero outside prunable tensors) */
+const float *pofa_model_qat_weights(const pofa_model *m);
+
+#endif

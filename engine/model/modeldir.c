@@ -1,0 +1,538 @@
+/*
+ * modeldir.c - the Hugging Face model directory: config.json (BertConfig),
+ * model.safetensors (BERT tensor names), vocab.txt; and the optimizer state
+ * file that lets a run resume exactly.
+ */
+#include "engine/model/internal.h"
+#include "engine/io/safetensors.h"
+#include "data/base/fileio.h"
+
+#include <string.h>
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- configuration ----------------------------------------------------- */
+
+static const struct { const char *name; int L, H, A; } presets[] = {
+	{ "bert-tiny", 2, 128, 2 },   { "bert-mini", 4, 256, 4 },  { "bert-small", 4, 512, 8 },
+	{ "bert-medium", 8, 512, 8 }, { "bert-base", 12, 768, 12 },
+};
+
+static void config_defaults(pofa_config *c)
+{
+	/* BertConfig's defaults (bert-base-uncased) */
+	memset(c, 0, sizeof *c);
+	c->vocab_size = 30522;
+	c->hidden_size = 768;
+	c->num_hidden_layers = 12;
+	c->num_attention_heads = 12;
+	c->intermediate_size = 3072;
+	c->max_position_embeddings = 512;
+	c->type_vocab_size = 2;
+	c->pad_token_id = 0;
+	c->num_labels = 2;
+	c->layer_norm_eps = 1e-12f;
+	c->hidden_dropout_prob = 0.1f;
+	c->attention_probs_dropout_prob = 0.1f;
+	c->classifier_dropout = -1.0f;
+	c->initializer_range = 0.02f;
+}
+
+const char *pofa_config_preset_names(void)
+{
+	return "bert-tiny, bert-mini, bert-small, bert-medium, bert-base";
+}
+
+int pofa_config_preset(pofa_config *cfg, const char *name, pofa_err *err)
+{
+	for (size_t i = 0; i < POFA_ARRAY_LEN(presets); i++)
+		if (strcmp(name, presets[i].name) == 0) {
+			config_defaults(cfg);
+			cfg->num_hidden_layers = presets[i].L;
+			cfg->hidden_size = presets[i].H;
+			cfg->num_attention_heads = presets[i].A;
+			cfg->intermediate_size = 4 * presets[i].H;
+			return POFA_OK;
+		}
+	return pofa_error(err, POFA_ERR_INPUT, "unknown preset \"%s\"; known: %s", name,
+	                  pofa_config_preset_names());
+}
+
+int pofa_config_check(const pofa_config *c, const char *what, pofa_err *err)
+{
+#define NEED(cond, ...)                                                          \
+	do {                                                                     \
+		if (!(cond))                                                     \
+			return pofa_error(err, POFA_ERR_INPUT, __VA_ARGS__);     \
+	} while (0)
+	NEED(c->vocab_size >= 1 && c->vocab_size <= (1 << 22), "%s: vocab_size %d out of range", what, c->vocab_size);
+	NEED(c->hidden_size >= 1 && c->hidden_size <= 16384, "%s: hidden_size %d out of range", what, c->hidden_size);
+	NEED(c->num_hidden_layers >= 0 && c->num_hidden_layers <= 256, "%s: num_hidden_layers %d out of range", what, c->num_hidden_layers);
+	NEED(c->num_attention_heads >= 1 && c->hidden_size % c->num_attention_heads == 0,
+	     "%s: hidden_size %d is not a multiple of num_attention_heads %d", what, c->hidden_size, c->num_attention_heads);
+	NEED(c->intermediate_size >= 1 && c->intermediate_size <= 65536, "%s: intermediate_size %d out of range", what, c->intermediate_size);
+	NEED(c->max_position_embeddings >= 1 && c->max_position_embeddings <= 65536, "%s: max_position_embeddings %d out of range", what, c->max_position_embeddings);
+	NEED(c->type_vocab_size >= 1 && c->type_vocab_size <= 1024, "%s: type_vocab_size %d out of range", what, c->type_vocab_size);
+	NEED(c->num_labels >= 0 && c->num_labels <= 64, "%s: num_labels %d out of range (0..64)", what, c->num_labels);
+	NEED(c->layer_norm_eps > 0.0f && c->layer_norm_eps < 1.0f, "%s: layer_norm_eps must be in (0, 1)", what);
+	NEED(c->hidden_dropout_prob >= 0.0f && c->hidden_dropout_prob < 1.0f, "%s: hidden_dropout_prob must be in [0, 1)", what);
+	NEED(c->attention_probs_dropout_prob >= 0.0f && c->attention_probs_dropout_prob < 1.0f, "%s: attention_probs_dropout_prob must be in [0, 1)", what);
+	NEED(c->classifier_dropout < 1.0f, "%s: classifier_dropout must be below 1", what);
+	NEED(c->initializer_range >= 0.0f, "%s: initializer_range must be >= 0", what);
+#undef NEED
+	return POFA_OK;
+}
+
+static int json_int(const cJSON *root, const char *key, int *out, const char *path, pofa_err *err)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+	if (!j)
+		return POFA_OK;
+	if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int)j->valuedouble)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" must be an integer", path, key);
+	*out = (int)j->valuedouble;
+	return POFA_OK;
+}
+
+static int json_float(const cJSON *root, const char *key, float *out, const char *path, pofa_err *err)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+	if (!j || cJSON_IsNull(j))
+		return POFA_OK;
+	if (!cJSON_IsNumber(j))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" must be a number", path, key);
+	*out = (float)j->valuedouble;
+	return POFA_OK;
+}
+
+static int json_string_is(const cJSON *root, const char *key, const char *want, const char *path,
+                          pofa_err *err)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+	if (!j)
+		return POFA_OK;
+	if (!cJSON_IsString(j) || strcmp(j->valuestring, want) != 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" must be \"%s\" (pofa supports no other)",
+		                  path, key, want);
+	return POFA_OK;
+}
+
+int pofa_config_load(pofa_config *cfg, const char *path, pofa_err *err)
+{
+	unsigned char *buf;
+	size_t n;
+	int rc = pofa_read_file(path, &buf, &n, 16u << 20, err);
+	if (rc)
+		return rc;
+	cJSON *root = cJSON_ParseWithLength((const char *)buf, n);
+	free(buf);
+	if (!root || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: not a JSON object (malformed config.json)", path);
+	}
+	config_defaults(cfg);
+	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+	if (mt && (!cJSON_IsString(mt) || strcmp(mt->valuestring, "bert") != 0))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: model_type must be \"bert\"", path);
+	if (!rc) rc = json_string_is(root, "hidden_act", "gelu", path, err);
+	if (!rc) rc = json_string_is(root, "position_embedding_type", "absolute", path, err);
+	if (!rc) rc = json_int(root, "vocab_size", &cfg->vocab_size, path, err);
+	if (!rc) rc = json_int(root, "hidden_size", &cfg->hidden_size, path, err);
+	if (!rc) rc = json_int(root, "num_hidden_layers", &cfg->num_hidden_layers, path, err);
+	if (!rc) rc = json_int(root, "num_attention_heads", &cfg->num_attention_heads, path, err);
+	if (!rc) rc = json_int(root, "intermediate_size", &cfg->intermediate_size, path, err);
+	if (!rc) rc = json_int(root, "max_position_embeddings", &cfg->max_position_embeddings, path, err);
+	if (!rc) rc = json_int(root, "type_vocab_size", &cfg->type_vocab_size, path, err);
+	if (!rc) rc = json_int(root, "pad_token_id", &cfg->pad_token_id, path, err);
+	if (!rc) rc = json_int(root, "num_labels", &cfg->num_labels, path, err);
+	if (!rc) rc = json_float(root, "layer_norm_eps", &cfg->layer_norm_eps, path, err);
+	if (!rc) rc = json_float(root, "hidden_dropout_prob", &cfg->hidden_dropout_prob, path, err);
+	if (!rc) rc = json_float(root, "attention_probs_dropout_prob", &cfg->attention_probs_dropout_prob, path, err);
+	if (!rc) rc = json_float(root, "classifier_dropout", &cfg->classifier_dropout, path, err);
+	if (!rc) rc = json_float(root, "initializer_range", &cfg->initializer_range, path, err);
+	const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+	if (!rc && id2label) {
+		if (!cJSON_IsObject(id2label)) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"id2label\" must be an object", path);
+		} else {
+			int nl = cJSON_GetArraySize(id2label);
+			if (nl < 1 || nl > 64)
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: id2label has %d labels (1..64)", path, nl);
+			else
+				cfg->num_labels = nl;
+			for (const cJSON *e = id2label->child; e && !rc; e = e->next) {
+				char *end;
+				long id = strtol(e->string, &end, 10);
+				if (*end || id < 0 || id >= nl || !cJSON_IsString(e))
+					rc = pofa_error(err, POFA_ERR_INPUT,
+					                "%s: id2label key \"%s\" must be 0..%d with a string value",
+					                path, e->string, nl - 1);
+				else
+					snprintf(cfg->label_names[id], sizeof cfg->label_names[id], "%s", e->valuestring);
+			}
+		}
+	}
+	cJSON_Delete(root);
+	if (rc)
+		return rc;
+	return pofa_config_check(cfg, path, err);
+}
+
+/* shortest decimal that reads back as the same float, so 0.1f is "0.1" */
+static double short_double(float f)
+{
+	char s[32];
+	for (int p = 1; p <= 9; p++) {
+		snprintf(s, sizeof s, "%.*g", p, f);
+		if (strtof(s, NULL) == f)
+			break;
+	}
+	return strtod(s, NULL);
+}
+
+int pofa_config_save(const pofa_config *c, enum pofa_head head, const char *path, pofa_err *err)
+{
+	static const char *arch[POFA_HEAD_COUNT] = { "BertForMaskedLM", "BertForSequenceClassification",
+	                                             "BertForQuestionAnswering" };
+	cJSON *root = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(root, "architectures");
+	cJSON_AddItemToArray(a, cJSON_CreateString(arch[head]));
+	cJSON_AddNumberToObject(root, "attention_probs_dropout_prob", short_double(c->attention_probs_dropout_prob));
+	if (c->classifier_dropout >= 0.0f)
+		cJSON_AddNumberToObject(root, "classifier_dropout", short_double(c->classifier_dropout));
+	else
+		cJSON_AddNullToObject(root, "classifier_dropout");
+	cJSON_AddStringToObject(root, "hidden_act", "gelu");
+	cJSON_AddNumberToObject(root, "hidden_dropout_prob", short_double(c->hidden_dropout_prob));
+	cJSON_AddNumberToObject(root, "hidden_size", c->hidden_size);
+	if (head == POFA_HEAD_CLS) {
+		cJSON *id2 = cJSON_AddObjectToObject(root, "id2label");
+		cJSON *l2i = cJSON_CreateObject();
+		for (int i = 0; i < c->num_labels; i++) {
+			char k[16], nm[64];
+			snprintf(k, sizeof k, "%d", i);
+			if (c->label_names[i][0])
+				snprintf(nm, sizeof nm, "%s", c->label_names[i]);
+			else
+				snprintf(nm, sizeof nm, "LABEL_%d", i);
+			cJSON_AddStringToObject(id2, k, nm);
+			cJSON_AddNumberToObject(l2i, nm, i);
+		}
+		cJSON_AddNumberToObject(root, "initializer_range", short_double(c->initializer_range));
+		cJSON_AddNumberToObject(root, "intermediate_size", c->intermediate_size);
+		cJSON_AddItemToObject(root, "label2id", l2i);
+	} else {
+		cJSON_AddNumberToObject(root, "initializer_range", short_double(c->initializer_range));
+		cJSON_AddNumberToObject(root, "intermediate_size", c->intermediate_size);
+	}
+	cJSON_AddNumberToObject(root, "layer_norm_eps", short_double(c->layer_norm_eps));
+	cJSON_AddNumberToObject(root, "max_position_embeddings", c->max_position_embeddings);
+	cJSON_AddStringToObject(root, "model_type", "bert");
+	cJSON_AddNumberToObject(root, "num_attention_heads", c->num_attention_heads);
+	cJSON_AddNumberToObject(root, "num_hidden_layers", c->num_hidden_layers);
+	cJSON_AddNumberToObject(root, "pad_token_id", c->pad_token_id);
+	cJSON_AddStringToObject(root, "position_embedding_type", "absolute");
+	cJSON_AddStringToObject(root, "torch_dtype", "float32");
+	cJSON_AddNumberToObject(root, "type_vocab_size", c->type_vocab_size);
+	cJSON_AddNumberToObject(root, "vocab_size", c->vocab_size);
+	char *s = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!s)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	size_t n = strlen(s);
+	char *t = malloc(n + 2);
+	if (!t) {
+		free(s);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	memcpy(t, s, n);
+	t[n] = '\n';
+	int rc = pofa_write_atomic(path, t, n + 1, err);
+	free(t);
+	free(s);
+	return rc;
+}
+
+/* ---- weights ----------------------------------------------------------- */
+
+static int st_outs(pofa_model *m, const char *prefix, const float *base, pofa_st_out **out,
+                   char (**names)[128])
+{
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	*out = calloc((size_t)n, sizeof **out);
+	*names = calloc((size_t)n, sizeof **names);
+	if (!*out || !*names)
+		return -1;
+	float *params = pofa_model_params(m);
+	for (int i = 0; i < n; i++) {
+		snprintf((*names)[i], 128, "%s%s", prefix, t[i].name);
+		(*out)[i].name = (*names)[i];
+		(*out)[i].data = base + (t[i].data - params);
+		(*out)[i].ndim = t[i].ndim;
+		(*out)[i].shape[0] = t[i].shape[0];
+		(*out)[i].shape[1] = t[i].shape[1];
+	}
+	return n;
+}
+
+int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err)
+{
+	pofa_st_out *outs;
+	char(*names)[128];
+	int n = st_outs(m, "", pofa_model_params(m), &outs, &names);
+	int rc = n < 0 ? pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path) : POFA_OK;
+	static const char *const meta[][2] = { { "format", "pt" } };
+	if (!rc)
+		rc = pofa_st_write(path, outs, n, meta, 1, err);
+	free(outs);
+	free(names);
+	return rc;
+}
+
+static int is_layernorm(const pofa_tensor *t)
+{
+	return t->role == POFA_ROLE_EMB_LN || t->role == POFA_ROLE_ATTN_LN || t->role == POFA_ROLE_FFN_LN ||
+	       t->role == POFA_ROLE_MLM_LN;
+}
+
+/* the file's name for a tensor: ours, without "bert." (BertModel files),
+ * or with the legacy LayerNorm gamma/beta */
+static const pofa_st_tensor *find_alias(const pofa_st_file *f, const pofa_tensor *tt)
+{
+	const char *name = tt->name;
+	const pofa_st_tensor *t = pofa_st_find(f, name);
+	char alt[160];
+	if (!t && strncmp(name, "bert.", 5) == 0)
+		t = pofa_st_find(f, name + 5);
+	if (!t && is_layernorm(tt)) {
+		const char *dot = strrchr(name, '.');
+		const char *legacy = tt->kind == POFA_PARAM_WEIGHT ? ".gamma" : ".beta";
+		snprintf(alt, sizeof alt, "%.*s%s", (int)(dot - name), name, legacy);
+		t = pofa_st_find(f, alt);
+		if (!t && strncmp(alt, "bert.", 5) == 0)
+			t = pofa_st_find(f, alt + 5);
+	}
+	if (!t && strcmp(name, "cls.predictions.bias") == 0)
+		t = pofa_st_find(f, "cls.predictions.decoder.bias");
+	return t;
+}
+
+/* the tensors a head brings: a file made for another head lacks them */
+static int is_head_tensor(const pofa_tensor *t)
+{
+	return t->role == POFA_ROLE_POOLER || t->role == POFA_ROLE_MLM_TRANSFORM || t->role == POFA_ROLE_MLM_LN ||
+	       t->role == POFA_ROLE_MLM_BIAS || t->role == POFA_ROLE_CLASSIFIER || t->role == POFA_ROLE_QA;
+}
+
+static void shape_str(char *s, size_t n, int ndim, const int64_t *shape)
+{
+	size_t at = (size_t)snprintf(s, n, "[");
+	for (int d = 0; d < ndim && at < n; d++)
+		at += (size_t)snprintf(s + at, n - at, "%s%lld", d ? ", " : "", (long long)shape[d]);
+	if (at < n)
+		snprintf(s + at, n - at, "]");
+}
+
+static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base,
+                        int *missing_head, pofa_err *err)
+{
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	float *params = pofa_model_params(m);
+	if (missing_head)
+		*missing_head = 0;
+	for (int i = 0; i < n; i++) {
+		char name[160];
+		snprintf(name, sizeof name, "%s%s", prefix, t[i].name);
+		const pofa_st_tensor *st = *prefix ? pofa_st_find(f, name) : find_alias(f, &t[i]);
+		if (!st) {
+			if (!*prefix && is_head_tensor(&t[i])) {
+				if (missing_head)
+					*missing_head = 1;
+				continue;
+			}
+			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing", f->path, name);
+		}
+		int same = st->ndim == t[i].ndim;
+		for (int d = 0; same && d < st->ndim; d++)
+			same = st->shape[d] == t[i].shape[d];
+		if (!same) {
+			char a[64], b[64];
+			shape_str(a, sizeof a, st->ndim, st->shape);
+			shape_str(b, sizeof b, t[i].ndim, t[i].shape);
+			return pofa_error(err, POFA_ERR_INPUT,
+			                  "%s: tensor %s: shape %s in the file, but config.json says %s",
+			                  f->path, name, a, b);
+		}
+		int rc = pofa_st_read_f32(f, st, base + (t[i].data - params), err);
+		if (rc)
+			return rc;
+	}
+	return POFA_OK;
+}
+
+int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, pofa_err *err)
+{
+	pofa_st_file f;
+	int rc = pofa_st_open(&f, path, err);
+	if (rc)
+		return rc;
+	rc = load_tensors(m, &f, "", pofa_model_params(m), missing_head, err);
+	pofa_st_close(&f);
+	return rc;
+}
+
+static int copy_file_atomic(const char *src, const char *dst, pofa_err *err)
+{
+	unsigned char *buf;
+	size_t n;
+	int rc = pofa_read_file(src, &buf, &n, 256u << 20, err);
+	if (rc)
+		return rc;
+	rc = pofa_write_atomic(dst, buf, n, err);
+	free(buf);
+	return rc;
+}
+
+int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_err *err)
+{
+	char path[4200];
+	int rc = pofa_mkdirs(dir, err);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if ((rc = pofa_config_save(pofa_model_config(m), pofa_model_head(m), path, err)))
+		return rc;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if ((rc = pofa_model_save_weights(m, path, err)))
+		return rc;
+	if (vocab_src) {
+		snprintf(path, sizeof path, "%s/vocab.txt", dir);
+		if (strcmp(vocab_src, path) != 0 && (rc = copy_file_atomic(vocab_src, path, err)))
+			return rc;
+	}
+	return POFA_OK;
+}
+
+pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int maxT, int nthreads,
+                            uint64_t seed, int *fresh_head, pofa_err *err)
+{
+	char path[4200];
+	pofa_config cfg;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (pofa_config_load(&cfg, path, err))
+		return NULL;
+	pofa_model *m = pofa_model_new(&cfg, head, maxB, maxT, nthreads, err);
+	if (!m)
+		return NULL;
+	pofa_model_init(m, seed);
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (pofa_model_load_weights(m, path, fresh_head, err)) {
+		pofa_model_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* ---- optimizer state ---------------------------------------------------- */
+
+int pofa_optim_save(pofa_model *m, const pofa_optim *o, const char *path, pofa_err *err)
+{
+	pofa_st_out *o1, *o2;
+	char(*n1)[128], (*n2)[128];
+	int n = st_outs(m, "exp_avg.", pofa_model_moment1(m), &o1, &n1);
+	int n2c = st_outs(m, "exp_avg_sq.", pofa_model_moment2(m), &o2, &n2);
+	int rc = POFA_OK;
+	pofa_st_out *all = n >= 0 && n2c >= 0 ? calloc((size_t)(2 * n), sizeof *all) : NULL;
+	if (!all) {
+		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	} else {
+		memcpy(all, o1, (size_t)n * sizeof *all);
+		memcpy(all + n, o2, (size_t)n * sizeof *all);
+		char step[32], seed[32], fwd[32], b1[32], b2[32], eps[32], wd[32];
+		snprintf(step, sizeof step, "%lld", (long long)o->step);
+		snprintf(seed, sizeof seed, "%llu", (unsigned long long)pofa_model_seed(m));
+		snprintf(fwd, sizeof fwd, "%llu", (unsigned long long)pofa_model_fwd_count(m));
+		snprintf(b1, sizeof b1, "%.17g", o->beta1);
+		snprintf(b2, sizeof b2, "%.17g", o->beta2);
+		snprintf(eps, sizeof eps, "%.17g", o->eps);
+		snprintf(wd, sizeof wd, "%.17g", o->weight_decay);
+		const char *const meta[][2] = {
+			{ "beta1", b1 }, { "beta2", b2 }, { "dropout_seed", seed }, { "eps", eps },
+			{ "format", "pt" }, { "forward_passes", fwd }, { "step", step },
+			{ "weight_decay", wd },
+		};
+		rc = pofa_st_write(path, all, 2 * n, meta, (int)POFA_ARRAY_LEN(meta), err);
+	}
+	free(all);
+	free(o1);
+	free(o2);
+	free(n1);
+	free(n2);
+	return rc;
+}
+
+static int meta_u64(const pofa_st_file *f, const char *key, uint64_t *out, pofa_err *err)
+{
+	const char *v = pofa_st_meta(f, key);
+	char *end;
+	if (!v || !*v)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ has no \"%s\"", f->path, key);
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (*end || errno)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ \"%s\" is not a number", f->path, key);
+	*out = x;
+	return POFA_OK;
+}
+
+static int meta_double(const pofa_st_file *f, const char *key, double *out, pofa_err *err)
+{
+	const char *v = pofa_st_meta(f, key);
+	char *end;
+	if (!v || !*v)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ has no \"%s\"", f->path, key);
+	double x = strtod(v, &end);
+	if (*end)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ \"%s\" is not a number", f->path, key);
+	*out = x;
+	return POFA_OK;
+}
+
+int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *err)
+{
+	pofa_st_file f;
+	int rc = pofa_st_open(&f, path, err);
+	if (rc)
+		return rc;
+	uint64_t step = 0, seed = 0, fwd = 0;
+	pofa_optim no = *o;
+	if (!rc) rc = meta_u64(&f, "step", &step, err);
+	if (!rc) rc = meta_u64(&f, "dropout_seed", &seed, err);
+	if (!rc) rc = meta_u64(&f, "forward_passes", &fwd, err);
+	if (!rc) rc = meta_double(&f, "beta1", &no.beta1, err);
+	if (!rc) rc = meta_double(&f, "beta2", &no.beta2, err);
+	if (!rc) rc = meta_double(&f, "eps", &no.eps, err);
+	if (!rc) rc = meta_double(&f, "weight_decay", &no.weight_decay, err);
+	/* read into the moments only when the whole file checks out */
+	size_t np = pofa_model_num_params(m);
+	float *tmp = !rc ? malloc(2 * np * sizeof(float) + 1) : NULL;
+	if (!rc && !tmp)
+		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, err);
+	if (!rc) {
+		memcpy(pofa_model_moment1(m), tmp, np * sizeof(float));
+		memcpy(pofa_model_moment2(m), tmp + np, np * sizeof(float));
+		no.step = (int64_t)step;
+		*o = no;
+		pofa_model_set_seed(m, seed);
+		pofa_model_set_fwd_count(m, fwd);
+	}
+	free(tmp);
+	pofa_st_close(&f);
+	return rc;
+}

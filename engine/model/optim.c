@@ -1,0 +1,152 @@
+/*
+ * optim.c - what changes the weights: gradient clipping as
+ * torch.nn.utils.clip_grad_norm_, AdamW as torch.optim.AdamW, and the
+ * learning-rate schedules (linear or constant with warmup, as transformers,
+ * and the Prune OFA rewinding inside the pruning window).
+ */
+#include "engine/model/internal.h"
+#include "data/base/util.h"
+
+#include <cblas.h>
+#include <math.h>
+
+/* ---- gradient clipping -------------------------------------------------- */
+
+typedef struct {
+	pofa_model *m;
+	const pofa_optim *o;
+	double lr;
+	float bc2s;
+	double *sums;
+	float scale;
+} opt_args;
+
+static void sumsq_task(void *arg, int64_t t0, int64_t t1, int tid)
+{
+	opt_args *oa = arg;
+	double s = 0.0;
+	for (int64_t t = t0; t < t1; t++) {
+		const pofa_tensor *tt = &oa->m->tensors[t];
+		if (!oa->m->active[t])
+			continue;
+		for (int64_t i = 0; i < tt->numel; i++)
+			s += (double)tt->grad[i] * tt->grad[i];
+	}
+	oa->sums[tid] = s;
+}
+
+float pofa_model_clip_grad(pofa_model *m, float max_norm)
+{
+	double sums[64] = { 0 };
+	opt_args oa = { .m = m, .sums = sums };
+	pofa_pool_run(m->pool, m->ntensors, sumsq_task, &oa);
+	double total = 0.0;
+	for (int t = 0; t < pofa_pool_size(m->pool); t++)
+		total += sums[t];
+	float norm = (float)sqrt(total);
+	if (max_norm > 0.0f) {
+		/* as torch.nn.utils.clip_grad_norm_ */
+		float coef = max_norm / (norm + 1e-6f);
+		if (coef < 1.0f)
+			for (int t = 0; t < m->ntensors; t++)
+				if (m->active[t])
+					cblas_sscal((int)m->tensors[t].numel, coef, m->tensors[t].grad, 1);
+	}
+	return norm;
+}
+
+/* ---- AdamW ---------------------------------------------------------------- */
+
+typedef struct {
+	opt_args *oa;
+	const pofa_tensor *t;
+	size_t off;
+} adam_chunk;
+
+static void adamw_range(const opt_args *oa, const pofa_tensor *t, size_t off, int64_t i0, int64_t i1)
+{
+	/* torch.optim.AdamW (single tensor): p *= 1 - lr*wd; m = b1 m + (1-b1) g;
+	 * v = b2 v + (1-b2) g^2; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) */
+	const pofa_optim *o = oa->o;
+	float *p = t->data, *g = t->grad;
+	float *m1 = oa->m->m1 + off, *m2 = oa->m->m2 + off;
+	/* scalars computed in double and rounded once, as PyTorch passes
+	 * Python floats to float32 kernels */
+	float decay = t->decay ? (float)(1.0 - oa->lr * o->weight_decay) : 1.0f;
+	float b1 = (float)o->beta1, b2 = (float)o->beta2, step = oa->scale, bc2s = oa->bc2s;
+	float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2), eps = (float)o->eps;
+	for (int64_t i = i0; i < i1; i++) {
+		p[i] *= decay;
+		m1[i] = m1[i] * b1 + g[i] * omb1;
+		m2[i] = m2[i] * b2 + omb2 * g[i] * g[i];
+		float denom = sqrtf(m2[i]) / bc2s + eps;
+		p[i] += -step * (m1[i] / denom);
+	}
+}
+
+static void adamw_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	adam_chunk *ac = arg;
+	adamw_range(ac->oa, ac->t, ac->off, i0, i1);
+}
+
+void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr)
+{
+	o->step++;
+	opt_args oa = { .m = m, .o = o, .lr = lr };
+	/* bias corrections in double, as PyTorch computes them in Python */
+	double bc1 = 1.0 - pow(o->beta1, (double)o->step);
+	double bc2 = 1.0 - pow(o->beta2, (double)o->step);
+	oa.scale = (float)(lr / bc1);
+	oa.bc2s = (float)sqrt(bc2);
+	for (int t = 0; t < m->ntensors; t++) {
+		if (!m->active[t])
+			continue;
+		pofa_tensor *tt = &m->tensors[t];
+		size_t off = (size_t)(tt->data - m->params);
+		if (tt->numel >= 32768) {
+			adam_chunk ac = { &oa, tt, off };
+			pofa_pool_run(m->pool, tt->numel, adamw_task, &ac);
+		} else {
+			adamw_range(&oa, tt, off, 0, tt->numel);
+		}
+	}
+}
+
+pofa_optim pofa_optim_default(void)
+{
+	pofa_optim o = { .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01, .step = 0 };
+	return o;
+}
+
+/* ---- learning-rate schedules ------------------------------------------------ */
+
+double pofa_lr(const pofa_sched *s, int64_t step)
+{
+	if (s->kind == POFA_SCHED_REWIND)
+		return s->lr * pofa_lr_rewind(step, s->total, s->warmup, s->t0, s->t1, s->every);
+	if (s->warmup > 0 && step < s->warmup)
+		return s->lr * (double)step / (double)s->warmup;
+	if (s->kind == POFA_SCHED_CONSTANT)
+		return s->lr;
+	if (step >= s->total)
+		return 0.0;
+	double denom = (double)POFA_MAX(1, s->total - s->warmup);
+	return s->lr * (double)(s->total - step) / denom;
+}
+
+
+double pofa_lr_rewind(int64_t t, int64_t N, int64_t w, int64_t t0, int64_t t1, int64_t f)
+{
+	int64_t P = t1 - t0;
+	double den = (double)(N - P - w);
+	if (den <= 0)
+		den = 1;
+	if (w > 0 && t < w)
+		return (double)t / (double)w;
+	if (t >= t0 && t < t1 && f > 0)
+		return (double)(N - P - t + ((t - t0) / f) * f) / den;
+	if (t >= t1)
+		return (double)(N - t) / den > 0 ? (double)(N - t) / den : 0.0;
+	return (double)(N - P - t) / den;
+}

@@ -1,0 +1,88 @@
+/*
+ * recipe.h - a run described in INI (parsed with inih), man pofa-recipe(5):
+ *
+ *   [run]            name, seed, threads, log_interval, checkpoint_interval
+ *   [model]          preset or dir, vocab, max_position, dropouts
+ *   [data]           dir, corpus
+ *   [stage NAME] ... kind = mlm | prune | finetune | qat | eval, and the
+ *                    stage's knobs; from = and teacher = name earlier stages
+ *
+ * Overrides "section.key=value" (a stage's section is its name) apply before
+ * validation. Every error names file:line and the key.
+ */
+#ifndef POFA_RECIPE_H
+#define POFA_RECIPE_H
+
+#include "data/task/task.h"
+#include "engine/pofa.h"
+#include "engine/sparse/sparse.h"
+
+#define POFA_MAX_STAGES 32
+
+enum pofa_stage_kind { POFA_STAGE_MLM, POFA_STAGE_PRUNE, POFA_STAGE_FINETUNE, POFA_STAGE_QAT, POFA_STAGE_EVAL, POFA_STAGE_KIND_COUNT };
+extern const char *const pofa_stage_kinds[POFA_STAGE_KIND_COUNT];
+typedef struct pofa_stage {
+	char name[48];
+	int kind;
+	int line;                 /* of its [stage NAME] header */
+	char from[48], teacher[48];
+	int from_idx, teacher_idx; /* -1: none (from: the [model] section) */
+	/* training */
+	int64_t steps;
+	double epochs;
+	int batch, seq;
+	double lr;
+	double warmup;            /* steps, or a fraction of the steps when < 1 */
+	int schedule, schedule_set;
+	double weight_decay, beta1, beta2, eps, max_grad_norm;
+	int shuffle;
+	int64_t eval_interval;
+	float hidden_dropout, attention_dropout, classifier_dropout;  /* < 0: config's */
+	/* distillation */
+	float alpha_task, alpha_kd, temperature;
+	/* pruning */
+	int prune;                /* GMP during this stage */
+	float initial_sparsity, final_sparsity;
+	double start, end, every, freeze;   /* steps, or fractions of the steps when < 1 */
+	int pattern, block, nm_n, nm_m, global;
+	int lock;
+	int per_channel;
+	/* masked-LM data */
+	int whole_word;
+	float mask_prob;
+	/* task */
+	pofa_task_spec task;
+	/* eval */
+	char models[512];         /* comma-separated stage names */
+	char splits[64];
+	char reference[48];       /* % of this model in the report */
+} pofa_stage;
+
+typedef struct pofa_recipe {
+	char path[1024];
+	char name[64];
+	uint64_t seed;
+	int threads;
+	int64_t log_interval, checkpoint_interval;
+	char preset[32], model_dir[512], vocab[512];
+	int max_position;
+	float hidden_dropout, attention_dropout;
+	char data_dir[512], corpus[512];
+	pofa_stage stages[POFA_MAX_STAGES];
+	int nstages;
+	char *text;               /* the recipe as run, overrides applied */
+	uint64_t hash;            /* FNV-1a of text */
+} pofa_recipe;
+
+int pofa_recipe_load(const char *path, const char *const *overrides, int nover, pofa_recipe *r,
+                     pofa_err *err);
+void pofa_recipe_free(pofa_recipe *r);
+int pofa_recipe_stage(const pofa_recipe *r, const char *name);
+/* the stage's total steps given its training set size */
+int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain);
+/* a "steps or fraction" value resolved against a total */
+int64_t pofa_steps_of(double v, int64_t total);
+/* the stage's GMP parameters for a total number of steps */
+pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total);
+
+#endif

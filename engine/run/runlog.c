@@ -1,0 +1,516 @@
+/* runlog.c - a run's CSV files, export and report (see runlog.h). */
+#include "engine/run/runlog.h"
+#include "data/base/fileio.h"
+
+#include <string.h>
+#include <math.h>
+#include <csv.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,"
+                                     "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm\n";
+static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
+static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss\n";
+static const char *const H_EVENTS = "time,stage,step,event,detail\n";
+
+/* ---- reading a CSV back (libcsv) ------------------------------------------ */
+
+typedef struct {
+	char ***rows;     /* rows[r][f] */
+	int *nf;
+	int n, cap;
+	char **cur;
+	int ncur, ccur;
+} table;
+
+static void tb_field(void *s, size_t len, void *d)
+{
+	table *t = d;
+	if (t->ncur == t->ccur) {
+		t->ccur = t->ccur ? 2 * t->ccur : 16;
+		t->cur = realloc(t->cur, (size_t)t->ccur * sizeof *t->cur);
+	}
+	char *f = malloc(len + 1);
+	memcpy(f, s ? s : "", len);
+	f[len] = 0;
+	t->cur[t->ncur++] = f;
+}
+
+static void tb_row(int c, void *d)
+{
+	(void)c;
+	table *t = d;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->rows = realloc(t->rows, (size_t)t->cap * sizeof *t->rows);
+		t->nf = realloc(t->nf, (size_t)t->cap * sizeof *t->nf);
+	}
+	t->rows[t->n] = t->cur;
+	t->nf[t->n++] = t->ncur;
+	t->cur = NULL;
+	t->ncur = t->ccur = 0;
+}
+
+static void tb_free(table *t)
+{
+	for (int r = 0; r < t->n; r++) {
+		for (int f = 0; f < t->nf[r]; f++)
+			free(t->rows[r][f]);
+		free(t->rows[r]);
+	}
+	free(t->rows);
+	free(t->nf);
+	memset(t, 0, sizeof *t);
+}
+
+static int tb_read(const char *path, table *t)
+{
+	memset(t, 0, sizeof *t);
+	unsigned char *buf;
+	size_t n;
+	pofa_err err;
+	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &err))
+		return -1;
+	struct csv_parser p;
+	csv_init(&p, CSV_APPEND_NULL);
+	csv_parse(&p, buf, n, tb_field, tb_row, t);
+	csv_fini(&p, tb_field, tb_row, t);
+	csv_free(&p);
+	free(buf);
+	return 0;
+}
+
+static void put_str(FILE *f, const char *s, int last)
+{
+	csv_fwrite(f, s, strlen(s));
+	fputc(last ? '\n' : ',', f);
+}
+
+/* keeps the rows up to (stage, step): the stage named in column sc, the
+ * step in column pc. pofa writes one record a line, so lines are kept byte
+ * for byte; the file is rewritten atomically. */
+static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc, int stage,
+                        int64_t step, pofa_err *err)
+{
+	unsigned char *buf;
+	size_t n;
+	pofa_err e2;
+	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &e2))
+		return POFA_OK;  /* nothing yet */
+	unsigned char *out = malloc(n + 1);
+	if (!out) {
+		free(buf);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	size_t o = 0;
+	long line = 0;
+	int nfields = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		if (j < n)
+			j++;
+		int keep = 1;
+		if (line++ == 0) {
+			for (size_t k = i; k < j; k++)
+				nfields += buf[k] == ',';
+			nfields++;
+		} else {
+			table t = { 0 };
+			struct csv_parser p;
+			csv_init(&p, CSV_APPEND_NULL);
+			csv_parse(&p, buf + i, j - i, tb_field, tb_row, &t);
+			csv_fini(&p, tb_field, tb_row, &t);
+			csv_free(&p);
+			if (t.n == 1 && t.nf[0] == nfields && buf[j - 1] == '\n') {
+				int si = pofa_recipe_stage(rc, t.rows[0][sc]);
+				int64_t st = atoll(t.rows[0][pc]);
+				keep = !(si < 0 || si > stage || (si == stage && st > step));
+			} else {
+				keep = 0;   /* a torn last line from a crash */
+			}
+			tb_free(&t);
+		}
+		if (keep) {
+			memcpy(out + o, buf + i, j - i);
+			o += j - i;
+		}
+		i = j;
+	}
+	free(buf);
+	int rcode = pofa_write_atomic(path, out, o, err);
+	free(out);
+	return rcode;
+}
+
+static FILE *open_csv(const char *dir, const char *name, const char *header, int append, pofa_err *err)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int exists = access(path, F_OK) == 0;
+	FILE *f = fopen(path, append ? "a" : "w");
+	if (!f) {
+		pofa_error(err, POFA_ERR_RUN, "%s: cannot open for writing", path);
+		return NULL;
+	}
+	if (!append || !exists) {
+		fputs(header, f);
+		fflush(f);
+	}
+	return f;
+}
+
+int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int resume, int stage,
+                     int64_t step, pofa_err *err)
+{
+	memset(l, 0, sizeof *l);
+	snprintf(l->dir, sizeof l->dir, "%s", dir);
+	l->rc = rc;
+	if (resume) {
+		char p[1200];
+		snprintf(p, sizeof p, "%s/metrics.csv", dir);
+		if (truncate_csv(p, rc, 1, 2, stage, step, err))
+			return err->status;
+		snprintf(p, sizeof p, "%s/sparsity.csv", dir);
+		if (truncate_csv(p, rc, 0, 1, stage, step, err))
+			return err->status;
+		snprintf(p, sizeof p, "%s/eval.csv", dir);
+		if (truncate_csv(p, rc, 1, 3, stage, step, err))
+			return err->status;
+	}
+	l->metrics = open_csv(dir, "metrics.csv", H_METRICS, resume, err);
+	l->sparsity = l->metrics ? open_csv(dir, "sparsity.csv", H_SPARSITY, resume, err) : NULL;
+	l->eval = l->sparsity ? open_csv(dir, "eval.csv", H_EVAL, resume, err) : NULL;
+	l->events = l->eval ? open_csv(dir, "events.csv", H_EVENTS, resume, err) : NULL;
+	if (!l->events) {
+		pofa_runlog_close(l);
+		return err->status;
+	}
+	return POFA_OK;
+}
+
+void pofa_runlog_close(pofa_runlog *l)
+{
+	FILE *fs[4] = { l->metrics, l->sparsity, l->eval, l->events };
+	for (int k = 0; k < 4; k++)
+		if (fs[k]) {
+			fflush(fs[k]);
+			fsync(fileno(fs[k]));
+			fclose(fs[k]);
+		}
+	l->metrics = l->sparsity = l->eval = l->events = NULL;
+}
+
+static void num(FILE *f, double v, int last)
+{
+	if (isfinite(v))
+		fprintf(f, "%.6g", v);
+	fputc(last ? '\n' : ',', f);
+}
+
+static void timestamp(char *out, size_t n, double t)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + k, n - k, ".%03dZ", (int)((t - (double)s) * 1000.0));
+}
+
+void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
+{
+	char ts[48];
+	timestamp(ts, sizeof ts, e->time);
+	switch (e->kind) {
+	case POFA_EV_METRICS: {
+		FILE *f = l->metrics;
+		put_str(f, ts, 0);
+		put_str(f, e->stage_name, 0);
+		fprintf(f, "%lld,%lld,", (long long)e->step, (long long)e->epoch);
+		num(f, e->lr, 0);
+		num(f, e->loss_task, 0);
+		num(f, e->loss_kd, 0);
+		num(f, e->loss_total, 0);
+		num(f, e->teacher_loss, 0);
+		num(f, e->sparsity_target, 0);
+		num(f, e->sparsity, 0);
+		num(f, e->tokens_per_s, 0);
+		num(f, e->grad_norm, 1);
+		fflush(f);
+		return;
+	}
+	case POFA_EV_SPARSITY: {
+		FILE *f = l->sparsity;
+		put_str(f, e->stage_name, 0);
+		fprintf(f, "%lld,", (long long)e->step);
+		if (e->layer >= 0)
+			fprintf(f, "%d,", e->layer);
+		else
+			fputs("pooler,", f);
+		put_str(f, pofa_matrix_names[e->matrix], 0);
+		num(f, e->sparsity, 0);
+		num(f, e->sparsity_target, 1);
+		/* a batch of rows per interval: flush on the last matrix */
+		if (e->matrix == POFA_MAT_POOLER)
+			fflush(f);
+		return;
+	}
+	case POFA_EV_EVAL: {
+		FILE *f = l->eval;
+		put_str(f, ts, 0);
+		put_str(f, e->stage_name, 0);
+		put_str(f, e->model, 0);
+		fprintf(f, "%lld,", (long long)e->step);
+		put_str(f, e->task, 0);
+		put_str(f, e->split, 0);
+		put_str(f, e->metric, 0);
+		num(f, e->value, 0);
+		num(f, e->loss, 1);
+		fflush(f);
+		break;
+	}
+	default:
+		break;
+	}
+	if (e->kind == POFA_EV_METRICS || e->kind == POFA_EV_SPARSITY || e->kind == POFA_EV_MASK)
+		return;
+	/* everything else, and a line per evaluation, goes to events.csv */
+	FILE *f = l->events;
+	char detail[1400];
+	if (e->kind == POFA_EV_EVAL)
+		snprintf(detail, sizeof detail, "%s %s %s %s = %.4f", e->model, e->task, e->split, e->metric, e->value);
+	else if (e->kind == POFA_EV_PRUNE || e->kind == POFA_EV_SCHEDULE || e->kind == POFA_EV_LOG || e->kind == POFA_EV_ERROR ||
+	         e->kind == POFA_EV_CHECKPOINT || e->kind == POFA_EV_EXPORT || e->kind == POFA_EV_STAGE_START ||
+	         e->kind == POFA_EV_RUN_START || e->kind == POFA_EV_STAGE_END)
+		snprintf(detail, sizeof detail, "%s", e->text);
+	else if (e->kind == POFA_EV_RUN_END)
+		snprintf(detail, sizeof detail, "exit status %d", e->status);
+	else
+		detail[0] = 0;
+	put_str(f, ts, 0);
+	put_str(f, e->stage >= 0 ? e->stage_name : "", 0);
+	fprintf(f, "%lld,", (long long)e->step);
+	put_str(f, pofa_ev_names[e->kind], 0);
+	put_str(f, detail, 1);
+	fflush(f);
+}
+
+int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, pofa_err *err)
+{
+	static const char *names[3] = { "metrics.csv", "sparsity.csv", "eval.csv" };
+	FILE *fs[3] = { l->metrics, l->sparsity, l->eval };
+	int rc = pofa_mkdirs(dir, err);
+	size_t o = 0;
+	if (paths && n)
+		paths[0] = 0;
+	for (int k = 0; k < 3 && !rc; k++) {
+		if (fs[k])
+			fflush(fs[k]);
+		char src[1200], dst[1200];
+		snprintf(src, sizeof src, "%s/%s", l->dir, names[k]);
+		snprintf(dst, sizeof dst, "%s/%s", dir, names[k]);
+		unsigned char *buf;
+		size_t len;
+		rc = pofa_read_file(src, &buf, &len, (size_t)4 << 30, err);
+		if (!rc) {
+			rc = pofa_write_atomic(dst, buf, len, err);
+			free(buf);
+		}
+		if (!rc && paths && o < n)
+			o += (size_t)snprintf(paths + o, n - o, "%s%s", o ? " " : "", dst);
+	}
+	return rc;
+}
+
+/* ---- report.md ---------------------------------------------------------------- */
+
+typedef struct { char model[48], task[64], split[8], metric[24]; double value; } result;
+
+int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/eval.csv", run_dir);
+	table t;
+	if (tb_read(path, &t))
+		return pofa_error(err, POFA_ERR_RUN, "%s: cannot read", path);
+	/* the last value of every (model, task, split, metric), in order */
+	result *res = calloc((size_t)t.n + 1, sizeof *res);
+	int nr = 0;
+	for (int r = 1; r < t.n; r++) {
+		if (t.nf[r] < 8)
+			continue;
+		result x;
+		snprintf(x.model, sizeof x.model, "%s", t.rows[r][2]);
+		snprintf(x.task, sizeof x.task, "%s", t.rows[r][4]);
+		snprintf(x.split, sizeof x.split, "%s", t.rows[r][5]);
+		snprintf(x.metric, sizeof x.metric, "%s", t.rows[r][6]);
+		x.value = atof(t.rows[r][7]);
+		int k;
+		for (k = 0; k < nr; k++)
+			if (!strcmp(res[k].model, x.model) && !strcmp(res[k].task, x.task) &&
+			    !strcmp(res[k].split, x.split) && !strcmp(res[k].metric, x.metric))
+				break;
+		res[k] = x;
+		if (k == nr)
+			nr++;
+	}
+	tb_free(&t);
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+	fprintf(f, "# %s: results\n\n", rc->name);
+	fprintf(f, "Recipe `%s` (hash %016llx). Metrics in percent; losses are mean "
+	        "cross-entropies. Sparsity counts the prunable matrices (encoder Linear weights "
+	        "and the pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
+	        rc->path, (unsigned long long)rc->hash);
+	/* one table per eval stage: its models on its task and splits, with the
+	 * main metric (the first) as a percentage of the reference model */
+	int evals[POFA_MAX_STAGES], ne = 0;
+	for (int i = 0; i < rc->nstages; i++)
+		if (rc->stages[i].kind == POFA_STAGE_EVAL)
+			evals[ne++] = i;
+	static const char *splits[3] = { "dev", "test", "train" };
+	for (int q = 0; q < ne; q++) {
+		const pofa_stage *es = &rc->stages[evals[q]];
+		char models[32][48], ref[48] = "";
+		int nm = 0;
+		char tmp[512];
+		snprintf(tmp, sizeof tmp, "%s", es->models);
+		for (char *t = strtok(tmp, ", "); t && nm < 32; t = strtok(NULL, ", "))
+			snprintf(models[nm++], 48, "%s", t);
+		snprintf(ref, sizeof ref, "%s", es->reference[0] ? es->reference : models[0]);
+		for (int sp = 0; sp < 3; sp++) {
+			char metrics[8][24];
+			int nmet = 0;
+			for (int k = 0; k < nr; k++)
+				if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp])) {
+					int j;
+					for (j = 0; j < nmet && strcmp(metrics[j], res[k].metric); j++)
+						;
+					if (j == nmet && nmet < 8)
+						strcpy(metrics[nmet++], res[k].metric);
+				}
+			if (!nmet)
+				continue;
+			fprintf(f, "## %s, %s split (stage %s)\n\n| model |", es->task.name, splits[sp], es->name);
+			for (int m = 0; m < nmet; m++)
+				fprintf(f, " %s |", metrics[m]);
+			fprintf(f, " %s, %% of %s |\n|---|", metrics[0], ref);
+			for (int m = 0; m <= nmet; m++)
+				fprintf(f, "---|");
+			fprintf(f, "\n");
+			for (int mi = 0; mi < nm; mi++) {
+				fprintf(f, "| %s |", models[mi]);
+				double v0 = NAN, r0 = NAN;
+				for (int m = 0; m < nmet; m++) {
+					double v = NAN;
+					for (int k = 0; k < nr; k++)
+						if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp]) &&
+						    !strcmp(res[k].metric, metrics[m])) {
+							if (!strcmp(res[k].model, models[mi]))
+								v = res[k].value;
+							if (m == 0 && !strcmp(res[k].model, ref))
+								r0 = res[k].value;
+						}
+					if (m == 0)
+						v0 = v;
+					if (isfinite(v))
+						fprintf(f, " %.2f |", v);
+					else
+						fprintf(f, " - |");
+				}
+				if (isfinite(v0) && isfinite(r0) && r0 > 0)
+					fprintf(f, " %.1f%% |\n", 100.0 * v0 / r0);
+				else
+					fprintf(f, " - |\n");
+			}
+			fprintf(f, "\n");
+		}
+	}
+	/* several eval stages listing the same number of models: their k-th
+	 * models side by side (the paper's table: one row per method) */
+	int same = ne > 1;
+	int counts[POFA_MAX_STAGES];
+	for (int q = 0; q < ne; q++) {
+		char tmp[512];
+		snprintf(tmp, sizeof tmp, "%s", rc->stages[evals[q]].models);
+		counts[q] = 0;
+		for (char *t = strtok(tmp, ", "); t; t = strtok(NULL, ", "))
+			counts[q]++;
+		same = same && counts[q] == counts[0];
+	}
+	if (same) {
+		fprintf(f, "## Summary (dev): main metric, and %% of each task's reference\n\n| row |");
+		for (int q = 0; q < ne; q++)
+			fprintf(f, " %s |", rc->stages[evals[q]].task.name);
+		fprintf(f, " mean %% of reference |\n|---|");
+		for (int q = 0; q <= ne; q++)
+			fprintf(f, "---|");
+		fprintf(f, "\n");
+		for (int k = 0; k < counts[0]; k++) {
+			double pct = 0.0;
+			int npct = 0;
+			char label[256] = "";
+			for (int q = 0; q < ne; q++) {
+				const pofa_stage *es = &rc->stages[evals[q]];
+				char tmp[512], *t = NULL;
+				snprintf(tmp, sizeof tmp, "%s", es->models);
+				t = strtok(tmp, ", ");
+				for (int c = 0; c < k && t; c++)
+					t = strtok(NULL, ", ");
+				char name[48];
+				snprintf(name, sizeof name, "%s", t ? t : "");
+				if (q == 0)
+					snprintf(label, sizeof label, "%s", name);
+				char ref[48];
+				snprintf(tmp, sizeof tmp, "%s", es->models);
+				snprintf(ref, sizeof ref, "%s", es->reference[0] ? es->reference : strtok(tmp, ", "));
+				double v = NAN, r0 = NAN;
+				const char *metric = NULL;
+				for (int kk = 0; kk < nr; kk++)
+					if (!strcmp(res[kk].task, es->task.name) && !strcmp(res[kk].split, "dev")) {
+						if (!metric)
+							metric = res[kk].metric; /* the task's first metric */
+						if (strcmp(res[kk].metric, metric))
+							continue;
+						if (!strcmp(res[kk].model, name))
+							v = res[kk].value;
+						if (!strcmp(res[kk].model, ref))
+							r0 = res[kk].value;
+					}
+				if (q == 0)
+					fprintf(f, "| %s |", label);
+				if (isfinite(v) && isfinite(r0) && r0 > 0) {
+					fprintf(f, " %.2f (%.1f%%) |", v, 100.0 * v / r0);
+					pct += 100.0 * v / r0;
+					npct++;
+				} else {
+					fprintf(f, " - |");
+				}
+			}
+			if (npct)
+				fprintf(f, " %.1f%% |\n", pct / npct);
+			else
+				fprintf(f, " - |\n");
+		}
+		fprintf(f, "\n");
+	}
+	/* pre-training: masked-LM dev loss and accuracy per stage */
+	int any = 0;
+	for (int k = 0; k < nr; k++)
+		if (!strcmp(res[k].task, "mlm")) {
+			if (!any)
+				fprintf(f, "## masked-LM (dev)\n\n| stage | metric | value |\n|---|---|---|\n");
+			any = 1;
+			fprintf(f, "| %s | %s | %.4f |\n", res[k].model, res[k].metric, res[k].value);
+		}
+	fclose(f);
+	snprintf(path, sizeof path, "%s/report.md", run_dir);
+	int rcode = pofa_write_atomic(path, buf, blen, err);
+	free(buf);
+	free(res);
+	return rcode;
+}

@@ -1,0 +1,31 @@
+/*
+ * runlog.h - the CSV files a run leaves (libcsv, RFC 4180, one header row,
+ * flushed as they go), CSV export, and report.md. Both front ends feed it
+ * the same events, so a TUI run and a headless run leave the same files.
+ */
+#ifndef POFA_RUNLOG_H
+#define POFA_RUNLOG_H
+
+#include "engine/run/run.h"
+
+#include <stdio.h>
+
+typedef struct pofa_runlog {
+	char dir[1024];
+	FILE *metrics, *sparsity, *eval, *events;
+	const pofa_recipe *rc;
+} pofa_runlog;
+
+/* A new run starts the files with their headers; a resumed one keeps the
+ * rows up to (stage, step) of its checkpoint and appends after them. */
+int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int resume,
+                     int stage, int64_t step, pofa_err *err);
+void pofa_runlog_event(pofa_runlog *l, const pofa_event *e);
+void pofa_runlog_close(pofa_runlog *l);
+/* copies metrics.csv, sparsity.csv and eval.csv into dir; paths (the
+ * files written, space-separated) for the caller to report */
+int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, pofa_err *err);
+/* report.md from eval.csv: every model's metrics and % of the reference */
+int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err);
+
+#endif

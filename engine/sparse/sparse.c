@@ -1,0 +1,296 @@
+/* sparse.c - masks and the GMP schedule (see sparse.h). */
+#include "engine/sparse/sparse.h"
+#include "engine/io/safetensors.h"
+#include "data/base/util.h"
+
+#include <string.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+double pofa_gmp_target(const pofa_gmp *g, int64_t t)
+{
+	double span = (double)(g->t1 - g->t0);
+	double x = span > 0 ? (double)(t - g->t0) / span : (t >= g->t1 ? 1.0 : 0.0);
+	x = x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
+	double r = 1.0 - x;
+	return g->s_final + (g->s_init - g->s_final) * r * r * r;
+}
+
+int pofa_gmp_update_step(const pofa_gmp *g, int64_t t)
+{
+	if (t < g->t0 || t > g->freeze || g->every < 1)
+		return 0;
+	return (t - g->t0) % g->every == 0;
+}
+
+/* ---- masks --------------------------------------------------------------- */
+
+int pofa_masks_init(pofa_masks *mk, pofa_model *m, pofa_err *err)
+{
+	memset(mk, 0, sizeof *mk);
+	mk->model = m;
+	mk->n = pofa_model_num_params(m);
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(m, &t);
+	mk->m = malloc(mk->n);
+	mk->threshold = calloc((size_t)nt, sizeof *mk->threshold);
+	mk->target = calloc((size_t)nt, sizeof *mk->target);
+	if (!mk->m || !mk->threshold || !mk->target) {
+		pofa_masks_free(mk);
+		return pofa_error(err, POFA_ERR_RUN, "out of memory for the masks");
+	}
+	memset(mk->m, 1, mk->n);
+	return POFA_OK;
+}
+
+void pofa_masks_free(pofa_masks *mk)
+{
+	free(mk->m);
+	free(mk->threshold);
+	free(mk->target);
+	memset(mk, 0, sizeof *mk);
+}
+
+static unsigned char *tmask(pofa_masks *mk, const pofa_tensor *t)
+{
+	return mk->m + (t->data - pofa_model_params(mk->model));
+}
+
+void pofa_masks_lock(pofa_masks *mk)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	for (int i = 0; i < nt; i++) {
+		if (!t[i].prunable)
+			continue;
+		unsigned char *m = tmask(mk, &t[i]);
+		for (int64_t j = 0; j < t[i].numel; j++)
+			m[j] = t[i].data[j] != 0.0f;
+		mk->target[i] = (float)pofa_tensor_sparsity(&t[i]);
+	}
+	mk->active = 1;
+}
+
+typedef struct { float a; int64_t i; } scored;
+
+static int by_score(const void *x, const void *y)
+{
+	const scored *p = x, *q = y;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	return (p->i > q->i) - (p->i < q->i);
+}
+
+/* prune the k lowest-scored units; each unit covers `width` weights */
+static float prune_units(scored *s, int64_t nunits, int64_t k, unsigned char *m, int width)
+{
+	qsort(s, (size_t)nunits, sizeof *s, by_score);
+	for (int64_t u = 0; u < nunits; u++)
+		for (int w = 0; w < width; w++)
+			m[s[u].i * width + w] = u >= k;
+	return k > 0 ? s[k - 1].a : 0.0f;
+}
+
+static int prune_nm(const pofa_tensor *t, unsigned char *m, double sparsity, int N, int M)
+{
+	int keep = M - (int)lround(sparsity * M);
+	keep = keep < N ? N : (keep > M ? M : keep);
+	for (int64_t g = 0; g + M <= t->numel; g += M) {
+		/* keep the `keep` largest |w|, ties to the lower index */
+		for (int a = 0; a < M; a++) {
+			float va = fabsf(t->data[g + a]);
+			int better = 0;
+			for (int b = 0; b < M; b++) {
+				float vb = fabsf(t->data[g + b]);
+				better += vb > va || (vb == va && b < a);
+			}
+			m[g + a] = better < keep;
+		}
+	}
+	return POFA_OK;
+}
+
+int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_err *err)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	if (sparsity < 0.0 || sparsity >= 1.0)
+		return pofa_error(err, POFA_ERR_INPUT, "sparsity %g: must be in [0, 1)", sparsity);
+	int64_t maxn = 0, total = 0;
+	for (int i = 0; i < nt; i++)
+		if (t[i].prunable) {
+			maxn = POFA_MAX(maxn, t[i].numel);
+			total += t[i].numel;
+		}
+	if (g->pattern == POFA_PATTERN_UNSTRUCTURED && g->global) {
+		scored *s = malloc((size_t)(total + 1) * sizeof *s);
+		int64_t *base = malloc((size_t)(nt + 1) * sizeof *base);
+		if (!s || !base) {
+			free(s);
+			free(base);
+			return pofa_error(err, POFA_ERR_RUN, "out of memory while pruning");
+		}
+		/* the global index packs (tensor order, element) */
+		int64_t o = 0;
+		for (int i = 0; i < nt; i++) {
+			base[i] = o;
+			if (!t[i].prunable)
+				continue;
+			for (int64_t j = 0; j < t[i].numel; j++, o++)
+				s[o] = (scored){ fabsf(t[i].data[j]), o };
+		}
+		int64_t k = llround(sparsity * (double)total);
+		qsort(s, (size_t)total, sizeof *s, by_score);
+		unsigned char *keep = malloc((size_t)total + 1);
+		for (int64_t u = 0; u < total; u++)
+			keep[s[u].i] = u >= k;
+		float th = k > 0 ? s[k - 1].a : 0.0f;
+		for (int i = 0; i < nt; i++)
+			if (t[i].prunable) {
+				memcpy(tmask(mk, &t[i]), keep + base[i], (size_t)t[i].numel);
+				mk->threshold[i] = th;
+				mk->target[i] = (float)sparsity;
+			}
+		free(keep);
+		free(s);
+		free(base);
+	} else {
+		scored *s = malloc((size_t)(maxn + 1) * sizeof *s);
+		if (!s)
+			return pofa_error(err, POFA_ERR_RUN, "out of memory while pruning");
+		for (int i = 0; i < nt; i++) {
+			if (!t[i].prunable)
+				continue;
+			unsigned char *m = tmask(mk, &t[i]);
+			int64_t in = t[i].shape[1];
+			if (g->pattern == POFA_PATTERN_NM) {
+				if (in % g->m) {
+					free(s);
+					return pofa_error(err, POFA_ERR_INPUT, "%s: %lld inputs are not a multiple of M = %d",
+					                  t[i].name, (long long)in, g->m);
+				}
+				prune_nm(&t[i], m, sparsity, g->n, g->m);
+			} else {
+				int width = g->pattern == POFA_PATTERN_BLOCK ? g->block : 1;
+				if (width < 1 || in % width) {
+					free(s);
+					return pofa_error(err, POFA_ERR_INPUT,
+					                  "%s: %lld inputs are not a multiple of the block width %d",
+					                  t[i].name, (long long)in, width);
+				}
+				int64_t nunits = t[i].numel / width;
+				for (int64_t u = 0; u < nunits; u++) {
+					float a = 0.0f;
+					for (int w = 0; w < width; w++)
+						a += fabsf(t[i].data[u * width + w]);
+					s[u] = (scored){ a, u };
+				}
+				int64_t k = llround(sparsity * (double)nunits);
+				mk->threshold[i] = prune_units(s, nunits, k, m, width);
+			}
+			mk->target[i] = (float)sparsity;
+		}
+		free(s);
+	}
+	mk->active = 1;
+	pofa_masks_apply(mk);
+	return POFA_OK;
+}
+
+void pofa_masks_apply(pofa_masks *mk)
+{
+	if (!mk->active)
+		return;
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	float *params = pofa_model_params(mk->model);
+	float *m1 = pofa_model_moment1(mk->model), *m2 = pofa_model_moment2(mk->model);
+	for (int i = 0; i < nt; i++) {
+		if (!t[i].prunable)
+			continue;
+		size_t off = (size_t)(t[i].data - params);
+		const unsigned char *m = mk->m + off;
+		for (int64_t j = 0; j < t[i].numel; j++)
+			if (!m[j]) {
+				t[i].data[j] = 0.0f;
+				m1[off + j] = 0.0f;
+				m2[off + j] = 0.0f;
+			}
+	}
+}
+
+void pofa_masks_grads(pofa_masks *mk)
+{
+	if (!mk->active)
+		return;
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	for (int i = 0; i < nt; i++) {
+		if (!t[i].prunable)
+			continue;
+		const unsigned char *m = tmask(mk, &t[i]);
+		for (int64_t j = 0; j < t[i].numel; j++)
+			t[i].grad[j] *= (float)m[j];
+	}
+}
+
+int pofa_masks_save(const pofa_masks *mk, const char *path, pofa_err *err)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	pofa_st_out *o = calloc((size_t)nt + 1, sizeof *o);
+	char (*names)[128] = calloc((size_t)nt + 1, sizeof *names);
+	int n = 0;
+	for (int i = 0; i < nt; i++) {
+		if (!t[i].prunable)
+			continue;
+		snprintf(names[n], 128, "mask.%s", t[i].name);
+		o[n] = (pofa_st_out){ names[n], mk->m + (t[i].data - pofa_model_params(mk->model)), 2,
+		                      { t[i].shape[0], t[i].shape[1] }, POFA_U8 };
+		n++;
+	}
+	static const char *const meta[][2] = { { "format", "pt" } };
+	int rc = pofa_st_write(path, o, n, meta, 1, err);
+	free(o);
+	free(names);
+	return rc;
+}
+
+int pofa_masks_load(pofa_masks *mk, const char *path, pofa_err *err)
+{
+	pofa_st_file f;
+	int rc = pofa_st_open(&f, path, err);
+	if (rc)
+		return rc;
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	for (int i = 0; i < nt && !rc; i++) {
+		if (!t[i].prunable)
+			continue;
+		char name[160];
+		snprintf(name, sizeof name, "mask.%s", t[i].name);
+		const pofa_st_tensor *s = pofa_st_find(&f, name);
+		if (!s || s->dtype != POFA_U8 || s->ndim != 2 || s->shape[0] != t[i].shape[0] ||
+		    s->shape[1] != t[i].shape[1]) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not U8 of the model's shape",
+			                path, name);
+			break;
+		}
+		memcpy(tmask(mk, &t[i]), f.buf + f.data_off + s->begin, (size_t)t[i].numel);
+		mk->target[i] = (float)0;
+	}
+	if (!rc) {
+		mk->active = 1;
+		for (int i = 0; i < nt; i++)
+			if (t[i].prunable) {
+				int64_t z = 0;
+				const unsigned char *m = tmask(mk, &t[i]);
+				for (int64_t j = 0; j < t[i].numel; j++)
+					z += !m[j];
+				mk->target[i] = (float)z / (float)t[i].numel;
+			}
+	}
+	pofa_st_close(&f);
+	return rc;
+}

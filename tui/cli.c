@@ -1,0 +1,67 @@
+/* cli.c - helpers the subcommands share (see cli.h). */
+#include "tui/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "pofa%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'pofa --help'.\n");
+	return EXIT_USAGE;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = s ? strtol(s, &end, 10) : 0;
+	if (!s || !*s || *end || errno || v < lo || v > hi)
+		return cli_usage_error(cmd, "%s wants an integer in %ld..%ld, got '%s'", opt, lo, hi,
+		                       s ? s : "");
+	*out = v;
+	return 0;
+}
+
+int cli_fail(const pofa_err *err)
+{
+	fprintf(stderr, "pofa: %s\n", err->msg);
+	return err->status ? err->status : EXIT_RUN_FAILED;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cli_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+}
+
+const char *cli_opt(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (a[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		return "";  /* missing value: the caller's parser reports it */
+	return argv[++*i];
+}

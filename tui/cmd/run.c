@@ -1,0 +1,280 @@
+/* cmd_run.c - pofa run: a recipe, headless (CSV logs and a progress line). */
+#include "tui/cli.h"
+#include "engine/run/run.h"
+#include "engine/run/runlog.h"
+#include "tui/work/tui.h"
+
+#include <math.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char run_usage[] =
+	"usage: pofa run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
+	"                [--theme NAME] [--no-color] [--no-mouse]\n"
+	"       pofa run --resume DIR [--headless] [--theme NAME] [--no-color] [--no-mouse]\n";
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int sig) { got_signal = sig; }
+
+typedef struct {
+	int tty;
+	double stage_t0;
+	int64_t stage_step0;
+	int64_t last_plain;
+} progress;
+
+static void fmt_eta(double s, char *out, size_t n)
+{
+	if (!(s >= 0) || s > 1e7) {
+		snprintf(out, n, "--");
+		return;
+	}
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+	else
+		snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void show(progress *p, const pofa_recipe *rc, const pofa_event *e)
+{
+	switch (e->kind) {
+	case POFA_EV_STAGE_START:
+		p->stage_t0 = e->time;
+		p->stage_step0 = e->step;
+		p->last_plain = -1;
+		fprintf(stderr, "%s[%d/%d] %s\n", p->tty ? "\r\033[K" : "", e->stage + 1, rc->nstages, e->text);
+		break;
+	case POFA_EV_METRICS: {
+		double el = e->time - p->stage_t0;
+		int64_t done = e->step - p->stage_step0;
+		char eta[32];
+		fmt_eta(done > 0 ? el / (double)done * (double)(e->total - e->step) : -1, eta, sizeof eta);
+		char line[512];
+		snprintf(line, sizeof line, "[%d/%d %s] step %lld/%lld (%2.0f%%) ETA %s  %.0f tok/s  loss %.4f",
+		         e->stage + 1, rc->nstages, e->stage_name, (long long)e->step, (long long)e->total,
+		         100.0 * (double)e->step / (double)(e->total ? e->total : 1), eta, e->tokens_per_s,
+		         e->loss_total);
+		if (e->sparsity > 0.0005 || e->sparsity_target > 0.0005)
+			snprintf(line + strlen(line), sizeof line - strlen(line), "  sparsity %.3f", e->sparsity);
+		if (p->tty) {
+			fprintf(stderr, "\r\033[K%s", line);
+		} else {
+			/* plain lines: about every tenth of a stage */
+			int64_t tenth = e->total / 10 > 0 ? e->total / 10 : 1;
+			if (e->step / tenth != p->last_plain || e->step == e->total) {
+				p->last_plain = e->step / tenth;
+				fprintf(stderr, "%s\n", line);
+			}
+		}
+		break;
+	}
+	case POFA_EV_EVAL:
+		fprintf(stderr, "%s  eval %s on %s/%s: %s = %.3f (loss %.4f)\n", p->tty ? "\r\033[K" : "",
+		        e->model, e->task, e->split, e->metric, e->value, e->loss);
+		break;
+	case POFA_EV_STAGE_END:
+	case POFA_EV_ERROR:
+	case POFA_EV_SCHEDULE:
+	case POFA_EV_EXPORT:
+		fprintf(stderr, "%s%s%s%s\n", p->tty ? "\r\033[K" : "", e->kind == POFA_EV_ERROR ? "pofa: error: " : "  ",
+		        e->kind == POFA_EV_SCHEDULE ? "schedule: " : "", e->text);
+		break;
+	case POFA_EV_LOG:
+		fprintf(stderr, "%s  %s\n", p->tty ? "\r\033[K" : "", e->text);
+		break;
+	default:
+		break;
+	}
+	fflush(stderr);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *recipe = "recipes/demo.ini", *out = NULL, *resume = NULL, *v;
+	const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+	int nsets = 0, headless = 0, have_recipe = 0;
+	tui_opts to = { .mouse = 1 };
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--headless"))
+			headless = 1;
+		else if (!strcmp(argv[i], "--no-color"))
+			to.no_color = 1;
+		else if (!strcmp(argv[i], "--no-mouse"))
+			to.mouse = 0;
+		else if ((v = cli_opt(argc, argv, &i, "--theme"))) {
+			if (!*v) { free(sets); return cli_usage_error("run", "--theme wants a name"); }
+			to.theme = v;
+		}
+		else if ((v = cli_opt(argc, argv, &i, "--out"))) {
+			if (!*v) { free(sets); return cli_usage_error("run", "--out wants a folder"); }
+			out = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--resume"))) {
+			if (!*v) { free(sets); return cli_usage_error("run", "--resume wants a run folder"); }
+			resume = v;
+		} else if ((v = cli_opt(argc, argv, &i, "--set"))) {
+			if (!*v) { free(sets); return cli_usage_error("run", "--set wants SECTION.KEY=VALUE"); }
+			sets[nsets++] = v;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(run_usage, stdout);
+			free(sets);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			free(sets);
+			return cli_usage_error("run", "unknown option '%s'", argv[i]);
+		} else if (have_recipe) {
+			free(sets);
+			return cli_usage_error("run", "one recipe, please ('%s' and '%s')", recipe, argv[i]);
+		} else {
+			recipe = argv[i];
+			have_recipe = 1;
+		}
+	}
+	pofa_err err = { 0 };
+	pofa_recipe rc;
+	char rpath[1200], dir[1200];
+	if (resume) {
+		if (have_recipe || nsets || out) {
+			free(sets);
+			return cli_usage_error("run", "--resume takes the run folder alone (its recipe.ini is used)");
+		}
+		snprintf(rpath, sizeof rpath, "%s/recipe.ini", resume);
+		snprintf(dir, sizeof dir, "%s", resume);
+		recipe = rpath;
+	}
+	if (pofa_recipe_load(recipe, sets, nsets, &rc, &err)) {
+		free(sets);
+		return cli_fail(&err);
+	}
+	free(sets);
+	if (!resume) {
+		if (out)
+			snprintf(dir, sizeof dir, "%s", out);
+		else
+			snprintf(dir, sizeof dir, "runs/%s", rc.name);
+		char st[1300];
+		snprintf(st, sizeof st, "%s/state.json", dir);
+		if (access(st, F_OK) == 0) {
+			pofa_recipe_free(&rc);
+			fprintf(stderr, "pofa run: %s already holds a run; continue it with --resume %s, or "
+			        "choose another --out\n", dir, dir);
+			return EXIT_USAGE;
+		}
+	}
+	pofa_run *r = pofa_run_new(&rc, dir, resume != NULL, &err);
+	if (!r) {
+		pofa_recipe_free(&rc);
+		return cli_fail(&err);
+	}
+	int stage;
+	int64_t step;
+	pofa_run_resume_point(r, &stage, &step);
+	/* a terminal gets the workbench; --headless or no terminal, the
+	 * progress line; both leave the same files */
+	if (!headless && isatty(0) && isatty(1)) {
+		const char *term = getenv("TERM");
+		if (term && strcmp(term, "dumb")) {
+			int st = tui_run(r, dir, resume != NULL, stage, step, &to);
+			pofa_run_free(r);
+			pofa_recipe_free(&rc);
+			return st;
+		}
+	}
+	pofa_runlog log;
+	if (pofa_runlog_open(&log, dir, pofa_run_recipe(r), resume != NULL, stage, step, &err)) {
+		pofa_run_free(r);
+		pofa_recipe_free(&rc);
+		return cli_fail(&err);
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	progress pr = { .tty = isatty(2), .last_plain = -1 };
+	fprintf(stderr, "pofa run: %s -> %s%s\n", recipe, dir, resume ? " (resumed)" : "");
+	if (pofa_run_start(r, &err)) {
+		pofa_runlog_close(&log);
+		pofa_run_free(r);
+		pofa_recipe_free(&rc);
+		return cli_fail(&err);
+	}
+	enum { CAP = 512 };
+	pofa_event *evs = malloc(CAP * sizeof *evs);
+	int ended = 0, stopping = 0, status = 0;
+	while (!ended) {
+		struct pollfd pfd = { .fd = pofa_run_wakefd(r), .events = POLLIN };
+		int pn = poll(&pfd, 1, 250);
+		if (pn < 0 && errno != EINTR)
+			break;
+		if (got_signal && !stopping) {
+			stopping = 1;
+			fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
+			        "pofa run --resume %s\n", dir);
+			pofa_run_command(r, &(pofa_command){ .kind = POFA_CMD_STOP });
+		}
+		int n;
+		while ((n = pofa_run_events(r, evs, CAP)) > 0)
+			for (int k = 0; k < n; k++) {
+				pofa_runlog_event(&log, &evs[k]);
+				show(&pr, pofa_run_recipe(r), &evs[k]);
+				if (evs[k].kind == POFA_EV_EXPORT) {
+					char paths[4000];
+					if (pofa_runlog_export(&log, evs[k].text, paths, sizeof paths, &err))
+						fprintf(stderr, "pofa: export: %s\n", err.msg);
+					else
+						fprintf(stderr, "  exported %s\n", paths);
+				}
+				if (evs[k].kind == POFA_EV_RUN_END) {
+					ended = 1;
+					status = evs[k].status;
+				}
+			}
+	}
+	free(evs);
+	pofa_run_join(r);
+	pofa_runlog_close(&log);
+	if (pofa_runlog_report(dir, pofa_run_recipe(r), &err))
+		fprintf(stderr, "pofa: report: %s\n", err.msg);
+	else if (!stopping)
+		fprintf(stderr, "%spofa run: %s; results in %s/report.md\n", pr.tty ? "\r\033[K" : "",
+		        status ? "failed" : "done", dir);
+	pofa_run_free(r);
+	pofa_recipe_free(&rc);
+	return status ? EXIT_RUN_FAILED : 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	if (argc != 2 || argv[1][0] == '-') {
+		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			fputs("usage: pofa report RUN_DIR\n", stdout);
+			return 0;
+		}
+		return cli_usage_error("report", "which run folder?");
+	}
+	char path[1200];
+	snprintf(path, sizeof path, "%s/recipe.ini", argv[1]);
+	pofa_err err = { 0 };
+	pofa_recipe rc;
+	if (pofa_recipe_load(path, NULL, 0, &rc, &err))
+		return cli_fail(&err);
+	int r = pofa_runlog_report(argv[1], &rc, &err);
+	pofa_recipe_free(&rc);
+	if (r)
+		return cli_fail(&err);
+	snprintf(path, sizeof path, "%s/report.md", argv[1]);
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	while (f && fgets(line, sizeof line, f))
+		fputs(line, stdout);
+	if (f)
+		fclose(f);
+	return 0;
+}

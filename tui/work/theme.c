@@ -1,0 +1,258 @@
+/*
+ * theme.c - colour themes (man pofa-theme(5)): semantic element names mapped
+ * to colours, "element = FG [BG] [bold] [reverse] [underline]", a colour
+ * being a name (black red green yellow blue magenta cyan white default), a
+ * 256-colour number, or "N/name": N on 256-colour terminals, name on 8.
+ */
+#include "tui/work/tui.h"
+
+#include <curses.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef POFA_THEMEDIR
+#define POFA_THEMEDIR "/usr/local/share/pofa/themes"
+#endif
+
+const char *const pofa_theme_elements[TH_COUNT] = {
+	"text", "border", "title", "header", "help", "selected",
+	"status_waiting", "status_running", "status_paused", "status_done", "status_failed",
+	"chart_teacher", "chart_task", "chart_kd", "chart_total",
+	"heatmap_0", "heatmap_1", "heatmap_2", "heatmap_3", "heatmap_4", "heatmap_empty",
+	"log_error",
+};
+_Static_assert(sizeof pofa_theme_elements / sizeof *pofa_theme_elements == TH_COUNT, "theme elements");
+
+static const char *const builtin_order[] = { "default", "light", "high-contrast", "mono" };
+
+static const char *const colours[] = { "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white" };
+
+static int parse_colour(const char *s, short *c256, short *c8)
+{
+	if (!strcmp(s, "default")) {
+		*c256 = *c8 = -1;
+		return 0;
+	}
+	for (int i = 0; i < 8; i++)
+		if (!strcmp(s, colours[i])) {
+			*c256 = *c8 = (short)i;
+			return 0;
+		}
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (end != s && n >= 0 && n <= 255) {
+		*c256 = (short)n;
+		*c8 = (short)(n < 8 ? n : n < 16 ? n - 8 : 7);
+		if (*end == '/') {
+			short a, b;
+			if (parse_colour(end + 1, &a, &b) || a > 7)
+				return -1;
+			*c8 = b;
+			return 0;
+		}
+		return *end ? -1 : 0;
+	}
+	return -1;
+}
+
+/* the default (dark) theme, compiled in: it needs no file */
+void pofa_theme_default(pofa_theme *t)
+{
+	static const char *const lines[TH_COUNT] = {
+		"white", "8/white", "39/cyan bold", "white 24/blue", "white 236/black", "black 214/yellow",
+		"245/white", "46/green bold", "214/yellow bold", "39/cyan", "196/red bold",
+		"141/magenta", "46/green", "214/yellow", "39/cyan",
+		"black 28/green", "black 148/green", "black 220/yellow", "black 208/red", "white 160/red",
+		"245/white", "196/red bold",
+	};
+	memset(t->e, 0, sizeof t->e);
+	snprintf(t->name, sizeof t->name, "default");
+	for (int i = 0; i < TH_COUNT; i++) {
+		char buf[64];
+		snprintf(buf, sizeof buf, "%s", lines[i]);
+		char *fg = strtok(buf, " "), *bg = strtok(NULL, " "), *at = strtok(NULL, " ");
+		if (bg && !strcmp(bg, "bold")) {
+			at = bg;
+			bg = NULL;
+		}
+		parse_colour(fg, &t->e[i].fg256, &t->e[i].fg8);
+		t->e[i].bg256 = t->e[i].bg8 = -1;
+		if (bg)
+			parse_colour(bg, &t->e[i].bg256, &t->e[i].bg8);
+		t->e[i].attrs = at ? A_BOLD : 0;
+		t->e[i].set = 1;
+	}
+}
+
+static int find_file(const char *name, char *out, size_t n)
+{
+	if (strchr(name, '/')) {
+		snprintf(out, n, "%s", name);
+		return access(out, R_OK);
+	}
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char base[900];
+	if (xdg && *xdg)
+		snprintf(base, sizeof base, "%s/pofa/themes", xdg);
+	else
+		snprintf(base, sizeof base, "%s/.config/pofa/themes", home ? home : ".");
+	const char *dirs[3] = { base, POFA_THEMEDIR, "themes" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(out, n, "%s/%s.theme", dirs[i], name);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err)
+{
+	memset(t, 0, sizeof *t);
+	pofa_theme_default(t);
+	const char *nc = getenv("NO_COLOR");
+	t->mono = no_color || (nc && *nc);
+	if (!name || !*name || !strcmp(name, "default")) {
+		if (find_file("default", t->path, sizeof t->path))
+			return 0;   /* the compiled-in default */
+		name = "default";
+	}
+	if (!strcmp(name, "mono"))
+		t->mono = 1;
+	if (find_file(name, t->path, sizeof t->path))
+		return pofa_error(err, POFA_ERR_INPUT, "theme %s: no %s.theme in $XDG_CONFIG_HOME/pofa/themes, "
+		                  "%s or themes/", name, name, POFA_THEMEDIR);
+	FILE *f = fopen(t->path, "r");
+	if (!f)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot open", t->path);
+	char line[512];
+	long ln = 0;
+	pofa_theme tmp = *t;
+	snprintf(tmp.name, sizeof tmp.name, "%s", name);
+	int rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		ln++;
+		char *s = line;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: want element = colour", t->path, ln);
+			break;
+		}
+		*eq = 0;
+		char key[64];
+		if (sscanf(s, "%63s", key) != 1) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: no element name", t->path, ln);
+			break;
+		}
+		if (!strcmp(key, "name"))
+			continue;
+		int el = -1;
+		for (int i = 0; i < TH_COUNT; i++)
+			if (!strcmp(key, pofa_theme_elements[i]))
+				el = i;
+		if (el < 0) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: unknown element \"%s\" (see pofa-theme(5))",
+			                t->path, ln, key);
+			break;
+		}
+		pofa_theme_entry e = { -1, -1, -1, -1, 0, 1 };
+		int words = 0;
+		for (char *w = strtok(eq + 1, " \t\r\n"); w && !rc; w = strtok(NULL, " \t\r\n")) {
+			if (*w == '#')
+				break;
+			if (!strcmp(w, "bold"))
+				e.attrs |= A_BOLD;
+			else if (!strcmp(w, "reverse"))
+				e.attrs |= A_REVERSE;
+			else if (!strcmp(w, "underline"))
+				e.attrs |= A_UNDERLINE;
+			else if (words == 0 && !parse_colour(w, &e.fg256, &e.fg8))
+				words++;
+			else if (words == 1 && !parse_colour(w, &e.bg256, &e.bg8))
+				words++;
+			else
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: \"%s\" is not a colour or an attribute",
+				                t->path, ln, w);
+		}
+		if (!rc && !words)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s needs a colour", t->path, ln, key);
+		if (rc)
+			break;
+		tmp.e[el] = e;
+	}
+	fclose(f);
+	if (rc)
+		return rc;
+	*t = tmp;
+	return 0;
+}
+
+int pofa_theme_attr(const pofa_theme *t, int el)
+{
+	if (t->mono) {
+		/* monochrome: attributes carry the meaning */
+		switch (el) {
+		case TH_HEADER: case TH_SELECTED: case TH_HEAT3: case TH_HEAT4: return A_REVERSE;
+		case TH_TITLE: case TH_RUNNING: case TH_FAILED: case TH_LOG_ERROR: return A_BOLD;
+		case TH_PAUSED: return A_BOLD | A_UNDERLINE;
+		case TH_WAITING: case TH_HEAT_EMPTY: return A_DIM;
+		default: return A_NORMAL;
+		}
+	}
+	return COLOR_PAIR(el + 1) | t->e[el].attrs;
+}
+
+void pofa_theme_apply(pofa_theme *t)
+{
+	if (!t->started || t->mono)
+		return;
+	int many = COLORS >= 256;
+	for (int i = 0; i < TH_COUNT; i++)
+		init_pair((short)(i + 1), many ? t->e[i].fg256 : t->e[i].fg8, many ? t->e[i].bg256 : t->e[i].bg8);
+}
+
+void pofa_theme_start(pofa_theme *t)
+{
+	t->started = 1;
+	t->braille = MB_CUR_MAX > 1;
+	if (t->mono || !has_colors()) {
+		t->mono = 1;
+		return;
+	}
+	start_color();
+	use_default_colors();
+	pofa_theme_apply(t);
+}
+
+int pofa_theme_next(pofa_theme *t, char *name, size_t n, pofa_err *err)
+{
+	int k = 0;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(t->name, builtin_order[i]))
+			k = (i + 1) % 4;
+	pofa_theme nt;
+	int started = t->started, braille = t->braille;
+	int rc = pofa_theme_load(&nt, builtin_order[k], 0, err);
+	if (rc)
+		return rc;
+	snprintf(nt.name, sizeof nt.name, "%s", builtin_order[k]);
+	nt.started = started;
+	nt.braille = braille;
+	if (!nt.mono && started && !has_colors())
+		nt.mono = 1;
+	if (!nt.mono && started && t->mono && has_colors()) {
+		start_color();
+		use_default_colors();
+	}
+	*t = nt;
+	snprintf(name, n, "%s", t->name);
+	return 0;
+}
+
+void pofa_theme_free(pofa_theme *t) { (void)t; }

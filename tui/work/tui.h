@@ -1,0 +1,53 @@
+/* tui.h - the terminal workbench and its colour themes. */
+#ifndef POFA_TUI_H
+#define POFA_TUI_H
+
+#include "engine/run/run.h"
+
+/* semantic elements a theme colours; drawing code never names a colour */
+enum {
+	TH_TEXT, TH_BORDER, TH_TITLE, TH_HEADER, TH_HELP, TH_SELECTED,
+	TH_WAITING, TH_RUNNING, TH_PAUSED, TH_DONE, TH_FAILED,
+	TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL,
+	TH_HEAT0, TH_HEAT1, TH_HEAT2, TH_HEAT3, TH_HEAT4, TH_HEAT_EMPTY,
+	TH_LOG_ERROR,
+	TH_COUNT
+};
+extern const char *const pofa_theme_elements[TH_COUNT];
+
+typedef struct pofa_theme_entry {
+	short fg256, bg256, fg8, bg8;  /* -1: the terminal's default */
+	int attrs;                     /* A_BOLD, A_REVERSE, A_UNDERLINE */
+	int set;
+} pofa_theme_entry;
+
+typedef struct pofa_theme {
+	char name[64];
+	char path[1024];
+	pofa_theme_entry e[TH_COUNT];
+	int mono;          /* NO_COLOR, --no-color, or a terminal without colours */
+	int braille;       /* a UTF-8 locale: braille charts, else block characters */
+	int started;
+} pofa_theme;
+
+void pofa_theme_default(pofa_theme *t);
+/* by name (or a path): $XDG_CONFIG_HOME/pofa/themes, then the installed
+ * folder, then themes/ of the source tree. A malformed file is an error
+ * naming file:line. */
+int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err);
+int pofa_theme_next(pofa_theme *t, char *name, size_t n, pofa_err *err);
+void pofa_theme_start(pofa_theme *t);
+void pofa_theme_apply(pofa_theme *t);
+int pofa_theme_attr(const pofa_theme *t, int el);
+void pofa_theme_free(pofa_theme *t);
+
+typedef struct tui_opts {
+	const char *theme;
+	int no_color, mouse, exit_at_end;
+} tui_opts;
+
+/* runs the workbench until the run ends (or the user quits); returns the
+ * exit status */
+int tui_run(pofa_run *r, const char *dir, int resume, int stage, int64_t step, const tui_opts *o);
+
+#endif
