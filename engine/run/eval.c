@@ -1,6 +1,9 @@
-/* eval.c - a model on a task's split: its metrics, loss and predictions
- * (see eval.h). */
-#include "engine/run/eval.h"
+/*
+ * eval.c - evaluation: a model on a task's split (its metrics, loss and
+ * predictions; see eval.h), the dev split during a training stage, and
+ * eval stages that score several models on a task.
+ */
+#include "engine/run/internal.h"
 #include "data/base/util.h"
 
 #include <csv.h>
@@ -149,4 +152,138 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 	free(sl);
 	free(el);
 	return rc;
+}
+
+/* ---- during training, and eval stages ---------------------------------------------- */
+
+/* MLM dev loss and masked-token accuracy, or the task's dev metrics */
+int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	if (c->has_mlm) {
+		pofa_model_set_mlm_positions(c->m, POFA_MLM_MASKED);
+		double loss = 0.0;
+		long ok = 0, cnt = 0;
+		int batches = 0;
+		for (long k = 0; k * c->s.batch < c->mlm.ndev && k < 40; k++) {
+			int filled = pofa_mlm_dev(&c->mlm, k, c->s.batch, c->ids, c->types, c->mask, c->lab);
+			if (!filled)
+				break;
+			pofa_batch b = { .B = filled, .T = c->s.seq, .input_ids = c->ids, .token_type_ids = c->types,
+			                 .attention_mask = c->mask, .mlm_labels = c->lab };
+			if (pofa_model_forward(c->m, &b, 0, err))
+				return err->status;
+			loss += pofa_model_task_loss(c->m, &b, 1.0f);
+			batches++;
+			int rows, V;
+			const float *lg = pofa_model_logits(c->m, &rows, &V);
+			const int *pos = pofa_model_logit_positions(c->m);
+			for (int i = 0; i < rows; i++) {
+				int best = 0;
+				for (int j = 1; j < V; j++)
+					if (lg[(size_t)i * V + j] > lg[(size_t)i * V + best])
+						best = j;
+				ok += best == c->lab[pos[i]];
+				cnt++;
+			}
+		}
+		pofa_model_set_mlm_positions(c->m, c->teacher ? POFA_MLM_ALL : POFA_MLM_MASKED);
+		const char *names[2] = { "loss", "accuracy" };
+		double vals[2] = { batches ? loss / batches : 0.0, cnt ? 100.0 * ok / cnt : 0.0 };
+		for (int k = 0; k < 2; k++) {
+			pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
+			e.step = c->step;
+			e.total = c->N;
+			snprintf(e.model, sizeof e.model, "%s", c->s.name);
+			strcpy(e.task, "mlm");
+			strcpy(e.split, "dev");
+			snprintf(e.metric, sizeof e.metric, "%s", names[k]);
+			e.value = vals[k];
+			e.loss = vals[0];
+			pofa_run_emit(r, &e);
+		}
+		return POFA_OK;
+	}
+	if (!c->dev.n)
+		return POFA_OK;
+	pofa_eval_result res;
+	if (pofa_evaluate(c->m, &c->dev, &c->labels, c->s.batch, NULL, &res, err))
+		return err->status;
+	for (int k = 0; k < res.n; k++) {
+		pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
+		e.step = c->step;
+		e.total = c->N;
+		snprintf(e.model, sizeof e.model, "%s", c->s.name);
+		snprintf(e.task, sizeof e.task, "%s", c->s.task.name);
+		strcpy(e.split, "dev");
+		snprintf(e.metric, sizeof e.metric, "%s", res.m[k].name);
+		e.value = res.m[k].value;
+		e.loss = res.loss;
+		pofa_run_emit(r, &e);
+	}
+	return POFA_OK;
+}
+
+/* an eval stage: each named model on the task's splits */
+enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	pofa_stage *s = &c->s;
+	pofa_event se = pofa_ev_new(POFA_EV_STAGE_START, c->i, r);
+	snprintf(se.text, sizeof se.text, "%s: eval of %s on %s (%s)", s->name, s->models, s->task.name, s->splits);
+	pofa_run_emit(r, &se);
+	/* labels come from the training split */
+	if (s->task.format == POFA_TASK_TSV && s->task.train[0]) {
+		pofa_text_task tr;  /* read for its labels only: no tokenizing */
+		if (pofa_text_task_load(s->task.train, s->task.text_a, s->task.text_b[0] ? s->task.text_b : NULL,
+		                        s->task.label, &c->labels, &tr, err))
+			return pofa_stage_fail(c, err);
+		pofa_text_task_free(&tr);
+	}
+	char models[512], splits[64];
+	snprintf(models, sizeof models, "%s", s->models);
+	char *save1 = NULL, *save2 = NULL;
+	for (char *mn = strtok_r(models, ", ", &save1); mn; mn = strtok_r(NULL, ", ", &save1)) {
+		int mi = pofa_recipe_stage(&r->rc, mn);
+		c->m = pofa_stage_model(c, pofa_task_head(&s->task), mi, c->labels.n, err);
+		if (!c->m)
+			return pofa_stage_fail(c, err);
+		char dir[1200], path[1300];
+		pofa_run_stage_dir(r, mi, dir, sizeof dir);
+		snprintf(path, sizeof path, "%s/qat.safetensors", dir);
+		if (access(path, R_OK) == 0 && pofa_model_qat_load(c->m, path, err))
+			return pofa_stage_fail(c, err);
+		snprintf(splits, sizeof splits, "%s", s->splits);
+		for (char *sp = strtok_r(splits, ", ", &save2); sp; sp = strtok_r(NULL, ", ", &save2)) {
+			const char *file = !strcmp(sp, "train") ? s->task.train : !strcmp(sp, "dev") ? s->task.dev
+			                   : s->task.test;
+			if (!file[0]) {
+				pofa_run_log(r, c->i, POFA_EV_LOG, "task %s has no %s split", s->task.name, sp);
+				continue;
+			}
+			pofa_taskset ts;
+			pofa_eval_result res;
+			if (pofa_taskset_load(&s->task, file, r->tk, s->seq, &c->labels, &ts, err) ||
+			    pofa_evaluate(c->m, &ts, &c->labels, s->batch, NULL, &res, err)) {
+				pofa_taskset_free(&ts);
+				return pofa_stage_fail(c, err);
+			}
+			pofa_taskset_free(&ts);
+			for (int k = 0; k < res.n; k++) {
+				pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
+				snprintf(e.model, sizeof e.model, "%s", mn);
+				snprintf(e.task, sizeof e.task, "%s", s->task.name);
+				snprintf(e.split, sizeof e.split, "%s", sp);
+				snprintf(e.metric, sizeof e.metric, "%s", res.m[k].name);
+				e.value = res.m[k].value;
+				e.loss = res.loss;
+				if (pofa_model_qat(c->m))
+					snprintf(e.text, sizeof e.text, "int8 simulated");
+				pofa_run_emit(r, &e);
+			}
+		}
+		pofa_model_free(c->m);
+		c->m = NULL;
+	}
+	return POFA_STAGE_DONE;
 }

@@ -348,6 +348,43 @@ pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total)
 	return g;
 }
 
+/* the schedule's knobs: what live edits may change, and what they depend on */
+static const char *const sched_keys[] = { "initial_sparsity", "final_sparsity", "start", "end", "every",
+                                          "freeze", "lr", "alpha_task", "alpha_kd", "temperature" };
+
+int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
+{
+	/* each knob in its range, as the key table gives it */
+	for (size_t i = 0; i < POFA_ARRAY_LEN(sched_keys); i++) {
+		const keydef *k = &stage_keys[find_key(stage_keys, POFA_ARRAY_LEN(stage_keys), sched_keys[i])];
+		const char *p = (const char *)s + k->off;
+		double v = k->type == T_FLT ? *(const float *)p : *(const double *)p;
+		if (!(v >= k->lo && v <= k->hi))
+			return snprintf(why, n, "%s = %g is outside [%g, %g]", k->name, v, k->lo, k->hi), -1;
+	}
+	if (!s->prune)
+		return 0;
+	if (s->pattern == POFA_PATTERN_NM &&
+	    fabsf(s->final_sparsity - (1.0f - (float)s->nm_n / (float)s->nm_m)) > 1e-6f)
+		return snprintf(why, n, "pattern %d:%d means final_sparsity = %g", s->nm_n, s->nm_m,
+		                1.0 - (double)s->nm_n / s->nm_m), -1;
+	if (s->global && s->pattern != POFA_PATTERN_UNSTRUCTURED)
+		return snprintf(why, n, "scope = global needs pattern = unstructured"), -1;
+	if (s->initial_sparsity > s->final_sparsity)
+		return snprintf(why, n, "initial_sparsity %g above final_sparsity %g", s->initial_sparsity,
+		                s->final_sparsity), -1;
+	if (total <= 0)
+		return 0;
+	pofa_gmp g = pofa_stage_gmp(s, total);
+	if (g.t1 < g.t0)
+		return snprintf(why, n, "end (step %lld) is before start (step %lld)", (long long)g.t1,
+		                (long long)g.t0), -1;
+	if (g.freeze < g.t0)
+		return snprintf(why, n, "freeze (step %lld) is before start (step %lld)", (long long)g.freeze,
+		                (long long)g.t0), -1;
+	return 0;
+}
+
 static const char *sec_kind(const char *sec)
 {
 	if (!strcmp(sec, "run") || !strcmp(sec, "model") || !strcmp(sec, "data"))
@@ -531,7 +568,7 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			}
 			pofa_stage *s = &r->stages[r->nstages++];
 			stage_defaults(s);
-			s->kind = -1;
+			s->kind = POFA_STAGE_KIND_COUNT;  /* not given yet */
 			strcpy(s->name, nm);
 			s->line = p.s[i].line;
 		}
@@ -608,7 +645,7 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 	/* stages: kind, references, requirements */
 	for (int i = 0; i < r->nstages && !rc; i++) {
 		pofa_stage *s = &r->stages[i];
-		if (s->kind < 0) {
+		if (s->kind == POFA_STAGE_KIND_COUNT) {
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s has no kind (mlm, prune, finetune, qat, eval)",
 			                path, s->line, s->name);
 			break;
@@ -680,16 +717,10 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			if (!strncmp(p.e[j].section, "stage ", 6) && !strcmp(p.e[j].section + 6, s->name) &&
 			    !strcmp(p.e[j].key, "final_sparsity") && s->kind == POFA_STAGE_FINETUNE)
 				s->prune = 1;
-		if (!rc && s->prune && s->pattern == POFA_PATTERN_NM &&
-		    fabsf(s->final_sparsity - (1.0f - (float)s->nm_n / (float)s->nm_m)) > 1e-6f)
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: pattern %d:%d means final_sparsity = %g",
-			                path, s->line, s->name, s->nm_n, s->nm_m, 1.0 - (double)s->nm_n / s->nm_m);
-		if (!rc && s->prune && s->global && s->pattern != POFA_PATTERN_UNSTRUCTURED)
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: scope = global needs pattern = unstructured",
-			                path, s->line, s->name);
-		if (!rc && s->prune && s->initial_sparsity > s->final_sparsity)
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: initial_sparsity above final_sparsity",
-			                path, s->line, s->name);
+		char why[256];
+		int64_t total = s->steps > 0 ? s->steps : 0;  /* epochs: known when the data is */
+		if (!rc && pofa_stage_check(s, total, why, sizeof why))
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: %s", path, s->line, s->name, why);
 	}
 
 	/* the recipe as run: sections in order, keys in order */

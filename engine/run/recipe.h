@@ -19,11 +19,15 @@
 
 #define POFA_MAX_STAGES 32
 
-enum pofa_stage_kind { POFA_STAGE_MLM, POFA_STAGE_PRUNE, POFA_STAGE_FINETUNE, POFA_STAGE_QAT, POFA_STAGE_EVAL, POFA_STAGE_KIND_COUNT };
+enum pofa_stage_kind {
+	POFA_STAGE_MLM, POFA_STAGE_PRUNE, POFA_STAGE_FINETUNE, POFA_STAGE_QAT, POFA_STAGE_EVAL,
+	POFA_STAGE_KIND_COUNT
+};
 extern const char *const pofa_stage_kinds[POFA_STAGE_KIND_COUNT];
+
 typedef struct pofa_stage {
 	char name[48];
-	int kind;
+	enum pofa_stage_kind kind;
 	int line;                 /* of its [stage NAME] header */
 	char from[48], teacher[48];
 	int from_idx, teacher_idx; /* -1: none (from: the [model] section) */
@@ -33,7 +37,8 @@ typedef struct pofa_stage {
 	int batch, seq;
 	double lr;
 	double warmup;            /* steps, or a fraction of the steps when < 1 */
-	int schedule, schedule_set;
+	enum pofa_sched_kind schedule;
+	int schedule_set;
 	double weight_decay, beta1, beta2, eps, max_grad_norm;
 	int shuffle;
 	int64_t eval_interval;
@@ -44,7 +49,8 @@ typedef struct pofa_stage {
 	int prune;                /* GMP during this stage */
 	float initial_sparsity, final_sparsity;
 	double start, end, every, freeze;   /* steps, or fractions of the steps when < 1 */
-	int pattern, block, nm_n, nm_m, global;
+	enum pofa_pattern pattern;
+	int block, nm_n, nm_m, global;
 	int lock;
 	int per_channel;
 	/* masked-LM data */
@@ -84,5 +90,10 @@ int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain);
 int64_t pofa_steps_of(double v, int64_t total);
 /* the stage's GMP parameters for a total number of steps */
 pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total);
+/* The one check of a stage's knobs, each against its range in the recipe's
+ * key table and all of them against each other, shared by the recipe
+ * loader and live schedule edits. total: the stage's steps when known (0:
+ * only what does not depend on it). Returns 0, or -1 with why. */
+int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n);
 
 #endif

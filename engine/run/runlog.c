@@ -250,11 +250,11 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 			fprintf(f, "%d,", e->layer);
 		else
 			fputs("pooler,", f);
-		put_str(f, pofa_matrix_names[e->matrix], 0);
+		put_str(f, pofa_role_names[e->role], 0);
 		num(f, e->sparsity, 0);
 		num(f, e->sparsity_target, 1);
 		/* a batch of rows per interval: flush on the last matrix */
-		if (e->matrix == POFA_MAT_POOLER)
+		if (e->role == POFA_ROLE_POOLER)
 			fflush(f);
 		return;
 	}

@@ -1,10 +1,9 @@
 /* cmd_run.c - pofa run: a recipe, headless (CSV logs and a progress line). */
 #include "tui/cli.h"
-#include "engine/run/run.h"
-#include "engine/run/runlog.h"
+#include "engine/run/driver.h"
+#include "tui/work/state.h"
 #include "tui/work/tui.h"
 
-#include <math.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,27 +22,18 @@ static volatile sig_atomic_t got_signal;
 static void on_signal(int sig) { got_signal = sig; }
 
 typedef struct {
+	const pofa_recipe *rc;
 	int tty;
 	double stage_t0;
 	int64_t stage_step0;
 	int64_t last_plain;
 } progress;
 
-static void fmt_eta(double s, char *out, size_t n)
-{
-	if (!(s >= 0) || s > 1e7) {
-		snprintf(out, n, "--");
-		return;
-	}
-	long t = (long)(s + 0.5);
-	if (t >= 3600)
-		snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-	else
-		snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
-}
 
-static void show(progress *p, const pofa_recipe *rc, const pofa_event *e)
+static void show(void *arg, const pofa_event *e)
 {
+	progress *p = arg;
+	const pofa_recipe *rc = p->rc;
 	switch (e->kind) {
 	case POFA_EV_STAGE_START:
 		p->stage_t0 = e->time;
@@ -55,7 +45,7 @@ static void show(progress *p, const pofa_recipe *rc, const pofa_event *e)
 		double el = e->time - p->stage_t0;
 		int64_t done = e->step - p->stage_step0;
 		char eta[32];
-		fmt_eta(done > 0 ? el / (double)done * (double)(e->total - e->step) : -1, eta, sizeof eta);
+		tui_fmt_duration(done > 0 ? el / (double)done * (double)(e->total - e->step) : -1, eta, sizeof eta);
 		char line[512];
 		snprintf(line, sizeof line, "[%d/%d %s] step %lld/%lld (%2.0f%%) ETA %s  %.0f tok/s  loss %.4f",
 		         e->stage + 1, rc->nstages, e->stage_name, (long long)e->step, (long long)e->total,
@@ -93,6 +83,35 @@ static void show(progress *p, const pofa_recipe *rc, const pofa_event *e)
 		break;
 	}
 	fflush(stderr);
+}
+
+/* the progress line; SIGINT and SIGTERM stop the run with a checkpoint */
+static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_err *err)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	progress pr = { .rc = pofa_run_recipe(d->run), .tty = isatty(2), .last_plain = -1 };
+	fprintf(stderr, "pofa run: %s -> %s%s\n", recipe, d->dir, d->resume ? " (resumed)" : "");
+	if (pofa_driver_start(d, err))
+		return err->status;
+	while (!d->ended) {
+		struct pollfd pfd = { .fd = pofa_run_wakefd(d->run), .events = POLLIN };
+		if (poll(&pfd, 1, 250) < 0 && errno != EINTR)
+			break;
+		if (got_signal && !*stopped) {
+			*stopped = 1;
+			fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
+			        "pofa run --resume %s\n", d->dir);
+			pofa_run_command(d->run, &(pofa_command){ .kind = POFA_CMD_STOP });
+		}
+		pofa_driver_pump(d, show, &pr);
+	}
+	if (pr.tty)
+		fputs("\r\033[K", stderr);
+	return POFA_OK;
 }
 
 int cmd_run(int argc, char **argv)
@@ -153,100 +172,34 @@ int cmd_run(int argc, char **argv)
 		return cli_fail(&err);
 	}
 	free(sets);
-	if (!resume) {
-		if (out)
-			snprintf(dir, sizeof dir, "%s", out);
-		else
-			snprintf(dir, sizeof dir, "runs/%s", rc.name);
-		char st[1300];
-		snprintf(st, sizeof st, "%s/state.json", dir);
-		if (access(st, F_OK) == 0) {
-			pofa_recipe_free(&rc);
-			fprintf(stderr, "pofa run: %s already holds a run; continue it with --resume %s, or "
-			        "choose another --out\n", dir, dir);
-			return EXIT_USAGE;
-		}
-	}
-	pofa_run *r = pofa_run_new(&rc, dir, resume != NULL, &err);
-	if (!r) {
-		pofa_recipe_free(&rc);
+	if (!resume)
+		snprintf(dir, sizeof dir, "%s", out ? out : "");
+	if (!resume && !out)
+		snprintf(dir, sizeof dir, "runs/%s", rc.name);
+	pofa_driver d;
+	int rcode = pofa_driver_open(&d, &rc, dir, resume != NULL, &err);
+	pofa_recipe_free(&rc);
+	if (rcode)
 		return cli_fail(&err);
-	}
-	int stage;
-	int64_t step;
-	pofa_run_resume_point(r, &stage, &step);
 	/* a terminal gets the workbench; --headless or no terminal, the
 	 * progress line; both leave the same files */
-	if (!headless && isatty(0) && isatty(1)) {
-		const char *term = getenv("TERM");
-		if (term && strcmp(term, "dumb")) {
-			int st = tui_run(r, dir, resume != NULL, stage, step, &to);
-			pofa_run_free(r);
-			pofa_recipe_free(&rc);
-			return st;
-		}
-	}
-	pofa_runlog log;
-	if (pofa_runlog_open(&log, dir, pofa_run_recipe(r), resume != NULL, stage, step, &err)) {
-		pofa_run_free(r);
-		pofa_recipe_free(&rc);
+	int stopped = 0;
+	const char *term = getenv("TERM");
+	if (!headless && isatty(0) && isatty(1) && term && strcmp(term, "dumb"))
+		rcode = tui_run(&d, &to, &stopped, &err);
+	else
+		rcode = headless_run(&d, recipe, &stopped, &err);
+	if (rcode) {
+		pofa_driver_close(&d, NULL);
 		return cli_fail(&err);
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	progress pr = { .tty = isatty(2), .last_plain = -1 };
-	fprintf(stderr, "pofa run: %s -> %s%s\n", recipe, dir, resume ? " (resumed)" : "");
-	if (pofa_run_start(r, &err)) {
-		pofa_runlog_close(&log);
-		pofa_run_free(r);
-		pofa_recipe_free(&rc);
-		return cli_fail(&err);
-	}
-	enum { CAP = 512 };
-	pofa_event *evs = malloc(CAP * sizeof *evs);
-	int ended = 0, stopping = 0, status = 0;
-	while (!ended) {
-		struct pollfd pfd = { .fd = pofa_run_wakefd(r), .events = POLLIN };
-		int pn = poll(&pfd, 1, 250);
-		if (pn < 0 && errno != EINTR)
-			break;
-		if (got_signal && !stopping) {
-			stopping = 1;
-			fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
-			        "pofa run --resume %s\n", dir);
-			pofa_run_command(r, &(pofa_command){ .kind = POFA_CMD_STOP });
-		}
-		int n;
-		while ((n = pofa_run_events(r, evs, CAP)) > 0)
-			for (int k = 0; k < n; k++) {
-				pofa_runlog_event(&log, &evs[k]);
-				show(&pr, pofa_run_recipe(r), &evs[k]);
-				if (evs[k].kind == POFA_EV_EXPORT) {
-					char paths[4000];
-					if (pofa_runlog_export(&log, evs[k].text, paths, sizeof paths, &err))
-						fprintf(stderr, "pofa: export: %s\n", err.msg);
-					else
-						fprintf(stderr, "  exported %s\n", paths);
-				}
-				if (evs[k].kind == POFA_EV_RUN_END) {
-					ended = 1;
-					status = evs[k].status;
-				}
-			}
-	}
-	free(evs);
-	pofa_run_join(r);
-	pofa_runlog_close(&log);
-	if (pofa_runlog_report(dir, pofa_run_recipe(r), &err))
+	int status = pofa_driver_close(&d, &err);
+	if (err.status)
 		fprintf(stderr, "pofa: report: %s\n", err.msg);
-	else if (!stopping)
-		fprintf(stderr, "%spofa run: %s; results in %s/report.md\n", pr.tty ? "\r\033[K" : "",
-		        status ? "failed" : "done", dir);
-	pofa_run_free(r);
-	pofa_recipe_free(&rc);
+	if (stopped)
+		fprintf(stderr, "pofa run: stopped; continue with pofa run --resume %s\n", dir);
+	else
+		fprintf(stderr, "pofa run: %s; results in %s/report.md\n", status ? "failed" : "done", dir);
 	return status ? EXIT_RUN_FAILED : 0;
 }
 

@@ -2,7 +2,7 @@
 #ifndef POFA_TUI_H
 #define POFA_TUI_H
 
-#include "engine/run/run.h"
+#include "engine/run/driver.h"
 
 /* semantic elements a theme colours; drawing code never names a colour */
 enum {
@@ -46,8 +46,9 @@ typedef struct tui_opts {
 	int no_color, mouse, exit_at_end;
 } tui_opts;
 
-/* runs the workbench until the run ends (or the user quits); returns the
- * exit status */
-int tui_run(pofa_run *r, const char *dir, int resume, int stage, int64_t step, const tui_opts *o);
+/* Runs the workbench on an opened driver until the run ends (or the user
+ * quits: *stopped). Returns 0, or an error when the run cannot start. The
+ * caller closes the driver. */
+int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err);
 
 #endif

@@ -1,0 +1,108 @@
+/* driver.c - a run as a front end drives it (see driver.h). */
+#include "engine/run/driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EVCAP = 512 };
+
+int pofa_driver_open(pofa_driver *d, const pofa_recipe *rc, const char *dir, int resume, pofa_err *err)
+{
+	memset(d, 0, sizeof *d);
+	snprintf(d->dir, sizeof d->dir, "%s", dir);
+	d->resume = resume;
+	if (!resume) {
+		char st[1100];
+		snprintf(st, sizeof st, "%s/state.json", dir);
+		if (access(st, F_OK) == 0)
+			return pofa_error(err, POFA_ERR_INPUT, "%s already holds a run; continue it with --resume %s, "
+			                  "or choose another --out", dir, dir);
+	}
+	d->evs = malloc(EVCAP * sizeof *d->evs);
+	if (!d->evs)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	d->run = pofa_run_new(rc, dir, resume, err);
+	if (!d->run) {
+		free(d->evs);
+		d->evs = NULL;
+		return err->status;
+	}
+	pofa_run_resume_point(d->run, &d->stage, &d->step);
+	if (pofa_runlog_open(&d->log, dir, pofa_run_recipe(d->run), resume, d->stage, d->step, err)) {
+		pofa_run_free(d->run);
+		free(d->evs);
+		memset(d, 0, sizeof *d);
+		return err->status;
+	}
+	d->log_open = 1;
+	return POFA_OK;
+}
+
+int pofa_driver_start(pofa_driver *d, pofa_err *err)
+{
+	if (pofa_run_start(d->run, err))
+		return err->status;
+	d->started = 1;
+	return POFA_OK;
+}
+
+/* the files the engine was asked to export, copied; the result as an event */
+static void export(pofa_driver *d, const pofa_event *ask, pofa_event_fn fn, void *arg)
+{
+	pofa_event e = *ask;
+	pofa_err err;
+	char paths[1000];
+	if (pofa_runlog_export(&d->log, ask->text, paths, sizeof paths, &err)) {
+		e.kind = POFA_EV_ERROR;
+		snprintf(e.text, sizeof e.text, "export: %s", err.msg);
+	} else {
+		e.kind = POFA_EV_LOG;
+		snprintf(e.text, sizeof e.text, "exported %s", paths);
+	}
+	pofa_runlog_event(&d->log, &e);
+	if (fn)
+		fn(arg, &e);
+}
+
+int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg)
+{
+	int total = 0, n;
+	while ((n = pofa_run_events(d->run, d->evs, EVCAP)) > 0) {
+		for (int k = 0; k < n; k++) {
+			const pofa_event *e = &d->evs[k];
+			pofa_runlog_event(&d->log, e);
+			if (fn)
+				fn(arg, e);
+			if (e->kind == POFA_EV_EXPORT)
+				export(d, e, fn, arg);
+			if (e->kind == POFA_EV_RUN_END) {
+				d->ended = 1;
+				d->status = e->status;
+			}
+		}
+		total += n;
+	}
+	return total;
+}
+
+int pofa_driver_close(pofa_driver *d, pofa_err *err)
+{
+	if (!d->run)
+		return 0;
+	if (d->started)
+		pofa_run_join(d->run);
+	if (d->log_open)
+		pofa_runlog_close(&d->log);
+	int status = d->status;
+	if (err)
+		err->status = POFA_OK;
+	if (d->started)
+		pofa_runlog_report(d->dir, pofa_run_recipe(d->run), err);
+	pofa_run_free(d->run);
+	free(d->evs);
+	d->run = NULL;
+	d->evs = NULL;
+	return status;
+}

@@ -1,0 +1,112 @@
+/*
+ * internal.h - the run engine's insides, shared by its files:
+ *
+ *   run.c      the run: construction, the engine thread, stage after stage
+ *   mailbox.c  the event queue (engine -> front end, with a wake-up pipe)
+ *              and the command queue (front end -> engine)
+ *   state.c    state.json, checkpoints and restoring them
+ *   stage.c    a training stage: its model, data, schedule and the loop
+ *   control.c  commands at a step boundary: pause, edits, mask maps...
+ *   eval.c     evaluation: the dev split during training, eval stages
+ */
+#ifndef POFA_RUN_INTERNAL_H
+#define POFA_RUN_INTERNAL_H
+
+#include "engine/run/eval.h"
+#include "engine/run/run.h"
+#include "data/task/loaders.h"
+#include "data/text/tokenizer.h"
+
+#include <pthread.h>
+
+struct pofa_run {
+	pofa_recipe rc;
+	char dir[1024];
+	int resume;
+	pthread_t th;
+	int started;
+	/* mailbox.c: the queues, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* a command arrived */
+	pofa_event *q;
+	int qn, qcap;
+	int wake[2];              /* one byte per wake-up, non-blocking both ends */
+	pofa_command *cmd;
+	int ncmd, ccap;
+	int finished, status;
+	/* where a resumed run starts (state.c) */
+	int start_stage;
+	int64_t start_step;
+	long start_epoch, start_cursor;
+	pofa_sched_edit edits[POFA_MAX_STAGES];  /* live edits so far, per stage */
+	pofa_tokenizer *tk;
+	int threads;
+};
+
+/* a stage as it runs */
+typedef struct stage_ctx {
+	pofa_run *r;
+	int i;
+	pofa_stage s;             /* a copy: live edits change it */
+	pofa_model *m, *teacher;
+	pofa_masks mk;
+	int has_masks;
+	pofa_optim opt;
+	int64_t N, warm, step;    /* total steps, warmup steps, steps done */
+	/* data */
+	pofa_mlm_data mlm;
+	int has_mlm;
+	pofa_labels labels;
+	pofa_taskset train, dev;
+	long *order, epoch, cursor;
+	int *buf, *ids, *types, *mask, *lab, *st, *en;  /* one batch */
+	/* the interval's sums, for the next metrics row */
+	double sum_task, sum_kd, sum_total, sum_teacher, sum_gn;
+	long nsum;
+	double t_interval, tokens;
+	double last_target;       /* the sparsity the masks were last pruned to */
+	enum pofa_stage_status status;
+} stage_ctx;
+
+/* ---- mailbox.c ----------------------------------------------------------- */
+double pofa_run_now(void);
+pofa_event pofa_ev_new(enum pofa_ev_kind kind, int stage, const pofa_run *r);
+void pofa_run_emit(pofa_run *r, pofa_event *e);
+void pofa_run_log(pofa_run *r, int stage, enum pofa_ev_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* moves up to cap commands out of the queue; blocks for one while wait */
+int pofa_run_take_commands(pofa_run *r, pofa_command *out, int cap, int wait);
+int pofa_mailbox_init(pofa_run *r, pofa_err *err);
+void pofa_mailbox_free(pofa_run *r);
+void pofa_run_wake(pofa_run *r);
+
+/* ---- state.c ------------------------------------------------------------- */
+int pofa_state_write(pofa_run *r, int stage, int64_t step, long epoch, long cursor, pofa_err *err);
+int pofa_state_read(pofa_run *r, pofa_err *err);
+int pofa_checkpoint(stage_ctx *c, pofa_err *err);
+int pofa_restore(stage_ctx *c, pofa_err *err);
+
+/* ---- stage.c ------------------------------------------------------------- */
+enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err);
+enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err);
+pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, int from, int nlabels, pofa_err *err);
+void pofa_stage_order(stage_ctx *c);
+void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor);
+pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c);
+double pofa_stage_lr(const stage_ctx *c, int64_t t);
+void pofa_stage_schedule(const stage_ctx *c, pofa_schedule *out);
+
+/* ---- control.c ----------------------------------------------------------- */
+enum { POFA_GO_ON, POFA_GO_SKIP, POFA_GO_STOP };
+/* the commands waiting at a step boundary; blocks while paused. Returns a
+ * POFA_GO_ verdict, or -1 with err set */
+int pofa_stage_commands(stage_ctx *c, pofa_err *err);
+/* applies a schedule edit to the running stage; 0, or -1 with why. replay:
+ * an edit saved in state.json, already checked against the stage's past */
+int pofa_apply_edit(stage_ctx *c, const pofa_sched_edit *e, int replay, char *why, size_t n);
+
+/* ---- eval.c -------------------------------------------------------------- */
+int pofa_evaluate_dev(stage_ctx *c, pofa_err *err);
+enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * stage.c - a training stage (mlm, prune, finetune, qat): its model and
+ * teacher, its data, its schedule, and the loop, one step of which is
+ *
+ *     prune if due -> batch -> forward -> task loss + KD -> backward
+ *     -> mask gradients -> clip -> AdamW -> mask weights -> log
+ *
+ * with commands taken at every step boundary (control.c), evaluations and
+ * checkpoints at their intervals.
+ */
+#include "engine/run/internal.h"
+#include "data/base/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- model and data ------------------------------------------------------------------ */
+
+/* the model a stage starts from, with the head it trains */
+pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, int from, int nlabels, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	const pofa_stage *s = &c->s;
+	char dir[1200] = "";
+	pofa_config cfg;
+	if (from >= 0)
+		pofa_run_stage_dir(r, from, dir, sizeof dir);
+	else if (r->rc.model_dir[0])
+		snprintf(dir, sizeof dir, "%s", r->rc.model_dir);
+	if (dir[0]) {
+		char path[1300];
+		snprintf(path, sizeof path, "%s/config.json", dir);
+		if (pofa_config_load(&cfg, path, err))
+			return NULL;
+	} else {
+		pofa_config_preset(&cfg, r->rc.preset, err);
+		cfg.vocab_size = pofa_vocab_size(r->tk);
+		cfg.pad_token_id = pofa_tok_pad(r->tk);
+		if (r->rc.max_position)
+			cfg.max_position_embeddings = r->rc.max_position;
+	}
+	if (cfg.vocab_size != pofa_vocab_size(r->tk)) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: the model's vocab_size %d differs from %s (%d tokens)",
+		           dir, cfg.vocab_size, r->rc.vocab, pofa_vocab_size(r->tk));
+		return NULL;
+	}
+	if (head == POFA_HEAD_CLS) {
+		cfg.num_labels = nlabels;
+		memset(cfg.label_names, 0, sizeof cfg.label_names);
+		for (int k = 0; k < nlabels && k < 64; k++)
+			snprintf(cfg.label_names[k], sizeof cfg.label_names[k], "%s", c->labels.names[k]);
+	}
+	if (r->rc.hidden_dropout >= 0) cfg.hidden_dropout_prob = r->rc.hidden_dropout;
+	if (r->rc.attention_dropout >= 0) cfg.attention_probs_dropout_prob = r->rc.attention_dropout;
+	if (s->hidden_dropout >= 0) cfg.hidden_dropout_prob = s->hidden_dropout;
+	if (s->attention_dropout >= 0) cfg.attention_probs_dropout_prob = s->attention_dropout;
+	if (s->classifier_dropout >= 0) cfg.classifier_dropout = s->classifier_dropout;
+	pofa_model *m = pofa_model_new(&cfg, head, s->batch, s->seq, r->threads, err);
+	if (!m)
+		return NULL;
+	pofa_model_init(m, pofa_mix64(r->rc.seed ^ (uint64_t)(c->i + 1) * 0x9e3779b97f4a7c15ULL));
+	if (dir[0]) {
+		char path[1300];
+		int fresh = 0;
+		snprintf(path, sizeof path, "%s/model.safetensors", dir);
+		if (pofa_model_load_weights(m, path, &fresh, err)) {
+			pofa_model_free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+static int load_data(stage_ctx *c, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	const pofa_stage *s = &c->s;
+	if (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) {
+		if (pofa_mlm_load(r->rc.corpus, r->tk, s->seq, r->rc.seed, &c->mlm, err))
+			return err->status;
+		c->mlm.whole_word = s->whole_word;
+		c->mlm.mask_prob = s->mask_prob;
+		c->has_mlm = 1;
+		return POFA_OK;
+	}
+	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &c->train, err))
+		return err->status;
+	if (s->task.dev[0] && pofa_taskset_load(&s->task, s->task.dev, r->tk, s->seq, &c->labels, &c->dev, err))
+		return err->status;
+	c->order = malloc((size_t)(c->train.n + 1) * sizeof *c->order);
+	return c->order ? POFA_OK : pofa_error(err, POFA_ERR_RUN, "out of memory");
+}
+
+void pofa_stage_order(stage_ctx *c)
+{
+	for (long k = 0; k < c->train.n; k++)
+		c->order[k] = k;
+	if (c->s.shuffle)
+		pofa_shuffle(c->order, c->train.n, pofa_mix64(c->r->rc.seed ^ (uint64_t)c->epoch * 0x9e37 ^
+		                                              (uint64_t)(c->i + 1) << 40));
+}
+
+/* the next training batch; returns its size */
+static int next_batch(stage_ctx *c)
+{
+	int B = c->s.batch;
+	if (c->has_mlm) {
+		pofa_mlm_next(&c->mlm, B, c->ids, c->types, c->mask, c->lab);
+		return B;
+	}
+	long idx[4096];
+	int b = 0;
+	while (b < B) {
+		if (c->cursor >= c->train.n) {
+			c->epoch++;
+			c->cursor = 0;
+			pofa_stage_order(c);
+			if (b > 0)
+				break;   /* an epoch's last batch may be short */
+		}
+		idx[b++] = c->order[c->cursor++];
+	}
+	pofa_taskset_batch(&c->train, idx, b, c->ids, c->types, c->mask, c->lab, c->st, c->en);
+	return b;
+}
+
+void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor)
+{
+	*epoch = c->has_mlm ? c->mlm.epoch : c->epoch;
+	*cursor = c->has_mlm ? c->mlm.cursor : c->cursor;
+}
+
+/* ---- the schedule ------------------------------------------------------------------ */
+
+/* the stage's pruning schedule in steps: the stage (with its live edits) is
+ * the one truth, this is how it reads for the stage's total */
+pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c) { return pofa_stage_gmp(&c->s, c->N); }
+
+/* the learning rate of update t: rewinding inside a pruning stage's window */
+double pofa_stage_lr(const stage_ctx *c, int64_t t)
+{
+	const pofa_stage *s = &c->s;
+	pofa_gmp g = pofa_stage_ctx_gmp(c);
+	pofa_sched sc = { .kind = s->schedule, .lr = s->lr, .warmup = c->warm, .total = c->N,
+	                  .t0 = g.t0, .t1 = g.t1, .every = g.every };
+	if (sc.kind == POFA_SCHED_REWIND && !s->prune)
+		sc.kind = POFA_SCHED_LINEAR;   /* nothing to rewind to */
+	return pofa_lr(&sc, t);
+}
+
+void pofa_stage_schedule(const stage_ctx *c, pofa_schedule *out)
+{
+	const pofa_stage *s = &c->s;
+	pofa_gmp g = pofa_stage_ctx_gmp(c);
+	*out = (pofa_schedule){
+		.kind = s->kind, .prune = s->prune, .has_teacher = c->teacher != NULL, .pattern = s->pattern,
+		.global = s->global, .total = c->N, .t0 = g.t0, .t1 = g.t1, .every = g.every, .freeze = g.freeze,
+		.s_init = g.s_init, .s_final = g.s_final, .lr = s->lr,
+		.alpha_task = c->teacher ? s->alpha_task : 1.0f, .alpha_kd = c->teacher ? s->alpha_kd : 0.0f,
+		.temperature = s->temperature,
+	};
+}
+
+/* ---- what a stage reports ---------------------------------------------------------- */
+
+enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err)
+{
+	pofa_event e = pofa_ev_new(POFA_EV_ERROR, c->i, c->r);
+	e.step = c->step;
+	snprintf(e.text, sizeof e.text, "%s", err->msg);
+	pofa_run_emit(c->r, &e);
+	c->status = POFA_STAGE_FAILED;
+	return POFA_STAGE_FAILED;
+}
+
+/* a row of sparsity.csv per prunable matrix */
+static void emit_sparsity(stage_ctx *c)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(c->m, &t);
+	for (int k = 0; k < nt; k++) {
+		if (!t[k].prunable)
+			continue;
+		pofa_event e = pofa_ev_new(POFA_EV_SPARSITY, c->i, c->r);
+		e.step = c->step;
+		e.total = c->N;
+		e.layer = t[k].layer;
+		e.role = t[k].role;
+		e.numel = t[k].numel;
+		e.nnz = t[k].numel - pofa_tensor_zeros(&t[k]);
+		e.sparsity = pofa_tensor_sparsity(&t[k]);
+		e.sparsity_target = c->has_masks ? c->mk.target[k] : 0.0;
+		e.threshold = c->has_masks ? c->mk.threshold[k] : 0.0;
+		pofa_run_emit(c->r, &e);
+	}
+}
+
+/* the interval's means as a metrics row, then the sums start again */
+static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
+{
+	if (c->nsum == 0)
+		return;
+	pofa_event e = pofa_ev_new(POFA_EV_METRICS, c->i, c->r);
+	e.step = c->step;
+	e.total = c->N;
+	e.epoch = epoch;
+	e.lr = lr;
+	e.loss_task = c->sum_task / c->nsum;
+	e.loss_kd = c->sum_kd / c->nsum;
+	e.loss_total = c->sum_total / c->nsum;
+	e.teacher_loss = c->teacher ? c->sum_teacher / c->nsum : NAN;
+	e.grad_norm = c->sum_gn / c->nsum;
+	e.sparsity_target = c->last_target;
+	e.sparsity = pofa_model_sparsity(c->m);
+	double dt = pofa_run_now() - c->t_interval;
+	e.tokens_per_s = dt > 0 ? c->tokens / dt : 0.0;
+	pofa_run_emit(c->r, &e);
+	c->sum_task = c->sum_kd = c->sum_total = c->sum_teacher = c->sum_gn = 0.0;
+	c->nsum = 0;
+	c->tokens = 0;
+	c->t_interval = pofa_run_now();
+	if (c->has_masks || c->s.prune)
+		emit_sparsity(c);
+}
+
+/* ---- setting a stage up -------------------------------------------------------------- */
+
+/* the student, and the teacher it distils from */
+static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
+{
+	const pofa_stage *s = &c->s;
+	c->m = pofa_stage_model(c, head, s->from_idx, c->labels.n, err);
+	if (!c->m)
+		return err->status;
+	if (s->teacher_idx < 0)
+		return POFA_OK;
+	c->teacher = pofa_stage_model(c, head, s->teacher_idx, c->labels.n, err);
+	if (!c->teacher)
+		return err->status;
+	pofa_model_set_dropout(c->teacher, 0);
+	char td[1200], tp[1300];
+	pofa_run_stage_dir(c->r, s->teacher_idx, td, sizeof td);
+	snprintf(tp, sizeof tp, "%s/model.safetensors", td);
+	int fresh = 0;
+	if (pofa_model_load_weights(c->teacher, tp, &fresh, err))
+		return err->status;
+	if (fresh)
+		return pofa_error(err, POFA_ERR_INPUT, "stage %s: teacher %s has no %s head; a teacher must be "
+		                  "trained on the same task", s->name, s->teacher, pofa_head_names[head]);
+	if (head == POFA_HEAD_MLM) {
+		/* distillation covers every non-padding token */
+		pofa_model_set_mlm_positions(c->m, POFA_MLM_ALL);
+		pofa_model_set_mlm_positions(c->teacher, POFA_MLM_ALL);
+	}
+	return POFA_OK;
+}
+
+/* data, models, schedule, masks, optimizer and batch buffers; a resumed
+ * stage restores its checkpoint and replays its live edits */
+static int setup_stage(stage_ctx *c, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	pofa_stage *s = &c->s;
+	enum pofa_head head = (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) ? POFA_HEAD_MLM
+	                      : pofa_task_head(&s->task);
+	if (load_data(c, err) || setup_models(c, head, err))
+		return err->status;
+	pofa_model_set_seed(c->m, pofa_mix64(r->rc.seed ^ 0xd0d0 ^ (uint64_t)c->i));
+	long ntrain = c->has_mlm ? c->mlm.ntrain : c->train.n;
+	c->N = pofa_stage_total_steps(s, ntrain);
+	c->warm = pofa_steps_of(s->warmup, c->N);
+	char why[256];
+	if (pofa_stage_check(s, c->N, why, sizeof why))   /* a schedule in epochs: now it has steps */
+		return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name, why);
+	/* masks: pruning, pattern lock, and QAT keeps the pattern too */
+	int lock = s->lock || s->kind == POFA_STAGE_QAT;
+	if (s->prune || lock) {
+		if (pofa_masks_init(&c->mk, c->m, err))
+			return err->status;
+		c->has_masks = 1;
+		if (lock) {
+			pofa_masks_lock(&c->mk);
+			c->last_target = pofa_model_sparsity(c->m);
+		}
+	}
+	if (s->kind == POFA_STAGE_QAT && pofa_model_set_qat(c->m, 1, s->per_channel, err))
+		return err->status;
+	c->opt = pofa_optim_default();
+	c->opt.beta1 = s->beta1;
+	c->opt.beta2 = s->beta2;
+	c->opt.eps = s->eps;
+	c->opt.weight_decay = s->weight_decay;
+	int B = s->batch, T = s->seq;
+	c->buf = malloc((size_t)B * (4 * T + 2) * sizeof(int));
+	if (!c->buf)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	c->ids = c->buf;
+	c->types = c->ids + B * T;
+	c->mask = c->types + B * T;
+	c->lab = c->mask + B * T;
+	c->st = c->lab + B * T;
+	c->en = c->st + B;
+	if (!c->has_mlm)
+		pofa_stage_order(c);
+	if (r->resume && c->i == r->start_stage && r->start_step > 0 && pofa_restore(c, err))
+		return err->status;
+	if (r->edits[c->i].set && pofa_apply_edit(c, &r->edits[c->i], 1, why, sizeof why))
+		pofa_run_log(r, c->i, POFA_EV_LOG, "saved schedule edit not applied: %s", why);
+	if (c->has_masks && c->mk.active && !lock) {
+		pofa_gmp g = pofa_stage_ctx_gmp(c);
+		c->last_target = pofa_gmp_target(&g, c->step);
+	}
+	return POFA_OK;
+}
+
+/* ---- one training step, and the loop --------------------------------------------------- */
+
+/* gradual magnitude pruning: new masks at the schedule's target when due */
+static int prune_if_due(stage_ctx *c, pofa_err *err)
+{
+	pofa_gmp g = pofa_stage_ctx_gmp(c);
+	if (!c->s.prune || !pofa_gmp_update_step(&g, c->step))
+		return POFA_OK;
+	double target = pofa_gmp_target(&g, c->step);
+	if (pofa_masks_prune(&c->mk, target, &g, err))
+		return err->status;
+	c->last_target = target;
+	pofa_event e = pofa_ev_new(POFA_EV_PRUNE, c->i, c->r);
+	e.step = c->step;
+	e.total = c->N;
+	e.sparsity_target = target;
+	e.sparsity = pofa_model_sparsity(c->m);
+	snprintf(e.text, sizeof e.text, "masks recomputed: target %.4f, reached %.4f", target, e.sparsity);
+	pofa_run_emit(c->r, &e);
+	return POFA_OK;
+}
+
+typedef struct { double task, kd, teacher, total; } step_losses;
+
+/* the student's task loss and, with a teacher, the distillation loss: both
+ * set the logits' gradient, weighted, for the backward pass */
+static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *err)
+{
+	const pofa_stage *s = &c->s;
+	memset(l, 0, sizeof *l);
+	l->task = pofa_model_task_loss(c->m, b, c->teacher ? s->alpha_task : 1.0f);
+	if (c->teacher) {
+		if (pofa_model_forward(c->teacher, b, 0, err))
+			return err->status;
+		l->teacher = pofa_model_task_loss(c->teacher, b, 0.0f);
+		const float *tl = pofa_model_logits(c->teacher, NULL, NULL);
+		l->kd = pofa_model_kd(c->m, tl, s->temperature, s->alpha_kd);
+	}
+	l->total = c->teacher ? s->alpha_task * l->task + s->alpha_kd * l->kd : l->task;
+	if (!isfinite(l->total))
+		return pofa_error(err, POFA_ERR_RUN, "stage %s: the loss is not finite at step %lld (task %g, "
+		                  "KD %g); the last checkpoint is kept", s->name, (long long)c->step + 1, l->task, l->kd);
+	return POFA_OK;
+}
+
+static void accumulate(stage_ctx *c, const step_losses *l, float grad_norm, int bn)
+{
+	c->sum_task += l->task;
+	c->sum_kd += l->kd;
+	c->sum_total += l->total;
+	c->sum_teacher += l->teacher;
+	c->sum_gn += grad_norm;
+	c->nsum++;
+	c->tokens += (double)bn * c->s.seq;
+}
+
+/* the stage's model folder: the model, its masks, its QAT state and int8 */
+static int save_stage(stage_ctx *c, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	char dir[1200], path[1300];
+	pofa_run_stage_dir(r, c->i, dir, sizeof dir);
+	if (pofa_model_save(c->m, dir, r->rc.vocab, err))
+		return err->status;
+	snprintf(path, sizeof path, "%s/masks.safetensors", dir);
+	if (c->has_masks && pofa_masks_save(&c->mk, path, err))
+		return err->status;
+	if (!pofa_model_qat(c->m))
+		return POFA_OK;
+	snprintf(path, sizeof path, "%s/qat.safetensors", dir);
+	if (pofa_model_qat_save(c->m, path, err))
+		return err->status;
+	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+	if (pofa_model_export_int8(c->m, path, err))
+		return err->status;
+	pofa_run_log(r, c->i, POFA_EV_LOG, "int8 weights and scales in %s", path);
+	return POFA_OK;
+}
+
+static void announce(stage_ctx *c)
+{
+	const pofa_stage *s = &c->s;
+	pofa_event e = pofa_ev_new(POFA_EV_STAGE_START, c->i, c->r);
+	e.step = c->step;
+	e.total = c->N;
+	pofa_stage_schedule(c, &e.sched);
+	snprintf(e.text, sizeof e.text, "%s: %s, %lld steps, batch %d x %d, lr %g%s%s", s->name,
+	         pofa_stage_kinds[s->kind], (long long)c->N, s->batch, s->seq, s->lr,
+	         c->teacher ? ", distilling from " : "", c->teacher ? s->teacher : "");
+	pofa_run_emit(c->r, &e);
+}
+
+enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	if (setup_stage(c, err))
+		return pofa_stage_fail(c, err);
+	announce(c);
+	c->t_interval = pofa_run_now();
+	int64_t ckpt = r->rc.checkpoint_interval;
+	if (ckpt % r->rc.log_interval)  /* checkpoints sit on log boundaries */
+		ckpt += r->rc.log_interval - ckpt % r->rc.log_interval;
+	double lr = 0.0;
+	long epoch = 0, cursor;
+	while (c->step < c->N) {
+		int verdict = pofa_stage_commands(c, err);
+		if (verdict < 0)
+			return pofa_stage_fail(c, err);
+		if (verdict == POFA_GO_STOP)
+			return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
+		if (verdict == POFA_GO_SKIP) {
+			pofa_run_log(r, c->i, POFA_EV_LOG, "stage skipped at step %lld of %lld", (long long)c->step,
+			             (long long)c->N);
+			c->status = POFA_STAGE_SKIPPED;
+			break;
+		}
+		if (prune_if_due(c, err))
+			return pofa_stage_fail(c, err);
+		int bn = next_batch(c);
+		pofa_batch b = { .B = bn, .T = c->s.seq, .input_ids = c->ids, .token_type_ids = c->types,
+		                 .attention_mask = c->mask, .mlm_labels = c->lab, .labels = c->lab,
+		                 .start_positions = c->st, .end_positions = c->en };
+		step_losses l;
+		pofa_model_zero_grad(c->m);
+		if (pofa_model_forward(c->m, &b, 1, err) || losses(c, &b, &l, err))
+			return pofa_stage_fail(c, err);
+		pofa_model_backward(c->m, &b);
+		if (c->has_masks)
+			pofa_masks_grads(&c->mk);      /* pruned weights get no gradient */
+		float gn = pofa_model_clip_grad(c->m, (float)c->s.max_grad_norm);
+		lr = pofa_stage_lr(c, c->step);
+		pofa_model_adamw(c->m, &c->opt, lr);
+		if (c->has_masks)
+			pofa_masks_apply(&c->mk);      /* ... and stay zero after weight decay */
+		c->step++;
+		accumulate(c, &l, gn, bn);
+		pofa_stage_data_pos(c, &epoch, &cursor);
+		if (c->step % r->rc.log_interval == 0 || c->step == c->N)
+			emit_metrics(c, lr, epoch);
+		if (c->s.eval_interval && c->step % c->s.eval_interval == 0 && c->step < c->N &&
+		    pofa_evaluate_dev(c, err))
+			return pofa_stage_fail(c, err);
+		if (c->step % ckpt == 0 && c->step < c->N && pofa_checkpoint(c, err))
+			return pofa_stage_fail(c, err);
+	}
+	emit_metrics(c, lr, epoch);
+	if (pofa_evaluate_dev(c, err) || save_stage(c, err))
+		return pofa_stage_fail(c, err);
+	return c->status ? c->status : POFA_STAGE_DONE;
+}

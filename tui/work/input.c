@@ -1,0 +1,260 @@
+/*
+ * input.c - keys and the mouse: one binding table drives both the dispatch
+ * and the help overlay; the schedule form, the export prompt and the
+ * confirmations are modes of the same handler. Everything the user asks of
+ * the run becomes a command on the engine's queue.
+ */
+#include "tui/work/ui.h"
+
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { int key; int key2; const char *keys, *help; void (*fn)(ui *); } binding;
+
+void tui_request_mask(ui *u)
+{
+	int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
+	pofa_command c;
+	memset(&c, 0, sizeof c);
+	c.kind = POFA_CMD_MASKMAP;
+	c.layer = u->sel_row == rows ? -1 : u->sel_row;
+	c.role = (enum pofa_role)u->sel_col;
+	c.rows = u->zoom_rows > 0 ? u->zoom_rows : 16;
+	c.cols = u->zoom_cols > 0 ? u->zoom_cols : 32;
+	u->zoom_req_rows = c.rows;
+	u->zoom_req_cols = c.cols;
+	pofa_run_command(u->r, &c);
+}
+
+void tui_command(ui *u, enum pofa_cmd_kind kind)
+{
+	pofa_command c;
+	memset(&c, 0, sizeof c);
+	c.kind = kind;
+	pofa_run_command(u->r, &c);
+}
+static void b_pause(ui *u) { tui_command(u, u->s.paused ? POFA_CMD_RESUME : POFA_CMD_PAUSE); }
+static void b_checkpoint(ui *u) { tui_command(u, POFA_CMD_CHECKPOINT); snprintf(u->msg, sizeof u->msg, "checkpoint asked for"); }
+static void b_skip(ui *u) { u->mode = MODE_CONFIRM; u->ask = ASK_SKIP; }
+static void b_quit(ui *u) { u->mode = MODE_CONFIRM; u->ask = ASK_QUIT; }
+static void b_help(ui *u) { u->help = !u->help; }
+static void b_redraw(ui *u) { clearok(curscr, TRUE); u->dirty = 1; }
+static void b_theme(ui *u)
+{
+	pofa_err err;
+	if (pofa_theme_next(&u->th, u->theme_name, sizeof u->theme_name, &err))
+		snprintf(u->msg, sizeof u->msg, "%.200s", err.msg);
+	else
+		snprintf(u->msg, sizeof u->msg, "theme %s", u->theme_name);
+	pofa_theme_apply(&u->th);
+}
+static void b_ema(ui *u) { u->ema = !u->ema; }
+static void b_log(ui *u) { u->logscale = !u->logscale; }
+static void b_window(ui *u) { u->window_all = !u->window_all; }
+static void b_up(ui *u) { if (!u->zoom && u->sel_row > 0) u->sel_row--; }
+static void b_down(ui *u) { if (!u->zoom && u->sel_row < (u->s.nlayers > 0 ? u->s.nlayers : 1)) u->sel_row++; }
+static void b_left(ui *u) { if (!u->zoom && u->sel_col > 0) u->sel_col--; }
+static void b_right(ui *u) { if (!u->zoom && u->sel_col < POFA_ROLE_PRUNABLE_COUNT - 1) u->sel_col++; }
+static void b_zoom(ui *u)
+{
+	int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
+	if (u->sel_row == rows)
+		u->sel_col = POFA_ROLE_POOLER;
+	else if (u->sel_col == POFA_ROLE_POOLER)
+		u->sel_col = POFA_ROLE_FFN_OUT;
+	u->zoom = 1;
+	u->s.zvalid = 0;
+	tui_request_mask(u);
+}
+static void b_back(ui *u) { u->zoom = 0; u->help = 0; }
+static void b_pgup(ui *u) { if (u->log_scroll + 5 < u->s.nlog) u->log_scroll += 5; }
+static void b_pgdn(ui *u) { u->log_scroll = u->log_scroll > 5 ? u->log_scroll - 5 : 0; }
+static void b_export(ui *u)
+{
+	u->mode = MODE_PROMPT;
+	snprintf(u->prompt, sizeof u->prompt, "%s/export", pofa_run_dir(u->r));
+}
+/* the form starts from the schedule the engine last announced */
+static void b_edit(ui *u)
+{
+	const pofa_schedule *v = &u->s.sched;
+	if (u->s.sched_stage < 0) {
+		snprintf(u->msg, sizeof u->msg, "no stage has started yet");
+		return;
+	}
+	snprintf(u->fields[0], 32, "%.3f", v->s_final);
+	snprintf(u->fields[1], 32, "%lld", (long long)v->t0);
+	snprintf(u->fields[2], 32, "%lld", (long long)v->t1);
+	snprintf(u->fields[3], 32, "%lld", (long long)v->every);
+	snprintf(u->fields[4], 32, "%lld", (long long)v->freeze);
+	snprintf(u->fields[5], 32, "%.3g", v->lr);
+	snprintf(u->fields[6], 32, "%.2f", v->alpha_kd);
+	snprintf(u->fields[7], 32, "%.2f", v->temperature);
+	u->field = 0;
+	u->mode = MODE_FORM;
+}
+static void b_pane(ui *u, int k) { u->show[k] = !u->show[k]; }
+static void b_p1(ui *u) { b_pane(u, 0); }
+static void b_p2(ui *u) { b_pane(u, 1); }
+static void b_p3(ui *u) { b_pane(u, 2); }
+static void b_p4(ui *u) { b_pane(u, 3); }
+static void b_p5(ui *u) { b_pane(u, 4); }
+static void b_p6(ui *u) { b_pane(u, 5); }
+
+static const binding bindings[] = {
+	{ ' ', 'p', "Space p", "pause / resume the running stage", b_pause },
+	{ 'e', 0, "e", "edit the schedule (sparsity, window, lr, KD)", b_edit },
+	{ 'x', 0, "x", "export metrics, sparsity and eval tables as CSV", b_export },
+	{ 'n', 0, "n", "skip to the next stage (asks first)", b_skip },
+	{ 'c', 0, "c", "checkpoint now", b_checkpoint },
+	{ 't', 0, "t", "next colour theme", b_theme },
+	{ '1', 0, "1", "show/hide the loss chart", b_p1 },
+	{ '2', 0, "2", "show/hide the sparsity heatmap", b_p2 },
+	{ '3', 0, "3", "show/hide the evaluation table", b_p3 },
+	{ '4', 0, "4", "show/hide the schedule", b_p4 },
+	{ '5', 0, "5", "show/hide the event log", b_p5 },
+	{ '6', 0, "6", "show/hide the header", b_p6 },
+	{ 's', 0, "s", "chart: EMA smoothing", b_ema },
+	{ 'g', 0, "g", "chart: log scale", b_log },
+	{ 'w', 0, "w", "chart: this stage or the whole run", b_window },
+	{ KEY_UP, 'k', "Up k", "heatmap: move", b_up },
+	{ KEY_DOWN, 'j', "Down j", "heatmap: move", b_down },
+	{ KEY_LEFT, 'h', "Left h", "heatmap: move", b_left },
+	{ KEY_RIGHT, 'l', "Right l", "heatmap: move", b_right },
+	{ '\n', KEY_ENTER, "Enter", "heatmap: zoom into the matrix's mask", b_zoom },
+	{ 27, 0, "Esc", "back", b_back },
+	{ KEY_PPAGE, 0, "PgUp", "event log: older", b_pgup },
+	{ KEY_NPAGE, 0, "PgDn", "event log: newer", b_pgdn },
+	{ '?', KEY_F(1), "? F1", "this help", b_help },
+	{ 'q', KEY_F(10), "q F10", "quit (asks; the run is checkpointed, --resume continues it)", b_quit },
+	{ 12, 0, "Ctrl-L", "redraw", b_redraw },
+};
+
+int tui_bindings(const char **keys, const char **help, int cap)
+{
+	int n = 0;
+	for (size_t i = 0; i < sizeof bindings / sizeof *bindings && n < cap; i++, n++) {
+		keys[n] = bindings[i].keys;
+		help[n] = bindings[i].help;
+	}
+	return n;
+}
+
+
+static void form_apply(ui *u)
+{
+	const pofa_schedule *v = &u->s.sched;
+	pofa_command c;
+	memset(&c, 0, sizeof c);
+	c.kind = POFA_CMD_SCHEDULE;
+	char *end;
+	double d[8];
+	for (int i = 0; i < 8; i++) {
+		d[i] = strtod(u->fields[i], &end);
+		if (end == u->fields[i] || *end) {
+			snprintf(u->msg, sizeof u->msg, "%s: '%s' is not a number", tui_form_names[i], u->fields[i]);
+			return;
+		}
+	}
+	pofa_sched_edit *e = &c.edit;
+	if (fabs(d[0] - v->s_final) > 5e-4) { e->set |= POFA_EDIT_FINAL_SPARSITY; e->final_sparsity = (float)d[0]; }
+	if ((int64_t)d[1] != v->t0) { e->set |= POFA_EDIT_START; e->start = (int64_t)d[1]; }
+	if ((int64_t)d[2] != v->t1) { e->set |= POFA_EDIT_END; e->end = (int64_t)d[2]; }
+	if ((int64_t)d[3] != v->every) { e->set |= POFA_EDIT_EVERY; e->every = (int64_t)d[3]; }
+	if ((int64_t)d[4] != v->freeze) { e->set |= POFA_EDIT_FREEZE; e->freeze = (int64_t)d[4]; }
+	if (fabs(d[5] - v->lr) > 1e-3 * v->lr) { e->set |= POFA_EDIT_LR; e->lr = d[5]; }
+	if (fabs(d[6] - v->alpha_kd) > 5e-3) { e->set |= POFA_EDIT_ALPHA_KD; e->alpha_kd = (float)d[6]; }
+	if (fabs(d[7] - v->temperature) > 5e-3) { e->set |= POFA_EDIT_TEMPERATURE; e->temperature = (float)d[7]; }
+	if (!e->set) {
+		snprintf(u->msg, sizeof u->msg, "nothing changed");
+		return;
+	}
+	/* the engine checks it, as it checks a recipe, and answers in the log */
+	pofa_run_command(u->r, &c);
+	snprintf(u->msg, sizeof u->msg, "schedule edit sent: applied at the next step (see the event log)");
+}
+
+
+void tui_key(ui *u, int ch)
+{
+	if (ch == KEY_RESIZE) {
+		u->dirty = 1;
+		return;
+	}
+	if (u->mode == MODE_CONFIRM) {
+		if (ch == 'y' || ch == 'Y') {
+			if (u->ask == ASK_SKIP)
+				tui_command(u, POFA_CMD_SKIP);
+			else {
+				tui_command(u, POFA_CMD_STOP);
+				u->quit_sent = 1;
+				snprintf(u->msg, sizeof u->msg, "stopping: writing a checkpoint...");
+			}
+		}
+		u->mode = MODE_NORMAL;
+		return;
+	}
+	if (u->mode == MODE_PROMPT) {
+		size_t l = strlen(u->prompt);
+		if (ch == 27)
+			u->mode = MODE_NORMAL;
+		else if (ch == '\n' || ch == KEY_ENTER) {
+			pofa_command c;
+			memset(&c, 0, sizeof c);
+			c.kind = POFA_CMD_EXPORT;
+			snprintf(c.path, sizeof c.path, "%s", u->prompt);
+			pofa_run_command(u->r, &c);
+			u->mode = MODE_NORMAL;
+			snprintf(u->msg, sizeof u->msg, "export asked for");
+		} else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
+			u->prompt[l - 1] = 0;
+		else if (ch >= 32 && ch < 127 && l + 1 < sizeof u->prompt) {
+			u->prompt[l] = (char)ch;
+			u->prompt[l + 1] = 0;
+		}
+		return;
+	}
+	if (u->mode == MODE_FORM) {
+		char *f = u->fields[u->field];
+		size_t l = strlen(f);
+		if (ch == 27)
+			u->mode = MODE_NORMAL;
+		else if (ch == '\n' || ch == KEY_ENTER) {
+			form_apply(u);
+			u->mode = MODE_NORMAL;
+		} else if (ch == KEY_UP)
+			u->field = (u->field + 7) % 8;
+		else if (ch == KEY_DOWN || ch == '\t')
+			u->field = (u->field + 1) % 8;
+		else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
+			f[l - 1] = 0;
+		else if (((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == '-') && l + 1 < 32) {
+			f[l] = (char)ch;
+			f[l + 1] = 0;
+		}
+		return;
+	}
+	if (ch == KEY_MOUSE) {
+		MEVENT me;
+		if (getmouse(&me) == OK && (me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && u->hm_cw > 0) {
+			int r = me.y - u->hm_y, c = (me.x - u->hm_x) / u->hm_cw;
+			int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
+			if (r >= 0 && r <= rows && me.x >= u->hm_x && c >= 0 && c < POFA_ROLE_PRUNABLE_COUNT) {
+				u->sel_row = r;
+				u->sel_col = r == rows ? POFA_ROLE_POOLER : (c == POFA_ROLE_POOLER ? POFA_ROLE_FFN_OUT : c);
+			}
+		}
+		return;
+	}
+	u->msg[0] = 0;
+	for (size_t i = 0; i < sizeof bindings / sizeof *bindings; i++)
+		if (ch == bindings[i].key || (bindings[i].key2 && ch == bindings[i].key2)) {
+			bindings[i].fn(u);
+			return;
+		}
+}
+
+/* ---- the loop ----------------------------------------------------------------- */

@@ -1,0 +1,489 @@
+/*
+ * panes.c - the workbench drawn from its snapshot: the header, the loss
+ * chart (braille), the sparsity heatmap and its mask zoom, the evaluation
+ * table, the schedule, the event log, and the help and form overlays.
+ * Drawing code names theme elements, never colours.
+ */
+#include "tui/work/ui.h"
+
+#include <curses.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <wchar.h>
+
+double tui_now(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + tv.tv_usec * 1e-6;
+}
+
+/* ---- drawing helpers ------------------------------------------------------ */
+
+static void th_on(ui *u, int el) { attron(pofa_theme_attr(&u->th, el)); }
+static void th_off(ui *u, int el) { attroff(pofa_theme_attr(&u->th, el)); }
+
+/* mvprintw clipped to w columns: text never spills out of its pane */
+static void put(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(int y, int x, int w, const char *fmt, ...)
+{
+	if (w <= 0)
+		return;
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	mvaddnstr(y, x, buf, w);
+}
+
+static void box_title(ui *u, int y, int x, int h, int w, const char *title)
+{
+	if (h < 2 || w < 4)
+		return;
+	th_on(u, TH_BORDER);
+	mvhline(y, x + 1, ACS_HLINE, w - 2);
+	mvhline(y + h - 1, x + 1, ACS_HLINE, w - 2);
+	mvvline(y + 1, x, ACS_VLINE, h - 2);
+	mvvline(y + 1, x + w - 1, ACS_VLINE, h - 2);
+	mvaddch(y, x, ACS_ULCORNER);
+	mvaddch(y, x + w - 1, ACS_URCORNER);
+	mvaddch(y + h - 1, x, ACS_LLCORNER);
+	mvaddch(y + h - 1, x + w - 1, ACS_LRCORNER);
+	th_off(u, TH_BORDER);
+	th_on(u, TH_TITLE);
+	put(y, x + 2, w - 4, " %s ", title);
+	th_off(u, TH_TITLE);
+}
+
+
+/* ---- panes ------------------------------------------------------------------ */
+
+static void draw_header(ui *u, int w)
+{
+	char el[32], eta[32];
+	tui_fmt_duration(tui_now() - u->s.t_start, el, sizeof el);
+	int64_t done = u->s.step - u->s.stage_step0;
+	double rate = done > 0 ? (tui_now() - u->s.stage_t0) / (double)done : -1;
+	tui_fmt_duration(rate > 0 ? rate * (double)(u->s.total - u->s.step) : -1, eta, sizeof eta);
+	th_on(u, TH_HEADER);
+	mvhline(0, 0, ' ', w);
+	mvprintw(0, 1, "pofa  %s", u->s.rc->name);
+	th_off(u, TH_HEADER);
+	int x = 2 + (int)strlen(u->s.rc->name) + 6;
+	for (int i = 0; i < u->s.rc->nstages && x < w - 2; i++) {
+		static const int el_of[7] = { TH_WAITING, TH_RUNNING, TH_PAUSED, TH_DONE, TH_FAILED, TH_DONE, TH_PAUSED };
+		th_on(u, el_of[u->s.st[i]]);
+		mvprintw(0, x, "%.*s", w - x - 1, u->s.rc->stages[i].name);
+		th_off(u, el_of[u->s.st[i]]);
+		x += (int)strlen(u->s.rc->stages[i].name);
+		if (i + 1 < u->s.rc->nstages && x < w - 3) {
+			th_on(u, TH_BORDER);
+			mvprintw(0, x, " > ");
+			th_off(u, TH_BORDER);
+			x += 3;
+		}
+	}
+	const char *state = u->s.ended ? (u->s.status ? "FAILED" : "DONE") : u->s.paused ? "PAUSED" : "RUNNING";
+	th_on(u, u->s.paused ? TH_PAUSED : u->s.ended ? (u->s.status ? TH_FAILED : TH_DONE) : TH_RUNNING);
+	mvprintw(1, 1, "%s", state);
+	th_off(u, u->s.paused ? TH_PAUSED : u->s.ended ? (u->s.status ? TH_FAILED : TH_DONE) : TH_RUNNING);
+	th_on(u, TH_TEXT);
+	put(1, 10, w - 11, "stage %d/%d %s  step %lld/%lld  ETA %s  %.0f tok/s  elapsed %s", u->s.cur + 1,
+	    u->s.rc->nstages, u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
+	    (long long)u->s.total, eta, u->s.tok_s, el);
+	th_off(u, TH_TEXT);
+}
+
+/* braille cell bits: dots (col, row) with col 0..1, row 0..3 */
+static const int braille_bit[2][4] = { { 0x01, 0x02, 0x04, 0x40 }, { 0x08, 0x10, 0x20, 0x80 } };
+
+static void draw_chart(ui *u, int y, int x, int h, int w)
+{
+	char title[160];
+	snprintf(title, sizeof title, "losses %s%s%s [s]mooth lo[g] [w]indow", u->window_all ? "(run)" : "(stage)",
+	         u->ema ? " ema" : "", u->logscale ? " log" : "");
+	box_title(u, y, x, h, w, title);
+	int ch = h - 3, cw = w - 10;
+	if (ch < 2 || cw < 4)
+		return;
+	/* the points in view */
+	int first = 0;
+	if (!u->window_all)
+		while (first < u->s.npts && u->s.stage_of_pt[first] != u->s.cur)
+			first++;
+	int n = u->s.npts - first;
+	static const int els[4] = { TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL };
+	static const char *names[4] = { "teacher", "task", "kd", "total" };
+	double lo = INFINITY, hi = -INFINITY, x0 = 0, x1 = 1;
+	float *sm = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));
+	for (int s = 0; s < 4; s++) {
+		float acc = NAN;
+		for (int i = 0; i < n; i++) {
+			float v = u->s.pts[first + i].v[s];
+			if (u->ema && isfinite(v))
+				acc = isfinite(acc) ? 0.9f * acc + 0.1f * v : v;
+			float o = u->ema ? acc : v;
+			if (u->logscale)
+				o = o > 0 ? log10f(o) : NAN;
+			sm[s * n + i] = o;
+			if (isfinite(o) && !(s == 2 && o == 0.0f && !u->logscale)) {
+				lo = fmin(lo, o);
+				hi = fmax(hi, o);
+			}
+		}
+	}
+	if (n > 0) {
+		x0 = u->s.pts[first].x;
+		x1 = u->s.pts[u->s.npts - 1].x;
+	}
+	if (!(hi > lo)) {
+		hi = (isfinite(hi) ? hi : 1) + 0.5;
+		lo = hi - 1;
+	}
+	if (x1 <= x0)
+		x1 = x0 + 1;
+	th_on(u, TH_TEXT);
+	mvprintw(y + 1, x + 1, "%7.3g", u->logscale ? pow(10, hi) : hi);
+	mvprintw(y + ch, x + 1, "%7.3g", u->logscale ? pow(10, lo) : lo);
+	th_off(u, TH_TEXT);
+	int gw = cw, gh = ch;
+	unsigned char *cells = calloc((size_t)gw * gh, 1);
+	unsigned char *owner = calloc((size_t)gw * gh, 1);
+	for (int s = 0; s < 4; s++) {
+		int ppx = -1, ppy = -1;
+		for (int i = 0; i < n; i++) {
+			float v = sm[s * n + i];
+			if (!isfinite(v) || (s == 2 && v == 0.0f && !u->logscale)) {
+				ppx = -1;
+				continue;
+			}
+			int px = (int)((u->s.pts[first + i].x - x0) / (x1 - x0) * (gw * 2 - 1) + 0.5);
+			int py = (int)((hi - v) / (hi - lo) * (gh * 4 - 1) + 0.5);
+			/* a line from the previous point, dot by dot */
+			int steps = ppx < 0 ? 0 : abs(px - ppx) > abs(py - ppy) ? abs(px - ppx) : abs(py - ppy);
+			for (int k = 0; k <= steps; k++) {
+				int qx = steps ? ppx + (px - ppx) * k / steps : px;
+				int qy = steps ? ppy + (py - ppy) * k / steps : py;
+				if (qx < 0 || qy < 0 || qx >= gw * 2 || qy >= gh * 4)
+					continue;
+				int c = (qy / 4) * gw + qx / 2;
+				cells[c] |= (unsigned char)braille_bit[qx % 2][qy % 4];
+				owner[c] = (unsigned char)(s + 1);
+			}
+			ppx = px;
+			ppy = py;
+		}
+	}
+	for (int r = 0; r < gh; r++)
+		for (int c = 0; c < gw; c++) {
+			unsigned char b = cells[r * gw + c];
+			if (!b)
+				continue;
+			int el = els[owner[r * gw + c] - 1];
+			th_on(u, el);
+			if (u->th.braille) {
+				wchar_t wc[2] = { (wchar_t)(0x2800 + b), 0 };
+				mvaddnwstr(y + 1 + r, x + 9 + c, wc, 1);
+			} else {
+				mvaddch(y + 1 + r, x + 9 + c, (b & 0x0f) && (b & 0xf0) ? '#' : (b & 0x0f) ? ':' : '.');
+			}
+			th_off(u, el);
+		}
+	free(cells);
+	free(owner);
+	free(sm);
+	int lx = x + 2;
+	for (int s = 0; s < 4 && lx < x + w - 10; s++) {
+		th_on(u, els[s]);
+		mvprintw(y + h - 2, lx, "%s %s", u->th.braille ? "\u2824\u2824" : "--", names[s]);
+		th_off(u, els[s]);
+		lx += (int)strlen(names[s]) + 4;
+	}
+}
+
+static const char *mat_short[POFA_ROLE_PRUNABLE_COUNT] = { "Q", "K", "V", "AO", "FFin", "FFout", "pool" };
+
+static int heat_el(float s)
+{
+	int k = (int)(s * 5.0f);
+	return TH_HEAT0 + (k < 0 ? 0 : k > 4 ? 4 : k);
+}
+
+static void draw_heat(ui *u, int y, int x, int h, int w)
+{
+	box_title(u, y, x, h, w, u->zoom ? "mask density [Esc] back" : "sparsity (prunable matrices) [Enter] zoom");
+	if (h < 4 || w < 20)
+		return;
+	/* the room a mask map has here: the engine is asked for this size */
+	u->zoom_rows = h - 3;
+	u->zoom_cols = w - 4;
+	if (u->zoom) {
+		int sl = u->sel_row, sc = u->sel_col;
+		if (!u->s.zvalid || u->s.zlayer != (sl == u->s.nlayers ? -1 : sl) || (int)u->s.zrole != sc) {
+			th_on(u, TH_TEXT);
+			mvprintw(y + 1, x + 2, "waiting for the engine (next step)...");
+			th_off(u, TH_TEXT);
+			return;
+		}
+		static const char *shade = " .:-=+*#%@";
+		for (int i = 0; i < u->s.zrows && i < h - 3; i++)
+			for (int j = 0; j < u->s.zcols && j < w - 4; j++) {
+				int kept = u->s.zgrid[i * u->s.zcols + j] - 1;
+				th_on(u, heat_el(1.0f - kept / 100.0f));
+				mvaddch(y + 1 + i, x + 2 + j, (chtype)shade[kept * 9 / 100]);
+				th_off(u, heat_el(1.0f - kept / 100.0f));
+			}
+		th_on(u, TH_TEXT);
+		put(y + h - 2, x + 2, w - 4, "%s %s: each cell = share kept in its block (' ' none, '@' all)",
+		    sl == u->s.nlayers ? "pooler" : "layer", mat_short[sc]);
+		th_off(u, TH_TEXT);
+		return;
+	}
+	int cw = (w - 10) / POFA_ROLE_PRUNABLE_COUNT;
+	if (cw < 4)
+		cw = 4;
+	u->hm_y = y + 2;
+	u->hm_x = x + 8;
+	u->hm_cw = cw;
+	th_on(u, TH_TEXT);
+	for (int m = 0; m < POFA_ROLE_PRUNABLE_COUNT; m++)
+		mvprintw(y + 1, x + 8 + m * cw, "%-*.*s", cw, cw, mat_short[m]);
+	th_off(u, TH_TEXT);
+	int rows = u->s.nlayers > 0 ? u->s.nlayers : u->s.rc ? 1 : 0;
+	for (int r = 0; r <= rows && y + 2 + r < y + h - 3; r++) {
+		int row = r == rows ? TUI_MAXL : r;
+		th_on(u, TH_TEXT);
+		mvprintw(y + 2 + r, x + 2, r == rows ? "pool " : "L%-3d ", r);
+		th_off(u, TH_TEXT);
+		for (int m = 0; m < POFA_ROLE_PRUNABLE_COUNT; m++) {
+			if ((r == rows) != (m == POFA_ROLE_POOLER))
+				continue;
+			int sel = (r == u->sel_row && m == u->sel_col);
+			int el = !u->s.have_sp ? TH_HEAT_EMPTY : heat_el(u->s.sp[row][m]);
+			th_on(u, sel ? TH_SELECTED : el);
+			if (!u->s.have_sp)
+				mvprintw(y + 2 + r, x + 8 + m * cw, "%-*s", cw - 1, "-");
+			else
+				mvprintw(y + 2 + r, x + 8 + m * cw, "%3.0f%%%*s", 100.0 * u->s.sp[row][m], cw - 5, "");
+			th_off(u, sel ? TH_SELECTED : el);
+		}
+	}
+	/* legend and the selected cell */
+	int ly = y + h - 3;
+	th_on(u, TH_TEXT);
+	mvprintw(ly, x + 2, "0%%");
+	th_off(u, TH_TEXT);
+	for (int k = 0; k < 5; k++) {
+		th_on(u, TH_HEAT0 + k);
+		mvprintw(ly, x + 5 + 2 * k, "  ");
+		th_off(u, TH_HEAT0 + k);
+	}
+	th_on(u, TH_TEXT);
+	mvprintw(ly, x + 16, "100%%");
+	int row = u->sel_row == rows ? TUI_MAXL : u->sel_row;
+	if (!u->s.have_sp)
+		put(y + h - 2, x + 2, w - 4, "not pruned yet: cells fill in when a stage prunes");
+	else
+		put(y + h - 2, x + 2, w - 4, "%s %s: nnz %lld/%lld sparsity %.2f%% target %.2f%% thr %.3g",
+		         row == TUI_MAXL ? "pooler" : "layer", mat_short[u->sel_col], (long long)u->s.nnz[row][u->sel_col],
+		         (long long)u->s.numel[row][u->sel_col], 100.0 * u->s.sp[row][u->sel_col],
+		         100.0 * u->s.tg[row][u->sel_col], u->s.thr[row][u->sel_col]);
+	th_off(u, TH_TEXT);
+}
+
+static void draw_eval(ui *u, int y, int x, int h, int w)
+{
+	box_title(u, y, x, h, w, "evaluation (dev; main metric, % of the first model)");
+	int line = y + 1;
+	th_on(u, TH_TEXT);
+	if (!u->s.nev)
+		put(line, x + 2, w - 4, "results appear as stages finish");
+	/* one line per (task, model) of the dev split, main metric first */
+	char task[64] = "";
+	double ref = NAN;
+	for (int k = 0; k < u->s.nev && line < y + h - 1; k++) {
+		if (strcmp(u->s.ev[k].split, "dev"))
+			continue;
+		int main_metric = 1;
+		for (int j = 0; j < k; j++)
+			if (!strcmp(u->s.ev[j].model, u->s.ev[k].model) && !strcmp(u->s.ev[j].task, u->s.ev[k].task) &&
+			    !strcmp(u->s.ev[j].split, "dev"))
+				main_metric = 0;
+		if (!main_metric)
+			continue;
+		if (strcmp(task, u->s.ev[k].task)) {
+			snprintf(task, sizeof task, "%s", u->s.ev[k].task);
+			ref = u->s.ev[k].v;
+		}
+		double pct = ref > 0 && strcmp(u->s.ev[k].metric, "loss") ? 100.0 * u->s.ev[k].v / ref : NAN;
+		char pc[16] = "";
+		if (isfinite(pct))
+			snprintf(pc, sizeof pc, " %5.1f%%", pct);
+		put(line++, x + 2, w - 4, "%-10.10s %-16.16s %-9.9s %8.3f%s", u->s.ev[k].task, u->s.ev[k].model,
+		    u->s.ev[k].metric, u->s.ev[k].v, pc);
+	}
+	th_off(u, TH_TEXT);
+}
+
+static void draw_sched(ui *u, int y, int x, int h, int w)
+{
+	box_title(u, y, x, h, w, "schedule [e]dit");
+	const pofa_schedule *v = &u->s.sched;
+	int i = u->s.sched_stage;
+	th_on(u, TH_TEXT);
+	if (i < 0) {
+		put(y + 1, x + 2, w - 4, "waiting for the first stage");
+	} else {
+		put(y + 1, x + 2, w - 4, "%s (%s)  step %lld/%lld", u->s.rc->stages[i].name,
+		    pofa_stage_kinds[v->kind], (long long)(i == u->s.cur ? u->s.step : 0), (long long)v->total);
+		if (v->prune)
+			put(y + 2, x + 2, w - 4, "GMP %.2f->%.2f start %lld end %lld every %lld freeze %lld", v->s_init,
+			    v->s_final, (long long)v->t0, (long long)v->t1, (long long)v->every, (long long)v->freeze);
+		else
+			put(y + 2, x + 2, w - 4, "no pruning in this stage");
+		if (h > 4)
+			put(y + 3, x + 2, w - 4, "lr %.3g (peak %.3g)  KD %s  a_task %.2f a_kd %.2f T %.1f", u->s.lr,
+			    v->lr, v->has_teacher ? "on" : "off", v->alpha_task, v->alpha_kd, v->temperature);
+	}
+	th_off(u, TH_TEXT);
+}
+
+static void draw_log(ui *u, int y, int x, int h, int w)
+{
+	box_title(u, y, x, h, w, "events [PgUp/PgDn]");
+	int rows = h - 2;
+	int last = u->s.nlog - u->log_scroll;
+	int first = last - rows;
+	if (first < 0)
+		first = 0;
+	for (int i = first; i < last; i++) {
+		int el = u->s.logkind[i] == POFA_EV_ERROR ? TH_LOG_ERROR : TH_TEXT;
+		th_on(u, el);
+		mvprintw(y + 1 + i - first, x + 1, "%.*s", w - 2, u->s.logl[i]);
+		th_off(u, el);
+	}
+}
+
+
+static void draw_help(ui *u, int H, int W)
+{
+	const char *keys[64], *help[64];
+	int n = tui_bindings(keys, help, 64);
+	int h = n + 4, w = 70;
+	if (h > H - 2) h = H - 2;
+	if (w > W - 2) w = W - 2;
+	int y = (H - h) / 2, x = (W - w) / 2;
+	th_on(u, TH_HELP);
+	for (int r = 0; r < h; r++)
+		mvhline(y + r, x, ' ', w);
+	th_off(u, TH_HELP);
+	box_title(u, y, x, h, w, "keys (? or Esc closes)");
+	th_on(u, TH_HELP);
+	for (int i = 0; i < n && i < h - 3; i++)
+		mvprintw(y + 2 + i, x + 2, "%-8s %.*s", keys[i], w - 13, help[i]);
+	th_off(u, TH_HELP);
+}
+
+const char *const tui_form_names[TUI_FORM_FIELDS] = { "final sparsity", "start step", "end step", "prune every",
+                                     "freeze step", "learning rate", "KD weight", "temperature" };
+
+static void draw_form(ui *u, int H, int W)
+{
+	int h = 14, w = 56, y = (H - h) / 2, x = (W - w) / 2;
+	if (h > H) h = H;
+	th_on(u, TH_HELP);
+	for (int r = 0; r < h; r++)
+		mvhline(y + r, x, ' ', w);
+	th_off(u, TH_HELP);
+	box_title(u, y, x, h, w, "edit the schedule (Enter apply, Esc cancel)");
+	for (int i = 0; i < 8 && i < h - 4; i++) {
+		th_on(u, i == u->field ? TH_SELECTED : TH_HELP);
+		mvprintw(y + 2 + i, x + 2, "%-16s %-20s", tui_form_names[i], u->fields[i]);
+		th_off(u, i == u->field ? TH_SELECTED : TH_HELP);
+	}
+	th_on(u, TH_HELP);
+	mvprintw(y + h - 2, x + 2, "Up/Down/Tab: field  Backspace: edit");
+	th_off(u, TH_HELP);
+}
+
+/* the form's values that changed, as a schedule edit */
+
+/* ---- layout ----------------------------------------------------------------- */
+
+void tui_draw(ui *u)
+{
+	int H, W;
+	getmaxyx(stdscr, H, W);
+	erase();
+	if (H < TUI_MIN_H || W < TUI_MIN_W) {
+		th_on(u, TH_TEXT);
+		const char *l1 = "pofa: the terminal is too small";
+		char l2[80];
+		snprintf(l2, sizeof l2, "need %dx%d, have %dx%d", TUI_MIN_W, TUI_MIN_H, W, H);
+		if (H >= 1)
+			mvprintw(H / 2 > 0 ? H / 2 - 1 : 0, 0, "%.*s", W, l1);
+		if (H >= 2)
+			mvprintw(H / 2, 0, "%.*s", W, l2);
+		th_off(u, TH_TEXT);
+		refresh();
+		return;
+	}
+	int top = 0;
+	if (u->show[PANE_HEADER]) {
+		draw_header(u, W);
+		top = 2;
+	}
+	int bottom = H - 1;
+	int body = bottom - top;
+	int left = u->show[PANE_HEAT] || u->show[PANE_SCHED] ? W * 11 / 20 : W;
+	int right = W - left;
+	/* left: chart over eval; right: heatmap, schedule, log */
+	int ly = top, lh_chart = u->show[PANE_EVAL] ? body * 3 / 5 : body;
+	if (!u->show[PANE_CHART])
+		lh_chart = 0;
+	if (u->show[PANE_CHART])
+		draw_chart(u, ly, 0, lh_chart, left);
+	if (u->show[PANE_EVAL])
+		draw_eval(u, ly + lh_chart, 0, body - lh_chart, left);
+	int ry = top;
+	if (right > 0) {
+		int rem = body;
+		int hh = u->show[PANE_HEAT] ? (u->s.nlayers > 0 ? u->s.nlayers : 2) + 6 : 0;
+		if (hh > rem * 3 / 5)
+			hh = rem * 3 / 5;
+		int sh = u->show[PANE_SCHED] ? 5 : 0;
+		if (u->show[PANE_HEAT])
+			draw_heat(u, ry, left, hh, right);
+		ry += hh;
+		if (u->show[PANE_SCHED])
+			draw_sched(u, ry, left, sh, right);
+		ry += sh;
+		if (u->show[PANE_LOG] && bottom - ry > 2)
+			draw_log(u, ry, left, bottom - ry, right);
+	} else if (u->show[PANE_LOG] && !u->show[PANE_EVAL] && !u->show[PANE_CHART]) {
+		draw_log(u, top, 0, body, W);
+	}
+	/* status line */
+	th_on(u, TH_HEADER);
+	mvhline(bottom, 0, ' ', W);
+	if (u->mode == MODE_CONFIRM)
+		mvprintw(bottom, 1, "%s (y/n)", u->ask == ASK_SKIP ? "Skip to the next stage?" :
+		         "Quit? The run is checkpointed; pofa run --resume continues it.");
+	else if (u->mode == MODE_PROMPT)
+		mvprintw(bottom, 1, "export to folder: %.*s", W - 22, u->prompt);
+	else
+		mvprintw(bottom, 1, "%.*s", W - 2, u->msg[0] ? u->msg : "? help  Space pause  e edit  x export  n skip  q quit");
+	th_off(u, TH_HEADER);
+	if (u->help)
+		draw_help(u, H, W);
+	if (u->mode == MODE_FORM)
+		draw_form(u, H, W);
+	refresh();
+}
+
+/* ---- input -------------------------------------------------------------------- */

@@ -1,0 +1,201 @@
+/* state.c - the events of a run folded into the workbench's snapshot (see
+ * state.h). */
+#include "tui/work/state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int tui_state_init(tui_state *s, const pofa_recipe *rc, int first_stage, int nlayers)
+{
+	memset(s, 0, sizeof *s);
+	s->pts = calloc(TUI_MAXPTS, sizeof *s->pts);
+	if (!s->pts)
+		return -1;
+	s->rc = rc;
+	s->cur = -1;
+	s->sched_stage = -1;
+	s->nlayers = nlayers > TUI_MAXL ? TUI_MAXL : nlayers;
+	for (int i = 0; i < first_stage && i < POFA_MAX_STAGES; i++)
+		s->st[i] = POFA_STAGE_DONE;
+	return 0;
+}
+
+void tui_state_free(tui_state *s)
+{
+	free(s->pts);
+	s->pts = NULL;
+}
+
+void tui_state_log(tui_state *s, enum pofa_ev_kind kind, const char *fmt, ...)
+{
+	if (s->nlog == TUI_LOGN) {
+		memmove(s->logl, s->logl + 1, sizeof s->logl[0] * (TUI_LOGN - 1));
+		memmove(s->logkind, s->logkind + 1, sizeof s->logkind[0] * (TUI_LOGN - 1));
+		s->nlog--;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->logl[s->nlog], sizeof s->logl[0], fmt, ap);
+	va_end(ap);
+	s->logkind[s->nlog++] = kind;
+}
+
+const char *tui_state_label(const tui_state *s)
+{
+	return s->ended ? (s->status ? "FAILED" : "DONE") : s->paused ? "PAUSED" : "RUNNING";
+}
+
+void tui_fmt_duration(double seconds, char *out, size_t n)
+{
+	if (!(seconds >= 0) || seconds > 1e7) {
+		snprintf(out, n, "--:--");
+		return;
+	}
+	long t = (long)(seconds + 0.5);
+	if (t >= 3600)
+		snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(out, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static int valid_stage(const tui_state *s, int i) { return i >= 0 && i < POFA_MAX_STAGES && i < s->rc->nstages; }
+
+static void take_metrics(tui_state *s, const pofa_event *e)
+{
+	s->cur = e->stage;
+	s->step = e->step;
+	s->total = e->total;
+	s->tok_s = e->tokens_per_s;
+	s->lr = e->lr;
+	if (s->npts == TUI_MAXPTS)
+		return;
+	tui_point *p = &s->pts[s->npts];
+	p->x = s->x_off[e->stage] + (double)e->step;
+	p->v[0] = (float)e->teacher_loss;
+	p->v[1] = (float)e->loss_task;
+	p->v[2] = (float)e->loss_kd;
+	p->v[3] = (float)e->loss_total;
+	s->stage_of_pt[s->npts++] = e->stage;
+}
+
+static void take_sparsity(tui_state *s, const pofa_event *e)
+{
+	if (e->layer >= TUI_MAXL || (unsigned)e->role >= POFA_ROLE_PRUNABLE_COUNT)
+		return;
+	int row = tui_state_row(e->layer), m = e->role;
+	s->sp[row][m] = (float)e->sparsity;
+	s->tg[row][m] = (float)e->sparsity_target;
+	s->nnz[row][m] = e->nnz;
+	s->numel[row][m] = e->numel;
+	s->thr[row][m] = e->threshold;
+	if (e->layer + 1 > s->nlayers)
+		s->nlayers = e->layer + 1;
+	s->have_sp = 1;
+}
+
+static void take_eval(tui_state *s, const pofa_event *e)
+{
+	int k;
+	for (k = 0; k < s->nev; k++)
+		if (!strcmp(s->ev[k].model, e->model) && !strcmp(s->ev[k].task, e->task) &&
+		    !strcmp(s->ev[k].split, e->split) && !strcmp(s->ev[k].metric, e->metric))
+			break;
+	if (k == TUI_MAXEV)
+		return;
+	tui_eval *v = &s->ev[k];
+	snprintf(v->model, sizeof v->model, "%s", e->model);
+	snprintf(v->task, sizeof v->task, "%s", e->task);
+	snprintf(v->split, sizeof v->split, "%s", e->split);
+	snprintf(v->metric, sizeof v->metric, "%s", e->metric);
+	v->v = e->value;
+	if (k == s->nev)
+		s->nev++;
+}
+
+void tui_state_take(tui_state *s, const pofa_event *e)
+{
+	char ts[16];
+	time_t t = (time_t)e->time;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+	if (e->stage >= 0 && !valid_stage(s, e->stage))
+		return;   /* not this recipe's: ignore rather than index out of range */
+	switch (e->kind) {
+	case POFA_EV_RUN_START:
+		tui_state_log(s, POFA_EV_LOG, "%s run %s", ts, e->text);
+		break;
+	case POFA_EV_STAGE_START:
+		s->cur = e->stage;
+		s->st[e->stage] = POFA_STAGE_RUNNING;
+		s->stage_t0 = e->time;
+		s->stage_step0 = e->step;
+		s->step = e->step;
+		s->total = e->total;
+		s->sched = e->sched;
+		s->sched_stage = e->stage;
+		if (e->stage > 0 && s->x_off[e->stage] == 0.0 && s->npts)
+			s->x_off[e->stage] = s->pts[s->npts - 1].x + 1;
+		tui_state_log(s, POFA_EV_LOG, "%s start %s", ts, e->text);
+		break;
+	case POFA_EV_STAGE_END:
+		s->st[e->stage] = (enum pofa_stage_status)e->status;
+		tui_state_log(s, e->status == POFA_STAGE_FAILED ? POFA_EV_ERROR : POFA_EV_LOG, "%s %s", ts, e->text);
+		break;
+	case POFA_EV_METRICS:
+		take_metrics(s, e);
+		break;
+	case POFA_EV_SPARSITY:
+		take_sparsity(s, e);
+		break;
+	case POFA_EV_EVAL:
+		take_eval(s, e);
+		tui_state_log(s, POFA_EV_LOG, "%s eval %s %s/%s %s = %.3f", ts, e->model, e->task, e->split,
+		              e->metric, e->value);
+		break;
+	case POFA_EV_PAUSE:
+		s->paused = 1;
+		s->st[e->stage] = POFA_STAGE_PAUSED;
+		tui_state_log(s, POFA_EV_LOG, "%s paused at step %lld", ts, (long long)e->step);
+		break;
+	case POFA_EV_RESUME:
+		s->paused = 0;
+		s->st[e->stage] = POFA_STAGE_RUNNING;
+		tui_state_log(s, POFA_EV_LOG, "%s resumed", ts);
+		break;
+	case POFA_EV_MASK:
+		if ((int64_t)e->rows * e->cols > POFA_MASK_CELLS || e->rows < 1 || e->cols < 1)
+			break;
+		memcpy(s->zgrid, e->text, sizeof s->zgrid);
+		s->zrows = e->rows;
+		s->zcols = e->cols;
+		s->zlayer = e->layer;
+		s->zrole = e->role;
+		s->zvalid = 1;
+		break;
+	case POFA_EV_RUN_END:
+		s->ended = 1;
+		s->status = e->status;
+		tui_state_log(s, e->status ? POFA_EV_ERROR : POFA_EV_LOG, "%s run ended (%s)", ts,
+		              e->status ? "failed" : "done");
+		break;
+	case POFA_EV_SCHEDULE:
+		s->sched = e->sched;
+		s->sched_stage = e->stage;
+		/* fall through - logged as the others */
+	case POFA_EV_PRUNE:
+	case POFA_EV_CHECKPOINT:
+	case POFA_EV_LOG:
+	case POFA_EV_ERROR:
+	case POFA_EV_EXPORT:
+		tui_state_log(s, e->kind, "%s %s%s", ts, e->kind == POFA_EV_SCHEDULE ? "schedule: " :
+		              e->kind == POFA_EV_CHECKPOINT ? "checkpoint: " : e->kind == POFA_EV_EXPORT ? "export to " : "",
+		              e->text);
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,79 @@
+/*
+ * state.h - what the workbench knows of a run: the events folded into a
+ * snapshot (stage states, loss curves, per-matrix sparsity, evaluation
+ * results, the schedule, the event log, the last mask map). No curses here:
+ * the panes draw from this snapshot, and the tests feed it events.
+ */
+#ifndef POFA_TUI_STATE_H
+#define POFA_TUI_STATE_H
+
+#include "engine/run/run.h"
+
+#define TUI_MAXPTS 20000   /* loss chart points kept */
+#define TUI_LOGN 400       /* event log lines kept */
+#define TUI_MAXL 64        /* encoder layers drawn; row TUI_MAXL is the pooler */
+#define TUI_MAXEV 512      /* evaluation results kept */
+
+typedef struct tui_point {
+	double x;      /* step, offset so that stages follow each other */
+	float v[4];    /* teacher, task, kd, total loss */
+} tui_point;
+
+typedef struct tui_eval {
+	char model[48], task[64], split[8], metric[24];
+	double v;
+} tui_eval;
+
+typedef struct tui_state {
+	const pofa_recipe *rc;
+	/* the run and its stages */
+	enum pofa_stage_status st[POFA_MAX_STAGES];
+	int cur;                      /* the stage running (-1 before the first) */
+	int64_t step, total;
+	double tok_s, lr, t_start, stage_t0;
+	int64_t stage_step0;
+	int paused, ended, status;
+	/* the loss chart */
+	tui_point *pts;
+	int npts;
+	int stage_of_pt[TUI_MAXPTS];
+	double x_off[POFA_MAX_STAGES];
+	/* the heatmap: [layer or TUI_MAXL][role] */
+	float sp[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT], tg[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT];
+	int64_t nnz[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT], numel[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT];
+	double thr[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT];
+	int have_sp, nlayers;
+	/* evaluations: the last value of each (model, task, split, metric) */
+	tui_eval ev[TUI_MAXEV];
+	int nev;
+	/* the running stage's schedule, as its events told it */
+	pofa_schedule sched;
+	int sched_stage;              /* -1: none yet */
+	/* the event log */
+	char logl[TUI_LOGN][200];
+	enum pofa_ev_kind logkind[TUI_LOGN];
+	int nlog;
+	/* the last mask map */
+	unsigned char zgrid[POFA_MASK_CELLS];
+	int zrows, zcols, zvalid, zlayer;
+	enum pofa_role zrole;
+} tui_state;
+
+/* A snapshot for rc's run; stages before first_stage are done (a resumed
+ * run). nlayers: the model's layers when known (0 otherwise). */
+int tui_state_init(tui_state *s, const pofa_recipe *rc, int first_stage, int nlayers);
+void tui_state_free(tui_state *s);
+/* folds one event in */
+void tui_state_take(tui_state *s, const pofa_event *e);
+/* a line of the event log (the oldest goes when it is full) */
+void tui_state_log(tui_state *s, enum pofa_ev_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "RUNNING", "PAUSED", "DONE" or "FAILED" */
+const char *tui_state_label(const tui_state *s);
+/* the heatmap row of a layer (-1: the pooler) */
+static inline int tui_state_row(int layer) { return layer < 0 ? TUI_MAXL : layer; }
+
+/* "mm:ss", or "h:mm:ss" past an hour; "--:--" when unknown */
+void tui_fmt_duration(double seconds, char *out, size_t n);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * ui.h - the workbench's insides, shared by its files:
+ *
+ *   state.c      the events folded into a snapshot (no curses)
+ *   panes.c      the panes drawn from the snapshot, the layout, overlays
+ *   input.c      the key bindings (one table for dispatch and help), the
+ *                schedule form, the export prompt, confirmations, the mouse
+ *   workbench.c  the loop: poll the keyboard and the engine, pump, draw
+ *   theme.c      colour themes
+ *
+ * Only the UI thread calls curses. What the user looks at and where (the
+ * view) lives here; what the run said lives in the snapshot.
+ */
+#ifndef POFA_TUI_UI_H
+#define POFA_TUI_UI_H
+
+#include "tui/work/state.h"
+#include "tui/work/tui.h"
+
+enum { PANE_CHART, PANE_HEAT, PANE_EVAL, PANE_SCHED, PANE_LOG, PANE_HEADER, PANE_COUNT };
+enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM };
+enum { ASK_SKIP, ASK_QUIT };
+#define TUI_MIN_W 80
+#define TUI_MIN_H 24
+#define TUI_FORM_FIELDS 8
+
+typedef struct ui {
+	pofa_run *r;                  /* commands go here */
+	tui_state s;                  /* what the events said */
+	pofa_theme th;
+	char theme_name[64];
+	/* the view */
+	int show[PANE_COUNT];
+	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
+	int mode, ask;
+	char fields[TUI_FORM_FIELDS][32];  /* the schedule form */
+	int field;
+	char prompt[512];             /* the export prompt */
+	char msg[256];                /* the status line */
+	int mouse;
+	int dirty;
+	double last_draw;
+	int quit_sent;
+	int hm_y, hm_x, hm_cw;        /* heatmap cell positions, for the mouse */
+	int zoom_rows, zoom_cols;     /* the mask map's room in the heatmap pane */
+	int zoom_req_rows, zoom_req_cols;  /* the size last asked of the engine */
+} ui;
+
+/* panes.c */
+void tui_draw(ui *u);
+double tui_now(void);
+extern const char *const tui_form_names[TUI_FORM_FIELDS];
+/* input.c */
+void tui_key(ui *u, int ch);
+void tui_command(ui *u, enum pofa_cmd_kind kind);
+/* asks the engine for the selected matrix's mask map, at the pane's size */
+void tui_request_mask(ui *u);
+/* the help overlay lists the binding table */
+int tui_bindings(const char **keys, const char **help, int cap);
+
+#endif

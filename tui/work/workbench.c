@@ -1,0 +1,115 @@
+/*
+ * workbench.c - pofa run on a terminal: the loop of the ncurses workbench.
+ *
+ * The engine runs in its own thread; only this (the UI) thread calls curses.
+ * The loop poll()s the keyboard and the engine's wake-up pipe, pumps the
+ * events through the run driver (the CSV files, as headless) into the
+ * snapshot (state.c), and redraws from the snapshot at most ten times a
+ * second. Commands go back through the engine's queue, applied at the next
+ * step boundary.
+ */
+#include "tui/work/ui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t term_signal;
+static void on_term(int s) { term_signal = s; }
+
+static void take(void *arg, const pofa_event *e)
+{
+	ui *u = arg;
+	tui_state_take(&u->s, e);
+	if (e->kind == POFA_EV_LOG && !strncmp(e->text, "exported ", 9))
+		snprintf(u->msg, sizeof u->msg, "%.250s", e->text);
+}
+
+static void start_curses(ui *u)
+{
+	initscr();
+	cbreak();
+	noecho();
+	nonl();
+	intrflush(stdscr, FALSE);
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	pofa_theme_start(&u->th);
+	if (u->mouse)
+		mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED, NULL);
+}
+
+int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
+{
+	ui *u = calloc(1, sizeof *u);
+	pofa_config pc;
+	const pofa_recipe *rc = pofa_run_recipe(d->run);
+	int nlayers = rc->preset[0] && !pofa_config_preset(&pc, rc->preset, err) ? pc.num_hidden_layers : 0;
+	if (!u || tui_state_init(&u->s, rc, d->stage, nlayers)) {
+		free(u);
+		return pofa_error(err, POFA_ERR_RUN, "out of memory for the workbench");
+	}
+	u->r = d->run;
+	u->s.t_start = tui_now();
+	for (int k = 0; k < PANE_COUNT; k++)
+		u->show[k] = 1;
+	u->mouse = o->mouse;
+	setlocale(LC_ALL, "");
+	/* the theme: read before curses starts; a bad one is shown in the log */
+	char themerr[1100] = "";
+	if (pofa_theme_load(&u->th, o->theme, o->no_color, err)) {
+		snprintf(themerr, sizeof themerr, "%s; the default theme is used", err->msg);
+		pofa_theme_default(&u->th);
+	}
+	snprintf(u->theme_name, sizeof u->theme_name, "%s", u->th.name);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	start_curses(u);
+	if (themerr[0])
+		tui_state_log(&u->s, POFA_EV_ERROR, "%s", themerr);
+	int rc2 = pofa_driver_start(d, err);
+	u->dirty = 1;
+	while (!rc2 && !(u->s.ended && (u->quit_sent || o->exit_at_end))) {
+		struct pollfd p[2] = { { .fd = 0, .events = POLLIN },
+		                       { .fd = pofa_run_wakefd(d->run), .events = POLLIN } };
+		if (poll(p, 2, 100) < 0 && errno != EINTR)
+			break;
+		if (term_signal && !u->quit_sent) {
+			tui_command(u, POFA_CMD_STOP);
+			u->quit_sent = 1;
+		}
+		int ch;
+		while ((ch = getch()) != ERR) {
+			tui_key(u, ch == '\r' ? '\n' : ch);
+			u->dirty = 1;
+		}
+		if (pofa_driver_pump(d, take, u) > 0)
+			u->dirty = 1;
+		/* at most ten redraws a second, and a clock tick every second */
+		double t = tui_now();
+		if ((u->dirty && t - u->last_draw >= 0.1) || t - u->last_draw >= 1.0) {
+			tui_draw(u);
+			u->last_draw = t;
+			u->dirty = 0;
+			/* the zoomed pane changed size: ask for a map that fits */
+			if (u->zoom && (u->zoom_rows != u->zoom_req_rows || u->zoom_cols != u->zoom_req_cols))
+				tui_request_mask(u);
+		}
+	}
+	endwin();
+	*stopped = u->quit_sent;
+	pofa_theme_free(&u->th);
+	tui_state_free(&u->s);
+	free(u);
+	return rc2;
+}
