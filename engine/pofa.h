@@ -3,12 +3,15 @@
  *
  * A short tour:
  *
+ *     pofa_err err;
  *     pofa_config cfg;
- *     pofa_config_preset(&cfg, "bert-tiny");          // or pofa_config_load()
+ *     pofa_config_preset(&cfg, "bert-tiny", &err);    // or pofa_config_load()
  *     pofa_model *m = pofa_model_new(&cfg, POFA_HEAD_MLM, B, T, nthreads, &err);
  *     pofa_model_init(m, seed);                        // or pofa_model_load()
  *     pofa_optim opt = pofa_optim_default();
- *     for (step = 0; step < steps; step++) {
+ *     pofa_sched sched = { .kind = POFA_SCHED_LINEAR, .lr = 1e-4, .warmup = 100,
+ *                          .total = steps };
+ *     for (int64_t step = 0; step < steps; step++) {
  *         float loss = pofa_model_step_loss(m, &batch, 1);  // forward + task loss
  *         pofa_model_backward(m, &batch);
  *         pofa_model_clip_grad(m, 1.0f);
@@ -20,6 +23,10 @@
  * Shapes: B batch, T sequence length, C hidden size, NH heads, I intermediate
  * size, V vocabulary, L layers. Linear weights are stored [out, in] as in
  * PyTorch. The engine never prints: errors come back in a pofa_err.
+ *
+ * Beside this header: engine/io/safetensors.h (the file format),
+ * engine/sparse/sparse.h (pruning masks), engine/run/driver.h (a whole
+ * recipe run), data/text/tokenizer.h (WordPiece).
  */
 #ifndef POFA_H
 #define POFA_H
@@ -73,8 +80,6 @@ int pofa_config_save(const pofa_config *cfg, enum pofa_head head, const char *pa
 int pofa_config_check(const pofa_config *cfg, const char *what, pofa_err *err);
 
 /* ---- the model --------------------------------------------------------- */
-
-
 
 /* One batch of examples. Arrays are (B, T) row-major unless noted. */
 typedef struct pofa_batch {

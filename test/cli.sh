@@ -2,10 +2,7 @@
 # Command-line behaviour: help, version, usage errors (status 2), a short
 # demo run, and model files refused with status 2 and a message naming the
 # file and tensor. POFA names the program under test.
-POFA=${POFA:-bin/pofa}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
+. test/fixture.sh
 # expect STATUS DESCRIPTION NEEDLE -- command...: runs it, checks the exit
 # status and that NEEDLE appears in its output (stdout + stderr)
 expect() {

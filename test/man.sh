@@ -3,14 +3,9 @@
 # EXAMPLES section's literal blocks must run with status 0. The examples run
 # as written, in a scratch folder that holds a small slice of the data at
 # gen/data and the recipes; their /tmp/pofa-* paths are moved into it.
-POFA=${POFA:-bin/pofa}
-case "$POFA" in /*) ;; *) POFA=$(pwd)/$POFA ;; esac
+. test/fixture.sh
 command -v mandoc >/dev/null 2>&1 || { echo "FAIL mandoc is not installed (make deps installs it)"; exit 1; }
-tmp=$(mktemp -d)
-trap '[ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
-fails=0
-"$POFA" data build --out "$tmp/gen/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
-	|| { cat "$tmp/build.log"; exit 1; }
+data_slice "$tmp/gen/data"
 cp -r recipes "$tmp/recipes"
 for page in man/*.[15]; do
 	lint=$(mandoc -Tlint -W warning "$page" 2>&1)

@@ -2,15 +2,9 @@
 # The pipeline end to end on a small slice of the data: every stage kind,
 # the files a run leaves, pofa eval, recipe errors (status 2), and resume
 # after kill -9 giving the same metrics as an uninterrupted run.
-POFA=${POFA:-bin/pofa}
-tmp=$(mktemp -d)
-trap '[ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+. test/fixture.sh
 
-"$POFA" data build --out "$tmp/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
-	|| { cat "$tmp/build.log"; exit 1; }
+data_slice "$tmp/data"
 
 cat > "$tmp/tiny.ini" <<INI
 [run]

@@ -26,9 +26,9 @@ for t in "$build"/test/test_*; do
 done
 [ "$mode" = --all ] && shells=$(ls test/*.sh) || shells=
 for t in $shells; do
-	[ "$t" = test/run.sh ] && continue
+	case "$t" in test/run.sh|test/fixture.sh) continue ;; esac
 	[ -f "$t" ] || continue
-	if POFA="$bin" sh "$t" >"$log" 2>&1; then
+	if BUILD="$build" POFA="$bin" sh "$t" >"$log" 2>&1; then
 		echo "[       OK ] $t"
 		passed=$((passed + 1))
 	else

@@ -128,11 +128,47 @@ static void test_errors(void **st)
 	expect_error("[stage a]\nkind = x\nsteps = 1\n", NULL, 0, want);
 }
 
+/* one validator for the schedule: the recipe loader and live edits both
+ * call pofa_stage_check, with the ranges of the recipe's key table */
+static void test_stage_check(void **st)
+{
+	(void)st;
+	expect_error("[stage a]\nkind = prune\nsteps = 100\nstart = 20\nend = 10\n", NULL, 0,
+	             "stage a: end (step 10) is before start (step 20)");
+	expect_error("[stage a]\nkind = prune\nsteps = 100\nstart = 0.5\nfreeze = 0.2\n", NULL, 0,
+	             "stage a: freeze (step 20) is before start (step 50)");
+	write_recipe(good);
+	pofa_recipe r;
+	pofa_err err;
+	assert_int_equal(pofa_recipe_load(path, NULL, 0, &r, &err), 0);
+	pofa_stage s = r.stages[1];
+	char why[256];
+	assert_int_equal(pofa_stage_check(&s, 1000, why, sizeof why), 0);
+	/* what the loader refuses as text, the check refuses as a value */
+	s.final_sparsity = 1.2f;
+	assert_int_equal(pofa_stage_check(&s, 1000, why, sizeof why), -1);
+	if (!strstr(why, "final_sparsity = 1.2 is outside [0, 0.99]"))
+		fail_msg("expected the key table's range, got: %s", why);
+	s = r.stages[1];
+	s.end = 5;
+	s.start = 10;
+	assert_int_equal(pofa_stage_check(&s, 1000, why, sizeof why), -1);
+	assert_non_null(strstr(why, "before start"));
+	/* without a total, what depends on it waits for the stage to start */
+	assert_int_equal(pofa_stage_check(&s, 0, why, sizeof why), 0);
+	s = r.stages[1];
+	s.temperature = 0.0f;
+	assert_int_equal(pofa_stage_check(&s, 0, why, sizeof why), -1);
+	assert_non_null(strstr(why, "temperature"));
+	pofa_recipe_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_stage_check),
 	};
 	return cmocka_run_group_tests_name("recipe", tests, setup, teardown);
 }

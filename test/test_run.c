@@ -85,7 +85,8 @@ typedef struct {
 	int last_stage;
 	int ended, status;
 	int stage_status[8];
-	int schedule_events, export_events, checkpoints, pauses, resumes;
+	int schedule_events, export_events, checkpoints, pauses, resumes, masks;
+	int mask_rows, mask_cols;
 	double sparsity;
 	pofa_schedule sched;       /* as the last stage start or edit told it */
 	char last_text[1300];
@@ -116,6 +117,11 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 				w->checkpoints += e->kind == POFA_EV_CHECKPOINT;
 				w->pauses += e->kind == POFA_EV_PAUSE;
 				w->resumes += e->kind == POFA_EV_RESUME;
+				if (e->kind == POFA_EV_MASK) {
+					w->masks++;
+					w->mask_rows = e->rows;
+					w->mask_cols = e->cols;
+				}
 				if (e->kind == POFA_EV_LOG || e->kind == POFA_EV_SCHEDULE || e->kind == POFA_EV_ERROR)
 					snprintf(w->last_text, sizeof w->last_text, "%s", e->text);
 				if (e->kind == POFA_EV_RUN_END) {
@@ -145,6 +151,8 @@ static int paused(watch *w) { return w->pauses > 0; }
 static int resumed(watch *w) { return w->resumes > 0; }
 static int edited(watch *w) { return w->schedule_events > 0 || strstr(w->last_text, "refused") != NULL; }
 static int exported(watch *w) { return w->export_events > 0; }
+static int mapped(watch *w) { return w->masks > 0; }
+static int refused(watch *w) { return strstr(w->last_text, "refused") != NULL; }
 static int checkpointed(watch *w) { return w->checkpoints > 0; }
 
 static void send(watch *w, int kind)
@@ -196,6 +204,28 @@ static void test_commands(void **st)
 	/* the schedule reaches a front end by events only */
 	assert_true(w.sched.s_final == 0.5f);
 	assert_int_equal(w.sched.t1, 100);
+	/* an edit the recipe's validator refuses is refused live, with its words */
+	c.edit.set = POFA_EDIT_START | POFA_EDIT_END;
+	c.edit.start = 300;
+	c.edit.end = 200;
+	w.last_text[0] = 0;
+	pofa_run_command(w.r, &c);
+	pump(&w, 10000, refused);
+	if (!strstr(w.last_text, "refused: end (step 200) is before start (step 300)"))
+		fail_msg("expected the stage check's refusal, got: %s", w.last_text);
+	assert_int_equal(w.schedule_events, 1);
+	/* a mask map at the size the front end asks for */
+	memset(&c, 0, sizeof c);
+	c.kind = POFA_CMD_MASKMAP;
+	c.layer = 0;
+	c.role = POFA_ROLE_FFN_IN;
+	c.rows = 5;
+	c.cols = 7;
+	pofa_run_command(w.r, &c);
+	pump(&w, 10000, mapped);
+	assert_int_equal(w.masks, 1);
+	assert_int_equal(w.mask_rows, 5);
+	assert_int_equal(w.mask_cols, 7);
 	/* export answers while paused */
 	memset(&c, 0, sizeof c);
 	c.kind = POFA_CMD_EXPORT;

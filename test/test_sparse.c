@@ -12,6 +12,7 @@
 
 #include "test/fixture.h"
 #include "test/ref.h"
+#include "engine/model/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -329,6 +330,23 @@ static void test_kd_gradient(void **st)
 	pofa_model_free(m);
 }
 
+/* a classification batch of 4 x 8 synthetic tokens */
+typedef struct {
+	pofa_synth sy;
+	int ids[32], ty[32], mask[32], lab[32], labels[4];
+	pofa_batch b;
+} cls_feed;
+
+static void cls_feed_init(cls_feed *f)
+{
+	static const int labels[4] = { 0, 1, 2, 1 };
+	memcpy(f->labels, labels, sizeof labels);
+	pofa_synth_init(&f->sy, 64, 3);
+	pofa_synth_batch(&f->sy, 4, 8, 1, f->ids, f->ty, f->mask, f->lab);
+	f->b = (pofa_batch){ .B = 4, .T = 8, .input_ids = f->ids, .token_type_ids = f->ty,
+	                     .attention_mask = f->mask, .labels = f->labels };
+}
+
 /* fake quantization: round trip within half a step, zeros kept, and the
  * straight-through gradient equals the gradient at the quantized point */
 static void test_fake_quant(void **st)
@@ -344,12 +362,9 @@ static void test_fake_quant(void **st)
 	pofa_masks_free(&mk);
 	memcpy(pofa_model_params(ref), pofa_model_params(m), pofa_model_num_params(m) * sizeof(float));
 	assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
-	int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 };
-	pofa_synth sy;
-	pofa_synth_init(&sy, 64, 3);
-	pofa_synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
-	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty, .attention_mask = mask,
-	                 .labels = labels };
+	cls_feed cf;
+	cls_feed_init(&cf);
+	pofa_batch b = cf.b;
 	pofa_model_set_dropout(m, 0);
 	pofa_model_set_dropout(ref, 0);
 	pofa_model_zero_grad(m);
@@ -405,9 +420,65 @@ static void test_fake_quant(void **st)
 	}
 	if (!(sqrt(num / den) < 0.1))
 		fail_msg("straight-through gradients differ from float ones by %.3f (relative L2)", sqrt(num / den));
-	pofa_synth_free(&sy);
+	pofa_synth_free(&cf.sy);
 	pofa_model_free(m);
 	pofa_model_free(ref);
+}
+
+/* one weight quantizer: the fake-quantized weights QAT trains with are
+ * exactly the int8 export times its scale, also at the rounding ties where
+ * w * (1 / scale) and w / scale round apart */
+static void test_one_quantizer(void **st)
+{
+	(void)st;
+	pofa_err err;
+	pofa_model *m = model(POFA_HEAD_CLS, 3);
+	pofa_tensor *t = fx_tensor(m, "bert.encoder.layer.0.attention.output.dense.weight");
+	t->data[0] = 1.0f;                       /* max |w|: scale 1/127 */
+	float sc = 1.0f / 127.0f, inv = 1.0f / sc;
+	int apart = 0;
+	for (int64_t j = 1; j < t->numel && apart < 64; j++) {
+		float c = ((float)(j % 100) + 0.5f) * sc;
+		for (int u = -4; u <= 4; u++) {
+			float w = nextafterf(c, u < 0 ? -1.0f : 2.0f);
+			for (int k = 1; k < (u < 0 ? -u : u); k++)
+				w = nextafterf(w, u < 0 ? -1.0f : 2.0f);
+			if (rintf(w * inv) != rintf(w / sc)) {
+				t->data[j] = w;
+				apart++;
+				break;
+			}
+		}
+	}
+	if (apart == 0)
+		fail_msg("no weight found where the two roundings differ: the test proves nothing");
+	assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
+	cls_feed cf;
+	cls_feed_init(&cf);
+	pofa_batch b = cf.b;
+	pofa_model_step_loss(m, &b, 1);          /* quantizes the weights */
+	char path[600];
+	assert_non_null(fx_tmpdir("quant1"));
+	fx_path(path, sizeof path, "int8.safetensors");
+	assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
+	pofa_st_file f;
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	const pofa_st_tensor *q = pofa_st_find(&f, "bert.encoder.layer.0.attention.output.dense.weight_int8");
+	const pofa_st_tensor *s = pofa_st_find(&f, "bert.encoder.layer.0.attention.output.dense.weight_scale");
+	assert_non_null(q);
+	assert_non_null(s);
+	float scale;
+	memcpy(&scale, f.buf + f.data_off + s->begin, 4);
+	const int8_t *qv = (const int8_t *)(f.buf + f.data_off + q->begin);
+	const float *fake = pofa_model_qat_weights(m) + (t->data - pofa_model_params(m));
+	for (int64_t j = 0; j < t->numel; j++)
+		if (fake[j] != qv[j] * scale)
+			fail_msg("weight %lld = %.9g: QAT trains with %.9g, the export holds %d x %.9g = %.9g",
+			         (long long)j, t->data[j], fake[j], qv[j], scale, qv[j] * scale);
+	pofa_st_close(&f);
+	fx_tmpdir_remove();
+	pofa_synth_free(&cf.sy);
+	pofa_model_free(m);
 }
 
 int main(void)
@@ -420,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_lock_through_training),
 		cmocka_unit_test(test_kd_gradient),
 		cmocka_unit_test(test_fake_quant),
+		cmocka_unit_test(test_one_quantizer),
 	};
 	return cmocka_run_group_tests_name("sparse", tests, NULL, NULL);
 }

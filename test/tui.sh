@@ -1,15 +1,11 @@
 #!/bin/sh
 # The workbench driven through tmux, as tmux's own tests do: a private
 # server, keys sent, the pane captured and read.
-POFA=${POFA:-bin/pofa}
-case "$POFA" in /*) ;; *) POFA=$(pwd)/$POFA ;; esac
+. test/fixture.sh
 command -v tmux >/dev/null || { echo "FAIL tmux is not installed (make deps)"; exit 1; }
-tmp=$(mktemp -d)
 sock="pofa-tui-$$"
 T="tmux -L $sock"
-trap '$T kill-server 2>/dev/null; [ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $1"; }
+trap '$T kill-server 2>/dev/null; fixture_cleanup' EXIT
 bad() { echo "FAIL $1"; $T capture-pane -p -t t 2>/dev/null | head -40; fails=$((fails + 1)); }
 screen() { $T capture-pane -p -t t; }
 # wait_for TEXT [seconds]: until the pane shows TEXT
@@ -23,8 +19,7 @@ wait_for() {
 }
 step_now() { screen | sed -n 's/.*step \([0-9]*\)\/.*/\1/p' | head -1; }
 
-"$POFA" data build --out "$tmp/data" --max-entries 400 --vocab-size 800 > "$tmp/build.log" 2>&1 \
-	|| { cat "$tmp/build.log"; exit 1; }
+data_slice "$tmp/data"
 # the demo recipe, shortened, on the slice
 sets="--set data.dir=$tmp/data --set pretrain.steps=20 --set teacher.steps=10 --set prune90.steps=${TUI_PRUNE_STEPS:-4000} \
 --set prune90.batch=4 --set prune90.seq=32 --set task-teacher.steps=20 --set sparse-sense.steps=20 \

@@ -65,9 +65,7 @@ int cmd_inspect(int argc, char **argv)
 	int n = pofa_model_tensors(m, &t);
 	int64_t pz = 0, pn = 0;
 	for (int i = 0; i < n; i++) {
-		int64_t z = 0;
-		for (int64_t j = 0; j < t[i].numel; j++)
-			z += t[i].data[j] == 0.0f;
+		int64_t z = pofa_tensor_zeros(&t[i]);
 		if (t[i].prunable) {
 			pz += z;
 			pn += t[i].numel;

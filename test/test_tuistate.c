@@ -1,0 +1,255 @@
+/*
+ * test_tuistate.c - the workbench's snapshot without a terminal: events in,
+ * what the panes would draw out. Stage states through pause, resume and
+ * the end; loss points laid out stage after stage; the heatmap by layer
+ * and role; the evaluation table keeping the last value of each result;
+ * the schedule from the stage start and from edits; the mask map; the log
+ * ring; and events that do not belong to the recipe ignored.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test/fixture.h"
+#include "tui/work/state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static pofa_recipe rc;
+
+static int setup(void **st)
+{
+	(void)st;
+	memset(&rc, 0, sizeof rc);
+	rc.nstages = 3;
+	strcpy(rc.stages[0].name, "pre");
+	strcpy(rc.stages[1].name, "prune");
+	strcpy(rc.stages[2].name, "ft");
+	return 0;
+}
+
+static pofa_event ev(enum pofa_ev_kind kind, int stage)
+{
+	pofa_event e;
+	memset(&e, 0, sizeof e);
+	e.kind = kind;
+	e.stage = stage;
+	e.time = 1e9;
+	if (stage >= 0)
+		snprintf(e.stage_name, sizeof e.stage_name, "%s", rc.stages[stage].name);
+	return e;
+}
+
+static tui_state *fresh(int first_stage)
+{
+	static tui_state s;
+	tui_state_free(&s);
+	assert_int_equal(tui_state_init(&s, &rc, first_stage, 2), 0);
+	return &s;
+}
+
+static void test_stages_and_pause(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(1);   /* resumed at stage 1: stage 0 is done */
+	assert_int_equal(s->st[0], POFA_STAGE_DONE);
+	assert_int_equal(s->st[1], POFA_STAGE_WAITING);
+	assert_int_equal(s->cur, -1);
+	pofa_event e = ev(POFA_EV_STAGE_START, 1);
+	e.step = 40;
+	e.total = 100;
+	tui_state_take(s, &e);
+	assert_int_equal(s->cur, 1);
+	assert_int_equal(s->st[1], POFA_STAGE_RUNNING);
+	assert_int_equal(s->step, 40);
+	assert_string_equal(tui_state_label(s), "RUNNING");
+	e = ev(POFA_EV_PAUSE, 1);
+	tui_state_take(s, &e);
+	assert_string_equal(tui_state_label(s), "PAUSED");
+	assert_int_equal(s->st[1], POFA_STAGE_PAUSED);
+	e = ev(POFA_EV_RESUME, 1);
+	tui_state_take(s, &e);
+	assert_string_equal(tui_state_label(s), "RUNNING");
+	e = ev(POFA_EV_STAGE_END, 1);
+	e.status = POFA_STAGE_SKIPPED;
+	tui_state_take(s, &e);
+	assert_int_equal(s->st[1], POFA_STAGE_SKIPPED);
+	e = ev(POFA_EV_RUN_END, -1);
+	e.status = 1;
+	tui_state_take(s, &e);
+	assert_string_equal(tui_state_label(s), "FAILED");
+}
+
+static void test_loss_points(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	pofa_event e = ev(POFA_EV_STAGE_START, 0);
+	tui_state_take(s, &e);
+	for (int k = 1; k <= 3; k++) {
+		e = ev(POFA_EV_METRICS, 0);
+		e.step = 10 * k;
+		e.total = 30;
+		e.loss_task = 5.0 - k;
+		e.loss_total = 5.0 - k;
+		e.teacher_loss = NAN;
+		e.lr = 1e-3;
+		tui_state_take(s, &e);
+	}
+	assert_int_equal(s->npts, 3);
+	FX_NEAR(s->pts[2].x, 30, 0);
+	FX_NEAR(s->pts[2].v[1], 2.0, 0);
+	FX_NEAR(s->lr, 1e-3, 0);
+	/* the next stage's points follow the last one: steps restart at 0 */
+	e = ev(POFA_EV_STAGE_START, 1);
+	tui_state_take(s, &e);
+	e = ev(POFA_EV_METRICS, 1);
+	e.step = 5;
+	tui_state_take(s, &e);
+	FX_NEAR(s->pts[3].x, 31 + 5, 0);
+	assert_int_equal(s->stage_of_pt[3], 1);
+}
+
+static void test_heatmap(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	assert_false(s->have_sp);
+	pofa_event e = ev(POFA_EV_SPARSITY, 1);
+	e.layer = 1;
+	e.role = POFA_ROLE_FFN_IN;
+	e.sparsity = 0.75;
+	e.sparsity_target = 0.8;
+	e.nnz = 25;
+	e.numel = 100;
+	tui_state_take(s, &e);
+	e.layer = -1;
+	e.role = POFA_ROLE_POOLER;
+	e.sparsity = 0.5;
+	tui_state_take(s, &e);
+	assert_true(s->have_sp);
+	FX_NEAR(s->sp[1][POFA_ROLE_FFN_IN], 0.75, 1e-7);
+	FX_NEAR(s->tg[1][POFA_ROLE_FFN_IN], 0.8, 1e-7);
+	assert_int_equal(s->nnz[1][POFA_ROLE_FFN_IN], 25);
+	FX_NEAR(s->sp[tui_state_row(-1)][POFA_ROLE_POOLER], 0.5, 1e-7);
+	/* a layer beyond what can be drawn is dropped, not written past the table */
+	e.layer = TUI_MAXL + 5;
+	e.role = POFA_ROLE_QUERY;
+	tui_state_take(s, &e);
+	assert_int_equal(s->nlayers, 2);
+}
+
+static void test_eval_table(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	pofa_event e = ev(POFA_EV_EVAL, 2);
+	strcpy(e.model, "ft");
+	strcpy(e.task, "wn-sense");
+	strcpy(e.split, "dev");
+	strcpy(e.metric, "accuracy");
+	e.value = 40.0;
+	tui_state_take(s, &e);
+	e.value = 45.0;            /* the same result again: replaced */
+	tui_state_take(s, &e);
+	strcpy(e.metric, "macro_f1");
+	e.value = 30.0;
+	tui_state_take(s, &e);
+	assert_int_equal(s->nev, 2);
+	FX_NEAR(s->ev[0].v, 45.0, 0);
+	assert_string_equal(s->ev[1].metric, "macro_f1");
+}
+
+static void test_schedule_by_events(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	assert_int_equal(s->sched_stage, -1);
+	pofa_event e = ev(POFA_EV_STAGE_START, 1);
+	e.sched.prune = 1;
+	e.sched.s_final = 0.9f;
+	e.sched.t1 = 500;
+	tui_state_take(s, &e);
+	assert_int_equal(s->sched_stage, 1);
+	FX_NEAR(s->sched.s_final, 0.9, 1e-7);
+	e = ev(POFA_EV_SCHEDULE, 1);
+	e.sched = s->sched;
+	e.sched.s_final = 0.5f;
+	e.sched.t1 = 100;
+	snprintf(e.text, sizeof e.text, "final_sparsity=0.5 end=100");
+	tui_state_take(s, &e);
+	FX_NEAR(s->sched.s_final, 0.5, 1e-7);
+	assert_int_equal(s->sched.t1, 100);
+	assert_non_null(strstr(s->logl[s->nlog - 1], "schedule: final_sparsity=0.5 end=100"));
+}
+
+static void test_mask_map(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	pofa_event e = ev(POFA_EV_MASK, 1);
+	e.layer = 0;
+	e.role = POFA_ROLE_VALUE;
+	e.rows = 3;
+	e.cols = 4;
+	for (int k = 0; k < 12; k++)
+		e.text[k] = (char)(1 + 10 * k);
+	tui_state_take(s, &e);
+	assert_true(s->zvalid);
+	assert_int_equal(s->zrows, 3);
+	assert_int_equal(s->zcols, 4);
+	assert_int_equal(s->zrole, POFA_ROLE_VALUE);
+	assert_int_equal(s->zgrid[11], 111);
+	/* a map larger than an event holds is refused, the last one kept */
+	e.rows = POFA_MASK_CELLS;
+	e.cols = 2;
+	tui_state_take(s, &e);
+	assert_int_equal(s->zrows, 3);
+}
+
+static void test_log_ring_and_strays(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	for (int k = 0; k < TUI_LOGN + 10; k++)
+		tui_state_log(s, POFA_EV_LOG, "line %d", k);
+	assert_int_equal(s->nlog, TUI_LOGN);
+	assert_string_equal(s->logl[0], "line 10");
+	assert_string_equal(s->logl[TUI_LOGN - 1], "line 409");
+	/* an event of a stage the recipe does not have changes nothing */
+	pofa_event e = ev(POFA_EV_STAGE_START, -1);
+	e.stage = 7;
+	int cur = s->cur;
+	tui_state_take(s, &e);
+	assert_int_equal(s->cur, cur);
+}
+
+static void test_durations(void **st)
+{
+	(void)st;
+	char b[32];
+	tui_fmt_duration(65, b, sizeof b);
+	assert_string_equal(b, "01:05");
+	tui_fmt_duration(3725, b, sizeof b);
+	assert_string_equal(b, "1:02:05");
+	tui_fmt_duration(-1, b, sizeof b);
+	assert_string_equal(b, "--:--");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stages_and_pause),
+		cmocka_unit_test(test_loss_points),
+		cmocka_unit_test(test_heatmap),
+		cmocka_unit_test(test_eval_table),
+		cmocka_unit_test(test_schedule_by_events),
+		cmocka_unit_test(test_mask_map),
+		cmocka_unit_test(test_log_ring_and_strays),
+		cmocka_unit_test(test_durations),
+	};
+	return cmocka_run_group_tests_name("tuistate", tests, setup, NULL);
+}
