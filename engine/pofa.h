@@ -159,8 +159,8 @@ int pofa_model_export_int8(pofa_model *m, const char *path, pofa_err *err);
 /* ---- parameters -------------------------------------------------------- */
 
 /* What a tensor is in the model. The prunable Linear weights come first,
- * in the order front ends draw a layer: query, key, value, attention
- * output, FFN in, FFN out, then the pooler. */
+ * in the order of a layer's forward pass (query, key, value, attention
+ * output, FFN in, FFN out), then the pooler. */
 enum pofa_role {
 	POFA_ROLE_QUERY, POFA_ROLE_KEY, POFA_ROLE_VALUE, POFA_ROLE_ATTN_OUT,
 	POFA_ROLE_FFN_IN, POFA_ROLE_FFN_OUT, POFA_ROLE_POOLER,

@@ -113,9 +113,11 @@ int pofa_run_events(pofa_run *r, pofa_event *out, int cap)
 		;
 	pthread_mutex_lock(&r->mu);
 	int n = POFA_MIN(cap, r->qn);
-	memcpy(out, r->q, (size_t)n * sizeof *out);
-	memmove(r->q, r->q + n, (size_t)(r->qn - n) * sizeof *r->q);
-	r->qn -= n;
+	if (n > 0) {   /* the queue may not exist yet: no memcpy from NULL */
+		memcpy(out, r->q, (size_t)n * sizeof *out);
+		memmove(r->q, r->q + n, (size_t)(r->qn - n) * sizeof *r->q);
+		r->qn -= n;
+	}
 	int more = r->qn > 0;
 	pthread_mutex_unlock(&r->mu);
 	if (more)  /* more left: stay readable */
@@ -150,9 +152,11 @@ int pofa_run_take_commands(pofa_run *r, pofa_command *out, int cap, int wait)
 	while (wait && r->ncmd == 0)
 		pthread_cond_wait(&r->cv, &r->mu);   /* no CPU while paused */
 	int n = POFA_MIN(cap, r->ncmd);
-	memcpy(out, r->cmd, (size_t)n * sizeof *out);
-	memmove(r->cmd, r->cmd + n, (size_t)(r->ncmd - n) * sizeof *r->cmd);
-	r->ncmd -= n;
+	if (n > 0) {
+		memcpy(out, r->cmd, (size_t)n * sizeof *out);
+		memmove(r->cmd, r->cmd + n, (size_t)(r->ncmd - n) * sizeof *r->cmd);
+		r->ncmd -= n;
+	}
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }
