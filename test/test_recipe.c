@@ -163,12 +163,60 @@ static void test_stage_check(void **st)
 	pofa_recipe_free(&r);
 }
 
+/* section headers read one way: ours, whatever inih makes of them */
+static void test_section_names(void **st)
+{
+	(void)st;
+	const char *heads[] = { "[stage  ft]", "[stage ft ]", "[ stage\tft ]" };
+	for (int k = 0; k < 3; k++) {
+		char text[256];
+		snprintf(text, sizeof text, "%s\nkind = mlm\nsteps = 3\n", heads[k]);
+		write_recipe(text);
+		pofa_recipe r;
+		pofa_err err;
+		if (pofa_recipe_load(path, NULL, 0, &r, &err))
+			fail_msg("%s: %s", heads[k], err.msg);
+		assert_string_equal(r.stages[0].name, "ft");
+		assert_int_equal(r.stages[0].kind, POFA_STAGE_MLM);
+		assert_int_equal(r.stages[0].steps, 3);
+		pofa_recipe_free(&r);
+	}
+	/* 47 characters: longer than inih keeps of a section name */
+	char name[48], text[256];
+	memset(name, 'n', 47);
+	name[47] = 0;
+	snprintf(text, sizeof text, "[stage %s]\nkind = mlm\nsteps = 2\n", name);
+	write_recipe(text);
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &r, &err))
+		fail_msg("47-character stage name: %s", err.msg);
+	assert_string_equal(r.stages[0].name, name);
+	assert_int_equal(r.stages[0].steps, 2);
+	pofa_recipe_free(&r);
+	snprintf(text, sizeof text, "[stage %sn]\nkind = mlm\nsteps = 2\n", name);
+	expect_error(text, NULL, 0, "use letters, digits, - and _ (at most 47)");
+}
+
+/* a run's name becomes a folder: the stage-name rules; one key, once */
+static void test_run_name_and_duplicates(void **st)
+{
+	(void)st;
+	expect_error("[run]\nname = ../../x\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
+	             "2: name = ../../x: a run's name becomes its folder");
+	expect_error("[run]\nname = /tmp/x\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0, "name = /tmp/x");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\nsteps = 2\n", NULL, 0,
+	             "4: steps again in [stage a] (first at line 3)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stage_check),
+		cmocka_unit_test(test_section_names),
+		cmocka_unit_test(test_run_name_and_duplicates),
 	};
 	return cmocka_run_group_tests_name("recipe", tests, setup, teardown);
 }

@@ -57,7 +57,8 @@ static int teardown(void **st)
 	return fx_tmpdir_remove();
 }
 
-static void recipe(pofa_recipe *r, const char *extra_prune)
+/* the test recipe; set: one override (section.key=value) or NULL */
+static void recipe(pofa_recipe *r, const char *extra_prune, const char *set)
 {
 	char path[512], text[4096];
 	snprintf(path, sizeof path, "%s/r.ini", dir);
@@ -73,9 +74,11 @@ static void recipe(pofa_recipe *r, const char *extra_prune)
 	fputs(text, f);
 	fclose(f);
 	pofa_err err;
-	if (pofa_recipe_load(path, NULL, 0, r, &err))
+	if (pofa_recipe_load(path, &set, set ? 1 : 0, r, &err))
 		fail_msg("%s", err.msg);
 }
+
+typedef struct { int stage; int64_t step; double task, kd, total, target; } metrics_row;
 
 typedef struct {
 	pofa_run *r;
@@ -89,6 +92,10 @@ typedef struct {
 	int mask_rows, mask_cols;
 	double sparsity;
 	pofa_schedule sched;       /* as the last stage start or edit told it */
+	int64_t pause_step;
+	/* the metrics rows: stage, step and the three losses */
+	metrics_row rows[256];
+	int nrows;
 	char last_text[1300];
 } watch;
 
@@ -103,6 +110,11 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 			for (int k = 0; k < n; k++) {
 				pofa_event *e = &w->ev[k];
 				pofa_runlog_event(&w->log, e);
+				if (e->kind == POFA_EV_METRICS && w->nrows < 256)
+					w->rows[w->nrows++] = (metrics_row){ e->stage, e->step, e->loss_task, e->loss_kd,
+					                                            e->loss_total, e->sparsity_target };
+				if (e->kind == POFA_EV_PAUSE)
+					w->pause_step = e->step;
 				if (e->kind == POFA_EV_METRICS) {
 					w->last_step = e->step;
 					w->last_stage = e->stage;
@@ -167,7 +179,7 @@ static void test_commands(void **st)
 {
 	(void)st;
 	pofa_recipe rc;
-	recipe(&rc, "");
+	recipe(&rc, "", NULL);
 	char rd[512];
 	snprintf(rd, sizeof rd, "%s/run1", dir);
 	pofa_err err;
@@ -277,19 +289,78 @@ static void test_commands(void **st)
 
 static int started(watch *w) { return w->last_stage == 1 && w->last_step >= 12; }
 
-/* stop writes a checkpoint; a resumed run ends where the full one does */
+/* the rows of a stopped run up to its stop, then those of its resumed
+ * part, are the rows of the uninterrupted run, to the last bit */
+static void expect_same_rows(const watch *ref, const watch *a, int64_t stop_stage, int64_t stop_step,
+                             const watch *b)
+{
+	int k = 0;
+	for (int i = 0; i < a->nrows; i++)
+		if (a->rows[i].stage < stop_stage || (a->rows[i].stage == stop_stage && a->rows[i].step <= stop_step)) {
+			if (k >= ref->nrows || memcmp(&a->rows[i], &ref->rows[k], sizeof a->rows[i]))
+				fail_msg("row %d (stage %d step %lld) differs from the uninterrupted run's", k, a->rows[i].stage,
+				         (long long)a->rows[i].step);
+			k++;
+		}
+	for (int i = 0; i < b->nrows; i++, k++)
+		if (k >= ref->nrows || memcmp(&b->rows[i], &ref->rows[k], sizeof b->rows[i]))
+			fail_msg("after the resume at stage %lld step %lld, row %d (stage %d step %lld): loss %.9g, target "
+			         "%.9g; uninterrupted %.9g, %.9g", (long long)stop_stage, (long long)stop_step, k,
+			         b->rows[i].stage, (long long)b->rows[i].step, b->rows[i].total, b->rows[i].target,
+			         k < ref->nrows ? ref->rows[k].total : NAN, k < ref->nrows ? ref->rows[k].target : NAN);
+	if (k != ref->nrows)
+		fail_msg("%d rows after the resume, %d uninterrupted", k, ref->nrows);
+}
+
+/* stop writes a checkpoint, between two metrics rows; a resumed run ends
+ * where the full one does, with the same rows */
 static void test_stop_and_resume(void **st)
 {
 	(void)st;
 	pofa_recipe rc;
-	recipe(&rc, "");
-	rc.stages[1].steps = 40;
-	char rd[512];
+	recipe(&rc, "", "p.steps=40");   /* in the recipe as run, so a resume runs it too */
+	char rd[512], ref_dir[512];
 	snprintf(rd, sizeof rd, "%s/run2", dir);
+	snprintf(ref_dir, sizeof ref_dir, "%s/run2-ref", dir);
 	pofa_err err;
-	watch w;
+	static watch ref, w, w2;
+	start_fresh(&ref, &rc, ref_dir);
+	pump(&ref, 600000, NULL);
+	assert_true(ref.ended);
+	pofa_run_join(ref.r);
+	pofa_runlog_close(&ref.log);
+	pofa_run_free(ref.r);
+
 	start_fresh(&w, &rc, rd);
 	pump(&w, 600000, started);
+	/* the folder is locked while the run is open: a second run, new or
+	 * resumed, is refused with the holder's pid */
+	for (int resume = 0; resume < 2; resume++) {
+		pofa_err e2 = { 0 };
+		pofa_run *r2 = pofa_run_new(&rc, rd, resume, &e2);
+		if (r2)
+			fail_msg("a second run in %s was accepted (resume %d)", rd, resume);
+		char want[64];
+		snprintf(want, sizeof want, "in use by another pofa (pid %ld)", (long)getpid());
+		if (e2.status != POFA_ERR_INPUT || !strstr(e2.msg, want))
+			fail_msg("expected status 2 and \"%s\", got %d: %s", want, e2.status, e2.msg);
+	}
+	/* stop between two metrics rows (log_interval 2: an odd step), where
+	 * the interval's sums are half made */
+	for (int tries = 0; tries < 50; tries++) {
+		w.pauses = 0;
+		send(&w, POFA_CMD_PAUSE);
+		pump(&w, 10000, paused);
+		if (w.pause_step % 2)
+			break;
+		w.resumes = 0;
+		send(&w, POFA_CMD_RESUME);
+		pump(&w, 10000, resumed);
+		pump(&w, 30, NULL);
+	}
+	int64_t stop_step = w.pause_step;
+	if (stop_step % 2 == 0)
+		fail_msg("no odd step to stop at in 50 tries");
 	send(&w, POFA_CMD_STOP);
 	pump(&w, 600000, NULL);
 	assert_true(w.ended);
@@ -304,24 +375,26 @@ static void test_stop_and_resume(void **st)
 	snprintf(rp, sizeof rp, "%s/recipe.ini", rd);
 	pofa_recipe rr;
 	assert_int_equal(pofa_recipe_load(rp, NULL, 0, &rr, &err), 0);
-	memset(&w, 0, sizeof w);
-	w.r = pofa_run_new(&rr, rd, 1, &err);
-	assert_non_null(w.r);
+	memset(&w2, 0, sizeof w2);
+	w2.r = pofa_run_new(&rr, rd, POFA_RUN_RESUME, &err);
+	if (!w2.r)
+		fail_msg("%s", err.msg);
 	int stg;
 	int64_t stp;
-	pofa_run_resume_point(w.r, &stg, &stp);
+	pofa_run_resume_point(w2.r, &stg, &stp);
 	assert_int_equal(stg, 1);
-	assert_true(stp >= 12);
-	assert_int_equal(pofa_runlog_open(&w.log, rd, pofa_run_recipe(w.r), 1, stg, stp, &err), 0);
-	assert_int_equal(pofa_run_start(w.r, &err), 0);
-	pump(&w, 600000, NULL);   /* generous: sanitizer builds are slow */
-	assert_true(w.ended);
-	assert_int_equal(w.status, 0);
-	assert_int_equal(w.stage_status[1], POFA_STAGE_DONE);
-	assert_int_equal(w.stage_status[2], POFA_STAGE_DONE);
-	pofa_run_join(w.r);
-	pofa_runlog_close(&w.log);
-	pofa_run_free(w.r);
+	assert_int_equal(stp, stop_step);
+	assert_int_equal(pofa_runlog_open(&w2.log, rd, pofa_run_recipe(w2.r), 1, stg, stp, &err), 0);
+	assert_int_equal(pofa_run_start(w2.r, &err), 0);
+	pump(&w2, 600000, NULL);   /* generous: sanitizer builds are slow */
+	assert_true(w2.ended);
+	assert_int_equal(w2.status, 0);
+	assert_int_equal(w2.stage_status[1], POFA_STAGE_DONE);
+	assert_int_equal(w2.stage_status[2], POFA_STAGE_DONE);
+	pofa_run_join(w2.r);
+	pofa_runlog_close(&w2.log);
+	pofa_run_free(w2.r);
+	expect_same_rows(&ref, &w, 1, stop_step, &w2);
 	pofa_recipe_free(&rr);
 	pofa_recipe_free(&rc);
 }

@@ -150,9 +150,6 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 				paused = 0;
 				break;
 			case POFA_CMD_CHECKPOINT:
-				if (c->step % r->rc.log_interval)
-					pofa_run_log(r, c->i, POFA_EV_LOG, "checkpoint asked for at step %lld: taken now; "
-					             "metrics resume from the last log interval", (long long)c->step);
 				if (pofa_checkpoint(c, err))
 					return -1;
 				break;

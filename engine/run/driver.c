@@ -8,22 +8,16 @@
 
 enum { EVCAP = 512 };
 
-int pofa_driver_open(pofa_driver *d, const pofa_recipe *rc, const char *dir, int resume, pofa_err *err)
+int pofa_driver_open(pofa_driver *d, const pofa_recipe *rc, const char *dir, int flags, pofa_err *err)
 {
+	int resume = flags & POFA_RUN_RESUME;
 	memset(d, 0, sizeof *d);
 	snprintf(d->dir, sizeof d->dir, "%s", dir);
 	d->resume = resume;
-	if (!resume) {
-		char st[1100];
-		snprintf(st, sizeof st, "%s/state.json", dir);
-		if (access(st, F_OK) == 0)
-			return pofa_error(err, POFA_ERR_INPUT, "%s already holds a run; continue it with --resume %s, "
-			                  "or choose another --out", dir, dir);
-	}
 	d->evs = malloc(EVCAP * sizeof *d->evs);
 	if (!d->evs)
 		return pofa_error(err, POFA_ERR_RUN, "out of memory");
-	d->run = pofa_run_new(rc, dir, resume, err);
+	d->run = pofa_run_new(rc, dir, flags, err);
 	if (!d->run) {
 		free(d->evs);
 		d->evs = NULL;

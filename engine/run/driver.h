@@ -33,9 +33,9 @@ typedef struct pofa_driver {
 	pofa_event *evs;
 } pofa_driver;
 
-/* A new run in dir (refused when dir already holds one), or with resume
- * the run dir holds; rc is copied. */
-int pofa_driver_open(pofa_driver *d, const pofa_recipe *rc, const char *dir, int resume, pofa_err *err);
+/* A new run in dir (refused when dir already holds one), or with
+ * POFA_RUN_RESUME the run dir holds (enum pofa_run_flags); rc is copied. */
+int pofa_driver_open(pofa_driver *d, const pofa_recipe *rc, const char *dir, int flags, pofa_err *err);
 int pofa_driver_start(pofa_driver *d, pofa_err *err);
 /* Takes the events waiting: each goes to the CSV files, then to fn (may be
  * NULL). An export the engine reached is carried out here, and its result

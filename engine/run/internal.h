@@ -37,10 +37,13 @@ struct pofa_run {
 	/* where a resumed run starts (state.c) */
 	int start_stage;
 	int64_t start_step;
-	long start_epoch, start_cursor;
+	char start_ckpt[256];     /* its checkpoint folder, under dir ("": none) */
+	int64_t ckpt_seq;         /* checkpoints written so far: unique folder names */
+	char changed_from[32];    /* the recipe's hash when it began, if resumed changed */
 	pofa_sched_edit edits[POFA_MAX_STAGES];  /* live edits so far, per stage */
 	pofa_tokenizer *tk;
 	int threads;
+	int lock_fd;              /* run.lock, flock'ed while the run is open */
 };
 
 /* a stage as it runs */
@@ -81,8 +84,11 @@ void pofa_mailbox_free(pofa_run *r);
 void pofa_run_wake(pofa_run *r);
 
 /* ---- state.c ------------------------------------------------------------- */
-int pofa_state_write(pofa_run *r, int stage, int64_t step, long epoch, long cursor, pofa_err *err);
-int pofa_state_read(pofa_run *r, pofa_err *err);
+/* state.json: where to continue (checkpoint: a folder under the run, or NULL) */
+int pofa_state_write(pofa_run *r, int stage, int64_t step, const char *checkpoint, pofa_err *err);
+int pofa_state_read(pofa_run *r, int allow_changed_recipe, pofa_err *err);
+/* deletes the stage's checkpoint folders but keep (NULL: all of them) */
+void pofa_checkpoint_prune(pofa_run *r, int stage, const char *keep);
 int pofa_checkpoint(stage_ctx *c, pofa_err *err);
 int pofa_restore(stage_ctx *c, pofa_err *err);
 

@@ -34,6 +34,7 @@ typedef struct {
 	const char *text;
 	size_t pos, len;
 	int too_long;
+	int reading;          /* inih is reading the file (not --set) */
 } parsed;
 
 static char *reader(char *str, int num, void *stream)
@@ -64,6 +65,13 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 		p->e = ne;
 	}
 	entry *e = &p->e[p->n++];
+	if (p->reading) {
+		/* one parser of section names: ours (scan_sections), by line, so
+		 * inih's own reading of the header never decides */
+		sec = "";
+		for (int i = 0; i < p->ns && p->s[i].line < p->line; i++)
+			sec = p->s[i].name;
+	}
 	snprintf(e->section, sizeof e->section, "%s", sec);
 	snprintf(e->key, sizeof e->key, "%s", key);
 	snprintf(e->value, sizeof e->value, "%s", value);
@@ -297,6 +305,42 @@ static void stage_defaults(pofa_stage *s)
 	strcpy(s->splits, "dev");
 }
 
+static int by_section_key(const void *a, const void *b)
+{
+	const entry *x = *(const entry *const *)a, *y = *(const entry *const *)b;
+	int c = strcmp(x->section, y->section);
+	c = c ? c : strcmp(x->key, y->key);
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+static int check_duplicates(parsed *p, const char *path, pofa_err *err)
+{
+	if (p->n < 2)
+		return POFA_OK;
+	const entry **v = malloc((size_t)p->n * sizeof *v);
+	if (!v)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	for (int j = 0; j < p->n; j++)
+		v[j] = &p->e[j];
+	qsort(v, (size_t)p->n, sizeof *v, by_section_key);
+	int rc = POFA_OK;
+	for (int j = 1; j < p->n && !rc; j++)
+		if (!strcmp(v[j]->section, v[j - 1]->section) && !strcmp(v[j]->key, v[j - 1]->key))
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s again in [%s] (first at line %ld); keep one",
+			                path, v[j]->line, v[j]->key, v[j]->section, v[j - 1]->line);
+	free(v);
+	return rc;
+}
+
+/* a name that becomes a folder: letters, digits, - and _, at most 47 */
+int pofa_name_ok(const char *nm)
+{
+	int ok = *nm && strlen(nm) <= 47;
+	for (const char *c = nm; *c && ok; c++)
+		ok = isalnum((unsigned char)*c) || *c == '-' || *c == '_';
+	return ok;
+}
+
 /* ---- the recipe ------------------------------------------------------------ */
 
 void pofa_recipe_free(pofa_recipe *r)
@@ -484,7 +528,9 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 	p.len = n;
 	rc = scan_sections(&p, path, err);
 	if (!rc) {
+		p.reading = 1;
 		int e = ini_parse_stream(reader, &p, handler, &p);
+		p.reading = 0;
 		if (e > 0)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: not an INI line (want key = value or [section])",
 			                path, e);
@@ -552,10 +598,7 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			break;
 		if (!strcmp(kind, "stage")) {
 			const char *nm = p.s[i].name + 6;
-			int ok = *nm && strlen(nm) < sizeof r->stages[0].name;
-			for (const char *c = nm; *c && ok; c++)
-				ok = isalnum((unsigned char)*c) || *c == '-' || *c == '_';
-			if (!ok) {
+			if (!pofa_name_ok(nm)) {
 				rc = pofa_error(err, POFA_ERR_INPUT,
 				                "%s:%ld: stage name \"%s\": use letters, digits, - and _ (at most 47)",
 				                path, p.s[i].line, nm);
@@ -573,6 +616,10 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			s->line = p.s[i].line;
 		}
 	}
+	/* a key twice in a section: Python's configparser refuses it, and which
+	 * one --set would change is unclear */
+	if (!rc)
+		rc = check_duplicates(&p, path, err);
 	/* [data] first: task paths depend on its dir */
 	for (int j = 0; j < p.n && !rc; j++)
 		if (!strcmp(p.e[j].section, "data")) {
@@ -621,6 +668,14 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			break;
 		}
 		rc = set_key(base, &keys[k], e, path, err);
+	}
+	if (!rc && !pofa_name_ok(r->name)) {
+		long line = 0;
+		for (int j = 0; j < p.n; j++)
+			if (!strcmp(p.e[j].section, "run") && !strcmp(p.e[j].key, "name"))
+				line = p.e[j].line;
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: name = %s: a run's name becomes its folder: use "
+		                "letters, digits, - and _ (at most 47)", path, line, r->name);
 	}
 	if (!rc && !r->corpus[0])
 		snprintf(r->corpus, sizeof r->corpus, "%.499s/corpus.txt", r->data_dir);

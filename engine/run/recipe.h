@@ -84,6 +84,9 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
                      pofa_err *err);
 void pofa_recipe_free(pofa_recipe *r);
 int pofa_recipe_stage(const pofa_recipe *r, const char *name);
+/* a run's or stage's name, which becomes a folder: letters, digits, - and
+ * _, at most 47 */
+int pofa_name_ok(const char *name);
 /* the stage's total steps given its training set size */
 int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain);
 /* a "steps or fraction" value resolved against a total */

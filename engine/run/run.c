@@ -7,9 +7,12 @@
 #include "engine/run/internal.h"
 #include "data/base/fileio.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 const char *const pofa_stage_status_names[POFA_STAGE_STATUS_COUNT] = {
@@ -40,8 +43,46 @@ void pofa_run_stage_dir(const pofa_run *r, int stage, char *out, size_t n)
 
 /* ---- construction ------------------------------------------------------------ */
 
-pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int resume, pofa_err *err)
+/* One process at a time in a run folder: an exclusive flock on run.lock,
+ * which the kernel releases when the process ends, however it ends. */
+static int lock_dir(pofa_run *r, pofa_err *err)
 {
+	char path[1100];
+	snprintf(path, sizeof path, "%s/run.lock", r->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		close(fd);
+		return pofa_error(err, POFA_ERR_INPUT, "%s is in use by another pofa (pid %s); wait for it to end, "
+		                  "or stop it", r->dir, pid[0] ? pid : "unknown");
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		(void)0;  /* the pid is a courtesy to the next process; the lock holds */
+	r->lock_fd = fd;
+	return POFA_OK;
+}
+
+/* a new run does not write over another run's folder */
+static int no_run_yet(pofa_run *r, pofa_err *err)
+{
+	char st[1100];
+	snprintf(st, sizeof st, "%s/state.json", r->dir);
+	if (access(st, F_OK) == 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s already holds a run; continue it with --resume %s, "
+		                  "or choose another --out", r->dir, r->dir);
+	return POFA_OK;
+}
+
+pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_err *err)
+{
+	int resume = flags & POFA_RUN_RESUME;
 	pofa_run *r = calloc(1, sizeof *r);
 	if (!r) {
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
@@ -51,13 +92,15 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int resume, pofa_
 	r->rc.text = rc->text ? strdup(rc->text) : NULL;
 	snprintf(r->dir, sizeof r->dir, "%s", dir);
 	r->resume = resume;
+	r->lock_fd = -1;
 	long np = sysconf(_SC_NPROCESSORS_ONLN);
 	r->threads = rc->threads ? rc->threads : (int)(np < 1 ? 1 : np > 64 ? 64 : np);
 	if (pofa_mailbox_init(r, err)) {
 		pofa_run_free(r);
 		return NULL;
 	}
-	if (pofa_mkdirs(dir, err) || (resume && pofa_state_read(r, err))) {
+	if (pofa_mkdirs(dir, err) || lock_dir(r, err) || (!resume && no_run_yet(r, err)) ||
+	    (resume && pofa_state_read(r, flags & POFA_RUN_ALLOW_CHANGED_RECIPE, err))) {
 		pofa_run_free(r);
 		return NULL;
 	}
@@ -71,7 +114,7 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int resume, pofa_
 		         rc->path, (unsigned long long)rc->hash, r->rc.text ? r->rc.text : "");
 		int wrc = pofa_write_atomic(path, t, strlen(t), err);
 		free(t);
-		if (wrc || pofa_state_write(r, 0, 0, 0, 0, err)) {
+		if (wrc || pofa_state_write(r, 0, 0, NULL, err)) {
 			pofa_run_free(r);
 			return NULL;
 		}
@@ -85,6 +128,8 @@ void pofa_run_free(pofa_run *r)
 		return;
 	if (r->started)
 		pthread_join(r->th, NULL);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);   /* the kernel also drops the lock if we die */
 	pofa_mailbox_free(r);
 	free(r->rc.text);
 	pofa_tokenizer_free(r->tk);
@@ -102,16 +147,20 @@ static enum pofa_stage_status run_stage(pofa_run *r, int i)
 	c.s = r->rc.stages[i];
 	pofa_err err = { 0 };
 	enum pofa_stage_status st = c.s.kind == POFA_STAGE_EVAL ? pofa_eval_stage(&c, &err) : pofa_train_stage(&c, &err);
+	if (st == POFA_STAGE_DONE || st == POFA_STAGE_SKIPPED) {
+		/* the stage's folder is complete: the run continues after it, and
+		 * its checkpoints can go once state.json says so */
+		if (pofa_state_write(r, i + 1, 0, NULL, &err))
+			st = pofa_stage_fail(&c, &err);
+		else
+			pofa_checkpoint_prune(r, i, NULL);
+	}
 	pofa_event e = pofa_ev_new(POFA_EV_STAGE_END, i, r);
 	e.status = st;
 	e.step = c.step;
 	e.total = c.N;
 	snprintf(e.text, sizeof e.text, "%s %s", c.s.name, pofa_stage_status_names[st]);
 	pofa_run_emit(r, &e);
-	if (st == POFA_STAGE_DONE || st == POFA_STAGE_SKIPPED) {
-		pofa_err e2;
-		pofa_state_write(r, i + 1, 0, 0, 0, &e2);
-	}
 	pofa_model_free(c.m);
 	pofa_model_free(c.teacher);
 	if (c.has_masks)
@@ -137,6 +186,10 @@ static void *engine_main(void *arg)
 	e.step = r->start_step;
 	e.stage = r->start_stage;
 	pofa_run_emit(r, &e);
+	if (r->changed_from[0])
+		pofa_run_log(r, -1, POFA_EV_LOG, "recipe.ini changed since the run began (hash %s, now %016llx); "
+		             "continuing with it, as --allow-changed-recipe asks", r->changed_from,
+		             (unsigned long long)r->rc.hash);
 	r->tk = pofa_tokenizer_load(r->rc.vocab, POFA_CASE_AUTO, &err);
 	if (!r->tk) {
 		pofa_event x = pofa_ev_new(POFA_EV_ERROR, -1, r);

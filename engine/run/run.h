@@ -108,8 +108,14 @@ typedef struct pofa_command {
 
 typedef struct pofa_run pofa_run;
 
-/* resume: continue from dir/state.json, using dir/recipe.ini */
-pofa_run *pofa_run_new(const pofa_recipe *r, const char *dir, int resume, pofa_err *err);
+enum pofa_run_flags {
+	POFA_RUN_RESUME = 1,                 /* continue the run in dir (its state.json) */
+	POFA_RUN_ALLOW_CHANGED_RECIPE = 2,   /* ... even if its recipe.ini was edited */
+};
+/* A new run in dir, or with POFA_RUN_RESUME the one dir holds (r is then
+ * dir/recipe.ini). The folder is locked while the run is open: a second
+ * process is refused with the holder's pid. */
+pofa_run *pofa_run_new(const pofa_recipe *r, const char *dir, int flags, pofa_err *err);
 void pofa_run_free(pofa_run *r);
 int pofa_run_start(pofa_run *r, pofa_err *err);
 int pofa_run_wakefd(const pofa_run *r);

@@ -128,7 +128,8 @@ static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc,
 			if (t.n == 1 && t.nf[0] == nfields && buf[j - 1] == '\n') {
 				int si = pofa_recipe_stage(rc, t.rows[0][sc]);
 				int64_t st = atoll(t.rows[0][pc]);
-				keep = !(si < 0 || si > stage || (si == stage && st > step));
+				/* a stage resumed at step 0 starts again: none of its rows stay */
+				keep = si >= 0 && (si < stage || (si == stage && step > 0 && st <= step));
 			} else {
 				keep = 0;   /* a torn last line from a crash */
 			}

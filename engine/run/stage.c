@@ -304,14 +304,10 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 	c->en = c->st + B;
 	if (!c->has_mlm)
 		pofa_stage_order(c);
-	if (r->resume && c->i == r->start_stage && r->start_step > 0 && pofa_restore(c, err))
+	if (r->resume && c->i == r->start_stage && r->start_ckpt[0] && pofa_restore(c, err))
 		return err->status;
 	if (r->edits[c->i].set && pofa_apply_edit(c, &r->edits[c->i], 1, why, sizeof why))
 		pofa_run_log(r, c->i, POFA_EV_LOG, "saved schedule edit not applied: %s", why);
-	if (c->has_masks && c->mk.active && !lock) {
-		pofa_gmp g = pofa_stage_ctx_gmp(c);
-		c->last_target = pofa_gmp_target(&g, c->step);
-	}
 	return POFA_OK;
 }
 

@@ -235,13 +235,21 @@ void pofa_masks_grads(pofa_masks *mk)
 	}
 }
 
+/* masks.safetensors: a U8 mask per prunable matrix, and the targets and
+ * thresholds of the last pruning (F32, one per prunable matrix in table
+ * order), so that a resumed stage reports what it reported before */
 int pofa_masks_save(const pofa_masks *mk, const char *path, pofa_err *err)
 {
 	pofa_tensor *t;
 	int nt = pofa_model_tensors(mk->model, &t);
-	pofa_st_out *o = calloc((size_t)nt + 1, sizeof *o);
+	pofa_st_out *o = calloc((size_t)nt + 3, sizeof *o);
 	char (*names)[128] = calloc((size_t)nt + 1, sizeof *names);
-	int n = 0;
+	float *tg = calloc((size_t)nt + 1, sizeof *tg), *th = calloc((size_t)nt + 1, sizeof *th);
+	if (!o || !names || !tg || !th) {
+		free(o); free(names); free(tg); free(th);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	int n = 0, np = 0;
 	for (int i = 0; i < nt; i++) {
 		if (!t[i].prunable)
 			continue;
@@ -249,11 +257,17 @@ int pofa_masks_save(const pofa_masks *mk, const char *path, pofa_err *err)
 		o[n] = (pofa_st_out){ names[n], mk->m + (t[i].data - pofa_model_params(mk->model)), 2,
 		                      { t[i].shape[0], t[i].shape[1] }, POFA_U8 };
 		n++;
+		tg[np] = mk->target[i];
+		th[np++] = mk->threshold[i];
 	}
+	o[n++] = (pofa_st_out){ "masks.target", tg, 1, { np, 0 }, POFA_F32 };
+	o[n++] = (pofa_st_out){ "masks.threshold", th, 1, { np, 0 }, POFA_F32 };
 	static const char *const meta[][2] = { { "format", "pt" } };
 	int rc = pofa_st_write(path, o, n, meta, 1, err);
 	free(o);
 	free(names);
+	free(tg);
+	free(th);
 	return rc;
 }
 
@@ -277,20 +291,45 @@ int pofa_masks_load(pofa_masks *mk, const char *path, pofa_err *err)
 			                path, name);
 			break;
 		}
-		memcpy(tmask(mk, &t[i]), f.buf + f.data_off + s->begin, (size_t)t[i].numel);
-		mk->target[i] = (float)0;
+		const unsigned char *src = f.buf + f.data_off + s->begin;
+		for (int64_t j = 0; j < t[i].numel && !rc; j++)
+			if (src[j] > 1)   /* a mask multiplies gradients: 0 or 1 only */
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %d, not 0 or 1", path,
+				                name, (long long)j, src[j]);
+		if (!rc)
+			memcpy(tmask(mk, &t[i]), src, (size_t)t[i].numel);
+	}
+	int np = 0;
+	for (int i = 0; i < nt; i++)
+		np += t[i].prunable;
+	/* targets and thresholds as saved; files without them: the masks' own */
+	const pofa_st_tensor *tt = pofa_st_find(&f, "masks.target"), *th = pofa_st_find(&f, "masks.threshold");
+	float *tv = NULL, *hv = NULL;
+	if (!rc && tt && th) {
+		tv = malloc((size_t)np * sizeof *tv);
+		hv = malloc((size_t)np * sizeof *hv);
+		if (!tv || !hv)
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+		else if (tt->ndim != 1 || tt->shape[0] != np || th->ndim != 1 || th->shape[0] != np)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: masks.target and masks.threshold: want [%d] each", path, np);
+		else if (!(rc = pofa_st_read_f32(&f, tt, tv, err)))
+			rc = pofa_st_read_f32(&f, th, hv, err);
 	}
 	if (!rc) {
 		mk->active = 1;
-		for (int i = 0; i < nt; i++)
+		for (int i = 0, k = 0; i < nt; i++)
 			if (t[i].prunable) {
 				int64_t z = 0;
 				const unsigned char *m = tmask(mk, &t[i]);
 				for (int64_t j = 0; j < t[i].numel; j++)
 					z += !m[j];
-				mk->target[i] = (float)z / (float)t[i].numel;
+				mk->target[i] = tv ? tv[k] : (float)z / (float)t[i].numel;
+				mk->threshold[i] = hv ? hv[k] : 0.0f;
+				k++;
 			}
 	}
+	free(tv);
+	free(hv);
 	pofa_st_close(&f);
 	return rc;
 }

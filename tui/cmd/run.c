@@ -16,7 +16,8 @@
 static const char run_usage[] =
 	"usage: pofa run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
 	"                [--theme NAME] [--no-color] [--no-mouse]\n"
-	"       pofa run --resume DIR [--headless] [--theme NAME] [--no-color] [--no-mouse]\n";
+	"       pofa run --resume DIR [--allow-changed-recipe] [--headless] [--theme NAME]\n"
+	"                [--no-color] [--no-mouse]\n";
 
 static volatile sig_atomic_t got_signal;
 static void on_signal(int sig) { got_signal = sig; }
@@ -85,7 +86,8 @@ static void show(void *arg, const pofa_event *e)
 	fflush(stderr);
 }
 
-/* the progress line; SIGINT and SIGTERM stop the run with a checkpoint */
+/* the progress line; SIGINT, SIGTERM and SIGHUP stop the run with a
+ * checkpoint */
 static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_err *err)
 {
 	struct sigaction sa;
@@ -93,6 +95,7 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	progress pr = { .rc = pofa_run_recipe(d->run), .tty = isatty(2), .last_plain = -1 };
 	fprintf(stderr, "pofa run: %s -> %s%s\n", recipe, d->dir, d->resume ? " (resumed)" : "");
 	if (pofa_driver_start(d, err))
@@ -118,11 +121,13 @@ int cmd_run(int argc, char **argv)
 {
 	const char *recipe = "recipes/demo.ini", *out = NULL, *resume = NULL, *v;
 	const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-	int nsets = 0, headless = 0, have_recipe = 0;
+	int nsets = 0, headless = 0, have_recipe = 0, allow_changed = 0;
 	tui_opts to = { .mouse = 1 };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--headless"))
 			headless = 1;
+		else if (!strcmp(argv[i], "--allow-changed-recipe"))
+			allow_changed = 1;
 		else if (!strcmp(argv[i], "--no-color"))
 			to.no_color = 1;
 		else if (!strcmp(argv[i], "--no-mouse"))
@@ -158,6 +163,10 @@ int cmd_run(int argc, char **argv)
 	pofa_err err = { 0 };
 	pofa_recipe rc;
 	char rpath[1200], dir[1200];
+	if (allow_changed && !resume) {
+		free(sets);
+		return cli_usage_error("run", "--allow-changed-recipe goes with --resume");
+	}
 	if (resume) {
 		if (have_recipe || nsets || out) {
 			free(sets);
@@ -177,7 +186,8 @@ int cmd_run(int argc, char **argv)
 	if (!resume && !out)
 		snprintf(dir, sizeof dir, "runs/%s", rc.name);
 	pofa_driver d;
-	int rcode = pofa_driver_open(&d, &rc, dir, resume != NULL, &err);
+	int flags = (resume ? POFA_RUN_RESUME : 0) | (allow_changed ? POFA_RUN_ALLOW_CHANGED_RECIPE : 0);
+	int rcode = pofa_driver_open(&d, &rc, dir, flags, &err);
 	pofa_recipe_free(&rc);
 	if (rcode)
 		return cli_fail(&err);
