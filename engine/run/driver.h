@@ -42,7 +42,8 @@ int pofa_driver_start(pofa_driver *d, pofa_err *err);
  * follows as a log (or error) event. Returns how many events. */
 int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg);
 /* Joins the engine, closes the files and writes report.md. Returns the
- * run's status (0 done or stopped, 1 failed); a report that cannot be
+ * run's status (0 done or stopped, 1 failed, 2 failed on bad input); a
+ * report that cannot be
  * written sets err (status POFA_ERR_RUN) but does not change it. */
 int pofa_driver_close(pofa_driver *d, pofa_err *err);
 

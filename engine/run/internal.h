@@ -34,6 +34,7 @@ struct pofa_run {
 	pofa_command *cmd;
 	int ncmd, ccap;
 	int finished, status;
+	enum pofa_status fail_status;   /* of the stage that failed */
 	/* where a resumed run starts (state.c) */
 	int start_stage;
 	int64_t start_step;

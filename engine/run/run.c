@@ -199,8 +199,8 @@ static void *engine_main(void *arg)
 	}
 	for (int i = r->start_stage; i < r->rc.nstages && !status; i++) {
 		int st = run_stage(r, i);
-		if (st == POFA_STAGE_FAILED)
-			status = 1;
+		if (st == POFA_STAGE_FAILED)   /* bad input found on the way: exit 2, as before a run */
+			status = r->fail_status == POFA_ERR_INPUT ? 2 : 1;
 		if (st == POFA_STAGE_STOPPED)
 			break;
 		r->resume = 0; /* later stages start fresh */

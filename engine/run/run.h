@@ -70,7 +70,8 @@ typedef struct pofa_event {
 	double value, loss;
 	/* POFA_EV_STAGE_START, POFA_EV_SCHEDULE */
 	pofa_schedule sched;
-	/* POFA_EV_STAGE_END: enum pofa_stage_status; POFA_EV_RUN_END: exit status */
+	/* POFA_EV_STAGE_END: enum pofa_stage_status; POFA_EV_RUN_END: exit status
+	 * (0 done or stopped, 1 failed, 2 failed on bad input) */
 	int status;
 	/* POFA_EV_MASK: a matrix's kept share in rows x cols blocks, one byte
 	 * each in text (1 + percent kept, so 1..101) */
@@ -122,7 +123,8 @@ int pofa_run_wakefd(const pofa_run *r);
 /* takes up to cap events (oldest first); returns how many */
 int pofa_run_events(pofa_run *r, pofa_event *out, int cap);
 void pofa_run_command(pofa_run *r, const pofa_command *c);
-/* waits for the engine thread; 0 done (or stopped), 1 failed */
+/* waits for the engine thread; 0 done (or stopped), 1 failed, 2 failed on
+ * bad input (a damaged checkpoint, a task file...) */
 int pofa_run_join(pofa_run *r);
 int pofa_run_finished(pofa_run *r);
 const pofa_recipe *pofa_run_recipe(const pofa_run *r);

@@ -172,6 +172,7 @@ enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err)
 	snprintf(e.text, sizeof e.text, "%s", err->msg);
 	pofa_run_emit(c->r, &e);
 	c->status = POFA_STAGE_FAILED;
+	c->r->fail_status = err->status;
 	return POFA_STAGE_FAILED;
 }
 

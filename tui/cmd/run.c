@@ -210,7 +210,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "pofa run: stopped; continue with pofa run --resume %s\n", dir);
 	else
 		fprintf(stderr, "pofa run: %s; results in %s/report.md\n", status ? "failed" : "done", dir);
-	return status ? EXIT_RUN_FAILED : 0;
+	return status == POFA_ERR_INPUT ? EXIT_USAGE : status ? EXIT_RUN_FAILED : 0;
 }
 
 int cmd_report(int argc, char **argv)
