@@ -23,7 +23,7 @@ const char *fx_tmpdir(const char *tag)
 
 int fx_tmpdir_remove(void)
 {
-	if (!tmp[0])
+	if (!tmp[0] || getenv("KEEP"))   /* KEEP=1: leave it to look at */
 		return 0;
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

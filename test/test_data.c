@@ -249,6 +249,15 @@ static void test_tsv(void **st)
 	                  "unknown.tsv:3: label \"maybe\"");
 	EXPECT_LOAD_ERROR("empty.tsv", "", &labels, "empty.tsv:1: empty file");
 	EXPECT_LOAD_ERROR("header.tsv", "sentence1\tlabel\n", &labels, "no examples");
+	/* the text and the label from one column: refused, not a crash */
+	pofa_text_task t2;
+	pofa_err e2 = { 0 };
+	char p2[600];
+	snprintf(p2, sizeof p2, "%s/same.tsv", dir);
+	fx_spit_str(p2, "label\tx\npos\t1\n");
+	int rc2 = pofa_text_task_load(p2, "label", NULL, "label", &labels, &t2, &e2);
+	if (rc2 != POFA_ERR_INPUT || !strstr(e2.msg, "text_a and label_column both name column \"label\""))
+		fail_msg("same column: expected status 2, got %d: %s", rc2, e2.msg);
 	pofa_labels_free(&labels);
 }
 
@@ -316,6 +325,12 @@ static void test_squad(void **st)
 		  "\"answers\":[{\"text\":\"abc\",\"answer_start\":2}]}]}]}]}", "question x: answer_start 2 is past" },
 		{ "{\"data\":[{\"paragraphs\":[{\"context\":\"abc\",\"qas\":[{\"question\":\"q\",\"answers\":[]}]}]}]}",
 		  "needs \"id\"" },
+		/* no questions at all: an empty task is an error, not "f1 0.00" */
+		{ "{\"data\":[]}", "no questions" },
+		{ "{\"data\":[{\"paragraphs\":[{\"context\":\"abc\",\"qas\":[]}]}]}", "no questions" },
+		{ "{\"data\":[{\"paragraphs\":{\"context\":\"abc\",\"qas\":[]}}]}", "\"paragraphs\" is not a list" },
+		{ "{\"data\":[{\"paragraphs\":[{\"context\":\"abc\",\"qas\":[{\"id\":\"x\",\"question\":\"q\","
+		  "\"answers\":[{\"text\":\"a\",\"answer_start\":1e300}]}]}]}]}", "inside its context" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		fx_spit(path, bad[i].json, strlen(bad[i].json));

@@ -20,6 +20,7 @@
 #include "engine/kernels/kernels.h"
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
+#include "engine/run/eval.h"
 
 static char dir[256];
 
@@ -428,6 +429,63 @@ static void test_atomic_write_keeps_old(void **st)
 	free(b);
 }
 
+/* non-finite weights are refused at load, naming the tensor; finite but
+ * absurd ones give no metric, not a plausible accuracy with loss nan */
+static void test_nonfinite_weights(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = fx_model(&c, POFA_HEAD_CLS, 2, 8, 1, 3);
+	char mdir[600], vocab[600], path[700];
+	snprintf(mdir, sizeof mdir, "%s/nan", dir);
+	snprintf(vocab, sizeof vocab, "%s/vocab-nan.txt", dir);
+	static const char *toks = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
+	char v[4096];
+	snprintf(v, sizeof v, "%s", toks);
+	for (int k = 5; k < 40; k++)
+		snprintf(v + strlen(v), sizeof v - strlen(v), "w%d\n", k);
+	fx_spit_str(vocab, v);
+	pofa_tensor *t = fx_tensor(m, "bert.encoder.layer.0.output.dense.weight");
+	t->data[7] = NAN;
+	assert_int_equal(pofa_model_save(m, mdir, vocab, &err), 0);
+	int fresh;
+	memset(&err, 0, sizeof err);
+	pofa_model *l = pofa_model_load(mdir, POFA_HEAD_CLS, 2, 8, 1, 1, &fresh, &err);
+	if (l || err.status != POFA_ERR_INPUT ||
+	    !strstr(err.msg, "tensor bert.encoder.layer.0.output.dense.weight: element 7 is nan"))
+		fail_msg("NaN weight: expected status 2 naming the tensor, got %d: %s", err.status, err.msg);
+	/* 3e38: finite, loadable, but the outputs overflow */
+	t->data[7] = 3e38f;
+	/* logits of +-3e38: their difference, the loss, overflows */
+	pofa_tensor *cb = fx_tensor(m, "classifier.bias");
+	cb->data[0] = 3e38f;
+	cb->data[1] = -3e38f;
+	assert_int_equal(pofa_model_save(m, mdir, vocab, &err), 0);
+	l = pofa_model_load(mdir, POFA_HEAD_CLS, 2, 8, 1, 1, &fresh, &err);
+	if (!l)
+		fail_msg("%s", err.msg);
+	snprintf(path, sizeof path, "%s/nan.tsv", dir);
+	fx_spit_str(path, "sentence\tlabel\nw5 w6\ta\nw7\tb\nw8 w9 w10\tc\n");
+	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	pofa_task_spec spec = { .name = "t", .format = POFA_TASK_TSV, .text_a = "sentence", .label = "label" };
+	pofa_labels labels = { 0 };
+	pofa_taskset ts;
+	assert_int_equal(pofa_taskset_load(&spec, path, tk, 8, &labels, &ts, &err), 0);
+	pofa_eval_result res;
+	memset(&err, 0, sizeof err);
+	int rc = pofa_evaluate(l, &ts, &labels, 2, NULL, &res, &err);
+	if (rc != POFA_ERR_INPUT || !strstr(err.msg, "outputs are not finite"))
+		fail_msg("absurd weights: expected status 2 and no metric, got %d: %s (accuracy %g, loss %g)", rc,
+		         err.msg, res.m[0].value, res.loss);
+	pofa_taskset_free(&ts);
+	pofa_labels_free(&labels);
+	pofa_tokenizer_free(tk);
+	pofa_model_free(l);
+	pofa_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_optimizer_state),
 		cmocka_unit_test(test_atomic_write_keeps_old),
+		cmocka_unit_test(test_nonfinite_weights),
 	};
 	return cmocka_run_group_tests_name("files", tests, setup, teardown);
 }

@@ -60,6 +60,10 @@ int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 	const cJSON *art, *para, *q, *a;
 	cJSON_ArrayForEach(art, data) {
 		const cJSON *paras = cJSON_GetObjectItemCaseSensitive(art, "paragraphs");
+		if (!cJSON_IsArray(paras)) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: an article whose \"paragraphs\" is not a list", path);
+			goto done;
+		}
 		cJSON_ArrayForEach(para, paras) {
 			const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(para, "context");
 			const cJSON *qas = cJSON_GetObjectItemCaseSensitive(para, "qas");
@@ -93,10 +97,11 @@ int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 				cJSON_ArrayForEach(a, ans) {
 					const cJSON *tx = cJSON_GetObjectItemCaseSensitive(a, "text");
 					const cJSON *as = cJSON_GetObjectItemCaseSensitive(a, "answer_start");
-					if (!cJSON_IsString(tx) || !cJSON_IsNumber(as) || as->valuedouble < 0) {
+					if (!cJSON_IsString(tx) || !cJSON_IsNumber(as) || !(as->valuedouble >= 0) ||
+					    as->valuedouble > (double)clen || as->valuedouble != floor(as->valuedouble)) {
 						rc = pofa_error(err, POFA_ERR_INPUT,
-						                "%s: question %s: an answer needs \"text\" and a "
-						                "non-negative \"answer_start\"", path, e->id);
+						                "%s: question %s: an answer needs \"text\" and an \"answer_start\" "
+						                "inside its context", path, e->id);
 						goto done;
 					}
 					long b = pofa_utf8_cp_to_byte(e->context, clen, (long)as->valuedouble);
@@ -117,6 +122,8 @@ int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 	}
 done:
 	cJSON_Delete(root);
+	if (!rc && qa->nex == 0)
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: no questions: a task needs examples", path);
 	if (rc)
 		pofa_qa_free(qa);
 	return rc;

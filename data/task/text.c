@@ -107,6 +107,14 @@ static void on_row(int c, void *data)
 				return;
 			}
 		}
+		/* one column cannot be two things: its field is taken once */
+		static const char *what[3] = { "text_a", "text_b", "label_column" };
+		for (int k = 0; k < 3 && !st->rc; k++)
+			for (int j = 0; j < k && !st->rc; j++)
+				if (*idx[k] >= 0 && *idx[k] == *idx[j])
+					st->rc = pofa_error(st->err, POFA_ERR_INPUT, "%s:%ld: %s and %s both name column \"%s\"; "
+					                    "name different columns", st->path, st->row_line, what[j], what[k],
+					                    cols[k]);
 		return;
 	}
 	if (st->nfields != st->header_n) {

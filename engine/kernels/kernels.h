@@ -73,7 +73,9 @@ double pofa_softmax_xent(pofa_kern *k, float *dlogits, const float *logits, cons
 /* exp for float vectors: max relative error ~2 ulp, vectorises. */
 static inline float pofa_expf(float x0)
 {
-	float x = x0 < -87.3f ? -87.3f : (x0 > 88.3f ? 88.3f : x0);
+	/* clamped (NaN goes to the low end, so the int conversion below is
+	 * defined; the result is NaN again at the end) */
+	float x = x0 > -87.3f ? (x0 < 88.3f ? x0 : 88.3f) : -87.3f;
 	float kf = x * 1.44269504088896341f;
 	kf = kf + 12582912.0f;           /* round to nearest by the 1.5*2^23 trick */
 	kf = kf - 12582912.0f;
@@ -89,7 +91,7 @@ static inline float pofa_expf(float x0)
 	int32_t ki = (int32_t)kf;
 	union { int32_t i; float f; } u;
 	u.i = (ki + 127) << 23;
-	return x0 < -87.3f ? 0.0f : p * u.f;  /* underflow to 0, as expf */
+	return x0 < -87.3f ? 0.0f : x0 == x0 ? p * u.f : x0;  /* underflow to 0, NaN stays, as expf */
 }
 
 #endif

@@ -7,6 +7,7 @@
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
 
+#include <math.h>
 #include <string.h>
 #include <cJSON.h>
 #include <errno.h>
@@ -367,9 +368,15 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 			                  "%s: tensor %s: shape %s in the file, but config.json says %s",
 			                  f->path, name, a, b);
 		}
-		int rc = pofa_st_read_f32(f, st, base + (t[i].data - params), err);
+		float *dst = base + (t[i].data - params);
+		int rc = pofa_st_read_f32(f, st, dst, err);
 		if (rc)
 			return rc;
+		/* NaN or infinity would flow through every product unseen */
+		for (int64_t j = 0; j < t[i].numel; j++)
+			if (!isfinite(dst[j]))
+				return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged "
+				                  "(or a training run diverged)", f->path, name, (long long)j, dst[j]);
 	}
 	return POFA_OK;
 }

@@ -7,6 +7,7 @@
 #include "data/base/util.h"
 
 #include <csv.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,9 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 			}
 		}
 	}
+	if (!rc && !isfinite(loss))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: the model's loss on this data is %g: its outputs are not "
+		                "finite, so its weights are too large or damaged; no metric is given", ts->path, loss);
 	if (!rc) {
 		res->loss = batches ? loss / batches : 0.0;
 		if (ts->format == POFA_TASK_SQUAD) {

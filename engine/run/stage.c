@@ -352,8 +352,9 @@ static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *e
 	}
 	l->total = c->teacher ? s->alpha_task * l->task + s->alpha_kd * l->kd : l->task;
 	if (!isfinite(l->total))
-		return pofa_error(err, POFA_ERR_RUN, "stage %s: the loss is not finite at step %lld (task %g, "
-		                  "KD %g); the last checkpoint is kept", s->name, (long long)c->step + 1, l->task, l->kd);
+		return pofa_error(err, POFA_ERR_RUN, "%s:%d: stage %s: the loss is not finite at step %lld (task %g, "
+		                  "KD %g); the last checkpoint is kept: resume after lowering lr", c->r->rc.path, s->line,
+		                  s->name, (long long)c->step + 1, l->task, l->kd);
 	return POFA_OK;
 }
 
