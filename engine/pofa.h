@@ -101,10 +101,22 @@ enum pofa_mlm_positions {
 
 typedef struct pofa_model pofa_model;
 
+enum pofa_model_use {
+	POFA_MODEL_TRAIN,  /* parameters, gradients, AdamW moments, activations */
+	POFA_MODEL_INFER,  /* parameters and activations: forward and losses only */
+};
+
 /* Allocates parameters, gradients, AdamW moments and an activation arena
- * for batches up to (maxB, maxT). Nothing else is allocated per step. */
+ * for batches up to (maxB, maxT). Nothing else is allocated per step. A
+ * model larger than the machine's memory is refused, its size stated. */
 pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB, int maxT,
                            int nthreads, pofa_err *err);
+/* The same for a use: an inference model has no gradients or moments
+ * (backward, clipping and AdamW do nothing on it). */
+pofa_model *pofa_model_new_for(const pofa_config *cfg, enum pofa_head head, enum pofa_model_use use,
+                               int maxB, int maxT, int nthreads, pofa_err *err);
+/* parameters a config describes under a head */
+size_t pofa_config_num_params(const pofa_config *cfg, enum pofa_head head);
 void pofa_model_free(pofa_model *m);
 const pofa_config *pofa_model_config(const pofa_model *m);
 enum pofa_head pofa_model_head(const pofa_model *m);
@@ -250,6 +262,14 @@ int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_
  * (seed). *fresh_head tells whether that happened. */
 pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int maxT, int nthreads,
                             uint64_t seed, int *fresh_head, pofa_err *err);
+/* The same for a use (an inference model allocates no gradients or
+ * moments). The weights file's size is checked against config.json before
+ * anything is allocated. */
+pofa_model *pofa_model_load_for(const char *dir, enum pofa_head head, enum pofa_model_use use, int maxB,
+                                int maxT, int nthreads, uint64_t seed, int *fresh_head, pofa_err *err);
+/* Is the weights file at path large enough for the config? Refuses a
+ * config describing a model far larger than its file, before allocating. */
+int pofa_model_check_size(const pofa_config *cfg, enum pofa_head head, const char *path, pofa_err *err);
 /* Loads tensors from a safetensors file into an existing model. */
 int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, pofa_err *err);
 int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err);

@@ -22,6 +22,15 @@
 #include "data/base/fileio.h"
 #include "engine/run/eval.h"
 
+#include <time.h>
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static char dir[256];
 
 static int setup(void **st)
@@ -268,7 +277,7 @@ static void test_corruptions(void **st)
 	unsigned char *b;
 	uint64_t hl = header_len(goodbuf);
 
-	expect_refused("shorter than 8 bytes", goodbuf, 5, "truncated", NULL);
+	expect_refused("shorter than 8 bytes", goodbuf, 5, "truncated: 5 bytes", NULL);
 	expect_refused("truncated data", goodbuf, goodn - 100, "truncated", NULL);
 	expect_refused("truncated header", goodbuf, 8 + hl / 2, "header length", NULL);
 
@@ -317,6 +326,13 @@ static void test_corruptions(void **st)
 	b = edit_header("\"shape\":[8]", "\"shape\":\"8\"", &n);
 	expect_refused("shape not an array", b, n, "bert.embeddings.LayerNorm.bias", NULL);
 	free(b);
+	/* junk after the header's JSON (the format pads with spaces only) */
+	b = edit_header("}}", "}}\001\001\001\001\001\001\001\001", &n);
+	expect_refused("junk after the header", b, n, "junk after the JSON header", NULL);
+	free(b);
+	b = edit_header("bert.embeddings.LayerNorm.bias", "bert.embeddings.LayerNorm.b\xff\xfe" "as", &n);
+	expect_refused("a name that is not UTF-8", b, n, "not UTF-8", NULL);
+	free(b);
 	/* a file with extra bytes after the last tensor */
 	b = malloc(goodn + 16);
 	memcpy(b, goodbuf, goodn);
@@ -340,8 +356,13 @@ static void test_config_errors(void **st)
 		{ "{\"vocab_size\": 1.5}", "vocab_size" },
 		{ "{\"model_type\": \"gpt2\"}", "model_type" },
 		{ "[1, 2]", "not a JSON object" },
-		{ "{\"hidden_size\": 12,", "not a JSON object" },
+		{ "{\"hidden_size\": 12,", "malformed JSON" },
 		{ "{\"id2label\": {\"0\": \"a\", \"7\": \"b\"}}", "id2label" },
+		/* after an early }, the rest would fall back to defaults unseen */
+		{ "{\"hidden_size\": 64}\n \"num_hidden_layers\": 2}", ":2: junk after the JSON value" },
+		/* Python keeps the last, cJSON the first: refused, not picked */
+		{ "{\"hidden_size\": 64, \"hidden_size\": 128}", "key \"hidden_size\" appears twice" },
+		{ "{\"id2label\": {\"0\": \"a\", \"0\": \"b\"}}", "key \"0\" appears twice" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		fx_spit(path, cases[i].json, strlen(cases[i].json));
@@ -486,6 +507,87 @@ static void test_nonfinite_weights(void **st)
 	pofa_model_free(m);
 }
 
+/* sizes from an untrusted config.json are checked before memory is taken */
+static void test_untrusted_sizes(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	char mdir[600], path[700];
+	snprintf(mdir, sizeof mdir, "%s/sizes", dir);
+	pofa_model *m = fx_model(&c, POFA_HEAD_MLM, 2, 8, 1, 1);
+	assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+	pofa_model_free(m);
+	/* a config of bert-large sizes beside a tiny weights file */
+	snprintf(path, sizeof path, "%s/config.json", mdir);
+	fx_spit_str(path, "{\"hidden_size\": 16384, \"num_hidden_layers\": 48, \"intermediate_size\": 65536, "
+	                  "\"num_attention_heads\": 16, \"vocab_size\": 30522}");
+	int fresh;
+	memset(&err, 0, sizeof err);
+	m = pofa_model_load_for(mdir, POFA_HEAD_MLM, POFA_MODEL_INFER, 1, 8, 1, 1, &fresh, &err);
+	if (m || err.status != POFA_ERR_INPUT || !strstr(err.msg, "do not belong together"))
+		fail_msg("huge config, small file: expected status 2 before allocating, got %d: %s", err.status, err.msg);
+	/* more than the machine has: refused with the size it would need */
+	pofa_config big = fx_config(1 << 22, 16384, 512);
+	big.num_hidden_layers = 256;
+	big.intermediate_size = 65536;
+	big.num_attention_heads = 16;
+	memset(&err, 0, sizeof err);
+	m = pofa_model_new(&big, POFA_HEAD_MLM, 8, 512, 1, &err);
+	if (m || err.status != POFA_ERR_INPUT || !strstr(err.msg, "MiB") || !strstr(err.msg, "the machine has"))
+		fail_msg("a model larger than memory: expected status 2 with its size, got %d: %s", err.status, err.msg);
+	/* an inference model: no gradients, no moments, and backward is a no-op */
+	m = pofa_model_new_for(&c, POFA_HEAD_CLS, POFA_MODEL_INFER, 2, 8, 1, &err);
+	assert_non_null(m);
+	assert_null(pofa_model_grads(m));
+	assert_null(pofa_model_moment1(m));
+	pofa_model_init(m, 1);
+	int ids[16] = { 2, 5, 6, 3 }, lab[2] = { 0, 1 };
+	pofa_batch b = { .B = 2, .T = 8, .input_ids = ids, .labels = lab };
+	assert_true(isfinite(pofa_model_step_loss(m, &b, 0)));
+	pofa_model_backward(m, &b);
+	pofa_model_zero_grad(m);
+	pofa_model_free(m);
+}
+
+/* finding duplicate names is not quadratic: 60,000 tensors open at once */
+static void test_many_tensors(void **st)
+{
+	(void)st;
+	enum { N = 60000 };
+	pofa_st_out *o = calloc(N, sizeof *o);
+	char (*names)[24] = calloc(N, sizeof *names);
+	float one = 1.0f;
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "t.%05d", (i * 7919) % N);
+		o[i] = (pofa_st_out){ names[i], &one, 1, { 1, 0 }, POFA_F32 };
+	}
+	char path[700];
+	snprintf(path, sizeof path, "%s/many.safetensors", dir);
+	pofa_err err;
+	assert_int_equal(pofa_st_write(path, o, N, NULL, 0, &err), 0);
+	double t0 = now_seconds();
+	pofa_st_file f;
+	if (pofa_st_open(&f, path, &err))
+		fail_msg("%s", err.msg);
+	double dt = now_seconds() - t0;
+	assert_int_equal(f.ntensors, N);
+	assert_non_null(pofa_st_find(&f, "t.31337"));
+	assert_null(pofa_st_find(&f, "t.99999"));
+	pofa_st_close(&f);
+	/* quadratic took minutes; a sorted index, well under a second */
+	if (dt > 20.0)
+		fail_msg("opening %d tensors took %.1f s", N, dt);
+	/* and a name twice is still refused */
+	memcpy(names[N - 1], names[0], sizeof names[0]);
+	assert_int_equal(pofa_st_write(path, o, N, NULL, 0, &err), 0);
+	memset(&err, 0, sizeof err);
+	if (pofa_st_open(&f, path, &err) != POFA_ERR_INPUT || !strstr(err.msg, "appears twice"))
+		fail_msg("a duplicate name among %d: %s", N, err.msg);
+	free(o);
+	free(names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +599,8 @@ int main(void)
 		cmocka_unit_test(test_optimizer_state),
 		cmocka_unit_test(test_atomic_write_keeps_old),
 		cmocka_unit_test(test_nonfinite_weights),
+		cmocka_unit_test(test_untrusted_sizes),
+		cmocka_unit_test(test_many_tensors),
 	};
 	return cmocka_run_group_tests_name("files", tests, setup, teardown);
 }

@@ -3,6 +3,7 @@
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
+#include "data/base/json.h"
 #include "data/base/sbuf.h"
 
 #include <math.h>
@@ -36,21 +37,10 @@ void pofa_qa_free(pofa_qa_set *qa)
 int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 {
 	memset(qa, 0, sizeof *qa);
-	unsigned char *buf;
-	size_t n;
-	int rc = pofa_read_file(path, &buf, &n, (size_t)2 << 30, err);
-	if (rc)
-		return rc;
-	const char *endp = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts((const char *)buf, n, &endp, 0);
-	if (!root) {
-		long line = 1;
-		for (const char *c = (const char *)buf; endp && c < endp; c++)
-			line += *c == '\n';
-		free(buf);
-		return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: malformed JSON", path, line);
-	}
-	free(buf);
+	int rc = POFA_OK;
+	cJSON *root = pofa_json_read(path, (size_t)2 << 30, err);
+	if (!root)
+		return err->status;
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	if (!cJSON_IsArray(data)) {
 		cJSON_Delete(root);

@@ -9,11 +9,16 @@
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
-#include <string.h>
 #include <cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utf8proc.h>
 
 #define ST_MAX_HEADER (100u << 20) /* the reference reader's limit */
 #define ST_MAX_FILE ((size_t)64 << 30)
@@ -59,10 +64,38 @@ void pofa_st_close(pofa_st_file *f)
 {
 	if (!f)
 		return;
-	free(f->buf);
+	if (f->buf && f->mapped)
+		munmap(f->buf, f->size);
+	else
+		free(f->buf);
 	free(f->tensors);
+	free(f->by_name);
 	free(f->meta);
 	memset(f, 0, sizeof *f);
+}
+
+static int utf8_ok(const char *s)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	utf8proc_ssize_t n = (utf8proc_ssize_t)strlen(s);
+	while (n > 0) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(p, n, &cp);
+		if (k <= 0)
+			return 0;
+		p += k;
+		n -= k;
+	}
+	return 1;
+}
+
+/* qsort has no argument for the file whose names it compares; files are
+ * opened one at a time per thread of the engine, so a thread-local will do */
+static _Thread_local const pofa_st_file *sort_file;
+
+static int by_name_index(const void *a, const void *b)
+{
+	return strcmp(sort_file->tensors[*(const int *)a].name, sort_file->tensors[*(const int *)b].name);
 }
 
 static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *err)
@@ -70,11 +103,19 @@ static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *e
 	const char *path = f->path;
 	if (n == 0 || json[0] != '{')
 		return pofa_error(err, POFA_ERR_INPUT, "%s: header is not a JSON object", path);
-	cJSON *root = cJSON_ParseWithLength(json, n);
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(json, n, &end, 0);
 	if (!root || !cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return pofa_error(err, POFA_ERR_INPUT, "%s: malformed JSON header", path);
 	}
+	/* the format pads the header with spaces; anything else is junk */
+	for (const char *c = end; c < json + n; c++)
+		if (*c != ' ') {
+			cJSON_Delete(root);
+			return pofa_error(err, POFA_ERR_INPUT, "%s: junk after the JSON header (byte %ld of it)", path,
+			                  (long)(c - json));
+		}
 	int count = cJSON_GetArraySize(root);
 	f->tensors = calloc((size_t)count + 1, sizeof *f->tensors);
 	f->meta = calloc((size_t)count + 1, sizeof *f->meta);
@@ -110,13 +151,10 @@ static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *e
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor name too long", path);
 			break;
 		}
-		for (int i = 0; i < f->ntensors; i++)
-			if (strcmp(f->tensors[i].name, name) == 0) {
-				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: appears twice", path, name);
-				break;
-			}
-		if (rc)
+		if (!utf8_ok(name)) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: a tensor name that is not UTF-8", path);
 			break;
+		}
 		pofa_st_tensor *t = &f->tensors[f->ntensors];
 		strcpy(t->name, name);
 		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
@@ -187,6 +225,19 @@ static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *e
 	if (rc)
 		return rc;
 
+	/* the names, sorted: each once, and found by binary search */
+	f->by_name = malloc(((size_t)f->ntensors + 1) * sizeof *f->by_name);
+	if (!f->by_name)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	for (int i = 0; i < f->ntensors; i++)
+		f->by_name[i] = i;
+	sort_file = f;
+	qsort(f->by_name, (size_t)f->ntensors, sizeof *f->by_name, by_name_index);
+	for (int i = 1; i < f->ntensors; i++)
+		if (!strcmp(f->tensors[f->by_name[i]].name, f->tensors[f->by_name[i - 1]].name))
+			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: appears twice", path,
+			                  f->tensors[f->by_name[i]].name);
+
 	/* the data section must be covered exactly once, in order */
 	pofa_st_tensor *s = malloc(((size_t)f->ntensors + 1) * sizeof *s);
 	if (!s)
@@ -212,24 +263,49 @@ static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *e
 	return rc;
 }
 
+/* the file, mapped (read whole when it cannot be) */
+static int map_file(pofa_st_file *f, const char *path, pofa_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > ST_MAX_FILE) {
+		close(fd);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: file too large (%lld bytes)", path, (long long)st.st_size);
+	}
+	f->size = (size_t)st.st_size;
+	void *p = f->size ? mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	close(fd);
+	if (p != MAP_FAILED) {
+		f->buf = p;
+		f->mapped = 1;
+		return POFA_OK;
+	}
+	return pofa_read_file(path, &f->buf, &f->size, ST_MAX_FILE, err);
+}
+
 int pofa_st_open(pofa_st_file *f, const char *path, pofa_err *err)
 {
 	memset(f, 0, sizeof *f);
 	snprintf(f->path, sizeof f->path, "%s", path);
-	int rc = pofa_read_file(path, &f->buf, &f->size, ST_MAX_FILE, err);
+	int rc = map_file(f, path, err);
 	if (rc)
 		return rc;
-	if (f->size < 8) {
+	size_t size = f->size;
+	if (size < 8) {
 		pofa_st_close(f);
 		return pofa_error(err, POFA_ERR_INPUT,
-		                  "%s: truncated: %zu bytes, shorter than the 8-byte header length", path,
-		                  f->size);
+		                  "%s: truncated: %zu bytes, shorter than the 8-byte header length", path, size);
 	}
 	uint64_t n = 0;
 	for (int i = 7; i >= 0; i--)
 		n = (n << 8) | f->buf[i];
-	if (n > ST_MAX_HEADER || n > f->size - 8) {
-		size_t size = f->size;
+	if (n > ST_MAX_HEADER || n > size - 8) {
 		pofa_st_close(f);
 		return pofa_error(err, POFA_ERR_INPUT,
 		                  "%s: bad header length %llu (file has %zu bytes); the file is truncated "
@@ -245,12 +321,18 @@ int pofa_st_open(pofa_st_file *f, const char *path, pofa_err *err)
 	return rc;
 }
 
+static int by_name_key(const void *key, const void *b)
+{
+	return strcmp((const char *)key, sort_file->tensors[*(const int *)b].name);
+}
+
 const pofa_st_tensor *pofa_st_find(const pofa_st_file *f, const char *name)
 {
-	for (int i = 0; i < f->ntensors; i++)
-		if (strcmp(f->tensors[i].name, name) == 0)
-			return &f->tensors[i];
-	return NULL;
+	if (!f->by_name)
+		return NULL;
+	sort_file = f;
+	const int *i = bsearch(name, f->by_name, (size_t)f->ntensors, sizeof *f->by_name, by_name_key);
+	return i ? &f->tensors[*i] : NULL;
 }
 
 const char *pofa_st_meta(const pofa_st_file *f, const char *key)

@@ -32,11 +32,13 @@ typedef struct pofa_st_tensor {
 
 typedef struct pofa_st_file {
 	char path[1024];
-	unsigned char *buf;   /* the whole file */
+	unsigned char *buf;   /* the whole file (mapped, read-only) */
 	size_t size;
+	int mapped;
 	size_t data_off;      /* start of the data section */
 	int ntensors;
 	pofa_st_tensor *tensors;
+	int *by_name;         /* tensor indices sorted by name */
 	int nmeta;
 	char (*meta)[2][128]; /* __metadata__ key, value */
 } pofa_st_file;

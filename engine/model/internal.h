@@ -54,6 +54,7 @@ typedef struct {
 struct pofa_model {
 	pofa_config cfg;
 	enum pofa_head head;
+	enum pofa_model_use use;
 	int maxB, maxT;
 	pofa_pool *pool;
 	pofa_kern k;

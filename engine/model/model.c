@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const pofa_head_names[POFA_HEAD_COUNT] = { "mlm", "cls", "span" };
 const char *const pofa_role_names[POFA_ROLE_COUNT] = {
@@ -80,7 +81,7 @@ static void add_tensor(pofa_model *m, const tensor_def *d, const char *name, int
 	pofa_tensor *t = &m->tensors[m->ntensors];
 	snprintf(t->name, sizeof t->name, "%s", name);
 	t->data = m->p.blk[d->blk] + d->off;
-	t->grad = m->g.blk[d->blk] + d->off;
+	t->grad = m->g.blk[d->blk] ? m->g.blk[d->blk] + d->off : NULL;   /* NULL: an inference model */
 	t->ndim = d->ndim;
 	t->shape[0] = d->d0;
 	t->shape[1] = d->ndim > 1 ? d->d1 : 1;
@@ -292,8 +293,33 @@ void *pofa_alloc_floats(size_t n)
 	return p;
 }
 
+size_t pofa_config_num_params(const pofa_config *cfg, enum pofa_head head)
+{
+	size_t sizes[PT_COUNT], n = 0;
+	param_sizes(cfg, head, sizes);
+	for (int i = 0; i < PT_COUNT; i++)
+		n += sizes[i];
+	return n;
+}
+
+/* what a model of this use takes, in bytes: parameters (and gradients and
+ * two AdamW moments when it trains), activations, per-thread scratch */
+static double model_bytes(pofa_model *m, int nthreads)
+{
+	size_t act = arena_layout(m, NULL);
+	size_t T = (size_t)m->maxT, C = (size_t)m->cfg.hidden_size;
+	size_t scratch = POFA_MAX(T * T, 2 * C) * (size_t)nthreads;
+	return 4.0 * ((double)m->nparams * (m->use == POFA_MODEL_TRAIN ? 4 : 1) + (double)act + (double)scratch);
+}
+
 pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB, int maxT,
                            int nthreads, pofa_err *err)
+{
+	return pofa_model_new_for(cfg, head, POFA_MODEL_TRAIN, maxB, maxT, nthreads, err);
+}
+
+pofa_model *pofa_model_new_for(const pofa_config *cfg, enum pofa_head head, enum pofa_model_use use,
+                               int maxB, int maxT, int nthreads, pofa_err *err)
 {
 	if (pofa_config_check(cfg, "model config", err))
 		return NULL;
@@ -303,12 +329,12 @@ pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB
 	}
 	if (maxB < 1 || maxT < 1 || maxT > cfg->max_position_embeddings) {
 		pofa_error(err, POFA_ERR_INPUT,
-		           "batch %d x sequence %d: sequence must be 1..%d (max_position_embeddings)",
+		           "batch %d x sequence %d: the sequence must be 1..%d (the model's max_position_embeddings)",
 		           maxB, maxT, cfg->max_position_embeddings);
 		return NULL;
 	}
 	if (head == POFA_HEAD_CLS && cfg->num_labels < 1) {
-		pofa_error(err, POFA_ERR_INPUT, "classification head needs num_labels >= 1");
+		pofa_error(err, POFA_ERR_INPUT, "a classification head needs num_labels >= 1");
 		return NULL;
 	}
 	nthreads = POFA_MAX(1, POFA_MIN(nthreads, 64));
@@ -317,10 +343,24 @@ pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB
 		goto oom;
 	m->cfg = *cfg;
 	m->head = head;
+	m->use = use;
 	m->maxB = maxB;
 	m->maxT = maxT;
 	m->dropout = 1;
 	m->mlm_positions = POFA_MLM_MASKED;
+	param_sizes(cfg, head, m->sizes);
+	m->nparams = pofa_config_num_params(cfg, head);
+	/* more than the machine has: say so before the kernel's OOM killer does */
+	double need = model_bytes(m, nthreads);
+	double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+	if (have > 0 && need > have) {
+		pofa_error(err, POFA_ERR_INPUT, "the model needs %.0f MiB (%zu parameters%s, activations for batch "
+		           "%d x %d) and the machine has %.0f MiB; lower batch or seq, or use a smaller model",
+		           need / 1048576.0, m->nparams, use == POFA_MODEL_TRAIN ? " with gradients and AdamW moments" : "",
+		           maxB, maxT, have / 1048576.0);
+		free(m);
+		return NULL;
+	}
 	/* the pool supplies the parallelism: each sgemm call is single-threaded */
 	openblas_set_num_threads(1);
 	m->pool = pofa_pool_new(nthreads);
@@ -328,16 +368,16 @@ pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB
 		goto oom;
 	m->k.pool = m->pool;
 
-	param_sizes(cfg, head, m->sizes);
-	m->nparams = 0;
-	for (int i = 0; i < PT_COUNT; i++)
-		m->nparams += m->sizes[i];
 	m->params = pofa_alloc_floats(m->nparams);
-	m->grads = pofa_alloc_floats(m->nparams);
-	m->m1 = pofa_alloc_floats(m->nparams);
-	m->m2 = pofa_alloc_floats(m->nparams);
-	if (!m->params || !m->grads || !m->m1 || !m->m2)
+	if (!m->params)
 		goto oom;
+	if (use == POFA_MODEL_TRAIN) {
+		m->grads = pofa_alloc_floats(m->nparams);
+		m->m1 = pofa_alloc_floats(m->nparams);
+		m->m2 = pofa_alloc_floats(m->nparams);
+		if (!m->grads || !m->m1 || !m->m2)
+			goto oom;
+	}
 	point_blocks(&m->p, m->params, m->sizes);
 	point_blocks(&m->g, m->grads, m->sizes);
 
@@ -362,7 +402,10 @@ pofa_model *pofa_model_new(const pofa_config *cfg, enum pofa_head head, int maxB
 	m->k.scratch = m->shared_scratch;
 	return m;
 oom:
-	pofa_error(err, POFA_ERR_RUN, "out of memory for the model (batch %d, sequence %d)", maxB, maxT);
+	pofa_error(err, POFA_ERR_RUN, "out of memory: the model needs %.0f MiB (%zu parameters%s, activations "
+	           "for batch %d x %d); lower batch or seq", m ? model_bytes(m, nthreads) / 1048576.0 : 0.0,
+	           m ? m->nparams : (size_t)0, use == POFA_MODEL_TRAIN ? " with gradients and AdamW moments" : "",
+	           maxB, maxT);
 	pofa_model_free(m);
 	return NULL;
 }
@@ -430,9 +473,11 @@ void pofa_model_init(pofa_model *m, uint64_t seed)
 	if (pad >= 0 && pad < m->cfg.vocab_size)
 		memset(m->p.blk[PT_WTE] + (size_t)pad * m->cfg.hidden_size, 0,
 		       (size_t)m->cfg.hidden_size * sizeof(float));
-	memset(m->m1, 0, m->nparams * sizeof(float));
-	memset(m->m2, 0, m->nparams * sizeof(float));
-	memset(m->grads, 0, m->nparams * sizeof(float));
+	if (m->grads) {
+		memset(m->m1, 0, m->nparams * sizeof(float));
+		memset(m->m2, 0, m->nparams * sizeof(float));
+		memset(m->grads, 0, m->nparams * sizeof(float));
+	}
 	m->fwd_count = 0;
 }
 
@@ -730,6 +775,8 @@ static void embed_backward_task(void *arg, int64_t c0, int64_t c1, int tid)
 
 void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 {
+	if (!m->grads)
+		return;   /* an inference model has nothing to add gradients to */
 	const pofa_config *c = &m->cfg;
 	int B = m->B, T = m->T, C = c->hidden_size, I = c->intermediate_size;
 	int NH = c->num_attention_heads, L = c->num_hidden_layers, N = B * T;
@@ -822,5 +869,9 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 	pofa_pool_run(m->pool, C, embed_backward_task, &ea);
 }
 
-void pofa_model_zero_grad(pofa_model *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+void pofa_model_zero_grad(pofa_model *m)
+{
+	if (m->grads)
+		memset(m->grads, 0, m->nparams * sizeof(float));
+}
 

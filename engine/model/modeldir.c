@@ -6,6 +6,7 @@
 #include "engine/model/internal.h"
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
+#include "data/base/json.h"
 
 #include <math.h>
 #include <string.h>
@@ -122,14 +123,11 @@ static int json_string_is(const cJSON *root, const char *key, const char *want, 
 
 int pofa_config_load(pofa_config *cfg, const char *path, pofa_err *err)
 {
-	unsigned char *buf;
-	size_t n;
-	int rc = pofa_read_file(path, &buf, &n, 16u << 20, err);
-	if (rc)
-		return rc;
-	cJSON *root = cJSON_ParseWithLength((const char *)buf, n);
-	free(buf);
-	if (!root || !cJSON_IsObject(root)) {
+	int rc = POFA_OK;
+	cJSON *root = pofa_json_read(path, 16u << 20, err);
+	if (!root)
+		return err->status;
+	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return pofa_error(err, POFA_ERR_INPUT, "%s: not a JSON object (malformed config.json)", path);
 	}
@@ -424,24 +422,57 @@ int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_
 	return POFA_OK;
 }
 
-pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int maxT, int nthreads,
-                            uint64_t seed, int *fresh_head, pofa_err *err)
+/* A config describing a model far larger than its weights file is refused
+ * before the model is allocated: every tensor but a head's must be in the
+ * file, at two bytes an element at least (F16, BF16). */
+int pofa_model_check_size(const pofa_config *cfg, enum pofa_head head, const char *path, pofa_err *err)
 {
-	char path[4200];
+	pofa_st_file f;
+	int rc = pofa_st_open(&f, path, err);
+	if (rc)
+		return rc;
+	size_t data = f.size - f.data_off;
+	pofa_st_close(&f);
+	pofa_config c = *cfg;
+	c.num_labels = 1;
+	size_t need = pofa_config_num_params(&c, POFA_HEAD_SPAN) - 2 * (size_t)c.hidden_size - 2 -
+	              (size_t)c.hidden_size * c.hidden_size - (size_t)c.hidden_size;  /* but the span head, pooler */
+	(void)head;
+	if ((double)need * 2.0 > (double)data)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: config.json describes %zu parameters (%.0f MiB as F32), but "
+		                  "the file holds %zu bytes of weights: they do not belong together", path, need,
+		                  need * 4.0 / 1048576.0, data);
+	return POFA_OK;
+}
+
+pofa_model *pofa_model_load_for(const char *dir, enum pofa_head head, enum pofa_model_use use, int maxB,
+                                int maxT, int nthreads, uint64_t seed, int *fresh_head, pofa_err *err)
+{
+	char cpath[4200], wpath[4200];
 	pofa_config cfg;
-	snprintf(path, sizeof path, "%s/config.json", dir);
-	if (pofa_config_load(&cfg, path, err))
+	snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+	snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+	if (pofa_config_load(&cfg, cpath, err) || pofa_model_check_size(&cfg, head, wpath, err))
 		return NULL;
-	pofa_model *m = pofa_model_new(&cfg, head, maxB, maxT, nthreads, err);
-	if (!m)
+	pofa_model *m = pofa_model_new_for(&cfg, head, use, maxB, maxT, nthreads, err);
+	if (!m) {
+		char msg[sizeof err->msg];
+		snprintf(msg, sizeof msg, "%s", err->msg);
+		pofa_error(err, err->status, "%s: %s", dir, msg);
 		return NULL;
+	}
 	pofa_model_init(m, seed);
-	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	if (pofa_model_load_weights(m, path, fresh_head, err)) {
+	if (pofa_model_load_weights(m, wpath, fresh_head, err)) {
 		pofa_model_free(m);
 		return NULL;
 	}
 	return m;
+}
+
+pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int maxT, int nthreads,
+                            uint64_t seed, int *fresh_head, pofa_err *err)
+{
+	return pofa_model_load_for(dir, head, POFA_MODEL_TRAIN, maxB, maxT, nthreads, seed, fresh_head, err);
 }
 
 /* ---- optimizer state ---------------------------------------------------- */

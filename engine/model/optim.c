@@ -37,6 +37,8 @@ static void sumsq_task(void *arg, int64_t t0, int64_t t1, int tid)
 
 float pofa_model_clip_grad(pofa_model *m, float max_norm)
 {
+	if (!m->grads)
+		return 0.0f;
 	double sums[64] = { 0 };
 	opt_args oa = { .m = m, .sums = sums };
 	pofa_pool_run(m->pool, m->ntensors, sumsq_task, &oa);
@@ -92,6 +94,8 @@ static void adamw_task(void *arg, int64_t i0, int64_t i1, int tid)
 
 void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr)
 {
+	if (!m->grads)
+		return;   /* an inference model does not train */
 	o->step++;
 	opt_args oa = { .m = m, .o = o, .lr = lr };
 	/* bias corrections in double, as PyTorch computes them in Python */

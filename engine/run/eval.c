@@ -249,7 +249,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 	char *save1 = NULL, *save2 = NULL;
 	for (char *mn = strtok_r(models, ", ", &save1); mn; mn = strtok_r(NULL, ", ", &save1)) {
 		int mi = pofa_recipe_stage(&r->rc, mn);
-		c->m = pofa_stage_model(c, pofa_task_head(&s->task), mi, c->labels.n, err);
+		c->m = pofa_stage_model(c, pofa_task_head(&s->task), POFA_MODEL_INFER, mi, c->labels.n, err);
 		if (!c->m)
 			return pofa_stage_fail(c, err);
 		char dir[1200], path[1300];

@@ -96,7 +96,8 @@ int pofa_restore(stage_ctx *c, pofa_err *err);
 /* ---- stage.c ------------------------------------------------------------- */
 enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err);
 enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err);
-pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, int from, int nlabels, pofa_err *err);
+pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
+                             pofa_err *err);
 void pofa_stage_order(stage_ctx *c);
 void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor);
 pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c);

@@ -19,7 +19,8 @@
 /* ---- model and data ------------------------------------------------------------------ */
 
 /* the model a stage starts from, with the head it trains */
-pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, int from, int nlabels, pofa_err *err)
+pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
+                             pofa_err *err)
 {
 	pofa_run *r = c->r;
 	const pofa_stage *s = &c->s;
@@ -57,15 +58,21 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, int from, int nl
 	if (s->hidden_dropout >= 0) cfg.hidden_dropout_prob = s->hidden_dropout;
 	if (s->attention_dropout >= 0) cfg.attention_probs_dropout_prob = s->attention_dropout;
 	if (s->classifier_dropout >= 0) cfg.classifier_dropout = s->classifier_dropout;
-	pofa_model *m = pofa_model_new(&cfg, head, s->batch, s->seq, r->threads, err);
-	if (!m)
+	char wpath[1300];
+	snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+	if (dir[0] && pofa_model_check_size(&cfg, head, wpath, err))
 		return NULL;
+	pofa_model *m = pofa_model_new_for(&cfg, head, use, s->batch, s->seq, r->threads, err);
+	if (!m) {   /* a batch or sequence the model cannot take: the recipe's */
+		char msg[sizeof err->msg];
+		snprintf(msg, sizeof msg, "%s", err->msg);
+		pofa_error(err, err->status, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name, msg);
+		return NULL;
+	}
 	pofa_model_init(m, pofa_mix64(r->rc.seed ^ (uint64_t)(c->i + 1) * 0x9e3779b97f4a7c15ULL));
 	if (dir[0]) {
-		char path[1300];
 		int fresh = 0;
-		snprintf(path, sizeof path, "%s/model.safetensors", dir);
-		if (pofa_model_load_weights(m, path, &fresh, err)) {
+		if (pofa_model_load_weights(m, wpath, &fresh, err)) {
 			pofa_model_free(m);
 			return NULL;
 		}
@@ -232,12 +239,12 @@ static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 {
 	const pofa_stage *s = &c->s;
-	c->m = pofa_stage_model(c, head, s->from_idx, c->labels.n, err);
+	c->m = pofa_stage_model(c, head, POFA_MODEL_TRAIN, s->from_idx, c->labels.n, err);
 	if (!c->m)
 		return err->status;
 	if (s->teacher_idx < 0)
 		return POFA_OK;
-	c->teacher = pofa_stage_model(c, head, s->teacher_idx, c->labels.n, err);
+	c->teacher = pofa_stage_model(c, head, POFA_MODEL_INFER, s->teacher_idx, c->labels.n, err);
 	if (!c->teacher)
 		return err->status;
 	pofa_model_set_dropout(c->teacher, 0);

@@ -22,6 +22,7 @@
  */
 #include "engine/run/internal.h"
 #include "data/base/fileio.h"
+#include "data/base/json.h"
 #include "data/base/util.h"
 
 #include <cJSON.h>
@@ -99,21 +100,10 @@ static int write_json(const char *path, cJSON *o, pofa_err *err)
 
 static cJSON *read_json(const char *path, pofa_err *err)
 {
-	unsigned char *buf;
-	size_t n;
-	if (pofa_read_file(path, &buf, &n, 16u << 20, err))
-		return NULL;
-	const char *end = NULL;
-	cJSON *o = cJSON_ParseWithLengthOpts((const char *)buf, n, &end, 0);
-	/* nothing but white space may follow the object */
-	while (o && end && end < (const char *)buf + n && (*end == ' ' || *end == '\n' || *end == '\r' ||
-	                                                    *end == '\t'))
-		end++;
-	int junk = o && end != (const char *)buf + n;
-	free(buf);
-	if (!cJSON_IsObject(o) || junk) {
+	cJSON *o = pofa_json_read(path, 16u << 20, err);
+	if (o && !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
-		pofa_error(err, POFA_ERR_INPUT, "%s: not a JSON object%s", path, junk ? " (junk after it)" : "");
+		pofa_error(err, POFA_ERR_INPUT, "%s: not a JSON object", path);
 		return NULL;
 	}
 	return o;

@@ -79,7 +79,8 @@ int cmd_eval(int argc, char **argv)
 	pofa_taskset ts;
 	memset(&ts, 0, sizeof ts);
 	int fresh = 0, rc = POFA_OK;
-	pofa_model *m = pofa_model_load(model, head, (int)B, (int)T, cli_default_threads(), 1, &fresh, &err);
+	pofa_model *m = pofa_model_load_for(model, head, POFA_MODEL_INFER, (int)B, (int)T, cli_default_threads(), 1,
+	                                    &fresh, &err);
 	if (!m)
 		rc = err.status;
 	else if (fresh)

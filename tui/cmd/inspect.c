@@ -47,7 +47,10 @@ int cmd_inspect(int argc, char **argv)
 	if (cw && cw->ndim == 2)
 		cfg.num_labels = (int)cw->shape[0];
 	pofa_st_close(&f);
-	pofa_model *m = pofa_model_new(&cfg, head, 1, 1, 1, &err);
+	if (pofa_model_check_size(&cfg, head, path, &err))
+		return cli_fail(&err);
+	/* no gradients or moments: only the weights are looked at */
+	pofa_model *m = pofa_model_new_for(&cfg, head, POFA_MODEL_INFER, 1, 1, 1, &err);
 	if (!m)
 		return cli_fail(&err);
 	pofa_model_init(m, 0);
