@@ -44,6 +44,19 @@ sed 's/"hidden_size":[[:space:]]*128/"hidden_size": 64/' "$tmp/demo/config.json"
 cp "$tmp/demo/model.safetensors" "$tmp/bad/model.safetensors"
 expect 2 "inspect a config that disagrees" "config.json says" -- "$POFA" inspect "$tmp/bad"
 expect 2 "inspect a missing folder" "cannot open" -- "$POFA" inspect "$tmp/nothing-here"
+# a config far larger than its weights: refused before memory is taken
+cp -r "$tmp/demo" "$tmp/huge"
+printf '{"hidden_size": 16384, "num_hidden_layers": 48, "intermediate_size": 65536, "num_attention_heads": 16}' \
+	> "$tmp/huge/config.json"
+expect 2 "inspect a config far larger than its weights" "do not belong together" -- "$POFA" inspect "$tmp/huge"
+# eval: errors name the files they are about
+printf 'sentence\tlabel\nw5 w6\ta\n' > "$tmp/t.tsv"
+cp -r "$tmp/demo" "$tmp/v"
+head -100 "$tmp/demo/vocab.txt" > "$tmp/v/vocab.txt"
+expect 2 "eval: a vocabulary of another size" "vocab.txt has 100 tokens, but $tmp/v/config.json says vocab_size 2048" \
+	-- "$POFA" eval --model "$tmp/v" --task tsv --data "$tmp/t.tsv"
+expect 2 "eval: --seq past the model's positions" "$tmp/demo: batch 32 x sequence 256" \
+	-- "$POFA" eval --model "$tmp/demo" --task tsv --data "$tmp/t.tsv" --seq 256
 
 
 # data commands

@@ -126,6 +126,11 @@ n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
 [ $? -eq 2 ] && grep -q "has no cls head" "$tmp/e3" && ok "pofa eval of a model without the head: status 2" \
 	|| { cat "$tmp/e3"; bad "pofa eval without head"; }
 
+"$POFA" eval --model "$tmp/a/transfer" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 \
+	--predictions "$tmp/no/such/dir/p.csv" > "$tmp/e4" 2>&1
+[ $? -eq 2 ] && grep -q "$tmp/no/such/dir/p.csv: cannot write: No such file" "$tmp/e4" \
+	&& ok "pofa eval: a predictions file that cannot be written is named" || { cat "$tmp/e4"; bad "predictions error"; }
+
 # recipe errors: file:line, the key, status 2, nothing run
 printf '[run]\nname = x\n[stage a]\nkind = mlm\nsteps = 10\nfrobs = 3\n' > "$tmp/r1.ini"
 "$POFA" run --headless "$tmp/r1.ini" --out "$tmp/r1" > "$tmp/r1.out" 2>&1
@@ -141,6 +146,22 @@ printf '[stage a]\nkind = finetune\nfrom = b\nsteps = 3\ntask = wn-pair\n[stage 
 "$POFA" run --headless "$tmp/tiny.ini" --out "$tmp/a" > "$tmp/r4.out" 2>&1
 [ $? -eq 2 ] && grep -q "already holds a run" "$tmp/r4.out" && ok "run refuses to overwrite a run" \
 	|| { cat "$tmp/r4.out"; bad "overwrite"; }
+
+# preflight: what a late stage reads is checked before the first stage
+# trains, and a new run that fails there leaves no folder behind
+"$POFA" run --headless "$tmp/tiny.ini" --set tt.train_file="$tmp/none.tsv" --set tt.dev_file="$tmp/none.tsv" \
+	--out "$tmp/p1" > "$tmp/p1.out" 2>&1
+[ $? -eq 2 ] && grep -q "stage tt: $tmp/none.tsv: cannot open" "$tmp/p1.out" && [ ! -e "$tmp/p1" ] \
+	&& ok "preflight: a missing task file of a late stage, exit 2, no folder" || { cat "$tmp/p1.out"; bad "preflight: missing file"; }
+printf 'sentence1\tsentence2\tlabel\nx\ty\t0\nz\tw\t1\n' > "$tmp/train.tsv"
+printf 'sentence1\tsentence2\tlabel\nx\ty\t0\nz\tw\tmaybe\n' > "$tmp/dev.tsv"
+"$POFA" run --headless "$tmp/tiny.ini" --set tt.train_file="$tmp/train.tsv" --set tt.dev_file="$tmp/dev.tsv" \
+	--out "$tmp/p2" > "$tmp/p2.out" 2>&1
+[ $? -eq 2 ] && grep -q "dev.tsv:3: label \"maybe\"" "$tmp/p2.out" && ! grep -q "\[1/" "$tmp/p2.out" \
+	&& ok "preflight: an unknown dev label, before any stage" || { cat "$tmp/p2.out"; bad "preflight: label"; }
+"$POFA" run --headless "$tmp/tiny.ini" --set sparse.seq=128 --out "$tmp/p3" > "$tmp/p3.out" 2>&1
+[ $? -eq 2 ] && grep -q "stage sparse: seq = 128, but the model has 64 positions" "$tmp/p3.out" \
+	&& ok "preflight: seq past the model's positions" || { cat "$tmp/p3.out"; bad "preflight: seq"; }
 
 # resume after kill -9: the same metrics as the uninterrupted run
 "$POFA" run --headless "$tmp/tiny.ini" --out "$tmp/b" > "$tmp/b.log" 2>&1 &

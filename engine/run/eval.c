@@ -7,6 +7,7 @@
 #include "data/base/util.h"
 
 #include <csv.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 		pf = fopen(tmp, "w");
 		if (!pf) {
 			free(buf); free(idx); free(pred); free(sl); free(el);
-			return pofa_error(err, POFA_ERR_INPUT, "%s: cannot write", predictions);
+			return pofa_error(err, POFA_ERR_INPUT, "%s: cannot write: %s", predictions, strerror(errno));
 		}
 		if (ts->format == POFA_TASK_SQUAD) {
 			fputs("id,prediction,gold\n", pf);
@@ -144,9 +145,10 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 	}
 	if (pf) {
 		int bad = fflush(pf) || ferror(pf) || fsync(fileno(pf));
+		int e = errno;
 		fclose(pf);
 		if (!rc && (bad || rename(tmp, predictions)))
-			rc = pofa_error(err, POFA_ERR_RUN, "%s: write failed", predictions);
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: write failed: %s", predictions, strerror(bad ? e : errno));
 		if (rc)
 			remove(tmp);
 	}

@@ -8,6 +8,7 @@
  *   stage.c    a training stage: its model, data, schedule and the loop
  *   control.c  commands at a step boundary: pause, edits, mask maps...
  *   eval.c     evaluation: the dev split during training, eval stages
+ *   preflight.c  every input checked before the first stage
  */
 #ifndef POFA_RUN_INTERNAL_H
 #define POFA_RUN_INTERNAL_H
@@ -83,6 +84,10 @@ int pofa_run_take_commands(pofa_run *r, pofa_command *out, int cap, int wait);
 int pofa_mailbox_init(pofa_run *r, pofa_err *err);
 void pofa_mailbox_free(pofa_run *r);
 void pofa_run_wake(pofa_run *r);
+
+/* ---- preflight.c --------------------------------------------------------- */
+/* every file the stages from start_stage on will read, checked (exit 2) */
+int pofa_preflight(pofa_run *r, pofa_err *err);
 
 /* ---- state.c ------------------------------------------------------------- */
 /* state.json: where to continue (checkpoint: a folder under the run, or NULL) */

@@ -99,8 +99,11 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 		pofa_run_free(r);
 		return NULL;
 	}
-	if (pofa_mkdirs(dir, err) || lock_dir(r, err) || (!resume && no_run_yet(r, err)) ||
-	    (resume && pofa_state_read(r, flags & POFA_RUN_ALLOW_CHANGED_RECIPE, err))) {
+	/* a new run checks its inputs before it makes its folder; a resumed one
+	 * once it knows from which stage it continues */
+	if ((!resume && pofa_preflight(r, err)) || pofa_mkdirs(dir, err) || lock_dir(r, err) ||
+	    (!resume && no_run_yet(r, err)) ||
+	    (resume && (pofa_state_read(r, flags & POFA_RUN_ALLOW_CHANGED_RECIPE, err) || pofa_preflight(r, err)))) {
 		pofa_run_free(r);
 		return NULL;
 	}
@@ -190,7 +193,8 @@ static void *engine_main(void *arg)
 		pofa_run_log(r, -1, POFA_EV_LOG, "recipe.ini changed since the run began (hash %s, now %016llx); "
 		             "continuing with it, as --allow-changed-recipe asks", r->changed_from,
 		             (unsigned long long)r->rc.hash);
-	r->tk = pofa_tokenizer_load(r->rc.vocab, POFA_CASE_AUTO, &err);
+	if (!r->tk)
+		r->tk = pofa_tokenizer_load(r->rc.vocab, POFA_CASE_AUTO, &err);
 	if (!r->tk) {
 		pofa_event x = pofa_ev_new(POFA_EV_ERROR, -1, r);
 		snprintf(x.text, sizeof x.text, "%s (build the data first: pofa data build)", err.msg);

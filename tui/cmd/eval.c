@@ -61,6 +61,12 @@ int cmd_eval(int argc, char **argv)
 	pofa_tokenizer *tk = pofa_tokenizer_load(path, POFA_CASE_AUTO, &err);
 	if (!tk)
 		return cli_fail(&err);
+	if (pofa_vocab_size(tk) != cfg.vocab_size) {
+		pofa_error(&err, POFA_ERR_INPUT, "%s has %d tokens, but %s/config.json says vocab_size %d: the model "
+		           "and its vocabulary do not belong together", path, pofa_vocab_size(tk), model, cfg.vocab_size);
+		pofa_tokenizer_free(tk);
+		return cli_fail(&err);
+	}
 	/* the model's labels name the classes; gold labels map onto them */
 	pofa_labels labels = { 0 };
 	int head = pofa_task_head(&spec);

@@ -1,0 +1,144 @@
+/*
+ * preflight.c - everything a run will read, checked before it trains: the
+ * vocabulary, the starting model directory (config against vocabulary and
+ * weights file), the corpus, every task file that a stage still to run
+ * reads (parsed whole: labels, columns, SQuAD structure), every model
+ * folder of an earlier stage that a remaining stage starts from, and what
+ * the model's sizes allow of each stage (sequence length, pruning
+ * patterns). An error here stops the run with exit status 2 before any
+ * stage starts, and before a new run's folder is made.
+ */
+#include "engine/run/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* the stage's error, prefixed with the recipe's file:line and its name */
+static int stage_error(const pofa_run *r, const pofa_stage *s, pofa_err *err)
+{
+	char msg[sizeof err->msg];
+	snprintf(msg, sizeof msg, "%s", err->msg);
+	return pofa_error(err, err->status, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name, msg);
+}
+
+static int readable_file(const char *path, const char *what, pofa_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: %s: cannot open", path, what);
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: %s: %s", path, what,
+		                  S_ISREG(st.st_mode) ? "empty" : "not a regular file");
+	return POFA_OK;
+}
+
+/* a task's files, read as the stage will read them */
+static int check_task(const pofa_stage *s, const pofa_tokenizer *tk, pofa_err *err)
+{
+	const pofa_task_spec *t = &s->task;
+	const char *files[3] = { t->train, t->dev, t->test };
+	int need[3] = { s->kind != POFA_STAGE_EVAL || t->format == POFA_TASK_TSV, s->kind != POFA_STAGE_EVAL, 0 };
+	if (s->kind == POFA_STAGE_EVAL) {
+		need[1] = strstr(s->splits, "dev") != NULL;
+		need[2] = strstr(s->splits, "test") != NULL;
+		need[0] = need[0] || strstr(s->splits, "train") != NULL;
+	}
+	pofa_labels labels = { 0 };
+	int rc = POFA_OK;
+	for (int k = 0; k < 3 && !rc; k++) {
+		if (!files[k][0] || !need[k])
+			continue;
+		if (t->format == POFA_TASK_SQUAD) {
+			pofa_qa_set qa;
+			if (!(rc = pofa_qa_load(files[k], &qa, err)))
+				pofa_qa_free(&qa);
+		} else {
+			pofa_text_task tt;
+			/* the train split makes the labels; the others must use them */
+			if (!(rc = pofa_text_task_load(files[k], t->text_a, t->text_b[0] ? t->text_b : NULL, t->label,
+			                               &labels, &tt, err)))
+				pofa_text_task_free(&tt);
+		}
+	}
+	(void)tk;
+	pofa_labels_free(&labels);
+	return rc;
+}
+
+/* a model folder a stage starts from: its config against the vocabulary,
+ * and its weights file against its config */
+static int check_model_dir(const pofa_run *r, const char *dir, pofa_config *cfg, pofa_err *err)
+{
+	char path[1300];
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (pofa_config_load(cfg, path, err))
+		return err->status;
+	if (cfg->vocab_size != pofa_vocab_size(r->tk))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: vocab_size %d, but %s has %d tokens; use the model's own "
+		                  "vocabulary ([model] vocab)", path, cfg->vocab_size, r->rc.vocab, pofa_vocab_size(r->tk));
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	return pofa_model_check_size(cfg, POFA_HEAD_MLM, path, err);
+}
+
+/* what the model's sizes allow: the sequence, and a pattern's width */
+static int check_shapes(const pofa_stage *s, const pofa_config *cfg, pofa_err *err)
+{
+	if (s->seq > cfg->max_position_embeddings)
+		return pofa_error(err, POFA_ERR_INPUT, "seq = %d, but the model has %d positions "
+		                  "(max_position_embeddings); lower seq", s->seq, cfg->max_position_embeddings);
+	if (!s->prune || s->pattern == POFA_PATTERN_UNSTRUCTURED)
+		return POFA_OK;
+	int w = s->pattern == POFA_PATTERN_BLOCK ? s->block : s->nm_m;
+	if (cfg->hidden_size % w || cfg->intermediate_size % w)
+		return pofa_error(err, POFA_ERR_INPUT, "pattern %s%d: the inputs of the prunable matrices (%d and %d) are "
+		                  "not multiples of %d; choose a width that divides both",
+		                  s->pattern == POFA_PATTERN_BLOCK ? "1x" : "N:", w, cfg->hidden_size,
+		                  cfg->intermediate_size, w);
+	return POFA_OK;
+}
+
+int pofa_preflight(pofa_run *r, pofa_err *err)
+{
+	const pofa_recipe *rc = &r->rc;
+	if (!r->tk) {
+		r->tk = pofa_tokenizer_load(rc->vocab, POFA_CASE_AUTO, err);
+		if (!r->tk)
+			return pofa_error(err, POFA_ERR_INPUT, "%s (build the data first: pofa data build)", err->msg);
+	}
+	/* the model every stage without `from` starts from */
+	pofa_config base;
+	if (rc->model_dir[0]) {
+		if (check_model_dir(r, rc->model_dir, &base, err))
+			return err->status;
+	} else {
+		pofa_config_preset(&base, rc->preset, err);
+		if (rc->max_position)
+			base.max_position_embeddings = rc->max_position;
+	}
+	int corpus_checked = 0;
+	for (int i = r->start_stage; i < rc->nstages; i++) {
+		const pofa_stage *s = &rc->stages[i];
+		/* a finished stage's folder that this one starts from or learns from */
+		int refs[2] = { s->from_idx, s->teacher_idx };
+		for (int k = 0; k < 2; k++) {
+			if (refs[k] < 0 || refs[k] >= r->start_stage)
+				continue;
+			char dir[1200];
+			pofa_config cfg;
+			pofa_run_stage_dir(r, refs[k], dir, sizeof dir);
+			if (check_model_dir(r, dir, &cfg, err))
+				return stage_error(r, s, err);
+		}
+		if (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) {
+			if (!corpus_checked && readable_file(rc->corpus, "the pre-training corpus", err))
+				return stage_error(r, s, err);
+			corpus_checked = 1;
+		} else if (check_task(s, r->tk, err)) {
+			return stage_error(r, s, err);
+		}
+		if (s->kind != POFA_STAGE_EVAL && check_shapes(s, &base, err))
+			return stage_error(r, s, err);
+	}
+	return POFA_OK;
+}
