@@ -35,3 +35,5 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 DEB_PKGS = gcc make pkg-config libopenblas-dev libcjson-dev libcmocka-dev \
            libncurses-dev libcsv-dev libutf8proc-dev libinih-dev zlib1g-dev \
            tmux mandoc dict-gcide wordnet-base
+# and for make fuzz: clang with libFuzzer and the sanitizers' runtimes
+FUZZ_PKGS = clang libclang-rt-14-dev

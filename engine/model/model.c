@@ -60,7 +60,7 @@ static void point_blocks(param_ptrs *pp, float *base, const size_t *sizes)
 {
 	size_t off = 0;
 	for (int i = 0; i < PT_COUNT; i++) {
-		pp->blk[i] = sizes[i] ? base + off : NULL;
+		pp->blk[i] = sizes[i] && base ? base + off : NULL;   /* no base: no gradients */
 		off += sizes[i];
 	}
 }

@@ -92,7 +92,9 @@ static int json_int(const cJSON *root, const char *key, int *out, const char *pa
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
 	if (!j)
 		return POFA_OK;
-	if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int)j->valuedouble)
+	double d = cJSON_IsNumber(j) ? j->valuedouble : 0.5;
+	/* in range before the conversion: a double past INT_MAX has no int */
+	if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != floor(d))
 		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" must be an integer", path, key);
 	*out = (int)j->valuedouble;
 	return POFA_OK;
@@ -103,8 +105,8 @@ static int json_float(const cJSON *root, const char *key, float *out, const char
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
 	if (!j || cJSON_IsNull(j))
 		return POFA_OK;
-	if (!cJSON_IsNumber(j))
-		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" must be a number", path, key);
+	if (!cJSON_IsNumber(j) || !(fabs(j->valuedouble) <= 3.4e38))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" must be a finite number", path, key);
 	*out = (float)j->valuedouble;
 	return POFA_OK;
 }

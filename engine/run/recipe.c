@@ -103,12 +103,15 @@ static int scan_sections(parsed *p, const char *path, pofa_err *err)
 			/* collapse inner whitespace: "[stage   x]" -> "stage x" */
 			size_t o = 0;
 			int sp = 0;
-			for (size_t k = a + 1; k < b - 1 && o + 1 < sizeof s->name; k++) {
+			for (size_t k = a + 1; k < b - 1; k++) {
 				char c = p->text[k];
 				if (isspace((unsigned char)c)) {
 					sp = o > 0;
 					continue;
 				}
+				if (o + sp + 1 >= sizeof s->name)
+					return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: a section name longer than %zu characters",
+					                  path, line, sizeof s->name - 1);
 				if (sp)
 					s->name[o++] = ' ';
 				sp = 0;
