@@ -278,6 +278,13 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 	}
 	if (e->kind == POFA_EV_METRICS || e->kind == POFA_EV_SPARSITY || e->kind == POFA_EV_MASK)
 		return;
+	/* a checkpoint: the rows up to it go to the disk with it */
+	if (e->kind == POFA_EV_CHECKPOINT) {
+		FILE *fs[3] = { l->metrics, l->sparsity, l->eval };
+		for (int k = 0; k < 3; k++)
+			if (fs[k] && !fflush(fs[k]))
+				fsync(fileno(fs[k]));
+	}
 	/* everything else, and a line per evaluation, goes to events.csv */
 	FILE *f = l->events;
 	char detail[1400];
