@@ -116,4 +116,30 @@ while [ $n -le "$writes" ]; do
 	n=$((n + 1))
 done
 ok "disk full at each of $writes writes: $same resumes identical, $refused refused"
+
+# SIGINT, SIGTERM and SIGHUP stop a headless run with a checkpoint,
+# wherever they land (between two metrics rows too), and the resume is
+# the uninterrupted run's: the prune stage made long enough to catch
+"$POFA" run --headless "$tmp/r.ini" --set p.steps=300 --out "$tmp/ref2" > "$tmp/ref2.log" 2>&1 \
+	|| { cat "$tmp/ref2.log"; bad "the long reference run"; }
+numbers "$tmp/ref2" > "$tmp/ref.numbers"
+for sig in INT TERM HUP; do
+	"$POFA" run --headless "$tmp/r.ini" --set p.steps=300 --out "$tmp/s" > "$tmp/sig.log" 2>&1 &
+	pid=$!
+	i=0
+	while [ $i -lt 600 ] && ! grep -q '^[^,]*,"p",1[0-9],' "$tmp/s/metrics.csv" 2>/dev/null; do
+		sleep 0.05; i=$((i + 1))
+	done
+	kill -$sig $pid
+	wait $pid
+	st=$?
+	if [ $st -eq 0 ] && grep -q '"stage_end","p stopped"' "$tmp/s/events.csv"; then
+		same=0 refused=0
+		check "SIG$sig" "$tmp/s"
+		[ $same -eq 1 ] && ok "SIG$sig: stopped with a checkpoint, resumed identical" || bad "SIG$sig: resume"
+	else
+		bad "SIG$sig: exit $st, not stopped cleanly"; tail -3 "$tmp/sig.log"
+		rm -rf "$tmp/s"
+	fi
+done
 [ "$fails" -eq 0 ]
