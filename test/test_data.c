@@ -193,14 +193,28 @@ static void test_tokenizer_offsets_and_pairs(void **st)
 
 /* ---- TSV / CSV ----------------------------------------------------------------- */
 
-static int load_tsv(const char *name, const char *content, pofa_labels *labels, pofa_text_task *t,
-                    pofa_err *err)
+static pofa_task_spec text_spec(const char *content)
+{
+	pofa_task_spec spec = { .text_a = "sentence1", .label = "label" };
+	if (strstr(content, "sentence2"))
+		strcpy(spec.text_b, "sentence2");
+	return spec;
+}
+
+static int load_spec(const pofa_task_spec *spec, const char *name, const char *content, pofa_labels *labels,
+                     pofa_text_task *t, pofa_err *err)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	fx_spit(path, content, strlen(content));
-	return pofa_text_task_load(path, "sentence1", strstr(content, "sentence2") ? "sentence2" : NULL,
-	                           "label", labels, t, err);
+	return pofa_text_task_load(spec, path, labels, t, err);
+}
+
+static int load_tsv(const char *name, const char *content, pofa_labels *labels, pofa_text_task *t,
+                    pofa_err *err)
+{
+	pofa_task_spec spec = text_spec(content);
+	return load_spec(&spec, name, content, labels, t, err);
 }
 
 #define EXPECT_LOAD_ERROR(name, content, labels, needle)                                       \
@@ -218,15 +232,16 @@ static void test_tsv(void **st)
 	pofa_labels labels = { 0 };
 	pofa_text_task t;
 	pofa_err err;
-	/* BOM, CRLF, a quoted field with a tab and a doubled quote, extra column */
+	/* GLUE-style TSV: BOM, CRLF, quotes are text (a text may start with
+	 * one), an extra column */
 	const char *train = "\xef\xbb\xbfid\tsentence1\tsentence2\tlabel\r\n"
 	                    "1\thello\tworld\tpos\r\n"
-	                    "2\t\"a \"\"quoted\"\"\ttab\"\tx\tneg\r\n"
+	                    "2\t\"a \"\"quoted\"\"\tx\tneg\r\n"
 	                    "3\tthird\ty\tpos\r\n";
 	if (load_tsv("train.tsv", train, &labels, &t, &err))
 		fail_msg("%s", err.msg);
 	assert_int_equal(t.n, 3);
-	assert_string_equal(t.a[1], "a \"quoted\"\ttab");
+	assert_string_equal(t.a[1], "\"a \"\"quoted\"\"");
 	assert_string_equal(t.b[0], "world");
 	assert_int_equal(labels.n, 2);
 	assert_string_equal(labels.names[0], "neg");
@@ -234,7 +249,31 @@ static void test_tsv(void **st)
 	assert_int_equal(t.label[1], 0);
 	assert_int_equal(t.line[2], 4);
 	pofa_text_task_free(&t);
-	/* CSV by extension, quoted field over two lines */
+	pofa_labels_free(&labels);
+	/* a text that opens a quote does not swallow the lines after it: six
+	 * rows are six examples, each with its own label */
+	const char *six = "sentence1\tlabel\n\"one\ta\ntwo\tb\n\"three\"\tc\nfour\ta\n\"five\tb\nsix\tc\n";
+	if (load_tsv("six.tsv", six, &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(t.n, 6);
+	assert_string_equal(t.a[0], "\"one");
+	assert_string_equal(t.a[4], "\"five");
+	assert_int_equal(t.label[5], 2);
+	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
+	/* a ragged line is refused and counted, with its line; the rest loads */
+	if (load_tsv("ragged.tsv", "sentence1\tlabel\nok\tpos\ntoo\tmany\tneg\nfine\tneg\n", &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.refused, 1);
+	assert_int_equal(t.refused_line[0], 3);
+	char sum[300];
+	pofa_text_task_summary(&t, "ragged.tsv", sum, sizeof sum);
+	if (!strstr(sum, "ragged.tsv: 2 examples, 1 lines refused") || !strstr(sum, "line 3"))
+		fail_msg("summary: %s", sum);
+	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
+	/* CSV by extension (no format named): a quoted field over two lines */
 	const char *csv = "sentence1,label\n\"two\nlines\",neg\nplain,pos\n";
 	if (load_tsv("dev.csv", csv, &labels, &t, &err))
 		fail_msg("%s", err.msg);
@@ -242,22 +281,64 @@ static void test_tsv(void **st)
 	assert_string_equal(t.a[0], "two\nlines");
 	assert_int_equal(t.line[1], 4);
 	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
+	/* a format the recipe names is not guessed from the extension */
+	pofa_task_spec spec = text_spec("");
+	spec.format = POFA_TASK_TSV;
+	spec.format_set = 1;
+	if (load_spec(&spec, "named.csv", "sentence1\tlabel\na,b\tpos\n", &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(t.a[0], "a,b");
+	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
+	/* TSV with quoting asked for, and another delimiter */
+	spec.quoting = POFA_QUOTING_ON;
+	if (load_spec(&spec, "q.tsv", "sentence1\tlabel\n\"a\tquoted\"\tpos\n", &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(t.a[0], "a\tquoted");
+	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
+	spec.quoting = POFA_QUOTING_FORMAT;
+	spec.delimiter = '|';
+	if (load_spec(&spec, "pipe.txt", "sentence1|label\nx y|pos\n", &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(t.a[0], "x y");
+	pofa_text_task_free(&t);
+	pofa_labels_free(&labels);
 
-	EXPECT_LOAD_ERROR("ragged.tsv", "sentence1\tlabel\nok\tpos\ntoo\tmany\tneg\n", &labels, "ragged.tsv:3");
 	EXPECT_LOAD_ERROR("nocol.tsv", "text\tlabel\nok\tpos\n", &labels, "no column \"sentence1\"");
+	EXPECT_LOAD_ERROR("allragged.tsv", "sentence1\tlabel\na\tb\tc\n", &labels, "every line refused");
+	pofa_labels_free(&labels);
+	if (load_tsv("train2.tsv", "sentence1\tlabel\nok\tpos\nno\tneg\n", &labels, &t, &err))
+		fail_msg("%s", err.msg);
+	pofa_text_task_free(&t);
 	EXPECT_LOAD_ERROR("unknown.tsv", "sentence1\tlabel\nok\tpos\nbad\tmaybe\n", &labels,
-	                  "unknown.tsv:3: label \"maybe\"");
+	                  "unknown.tsv:3: label \"maybe\" is not one of the labels of the training split");
+	pofa_labels_free(&labels);
 	EXPECT_LOAD_ERROR("empty.tsv", "", &labels, "empty.tsv:1: empty file");
 	EXPECT_LOAD_ERROR("header.tsv", "sentence1\tlabel\n", &labels, "no examples");
 	/* the text and the label from one column: refused, not a crash */
 	pofa_text_task t2;
 	pofa_err e2 = { 0 };
-	char p2[600];
-	snprintf(p2, sizeof p2, "%s/same.tsv", dir);
-	fx_spit_str(p2, "label\tx\npos\t1\n");
-	int rc2 = pofa_text_task_load(p2, "label", NULL, "label", &labels, &t2, &e2);
+	spec = (pofa_task_spec){ .text_a = "label", .label = "label" };
+	int rc2 = load_spec(&spec, "same.tsv", "label\tx\npos\t1\n", &labels, &t2, &e2);
 	if (rc2 != POFA_ERR_INPUT || !strstr(e2.msg, "text_a and label_column both name column \"label\""))
 		fail_msg("same column: expected status 2, got %d: %s", rc2, e2.msg);
+	/* a model's default names (LABEL_0...): the file's 0, 1 are the ids */
+	pofa_labels model = { 0 };
+	model.n = 2;
+	model.names = calloc(2, sizeof *model.names);
+	model.names[0] = strdup("LABEL_0");
+	model.names[1] = strdup("LABEL_1");
+	snprintf(model.from, sizeof model.from, "m/config.json");
+	if (load_tsv("ids.tsv", "sentence1\tlabel\na\t1\nb\t0\n", &model, &t, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(t.label[0], 1);
+	assert_int_equal(t.label[1], 0);
+	pofa_text_task_free(&t);
+	EXPECT_LOAD_ERROR("names.tsv", "sentence1\tlabel\na\tpos\n", &model,
+	                  "names.tsv:2: label \"pos\" is not one of the labels of m/config.json (LABEL_0, LABEL_1)");
+	pofa_labels_free(&model);
 	pofa_labels_free(&labels);
 }
 
@@ -548,7 +629,8 @@ static void test_builders(void **st)
 	pofa_labels labels = { 0 };
 	pofa_text_task t;
 	snprintf(p1, sizeof p1, "%s/wn-pair/train.tsv", a);
-	if (pofa_text_task_load(p1, "sentence1", "sentence2", "label", &labels, &t, &err))
+	pofa_task_spec ps = { .text_a = "sentence1", .text_b = "sentence2", .label = "label" };
+	if (pofa_text_task_load(&ps, p1, &labels, &t, &err))
 		fail_msg("%s", err.msg);
 	assert_int_equal(labels.n, 2);
 	assert_int_equal(t.n, w1.pair[0]);

@@ -13,6 +13,7 @@
 #define POFA_LOADERS_H
 
 #include "data/base/error.h"
+#include "data/task/task.h"
 #include "data/text/tokenizer.h"
 
 #include <stddef.h>
@@ -22,10 +23,15 @@
 
 typedef struct pofa_labels {
 	int n;
-	char **names;    /* id -> name, sorted */
+	char **names;    /* id -> name: the model's order, or sorted from a training split */
+	char from[300];  /* where they come from, for messages ("DIR/config.json") */
 } pofa_labels;
 void pofa_labels_free(pofa_labels *l);
+/* the id of a label: its name, or for a model with Hugging Face's default
+ * names (LABEL_0, ...) or none, the id itself written as a number; -1 */
 int pofa_labels_find(const pofa_labels *l, const char *name);
+/* "a, b, c" (at most n bytes) */
+void pofa_labels_list(const pofa_labels *l, char *out, size_t n);
 
 /* ---- sentence (pair) classification ------------------------------------- */
 
@@ -34,15 +40,22 @@ typedef struct pofa_text_task {
 	char **a, **b;   /* b is NULL for single sentences */
 	int *label;
 	long *line;      /* line of each example in its file */
+	long refused;    /* lines refused: a field count other than the header's */
+	long refused_line[8];   /* the first of them */
 } pofa_text_task;
 
-/* Reads a TSV (or CSV when the name ends in .csv) with a header row. col_b
- * may be NULL. labels: when labels->n == 0 they are built from this file
- * (the training split); otherwise an unknown label is an error. */
-int pofa_text_task_load(const char *path, const char *col_a, const char *col_b,
-                        const char *col_label, pofa_labels *labels, pofa_text_task *t,
-                        pofa_err *err);
+/* Reads a task file with a header row, in the spec's columns and format:
+ * GLUE-style TSV by default (tab-separated, no quoting: a line is a record,
+ * quotes are text), CSV (comma, RFC 4180 quoting: a record may span lines),
+ * or the spec's own delimiter and quoting. A line whose field count differs
+ * from the header's is refused and counted (t->refused), not merged. labels:
+ * when labels->n == 0 they are built from this file (the training split),
+ * sorted; otherwise each label must be one of them. */
+int pofa_text_task_load(const pofa_task_spec *spec, const char *path, pofa_labels *labels,
+                        pofa_text_task *t, pofa_err *err);
 void pofa_text_task_free(pofa_text_task *t);
+/* "N examples" or "N examples, M lines refused (path:L, ...)" */
+void pofa_text_task_summary(const pofa_text_task *t, const char *path, char *out, size_t n);
 
 /* ---- extractive QA (SQuAD v1.1) ------------------------------------------ */
 

@@ -26,13 +26,16 @@ int pofa_taskset_load(const pofa_task_spec *spec, const char *path, pofa_tokeniz
 		if (!rc)
 			rc = pofa_qa_featurize(&ts->qa, tk, T, T / 2, POFA_MIN(64, T / 2), err);
 		ts->n = ts->qa.nfeat;
+		if (!rc)
+			snprintf(ts->summary, sizeof ts->summary, "%s: %d questions, %d features", path, ts->qa.nex,
+			         ts->qa.nfeat);
 		return rc;
 	}
 	pofa_text_task t;
-	int rc = pofa_text_task_load(path, spec->text_a, spec->text_b[0] ? spec->text_b : NULL,
-	                             spec->label, labels, &t, err);
+	int rc = pofa_text_task_load(spec, path, labels, &t, err);
 	if (rc)
 		return rc;
+	pofa_text_task_summary(&t, path, ts->summary, sizeof ts->summary);
 	ts->n = t.n;
 	ts->nlabels = labels->n;
 	ts->ids = malloc((size_t)t.n * 3 * T * sizeof(int));

@@ -16,6 +16,7 @@ typedef struct pofa_taskset {
 	int nlabels;
 	char path[512];
 	long truncated;        /* TSV examples cut to T */
+	char summary[400];     /* "path: N examples[, M lines refused (...)]" */
 } pofa_taskset;
 
 /* labels: shared across splits (built by the train split when empty) */

@@ -1,4 +1,5 @@
-/* text.c - labels and sentence (pair) classification files through libcsv (see loaders.h). */
+/* text.c - labels, and sentence (pair) classification files: GLUE-style
+ * TSV split by hand (no quoting), CSV through libcsv (see loaders.h). */
 #include "data/task/loaders.h"
 #include "data/base/fileio.h"
 #include "data/base/util.h"
@@ -23,7 +24,27 @@ int pofa_labels_find(const pofa_labels *l, const char *name)
 	for (int i = 0; i < l->n; i++)
 		if (!strcmp(l->names[i], name))
 			return i;
+	/* Hugging Face's default names (LABEL_0, ...), or none at all: a task
+	 * file's 0, 1, 2 are the ids */
+	char *end;
+	long id = strtol(name, &end, 10);
+	if (*name && !*end && id >= 0 && id < l->n) {
+		char want[32];
+		snprintf(want, sizeof want, "LABEL_%ld", id);
+		if (!strcmp(l->names[id], want) || !l->names[id][0])
+			return (int)id;
+	}
 	return -1;
+}
+
+void pofa_labels_list(const pofa_labels *l, char *out, size_t n)
+{
+	size_t o = 0;
+	out[0] = 0;
+	for (int i = 0; i < l->n && o + 1 < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "", l->names[i]);
+	if (o >= n && n > 4)
+		strcpy(out + n - 4, "...");
 }
 
 static int cmp_strp(const void *a, const void *b)
@@ -118,10 +139,11 @@ static void on_row(int c, void *data)
 		return;
 	}
 	if (st->nfields != st->header_n) {
-		st->rc = pofa_error(st->err, POFA_ERR_INPUT,
-		                    "%s:%ld: %d fields where the header has %d (a ragged row: check the "
-		                    "tabs and quotes on that line)",
-		                    st->path, st->row_line, st->nfields, st->header_n);
+		/* a ragged line: refused and counted, never merged with another */
+		pofa_text_task *t = st->t;
+		if (t->refused < (long)POFA_ARRAY_LEN(t->refused_line))
+			t->refused_line[t->refused] = st->row_line;
+		t->refused++;
 		for (int i = 0; i < st->nfields; i++)
 			free(st->fields[i]);
 		st->nfields = 0;
@@ -166,9 +188,74 @@ void pofa_text_task_free(pofa_text_task *t)
 	memset(t, 0, sizeof *t);
 }
 
-int pofa_text_task_load(const char *path, const char *col_a, const char *col_b,
-                        const char *col_label, pofa_labels *labels, pofa_text_task *t,
-                        pofa_err *err)
+/* GLUE-style TSV: each physical line is one record, split at every
+ * delimiter; quotes are ordinary text */
+static void split_lines(tsv_state *st, const unsigned char *buf, size_t i, size_t n, char delim)
+{
+	while (i < n && !st->rc) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		size_t e = j > i && buf[j - 1] == '\r' ? j - 1 : j;
+		if (e > i || st->header) {   /* an empty line before the header: skipped */
+			size_t a = i;
+			for (size_t k = i; k <= e; k++)
+				if (k == e || buf[k] == (unsigned char)delim) {
+					on_field((void *)(buf + a), k - a, st);
+					a = k + 1;
+				}
+			if (e == i && st->header) {     /* an empty line: no record */
+				for (int f = 0; f < st->nfields; f++)
+					free(st->fields[f]);
+				st->nfields = 0;
+			} else {
+				on_row('\n', st);
+			}
+		}
+		st->line++;
+		i = j + 1;
+	}
+}
+
+/* RFC 4180 through libcsv, fed a physical line at a time so that errors
+ * can name the line; a quoted field may span lines */
+static void parse_quoted(tsv_state *st, const unsigned char *buf, size_t i, size_t n, char delim)
+{
+	struct csv_parser p;
+	csv_init(&p, CSV_APPEND_NULL);
+	csv_set_delim(&p, (unsigned char)delim);
+	while (i < n && !st->rc) {
+		size_t j = i;
+		while (j < n && buf[j] != '\n')
+			j++;
+		if (j < n)
+			j++;
+		if (csv_parse(&p, buf + i, j - i, on_field, on_row, st) != j - i && !st->rc)
+			st->rc = pofa_error(st->err, POFA_ERR_INPUT, "%s:%ld: %s", st->path, st->line,
+			                    csv_strerror(csv_error(&p)));
+		st->line++;
+		i = j;
+	}
+	if (!st->rc)
+		csv_fini(&p, on_field, on_row, st);
+	csv_free(&p);
+}
+
+void pofa_text_task_summary(const pofa_text_task *t, const char *path, char *out, size_t n)
+{
+	size_t o = (size_t)snprintf(out, n, "%s: %d examples", path, t->n);
+	if (!t->refused || o >= n)
+		return;
+	o += (size_t)snprintf(out + o, n - o, ", %ld lines refused (a field count other than the header's:",
+	                      t->refused);
+	for (long k = 0; k < t->refused && k < (long)POFA_ARRAY_LEN(t->refused_line) && o < n; k++)
+		o += (size_t)snprintf(out + o, n - o, " %s%ld", k ? "" : "line ", t->refused_line[k]);
+	if (o < n)
+		snprintf(out + o, n - o, "%s)", t->refused > (long)POFA_ARRAY_LEN(t->refused_line) ? " ..." : "");
+}
+
+int pofa_text_task_load(const pofa_task_spec *spec, const char *path, pofa_labels *labels,
+                        pofa_text_task *t, pofa_err *err)
 {
 	memset(t, 0, sizeof *t);
 	unsigned char *buf;
@@ -176,38 +263,27 @@ int pofa_text_task_load(const char *path, const char *col_a, const char *col_b,
 	int rc = pofa_read_file(path, &buf, &n, (size_t)4 << 30, err);
 	if (rc)
 		return rc;
-	size_t plen = strlen(path);
-	int csv = plen > 4 && !strcmp(path + plen - 4, ".csv");
-	struct csv_parser p;
-	csv_init(&p, CSV_APPEND_NULL);
-	csv_set_delim(&p, csv ? ',' : '\t');
-	tsv_state st = { .path = path, .line = 1, .col_a = col_a, .col_b = col_b,
-	                 .col_label = col_label, .t = t, .err = err };
+	char delim;
+	int quoting;
+	pofa_task_text_format(spec, path, &delim, &quoting);
+	tsv_state st = { .path = path, .line = 1, .col_a = spec->text_a,
+	                 .col_b = spec->text_b[0] ? spec->text_b : NULL, .col_label = spec->label, .t = t,
+	                 .err = err };
 	size_t i = 0;
 	if (n >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF)
 		i = 3; /* a UTF-8 byte-order mark */
-	/* fed a physical line at a time, so errors can name the line */
-	while (i < n && !st.rc) {
-		size_t j = i;
-		while (j < n && buf[j] != '\n')
-			j++;
-		if (j < n)
-			j++;
-		if (csv_parse(&p, buf + i, j - i, on_field, on_row, &st) != j - i && !st.rc)
-			st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s", path, st.line,
-			                   csv_strerror(csv_error(&p)));
-		st.line++;
-		i = j;
-	}
-	if (!st.rc)
-		csv_fini(&p, on_field, on_row, &st);
-	csv_free(&p);
+	if (quoting)
+		parse_quoted(&st, buf, i, n, delim);
+	else
+		split_lines(&st, buf, i, n, delim);
 	free(buf);
 	if (!st.rc && !st.header)
 		st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:1: empty file; expected a header row and examples",
 		                   path);
 	if (!st.rc && t->n == 0)
-		st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:2: no examples after the header row", path);
+		st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:2: no examples after the header row%s", path,
+		                   t->refused ? " (every line refused: a field count other than the header's; is the "
+		                                "delimiter right?)" : "");
 	/* labels: built from the training split, sorted, or looked up */
 	if (!st.rc && labels->n == 0) {
 		char **names = malloc((size_t)t->n * sizeof *names);
@@ -220,13 +296,17 @@ int pofa_text_task_load(const char *path, const char *col_a, const char *col_b,
 			if (k == 0 || strcmp(names[k], names[k - 1]))
 				labels->names[labels->n++] = strdup(names[k]);
 		free(names);
+		snprintf(labels->from, sizeof labels->from, "the training split %s", path);
 	}
 	for (int k = 0; k < t->n && !st.rc; k++) {
 		t->label[k] = pofa_labels_find(labels, st.raw_labels[k]);
-		if (t->label[k] < 0)
-			st.rc = pofa_error(err, POFA_ERR_INPUT,
-			                   "%s:%ld: label \"%s\" does not occur in the training split",
-			                   path, t->line[k], st.raw_labels[k]);
+		if (t->label[k] < 0) {
+			char names[400];
+			pofa_labels_list(labels, names, sizeof names);
+			st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: label \"%s\" is not one of the labels of %s (%s)",
+			                   path, t->line[k], st.raw_labels[k], labels->from[0] ? labels->from :
+			                   "the training split", names);
+		}
 	}
 	for (int k = 0; k < t->n; k++)
 		free(st.raw_labels ? st.raw_labels[k] : NULL);

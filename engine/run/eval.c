@@ -241,8 +241,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 	/* labels come from the training split */
 	if (s->task.format == POFA_TASK_TSV && s->task.train[0]) {
 		pofa_text_task tr;  /* read for its labels only: no tokenizing */
-		if (pofa_text_task_load(s->task.train, s->task.text_a, s->task.text_b[0] ? s->task.text_b : NULL,
-		                        s->task.label, &c->labels, &tr, err))
+		if (pofa_text_task_load(&s->task, s->task.train, &c->labels, &tr, err))
 			return pofa_stage_fail(c, err);
 		pofa_text_task_free(&tr);
 	}
@@ -274,6 +273,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 				pofa_taskset_free(&ts);
 				return pofa_stage_fail(c, err);
 			}
+			pofa_run_log(r, c->i, POFA_EV_LOG, "%s", ts.summary);
 			pofa_taskset_free(&ts);
 			for (int k = 0; k < res.n; k++) {
 				pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);

@@ -56,8 +56,7 @@ static int check_task(const pofa_stage *s, const pofa_tokenizer *tk, pofa_err *e
 		} else {
 			pofa_text_task tt;
 			/* the train split makes the labels; the others must use them */
-			if (!(rc = pofa_text_task_load(files[k], t->text_a, t->text_b[0] ? t->text_b : NULL, t->label,
-			                               &labels, &tt, err)))
+			if (!(rc = pofa_text_task_load(t, files[k], &labels, &tt, err)))
 				pofa_text_task_free(&tt);
 		}
 	}

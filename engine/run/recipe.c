@@ -492,11 +492,24 @@ static int stage_special(pofa_stage *s, const entry *e, const char *path, const 
 		return 1;
 	}
 	if (!strcmp(k, "format")) {
-		if (!strcmp(v, "tsv"))
-			return s->task.format = POFA_TASK_TSV, 1;
-		if (!strcmp(v, "squad"))
-			return s->task.format = POFA_TASK_SQUAD, 1;
-		return -bad(err, path, e->line, k, v, "want tsv or squad");
+		static const char *names[] = { "tsv", "squad", "csv" };
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(v, names[i]))
+				return s->task.format = (enum pofa_task_format)i, s->task.format_set = 1, 1;
+		return -bad(err, path, e->line, k, v, "want tsv (GLUE-style, no quoting), csv or squad");
+	}
+	if (!strcmp(k, "delimiter")) {
+		char d = pofa_delimiter_of(v);
+		if (!d)
+			return -bad(err, path, e->line, k, v, "want tab, comma, semicolon, pipe or one character");
+		return s->task.delimiter = d, 1;
+	}
+	if (!strcmp(k, "quoting")) {
+		int b;
+		if (parse_bool(v, &b))
+			return -bad(err, path, e->line, k, v, "want yes (a quoted field may hold delimiters and line "
+			            "breaks) or no");
+		return s->task.quoting = b ? POFA_QUOTING_ON : POFA_QUOTING_OFF, 1;
 	}
 	static const struct { const char *key; size_t off, size; } task_strs[] = {
 		{ "train_file", offsetof(pofa_task_spec, train), sizeof(((pofa_task_spec *)0)->train) },

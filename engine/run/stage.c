@@ -94,8 +94,11 @@ static int load_data(stage_ctx *c, pofa_err *err)
 	}
 	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &c->train, err))
 		return err->status;
+	pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->train.summary);
 	if (s->task.dev[0] && pofa_taskset_load(&s->task, s->task.dev, r->tk, s->seq, &c->labels, &c->dev, err))
 		return err->status;
+	if (s->task.dev[0])
+		pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->dev.summary);
 	c->order = malloc((size_t)(c->train.n + 1) * sizeof *c->order);
 	return c->order ? POFA_OK : pofa_error(err, POFA_ERR_RUN, "out of memory");
 }

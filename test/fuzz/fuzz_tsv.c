@@ -8,7 +8,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pofa_labels labels = { 0 };
 	pofa_text_task t;
 	pofa_err err;
-	if (!pofa_text_task_load(path, "sentence1", size % 2 ? "sentence2" : NULL, "label", &labels, &t, &err))
+	pofa_task_spec spec = { .text_a = "sentence1", .label = "label",
+	                        .quoting = size % 3 == 0 ? POFA_QUOTING_ON : POFA_QUOTING_FORMAT };
+	if (size % 2)
+		strcpy(spec.text_b, "sentence2");
+	if (!pofa_text_task_load(&spec, path, &labels, &t, &err))
 		pofa_text_task_free(&t);
 	pofa_labels_free(&labels);
 	return 0;

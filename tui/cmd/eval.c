@@ -10,13 +10,15 @@
 static const char eval_usage[] =
 	"usage: pofa eval --model DIR --task TASK --data FILE [--predictions FILE]\n"
 	"                 [--seq N] [--batch N] [--text-a COL] [--text-b COL] [--label COL]\n"
-	"TASK: wn-sense, wn-pair, wn-span, tsv (columns by name) or squad\n";
+	"                 [--delimiter D] [--quoting yes|no]\n"
+	"TASK: wn-sense, wn-pair, wn-span, tsv (GLUE-style, no quoting), csv (quoted)\n"
+	"      or squad; --seq defaults to the model's positions, at most 128\n";
 
 int cmd_eval(int argc, char **argv)
 {
 	const char *model = NULL, *task = NULL, *data = NULL, *pred = NULL, *v;
-	const char *ta = NULL, *tb = NULL, *tl = NULL;
-	long T = 128, B = 32;
+	const char *ta = NULL, *tb = NULL, *tl = NULL, *delim = NULL, *quoting = NULL;
+	long T = 0, B = 32;
 	for (int i = 1; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--model"))) model = v;
 		else if ((v = cli_opt(argc, argv, &i, "--task"))) task = v;
@@ -25,6 +27,8 @@ int cmd_eval(int argc, char **argv)
 		else if ((v = cli_opt(argc, argv, &i, "--text-a"))) ta = v;
 		else if ((v = cli_opt(argc, argv, &i, "--text-b"))) tb = v;
 		else if ((v = cli_opt(argc, argv, &i, "--label"))) tl = v;
+		else if ((v = cli_opt(argc, argv, &i, "--delimiter"))) delim = v;
+		else if ((v = cli_opt(argc, argv, &i, "--quoting"))) quoting = v;
 		else if ((v = cli_opt(argc, argv, &i, "--seq"))) {
 			if (cli_int("eval", "--seq", v, 8, 65536, &T)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--batch"))) {
@@ -43,14 +47,24 @@ int cmd_eval(int argc, char **argv)
 		snprintf(spec.name, sizeof spec.name, "%s", task);
 		if (!strcmp(task, "squad"))
 			spec.format = POFA_TASK_SQUAD;
+		else if (!strcmp(task, "csv"))
+			spec.format = POFA_TASK_CSV;
 		else if (strcmp(task, "tsv"))
-			return cli_usage_error("eval", "unknown task '%s' (wn-sense, wn-pair, wn-span, tsv, squad)", task);
+			return cli_usage_error("eval", "unknown task '%s' (wn-sense, wn-pair, wn-span, tsv, csv, squad)", task);
+		spec.format_set = 1;
 		strcpy(spec.text_a, "sentence");
 		strcpy(spec.label, "label");
 	}
 	if (ta) snprintf(spec.text_a, sizeof spec.text_a, "%s", ta);
 	if (tb) snprintf(spec.text_b, sizeof spec.text_b, "%s", tb);
 	if (tl) snprintf(spec.label, sizeof spec.label, "%s", tl);
+	if (delim && !(spec.delimiter = pofa_delimiter_of(delim)))
+		return cli_usage_error("eval", "--delimiter wants tab, comma, semicolon, pipe or one character");
+	if (quoting) {
+		if (strcmp(quoting, "yes") && strcmp(quoting, "no"))
+			return cli_usage_error("eval", "--quoting wants yes or no");
+		spec.quoting = !strcmp(quoting, "yes") ? POFA_QUOTING_ON : POFA_QUOTING_OFF;
+	}
 	pofa_err err = { 0 };
 	char path[4200];
 	pofa_config cfg;
@@ -61,6 +75,15 @@ int cmd_eval(int argc, char **argv)
 	pofa_tokenizer *tk = pofa_tokenizer_load(path, POFA_CASE_AUTO, &err);
 	if (!tk)
 		return cli_fail(&err);
+	/* the model's positions bound the sequence: by default as many as it has,
+	 * up to 128; asked for more, it is clamped, and said */
+	if (!T)
+		T = cfg.max_position_embeddings < 128 ? cfg.max_position_embeddings : 128;
+	else if (T > cfg.max_position_embeddings) {
+		fprintf(stderr, "pofa eval: --seq %ld is more than %s has positions; using %d\n", T, model,
+		        cfg.max_position_embeddings);
+		T = cfg.max_position_embeddings;
+	}
 	if (pofa_vocab_size(tk) != cfg.vocab_size) {
 		pofa_error(&err, POFA_ERR_INPUT, "%s has %d tokens, but %s/config.json says vocab_size %d: the model "
 		           "and its vocabulary do not belong together", path, pofa_vocab_size(tk), model, cfg.vocab_size);
@@ -73,6 +96,7 @@ int cmd_eval(int argc, char **argv)
 	if (head == POFA_HEAD_CLS) {
 		labels.n = cfg.num_labels;
 		labels.names = calloc((size_t)labels.n, sizeof *labels.names);
+		snprintf(labels.from, sizeof labels.from, "the model (%s/config.json)", model);
 		for (int k = 0; k < labels.n; k++) {
 			char nm[64];
 			if (cfg.label_names[k][0])
@@ -102,6 +126,7 @@ int cmd_eval(int argc, char **argv)
 	if (!rc)
 		rc = pofa_evaluate(m, &ts, &labels, (int)B, pred, &res, &err);
 	if (!rc) {
+		printf("%s\n", ts.summary);
 		printf("%s on %s (%ld examples%s):", model, data, res.examples, qat ? ", int8 simulated" : "");
 		for (int k = 0; k < res.n; k++)
 			printf(" %s %.2f", res.m[k].name, res.m[k].value);
