@@ -62,8 +62,8 @@ damaged() {
 }
 damaged "recipe.ini edited" "sed -i 's/^final_sparsity = 0.5/final_sparsity = 0.4/' recipe.ini" \
 	"changed since the run began"
-damaged "state.json cut short" "head -c 40 state.json > s && mv s state.json" "not a JSON object"
-damaged "state.json with junk after it" "echo '}' >> state.json" "junk after it"
+damaged "state.json cut short" "head -c 40 state.json > s && mv s state.json" "malformed JSON"
+damaged "state.json with junk after it" "echo '}' >> state.json" "junk after the JSON value"
 damaged "a stage name the recipe does not have" "sed -i 's/\"stage_name\":.*/\"stage_name\": \"x\",/' state.json" \
 	"is p in the recipe, not x"
 damaged "a stage past the recipe" "sed -i 's/\"stage\":.*/\"stage\": 7,/' state.json" '"stage" must be a whole number in \[0, 2\]'
