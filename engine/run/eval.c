@@ -238,23 +238,22 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 	pofa_event se = pofa_ev_new(POFA_EV_STAGE_START, c->i, r);
 	snprintf(se.text, sizeof se.text, "%s: eval of %s on %s (%s)", s->name, s->models, s->task.name, s->splits);
 	pofa_run_emit(r, &se);
-	/* labels come from the training split */
-	if (s->task.format == POFA_TASK_TSV && s->task.train[0]) {
-		pofa_text_task tr;  /* read for its labels only: no tokenizing */
-		if (pofa_text_task_load(&s->task, s->task.train, &c->labels, &tr, err))
-			return pofa_stage_fail(c, err);
-		pofa_text_task_free(&tr);
-	}
 	char models[512], splits[64];
 	snprintf(models, sizeof models, "%s", s->models);
 	char *save1 = NULL, *save2 = NULL;
 	for (char *mn = strtok_r(models, ", ", &save1); mn; mn = strtok_r(NULL, ", ", &save1)) {
 		int mi = pofa_recipe_stage(&r->rc, mn);
+		char dir[1200], path[1300];
+		pofa_run_stage_dir(r, mi, dir, sizeof dir);
+		/* each model's own labels, in its order: no train split needed */
+		if (pofa_task_head(&s->task) == POFA_HEAD_CLS && pofa_model_dir_labels(dir, &c->labels, err) <= 0) {
+			if (err->status == POFA_OK)
+				pofa_error(err, POFA_ERR_INPUT, "%s: no classifier to evaluate on %s", dir, s->task.name);
+			return pofa_stage_fail(c, err);
+		}
 		c->m = pofa_stage_model(c, pofa_task_head(&s->task), POFA_MODEL_INFER, mi, c->labels.n, err);
 		if (!c->m)
 			return pofa_stage_fail(c, err);
-		char dir[1200], path[1300];
-		pofa_run_stage_dir(r, mi, dir, sizeof dir);
 		snprintf(path, sizeof path, "%s/qat.safetensors", dir);
 		if (access(path, R_OK) == 0 && pofa_model_qat_load(c->m, path, err))
 			return pofa_stage_fail(c, err);

@@ -38,11 +38,11 @@ static int check_task(const pofa_stage *s, const pofa_tokenizer *tk, pofa_err *e
 {
 	const pofa_task_spec *t = &s->task;
 	const char *files[3] = { t->train, t->dev, t->test };
-	int need[3] = { s->kind != POFA_STAGE_EVAL || t->format == POFA_TASK_TSV, s->kind != POFA_STAGE_EVAL, 0 };
-	if (s->kind == POFA_STAGE_EVAL) {
+	int need[3] = { 1, 1, 0 };
+	if (s->kind == POFA_STAGE_EVAL) {   /* an eval stage reads its splits only; labels are the models' */
+		need[0] = strstr(s->splits, "train") != NULL;
 		need[1] = strstr(s->splits, "dev") != NULL;
 		need[2] = strstr(s->splits, "test") != NULL;
-		need[0] = need[0] || strstr(s->splits, "train") != NULL;
 	}
 	pofa_labels labels = { 0 };
 	int rc = POFA_OK;

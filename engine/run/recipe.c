@@ -695,8 +695,9 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 	}
 	if (!rc && !r->corpus[0])
 		snprintf(r->corpus, sizeof r->corpus, "%.499s/corpus.txt", r->data_dir);
+	/* a model folder brings its own vocabulary */
 	if (!rc && !r->vocab[0])
-		snprintf(r->vocab, sizeof r->vocab, "%.499s/vocab.txt", r->data_dir);
+		snprintf(r->vocab, sizeof r->vocab, "%.499s/vocab.txt", r->model_dir[0] ? r->model_dir : r->data_dir);
 	if (!rc && !r->preset[0] && !r->model_dir[0])
 		strcpy(r->preset, "bert-tiny");
 	if (!rc && r->preset[0] && r->model_dir[0])

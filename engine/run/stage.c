@@ -9,6 +9,7 @@
  * checkpoints at their intervals.
  */
 #include "engine/run/internal.h"
+#include "engine/io/safetensors.h"
 #include "data/base/rng.h"
 
 #include <math.h>
@@ -18,18 +19,25 @@
 
 /* ---- model and data ------------------------------------------------------------------ */
 
+/* the folder of the model a stage starts from ("" for a preset) */
+static void from_dir(const stage_ctx *c, int from, char *dir, size_t n)
+{
+	dir[0] = 0;
+	if (from >= 0)
+		pofa_run_stage_dir(c->r, from, dir, n);
+	else if (c->r->rc.model_dir[0])
+		snprintf(dir, n, "%s", c->r->rc.model_dir);
+}
+
 /* the model a stage starts from, with the head it trains */
 pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
                              pofa_err *err)
 {
 	pofa_run *r = c->r;
 	const pofa_stage *s = &c->s;
-	char dir[1200] = "";
+	char dir[1200];
 	pofa_config cfg;
-	if (from >= 0)
-		pofa_run_stage_dir(r, from, dir, sizeof dir);
-	else if (r->rc.model_dir[0])
-		snprintf(dir, sizeof dir, "%s", r->rc.model_dir);
+	from_dir(c, from, dir, sizeof dir);
 	if (dir[0]) {
 		char path[1300];
 		snprintf(path, sizeof path, "%s/config.json", dir);
@@ -80,6 +88,36 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 	return m;
 }
 
+int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err)
+{
+	char path[1300];
+	pofa_config cfg;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	pofa_st_file f;
+	if (pofa_st_open(&f, path, err))
+		return -1;
+	int cls = pofa_st_find(&f, "classifier.weight") != NULL;
+	pofa_st_close(&f);
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (!cls)
+		return 0;
+	if (pofa_config_load(&cfg, path, err))
+		return -1;
+	pofa_labels_free(out);
+	out->n = cfg.num_labels;
+	out->names = calloc((size_t)out->n + 1, sizeof *out->names);
+	for (int k = 0; k < out->n; k++) {
+		char nm[64];
+		if (cfg.label_names[k][0])
+			snprintf(nm, sizeof nm, "%s", cfg.label_names[k]);
+		else
+			snprintf(nm, sizeof nm, "LABEL_%d", k);   /* Hugging Face's default */
+		out->names[k] = strdup(nm);
+	}
+	snprintf(out->from, sizeof out->from, "the model %.280s", path);
+	return 1;
+}
+
 static int load_data(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
@@ -92,6 +130,12 @@ static int load_data(stage_ctx *c, pofa_err *err)
 		c->has_mlm = 1;
 		return POFA_OK;
 	}
+	/* a classification model keeps its own labels, in its own order; the
+	 * task's are mapped onto them by name */
+	char dir[1200];
+	from_dir(c, s->from_idx, dir, sizeof dir);
+	if (pofa_task_head(&s->task) == POFA_HEAD_CLS && dir[0] && pofa_model_dir_labels(dir, &c->labels, err) < 0)
+		return err->status;
 	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &c->train, err))
 		return err->status;
 	pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->train.summary);

@@ -1,0 +1,93 @@
+#!/bin/sh
+# Models brought from elsewhere and taken elsewhere: a classification model
+# whose labels are not in sorted order keeps them (and its weights) through
+# a fine-tune; a model folder's own vocabulary is the default; an eval
+# stage takes its labels from the model, with no training file.
+. test/fixture.sh
+data_slice "$tmp/data"
+cat > "$tmp/base.ini" <<INI
+[run]
+name = base
+threads = 2
+log_interval = 2
+[model]
+preset = bert-tiny
+max_position = 64
+[data]
+dir = $tmp/data
+[stage pre]
+kind = mlm
+steps = 4
+batch = 4
+seq = 32
+[stage tt]
+kind = finetune
+from = pre
+task = wn-pair
+steps = 4
+batch = 4
+seq = 32
+INI
+"$POFA" run --headless "$tmp/base.ini" --out "$tmp/base" > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; exit 1; }
+
+# a model labelled {0: "1", 1: "0"}: its classes in its own order
+cp -r "$tmp/base/tt" "$tmp/hf"
+# (id2label's values swapped; label2id likewise)
+flat() { tr -d ' \t\n' < "$1"; }
+sed -E -i 's/"0":([[:space:]]*)"0"/"0":\1"X"/; s/"1":([[:space:]]*)"1"/"1":\1"0"/; s/"X"/"1"/' "$tmp/hf/config.json"
+sed -E -i 's/"0":([[:space:]]*)0,/"0":\11,/; s/"1":([[:space:]]*)1([,}]?)$/"1":\10\2/' "$tmp/hf/config.json"
+flat "$tmp/hf/config.json" | grep -q '"id2label":{"0":"1","1":"0"}' || { cat "$tmp/hf/config.json"; bad "could not relabel"; exit 1; }
+"$POFA" eval --model "$tmp/hf" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --predictions "$tmp/p0.csv" \
+	> "$tmp/e0" 2>&1 || { cat "$tmp/e0"; bad "eval of the relabelled model"; }
+
+# a fine-tune at lr 0 from it, the vocabulary its own (the data folder
+# does not exist), and an eval stage with no train_file
+cat > "$tmp/ft.ini" <<INI
+[run]
+name = ft
+threads = 2
+[model]
+dir = $tmp/hf
+[data]
+dir = $tmp/no-such-data
+[stage ft]
+kind = finetune
+task = mine
+train_file = $tmp/data/wn-pair/train.tsv
+dev_file = $tmp/data/wn-pair/dev.tsv
+text_a = sentence1
+text_b = sentence2
+lr = 0
+steps = 2
+batch = 4
+seq = 32
+[stage ev]
+kind = eval
+models = ft
+task = theirs
+dev_file = $tmp/data/wn-pair/dev.tsv
+text_a = sentence1
+text_b = sentence2
+seq = 32
+INI
+"$POFA" run --headless "$tmp/ft.ini" --out "$tmp/ft" > "$tmp/ft.log" 2>&1 \
+	&& ok "a run from a model folder with its own vocabulary; an eval stage without train_file" \
+	|| { tail -5 "$tmp/ft.log"; bad "the run from the model folder"; }
+flat "$tmp/ft/ft/config.json" | grep -q '"id2label":{"0":"1","1":"0"}' \
+	&& ok "the model's label order is kept: {0: \"1\", 1: \"0\"}" \
+	|| { grep -A3 id2label "$tmp/ft/ft/config.json"; bad "labels rewritten"; }
+"$POFA" eval --model "$tmp/ft/ft" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --predictions "$tmp/p1.csv" \
+	> "$tmp/e1" 2>&1
+# every example's logits and predicted label, the same before and after
+[ -s "$tmp/p0.csv" ] && cmp -s "$tmp/p0.csv" "$tmp/p1.csv" \
+	&& ok "lr 0 changes nothing: the same $(($(wc -l < "$tmp/p0.csv") - 1)) predictions before and after" \
+	|| { diff "$tmp/p0.csv" "$tmp/p1.csv" | head -4; bad "predictions differ after a fine-tune at lr 0"; }
+grep -q '"ev","ft",0,"theirs","dev","accuracy"' "$tmp/ft/eval.csv" && ok "the eval stage scored the model" \
+	|| bad "eval stage rows"
+# a task whose labels the model does not have: refused, naming both
+printf 'sentence1\tsentence2\tlabel\na\tb\tyes\n' > "$tmp/other.tsv"
+"$POFA" eval --model "$tmp/hf" --task tsv --data "$tmp/other.tsv" --text-a sentence1 --text-b sentence2 \
+	> "$tmp/e2" 2>&1
+[ $? -eq 2 ] && grep -q 'label "yes" is not one of the labels of the model (.*config.json) (1, 0)' "$tmp/e2" \
+	&& ok "a label the model lacks: refused, both named" || { cat "$tmp/e2"; bad "unknown label"; }
+[ "$fails" -eq 0 ]
