@@ -69,6 +69,7 @@ typedef struct pofa_config {
 	float classifier_dropout; /* < 0: use hidden_dropout_prob */
 	float initializer_range;
 	char label_names[64][48]; /* id2label, when known (num_labels <= 64) */
+	int tie_word_embeddings;  /* the masked-LM decoder is the word embeddings (pofa's only kind) */
 } pofa_config;
 
 /* Fills cfg from a preset name: bert-tiny, bert-mini, bert-small,
@@ -127,6 +128,9 @@ void pofa_model_init(pofa_model *m, uint64_t seed);
 
 /* Dropout: on in training forward passes unless switched off. */
 void pofa_model_set_dropout(pofa_model *m, int enabled);
+/* The dropout config.json records when the model is saved (by default the
+ * config's): a run that trains with other values keeps them its own. */
+void pofa_model_set_saved_dropout(pofa_model *m, float hidden, float attention, float classifier);
 void pofa_model_set_seed(pofa_model *m, uint64_t seed);
 void pofa_model_set_mlm_positions(pofa_model *m, enum pofa_mlm_positions which);
 
@@ -199,6 +203,8 @@ typedef struct pofa_tensor {
 	enum pofa_param_kind kind;  /* weight (LayerNorm: gamma) or bias (beta) */
 	int decay;       /* AdamW weight decay applies (not biases, LayerNorm) */
 	int prunable;    /* encoder Linear weights and the pooler */
+	int absent;      /* not in the model: the pooler of a masked-LM file that has
+	                    none (as Hugging Face's BertForMaskedLM); not saved or pruned */
 } pofa_tensor;
 
 /* The model's tensors in Hugging Face naming (query/key/value split). */

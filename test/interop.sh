@@ -13,6 +13,7 @@ log_interval = 2
 [model]
 preset = bert-tiny
 max_position = 64
+hidden_dropout = 0.0
 [data]
 dir = $tmp/data
 [stage pre]
@@ -30,10 +31,20 @@ seq = 32
 INI
 "$POFA" run --headless "$tmp/base.ini" --out "$tmp/base" > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; exit 1; }
 
+# the run's dropout is the run's: config.json keeps the model's (0.1)
+flat() { tr -d ' \t\n' < "$1"; }
+flat "$tmp/base/pre/config.json" | grep -q '"hidden_dropout_prob":0.1,' \
+	&& ok "a recipe's hidden_dropout = 0 is not written into config.json" \
+	|| { grep dropout "$tmp/base/pre/config.json"; bad "dropout override saved"; }
+# the tokenizer as Hugging Face should rebuild it
+flat "$tmp/base/tt/tokenizer_config.json" | grep -q '"do_lower_case":true,"model_max_length":32' \
+	&& flat "$tmp/base/tt/special_tokens_map.json" | grep -q '"mask_token":"\[MASK\]"' \
+	&& ok "tokenizer_config.json (do_lower_case, model_max_length 32) and special_tokens_map.json" \
+	|| { cat "$tmp/base/tt/tokenizer_config.json"; bad "tokenizer files"; }
+
 # a model labelled {0: "1", 1: "0"}: its classes in its own order
 cp -r "$tmp/base/tt" "$tmp/hf"
 # (id2label's values swapped; label2id likewise)
-flat() { tr -d ' \t\n' < "$1"; }
 sed -E -i 's/"0":([[:space:]]*)"0"/"0":\1"X"/; s/"1":([[:space:]]*)"1"/"1":\1"0"/; s/"X"/"1"/' "$tmp/hf/config.json"
 sed -E -i 's/"0":([[:space:]]*)0,/"0":\11,/; s/"1":([[:space:]]*)1([,}]?)$/"1":\10\2/' "$tmp/hf/config.json"
 flat "$tmp/hf/config.json" | grep -q '"id2label":{"0":"1","1":"0"}' || { cat "$tmp/hf/config.json"; bad "could not relabel"; exit 1; }

@@ -191,6 +191,45 @@ static void test_tokenizer_offsets_and_pairs(void **st)
 	assert_non_null(strstr(err.msg, "[UNK]"));
 }
 
+/* casing as Hugging Face decides it: bert-base-uncased's vocabulary holds
+ * U+211D, an upper-case letter with no lower case, and is still uncased;
+ * a tokenizer_config.json beside the vocabulary has the last word */
+static void test_tokenizer_casing(void **st)
+{
+	(void)st;
+	char v[600], cfgp[600];
+	pofa_err err;
+	snprintf(v, sizeof v, "%s/casing/vocab.txt", dir);
+	snprintf(cfgp, sizeof cfgp, "%s/casing/tokenizer_config.json", dir);
+	char d[600];
+	snprintf(d, sizeof d, "%s/casing", dir);
+	assert_int_equal(pofa_mkdirs(d, &err), 0);
+	fx_spit_str(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncoming\nhome\n\xe2\x84\x9d\n##s\n");
+	pofa_tokenizer *tk = pofa_tokenizer_load(v, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	assert_true(pofa_tokenizer_lowercase(tk));
+	EXPECT_PIECES(tk, "Coming HOME", "coming home");
+	pofa_tokenizer_free(tk);
+	fx_spit_str(cfgp, "{\"do_lower_case\": false, \"model_max_length\": 512}");
+	tk = pofa_tokenizer_load(v, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	assert_false(pofa_tokenizer_lowercase(tk));
+	EXPECT_PIECES(tk, "Coming", "[UNK]");
+	pofa_tokenizer_free(tk);
+	fx_spit_str(cfgp, "{\"do_lower_case\": \"sometimes\"}");
+	memset(&err, 0, sizeof err);
+	assert_null(pofa_tokenizer_load(v, POFA_CASE_AUTO, &err));
+	assert_non_null(strstr(err.msg, "tokenizer_config.json: do_lower_case must be true or false"));
+	unlink(cfgp);
+	/* plainly cased: capitals in more than 1% of the tokens */
+	fx_spit_str(v, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nComing\ncoming\nThe\n");
+	tk = pofa_tokenizer_load(v, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	assert_false(pofa_tokenizer_lowercase(tk));
+	EXPECT_PIECES(tk, "Coming", "Coming");
+	pofa_tokenizer_free(tk);
+}
+
 /* ---- TSV / CSV ----------------------------------------------------------------- */
 
 static pofa_task_spec text_spec(const char *content)
@@ -673,6 +712,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tokenizer_golden),
 		cmocka_unit_test(test_tokenizer_offsets_and_pairs),
+		cmocka_unit_test(test_tokenizer_casing),
 		cmocka_unit_test(test_tsv),
 		cmocka_unit_test(test_squad),
 		cmocka_unit_test(test_metrics),

@@ -63,7 +63,7 @@ static void test_round_trip(void **st)
 		snprintf(a, sizeof a, "%s/a%d", dir, head);
 		snprintf(b, sizeof b, "%s/b%d", dir, head);
 		snprintf(vocab, sizeof vocab, "%s/vocab-src.txt", dir);
-		fx_spit(vocab, "[PAD]\n[UNK]\n", 12);
+		fx_spit_str(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
 		assert_int_equal(pofa_model_save(m, a, vocab, &err), 0);
 		int fresh = -1;
 		pofa_model *m2 = pofa_model_load(a, head, 2, 8, 1, 99, &fresh, &err);
@@ -187,6 +187,105 @@ static void test_hf_variants(void **st)
 	pofa_model_free(m2);
 	free(outs);
 	free(names);
+	pofa_model_free(m);
+}
+
+/* writes model m's tensors to dir/model.safetensors as Hugging Face
+ * would: skip names starting with `skip` (NULL: none), and add `extra` */
+static void write_hf(pofa_model *m, const char *mdir, const char *skip, const pofa_st_out *extra)
+{
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	pofa_st_out *outs = calloc((size_t)n + 2, sizeof *outs);
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (!skip || strncmp(t[i].name, skip, strlen(skip)))
+			outs[k++] = (pofa_st_out){ t[i].name, t[i].data, t[i].ndim, { t[i].shape[0], t[i].shape[1] }, POFA_F32 };
+	if (extra)
+		outs[k++] = *extra;
+	pofa_err err;
+	char path[700];
+	pofa_mkdirs(mdir, &err);
+	snprintf(path, sizeof path, "%s/model.safetensors", mdir);
+	assert_int_equal(pofa_st_write(path, outs, k, NULL, 0, &err), 0);
+	snprintf(path, sizeof path, "%s/config.json", mdir);
+	assert_int_equal(pofa_config_save(pofa_model_config(m), pofa_model_head(m), path, &err), 0);
+	free(outs);
+}
+
+/* A BertForMaskedLM file has no pooler: none is made up, pruned, counted
+ * or written; its head is there. A decoder that is not the word
+ * embeddings is refused, not replaced. */
+static void test_hf_masked_lm(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = fx_model(&c, POFA_HEAD_MLM, 2, 8, 1, 4);
+	/* an encoder 50% zeros, and no pooler in the file */
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++)
+		if (t[i].prunable && t[i].role != POFA_ROLE_POOLER)
+			for (int64_t j = 0; j < t[i].numel; j += 2)
+				t[i].data[j] = 0.0f;
+	char mdir[600], out[600], path[700];
+	snprintf(mdir, sizeof mdir, "%s/hfmlm", dir);
+	write_hf(m, mdir, "bert.pooler.", NULL);
+	int fresh = -1;
+	pofa_model *l = pofa_model_load(mdir, POFA_HEAD_MLM, 2, 8, 1, 9, &fresh, &err);
+	if (!l)
+		fail_msg("%s", err.msg);
+	assert_int_equal(fresh, 0);   /* the MLM head is in the file */
+	assert_true(fx_tensor(l, "bert.pooler.dense.weight")->absent);
+	assert_false(fx_tensor(l, "bert.pooler.dense.weight")->prunable);
+	FX_NEAR(pofa_model_sparsity(l), 0.5, 1e-9);   /* the encoder's alone */
+	snprintf(out, sizeof out, "%s/hfmlm-out", dir);
+	assert_int_equal(pofa_model_save(l, out, NULL, &err), 0);
+	pofa_st_file f;
+	snprintf(path, sizeof path, "%s/model.safetensors", out);
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	assert_null(pofa_st_find(&f, "bert.pooler.dense.weight"));
+	assert_non_null(pofa_st_find(&f, "cls.predictions.bias"));
+	pofa_st_close(&f);
+	pofa_model_free(l);
+	/* a decoder of its own: refused; a copy of the embeddings: fine */
+	pofa_tensor *we = fx_tensor(m, "bert.embeddings.word_embeddings.weight");
+	float *dec = malloc((size_t)we->numel * sizeof *dec);
+	memcpy(dec, we->data, (size_t)we->numel * sizeof *dec);
+	pofa_st_out d = { "cls.predictions.decoder.weight", dec, 2, { we->shape[0], we->shape[1] }, POFA_F32 };
+	write_hf(m, mdir, NULL, &d);
+	l = pofa_model_load(mdir, POFA_HEAD_MLM, 2, 8, 1, 9, &fresh, &err);
+	if (!l)
+		fail_msg("a tied decoder written out: %s", err.msg);
+	pofa_model_free(l);
+	dec[5] += 1.0f;
+	write_hf(m, mdir, NULL, &d);
+	memset(&err, 0, sizeof err);
+	l = pofa_model_load(mdir, POFA_HEAD_MLM, 2, 8, 1, 9, &fresh, &err);
+	if (l || err.status != POFA_ERR_INPUT || !strstr(err.msg, "untied decoder"))
+		fail_msg("an untied decoder: expected status 2, got %d: %s", err.status, err.msg);
+	free(dec);
+	/* tie_word_embeddings: false */
+	write_hf(m, mdir, NULL, NULL);
+	snprintf(path, sizeof path, "%s/config.json", mdir);
+	size_t len;
+	unsigned char *cj = fx_slurp(path, &len);
+	const char *key = "\"tie_word_embeddings\":\ttrue";
+	char *at = strstr((char *)cj, key);
+	assert_non_null(at);
+	char *edited = malloc(len + 2);
+	size_t pre = (size_t)(at - (char *)cj);
+	memcpy(edited, cj, pre);
+	size_t o = pre + (size_t)sprintf(edited + pre, "\"tie_word_embeddings\":\tfalse");
+	memcpy(edited + o, at + strlen(key), len - pre - strlen(key));
+	fx_spit(path, edited, o + len - pre - strlen(key));
+	free(edited);
+	free(cj);
+	memset(&err, 0, sizeof err);
+	l = pofa_model_load(mdir, POFA_HEAD_MLM, 2, 8, 1, 9, &fresh, &err);
+	if (l || err.status != POFA_ERR_INPUT || !strstr(err.msg, "tie_word_embeddings: false"))
+		fail_msg("tie_word_embeddings false: expected status 2, got %d: %s", err.status, err.msg);
 	pofa_model_free(m);
 }
 
@@ -594,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_hf_variants),
+		cmocka_unit_test(test_hf_masked_lm),
 		cmocka_unit_test(test_corruptions),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_optimizer_state),

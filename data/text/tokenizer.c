@@ -11,6 +11,7 @@
  * Unicode properties come from utf8proc. ASCII takes a table-driven path.
  */
 #include "data/text/tokenizer.h"
+#include "data/base/json.h"
 #include "data/base/fileio.h"
 #include "data/base/rng.h"
 #include "data/base/util.h"
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 #define MAX_WORD_CHARS 100
@@ -109,18 +111,15 @@ void pofa_tokenizer_free(pofa_tokenizer *tk)
 	free(tk);
 }
 
-static int has_upper(const char *s)
+/* An ASCII capital: what tells a cased vocabulary (bert-base-cased has
+ * thousands of "The", "New", ...) from an uncased one, which has none, but
+ * may hold a letter like U+211D that has no lower case. */
+static int has_ascii_upper(const char *s)
 {
-	utf8proc_int32_t c;
-	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-	for (;;) {
-		utf8proc_ssize_t k = utf8proc_iterate(p, -1, &c);
-		if (k <= 0 || c == 0)
-			return 0;
-		if (utf8proc_isupper(c))
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
 			return 1;
-		p += k;
-	}
+	return 0;
 }
 
 /* pool holds the tokens, NUL-separated, n of them; takes ownership */
@@ -147,7 +146,7 @@ static pofa_tokenizer *build(char *pool, int n, int casing, const char *what, po
 		return NULL;
 	}
 	char *p = pool;
-	int upper = 0;
+	int upper = 0, words = 0;
 	for (int i = 0; i < n; i++) {
 		tk->tok[i] = p;
 		tk->len[i] = (int)strlen(p);
@@ -175,12 +174,14 @@ static pofa_tokenizer *build(char *pool, int n, int casing, const char *what, po
 			chars -= 2;
 		if (chars > tk->max_piece_chars)
 			tk->max_piece_chars = chars;
-		if (!upper && has_upper(body))
-			upper = 1;
+		upper += has_ascii_upper(body);
+		words++;
 	}
 	if (tk->max_piece_chars < 1)
 		tk->max_piece_chars = 1;
-	tk->lower = casing == POFA_CASE_LOWER || (casing == POFA_CASE_AUTO && !upper);
+	/* as Hugging Face: lower-case unless the vocabulary is plainly cased
+	 * (1% of its tokens with capitals) or a tokenizer_config.json says so */
+	tk->lower = casing == POFA_CASE_LOWER || (casing == POFA_CASE_AUTO && 100 * upper < words);
 	tk->pad = pofa_vocab_id(tk, "[PAD]");
 	tk->unk = pofa_vocab_id(tk, "[UNK]");
 	tk->cls = pofa_vocab_id(tk, "[CLS]");
@@ -197,8 +198,37 @@ static pofa_tokenizer *build(char *pool, int n, int casing, const char *what, po
 	return tk;
 }
 
+/* do_lower_case of a tokenizer_config.json beside the vocabulary: 1, 0,
+ * -1 when there is none (or it does not say), -2 when it is malformed */
+static int config_lower_case(const char *vocab_path, pofa_err *err)
+{
+	char p[4200];
+	const char *slash = strrchr(vocab_path, '/');
+	snprintf(p, sizeof p, "%.*stokenizer_config.json", slash ? (int)(slash - vocab_path + 1) : 0, vocab_path);
+	if (access(p, F_OK) != 0)
+		return -1;
+	cJSON *o = pofa_json_read(p, 1u << 20, err);
+	if (!o)
+		return -2;
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "do_lower_case");
+	int v = cJSON_IsBool(j) ? cJSON_IsTrue(j) : -1;
+	if (j && !cJSON_IsBool(j)) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: do_lower_case must be true or false", p);
+		v = -2;
+	}
+	cJSON_Delete(o);
+	return v;
+}
+
 pofa_tokenizer *pofa_tokenizer_load(const char *path, int casing, pofa_err *err)
 {
+	if (casing == POFA_CASE_AUTO) {
+		int lc = config_lower_case(path, err);
+		if (lc == -2)
+			return NULL;
+		if (lc >= 0)
+			casing = lc ? POFA_CASE_LOWER : POFA_CASE_KEEP;
+	}
 	unsigned char *buf;
 	size_t n;
 	if (pofa_read_file(path, &buf, &n, 64u << 20, err))

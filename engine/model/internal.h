@@ -71,6 +71,7 @@ struct pofa_model {
 	model_acts a;
 
 	int dropout;
+	float saved_drop[3];     /* hidden, attention, classifier: what config.json records */
 	uint64_t seed;
 	uint64_t fwd_count;      /* training forward passes: dropout streams */
 	uint64_t key;            /* dropout key of the last forward */

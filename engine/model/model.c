@@ -347,6 +347,9 @@ pofa_model *pofa_model_new_for(const pofa_config *cfg, enum pofa_head head, enum
 	m->maxB = maxB;
 	m->maxT = maxT;
 	m->dropout = 1;
+	m->saved_drop[0] = cfg->hidden_dropout_prob;
+	m->saved_drop[1] = cfg->attention_probs_dropout_prob;
+	m->saved_drop[2] = cfg->classifier_dropout;
 	m->mlm_positions = POFA_MLM_MASKED;
 	param_sizes(cfg, head, m->sizes);
 	m->nparams = pofa_config_num_params(cfg, head);
@@ -435,6 +438,12 @@ void pofa_model_free(pofa_model *m)
 const pofa_config *pofa_model_config(const pofa_model *m) { return &m->cfg; }
 enum pofa_head pofa_model_head(const pofa_model *m) { return m->head; }
 void pofa_model_set_dropout(pofa_model *m, int enabled) { m->dropout = enabled; }
+void pofa_model_set_saved_dropout(pofa_model *m, float hidden, float attention, float classifier)
+{
+	m->saved_drop[0] = hidden;
+	m->saved_drop[1] = attention;
+	m->saved_drop[2] = classifier;
+}
 void pofa_model_set_seed(pofa_model *m, uint64_t seed) { m->seed = seed; }
 void pofa_model_set_mlm_positions(pofa_model *m, enum pofa_mlm_positions which) { m->mlm_positions = which; }
 void pofa_model_set_naive(pofa_model *m, int naive) { m->k.naive = naive; }

@@ -5,6 +5,7 @@
  */
 #include "engine/model/internal.h"
 #include "engine/io/safetensors.h"
+#include "data/text/tokenizer.h"
 #include "data/base/fileio.h"
 #include "data/base/json.h"
 
@@ -40,6 +41,7 @@ static void config_defaults(pofa_config *c)
 	c->attention_probs_dropout_prob = 0.1f;
 	c->classifier_dropout = -1.0f;
 	c->initializer_range = 0.02f;
+	c->tie_word_embeddings = 1;
 }
 
 const char *pofa_config_preset_names(void)
@@ -153,6 +155,11 @@ int pofa_config_load(pofa_config *cfg, const char *path, pofa_err *err)
 	if (!rc) rc = json_float(root, "attention_probs_dropout_prob", &cfg->attention_probs_dropout_prob, path, err);
 	if (!rc) rc = json_float(root, "classifier_dropout", &cfg->classifier_dropout, path, err);
 	if (!rc) rc = json_float(root, "initializer_range", &cfg->initializer_range, path, err);
+	const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
+	if (!rc && tie && !cJSON_IsBool(tie))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"tie_word_embeddings\" must be true or false", path);
+	if (!rc && tie)
+		cfg->tie_word_embeddings = cJSON_IsTrue(tie);
 	const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
 	if (!rc && id2label) {
 		if (!cJSON_IsObject(id2label)) {
@@ -235,6 +242,7 @@ int pofa_config_save(const pofa_config *c, enum pofa_head head, const char *path
 	cJSON_AddNumberToObject(root, "num_hidden_layers", c->num_hidden_layers);
 	cJSON_AddNumberToObject(root, "pad_token_id", c->pad_token_id);
 	cJSON_AddStringToObject(root, "position_embedding_type", "absolute");
+	cJSON_AddBoolToObject(root, "tie_word_embeddings", 1);
 	cJSON_AddStringToObject(root, "torch_dtype", "float32");
 	cJSON_AddNumberToObject(root, "type_vocab_size", c->type_vocab_size);
 	cJSON_AddNumberToObject(root, "vocab_size", c->vocab_size);
@@ -268,15 +276,19 @@ static int st_outs(pofa_model *m, const char *prefix, const float *base, pofa_st
 	if (!*out || !*names)
 		return -1;
 	float *params = pofa_model_params(m);
+	int k = 0;
 	for (int i = 0; i < n; i++) {
-		snprintf((*names)[i], 128, "%s%s", prefix, t[i].name);
-		(*out)[i].name = (*names)[i];
-		(*out)[i].data = base + (t[i].data - params);
-		(*out)[i].ndim = t[i].ndim;
-		(*out)[i].shape[0] = t[i].shape[0];
-		(*out)[i].shape[1] = t[i].shape[1];
+		if (t[i].absent)
+			continue;
+		snprintf((*names)[k], 128, "%s%s", prefix, t[i].name);
+		(*out)[k].name = (*names)[k];
+		(*out)[k].data = base + (t[i].data - params);
+		(*out)[k].ndim = t[i].ndim;
+		(*out)[k].shape[0] = t[i].shape[0];
+		(*out)[k].shape[1] = t[i].shape[1];
+		k++;
 	}
-	return n;
+	return k;
 }
 
 int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err)
@@ -337,6 +349,34 @@ static void shape_str(char *s, size_t n, int ndim, const int64_t *shape)
 		snprintf(s + at, n - at, "]");
 }
 
+/* pofa's masked-LM decoder is the word embeddings, as BERT ties them: a
+ * file whose decoder is its own matrix is refused, not silently replaced */
+static int check_tied_decoder(pofa_model *m, const pofa_st_file *f, const float *base, pofa_err *err)
+{
+	if (!pofa_model_config(m)->tie_word_embeddings)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: config.json says tie_word_embeddings: false; pofa's masked-LM "
+		                  "decoder is tied to the word embeddings, so this model cannot be used as it is", f->path);
+	const pofa_st_tensor *st = pofa_st_find(f, "cls.predictions.decoder.weight");
+	if (!st)
+		return POFA_OK;
+	pofa_tensor *we = pofa_model_tensor(m, -1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT);
+	if (st->ndim != 2 || st->shape[0] != we->shape[0] || st->shape[1] != we->shape[1])
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor cls.predictions.decoder.weight: not the word embeddings' "
+		                  "shape", f->path);
+	float *dec = malloc((size_t)we->numel * sizeof *dec);
+	if (!dec)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", f->path);
+	int rc = pofa_st_read_f32(f, st, dec, err);
+	const float *w = base + (we->data - pofa_model_params(m));
+	for (int64_t j = 0; j < we->numel && !rc; j++)
+		if (dec[j] != w[j])
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor cls.predictions.decoder.weight differs from the word "
+			                "embeddings (element %lld): an untied decoder, which pofa does not support; tie it "
+			                "or use another tool", f->path, (long long)j);
+	free(dec);
+	return rc;
+}
+
 static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base,
                         int *missing_head, pofa_err *err)
 {
@@ -348,7 +388,19 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 	for (int i = 0; i < n; i++) {
 		char name[160];
 		snprintf(name, sizeof name, "%s%s", prefix, t[i].name);
+		if (t[i].absent)
+			continue;
 		const pofa_st_tensor *st = *prefix ? pofa_st_find(f, name) : find_alias(f, &t[i]);
+		if (!st && !*prefix && t[i].role == POFA_ROLE_POOLER && pofa_model_head(m) == POFA_HEAD_MLM) {
+			/* a masked-LM file without a pooler (BertForMaskedLM has none):
+			 * none is made up, saved, pruned or counted */
+			for (int k = 0; k < n; k++)
+				if (t[k].role == POFA_ROLE_POOLER) {
+					t[k].absent = 1;
+					t[k].prunable = 0;
+				}
+			continue;
+		}
 		if (!st) {
 			if (!*prefix && is_head_tensor(&t[i])) {
 				if (missing_head)
@@ -378,6 +430,8 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 				return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged "
 				                  "(or a training run diverged)", f->path, name, (long long)j, dst[j]);
 	}
+	if (!*prefix && pofa_model_head(m) == POFA_HEAD_MLM)
+		return check_tied_decoder(m, f, base, err);
 	return POFA_OK;
 }
 
@@ -404,6 +458,45 @@ static int copy_file_atomic(const char *src, const char *dst, pofa_err *err)
 	return rc;
 }
 
+/* tokenizer_config.json and special_tokens_map.json, so that Hugging Face
+ * tokenizes as pofa did: the casing pofa used for this vocabulary, and the
+ * sequence length the model was trained at */
+static int save_tokenizer_files(pofa_model *m, const char *dir, const char *vocab, pofa_err *err)
+{
+	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, POFA_CASE_AUTO, err);
+	if (!tk)
+		return err->status;
+	int lower = pofa_tokenizer_lowercase(tk);
+	pofa_tokenizer_free(tk);
+	static const char *const specials[][2] = {
+		{ "cls_token", "[CLS]" }, { "mask_token", "[MASK]" }, { "pad_token", "[PAD]" },
+		{ "sep_token", "[SEP]" }, { "unk_token", "[UNK]" },
+	};
+	cJSON *tc = cJSON_CreateObject(), *sm = cJSON_CreateObject();
+	cJSON_AddBoolToObject(tc, "do_lower_case", lower);
+	cJSON_AddNumberToObject(tc, "model_max_length", m->maxT);
+	cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
+	cJSON_AddBoolToObject(tc, "tokenize_chinese_chars", 1);
+	for (size_t i = 0; i < sizeof specials / sizeof *specials; i++) {
+		cJSON_AddStringToObject(tc, specials[i][0], specials[i][1]);
+		cJSON_AddStringToObject(sm, specials[i][0], specials[i][1]);
+	}
+	char *a = cJSON_Print(tc), *b = cJSON_Print(sm);
+	char path[4200];
+	int rc = !a || !b ? pofa_error(err, POFA_ERR_RUN, "out of memory") : POFA_OK;
+	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+	if (!rc)
+		rc = pofa_write_atomic(path, a, strlen(a), err);
+	snprintf(path, sizeof path, "%s/special_tokens_map.json", dir);
+	if (!rc)
+		rc = pofa_write_atomic(path, b, strlen(b), err);
+	free(a);
+	free(b);
+	cJSON_Delete(tc);
+	cJSON_Delete(sm);
+	return rc;
+}
+
 int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_err *err)
 {
 	char path[4200];
@@ -411,7 +504,11 @@ int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_
 	if (rc)
 		return rc;
 	snprintf(path, sizeof path, "%s/config.json", dir);
-	if ((rc = pofa_config_save(pofa_model_config(m), pofa_model_head(m), path, err)))
+	pofa_config own = *pofa_model_config(m);
+	own.hidden_dropout_prob = m->saved_drop[0];
+	own.attention_probs_dropout_prob = m->saved_drop[1];
+	own.classifier_dropout = m->saved_drop[2];
+	if ((rc = pofa_config_save(&own, pofa_model_head(m), path, err)))
 		return rc;
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
 	if ((rc = pofa_model_save_weights(m, path, err)))
@@ -419,6 +516,8 @@ int pofa_model_save(pofa_model *m, const char *dir, const char *vocab_src, pofa_
 	if (vocab_src) {
 		snprintf(path, sizeof path, "%s/vocab.txt", dir);
 		if (strcmp(vocab_src, path) != 0 && (rc = copy_file_atomic(vocab_src, path, err)))
+			return rc;
+		if ((rc = save_tokenizer_files(m, dir, path, err)))
 			return rc;
 	}
 	return POFA_OK;

@@ -61,6 +61,8 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 		for (int k = 0; k < nlabels && k < 64; k++)
 			snprintf(cfg.label_names[k], sizeof cfg.label_names[k], "%s", c->labels.names[k]);
 	}
+	/* the recipe's dropout is the run's: config.json keeps the model's own */
+	pofa_config own = cfg;
 	if (r->rc.hidden_dropout >= 0) cfg.hidden_dropout_prob = r->rc.hidden_dropout;
 	if (r->rc.attention_dropout >= 0) cfg.attention_probs_dropout_prob = r->rc.attention_dropout;
 	if (s->hidden_dropout >= 0) cfg.hidden_dropout_prob = s->hidden_dropout;
@@ -77,6 +79,8 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 		pofa_error(err, err->status, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name, msg);
 		return NULL;
 	}
+	pofa_model_set_saved_dropout(m, own.hidden_dropout_prob, own.attention_probs_dropout_prob,
+	                             own.classifier_dropout);
 	pofa_model_init(m, pofa_mix64(r->rc.seed ^ (uint64_t)(c->i + 1) * 0x9e3779b97f4a7c15ULL));
 	if (dir[0]) {
 		int fresh = 0;

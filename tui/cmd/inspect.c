@@ -73,6 +73,8 @@ int cmd_inspect(int argc, char **argv)
 			pz += z;
 			pn += t[i].numel;
 		}
+		if (t[i].absent)
+			continue;
 		if (tensors || t[i].prunable)
 			printf("  %-58s [%lld%s%.0lld]  %6.2f%% zeros%s\n", t[i].name, (long long)t[i].shape[0],
 			       t[i].ndim > 1 ? ", " : "", t[i].ndim > 1 ? (long long)t[i].shape[1] : 0LL,
