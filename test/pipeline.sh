@@ -117,8 +117,10 @@ awk -v p="$pct" 'BEGIN { exit !(p >= 79.9 && p <= 80.1) }' && ok "pruned to 80% 
 	--predictions "$tmp/pred.csv" > "$tmp/eval.out" 2>&1 && grep -q "accuracy" "$tmp/eval.out" \
 	&& ok "pofa eval" || { cat "$tmp/eval.out"; bad "pofa eval"; }
 n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
-[ "$n" = "$d" ] && head -1 "$tmp/pred.csv" | grep -q '^id,"logit_0","logit_1",prediction,gold$' \
-	&& ok "predictions: a header and a row per example" || bad "predictions: $n lines for $d"
+[ "$n" = "$d" ] && head -1 "$tmp/pred.csv" | grep -q '^line,text_a,text_b,"p_0","p_1",prediction,gold$' \
+	&& sed -n 2p "$tmp/pred.csv" | grep -q '^2,' \
+	&& ok "predictions: a row per example, with its line, texts and probabilities" \
+	|| { head -2 "$tmp/pred.csv"; bad "predictions: $n lines for $d"; }
 "$POFA" eval --model "$tmp/a/span" --task wn-span --data "$tmp/data/wn-span/dev.json" --seq 48 \
 	> "$tmp/eval2.out" 2>&1 && grep -q "exact_match" "$tmp/eval2.out" && ok "pofa eval span" \
 	|| { cat "$tmp/eval2.out"; bad "pofa eval span"; }

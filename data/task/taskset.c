@@ -11,6 +11,7 @@ void pofa_taskset_free(pofa_taskset *ts)
 	free(ts->ids);
 	free(ts->labels);
 	pofa_qa_free(&ts->qa);
+	pofa_text_task_free(&ts->text);
 	memset(ts, 0, sizeof *ts);
 }
 
@@ -60,7 +61,7 @@ int pofa_taskset_load(const pofa_task_spec *spec, const char *path, pofa_tokeniz
 		ts->labels[i] = t.label[i];
 	}
 	pofa_encoding_free(&e);
-	pofa_text_task_free(&t);
+	ts->text = t;   /* kept: predictions name each example's line and text */
 	return POFA_OK;
 }
 

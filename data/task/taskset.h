@@ -17,6 +17,7 @@ typedef struct pofa_taskset {
 	char path[512];
 	long truncated;        /* TSV examples cut to T */
 	char summary[400];     /* "path: N examples[, M lines refused (...)]" */
+	pofa_text_task text;   /* TSV/CSV: the examples' texts and lines, for predictions */
 } pofa_taskset;
 
 /* labels: shared across splits (built by the train split when empty) */

@@ -56,10 +56,11 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 		if (ts->format == POFA_TASK_SQUAD) {
 			fputs("id,prediction,gold\n", pf);
 		} else {
-			fputs("id", pf);
+			/* the row's line in its file, its text, a probability per label */
+			fputs(ts->text.b ? "line,text_a,text_b" : "line,text", pf);
 			for (int c = 0; c < labels->n; c++) {
 				char h[96];
-				snprintf(h, sizeof h, "logit_%s", labels->names[c]);
+				snprintf(h, sizeof h, "p_%s", labels->names[c]);
 				fputc(',', pf);
 				csv_fwrite(pf, h, strlen(h));
 			}
@@ -98,10 +99,17 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 					best = c;
 			pred[i0 + b] = best;
 			if (pf) {
-				fprintf(pf, "%ld", i0 + b);
+				long ex = i0 + b;
+				fprintf(pf, "%ld,", ts->text.n > ex ? ts->text.line[ex] : ex);
+				csv_cell(pf, ts->text.n > ex ? ts->text.a[ex] : "", 0);
+				if (ts->text.b)
+					csv_cell(pf, ts->text.b[ex], 0);
+				/* softmax of the logits, the largest subtracted */
+				double mx = lg[b * cols + best], z = 0.0;
 				for (int c = 0; c < cols; c++)
-					fprintf(pf, ",%.6g", lg[b * cols + c]);
-				fputc(',', pf);
+					z += exp((double)lg[b * cols + c] - mx);
+				for (int c = 0; c < cols; c++)
+					fprintf(pf, "%.6g,", exp((double)lg[b * cols + c] - mx) / z);
 				csv_cell(pf, labels->names[best], 0);
 				csv_cell(pf, labels->names[lab[b]], 1);
 			}
