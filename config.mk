@@ -17,9 +17,9 @@ STD       = -std=c11
 WARN      = -Wall -Wextra -Wno-unused-parameter
 # the libraries, through pkg-config where it knows them; the fallback names
 # let `make` work on a system without pkg-config files
-PKGS      = openblas libcjson libutf8proc inih zlib ncursesw
+PKGS      = openblas libcjson libutf8proc inih zlib libprotobuf-c ncursesw
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lcjson -lutf8proc -linih -lz -lncursesw)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lcjson -lutf8proc -linih -lz -lprotobuf-c -lncursesw)
 # one include root: every include names its folder ("engine/pofa.h")
 CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -DPOFA_THEMEDIR=\"$(THEMEDIR)\" -I. $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lcsv -lpthread -lm
@@ -34,6 +34,7 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 # Debian packages the build, tests and data need (make deps installs the missing ones)
 DEB_PKGS = gcc make pkg-config libopenblas-dev libcjson-dev libcmocka-dev \
            libncurses-dev libcsv-dev libutf8proc-dev libinih-dev zlib1g-dev \
+           libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
            tmux mandoc dict-gcide wordnet-base
 # and for make fuzz: clang with libFuzzer and the sanitizers' runtimes
 FUZZ_PKGS = clang libclang-rt-14-dev

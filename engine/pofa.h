@@ -273,6 +273,9 @@ pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int 
  * anything is allocated. */
 pofa_model *pofa_model_load_for(const char *dir, enum pofa_head head, enum pofa_model_use use, int maxB,
                                 int maxT, int nthreads, uint64_t seed, int *fresh_head, pofa_err *err);
+/* The config of a model directory and the head its weights carry
+ * (classifier: CLS, qa_outputs: SPAN, else masked LM). */
+int pofa_model_dir_head(const char *dir, pofa_config *cfg, enum pofa_head *head, pofa_err *err);
 /* Is the weights file at path large enough for the config? Refuses a
  * config describing a model far larger than its file, before allocating. */
 int pofa_model_check_size(const pofa_config *cfg, enum pofa_head head, const char *path, pofa_err *err);

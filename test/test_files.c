@@ -137,7 +137,7 @@ static void test_layout(void **st)
 }
 
 /* files written by transformers' BertModel (no "bert." prefix), with the
- * legacy LayerNorm gamma/beta names, F16 data, and no MLM head */
+ * legacy LayerNorm gamma/beta names and no MLM head */
 static void test_hf_variants(void **st)
 {
 	(void)st;
@@ -187,6 +187,89 @@ static void test_hf_variants(void **st)
 	pofa_model_free(m2);
 	free(outs);
 	free(names);
+	pofa_model_free(m);
+}
+
+/* float to IEEE half, nearest even, subnormals kept (the test's own
+ * encoder; the reader's decoder is what is under test) */
+static uint16_t to_half(float f)
+{
+	uint32_t b;
+	memcpy(&b, &f, 4);
+	uint16_t sign = (uint16_t)((b >> 16) & 0x8000);
+	float a = fabsf(f);
+	if (a < 6.103515625e-05f) /* below 2^-14: a subnormal, in steps of 2^-24 */
+		return (uint16_t)(sign | (uint16_t)lrintf(a * 16777216.0f));
+	int e;
+	float m = frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+	long q = lrintf(m * 2048.0f); /* 11 significant bits */
+	if (q == 2048) {
+		q = 1024;
+		e++;
+	}
+	return (uint16_t)(sign | (uint16_t)((e + 14) << 10) | (uint16_t)(q - 1024));
+}
+
+static uint16_t to_bf16(float f)
+{
+	uint32_t b;
+	memcpy(&b, &f, 4);
+	return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
+/* Hugging Face's half-precision files: every tensor stored as F16, then as
+ * BF16, loads as the float it stands for (within the format's rounding) */
+static void test_hf_half_precision(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_CLS, 2, 8, 1, &err);
+	pofa_model_init(m, 5);
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int kind = 0; kind < 2; kind++) {
+		pofa_st_out *outs = calloc((size_t)n, sizeof *outs);
+		uint16_t **half = calloc((size_t)n, sizeof *half);
+		for (int i = 0; i < n; i++) {
+			half[i] = malloc((size_t)t[i].numel * 2);
+			for (long j = 0; j < t[i].numel; j++)
+				half[i][j] = kind ? to_bf16(t[i].data[j]) : to_half(t[i].data[j]);
+			outs[i] = (pofa_st_out){ t[i].name, half[i], t[i].ndim, { t[i].shape[0], t[i].shape[1] },
+			                         kind ? POFA_BF16 : POFA_F16 };
+		}
+		char mdir[512], path[600];
+		snprintf(mdir, sizeof mdir, "%s/half%d", dir, kind);
+		pofa_mkdirs(mdir, &err);
+		snprintf(path, sizeof path, "%s/model.safetensors", mdir);
+		assert_int_equal(pofa_st_write(path, outs, n, NULL, 0, &err), 0);
+		snprintf(path, sizeof path, "%s/config.json", mdir);
+		assert_int_equal(pofa_config_save(&c, POFA_HEAD_CLS, path, &err), 0);
+		int fresh = 1;
+		pofa_model *m2 = pofa_model_load(mdir, POFA_HEAD_CLS, 2, 8, 1, 3, &fresh, &err);
+		if (!m2)
+			fail_msg("%s", err.msg);
+		assert_int_equal(fresh, 0);
+		pofa_tensor *t2;
+		pofa_model_tensors(m2, &t2);
+		/* largest relative step: 2^-10 (half), 2^-7 (bfloat16); half's subnormal step 2^-24 */
+		float rel = kind ? 1.0f / 128 : 1.0f / 1024, abs_step = kind ? 0 : 6e-8f;
+		long nonzero = 0;
+		for (int i = 0; i < n; i++)
+			for (long j = 0; j < t[i].numel; j++) {
+				float want = t[i].data[j], got = t2[i].data[j];
+				if (fabsf(got - want) > rel * fabsf(want) / 2 + abs_step)
+					fail_msg("%s %s[%ld]: expected %.9g within %.3g, got %.9g", kind ? "BF16" : "F16",
+					         t[i].name, j, want, rel * fabsf(want) / 2 + abs_step, got);
+				nonzero += got != 0;
+			}
+		assert_true(nonzero > 1000);
+		pofa_model_free(m2);
+		for (int i = 0; i < n; i++)
+			free(half[i]);
+		free(half);
+		free(outs);
+	}
 	pofa_model_free(m);
 }
 
@@ -694,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_hf_variants),
 		cmocka_unit_test(test_hf_masked_lm),
+		cmocka_unit_test(test_hf_half_precision),
 		cmocka_unit_test(test_corruptions),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_optimizer_state),

@@ -15,6 +15,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Parses an integer option in [lo, hi]; on error prints a usage error. */
 int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

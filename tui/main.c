@@ -29,6 +29,9 @@ static const char usage[] =
 	"                      evaluate a model directory on a task file: metric,\n"
 	"                      mean loss, optional per-example predictions CSV\n"
 	"  report RUN_DIR      (re)write a run's report.md from its eval.csv\n"
+	"  export --onnx MODEL_DIR OUT.onnx [--fp32]\n"
+	"                      a model directory as ONNX (a QAT model with\n"
+	"                      QuantizeLinear/DequantizeLinear unless --fp32)\n"
 	"  train-demo [--out DIR] [--steps N] [--threads N] [--seed S]\n"
 	"                      train the MLM head of bert-tiny on a synthetic token\n"
 	"                      stream, print the loss, write a model directory\n"
@@ -63,6 +66,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "eval", cmd_eval },
 	{ "report", cmd_report },
+	{ "export", cmd_export },
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
 	{ "inspect", cmd_inspect },

@@ -39,9 +39,13 @@ int pofa_write_atomic(const char *path, const void *data, size_t n, pofa_err *er
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: path too long", path);
 	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return pofa_error(err, POFA_ERR_RUN, "%s: cannot create temp file: %s", path,
-		                  strerror(errno));
+	if (fd < 0) {
+		int e = errno;
+		/* a folder that is not there or not ours: the path given is wrong */
+		int input = e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS;
+		return pofa_error(err, input ? POFA_ERR_INPUT : POFA_ERR_RUN, "%s: cannot create temp file: %s%s",
+		                  path, strerror(e), input ? "; write into a folder that exists and is writable" : "");
+	}
 	const unsigned char *p = data;
 	size_t left = n;
 	while (left > 0) {

@@ -570,6 +570,27 @@ pofa_model *pofa_model_load_for(const char *dir, enum pofa_head head, enum pofa_
 	return m;
 }
 
+int pofa_model_dir_head(const char *dir, pofa_config *cfg, enum pofa_head *head, pofa_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (pofa_config_load(cfg, path, err))
+		return err->status;
+	pofa_st_file f;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (pofa_st_open(&f, path, err))
+		return err->status;
+	const pofa_st_tensor *cw = pofa_st_find(&f, "classifier.weight");
+	*head = cw ? POFA_HEAD_CLS : pofa_st_find(&f, "qa_outputs.weight") ? POFA_HEAD_SPAN : POFA_HEAD_MLM;
+	if (cw && cw->ndim == 2 && cw->shape[0] != cfg->num_labels) {
+		pofa_st_close(&f);
+		return pofa_error(err, POFA_ERR_INPUT, "%s: classifier.weight has %lld rows, but config.json has %d labels",
+		                  path, (long long)cw->shape[0], cfg->num_labels);
+	}
+	pofa_st_close(&f);
+	return POFA_OK;
+}
+
 pofa_model *pofa_model_load(const char *dir, enum pofa_head head, int maxB, int maxT, int nthreads,
                             uint64_t seed, int *fresh_head, pofa_err *err)
 {

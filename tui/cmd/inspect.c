@@ -30,23 +30,10 @@ int cmd_inspect(int argc, char **argv)
 	pofa_err err = { 0 };
 	char path[4200];
 	pofa_config cfg;
-	snprintf(path, sizeof path, "%s/config.json", dir);
-	if (pofa_config_load(&cfg, path, &err))
+	enum pofa_head head;
+	if (pofa_model_dir_head(dir, &cfg, &head, &err))
 		return cli_fail(&err);
-	/* the head: whichever the weights carry */
-	pofa_st_file f;
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	if (pofa_st_open(&f, path, &err))
-		return cli_fail(&err);
-	int head = POFA_HEAD_MLM;
-	if (pofa_st_find(&f, "classifier.weight"))
-		head = POFA_HEAD_CLS;
-	else if (pofa_st_find(&f, "qa_outputs.weight"))
-		head = POFA_HEAD_SPAN;
-	const pofa_st_tensor *cw = pofa_st_find(&f, "classifier.weight");
-	if (cw && cw->ndim == 2)
-		cfg.num_labels = (int)cw->shape[0];
-	pofa_st_close(&f);
 	if (pofa_model_check_size(&cfg, head, path, &err))
 		return cli_fail(&err);
 	/* no gradients or moments: only the weights are looked at */
