@@ -88,6 +88,10 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 			pofa_model_free(m);
 			return NULL;
 		}
+		static const char *const what[POFA_HEAD_COUNT] = { "masked-LM", "classification", "span" };
+		if (fresh && use == POFA_MODEL_TRAIN && !r->resume)
+			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: %s has no %s head; it starts from the seed's random "
+			             "weights", s->name, wpath, what[head]);
 	}
 	return m;
 }
