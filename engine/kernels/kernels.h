@@ -94,4 +94,22 @@ static inline float pofa_expf(float x0)
 	return x0 < -87.3f ? 0.0f : x0 == x0 ? p * u.f : x0;  /* underflow to 0, NaN stays, as expf */
 }
 
+/* erf to ~1.5e-7 absolute (Abramowitz & Stegun 7.1.26), vectorises;
+ * training and the forward-only path both use it */
+static inline float pofa_erf(float x)
+{
+	float ax = x < 0.0f ? -x : x;
+	float t = 1.0f / (1.0f + 0.3275911f * ax);
+	float y = 1.061405429f;
+	y = y * t - 1.453152027f;
+	y = y * t + 1.421413741f;
+	y = y * t - 0.284496736f;
+	y = y * t + 0.254829592f;
+	y = 1.0f - y * t * pofa_expf(-ax * ax);
+	return x < 0.0f ? -y : y;
+}
+
+/* exact (erf) GELU */
+static inline float pofa_gelu_f(float x) { return 0.5f * x * (1.0f + pofa_erf(x * 0.70710678118654752f)); }
+
 #endif

@@ -270,21 +270,7 @@ void pofa_layernorm_backward(pofa_kern *k, float *dinp, float *dw, float *db, co
 
 /* ---- GELU (exact, erf form) --------------------------------------------- */
 
-/* erf to ~1.5e-7 absolute (Abramowitz & Stegun 7.1.26), vectorisable */
-static inline float erf_fast(float x)
-{
-	float ax = fabsf(x);
-	float t = 1.0f / (1.0f + 0.3275911f * ax);
-	float y = 1.061405429f;
-	y = y * t - 1.453152027f;
-	y = y * t + 1.421413741f;
-	y = y * t - 0.284496736f;
-	y = y * t + 0.254829592f;
-	y = 1.0f - y * t * pofa_expf(-ax * ax);
-	return x < 0.0f ? -y : y;
-}
-
-float pofa_gelu(float x) { return 0.5f * x * (1.0f + erf_fast(x * 0.70710678118654752f)); }
+float pofa_gelu(float x) { return 0.5f * x * (1.0f + pofa_erf(x * 0.70710678118654752f)); }
 
 typedef struct {
 	float *g, *f;
@@ -303,7 +289,7 @@ static void bias_gelu_task(void *arg, int64_t i0, int64_t i1, int tid)
 			for (int c = 0; c < C; c++)
 				f[c] += a->bias[c];
 		for (int c = 0; c < C; c++)
-			g[c] = 0.5f * f[c] * (1.0f + erf_fast(f[c] * 0.70710678118654752f));
+			g[c] = 0.5f * f[c] * (1.0f + pofa_erf(f[c] * 0.70710678118654752f));
 	}
 }
 
@@ -319,7 +305,7 @@ static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
 	const float *f = a->f;
 	for (int64_t i = i0; i < i1; i++) {
 		float x = f[i];
-		float cdf = 0.5f * (1.0f + erf_fast(x * 0.70710678118654752f));
+		float cdf = 0.5f * (1.0f + pofa_erf(x * 0.70710678118654752f));
 		float pdf = 0.39894228040143268f * pofa_expf(-0.5f * x * x);
 		a->dx[i] = a->dg[i] * (cdf + x * pdf);
 	}

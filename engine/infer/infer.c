@@ -1,0 +1,706 @@
+/*
+ * infer.c - the forward-only model (see infer.h).
+ *
+ * Activations are channel-major, (channels, ld) with a token a column and
+ * ld the token count rounded up to 16, so that the packed products
+ * vectorise over tokens. A layer: QKV = one packed product; per sequence
+ * and head, S = Q^T K / sqrt(hs) (sgemm), softmax with the padding keys at
+ * the most negative float, ctx = V S^T (sgemm); the output projection;
+ * LayerNorm(+ residual); FFN in with GELU fused into the product; FFN out;
+ * LayerNorm(+ residual). Under int8 every packed product's input is first
+ * quantized (per column range, in parallel) into the path's layout.
+ * Every step splits its work over the pool in a fixed way, so a thread
+ * count gives the same bits every time.
+ */
+#include "engine/infer/infer.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/pool.h"
+#include "data/base/util.h"
+
+#include <cblas.h>
+#undef I /* complex.h, pulled in by cblas.h; I is the intermediate size here */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+	pofa_linear qkv, ao, fc, fp;
+	float *ln1w, *ln1b, *ln2w, *ln2b;
+} inf_layer;
+
+struct pofa_infer {
+	pofa_config cfg;
+	enum pofa_head head;
+	const pofa_infer_kern *kern;
+	pofa_pool *pool;
+	pofa_kern rk;             /* the row-major kernels of the masked-LM head */
+	int nthreads, maxB, maxT, int8;
+	int C, I, NH, L, V, ldmax;
+	/* float weights */
+	float *wte, *wpe, *wtt, *elnw, *elnb;
+	inf_layer *lay;
+	pofa_linear pooler;
+	int has_pooler;
+	float *clsw, *clsb, *qaw, *qab;
+	float *tw, *tb, *tlnw, *tlnb, *mlmb;
+	size_t weight_bytes, act_bytes;
+	/* activations, channel-major (rows, ld) */
+	float *h, *h1, *qkv, *ctx, *tmp, *f;
+	void *x8;
+	float *S;                 /* per thread (T, T) scores */
+	float *maskadd;           /* (B*T): 0 or the most negative float */
+	float *pin, *pooled;      /* (C, round16(B)) */
+	/* the head's outputs, row-major */
+	float *logits;
+	int nrows, ncols;
+	int *pos, *tgt;
+	float *xm, *t1, *t2, *t3, *mean, *rstd; /* masked-LM rows (M, C) */
+	float *sse;               /* span: (2, B*T) */
+	/* the forward in progress */
+	int B, T, N, ld, np;
+};
+
+static int round16(int n) { return (n + 15) & ~15; }
+
+static float *falloc(size_t n)
+{
+	size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+	float *p = aligned_alloc(64, bytes ? bytes : 64);
+	if (p)
+		memset(p, 0, bytes ? bytes : 64);
+	return p;
+}
+
+static float *fcopy(pofa_infer *inf, const float *src, size_t n)
+{
+	float *p = falloc(n);
+	if (p && src)
+		memcpy(p, src, n * sizeof *p);
+	inf->weight_bytes += n * sizeof *p;
+	return p;
+}
+
+void pofa_infer_free(pofa_infer *inf)
+{
+	if (!inf)
+		return;
+	for (int l = 0; inf->lay && l < inf->L; l++) {
+		inf_layer *y = &inf->lay[l];
+		pofa_linear_free(&y->qkv);
+		pofa_linear_free(&y->ao);
+		pofa_linear_free(&y->fc);
+		pofa_linear_free(&y->fp);
+		free(y->ln1w); free(y->ln1b); free(y->ln2w); free(y->ln2b);
+	}
+	free(inf->lay);
+	pofa_linear_free(&inf->pooler);
+	void *ptrs[] = { inf->wte, inf->wpe, inf->wtt, inf->elnw, inf->elnb, inf->clsw, inf->clsb, inf->qaw,
+	                 inf->qab, inf->tw, inf->tb, inf->tlnw, inf->tlnb, inf->mlmb, inf->h, inf->h1, inf->qkv,
+	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->S, inf->maskadd, inf->pin, inf->pooled,
+	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean,
+	                 inf->rstd, inf->sse, inf->rk.scratch };
+	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
+		free(ptrs[i]);
+	if (inf->pool)
+		pofa_pool_free(inf->pool);
+	free(inf);
+}
+
+/* ---- loading ------------------------------------------------------------------ */
+
+/* a prunable Linear's int8 tensors from model.int8.safetensors, checked */
+typedef struct {
+	int8_t *q;
+	float *scale;
+	int rows;           /* scales: 1 or OC */
+	float in_scale;
+	int in_zp;
+} int8_w;
+
+static int read_int8(const pofa_st_file *f, const char *wname, int64_t OC, int64_t C, int8_w *o, pofa_err *err)
+{
+	memset(o, 0, sizeof *o);
+	char name[160], prefix[128];
+	snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(wname) - 7), wname); /* less ".weight" */
+	snprintf(name, sizeof name, "%s.weight_int8", prefix);
+	const pofa_st_tensor *tq = pofa_st_find(f, name);
+	if (!tq || tq->dtype != POFA_I8 || tq->ndim != 2 || tq->shape[0] != OC || tq->shape[1] != C)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not I8 [%lld, %lld]; write the "
+		                  "int8 model again with a qat stage", f->path, name, (long long)OC, (long long)C);
+	snprintf(name, sizeof name, "%s.weight_scale", prefix);
+	const pofa_st_tensor *ts = pofa_st_find(f, name);
+	if (!ts || ts->ndim != 1 || (ts->shape[0] != 1 && ts->shape[0] != OC))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not [1] or [%lld]", f->path, name,
+		                  (long long)OC);
+	snprintf(name, sizeof name, "%s.input_scale_zero_point", prefix);
+	const pofa_st_tensor *ti = pofa_st_find(f, name);
+	if (!ti || ti->ndim != 1 || ti->shape[0] != 2)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not [2]", f->path, name);
+	o->rows = (int)ts->shape[0];
+	o->q = malloc((size_t)(OC * C));
+	o->scale = malloc((size_t)o->rows * sizeof *o->scale);
+	float in[2];
+	if (!o->q || !o->scale) {
+		free(o->q); free(o->scale);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", f->path);
+	}
+	memcpy(o->q, f->buf + f->data_off + tq->begin, (size_t)(OC * C));
+	int rc = pofa_st_read_f32(f, ts, o->scale, err);
+	if (!rc)
+		rc = pofa_st_read_f32(f, ti, in, err);
+	for (int r = 0; r < o->rows && !rc; r++)
+		if (!isfinite(o->scale[r]) || o->scale[r] < 0.0f)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight_scale[%d] is %g: a weight scale is finite and "
+			                ">= 0", f->path, prefix, r, o->scale[r]);
+	if (!rc && (!isfinite(in[0]) || !(in[0] > 0.0f) || !(in[1] >= 0.0f && in[1] <= 255.0f) ||
+	            in[1] != rintf(in[1])))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.input_scale_zero_point is (%g, %g): the scale must be "
+		                "finite and > 0, the zero point a whole number in 0..255", f->path, prefix, in[0], in[1]);
+	for (int64_t i = 0; i < OC * C && !rc; i++)
+		if (o->q[i] == -128)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight_int8 holds -128: weights are symmetric, "
+			                "-127..127", f->path, prefix);
+	if (rc) {
+		free(o->q); free(o->scale);
+		memset(o, 0, sizeof *o);
+		return rc;
+	}
+	o->in_scale = in[0];
+	o->in_zp = (int)in[1];
+	return POFA_OK;
+}
+
+static void int8_free(int8_w *w)
+{
+	free(w->q);
+	free(w->scale);
+}
+
+/* one Linear packed: float, or int8 from the file; parts (Q, K, V) are
+ * stacked into one product */
+static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pofa_st_file *q8, int layer,
+                       const enum pofa_role *roles, int nparts, int gelu, const pofa_infer_opts *o, pofa_err *err)
+{
+	const pofa_tensor *w0 = pofa_model_tensor(m, layer, roles[0], POFA_PARAM_WEIGHT);
+	int OC1 = (int)w0->shape[0], C = (int)w0->shape[1], OC = OC1 * nparts;
+	float *bias = malloc((size_t)OC * sizeof *bias);
+	if (!bias)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+	for (int p = 0; p < nparts; p++)
+		memcpy(bias + (size_t)p * OC1, pofa_model_tensor(m, layer, roles[p], POFA_PARAM_BIAS)->data,
+		       (size_t)OC1 * sizeof *bias);
+	int rc = POFA_OK;
+	if (!q8) {
+		const float *w = w0->data;
+		float *stack = NULL;
+		if (nparts > 1) {
+			stack = malloc((size_t)OC * C * sizeof *stack);
+			if (!stack) {
+				free(bias);
+				return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+			}
+			for (int p = 0; p < nparts; p++)
+				memcpy(stack + (size_t)p * OC1 * C, pofa_model_tensor(m, layer, roles[p], POFA_PARAM_WEIGHT)->data,
+				       (size_t)OC1 * C * sizeof *stack);
+			w = stack;
+		}
+		if (pofa_linear_pack(l, w, bias, OC, C, gelu, inf->kern, inf->nthreads, o->force_fmt))
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+		free(stack);
+	} else {
+		int8_t *q = malloc((size_t)OC * C);
+		float *sc = malloc((size_t)OC * sizeof *sc);
+		float in_scale = 0.0f;
+		int in_zp = 0;
+		if (!q || !sc)
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+		for (int p = 0; p < nparts && !rc; p++) {
+			const pofa_tensor *t = pofa_model_tensor(m, layer, roles[p], POFA_PARAM_WEIGHT);
+			int8_w iw;
+			if ((rc = read_int8(q8, t->name, OC1, C, &iw, err)))
+				break;
+			if (p > 0 && (iw.in_scale != in_scale || iw.in_zp != in_zp))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s: its input's scale and zero point differ from "
+				                "the query's, though they share one input", q8->path, t->name);
+			in_scale = iw.in_scale;
+			in_zp = iw.in_zp;
+			memcpy(q + (size_t)p * OC1 * C, iw.q, (size_t)OC1 * C);
+			for (int r = 0; r < OC1; r++)
+				sc[(size_t)p * OC1 + r] = iw.scale[iw.rows == 1 ? 0 : r];
+			int8_free(&iw);
+		}
+		if (!rc && pofa_linear_pack_int8(l, q, sc, 1, in_scale, in_zp, bias, OC, C, gelu, inf->kern,
+		                                 inf->nthreads))
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+		free(q);
+		free(sc);
+	}
+	free(bias);
+	inf->weight_bytes += l->bytes;
+	return rc;
+}
+
+static int alloc_acts(pofa_infer *inf, pofa_err *err)
+{
+	int C = inf->C, I = inf->I, T = inf->maxT, ld = round16(inf->maxB * inf->maxT), ldb = round16(inf->maxB);
+	inf->ldmax = ld;
+	size_t x8 = pofa_x8_bytes(inf->kern->x8, I > C ? I : C, ld);
+	int rows = inf->head == POFA_HEAD_MLM ? inf->maxB * inf->maxT : 1;
+	size_t logits = inf->head == POFA_HEAD_MLM ? (size_t)rows * inf->V
+	                : inf->head == POFA_HEAD_CLS ? (size_t)inf->maxB * inf->cfg.num_labels
+	                                             : (size_t)inf->maxB * T * 2;
+	inf->h = falloc((size_t)C * ld);
+	inf->h1 = falloc((size_t)C * ld);
+	inf->qkv = falloc((size_t)3 * C * ld);
+	inf->ctx = falloc((size_t)C * ld);
+	inf->tmp = falloc((size_t)C * ld);
+	inf->f = falloc((size_t)I * ld);
+	inf->x8 = inf->int8 ? falloc(x8 / 4 + 1) : NULL;
+	inf->S = falloc((size_t)inf->nthreads * T * T);
+	inf->maskadd = falloc((size_t)inf->maxB * T);
+	inf->pin = falloc((size_t)C * ldb);
+	inf->pooled = falloc((size_t)C * ldb);
+	inf->logits = falloc(logits);
+	inf->pos = calloc((size_t)rows + 1, sizeof *inf->pos);
+	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
+	inf->sse = falloc((size_t)2 * inf->maxB * T);
+	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * T * T +
+	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? x8 : 0);
+	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || inf->x8) &&
+	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
+	if (ok && inf->head == POFA_HEAD_MLM) {
+		inf->xm = falloc((size_t)rows * C);
+		inf->t1 = falloc((size_t)rows * C);
+		inf->t2 = falloc((size_t)rows * C);
+		inf->t3 = falloc((size_t)rows * C);
+		inf->mean = falloc((size_t)rows);
+		inf->rstd = falloc((size_t)rows);
+		ok = inf->xm && inf->t1 && inf->t2 && inf->t3 && inf->mean && inf->rstd;
+		bytes += ((size_t)rows * C * 4 + 2 * (size_t)rows) * 4;
+	}
+	inf->act_bytes = bytes;
+	return ok ? POFA_OK
+	          : pofa_error(err, POFA_ERR_RUN, "out of memory for activations of %d x %d tokens (%.0f MiB)",
+	                       inf->maxB, inf->maxT, bytes / 1048576.0);
+}
+
+#define TENSOR(layer, role, kind) (pofa_model_tensor(m, layer, role, kind)->data)
+
+pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+{
+	pofa_infer *inf = calloc(1, sizeof *inf);
+	if (!inf) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		return NULL;
+	}
+	const pofa_config *c = pofa_model_config(m);
+	inf->cfg = *c;
+	inf->head = pofa_model_head(m);
+	inf->C = c->hidden_size;
+	inf->I = c->intermediate_size;
+	inf->NH = c->num_attention_heads;
+	inf->L = c->num_hidden_layers;
+	inf->V = c->vocab_size;
+	inf->maxB = o->maxB > 0 ? o->maxB : 1;
+	inf->maxT = o->maxT > 0 ? POFA_MIN(o->maxT, c->max_position_embeddings) : c->max_position_embeddings;
+	inf->nthreads = o->threads > 0 ? o->threads : 1;
+	inf->int8 = q8 != NULL;
+	inf->kern = pofa_infer_kern_for(o->cpu >= 0 ? (enum pofa_cpu_path)o->cpu : pofa_cpu_path());
+	inf->pool = pofa_pool_new(inf->nthreads);
+	inf->lay = calloc((size_t)inf->L, sizeof *inf->lay);
+	if (!inf->pool || !inf->lay) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		goto fail;
+	}
+	inf->rk.pool = inf->pool;
+	int C = inf->C;
+	inf->wte = fcopy(inf, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
+	inf->wpe = fcopy(inf, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
+	inf->wtt = fcopy(inf, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
+	inf->elnw = fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
+	inf->elnb = fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
+	if (!inf->wte || !inf->wpe || !inf->wtt || !inf->elnw || !inf->elnb) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		goto fail;
+	}
+	static const enum pofa_role qkv[3] = { POFA_ROLE_QUERY, POFA_ROLE_KEY, POFA_ROLE_VALUE };
+	static const enum pofa_role ao[1] = { POFA_ROLE_ATTN_OUT }, fc[1] = { POFA_ROLE_FFN_IN },
+	                            fp[1] = { POFA_ROLE_FFN_OUT }, pl[1] = { POFA_ROLE_POOLER };
+	for (int l = 0; l < inf->L; l++) {
+		inf_layer *y = &inf->lay[l];
+		if (pack_linear(inf, &y->qkv, m, q8, l, qkv, 3, 0, o, err) ||
+		    pack_linear(inf, &y->ao, m, q8, l, ao, 1, 0, o, err) ||
+		    pack_linear(inf, &y->fc, m, q8, l, fc, 1, 1, o, err) ||
+		    pack_linear(inf, &y->fp, m, q8, l, fp, 1, 0, o, err))
+			goto fail;
+		y->ln1w = fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln1b = fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
+		y->ln2w = fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln2b = fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_BIAS), (size_t)C);
+		if (!y->ln1w || !y->ln1b || !y->ln2w || !y->ln2b) {
+			pofa_error(err, POFA_ERR_RUN, "out of memory");
+			goto fail;
+		}
+	}
+	if (inf->head == POFA_HEAD_CLS) {
+		if (pack_linear(inf, &inf->pooler, m, q8, -1, pl, 1, 0, o, err))
+			goto fail;
+		inf->has_pooler = 1;
+		int Lb = c->num_labels;
+		inf->clsw = fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);
+		inf->clsb = fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_BIAS), (size_t)Lb);
+	} else if (inf->head == POFA_HEAD_SPAN) {
+		inf->qaw = fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_WEIGHT), (size_t)2 * C);
+		inf->qab = fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_BIAS), 2);
+	} else {
+		inf->tw = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_WEIGHT), (size_t)C * C);
+		inf->tb = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_BIAS), (size_t)C);
+		inf->tlnw = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		inf->tlnb = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
+		inf->mlmb = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
+	}
+	if (alloc_acts(inf, err))
+		goto fail;
+	return inf;
+fail:
+	pofa_infer_free(inf);
+	return NULL;
+}
+
+pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err *err)
+{
+	pofa_config cfg;
+	enum pofa_head head;
+	if (pofa_model_dir_head(dir, &cfg, &head, err))
+		return NULL;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+	int has8 = access(path, R_OK) == 0;
+	if (o->int8 == POFA_INT8_ON && !has8) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: no int8 weights (model.int8.safetensors): only a qat stage's "
+		           "model runs in int8", dir);
+		return NULL;
+	}
+	int fresh = 0;
+	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, 1, 1, 1, 0, &fresh, err);
+	if (!m)
+		return NULL;
+	pofa_st_file q8;
+	int use8 = has8 && o->int8 != POFA_INT8_OFF;
+	if (use8 && pofa_st_open(&q8, path, err)) {
+		pofa_model_free(m);
+		return NULL;
+	}
+	pofa_infer *inf = pofa_infer_from_model(m, use8 ? &q8 : NULL, o, err);
+	if (use8)
+		pofa_st_close(&q8);
+	pofa_model_free(m);
+	return inf;
+}
+
+const pofa_config *pofa_infer_config(const pofa_infer *inf) { return &inf->cfg; }
+enum pofa_head pofa_infer_head(const pofa_infer *inf) { return inf->head; }
+
+void pofa_infer_describe(const pofa_infer *inf, pofa_infer_info *info)
+{
+	memset(info, 0, sizeof *info);
+	info->path = inf->kern->path;
+	info->int8 = inf->int8;
+	int64_t nnz = 0, total = 0;
+	for (int l = 0; l < inf->L + 1; l++) {
+		const pofa_linear *ls[4] = { NULL, NULL, NULL, NULL };
+		if (l < inf->L) {
+			ls[0] = &inf->lay[l].qkv; ls[1] = &inf->lay[l].ao; ls[2] = &inf->lay[l].fc; ls[3] = &inf->lay[l].fp;
+		} else if (inf->has_pooler) {
+			ls[0] = &inf->pooler;
+		}
+		for (int k = 0; k < 4; k++)
+			if (ls[k]) {
+				info->linears[ls[k]->fmt]++;
+				nnz += ls[k]->nnz;
+				total += (int64_t)ls[k]->OC * ls[k]->C;
+			}
+	}
+	info->sparsity = total ? 1.0 - (double)nnz / (double)total : 0.0;
+	info->weight_bytes = inf->weight_bytes;
+	info->act_bytes = inf->act_bytes;
+	info->dense_bytes = pofa_config_num_params(&inf->cfg, inf->head) * sizeof(float);
+}
+
+/* ---- forward ------------------------------------------------------------------- */
+
+typedef struct {
+	pofa_infer *inf;
+	const pofa_batch *b;
+	const pofa_linear *l;
+	float *y;
+	const float *x, *res, *w, *bias;
+	int C;
+} job;
+
+static void embed_task(void *arg, int64_t n0, int64_t n1, int tid)
+{
+	(void)tid;
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	const pofa_batch *b = j->b;
+	int C = inf->C, ld = inf->ld;
+	for (int64_t n = n0; n < n1; n++) {
+		if (n >= inf->N) {
+			for (int c = 0; c < C; c++)
+				inf->tmp[(size_t)c * ld + n] = 0.0f;
+			continue;
+		}
+		int t = (int)(n % inf->T), tt = b->token_type_ids ? b->token_type_ids[n] : 0;
+		const float *we = inf->wte + (size_t)b->input_ids[n] * C, *pe = inf->wpe + (size_t)t * C,
+		            *te = inf->wtt + (size_t)tt * C;
+		for (int c = 0; c < C; c++)
+			inf->tmp[(size_t)c * ld + n] = we[c] + pe[c] + te[c];
+	}
+}
+
+/* LayerNorm of columns in 16-wide chunks */
+static void ln_task(void *arg, int64_t k0, int64_t k1, int tid)
+{
+	(void)tid;
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	inf->kern->layernorm(j->y, j->x, j->res, j->w, j->bias, j->C, inf->ld, (int)k0 * 16, (int)k1 * 16,
+	                     inf->cfg.layer_norm_eps);
+}
+
+static void quant_task(void *arg, int64_t k0, int64_t k1, int tid)
+{
+	(void)tid;
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	inf->kern->quant(inf->x8, j->x, j->l->C, inf->ld, (int)k0 * 16, (int)k1 * 16, j->l->in_inv, j->l->in_zp);
+}
+
+static void linear_task(void *arg, int64_t p0, int64_t p1, int tid)
+{
+	(void)tid;
+	job *j = arg;
+	const pofa_linear *l = j->l;
+	for (int64_t p = p0; p < p1; p++)
+		pofa_linear_rows(l, j->inf->kern, j->y, j->x, j->inf->x8, j->inf->ld, j->inf->np, l->split[p],
+		                 l->split[p + 1]);
+}
+
+/* y = l(x) over all columns in use */
+static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x)
+{
+	job j = { .inf = inf, .l = l, .y = y, .x = x };
+	if (l->fmt == POFA_LIN_I8)
+		pofa_pool_run(inf->pool, inf->np / 16, quant_task, &j);
+	pofa_pool_run(inf->pool, l->nsplit, linear_task, &j);
+}
+
+static void layernorm(pofa_infer *inf, float *y, const float *x, const float *res, const float *w, const float *b)
+{
+	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b, .C = inf->C };
+	pofa_pool_run(inf->pool, inf->np / 16, ln_task, &j);
+}
+
+static void attention_task(void *arg, int64_t u0, int64_t u1, int tid)
+{
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	int T = inf->T, C = inf->C, NH = inf->NH, hs = C / NH, ld = inf->ld;
+	float scale = 1.0f / sqrtf((float)hs);
+	float *S = inf->S + (size_t)tid * T * T;
+	for (int64_t u = u0; u < u1; u++) {
+		int b = (int)(u / NH), h = (int)(u % NH);
+		const float *q = inf->qkv + (size_t)h * hs * ld + (size_t)b * T;
+		const float *k = q + (size_t)C * ld, *v = q + (size_t)2 * C * ld;
+		/* S (T, T) = Q^T K: row i the scores of query i */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, T, hs, scale, q, ld, k, ld, 0.0f, S, T);
+		const float *add = j->b->attention_mask ? inf->maskadd + (size_t)b * T : NULL;
+		for (int i = 0; i < T; i++)
+			inf->kern->softmax(S + (size_t)i * T, add, T);
+		/* ctx (hs, T) = V S^T */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hs, T, T, 1.0f, v, ld, S, T, 0.0f,
+		            inf->ctx + (size_t)h * hs * ld + (size_t)b * T, ld);
+	}
+}
+
+static int check_batch(const pofa_infer *inf, const pofa_batch *b, pofa_err *err)
+{
+	const pofa_config *c = &inf->cfg;
+	if (b->B < 1 || b->T < 1 || b->B > inf->maxB || b->T > inf->maxT)
+		return pofa_error(err, POFA_ERR_INPUT, "batch %dx%d exceeds the %dx%d the model was opened for",
+		                  b->B, b->T, inf->maxB, inf->maxT);
+	for (int64_t n = 0; n < (int64_t)b->B * b->T; n++) {
+		if (b->input_ids[n] < 0 || b->input_ids[n] >= c->vocab_size)
+			return pofa_error(err, POFA_ERR_INPUT, "token id %d at %lld outside vocabulary 0..%d",
+			                  b->input_ids[n], (long long)n, c->vocab_size - 1);
+		if (b->token_type_ids && (b->token_type_ids[n] < 0 || b->token_type_ids[n] >= c->type_vocab_size))
+			return pofa_error(err, POFA_ERR_INPUT, "token type %d at %lld outside 0..%d",
+			                  b->token_type_ids[n], (long long)n, c->type_vocab_size - 1);
+	}
+	return POFA_OK;
+}
+
+static void head_cls(pofa_infer *inf)
+{
+	int B = inf->B, C = inf->C, ldb = round16(B), nl = inf->cfg.num_labels;
+	/* the [CLS] column of each sequence, then the pooler on B columns */
+	for (int c = 0; c < C; c++)
+		for (int b = 0; b < ldb; b++)
+			inf->pin[(size_t)c * ldb + b] = b < B ? inf->h[(size_t)c * inf->ld + (size_t)b * inf->T] : 0.0f;
+	int ld = inf->ld, np = inf->np;
+	inf->ld = ldb;
+	inf->np = ldb;
+	run_linear(inf, &inf->pooler, inf->pooled, inf->pin);
+	inf->ld = ld;
+	inf->np = np;
+	for (size_t i = 0; i < (size_t)C * ldb; i++)
+		inf->pooled[i] = tanhf(inf->pooled[i]);
+	for (int b = 0; b < B; b++)
+		for (int k = 0; k < nl; k++) {
+			float acc = 0.0f;
+			for (int c = 0; c < C; c++)
+				acc += inf->clsw[(size_t)k * C + c] * inf->pooled[(size_t)c * ldb + b];
+			inf->logits[(size_t)b * nl + k] = acc + inf->clsb[k];
+		}
+	inf->nrows = B;
+	inf->ncols = nl;
+}
+
+static void head_span(pofa_infer *inf)
+{
+	int N = inf->N, C = inf->C;
+	float *st = inf->sse, *en = inf->sse + N;
+	for (int n = 0; n < N; n++) {
+		st[n] = inf->qab[0];
+		en[n] = inf->qab[1];
+	}
+	for (int c = 0; c < C; c++) {
+		const float *hr = inf->h + (size_t)c * inf->ld;
+		float w0 = inf->qaw[c], w1 = inf->qaw[C + c];
+		for (int n = 0; n < N; n++) {
+			st[n] += w0 * hr[n];
+			en[n] += w1 * hr[n];
+		}
+	}
+	for (int n = 0; n < N; n++) {
+		inf->logits[2 * (size_t)n] = st[n];
+		inf->logits[2 * (size_t)n + 1] = en[n];
+	}
+	inf->nrows = N;
+	inf->ncols = 2;
+}
+
+static void head_mlm(pofa_infer *inf, const pofa_batch *b)
+{
+	int N = inf->N, C = inf->C, M = 0;
+	for (int n = 0; n < N; n++) {
+		int want = b->mlm_labels ? b->mlm_labels[n] != POFA_IGNORE : (!b->attention_mask || b->attention_mask[n]);
+		if (!want)
+			continue;
+		inf->pos[M] = n;
+		for (int c = 0; c < C; c++)
+			inf->xm[(size_t)M * C + c] = inf->h[(size_t)c * inf->ld + n];
+		M++;
+	}
+	inf->nrows = M;
+	inf->ncols = inf->V;
+	if (!M)
+		return;
+	pofa_kern *k = &inf->rk;
+	pofa_matmul_forward(k, inf->t1, inf->xm, inf->tw, NULL, M, C, C);
+	pofa_bias_gelu_forward(k, inf->t2, inf->t1, inf->tb, M, C);
+	pofa_residual_layernorm_forward(k, inf->t3, inf->t2, inf->mean, inf->rstd, inf->t2, NULL, inf->tlnw,
+	                                inf->tlnb, M, C, inf->cfg.layer_norm_eps, 0, 0.0f);
+	pofa_matmul_forward(k, inf->logits, inf->t3, inf->wte, inf->mlmb, M, C, inf->V);
+}
+
+int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
+{
+	if (check_batch(inf, b, err))
+		return err ? err->status : POFA_ERR_INPUT;
+	inf->B = b->B;
+	inf->T = b->T;
+	inf->N = b->B * b->T;
+	inf->np = round16(inf->N);
+	inf->ld = inf->np;
+	for (int n = 0; n < inf->N; n++)
+		inf->maskadd[n] = !b->attention_mask || b->attention_mask[n] ? 0.0f : -3.40282347e38f;
+	job j = { .inf = inf, .b = b };
+	pofa_pool_run(inf->pool, inf->np, embed_task, &j);
+	layernorm(inf, inf->h, inf->tmp, NULL, inf->elnw, inf->elnb);
+	for (int l = 0; l < inf->L; l++) {
+		inf_layer *y = &inf->lay[l];
+		run_linear(inf, &y->qkv, inf->qkv, inf->h);
+		pofa_pool_run(inf->pool, (int64_t)inf->B * inf->NH, attention_task, &j);
+		run_linear(inf, &y->ao, inf->tmp, inf->ctx);
+		layernorm(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b);
+		run_linear(inf, &y->fc, inf->f, inf->h1);
+		run_linear(inf, &y->fp, inf->tmp, inf->f);
+		layernorm(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b);
+	}
+	if (inf->head == POFA_HEAD_CLS)
+		head_cls(inf);
+	else if (inf->head == POFA_HEAD_SPAN)
+		head_span(inf);
+	else
+		head_mlm(inf, b);
+	return POFA_OK;
+}
+
+const float *pofa_infer_logits(const pofa_infer *inf, int *rows, int *cols)
+{
+	if (rows)
+		*rows = inf->nrows;
+	if (cols)
+		*cols = inf->ncols;
+	return inf->logits;
+}
+
+const int *pofa_infer_logit_positions(const pofa_infer *inf)
+{
+	return inf->head == POFA_HEAD_MLM ? inf->pos : NULL;
+}
+
+/* the mean cross-entropy of rows of logits against targets (< 0: skipped) */
+static float xent(pofa_infer *inf, const float *logits, const int *tgt, int rows, int cols)
+{
+	int count = 0;
+	for (int i = 0; i < rows; i++)
+		count += tgt[i] >= 0;
+	if (!count)
+		return 0.0f;
+	return (float)(pofa_softmax_xent(&inf->rk, NULL, logits, tgt, rows, cols, cols, 1.0f, NULL) / count);
+}
+
+float pofa_infer_task_loss(pofa_infer *inf, const pofa_batch *b)
+{
+	if (inf->head == POFA_HEAD_MLM) {
+		for (int i = 0; i < inf->nrows; i++) {
+			int y = b->mlm_labels ? b->mlm_labels[inf->pos[i]] : POFA_IGNORE;
+			inf->tgt[i] = y == POFA_IGNORE ? -1 : y;
+		}
+		return xent(inf, inf->logits, inf->tgt, inf->nrows, inf->V);
+	}
+	if (inf->head == POFA_HEAD_CLS) {
+		int nl = inf->cfg.num_labels;
+		for (int i = 0; i < inf->B; i++) {
+			int y = b->labels ? b->labels[i] : -1;
+			inf->tgt[i] = y >= 0 && y < nl ? y : -1;
+		}
+		return xent(inf, inf->logits, inf->tgt, inf->B, nl);
+	}
+	/* span: the mean of the start and end losses, positions outside [0, T) ignored */
+	float loss = 0.0f;
+	for (int which = 0; which < 2; which++) {
+		const int *pos = which ? b->end_positions : b->start_positions;
+		for (int i = 0; i < inf->B; i++) {
+			int p = pos ? pos[i] : -1;
+			inf->tgt[i] = p >= 0 && p < inf->T ? p : -1;
+		}
+		loss += 0.5f * xent(inf, inf->sse + (size_t)which * inf->N, inf->tgt, inf->B, inf->T);
+	}
+	return loss;
+}

@@ -1,0 +1,69 @@
+/*
+ * infer.h - the forward-only path: a model directory run as fast as its
+ * zeros and its int8 weights allow, for pofa eval, eval stages, pofa
+ * predict and pofa bench infer.
+ *
+ * It holds no gradients, no moments and no training arena: the encoder's
+ * Linear weights packed by their sparsity (linear.h; Q, K and V as one
+ * product), float copies of the rest, and activation buffers for at most
+ * maxB x maxT tokens, channel-major. A QAT model runs its int8 weights with
+ * integer products (uint8 inputs at the ranges QAT learned, int32 sums),
+ * as QAT's simulated evaluation computes them.
+ */
+#ifndef POFA_INFER_H
+#define POFA_INFER_H
+
+#include "engine/infer/linear.h"
+#include "engine/io/safetensors.h"
+#include "engine/pofa.h"
+
+typedef struct pofa_infer pofa_infer;
+
+enum pofa_infer_int8 {
+	POFA_INT8_AUTO,     /* int8 where the directory has model.int8.safetensors */
+	POFA_INT8_OFF,      /* float, always */
+	POFA_INT8_ON,       /* int8, or an error */
+};
+
+typedef struct pofa_infer_opts {
+	int maxB, maxT;             /* the largest batch (B x T) a forward takes */
+	int threads;
+	enum pofa_infer_int8 int8;
+	int force_fmt;              /* -1: each Linear's fastest format; else that float format */
+	int cpu;                    /* -1: pofa_cpu_path(); else an enum pofa_cpu_path */
+} pofa_infer_opts;
+
+/* what a loaded model is */
+typedef struct pofa_infer_info {
+	enum pofa_cpu_path path;
+	int int8;
+	int linears[POFA_LIN_FMTS];   /* packed Linears a format */
+	double sparsity;              /* of the packed Linears' weights */
+	size_t weight_bytes;          /* all weights held, packed */
+	size_t act_bytes;             /* activation buffers */
+	size_t dense_bytes;           /* the same model's float32 weights */
+} pofa_infer_info;
+
+/* Loads DIR (the head its weights carry). Bad files: POFA_ERR_INPUT. */
+pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err *err);
+/* From a loaded model m (its weights copied, so m may be freed after) and,
+ * for int8, its model.int8.safetensors (else NULL; path for messages). */
+pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *int8, const pofa_infer_opts *o,
+                                  pofa_err *err);
+void pofa_infer_free(pofa_infer *inf);
+
+/* A forward pass. Logits as pofa_model_logits lays them out: (B, labels),
+ * (B*T, 2) start and end, or (rows, vocabulary) at the masked-LM positions
+ * (where mlm_labels != POFA_IGNORE, or every non-padding token when
+ * mlm_labels is NULL). */
+int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err);
+const float *pofa_infer_logits(const pofa_infer *inf, int *rows, int *cols);
+const int *pofa_infer_logit_positions(const pofa_infer *inf);
+/* the task's mean loss over the last forward's batch, as pofa_model_task_loss */
+float pofa_infer_task_loss(pofa_infer *inf, const pofa_batch *b);
+
+const pofa_config *pofa_infer_config(const pofa_infer *inf);
+enum pofa_head pofa_infer_head(const pofa_infer *inf);
+void pofa_infer_describe(const pofa_infer *inf, pofa_infer_info *info);
+
+#endif

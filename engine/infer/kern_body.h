@@ -1,0 +1,206 @@
+/*
+ * kern_body.h - the forward-only kernels in plain C, included by each
+ * path's file (kern_portable.c, kern_avx2.c, kern_avx512.c), which compile
+ * it with their own instruction sets: the element-wise kernels vectorise
+ * there, and the portable path takes its products from here too. Not a
+ * header to include elsewhere: everything is static.
+ */
+#include "engine/infer/linear.h"
+#include "engine/kernels/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+/* every path's file uses only some of these */
+#define KB static __attribute__((unused))
+#define KB_TILE 256 /* columns a pass of the portable products keeps in an accumulator row */
+
+/* y[0..np) = GELU(y) */
+KB void kb_gelu_row(float *y, int np)
+{
+	for (int n = 0; n < np; n++)
+		y[n] = pofa_gelu_f(y[n]);
+}
+
+KB void kb_bias_act(float *y, const float *bias, int ld, int np, int r0, int r1, int gelu)
+{
+	for (int r = r0; r < r1; r++) {
+		float *row = y + (size_t)r * ld, b = bias ? bias[r] : 0.0f;
+		for (int n = 0; n < np; n++)
+			row[n] += b;
+		if (gelu)
+			kb_gelu_row(row, np);
+	}
+}
+
+/* two passes over the rows of a column tile: mean, then variance around it */
+KB void kb_layernorm(float *y, const float *x, const float *res, const float *w, const float *b, int C,
+                         int ld, int n0, int n1, float eps)
+{
+	enum { W = 64 };
+	float mean[W], rstd[W];
+	for (int t0 = n0; t0 < n1; t0 += W) {
+		int nw = n1 - t0 < W ? n1 - t0 : W;
+		for (int j = 0; j < nw; j++)
+			mean[j] = 0.0f;
+		for (int c = 0; c < C; c++) {
+			const float *xr = x + (size_t)c * ld + t0, *rr = res ? res + (size_t)c * ld + t0 : NULL;
+			if (rr)
+				for (int j = 0; j < nw; j++)
+					mean[j] += xr[j] + rr[j];
+			else
+				for (int j = 0; j < nw; j++)
+					mean[j] += xr[j];
+		}
+		for (int j = 0; j < nw; j++) {
+			mean[j] /= (float)C;
+			rstd[j] = 0.0f;
+		}
+		for (int c = 0; c < C; c++) {
+			const float *xr = x + (size_t)c * ld + t0, *rr = res ? res + (size_t)c * ld + t0 : NULL;
+			for (int j = 0; j < nw; j++) {
+				float d = xr[j] + (rr ? rr[j] : 0.0f) - mean[j];
+				rstd[j] += d * d;
+			}
+		}
+		for (int j = 0; j < nw; j++)
+			rstd[j] = 1.0f / sqrtf(rstd[j] / (float)C + eps);
+		for (int c = 0; c < C; c++) {
+			const float *xr = x + (size_t)c * ld + t0, *rr = res ? res + (size_t)c * ld + t0 : NULL;
+			float *yr = y + (size_t)c * ld + t0, wc = w[c], bc = b[c];
+			for (int j = 0; j < nw; j++)
+				yr[j] = (xr[j] + (rr ? rr[j] : 0.0f) - mean[j]) * rstd[j] * wc + bc;
+		}
+	}
+}
+
+KB void kb_softmax(float *s, const float *add, int n)
+{
+	if (add)
+		for (int j = 0; j < n; j++)
+			s[j] += add[j];
+	float mx = s[0];
+	for (int j = 1; j < n; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	float sum = 0.0f;
+	for (int j = 0; j < n; j++) {
+		s[j] = pofa_expf(s[j] - mx);
+		sum += s[j];
+	}
+	float inv = 1.0f / sum;
+	for (int j = 0; j < n; j++)
+		s[j] *= inv;
+}
+
+/* q = clamp(rint(x * inv) + zp, 0, 255), as QAT's fake quantization */
+KB inline int32_t kb_q(float x, float inv, float zp)
+{
+	float v = rintf(x * inv) + zp;
+	v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+	return (int32_t)v;
+}
+
+/* uint8, four channels a 32-bit lane: lane (c / 4, n) */
+KB void kb_quant_u8x4(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
+{
+	uint32_t *o = x8;
+	float z = (float)zp;
+	for (int c0 = 0; c0 < C; c0 += 4) {
+		const float *r[4];
+		for (int i = 0; i < 4; i++)
+			r[i] = c0 + i < C ? x + (size_t)(c0 + i) * ld : NULL;
+		uint32_t *dst = o + (size_t)(c0 / 4) * ld;
+		if (r[3])
+			for (int n = n0; n < n1; n++)
+				dst[n] = (uint32_t)kb_q(r[0][n], inv, z) | (uint32_t)kb_q(r[1][n], inv, z) << 8 |
+				         (uint32_t)kb_q(r[2][n], inv, z) << 16 | (uint32_t)kb_q(r[3][n], inv, z) << 24;
+		else
+			for (int n = n0; n < n1; n++) {
+				uint32_t v = 0;
+				for (int i = 0; i < 4; i++)
+					v |= (uint32_t)(r[i] ? kb_q(r[i][n], inv, z) : zp) << (8 * i);
+				dst[n] = v;
+			}
+	}
+}
+
+/* int16 q - zp, two channels a 32-bit lane: lane (c / 2, n); padding 0 */
+KB void kb_quant_s16x2(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
+{
+	uint32_t *o = x8;
+	float z = (float)zp;
+	int Cp = (C + 3) & ~3;
+	for (int c0 = 0; c0 < Cp; c0 += 2) {
+		const float *r0 = c0 < C ? x + (size_t)c0 * ld : NULL, *r1 = c0 + 1 < C ? x + (size_t)(c0 + 1) * ld : NULL;
+		uint32_t *dst = o + (size_t)(c0 / 2) * ld;
+		if (r1)
+			for (int n = n0; n < n1; n++)
+				dst[n] = (uint32_t)(uint16_t)(kb_q(r0[n], inv, z) - zp) |
+				         (uint32_t)(uint16_t)(kb_q(r1[n], inv, z) - zp) << 16;
+		else
+			for (int n = n0; n < n1; n++)
+				dst[n] = r0 ? (uint32_t)(uint16_t)(kb_q(r0[n], inv, z) - zp) : 0u;
+	}
+}
+
+/* ---- the portable products ----------------------------------------------- */
+
+KB void kb_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1)
+{
+	int groups = w->fmt == POFA_LIN_NM ? w->C / w->nm_m : 0, per_row = groups * w->nm_n;
+	for (int o = r0; o < r1; o++) {
+		float *yr = y + (size_t)o * ld, b = w->bias[o];
+		for (int n = 0; n < np; n++)
+			yr[n] = b;
+		if (w->fmt == POFA_LIN_CSR) {
+			for (int32_t k = w->rowptr[o]; k < w->rowptr[o + 1]; k++) {
+				const float *xr = x + (size_t)w->col[k] * ld, v = w->val[k];
+				for (int n = 0; n < np; n++)
+					yr[n] += v * xr[n];
+			}
+		} else if (w->fmt == POFA_LIN_B14) {
+			for (int32_t k = w->rowptr[o]; k < w->rowptr[o + 1]; k++) {
+				const float *xr = x + (size_t)w->col[k] * ld, *v = w->val + 4 * (size_t)k;
+				for (int n = 0; n < np; n++)
+					yr[n] += v[0] * xr[n] + v[1] * xr[ld + n] + v[2] * xr[2 * (size_t)ld + n] +
+					         v[3] * xr[3 * (size_t)ld + n];
+			}
+		} else {
+			const float *v = w->val + (size_t)o * per_row;
+			const uint8_t *of = w->off + (size_t)o * per_row;
+			for (int g = 0, k = 0; g < groups; g++)
+				for (int i = 0; i < w->nm_n; i++, k++) {
+					const float *xr = x + (size_t)(g * w->nm_m + of[k]) * ld;
+					for (int n = 0; n < np; n++)
+						yr[n] += v[k] * xr[n];
+				}
+		}
+		if (w->gelu)
+			kb_gelu_row(yr, np);
+	}
+}
+
+/* the integer product in the S16X2 layout: exact, no zero point left */
+KB void kb_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1)
+{
+	const uint32_t *xl = x8;
+	int32_t acc[KB_TILE];
+	for (int o = r0; o < r1; o++) {
+		float *yr = y + (size_t)o * ld, sc = w->scale[o], b = w->bias[o];
+		for (int t0 = 0; t0 < np; t0 += KB_TILE) {
+			int nw = np - t0 < KB_TILE ? np - t0 : KB_TILE;
+			memset(acc, 0, (size_t)nw * sizeof *acc);
+			for (int32_t k = w->rowptr[o]; k < w->rowptr[o + 1]; k++) {
+				const int8_t *q = w->q + 4 * (size_t)k;
+				const uint32_t *p0 = xl + (size_t)(w->col[k] / 2) * ld + t0, *p1 = p0 + ld;
+				for (int j = 0; j < nw; j++)
+					acc[j] += (int16_t)(p0[j] & 0xffff) * q[0] + (int16_t)(p0[j] >> 16) * q[1] +
+					          (int16_t)(p1[j] & 0xffff) * q[2] + (int16_t)(p1[j] >> 16) * q[3];
+			}
+			for (int j = 0; j < nw; j++)
+				yr[t0 + j] = (float)acc[j] * sc + b;
+		}
+		if (w->gelu)
+			kb_gelu_row(yr, np);
+	}
+}

@@ -1,0 +1,115 @@
+/*
+ * linear.h - a Linear layer's weights packed for the forward-only path, and
+ * the kernels that multiply with them, one set per CPU path.
+ *
+ * Activations are channel-major here: a (C, ld) matrix holds one token per
+ * column, ld a multiple of 16 (padding columns are computed too, and stay
+ * finite), so that the sparse products vectorise over tokens: for each
+ * stored weight w[o][c], y[o][:] += w * x[c][:]. A Linear y = W x + b is
+ * packed once, by the zeros it has, into one of:
+ *
+ *   DENSE  W as it is, multiplied by OpenBLAS's sgemm
+ *   CSR    per output row, its nonzeros: value and 16-bit input column
+ *   B14    per output row, its nonzero 1x4 blocks along the input: the
+ *          block's first column and four values
+ *   NM     every group of M inputs of a row holds N stored values: value
+ *          and 8-bit offset in the group, no row pointers
+ *   I8     int8 weights in 1x4 blocks (dense rows are all blocks): the
+ *          integer product of uint8 inputs, int32 accumulation
+ *
+ * Rows are split over the threads by their number of stored values.
+ */
+#ifndef POFA_INFER_LINEAR_H
+#define POFA_INFER_LINEAR_H
+
+#include "engine/kernels/cpu.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pofa_linear_fmt { POFA_LIN_DENSE, POFA_LIN_CSR, POFA_LIN_B14, POFA_LIN_NM, POFA_LIN_I8, POFA_LIN_FMTS };
+
+extern const char *const pofa_linear_fmt_names[POFA_LIN_FMTS];
+
+/* how int8 inputs are laid out for a path's integer product */
+enum pofa_x8_layout {
+	POFA_X8_U8X4,    /* uint8 q, 4 channels a 32-bit lane (vpdpbusd) */
+	POFA_X8_S16X2,   /* int16 q - zero point, 2 channels a lane (exact pmaddwd) */
+};
+
+typedef struct pofa_linear {
+	enum pofa_linear_fmt fmt;
+	int OC, C;             /* outputs, inputs */
+	int nm_n, nm_m;        /* NM: N stored of every M */
+	int gelu;              /* the output goes through exact GELU */
+	int64_t nnz;           /* nonzero weights */
+	int64_t stored;        /* values held (4 a block for B14 and I8) */
+	float *bias;           /* OC */
+	float *dense;          /* DENSE: (OC, C) */
+	int32_t *rowptr;       /* CSR, B14, I8: OC + 1 offsets, in entries or blocks */
+	uint16_t *col;         /* CSR: the column; B14, I8: a block's first column */
+	uint8_t *off;          /* NM: the column within its group */
+	float *val;            /* CSR, NM: a value an entry; B14: four a block */
+	int8_t *q;             /* I8 (U8X4 and portable): four a block */
+	int32_t *q16;          /* I8 (S16X2): a block as two pairs of int16 */
+	float *scale;          /* I8: per output, the weight's scale times the input's */
+	int32_t *qsum;         /* I8: per output, the sum of its weights (for the zero point) */
+	float in_scale, in_inv; /* I8: the input's scale and its inverse, as QAT computes them */
+	int in_zp;             /* I8: the input's zero point */
+	enum pofa_x8_layout x8;
+	int nsplit;            /* threads the rows are split for */
+	int *split;            /* nsplit + 1 row boundaries */
+	size_t bytes;          /* memory held */
+} pofa_linear;
+
+/* the kernels of one CPU path; y, x: channel-major with leading dimension
+ * ld, np (a multiple of 16, <= ld) columns computed; rows [r0, r1) */
+typedef struct pofa_infer_kern {
+	enum pofa_cpu_path path;
+	enum pofa_x8_layout x8;
+	/* y = W x + b (GELU after when w->gelu) for CSR, B14 and NM */
+	void (*sparse)(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1);
+	/* the same for I8, x8 quantized by quant in this path's layout */
+	void (*int8)(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1);
+	/* x8 rows of C channels (padded to a multiple of 4 with the zero
+	 * point), columns [n0, n1): q = clamp(rint(x * inv) + zp, 0, 255) */
+	void (*quant)(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp);
+	/* rows [r0, r1) of y (ld): y += bias[r], then GELU when gelu */
+	void (*bias_act)(float *y, const float *bias, int ld, int np, int r0, int r1, int gelu);
+	/* columns [n0, n1) (a multiple of 16 wide): y = LayerNorm over the C
+	 * rows of x + res (res may be NULL); y may be x */
+	void (*layernorm)(float *y, const float *x, const float *res, const float *w, const float *b,
+	                  int C, int ld, int n0, int n1, float eps);
+	/* a row of n scores: softmax of s + add (add may be NULL), in place */
+	void (*softmax)(float *s, const float *add, int n);
+} pofa_infer_kern;
+
+/* the kernels of path p (the portable ones where p's are not built) */
+const pofa_infer_kern *pofa_infer_kern_for(enum pofa_cpu_path p);
+
+/* ---- packing (pack.c) ---------------------------------------------------- */
+
+/* per path, the sparsity from which CSR beats OpenBLAS, and B14's block
+ * sparsity, as bench infer --sweep measured them (pack.c) */
+double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f);
+
+/* Packs w (OC, C) with bias (OC) into the fastest format for kern's path
+ * (force >= 0: that float format, where the zeros allow it); threads: the
+ * split. Returns 0, or -1 out of memory. */
+int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, int C, int gelu,
+                     const pofa_infer_kern *kern, int threads, int force);
+/* Packs int8 weights q (OC, C), scale per output row (or one: per_row 0),
+ * the input's scale and zero point, float bias. */
+int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, int per_row,
+                          float in_scale, int in_zp, const float *bias, int OC, int C, int gelu,
+                          const pofa_infer_kern *kern, int threads);
+void pofa_linear_free(pofa_linear *l);
+
+/* y rows [r0, r1) = the Linear on x (x8: x quantized, for I8), np columns */
+void pofa_linear_rows(const pofa_linear *l, const pofa_infer_kern *kern, float *y, const float *x,
+                      const void *x8, int ld, int np, int r0, int r1);
+
+/* bytes of the int8 input buffer for C channels and ld columns */
+size_t pofa_x8_bytes(enum pofa_x8_layout x8, int C, int ld);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * pack.c - a Linear's weights into the format its zeros make fastest, and
+ * the product of a packed Linear over a range of its rows.
+ *
+ * The choice is a cost model: each format costs a time per value it
+ * stores, relative to the dense product's time per weight, as `pofa bench
+ * infer --sweep` measures them on each CPU path (the table below; the
+ * break-even sparsity of CSR is 1 - 1 / its cost). Every format computes
+ * the same sums; only their order, and so the last bits, differ.
+ */
+#include "engine/infer/linear.h"
+#include "engine/kernels/kernels.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const pofa_linear_fmt_names[POFA_LIN_FMTS] = { "dense", "csr", "1x4", "n:m", "int8" };
+
+/* time per stored value, the dense product's per weight = 1; measured by
+ * pofa bench infer --sweep at bert-base shapes (seq 128, batch 1) */
+static const double cost[POFA_CPU_PATHS][POFA_LIN_FMTS] = {
+	/*                 dense  csr   1x4   n:m   int8 */
+	[POFA_CPU_PORTABLE]    = { 1.0, 2.5, 1.6, 2.5, 1.0 },
+	[POFA_CPU_AVX2]        = { 1.0, 2.5, 1.6, 2.5, 1.0 },
+	[POFA_CPU_AVX512]      = { 1.0, 2.5, 1.6, 2.5, 1.0 },
+	[POFA_CPU_AVX512_VNNI] = { 1.0, 2.5, 1.6, 2.5, 1.0 },
+};
+
+double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f)
+{
+	return f == POFA_LIN_DENSE ? 0.0 : 1.0 - cost[p][POFA_LIN_DENSE] / cost[p][f];
+}
+
+/* ---- the kernels of each path ---------------------------------------------- */
+
+extern const pofa_infer_kern pofa_kern_portable;
+#if defined(__x86_64__)
+extern const pofa_infer_kern pofa_kern_avx2, pofa_kern_avx512;
+void pofa_kern_vnni_fill(pofa_infer_kern *k);
+static pofa_infer_kern vnni;
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static void vnni_init(void) { pofa_kern_vnni_fill(&vnni); }
+#endif
+
+const pofa_infer_kern *pofa_infer_kern_for(enum pofa_cpu_path p)
+{
+#if defined(__x86_64__)
+	if (p == POFA_CPU_AVX2)
+		return &pofa_kern_avx2;
+	if (p == POFA_CPU_AVX512)
+		return &pofa_kern_avx512;
+	if (p == POFA_CPU_AVX512_VNNI) {
+		pthread_once(&vnni_once, vnni_init);
+		return &vnni;
+	}
+#endif
+	(void)p;
+	return &pofa_kern_portable;
+}
+
+size_t pofa_x8_bytes(enum pofa_x8_layout x8, int C, int ld)
+{
+	(void)x8; /* both layouts: 4 bytes a lane, 4 or 2 channels a lane */
+	size_t Cp = (size_t)((C + 3) & ~3);
+	return (x8 == POFA_X8_U8X4 ? Cp / 4 : Cp / 2) * (size_t)ld * 4;
+}
+
+/* ---- packing ------------------------------------------------------------------ */
+
+void pofa_linear_free(pofa_linear *l)
+{
+	if (!l)
+		return;
+	free(l->bias);
+	free(l->dense);
+	free(l->rowptr);
+	free(l->col);
+	free(l->off);
+	free(l->val);
+	free(l->q);
+	free(l->q16);
+	free(l->scale);
+	free(l->qsum);
+	free(l->split);
+	memset(l, 0, sizeof *l);
+}
+
+/* row boundaries for `threads`, each part holding about the same stored
+ * values (plus a little a row) */
+static int split_rows(pofa_linear *l, int threads, const int64_t *row_cost)
+{
+	l->nsplit = threads < 1 ? 1 : threads;
+	l->split = calloc((size_t)l->nsplit + 1, sizeof *l->split);
+	if (!l->split)
+		return -1;
+	double total = 0.0;
+	for (int o = 0; o < l->OC; o++)
+		total += (double)row_cost[o] + 8.0;
+	double acc = 0.0;
+	int t = 1;
+	for (int o = 0; o < l->OC && t < l->nsplit; o++) {
+		acc += (double)row_cost[o] + 8.0;
+		while (t < l->nsplit && acc >= total * t / l->nsplit)
+			l->split[t++] = o + 1;
+	}
+	while (t < l->nsplit)
+		l->split[t++] = l->OC;
+	l->split[l->nsplit] = l->OC;
+	return 0;
+}
+
+static int copy_bias(pofa_linear *l, const float *bias)
+{
+	l->bias = calloc((size_t)l->OC, sizeof *l->bias);
+	if (!l->bias)
+		return -1;
+	if (bias)
+		memcpy(l->bias, bias, (size_t)l->OC * sizeof *bias);
+	return 0;
+}
+
+/* the largest count of nonzeros in a group of m inputs of any row */
+static int nm_count(const float *w, int OC, int C, int m)
+{
+	int most = 0;
+	for (int o = 0; o < OC; o++)
+		for (int g = 0; g < C; g += m) {
+			int c = 0;
+			for (int i = 0; i < m; i++)
+				c += w[(size_t)o * C + g + i] != 0.0f;
+			most = c > most ? c : most;
+		}
+	return most;
+}
+
+int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, int C, int gelu,
+                     const pofa_infer_kern *kern, int threads, int force)
+{
+	memset(l, 0, sizeof *l);
+	l->OC = OC;
+	l->C = C;
+	l->gelu = gelu;
+	int64_t nnz = 0, blocks = 0;
+	for (size_t i = 0; i < (size_t)OC * C; i++)
+		nnz += w[i] != 0.0f;
+	int b14 = C % 4 == 0 && C <= 65536, csr = C <= 65536;
+	if (b14)
+		for (size_t i = 0; i < (size_t)OC * C; i += 4)
+			blocks += w[i] != 0.0f || w[i + 1] != 0.0f || w[i + 2] != 0.0f || w[i + 3] != 0.0f;
+	int nm_m = 4, nm_n = C % nm_m == 0 ? nm_count(w, OC, C, nm_m) : nm_m;
+	l->nnz = nnz;
+	/* the cheapest format by the path's costs */
+	const double *k = cost[kern->path];
+	double best = k[POFA_LIN_DENSE] * (double)OC * C;
+	enum pofa_linear_fmt fmt = POFA_LIN_DENSE;
+	double c_csr = k[POFA_LIN_CSR] * (double)nnz, c_b14 = k[POFA_LIN_B14] * 4.0 * (double)blocks,
+	       c_nm = k[POFA_LIN_NM] * (double)OC * (C / nm_m) * nm_n;
+	if (csr && c_csr < best)
+		best = c_csr, fmt = POFA_LIN_CSR;
+	if (b14 && c_b14 < best)
+		best = c_b14, fmt = POFA_LIN_B14;
+	if (csr && nm_n < nm_m && c_nm < best)
+		best = c_nm, fmt = POFA_LIN_NM;
+	if (force >= 0 && force < POFA_LIN_I8 && !(force == POFA_LIN_CSR && !csr) &&
+	    !(force == POFA_LIN_B14 && !b14) && !(force == POFA_LIN_NM && (C % nm_m || !csr)))
+		fmt = (enum pofa_linear_fmt)force;
+	l->fmt = fmt;
+	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
+	if (!row_cost || copy_bias(l, bias))
+		goto oom;
+	if (fmt == POFA_LIN_DENSE) {
+		l->dense = aligned_alloc(64, ((size_t)OC * C * sizeof(float) + 63) & ~(size_t)63);
+		if (!l->dense)
+			goto oom;
+		memcpy(l->dense, w, (size_t)OC * C * sizeof *w);
+		l->stored = (int64_t)OC * C;
+		for (int o = 0; o < OC; o++)
+			row_cost[o] = C;
+	} else if (fmt == POFA_LIN_NM) {
+		int per_row = (C / nm_m) * nm_n;
+		l->nm_n = nm_n;
+		l->nm_m = nm_m;
+		l->stored = (int64_t)OC * per_row;
+		l->val = malloc((size_t)(l->stored + 1) * sizeof *l->val);
+		l->off = malloc((size_t)(l->stored + 1));
+		if (!l->val || !l->off)
+			goto oom;
+		for (int o = 0; o < OC; o++) {
+			size_t k0 = (size_t)o * per_row;
+			for (int g = 0; g < C; g += nm_m) {
+				int got = 0;
+				for (int i = 0; i < nm_m && got < nm_n; i++)
+					if (w[(size_t)o * C + g + i] != 0.0f) {
+						l->val[k0] = w[(size_t)o * C + g + i];
+						l->off[k0++] = (uint8_t)i;
+						got++;
+					}
+				for (int i = 0; got < nm_n; i++) /* fewer than N: zeros at unused offsets */
+					if (w[(size_t)o * C + g + i] == 0.0f) {
+						l->val[k0] = 0.0f;
+						l->off[k0++] = (uint8_t)i;
+						got++;
+					}
+			}
+			row_cost[o] = per_row;
+		}
+	} else {
+		int bw = fmt == POFA_LIN_B14 ? 4 : 1;
+		int64_t n = fmt == POFA_LIN_B14 ? blocks : nnz;
+		l->stored = n * bw;
+		l->rowptr = malloc(((size_t)OC + 1) * sizeof *l->rowptr);
+		l->col = malloc((size_t)(n + 1) * sizeof *l->col);
+		l->val = malloc((size_t)(n * bw + 1) * sizeof *l->val);
+		if (!l->rowptr || !l->col || !l->val)
+			goto oom;
+		int64_t e = 0;
+		for (int o = 0; o < OC; o++) {
+			l->rowptr[o] = (int32_t)e;
+			const float *r = w + (size_t)o * C;
+			for (int c = 0; c < C; c += bw) {
+				int any = 0;
+				for (int i = 0; i < bw; i++)
+					any |= r[c + i] != 0.0f;
+				if (!any)
+					continue;
+				l->col[e] = (uint16_t)c;
+				memcpy(l->val + e * bw, r + c, (size_t)bw * sizeof *r);
+				e++;
+			}
+			row_cost[o] = (e - l->rowptr[o]) * bw;
+		}
+		l->rowptr[OC] = (int32_t)e;
+	}
+	if (split_rows(l, threads, row_cost))
+		goto oom;
+	free(row_cost);
+	l->bytes = (size_t)OC * sizeof(float) + (l->dense ? (size_t)OC * C * 4 : 0) +
+	           (l->rowptr ? ((size_t)OC + 1) * 4 : 0) +
+	           (size_t)l->stored * (4 + (fmt == POFA_LIN_CSR ? 2 : fmt == POFA_LIN_NM ? 1 : 0)) +
+	           (fmt == POFA_LIN_B14 ? (size_t)(l->stored / 4) * 2 : 0);
+	return 0;
+oom:
+	free(row_cost);
+	pofa_linear_free(l);
+	return -1;
+}
+
+int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, int per_row, float in_scale,
+                          int in_zp, const float *bias, int OC, int C, int gelu, const pofa_infer_kern *kern,
+                          int threads)
+{
+	memset(l, 0, sizeof *l);
+	l->fmt = POFA_LIN_I8;
+	l->OC = OC;
+	l->C = C;
+	l->gelu = gelu;
+	l->x8 = kern->x8;
+	l->in_scale = in_scale;
+	l->in_inv = 1.0f / in_scale; /* as QAT computes it */
+	l->in_zp = in_zp;
+	int64_t blocks = 0;
+	for (int o = 0; o < OC; o++)
+		for (int c = 0; c < C; c += 4) {
+			int any = 0;
+			for (int i = 0; i < 4 && c + i < C; i++)
+				any |= q[(size_t)o * C + c + i] != 0;
+			blocks += any;
+			for (int i = 0; i < 4 && c + i < C; i++)
+				l->nnz += q[(size_t)o * C + c + i] != 0;
+		}
+	l->stored = 4 * blocks;
+	int pairs = kern->path != POFA_CPU_PORTABLE && l->x8 == POFA_X8_S16X2;
+	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
+	l->rowptr = malloc(((size_t)OC + 1) * sizeof *l->rowptr);
+	l->col = malloc((size_t)(blocks + 1) * sizeof *l->col);
+	l->scale = malloc((size_t)OC * sizeof *l->scale);
+	l->qsum = calloc((size_t)OC, sizeof *l->qsum);
+	if (pairs)
+		l->q16 = malloc((size_t)(2 * blocks + 1) * sizeof *l->q16);
+	else
+		l->q = malloc((size_t)(4 * blocks + 1));
+	if (!row_cost || copy_bias(l, bias) || !l->rowptr || !l->col || !l->scale || !l->qsum ||
+	    (pairs ? !l->q16 : !l->q) || C > 65536) {
+		free(row_cost);
+		pofa_linear_free(l);
+		return -1;
+	}
+	int64_t e = 0;
+	for (int o = 0; o < OC; o++) {
+		l->rowptr[o] = (int32_t)e;
+		l->scale[o] = in_scale * wscale[per_row ? o : 0];
+		const int8_t *r = q + (size_t)o * C;
+		for (int c = 0; c < C; c += 4) {
+			int8_t b[4] = { 0, 0, 0, 0 };
+			int any = 0;
+			for (int i = 0; i < 4 && c + i < C; i++) {
+				b[i] = r[c + i];
+				any |= b[i] != 0;
+				l->qsum[o] += b[i];
+			}
+			if (!any)
+				continue;
+			l->col[e] = (uint16_t)c;
+			if (pairs) {
+				l->q16[2 * e] = (int32_t)((uint32_t)(uint16_t)b[0] | (uint32_t)(uint16_t)b[1] << 16);
+				l->q16[2 * e + 1] = (int32_t)((uint32_t)(uint16_t)b[2] | (uint32_t)(uint16_t)b[3] << 16);
+			} else {
+				memcpy(l->q + 4 * e, b, 4);
+			}
+			e++;
+		}
+		row_cost[o] = 4 * (e - l->rowptr[o]);
+	}
+	l->rowptr[OC] = (int32_t)e;
+	int rc = split_rows(l, threads, row_cost);
+	free(row_cost);
+	if (rc) {
+		pofa_linear_free(l);
+		return -1;
+	}
+	l->bytes = (size_t)OC * 12 + ((size_t)OC + 1) * 4 + (size_t)blocks * (2 + (pairs ? 8 : 4));
+	return 0;
+}
+
+/* ---- the product ---------------------------------------------------------------- */
+
+void pofa_linear_rows(const pofa_linear *l, const pofa_infer_kern *kern, float *y, const float *x,
+                      const void *x8, int ld, int np, int r0, int r1)
+{
+	if (r0 >= r1)
+		return;
+	switch (l->fmt) {
+	case POFA_LIN_DENSE:
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, np, l->C, 1.0f,
+		            l->dense + (size_t)r0 * l->C, l->C, x, ld, 0.0f, y + (size_t)r0 * ld, ld);
+		kern->bias_act(y, l->bias, ld, np, r0, r1, l->gelu);
+		break;
+	case POFA_LIN_I8:
+		kern->int8(l, y, x8, ld, np, r0, r1);
+		break;
+	default:
+		kern->sparse(l, y, x, ld, np, r0, r1);
+	}
+}

@@ -1,0 +1,30 @@
+/*
+ * cpu.h - which vector code this CPU runs. One binary carries a portable
+ * C path and, on x86-64, AVX2+FMA and AVX-512 paths (compiled with their
+ * own flags, in their own files); the best the CPU supports is chosen at
+ * run time, and POFA_CPU=portable|avx2|avx512|avx512-vnni (or
+ * pofa_cpu_use) picks a lower one, for the tests and the benchmarks.
+ */
+#ifndef POFA_KERNELS_CPU_H
+#define POFA_KERNELS_CPU_H
+
+enum pofa_cpu_path {
+	POFA_CPU_PORTABLE,      /* C the compiler vectorises for the baseline ISA */
+	POFA_CPU_AVX2,          /* AVX2 + FMA + F16C */
+	POFA_CPU_AVX512,        /* AVX-512 F, BW, VL, DQ */
+	POFA_CPU_AVX512_VNNI,   /* and VNNI's vpdpbusd */
+	POFA_CPU_PATHS
+};
+
+extern const char *const pofa_cpu_path_names[POFA_CPU_PATHS];
+
+/* the best path this CPU supports */
+enum pofa_cpu_path pofa_cpu_best(void);
+/* the path in use: the best, or a lower one named by POFA_CPU or pofa_cpu_use */
+enum pofa_cpu_path pofa_cpu_path(void);
+/* use path p from now on; -1 when the CPU lacks it (nothing changes) */
+int pofa_cpu_use(enum pofa_cpu_path p);
+/* the CPU's name ("Intel(R) Xeon(R) ...", or the machine type elsewhere) */
+const char *pofa_cpu_name(void);
+
+#endif

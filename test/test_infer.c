@@ -1,0 +1,362 @@
+/* test_infer.c - the forward-only path: every packed product on every CPU
+ * path this machine has, against a scalar reference in double, over ragged
+ * shapes; whole models against the training forward (dense, masked) and
+ * the int8 model against QAT's simulated evaluation. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test/fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/infer/infer.h"
+#include "engine/kernels/cpu.h"
+#include "engine/model/internal.h"
+
+static uint64_t rs = 0x9e3779b97f4a7c15ULL;
+static double urand(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (double)(rs >> 11) / 9007199254740992.0;
+}
+static float frand(void) { return (float)(2.0 * urand() - 1.0); }
+
+static void *zalloc(size_t bytes)
+{
+	bytes = (bytes + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, bytes ? bytes : 64);
+	assert_non_null(p);
+	memset(p, 0, bytes ? bytes : 64);
+	return p;
+}
+
+enum pattern { DENSE_W, UNSTRUCTURED, BLOCKS14, NM24, EMPTY_ROWS };
+
+/* a weight matrix with the pattern's zeros at about `sparsity` */
+static float *make_weights(int OC, int C, enum pattern p, double sparsity)
+{
+	float *w = malloc((size_t)OC * C * sizeof *w);
+	for (int o = 0; o < OC; o++)
+		for (int c = 0; c < C; c++) {
+			float v = frand();
+			int keep = 1;
+			if (p == UNSTRUCTURED)
+				keep = urand() >= sparsity;
+			else if (p == BLOCKS14)
+				keep = 0; /* below, by block */
+			else if (p == NM24)
+				keep = (c % 4) == (o % 4) || (c % 4) == ((o + 1) % 4);
+			else if (p == EMPTY_ROWS)
+				keep = o % 3 != 1 && urand() >= sparsity;
+			w[(size_t)o * C + c] = keep ? v : 0.0f;
+		}
+	if (p == BLOCKS14)
+		for (int o = 0; o < OC; o++)
+			for (int c = 0; c < C; c += 4)
+				if (urand() >= sparsity)
+					for (int i = 0; i < 4 && c + i < C; i++)
+						w[(size_t)o * C + c + i] = frand();
+	return w;
+}
+
+static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+
+typedef struct { int OC, C, N; enum pattern p; double sparsity; int gelu; } shape;
+
+static const shape shapes[] = {
+	{ 7, 12, 5, UNSTRUCTURED, 0.9, 0 },    /* tiny, odd rows, one partial tile */
+	{ 33, 64, 17, DENSE_W, 0.0, 1 },       /* fully dense, T not a multiple of the width */
+	{ 16, 32, 130, UNSTRUCTURED, 1.0, 0 }, /* a fully zero matrix */
+	{ 19, 48, 1, EMPTY_ROWS, 0.5, 1 },     /* empty rows, one token */
+	{ 64, 128, 64, NM24, 0.5, 0 },         /* 2:4 */
+	{ 10, 20, 33, BLOCKS14, 0.75, 1 },     /* 1x4 blocks */
+	{ 5, 6, 16, UNSTRUCTURED, 0.3, 0 },    /* C not a multiple of 4 */
+	{ 96, 256, 300, UNSTRUCTURED, 0.9, 1 },/* several full tiles and a tail */
+};
+
+static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, const float *w, const float *bias,
+                         const float *x, int ld, int np)
+{
+	pofa_linear l;
+	if (pofa_linear_pack(&l, w, bias, s->OC, s->C, s->gelu, k, 3, fmt))
+		fail_msg("out of memory");
+	float *y = zalloc((size_t)s->OC * ld * sizeof *y);
+	for (int p = 0; p < l.nsplit; p++)
+		pofa_linear_rows(&l, k, y, x, NULL, ld, np, l.split[p], l.split[p + 1]);
+	int bad = 0;
+	for (int o = 0; o < s->OC && !bad; o++)
+		for (int n = 0; n < s->N; n++) {
+			double acc = bias[o];
+			for (int c = 0; c < s->C; c++)
+				acc += (double)w[(size_t)o * s->C + c] * x[(size_t)c * ld + n];
+			if (s->gelu)
+				acc = gelu_d(acc);
+			double got = y[(size_t)o * ld + n];
+			if (!(fabs(got - acc) <= 2e-5 * (1.0 + fabs(acc)))) {
+				print_error("%s %s (%d x %d, %d tokens, stored as %s): y[%d][%d]: expected %.8g, got %.8g\n",
+				            pofa_cpu_path_names[k->path], pofa_linear_fmt_names[fmt], s->OC, s->C, s->N,
+				            pofa_linear_fmt_names[l.fmt], o, n, acc, got);
+				bad = 1;
+				break;
+			}
+		}
+	int stored_as = l.fmt;
+	pofa_linear_free(&l);
+	free(y);
+	return bad ? -1 : stored_as;
+}
+
+/* the int8 product against integers summed exactly */
+static int check_int8(const pofa_infer_kern *k, const shape *s, const float *wf, const float *bias,
+                      const float *x, int ld, int np)
+{
+	int OC = s->OC, C = s->C;
+	int8_t *q = malloc((size_t)OC * C);
+	float *ws = malloc((size_t)OC * sizeof *ws);
+	for (int o = 0; o < OC; o++) {
+		ws[o] = 0.001f + 0.01f * (float)urand();
+		for (int c = 0; c < C; c++) {
+			float v = wf[(size_t)o * C + c];
+			q[(size_t)o * C + c] = (int8_t)(v == 0.0f ? 0 : lrintf(v * 127.0f));
+		}
+	}
+	float in_scale = 2.0f / 255.0f * (0.5f + (float)urand());
+	int zp = (int)(urand() * 255.99);
+	pofa_linear l;
+	if (pofa_linear_pack_int8(&l, q, ws, 1, in_scale, zp, bias, OC, C, s->gelu, k, 2))
+		fail_msg("out of memory");
+	void *x8 = zalloc(pofa_x8_bytes(k->x8, C, ld));
+	float *y = zalloc((size_t)OC * ld * sizeof *y);
+	k->quant(x8, x, C, ld, 0, np, l.in_inv, zp);
+	for (int p = 0; p < l.nsplit; p++)
+		pofa_linear_rows(&l, k, y, x, x8, ld, np, l.split[p], l.split[p + 1]);
+	int bad = 0;
+	for (int o = 0; o < OC && !bad; o++)
+		for (int n = 0; n < s->N; n++) {
+			int64_t acc = 0;
+			for (int c = 0; c < C; c++) {
+				float v = rintf(x[(size_t)c * ld + n] * l.in_inv) + (float)zp;
+				int32_t qx = v < 0.0f ? 0 : v > 255.0f ? 255 : (int32_t)v;
+				acc += (int64_t)(qx - zp) * q[(size_t)o * C + c];
+			}
+			double want = (double)acc * (double)(in_scale * ws[o]) + bias[o];
+			if (s->gelu)
+				want = gelu_d(want);
+			double got = y[(size_t)o * ld + n];
+			if (!(fabs(got - want) <= 1e-5 * (1.0 + fabs(want)))) {
+				print_error("%s int8 (%d x %d, %d tokens, zero point %d): y[%d][%d]: expected %.8g, got %.8g\n",
+				            pofa_cpu_path_names[k->path], OC, C, s->N, zp, o, n, want, got);
+				bad = 1;
+				break;
+			}
+		}
+	pofa_linear_free(&l);
+	free(x8);
+	free(y);
+	free(q);
+	free(ws);
+	return bad ? -1 : 0;
+}
+
+static void test_kernels(void **st)
+{
+	(void)st;
+	enum pofa_cpu_path best = pofa_cpu_best();
+	int fails = 0, checks = 0;
+	for (int p = 0; p <= (int)best; p++) {
+		const pofa_infer_kern *k = pofa_infer_kern_for((enum pofa_cpu_path)p);
+		assert_int_equal(k->path, p);
+		printf("  path %s (%s)\n", pofa_cpu_path_names[p], pofa_cpu_name());
+		for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+			const shape *s = &shapes[i];
+			float *w = make_weights(s->OC, s->C, s->p, s->sparsity);
+			float *bias = malloc((size_t)s->OC * sizeof *bias);
+			for (int o = 0; o < s->OC; o++)
+				bias[o] = frand();
+			int np = (s->N + 15) & ~15, ld = np + 16; /* a wider ld than needed */
+			int Cp = (s->C + 3) & ~3;
+			float *x = zalloc((size_t)Cp * ld * sizeof *x);
+			for (int c = 0; c < s->C; c++)
+				for (int n = 0; n < ld; n++)
+					x[(size_t)c * ld + n] = 3.0f * frand();
+			for (int fmt = POFA_LIN_DENSE; fmt < POFA_LIN_I8; fmt++) {
+				int got = check_product(k, s, fmt, w, bias, x, ld, np);
+				checks++;
+				fails += got < 0;
+				/* the format asked for, where the zeros allow it */
+				int feasible = fmt != POFA_LIN_B14 || s->C % 4 == 0;
+				if (fmt == POFA_LIN_NM)
+					feasible = s->C % 4 == 0;
+				if (got >= 0 && feasible && got != fmt) {
+					print_error("%s: asked for %s, packed as %s\n", pofa_cpu_path_names[p],
+					            pofa_linear_fmt_names[fmt], pofa_linear_fmt_names[got]);
+					fails++;
+				}
+			}
+			checks++;
+			fails += check_int8(k, s, w, bias, x, ld, np) < 0;
+			free(w);
+			free(bias);
+			free(x);
+		}
+	}
+	printf("  %d products checked on %d paths\n", checks, (int)best + 1);
+	assert_int_equal(fails, 0);
+}
+
+/* the format chosen by the costs: dense when dense, sparse when 90% sparse */
+static void test_choice(void **st)
+{
+	(void)st;
+	const pofa_infer_kern *k = pofa_infer_kern_for(pofa_cpu_path());
+	float *bias = calloc(256, sizeof *bias);
+	float *w = make_weights(256, 256, DENSE_W, 0.0);
+	pofa_linear l;
+	assert_int_equal(pofa_linear_pack(&l, w, bias, 256, 256, 0, k, 2, -1), 0);
+	assert_int_equal(l.fmt, POFA_LIN_DENSE);
+	pofa_linear_free(&l);
+	free(w);
+	w = make_weights(256, 256, UNSTRUCTURED, 0.95);
+	assert_int_equal(pofa_linear_pack(&l, w, bias, 256, 256, 0, k, 2, -1), 0);
+	assert_int_equal(l.fmt, POFA_LIN_CSR);
+	/* the split covers every row once, in order */
+	assert_int_equal(l.split[0], 0);
+	assert_int_equal(l.split[l.nsplit], 256);
+	for (int t = 0; t < l.nsplit; t++)
+		assert_true(l.split[t] <= l.split[t + 1]);
+	pofa_linear_free(&l);
+	free(w);
+	w = make_weights(256, 256, BLOCKS14, 0.9);
+	assert_int_equal(pofa_linear_pack(&l, w, bias, 256, 256, 0, k, 2, -1), 0);
+	assert_int_equal(l.fmt, POFA_LIN_B14);
+	pofa_linear_free(&l);
+	free(w);
+	free(bias);
+}
+
+/* ---- whole models ------------------------------------------------------------------ */
+
+static void prune_model(pofa_model *m, double sparsity)
+{
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++)
+		if (t[i].prunable)
+			for (int64_t j = 0; j < t[i].numel; j++)
+				if (urand() < sparsity)
+					t[i].data[j] = 0.0f;
+}
+
+static void fill_batch(int B, int T, int V, int *ids, int *types, int *mask, int *mlm)
+{
+	for (int b = 0; b < B; b++) {
+		int len = T - 3 * b; /* later sequences padded */
+		for (int t = 0; t < T; t++) {
+			int n = b * T + t;
+			ids[n] = t < len ? 5 + (int)(urand() * (V - 5)) : 0;
+			types[n] = t > len / 2 && t < len;
+			mask[n] = t < len;
+			mlm[n] = t < len && t % 3 == 1 ? ids[n] : POFA_IGNORE;
+		}
+	}
+}
+
+/* the training forward (dense, masked weights) and the forward-only path */
+static double compare(pofa_model *m, pofa_infer *inf, const pofa_batch *b)
+{
+	pofa_err err;
+	if (pofa_model_forward(m, b, 0, &err))
+		fail_msg("%s", err.msg);
+	if (pofa_infer_forward(inf, b, &err))
+		fail_msg("%s", err.msg);
+	int r1, c1, r2, c2;
+	const float *a = pofa_model_logits(m, &r1, &c1), *z = pofa_infer_logits(inf, &r2, &c2);
+	assert_int_equal(r1, r2);
+	assert_int_equal(c1, c2);
+	double worst = 0.0;
+	for (size_t i = 0; i < (size_t)r1 * c1; i++)
+		worst = fmax(worst, fabs((double)a[i] - z[i]));
+	if (pofa_model_head(m) == POFA_HEAD_MLM) {
+		const int *p1 = pofa_model_logit_positions(m), *p2 = pofa_infer_logit_positions(inf);
+		assert_memory_equal(p1, p2, (size_t)r1 * sizeof *p1);
+	}
+	FX_NEAR(pofa_infer_task_loss(inf, b), pofa_model_task_loss(m, b, 1.0f), 1e-5);
+	return worst;
+}
+
+static void test_sparse_models(void **st)
+{
+	(void)st;
+	pofa_config c = fx_config(60, 32, 32);
+	enum { B = 3, T = 20 };
+	int ids[B * T], types[B * T], mask[B * T], mlm[B * T], lab[B] = { 0, 2, 1 }, sp[B] = { 1, 3, 5 },
+	    ep[B] = { 2, 6, 5 };
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_model *m = fx_model(&c, head, B, T, 2, 11 + head);
+		prune_model(m, 0.9);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+		for (int p = 0; p <= (int)pofa_cpu_best(); p++)
+			for (int fmt = -1; fmt < POFA_LIN_I8; fmt++) {
+				pofa_err err;
+				pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_OFF,
+				                      .force_fmt = fmt, .cpu = p };
+				pofa_infer *inf = pofa_infer_from_model(m, NULL, &o, &err);
+				if (!inf)
+					fail_msg("%s", err.msg);
+				double d = compare(m, inf, &b);
+				if (!(d <= 1e-5))
+					fail_msg("%s head, path %s, format %s: logits differ from the dense forward by %.3g "
+					         "(expected <= 1e-5)", pofa_head_names[head], pofa_cpu_path_names[p],
+					         fmt < 0 ? "chosen" : pofa_linear_fmt_names[fmt], d);
+				/* a smaller batch than it was opened for */
+				pofa_batch b1 = b;
+				b1.B = 1;
+				d = compare(m, inf, &b1);
+				assert_true(d <= 1e-5);
+				pofa_infer_free(inf);
+			}
+		pofa_model_free(m);
+	}
+}
+
+static void test_bad_batches(void **st)
+{
+	(void)st;
+	pofa_config c = fx_config(60, 32, 32);
+	pofa_model *m = fx_model(&c, POFA_HEAD_CLS, 2, 8, 1, 3);
+	pofa_err err;
+	pofa_infer_opts o = { .maxB = 2, .maxT = 8, .threads = 1, .int8 = POFA_INT8_OFF, .force_fmt = -1, .cpu = -1 };
+	pofa_infer *inf = pofa_infer_from_model(m, NULL, &o, &err);
+	assert_non_null(inf);
+	int ids[3 * 8] = { 0 };
+	pofa_batch b = { .B = 3, .T = 8, .input_ids = ids };
+	assert_int_equal(pofa_infer_forward(inf, &b, &err), POFA_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "exceeds"));
+	b.B = 1;
+	ids[3] = 60;
+	assert_int_equal(pofa_infer_forward(inf, &b, &err), POFA_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "outside vocabulary"));
+	pofa_infer_free(inf);
+	pofa_model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_sparse_models),
+		cmocka_unit_test(test_bad_batches),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
