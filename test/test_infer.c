@@ -17,6 +17,7 @@
 
 #include "engine/infer/infer.h"
 #include "engine/kernels/cpu.h"
+#include "engine/io/safetensors.h"
 #include "engine/model/internal.h"
 
 static uint64_t rs = 0x9e3779b97f4a7c15ULL;
@@ -329,6 +330,145 @@ static void test_sparse_models(void **st)
 	}
 }
 
+/* The int8 model against QAT's simulated evaluation: the same integers, so
+ * the logits differ only by float rounding, except where a rounding
+ * boundary of a later layer's input quantization falls between the two
+ * sums; there one input moves by one step. The bound: a logit moves by at
+ * most a few such steps times the weights after them; measured here well
+ * below 1e-3 on logits of order 1, so 1e-3 is asked for (and argmax
+ * agreement, which the shell tests check on real dev sets). */
+static void test_int8_model(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("infer");
+	pofa_config c = fx_config(60, 32, 32);
+	enum { B = 3, T = 20 };
+	int ids[B * T], types[B * T], mask[B * T], mlm[B * T], lab[B] = { 0, 2, 1 }, sp[B] = { 1, 3, 5 },
+	    ep[B] = { 2, 6, 5 };
+	for (int per_channel = 0; per_channel < 2; per_channel++)
+		for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+			pofa_err err;
+			pofa_model *m = fx_model(&c, head, B, T, 2, 21 + head);
+			prune_model(m, 0.8);
+			pofa_model_set_dropout(m, 0);
+			assert_int_equal(pofa_model_set_qat(m, 1, per_channel, &err), 0);
+			for (int k = 0; k < 4; k++) { /* the input ranges QAT observes */
+				fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+				pofa_batch bt = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types,
+				                  .attention_mask = mask, .mlm_labels = mlm, .labels = lab,
+				                  .start_positions = sp, .end_positions = ep };
+				assert_int_equal(pofa_model_forward(m, &bt, 1, &err), 0);
+			}
+			char path[600];
+			snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+			assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
+			pofa_st_file q8;
+			assert_int_equal(pofa_st_open(&q8, path, &err), 0);
+			fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+			pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+			                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+			for (int p = 0; p <= (int)pofa_cpu_best(); p++) {
+				pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_ON,
+				                      .force_fmt = -1, .cpu = p };
+				pofa_infer *inf = pofa_infer_from_model(m, &q8, &o, &err);
+				if (!inf)
+					fail_msg("%s", err.msg);
+				pofa_infer_info info;
+				pofa_infer_describe(inf, &info);
+				assert_int_equal(info.int8, 1);
+				assert_int_equal(info.linears[POFA_LIN_I8], 4 * c.num_hidden_layers + (head == POFA_HEAD_CLS));
+				double d = compare(m, inf, &b);
+				printf("  int8 %s head, %s weights, %s: largest logit difference %.3g\n",
+				       pofa_head_names[head], per_channel ? "per-channel" : "per-tensor", pofa_cpu_path_names[p], d);
+				if (!(d <= 1e-3))
+					fail_msg("int8 %s head on %s: logits differ from QAT's simulation by %.3g (expected <= 1e-3)",
+					         pofa_head_names[head], pofa_cpu_path_names[p], d);
+				pofa_infer_free(inf);
+			}
+			pofa_st_close(&q8);
+			pofa_model_free(m);
+		}
+	fx_tmpdir_remove();
+}
+
+/* a damaged model.int8.safetensors: refused, the file and tensor named */
+static void test_damaged_int8(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("infer8");
+	pofa_config c = fx_config(60, 32, 32);
+	pofa_err err;
+	pofa_model *m = fx_model(&c, POFA_HEAD_CLS, 2, 8, 1, 5);
+	pofa_model_set_dropout(m, 0);
+	assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
+	int ids[16] = { 2, 7, 9, 3, 0, 0, 0, 0, 2, 8, 3, 0, 0, 0, 0, 0 };
+	pofa_batch b = { .B = 2, .T = 8, .input_ids = ids };
+	assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
+	char good[600], bad[600];
+	snprintf(good, sizeof good, "%s/good.safetensors", dir);
+	snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+	assert_int_equal(pofa_model_export_int8(m, good, &err), 0);
+	pofa_st_file f;
+	assert_int_equal(pofa_st_open(&f, good, &err), 0);
+	static const struct { const char *tensor, *damage, *says; } cases[] = {
+		{ "bert.encoder.layer.0.attention.self.query.weight_scale", "nan", "weight_scale[0] is nan" },
+		{ "bert.encoder.layer.0.attention.self.query.input_scale_zero_point", "zp300", "zero point a whole number" },
+		{ "bert.encoder.layer.1.attention.self.key.input_scale_zero_point", "zp+1", "differ from the query's" },
+		{ "bert.encoder.layer.1.output.dense.weight_int8", "-128", "holds -128" },
+		{ "bert.encoder.layer.0.attention.self.value.weight_int8", "drop", "value.weight_int8: missing" },
+		{ "bert.pooler.dense.weight_int8", "shape", "pooler.dense.weight_int8: missing, or not I8 [32, 32]" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		pofa_st_out *o = calloc((size_t)f.ntensors, sizeof *o);
+		void **copies = calloc((size_t)f.ntensors, sizeof *copies);
+		int n = 0;
+		for (int i = 0; i < f.ntensors; i++) {
+			const pofa_st_tensor *t = &f.tensors[i];
+			size_t bytes = t->end - t->begin;
+			unsigned char *d = malloc(bytes + 4);
+			memcpy(d, f.buf + f.data_off + t->begin, bytes);
+			copies[i] = d;
+			o[n] = (pofa_st_out){ t->name, d, t->ndim, { t->shape[0], t->ndim > 1 ? t->shape[1] : 0 }, t->dtype };
+			if (strcmp(t->name, cases[k].tensor)) {
+				n++;
+				continue;
+			}
+			const char *dm = cases[k].damage;
+			float *fl = (float *)(void *)d;
+			if (!strcmp(dm, "nan"))
+				fl[0] = NAN;
+			else if (!strcmp(dm, "zp300"))
+				fl[1] = 300.0f;
+			else if (!strcmp(dm, "zp+1"))
+				fl[1] = fl[1] < 255.0f ? fl[1] + 1.0f : fl[1] - 1.0f;
+			else if (!strcmp(dm, "-128"))
+				((int8_t *)d)[5] = -128;
+			else if (!strcmp(dm, "drop"))
+				continue;
+			else if (!strcmp(dm, "shape"))
+				o[n].shape[0]--;
+			n++;
+		}
+		assert_int_equal(pofa_st_write(bad, o, n, NULL, 0, &err), 0);
+		pofa_st_file q8;
+		assert_int_equal(pofa_st_open(&q8, bad, &err), 0);
+		pofa_infer_opts opt = { .maxB = 2, .maxT = 8, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
+		memset(&err, 0, sizeof err);
+		pofa_infer *inf = pofa_infer_from_model(m, &q8, &opt, &err);
+		if (inf || err.status != POFA_ERR_INPUT || !strstr(err.msg, bad) || !strstr(err.msg, cases[k].says))
+			fail_msg("damage %s of %s: expected a refusal naming the file and saying \"%s\", got %s (status %d)",
+			         cases[k].damage, cases[k].tensor, cases[k].says, inf ? "a model" : err.msg, err.status);
+		pofa_st_close(&q8);
+		for (int i = 0; i < f.ntensors; i++)
+			free(copies[i]);
+		free(copies);
+		free(o);
+	}
+	pofa_st_close(&f);
+	pofa_model_free(m);
+	fx_tmpdir_remove();
+}
+
 static void test_bad_batches(void **st)
 {
 	(void)st;
@@ -356,6 +496,8 @@ int main(void)
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_sparse_models),
+		cmocka_unit_test(test_int8_model),
+		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_bad_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
