@@ -236,8 +236,8 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 	if (split_rows(l, threads, row_cost))
 		goto oom;
 	free(row_cost);
-	l->bytes = (size_t)OC * sizeof(float) + (l->dense ? (size_t)OC * C * 4 : 0) +
-	           (l->rowptr ? ((size_t)OC + 1) * 4 : 0) +
+	/* bias, row pointers, values (4 bytes) and their columns or offsets */
+	l->bytes = (size_t)OC * sizeof(float) + (l->rowptr ? ((size_t)OC + 1) * 4 : 0) +
 	           (size_t)l->stored * (4 + (fmt == POFA_LIN_CSR ? 2 : fmt == POFA_LIN_NM ? 1 : 0)) +
 	           (fmt == POFA_LIN_B14 ? (size_t)(l->stored / 4) * 2 : 0);
 	return 0;

@@ -214,8 +214,10 @@ void pofa_masks_apply(pofa_masks *mk)
 		for (int64_t j = 0; j < t[i].numel; j++)
 			if (!m[j]) {
 				t[i].data[j] = 0.0f;
-				m1[off + j] = 0.0f;
-				m2[off + j] = 0.0f;
+				if (m1) { /* a model for inference has no moments */
+					m1[off + j] = 0.0f;
+					m2[off + j] = 0.0f;
+				}
 			}
 	}
 }

@@ -15,7 +15,8 @@
 static const char bench_usage[] =
 	"usage: pofa bench train [--preset P] [--batch B] [--seq T] [--steps N]\n"
 	"                        [--vocab V] [--threads N]\n"
-	"       pofa bench tokenize --vocab FILE --corpus FILE\n";
+	"       pofa bench tokenize --vocab FILE --corpus FILE\n"
+	"       pofa bench infer ... (pofa bench infer --help)\n";
 
 /* Tokenizer throughput on one core: the corpus tokenized line by line, as
  * the MLM loader does, best of three passes. */
@@ -194,12 +195,14 @@ int cmd_bench(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "tokenize"))
 		return bench_tokenize(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "infer"))
+		return cmd_bench_infer(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "train") != 0) {
 		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 			fputs(bench_usage, stdout);
 			return 0;
 		}
-		return cli_usage_error("bench", "unknown benchmark '%s' (known: train, tokenize)",
+		return cli_usage_error("bench", "unknown benchmark '%s' (known: train, infer, tokenize)",
 		                       argc >= 2 ? argv[1] : "");
 	}
 	const char *preset = "bert-mini", *v;
