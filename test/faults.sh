@@ -66,7 +66,7 @@ INI
 numbers() {
 	cut -d, -f2-11,13 "$1/metrics.csv"
 	cat "$1/sparsity.csv"
-	cut -d, -f2- "$1/eval.csv"
+	cut -d, -f2-9 "$1/eval.csv"
 }
 # LD_PRELOAD with the sanitizers' runtimes: let them not insist on being first
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"

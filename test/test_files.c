@@ -677,11 +677,19 @@ static void test_nonfinite_weights(void **st)
 	pofa_taskset ts;
 	assert_int_equal(pofa_taskset_load(&spec, path, tk, 8, &labels, &ts, &err), 0);
 	pofa_eval_result res;
-	memset(&err, 0, sizeof err);
-	int rc = pofa_evaluate(l, &ts, &labels, 2, NULL, &res, &err);
-	if (rc != POFA_ERR_INPUT || !strstr(err.msg, "outputs are not finite"))
-		fail_msg("absurd weights: expected status 2 and no metric, got %d: %s (accuracy %g, loss %g)", rc,
-		         err.msg, res.m[0].value, res.loss);
+	/* the training forward, then the forward-only path */
+	pofa_infer_opts io = { .maxB = 2, .maxT = 8, .threads = 1, .int8 = POFA_INT8_OFF, .force_fmt = -1, .cpu = -1 };
+	pofa_infer *inf = pofa_infer_from_model(l, NULL, &io, &err);
+	assert_non_null(inf);
+	for (int k = 0; k < 2; k++) {
+		pofa_scorer sc = { .model = l, .infer = k ? inf : NULL };
+		memset(&err, 0, sizeof err);
+		int rc = pofa_evaluate(&sc, &ts, &labels, 2, NULL, &res, &err);
+		if (rc != POFA_ERR_INPUT || !strstr(err.msg, "outputs are not finite"))
+			fail_msg("absurd weights (%s): expected status 2 and no metric, got %d: %s (accuracy %g, loss %g)",
+			         k ? "forward-only path" : "training forward", rc, err.msg, res.m[0].value, res.loss);
+	}
+	pofa_infer_free(inf);
 	pofa_taskset_free(&ts);
 	pofa_labels_free(&labels);
 	pofa_tokenizer_free(tk);

@@ -12,11 +12,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum pofa_head pofa_task_head(const pofa_task_spec *spec)
 {
 	return spec->format == POFA_TASK_SQUAD ? POFA_HEAD_SPAN : POFA_HEAD_CLS;
+}
+
+static int sc_forward(const pofa_scorer *s, const pofa_batch *b, pofa_err *err)
+{
+	return s->infer ? pofa_infer_forward(s->infer, b, err) : pofa_model_forward(s->model, b, 0, err);
+}
+
+static float sc_loss(const pofa_scorer *s, const pofa_batch *b)
+{
+	return s->infer ? pofa_infer_task_loss(s->infer, b) : pofa_model_task_loss(s->model, b, 1.0f);
+}
+
+static const float *sc_logits(const pofa_scorer *s, int *rows, int *cols)
+{
+	return s->infer ? pofa_infer_logits(s->infer, rows, cols) : pofa_model_logits(s->model, rows, cols);
+}
+
+/* the wall clock, for throughput */
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void csv_cell(FILE *f, const char *s, int last)
@@ -25,7 +49,7 @@ static void csv_cell(FILE *f, const char *s, int last)
 	fputc(last ? '\n' : ',', f);
 }
 
-int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labels, int B,
+int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_labels *labels, int B,
                   const char *predictions, pofa_eval_result *res, pofa_err *err)
 {
 	memset(res, 0, sizeof *res);
@@ -78,13 +102,16 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 		pofa_batch bt = { .B = bn, .T = T, .input_ids = ids, .token_type_ids = types,
 		                  .attention_mask = mask, .labels = lab, .start_positions = st,
 		                  .end_positions = en };
-		rc = pofa_model_forward(m, &bt, 0, err);
+		double t0 = now_s();
+		rc = sc_forward(s, &bt, err);
+		res->forward_s += now_s() - t0;
 		if (rc)
 			break;
-		loss += pofa_model_task_loss(m, &bt, 1.0f) * bn;
+		res->sequences += bn;
+		loss += sc_loss(s, &bt) * bn;
 		batches += bn;
 		int rows, cols;
-		const float *lg = pofa_model_logits(m, &rows, &cols);
+		const float *lg = sc_logits(s, &rows, &cols);
 		for (int b = 0; b < bn; b++) {
 			if (ts->format == POFA_TASK_SQUAD) {
 				for (int t = 0; t < T; t++) {
@@ -168,6 +195,44 @@ int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labe
 	return rc;
 }
 
+double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int batches, pofa_err *err)
+{
+	int T = ts->T;
+	int *buf = malloc((size_t)B * (3 * T + 3) * sizeof(int));
+	long *idx = malloc((size_t)B * sizeof(long));
+	if (!buf || !idx) {
+		free(buf);
+		free(idx);
+		pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
+		return -1.0;
+	}
+	int *ids = buf, *types = buf + B * T, *mask = buf + 2 * B * T, *lab = buf + 3 * B * T;
+	double secs = 0.0;
+	long seqs = 0;
+	for (int k = -1; k < batches; k++) {
+		long i0 = (long)(k < 0 ? 0 : k) * B;
+		if (i0 >= ts->n)
+			break;
+		int bn = (int)POFA_MIN((long)B, ts->n - i0);
+		for (int b = 0; b < bn; b++)
+			idx[b] = i0 + b;
+		pofa_taskset_batch(ts, idx, bn, ids, types, mask, lab, lab + B, lab + 2 * B);
+		pofa_batch bt = { .B = bn, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask };
+		double t0 = now_s();
+		if (pofa_infer_forward(inf, &bt, err)) {
+			secs = -1.0;
+			break;
+		}
+		if (k >= 0) { /* the first batch warms up */
+			secs += now_s() - t0;
+			seqs += bn;
+		}
+	}
+	free(buf);
+	free(idx);
+	return secs < 0.0 ? -1.0 : secs > 0.0 ? (double)seqs / secs : 0.0;
+}
+
 /* ---- during training, and eval stages ---------------------------------------------- */
 
 /* MLM dev loss and masked-token accuracy, or the task's dev metrics */
@@ -221,7 +286,8 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 	if (!c->dev.n)
 		return POFA_OK;
 	pofa_eval_result res;
-	if (pofa_evaluate(c->m, &c->dev, &c->labels, c->s.batch, NULL, &res, err))
+	pofa_scorer sc = { .model = c->m };
+	if (pofa_evaluate(&sc, &c->dev, &c->labels, c->s.batch, NULL, &res, err))
 		return err->status;
 	for (int k = 0; k < res.n; k++) {
 		pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
@@ -262,11 +328,39 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 		c->m = pofa_stage_model(c, pofa_task_head(&s->task), POFA_MODEL_INFER, mi, c->labels.n, err);
 		if (!c->m)
 			return pofa_stage_fail(c, err);
-		snprintf(path, sizeof path, "%s/qat.safetensors", dir);
-		if (access(path, R_OK) == 0 && pofa_model_qat_load(c->m, path, err))
+		/* the forward-only path: packed by the model's zeros, int8 where a
+		 * qat stage left int8 weights; and the dense product, for the speed-up */
+		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+		int has8 = access(path, R_OK) == 0;
+		pofa_st_file q8;
+		if (has8 && pofa_st_open(&q8, path, err))
 			return pofa_stage_fail(c, err);
+		pofa_infer_opts io = { .maxB = s->batch, .maxT = s->seq, .threads = r->threads,
+		                       .int8 = has8 ? POFA_INT8_ON : POFA_INT8_OFF, .force_fmt = -1, .cpu = -1 };
+		pofa_infer *fast = pofa_infer_from_model(c->m, has8 ? &q8 : NULL, &io, err);
+		if (has8)
+			pofa_st_close(&q8);
+		io.int8 = POFA_INT8_OFF;
+		io.force_fmt = POFA_LIN_DENSE;
+		pofa_infer *dense = fast ? pofa_infer_from_model(c->m, NULL, &io, err) : NULL;
+		pofa_model_free(c->m);
+		c->m = NULL;
+		if (!dense) {
+			pofa_infer_free(fast);
+			return pofa_stage_fail(c, err);
+		}
+		pofa_infer_info info;
+		pofa_infer_describe(fast, &info);
+		char how[200];
+		int off = snprintf(how, sizeof how, "%s, %s:", has8 ? "int8" : "float32", pofa_cpu_path_names[info.path]);
+		for (int f = 0; f < POFA_LIN_FMTS; f++)
+			if (info.linears[f] && off < (int)sizeof how)
+				off += snprintf(how + off, sizeof how - (size_t)off, " %d %s", info.linears[f],
+				                pofa_linear_fmt_names[f]);
+		pofa_scorer sc = { .infer = fast };
+		int failed = 0;
 		snprintf(splits, sizeof splits, "%s", s->splits);
-		for (char *sp = strtok_r(splits, ", ", &save2); sp; sp = strtok_r(NULL, ", ", &save2)) {
+		for (char *sp = strtok_r(splits, ", ", &save2); sp && !failed; sp = strtok_r(NULL, ", ", &save2)) {
 			const char *file = !strcmp(sp, "train") ? s->task.train : !strcmp(sp, "dev") ? s->task.dev
 			                   : s->task.test;
 			if (!file[0]) {
@@ -275,13 +369,19 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 			}
 			pofa_taskset ts;
 			pofa_eval_result res;
+			double dense_sps = -1.0;
 			if (pofa_taskset_load(&s->task, file, r->tk, s->seq, &c->labels, &ts, err) ||
-			    pofa_evaluate(c->m, &ts, &c->labels, s->batch, NULL, &res, err)) {
+			    pofa_evaluate(&sc, &ts, &c->labels, s->batch, NULL, &res, err) ||
+			    (dense_sps = pofa_eval_throughput(dense, &ts, s->batch, 8, err)) < 0.0) {
 				pofa_taskset_free(&ts);
-				return pofa_stage_fail(c, err);
+				failed = 1;
+				break;
 			}
 			pofa_run_log(r, c->i, POFA_EV_LOG, "%s", ts.summary);
 			pofa_taskset_free(&ts);
+			double sps = res.forward_s > 0.0 ? res.sequences / res.forward_s : 0.0;
+			pofa_run_log(r, c->i, POFA_EV_LOG, "%s on %s %s: %.1f sequences/s (%s), dense %.1f: %.2fx", mn,
+			             s->task.name, sp, sps, how, dense_sps, dense_sps > 0.0 ? sps / dense_sps : 0.0);
 			for (int k = 0; k < res.n; k++) {
 				pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
 				snprintf(e.model, sizeof e.model, "%s", mn);
@@ -290,13 +390,16 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 				snprintf(e.metric, sizeof e.metric, "%s", res.m[k].name);
 				e.value = res.m[k].value;
 				e.loss = res.loss;
-				if (pofa_model_qat(c->m))
-					snprintf(e.text, sizeof e.text, "int8 simulated");
+				e.seq_per_s = sps;
+				e.speedup = dense_sps > 0.0 ? sps / dense_sps : 0.0;
+				snprintf(e.text, sizeof e.text, "%s", how);
 				pofa_run_emit(r, &e);
 			}
 		}
-		pofa_model_free(c->m);
-		c->m = NULL;
+		pofa_infer_free(fast);
+		pofa_infer_free(dense);
+		if (failed)
+			return pofa_stage_fail(c, err);
 	}
 	return POFA_STAGE_DONE;
 }

@@ -6,6 +6,7 @@
 #define POFA_RUN_EVAL_H
 
 #include "data/task/taskset.h"
+#include "engine/infer/infer.h"
 #include "engine/pofa.h"
 
 /* the head a task trains: classification or span extraction */
@@ -14,14 +15,27 @@ enum pofa_head pofa_task_head(const pofa_task_spec *spec);
 typedef struct pofa_metric { char name[24]; double value; } pofa_metric;
 typedef struct pofa_eval_result {
 	int n;
-	pofa_metric m[4];      /* m[0] is the task's main metric */
+	pofa_metric m[6];      /* m[0] is the task's main metric */
 	double loss;           /* mean task loss */
 	long examples;
+	long sequences;        /* sequences run (SQuAD: windows) */
+	double forward_s;      /* seconds in forward passes */
 } pofa_eval_result;
 
-/* Runs the model over the split in batches of B (no dropout). With a
+/* what evaluates: the forward-only path (infer), or else the training
+ * model (dense, masked; a QAT model's int8 simulated) */
+typedef struct pofa_scorer {
+	pofa_infer *infer;
+	pofa_model *model;
+} pofa_scorer;
+
+/* Runs the scorer over the split in batches of B (no dropout). With a
  * predictions path, writes one CSV row per example. */
-int pofa_evaluate(pofa_model *m, const pofa_taskset *ts, const pofa_labels *labels, int B,
+int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_labels *labels, int B,
                   const char *predictions, pofa_eval_result *res, pofa_err *err);
+
+/* Sequences a second of inf over up to `batches` batches of B of the
+ * split (after one batch of warm-up), or -1 on error. */
+double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int batches, pofa_err *err);
 
 #endif

@@ -65,9 +65,10 @@ typedef struct pofa_event {
 	enum pofa_role role;
 	int64_t nnz, numel;
 	double threshold;
-	/* POFA_EV_EVAL */
+	/* POFA_EV_EVAL; eval stages measure the forward-only path's sequences
+	 * a second and its speed-up over the dense product (0: not measured) */
 	char model[48], task[64], split[8], metric[24];
-	double value, loss;
+	double value, loss, seq_per_s, speedup;
 	/* POFA_EV_STAGE_START, POFA_EV_SCHEDULE */
 	pofa_schedule sched;
 	/* POFA_EV_STAGE_END: enum pofa_stage_status; POFA_EV_RUN_END: exit status

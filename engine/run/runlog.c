@@ -12,7 +12,7 @@
 static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,"
                                      "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm\n";
 static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
-static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss\n";
+static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup\n";
 static const char *const H_EVENTS = "time,stage,step,event,detail\n";
 
 /* ---- reading a CSV back (libcsv) ------------------------------------------ */
@@ -269,7 +269,13 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		put_str(f, e->split, 0);
 		put_str(f, e->metric, 0);
 		num(f, e->value, 0);
-		num(f, e->loss, 1);
+		num(f, e->loss, 0);
+		if (e->seq_per_s > 0.0) {
+			num(f, e->seq_per_s, 0);
+			num(f, e->speedup, 1);
+		} else {
+			fputs(",\n", f);
+		}
 		fflush(f);
 		break;
 	}
@@ -335,7 +341,7 @@ int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, p
 
 /* ---- report.md ---------------------------------------------------------------- */
 
-typedef struct { char model[48], task[64], split[8], metric[24]; double value; } result;
+typedef struct { char model[48], task[64], split[8], metric[24]; double value, sps, speedup; } result;
 
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
 {
@@ -356,6 +362,8 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		snprintf(x.split, sizeof x.split, "%s", t.rows[r][5]);
 		snprintf(x.metric, sizeof x.metric, "%s", t.rows[r][6]);
 		x.value = atof(t.rows[r][7]);
+		x.sps = t.nf[r] >= 11 ? atof(t.rows[r][9]) : 0.0;
+		x.speedup = t.nf[r] >= 11 ? atof(t.rows[r][10]) : 0.0;
 		int k;
 		for (k = 0; k < nr; k++)
 			if (!strcmp(res[k].model, x.model) && !strcmp(res[k].task, x.task) &&
@@ -403,11 +411,16 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 				}
 			if (!nmet)
 				continue;
+			/* the speed columns, where the stage measured speed */
+			int speed = 0;
+			for (int k = 0; k < nr; k++)
+				speed |= !strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp]) &&
+				         res[k].sps > 0.0;
 			fprintf(f, "## %s, %s split (stage %s)\n\n| model |", es->task.name, splits[sp], es->name);
 			for (int m = 0; m < nmet; m++)
 				fprintf(f, " %s |", metrics[m]);
-			fprintf(f, " %s, %% of %s |\n|---|", metrics[0], ref);
-			for (int m = 0; m <= nmet; m++)
+			fprintf(f, " %s, %% of %s |%s\n|---|", metrics[0], ref, speed ? " sequences/s | speed-up over dense |" : "");
+			for (int m = 0; m <= nmet + 2 * speed; m++)
 				fprintf(f, "---|");
 			fprintf(f, "\n");
 			for (int mi = 0; mi < nm; mi++) {
@@ -431,9 +444,21 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 						fprintf(f, " - |");
 				}
 				if (isfinite(v0) && isfinite(r0) && r0 > 0)
-					fprintf(f, " %.1f%% |\n", 100.0 * v0 / r0);
+					fprintf(f, " %.1f%% |", 100.0 * v0 / r0);
 				else
-					fprintf(f, " - |\n");
+					fprintf(f, " - |");
+				double sps = 0.0, up = 0.0;
+				for (int k = 0; k < nr; k++)
+					if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp]) &&
+					    !strcmp(res[k].model, models[mi]) && res[k].sps > 0.0) {
+						sps = res[k].sps;
+						up = res[k].speedup;
+					}
+				if (speed && sps > 0.0)
+					fprintf(f, " %.1f | %.2fx |", sps, up);
+				else if (speed)
+					fprintf(f, " - | - |");
+				fprintf(f, "\n");
 			}
 			fprintf(f, "\n");
 		}

@@ -10,15 +10,19 @@
 static const char eval_usage[] =
 	"usage: pofa eval --model DIR --task TASK --data FILE [--predictions FILE]\n"
 	"                 [--seq N] [--batch N] [--text-a COL] [--text-b COL] [--label COL]\n"
-	"                 [--delimiter D] [--quoting yes|no]\n"
+	"                 [--delimiter D] [--quoting yes|no] [--threads N] [--reference]\n"
 	"TASK: wn-sense, wn-pair, wn-span, tsv (GLUE-style, no quoting), csv (quoted)\n"
-	"      or squad; --seq defaults to the model's positions, at most 128\n";
+	"      or squad; --seq defaults to the model's positions, at most 128.\n"
+	"The model runs on the forward-only path (packed by its zeros, int8 when it\n"
+	"has int8 weights); --reference runs the training forward instead (dense\n"
+	"products, a QAT model's int8 simulated).\n";
 
 int cmd_eval(int argc, char **argv)
 {
 	const char *model = NULL, *task = NULL, *data = NULL, *pred = NULL, *v;
 	const char *ta = NULL, *tb = NULL, *tl = NULL, *delim = NULL, *quoting = NULL;
-	long T = 0, B = 32;
+	long T = 0, B = 32, threads = cli_default_threads();
+	int reference = 0;
 	for (int i = 1; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--model"))) model = v;
 		else if ((v = cli_opt(argc, argv, &i, "--task"))) task = v;
@@ -33,6 +37,10 @@ int cmd_eval(int argc, char **argv)
 			if (cli_int("eval", "--seq", v, 8, 65536, &T)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--batch"))) {
 			if (cli_int("eval", "--batch", v, 1, 4096, &B)) return EXIT_USAGE;
+		} else if ((v = cli_opt(argc, argv, &i, "--threads"))) {
+			if (cli_int("eval", "--threads", v, 1, 64, &threads)) return EXIT_USAGE;
+		} else if (!strcmp(argv[i], "--reference")) {
+			reference = 1;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(eval_usage, stdout);
 			return 0;
@@ -109,7 +117,7 @@ int cmd_eval(int argc, char **argv)
 	pofa_taskset ts;
 	memset(&ts, 0, sizeof ts);
 	int fresh = 0, rc = POFA_OK;
-	pofa_model *m = pofa_model_load_for(model, head, POFA_MODEL_INFER, (int)B, (int)T, cli_default_threads(), 1,
+	pofa_model *m = pofa_model_load_for(model, head, POFA_MODEL_INFER, (int)B, (int)T, (int)threads, 1,
 	                                    &fresh, &err);
 	if (!m)
 		rc = err.status;
@@ -118,22 +126,61 @@ int cmd_eval(int argc, char **argv)
 		                "fine-tuned on this kind of task", model, pofa_head_names[head]);
 	if (!rc)
 		rc = pofa_taskset_load(&spec, data, tk, (int)T, &labels, &ts, &err);
-	snprintf(path, sizeof path, "%s/qat.safetensors", model);
-	int qat = !rc && access(path, R_OK) == 0;
-	if (qat)
-		rc = pofa_model_qat_load(m, path, &err);
+	snprintf(path, sizeof path, "%s/model.int8.safetensors", model);
+	int has8 = !rc && access(path, R_OK) == 0;
+	pofa_infer *fast = NULL, *dense = NULL;
+	pofa_st_file q8;
+	if (reference) {
+		/* the training forward: a QAT model's int8 simulated with its ranges */
+		snprintf(path, sizeof path, "%s/qat.safetensors", model);
+		has8 = !rc && access(path, R_OK) == 0;
+		if (has8)
+			rc = pofa_model_qat_load(m, path, &err);
+	} else if (!rc) {
+		int opened = has8 && !(rc = pofa_st_open(&q8, path, &err));
+		pofa_infer_opts io = { .maxB = (int)B, .maxT = (int)T, .threads = (int)threads,
+		                       .int8 = has8 ? POFA_INT8_ON : POFA_INT8_OFF, .force_fmt = -1, .cpu = -1 };
+		if (!rc && !(fast = pofa_infer_from_model(m, has8 ? &q8 : NULL, &io, &err)))
+			rc = err.status;
+		if (opened)
+			pofa_st_close(&q8);
+		io.int8 = POFA_INT8_OFF;
+		io.force_fmt = POFA_LIN_DENSE;
+		if (!rc && !(dense = pofa_infer_from_model(m, NULL, &io, &err)))
+			rc = err.status;
+	}
 	pofa_eval_result res;
+	pofa_scorer sc = { .infer = fast, .model = m };
 	if (!rc)
-		rc = pofa_evaluate(m, &ts, &labels, (int)B, pred, &res, &err);
+		rc = pofa_evaluate(&sc, &ts, &labels, (int)B, pred, &res, &err);
+	double dense_sps = 0.0;
+	if (!rc && dense && (dense_sps = pofa_eval_throughput(dense, &ts, (int)B, 8, &err)) < 0.0)
+		rc = err.status;
 	if (!rc) {
 		printf("%s\n", ts.summary);
-		printf("%s on %s (%ld examples%s):", model, data, res.examples, qat ? ", int8 simulated" : "");
+		printf("%s on %s (%ld examples, %s):", model, data, res.examples,
+		       reference ? (has8 ? "training forward, int8 simulated" : "training forward")
+		                 : (has8 ? "int8" : "float32"));
 		for (int k = 0; k < res.n; k++)
 			printf(" %s %.2f", res.m[k].name, res.m[k].value);
 		printf(", loss %.4f\n", res.loss);
+		double sps = res.forward_s > 0.0 ? res.sequences / res.forward_s : 0.0;
+		if (fast) {
+			pofa_infer_info info;
+			pofa_infer_describe(fast, &info);
+			printf("speed: %.1f sequences/s of %ld tokens on %ld threads (%s;", sps, T, threads,
+			       pofa_cpu_path_names[info.path]);
+			for (int f = 0; f < POFA_LIN_FMTS; f++)
+				if (info.linears[f])
+					printf(" %d %s", info.linears[f], pofa_linear_fmt_names[f]);
+			printf(" Linears, %.1f%% sparse); dense %.1f sequences/s: %.2fx\n", 100.0 * info.sparsity, dense_sps,
+			       dense_sps > 0.0 ? sps / dense_sps : 0.0);
+		}
 		if (pred)
 			printf("predictions in %s\n", pred);
 	}
+	pofa_infer_free(fast);
+	pofa_infer_free(dense);
 	pofa_model_free(m);
 	pofa_taskset_free(&ts);
 	pofa_labels_free(&labels);

@@ -298,7 +298,7 @@ static void draw_heat(ui *u, int y, int x, int h, int w)
 
 static void draw_eval(ui *u, int y, int x, int h, int w)
 {
-	box_title(u, y, x, h, w, "evaluation (dev; main metric, % of the first model)");
+	box_title(u, y, x, h, w, "evaluation (dev; main metric, % of the first model, seq/s, speed-up)");
 	int line = y + 1;
 	th_on(u, TH_TEXT);
 	if (!u->s.nev)
@@ -321,11 +321,15 @@ static void draw_eval(ui *u, int y, int x, int h, int w)
 			ref = u->s.ev[k].v;
 		}
 		double pct = ref > 0 && strcmp(u->s.ev[k].metric, "loss") ? 100.0 * u->s.ev[k].v / ref : NAN;
-		char pc[16] = "";
+		char pc[16] = "", sp[40] = "";
 		if (isfinite(pct))
 			snprintf(pc, sizeof pc, " %5.1f%%", pct);
-		put(line++, x + 2, w - 4, "%-10.10s %-16.16s %-9.9s %8.3f%s", u->s.ev[k].task, u->s.ev[k].model,
-		    u->s.ev[k].metric, u->s.ev[k].v, pc);
+		else
+			snprintf(pc, sizeof pc, "       ");
+		if (u->s.ev[k].sps > 0.0)
+			snprintf(sp, sizeof sp, " %8.0f/s %5.2fx", u->s.ev[k].sps, u->s.ev[k].speedup);
+		put(line++, x + 2, w - 4, "%-10.10s %-16.16s %-9.9s %8.3f%s%s", u->s.ev[k].task, u->s.ev[k].model,
+		    u->s.ev[k].metric, u->s.ev[k].v, pc, sp);
 	}
 	th_off(u, TH_TEXT);
 }

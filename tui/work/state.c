@@ -111,6 +111,8 @@ static void take_eval(tui_state *s, const pofa_event *e)
 	snprintf(v->split, sizeof v->split, "%s", e->split);
 	snprintf(v->metric, sizeof v->metric, "%s", e->metric);
 	v->v = e->value;
+	v->sps = e->seq_per_s;
+	v->speedup = e->speedup;
 	if (k == s->nev)
 		s->nev++;
 }

@@ -22,6 +22,7 @@ typedef struct tui_point {
 typedef struct tui_eval {
 	char model[48], task[64], split[8], metric[24];
 	double v;
+	double sps, speedup;   /* the forward-only path's sequences/s and speed-up (0: none) */
 } tui_eval;
 
 typedef struct tui_state {
