@@ -29,6 +29,10 @@ static const char usage[] =
 	"                      evaluate a model directory on a task file: metric,\n"
 	"                      mean loss, optional per-example predictions CSV\n"
 	"  report RUN_DIR      (re)write a run's report.md from its eval.csv\n"
+	"  predict --model DIR [FILE] [--csv] [--top K] [--batch N] [--threads N]\n"
+	"                      a model on text lines (a tab between a pair's texts):\n"
+	"                      label and probability, answer, or [MASK] fillers,\n"
+	"                      on the sparse/int8 forward-only path\n"
 	"  export --onnx MODEL_DIR OUT.onnx [--fp32]\n"
 	"                      a model directory as ONNX (a QAT model with\n"
 	"                      QuantizeLinear/DequantizeLinear unless --fp32)\n"
@@ -67,6 +71,7 @@ static const struct {
 	{ "eval", cmd_eval },
 	{ "report", cmd_report },
 	{ "export", cmd_export },
+	{ "predict", cmd_predict },
 	{ "train-demo", cmd_train_demo },
 	{ "bench", cmd_bench },
 	{ "inspect", cmd_inspect },

@@ -1,0 +1,418 @@
+/*
+ * predict.c - pofa predict: a model directory on raw text, one line an
+ * input (a tab separates the two texts of a pair), on the forward-only
+ * path: a classification model prints each line's label and probability,
+ * a span model the answer (from the second text, the first being the
+ * question), a masked-LM model the top fillers of each [MASK].
+ */
+#include "tui/cli.h"
+#include "data/text/tokenizer.h"
+#include "engine/infer/infer.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char predict_usage[] =
+	"usage: pofa predict --model DIR [FILE] [--csv] [--top K] [--seq N] [--batch N]\n"
+	"                    [--threads N] [--float]\n"
+	"Reads FILE (default: standard input), one input a line; a tab separates\n"
+	"the two texts of a pair (a span model: the question, then the context).\n"
+	"Prints each line's label and probability, its answer, or the top K\n"
+	"fillers of each [MASK]; --csv writes CSV with a header row instead.\n";
+
+typedef struct {
+	char *line;
+	const char *a, *b;       /* into line */
+	long na, nb;
+	int len;                 /* tokens */
+	int *ids, *types, *start, *end, *seg;
+} input;
+
+typedef struct {
+	pofa_tokenizer *tk;
+	pofa_infer *inf;
+	enum pofa_head head;
+	const pofa_config *cfg;
+	int maxT, top, csv;
+	pofa_piece *pieces;
+	int pcap;
+	pofa_encoding enc;
+	FILE *out;
+} predictor;
+
+static void csv_field(FILE *f, const char *s, long n, int last)
+{
+	csv_fwrite(f, s, n < 0 ? strlen(s) : (size_t)n);
+	fputc(last ? '\n' : ',', f);
+}
+
+/* a masked-LM input: [CLS] the text, every literal [MASK] its token, [SEP] */
+static int encode_mlm(predictor *p, input *in)
+{
+	int cls = pofa_tok_cls(p->tk), sep = pofa_tok_sep(p->tk), msk = pofa_tok_mask(p->tk), n = 0;
+	in->ids[n] = cls;
+	in->start[n] = in->end[n] = -1;
+	n++;
+	const char *s = in->a, *e = in->a + in->na;
+	while (s <= e && n < p->maxT - 1) {
+		const char *m = NULL;
+		for (const char *q = s; q + 6 <= e; q++)
+			if (!memcmp(q, "[MASK]", 6)) {
+				m = q;
+				break;
+			}
+		long seg = (m ? m : e) - s;
+		int np = pofa_tokenize(p->tk, s, seg, &p->pieces, &p->pcap, NULL);
+		if (np < 0)
+			return -1;
+		for (int k = 0; k < np && n < p->maxT - 1; k++, n++) {
+			in->ids[n] = p->pieces[k].id;
+			in->start[n] = (int)(s - in->a) + p->pieces[k].start;
+			in->end[n] = (int)(s - in->a) + p->pieces[k].end;
+		}
+		if (!m)
+			break;
+		if (n < p->maxT - 1) {
+			in->ids[n] = msk;
+			in->start[n] = (int)(m - in->a);
+			in->end[n] = in->start[n] + 6;
+			n++;
+		}
+		s = m + 6;
+	}
+	in->ids[n] = sep;
+	in->start[n] = in->end[n] = -1;
+	n++;
+	for (int k = 0; k < n; k++) {
+		in->types[k] = 0;
+		in->seg[k] = in->start[k] >= 0 ? 0 : -1;
+	}
+	in->len = n;
+	return 0;
+}
+
+static int encode(predictor *p, input *in)
+{
+	if (p->head == POFA_HEAD_MLM)
+		return encode_mlm(p, in);
+	if (pofa_encode(p->tk, in->a, in->na, in->b, in->b ? in->nb : 0, p->maxT, 0, &p->enc) < 0)
+		return -1;
+	in->len = p->enc.len;
+	memcpy(in->ids, p->enc.ids, (size_t)in->len * sizeof *in->ids);
+	memcpy(in->types, p->enc.type_ids, (size_t)in->len * sizeof *in->ids);
+	memcpy(in->start, p->enc.start, (size_t)in->len * sizeof *in->ids);
+	memcpy(in->end, p->enc.end, (size_t)in->len * sizeof *in->ids);
+	memcpy(in->seg, p->enc.seq, (size_t)in->len * sizeof *in->ids);
+	return 0;
+}
+
+static void print_texts(predictor *p, const input *in, long line)
+{
+	fprintf(p->out, "%ld,", line);
+	csv_field(p->out, in->a, in->na, 0);
+	if (p->head != POFA_HEAD_MLM)
+		csv_field(p->out, in->b ? in->b : "", in->b ? in->nb : 0, 0);
+}
+
+/* softmax of n logits into prob; returns the argmax */
+static int softmax(const float *z, int n, double *prob)
+{
+	int best = 0;
+	for (int k = 1; k < n; k++)
+		if (z[k] > z[best])
+			best = k;
+	double sum = 0.0;
+	for (int k = 0; k < n; k++)
+		sum += (prob[k] = exp((double)z[k] - z[best]));
+	for (int k = 0; k < n; k++)
+		prob[k] /= sum;
+	return best;
+}
+
+static void out_cls(predictor *p, input *in, int b, const float *lg, long line)
+{
+	int nl = p->cfg->num_labels;
+	double prob[256];
+	int best = softmax(lg + (size_t)b * nl, nl, prob);
+	char name[64];
+	if (p->cfg->label_names[best][0])
+		snprintf(name, sizeof name, "%s", p->cfg->label_names[best]);
+	else
+		snprintf(name, sizeof name, "LABEL_%d", best);
+	if (p->csv) {
+		print_texts(p, in, line);
+		csv_field(p->out, name, -1, 0);
+		fprintf(p->out, "%.6f\n", prob[best]);
+	} else {
+		fprintf(p->out, "%s\t%.4f\n", name, prob[best]);
+	}
+}
+
+/* the best span of the context (the second text, or the only one): start
+ * and end logits summed, at most 30 tokens */
+static void out_span(predictor *p, input *in, int b, int T, const float *lg, long line)
+{
+	int ctx = in->b ? 1 : 0, bs = -1, be = -1;
+	double best = -INFINITY;
+	for (int s = 0; s < in->len; s++) {
+		if (in->seg[s] != ctx)
+			continue;
+		for (int e = s; e < in->len && e < s + 30; e++) {
+			if (in->seg[e] != ctx)
+				break;
+			double v = (double)lg[((size_t)b * T + s) * 2] + lg[((size_t)b * T + e) * 2 + 1];
+			if (v > best) {
+				best = v;
+				bs = s;
+				be = e;
+			}
+		}
+	}
+	const char *text = ctx ? in->b : in->a;
+	int a0 = bs >= 0 ? in->start[bs] : 0, a1 = bs >= 0 ? in->end[be] : 0;
+	if (p->csv) {
+		print_texts(p, in, line);
+		csv_field(p->out, text + a0, a1 - a0, 0);
+		fprintf(p->out, "%.4f\n", bs >= 0 ? best : 0.0);
+	} else {
+		fprintf(p->out, "%.*s\t%.4f\n", a1 - a0, text + a0, bs >= 0 ? best : 0.0);
+	}
+}
+
+static void out_mlm(predictor *p, input *in, const float *lg, const int *pos, int rows, int b, int T, long line)
+{
+	int V = p->cfg->vocab_size, printed = 0;
+	double *prob = malloc((size_t)V * sizeof *prob);
+	int *topk = malloc((size_t)p->top * sizeof *topk);
+	for (int r = 0, m = 0; r < rows && prob && topk; r++) {
+		if (pos[r] / T != b)
+			continue;
+		softmax(lg + (size_t)r * V, V, prob);
+		int k = 0;
+		for (int v = 0; v < V; v++) {
+			if (pofa_tok_is_special(p->tk, v))
+				continue;
+			int j = k < p->top ? k++ : p->top;
+			while (j > 0 && prob[v] > prob[topk[j - 1]]) {
+				if (j < p->top)
+					topk[j] = topk[j - 1];
+				j--;
+			}
+			if (j < p->top)
+				topk[j] = v;
+		}
+		if (!p->csv)
+			fprintf(p->out, "%s[MASK] %d:", printed++ ? "\t" : "", m + 1);
+		for (int j = 0; j < k; j++) {
+			const char *tok = pofa_vocab_token(p->tk, topk[j]);
+			if (p->csv) {
+				fprintf(p->out, "%ld,", line);
+				csv_field(p->out, in->a, in->na, 0);
+				fprintf(p->out, "%d,%d,", m + 1, j + 1);
+				csv_field(p->out, tok, -1, 0);
+				fprintf(p->out, "%.6f\n", prob[topk[j]]);
+			} else {
+				fprintf(p->out, " %s (%.4f)", tok, prob[topk[j]]);
+			}
+		}
+		m++;
+	}
+	if (!p->csv)
+		fputs(printed ? "\n" : "(no [MASK] in the line)\n", p->out);
+	free(prob);
+	free(topk);
+}
+
+/* one batch of n inputs, padded to its longest */
+static int run_batch(predictor *p, input *in, int n, long first_line, pofa_err *err)
+{
+	int T = 1;
+	for (int i = 0; i < n; i++)
+		T = in[i].len > T ? in[i].len : T;
+	int *ids = calloc((size_t)n * T, sizeof *ids), *types = calloc((size_t)n * T, sizeof *ids),
+	    *mask = calloc((size_t)n * T, sizeof *ids), *mlm = calloc((size_t)n * T, sizeof *ids);
+	if (!ids || !types || !mask || !mlm) {
+		free(ids); free(types); free(mask); free(mlm);
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	}
+	int pad = pofa_tok_pad(p->tk), msk = pofa_tok_mask(p->tk);
+	for (int i = 0; i < n; i++)
+		for (int t = 0; t < T; t++) {
+			int in_seq = t < in[i].len;
+			size_t k = (size_t)i * T + t;
+			ids[k] = in_seq ? in[i].ids[t] : pad;
+			types[k] = in_seq ? in[i].types[t] : 0;
+			mask[k] = in_seq;
+			mlm[k] = in_seq && ids[k] == msk ? 0 : POFA_IGNORE;
+		}
+	pofa_batch b = { .B = n, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+	                 .mlm_labels = mlm };
+	int rc = pofa_infer_forward(p->inf, &b, err);
+	if (!rc) {
+		int rows, cols;
+		const float *lg = pofa_infer_logits(p->inf, &rows, &cols);
+		for (int i = 0; i < n; i++) {
+			if (p->head == POFA_HEAD_CLS)
+				out_cls(p, &in[i], i, lg, first_line + i);
+			else if (p->head == POFA_HEAD_SPAN)
+				out_span(p, &in[i], i, T, lg, first_line + i);
+			else
+				out_mlm(p, &in[i], lg, pofa_infer_logit_positions(p->inf), rows, i, T, first_line + i);
+		}
+		if (ferror(p->out))
+			rc = pofa_error(err, POFA_ERR_RUN, "cannot write the predictions: %s", strerror(errno));
+	}
+	free(ids); free(types); free(mask); free(mlm);
+	return rc;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+	const char *model = NULL, *file = NULL, *v;
+	long B = 16, T = 0, top = 5, threads = cli_default_threads();
+	int csv = 0, fp32 = 0;
+	for (int i = 1; i < argc; i++) {
+		if ((v = cli_opt(argc, argv, &i, "--model"))) model = v;
+		else if ((v = cli_opt(argc, argv, &i, "--batch"))) {
+			if (cli_int("predict", "--batch", v, 1, 1024, &B)) return EXIT_USAGE;
+		} else if ((v = cli_opt(argc, argv, &i, "--seq"))) {
+			if (cli_int("predict", "--seq", v, 3, 65536, &T)) return EXIT_USAGE;
+		} else if ((v = cli_opt(argc, argv, &i, "--top"))) {
+			if (cli_int("predict", "--top", v, 1, 100, &top)) return EXIT_USAGE;
+		} else if ((v = cli_opt(argc, argv, &i, "--threads"))) {
+			if (cli_int("predict", "--threads", v, 1, 64, &threads)) return EXIT_USAGE;
+		} else if (!strcmp(argv[i], "--csv")) {
+			csv = 1;
+		} else if (!strcmp(argv[i], "--float")) {
+			fp32 = 1;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(predict_usage, stdout);
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return cli_usage_error("predict", "unknown option '%s'", argv[i]);
+		} else if (!file) {
+			file = argv[i];
+		} else {
+			return cli_usage_error("predict", "one input file, please");
+		}
+	}
+	if (!model || !*model)
+		return cli_usage_error("predict", "--model DIR is required");
+	pofa_err err = { 0 };
+	pofa_config cfg;
+	enum pofa_head head;
+	if (pofa_model_dir_head(model, &cfg, &head, &err))
+		return cli_fail(&err);
+	int maxT = cfg.max_position_embeddings < 512 ? cfg.max_position_embeddings : 512;
+	if (T && T > cfg.max_position_embeddings) {
+		fprintf(stderr, "pofa predict: --seq %ld is more than %s has positions; using %d\n", T, model,
+		        cfg.max_position_embeddings);
+		T = cfg.max_position_embeddings;
+	}
+	if (T)
+		maxT = (int)T;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/vocab.txt", model);
+	pofa_tokenizer *tk = pofa_tokenizer_load(path, POFA_CASE_AUTO, &err);
+	if (!tk)
+		return cli_fail(&err);
+	if (pofa_vocab_size(tk) != cfg.vocab_size) {
+		pofa_error(&err, POFA_ERR_INPUT, "%s has %d tokens, but %s/config.json says vocab_size %d: the model "
+		           "and its vocabulary do not belong together", path, pofa_vocab_size(tk), model, cfg.vocab_size);
+		pofa_tokenizer_free(tk);
+		return cli_fail(&err);
+	}
+	FILE *f = file && strcmp(file, "-") ? fopen(file, "rb") : stdin;
+	if (!f) {
+		pofa_error(&err, POFA_ERR_INPUT, "%s: cannot open: %s", file, strerror(errno));
+		pofa_tokenizer_free(tk);
+		return cli_fail(&err);
+	}
+	pofa_infer_opts io = { .maxB = (int)B, .maxT = maxT, .threads = (int)threads,
+	                       .int8 = fp32 ? POFA_INT8_OFF : POFA_INT8_AUTO, .force_fmt = -1, .cpu = -1 };
+	predictor p = { .tk = tk, .head = head, .maxT = maxT, .top = (int)top, .csv = csv, .out = stdout };
+	p.inf = pofa_infer_open(model, &io, &err);
+	int rc = p.inf ? POFA_OK : err.status;
+	if (!rc && head != pofa_infer_head(p.inf))
+		rc = pofa_error(&err, POFA_ERR_INPUT, "%s: unexpected head", model);
+	if (!rc) {
+		p.cfg = pofa_infer_config(p.inf);
+		if (pofa_encoding_init(&p.enc, maxT))
+			rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
+	}
+	input *in = calloc((size_t)B, sizeof *in);
+	int *store = calloc((size_t)B * maxT * 5, sizeof *store);
+	if (!rc && (!in || !store))
+		rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
+	for (long i = 0; !rc && i < B; i++) {
+		int *base = store + (size_t)i * maxT * 5;
+		in[i] = (input){ .ids = base, .types = base + maxT, .start = base + 2 * maxT, .end = base + 3 * maxT,
+		                 .seg = base + 4 * maxT };
+	}
+	if (!rc && csv) {
+		if (head == POFA_HEAD_CLS)
+			fputs("line,text_a,text_b,label,probability\n", stdout);
+		else if (head == POFA_HEAD_SPAN)
+			fputs("line,question,context,answer,score\n", stdout);
+		else
+			fputs("line,text,mask,rank,token,probability\n", stdout);
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	long lineno = 0, first = 1;
+	int n = 0;
+	ssize_t len;
+	while (!rc) {
+		len = getline(&line, &cap, f);
+		if (len >= 0) {
+			lineno++;
+			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+				line[--len] = '\0';
+			input *x = &in[n];
+			free(x->line);
+			x->line = strdup(line);
+			if (!x->line) {
+				rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
+				break;
+			}
+			char *tab = strchr(x->line, '\t');
+			x->a = x->line;
+			x->na = tab ? tab - x->line : len;
+			x->b = tab ? tab + 1 : NULL;
+			x->nb = tab ? (long)strlen(tab + 1) : 0;
+			if (encode(&p, x)) {
+				rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
+				break;
+			}
+			n++;
+		}
+		if (n == B || (len < 0 && n > 0)) {
+			rc = run_batch(&p, in, n, first, &err);
+			fflush(stdout);
+			first = lineno + 1;
+			n = 0;
+		}
+		if (len < 0)
+			break;
+	}
+	if (!rc && ferror(f))
+		rc = pofa_error(&err, POFA_ERR_INPUT, "%s: read error: %s", file ? file : "standard input", strerror(errno));
+	if (!rc && fflush(stdout))
+		rc = pofa_error(&err, POFA_ERR_RUN, "cannot write the predictions: %s", strerror(errno));
+	for (long i = 0; in && i < B; i++)
+		free(in[i].line);
+	free(in);
+	free(store);
+	free(line);
+	free(p.pieces);
+	pofa_encoding_free(&p.enc);
+	if (f != stdin)
+		fclose(f);
+	pofa_infer_free(p.inf);
+	pofa_tokenizer_free(tk);
+	return rc ? cli_fail(&err) : 0;
+}
