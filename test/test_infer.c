@@ -413,6 +413,7 @@ static void test_damaged_int8(void **st)
 	static const struct { const char *tensor, *damage, *says; } cases[] = {
 		{ "bert.encoder.layer.0.attention.self.query.weight_scale", "nan", "weight_scale[0] is nan" },
 		{ "bert.encoder.layer.0.attention.self.query.input_scale_zero_point", "zp300", "zero point a whole number" },
+		{ "bert.encoder.layer.0.attention.output.dense.input_scale_zero_point", "tiny", "scale must be finite and at least" },
 		{ "bert.encoder.layer.1.attention.self.key.input_scale_zero_point", "zp+1", "differ from the query's" },
 		{ "bert.encoder.layer.1.output.dense.weight_int8", "-128", "holds -128" },
 		{ "bert.encoder.layer.0.attention.self.value.weight_int8", "drop", "value.weight_int8: missing" },
@@ -439,6 +440,8 @@ static void test_damaged_int8(void **st)
 				fl[0] = NAN;
 			else if (!strcmp(dm, "zp300"))
 				fl[1] = 300.0f;
+			else if (!strcmp(dm, "tiny"))
+				fl[0] = 1e-45f; /* its inverse is not finite */
 			else if (!strcmp(dm, "zp+1"))
 				fl[1] = fl[1] < 255.0f ? fl[1] + 1.0f : fl[1] - 1.0f;
 			else if (!strcmp(dm, "-128"))

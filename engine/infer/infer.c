@@ -18,6 +18,7 @@
 #include "data/base/util.h"
 
 #include <cblas.h>
+#include <float.h>
 #undef I /* complex.h, pulled in by cblas.h; I is the intermediate size here */
 #include <math.h>
 #include <stdio.h>
@@ -154,10 +155,11 @@ static int read_int8(const pofa_st_file *f, const char *wname, int64_t OC, int64
 		if (!isfinite(o->scale[r]) || o->scale[r] < 0.0f)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight_scale[%d] is %g: a weight scale is finite and "
 			                ">= 0", f->path, prefix, r, o->scale[r]);
-	if (!rc && (!isfinite(in[0]) || !(in[0] > 0.0f) || !(in[1] >= 0.0f && in[1] <= 255.0f) ||
-	            in[1] != rintf(in[1])))
+	if (!rc && (!(in[0] >= FLT_MIN) || !isfinite(in[0]) || !isfinite(1.0f / in[0]) ||
+	            !(in[1] >= 0.0f && in[1] <= 255.0f) || in[1] != rintf(in[1])))
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.input_scale_zero_point is (%g, %g): the scale must be "
-		                "finite and > 0, the zero point a whole number in 0..255", f->path, prefix, in[0], in[1]);
+		                "finite and at least %g, the zero point a whole number in 0..255", f->path, prefix, in[0],
+		                in[1], FLT_MIN);
 	for (int64_t i = 0; i < OC * C && !rc; i++)
 		if (o->q[i] == -128)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight_int8 holds -128: weights are symmetric, "

@@ -96,7 +96,7 @@ KB void kb_softmax(float *s, const float *add, int n)
 KB inline int32_t kb_q(float x, float inv, float zp)
 {
 	float v = rintf(x * inv) + zp;
-	v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+	v = !(v >= 0.0f) ? 0.0f : (v > 255.0f ? 255.0f : v); /* NaN: 0 */
 	return (int32_t)v;
 }
 

@@ -1,0 +1,57 @@
+/* fuzz_int8.c - a QAT model's model.int8.safetensors, read and packed for
+ * the int8 forward-only path (the packers read untrusted weights), then
+ * one forward pass. POFA_FUZZ_SEED=FILE writes a valid file to start from. */
+#include "test/fuzz/fuzz.h"
+#include "engine/infer/infer.h"
+
+static pofa_model *model(void)
+{
+	static pofa_model *m;
+	if (m)
+		return m;
+	pofa_err err;
+	pofa_config c;
+	if (pofa_config_preset(&c, "bert-tiny", &err))
+		abort();
+	c.vocab_size = 40;
+	c.hidden_size = 16;
+	c.num_attention_heads = 2;
+	c.intermediate_size = 32;
+	c.num_hidden_layers = 1;
+	c.max_position_embeddings = 16;
+	c.num_labels = 2;
+	m = pofa_model_new_for(&c, POFA_HEAD_CLS, POFA_MODEL_INFER, 2, 8, 1, &err);
+	if (!m)
+		abort();
+	pofa_model_init(m, 7);
+	pofa_model_set_dropout(m, 0);
+	int ids[16] = { 2, 7, 9, 3, 0, 0, 0, 0, 2, 8, 3, 11, 12, 13, 3, 0 };
+	pofa_batch b = { .B = 2, .T = 8, .input_ids = ids };
+	if (pofa_model_set_qat(m, 1, 0, &err) || pofa_model_forward(m, &b, 1, &err))
+		abort();
+	const char *seed = getenv("POFA_FUZZ_SEED");
+	if (seed && pofa_model_export_int8(m, seed, &err))
+		abort();
+	return m;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	pofa_model *m = model();
+	const char *path = fuzz_file(data, size, "model.int8.safetensors");
+	pofa_st_file f;
+	pofa_err err;
+	if (pofa_st_open(&f, path, &err))
+		return 0;
+	pofa_infer_opts o = { .maxB = 2, .maxT = 8, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
+	pofa_infer *inf = pofa_infer_from_model(m, &f, &o, &err);
+	if (inf) {
+		int ids[16] = { 2, 5, 6, 3, 0, 0, 0, 0, 2, 9, 3, 0, 0, 0, 0, 0 };
+		int mask[16] = { 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0 };
+		pofa_batch b = { .B = 2, .T = 8, .input_ids = ids, .attention_mask = mask };
+		pofa_infer_forward(inf, &b, &err);
+		pofa_infer_free(inf);
+	}
+	pofa_st_close(&f);
+	return 0;
+}
