@@ -1,5 +1,6 @@
 /* main.c - the pofa command: subcommand dispatch, --help, --version. */
 #include "tui/cli.h"
+#include "engine/kernels/cpu.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -85,8 +86,22 @@ static const struct {
 
 
 
+/* OpenBLAS picks its kernels when it loads, by a CPU table that may not
+ * know this CPU (then it runs SSE3 kernels); where its choice is older than
+ * what the CPU runs, start again with OPENBLAS_CORETYPE naming the right
+ * one. A core type set by the user is kept. */
+static void blas_core(char **argv)
+{
+	const char *want = getenv("OPENBLAS_CORETYPE") ? NULL : pofa_blas_core_wanted();
+	if (!want || setenv("OPENBLAS_CORETYPE", want, 1))
+		return;
+	execv("/proc/self/exe", argv);
+	unsetenv("OPENBLAS_CORETYPE"); /* no exec: go on with OpenBLAS's own choice */
+}
+
 int main(int argc, char **argv)
 {
+	blas_core(argv);
 	if (argc < 2) {
 		/* pofa alone runs the demo recipe */
 		char *args[] = { "run", NULL };

@@ -4,6 +4,8 @@
  */
 #include "engine/kernels/cpu.h"
 
+#include <cblas.h>
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,4 +78,27 @@ const char *pofa_cpu_name(void)
 	if (!name[0])
 		snprintf(name, sizeof name, "%s", uname(&u) == 0 ? u.machine : "unknown CPU");
 	return name;
+}
+
+const char *pofa_blas_core(void)
+{
+	const char *c = openblas_get_corename();
+	return c ? c : "unknown";
+}
+
+const char *pofa_blas_core_wanted(void)
+{
+	enum pofa_cpu_path best = pofa_cpu_best();
+	if (best < POFA_CPU_AVX2)
+		return NULL;
+	char have[64];
+	snprintf(have, sizeof have, "%s", pofa_blas_core());
+	for (char *p = have; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	/* cores with AVX2 kernels or better: OpenBLAS knew this CPU */
+	static const char *const modern[] = { "haswell", "skylakex", "cooperlake", "sapphirerapids", "zen" };
+	for (size_t i = 0; i < sizeof modern / sizeof *modern; i++)
+		if (!strcmp(have, modern[i]))
+			return NULL;
+	return best >= POFA_CPU_AVX512 ? "SkylakeX" : "Haswell";
 }

@@ -27,4 +27,13 @@ int pofa_cpu_use(enum pofa_cpu_path p);
 /* the CPU's name ("Intel(R) Xeon(R) ...", or the machine type elsewhere) */
 const char *pofa_cpu_name(void);
 
+/* OpenBLAS's kernels in use ("Haswell", "SkylakeX", ...) */
+const char *pofa_blas_core(void);
+/* OpenBLAS takes a CPU it does not know (0.3.21: Sapphire Rapids) for an
+ * old one and runs its SSE kernels, several times slower: the core type
+ * this CPU's instructions can run ("SkylakeX", "Haswell"), when OpenBLAS
+ * chose an older one; else NULL. OPENBLAS_CORETYPE set before the
+ * library loads makes it take that one. */
+const char *pofa_blas_core_wanted(void);
+
 #endif

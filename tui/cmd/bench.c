@@ -1,6 +1,7 @@
 /* cmd_bench.c - pofa bench train: training throughput against the OpenBLAS
  * sgemm rate measured, in the same run, on the model's own matrix shapes. */
 #include "tui/cli.h"
+#include "engine/kernels/cpu.h"
 #include "data/build/synth.h"
 #include "data/text/tokenizer.h"
 
@@ -275,6 +276,7 @@ int cmd_bench(int argc, char **argv)
 	       preset, cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads,
 	       cfg.intermediate_size, cfg.vocab_size, B, T, masked, 100.0 * masked / BT,
 	       pofa_model_threads(m), steps);
+	printf("  cpu: %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_blas_core());
 	printf("  measuring OpenBLAS sgemm on the step's %d shapes...\n", ns);
 	fflush(stdout);
 	for (int i = 0; i < ns; i++) {

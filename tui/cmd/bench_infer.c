@@ -226,7 +226,8 @@ static int bench_model(const bench_opts *o)
 	printf("pofa bench infer: %s\n  L%d H%d A%d I%d, vocab %d, batch %d x %d, %ld threads\n", what,
 	       cfg->num_hidden_layers, cfg->hidden_size, cfg->num_attention_heads, cfg->intermediate_size,
 	       cfg->vocab_size, B, T, o->threads);
-	printf("  cpu: %s, path %s\n", pofa_cpu_name(), pofa_cpu_path_names[pofa_cpu_path()]);
+	printf("  cpu: %s, path %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_cpu_path_names[pofa_cpu_path()],
+	       pofa_blas_core());
 	fflush(stdout);
 	variant v[3] = { { .name = "dense (OpenBLAS)", .fmt = POFA_LIN_DENSE }, { .name = "sparse fp32", .fmt = -1 },
 	                 { .name = "sparse int8", .fmt = -1, .int8 = 1 } };
@@ -274,11 +275,11 @@ static int bench_model(const bench_opts *o)
 		printf("  int8 weights held: %.1f%% of the float32 model\n",
 		       100.0 * v[2].info.weight_bytes / (double)v[0].info.dense_bytes);
 	printf("RESULT dense_ms=%.3f sparse_ms=%.3f int8_ms=%.3f speedup_sparse=%.3f speedup_int8=%.3f "
-	       "int8_bytes_ratio=%.4f cpu=%s path=%s\n",
+	       "int8_bytes_ratio=%.4f cpu=%s path=%s blas=%s\n",
 	       dense * 1e3, v[1].t.median * 1e3, v[2].ran ? v[2].t.median * 1e3 : 0.0, dense / v[1].t.median,
 	       v[2].ran ? dense / v[2].t.median : 0.0,
 	       v[2].ran ? v[2].info.weight_bytes / (double)v[0].info.dense_bytes : 0.0, cpu_word(),
-	       pofa_cpu_path_names[pofa_cpu_path()]);
+	       pofa_cpu_path_names[pofa_cpu_path()], pofa_blas_core());
 	return 0;
 }
 
@@ -342,7 +343,7 @@ static int bench_sweep(const bench_opts *o)
 		x[i] = urand(&s) - 0.5f;
 	printf("pofa bench infer --sweep: %s Linear shapes, %d tokens (batch %ld x %ld), %ld threads\n", o->preset, N,
 	       o->B, o->T, o->threads);
-	printf("  cpu: %s, path %s\n", pofa_cpu_name(), pofa_cpu_path_names[k->path]);
+	printf("  cpu: %s, path %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_cpu_path_names[k->path], pofa_blas_core());
 	printf("  time a stored value, the dense product's time a weight = 1 (mean of the shapes)\n");
 	printf("  %-9s %8s %8s %8s %8s\n", "sparsity", "csr", "1x4", "n:m", "csr/dense time");
 	static const double levels[] = { 0.5, 0.7, 0.8, 0.85, 0.9, 0.95 };
