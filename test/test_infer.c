@@ -213,6 +213,74 @@ static void test_kernels(void **st)
 	assert_int_equal(fails, 0);
 }
 
+/* one head's attention against double precision: ragged T, padding keys */
+static int check_attention(const pofa_infer_kern *k, int T, int hs, int masked)
+{
+	int ld = ((T + 15) & ~15) + 16 + 3; /* a sequence starts mid-row: unaligned columns */
+	float *q = zalloc((size_t)hs * ld * 4), *kk = zalloc((size_t)hs * ld * 4), *v = zalloc((size_t)hs * ld * 4),
+	      *ctx = zalloc((size_t)hs * ld * 4), *add = zalloc((size_t)T * 4),
+	      *w = zalloc(pofa_att_scratch(T, hs) * 4);
+	const int off = 3;
+	for (size_t i = 0; i < (size_t)hs * ld; i++) {
+		q[i] = frand();
+		kk[i] = frand();
+		v[i] = frand();
+	}
+	for (int j = 0; j < T; j++)
+		add[j] = masked && j >= T - masked ? -3.40282347e38f : 0.0f;
+	float scale = 1.0f / sqrtf((float)hs);
+	k->attention(ctx + off, q + off, kk + off, v + off, masked ? add : NULL, T, hs, ld, scale, w);
+	int bad = 0;
+	double *p = malloc((size_t)T * sizeof *p);
+	for (int i = 0; i < T && !bad; i++) {
+		double mx = -INFINITY, sum = 0.0;
+		for (int j = 0; j < T; j++) {
+			double sc = 0.0;
+			for (int d = 0; d < hs; d++)
+				sc += (double)q[(size_t)d * ld + off + i] * kk[(size_t)d * ld + off + j];
+			p[j] = masked && j >= T - masked ? -INFINITY : sc * scale;
+			mx = fmax(mx, p[j]);
+		}
+		for (int j = 0; j < T; j++)
+			sum += (p[j] = exp(p[j] - mx));
+		for (int d = 0; d < hs && !bad; d++) {
+			double want = 0.0;
+			for (int j = 0; j < T; j++)
+				want += v[(size_t)d * ld + off + j] * p[j] / sum;
+			double got = ctx[(size_t)d * ld + off + i];
+			if (!(fabs(got - want) <= 1e-5)) {
+				print_error("%s attention (T %d, head size %d, %d keys padded): ctx[%d][%d]: expected %.8g, got %.8g\n",
+				            pofa_cpu_path_names[k->path], T, hs, masked, d, i, want, got);
+				bad = 1;
+			}
+		}
+	}
+	/* nothing written outside the sequence's columns */
+	for (int d = 0; d < hs && !bad; d++)
+		for (int c = 0; c < ld; c++)
+			if ((c < off || c >= off + T) && ctx[(size_t)d * ld + c] != 0.0f) {
+				print_error("%s attention wrote column %d outside the sequence\n", pofa_cpu_path_names[k->path], c);
+				bad = 1;
+				break;
+			}
+	free(p);
+	free(q); free(kk); free(v); free(ctx); free(add); free(w);
+	return bad ? -1 : 0;
+}
+
+static void test_attention(void **st)
+{
+	(void)st;
+	static const int shapes[][3] = { { 1, 8, 0 }, { 5, 16, 2 }, { 17, 64, 0 }, { 33, 32, 7 }, { 128, 64, 40 },
+	                                 { 130, 24, 1 } };
+	int fails = 0;
+	for (int p = 0; p <= (int)pofa_cpu_best(); p++)
+		for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+			fails += check_attention(pofa_infer_kern_for((enum pofa_cpu_path)p), shapes[i][0], shapes[i][1],
+			                         shapes[i][2]) < 0;
+	assert_int_equal(fails, 0);
+}
+
 /* the format chosen by the costs: dense when dense, sparse when 90% sparse */
 static void test_choice(void **st)
 {
@@ -497,6 +565,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_int8_model),

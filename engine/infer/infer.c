@@ -4,8 +4,8 @@
  * Activations are channel-major, (channels, ld) with a token a column and
  * ld the token count rounded up to 16, so that the packed products
  * vectorise over tokens. A layer: QKV = one packed product; per sequence
- * and head, S = Q^T K / sqrt(hs) (sgemm), softmax with the padding keys at
- * the most negative float, ctx = V S^T (sgemm); the output projection;
+ * and head, S^T = K^T Q / sqrt(hs), softmax with the padding keys at the
+ * most negative float, ctx = V S^T (register-tiled, kern_simd.h); the output projection;
  * LayerNorm(+ residual); FFN in with GELU fused into the product; FFN out;
  * LayerNorm(+ residual). Under int8 every packed product's input is first
  * quantized (per column range, in parallel) into the path's layout.
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -50,7 +51,8 @@ struct pofa_infer {
 	/* activations, channel-major (rows, ld) */
 	float *h, *h1, *qkv, *ctx, *tmp, *f;
 	void *x8;
-	float *S;                 /* per thread (T, T) scores */
+	float *S;                 /* per thread: attention scratch */
+	size_t att_per;           /* its floats a thread (64-byte multiple) */
 	float *maskadd;           /* (B*T): 0 or the most negative float */
 	float *pin, *pooled;      /* (C, round16(B)) */
 	/* the head's outputs, row-major */
@@ -61,7 +63,43 @@ struct pofa_infer {
 	float *sse;               /* span: (2, B*T) */
 	/* the forward in progress */
 	int B, T, N, ld, np;
+	int profile, passes;
+	double prof[POFA_PARTS], t_mark;
 };
+
+const char *const pofa_infer_part_names[POFA_PARTS] = { "embeddings", "QKV", "attention", "attn-out", "FFN in",
+	                                                    "FFN out", "LayerNorm", "quantize", "head" };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* the time since the last mark goes to part p */
+static void mark(pofa_infer *inf, enum pofa_infer_part p)
+{
+	if (!inf->profile)
+		return;
+	double t = now_s();
+	inf->prof[p] += t - inf->t_mark;
+	inf->t_mark = t;
+}
+
+void pofa_infer_profile(pofa_infer *inf, int on)
+{
+	inf->profile = on;
+	inf->passes = 0;
+	memset(inf->prof, 0, sizeof inf->prof);
+}
+
+const double *pofa_infer_profiled(const pofa_infer *inf, int *passes)
+{
+	if (passes)
+		*passes = inf->passes;
+	return inf->prof;
+}
 
 static int round16(int n) { return (n + 15) & ~15; }
 
@@ -260,7 +298,8 @@ static int alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->tmp = falloc((size_t)C * ld);
 	inf->f = falloc((size_t)I * ld);
 	inf->x8 = inf->int8 ? falloc(x8 / 4 + 1) : NULL;
-	inf->S = falloc((size_t)inf->nthreads * T * T);
+	inf->att_per = (pofa_att_scratch(T, C / inf->NH) + 15) & ~(size_t)15;
+	inf->S = falloc((size_t)inf->nthreads * inf->att_per);
 	inf->maskadd = falloc((size_t)inf->maxB * T);
 	inf->pin = falloc((size_t)C * ldb);
 	inf->pooled = falloc((size_t)C * ldb);
@@ -268,7 +307,7 @@ static int alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->pos = calloc((size_t)rows + 1, sizeof *inf->pos);
 	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
 	inf->sse = falloc((size_t)2 * inf->maxB * T);
-	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * T * T +
+	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * inf->att_per +
 	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? x8 : 0);
 	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || inf->x8) &&
 	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
@@ -491,19 +530,23 @@ static void linear_task(void *arg, int64_t p0, int64_t p1, int tid)
 		                 l->split[p + 1]);
 }
 
-/* y = l(x) over all columns in use */
-static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x)
+/* y = l(x) over all columns in use; its time goes to part p */
+static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x, enum pofa_infer_part p)
 {
 	job j = { .inf = inf, .l = l, .y = y, .x = x };
-	if (l->fmt == POFA_LIN_I8)
+	if (l->fmt == POFA_LIN_I8) {
 		pofa_pool_run(inf->pool, inf->np / 16, quant_task, &j);
+		mark(inf, POFA_PART_QUANTIZE);
+	}
 	pofa_pool_run(inf->pool, l->nsplit, linear_task, &j);
+	mark(inf, p);
 }
 
 static void layernorm(pofa_infer *inf, float *y, const float *x, const float *res, const float *w, const float *b)
 {
 	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b, .C = inf->C };
 	pofa_pool_run(inf->pool, inf->np / 16, ln_task, &j);
+	mark(inf, POFA_PART_LAYERNORM);
 }
 
 static void attention_task(void *arg, int64_t u0, int64_t u1, int tid)
@@ -512,19 +555,13 @@ static void attention_task(void *arg, int64_t u0, int64_t u1, int tid)
 	pofa_infer *inf = j->inf;
 	int T = inf->T, C = inf->C, NH = inf->NH, hs = C / NH, ld = inf->ld;
 	float scale = 1.0f / sqrtf((float)hs);
-	float *S = inf->S + (size_t)tid * T * T;
+	float *w = inf->S + (size_t)tid * inf->att_per;
 	for (int64_t u = u0; u < u1; u++) {
 		int b = (int)(u / NH), h = (int)(u % NH);
 		const float *q = inf->qkv + (size_t)h * hs * ld + (size_t)b * T;
-		const float *k = q + (size_t)C * ld, *v = q + (size_t)2 * C * ld;
-		/* S (T, T) = Q^T K: row i the scores of query i */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, T, hs, scale, q, ld, k, ld, 0.0f, S, T);
 		const float *add = j->b->attention_mask ? inf->maskadd + (size_t)b * T : NULL;
-		for (int i = 0; i < T; i++)
-			inf->kern->softmax(S + (size_t)i * T, add, T);
-		/* ctx (hs, T) = V S^T */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hs, T, T, 1.0f, v, ld, S, T, 0.0f,
-		            inf->ctx + (size_t)h * hs * ld + (size_t)b * T, ld);
+		inf->kern->attention(inf->ctx + (size_t)h * hs * ld + (size_t)b * T, q, q + (size_t)C * ld,
+		                     q + (size_t)2 * C * ld, add, T, hs, ld, scale, w);
 	}
 }
 
@@ -555,7 +592,7 @@ static void head_cls(pofa_infer *inf)
 	int ld = inf->ld, np = inf->np;
 	inf->ld = ldb;
 	inf->np = ldb;
-	run_linear(inf, &inf->pooler, inf->pooled, inf->pin);
+	run_linear(inf, &inf->pooler, inf->pooled, inf->pin, POFA_PART_HEAD);
 	inf->ld = ld;
 	inf->np = np;
 	for (size_t i = 0; i < (size_t)C * ldb; i++)
@@ -631,16 +668,20 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 	for (int n = 0; n < inf->N; n++)
 		inf->maskadd[n] = !b->attention_mask || b->attention_mask[n] ? 0.0f : -3.40282347e38f;
 	job j = { .inf = inf, .b = b };
+	if (inf->profile)
+		inf->t_mark = now_s();
 	pofa_pool_run(inf->pool, inf->np, embed_task, &j);
+	mark(inf, POFA_PART_EMBED);
 	layernorm(inf, inf->h, inf->tmp, NULL, inf->elnw, inf->elnb);
 	for (int l = 0; l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
-		run_linear(inf, &y->qkv, inf->qkv, inf->h);
+		run_linear(inf, &y->qkv, inf->qkv, inf->h, POFA_PART_QKV);
 		pofa_pool_run(inf->pool, (int64_t)inf->B * inf->NH, attention_task, &j);
-		run_linear(inf, &y->ao, inf->tmp, inf->ctx);
+		mark(inf, POFA_PART_ATTENTION);
+		run_linear(inf, &y->ao, inf->tmp, inf->ctx, POFA_PART_ATTN_OUT);
 		layernorm(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b);
-		run_linear(inf, &y->fc, inf->f, inf->h1);
-		run_linear(inf, &y->fp, inf->tmp, inf->f);
+		run_linear(inf, &y->fc, inf->f, inf->h1, POFA_PART_FFN_IN);
+		run_linear(inf, &y->fp, inf->tmp, inf->f, POFA_PART_FFN_OUT);
 		layernorm(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b);
 	}
 	if (inf->head == POFA_HEAD_CLS)
@@ -649,6 +690,8 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 		head_span(inf);
 	else
 		head_mlm(inf, b);
+	mark(inf, POFA_PART_HEAD);
+	inf->passes += inf->profile;
 	return POFA_OK;
 }
 

@@ -62,6 +62,16 @@ const int *pofa_infer_logit_positions(const pofa_infer *inf);
 /* the task's mean loss over the last forward's batch, as pofa_model_task_loss */
 float pofa_infer_task_loss(pofa_infer *inf, const pofa_batch *b);
 
+/* where the forward passes' time goes, when profiling is on: seconds per
+ * part, summed over the passes since it was turned on */
+enum pofa_infer_part {
+	POFA_PART_EMBED, POFA_PART_QKV, POFA_PART_ATTENTION, POFA_PART_ATTN_OUT, POFA_PART_FFN_IN,
+	POFA_PART_FFN_OUT, POFA_PART_LAYERNORM, POFA_PART_QUANTIZE, POFA_PART_HEAD, POFA_PARTS
+};
+extern const char *const pofa_infer_part_names[POFA_PARTS];
+void pofa_infer_profile(pofa_infer *inf, int on);
+const double *pofa_infer_profiled(const pofa_infer *inf, int *passes);
+
 const pofa_config *pofa_infer_config(const pofa_infer *inf);
 enum pofa_head pofa_infer_head(const pofa_infer *inf);
 void pofa_infer_describe(const pofa_infer *inf, pofa_infer_info *info);

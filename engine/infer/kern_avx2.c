@@ -14,6 +14,7 @@ typedef __m256i vi;
 #define VF_SET1(s) _mm256_set1_ps(s)
 #define VF_LOAD(p) _mm256_load_ps(p)
 #define VF_STORE(p, v) _mm256_store_ps(p, v)
+#define VF_MUL(a, b) _mm256_mul_ps(a, b)
 #define VF_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VI_SET1(i) _mm256_set1_epi32(i)
 #define VI_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
@@ -29,5 +30,5 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	.quant = kb_quant_s16x2,
 	.bias_act = kb_bias_act,
 	.layernorm = kb_layernorm,
-	.softmax = kb_softmax,
+	.attention = ks_attention,
 };

@@ -13,6 +13,7 @@ typedef __m512i vi;
 #define VF_SET1(s) _mm512_set1_ps(s)
 #define VF_LOAD(p) _mm512_load_ps(p)
 #define VF_STORE(p, v) _mm512_store_ps(p, v)
+#define VF_MUL(a, b) _mm512_mul_ps(a, b)
 #define VF_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VI_SET1(i) _mm512_set1_epi32(i)
 #define VI_LOAD(p) _mm512_load_si512((const void *)(p))
@@ -28,5 +29,5 @@ const pofa_infer_kern pofa_kern_avx512 = {
 	.quant = kb_quant_s16x2,
 	.bias_act = kb_bias_act,
 	.layernorm = kb_layernorm,
-	.softmax = kb_softmax,
+	.attention = ks_attention,
 };

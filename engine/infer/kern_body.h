@@ -74,22 +74,98 @@ KB void kb_layernorm(float *y, const float *x, const float *res, const float *w,
 	}
 }
 
-KB void kb_softmax(float *s, const float *add, int n)
+/* attention with the scores transposed (a key a row, a query a column),
+ * so that every step runs along the queries: S^T = scale K^T Q (+ add by
+ * key), softmax down each column (the largest first taken off, exp, the
+ * sum in key order, as training), ctx = V E / sum. The SIMD paths give the
+ * two products register tiles (kern_simd.h); the rest is here. */
+typedef struct {
+	int T, Tp, hs;
+	float *Q, *E, *O, *mx, *sm;
+} kb_att;
+
+static inline kb_att kb_att_setup(const float *q, int T, int hs, int ld, float *w)
 {
-	if (add)
-		for (int j = 0; j < n; j++)
-			s[j] += add[j];
-	float mx = s[0];
-	for (int j = 1; j < n; j++)
-		mx = s[j] > mx ? s[j] : mx;
-	float sum = 0.0f;
-	for (int j = 0; j < n; j++) {
-		s[j] = pofa_expf(s[j] - mx);
-		sum += s[j];
+	kb_att a = { .T = T, .Tp = (T + 15) & ~15, .hs = hs };
+	a.Q = w;
+	a.O = a.Q + (size_t)hs * a.Tp;
+	a.E = a.O + (size_t)hs * a.Tp;
+	a.mx = a.E + (size_t)T * a.Tp;
+	a.sm = a.mx + a.Tp;
+	for (int d = 0; d < hs; d++) {
+		memcpy(a.Q + (size_t)d * a.Tp, q + (size_t)d * ld, (size_t)T * sizeof(float));
+		memset(a.Q + (size_t)d * a.Tp + T, 0, (size_t)(a.Tp - T) * sizeof(float));
 	}
-	float inv = 1.0f / sum;
-	for (int j = 0; j < n; j++)
-		s[j] *= inv;
+	return a;
+}
+
+/* E = exp(E - column max), column sums; then ctx from O */
+static inline void kb_att_softmax(kb_att *a, const float *add)
+{
+	int T = a->T, Tp = a->Tp;
+	if (add)
+		for (int j = 0; j < T; j++) {
+			float *e = a->E + (size_t)j * Tp, aj = add[j];
+			for (int i = 0; i < Tp; i++)
+				e[i] += aj;
+		}
+	memcpy(a->mx, a->E, (size_t)Tp * sizeof(float));
+	for (int j = 1; j < T; j++) {
+		const float *e = a->E + (size_t)j * Tp;
+		for (int i = 0; i < Tp; i++)
+			a->mx[i] = e[i] > a->mx[i] ? e[i] : a->mx[i];
+	}
+	memset(a->sm, 0, (size_t)Tp * sizeof(float));
+	for (int j = 0; j < T; j++) {
+		float *e = a->E + (size_t)j * Tp;
+		for (int i = 0; i < Tp; i++) {
+			e[i] = pofa_expf(e[i] - a->mx[i]);
+			a->sm[i] += e[i];
+		}
+	}
+	for (int i = 0; i < Tp; i++)
+		a->sm[i] = 1.0f / a->sm[i];
+}
+
+static inline void kb_att_out(const kb_att *a, float *ctx, int ld)
+{
+	for (int d = 0; d < a->hs; d++) {
+		const float *o = a->O + (size_t)d * a->Tp;
+		float *c = ctx + (size_t)d * ld;
+		for (int i = 0; i < a->T; i++)
+			c[i] = o[i] * a->sm[i];
+	}
+}
+
+KB void kb_attention(float *ctx, const float *q, const float *k, const float *v, const float *add, int T, int hs,
+                     int ld, float scale, float *w)
+{
+	kb_att a = kb_att_setup(q, T, hs, ld, w);
+	int Tp = a.Tp;
+	for (int j = 0; j < T; j++) {
+		float *e = a.E + (size_t)j * Tp;
+		memset(e, 0, (size_t)Tp * sizeof(float));
+		for (int d = 0; d < hs; d++) {
+			const float *qd = a.Q + (size_t)d * Tp;
+			float kd = k[(size_t)d * ld + j];
+			for (int i = 0; i < Tp; i++)
+				e[i] += kd * qd[i];
+		}
+		for (int i = 0; i < Tp; i++)
+			e[i] *= scale;
+	}
+	kb_att_softmax(&a, add);
+	for (int d = 0; d < hs; d++) {
+		float *o = a.O + (size_t)d * Tp;
+		memset(o, 0, (size_t)Tp * sizeof(float));
+		for (int j = 0; j < T; j++) {
+			const float *e = a.E + (size_t)j * Tp;
+			float vd = v[(size_t)d * ld + j];
+			for (int i = 0; i < Tp; i++)
+				o[i] += vd * e[i];
+		}
+	}
+	kb_att_out(&a, ctx, ld);
 }
 
 /* q = clamp(rint(x * inv) + zp, 0, 255), as QAT's fake quantization */

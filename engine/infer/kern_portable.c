@@ -9,5 +9,5 @@ const pofa_infer_kern pofa_kern_portable = {
 	.quant = kb_quant_s16x2,
 	.bias_act = kb_bias_act,
 	.layernorm = kb_layernorm,
-	.softmax = kb_softmax,
+	.attention = kb_attention,
 };

@@ -148,3 +148,64 @@ static void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, 
 	KS_TILES(KS_CALL);
 #undef KS_CALL
 }
+
+/* ---- attention: the two products in register tiles of 4 rows x NV vectors ---- */
+
+/* rows [r0, r0 + R) of out (stride Tp), NV vectors from column c0:
+ * out[r][c] = sum_t a[r * sa + t * sb] * m[t * Tp + c] over t < n */
+KS_INLINE void ks_tile(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int Tp, int r0,
+                       int c0, float mul, const int R, const int NV)
+{
+	vf acc[4][4];
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < NV; i++)
+			acc[r][i] = VF_SET1(0.0f);
+	for (int t = 0; t < n; t++) {
+		const float *mt = m + (size_t)t * Tp + c0;
+		vf x[4];
+		for (int i = 0; i < NV; i++)
+			x[i] = VF_LOAD(mt + i * VW);
+		for (int r = 0; r < R; r++) {
+			vf ar = VF_SET1(a[(size_t)(r0 + r) * sa + (size_t)t * sb]);
+			for (int i = 0; i < NV; i++)
+				acc[r][i] = VF_FMA(ar, x[i], acc[r][i]);
+		}
+	}
+	vf s = VF_SET1(mul);
+	for (int r = 0; r < R; r++)
+		for (int i = 0; i < NV; i++)
+			VF_STORE(out + (size_t)(r0 + r) * Tp + c0 + i * VW, VF_MUL(acc[r][i], s));
+}
+
+/* out (rows, Tp) = A m, A's element (r, t) at a[r * sa + t * sb] */
+static void ks_product(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int rows, int Tp,
+                       float mul)
+{
+	int nv = Tp / VW, r = 0;
+	for (; r + 4 <= rows; r += 4) {
+		int c = 0;
+		for (; c + 4 <= nv; c += 4)
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 4, 4);
+		for (; c < nv; c++)
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 4, 1);
+	}
+	for (; r < rows; r++) {
+		int c = 0;
+		for (; c + 4 <= nv; c += 4)
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, 4);
+		for (; c < nv; c++)
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, 1);
+	}
+}
+
+static void ks_attention(float *ctx, const float *q, const float *k, const float *v, const float *add, int T, int hs,
+                         int ld, float scale, float *w)
+{
+	kb_att a = kb_att_setup(q, T, hs, ld, w);
+	/* E (T keys, Tp) = scale K^T Q: K^T's (j, d) is k[d * ld + j] */
+	ks_product(a.E, k, 1, (size_t)ld, a.Q, hs, T, a.Tp, scale);
+	kb_att_softmax(&a, add);
+	/* O (hs, Tp) = V E: V's (d, j) is v[d * ld + j] */
+	ks_product(a.O, v, (size_t)ld, 1, a.E, T, hs, a.Tp, 1.0f);
+	kb_att_out(&a, ctx, ld);
+}

@@ -80,9 +80,21 @@ typedef struct pofa_infer_kern {
 	 * rows of x + res (res may be NULL); y may be x */
 	void (*layernorm)(float *y, const float *x, const float *res, const float *w, const float *b,
 	                  int C, int ld, int n0, int n1, float eps);
-	/* a row of n scores: softmax of s + add (add may be NULL), in place */
-	void (*softmax)(float *s, const float *add, int n);
+	/* one head of one sequence of T tokens: q, k, v and ctx point at the
+	 * head's first row (hs rows) and the sequence's first column, rows ld
+	 * apart; ctx = V softmax(scale K^T Q + add) column by column (add: T
+	 * offsets of the keys, 0 or the most negative float, or NULL); w:
+	 * scratch of pofa_att_scratch(T, hs) floats, 64-byte aligned */
+	void (*attention)(float *ctx, const float *q, const float *k, const float *v, const float *add, int T,
+	                  int hs, int ld, float scale, float *w);
 } pofa_infer_kern;
+
+/* floats of attention scratch for T tokens and head size hs */
+static inline size_t pofa_att_scratch(int T, int hs)
+{
+	size_t Tp = (size_t)((T + 15) & ~15);
+	return (2 * (size_t)hs + (size_t)T + 2) * Tp;
+}
 
 /* the kernels of path p (the portable ones where p's are not built) */
 const pofa_infer_kern *pofa_infer_kern_for(enum pofa_cpu_path p);

@@ -20,15 +20,16 @@
 
 static const char infer_usage[] =
 	"usage: pofa bench infer --model DIR [--batch B] [--seq T] [--threads N] [--runs N]\n"
+	"                        [--profile]\n"
 	"       pofa bench infer [--preset P] [--sparsity S] [--pattern unstructured|1x4|2:4]\n"
 	"                        [--int8] [--per-channel] [--vocab V] [--batch B] [--seq T]\n"
-	"                        [--threads N] [--runs N]\n"
+	"                        [--threads N] [--runs N] [--profile]\n"
 	"       pofa bench infer --sweep [--preset P] [--batch B] [--seq T] [--threads N]\n";
 
 typedef struct {
 	const char *model, *preset, *pattern;
 	double sparsity;
-	int int8, per_channel, sweep;
+	int int8, per_channel, sweep, profile;
 	long vocab, B, T, threads, runs;
 } bench_opts;
 
@@ -157,6 +158,7 @@ typedef struct {
 	pofa_infer_info info;
 	double rss;
 	int ran;
+	double part[POFA_PARTS];
 } variant;
 
 static int bench_model(const bench_opts *o)
@@ -244,6 +246,15 @@ static int bench_model(const bench_opts *o)
 			break;
 		}
 		rc = time_forward(inf, &b, o->runs, &v[k].t, &err);
+		if (!rc && o->profile) { /* where the time goes, over ten more passes */
+			pofa_infer_profile(inf, 1);
+			for (int r = 0; r < 10 && !rc; r++)
+				rc = pofa_infer_forward(inf, &b, &err);
+			int passes;
+			const double *pt = pofa_infer_profiled(inf, &passes);
+			for (int q = 0; q < POFA_PARTS; q++)
+				v[k].part[q] = passes ? pt[q] / passes : 0.0;
+		}
 		v[k].rss = rss_mib() - before;
 		pofa_infer_describe(inf, &v[k].info);
 		pofa_infer_free(inf);
@@ -268,6 +279,20 @@ static int bench_model(const bench_opts *o)
 		printf("  %-18s %9.2f %9.2f %9.1f %7.2fx %10.1f %9.1f  %s\n", v[k].name, v[k].t.median * 1e3,
 		       v[k].t.p90 * 1e3, B / v[k].t.median, dense / v[k].t.median, v[k].info.weight_bytes / 1048576.0,
 		       v[k].rss, formats(&v[k].info, f, sizeof f));
+	}
+	if (o->profile) {
+		printf("  where a pass's time goes (ms, mean of ten):\n  %-18s", "");
+		for (int q = 0; q < POFA_PARTS; q++)
+			printf(" %10s", pofa_infer_part_names[q]);
+		printf("\n");
+		for (int k = 0; k < 3; k++) {
+			if (!v[k].ran)
+				continue;
+			printf("  %-18s", v[k].name);
+			for (int q = 0; q < POFA_PARTS; q++)
+				printf(" %10.2f", v[k].part[q] * 1e3);
+			printf("\n");
+		}
 	}
 	printf("  sparsity of the encoder's Linears %.1f%%; float32 model %.1f MiB; %d+ runs each\n",
 	       100.0 * v[1].info.sparsity, v[0].info.dense_bytes / 1048576.0, v[0].t.runs);
@@ -452,6 +477,8 @@ int cmd_bench_infer(int argc, char **argv)
 			o.per_channel = 1;
 		} else if (!strcmp(argv[i], "--sweep")) {
 			o.sweep = 1;
+		} else if (!strcmp(argv[i], "--profile")) {
+			o.profile = 1;
 		} else if ((v = cli_opt(argc, argv, &i, "--vocab"))) {
 			if (cli_int("bench", "--vocab", v, 64, 1 << 20, &o.vocab)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--batch"))) {
