@@ -22,6 +22,10 @@ sh "$here/tui_bench.sh" "$bin" "$data" || exit 1
 echo "== training throughput: bert-mini, vocab 8192, batch 32x128, MLM 15%, AdamW"
 "$bin" bench train --preset bert-mini --vocab 8192 --batch 32 --seq 128 --steps 10 | tee "$out" || exit 1
 ours=$(sed -n 's/^RESULT tokens_per_s=\([0-9.]*\).*/\1/p' "$out")
+# PyTorch runs the OpenBLAS kernels pofa runs (pofa names them where
+# OpenBLAS misjudges the CPU)
+core=$(sed -n 's/.*OpenBLAS core \([A-Za-z0-9]*\).*/\1/p' "$out")
+[ -n "$core" ] && export OPENBLAS_CORETYPE="$core"
 
 if [ -x "$py" ] && "$py" -c 'import torch' 2>/dev/null; then
 	echo "== PyTorch, same model and step (best of 1 and 2 intra-op threads, and of"
@@ -45,3 +49,40 @@ else
 	echo "== PyTorch comparison skipped: Debian's python3-torch is not installed"
 	echo "   (apt-get install python3-torch to run it)"
 fi
+
+# ---- inference: the forward-only path against dense pofa (OpenBLAS) and
+# PyTorch on the same shapes, in this run, on this CPU
+infer() {   # infer LABEL PRESET BATCH ARGS...
+	label=$1 preset=$2 batch=$3; shift 3
+	"$bin" bench infer --preset "$preset" --batch "$batch" --seq 128 --threads 2 "$@" > "$out" || exit 1
+	grep -v '^RESULT' "$out" | sed 's/^/  /'
+	res=$(grep '^RESULT' "$out")
+	core=$(sed -n 's/.*OpenBLAS core \([A-Za-z0-9]*\).*/\1/p' "$out")
+	torch_ms=
+	if [ -x "$py" ] && "$py" -c 'import torch' 2>/dev/null; then
+		# the same OpenBLAS kernels pofa runs (it names them when OpenBLAS misjudges the CPU)
+		OPENBLAS_CORETYPE=$core "$py" "$here/torch_infer.py" --preset "$preset" --batch "$batch" --seq 128 > "$out" || exit 1
+		grep -v '^RESULT' "$out" | sed 's/^/  /'
+		torch_ms=$(sed -n 's/^RESULT torch_ms=\([0-9.]*\).*/\1/p' "$out")
+	fi
+	echo "$res" | awk -v label="$label" -v t="$torch_ms" '{
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
+		peer = r["dense_ms"]; name = "dense pofa";
+		if (t != "" && t + 0 < peer + 0) { peer = t; name = "pytorch" }
+		printf "  %-34s dense pofa %8.2f ms  pytorch %8s ms  sparse %7.2f ms (%.2fx)", label, r["dense_ms"],
+			t == "" ? "-" : sprintf("%.2f", t), r["sparse_ms"], peer / r["sparse_ms"];
+		if (r["int8_ms"] + 0 > 0) printf "  int8 %7.2f ms (%.2fx)", r["int8_ms"], peer / r["int8_ms"];
+		printf "  vs %s\n", name }' | tee -a "$sum"
+}
+sum=$(mktemp)
+trap 'rm -f "$out" "$sum"' EXIT
+echo "== inference: median latency, speed-ups over the faster of dense pofa and PyTorch"
+infer "bert-base 90% unstructured, b1"   bert-base 1 --sparsity 0.9
+infer "bert-base 85% unstructured, b1"   bert-base 1 --sparsity 0.85
+infer "bert-base 90% 1x4 + int8, b1"     bert-base 1 --sparsity 0.9 --pattern 1x4 --int8
+infer "bert-base 90% 1x4 + int8, b32"    bert-base 32 --sparsity 0.9 --pattern 1x4 --int8
+infer "bert-mini 90% unstructured, b1"   bert-mini 1 --sparsity 0.9
+infer "bert-mini 90% 1x4 + int8, b1"     bert-mini 1 --sparsity 0.9 --pattern 1x4 --int8
+infer "bert-mini 90% 1x4 + int8, b32"    bert-mini 32 --sparsity 0.9 --pattern 1x4 --int8
+echo "== summary on$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), 2 threads, sequence 128"
+cat "$sum"
