@@ -459,6 +459,117 @@ static void test_int8_model(void **st)
 	fx_tmpdir_remove();
 }
 
+/* the packed int8 file: read back, the same logits to the bit, for every
+ * head; and a damaged one refused, naming the file and the tensor */
+static void test_packed(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("packed");
+	pofa_config c = fx_config(60, 32, 32);
+	enum { B = 2, T = 12 };
+	int ids[B * T], types[B * T], mask[B * T], mlm[B * T], lab[B] = { 0, 2 }, sp[B] = { 1, 3 }, ep[B] = { 2, 6 };
+	char path[700], mdir[600];
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, B, T, 1, 31 + head);
+		prune_model(m, 0.85);
+		pofa_model_set_dropout(m, 0);
+		assert_int_equal(pofa_model_set_qat(m, 1, head == POFA_HEAD_CLS, &err), 0);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+		assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
+		snprintf(mdir, sizeof mdir, "%s/m%d", dir, head);
+		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+		snprintf(path, sizeof path, "%s/model.int8.safetensors", mdir);
+		assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
+		pofa_infer *a = pofa_infer_open(mdir, &o, &err);
+		if (!a)
+			fail_msg("%s", err.msg);
+		snprintf(path, sizeof path, "%s/model.packed.safetensors", mdir);
+		assert_int_equal(pofa_infer_save_packed(a, path, &err), 0);
+		pofa_infer *p = pofa_infer_open(mdir, &o, &err); /* now from the packed file */
+		if (!p)
+			fail_msg("%s", err.msg);
+		pofa_infer_info ia, ip;
+		pofa_infer_describe(a, &ia);
+		pofa_infer_describe(p, &ip);
+		assert_int_equal(ip.int8, 1);
+		assert_int_equal(ia.weight_bytes, ip.weight_bytes);
+		assert_int_equal(pofa_infer_forward(a, &b, &err), 0);
+		assert_int_equal(pofa_infer_forward(p, &b, &err), 0);
+		int r1, c1, r2, c2;
+		const float *la = pofa_infer_logits(a, &r1, &c1), *lp = pofa_infer_logits(p, &r2, &c2);
+		assert_int_equal(r1, r2);
+		assert_int_equal(c1, c2);
+		if (memcmp(la, lp, (size_t)r1 * c1 * sizeof *la))
+			fail_msg("%s head: the packed file's logits differ from the model's", pofa_head_names[head]);
+		pofa_infer_free(a);
+		pofa_infer_free(p);
+		pofa_model_free(m);
+	}
+	/* damage: the classifier's packed file, one tensor at a time */
+	snprintf(mdir, sizeof mdir, "%s/m%d", dir, POFA_HEAD_CLS);
+	snprintf(path, sizeof path, "%s/model.packed.safetensors", mdir);
+	size_t n;
+	unsigned char *good = fx_slurp(path, &n);
+	pofa_st_file f;
+	pofa_err err;
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	static const struct { const char *tensor, *damage, *says; } cases[] = {
+		{ "bert.encoder.layer.0.attention.self.qkv.rowptr", "order", "out of order" },
+		{ "bert.encoder.layer.1.intermediate.dense.col", "odd", "a block starts at a multiple of 4" },
+		{ "bert.encoder.layer.0.output.dense.col", "big", "a block starts at a multiple of 4" },
+		{ "bert.pooler.dense.q", "-128", "holds -128" },
+		{ "bert.encoder.layer.1.output.dense.weight_scale", "nan", "is not finite" },
+		{ "bert.encoder.layer.0.attention.output.dense.input_scale_zero_point", "zp", "zero point a whole number" },
+		{ "bert.embeddings.word_embeddings.weight", "nan", "weights must be finite" },
+		{ "classifier.bias", "drop", "classifier.bias: missing" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		const pofa_st_tensor *t = pofa_st_find(&f, cases[k].tensor);
+		assert_non_null(t);
+		unsigned char *bad = malloc(n);
+		memcpy(bad, good, n);
+		unsigned char *d = bad + f.data_off + t->begin;
+		const char *dm = cases[k].damage;
+		if (!strcmp(dm, "order")) {
+			int32_t v = -5;
+			memcpy(d + 8, &v, 4);
+		} else if (!strcmp(dm, "odd")) {
+			d[0] = 2;
+		} else if (!strcmp(dm, "big")) {
+			d[0] = 0xfc;
+			d[1] = 0xff;
+		} else if (!strcmp(dm, "-128")) {
+			d[1] = 0x80;
+		} else if (!strcmp(dm, "nan")) {
+			float v = NAN;
+			memcpy(d, &v, 4);
+		} else if (!strcmp(dm, "zp")) {
+			float v = 2.5f;
+			memcpy(d + 4, &v, 4);
+		} else if (!strcmp(dm, "drop")) {
+			/* rename the tensor in the header */
+			char *h = memmem(bad, f.data_off, "\"classifier.bias\"", 17);
+			assert_non_null(h);
+			h[1] = 'X';
+		}
+		fx_spit(path, bad, n);
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 1, .int8 = POFA_INT8_AUTO, .force_fmt = -1, .cpu = -1 };
+		memset(&err, 0, sizeof err);
+		pofa_infer *inf = pofa_infer_open(mdir, &o, &err);
+		if (inf || err.status != POFA_ERR_INPUT || !strstr(err.msg, path) || !strstr(err.msg, cases[k].says))
+			fail_msg("damage %s of %s: expected a refusal naming the file and saying \"%s\", got %s (status %d)",
+			         dm, cases[k].tensor, cases[k].says, inf ? "a model" : err.msg, err.status);
+		free(bad);
+	}
+	pofa_st_close(&f);
+	free(good);
+	fx_tmpdir_remove();
+}
+
 /* a damaged model.int8.safetensors: refused, the file and tensor named */
 static void test_damaged_int8(void **st)
 {
@@ -570,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
+		cmocka_unit_test(test_packed),
 		cmocka_unit_test(test_bad_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
  * Every step splits its work over the pool in a fixed way, so a thread
  * count gives the same bits every time.
  */
-#include "engine/infer/infer.h"
+#include "engine/infer/internal.h"
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/pool.h"
 #include "data/base/util.h"
@@ -27,45 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-	pofa_linear qkv, ao, fc, fp;
-	float *ln1w, *ln1b, *ln2w, *ln2b;
-} inf_layer;
-
-struct pofa_infer {
-	pofa_config cfg;
-	enum pofa_head head;
-	const pofa_infer_kern *kern;
-	pofa_pool *pool;
-	pofa_kern rk;             /* the row-major kernels of the masked-LM head */
-	int nthreads, maxB, maxT, int8;
-	int C, I, NH, L, V, ldmax;
-	/* float weights */
-	float *wte, *wpe, *wtt, *elnw, *elnb;
-	inf_layer *lay;
-	pofa_linear pooler;
-	int has_pooler;
-	float *clsw, *clsb, *qaw, *qab;
-	float *tw, *tb, *tlnw, *tlnb, *mlmb;
-	size_t weight_bytes, act_bytes;
-	/* activations, channel-major (rows, ld) */
-	float *h, *h1, *qkv, *ctx, *tmp, *f;
-	void *x8;
-	float *S;                 /* per thread: attention scratch */
-	size_t att_per;           /* its floats a thread (64-byte multiple) */
-	float *maskadd;           /* (B*T): 0 or the most negative float */
-	float *pin, *pooled;      /* (C, round16(B)) */
-	/* the head's outputs, row-major */
-	float *logits;
-	int nrows, ncols;
-	int *pos, *tgt;
-	float *xm, *t1, *t2, *t3, *mean, *rstd; /* masked-LM rows (M, C) */
-	float *sse;               /* span: (2, B*T) */
-	/* the forward in progress */
-	int B, T, N, ld, np;
-	int profile, passes;
-	double prof[POFA_PARTS], t_mark;
-};
 
 const char *const pofa_infer_part_names[POFA_PARTS] = { "embeddings", "QKV", "attention", "attn-out", "FFN in",
 	                                                    "FFN out", "LayerNorm", "quantize", "head" };
@@ -101,9 +62,7 @@ const double *pofa_infer_profiled(const pofa_infer *inf, int *passes)
 	return inf->prof;
 }
 
-static int round16(int n) { return (n + 15) & ~15; }
-
-static float *falloc(size_t n)
+float *pofa_infer_falloc(size_t n)
 {
 	size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
 	float *p = aligned_alloc(64, bytes ? bytes : 64);
@@ -112,9 +71,9 @@ static float *falloc(size_t n)
 	return p;
 }
 
-static float *fcopy(pofa_infer *inf, const float *src, size_t n)
+float *pofa_infer_fcopy(pofa_infer *inf, const float *src, size_t n)
 {
-	float *p = falloc(n);
+	float *p = pofa_infer_falloc(n);
 	if (p && src)
 		memcpy(p, src, n * sizeof *p);
 	inf->weight_bytes += n * sizeof *p;
@@ -282,42 +241,42 @@ static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pof
 	return rc;
 }
 
-static int alloc_acts(pofa_infer *inf, pofa_err *err)
+int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 {
-	int C = inf->C, I = inf->I, T = inf->maxT, ld = round16(inf->maxB * inf->maxT), ldb = round16(inf->maxB);
+	int C = inf->C, I = inf->I, T = inf->maxT, ld = POFA_ROUND16(inf->maxB * inf->maxT), ldb = POFA_ROUND16(inf->maxB);
 	inf->ldmax = ld;
 	size_t x8 = pofa_x8_bytes(inf->kern->x8, I > C ? I : C, ld);
 	int rows = inf->head == POFA_HEAD_MLM ? inf->maxB * inf->maxT : 1;
 	size_t logits = inf->head == POFA_HEAD_MLM ? (size_t)rows * inf->V
 	                : inf->head == POFA_HEAD_CLS ? (size_t)inf->maxB * inf->cfg.num_labels
 	                                             : (size_t)inf->maxB * T * 2;
-	inf->h = falloc((size_t)C * ld);
-	inf->h1 = falloc((size_t)C * ld);
-	inf->qkv = falloc((size_t)3 * C * ld);
-	inf->ctx = falloc((size_t)C * ld);
-	inf->tmp = falloc((size_t)C * ld);
-	inf->f = falloc((size_t)I * ld);
-	inf->x8 = inf->int8 ? falloc(x8 / 4 + 1) : NULL;
+	inf->h = pofa_infer_falloc((size_t)C * ld);
+	inf->h1 = pofa_infer_falloc((size_t)C * ld);
+	inf->qkv = pofa_infer_falloc((size_t)3 * C * ld);
+	inf->ctx = pofa_infer_falloc((size_t)C * ld);
+	inf->tmp = pofa_infer_falloc((size_t)C * ld);
+	inf->f = pofa_infer_falloc((size_t)I * ld);
+	inf->x8 = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
 	inf->att_per = (pofa_att_scratch(T, C / inf->NH) + 15) & ~(size_t)15;
-	inf->S = falloc((size_t)inf->nthreads * inf->att_per);
-	inf->maskadd = falloc((size_t)inf->maxB * T);
-	inf->pin = falloc((size_t)C * ldb);
-	inf->pooled = falloc((size_t)C * ldb);
-	inf->logits = falloc(logits);
+	inf->S = pofa_infer_falloc((size_t)inf->nthreads * inf->att_per);
+	inf->maskadd = pofa_infer_falloc((size_t)inf->maxB * T);
+	inf->pin = pofa_infer_falloc((size_t)C * ldb);
+	inf->pooled = pofa_infer_falloc((size_t)C * ldb);
+	inf->logits = pofa_infer_falloc(logits);
 	inf->pos = calloc((size_t)rows + 1, sizeof *inf->pos);
 	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
-	inf->sse = falloc((size_t)2 * inf->maxB * T);
+	inf->sse = pofa_infer_falloc((size_t)2 * inf->maxB * T);
 	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * inf->att_per +
 	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? x8 : 0);
 	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || inf->x8) &&
 	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
 	if (ok && inf->head == POFA_HEAD_MLM) {
-		inf->xm = falloc((size_t)rows * C);
-		inf->t1 = falloc((size_t)rows * C);
-		inf->t2 = falloc((size_t)rows * C);
-		inf->t3 = falloc((size_t)rows * C);
-		inf->mean = falloc((size_t)rows);
-		inf->rstd = falloc((size_t)rows);
+		inf->xm = pofa_infer_falloc((size_t)rows * C);
+		inf->t1 = pofa_infer_falloc((size_t)rows * C);
+		inf->t2 = pofa_infer_falloc((size_t)rows * C);
+		inf->t3 = pofa_infer_falloc((size_t)rows * C);
+		inf->mean = pofa_infer_falloc((size_t)rows);
+		inf->rstd = pofa_infer_falloc((size_t)rows);
 		ok = inf->xm && inf->t1 && inf->t2 && inf->t3 && inf->mean && inf->rstd;
 		bytes += ((size_t)rows * C * 4 + 2 * (size_t)rows) * 4;
 	}
@@ -329,16 +288,16 @@ static int alloc_acts(pofa_infer *inf, pofa_err *err)
 
 #define TENSOR(layer, role, kind) (pofa_model_tensor(m, layer, role, kind)->data)
 
-pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+pofa_infer *pofa_infer_shell(const pofa_config *c, enum pofa_head head, int int8, const pofa_infer_opts *o,
+                             pofa_err *err)
 {
 	pofa_infer *inf = calloc(1, sizeof *inf);
 	if (!inf) {
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
 		return NULL;
 	}
-	const pofa_config *c = pofa_model_config(m);
 	inf->cfg = *c;
-	inf->head = pofa_model_head(m);
+	inf->head = head;
 	inf->C = c->hidden_size;
 	inf->I = c->intermediate_size;
 	inf->NH = c->num_attention_heads;
@@ -347,21 +306,31 @@ pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const p
 	inf->maxB = o->maxB > 0 ? o->maxB : 1;
 	inf->maxT = o->maxT > 0 ? POFA_MIN(o->maxT, c->max_position_embeddings) : c->max_position_embeddings;
 	inf->nthreads = o->threads > 0 ? o->threads : 1;
-	inf->int8 = q8 != NULL;
+	inf->int8 = int8;
 	inf->kern = pofa_infer_kern_for(o->cpu >= 0 ? (enum pofa_cpu_path)o->cpu : pofa_cpu_path());
 	inf->pool = pofa_pool_new(inf->nthreads);
 	inf->lay = calloc((size_t)inf->L, sizeof *inf->lay);
 	if (!inf->pool || !inf->lay) {
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
-		goto fail;
+		pofa_infer_free(inf);
+		return NULL;
 	}
 	inf->rk.pool = inf->pool;
+	return inf;
+}
+
+pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+{
+	const pofa_config *c = pofa_model_config(m);
+	pofa_infer *inf = pofa_infer_shell(c, pofa_model_head(m), q8 != NULL, o, err);
+	if (!inf)
+		return NULL;
 	int C = inf->C;
-	inf->wte = fcopy(inf, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
-	inf->wpe = fcopy(inf, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
-	inf->wtt = fcopy(inf, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
-	inf->elnw = fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
-	inf->elnb = fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
+	inf->wte = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
+	inf->wpe = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
+	inf->wtt = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
+	inf->elnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
+	inf->elnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
 	if (!inf->wte || !inf->wpe || !inf->wtt || !inf->elnw || !inf->elnb) {
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
 		goto fail;
@@ -376,10 +345,10 @@ pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const p
 		    pack_linear(inf, &y->fc, m, q8, l, fc, 1, 1, o, err) ||
 		    pack_linear(inf, &y->fp, m, q8, l, fp, 1, 0, o, err))
 			goto fail;
-		y->ln1w = fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
-		y->ln1b = fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
-		y->ln2w = fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
-		y->ln2b = fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_BIAS), (size_t)C);
+		y->ln1w = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln1b = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
+		y->ln2w = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln2b = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_BIAS), (size_t)C);
 		if (!y->ln1w || !y->ln1b || !y->ln2w || !y->ln2b) {
 			pofa_error(err, POFA_ERR_RUN, "out of memory");
 			goto fail;
@@ -390,19 +359,19 @@ pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const p
 			goto fail;
 		inf->has_pooler = 1;
 		int Lb = c->num_labels;
-		inf->clsw = fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);
-		inf->clsb = fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_BIAS), (size_t)Lb);
+		inf->clsw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);
+		inf->clsb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_BIAS), (size_t)Lb);
 	} else if (inf->head == POFA_HEAD_SPAN) {
-		inf->qaw = fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_WEIGHT), (size_t)2 * C);
-		inf->qab = fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_BIAS), 2);
+		inf->qaw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_WEIGHT), (size_t)2 * C);
+		inf->qab = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_BIAS), 2);
 	} else {
-		inf->tw = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_WEIGHT), (size_t)C * C);
-		inf->tb = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_BIAS), (size_t)C);
-		inf->tlnw = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_WEIGHT), (size_t)C);
-		inf->tlnb = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
-		inf->mlmb = fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
+		inf->tw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_WEIGHT), (size_t)C * C);
+		inf->tb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_BIAS), (size_t)C);
+		inf->tlnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		inf->tlnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
+		inf->mlmb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
 	}
-	if (alloc_acts(inf, err))
+	if (pofa_infer_alloc_acts(inf, err))
 		goto fail;
 	return inf;
 fail:
@@ -417,6 +386,9 @@ pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err 
 	if (pofa_model_dir_head(dir, &cfg, &head, err))
 		return NULL;
 	char path[4200];
+	snprintf(path, sizeof path, "%s/model.packed.safetensors", dir);
+	if (o->int8 != POFA_INT8_OFF && o->force_fmt < 0 && access(path, R_OK) == 0)
+		return pofa_infer_open_packed(dir, path, o, err);
 	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
 	int has8 = access(path, R_OK) == 0;
 	if (o->int8 == POFA_INT8_ON && !has8) {
@@ -584,7 +556,7 @@ static int check_batch(const pofa_infer *inf, const pofa_batch *b, pofa_err *err
 
 static void head_cls(pofa_infer *inf)
 {
-	int B = inf->B, C = inf->C, ldb = round16(B), nl = inf->cfg.num_labels;
+	int B = inf->B, C = inf->C, ldb = POFA_ROUND16(B), nl = inf->cfg.num_labels;
 	/* the [CLS] column of each sequence, then the pooler on B columns */
 	for (int c = 0; c < C; c++)
 		for (int b = 0; b < ldb; b++)
@@ -663,7 +635,7 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 	inf->B = b->B;
 	inf->T = b->T;
 	inf->N = b->B * b->T;
-	inf->np = round16(inf->N);
+	inf->np = POFA_ROUND16(inf->N);
 	inf->ld = inf->np;
 	for (int n = 0; n < inf->N; n++)
 		inf->maskadd[n] = !b->attention_mask || b->attention_mask[n] ? 0.0f : -3.40282347e38f;

@@ -262,7 +262,7 @@ KB void kb_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, 
 	const uint32_t *xl = x8;
 	int32_t acc[KB_TILE];
 	for (int o = r0; o < r1; o++) {
-		float *yr = y + (size_t)o * ld, sc = w->scale[o], b = w->bias[o];
+		float *yr = y + (size_t)o * ld, sc = w->in_scale * w->wscale[o], b = w->bias[o];
 		for (int t0 = 0; t0 < np; t0 += KB_TILE) {
 			int nw = np - t0 < KB_TILE ? np - t0 : KB_TILE;
 			memset(acc, 0, (size_t)nw * sizeof *acc);

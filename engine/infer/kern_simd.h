@@ -103,7 +103,7 @@ KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int
 				acc[i] = VI_MADD(acc[i], VI_LOAD(p1 + i * VW), w23);
 			}
 		}
-		vf sc = VF_SET1(w->scale[o]), b = VF_SET1(w->bias[o]), out[KS_MAXV];
+		vf sc = VF_SET1(w->in_scale * w->wscale[o]), b = VF_SET1(w->bias[o]), out[KS_MAXV];
 		for (int i = 0; i < NV; i++)
 			out[i] = VF_FMA(VI_TO_F(acc[i]), sc, b);
 		ks_finish(w, y + (size_t)o * ld + t0, out, NV);

@@ -29,7 +29,7 @@ static inline __attribute__((always_inline)) void kv_tile(const pofa_linear *w, 
 				acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_load_si512((const void *)(p + i * VW)), wq);
 		}
 		__m512i zq = _mm512_set1_epi32(w->in_zp * w->qsum[o]);
-		__m512 sc = _mm512_set1_ps(w->scale[o]), b = _mm512_set1_ps(w->bias[o]);
+		__m512 sc = _mm512_set1_ps(w->in_scale * w->wscale[o]), b = _mm512_set1_ps(w->bias[o]);
 		float *yr = y + (size_t)o * ld + t0;
 		for (int i = 0; i < NV; i++)
 			_mm512_store_ps(yr + i * VW, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i], zq)), sc, b));

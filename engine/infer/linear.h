@@ -52,7 +52,7 @@ typedef struct pofa_linear {
 	float *val;            /* CSR, NM: a value an entry; B14: four a block */
 	int8_t *q;             /* I8 (U8X4 and portable): four a block */
 	int32_t *q16;          /* I8 (S16X2): a block as two pairs of int16 */
-	float *scale;          /* I8: per output, the weight's scale times the input's */
+	float *wscale;         /* I8: per output, the weight's scale (times in_scale: the product's) */
 	int32_t *qsum;         /* I8: per output, the sum of its weights (for the zero point) */
 	float in_scale, in_inv; /* I8: the input's scale and its inverse, as QAT computes them */
 	int in_zp;             /* I8: the input's zero point */

@@ -81,7 +81,7 @@ void pofa_linear_free(pofa_linear *l)
 	free(l->val);
 	free(l->q);
 	free(l->q16);
-	free(l->scale);
+	free(l->wscale);
 	free(l->qsum);
 	free(l->split);
 	memset(l, 0, sizeof *l);
@@ -275,13 +275,13 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
 	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
 	l->rowptr = malloc(((size_t)OC + 1) * sizeof *l->rowptr);
 	l->col = malloc((size_t)(blocks + 1) * sizeof *l->col);
-	l->scale = malloc((size_t)OC * sizeof *l->scale);
+	l->wscale = malloc((size_t)OC * sizeof *l->wscale);
 	l->qsum = calloc((size_t)OC, sizeof *l->qsum);
 	if (pairs)
 		l->q16 = malloc((size_t)(2 * blocks + 1) * sizeof *l->q16);
 	else
 		l->q = malloc((size_t)(4 * blocks + 1));
-	if (!row_cost || copy_bias(l, bias) || !l->rowptr || !l->col || !l->scale || !l->qsum ||
+	if (!row_cost || copy_bias(l, bias) || !l->rowptr || !l->col || !l->wscale || !l->qsum ||
 	    (pairs ? !l->q16 : !l->q) || C > 65536) {
 		free(row_cost);
 		pofa_linear_free(l);
@@ -290,7 +290,7 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
 	int64_t e = 0;
 	for (int o = 0; o < OC; o++) {
 		l->rowptr[o] = (int32_t)e;
-		l->scale[o] = in_scale * wscale[per_row ? o : 0];
+		l->wscale[o] = wscale[per_row ? o : 0];
 		const int8_t *r = q + (size_t)o * C;
 		for (int c = 0; c < C; c += 4) {
 			int8_t b[4] = { 0, 0, 0, 0 };

@@ -27,6 +27,7 @@ static const struct { const char *name; int size; } dtypes[POFA_DTYPE_COUNT] = {
 	[POFA_F32] = { "F32", 4 }, [POFA_F16] = { "F16", 2 }, [POFA_BF16] = { "BF16", 2 },
 	[POFA_F64] = { "F64", 8 }, [POFA_I64] = { "I64", 8 }, [POFA_I32] = { "I32", 4 },
 	[POFA_I8] = { "I8", 1 },   [POFA_U8] = { "U8", 1 },   [POFA_BOOL] = { "BOOL", 1 },
+	[POFA_U16] = { "U16", 2 }, [POFA_I16] = { "I16", 2 },
 };
 _Static_assert(POFA_ARRAY_LEN(dtypes) == POFA_DTYPE_COUNT, "dtype table");
 

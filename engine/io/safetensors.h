@@ -20,7 +20,7 @@
 /* ---- reading ---------------------------------------------------------------- */
 
 enum pofa_dtype { POFA_F32, POFA_F16, POFA_BF16, POFA_F64, POFA_I64, POFA_I32,
-                  POFA_I8, POFA_U8, POFA_BOOL, POFA_DTYPE_COUNT };
+                  POFA_I8, POFA_U8, POFA_BOOL, POFA_U16, POFA_I16, POFA_DTYPE_COUNT };
 
 typedef struct pofa_st_tensor {
 	char name[256];
@@ -60,7 +60,7 @@ typedef struct pofa_st_out {
 	const void *data;
 	int ndim;
 	int64_t shape[2];
-	enum pofa_dtype dtype;  /* F32, I32, I8, U8 */
+	enum pofa_dtype dtype;  /* F32, I32, I8, U8, U16 */
 } pofa_st_out;
 int pofa_st_write(const char *path, const pofa_st_out *t, int n,
                   const char *const (*meta)[2], int nmeta, pofa_err *err);

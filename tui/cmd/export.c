@@ -1,20 +1,72 @@
 /* export.c - pofa export: a model directory for other runtimes (ONNX). */
 #include "tui/cli.h"
 #include "engine/io/onnx.h"
+#include "engine/infer/infer.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char export_usage[] = "usage: pofa export --onnx MODEL_DIR OUT.onnx [--fp32]\n";
+static const char export_usage[] =
+	"usage: pofa export --onnx MODEL_DIR OUT.onnx [--fp32]\n"
+	"       pofa export --packed MODEL_DIR [OUT]\n";
+
+/* the int8 model of a qat stage's directory as model.packed.safetensors */
+static int export_packed(const char *dir, const char *out)
+{
+	if (!dir)
+		return cli_usage_error("export", "--packed MODEL_DIR [OUT]");
+	char path[4200];
+	if (!out) {
+		snprintf(path, sizeof path, "%s/model.packed.safetensors", dir);
+		out = path;
+	}
+	pofa_err err = { 0 };
+	/* from the float and int8 files, not from a packed file already there */
+	pofa_infer_opts o = { .maxB = 1, .maxT = 1, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
+	pofa_config cfg;
+	enum pofa_head head;
+	if (pofa_model_dir_head(dir, &cfg, &head, &err))
+		return cli_fail(&err);
+	char q8path[4200];
+	snprintf(q8path, sizeof q8path, "%s/model.int8.safetensors", dir);
+	if (access(q8path, R_OK)) {
+		pofa_error(&err, POFA_ERR_INPUT, "%s: no int8 weights (model.int8.safetensors): only a qat stage's model "
+		           "is written packed", dir);
+		return cli_fail(&err);
+	}
+	int fresh = 0;
+	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, 1, 1, 1, 0, &fresh, &err);
+	if (!m)
+		return cli_fail(&err);
+	pofa_st_file q8;
+	pofa_infer *inf = NULL;
+	if (!pofa_st_open(&q8, q8path, &err)) {
+		inf = pofa_infer_from_model(m, &q8, &o, &err);
+		pofa_st_close(&q8);
+	}
+	pofa_model_free(m);
+	int rc = inf ? pofa_infer_save_packed(inf, out, &err) : (int)err.status;
+	if (!rc) {
+		pofa_infer_info info;
+		pofa_infer_describe(inf, &info);
+		printf("wrote %s: %s head, int8, %.1f%% sparse, %.1f MiB of weights (%.1f%% of the float32 model)\n", out,
+		       pofa_head_names[head], 100.0 * info.sparsity, info.weight_bytes / 1048576.0,
+		       100.0 * info.weight_bytes / (double)info.dense_bytes);
+	}
+	pofa_infer_free(inf);
+	return rc ? cli_fail(&err) : 0;
+}
 
 int cmd_export(int argc, char **argv)
 {
 	const char *dir = NULL, *out = NULL;
-	int onnx = 0, fp32 = 0;
+	int onnx = 0, fp32 = 0, packed = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--onnx"))
 			onnx = 1;
+		else if (!strcmp(argv[i], "--packed"))
+			packed = 1;
 		else if (!strcmp(argv[i], "--fp32"))
 			fp32 = 1;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -29,8 +81,10 @@ int cmd_export(int argc, char **argv)
 		else
 			return cli_usage_error("export", "one model folder and one output file, please");
 	}
-	if (!onnx)
-		return cli_usage_error("export", "which format? (--onnx)");
+	if (onnx + packed != 1)
+		return cli_usage_error("export", "which format? (--onnx or --packed)");
+	if (packed)
+		return export_packed(dir, out);
 	if (!dir || !out)
 		return cli_usage_error("export", "--onnx MODEL_DIR OUT.onnx");
 	pofa_err err = { 0 };

@@ -1,0 +1,67 @@
+/*
+ * internal.h - the forward-only model's insides, shared by infer.c (load,
+ * forward) and packed.c (the packed int8 file).
+ */
+#ifndef POFA_INFER_INTERNAL_H
+#define POFA_INFER_INTERNAL_H
+
+#include "engine/infer/infer.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/pool.h"
+
+#define POFA_ROUND16(n) (((n) + 15) & ~15)
+
+typedef struct {
+	pofa_linear qkv, ao, fc, fp;
+	float *ln1w, *ln1b, *ln2w, *ln2b;
+} inf_layer;
+
+struct pofa_infer {
+	pofa_config cfg;
+	enum pofa_head head;
+	const pofa_infer_kern *kern;
+	pofa_pool *pool;
+	pofa_kern rk;             /* the row-major kernels of the masked-LM head */
+	int nthreads, maxB, maxT, int8;
+	int C, I, NH, L, V, ldmax;
+	/* float weights */
+	float *wte, *wpe, *wtt, *elnw, *elnb;
+	inf_layer *lay;
+	pofa_linear pooler;
+	int has_pooler;
+	float *clsw, *clsb, *qaw, *qab;
+	float *tw, *tb, *tlnw, *tlnb, *mlmb;
+	size_t weight_bytes, act_bytes;
+	/* activations, channel-major (rows, ld) */
+	float *h, *h1, *qkv, *ctx, *tmp, *f;
+	void *x8;
+	float *S;                 /* per thread: attention scratch */
+	size_t att_per;           /* its floats a thread (64-byte multiple) */
+	float *maskadd;           /* (B*T): 0 or the most negative float */
+	float *pin, *pooled;      /* (C, round16(B)) */
+	/* the head's outputs, row-major */
+	float *logits;
+	int nrows, ncols;
+	int *pos, *tgt;
+	float *xm, *t1, *t2, *t3, *mean, *rstd; /* masked-LM rows (M, C) */
+	float *sse;               /* span: (2, B*T) */
+	/* the forward in progress */
+	int B, T, N, ld, np;
+	int profile, passes;
+	double prof[POFA_PARTS], t_mark;
+};
+
+/* 64-byte aligned, zeroed floats; NULL when out of memory */
+float *pofa_infer_falloc(size_t n);
+/* a copy of n floats of src (zeros for NULL), counted in the weights held */
+float *pofa_infer_fcopy(pofa_infer *inf, const float *src, size_t n);
+/* a model of config c with nothing loaded yet: its pool, kernels and layers */
+pofa_infer *pofa_infer_shell(const pofa_config *c, enum pofa_head head, int int8, const pofa_infer_opts *o,
+                             pofa_err *err);
+/* the activation buffers for maxB x maxT tokens */
+int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err);
+
+/* packed.c: the int8 model from model.packed.safetensors of dir */
+pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa_infer_opts *o, pofa_err *err);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * packed.c - the int8 model in one file, model.packed.safetensors: what the
+ * int8 forward-only path holds and nothing else, so that it loads without
+ * the float32 weights. Beside config.json (the architecture) in a model
+ * directory; metadata format "pofa-packed", version 1, the head. Tensors:
+ *
+ *   the float ones under their Hugging Face names: embeddings, LayerNorms,
+ *   the head (classifier, qa_outputs, or the masked-LM transform and bias)
+ *
+ *   per packed Linear P (bert.encoder.layer.N.attention.self.qkv: query,
+ *   key and value stacked; ...attention.output.dense, ...intermediate.dense,
+ *   ...output.dense; bert.pooler.dense):
+ *     P.rowptr   I32 [out + 1]  each output row's first block
+ *     P.col      U16 [blocks]   a block's first input column (a multiple of 4)
+ *     P.q        I8  [blocks, 4] the block's int8 weights
+ *     P.weight_scale F32 [out]  w = q * scale
+ *     P.bias     F32 [out]
+ *     P.input_scale_zero_point F32 [2]  the uint8 input's x = (q - zp) * scale
+ *
+ * Every value is checked when read (untrusted input): shapes, row pointers
+ * in order, columns in range, no -128, finite scales.
+ */
+#include "engine/infer/internal.h"
+#include "data/base/util.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* a Linear's name prefix; k: 0..3 within layer l, or the pooler (l < 0) */
+static void linear_name(char *out, size_t n, int l, int k)
+{
+	static const char *const part[4] = { "attention.self.qkv", "attention.output.dense", "intermediate.dense",
+		                             "output.dense" };
+	if (l < 0)
+		snprintf(out, n, "bert.pooler.dense");
+	else
+		snprintf(out, n, "bert.encoder.layer.%d.%s", l, part[k]);
+}
+
+static const pofa_linear *linear_of(const pofa_infer *inf, int l, int k)
+{
+	if (l < 0)
+		return &inf->pooler;
+	const inf_layer *y = &inf->lay[l];
+	return k == 0 ? &y->qkv : k == 1 ? &y->ao : k == 2 ? &y->fc : &y->fp;
+}
+
+/* the float tensors: name, data, rows, cols (0: a vector) */
+typedef struct { char name[128]; float *data; int64_t rows, cols; } ftensor;
+
+static int float_tensors(const pofa_infer *inf, ftensor *t)
+{
+	const pofa_config *c = &inf->cfg;
+	int n = 0, C = inf->C;
+#define F(nm, d, r, cc) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].data = (d), t[n].rows = (r), \
+                         t[n].cols = (cc), n++)
+	F("bert.embeddings.word_embeddings.weight", inf->wte, inf->V, C);
+	F("bert.embeddings.position_embeddings.weight", inf->wpe, c->max_position_embeddings, C);
+	F("bert.embeddings.token_type_embeddings.weight", inf->wtt, c->type_vocab_size, C);
+	F("bert.embeddings.LayerNorm.weight", inf->elnw, C, 0);
+	F("bert.embeddings.LayerNorm.bias", inf->elnb, C, 0);
+	for (int l = 0; l < inf->L; l++) {
+		char nm[128];
+		const inf_layer *y = &inf->lay[l];
+		snprintf(nm, sizeof nm, "bert.encoder.layer.%d.attention.output.LayerNorm.weight", l);
+		F(nm, y->ln1w, C, 0);
+		snprintf(nm, sizeof nm, "bert.encoder.layer.%d.attention.output.LayerNorm.bias", l);
+		F(nm, y->ln1b, C, 0);
+		snprintf(nm, sizeof nm, "bert.encoder.layer.%d.output.LayerNorm.weight", l);
+		F(nm, y->ln2w, C, 0);
+		snprintf(nm, sizeof nm, "bert.encoder.layer.%d.output.LayerNorm.bias", l);
+		F(nm, y->ln2b, C, 0);
+	}
+	if (inf->head == POFA_HEAD_CLS) {
+		F("classifier.weight", inf->clsw, c->num_labels, C);
+		F("classifier.bias", inf->clsb, c->num_labels, 0);
+	} else if (inf->head == POFA_HEAD_SPAN) {
+		F("qa_outputs.weight", inf->qaw, 2, C);
+		F("qa_outputs.bias", inf->qab, 2, 0);
+	} else {
+		F("cls.predictions.transform.dense.weight", inf->tw, C, C);
+		F("cls.predictions.transform.dense.bias", inf->tb, C, 0);
+		F("cls.predictions.transform.LayerNorm.weight", inf->tlnw, C, 0);
+		F("cls.predictions.transform.LayerNorm.bias", inf->tlnb, C, 0);
+		F("cls.predictions.bias", inf->mlmb, inf->V, 0);
+	}
+#undef F
+	return n;
+}
+
+/* packed Linears: the L layers' four, and the pooler of a classifier */
+static int nlinears(const pofa_infer *inf) { return 4 * inf->L + (inf->head == POFA_HEAD_CLS); }
+
+static void linear_at(const pofa_infer *inf, int i, int *l, int *k)
+{
+	*l = i < 4 * inf->L ? i / 4 : -1;
+	*k = i < 4 * inf->L ? i % 4 : 0;
+}
+
+int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *err)
+{
+	if (!inf->int8)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: only an int8 model is written packed; its directory needs "
+		                  "model.int8.safetensors (a qat stage's model)", path);
+	int nl = nlinears(inf), nf = 0;
+	ftensor *ft = calloc((size_t)(12 + 4 * inf->L), sizeof *ft);
+	pofa_st_out *o = calloc((size_t)(12 + 4 * inf->L) + 6 * (size_t)nl, sizeof *o);
+	char (*names)[160] = calloc(6 * (size_t)nl, sizeof *names);
+	int8_t **qs = calloc((size_t)nl, sizeof *qs);
+	float **zs = calloc((size_t)nl, sizeof *zs);
+	int n = 0, rc = POFA_OK;
+	if (!ft || !o || !names || !qs || !zs) {
+		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+		goto done;
+	}
+	nf = float_tensors(inf, ft);
+	for (int i = 0; i < nf; i++)
+		o[n++] = (pofa_st_out){ ft[i].name, ft[i].data, ft[i].cols ? 2 : 1, { ft[i].rows, ft[i].cols }, POFA_F32 };
+	for (int i = 0; i < nl && !rc; i++) {
+		int l, k;
+		linear_at(inf, i, &l, &k);
+		const pofa_linear *lin = linear_of(inf, l, k);
+		int64_t blocks = lin->rowptr[lin->OC];
+		char prefix[128];
+		linear_name(prefix, sizeof prefix, l, k);
+		qs[i] = malloc((size_t)(4 * blocks + 4));
+		zs[i] = malloc(2 * sizeof(float));
+		if (!qs[i] || !zs[i]) {
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			break;
+		}
+		for (int64_t e = 0; e < blocks; e++)
+			for (int j = 0; j < 4; j++)
+				qs[i][4 * e + j] = lin->q ? lin->q[4 * e + j]
+				                          : (int8_t)(int16_t)(uint16_t)((uint32_t)lin->q16[2 * e + j / 2] >> (16 * (j % 2)));
+		zs[i][0] = lin->in_scale;
+		zs[i][1] = (float)lin->in_zp;
+		const char *suffix[6] = { "rowptr", "col", "q", "weight_scale", "bias", "input_scale_zero_point" };
+		const void *data[6] = { lin->rowptr, lin->col, qs[i], lin->wscale, lin->bias, zs[i] };
+		enum pofa_dtype dt[6] = { POFA_I32, POFA_U16, POFA_I8, POFA_F32, POFA_F32, POFA_F32 };
+		int64_t shape[6][2] = { { lin->OC + 1, 0 }, { blocks, 0 }, { blocks, 4 }, { lin->OC, 0 }, { lin->OC, 0 }, { 2, 0 } };
+		for (int s = 0; s < 6; s++) {
+			snprintf(names[6 * i + s], 160, "%s.%s", prefix, suffix[s]);
+			o[n++] = (pofa_st_out){ names[6 * i + s], data[s], s == 2 ? 2 : 1, { shape[s][0], shape[s][1] }, dt[s] };
+		}
+	}
+	if (!rc) {
+		const char *const meta[][2] = { { "format", "pofa-packed" }, { "version", "1" },
+		                                { "head", pofa_head_names[inf->head] } };
+		rc = pofa_st_write(path, o, n, meta, 3, err);
+	}
+done:
+	for (int i = 0; qs && zs && i < nl; i++) {
+		free(qs[i]);
+		free(zs[i]);
+	}
+	free(qs);
+	free(zs);
+	free(ft);
+	free(o);
+	free(names);
+	return rc;
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+static const pofa_st_tensor *want(const pofa_st_file *f, const char *name, enum pofa_dtype dt, int64_t rows,
+                                  int64_t cols, pofa_err *err)
+{
+	const pofa_st_tensor *t = pofa_st_find(f, name);
+	int ndim = cols ? 2 : 1;
+	if (!t || t->dtype != dt || t->ndim != ndim || t->shape[0] != rows || (cols && t->shape[1] != cols)) {
+		if (cols)
+			pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not %s [%lld, %lld]; write the file again "
+			           "with pofa export --packed", f->path, name, pofa_dtype_name(dt), (long long)rows,
+			           (long long)cols);
+		else
+			pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not %s [%lld]; write the file again with "
+			           "pofa export --packed", f->path, name, pofa_dtype_name(dt), (long long)rows);
+		return NULL;
+	}
+	return t;
+}
+
+static const void *bytes_of(const pofa_st_file *f, const pofa_st_tensor *t)
+{
+	return f->buf + f->data_off + t->begin;
+}
+
+static int read_linear(pofa_infer *inf, const pofa_st_file *f, int l, int k, int gelu, pofa_err *err)
+{
+	pofa_linear *lin = (pofa_linear *)linear_of(inf, l, k);
+	int C = inf->C, I = inf->I;
+	int OC = l < 0 ? C : k == 0 ? 3 * C : k == 2 ? I : C, IN = k == 3 && l >= 0 ? I : C;
+	char prefix[128], nm[160];
+	linear_name(prefix, sizeof prefix, l, k);
+#define NAME(s) (snprintf(nm, sizeof nm, "%s.%s", prefix, s), nm)
+	const pofa_st_tensor *tr = want(f, NAME("rowptr"), POFA_I32, OC + 1, 0, err);
+	if (!tr)
+		return err->status;
+	int32_t *rp = malloc(((size_t)OC + 1) * sizeof *rp);
+	if (!rp)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	memcpy(rp, bytes_of(f, tr), ((size_t)OC + 1) * sizeof *rp);
+	int rc = POFA_OK;
+	int64_t blocks = rp[OC];
+	for (int o = 0; o < OC && !rc; o++)
+		if (rp[0] != 0 || rp[o + 1] < rp[o] || (int64_t)rp[o + 1] - rp[o] > (IN + 3) / 4)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.rowptr: row %d's blocks [%d, %d) are out of order or "
+			                "more than a row holds", f->path, prefix, o, rp[o], rp[o + 1]);
+	const pofa_st_tensor *tc = rc ? NULL : want(f, NAME("col"), POFA_U16, blocks, 0, err);
+	const pofa_st_tensor *tq = !tc ? NULL : want(f, NAME("q"), POFA_I8, blocks, 4, err);
+	const pofa_st_tensor *ts = !tq ? NULL : want(f, NAME("weight_scale"), POFA_F32, OC, 0, err);
+	const pofa_st_tensor *tb = !ts ? NULL : want(f, NAME("bias"), POFA_F32, OC, 0, err);
+	const pofa_st_tensor *ti = !tb ? NULL : want(f, NAME("input_scale_zero_point"), POFA_F32, 2, 0, err);
+	if (!rc && !ti)
+		rc = err->status;
+	int8_t *dense = rc ? NULL : calloc((size_t)OC * IN, 1);
+	float *ws = rc ? NULL : malloc((size_t)OC * sizeof *ws), *bias = rc ? NULL : malloc((size_t)OC * sizeof *bias),
+	      in[2];
+	if (!rc && (!dense || !ws || !bias))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+	if (!rc) {
+		const unsigned char *cb = bytes_of(f, tc);
+		const int8_t *q = bytes_of(f, tq);
+		memcpy(ws, bytes_of(f, ts), (size_t)OC * sizeof *ws);
+		memcpy(bias, bytes_of(f, tb), (size_t)OC * sizeof *bias);
+		memcpy(in, bytes_of(f, ti), sizeof in);
+		for (int o = 0; o < OC && !rc; o++) {
+			int last = -4;
+			for (int32_t e = rp[o]; e < rp[o + 1] && !rc; e++) {
+				int c = cb[2 * (size_t)e] | cb[2 * (size_t)e + 1] << 8;
+				if (c % 4 || c >= IN || c <= last)
+					rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.col[%d] is %d: a block starts at a multiple "
+					                "of 4 below %d, after the row's previous block", f->path, prefix, e, c, IN);
+				for (int j = 0; j < 4 && !rc; j++) {
+					int8_t v = q[4 * (size_t)e + j];
+					if (v == -128)
+						rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.q holds -128: weights are symmetric, "
+						                "-127..127", f->path, prefix);
+					else if (c + j < IN)
+						dense[(size_t)o * IN + c + j] = v;
+					else if (v)
+						rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.q: a weight past the %d inputs", f->path,
+						                prefix, IN);
+				}
+				last = c;
+			}
+			if (!rc && (!isfinite(ws[o]) || ws[o] < 0.0f || !isfinite(bias[o])))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s: row %d's weight scale %g or bias %g is not finite "
+				                "(or the scale is negative)", f->path, prefix, o, ws[o], bias[o]);
+		}
+		if (!rc && (!(in[0] >= FLT_MIN) || !isfinite(in[0]) || !isfinite(1.0f / in[0]) ||
+		            !(in[1] >= 0.0f && in[1] <= 255.0f) || in[1] != rintf(in[1])))
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.input_scale_zero_point is (%g, %g): the scale must be "
+			                "finite and at least %g, the zero point a whole number in 0..255", f->path, prefix, in[0],
+			                in[1], FLT_MIN);
+	}
+	if (!rc && pofa_linear_pack_int8(lin, dense, ws, 1, in[0], (int)in[1], bias, OC, IN, gelu, inf->kern,
+	                                 inf->nthreads))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
+	if (!rc)
+		inf->weight_bytes += lin->bytes;
+#undef NAME
+	free(rp);
+	free(dense);
+	free(ws);
+	free(bias);
+	return rc;
+}
+
+pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa_infer_opts *o, pofa_err *err)
+{
+	char cpath[4200];
+	pofa_config cfg;
+	snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+	if (pofa_config_load(&cfg, cpath, err))
+		return NULL;
+	pofa_st_file f;
+	if (pofa_st_open(&f, path, err))
+		return NULL;
+	const char *fmt = pofa_st_meta(&f, "format"), *hn = pofa_st_meta(&f, "head");
+	int head = -1;
+	for (int h = 0; hn && h < POFA_HEAD_COUNT; h++)
+		if (!strcmp(hn, pofa_head_names[h]))
+			head = h;
+	if (!fmt || strcmp(fmt, "pofa-packed") || head < 0) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: not a packed pofa model (metadata format \"pofa-packed\" and a head "
+		           "expected); write it with pofa export --packed", path);
+		pofa_st_close(&f);
+		return NULL;
+	}
+	if (head == POFA_HEAD_CLS && cfg.num_labels < 1) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: a classifier without labels", cpath);
+		pofa_st_close(&f);
+		return NULL;
+	}
+	pofa_infer *inf = pofa_infer_shell(&cfg, (enum pofa_head)head, 1, o, err);
+	if (!inf) {
+		pofa_st_close(&f);
+		return NULL;
+	}
+	/* the float tensors: allocated, then read */
+	int C = inf->C, rc = POFA_OK;
+	inf->wte = pofa_infer_falloc((size_t)inf->V * C);
+	inf->wpe = pofa_infer_falloc((size_t)cfg.max_position_embeddings * C);
+	inf->wtt = pofa_infer_falloc((size_t)cfg.type_vocab_size * C);
+	inf->elnw = pofa_infer_falloc((size_t)C);
+	inf->elnb = pofa_infer_falloc((size_t)C);
+	for (int l = 0; l < inf->L; l++) {
+		inf_layer *y = &inf->lay[l];
+		y->ln1w = pofa_infer_falloc((size_t)C);
+		y->ln1b = pofa_infer_falloc((size_t)C);
+		y->ln2w = pofa_infer_falloc((size_t)C);
+		y->ln2b = pofa_infer_falloc((size_t)C);
+	}
+	if (head == POFA_HEAD_CLS) {
+		inf->clsw = pofa_infer_falloc((size_t)cfg.num_labels * C);
+		inf->clsb = pofa_infer_falloc((size_t)cfg.num_labels);
+		inf->has_pooler = 1;
+	} else if (head == POFA_HEAD_SPAN) {
+		inf->qaw = pofa_infer_falloc((size_t)2 * C);
+		inf->qab = pofa_infer_falloc(2);
+	} else {
+		inf->tw = pofa_infer_falloc((size_t)C * C);
+		inf->tb = pofa_infer_falloc((size_t)C);
+		inf->tlnw = pofa_infer_falloc((size_t)C);
+		inf->tlnb = pofa_infer_falloc((size_t)C);
+		inf->mlmb = pofa_infer_falloc((size_t)inf->V);
+	}
+	ftensor *ft = calloc((size_t)(12 + 4 * inf->L), sizeof *ft);
+	int nf = ft ? float_tensors(inf, ft) : 0;
+	if (!ft)
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+	for (int i = 0; i < nf && !rc; i++) {
+		const pofa_st_tensor *t = want(&f, ft[i].name, POFA_F32, ft[i].rows, ft[i].cols, err);
+		int64_t n = ft[i].rows * (ft[i].cols ? ft[i].cols : 1);
+		if (!t)
+			rc = err->status;
+		else if (!ft[i].data)
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+		else
+			memcpy(ft[i].data, bytes_of(&f, t), (size_t)n * sizeof(float));
+		for (int64_t j = 0; j < n && !rc; j++)
+			if (!isfinite(ft[i].data[j]))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s holds %g at %lld: weights must be finite",
+				                path, ft[i].name, ft[i].data[j], (long long)j);
+		inf->weight_bytes += (size_t)n * sizeof(float);
+	}
+	free(ft);
+	for (int i = 0; i < nlinears(inf) && !rc; i++) {
+		int l, k;
+		linear_at(inf, i, &l, &k);
+		rc = read_linear(inf, &f, l, k, l >= 0 && k == 2, err);
+	}
+	pofa_st_close(&f);
+	if (!rc)
+		rc = pofa_infer_alloc_acts(inf, err);
+	if (rc) {
+		pofa_infer_free(inf);
+		return NULL;
+	}
+	return inf;
+}
