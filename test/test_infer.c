@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/infer/infer.h"
 #include "engine/kernels/cpu.h"
@@ -505,6 +506,27 @@ static void test_packed(void **st)
 		assert_int_equal(c1, c2);
 		if (memcmp(la, lp, (size_t)r1 * c1 * sizeof *la))
 			fail_msg("%s head: the packed file's logits differ from the model's", pofa_head_names[head]);
+		/* the packed file alone (config.json beside it) is the whole model */
+		char alone[700];
+		snprintf(alone, sizeof alone, "%s/alone%d", dir, head);
+		assert_int_equal(mkdir(alone, 0755), 0);
+		char from[760], to[760];
+		snprintf(from, sizeof from, "%s/config.json", mdir);
+		snprintf(to, sizeof to, "%s/config.json", alone);
+		assert_int_equal(rename(from, to), 0);
+		snprintf(to, sizeof to, "%s/model.packed.safetensors", alone);
+		assert_int_equal(rename(path, to), 0);
+		pofa_infer *q = pofa_infer_open(alone, &o, &err);
+		if (!q)
+			fail_msg("%s head: the packed file alone: %s", pofa_head_names[head], err.msg);
+		assert_int_equal(pofa_infer_forward(q, &b, &err), 0);
+		const float *lq = pofa_infer_logits(q, &r2, &c2);
+		if (memcmp(la, lq, (size_t)r1 * c1 * sizeof *la))
+			fail_msg("%s head: the packed file alone gives other logits", pofa_head_names[head]);
+		assert_int_equal(rename(to, path), 0);
+		snprintf(to, sizeof to, "%s/config.json", alone);
+		assert_int_equal(rename(to, from), 0);
+		pofa_infer_free(q);
 		pofa_infer_free(a);
 		pofa_infer_free(p);
 		pofa_model_free(m);

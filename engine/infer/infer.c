@@ -383,12 +383,13 @@ pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err 
 {
 	pofa_config cfg;
 	enum pofa_head head;
-	if (pofa_model_dir_head(dir, &cfg, &head, err))
-		return NULL;
 	char path[4200];
+	/* the packed file is the whole int8 model: it runs without model.safetensors */
 	snprintf(path, sizeof path, "%s/model.packed.safetensors", dir);
 	if (o->int8 != POFA_INT8_OFF && o->force_fmt < 0 && access(path, R_OK) == 0)
 		return pofa_infer_open_packed(dir, path, o, err);
+	if (pofa_model_dir_head(dir, &cfg, &head, err))
+		return NULL;
 	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
 	int has8 = access(path, R_OK) == 0;
 	if (o->int8 == POFA_INT8_ON && !has8) {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -578,6 +579,25 @@ int pofa_model_dir_head(const char *dir, pofa_config *cfg, enum pofa_head *head,
 		return err->status;
 	pofa_st_file f;
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (access(path, F_OK) != 0) {
+		/* a directory holding only the packed int8 model: its metadata names the head */
+		char ppath[4200];
+		snprintf(ppath, sizeof ppath, "%s/model.packed.safetensors", dir);
+		if (access(ppath, F_OK) == 0) {
+			if (pofa_st_open(&f, ppath, err))
+				return err->status;
+			const char *hn = pofa_st_meta(&f, "head");
+			for (int h = 0; hn && h < POFA_HEAD_COUNT; h++)
+				if (!strcmp(hn, pofa_head_names[h])) {
+					*head = (enum pofa_head)h;
+					pofa_st_close(&f);
+					return POFA_OK;
+				}
+			pofa_st_close(&f);
+			return pofa_error(err, POFA_ERR_INPUT, "%s: no head named in its metadata; write it again "
+			                  "with pofa export --packed", ppath);
+		}
+	}
 	if (pofa_st_open(&f, path, err))
 		return err->status;
 	const pofa_st_tensor *cw = pofa_st_find(&f, "classifier.weight");

@@ -1,0 +1,70 @@
+/* fuzz_packed.c - model.packed.safetensors (the packed int8 model), read
+ * by the forward-only path beside a fixed config.json, then one forward
+ * pass. POFA_FUZZ_SEED=FILE writes a valid file to start from. */
+#include "test/fuzz/fuzz.h"
+#include "engine/infer/infer.h"
+
+static const char *model_dir(void)
+{
+	static char dir[600];
+	if (dir[0])
+		return dir;
+	pofa_err err;
+	pofa_config c;
+	if (pofa_config_preset(&c, "bert-tiny", &err))
+		abort();
+	c.vocab_size = 40;
+	c.hidden_size = 16;
+	c.num_attention_heads = 2;
+	c.intermediate_size = 32;
+	c.num_hidden_layers = 1;
+	c.max_position_embeddings = 16;
+	c.num_labels = 2;
+	pofa_model *m = pofa_model_new_for(&c, POFA_HEAD_CLS, POFA_MODEL_INFER, 2, 8, 1, &err);
+	if (!m)
+		abort();
+	pofa_model_init(m, 7);
+	pofa_model_set_dropout(m, 0);
+	int ids[16] = { 2, 7, 9, 3, 0, 0, 0, 0, 2, 8, 3, 11, 12, 13, 3, 0 };
+	pofa_batch b = { .B = 2, .T = 8, .input_ids = ids };
+	if (pofa_model_set_qat(m, 1, 0, &err) || pofa_model_forward(m, &b, 1, &err))
+		abort();
+	const char *probe = fuzz_side_file("config.json", "");
+	snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(probe, '/') - probe), probe);
+	char path[700];
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (pofa_config_save(&c, POFA_HEAD_CLS, path, &err))
+		abort();
+	const char *seed = getenv("POFA_FUZZ_SEED");
+	if (seed) {
+		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+		pofa_st_file q8;
+		pofa_infer_opts o = { .maxB = 1, .maxT = 8, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
+		pofa_infer *inf = NULL;
+		if (pofa_model_export_int8(m, path, &err) || pofa_st_open(&q8, path, &err) ||
+		    !(inf = pofa_infer_from_model(m, &q8, &o, &err)) || pofa_infer_save_packed(inf, seed, &err))
+			abort();
+		pofa_infer_free(inf);
+		pofa_st_close(&q8);
+		remove(path);
+	}
+	pofa_model_free(m);
+	return dir;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *dir = model_dir();
+	fuzz_file(data, size, "model.packed.safetensors");
+	pofa_err err;
+	pofa_infer_opts o = { .maxB = 2, .maxT = 8, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
+	pofa_infer *inf = pofa_infer_open(dir, &o, &err);
+	if (inf) {
+		int ids[16] = { 2, 5, 6, 3, 0, 0, 0, 0, 2, 9, 3, 0, 0, 0, 0, 0 };
+		int mask[16] = { 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0 };
+		pofa_batch b = { .B = 2, .T = 8, .input_ids = ids, .attention_mask = mask };
+		pofa_infer_forward(inf, &b, &err);
+		pofa_infer_free(inf);
+	}
+	return 0;
+}
