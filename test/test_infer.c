@@ -282,6 +282,38 @@ static void test_attention(void **st)
 	assert_int_equal(fails, 0);
 }
 
+/* bias and GELU, element-wise, on every path against double precision:
+ * values across erf's range, the ends of exp's, a row length that is not
+ * a whole number of vectors; NaN stays NaN */
+static void test_elementwise(void **st)
+{
+	(void)st;
+	enum { R = 3, N = 203 };
+	float x[R * N], y[R * N], bias[R] = { 0.0f, 0.25f, -3.0f };
+	int fails = 0;
+	for (int p = 0; p <= (int)pofa_cpu_best(); p++) {
+		const pofa_infer_kern *k = pofa_infer_kern_for((enum pofa_cpu_path)p);
+		for (int i = 0; i < R * N; i++) {
+			double u = (double)(i % N) / (N - 1);
+			x[i] = (float)(-12.0 + 24.0 * u * u * u);
+		}
+		x[7] = 1e30f, x[8] = -1e30f, x[9] = 1e-30f, x[10] = -0.0f, x[11] = NAN, x[12] = 130.0f, x[13] = -130.0f;
+		memcpy(y, x, sizeof x);
+		k->bias_act(y, bias, N, N, 0, R, 1);
+		for (int r = 0; r < R; r++)
+			for (int n = 0; n < N; n++) {
+				double in = (double)x[r * N + n] + bias[r], want = gelu_d(in), got = y[r * N + n];
+				if (isnan(in) ? !isnan(got) : !(fabs(got - want) <= 2e-6 * (1.0 + fabs(want)))) {
+					if (fails++ < 5)
+						print_error("%s GELU(%.9g): expected %.9g, got %.9g\n", pofa_cpu_path_names[p], in,
+						            want, got);
+				}
+			}
+		print_message("  GELU on %s: checked against double precision\n", pofa_cpu_path_names[p]);
+	}
+	assert_int_equal(fails, 0);
+}
+
 /* the format chosen by the costs: dense when dense, sparse when 90% sparse */
 static void test_choice(void **st)
 {
@@ -304,9 +336,24 @@ static void test_choice(void **st)
 		assert_true(l.split[t] <= l.split[t + 1]);
 	pofa_linear_free(&l);
 	free(w);
+	/* 1x4 blocks: 1x4 or CSR, whichever the path's measured costs make
+	 * cheaper (their break-even sparsities are 1 - 1/cost) */
 	w = make_weights(256, 256, BLOCKS14, 0.9);
 	assert_int_equal(pofa_linear_pack(&l, w, bias, 256, 256, 0, k, 2, -1), 0);
-	assert_int_equal(l.fmt, POFA_LIN_B14);
+	int64_t nnz = 0, blocks = 0;
+	for (int i = 0; i < 256 * 256; i += 4) {
+		int b = 0;
+		for (int j = 0; j < 4; j++)
+			nnz += w[i + j] != 0.0f, b |= w[i + j] != 0.0f;
+		blocks += b;
+	}
+	double c_csr = (double)nnz / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_CSR)),
+	       c_b14 = 4.0 * (double)blocks / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_B14));
+	if (l.fmt != (c_b14 < c_csr ? POFA_LIN_B14 : POFA_LIN_CSR))
+		fail_msg("1x4 weights (%lld values in %lld blocks) on %s: expected %s (costs csr %.0f, 1x4 %.0f), got %s",
+		         (long long)nnz, (long long)blocks, pofa_cpu_path_names[k->path],
+		         pofa_linear_fmt_names[c_b14 < c_csr ? POFA_LIN_B14 : POFA_LIN_CSR], c_csr, c_b14,
+		         pofa_linear_fmt_names[l.fmt]);
 	pofa_linear_free(&l);
 	free(w);
 	free(bias);
@@ -699,6 +746,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_attention),
+		cmocka_unit_test(test_elementwise),
 		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_int8_model),

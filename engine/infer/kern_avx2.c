@@ -13,9 +13,22 @@ typedef __m256 vf;
 typedef __m256i vi;
 #define VF_SET1(s) _mm256_set1_ps(s)
 #define VF_LOAD(p) _mm256_load_ps(p)
+#define VF_LOADU(p) _mm256_loadu_ps(p)
 #define VF_STORE(p, v) _mm256_store_ps(p, v)
+#define VF_STOREU(p, v) _mm256_storeu_ps(p, v)
+#define VF_ADD(a, b) _mm256_add_ps(a, b)
+#define VF_SUB(a, b) _mm256_sub_ps(a, b)
 #define VF_MUL(a, b) _mm256_mul_ps(a, b)
 #define VF_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VF_MAX(a, b) _mm256_max_ps(a, b)
+#define VF_MIN(a, b) _mm256_min_ps(a, b)
+#define VF_RCP(a) _mm256_rcp_ps(a)
+#define VF_AND(a, b) _mm256_and_ps(a, b)
+#define VF_XOR(a, b) _mm256_xor_ps(a, b)
+#define VF_LT_SEL(a, b, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, b, _CMP_LT_OQ))
+#define VF_NAN_SEL(a, t, f) _mm256_blendv_ps(f, t, _mm256_cmp_ps(a, a, _CMP_UNORD_Q))
+#define VF_POW2(kf) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(kf), \
+                                                                            _mm256_set1_epi32(127)), 23))
 #define VI_SET1(i) _mm256_set1_epi32(i)
 #define VI_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
 #define VI_MADD(acc, x, w) _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
@@ -28,7 +41,7 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	.sparse = ks_sparse,
 	.int8 = ks_int8_s16,
 	.quant = kb_quant_s16x2,
-	.bias_act = kb_bias_act,
+	.bias_act = ks_bias_act,
 	.layernorm = kb_layernorm,
 	.attention = ks_attention,
 };

@@ -8,6 +8,10 @@
  *   vf, vi          the float and integer vector types
  *   VF_SET1(s)      broadcast a float      VF_LOAD(p), VF_STORE(p, v)
  *   VF_FMA(a, b, c) a * b + c              VI_SET1(i), VI_LOAD(p)
+ *   VF_LOADU, VF_STOREU  unaligned        VF_ADD, VF_SUB, VF_MAX, VF_MIN
+ *   VF_RCP(a)       1 / a to 12+ bits      VF_AND, VF_XOR  bitwise
+ *   VF_LT_SEL(a, b, t, f)  a < b ? t : f   VF_NAN_SEL(a, t, f)  a is NaN ? t : f
+ *   VF_POW2(k)      2^k for whole-number floats k in the normal range
  *   VI_MADD(acc, x, w)  acc + pmaddwd(x, w): pairs of int16, exact
  *   VI_TO_F(v)      int32 to float
  *
@@ -17,14 +21,84 @@
  */
 
 #define KS_INLINE static inline __attribute__((always_inline))
+#define KS static __attribute__((unused)) /* kern_vnni.c uses only some */
 #define KS_MAXV 8
+
+/* ---- element-wise: kernels.h's pofa_expf and pofa_gelu_f, the same
+ * polynomials in vectors, with fused multiply-adds and a refined
+ * reciprocal: they differ from the scalar ones in the last bits only ---- */
+
+KS_INLINE vf ks_exp(vf x0)
+{
+	vf x = VF_MIN(VF_MAX(x0, VF_SET1(-87.3f)), VF_SET1(88.3f)); /* NaN: the low end */
+	vf magic = VF_SET1(12582912.0f);
+	vf kf = VF_SUB(VF_FMA(x, VF_SET1(1.44269504088896341f), magic), magic);
+	vf r = VF_FMA(kf, VF_SET1(-0.693359375f), x);
+	r = VF_FMA(kf, VF_SET1(2.12194440e-4f), r);
+	vf p = VF_SET1(1.9875691500e-4f);
+	p = VF_FMA(p, r, VF_SET1(1.3981999507e-3f));
+	p = VF_FMA(p, r, VF_SET1(8.3334519073e-3f));
+	p = VF_FMA(p, r, VF_SET1(4.1665795894e-2f));
+	p = VF_FMA(p, r, VF_SET1(1.6666665459e-1f));
+	p = VF_FMA(p, r, VF_SET1(5.0000001201e-1f));
+	p = VF_ADD(VF_FMA(VF_MUL(p, r), r, r), VF_SET1(1.0f));
+	vf e = VF_MUL(p, VF_POW2(kf));
+	e = VF_LT_SEL(x0, VF_SET1(-87.3f), VF_SET1(0.0f), e); /* underflow to 0 */
+	return VF_NAN_SEL(x0, x0, e);                          /* NaN stays */
+}
+
+KS_INLINE vf ks_gelu(vf x)
+{
+	vf z = VF_MUL(x, VF_SET1(0.70710678118654752f)), sign = VF_SET1(-0.0f);
+	vf az = VF_MIN(VF_XOR(VF_AND(z, sign), z), VF_SET1(10.0f)); /* |z|; erf(10) is 1 in float */
+	vf d = VF_FMA(az, VF_SET1(0.3275911f), VF_SET1(1.0f));
+	vf t = VF_RCP(d);
+	t = VF_MUL(t, VF_FMA(VF_SUB(VF_SET1(0.0f), d), t, VF_SET1(2.0f))); /* one Newton step */
+	vf y = VF_SET1(1.061405429f);
+	y = VF_FMA(y, t, VF_SET1(-1.453152027f));
+	y = VF_FMA(y, t, VF_SET1(1.421413741f));
+	y = VF_FMA(y, t, VF_SET1(-0.284496736f));
+	y = VF_FMA(y, t, VF_SET1(0.254829592f));
+	vf ex = ks_exp(VF_MUL(VF_SUB(VF_SET1(0.0f), az), az));
+	vf erf = VF_SUB(VF_SET1(1.0f), VF_MUL(VF_MUL(y, t), ex));
+	erf = VF_XOR(erf, VF_AND(z, sign)); /* erf(-z) = -erf(z) */
+	return VF_MUL(VF_MUL(VF_SET1(0.5f), x), VF_ADD(VF_SET1(1.0f), erf));
+}
+
+KS_INLINE void ks_gelu_row(float *y, int n)
+{
+	int i = 0;
+	for (; i + VW <= n; i += VW)
+		VF_STOREU(y + i, ks_gelu(VF_LOADU(y + i)));
+	for (; i < n; i++)
+		y[i] = pofa_gelu_f(y[i]);
+}
+
+KS void ks_bias_act(float *y, const float *bias, int ld, int np, int r0, int r1, int gelu)
+{
+	for (int r = r0; r < r1; r++) {
+		float *row = y + (size_t)r * ld;
+		vf b = VF_SET1(bias ? bias[r] : 0.0f);
+		int n = 0;
+		for (; n + VW <= np; n += VW) {
+			vf v = VF_ADD(VF_LOADU(row + n), b);
+			VF_STOREU(row + n, gelu ? ks_gelu(v) : v);
+		}
+		for (; n < np; n++) {
+			float v = row[n] + (bias ? bias[r] : 0.0f);
+			row[n] = gelu ? pofa_gelu_f(v) : v;
+		}
+	}
+}
 
 KS_INLINE void ks_finish(const pofa_linear *w, float *yr, vf *acc, const int NV)
 {
-	for (int i = 0; i < NV; i++)
-		VF_STORE(yr + i * VW, acc[i]);
 	if (w->gelu)
-		kb_gelu_row(yr, NV * VW);
+		for (int i = 0; i < NV; i++)
+			VF_STORE(yr + i * VW, ks_gelu(acc[i]));
+	else
+		for (int i = 0; i < NV; i++)
+			VF_STORE(yr + i * VW, acc[i]);
 }
 
 KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, int t0, int r0, int r1, const int NV)
@@ -125,7 +199,7 @@ KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int
 			}                                                               \
 	} while (0)
 
-static void ks_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1)
+KS void ks_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1)
 {
 	if (w->fmt == POFA_LIN_CSR) {
 #define KS_CALL(n) ks_csr(w, y, x, ld, t0, r0, r1, n)
@@ -142,7 +216,7 @@ static void ks_sparse(const pofa_linear *w, float *y, const float *x, int ld, in
 	}
 }
 
-static void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1)
+KS void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1)
 {
 #define KS_CALL(n) ks_i8_s16(w, y, x8, ld, t0, r0, r1, n)
 	KS_TILES(KS_CALL);
@@ -177,8 +251,35 @@ KS_INLINE void ks_tile(float *out, const float *a, size_t sa, size_t sb, const f
 			VF_STORE(out + (size_t)(r0 + r) * Tp + c0 + i * VW, VF_MUL(acc[r][i], s));
 }
 
+/* kern_body.h's kb_att_softmax in vectors (Tp is a whole number of them) */
+KS_INLINE void ks_att_softmax(kb_att *a, const float *add)
+{
+	int T = a->T, Tp = a->Tp;
+	for (int i = 0; i < Tp; i += VW) {
+		vf mx = VF_SET1(-INFINITY);
+		for (int j = 0; j < T; j++) {
+			float *e = a->E + (size_t)j * Tp + i;
+			vf v = VF_LOAD(e);
+			if (add) {
+				v = VF_ADD(v, VF_SET1(add[j]));
+				VF_STORE(e, v);
+			}
+			mx = VF_MAX(v, mx);
+		}
+		vf sm = VF_SET1(0.0f);
+		for (int j = 0; j < T; j++) {
+			float *e = a->E + (size_t)j * Tp + i;
+			vf v = ks_exp(VF_SUB(VF_LOAD(e), mx));
+			VF_STORE(e, v);
+			sm = VF_ADD(sm, v);
+		}
+		vf r = VF_RCP(sm);
+		VF_STORE(a->sm + i, VF_MUL(r, VF_FMA(VF_SUB(VF_SET1(0.0f), sm), r, VF_SET1(2.0f))));
+	}
+}
+
 /* out (rows, Tp) = A m, A's element (r, t) at a[r * sa + t * sb] */
-static void ks_product(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int rows, int Tp,
+KS void ks_product(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int rows, int Tp,
                        float mul)
 {
 	int nv = Tp / VW, r = 0;
@@ -198,13 +299,13 @@ static void ks_product(float *out, const float *a, size_t sa, size_t sb, const f
 	}
 }
 
-static void ks_attention(float *ctx, const float *q, const float *k, const float *v, const float *add, int T, int hs,
+KS void ks_attention(float *ctx, const float *q, const float *k, const float *v, const float *add, int T, int hs,
                          int ld, float scale, float *w)
 {
 	kb_att a = kb_att_setup(q, T, hs, ld, w);
 	/* E (T keys, Tp) = scale K^T Q: K^T's (j, d) is k[d * ld + j] */
 	ks_product(a.E, k, 1, (size_t)ld, a.Q, hs, T, a.Tp, scale);
-	kb_att_softmax(&a, add);
+	ks_att_softmax(&a, add);
 	/* O (hs, Tp) = V E: V's (d, j) is v[d * ld + j] */
 	ks_product(a.O, v, (size_t)ld, 1, a.E, T, hs, a.Tp, 1.0f);
 	kb_att_out(&a, ctx, ld);

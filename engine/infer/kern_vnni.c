@@ -6,10 +6,9 @@
  * -mavx512vnni as well; the rest of the path is kern_avx512.c's.
  */
 #include "engine/infer/kern_body.h"
+#include "engine/infer/vec512.h"
+#include "engine/infer/kern_simd.h"
 
-#include <immintrin.h>
-
-#define VW 16
 #define KV_MAXV 8
 
 static inline __attribute__((always_inline)) void kv_tile(const pofa_linear *w, float *y, const uint32_t *x8,
@@ -31,10 +30,10 @@ static inline __attribute__((always_inline)) void kv_tile(const pofa_linear *w, 
 		__m512i zq = _mm512_set1_epi32(w->in_zp * w->qsum[o]);
 		__m512 sc = _mm512_set1_ps(w->in_scale * w->wscale[o]), b = _mm512_set1_ps(w->bias[o]);
 		float *yr = y + (size_t)o * ld + t0;
+		vf out[KV_MAXV];
 		for (int i = 0; i < NV; i++)
-			_mm512_store_ps(yr + i * VW, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i], zq)), sc, b));
-		if (w->gelu)
-			kb_gelu_row(yr, NV * VW);
+			out[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i], zq)), sc, b);
+		ks_finish(w, yr, out, NV);
 	}
 }
 

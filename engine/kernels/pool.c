@@ -4,16 +4,27 @@
 #include "data/base/util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
+
+/*
+ * Jobs come in bursts microseconds apart (a forward pass runs about ten a
+ * layer), and waking a sleeping thread costs tens of microseconds: so a
+ * worker that finished a job, and the caller waiting for its workers, spin
+ * for up to POOL_SPIN_NS before they sleep on the condition variables. An
+ * idle pool (a paused run) sleeps.
+ */
+#define POOL_SPIN_NS 200000
 
 struct pofa_pool {
 	int n;
 	pthread_t *threads;
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
-	uint64_t gen;      /* bumped for each job */
-	int pending;       /* workers still running the current job */
-	int quit;
+	_Atomic uint64_t gen;  /* bumped for each job, after fn, arg, total are set */
+	_Atomic int pending;   /* workers still running the current job */
+	_Atomic int quit;
 	pofa_task fn;
 	void *arg;
 	int64_t total;
@@ -26,6 +37,55 @@ static void pool_chunk(int64_t total, int n, int k, int64_t *i0, int64_t *i1)
 	*i1 = *i0 + base + (k < rem);
 }
 
+static int64_t pool_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static inline void pool_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* spins until *v != not (1) or the spin time runs out (0) */
+static int spin_u64(_Atomic uint64_t *v, uint64_t not)
+{
+	int64_t t0 = 0;
+	for (int i = 0;; i++) {
+		if (atomic_load_explicit(v, memory_order_acquire) != not)
+			return 1;
+		if ((i & 63) == 63) {
+			int64_t t = pool_ns();
+			if (!t0)
+				t0 = t;
+			else if (t - t0 > POOL_SPIN_NS)
+				return 0;
+		}
+		pool_pause();
+	}
+}
+
+static int spin_zero(_Atomic int *v)
+{
+	int64_t t0 = 0;
+	for (int i = 0;; i++) {
+		if (atomic_load_explicit(v, memory_order_acquire) == 0)
+			return 1;
+		if ((i & 63) == 63) {
+			int64_t t = pool_ns();
+			if (!t0)
+				t0 = t;
+			else if (t - t0 > POOL_SPIN_NS)
+				return 0;
+		}
+		pool_pause();
+	}
+}
+
 typedef struct { pofa_pool *p; int id; } pool_worker_arg;
 
 static void *pool_worker(void *a)
@@ -36,28 +96,25 @@ static void *pool_worker(void *a)
 	free(wa);
 	uint64_t seen = 0;
 	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (p->gen == seen && !p->quit)
-			pthread_cond_wait(&p->go, &p->mu);
-		if (p->quit) {
+		if (!spin_u64(&p->gen, seen)) {
+			pthread_mutex_lock(&p->mu);
+			while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit))
+				pthread_cond_wait(&p->go, &p->mu);
 			pthread_mutex_unlock(&p->mu);
-			return NULL;
 		}
-		seen = p->gen;
-		pofa_task fn = p->fn;
-		void *arg = p->arg;
-		int64_t total = p->total;
-		pthread_mutex_unlock(&p->mu);
-
+		if (atomic_load(&p->quit))
+			return NULL;
+		seen = atomic_load_explicit(&p->gen, memory_order_acquire);
 		int64_t i0, i1;
-		pool_chunk(total, p->n, id, &i0, &i1);
+		pool_chunk(p->total, p->n, id, &i0, &i1);
 		if (i1 > i0)
-			fn(arg, i0, i1, id);
+			p->fn(p->arg, i0, i1, id);
 
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
+		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
-		pthread_mutex_unlock(&p->mu);
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
 }
 
@@ -91,7 +148,8 @@ void pofa_pool_free(pofa_pool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
+	atomic_store(&p->quit, 1);
+	atomic_fetch_add(&p->gen, 1);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 1; i < p->n; i++)
@@ -113,12 +171,14 @@ void pofa_pool_run(pofa_pool *p, int64_t n, pofa_task fn, void *arg)
 		fn(arg, 0, n, 0);
 		return;
 	}
-	pthread_mutex_lock(&p->mu);
+	/* the workers read fn, arg and total only after they see gen move, and
+	 * the last job's readers are done (pending reached 0) */
 	p->fn = fn;
 	p->arg = arg;
 	p->total = n;
-	p->pending = p->n - 1;
-	p->gen++;
+	atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+	pthread_mutex_lock(&p->mu);
+	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 
@@ -127,8 +187,10 @@ void pofa_pool_run(pofa_pool *p, int64_t n, pofa_task fn, void *arg)
 	if (i1 > i0)
 		fn(arg, i0, i1, 0);
 
-	pthread_mutex_lock(&p->mu);
-	while (p->pending > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	if (!spin_zero(&p->pending)) {
+		pthread_mutex_lock(&p->mu);
+		while (atomic_load(&p->pending) > 0)
+			pthread_cond_wait(&p->done, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+	}
 }

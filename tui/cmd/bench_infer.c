@@ -56,30 +56,43 @@ typedef struct {
 	int runs;
 } timing;
 
-/* latencies of forward passes: two warm-up runs, then `runs` (0: at least
- * 10 and up to 2 s, at most 500) */
-static int time_forward(pofa_infer *inf, const pofa_batch *b, long runs, timing *t, pofa_err *err)
+/* latencies of forward passes, the variants taking turns (one pass of
+ * each a round, so that a machine's drift falls on all alike): two
+ * warm-up rounds, then `runs` rounds (0: at least 10 and up to 2 s a
+ * variant, at most 500) */
+static int time_rounds(pofa_infer **inf, int nv, const pofa_batch *b, long runs, timing *t, pofa_err *err)
 {
 	for (int i = 0; i < 2; i++)
-		if (pofa_infer_forward(inf, b, err))
-			return err->status;
+		for (int k = 0; k < nv; k++)
+			if (inf[k] && pofa_infer_forward(inf[k], b, err))
+				return err->status;
 	int cap = runs > 0 ? (int)runs : 500;
-	double *lat = malloc((size_t)cap * sizeof *lat), start = cli_now();
+	double *lat = malloc((size_t)cap * nv * sizeof *lat), start = cli_now();
+	if (!lat)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
 	int n = 0;
 	while (n < cap) {
-		double t0 = cli_now();
-		if (pofa_infer_forward(inf, b, err)) {
-			free(lat);
-			return err->status;
+		for (int k = 0; k < nv; k++) {
+			if (!inf[k])
+				continue;
+			double t0 = cli_now();
+			if (pofa_infer_forward(inf[k], b, err)) {
+				free(lat);
+				return err->status;
+			}
+			lat[(size_t)k * cap + n] = cli_now() - t0;
 		}
-		lat[n++] = cli_now() - t0;
-		if (runs <= 0 && n >= 10 && cli_now() - start > 2.0)
+		n++;
+		if (runs <= 0 && n >= 10 && cli_now() - start > 2.0 * nv)
 			break;
 	}
-	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
-	t->median = n % 2 ? lat[n / 2] : 0.5 * (lat[n / 2 - 1] + lat[n / 2]);
-	t->p90 = lat[(int)ceil(0.9 * n) - 1];
-	t->runs = n;
+	for (int k = 0; k < nv; k++) {
+		double *l = lat + (size_t)k * cap;
+		qsort(l, (size_t)n, sizeof *l, cmp_double);
+		t[k].median = n % 2 ? l[n / 2] : 0.5 * (l[n / 2 - 1] + l[n / 2]);
+		t[k].p90 = l[(int)ceil(0.9 * n) - 1];
+		t[k].runs = n;
+	}
 	free(lat);
 	return POFA_OK;
 }
@@ -234,31 +247,39 @@ static int bench_model(const bench_opts *o)
 	variant v[3] = { { .name = "dense (OpenBLAS)", .fmt = POFA_LIN_DENSE }, { .name = "sparse fp32", .fmt = -1 },
 	                 { .name = "sparse int8", .fmt = -1, .int8 = 1 } };
 	int rc = POFA_OK;
+	pofa_infer *inf[3] = { NULL, NULL, NULL };
 	for (int k = 0; k < 3 && !rc; k++) {
 		if (v[k].int8 && !have8)
 			continue;
 		double before = rss_mib();
 		pofa_infer_opts io = { .maxB = B, .maxT = T, .threads = (int)o->threads,
 		                       .int8 = v[k].int8 ? POFA_INT8_ON : POFA_INT8_OFF, .force_fmt = v[k].fmt, .cpu = -1 };
-		pofa_infer *inf = pofa_infer_from_model(m, v[k].int8 ? &q8 : NULL, &io, &err);
-		if (!inf) {
+		inf[k] = pofa_infer_from_model(m, v[k].int8 ? &q8 : NULL, &io, &err);
+		if (!inf[k] || pofa_infer_forward(inf[k], &b, &err)) {
 			rc = err.status;
 			break;
 		}
-		rc = time_forward(inf, &b, o->runs, &v[k].t, &err);
+		v[k].rss = rss_mib() - before; /* its weights and buffers, touched */
+		pofa_infer_describe(inf[k], &v[k].info);
+	}
+	timing t[3];
+	if (!rc)
+		rc = time_rounds(inf, 3, &b, o->runs, t, &err);
+	for (int k = 0; k < 3; k++) {
+		if (!inf[k])
+			continue;
+		v[k].t = t[k];
 		if (!rc && o->profile) { /* where the time goes, over ten more passes */
-			pofa_infer_profile(inf, 1);
+			pofa_infer_profile(inf[k], 1);
 			for (int r = 0; r < 10 && !rc; r++)
-				rc = pofa_infer_forward(inf, &b, &err);
+				rc = pofa_infer_forward(inf[k], &b, &err);
 			int passes;
-			const double *pt = pofa_infer_profiled(inf, &passes);
+			const double *pt = pofa_infer_profiled(inf[k], &passes);
 			for (int q = 0; q < POFA_PARTS; q++)
 				v[k].part[q] = passes ? pt[q] / passes : 0.0;
 		}
-		v[k].rss = rss_mib() - before;
-		pofa_infer_describe(inf, &v[k].info);
-		pofa_infer_free(inf);
 		v[k].ran = !rc;
+		pofa_infer_free(inf[k]);
 	}
 	if (have8)
 		pofa_st_close(&q8);
