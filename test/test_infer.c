@@ -531,9 +531,12 @@ static void test_packed(void **st)
 		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
 		snprintf(path, sizeof path, "%s/model.int8.safetensors", mdir);
 		assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
-		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
-		pofa_infer *a = pofa_infer_open(mdir, &o, &err);
-		if (!a)
+		/* a: the int8 model with float16 word embeddings, as packed; f32: with float32 ones */
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1,
+		                      .emb16 = 1 }, o32 = o;
+		o32.emb16 = 0;
+		pofa_infer *a = pofa_infer_open(mdir, &o, &err), *f32 = pofa_infer_open(mdir, &o32, &err);
+		if (!a || !f32)
 			fail_msg("%s", err.msg);
 		snprintf(path, sizeof path, "%s/model.packed.safetensors", mdir);
 		assert_int_equal(pofa_infer_save_packed(a, path, &err), 0);
@@ -553,6 +556,27 @@ static void test_packed(void **st)
 		assert_int_equal(c1, c2);
 		if (memcmp(la, lp, (size_t)r1 * c1 * sizeof *la))
 			fail_msg("%s head: the packed file's logits differ from the model's", pofa_head_names[head]);
+		/* float16 word embeddings against float32 ones: a relative rounding of
+		 * 2^-11 before the first LayerNorm; a later input quantization may
+		 * round the other way where a value sits on a boundary (one step), so
+		 * the bound is a few steps' worth on logits of order 1 */
+		pofa_infer_info i32;
+		pofa_infer_describe(f32, &i32);
+		if (head == POFA_HEAD_MLM) /* its decoder is the embeddings: floats of the rounded values */
+			assert_true(ip.weight_bytes == i32.weight_bytes);
+		else
+			assert_true(ip.weight_bytes < i32.weight_bytes);
+		assert_int_equal(pofa_infer_forward(f32, &b, &err), 0);
+		const float *l32 = pofa_infer_logits(f32, &r2, &c2);
+		double d16 = 0;
+		for (int i = 0; i < r1 * c1; i++)
+			d16 = fmax(d16, fabs((double)l32[i] - la[i]));
+		print_message("  %s head: float16 word embeddings move the int8 logits by %.3g at most\n",
+		              pofa_head_names[head], d16);
+		if (!(d16 <= 2e-2))
+			fail_msg("%s head: float16 word embeddings moved a logit by %.3g (expected <= 2e-2)",
+			         pofa_head_names[head], d16);
+		pofa_infer_free(f32);
 		/* the packed file alone (config.json beside it) is the whole model */
 		char alone[700];
 		snprintf(alone, sizeof alone, "%s/alone%d", dir, head);

@@ -27,6 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* float16 to float: normal numbers inline, the rest by the library */
+static inline float half_f(uint16_t h)
+{
+	uint32_t e = h & 0x7c00u;
+	if (e == 0 || e == 0x7c00u)
+		return pofa_half_to_float(h);
+	uint32_t bits = (uint32_t)(h & 0x8000u) << 16 | ((uint32_t)(h & 0x7fffu) + 0x1c000u) << 13;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
 
 const char *const pofa_infer_part_names[POFA_PARTS] = { "embeddings", "QKV", "attention", "attn-out", "FFN in",
 	                                                    "FFN out", "LayerNorm", "quantize", "head" };
@@ -94,7 +105,7 @@ void pofa_infer_free(pofa_infer *inf)
 	}
 	free(inf->lay);
 	pofa_linear_free(&inf->pooler);
-	void *ptrs[] = { inf->wte, inf->wpe, inf->wtt, inf->elnw, inf->elnb, inf->clsw, inf->clsb, inf->qaw,
+	void *ptrs[] = { inf->wte, inf->wte16, inf->wpe, inf->wtt, inf->elnw, inf->elnb, inf->clsw, inf->clsb, inf->qaw,
 	                 inf->qab, inf->tw, inf->tb, inf->tlnw, inf->tlnb, inf->mlmb, inf->h, inf->h1, inf->qkv,
 	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->S, inf->maskadd, inf->pin, inf->pooled,
 	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean,
@@ -319,6 +330,27 @@ pofa_infer *pofa_infer_shell(const pofa_config *c, enum pofa_head head, int int8
 	return inf;
 }
 
+/* the word embeddings rounded to float16: held so, or as floats of those
+ * values when the MLM head's decoder (an sgemm) needs them */
+int pofa_infer_emb16(pofa_infer *inf)
+{
+	size_t n = (size_t)inf->V * inf->C;
+	if (inf->head == POFA_HEAD_MLM) {
+		for (size_t i = 0; i < n; i++)
+			inf->wte[i] = pofa_half_to_float(pofa_float_to_half(inf->wte[i]));
+		return 0;
+	}
+	inf->wte16 = malloc(n * sizeof *inf->wte16);
+	if (!inf->wte16)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		inf->wte16[i] = pofa_float_to_half(inf->wte[i]);
+	free(inf->wte);
+	inf->wte = NULL;
+	inf->weight_bytes -= n * (sizeof(float) - sizeof *inf->wte16);
+	return 0;
+}
+
 pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
 {
 	const pofa_config *c = pofa_model_config(m);
@@ -331,7 +363,8 @@ pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const p
 	inf->wtt = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
 	inf->elnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
 	inf->elnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
-	if (!inf->wte || !inf->wpe || !inf->wtt || !inf->elnw || !inf->elnb) {
+	if (!inf->wte || !inf->wpe || !inf->wtt || !inf->elnw || !inf->elnb ||
+	    (q8 && o->emb16 && pofa_infer_emb16(inf))) {
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
 		goto fail;
 	}
@@ -468,10 +501,16 @@ static void embed_task(void *arg, int64_t n0, int64_t n1, int tid)
 			continue;
 		}
 		int t = (int)(n % inf->T), tt = b->token_type_ids ? b->token_type_ids[n] : 0;
-		const float *we = inf->wte + (size_t)b->input_ids[n] * C, *pe = inf->wpe + (size_t)t * C,
-		            *te = inf->wtt + (size_t)tt * C;
-		for (int c = 0; c < C; c++)
-			inf->tmp[(size_t)c * ld + n] = we[c] + pe[c] + te[c];
+		const float *pe = inf->wpe + (size_t)t * C, *te = inf->wtt + (size_t)tt * C;
+		if (inf->wte16) {
+			const uint16_t *we = inf->wte16 + (size_t)b->input_ids[n] * C;
+			for (int c = 0; c < C; c++)
+				inf->tmp[(size_t)c * ld + n] = half_f(we[c]) + pe[c] + te[c];
+		} else {
+			const float *we = inf->wte + (size_t)b->input_ids[n] * C;
+			for (int c = 0; c < C; c++)
+				inf->tmp[(size_t)c * ld + n] = we[c] + pe[c] + te[c];
+		}
 	}
 }
 

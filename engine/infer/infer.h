@@ -31,6 +31,8 @@ typedef struct pofa_infer_opts {
 	enum pofa_infer_int8 int8;
 	int force_fmt;              /* -1: each Linear's fastest format; else that float format */
 	int cpu;                    /* -1: pofa_cpu_path(); else an enum pofa_cpu_path */
+	int emb16;                  /* int8: the word embeddings rounded to float16, as the packed
+	                               file holds them (and held so, unless the MLM head needs float) */
 } pofa_infer_opts;
 
 /* what a loaded model is */

@@ -26,6 +26,7 @@ struct pofa_infer {
 	int C, I, NH, L, V, ldmax;
 	/* float weights */
 	float *wte, *wpe, *wtt, *elnw, *elnb;
+	uint16_t *wte16; /* the word embeddings in float16 (then wte is NULL) */
 	inf_layer *lay;
 	pofa_linear pooler;
 	int has_pooler;
@@ -63,5 +64,8 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err);
 
 /* packed.c: the int8 model from model.packed.safetensors of dir */
 pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa_infer_opts *o, pofa_err *err);
+
+/* the word embeddings to float16 (opts.emb16); -1: out of memory */
+int pofa_infer_emb16(pofa_infer *inf);
 
 #endif

@@ -110,6 +110,7 @@ int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *er
 	pofa_st_out *o = calloc((size_t)(12 + 4 * inf->L) + 6 * (size_t)nl, sizeof *o);
 	char (*names)[160] = calloc(6 * (size_t)nl, sizeof *names);
 	int8_t **qs = calloc((size_t)nl, sizeof *qs);
+	uint16_t *wte16 = NULL;
 	float **zs = calloc((size_t)nl, sizeof *zs);
 	int n = 0, rc = POFA_OK;
 	if (!ft || !o || !names || !qs || !zs) {
@@ -117,7 +118,19 @@ int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *er
 		goto done;
 	}
 	nf = float_tensors(inf, ft);
-	for (int i = 0; i < nf; i++)
+	/* the word embeddings (the first tensor) in float16 */
+	size_t nv = (size_t)inf->V * inf->C;
+	if (!inf->wte16) {
+		wte16 = malloc(nv * sizeof *wte16);
+		if (!wte16) {
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			goto done;
+		}
+		for (size_t i = 0; i < nv; i++)
+			wte16[i] = pofa_float_to_half(inf->wte[i]);
+	}
+	o[n++] = (pofa_st_out){ ft[0].name, inf->wte16 ? inf->wte16 : wte16, 2, { ft[0].rows, ft[0].cols }, POFA_F16 };
+	for (int i = 1; i < nf; i++)
 		o[n++] = (pofa_st_out){ ft[i].name, ft[i].data, ft[i].cols ? 2 : 1, { ft[i].rows, ft[i].cols }, POFA_F32 };
 	for (int i = 0; i < nl && !rc; i++) {
 		int l, k;
@@ -148,7 +161,7 @@ int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *er
 		}
 	}
 	if (!rc) {
-		const char *const meta[][2] = { { "format", "pofa-packed" }, { "version", "1" },
+		const char *const meta[][2] = { { "format", "pofa-packed" }, { "version", "2" },
 		                                { "head", pofa_head_names[inf->head] } };
 		rc = pofa_st_write(path, o, n, meta, 3, err);
 	}
@@ -159,6 +172,7 @@ done:
 	}
 	free(qs);
 	free(zs);
+	free(wte16);
 	free(ft);
 	free(o);
 	free(names);
@@ -305,7 +319,7 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 	}
 	/* the float tensors: allocated, then read */
 	int C = inf->C, rc = POFA_OK;
-	inf->wte = pofa_infer_falloc((size_t)inf->V * C);
+	inf->wte = pofa_infer_falloc((size_t)inf->V * C); /* the MLM head keeps it; else float16 */
 	inf->wpe = pofa_infer_falloc((size_t)cfg.max_position_embeddings * C);
 	inf->wtt = pofa_infer_falloc((size_t)cfg.type_vocab_size * C);
 	inf->elnw = pofa_infer_falloc((size_t)C);
@@ -336,14 +350,20 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 	if (!ft)
 		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	for (int i = 0; i < nf && !rc; i++) {
-		const pofa_st_tensor *t = want(&f, ft[i].name, POFA_F32, ft[i].rows, ft[i].cols, err);
+		/* the word embeddings (the first) are float16 */
+		const pofa_st_tensor *t = want(&f, ft[i].name, i ? POFA_F32 : POFA_F16, ft[i].rows, ft[i].cols, err);
 		int64_t n = ft[i].rows * (ft[i].cols ? ft[i].cols : 1);
 		if (!t)
 			rc = err->status;
 		else if (!ft[i].data)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
-		else
+		else if (i)
 			memcpy(ft[i].data, bytes_of(&f, t), (size_t)n * sizeof(float));
+		else
+			for (int64_t j = 0; j < n; j++) {
+				const unsigned char *b = (const unsigned char *)bytes_of(&f, t) + 2 * j;
+				ft[i].data[j] = pofa_half_to_float((uint16_t)(b[0] | b[1] << 8));
+			}
 		for (int64_t j = 0; j < n && !rc; j++)
 			if (!isfinite(ft[i].data[j]))
 				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s holds %g at %lld: weights must be finite",
@@ -351,6 +371,8 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 		inf->weight_bytes += (size_t)n * sizeof(float);
 	}
 	free(ft);
+	if (!rc && inf->head != POFA_HEAD_MLM && pofa_infer_emb16(inf))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	for (int i = 0; i < nlinears(inf) && !rc; i++) {
 		int l, k;
 		linear_at(inf, i, &l, &k);

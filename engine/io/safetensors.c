@@ -344,7 +344,7 @@ const char *pofa_st_meta(const pofa_st_file *f, const char *key)
 	return NULL;
 }
 
-static float half_to_float(uint16_t h)
+float pofa_half_to_float(uint16_t h)
 {
 	uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, bits;
 	if (e == 0) {
@@ -368,6 +368,30 @@ static float half_to_float(uint16_t h)
 	return f;
 }
 
+/* round to nearest, ties to even; beyond float16's range: infinity */
+uint16_t pofa_float_to_half(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	uint16_t s = (uint16_t)(x >> 16 & 0x8000);
+	uint32_t a = x & 0x7fffffffu;
+	if (a >= 0x7f800000u) /* inf, NaN */
+		return (uint16_t)(s | 0x7c00 | (a > 0x7f800000u ? 0x200 : 0));
+	if (a >= 0x477ff000u) /* rounds to 65520 or more */
+		return (uint16_t)(s | 0x7c00);
+	if (a < 0x38800000u) { /* below float16's smallest normal: a subnormal or 0 */
+		if (a < 0x33000000u) /* under half the smallest subnormal */
+			return s;
+		uint32_t e = a >> 23, m = (a & 0x7fffff) | 0x800000, shift = 126 - e; /* 14..24 */
+		uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+		q += rem > half || (rem == half && (q & 1));
+		return (uint16_t)(s | q);
+	}
+	uint32_t q = (a - 0x38000000u) >> 13, rem = a & 0x1fff;
+	q += rem > 0x1000 || (rem == 0x1000 && (q & 1));
+	return (uint16_t)(s | q);
+}
+
 int pofa_st_read_f32(const pofa_st_file *f, const pofa_st_tensor *t, float *out, pofa_err *err)
 {
 	const unsigned char *p = f->buf + f->data_off + t->begin;
@@ -385,7 +409,7 @@ int pofa_st_read_f32(const pofa_st_file *f, const pofa_st_tensor *t, float *out,
 		return POFA_OK;
 	case POFA_F16:
 		for (size_t i = 0; i < n; i++)
-			out[i] = half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+			out[i] = pofa_half_to_float((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
 		return POFA_OK;
 	case POFA_BF16:
 		for (size_t i = 0; i < n; i++) {

@@ -68,4 +68,8 @@ int pofa_st_write(const char *path, const pofa_st_out *t, int n,
 /* "F32", "I8", ... */
 const char *pofa_dtype_name(enum pofa_dtype dtype);
 
+/* IEEE float16 <-> float32: exact one way, round to nearest even the other */
+float pofa_half_to_float(uint16_t h);
+uint16_t pofa_float_to_half(float f);
+
 #endif
