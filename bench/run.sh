@@ -2,13 +2,15 @@
 # make bench: pofa's training throughput against OpenBLAS sgemm (measured by
 # pofa in the same run) and, when Debian's python3-torch is installed,
 # against PyTorch running the same model and step on this machine.
-# usage: bench/run.sh BIN
+# usage: bench/run.sh BIN [infer]   (infer: the inference part alone)
 bin=${1:-bin/pofa}
+part=${2:-all}
 py=/usr/bin/python3
 here=$(dirname "$0")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+if [ "$part" != infer ]; then
 data=gen/data
 if [ ! -s "$data/corpus.txt" ] || [ ! -s "$data/vocab.txt" ]; then
 	"$bin" data build --out "$data" || exit 1
@@ -48,6 +50,8 @@ if [ -x "$py" ] && "$py" -c 'import torch' 2>/dev/null; then
 else
 	echo "== PyTorch comparison skipped: Debian's python3-torch is not installed"
 	echo "   (apt-get install python3-torch to run it)"
+fi
+
 fi
 
 # ---- inference: the forward-only path against dense pofa (OpenBLAS) and
