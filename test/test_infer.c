@@ -82,6 +82,8 @@ static const shape shapes[] = {
 	{ 10, 20, 33, BLOCKS14, 0.75, 1 },     /* 1x4 blocks */
 	{ 5, 6, 16, UNSTRUCTURED, 0.3, 0 },    /* C not a multiple of 4 */
 	{ 96, 256, 300, UNSTRUCTURED, 0.9, 1 },/* several full tiles and a tail */
+	{ 40, 1030, 150, UNSTRUCTURED, 0.97, 1 }, /* wide and very sparse: a ragged last tile, rows with nothing */
+	{ 21, 600, 40, EMPTY_ROWS, 0.8, 0 },   /* wide, empty rows */
 };
 
 static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, const float *w, const float *bias,
@@ -135,6 +137,7 @@ static int check_int8(const pofa_infer_kern *k, const shape *s, const float *wf,
 	pofa_linear l;
 	if (pofa_linear_pack_int8(&l, q, ws, 1, in_scale, zp, bias, OC, C, s->gelu, k, 2))
 		fail_msg("out of memory");
+
 	void *x8 = zalloc(pofa_x8_bytes(k->x8, C, ld));
 	float *y = zalloc((size_t)OC * ld * sizeof *y);
 	k->quant(x8, x, C, ld, 0, np, l.in_inv, zp);

@@ -269,17 +269,37 @@ static int bench_model(const bench_opts *o)
 		}
 		v[k].rss = rss_mib() - before; /* its weights and buffers, touched */
 		pofa_infer_describe(inf[k], &v[k].info);
-		if (v[k].int8) { /* the packed file's size */
-			char pp[4300];
-			snprintf(pp, sizeof pp, "%s.packed", q8path);
+		if (v[k].int8) { /* the packed file: its size; then the model loaded from it, as a user runs it */
+			char dir[4300], pp[4400], cp[4400];
+			const char *tmp = getenv("TMPDIR");
+			snprintf(dir, sizeof dir, "%s/pofa-packed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+			if (!mkdtemp(dir)) {
+				rc = cli_usage_error("bench", "%s: cannot make a temporary folder", dir);
+				break;
+			}
+			snprintf(pp, sizeof pp, "%s/model.packed.safetensors", dir);
+			snprintf(cp, sizeof cp, "%s/config.json", dir);
 			struct stat st;
-			if (pofa_infer_save_packed(inf[k], pp, &err) || stat(pp, &st)) {
-				remove(pp);
+			int bad = pofa_infer_save_packed(inf[k], pp, &err) || stat(pp, &st) ||
+			          pofa_config_save(cfg, pofa_model_head(m), cp, &err);
+			pofa_infer_free(inf[k]);
+			inf[k] = NULL;
+			if (!bad) {
+				packed_bytes = (double)st.st_size;
+				before = rss_mib();
+				inf[k] = pofa_infer_open(dir, &io, &err);
+				bad = !inf[k] || pofa_infer_forward(inf[k], &b, &err);
+				v[k].rss = rss_mib() - before;
+				if (inf[k])
+					pofa_infer_describe(inf[k], &v[k].info);
+			}
+			remove(pp);
+			remove(cp);
+			rmdir(dir);
+			if (bad) {
 				rc = err.status ? err.status : POFA_ERR_RUN;
 				break;
 			}
-			packed_bytes = (double)st.st_size;
-			remove(pp);
 		}
 	}
 	timing t[3];
