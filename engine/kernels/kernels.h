@@ -12,6 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The element-wise training kernels (exp, erf, LayerNorm, softmax) are plain
+ * C loops the compiler vectorises; POFA_CLONES compiles such a function
+ * also for AVX2 and AVX-512, the one the CPU runs chosen when the program
+ * loads (GCC's target_clones, x86-64 with glibc). Floating-point
+ * contraction is off (-std=c11), so every version computes the same bits.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__gnu_linux__)
+#define POFA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define POFA_CLONES
+#endif
+
 /* Counter-based dropout: keep/drop of element idx at a site is a pure
  * function of (key, idx), so backward regenerates the mask, and threads
  * never share generator state. */

@@ -126,7 +126,7 @@ typedef struct {
 	float p;
 } drop_args;
 
-static void drop_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void drop_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	drop_args *a = arg;
 	uint32_t th = drop_thresh(a->p);
@@ -163,7 +163,7 @@ typedef struct {
 	float p;
 } ln_args;
 
-static void ln_forward_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void ln_forward_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	ln_args *a = arg;
 	int C = a->C;
@@ -220,7 +220,7 @@ typedef struct {
 	int C;
 } lnb_args;
 
-static void ln_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void ln_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	lnb_args *a = arg;
 	int C = a->C;
@@ -279,7 +279,7 @@ typedef struct {
 	int C;
 } gelu_args;
 
-static void bias_gelu_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void bias_gelu_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	gelu_args *a = arg;
 	int C = a->C;
@@ -299,7 +299,7 @@ void pofa_bias_gelu_forward(pofa_kern *k, float *g, float *f, const float *bias,
 	pofa_pool_run(k->pool, N, bias_gelu_task, &a);
 }
 
-static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	gelu_args *a = arg;
 	const float *f = a->f;
@@ -330,7 +330,7 @@ typedef struct {
 	float p;
 } att_args;
 
-static void att_forward_task(void *arg, int64_t u0, int64_t u1, int tid)
+POFA_CLONES static void att_forward_task(void *arg, int64_t u0, int64_t u1, int tid)
 {
 	att_args *a = arg;
 	int T = a->T, C = a->C, NH = a->NH, hs = C / NH, C3 = 3 * C;
@@ -355,11 +355,12 @@ static void att_forward_task(void *arg, int64_t u0, int64_t u1, int tid)
 			float mx = row[0];
 			for (int j = 1; j < T; j++)
 				mx = row[j] > mx ? row[j] : mx;
-			float sum = 0.0f;
-			for (int j = 0; j < T; j++) {
+			/* the exps in one loop (it vectorises), the sum in order in another */
+			for (int j = 0; j < T; j++)
 				row[j] = pofa_expf(row[j] - mx);
+			float sum = 0.0f;
+			for (int j = 0; j < T; j++)
 				sum += row[j];
-			}
 			float inv = 1.0f / sum;
 			for (int j = 0; j < T; j++)
 				row[j] *= inv;
@@ -385,7 +386,7 @@ void pofa_attention_forward(pofa_kern *k, float *ctx, float *att, float *attd, c
 	pofa_pool_run(k->pool, (int64_t)B * NH, att_forward_task, &a);
 }
 
-static void att_backward_task(void *arg, int64_t u0, int64_t u1, int tid)
+POFA_CLONES static void att_backward_task(void *arg, int64_t u0, int64_t u1, int tid)
 {
 	att_args *a = arg;
 	int T = a->T, C = a->C, NH = a->NH, hs = C / NH, C3 = 3 * C;
@@ -442,7 +443,7 @@ typedef struct {
 	int *count;    /* per thread */
 } xent_args;
 
-static void xent_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void xent_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	xent_args *a = arg;
 	double loss = 0.0;
@@ -462,17 +463,24 @@ static void xent_task(void *arg, int64_t i0, int64_t i1, int tid)
 			mx = z[j] > mx ? z[j] : mx;
 		float sum = 0.0f;
 		if (dz) {
-			for (int j = 0; j < a->V; j++) {
+			/* the exps in one loop (it vectorises), the sum in order in another */
+			for (int j = 0; j < a->V; j++)
 				dz[j] = pofa_expf(z[j] - mx);
+			for (int j = 0; j < a->V; j++)
 				sum += dz[j];
-			}
 			float inv = a->scale / sum;
 			for (int j = 0; j < a->V; j++)
 				dz[j] *= inv;
 			dz[y] -= a->scale;
 		} else {
-			for (int j = 0; j < a->V; j++)
-				sum += pofa_expf(z[j] - mx);
+			float e[256]; /* the exps a chunk at a time, summed in order */
+			for (int j0 = 0; j0 < a->V; j0 += 256) {
+				int n = a->V - j0 < 256 ? a->V - j0 : 256;
+				for (int j = 0; j < n; j++)
+					e[j] = pofa_expf(z[j0 + j] - mx);
+				for (int j = 0; j < n; j++)
+					sum += e[j];
+			}
 		}
 		loss += (double)(logf(sum) + mx - z[y]);
 		count++;
