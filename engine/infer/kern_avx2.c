@@ -33,6 +33,8 @@ typedef __m256i vi;
 #define VI_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
 #define VI_MADD(acc, x, w) _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
 #define VI_TO_F(v) _mm256_cvtepi32_ps(v)
+#define KS_TR 6 /* 12 sums, 2 vectors of m, a broadcast: 15 of the 16 registers */
+#define KS_TV 2
 #include "engine/infer/kern_simd.h"
 
 const pofa_infer_kern pofa_kern_avx2 = {

@@ -225,18 +225,26 @@ KS void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int 
 
 /* ---- attention: the two products in register tiles of 4 rows x NV vectors ---- */
 
+/* the register tile of the attention products: KS_TR rows by KS_TV
+ * vectors of sums, as many as the path's registers hold beside the
+ * vectors of m and a broadcast */
+#ifndef KS_TR
+#define KS_TR 6
+#define KS_TV 4
+#endif
+
 /* rows [r0, r0 + R) of out (stride Tp), NV vectors from column c0:
  * out[r][c] = sum_t a[r * sa + t * sb] * m[t * Tp + c] over t < n */
 KS_INLINE void ks_tile(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int Tp, int r0,
                        int c0, float mul, const int R, const int NV)
 {
-	vf acc[4][4];
+	vf acc[KS_TR][KS_TV];
 	for (int r = 0; r < R; r++)
 		for (int i = 0; i < NV; i++)
 			acc[r][i] = VF_SET1(0.0f);
 	for (int t = 0; t < n; t++) {
 		const float *mt = m + (size_t)t * Tp + c0;
-		vf x[4];
+		vf x[KS_TV];
 		for (int i = 0; i < NV; i++)
 			x[i] = VF_LOAD(mt + i * VW);
 		for (int r = 0; r < R; r++) {
@@ -280,20 +288,20 @@ KS_INLINE void ks_att_softmax(kb_att *a, const float *add)
 
 /* out (rows, Tp) = A m, A's element (r, t) at a[r * sa + t * sb] */
 KS void ks_product(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int rows, int Tp,
-                       float mul)
+                   float mul)
 {
 	int nv = Tp / VW, r = 0;
-	for (; r + 4 <= rows; r += 4) {
+	for (; r + KS_TR <= rows; r += KS_TR) {
 		int c = 0;
-		for (; c + 4 <= nv; c += 4)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 4, 4);
+		for (; c + KS_TV <= nv; c += KS_TV)
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, KS_TR, KS_TV);
 		for (; c < nv; c++)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 4, 1);
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, KS_TR, 1);
 	}
 	for (; r < rows; r++) {
 		int c = 0;
-		for (; c + 4 <= nv; c += 4)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, 4);
+		for (; c + KS_TV <= nv; c += KS_TV)
+			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, KS_TV);
 		for (; c < nv; c++)
 			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, 1);
 	}
