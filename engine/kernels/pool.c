@@ -51,39 +51,38 @@ static inline void pool_pause(void)
 #endif
 }
 
+/* one turn of a spin: 0 once POOL_SPIN_NS have passed since the first */
+static int spin_on(int64_t *t0, int i)
+{
+	if ((i & 63) == 63) {
+		int64_t t = pool_ns();
+		if (!*t0)
+			*t0 = t;
+		else if (t - *t0 > POOL_SPIN_NS)
+			return 0;
+	}
+	pool_pause();
+	return 1;
+}
+
 /* spins until *v != not (1) or the spin time runs out (0) */
 static int spin_u64(_Atomic uint64_t *v, uint64_t not)
 {
 	int64_t t0 = 0;
-	for (int i = 0;; i++) {
-		if (atomic_load_explicit(v, memory_order_acquire) != not)
-			return 1;
-		if ((i & 63) == 63) {
-			int64_t t = pool_ns();
-			if (!t0)
-				t0 = t;
-			else if (t - t0 > POOL_SPIN_NS)
-				return 0;
-		}
-		pool_pause();
-	}
+	for (int i = 0; atomic_load_explicit(v, memory_order_acquire) == not; i++)
+		if (!spin_on(&t0, i))
+			return 0;
+	return 1;
 }
 
+/* spins until *v is 0 (1) or the spin time runs out (0) */
 static int spin_zero(_Atomic int *v)
 {
 	int64_t t0 = 0;
-	for (int i = 0;; i++) {
-		if (atomic_load_explicit(v, memory_order_acquire) == 0)
-			return 1;
-		if ((i & 63) == 63) {
-			int64_t t = pool_ns();
-			if (!t0)
-				t0 = t;
-			else if (t - t0 > POOL_SPIN_NS)
-				return 0;
-		}
-		pool_pause();
-	}
+	for (int i = 0; atomic_load_explicit(v, memory_order_acquire) != 0; i++)
+		if (!spin_on(&t0, i))
+			return 0;
+	return 1;
 }
 
 typedef struct { pofa_pool *p; int id; } pool_worker_arg;

@@ -2,6 +2,7 @@
  * the int8 forward-only path (the packers read untrusted weights), then
  * one forward pass. POFA_FUZZ_SEED=FILE writes a valid file to start from. */
 #include "test/fuzz/fuzz.h"
+#include "test/fuzz/fuzz_qat.h"
 #include "engine/infer/infer.h"
 
 static pofa_model *model(void)
@@ -9,26 +10,8 @@ static pofa_model *model(void)
 	static pofa_model *m;
 	if (m)
 		return m;
+	m = fuzz_qat_model();
 	pofa_err err;
-	pofa_config c;
-	if (pofa_config_preset(&c, "bert-tiny", &err))
-		abort();
-	c.vocab_size = 40;
-	c.hidden_size = 16;
-	c.num_attention_heads = 2;
-	c.intermediate_size = 32;
-	c.num_hidden_layers = 1;
-	c.max_position_embeddings = 16;
-	c.num_labels = 2;
-	m = pofa_model_new_for(&c, POFA_HEAD_CLS, POFA_MODEL_INFER, 2, 8, 1, &err);
-	if (!m)
-		abort();
-	pofa_model_init(m, 7);
-	pofa_model_set_dropout(m, 0);
-	int ids[16] = { 2, 7, 9, 3, 0, 0, 0, 0, 2, 8, 3, 11, 12, 13, 3, 0 };
-	pofa_batch b = { .B = 2, .T = 8, .input_ids = ids };
-	if (pofa_model_set_qat(m, 1, 0, &err) || pofa_model_forward(m, &b, 1, &err))
-		abort();
 	const char *seed = getenv("POFA_FUZZ_SEED");
 	if (seed && pofa_model_export_int8(m, seed, &err))
 		abort();
