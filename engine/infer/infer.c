@@ -522,6 +522,9 @@ static void ln_task(void *arg, int64_t k0, int64_t k1, int tid)
 	pofa_infer *inf = j->inf;
 	inf->kern->layernorm(j->y, j->x, j->res, j->w, j->bias, j->C, inf->ld, (int)k0 * 16, (int)k1 * 16,
 	                     inf->cfg.layer_norm_eps);
+	if (j->l) /* the next Linear's int8 input, from the columns this thread just wrote */
+		inf->kern->quant(inf->x8, j->y, j->l->C, inf->ld, (int)k0 * 16, (int)k1 * 16, j->l->in_inv,
+		                 j->l->in_zp);
 }
 
 static void quant_task(void *arg, int64_t k0, int64_t k1, int tid)
@@ -543,10 +546,12 @@ static void linear_task(void *arg, int64_t p0, int64_t p1, int tid)
 }
 
 /* y = l(x) over all columns in use; its time goes to part p */
-static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x, enum pofa_infer_part p)
+/* y = l(x); quantized: x8 already holds x for l (the LayerNorm before did it) */
+static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x, int quantized,
+                       enum pofa_infer_part p)
 {
 	job j = { .inf = inf, .l = l, .y = y, .x = x };
-	if (l->fmt == POFA_LIN_I8) {
+	if (l->fmt == POFA_LIN_I8 && !quantized) {
 		pofa_pool_run(inf->pool, inf->np / 16, quant_task, &j);
 		mark(inf, POFA_PART_QUANTIZE);
 	}
@@ -554,9 +559,13 @@ static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const fl
 	mark(inf, p);
 }
 
-static void layernorm(pofa_infer *inf, float *y, const float *x, const float *res, const float *w, const float *b)
+/* y = LayerNorm(x + res); next: the int8 Linear that reads y, whose input
+ * is quantized here in the same pass (else NULL) */
+static void layernorm(pofa_infer *inf, float *y, const float *x, const float *res, const float *w, const float *b,
+                      const pofa_linear *next)
 {
-	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b, .C = inf->C };
+	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b, .C = inf->C,
+	          .l = next && next->fmt == POFA_LIN_I8 ? next : NULL };
 	pofa_pool_run(inf->pool, inf->np / 16, ln_task, &j);
 	mark(inf, POFA_PART_LAYERNORM);
 }
@@ -604,7 +613,7 @@ static void head_cls(pofa_infer *inf)
 	int ld = inf->ld, np = inf->np;
 	inf->ld = ldb;
 	inf->np = ldb;
-	run_linear(inf, &inf->pooler, inf->pooled, inf->pin, POFA_PART_HEAD);
+	run_linear(inf, &inf->pooler, inf->pooled, inf->pin, 0, POFA_PART_HEAD);
 	inf->ld = ld;
 	inf->np = np;
 	for (size_t i = 0; i < (size_t)C * ldb; i++)
@@ -684,17 +693,18 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 		inf->t_mark = now_s();
 	pofa_pool_run(inf->pool, inf->np, embed_task, &j);
 	mark(inf, POFA_PART_EMBED);
-	layernorm(inf, inf->h, inf->tmp, NULL, inf->elnw, inf->elnb);
+	/* each LayerNorm quantizes the input of the int8 Linear after it */
+	layernorm(inf, inf->h, inf->tmp, NULL, inf->elnw, inf->elnb, inf->L ? &inf->lay[0].qkv : NULL);
 	for (int l = 0; l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
-		run_linear(inf, &y->qkv, inf->qkv, inf->h, POFA_PART_QKV);
+		run_linear(inf, &y->qkv, inf->qkv, inf->h, 1, POFA_PART_QKV);
 		pofa_pool_run(inf->pool, (int64_t)inf->B * inf->NH, attention_task, &j);
 		mark(inf, POFA_PART_ATTENTION);
-		run_linear(inf, &y->ao, inf->tmp, inf->ctx, POFA_PART_ATTN_OUT);
-		layernorm(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b);
-		run_linear(inf, &y->fc, inf->f, inf->h1, POFA_PART_FFN_IN);
-		run_linear(inf, &y->fp, inf->tmp, inf->f, POFA_PART_FFN_OUT);
-		layernorm(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b);
+		run_linear(inf, &y->ao, inf->tmp, inf->ctx, 0, POFA_PART_ATTN_OUT);
+		layernorm(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b, &y->fc);
+		run_linear(inf, &y->fc, inf->f, inf->h1, 1, POFA_PART_FFN_IN);
+		run_linear(inf, &y->fp, inf->tmp, inf->f, 0, POFA_PART_FFN_OUT);
+		layernorm(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b, l + 1 < inf->L ? &inf->lay[l + 1].qkv : NULL);
 	}
 	if (inf->head == POFA_HEAD_CLS)
 		head_cls(inf);
