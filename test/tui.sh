@@ -10,7 +10,7 @@ bad() { echo "FAIL $1"; $T capture-pane -p -t t 2>/dev/null | head -40; fails=$(
 screen() { $T capture-pane -p -t t; }
 # wait_for TEXT [seconds]: until the pane shows TEXT
 wait_for() {
-	i=0; n=$((${2:-60} * 10))
+	i=0; n=$((${2:-60} * 10 * slow))
 	while [ $i -lt $n ]; do
 		screen | grep -q -- "$1" && return 0
 		sleep 0.1; i=$((i + 1))
@@ -51,7 +51,7 @@ grep -q '"schedule","final_sparsity=0.5"' "$tmp/run/events.csv" && ok "events.cs
 	|| bad "events.csv records the edit"
 # the sparsity reached follows the new target: 50% once the window ends
 end=$(screen | sed -n 's/.*GMP [0-9.]*->\([0-9.]*\) start [0-9]* end \([0-9]*\).*/\2/p')
-for i in $(seq 1 600); do
+for i in $(seq 1 $((600 * slow))); do
 	s=$(step_now); [ -n "$s" ] && [ -n "$end" ] && [ "$s" -gt "$end" ] && break; sleep 0.2
 done
 last=$(grep '"prune90"' "$tmp/run/metrics.csv" | tail -1 | cut -d, -f11)
@@ -94,7 +94,7 @@ screen | grep -q "pofa run: stopped; continue with pofa run --resume" && ! scree
 grep -q '"stopped"\|prune90 stopped' "$tmp/run/events.csv" && ok "the stage is stopped, checkpointed" || bad "stopped event"
 "$POFA" run --headless --resume "$tmp/run" --set prune90.steps=1 > "$tmp/r.log" 2>&1; [ $? -eq 2 ] \
 	&& ok "--resume takes no --set" || bad "--resume with --set"
-timeout 600 "$POFA" run --headless --resume "$tmp/run" > "$tmp/r.log" 2>&1 && grep -q "resumed at step" "$tmp/run/events.csv" \
+timeout $((600 * slow)) "$POFA" run --headless --resume "$tmp/run" > "$tmp/r.log" 2>&1 && grep -q "resumed at step" "$tmp/run/events.csv" \
 	&& ok "pofa run --resume continues the run to its end" || { cat "$tmp/r.log" | tail -5; bad "resume"; }
 
 # a malformed theme: named with file:line in the event log, the default used
