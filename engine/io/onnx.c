@@ -184,8 +184,10 @@ static const char *init(graph *g, const char *name, int dtype, int ndim, const i
 	if (!t || !d || !raw)
 		return "";
 	pofa_onnx__tensor_proto__init(t);
-	memcpy(d, dims, (size_t)ndim * sizeof *d);
-	memcpy(raw, data, bytes);
+	if (ndim) /* a scalar has no dims (NULL) */
+		memcpy(d, dims, (size_t)ndim * sizeof *d);
+	if (bytes)
+		memcpy(raw, data, bytes);
 	t->name = gstr(g, "%s", name);
 	t->n_dims = (size_t)ndim;
 	t->dims = d;
