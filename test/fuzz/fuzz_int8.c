@@ -28,13 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pofa_infer_opts o = { .maxB = 2, .maxT = 8, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
 	pofa_infer *inf = pofa_infer_from_model(m, &f, &o, &err);
-	if (inf) {
-		int ids[16] = { 2, 5, 6, 3, 0, 0, 0, 0, 2, 9, 3, 0, 0, 0, 0, 0 };
-		int mask[16] = { 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0 };
-		pofa_batch b = { .B = 2, .T = 8, .input_ids = ids, .attention_mask = mask };
-		pofa_infer_forward(inf, &b, &err);
-		pofa_infer_free(inf);
-	}
+	fuzz_forward(inf);
 	pofa_st_close(&f);
 	return 0;
 }

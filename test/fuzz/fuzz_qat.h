@@ -1,11 +1,13 @@
 /*
  * fuzz_qat.h - the tiny QAT classifier the int8 harnesses start from: one
- * layer, 16 channels, its input ranges observed on one batch.
+ * layer, 16 channels, its input ranges observed on one batch; and the
+ * forward pass each harness runs on what it opened.
  */
 #ifndef POFA_FUZZ_QAT_H
 #define POFA_FUZZ_QAT_H
 
 #include "engine/pofa.h"
+#include "engine/infer/infer.h"
 
 #include <stdlib.h>
 
@@ -32,6 +34,19 @@ static pofa_model *fuzz_qat_model(void)
 	if (pofa_model_set_qat(m, 1, 0, &err) || pofa_model_forward(m, &b, 1, &err))
 		abort();
 	return m;
+}
+
+/* one forward pass of a model the harness opened (NULL: it was refused), then free it */
+static void fuzz_forward(pofa_infer *inf)
+{
+	if (!inf)
+		return;
+	pofa_err err;
+	int ids[16] = { 2, 5, 6, 3, 0, 0, 0, 0, 2, 9, 3, 0, 0, 0, 0, 0 };
+	int mask[16] = { 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0 };
+	pofa_batch b = { .B = 2, .T = 8, .input_ids = ids, .attention_mask = mask };
+	pofa_infer_forward(inf, &b, &err);
+	pofa_infer_free(inf);
 }
 
 #endif
