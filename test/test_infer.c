@@ -317,6 +317,132 @@ static void test_elementwise(void **st)
 	assert_int_equal(fails, 0);
 }
 
+/* the quantization rule of QAT's fake quantization: NaN to 0 */
+static int32_t q_ref(float x, float inv, int zp)
+{
+	float v = rintf(x * inv) + (float)zp;
+	return !(v >= 0.0f) ? 0 : v > 255.0f ? 255 : (int32_t)v;
+}
+
+/* LayerNorm (with and without the residual, in place too) against double
+ * precision, and the int8 input quantization against the rule, lane by
+ * lane, on every path: a window and a ragged tail of columns, a channel
+ * count that is not a multiple of 4, the ends of the range, NaN, ties */
+static void test_layernorm_quant(void **st)
+{
+	(void)st;
+	static const int Cs[] = { 5, 130, 768 };
+	const int ld = 112, n0 = 16, n1 = 112; /* 96 columns: a 64-wide window and 32 more */
+	int fails = 0;
+	for (int p = 0; p <= (int)pofa_cpu_best(); p++) {
+		const pofa_infer_kern *k = pofa_infer_kern_for((enum pofa_cpu_path)p);
+		for (size_t ci = 0; ci < sizeof Cs / sizeof *Cs; ci++) {
+			int C = Cs[ci], Cp = (C + 3) & ~3;
+			float *x = zalloc((size_t)Cp * ld * 4), *res = zalloc((size_t)Cp * ld * 4), *y = zalloc((size_t)Cp * ld * 4);
+			float *w = malloc((size_t)C * 4), *b = malloc((size_t)C * 4);
+			for (int c = 0; c < C; c++) {
+				w[c] = 1.0f + 0.5f * frand();
+				b[c] = 0.1f * frand();
+				for (int n = 0; n < ld; n++) {
+					x[(size_t)c * ld + n] = 4.0f * frand() + (n % 7 == 3 ? 30.0f : 0.0f); /* a large mean too */
+					res[(size_t)c * ld + n] = frand();
+				}
+			}
+			for (int mode = 0; mode < 3 && !fails; mode++) { /* residual; none; in place with residual */
+				float *out = mode == 2 ? x : y;
+				float *xin = malloc((size_t)C * ld * 4);
+				memcpy(xin, x, (size_t)C * ld * 4);
+				memset(y, 0, (size_t)Cp * ld * 4);
+				k->layernorm(out, x, mode == 1 ? NULL : res, w, b, C, ld, n0, n1, 1e-12f);
+				/* the same operations in the same order as the portable path: the same bits */
+				float *port = zalloc((size_t)C * ld * 4);
+				memcpy(port, mode == 2 ? xin : y, (size_t)C * ld * 4);
+				const pofa_infer_kern *pk = pofa_infer_kern_for(POFA_CPU_PORTABLE);
+				if (mode == 2)
+					pk->layernorm(port, port, res, w, b, C, ld, n0, n1, 1e-12f);
+				else
+					pk->layernorm(port, xin, mode == 1 ? NULL : res, w, b, C, ld, n0, n1, 1e-12f);
+				for (size_t i = 0; i < (size_t)C * ld; i++)
+					if (memcmp(&port[i], &out[i], sizeof *out)) {
+						print_error("%s LayerNorm (C %d, mode %d): y[%zu][%zu] is %.9g, the portable path's %.9g\n",
+						            pofa_cpu_path_names[p], C, mode, i / ld, i % ld, out[i], port[i]);
+						fails++;
+						break;
+					}
+				free(port);
+				for (int n = 0; n < ld && fails < 5; n++) {
+					double mean = 0.0, var = 0.0;
+					for (int c = 0; c < C; c++)
+						mean += (double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]);
+					mean /= C;
+					for (int c = 0; c < C; c++) {
+						double d = (double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]) - mean;
+						var += d * d;
+					}
+					double rstd = 1.0 / sqrt(var / C + 1e-12);
+					for (int c = 0; c < C; c++) {
+						double want = n < n0 || n >= n1
+						                  ? (mode == 2 ? xin[(size_t)c * ld + n] : 0.0)
+						                  : ((double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]) -
+						                     mean) * rstd * w[c] + b[c];
+						double got = out[(size_t)c * ld + n];
+						if (!(fabs(got - want) <= 2e-5 * (1.0 + fabs(want)))) {
+							print_error("%s LayerNorm (C %d, %s): y[%d][%d]: expected %.8g, got %.8g\n",
+							            pofa_cpu_path_names[p], C,
+							            mode == 0 ? "residual" : mode == 1 ? "no residual" : "in place", c, n, want, got);
+							fails++;
+							break;
+						}
+					}
+				}
+				if (mode == 2)
+					memcpy(x, xin, (size_t)C * ld * 4);
+				free(xin);
+			}
+			/* quantization: specials in the first rows, ties, the clamp */
+			static const float sp[] = { NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 2.5f, 3.5f, -2.5f, 0.0f, -0.0f };
+			for (size_t i = 0; i < sizeof sp / sizeof *sp; i++)
+				x[(size_t)(i % C) * ld + n0 + (int)i] = sp[i];
+			for (int zi = 0; zi < 2 && fails < 5; zi++) {
+				int zp = zi ? 128 : 3;
+				float scale_inv = zi ? 20.0f : 1.0f;
+				size_t bytes = pofa_x8_bytes(k->x8, C, ld);
+				assert_true(bytes > 0 && bytes < ((size_t)1 << 30));
+				uint8_t *x8 = zalloc(bytes);
+				for (size_t i = 0; i < bytes; i++)
+					x8[i] = 0xa5;
+				k->quant(x8, x, C, ld, n0, n1, scale_inv, zp);
+				const uint32_t *lane = (const uint32_t *)x8;
+				int per = k->x8 == POFA_X8_U8X4 ? 4 : 2;
+				for (int c0 = 0; c0 < Cp && fails < 5; c0 += per)
+					for (int n = 0; n < ld; n++) {
+						uint32_t want = 0;
+						for (int i = 0; i < per; i++) {
+							int c = c0 + i;
+							if (k->x8 == POFA_X8_U8X4)
+								want |= (uint32_t)(c < C ? q_ref(x[(size_t)c * ld + n], scale_inv, zp) : zp) << (8 * i);
+							else if (c < C)
+								want |= (uint32_t)(uint16_t)(q_ref(x[(size_t)c * ld + n], scale_inv, zp) - zp) << (16 * i);
+						}
+						if (n < n0 || n >= n1)
+							want = 0xa5a5a5a5u; /* columns outside the range untouched */
+						uint32_t got = lane[(size_t)(c0 / per) * ld + n];
+						if (got != want) {
+							print_error("%s quantize (C %d, zero point %d): lane (%d, %d): expected %08x, got %08x\n",
+							            pofa_cpu_path_names[p], C, zp, c0 / per, n, want, got);
+							fails++;
+							break;
+						}
+					}
+				free(x8);
+			}
+			free(x); free(res); free(y); free(w); free(b);
+		}
+		print_message("  LayerNorm and int8 input on %s: checked\n", pofa_cpu_path_names[p]);
+	}
+	assert_int_equal(fails, 0);
+}
+
 /* the format chosen by the costs: dense when dense, sparse when 90% sparse */
 static void test_choice(void **st)
 {
@@ -774,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_elementwise),
+		cmocka_unit_test(test_layernorm_quant),
 		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_int8_model),

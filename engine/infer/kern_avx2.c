@@ -33,6 +33,15 @@ typedef __m256i vi;
 #define VI_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
 #define VI_MADD(acc, x, w) _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
 #define VI_TO_F(v) _mm256_cvtepi32_ps(v)
+#define VF_DIV(a, b) _mm256_div_ps(a, b)
+#define VF_SQRT(a) _mm256_sqrt_ps(a)
+#define VF_RINT(a) _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VF_TO_I(a) _mm256_cvtps_epi32(a)
+#define VI_OR(a, b) _mm256_or_si256(a, b)
+#define VI_AND(a, b) _mm256_and_si256(a, b)
+#define VI_SUB(a, b) _mm256_sub_epi32(a, b)
+#define VI_SLLI(v, n) _mm256_slli_epi32(v, n)
+#define VI_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
 #define KS_TR 6 /* 12 sums, 2 vectors of m, a broadcast: 15 of the 16 registers */
 #define KS_TV 2
 #include "engine/infer/kern_simd.h"
@@ -42,8 +51,8 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	.x8 = POFA_X8_S16X2,
 	.sparse = ks_sparse,
 	.int8 = ks_int8_s16,
-	.quant = kb_quant_s16x2,
+	.quant = ks_quant_s16x2,
 	.bias_act = ks_bias_act,
-	.layernorm = kb_layernorm,
+	.layernorm = ks_layernorm,
 	.attention = ks_attention,
 };

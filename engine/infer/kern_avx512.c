@@ -13,8 +13,8 @@ const pofa_infer_kern pofa_kern_avx512 = {
 	.x8 = POFA_X8_S16X2,
 	.sparse = ks_sparse,
 	.int8 = ks_int8_s16,
-	.quant = kb_quant_s16x2,
+	.quant = ks_quant_s16x2,
 	.bias_act = ks_bias_act,
-	.layernorm = kb_layernorm,
+	.layernorm = ks_layernorm,
 	.attention = ks_attention,
 };

@@ -14,6 +14,10 @@
  *   VF_POW2(k)      2^k for whole-number floats k in the normal range
  *   VI_MADD(acc, x, w)  acc + pmaddwd(x, w): pairs of int16, exact
  *   VI_TO_F(v)      int32 to float
+ *   VF_DIV, VF_SQRT  exact as the scalar ones
+ *   VF_RINT(a)      round to the nearest whole number, ties to even (rintf)
+ *   VF_TO_I(a)      whole-number floats to int32
+ *   VI_OR, VI_SUB, VI_AND  VI_SLLI(v, n) shift left   VI_STOREU(p, v)
  *
  * A column tile is NV vectors wide, held in registers for one output row
  * while the row's stored weights stream past; tiles run outer, rows inner,
@@ -221,6 +225,117 @@ KS void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int 
 #define KS_CALL(n) ks_i8_s16(w, y, x8, ld, t0, r0, r1, n)
 	KS_TILES(KS_CALL);
 #undef KS_CALL
+}
+
+/* ---- LayerNorm and the int8 input, a window of columns at a time ---- */
+
+#define KS_LNV (64 / VW) /* vectors of columns a LayerNorm window */
+
+/* kern_body.h's kb_layernorm with its sums in registers: the same
+ * operations in the same order (no contraction), so the same bits; x + res
+ * is written to y in the first pass, and the other two read only y */
+KS_INLINE void ks_ln_window(float *y, const float *x, const float *res, const float *w, const float *b, int C,
+                            int ld, int t0, float eps)
+{
+	vf mean[KS_LNV], var[KS_LNV];
+	for (int i = 0; i < KS_LNV; i++)
+		mean[i] = var[i] = VF_SET1(0.0f);
+	for (int c = 0; c < C; c++) {
+		const float *xr = x + (size_t)c * ld + t0;
+		float *yr = y + (size_t)c * ld + t0;
+		for (int i = 0; i < KS_LNV; i++) {
+			vf v = VF_LOADU(xr + i * VW);
+			if (res) {
+				v = VF_ADD(v, VF_LOADU(res + (size_t)c * ld + t0 + i * VW));
+				VF_STOREU(yr + i * VW, v);
+			}
+			mean[i] = VF_ADD(mean[i], v);
+		}
+	}
+	const float *src = res ? y : x;
+	vf fc = VF_SET1((float)C);
+	for (int i = 0; i < KS_LNV; i++)
+		mean[i] = VF_DIV(mean[i], fc);
+	for (int c = 0; c < C; c++) {
+		const float *sr = src + (size_t)c * ld + t0;
+		for (int i = 0; i < KS_LNV; i++) {
+			vf d = VF_SUB(VF_LOADU(sr + i * VW), mean[i]);
+			var[i] = VF_ADD(var[i], VF_MUL(d, d));
+		}
+	}
+	for (int i = 0; i < KS_LNV; i++)
+		var[i] = VF_DIV(VF_SET1(1.0f), VF_SQRT(VF_ADD(VF_DIV(var[i], fc), VF_SET1(eps))));
+	for (int c = 0; c < C; c++) {
+		const float *sr = src + (size_t)c * ld + t0;
+		float *yr = y + (size_t)c * ld + t0;
+		vf wc = VF_SET1(w[c]), bc = VF_SET1(b[c]);
+		for (int i = 0; i < KS_LNV; i++)
+			VF_STOREU(yr + i * VW,
+			          VF_ADD(VF_MUL(VF_MUL(VF_SUB(VF_LOADU(sr + i * VW), mean[i]), var[i]), wc), bc));
+	}
+}
+
+KS void ks_layernorm(float *y, const float *x, const float *res, const float *w, const float *b, int C, int ld,
+                     int n0, int n1, float eps)
+{
+	int t0 = n0;
+	for (; t0 + KS_LNV * VW <= n1; t0 += KS_LNV * VW)
+		ks_ln_window(y, x, res, w, b, C, ld, t0, eps);
+	if (t0 < n1)
+		kb_layernorm(y, x, res, w, b, C, ld, t0, n1, eps);
+}
+
+/* kb_q in vectors: the same bits (a NaN product: max gives 0) */
+KS_INLINE vi ks_q(vf x, vf inv, vf zp)
+{
+	vf v = VF_ADD(VF_RINT(VF_MUL(x, inv)), zp);
+	return VF_TO_I(VF_MIN(VF_MAX(v, VF_SET1(0.0f)), VF_SET1(255.0f)));
+}
+
+/* kb_quant_u8x4 in vectors */
+KS void ks_quant_u8x4(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
+{
+	uint32_t *o = x8;
+	vf vinv = VF_SET1(inv), vz = VF_SET1((float)zp);
+	vi pad = VI_SET1(zp);
+	for (int c0 = 0; c0 < C; c0 += 4) {
+		const float *r[4];
+		for (int i = 0; i < 4; i++)
+			r[i] = c0 + i < C ? x + (size_t)(c0 + i) * ld : NULL;
+		uint32_t *dst = o + (size_t)(c0 / 4) * ld;
+		int n = n0;
+		for (; n + VW <= n1; n += VW) {
+			vi v = VI_SET1(0);
+			for (int i = 0; i < 4; i++)
+				v = VI_OR(v, VI_SLLI(r[i] ? ks_q(VF_LOADU(r[i] + n), vinv, vz) : pad, 8 * i));
+			VI_STOREU(dst + n, v);
+		}
+		if (n < n1)
+			kb_quant_u8x4((char *)x8 + (size_t)(c0 / 4) * ld * 4, x + (size_t)c0 * ld, C - c0 < 4 ? C - c0 : 4,
+			              ld, n, n1, inv, zp);
+	}
+}
+
+/* kb_quant_s16x2 in vectors */
+KS void ks_quant_s16x2(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
+{
+	uint32_t *o = x8;
+	vf vinv = VF_SET1(inv), vz = VF_SET1((float)zp);
+	vi izp = VI_SET1(zp), lo = VI_SET1(0xffff);
+	int Cp = (C + 3) & ~3;
+	for (int c0 = 0; c0 < Cp; c0 += 2) {
+		const float *r0 = c0 < C ? x + (size_t)c0 * ld : NULL, *r1 = c0 + 1 < C ? x + (size_t)(c0 + 1) * ld : NULL;
+		uint32_t *dst = o + (size_t)(c0 / 2) * ld;
+		int n = n0;
+		for (; n + VW <= n1; n += VW) {
+			vi a = r0 ? VI_AND(VI_SUB(ks_q(VF_LOADU(r0 + n), vinv, vz), izp), lo) : VI_SET1(0);
+			vi b = r1 ? VI_SLLI(VI_SUB(ks_q(VF_LOADU(r1 + n), vinv, vz), izp), 16) : VI_SET1(0);
+			VI_STOREU(dst + n, VI_OR(a, b));
+		}
+		for (; n < n1; n++)
+			dst[n] = (r0 ? (uint32_t)(uint16_t)(kb_q(r0[n], inv, (float)zp) - zp) : 0u) |
+			         (r1 ? (uint32_t)(uint16_t)(kb_q(r1[n], inv, (float)zp) - zp) << 16 : 0u);
+	}
 }
 
 /* ---- attention: the two products in register tiles of 4 rows x NV vectors ---- */

@@ -63,5 +63,5 @@ void pofa_kern_vnni_fill(pofa_infer_kern *k)
 	k->path = POFA_CPU_AVX512_VNNI;
 	k->x8 = POFA_X8_U8X4;
 	k->int8 = kv_int8;
-	k->quant = kb_quant_u8x4;
+	k->quant = ks_quant_u8x4;
 }
