@@ -94,7 +94,7 @@ static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, cons
 		fail_msg("out of memory");
 	float *y = zalloc((size_t)s->OC * ld * sizeof *y);
 	for (int p = 0; p < l.nsplit; p++)
-		pofa_linear_rows(&l, k, y, x, NULL, ld, np, l.split[p], l.split[p + 1]);
+		pofa_linear_rows(&l, k, y, x, NULL, ld, np, l.split[p], l.split[p + 1], NULL);
 	int bad = 0;
 	for (int o = 0; o < s->OC && !bad; o++)
 		for (int n = 0; n < s->N; n++) {
@@ -118,7 +118,15 @@ static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, cons
 	return bad ? -1 : stored_as;
 }
 
-/* the int8 product against integers summed exactly */
+/* the quantization rule of QAT's fake quantization: NaN to 0 */
+static int32_t q_ref(float x, float inv, int zp)
+{
+	float v = rintf(x * inv) + (float)zp;
+	return !(v >= 0.0f) ? 0 : v > 255.0f ? 255 : (int32_t)v;
+}
+
+/* the int8 product against integers summed exactly; then its output
+ * quantized for a next int8 Linear, against the rule applied to it */
 static int check_int8(const pofa_infer_kern *k, const shape *s, const float *wf, const float *bias,
                       const float *x, int ld, int np)
 {
@@ -142,7 +150,7 @@ static int check_int8(const pofa_infer_kern *k, const shape *s, const float *wf,
 	float *y = zalloc((size_t)OC * ld * sizeof *y);
 	k->quant(x8, x, C, ld, 0, np, l.in_inv, zp);
 	for (int p = 0; p < l.nsplit; p++)
-		pofa_linear_rows(&l, k, y, x, x8, ld, np, l.split[p], l.split[p + 1]);
+		pofa_linear_rows(&l, k, y, x, x8, ld, np, l.split[p], l.split[p + 1], NULL);
 	int bad = 0;
 	for (int o = 0; o < OC && !bad; o++)
 		for (int n = 0; n < s->N; n++) {
@@ -163,6 +171,47 @@ static int check_int8(const pofa_infer_kern *k, const shape *s, const float *wf,
 				break;
 			}
 		}
+	/* the output quantized in the product's last step: the lanes of
+	 * k->quant on y, the last group of 4 rows padded as k->quant pads */
+	pofa_qout qo = { .inv = 1.0f / (0.02f + 0.1f * (float)urand()), .zp = (int)(urand() * 255.99) };
+	size_t bytes = pofa_x8_bytes(k->x8, OC, ld);
+	assert_true(bytes > 0 && bytes < ((size_t)1 << 30));
+	uint8_t *want8 = zalloc(bytes), *got8 = zalloc(bytes);
+	qo.x8 = got8;
+	k->quant(want8, y, OC, ld, 0, np, qo.inv, qo.zp);
+	for (int p = 0; p < l.nsplit; p++) {
+		if (l.split[p] % 4) {
+			print_error("%s int8: the row split at %d is not a multiple of 4\n", pofa_cpu_path_names[k->path],
+			            l.split[p]);
+			bad = 1;
+		}
+		pofa_linear_rows(&l, k, NULL, x, x8, ld, np, l.split[p], l.split[p + 1], &qo);
+	}
+	int per = k->x8 == POFA_X8_U8X4 ? 4 : 2, Cp = (OC + 3) & ~3;
+	for (int c0 = 0; c0 < Cp && !bad; c0 += per)
+		for (int n = 0; n < np; n++) {
+			size_t at = (size_t)(c0 / per) * ld + n;
+			uint32_t w32, g32;
+			memcpy(&w32, want8 + 4 * at, 4);
+			memcpy(&g32, got8 + 4 * at, 4);
+			/* the rule itself, on the float output */
+			uint32_t rule = 0;
+			for (int i = 0; i < per; i++) {
+				int c = c0 + i;
+				if (per == 4)
+					rule |= (uint32_t)(c < OC ? q_ref(y[(size_t)c * ld + n], qo.inv, qo.zp) : qo.zp) << (8 * i);
+				else if (c < OC)
+					rule |= (uint32_t)(uint16_t)(q_ref(y[(size_t)c * ld + n], qo.inv, qo.zp) - qo.zp) << (16 * i);
+			}
+			if (g32 != w32 || g32 != rule) {
+				print_error("%s int8 (%d x %d, %d tokens) quantized out: lane (%d, %d): expected %08x, got %08x\n",
+				            pofa_cpu_path_names[k->path], OC, C, s->N, c0 / per, n, rule, g32);
+				bad = 1;
+				break;
+			}
+		}
+	free(want8);
+	free(got8);
 	pofa_linear_free(&l);
 	free(x8);
 	free(y);
@@ -317,13 +366,6 @@ static void test_elementwise(void **st)
 	assert_int_equal(fails, 0);
 }
 
-/* the quantization rule of QAT's fake quantization: NaN to 0 */
-static int32_t q_ref(float x, float inv, int zp)
-{
-	float v = rintf(x * inv) + (float)zp;
-	return !(v >= 0.0f) ? 0 : v > 255.0f ? 255 : (int32_t)v;
-}
-
 /* LayerNorm (with and without the residual, in place too) against double
  * precision, and the int8 input quantization against the rule, lane by
  * lane, on every path: a window and a ragged tail of columns, a channel
@@ -371,10 +413,14 @@ static void test_layernorm_quant(void **st)
 					}
 				free(port);
 				for (int n = 0; n < ld && fails < 5; n++) {
-					double mean = 0.0, var = 0.0;
-					for (int c = 0; c < C; c++)
-						mean += (double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]);
+					double mean = 0.0, var = 0.0, mabs = 0.0;
+					for (int c = 0; c < C; c++) {
+						double v = (double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]);
+						mean += v;
+						mabs += fabs(v);
+					}
 					mean /= C;
+					mabs /= C;
 					for (int c = 0; c < C; c++) {
 						double d = (double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]) - mean;
 						var += d * d;
@@ -386,7 +432,10 @@ static void test_layernorm_quant(void **st)
 						                  : ((double)xin[(size_t)c * ld + n] + (mode == 1 ? 0.0 : res[(size_t)c * ld + n]) -
 						                     mean) * rstd * w[c] + b[c];
 						double got = out[(size_t)c * ld + n];
-						if (!(fabs(got - want) <= 2e-5 * (1.0 + fabs(want)))) {
+						/* the float mean, summed in order, is off by up to
+						 * (C - 1) 2^-24 mean|x|; the output by that times rstd w */
+						double tol = 2e-5 * (1.0 + fabs(want)) + C * 0x1p-24 * mabs * rstd * fabs(w[c]);
+						if (!(fabs(got - want) <= tol)) {
 							print_error("%s LayerNorm (C %d, %s): y[%d][%d]: expected %.8g, got %.8g\n",
 							            pofa_cpu_path_names[p], C,
 							            mode == 0 ? "residual" : mode == 1 ? "no residual" : "in place", c, n, want, got);

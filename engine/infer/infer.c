@@ -107,7 +107,7 @@ void pofa_infer_free(pofa_infer *inf)
 	pofa_linear_free(&inf->pooler);
 	void *ptrs[] = { inf->wte, inf->wte16, inf->wpe, inf->wtt, inf->elnw, inf->elnb, inf->clsw, inf->clsb, inf->qaw,
 	                 inf->qab, inf->tw, inf->tb, inf->tlnw, inf->tlnb, inf->mlmb, inf->h, inf->h1, inf->qkv,
-	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->S, inf->maskadd, inf->pin, inf->pooled,
+	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->S, inf->maskadd, inf->pin, inf->pooled,
 	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean,
 	                 inf->rstd, inf->sse, inf->rk.scratch };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
@@ -268,6 +268,7 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->tmp = pofa_infer_falloc((size_t)C * ld);
 	inf->f = pofa_infer_falloc((size_t)I * ld);
 	inf->x8 = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
+	inf->x8b = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
 	inf->att_per = (pofa_att_scratch(T, C / inf->NH) + 15) & ~(size_t)15;
 	inf->S = pofa_infer_falloc((size_t)inf->nthreads * inf->att_per);
 	inf->maskadd = pofa_infer_falloc((size_t)inf->maxB * T);
@@ -278,8 +279,8 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
 	inf->sse = pofa_infer_falloc((size_t)2 * inf->maxB * T);
 	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * inf->att_per +
-	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? x8 : 0);
-	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || inf->x8) &&
+	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? 2 * x8 : 0);
+	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || (inf->x8 && inf->x8b)) &&
 	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
 	if (ok && inf->head == POFA_HEAD_MLM) {
 		inf->xm = pofa_infer_falloc((size_t)rows * C);
@@ -485,6 +486,8 @@ typedef struct {
 	float *y;
 	const float *x, *res, *w, *bias;
 	int C;
+	void *x8;              /* an int8 Linear's input */
+	const pofa_qout *qo;   /* its output quantized for the next, or NULL */
 } job;
 
 static void embed_task(void *arg, int64_t n0, int64_t n1, int tid)
@@ -532,7 +535,7 @@ static void quant_task(void *arg, int64_t k0, int64_t k1, int tid)
 	(void)tid;
 	job *j = arg;
 	pofa_infer *inf = j->inf;
-	inf->kern->quant(inf->x8, j->x, j->l->C, inf->ld, (int)k0 * 16, (int)k1 * 16, j->l->in_inv, j->l->in_zp);
+	inf->kern->quant(j->x8, j->x, j->l->C, inf->ld, (int)k0 * 16, (int)k1 * 16, j->l->in_inv, j->l->in_zp);
 }
 
 static void linear_task(void *arg, int64_t p0, int64_t p1, int tid)
@@ -541,16 +544,18 @@ static void linear_task(void *arg, int64_t p0, int64_t p1, int tid)
 	job *j = arg;
 	const pofa_linear *l = j->l;
 	for (int64_t p = p0; p < p1; p++)
-		pofa_linear_rows(l, j->inf->kern, j->y, j->x, j->inf->x8, j->inf->ld, j->inf->np, l->split[p],
-		                 l->split[p + 1]);
+		pofa_linear_rows(l, j->inf->kern, j->y, j->x, j->x8, j->inf->ld, j->inf->np, l->split[p],
+		                 l->split[p + 1], j->qo);
 }
 
-/* y = l(x) over all columns in use; its time goes to part p */
-/* y = l(x); quantized: x8 already holds x for l (the LayerNorm before did it) */
-static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x, int quantized,
-                       enum pofa_infer_part p)
+/* y = l(x) over all columns in use; its time goes to part p. Int8: x8
+ * holds l's input when quantized (the step before wrote it), else x is
+ * quantized into it first; qo: l's output quantized for the next int8
+ * Linear instead of written to y */
+static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const float *x, void *x8, int quantized,
+                       const pofa_qout *qo, enum pofa_infer_part p)
 {
-	job j = { .inf = inf, .l = l, .y = y, .x = x };
+	job j = { .inf = inf, .l = l, .y = y, .x = x, .x8 = x8, .qo = qo };
 	if (l->fmt == POFA_LIN_I8 && !quantized) {
 		pofa_pool_run(inf->pool, inf->np / 16, quant_task, &j);
 		mark(inf, POFA_PART_QUANTIZE);
@@ -613,7 +618,7 @@ static void head_cls(pofa_infer *inf)
 	int ld = inf->ld, np = inf->np;
 	inf->ld = ldb;
 	inf->np = ldb;
-	run_linear(inf, &inf->pooler, inf->pooled, inf->pin, 0, POFA_PART_HEAD);
+	run_linear(inf, &inf->pooler, inf->pooled, inf->pin, inf->x8, 0, NULL, POFA_PART_HEAD);
 	inf->ld = ld;
 	inf->np = np;
 	for (size_t i = 0; i < (size_t)C * ldb; i++)
@@ -697,13 +702,16 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 	layernorm(inf, inf->h, inf->tmp, NULL, inf->elnw, inf->elnb, inf->L ? &inf->lay[0].qkv : NULL);
 	for (int l = 0; l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
-		run_linear(inf, &y->qkv, inf->qkv, inf->h, 1, POFA_PART_QKV);
+		run_linear(inf, &y->qkv, inf->qkv, inf->h, inf->x8, 1, NULL, POFA_PART_QKV);
 		pofa_pool_run(inf->pool, (int64_t)inf->B * inf->NH, attention_task, &j);
 		mark(inf, POFA_PART_ATTENTION);
-		run_linear(inf, &y->ao, inf->tmp, inf->ctx, 0, POFA_PART_ATTN_OUT);
+		run_linear(inf, &y->ao, inf->tmp, inf->ctx, inf->x8, 0, NULL, POFA_PART_ATTN_OUT);
 		layernorm(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b, &y->fc);
-		run_linear(inf, &y->fc, inf->f, inf->h1, 1, POFA_PART_FFN_IN);
-		run_linear(inf, &y->fp, inf->tmp, inf->f, 0, POFA_PART_FFN_OUT);
+		/* int8 into int8: the FFN's first product writes the second's input */
+		int fuse = y->fc.fmt == POFA_LIN_I8 && y->fp.fmt == POFA_LIN_I8;
+		pofa_qout qo = { .x8 = inf->x8b, .inv = y->fp.in_inv, .zp = y->fp.in_zp };
+		run_linear(inf, &y->fc, inf->f, inf->h1, inf->x8, 1, fuse ? &qo : NULL, POFA_PART_FFN_IN);
+		run_linear(inf, &y->fp, inf->tmp, inf->f, fuse ? inf->x8b : inf->x8, fuse, NULL, POFA_PART_FFN_OUT);
 		layernorm(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b, l + 1 < inf->L ? &inf->lay[l + 1].qkv : NULL);
 	}
 	if (inf->head == POFA_HEAD_CLS)

@@ -35,7 +35,7 @@ struct pofa_infer {
 	size_t weight_bytes, act_bytes;
 	/* activations, channel-major (rows, ld) */
 	float *h, *h1, *qkv, *ctx, *tmp, *f;
-	void *x8;
+	void *x8, *x8b;            /* int8 inputs: a Linear's, and the FFN's second's from its first */
 	float *S;                 /* per thread: attention scratch */
 	size_t att_per;           /* its floats a thread (64-byte multiple) */
 	float *maskadd;           /* (B*T): 0 or the most negative float */

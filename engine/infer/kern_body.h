@@ -219,6 +219,38 @@ KB void kb_quant_s16x2(void *x8, const float *x, int C, int ld, int n0, int n1, 
 	}
 }
 
+/* rows o0 .. o0 + nr - 1 (nr <= 4, o0 a multiple of 4) of an output,
+ * columns t0 .. t0 + nc - 1, held at rows[i * rs + j], quantized into
+ * qo->x8 in layout lay: the lanes kb_quant_u8x4 or kb_quant_s16x2 would
+ * write for them, the rows past nr padded as they pad */
+KB void kb_q_rows(const pofa_qout *qo, enum pofa_x8_layout lay, int ld, int o0, int nr, const float *rows, int rs,
+                  int t0, int nc)
+{
+	uint32_t *lane = qo->x8;
+	float z = (float)qo->zp;
+	if (lay == POFA_X8_U8X4) {
+		uint32_t *dst = lane + (size_t)(o0 / 4) * ld + t0;
+		for (int j = 0; j < nc; j++) {
+			uint32_t v = 0;
+			for (int i = 0; i < 4; i++)
+				v |= (uint32_t)(i < nr ? kb_q(rows[(size_t)i * rs + j], qo->inv, z) : qo->zp) << (8 * i);
+			dst[j] = v;
+		}
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		uint32_t *dst = lane + (size_t)(o0 / 2 + k) * ld + t0;
+		for (int j = 0; j < nc; j++) {
+			uint32_t v = 0;
+			for (int i = 0; i < 2; i++)
+				if (2 * k + i < nr)
+					v |= (uint32_t)(uint16_t)(kb_q(rows[(size_t)(2 * k + i) * rs + j], qo->inv, z) - qo->zp)
+					     << (16 * i);
+			dst[j] = v;
+		}
+	}
+}
+
 /* ---- the portable products ----------------------------------------------- */
 
 KB void kb_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1)
@@ -257,14 +289,17 @@ KB void kb_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np
 }
 
 /* the integer product in the S16X2 layout: exact, no zero point left */
-KB void kb_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1)
+KB void kb_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1,
+                const pofa_qout *qo)
 {
 	const uint32_t *xl = x8;
 	int32_t acc[KB_TILE];
-	for (int o = r0; o < r1; o++) {
-		float *yr = y + (size_t)o * ld, sc = w->in_scale * w->wscale[o], b = w->bias[o];
-		for (int t0 = 0; t0 < np; t0 += KB_TILE) {
-			int nw = np - t0 < KB_TILE ? np - t0 : KB_TILE;
+	float buf[4][KB_TILE]; /* a group of rows for qo */
+	for (int t0 = 0; t0 < np; t0 += KB_TILE) {
+		int nw = np - t0 < KB_TILE ? np - t0 : KB_TILE;
+		for (int o = r0; o < r1; o++) {
+			float *yr = qo ? buf[(o - r0) & 3] : y + (size_t)o * ld + t0;
+			float sc = w->in_scale * w->wscale[o], b = w->bias[o];
 			memset(acc, 0, (size_t)nw * sizeof *acc);
 			for (int32_t k = w->rowptr[o]; k < w->rowptr[o + 1]; k++) {
 				const int8_t *q = w->q + 4 * (size_t)k;
@@ -274,9 +309,11 @@ KB void kb_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, 
 					          (int16_t)(p1[j] & 0xffff) * q[2] + (int16_t)(p1[j] >> 16) * q[3];
 			}
 			for (int j = 0; j < nw; j++)
-				yr[t0 + j] = (float)acc[j] * sc + b;
+				yr[j] = (float)acc[j] * sc + b;
+			if (w->gelu)
+				kb_gelu_row(yr, nw);
+			if (qo && (((o - r0) & 3) == 3 || o == r1 - 1))
+				kb_q_rows(qo, POFA_X8_S16X2, ld, o - ((o - r0) & 3), ((o - r0) & 3) + 1, buf[0], KB_TILE, t0, nw);
 		}
-		if (w->gelu)
-			kb_gelu_row(yr, np);
 	}
 }

@@ -164,10 +164,58 @@ KS_INLINE void ks_nm(const pofa_linear *w, float *y, const float *x, int ld, int
 	}
 }
 
+/* kb_q in vectors: the same bits (a NaN product: max gives 0) */
+KS_INLINE vi ks_q(vf x, vf inv, vf zp)
+{
+	vf v = VF_ADD(VF_RINT(VF_MUL(x, inv)), zp);
+	return VF_TO_I(VF_MIN(VF_MAX(v, VF_SET1(0.0f)), VF_SET1(255.0f)));
+}
+
+/* kern_body.h's kb_q_rows in vectors: nc a multiple of VW, rows aligned */
+KS_INLINE void ks_q_rows(const pofa_qout *qo, enum pofa_x8_layout lay, int ld, int o0, int nr, const float *rows,
+                         int rs, int t0, int nc)
+{
+	uint32_t *lane = qo->x8;
+	vf inv = VF_SET1(qo->inv), z = VF_SET1((float)qo->zp);
+	vi izp = VI_SET1(qo->zp);
+	if (lay == POFA_X8_U8X4) {
+		uint32_t *dst = lane + (size_t)(o0 / 4) * ld + t0;
+		for (int j = 0; j < nc; j += VW) {
+			vi v = VI_SET1(0);
+			for (int i = 0; i < 4; i++)
+				v = VI_OR(v, VI_SLLI(i < nr ? ks_q(VF_LOAD(rows + (size_t)i * rs + j), inv, z) : izp, 8 * i));
+			VI_STOREU(dst + j, v);
+		}
+		return;
+	}
+	vi lo = VI_SET1(0xffff);
+	for (int k = 0; k < 2; k++) {
+		uint32_t *dst = lane + (size_t)(o0 / 2 + k) * ld + t0;
+		const float *r0 = rows + (size_t)(2 * k) * rs, *r1 = r0 + rs;
+		for (int j = 0; j < nc; j += VW) {
+			vi a = 2 * k < nr ? VI_AND(VI_SUB(ks_q(VF_LOAD(r0 + j), inv, z), izp), lo) : VI_SET1(0);
+			vi b = 2 * k + 1 < nr ? VI_SLLI(VI_SUB(ks_q(VF_LOAD(r1 + j), inv, z), izp), 16) : VI_SET1(0);
+			VI_STOREU(dst + j, VI_OR(a, b));
+		}
+	}
+}
+
+/* where a row's float output goes: y, or with qo a group buffer that
+ * ks_q_group quantizes once its last row is in */
+#define KS_QBUF float qbuf[4][KS_MAXV * VW] __attribute__((aligned(64)))
+#define KS_ROW_OUT(o) (qo ? qbuf[((o) - r0) & 3] : y + (size_t)(o) * ld + t0)
+#define KS_Q_GROUP(o, lay)                                                                           \
+	do {                                                                                             \
+		if (qo && ((((o) - r0) & 3) == 3 || (o) == r1 - 1))                                          \
+			ks_q_rows(qo, lay, ld, (o) - (((o) - r0) & 3), (((o) - r0) & 3) + 1, qbuf[0], KS_MAXV * VW, \
+			          t0, NV * VW);                                                                  \
+	} while (0)
+
 /* int8 blocks on S16X2 inputs: two exact pmaddwd a block */
 KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int ld, int t0, int r0, int r1,
-                         const int NV)
+                         const pofa_qout *qo, const int NV)
 {
+	KS_QBUF;
 	for (int o = r0; o < r1; o++) {
 		vi acc[KS_MAXV];
 		for (int i = 0; i < NV; i++)
@@ -184,7 +232,8 @@ KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int
 		vf sc = VF_SET1(w->in_scale * w->wscale[o]), b = VF_SET1(w->bias[o]), out[KS_MAXV];
 		for (int i = 0; i < NV; i++)
 			out[i] = VF_FMA(VI_TO_F(acc[i]), sc, b);
-		ks_finish(w, y + (size_t)o * ld + t0, out, NV);
+		ks_finish(w, KS_ROW_OUT(o), out, NV);
+		KS_Q_GROUP(o, POFA_X8_S16X2);
 	}
 }
 
@@ -220,9 +269,10 @@ KS void ks_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np
 	}
 }
 
-KS void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1)
+KS void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1,
+                    const pofa_qout *qo)
 {
-#define KS_CALL(n) ks_i8_s16(w, y, x8, ld, t0, r0, r1, n)
+#define KS_CALL(n) ks_i8_s16(w, y, x8, ld, t0, r0, r1, qo, n)
 	KS_TILES(KS_CALL);
 #undef KS_CALL
 }
@@ -283,13 +333,6 @@ KS void ks_layernorm(float *y, const float *x, const float *res, const float *w,
 		ks_ln_window(y, x, res, w, b, C, ld, t0, eps);
 	if (t0 < n1)
 		kb_layernorm(y, x, res, w, b, C, ld, t0, n1, eps);
-}
-
-/* kb_q in vectors: the same bits (a NaN product: max gives 0) */
-KS_INLINE vi ks_q(vf x, vf inv, vf zp)
-{
-	vf v = VF_ADD(VF_RINT(VF_MUL(x, inv)), zp);
-	return VF_TO_I(VF_MIN(VF_MAX(v, VF_SET1(0.0f)), VF_SET1(255.0f)));
 }
 
 /* kb_quant_u8x4 in vectors */

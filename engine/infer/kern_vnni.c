@@ -12,8 +12,10 @@
 #define KV_MAXV 8
 
 static inline __attribute__((always_inline)) void kv_tile(const pofa_linear *w, float *y, const uint32_t *x8,
-                                                          int ld, int t0, int r0, int r1, const int NV)
+                                                          int ld, int t0, int r0, int r1, const pofa_qout *qo,
+                                                          const int NV)
 {
+	KS_QBUF;
 	for (int o = r0; o < r1; o++) {
 		__m512i acc[KV_MAXV];
 		for (int i = 0; i < NV; i++)
@@ -29,27 +31,28 @@ static inline __attribute__((always_inline)) void kv_tile(const pofa_linear *w, 
 		}
 		__m512i zq = _mm512_set1_epi32(w->in_zp * w->qsum[o]);
 		__m512 sc = _mm512_set1_ps(w->in_scale * w->wscale[o]), b = _mm512_set1_ps(w->bias[o]);
-		float *yr = y + (size_t)o * ld + t0;
 		vf out[KV_MAXV];
 		for (int i = 0; i < NV; i++)
 			out[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i], zq)), sc, b);
-		ks_finish(w, yr, out, NV);
+		ks_finish(w, KS_ROW_OUT(o), out, NV);
+		KS_Q_GROUP(o, POFA_X8_U8X4);
 	}
 }
 
-static void kv_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1)
+static void kv_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1,
+                    const pofa_qout *qo)
 {
 	int t0 = 0;
 	for (; t0 + KV_MAXV * VW <= np; t0 += KV_MAXV * VW)
-		kv_tile(w, y, x8, ld, t0, r0, r1, KV_MAXV);
+		kv_tile(w, y, x8, ld, t0, r0, r1, qo, KV_MAXV);
 	for (int nv = KV_MAXV / 2; nv >= 1; nv /= 2)
 		if (t0 + nv * VW <= np) {
 			if (nv == 4)
-				kv_tile(w, y, x8, ld, t0, r0, r1, 4);
+				kv_tile(w, y, x8, ld, t0, r0, r1, qo, 4);
 			else if (nv == 2)
-				kv_tile(w, y, x8, ld, t0, r0, r1, 2);
+				kv_tile(w, y, x8, ld, t0, r0, r1, qo, 2);
 			else
-				kv_tile(w, y, x8, ld, t0, r0, r1, 1);
+				kv_tile(w, y, x8, ld, t0, r0, r1, qo, 1);
 			t0 += nv * VW;
 		}
 }

@@ -17,7 +17,8 @@
  *   I8     int8 weights in 1x4 blocks (dense rows are all blocks): the
  *          integer product of uint8 inputs, int32 accumulation
  *
- * Rows are split over the threads by their number of stored values.
+ * Rows are split over the threads by their number of stored values (I8:
+ * at multiples of 4 rows, so that a quantized output's lanes are whole).
  */
 #ifndef POFA_INFER_LINEAR_H
 #define POFA_INFER_LINEAR_H
@@ -62,6 +63,17 @@ typedef struct pofa_linear {
 	size_t bytes;          /* memory held */
 } pofa_linear;
 
+/* an int8 product's output quantized for the int8 Linear that reads it, in
+ * the path's layout, instead of written in float: x8 (the consumer's
+ * input buffer, ld columns), its inverse scale and zero point. Rows are
+ * quantized in groups of 4 (r0 a multiple of 4: packing aligns the
+ * threads' row split so), the last group padded as the quantizer pads. */
+typedef struct pofa_qout {
+	void *x8;
+	float inv;
+	int zp;
+} pofa_qout;
+
 /* the kernels of one CPU path; y, x: channel-major with leading dimension
  * ld, np (a multiple of 16, <= ld) columns computed; rows [r0, r1) */
 typedef struct pofa_infer_kern {
@@ -69,8 +81,10 @@ typedef struct pofa_infer_kern {
 	enum pofa_x8_layout x8;
 	/* y = W x + b (GELU after when w->gelu) for CSR, B14 and NM */
 	void (*sparse)(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1);
-	/* the same for I8, x8 quantized by quant in this path's layout */
-	void (*int8)(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1);
+	/* the same for I8, x8 quantized by quant in this path's layout; qo:
+	 * the output quantized for the next int8 Linear instead (y unused) */
+	void (*int8)(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1,
+	             const pofa_qout *qo);
 	/* x8 rows of C channels (padded to a multiple of 4 with the zero
 	 * point), columns [n0, n1): q = clamp(rint(x * inv) + zp, 0, 255) */
 	void (*quant)(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp);
@@ -117,9 +131,10 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
                           const pofa_infer_kern *kern, int threads);
 void pofa_linear_free(pofa_linear *l);
 
-/* y rows [r0, r1) = the Linear on x (x8: x quantized, for I8), np columns */
+/* y rows [r0, r1) = the Linear on x (x8: x quantized, for I8), np columns;
+ * qo (I8 only, else NULL): the rows quantized into qo->x8 instead of y */
 void pofa_linear_rows(const pofa_linear *l, const pofa_infer_kern *kern, float *y, const float *x,
-                      const void *x8, int ld, int np, int r0, int r1);
+                      const void *x8, int ld, int np, int r0, int r1, const pofa_qout *qo);
 
 /* bytes of the int8 input buffer for C channels and ld columns */
 size_t pofa_x8_bytes(enum pofa_x8_layout x8, int C, int ld);

@@ -93,8 +93,8 @@ void pofa_linear_free(pofa_linear *l)
 }
 
 /* row boundaries for `threads`, each part holding about the same stored
- * values (plus a little a row) */
-static int split_rows(pofa_linear *l, int threads, const int64_t *row_cost)
+ * values (plus a little a row), at multiples of `align` rows */
+static int split_rows(pofa_linear *l, int threads, const int64_t *row_cost, int align)
 {
 	l->nsplit = threads < 1 ? 1 : threads;
 	l->split = calloc((size_t)l->nsplit + 1, sizeof *l->split);
@@ -107,6 +107,8 @@ static int split_rows(pofa_linear *l, int threads, const int64_t *row_cost)
 	int t = 1;
 	for (int o = 0; o < l->OC && t < l->nsplit; o++) {
 		acc += (double)row_cost[o] + 8.0;
+		if ((o + 1) % align)
+			continue;
 		while (t < l->nsplit && acc >= total * t / l->nsplit)
 			l->split[t++] = o + 1;
 	}
@@ -238,7 +240,7 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 		}
 		l->rowptr[OC] = (int32_t)e;
 	}
-	if (split_rows(l, threads, row_cost))
+	if (split_rows(l, threads, row_cost, 1))
 		goto oom;
 	free(row_cost);
 	/* bias, row pointers, values (4 bytes) and their columns or offsets */
@@ -319,7 +321,7 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
 		row_cost[o] = 4 * (e - l->rowptr[o]);
 	}
 	l->rowptr[OC] = (int32_t)e;
-	int rc = split_rows(l, threads, row_cost);
+	int rc = split_rows(l, threads, row_cost, 4);
 	free(row_cost);
 	if (rc) {
 		pofa_linear_free(l);
@@ -332,7 +334,7 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
 /* ---- the product ---------------------------------------------------------------- */
 
 void pofa_linear_rows(const pofa_linear *l, const pofa_infer_kern *kern, float *y, const float *x,
-                      const void *x8, int ld, int np, int r0, int r1)
+                      const void *x8, int ld, int np, int r0, int r1, const pofa_qout *qo)
 {
 	if (r0 >= r1)
 		return;
@@ -343,7 +345,7 @@ void pofa_linear_rows(const pofa_linear *l, const pofa_infer_kern *kern, float *
 		kern->bias_act(y, l->bias, ld, np, r0, r1, l->gelu);
 		break;
 	case POFA_LIN_I8:
-		kern->int8(l, y, x8, ld, np, r0, r1);
+		kern->int8(l, y, x8, ld, np, r0, r1, qo);
 		break;
 	default:
 		kern->sparse(l, y, x, ld, np, r0, r1);

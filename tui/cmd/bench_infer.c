@@ -387,7 +387,8 @@ static void sweep_task(void *arg, int64_t p0, int64_t p1, int tid)
 	(void)tid;
 	sweep_job *j = arg;
 	for (int64_t p = p0; p < p1; p++)
-		pofa_linear_rows(j->l, j->k, j->y, j->x, j->x8, j->ld, j->np, j->l->split[p], j->l->split[p + 1]);
+		pofa_linear_rows(j->l, j->k, j->y, j->x, j->x8, j->ld, j->np, j->l->split[p], j->l->split[p + 1],
+		                 NULL);
 }
 
 /* seconds a product, best of a few timed batches */
