@@ -84,6 +84,8 @@ static const shape shapes[] = {
 	{ 96, 256, 300, UNSTRUCTURED, 0.9, 1 },/* several full tiles and a tail */
 	{ 40, 1030, 150, UNSTRUCTURED, 0.97, 1 }, /* wide and very sparse: a ragged last tile, rows with nothing */
 	{ 21, 600, 40, EMPTY_ROWS, 0.8, 0 },   /* wide, empty rows */
+	{ 24, 2100, 140, UNSTRUCTURED, 0.9, 1 }, /* CSR in chunks of inputs, a ragged last chunk */
+	{ 13, 2048, 20, EMPTY_ROWS, 0.995, 1 },  /* chunks with no entries in most rows, GELU after */
 };
 
 static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, const float *w, const float *bias,

@@ -256,17 +256,31 @@ KB void kb_q_rows(const pofa_qout *qo, enum pofa_x8_layout lay, int ld, int o0, 
 KB void kb_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1)
 {
 	int groups = w->fmt == POFA_LIN_NM ? w->C / w->nm_m : 0, per_row = groups * w->nm_n;
+	if (w->fmt == POFA_LIN_CSR) { /* chunk by chunk of inputs (linear.h) */
+		for (int o = r0; o < r1; o++)
+			for (int n = 0; n < np; n++)
+				y[(size_t)o * ld + n] = w->bias[o];
+		for (int h = 0; h < w->nch; h++) {
+			const int32_t *rp = w->crp + (size_t)h * (w->OC + 1);
+			for (int o = r0; o < r1; o++) {
+				float *yr = y + (size_t)o * ld;
+				for (int32_t k = rp[o]; k < rp[o + 1]; k++) {
+					const float *xr = x + (size_t)w->col[k] * ld, v = w->val[k];
+					for (int n = 0; n < np; n++)
+						yr[n] += v * xr[n];
+				}
+			}
+		}
+		if (w->gelu)
+			for (int o = r0; o < r1; o++)
+				kb_gelu_row(y + (size_t)o * ld, np);
+		return;
+	}
 	for (int o = r0; o < r1; o++) {
 		float *yr = y + (size_t)o * ld, b = w->bias[o];
 		for (int n = 0; n < np; n++)
 			yr[n] = b;
-		if (w->fmt == POFA_LIN_CSR) {
-			for (int32_t k = w->rowptr[o]; k < w->rowptr[o + 1]; k++) {
-				const float *xr = x + (size_t)w->col[k] * ld, v = w->val[k];
-				for (int n = 0; n < np; n++)
-					yr[n] += v * xr[n];
-			}
-		} else if (w->fmt == POFA_LIN_B14) {
+		if (w->fmt == POFA_LIN_B14) {
 			for (int32_t k = w->rowptr[o]; k < w->rowptr[o + 1]; k++) {
 				const float *xr = x + (size_t)w->col[k] * ld, *v = w->val + 4 * (size_t)k;
 				for (int n = 0; n < np; n++)

@@ -105,20 +105,40 @@ KS_INLINE void ks_finish(const pofa_linear *w, float *yr, vf *acc, const int NV)
 			VF_STORE(yr + i * VW, acc[i]);
 }
 
+/* chunk by chunk of inputs (linear.h): a row's sums go through y between
+ * chunks, exactly, so the result is the unchunked one to the bit */
 KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, int t0, int r0, int r1, const int NV)
 {
-	for (int o = r0; o < r1; o++) {
-		vf acc[KS_MAXV], b = VF_SET1(w->bias[o]);
-		for (int i = 0; i < NV; i++)
-			acc[i] = b;
-		const int32_t e = w->rowptr[o + 1];
-		for (int32_t k = w->rowptr[o]; k < e; k++) {
-			const float *xp = x + (size_t)w->col[k] * ld + t0;
-			vf v = VF_SET1(w->val[k]);
-			for (int i = 0; i < NV; i++)
-				acc[i] = VF_FMA(v, VF_LOAD(xp + i * VW), acc[i]);
+	for (int h = 0; h < w->nch; h++) {
+		const int32_t *rp = w->crp + (size_t)h * (w->OC + 1);
+		const int first = h == 0, last = h == w->nch - 1;
+		for (int o = r0; o < r1; o++) {
+			const int32_t e = rp[o + 1];
+			int32_t k = rp[o];
+			if (k == e && !first && !last)
+				continue;
+			float *yr = y + (size_t)o * ld + t0;
+			vf acc[KS_MAXV];
+			if (first) {
+				vf b = VF_SET1(w->bias[o]);
+				for (int i = 0; i < NV; i++)
+					acc[i] = b;
+			} else {
+				for (int i = 0; i < NV; i++)
+					acc[i] = VF_LOAD(yr + i * VW);
+			}
+			for (; k < e; k++) {
+				const float *xp = x + (size_t)w->col[k] * ld + t0;
+				vf v = VF_SET1(w->val[k]);
+				for (int i = 0; i < NV; i++)
+					acc[i] = VF_FMA(v, VF_LOAD(xp + i * VW), acc[i]);
+			}
+			if (last)
+				ks_finish(w, yr, acc, NV);
+			else
+				for (int i = 0; i < NV; i++)
+					VF_STORE(yr + i * VW, acc[i]);
 		}
-		ks_finish(w, y + (size_t)o * ld + t0, acc, NV);
 	}
 }
 

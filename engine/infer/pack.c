@@ -80,6 +80,8 @@ void pofa_linear_free(pofa_linear *l)
 		return;
 	free(l->bias);
 	free(l->dense);
+	if (l->crp != l->rowptr)
+		free(l->crp);
 	free(l->rowptr);
 	free(l->col);
 	free(l->off);
@@ -125,6 +127,57 @@ static int copy_bias(pofa_linear *l, const float *bias)
 		return -1;
 	if (bias)
 		memcpy(l->bias, bias, (size_t)l->OC * sizeof *bias);
+	return 0;
+}
+
+/* CSR entries reordered chunk by chunk of POFA_CSR_KC inputs (each row's
+ * in column order still, so the sums are the same); l->crp indexes them */
+static int chunk_csr(pofa_linear *l)
+{
+	int OC = l->OC, nch = (l->C + POFA_CSR_KC - 1) / POFA_CSR_KC;
+	l->nch = 1;
+	l->crp = l->rowptr;
+	if (nch < 2 || l->C < POFA_CSR_CHUNKED)
+		return 0;
+	int64_t n = l->rowptr[OC];
+	int32_t *crp = calloc((size_t)nch * (OC + 1), sizeof *crp);
+	uint16_t *col = malloc((size_t)(n + 1) * sizeof *col);
+	float *val = malloc((size_t)(n + 1) * sizeof *val);
+	if (!crp || !col || !val) {
+		free(crp);
+		free(col);
+		free(val);
+		return -1;
+	}
+	int64_t e = 0;
+	int32_t *at = malloc((size_t)OC * sizeof *at); /* each row's next entry */
+	if (!at) {
+		free(crp);
+		free(col);
+		free(val);
+		return -1;
+	}
+	for (int o = 0; o < OC; o++)
+		at[o] = l->rowptr[o];
+	for (int h = 0; h < nch; h++) {
+		int32_t *rp = crp + (size_t)h * (OC + 1);
+		int end = (h + 1) * POFA_CSR_KC;
+		for (int o = 0; o < OC; o++) {
+			rp[o] = (int32_t)e;
+			for (; at[o] < l->rowptr[o + 1] && l->col[at[o]] < end; at[o]++, e++) {
+				col[e] = l->col[at[o]];
+				val[e] = l->val[at[o]];
+			}
+		}
+		rp[OC] = (int32_t)e;
+	}
+	free(at);
+	free(l->col);
+	free(l->val);
+	l->col = col;
+	l->val = val;
+	l->crp = crp;
+	l->nch = nch;
 	return 0;
 }
 
@@ -240,11 +293,14 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 		}
 		l->rowptr[OC] = (int32_t)e;
 	}
+	if (fmt == POFA_LIN_CSR && chunk_csr(l))
+		goto oom;
 	if (split_rows(l, threads, row_cost, 1))
 		goto oom;
 	free(row_cost);
 	/* bias, row pointers, values (4 bytes) and their columns or offsets */
 	l->bytes = (size_t)OC * sizeof(float) + (l->rowptr ? ((size_t)OC + 1) * 4 : 0) +
+	           (l->nch > 1 ? (size_t)l->nch * ((size_t)OC + 1) * 4 : 0) +
 	           (size_t)l->stored * (4 + (fmt == POFA_LIN_CSR ? 2 : fmt == POFA_LIN_NM ? 1 : 0)) +
 	           (fmt == POFA_LIN_B14 ? (size_t)(l->stored / 4) * 2 : 0);
 	return 0;
