@@ -589,6 +589,70 @@ static double compare(pofa_model *m, pofa_infer *inf, const pofa_batch *b)
 	return worst;
 }
 
+/* the same logits to the bit with 1, 2 and 3 threads, sparse float and
+ * int8: rows split by stored values, LayerNorm's sums by fixed blocks of
+ * rows. Not where OpenBLAS computes (dense Linears, the masked-LM head's
+ * products over tokens): each thread gives it its own rows, and its sums
+ * depend on how many (small products take other kernels). */
+static void test_threads_same_bits(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("infer");
+	pofa_config c = fx_config(60, 88, 40); /* 88 rows: LayerNorm in five blocks of 16 and one of 8 */
+	enum { B = 2, T = 21 };
+	int ids[B * T], types[B * T], mask[B * T], mlm[B * T], lab[B] = { 1, 0 }, sp[B] = { 1, 3 }, ep[B] = { 2, 6 };
+	static const enum pofa_head heads[] = { POFA_HEAD_CLS, POFA_HEAD_SPAN };
+	for (size_t h = 0; h < sizeof heads / sizeof *heads; h++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, heads[h], B, T, 2, 5);
+		prune_model(m, 0.85);
+		pofa_model_set_dropout(m, 0);
+		assert_int_equal(pofa_model_set_qat(m, 1, 1, &err), 0);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+		assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
+		char path[600];
+		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+		assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
+		pofa_st_file q8;
+		assert_int_equal(pofa_st_open(&q8, path, &err), 0);
+		for (int p = 0; p <= (int)pofa_cpu_best(); p++)
+			for (int v = 0; v < 2; v++) { /* float in CSR, int8 */
+				float *first = NULL;
+				size_t count = 0;
+				for (int threads = 1; threads <= 3; threads++) {
+					pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = threads,
+					                      .int8 = v ? POFA_INT8_ON : POFA_INT8_OFF,
+					                      .force_fmt = v ? -1 : POFA_LIN_CSR, .cpu = p };
+					pofa_infer *inf = pofa_infer_from_model(m, v ? &q8 : NULL, &o, &err);
+					if (!inf)
+						fail_msg("%s", err.msg);
+					assert_int_equal(pofa_infer_forward(inf, &b, &err), 0);
+					int r, cols;
+					const float *z = pofa_infer_logits(inf, &r, &cols);
+					if (!first) {
+						count = (size_t)r * cols;
+						first = malloc(count * sizeof *first);
+						memcpy(first, z, count * sizeof *first);
+					} else {
+						assert_int_equal((size_t)r * cols, count);
+						for (size_t i = 0; i < count; i++)
+							if (memcmp(&first[i], &z[i], sizeof *z))
+								fail_msg("%s head, %s, %s: logit %zu with %d threads is %.9g, with 1 thread %.9g",
+								         pofa_head_names[heads[h]], pofa_cpu_path_names[p],
+								         v ? "int8" : "float", i, threads, z[i], first[i]);
+					}
+					pofa_infer_free(inf);
+				}
+				free(first);
+			}
+		pofa_st_close(&q8);
+		pofa_model_free(m);
+	}
+	fx_tmpdir_remove();
+}
+
 static void test_sparse_models(void **st)
 {
 	(void)st;
@@ -954,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_layernorm_quant),
 		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_sparse_models),
+		cmocka_unit_test(test_threads_same_bits),
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),

@@ -107,7 +107,8 @@ void pofa_infer_free(pofa_infer *inf)
 	pofa_linear_free(&inf->pooler);
 	void *ptrs[] = { inf->wte, inf->wte16, inf->wpe, inf->wtt, inf->elnw, inf->elnb, inf->clsw, inf->clsb, inf->qaw,
 	                 inf->qab, inf->tw, inf->tb, inf->tlnw, inf->tlnb, inf->mlmb, inf->h, inf->h1, inf->qkv,
-	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->S, inf->maskadd, inf->pin, inf->pooled,
+	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->lnsum, inf->lnvar,
+	                 inf->lnmean, inf->lnrstd, inf->S, inf->maskadd, inf->pin, inf->pooled,
 	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean,
 	                 inf->rstd, inf->sse, inf->rk.scratch };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
@@ -269,6 +270,11 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->f = pofa_infer_falloc((size_t)I * ld);
 	inf->x8 = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
 	inf->x8b = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
+	int lnb = (C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
+	inf->lnsum = pofa_infer_falloc((size_t)lnb * ld);
+	inf->lnvar = pofa_infer_falloc((size_t)lnb * ld);
+	inf->lnmean = pofa_infer_falloc((size_t)inf->nthreads * ld);
+	inf->lnrstd = pofa_infer_falloc((size_t)inf->nthreads * ld);
 	inf->att_per = (pofa_att_scratch(T, C / inf->NH) + 15) & ~(size_t)15;
 	inf->S = pofa_infer_falloc((size_t)inf->nthreads * inf->att_per);
 	inf->maskadd = pofa_infer_falloc((size_t)inf->maxB * T);
@@ -279,8 +285,10 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
 	inf->sse = pofa_infer_falloc((size_t)2 * inf->maxB * T);
 	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * inf->att_per +
+	                (size_t)(2 * lnb + 2 * inf->nthreads) * ld +
 	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? 2 * x8 : 0);
 	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || (inf->x8 && inf->x8b)) &&
+	         inf->lnsum && inf->lnvar && inf->lnmean && inf->lnrstd &&
 	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
 	if (ok && inf->head == POFA_HEAD_MLM) {
 		inf->xm = pofa_infer_falloc((size_t)rows * C);
@@ -575,6 +583,93 @@ static void layernorm(pofa_infer *inf, float *y, const float *x, const float *re
 	mark(inf, POFA_PART_LAYERNORM);
 }
 
+/* LayerNorm by rows: each thread its blocks of rows, which the Linear
+ * before wrote on the same thread for the most part, instead of every
+ * thread reading all rows of its columns. Three steps: y = x + res and the
+ * blocks' column sums; the mean (blocks summed in order: any thread count
+ * gives the same bits), the blocks' sums of squares; the rstd, y
+ * normalized, and the next int8 Linear's input quantized from it. */
+static void rows_of(const pofa_infer *inf, int64_t b, int *r0, int *r1)
+{
+	*r0 = (int)b * POFA_LN_ROWS;
+	*r1 = *r0 + POFA_LN_ROWS < inf->C ? *r0 + POFA_LN_ROWS : inf->C;
+}
+
+static void lnr_sum_task(void *arg, int64_t b0, int64_t b1, int tid)
+{
+	(void)tid;
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	for (int64_t b = b0; b < b1; b++) {
+		int r0, r1;
+		rows_of(inf, b, &r0, &r1);
+		inf->kern->ln_sum(j->y, j->x, j->res, inf->ld, inf->np, r0, r1, inf->lnsum + (size_t)b * inf->ld);
+	}
+}
+
+/* this thread's copy of the mean (and with var, of the rstd) */
+static void ln_stats(pofa_infer *inf, int tid, int var)
+{
+	int nb = (inf->C + POFA_LN_ROWS - 1) / POFA_LN_ROWS, ld = inf->ld, np = inf->np;
+	float *m = inf->lnmean + (size_t)tid * ld, *r = inf->lnrstd + (size_t)tid * ld;
+	const float *src = var ? inf->lnvar : inf->lnsum;
+	float *dst = var ? r : m;
+	memcpy(dst, src, (size_t)np * sizeof *dst);
+	for (int b = 1; b < nb; b++)
+		for (int n = 0; n < np; n++)
+			dst[n] += src[(size_t)b * ld + n];
+	float fc = (float)inf->C, eps = inf->cfg.layer_norm_eps;
+	if (var)
+		for (int n = 0; n < np; n++)
+			dst[n] = 1.0f / sqrtf(dst[n] / fc + eps);
+	else
+		for (int n = 0; n < np; n++)
+			dst[n] /= fc;
+}
+
+static void lnr_var_task(void *arg, int64_t b0, int64_t b1, int tid)
+{
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	ln_stats(inf, tid, 0);
+	for (int64_t b = b0; b < b1; b++) {
+		int r0, r1;
+		rows_of(inf, b, &r0, &r1);
+		inf->kern->ln_var(j->y, inf->lnmean + (size_t)tid * inf->ld, inf->ld, inf->np, r0, r1,
+		                  inf->lnvar + (size_t)b * inf->ld);
+	}
+}
+
+static void lnr_norm_task(void *arg, int64_t b0, int64_t b1, int tid)
+{
+	job *j = arg;
+	pofa_infer *inf = j->inf;
+	ln_stats(inf, tid, 0);
+	ln_stats(inf, tid, 1);
+	int per = inf->kern->x8 == POFA_X8_U8X4 ? 4 : 2;
+	for (int64_t b = b0; b < b1; b++) {
+		int r0, r1;
+		rows_of(inf, b, &r0, &r1);
+		inf->kern->ln_norm(j->y, inf->lnmean + (size_t)tid * inf->ld, inf->lnrstd + (size_t)tid * inf->ld, j->w,
+		                   j->bias, inf->ld, inf->np, r0, r1);
+		if (j->l) /* rows in whole lanes: r0 is a multiple of 4 */
+			inf->kern->quant((uint32_t *)inf->x8 + (size_t)(r0 / per) * inf->ld, j->y + (size_t)r0 * inf->ld,
+			                 r1 - r0, inf->ld, 0, inf->np, j->l->in_inv, j->l->in_zp);
+	}
+}
+
+static void layernorm_rows(pofa_infer *inf, float *y, const float *x, const float *res, const float *w,
+                           const float *b, const pofa_linear *next)
+{
+	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b, .C = inf->C,
+	          .l = next && next->fmt == POFA_LIN_I8 ? next : NULL };
+	int64_t nb = (inf->C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
+	pofa_pool_run(inf->pool, nb, lnr_sum_task, &j);
+	pofa_pool_run(inf->pool, nb, lnr_var_task, &j);
+	pofa_pool_run(inf->pool, nb, lnr_norm_task, &j);
+	mark(inf, POFA_PART_LAYERNORM);
+}
+
 static void attention_task(void *arg, int64_t u0, int64_t u1, int tid)
 {
 	job *j = arg;
@@ -706,13 +801,13 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 		pofa_pool_run(inf->pool, (int64_t)inf->B * inf->NH, attention_task, &j);
 		mark(inf, POFA_PART_ATTENTION);
 		run_linear(inf, &y->ao, inf->tmp, inf->ctx, inf->x8, 0, NULL, POFA_PART_ATTN_OUT);
-		layernorm(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b, &y->fc);
+		layernorm_rows(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b, &y->fc);
 		/* int8 into int8: the FFN's first product writes the second's input */
 		int fuse = y->fc.fmt == POFA_LIN_I8 && y->fp.fmt == POFA_LIN_I8;
 		pofa_qout qo = { .x8 = inf->x8b, .inv = y->fp.in_inv, .zp = y->fp.in_zp };
 		run_linear(inf, &y->fc, inf->f, inf->h1, inf->x8, 1, fuse ? &qo : NULL, POFA_PART_FFN_IN);
 		run_linear(inf, &y->fp, inf->tmp, inf->f, fuse ? inf->x8b : inf->x8, fuse, NULL, POFA_PART_FFN_OUT);
-		layernorm(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b, l + 1 < inf->L ? &inf->lay[l + 1].qkv : NULL);
+		layernorm_rows(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b, l + 1 < inf->L ? &inf->lay[l + 1].qkv : NULL);
 	}
 	if (inf->head == POFA_HEAD_CLS)
 		head_cls(inf);

@@ -10,6 +10,9 @@
 #include "engine/kernels/pool.h"
 
 #define POFA_ROUND16(n) (((n) + 15) & ~15)
+/* rows a block of the row-wise LayerNorm: its sums are summed block by
+ * block in order, the same whatever the number of threads */
+#define POFA_LN_ROWS 16
 
 typedef struct {
 	pofa_linear qkv, ao, fc, fp;
@@ -36,6 +39,8 @@ struct pofa_infer {
 	/* activations, channel-major (rows, ld) */
 	float *h, *h1, *qkv, *ctx, *tmp, *f;
 	void *x8, *x8b;            /* int8 inputs: a Linear's, and the FFN's second's from its first */
+	float *lnsum, *lnvar;     /* LayerNorm by rows: per block of POFA_LN_ROWS rows, (blocks, ld) */
+	float *lnmean, *lnrstd;   /* per thread, (nthreads, ld) */
 	float *S;                 /* per thread: attention scratch */
 	size_t att_per;           /* its floats a thread (64-byte multiple) */
 	float *maskadd;           /* (B*T): 0 or the most negative float */

@@ -74,6 +74,45 @@ KB void kb_layernorm(float *y, const float *x, const float *res, const float *w,
 	}
 }
 
+/* LayerNorm by rows (linear.h): loops along the columns, which each path
+ * vectorises; every column's sums in row order, so every path's bits */
+KB void kb_ln_sum(float *y, const float *x, const float *res, int ld, int np, int r0, int r1, float *sum)
+{
+	for (int n = 0; n < np; n++)
+		sum[n] = 0.0f;
+	for (int r = r0; r < r1; r++) {
+		float *yr = y + (size_t)r * ld;
+		const float *xr = x + (size_t)r * ld, *rr = res + (size_t)r * ld;
+		for (int n = 0; n < np; n++) {
+			yr[n] = xr[n] + rr[n];
+			sum[n] += yr[n];
+		}
+	}
+}
+
+KB void kb_ln_var(const float *y, const float *mean, int ld, int np, int r0, int r1, float *var)
+{
+	for (int n = 0; n < np; n++)
+		var[n] = 0.0f;
+	for (int r = r0; r < r1; r++) {
+		const float *yr = y + (size_t)r * ld;
+		for (int n = 0; n < np; n++) {
+			float d = yr[n] - mean[n];
+			var[n] += d * d;
+		}
+	}
+}
+
+KB void kb_ln_norm(float *y, const float *mean, const float *rstd, const float *w, const float *b, int ld, int np,
+                   int r0, int r1)
+{
+	for (int r = r0; r < r1; r++) {
+		float *yr = y + (size_t)r * ld, wr = w[r], br = b[r];
+		for (int n = 0; n < np; n++)
+			yr[n] = (yr[n] - mean[n]) * rstd[n] * wr + br;
+	}
+}
+
 /* attention with the scores transposed (a key a row, a query a column),
  * so that every step runs along the queries: S^T = scale K^T Q (+ add by
  * key), softmax down each column (the largest first taken off, exp, the

@@ -9,5 +9,8 @@ const pofa_infer_kern pofa_kern_portable = {
 	.quant = kb_quant_s16x2,
 	.bias_act = kb_bias_act,
 	.layernorm = kb_layernorm,
+	.ln_sum = kb_ln_sum,
+	.ln_var = kb_ln_var,
+	.ln_norm = kb_ln_norm,
 	.attention = kb_attention,
 };
