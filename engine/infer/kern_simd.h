@@ -32,9 +32,9 @@
  * polynomials in vectors, with fused multiply-adds and a refined
  * reciprocal: they differ from the scalar ones in the last bits only ---- */
 
-KS_INLINE vf ks_exp(vf x0)
+/* exp of x already in [-87.3, 88.3] */
+KS_INLINE vf ks_exp_in(vf x)
 {
-	vf x = VF_MIN(VF_MAX(x0, VF_SET1(-87.3f)), VF_SET1(88.3f)); /* NaN: the low end */
 	vf magic = VF_SET1(12582912.0f);
 	vf kf = VF_SUB(VF_FMA(x, VF_SET1(1.44269504088896341f), magic), magic);
 	vf r = VF_FMA(kf, VF_SET1(-0.693359375f), x);
@@ -46,7 +46,13 @@ KS_INLINE vf ks_exp(vf x0)
 	p = VF_FMA(p, r, VF_SET1(1.6666665459e-1f));
 	p = VF_FMA(p, r, VF_SET1(5.0000001201e-1f));
 	p = VF_ADD(VF_FMA(VF_MUL(p, r), r, r), VF_SET1(1.0f));
-	vf e = VF_MUL(p, VF_POW2(kf));
+	return VF_MUL(p, VF_POW2(kf));
+}
+
+KS_INLINE vf ks_exp(vf x0)
+{
+	vf x = VF_MIN(VF_MAX(x0, VF_SET1(-87.3f)), VF_SET1(88.3f)); /* NaN: the low end */
+	vf e = ks_exp_in(x);
 	e = VF_LT_SEL(x0, VF_SET1(-87.3f), VF_SET1(0.0f), e); /* underflow to 0 */
 	return VF_NAN_SEL(x0, x0, e);                          /* NaN stays */
 }
@@ -63,10 +69,12 @@ KS_INLINE vf ks_gelu(vf x)
 	y = VF_FMA(y, t, VF_SET1(1.421413741f));
 	y = VF_FMA(y, t, VF_SET1(-0.284496736f));
 	y = VF_FMA(y, t, VF_SET1(0.254829592f));
-	vf ex = ks_exp(VF_MUL(VF_SUB(VF_SET1(0.0f), az), az));
-	vf erf = VF_SUB(VF_SET1(1.0f), VF_MUL(VF_MUL(y, t), ex));
-	erf = VF_XOR(erf, VF_AND(z, sign)); /* erf(-z) = -erf(z) */
-	return VF_MUL(VF_MUL(VF_SET1(0.5f), x), VF_ADD(VF_SET1(1.0f), erf));
+	/* -az^2 >= -100: the low clamp alone (exp(-87.3) is as good as 0 here;
+	 * a NaN x made az 10, and x carries it to the result) */
+	vf ex = ks_exp_in(VF_MAX(VF_MUL(VF_SUB(VF_SET1(0.0f), az), az), VF_SET1(-87.3f)));
+	vf h = VF_MUL(VF_MUL(VF_MUL(y, t), ex), VF_SET1(0.5f)); /* (1 - erf(|z|)) / 2 */
+	/* (1 + erf(z)) / 2: 1 - h for z >= 0, h for z < 0 */
+	return VF_MUL(x, VF_LT_SEL(z, VF_SET1(0.0f), h, VF_SUB(VF_SET1(1.0f), h)));
 }
 
 KS_INLINE void ks_gelu_row(float *y, int n)
