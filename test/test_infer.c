@@ -653,6 +653,59 @@ static void test_threads_same_bits(void **st)
 	fx_tmpdir_remove();
 }
 
+/* 512 tokens: a width whose rows get a padded leading dimension
+ * (POFA_LD), float and int8, every head, against the training forward */
+static void test_wide_batch(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("infer");
+	pofa_config c = fx_config(60, 32, 32);
+	enum { B = 16, T = 32 };
+	static int ids[B * T], types[B * T], mask[B * T], mlm[B * T];
+	int lab[B], sp[B], ep[B];
+	for (int i = 0; i < B; i++)
+		lab[i] = i % 3, sp[i] = i % 5, ep[i] = i % 5 + 2;
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, B, T, 2, 31 + head);
+		prune_model(m, 0.9);
+		pofa_model_set_dropout(m, 0);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_OFF, .force_fmt = -1,
+		                      .cpu = -1 };
+		pofa_infer *inf = pofa_infer_from_model(m, NULL, &o, &err);
+		if (!inf)
+			fail_msg("%s", err.msg);
+		double d = compare(m, inf, &b);
+		if (!(d <= 1e-5))
+			fail_msg("%s head, %d x %d tokens: float logits differ from the dense forward by %.3g (expected <= 1e-5)",
+			         pofa_head_names[head], B, T, d);
+		pofa_infer_free(inf);
+		/* int8 against QAT's simulation */
+		assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
+		assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
+		char path[600];
+		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+		assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
+		pofa_st_file q8;
+		assert_int_equal(pofa_st_open(&q8, path, &err), 0);
+		o.int8 = POFA_INT8_ON;
+		inf = pofa_infer_from_model(m, &q8, &o, &err);
+		if (!inf)
+			fail_msg("%s", err.msg);
+		d = compare(m, inf, &b);
+		if (!(d <= 1e-3))
+			fail_msg("%s head, %d x %d tokens: int8 logits differ from QAT's simulation by %.3g (expected <= 1e-3)",
+			         pofa_head_names[head], B, T, d);
+		pofa_infer_free(inf);
+		pofa_st_close(&q8);
+		pofa_model_free(m);
+	}
+	fx_tmpdir_remove();
+}
+
 static void test_sparse_models(void **st)
 {
 	(void)st;
@@ -1019,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_choice),
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_threads_same_bits),
+		cmocka_unit_test(test_wide_batch),
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),

@@ -255,8 +255,9 @@ static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pof
 
 int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 {
-	int C = inf->C, I = inf->I, T = inf->maxT, ld = POFA_ROUND16(inf->maxB * inf->maxT), ldb = POFA_ROUND16(inf->maxB);
-	inf->ldmax = ld;
+	int C = inf->C, I = inf->I, T = inf->maxT, ld = POFA_ROUND16(inf->maxB * inf->maxT) + 16,
+	    ldb = POFA_ROUND16(inf->maxB);
+	inf->ldmax = ld; /* POFA_LD of any width in use fits */
 	size_t x8 = pofa_x8_bytes(inf->kern->x8, I > C ? I : C, ld);
 	int rows = inf->head == POFA_HEAD_MLM ? inf->maxB * inf->maxT : 1;
 	size_t logits = inf->head == POFA_HEAD_MLM ? (size_t)rows * inf->V
@@ -785,7 +786,7 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 	inf->T = b->T;
 	inf->N = b->B * b->T;
 	inf->np = POFA_ROUND16(inf->N);
-	inf->ld = inf->np;
+	inf->ld = POFA_LD(inf->np);
 	for (int n = 0; n < inf->N; n++)
 		inf->maskadd[n] = !b->attention_mask || b->attention_mask[n] ? 0.0f : -3.40282347e38f;
 	job j = { .inf = inf, .b = b };

@@ -10,6 +10,10 @@
 #include "engine/kernels/pool.h"
 
 #define POFA_ROUND16(n) (((n) + 15) & ~15)
+/* the leading dimension of np columns: a multiple of 512 floats (2 KiB)
+ * and the rows of a column tile would all fall in the same few cache sets
+ * (batch 32 x 128: rows 16 KiB apart), so such widths get 16 floats more */
+#define POFA_LD(np) ((np) % 512 ? (np) : (np) + 16)
 /* rows a block of the row-wise LayerNorm: its sums are summed block by
  * block in order, the same whatever the number of threads */
 #define POFA_LN_ROWS 16
