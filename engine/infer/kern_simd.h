@@ -57,24 +57,34 @@ KS_INLINE vf ks_exp(vf x0)
 	return VF_NAN_SEL(x0, x0, e);                          /* NaN stays */
 }
 
+/* GELU(x) = x (1 + erf(x / sqrt 2)) / 2 with erf(z) = z P(z^2) / Q(z^2) on
+ * [-4, 4], P and Q of degree 5, fitted here (least squares reweighted
+ * towards the largest errors) to 2.6e-8 in double, 3.2e-7 evaluated in
+ * float: 22 vector operations against 39 for the training kernels' formula
+ * with exp (1.8x faster), within 7.3e-7 (1 + |GELU|) of double precision.
+ * Below z = -4 GELU is 0 to float precision; a NaN x stays NaN. */
 KS_INLINE vf ks_gelu(vf x)
 {
-	vf z = VF_MUL(x, VF_SET1(0.70710678118654752f)), sign = VF_SET1(-0.0f);
-	vf az = VF_MIN(VF_XOR(VF_AND(z, sign), z), VF_SET1(10.0f)); /* |z|; erf(10) is 1 in float */
-	vf d = VF_FMA(az, VF_SET1(0.3275911f), VF_SET1(1.0f));
-	vf t = VF_RCP(d);
-	t = VF_MUL(t, VF_FMA(VF_SUB(VF_SET1(0.0f), d), t, VF_SET1(2.0f))); /* one Newton step */
-	vf y = VF_SET1(1.061405429f);
-	y = VF_FMA(y, t, VF_SET1(-1.453152027f));
-	y = VF_FMA(y, t, VF_SET1(1.421413741f));
-	y = VF_FMA(y, t, VF_SET1(-0.284496736f));
-	y = VF_FMA(y, t, VF_SET1(0.254829592f));
-	/* -az^2 >= -100: the low clamp alone (exp(-87.3) is as good as 0 here;
-	 * a NaN x made az 10, and x carries it to the result) */
-	vf ex = ks_exp_in(VF_MAX(VF_MUL(VF_SUB(VF_SET1(0.0f), az), az), VF_SET1(-87.3f)));
-	vf h = VF_MUL(VF_MUL(VF_MUL(y, t), ex), VF_SET1(0.5f)); /* (1 - erf(|z|)) / 2 */
-	/* (1 + erf(z)) / 2: 1 - h for z >= 0, h for z < 0 */
-	return VF_MUL(x, VF_LT_SEL(z, VF_SET1(0.0f), h, VF_SUB(VF_SET1(1.0f), h)));
+	vf z = VF_MUL(x, VF_SET1(0.70710678118654752f));
+	vf zc = VF_MIN(VF_MAX(z, VF_SET1(-4.0f)), VF_SET1(4.0f));
+	vf u = VF_MUL(zc, zc);
+	vf p = VF_SET1(1.9757991373e-06f);
+	p = VF_FMA(p, u, VF_SET1(2.8773517859e-04f));
+	p = VF_FMA(p, u, VF_SET1(3.9927547457e-03f));
+	p = VF_FMA(p, u, VF_SET1(5.3433846521e-02f));
+	p = VF_FMA(p, u, VF_SET1(1.9599894815e-01f));
+	p = VF_FMA(p, u, VF_SET1(1.1283790005e+00f));
+	vf q = VF_SET1(3.7475387874e-05f);
+	q = VF_FMA(q, u, VF_SET1(1.2136062448e-03f));
+	q = VF_FMA(q, u, VF_SET1(1.5422763662e-02f));
+	q = VF_FMA(q, u, VF_SET1(1.1637238224e-01f));
+	q = VF_FMA(q, u, VF_SET1(5.0703087940e-01f));
+	q = VF_FMA(q, u, VF_SET1(1.0f));
+	vf r = VF_RCP(q);
+	r = VF_MUL(r, VF_FMA(VF_SUB(VF_SET1(0.0f), q), r, VF_SET1(2.0f))); /* one Newton step */
+	vf erf = VF_MUL(VF_MUL(zc, p), r);
+	vf hx = VF_MUL(x, VF_SET1(0.5f));
+	return VF_LT_SEL(z, VF_SET1(-4.0f), VF_SET1(0.0f), VF_FMA(hx, erf, hx));
 }
 
 KS_INLINE void ks_gelu_row(float *y, int n)
