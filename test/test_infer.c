@@ -567,6 +567,16 @@ static void fill_batch(int B, int T, int V, int *ids, int *types, int *mask, int
 }
 
 /* the training forward (dense, masked weights) and the forward-only path */
+/* m's int8 model written to DIR/model.int8.safetensors and opened in q8 */
+static void export_int8(pofa_model *m, const char *dir, pofa_st_file *q8)
+{
+	pofa_err err;
+	char path[600];
+	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+	if (pofa_model_export_int8(m, path, &err) || pofa_st_open(q8, path, &err))
+		fail_msg("%s", err.msg);
+}
+
 static double compare(pofa_model *m, pofa_infer *inf, const pofa_batch *b)
 {
 	pofa_err err;
@@ -612,11 +622,8 @@ static void test_threads_same_bits(void **st)
 		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
 		                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
 		assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
-		char path[600];
-		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
-		assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
 		pofa_st_file q8;
-		assert_int_equal(pofa_st_open(&q8, path, &err), 0);
+		export_int8(m, dir, &q8);
 		for (int p = 0; p <= (int)pofa_cpu_best(); p++)
 			for (int v = 0; v < 2; v++) { /* float in CSR, int8 */
 				float *first = NULL;
@@ -686,11 +693,8 @@ static void test_wide_batch(void **st)
 		/* int8 against QAT's simulation */
 		assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
 		assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
-		char path[600];
-		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
-		assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
 		pofa_st_file q8;
-		assert_int_equal(pofa_st_open(&q8, path, &err), 0);
+		export_int8(m, dir, &q8);
 		o.int8 = POFA_INT8_ON;
 		inf = pofa_infer_from_model(m, &q8, &o, &err);
 		if (!inf)
@@ -772,11 +776,8 @@ static void test_int8_model(void **st)
 				                  .start_positions = sp, .end_positions = ep };
 				assert_int_equal(pofa_model_forward(m, &bt, 1, &err), 0);
 			}
-			char path[600];
-			snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
-			assert_int_equal(pofa_model_export_int8(m, path, &err), 0);
 			pofa_st_file q8;
-			assert_int_equal(pofa_st_open(&q8, path, &err), 0);
+			export_int8(m, dir, &q8);
 			fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
 			pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
 			                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
