@@ -268,7 +268,8 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->qkv = pofa_infer_falloc((size_t)3 * C * ld);
 	inf->ctx = pofa_infer_falloc((size_t)C * ld);
 	inf->tmp = pofa_infer_falloc((size_t)C * ld);
-	inf->f = pofa_infer_falloc((size_t)I * ld);
+	/* int8: the FFN's first product writes the second's input in x8b */
+	inf->f = inf->int8 ? NULL : pofa_infer_falloc((size_t)I * ld);
 	inf->x8 = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
 	inf->x8b = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
 	int lnb = (C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
@@ -285,10 +286,11 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->pos = calloc((size_t)rows + 1, sizeof *inf->pos);
 	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
 	inf->sse = pofa_infer_falloc((size_t)2 * inf->maxB * T);
-	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (size_t)I * ld + (size_t)inf->nthreads * inf->att_per +
+	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (inf->int8 ? 0 : (size_t)I * ld) +
+	                (size_t)inf->nthreads * inf->att_per +
 	                (size_t)(2 * lnb + 2 * inf->nthreads) * ld +
 	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? 2 * x8 : 0);
-	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && inf->f && (!inf->int8 || (inf->x8 && inf->x8b)) &&
+	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && (inf->int8 ? inf->x8 && inf->x8b : inf->f != NULL) &&
 	         inf->lnsum && inf->lnvar && inf->lnmean && inf->lnrstd &&
 	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
 	if (ok && inf->head == POFA_HEAD_MLM) {
@@ -645,16 +647,16 @@ static void lnr_norm_task(void *arg, int64_t b0, int64_t b1, int tid)
 {
 	job *j = arg;
 	pofa_infer *inf = j->inf;
-	ln_stats(inf, tid, 0);
+	/* this thread's mean is the one lnr_var_task left: the pool gives
+	 * thread tid the same blocks for the same count (pool.h) */
 	ln_stats(inf, tid, 1);
-	int per = inf->kern->x8 == POFA_X8_U8X4 ? 4 : 2;
 	for (int64_t b = b0; b < b1; b++) {
 		int r0, r1;
 		rows_of(inf, b, &r0, &r1);
 		inf->kern->ln_norm(j->y, inf->lnmean + (size_t)tid * inf->ld, inf->lnrstd + (size_t)tid * inf->ld, j->w,
 		                   j->bias, inf->ld, inf->np, r0, r1);
 		if (j->l) /* rows in whole lanes: r0 is a multiple of 4 */
-			inf->kern->quant((uint32_t *)inf->x8 + (size_t)(r0 / per) * inf->ld, j->y + (size_t)r0 * inf->ld,
+			inf->kern->quant(pofa_x8_lanes(inf->kern->x8, inf->x8, r0, inf->ld), j->y + (size_t)r0 * inf->ld,
 			                 r1 - r0, inf->ld, 0, inf->np, j->l->in_inv, j->l->in_zp);
 	}
 }
@@ -662,7 +664,7 @@ static void lnr_norm_task(void *arg, int64_t b0, int64_t b1, int tid)
 static void layernorm_rows(pofa_infer *inf, float *y, const float *x, const float *res, const float *w,
                            const float *b, const pofa_linear *next)
 {
-	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b, .C = inf->C,
+	job j = { .inf = inf, .y = y, .x = x, .res = res, .w = w, .bias = b,
 	          .l = next && next->fmt == POFA_LIN_I8 ? next : NULL };
 	int64_t nb = (inf->C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
 	pofa_pool_run(inf->pool, nb, lnr_sum_task, &j);
@@ -803,11 +805,11 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 		mark(inf, POFA_PART_ATTENTION);
 		run_linear(inf, &y->ao, inf->tmp, inf->ctx, inf->x8, 0, NULL, POFA_PART_ATTN_OUT);
 		layernorm_rows(inf, inf->h1, inf->tmp, inf->h, y->ln1w, y->ln1b, &y->fc);
-		/* int8 into int8: the FFN's first product writes the second's input */
-		int fuse = y->fc.fmt == POFA_LIN_I8 && y->fp.fmt == POFA_LIN_I8;
+		/* int8 (every Linear I8): the FFN's first product writes the second's input */
 		pofa_qout qo = { .x8 = inf->x8b, .inv = y->fp.in_inv, .zp = y->fp.in_zp };
-		run_linear(inf, &y->fc, inf->f, inf->h1, inf->x8, 1, fuse ? &qo : NULL, POFA_PART_FFN_IN);
-		run_linear(inf, &y->fp, inf->tmp, inf->f, fuse ? inf->x8b : inf->x8, fuse, NULL, POFA_PART_FFN_OUT);
+		run_linear(inf, &y->fc, inf->f, inf->h1, inf->x8, 1, inf->int8 ? &qo : NULL, POFA_PART_FFN_IN);
+		run_linear(inf, &y->fp, inf->tmp, inf->f, inf->int8 ? inf->x8b : inf->x8, inf->int8, NULL,
+		           POFA_PART_FFN_OUT);
 		layernorm_rows(inf, inf->h, inf->tmp, inf->h1, y->ln2w, y->ln2b, l + 1 < inf->L ? &inf->lay[l + 1].qkv : NULL);
 	}
 	if (inf->head == POFA_HEAD_CLS)

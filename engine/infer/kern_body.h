@@ -215,79 +215,37 @@ KB inline int32_t kb_q(float x, float inv, float zp)
 	return (int32_t)v;
 }
 
-/* uint8, four channels a 32-bit lane: lane (c / 4, n) */
+/* rows [0, C) of x (xs apart), columns [0, nc), quantized into the lanes
+ * at dst (ld apart) in layout lay: U8X4 four channels a lane (lane c / 4,
+ * byte c % 4), S16X2 two a lane as the int16 q - zp (lane c / 2); channels
+ * from C to C rounded up to 4 are padding: zp (U8X4) or 0 (S16X2) */
+KB void kb_quant_lanes(enum pofa_x8_layout lay, uint32_t *dst, int ld, const float *x, int xs, int C, int nc,
+                       float inv, int zp)
+{
+	int per = lay == POFA_X8_U8X4 ? 4 : 2, bits = 32 / per, Cp = (C + 3) & ~3;
+	float z = (float)zp;
+	for (int c0 = 0; c0 < Cp; c0 += per, dst += ld)
+		for (int n = 0; n < nc; n++) {
+			uint32_t v = 0;
+			for (int i = 0; i < per; i++) {
+				int c = c0 + i;
+				uint32_t q = lay == POFA_X8_U8X4 ? (uint32_t)(c < C ? kb_q(x[(size_t)c * xs + n], inv, z) : zp)
+				             : c < C ? (uint16_t)(kb_q(x[(size_t)c * xs + n], inv, z) - zp) : 0u;
+				v |= q << (bits * i);
+			}
+			dst[n] = v;
+		}
+}
+
+/* the path's quant (linear.h) in each layout */
 KB void kb_quant_u8x4(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
 {
-	uint32_t *o = x8;
-	float z = (float)zp;
-	for (int c0 = 0; c0 < C; c0 += 4) {
-		const float *r[4];
-		for (int i = 0; i < 4; i++)
-			r[i] = c0 + i < C ? x + (size_t)(c0 + i) * ld : NULL;
-		uint32_t *dst = o + (size_t)(c0 / 4) * ld;
-		if (r[3])
-			for (int n = n0; n < n1; n++)
-				dst[n] = (uint32_t)kb_q(r[0][n], inv, z) | (uint32_t)kb_q(r[1][n], inv, z) << 8 |
-				         (uint32_t)kb_q(r[2][n], inv, z) << 16 | (uint32_t)kb_q(r[3][n], inv, z) << 24;
-		else
-			for (int n = n0; n < n1; n++) {
-				uint32_t v = 0;
-				for (int i = 0; i < 4; i++)
-					v |= (uint32_t)(r[i] ? kb_q(r[i][n], inv, z) : zp) << (8 * i);
-				dst[n] = v;
-			}
-	}
+	kb_quant_lanes(POFA_X8_U8X4, (uint32_t *)x8 + n0, ld, x + n0, ld, C, n1 - n0, inv, zp);
 }
 
-/* int16 q - zp, two channels a 32-bit lane: lane (c / 2, n); padding 0 */
 KB void kb_quant_s16x2(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
 {
-	uint32_t *o = x8;
-	float z = (float)zp;
-	int Cp = (C + 3) & ~3;
-	for (int c0 = 0; c0 < Cp; c0 += 2) {
-		const float *r0 = c0 < C ? x + (size_t)c0 * ld : NULL, *r1 = c0 + 1 < C ? x + (size_t)(c0 + 1) * ld : NULL;
-		uint32_t *dst = o + (size_t)(c0 / 2) * ld;
-		if (r1)
-			for (int n = n0; n < n1; n++)
-				dst[n] = (uint32_t)(uint16_t)(kb_q(r0[n], inv, z) - zp) |
-				         (uint32_t)(uint16_t)(kb_q(r1[n], inv, z) - zp) << 16;
-		else
-			for (int n = n0; n < n1; n++)
-				dst[n] = r0 ? (uint32_t)(uint16_t)(kb_q(r0[n], inv, z) - zp) : 0u;
-	}
-}
-
-/* rows o0 .. o0 + nr - 1 (nr <= 4, o0 a multiple of 4) of an output,
- * columns t0 .. t0 + nc - 1, held at rows[i * rs + j], quantized into
- * qo->x8 in layout lay: the lanes kb_quant_u8x4 or kb_quant_s16x2 would
- * write for them, the rows past nr padded as they pad */
-KB void kb_q_rows(const pofa_qout *qo, enum pofa_x8_layout lay, int ld, int o0, int nr, const float *rows, int rs,
-                  int t0, int nc)
-{
-	uint32_t *lane = qo->x8;
-	float z = (float)qo->zp;
-	if (lay == POFA_X8_U8X4) {
-		uint32_t *dst = lane + (size_t)(o0 / 4) * ld + t0;
-		for (int j = 0; j < nc; j++) {
-			uint32_t v = 0;
-			for (int i = 0; i < 4; i++)
-				v |= (uint32_t)(i < nr ? kb_q(rows[(size_t)i * rs + j], qo->inv, z) : qo->zp) << (8 * i);
-			dst[j] = v;
-		}
-		return;
-	}
-	for (int k = 0; k < 2; k++) {
-		uint32_t *dst = lane + (size_t)(o0 / 2 + k) * ld + t0;
-		for (int j = 0; j < nc; j++) {
-			uint32_t v = 0;
-			for (int i = 0; i < 2; i++)
-				if (2 * k + i < nr)
-					v |= (uint32_t)(uint16_t)(kb_q(rows[(size_t)(2 * k + i) * rs + j], qo->inv, z) - qo->zp)
-					     << (16 * i);
-			dst[j] = v;
-		}
-	}
+	kb_quant_lanes(POFA_X8_S16X2, (uint32_t *)x8 + n0, ld, x + n0, ld, C, n1 - n0, inv, zp);
 }
 
 /* ---- the portable products ----------------------------------------------- */
@@ -366,7 +324,8 @@ KB void kb_int8(const pofa_linear *w, float *y, const void *x8, int ld, int np, 
 			if (w->gelu)
 				kb_gelu_row(yr, nw);
 			if (qo && (((o - r0) & 3) == 3 || o == r1 - 1))
-				kb_q_rows(qo, POFA_X8_S16X2, ld, o - ((o - r0) & 3), ((o - r0) & 3) + 1, buf[0], KB_TILE, t0, nw);
+				kb_quant_lanes(POFA_X8_S16X2, pofa_x8_lanes(POFA_X8_S16X2, qo->x8, o - ((o - r0) & 3), ld) + t0, ld,
+				               buf[0], KB_TILE, ((o - r0) & 3) + 1, nw, qo->inv, qo->zp);
 		}
 	}
 }

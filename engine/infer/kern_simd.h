@@ -209,44 +209,41 @@ KS_INLINE vi ks_q(vf x, vf inv, vf zp)
 	return VF_TO_I(VF_MIN(VF_MAX(v, VF_SET1(0.0f)), VF_SET1(255.0f)));
 }
 
-/* kern_body.h's kb_q_rows in vectors: nc a multiple of VW, rows aligned */
-KS_INLINE void ks_q_rows(const pofa_qout *qo, enum pofa_x8_layout lay, int ld, int o0, int nr, const float *rows,
-                         int rs, int t0, int nc)
+/* kern_body.h's kb_quant_lanes in vectors (the last columns in C) */
+KS void ks_quant_lanes(enum pofa_x8_layout lay, uint32_t *dst, int ld, const float *x, int xs, int C, int nc,
+                       float inv, int zp)
 {
-	uint32_t *lane = qo->x8;
-	vf inv = VF_SET1(qo->inv), z = VF_SET1((float)qo->zp);
-	vi izp = VI_SET1(qo->zp);
-	if (lay == POFA_X8_U8X4) {
-		uint32_t *dst = lane + (size_t)(o0 / 4) * ld + t0;
-		for (int j = 0; j < nc; j += VW) {
+	int per = lay == POFA_X8_U8X4 ? 4 : 2, bits = 32 / per, Cp = (C + 3) & ~3, nv = nc / VW * VW;
+	vf vinv = VF_SET1(inv), vz = VF_SET1((float)zp);
+	vi izp = VI_SET1(zp), lo = VI_SET1(per == 2 ? 0xffff : -1), pad = VI_SET1(per == 4 ? zp : 0);
+	for (int c0 = 0; c0 < Cp; c0 += per)
+		for (int n = 0; n < nv; n += VW) {
 			vi v = VI_SET1(0);
-			for (int i = 0; i < 4; i++)
-				v = VI_OR(v, VI_SLLI(i < nr ? ks_q(VF_LOAD(rows + (size_t)i * rs + j), inv, z) : izp, 8 * i));
-			VI_STOREU(dst + j, v);
+			for (int i = 0; i < per; i++) {
+				int c = c0 + i;
+				vi q = pad;
+				if (c < C) {
+					q = ks_q(VF_LOADU(x + (size_t)c * xs + n), vinv, vz);
+					if (per == 2)
+						q = VI_AND(VI_SUB(q, izp), lo);
+				}
+				v = VI_OR(v, VI_SLLI(q, bits * i));
+			}
+			VI_STOREU(dst + (size_t)(c0 / per) * ld + n, v);
 		}
-		return;
-	}
-	vi lo = VI_SET1(0xffff);
-	for (int k = 0; k < 2; k++) {
-		uint32_t *dst = lane + (size_t)(o0 / 2 + k) * ld + t0;
-		const float *r0 = rows + (size_t)(2 * k) * rs, *r1 = r0 + rs;
-		for (int j = 0; j < nc; j += VW) {
-			vi a = 2 * k < nr ? VI_AND(VI_SUB(ks_q(VF_LOAD(r0 + j), inv, z), izp), lo) : VI_SET1(0);
-			vi b = 2 * k + 1 < nr ? VI_SLLI(VI_SUB(ks_q(VF_LOAD(r1 + j), inv, z), izp), 16) : VI_SET1(0);
-			VI_STOREU(dst + j, VI_OR(a, b));
-		}
-	}
+	if (nv < nc)
+		kb_quant_lanes(lay, dst + nv, ld, x + nv, xs, C, nc - nv, inv, zp);
 }
 
 /* where a row's float output goes: y, or with qo a group buffer that
- * ks_q_group quantizes once its last row is in */
+ * KS_Q_GROUP quantizes once its last row is in */
 #define KS_QBUF float qbuf[4][KS_MAXV * VW] __attribute__((aligned(64)))
 #define KS_ROW_OUT(o) (qo ? qbuf[((o) - r0) & 3] : y + (size_t)(o) * ld + t0)
 #define KS_Q_GROUP(o, lay)                                                                           \
 	do {                                                                                             \
 		if (qo && ((((o) - r0) & 3) == 3 || (o) == r1 - 1))                                          \
-			ks_q_rows(qo, lay, ld, (o) - (((o) - r0) & 3), (((o) - r0) & 3) + 1, qbuf[0], KS_MAXV * VW, \
-			          t0, NV * VW);                                                                  \
+			ks_quant_lanes(lay, pofa_x8_lanes(lay, qo->x8, (o) - (((o) - r0) & 3), ld) + t0, ld, qbuf[0],    \
+			               KS_MAXV * VW, (((o) - r0) & 3) + 1, NV * VW, qo->inv, qo->zp);                  \
 	} while (0)
 
 /* int8 blocks on S16X2 inputs: two exact pmaddwd a block */
@@ -373,50 +370,15 @@ KS void ks_layernorm(float *y, const float *x, const float *res, const float *w,
 		kb_layernorm(y, x, res, w, b, C, ld, t0, n1, eps);
 }
 
-/* kb_quant_u8x4 in vectors */
+/* the path's quant (linear.h) in each layout */
 KS void ks_quant_u8x4(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
 {
-	uint32_t *o = x8;
-	vf vinv = VF_SET1(inv), vz = VF_SET1((float)zp);
-	vi pad = VI_SET1(zp);
-	for (int c0 = 0; c0 < C; c0 += 4) {
-		const float *r[4];
-		for (int i = 0; i < 4; i++)
-			r[i] = c0 + i < C ? x + (size_t)(c0 + i) * ld : NULL;
-		uint32_t *dst = o + (size_t)(c0 / 4) * ld;
-		int n = n0;
-		for (; n + VW <= n1; n += VW) {
-			vi v = VI_SET1(0);
-			for (int i = 0; i < 4; i++)
-				v = VI_OR(v, VI_SLLI(r[i] ? ks_q(VF_LOADU(r[i] + n), vinv, vz) : pad, 8 * i));
-			VI_STOREU(dst + n, v);
-		}
-		if (n < n1)
-			kb_quant_u8x4((char *)x8 + (size_t)(c0 / 4) * ld * 4, x + (size_t)c0 * ld, C - c0 < 4 ? C - c0 : 4,
-			              ld, n, n1, inv, zp);
-	}
+	ks_quant_lanes(POFA_X8_U8X4, (uint32_t *)x8 + n0, ld, x + n0, ld, C, n1 - n0, inv, zp);
 }
 
-/* kb_quant_s16x2 in vectors */
 KS void ks_quant_s16x2(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
 {
-	uint32_t *o = x8;
-	vf vinv = VF_SET1(inv), vz = VF_SET1((float)zp);
-	vi izp = VI_SET1(zp), lo = VI_SET1(0xffff);
-	int Cp = (C + 3) & ~3;
-	for (int c0 = 0; c0 < Cp; c0 += 2) {
-		const float *r0 = c0 < C ? x + (size_t)c0 * ld : NULL, *r1 = c0 + 1 < C ? x + (size_t)(c0 + 1) * ld : NULL;
-		uint32_t *dst = o + (size_t)(c0 / 2) * ld;
-		int n = n0;
-		for (; n + VW <= n1; n += VW) {
-			vi a = r0 ? VI_AND(VI_SUB(ks_q(VF_LOADU(r0 + n), vinv, vz), izp), lo) : VI_SET1(0);
-			vi b = r1 ? VI_SLLI(VI_SUB(ks_q(VF_LOADU(r1 + n), vinv, vz), izp), 16) : VI_SET1(0);
-			VI_STOREU(dst + n, VI_OR(a, b));
-		}
-		for (; n < n1; n++)
-			dst[n] = (r0 ? (uint32_t)(uint16_t)(kb_q(r0[n], inv, (float)zp) - zp) : 0u) |
-			         (r1 ? (uint32_t)(uint16_t)(kb_q(r1[n], inv, (float)zp) - zp) << 16 : 0u);
-	}
+	ks_quant_lanes(POFA_X8_S16X2, (uint32_t *)x8 + n0, ld, x + n0, ld, C, n1 - n0, inv, zp);
 }
 
 /* ---- attention: the two products in register tiles of 4 rows x NV vectors ---- */

@@ -163,4 +163,10 @@ void pofa_linear_rows(const pofa_linear *l, const pofa_infer_kern *kern, float *
 /* bytes of the int8 input buffer for C channels and ld columns */
 size_t pofa_x8_bytes(enum pofa_x8_layout x8, int C, int ld);
 
+/* the first lane of channel c (a multiple of 4) in an int8 input buffer */
+static inline uint32_t *pofa_x8_lanes(enum pofa_x8_layout x8, void *buf, int c, int ld)
+{
+	return (uint32_t *)buf + (size_t)(c / (x8 == POFA_X8_U8X4 ? 4 : 2)) * ld;
+}
+
 #endif
