@@ -17,11 +17,12 @@
  * C loops the compiler vectorises; POFA_CLONES compiles such a function
  * also for AVX2 and AVX-512, the one the CPU runs chosen when the program
  * loads (GCC's target_clones, x86-64 with glibc; not in sanitizer builds,
- * whose runtimes are not ready when the loader runs the resolvers). Floating-point
- * contraction is off (-std=c11), so every version computes the same bits.
+ * whose runtimes are not ready when the loader runs the resolvers, nor with
+ * POFA_NO_CLONES: make bench's AVX2-only build). Floating-point contraction
+ * is off (-std=c11), so every version computes the same bits.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__gnu_linux__) && \
-    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__) /* their runtimes start after ifunc resolvers */
+    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__) && !defined(POFA_NO_CLONES)
 #define POFA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define POFA_CLONES

@@ -276,7 +276,15 @@ int cmd_bench(int argc, char **argv)
 	       preset, cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads,
 	       cfg.intermediate_size, cfg.vocab_size, B, T, masked, 100.0 * masked / BT,
 	       pofa_model_threads(m), steps);
-	printf("  cpu: %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_blas_core());
+	/* what the step's element-wise loops were compiled for: make bench's
+	 * AVX2-only build has AVX2 throughout and no AVX-512 clones */
+#if defined(__AVX2__) && !defined(__AVX512F__)
+	const char *built = "x86-64-v3 only";
+#else
+	const char *built = "clones for the CPU";
+#endif
+	printf("  cpu: %s, path %s, build %s, OpenBLAS core %s\n", pofa_cpu_name(),
+	       pofa_cpu_path_names[pofa_cpu_path()], built, pofa_blas_core());
 	printf("  measuring OpenBLAS sgemm on the step's %d shapes...\n", ns);
 	fflush(stdout);
 	for (int i = 0; i < ns; i++) {
@@ -292,7 +300,7 @@ int cmd_bench(int argc, char **argv)
 	printf("  pofa GFLOP/s        %10.1f   (matrix products counted analytically: %.1f GFLOP/step)\n",
 	       ours, flops / 1e9);
 	printf("  sgemm GFLOP/s       %10.1f   (OpenBLAS alone on the same shapes)\n", ref);
-	printf("  ratio pofa/sgemm    %10.3f   (target >= 0.75)\n", ours / ref);
+	printf("  ratio pofa/sgemm    %10.3f   (target >= 0.80)\n", ours / ref);
 	printf("  peak RSS            %10.1f MiB\n", ru.ru_maxrss / 1024.0);
 	printf("RESULT tokens_per_s=%.1f gflops=%.2f sgemm_gflops=%.2f ratio=%.4f rss_mib=%.1f\n",
 	       BT / dt, ours, ref, ours / ref, ru.ru_maxrss / 1024.0);
