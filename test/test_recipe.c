@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "engine/run/recipe.h"
 
@@ -102,6 +103,12 @@ static void test_errors(void **st)
 	expect_error("[stage a]\nkind = train\nsteps = 1\n", NULL, 0, "2: kind = train: want mlm, prune");
 	expect_error("[stage a]\nsteps = 1\n", NULL, 0, "1: stage a has no kind");
 	expect_error("[stage a]\nkind = mlm\n", NULL, 0, "stage a: set steps or epochs");
+	/* both: an error at the later of the two lines, not "steps wins" */
+	expect_error("[stage a]\nkind = mlm\nsteps = 10\nepochs = 2\n", NULL, 0,
+	             "4: stage a: steps and epochs both set; keep one");
+	const char *se[] = { "a.steps=5" };
+	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nepochs = 2\n", se, 1,
+	             "stage a: steps and epochs both set");
 	expect_error("[stage a]\nkind = prune\nteacher = t\nsteps = 1\n", NULL, 0, "teacher = t names no stage");
 	expect_error("[stage a]\nkind = finetune\nsteps = 1\n", NULL, 0, "stage a: which task?");
 	expect_error("[stage a]\nkind = finetune\nsteps = 1\ntask = mine\n", NULL, 0, "give train_file and dev_file");
@@ -209,10 +216,55 @@ static void test_run_name_and_duplicates(void **st)
 	             "4: steps again in [stage a] (first at line 3)");
 }
 
+/* relative paths in the file are the recipe folder's; in --set, the
+ * current folder's; the recipe as run holds them resolved */
+static void test_relative_paths(void **st)
+{
+	(void)st;
+	char sub[600], rp[700], cwd[600];
+	fx_path(sub, sizeof sub, "rel");
+	mkdir(sub, 0755);
+	snprintf(rp, sizeof rp, "%s/r.ini", sub);
+	fx_spit_str(rp, "[model]\npreset = bert-tiny\n[data]\ndir = ../shared/./data\n"
+	                "[stage a]\nkind = mlm\nsteps = 1\n"
+	                "[stage f]\nkind = finetune\ntask = mine\nsteps = 1\ntrain_file = t/train.tsv\n"
+	                "dev_file = /abs/dev.tsv\n");
+	char *base = realpath(sub, NULL), *parent;
+	assert_non_null(base);
+	parent = strdup(base);
+	*strrchr(parent, '/') = 0;
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	const char *sets[] = { "f.test_file=here/test.tsv" };
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(rp, sets, 1, &r, &err))
+		fail_msg("%s", err.msg);
+	char want[1400];
+	snprintf(want, sizeof want, "%s/shared/data", parent);
+	assert_string_equal(r.data_dir, want);
+	snprintf(want, sizeof want, "%s/shared/data/vocab.txt", parent);
+	assert_string_equal(r.vocab, want);
+	snprintf(want, sizeof want, "%s/t/train.tsv", base);
+	assert_string_equal(r.stages[1].task.train, want);
+	assert_string_equal(r.stages[1].task.dev, "/abs/dev.tsv");
+	snprintf(want, sizeof want, "%s/here/test.tsv", cwd);
+	assert_string_equal(r.stages[1].task.test, want);
+	/* the recipe as run names them resolved */
+	snprintf(want, sizeof want, "dir = %s/shared/data\n", parent);
+	assert_non_null(strstr(r.text, want));
+	/* where the vocabulary was looked for: the key and its line */
+	snprintf(want, sizeof want, "[data] dir at %s:4", rp);
+	assert_string_equal(r.vocab_from, want);
+	pofa_recipe_free(&r);
+	free(base);
+	free(parent);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stage_check),
 		cmocka_unit_test(test_section_names),

@@ -399,9 +399,71 @@ static void test_stop_and_resume(void **st)
 	pofa_recipe_free(&rc);
 }
 
+/* runs the recipe text to its end in rd; the rows of the stage named
+ * stage go to w */
+static void run_text(watch *w, const char *text, const char *rd, const char *name, const char *stage)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s.ini", dir, name);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	pofa_recipe rc;
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &rc, &err))
+		fail_msg("%s", err.msg);
+	start_fresh(w, &rc, rd);
+	pump(w, 600000, NULL);
+	assert_true(w->ended);
+	assert_int_equal(w->status, 0);
+	pofa_run_join(w->r);
+	pofa_runlog_close(&w->log);
+	pofa_run_free(w->r);
+	/* keep the named stage's rows only, numbered 0 */
+	int si = pofa_recipe_stage(&rc, stage), k = 0;
+	for (int i = 0; i < w->nrows; i++)
+		if (w->rows[i].stage == si) {
+			w->rows[k] = w->rows[i];
+			w->rows[k++].stage = 0;
+		}
+	w->nrows = k;
+	pofa_recipe_free(&rc);
+}
+
+/* a stage's seed comes from the run's seed and the stage's name: moving a
+ * stage, or adding one before it, leaves its result as it was */
+static void test_stage_seed_by_name(void **st)
+{
+	(void)st;
+	static const char *head = "[run]\nname = s\nthreads = 2\nlog_interval = 1\n"
+	                          "[model]\npreset = bert-tiny\nmax_position = 32\n[data]\ndir = %s/data\n";
+	static const char *pre = "[stage pre]\nkind = mlm\nsteps = 2\nbatch = 4\nseq = 24\n";
+	static const char *other = "[stage other]\nkind = mlm\nsteps = 2\nbatch = 4\nseq = 24\n";
+	/* dropout on, so the stage's dropout seed counts; a finetune stage, so
+	 * its head's initialisation and its data order count too */
+	static const char *ft = "[stage ft]\nkind = finetune\nfrom = pre\ntask = wn-pair\nsteps = 4\n"
+	                        "batch = 4\nseq = 24\nlr = 1e-3\nhidden_dropout = 0.1\n";
+	char h[600], t1[2048], t2[2048], rd1[512], rd2[512];
+	snprintf(h, sizeof h, head, dir);
+	snprintf(t1, sizeof t1, "%s%s%s", h, pre, ft);
+	snprintf(t2, sizeof t2, "%s%s%s%s", h, other, pre, ft);
+	snprintf(rd1, sizeof rd1, "%s/seed1", dir);
+	snprintf(rd2, sizeof rd2, "%s/seed2", dir);
+	static watch a, b;
+	run_text(&a, t1, rd1, "seed1", "ft");
+	run_text(&b, t2, rd2, "seed2", "ft");
+	assert_int_equal(a.nrows, 4);
+	assert_int_equal(b.nrows, 4);
+	for (int i = 0; i < a.nrows; i++)
+		if (memcmp(&a.rows[i], &b.rows[i], sizeof a.rows[i]))
+			fail_msg("stage ft step %lld: loss %.9g as the second stage, %.9g as the third (expected the same)",
+			         (long long)a.rows[i].step, a.rows[i].total, b.rows[i].total);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stage_seed_by_name),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_stop_and_resume),
 	};

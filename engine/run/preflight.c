@@ -103,7 +103,9 @@ int pofa_preflight(pofa_run *r, pofa_err *err)
 	if (!r->tk) {
 		r->tk = pofa_tokenizer_load(rc->vocab, POFA_CASE_AUTO, err);
 		if (!r->tk)
-			return pofa_error(err, POFA_ERR_INPUT, "%s (build the data first: pofa data build)", err->msg);
+			return pofa_error(err, POFA_ERR_INPUT, "%s: the vocabulary, looked for as %s says; build the "
+			                  "data (pofa data build --out DIR) or set [model] vocab = FILE", err->msg,
+			                  rc->vocab_from);
 	}
 	/* the model every stage without `from` starts from */
 	pofa_config base;

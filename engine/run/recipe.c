@@ -1,6 +1,7 @@
 /* recipe.c - INI recipes (see recipe.h and pofa-recipe(5)). */
 #include "engine/run/recipe.h"
 #include "data/base/fileio.h"
+#include "data/base/rng.h"
 #include "data/base/util.h"
 
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 const char *const pofa_stage_kinds[POFA_STAGE_KIND_COUNT] = { "mlm", "prune", "finetune", "qat", "eval" };
 
@@ -123,6 +125,75 @@ static int scan_sections(parsed *p, const char *path, pofa_err *err)
 		i = j + 1;
 	}
 	return POFA_OK;
+}
+
+/* ---- paths ------------------------------------------------------------------- */
+
+/* keys whose values are paths: in the file, a relative one is taken from
+ * the recipe's folder (on the command line, --set, from the current one) */
+static int path_key(const char *section, const char *key)
+{
+	if (!strcmp(section, "data"))
+		return !strcmp(key, "dir") || !strcmp(key, "corpus");
+	if (!strcmp(section, "model"))
+		return !strcmp(key, "dir") || !strcmp(key, "vocab");
+	if (!strncmp(section, "stage ", 6) || !strncmp(section, "task ", 5))
+		return !strcmp(key, "train_file") || !strcmp(key, "dev_file") || !strcmp(key, "test_file");
+	return 0;
+}
+
+/* out = base/rel with . and .. taken out by name, as Go's filepath.Clean
+ * does (the path may not exist yet); -1 when it does not fit */
+static int join_clean(const char *base, const char *rel, char *out, size_t cap)
+{
+	char tmp[2200];
+	if (snprintf(tmp, sizeof tmp, "%s/%s", base, rel) >= (int)sizeof tmp)
+		return -1;
+	const char *part[512];
+	int n = 0, up = 0;            /* up: leading .. of a relative path */
+	for (char *t = strtok(tmp, "/"); t && n < 512; t = strtok(NULL, "/")) {
+		if (!strcmp(t, "."))
+			continue;
+		if (!strcmp(t, "..") && n > up)
+			n--;
+		else if (!strcmp(t, "..") && base[0] == '/')
+			;                     /* above the root: the root */
+		else {
+			up += !strcmp(t, "..");   /* only while n == up */
+			part[n++] = t;
+		}
+	}
+	size_t o = 0;
+	if (base[0] == '/')
+		out[o++] = '/';
+	for (int k = 0; k < n; k++) {
+		size_t len = strlen(part[k]);
+		if (o + len + 2 > cap)
+			return -1;
+		if (k)
+			out[o++] = '/';
+		memcpy(out + o, part[k], len);
+		o += len;
+	}
+	if (o == 0)
+		out[o++] = '.';
+	out[o] = 0;
+	return 0;
+}
+
+/* the recipe's folder, absolute when it can be */
+static void recipe_folder(const char *path, char *out, size_t cap)
+{
+	char d[1100];
+	snprintf(d, sizeof d, "%s", path);
+	char *sl = strrchr(d, '/');
+	if (sl)
+		*(sl == d ? sl + 1 : sl) = 0;
+	else
+		strcpy(d, ".");
+	char *abs = realpath(d, NULL);
+	snprintf(out, cap, "%s", abs ? abs : d);
+	free(abs);
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -360,6 +431,14 @@ int pofa_recipe_stage(const pofa_recipe *r, const char *name)
 	return -1;
 }
 
+uint64_t pofa_stage_seed(const pofa_recipe *r, const pofa_stage *s)
+{
+	uint64_t h = 1469598103934665603ULL;  /* FNV-1a of the name */
+	for (const char *c = s->name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return pofa_mix64(r->seed ^ pofa_mix64(h));
+}
+
 int64_t pofa_steps_of(double v, int64_t total)
 {
 	if (v < 1.0 && v > 0.0)
@@ -438,6 +517,14 @@ static const char *sec_kind(const char *sec)
 		return sec;
 	if (!strncmp(sec, "stage ", 6))
 		return "stage";
+	return NULL;
+}
+
+static const entry *find_entry(const parsed *p, const char *section, const char *key)
+{
+	for (int j = 0; j < p->n; j++)
+		if (!strcmp(p->e[j].section, section) && !strcmp(p->e[j].key, key))
+			return &p->e[j];
 	return NULL;
 }
 
@@ -589,6 +676,24 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		}
 	}
 
+	/* paths: a relative one in the file is the recipe folder's, one from
+	 * --set the current folder's; the recipe as run holds them resolved,
+	 * so a resume from the run folder finds the same files */
+	char folder[1100], cwd[1100];
+	recipe_folder(path, folder, sizeof folder);
+	if (!getcwd(cwd, sizeof cwd))
+		strcpy(cwd, ".");
+	for (int j = 0; j < p.n && !rc; j++) {
+		entry *e = &p.e[j];
+		if (!path_key(e->section, e->key) || !e->value[0] || e->value[0] == '/')
+			continue;
+		char full[sizeof e->value];
+		if (join_clean(e->line ? folder : cwd, e->value, full, sizeof full))
+			rc = bad(err, path, e->line, e->key, e->value, "too long once taken from the recipe's folder");
+		else
+			strcpy(e->value, full);
+	}
+
 	/* defaults */
 	strcpy(r->name, "run");
 	r->seed = 1;
@@ -695,7 +800,21 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 	}
 	if (!rc && !r->corpus[0])
 		snprintf(r->corpus, sizeof r->corpus, "%.499s/corpus.txt", r->data_dir);
-	/* a model folder brings its own vocabulary */
+	/* a model folder brings its own vocabulary; say where the vocabulary
+	 * comes from, for the error when it is not there */
+	if (!rc) {
+		const entry *v = find_entry(&p, "model", "vocab"), *md = find_entry(&p, "model", "dir"),
+		            *dd = find_entry(&p, "data", "dir");
+		const entry *why = v ? v : md ? md : dd;
+		if (why && why->line)
+			snprintf(r->vocab_from, sizeof r->vocab_from, "[%s] %s at %.800s:%ld", why->section, why->key,
+			         path, why->line);
+		else if (why)
+			snprintf(r->vocab_from, sizeof r->vocab_from, "--set %s.%s", why->section, why->key);
+		else
+			snprintf(r->vocab_from, sizeof r->vocab_from, "the default data folder %s (%.500s has no [data] dir)",
+			         r->data_dir, path);
+	}
 	if (!rc && !r->vocab[0])
 		snprintf(r->vocab, sizeof r->vocab, "%.499s/vocab.txt", r->model_dir[0] ? r->model_dir : r->data_dir);
 	if (!rc && !r->preset[0] && !r->model_dir[0])
@@ -741,6 +860,15 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		int trains = s->kind != POFA_STAGE_EVAL;
 		if (trains && s->steps <= 0 && s->epochs <= 0)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: set steps or epochs", path, s->line, s->name);
+		if (!rc && s->steps > 0 && s->epochs > 0) {
+			char sec[80];
+			snprintf(sec, sizeof sec, "stage %s", s->name);
+			const entry *a = find_entry(&p, sec, "steps"), *b = find_entry(&p, sec, "epochs");
+			long line = a && b ? (a->line > b->line ? a->line : b->line) : s->line;
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: stage %s: steps and epochs both set; keep one "
+			                "(steps = %lld, epochs = %g)", path, line ? line : (long)s->line, s->name,
+			                (long long)s->steps, s->epochs);
+		}
 		int tasky = s->kind == POFA_STAGE_FINETUNE || s->kind == POFA_STAGE_QAT || s->kind == POFA_STAGE_EVAL;
 		if (!rc && tasky && !s->task.name[0])
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: which task? (task = wn-sense, wn-pair, "

@@ -8,7 +8,9 @@
  *                    stage's knobs; from = and teacher = name earlier stages
  *
  * Overrides "section.key=value" (a stage's section is its name) apply before
- * validation. Every error names file:line and the key.
+ * validation. Every error names file:line and the key. A relative path in
+ * the file is taken from the file's folder, one in an override from the
+ * current folder; the recipe as run holds them resolved.
  */
 #ifndef POFA_RECIPE_H
 #define POFA_RECIPE_H
@@ -71,6 +73,7 @@ typedef struct pofa_recipe {
 	int threads;
 	int64_t log_interval, checkpoint_interval;
 	char preset[32], model_dir[512], vocab[512];
+	char vocab_from[1000];    /* which key (file:line) or default gave vocab */
 	int max_position;
 	float hidden_dropout, attention_dropout;
 	char data_dir[512], corpus[512];
@@ -87,6 +90,9 @@ int pofa_recipe_stage(const pofa_recipe *r, const char *name);
 /* a run's or stage's name, which becomes a folder: letters, digits, - and
  * _, at most 47 */
 int pofa_name_ok(const char *name);
+/* the stage's seed: the run's seed and the stage's name, never its place
+ * (moving a stage, or adding one before it, leaves its result alone) */
+uint64_t pofa_stage_seed(const pofa_recipe *r, const pofa_stage *s);
 /* the stage's total steps given its training set size */
 int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain);
 /* a "steps or fraction" value resolved against a total */

@@ -81,7 +81,7 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 	}
 	pofa_model_set_saved_dropout(m, own.hidden_dropout_prob, own.attention_probs_dropout_prob,
 	                             own.classifier_dropout);
-	pofa_model_init(m, pofa_mix64(r->rc.seed ^ (uint64_t)(c->i + 1) * 0x9e3779b97f4a7c15ULL));
+	pofa_model_init(m, pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0x9e3779b97f4a7c15ULL));
 	if (dir[0]) {
 		int fresh = 0;
 		if (pofa_model_load_weights(m, wpath, &fresh, err)) {
@@ -160,8 +160,8 @@ void pofa_stage_order(stage_ctx *c)
 	for (long k = 0; k < c->train.n; k++)
 		c->order[k] = k;
 	if (c->s.shuffle)
-		pofa_shuffle(c->order, c->train.n, pofa_mix64(c->r->rc.seed ^ (uint64_t)c->epoch * 0x9e37 ^
-		                                              (uint64_t)(c->i + 1) << 40));
+		pofa_shuffle(c->order, c->train.n, pofa_mix64(pofa_stage_seed(&c->r->rc, &c->s) ^
+		                                              (uint64_t)c->epoch * 0x9e37));
 }
 
 /* the next training batch; returns its size */
@@ -330,7 +330,7 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 	                      : pofa_task_head(&s->task);
 	if (load_data(c, err) || setup_models(c, head, err))
 		return err->status;
-	pofa_model_set_seed(c->m, pofa_mix64(r->rc.seed ^ 0xd0d0 ^ (uint64_t)c->i));
+	pofa_model_set_seed(c->m, pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0xd0d0));
 	long ntrain = c->has_mlm ? c->mlm.ntrain : c->train.n;
 	c->N = pofa_stage_total_steps(s, ntrain);
 	c->warm = pofa_steps_of(s->warmup, c->N);
