@@ -103,6 +103,9 @@ grep -q 'stage_end","sparse done' "$tmp/a/events.csv" && ok "events.csv stage en
 grep -q '| transfer |' "$tmp/a/report.md" && grep -q 'accuracy, % of tt' "$tmp/a/report.md" && ok "report.md table" \
 	|| { cat "$tmp/a/report.md"; bad "report.md table"; }
 grep -q '"check","q8",0,"wn-pair","test","accuracy"' "$tmp/a/eval.csv" && ok "eval stage rows" || bad "eval stage rows"
+# a stage no eval stage names still has its own dev evaluation in report.md
+grep -q '^| span | wn-span | dev | 20 | f1 |' "$tmp/a/report.md" && ok "report.md: the stage-end evaluation of span" \
+	|| { cat "$tmp/a/report.md"; bad "report.md: span's stage-end evaluation (expected a row | span | wn-span | dev | 20 | f1 |)"; }
 # the prune stage reached its target, and the pattern held through transfer and QAT
 s1=$("$POFA" inspect "$tmp/a/sparse" | sed -n 's/^sparsity of the prunable.*: \([0-9.]*\)% (\([0-9]*\) of.*/\2/p')
 s2=$("$POFA" inspect "$tmp/a/transfer" | sed -n 's/^sparsity of the prunable.*: \([0-9.]*\)% (\([0-9]*\) of.*/\2/p')

@@ -84,12 +84,14 @@ done
 $T resize-window -t t -x 120 -y 40
 wait_for "sparsity (prunable" 10 && ok "down to 1x1 and back to 120x40: the workbench again" || bad "back to the workbench"
 
-# quit: confirm, status 0, terminal restored; resume continues the run
+# quit: confirm, status 3 (stopped, resumable: not 0, which means
+# finished), terminal restored; resume continues the run
 $T send-keys -t t q
 wait_for "Quit?" 10 || bad "quit asks"
 $T send-keys -t t y
-wait_for "EXIT=0" 60 && ok "q, y: exit status 0" || bad "quit exit status"
-screen | grep -q "pofa run: stopped; continue with pofa run --resume" && ! screen | grep -q "sparsity (prunable" \
+wait_for "EXIT=" 60
+screen | grep -q "EXIT=3" && ok "q, y: exit status 3 (stopped)" || { bad "quit exit status (expected EXIT=3)"; screen | grep EXIT=; }
+screen | grep -q "continue with pofa run --resume" && ! screen | grep -q "sparsity (prunable" \
 	&& ok "the terminal is restored" || bad "terminal restored"
 grep -q '"stopped"\|prune90 stopped' "$tmp/run/events.csv" && ok "the stage is stopped, checkpointed" || bad "stopped event"
 "$POFA" run --headless --resume "$tmp/run" --set prune90.steps=1 > "$tmp/r.log" 2>&1; [ $? -eq 2 ] \
@@ -108,6 +110,6 @@ $T new-session -d -s t -x 100 -y 30 "cd $(pwd) && LANG=C.UTF-8 NO_COLOR=1 $POFA 
 wait_for "pretrain (mlm)" 60 && ok "NO_COLOR: the workbench runs" || bad "NO_COLOR"
 $T send-keys -t t q
 wait_for "Quit?" 10 && $T send-keys -t t y
-wait_for "EXIT=0" 60 || bad "NO_COLOR quit"
+wait_for "EXIT=3" 60 || bad "NO_COLOR quit (expected EXIT=3)"
 
 [ "$fails" -eq 0 ]

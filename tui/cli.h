@@ -4,7 +4,9 @@
 
 #include "engine/pofa.h"
 
-enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2 };
+/* exit statuses (pofa(1) EXIT STATUS): a run stopped before its end by a
+ * signal exits with 128 + the signal's number, as a shell reports it */
+enum { EXIT_RUN_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_SIGNAL = 128 };
 
 int cmd_train_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -71,6 +71,8 @@ int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg)
 				fn(arg, e);
 			if (e->kind == POFA_EV_EXPORT)
 				export(d, e, fn, arg);
+			if (e->kind == POFA_EV_STAGE_END && e->status == POFA_STAGE_STOPPED)
+				d->stopped = 1;
 			if (e->kind == POFA_EV_RUN_END) {
 				d->ended = 1;
 				d->status = e->status;

@@ -29,6 +29,7 @@ typedef struct pofa_driver {
 	int stage;                /* where the run starts: stage index ... */
 	int64_t step;             /* ... and step (0, 0 for a new run) */
 	int ended, status;        /* the run's end was seen; its exit status */
+	int stopped;              /* a stage was stopped (a checkpoint, resumable) */
 	int started, log_open;
 	pofa_event *evs;
 } pofa_driver;

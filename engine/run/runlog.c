@@ -341,7 +341,12 @@ int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, p
 
 /* ---- report.md ---------------------------------------------------------------- */
 
-typedef struct { char model[48], task[64], split[8], metric[24]; double value, sps, speedup; } result;
+typedef struct {
+	char model[48], task[64], split[8], metric[24];
+	long long step;
+	double value, loss, sps, speedup;
+	int shown;                /* in an eval stage's table */
+} result;
 
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
 {
@@ -362,6 +367,9 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		snprintf(x.split, sizeof x.split, "%s", t.rows[r][5]);
 		snprintf(x.metric, sizeof x.metric, "%s", t.rows[r][6]);
 		x.value = atof(t.rows[r][7]);
+		x.step = atoll(t.rows[r][3]);
+		x.loss = t.nf[r] >= 9 && t.rows[r][8][0] ? atof(t.rows[r][8]) : NAN;
+		x.shown = 0;
 		x.sps = t.nf[r] >= 11 ? atof(t.rows[r][9]) : 0.0;
 		x.speedup = t.nf[r] >= 11 ? atof(t.rows[r][10]) : 0.0;
 		int k;
@@ -432,7 +440,7 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 						if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp]) &&
 						    !strcmp(res[k].metric, metrics[m])) {
 							if (!strcmp(res[k].model, models[mi]))
-								v = res[k].value;
+								v = res[k].value, res[k].shown = 1;
 							if (m == 0 && !strcmp(res[k].model, ref))
 								r0 = res[k].value;
 						}
@@ -531,8 +539,29 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		}
 		fprintf(f, "\n");
 	}
-	/* pre-training: masked-LM dev loss and accuracy per stage */
+	/* every other evaluation the run made: the dev evaluations of training
+	 * stages (at their end, and every eval_interval), so a run without an
+	 * eval stage still reports its results */
 	int any = 0;
+	for (int k = 0; k < nr; k++) {
+		if (res[k].shown || !strcmp(res[k].task, "mlm"))
+			continue;
+		if (!any)
+			fprintf(f, "## Evaluations by training stages (last of each)\n\n"
+			        "| model | task | split | step | metric | value | loss |\n|---|---|---|---|---|---|---|\n");
+		any = 1;
+		double loss = res[k].loss;
+		fprintf(f, "| %s | %s | %s | %lld | %s | %.2f |", res[k].model, res[k].task, res[k].split, res[k].step,
+		        res[k].metric, res[k].value);
+		if (isfinite(loss))
+			fprintf(f, " %.4f |\n", loss);
+		else
+			fprintf(f, " - |\n");
+	}
+	if (any)
+		fprintf(f, "\n");
+	/* pre-training: masked-LM dev loss and accuracy per stage */
+	any = 0;
 	for (int k = 0; k < nr; k++)
 		if (!strcmp(res[k].task, "mlm")) {
 			if (!any)

@@ -206,11 +206,18 @@ int cmd_run(int argc, char **argv)
 	int status = pofa_driver_close(&d, &err);
 	if (err.status)
 		fprintf(stderr, "pofa: report: %s\n", err.msg);
-	if (stopped)
-		fprintf(stderr, "pofa run: stopped; continue with pofa run --resume %s\n", dir);
-	else
-		fprintf(stderr, "pofa run: %s; results in %s/report.md\n", status ? "failed" : "done", dir);
-	return status == POFA_ERR_INPUT ? EXIT_USAGE : status ? EXIT_RUN_FAILED : 0;
+	/* the status says how the run ended: 0 only when every stage finished */
+	if (status == POFA_ERR_INPUT)
+		return fprintf(stderr, "pofa run: failed; report in %s/report.md\n", dir), EXIT_USAGE;
+	if (status)
+		return fprintf(stderr, "pofa run: failed; report in %s/report.md\n", dir), EXIT_RUN_FAILED;
+	if (d.stopped || stopped) {
+		fprintf(stderr, "pofa run: stopped; report so far in %s/report.md; continue with pofa run --resume %s\n",
+		        dir, dir);
+		return got_signal ? EXIT_SIGNAL + got_signal : EXIT_STOPPED;
+	}
+	fprintf(stderr, "pofa run: done; results in %s/report.md\n", dir);
+	return 0;
 }
 
 int cmd_report(int argc, char **argv)
