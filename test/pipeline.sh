@@ -127,6 +127,30 @@ n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
 "$POFA" eval --model "$tmp/a/span" --task wn-span --data "$tmp/data/wn-span/dev.json" --seq 48 \
 	> "$tmp/eval2.out" 2>&1 && grep -q "exact_match" "$tmp/eval2.out" && ok "pofa eval span" \
 	|| { cat "$tmp/eval2.out"; bad "pofa eval span"; }
+# training.json: how each model was trained; pofa eval defaults to it (the
+# task, its dev file, the sequence length) and gives what --task, --data
+# and --seq give
+tj="$tmp/a/transfer/training.json"
+grep -q '"stage":[[:space:]]*"transfer"' "$tj" && grep -q '"seq":[[:space:]]*32' "$tj" \
+	&& grep -q '"from":[[:space:]]*"sparse"' "$tj" && grep -q '"teacher":[[:space:]]*"tt"' "$tj" \
+	&& grep -q '"text_b":[[:space:]]*"sentence2"' "$tj" && grep -q '"labels":' "$tj" \
+	&& ok "training.json: stage, seq, from, teacher, columns, labels" || { cat "$tj"; bad "training.json"; }
+grep -q '"model_max_length":[[:space:]]*32' "$tmp/a/transfer/tokenizer_config.json" \
+	&& ok "tokenizer_config.json: model_max_length 32" || bad "model_max_length"
+"$POFA" eval --model "$tmp/a/transfer" > "$tmp/e5" 2>&1 \
+	&& a1=$(sed -n 's/.*(\([0-9]*\) examples.* accuracy \([0-9.]*\).*/\1 \2/p' "$tmp/eval.out") \
+	&& a2=$(sed -n 's/.*(\([0-9]*\) examples.* accuracy \([0-9.]*\).*/\1 \2/p' "$tmp/e5") \
+	&& [ -n "$a1" ] && [ "$a1" = "$a2" ] && grep -q "dev file of" "$tmp/e5" \
+	&& ok "pofa eval --model alone: the task, dev file and seq of training.json ($a2)" \
+	|| { cat "$tmp/e5"; bad "pofa eval --model alone (expected \"$a1\", got \"$a2\")"; }
+"$POFA" eval --model "$tmp/a/pre" > "$tmp/e6" 2>&1
+[ $? -eq 2 ] && grep -q "task TASK and --data FILE are needed" "$tmp/e6" \
+	&& ok "pofa eval of a masked-LM model without --task: status 2" || { cat "$tmp/e6"; bad "eval mlm no task"; }
+printf '{"seq": "x"}' > "$tmp/bad.json"; mkdir -p "$tmp/badm"; cp "$tmp/a/transfer/"*.json "$tmp/a/transfer/"*.txt \
+	"$tmp/a/transfer/model.safetensors" "$tmp/badm/"; cp "$tmp/bad.json" "$tmp/badm/training.json"
+"$POFA" eval --model "$tmp/badm" > "$tmp/e7" 2>&1
+[ $? -eq 2 ] && grep -q 'training.json: "seq" is not a whole number' "$tmp/e7" \
+	&& ok "a damaged training.json: status 2, the file and key named" || { cat "$tmp/e7"; bad "damaged training.json"; }
 "$POFA" eval --model "$tmp/a/pre" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 > "$tmp/e3" 2>&1
 [ $? -eq 2 ] && grep -q "has no cls head" "$tmp/e3" && ok "pofa eval of a model without the head: status 2" \
 	|| { cat "$tmp/e3"; bad "pofa eval without head"; }

@@ -9,6 +9,7 @@
  * checkpoints at their intervals.
  */
 #include "engine/run/internal.h"
+#include "engine/run/trained.h"
 #include "engine/io/safetensors.h"
 #include "data/base/rng.h"
 
@@ -431,6 +432,41 @@ static void accumulate(stage_ctx *c, const step_losses *l, float grad_norm, int 
 	c->tokens += (double)bn * c->s.seq;
 }
 
+/* training.json: the run and stage, the sequence length, the task's
+ * format, columns and label order (pofa eval and predict default to them) */
+static int save_trained(stage_ctx *c, const char *dir, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	const pofa_stage *s = &c->s;
+	pofa_trained *t = calloc(1, sizeof *t);
+	if (!t)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	snprintf(t->run, sizeof t->run, "%s", r->rc.name);
+	char *abs = realpath(r->dir, NULL);
+	snprintf(t->run_dir, sizeof t->run_dir, "%s", abs ? abs : r->dir);
+	free(abs);
+	snprintf(t->stage, sizeof t->stage, "%s", s->name);
+	snprintf(t->kind, sizeof t->kind, "%s", pofa_stage_kinds[s->kind]);
+	snprintf(t->recipe, sizeof t->recipe, "%s", r->rc.path);
+	t->recipe_hash = r->rc.hash;
+	t->seed = r->rc.seed;
+	t->step = c->step;
+	t->steps = c->N;
+	snprintf(t->from, sizeof t->from, "%s", s->from[0] ? s->from : r->rc.model_dir);
+	snprintf(t->teacher, sizeof t->teacher, "%s", s->teacher);
+	t->seq = s->seq;
+	t->batch = s->batch;
+	if (!c->has_mlm) {
+		t->has_task = 1;
+		t->task = s->task;
+		for (int k = 0; k < c->labels.n && k < 64; k++)
+			snprintf(t->labels[t->nlabels++], sizeof t->labels[0], "%s", c->labels.names[k]);
+	}
+	int rc = pofa_trained_save(dir, t, err);
+	free(t);
+	return rc;
+}
+
 /* the stage's model folder: the model, its masks, its QAT state and int8 */
 static int save_stage(stage_ctx *c, pofa_err *err)
 {
@@ -441,6 +477,8 @@ static int save_stage(stage_ctx *c, pofa_err *err)
 		return err->status;
 	snprintf(path, sizeof path, "%s/masks.safetensors", dir);
 	if (c->has_masks && pofa_masks_save(&c->mk, path, err))
+		return err->status;
+	if (save_trained(c, dir, err))
 		return err->status;
 	if (!pofa_model_qat(c->m))
 		return POFA_OK;

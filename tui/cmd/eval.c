@@ -1,6 +1,7 @@
 /* cmd_eval.c - pofa eval: a model directory on a task's file. */
 #include "tui/cli.h"
 #include "engine/run/eval.h"
+#include "engine/run/trained.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,11 +9,13 @@
 #include <unistd.h>
 
 static const char eval_usage[] =
-	"usage: pofa eval --model DIR --task TASK --data FILE [--predictions FILE]\n"
+	"usage: pofa eval --model DIR [--task TASK] [--data FILE] [--predictions FILE]\n"
 	"                 [--seq N] [--batch N] [--text-a COL] [--text-b COL] [--label COL]\n"
 	"                 [--delimiter D] [--quoting yes|no] [--threads N] [--reference]\n"
 	"TASK: wn-sense, wn-pair, wn-span, tsv (GLUE-style, no quoting), csv (quoted)\n"
-	"      or squad; --seq defaults to the model's positions, at most 128.\n"
+	"      or squad. A model pofa trained has training.json: the task, its columns,\n"
+	"      its dev file and the sequence length default to it; otherwise --task and\n"
+	"      --data are needed, and --seq defaults to the model's positions, at most 128.\n"
 	"The model runs on the forward-only path (packed by its zeros, int8 when it\n"
 	"has int8 weights); --reference runs the training forward instead (dense\n"
 	"products, a QAT model's int8 simulated).\n";
@@ -47,10 +50,37 @@ int cmd_eval(int argc, char **argv)
 		} else
 			return cli_usage_error("eval", "unknown option '%s'", argv[i]);
 	}
-	if (!model || !*model || !task || !*task || !data || !*data)
-		return cli_usage_error("eval", "--model DIR, --task TASK and --data FILE are required");
+	if (!model || !*model)
+		return cli_usage_error("eval", "--model DIR is required");
+	/* how the model was trained: the defaults */
+	pofa_err err = { 0 };
+	pofa_trained *tr = calloc(1, sizeof *tr);
+	int trc = tr ? pofa_trained_load(model, tr, &err) : pofa_error(&err, POFA_ERR_RUN, "out of memory");
+	if (trc < 0 || trc > 1) {
+		free(tr);
+		return cli_fail(&err);
+	}
+	int known = trc == 0 && tr->has_task;
+	if (!task && !known) {
+		free(tr);
+		return cli_usage_error("eval", "--task TASK and --data FILE are needed: %s has no %s saying how it was "
+		                       "trained", model, POFA_TRAINED_FILE);
+	}
+	if (!data && !(known && !task && tr->task.dev[0])) {
+		free(tr);
+		return cli_usage_error("eval", "--data FILE is needed (%s names no dev file)", model);
+	}
+	char dev[sizeof tr->task.dev];
+	if (!data) {
+		data = strcpy(dev, tr->task.dev);
+		fprintf(stderr, "pofa eval: the dev file of %s's training (%s): %s\n", model, POFA_TRAINED_FILE, data);
+	}
+	if (!T && trc == 0 && tr->seq > 0)
+		T = tr->seq;
 	pofa_task_spec spec;
-	if (pofa_task_builtin(task, ".", &spec)) {
+	if (!task) {
+		spec = tr->task;
+	} else if (pofa_task_builtin(task, ".", &spec)) {
 		memset(&spec, 0, sizeof spec);
 		snprintf(spec.name, sizeof spec.name, "%s", task);
 		if (!strcmp(task, "squad"))
@@ -58,7 +88,8 @@ int cmd_eval(int argc, char **argv)
 		else if (!strcmp(task, "csv"))
 			spec.format = POFA_TASK_CSV;
 		else if (strcmp(task, "tsv"))
-			return cli_usage_error("eval", "unknown task '%s' (wn-sense, wn-pair, wn-span, tsv, csv, squad)", task);
+			return free(tr), cli_usage_error("eval", "unknown task '%s' (wn-sense, wn-pair, wn-span, tsv, csv, squad)",
+			                                 task);
 		spec.format_set = 1;
 		strcpy(spec.text_a, "sentence");
 		strcpy(spec.label, "label");
@@ -67,13 +98,13 @@ int cmd_eval(int argc, char **argv)
 	if (tb) snprintf(spec.text_b, sizeof spec.text_b, "%s", tb);
 	if (tl) snprintf(spec.label, sizeof spec.label, "%s", tl);
 	if (delim && !(spec.delimiter = pofa_delimiter_of(delim)))
-		return cli_usage_error("eval", "--delimiter wants tab, comma, semicolon, pipe or one character");
+		return free(tr), cli_usage_error("eval", "--delimiter wants tab, comma, semicolon, pipe or one character");
 	if (quoting) {
 		if (strcmp(quoting, "yes") && strcmp(quoting, "no"))
-			return cli_usage_error("eval", "--quoting wants yes or no");
+			return free(tr), cli_usage_error("eval", "--quoting wants yes or no");
 		spec.quoting = !strcmp(quoting, "yes") ? POFA_QUOTING_ON : POFA_QUOTING_OFF;
 	}
-	pofa_err err = { 0 };
+	free(tr);
 	char path[4200];
 	pofa_config cfg;
 	snprintf(path, sizeof path, "%s/config.json", model);

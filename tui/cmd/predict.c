@@ -8,6 +8,7 @@
 #include "tui/cli.h"
 #include "data/text/tokenizer.h"
 #include "engine/infer/infer.h"
+#include "engine/run/trained.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -22,7 +23,9 @@ static const char predict_usage[] =
 	"Reads FILE (default: standard input), one input a line; a tab separates\n"
 	"the two texts of a pair (a span model: the question, then the context).\n"
 	"Prints each line's label and probability, its answer, or the top K\n"
-	"fillers of each [MASK]; --csv writes CSV with a header row instead.\n";
+	"fillers of each [MASK]; --csv writes CSV with a header row instead.\n"
+	"--seq defaults to the length the model was trained at (its training.json),\n"
+	"else to its positions, at most 512.\n";
 
 typedef struct {
 	char *line;
@@ -308,6 +311,14 @@ int cmd_predict(int argc, char **argv)
 	if (pofa_model_dir_head(model, &cfg, &head, &err))
 		return cli_fail(&err);
 	int maxT = cfg.max_position_embeddings < 512 ? cfg.max_position_embeddings : 512;
+	/* the sequence length the model was trained at, when pofa trained it */
+	pofa_trained *tr = calloc(1, sizeof *tr);
+	int trc = tr ? pofa_trained_load(model, tr, &err) : pofa_error(&err, POFA_ERR_RUN, "out of memory");
+	if (!T && trc == 0 && tr->seq > 0)
+		T = tr->seq;
+	free(tr);
+	if (trc != 0 && trc != 1)
+		return cli_fail(&err);
 	if (T && T > cfg.max_position_embeddings) {
 		fprintf(stderr, "pofa predict: --seq %ld is more than %s has positions; using %d\n", T, model,
 		        cfg.max_position_embeddings);
