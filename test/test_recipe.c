@@ -103,6 +103,15 @@ static void test_errors(void **st)
 	expect_error("[stage a]\nkind = train\nsteps = 1\n", NULL, 0, "2: kind = train: want mlm, prune");
 	expect_error("[stage a]\nsteps = 1\n", NULL, 0, "1: stage a has no kind");
 	expect_error("[stage a]\nkind = mlm\n", NULL, 0, "stage a: set steps or epochs");
+	/* model selection: over dev evaluations, with a metric the task has */
+	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 10\nselect = best\n", NULL, 0,
+	             "stage a: select, metric and patience choose among dev evaluations: set eval_interval");
+	expect_error("[stage a]\nkind = mlm\nsteps = 10\neval_interval = 2\npatience = 3\n", NULL, 0,
+	             "select, metric and patience are for finetune and qat stages");
+	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 10\neval_interval = 2\nmetric = exact_match\n",
+	             NULL, 0, "metric = exact_match: a classification task has accuracy");
+	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 10\neval_interval = 2\nselect = first\n",
+	             NULL, 0, "6: select = first: want best");
 	/* both: an error at the later of the two lines, not "steps wins" */
 	expect_error("[stage a]\nkind = mlm\nsteps = 10\nepochs = 2\n", NULL, 0,
 	             "4: stage a: steps and epochs both set; keep one");

@@ -22,6 +22,7 @@
 #include "data/build/datasets.h"
 #include "engine/run/run.h"
 #include "engine/run/runlog.h"
+#include "engine/run/trained.h"
 #include "data/text/vocab.h"
 #include "data/base/fileio.h"
 
@@ -96,6 +97,10 @@ typedef struct {
 	/* the metrics rows: stage, step and the three losses */
 	metrics_row rows[256];
 	int nrows;
+	/* the dev evaluations' main rows: stage, step, loss */
+	struct { int stage; int64_t step; double loss; } evals[128];
+	int nevals;
+	int early_stops;
 	char last_text[1300];
 } watch;
 
@@ -115,6 +120,13 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 					                                            e->loss_total, e->sparsity_target };
 				if (e->kind == POFA_EV_PAUSE)
 					w->pause_step = e->step;
+				if (e->kind == POFA_EV_EVAL && !strcmp(e->metric, "accuracy") && w->nevals < 128) {
+					w->evals[w->nevals].stage = e->stage;
+					w->evals[w->nevals].step = e->step;
+					w->evals[w->nevals++].loss = e->loss;
+				}
+				if (e->kind == POFA_EV_LOG && strstr(e->text, "early stop at step"))
+					w->early_stops++;
 				if (e->kind == POFA_EV_METRICS) {
 					w->last_step = e->step;
 					w->last_stage = e->stage;
@@ -460,10 +472,82 @@ static void test_stage_seed_by_name(void **st)
 			         (long long)a.rows[i].step, a.rows[i].total, b.rows[i].total);
 }
 
+/* select = best keeps the model of the best dev evaluation (here by
+ * loss), records its step in training.json; patience stops the stage
+ * after that many evaluations without a better one */
+static void test_select_best_and_patience(void **st)
+{
+	(void)st;
+	static const char *text =
+		"[run]\nname = sel\nthreads = 2\nlog_interval = 4\n"
+		"[model]\npreset = bert-tiny\nmax_position = 32\n[data]\ndir = %s/data\n"
+		"[stage pre]\nkind = mlm\nsteps = 2\nbatch = 4\nseq = 24\n"
+		"[stage ft]\nkind = finetune\nfrom = pre\ntask = wn-pair\nsteps = 48\nbatch = 4\nseq = 24\n"
+		"lr = 5e-3\nwarmup = 0\neval_interval = 4\nselect = best\nmetric = loss\n%s";
+	char t1[2048], t2[2048], rd1[512], rd2[512], ft[600];
+	snprintf(t1, sizeof t1, text, dir, "");
+	snprintf(t2, sizeof t2, text, dir, "patience = 2\n");
+	snprintf(rd1, sizeof rd1, "%s/sel1", dir);
+	snprintf(rd2, sizeof rd2, "%s/sel2", dir);
+	static watch a, b;
+	run_text(&a, t1, rd1, "sel1", "ft");
+	/* the best evaluation: the lowest loss, the first of equals */
+	int64_t best = -1, last = -1;
+	double lo = INFINITY;
+	for (int k = 0; k < a.nevals; k++)
+		if (a.evals[k].stage == 1) {
+			if (a.evals[k].loss < lo)
+				lo = a.evals[k].loss, best = a.evals[k].step;
+			last = a.evals[k].step;
+		}
+	assert_int_equal(last, 48);
+	if (best == last)
+		fail_msg("the last evaluation (step %lld) is the best: nothing to select here", (long long)last);
+	pofa_trained tr;
+	pofa_err err;
+	snprintf(ft, sizeof ft, "%s/ft", rd1);
+	assert_int_equal(pofa_trained_load(ft, &tr, &err), 0);
+	if (tr.step != best)
+		fail_msg("ft/training.json says step %lld; the best dev loss (%.6f) was at step %lld", (long long)tr.step,
+		         lo, (long long)best);
+	/* patience 2: the stage ends at the second evaluation without a better
+	 * loss than the best so far */
+	int64_t want = -1;
+	double b0 = INFINITY;
+	int since = 0;
+	for (int k = 0; k < a.nevals && want < 0; k++) {
+		if (a.evals[k].stage != 1)
+			continue;
+		if (a.evals[k].loss < b0)
+			b0 = a.evals[k].loss, since = 0;
+		else if (++since == 2)
+			want = a.evals[k].step;
+	}
+	if (want < 0 || want >= 48)
+		fail_msg("no early stop to test: the loss kept improving");
+	run_text(&b, t2, rd2, "sel2", "ft");
+	assert_int_equal(b.early_stops, 1);
+	if (b.rows[b.nrows - 1].step != want)
+		fail_msg("patience 2 stopped at step %lld, expected %lld", (long long)b.rows[b.nrows - 1].step,
+		         (long long)want);
+	/* the evaluations up to the stop are the first run's */
+	int kb = 0;
+	for (int k = 0; k < a.nevals && kb < b.nevals; k++)
+		if (a.evals[k].stage == 1) {
+			while (kb < b.nevals && b.evals[kb].stage != 1)
+				kb++;
+			if (kb < b.nevals && a.evals[k].loss != b.evals[kb].loss)
+				fail_msg("evaluation at step %lld: loss %.9g with patience, %.9g without",
+				         (long long)a.evals[k].step, b.evals[kb].loss, a.evals[k].loss);
+			kb++;
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stage_seed_by_name),
+		cmocka_unit_test(test_select_best_and_patience),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_stop_and_resume),
 	};

@@ -289,6 +289,8 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 	pofa_scorer sc = { .model = c->m };
 	if (pofa_evaluate(&sc, &c->dev, &c->labels, c->s.batch, NULL, &res, err))
 		return err->status;
+	c->dev_res = res;
+	c->has_dev_res = 1;
 	for (int k = 0; k < res.n; k++) {
 		pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
 		e.step = c->step;

@@ -70,6 +70,14 @@ typedef struct stage_ctx {
 	long nsum;
 	double t_interval, tokens;
 	double last_target;       /* the sparsity the masks were last pruned to */
+	/* model selection (select, metric, patience): the last dev evaluation,
+	 * the best one's score (higher is better: a loss enters negated) and
+	 * step, and evaluations since it (kept in checkpoints) */
+	pofa_eval_result dev_res;
+	int has_dev_res;
+	int has_best;
+	double best_score;
+	int64_t best_step, since_best;
 	enum pofa_stage_status status;
 } stage_ctx;
 

@@ -277,6 +277,7 @@ static const keydef stage_keys[] = {
 	K(pofa_stage, max_grad_norm, T_DBL, 0, 1e9),
 	K(pofa_stage, shuffle, T_BOOL, 0, 1),
 	K(pofa_stage, eval_interval, T_I64, 0, 1e12),
+	K(pofa_stage, patience, T_I64, 0, 1e9),
 	K(pofa_stage, hidden_dropout, T_FLT, 0, 0.99),
 	K(pofa_stage, attention_dropout, T_FLT, 0, 0.99),
 	K(pofa_stage, classifier_dropout, T_FLT, 0, 0.99),
@@ -564,6 +565,19 @@ static int stage_special(pofa_stage *s, const entry *e, const char *path, const 
 		if (sscanf(v, "%d:%d%c", &a, &b, &c) == 2 && a >= 1 && b > a && b <= 64)
 			return s->pattern = POFA_PATTERN_NM, s->nm_n = a, s->nm_m = b, 1;
 		return -bad(err, path, e->line, k, v, "want unstructured, 1xB (blocks, e.g. 1x4) or N:M (e.g. 2:4)");
+	}
+	if (!strcmp(k, "select")) {
+		if (!strcmp(v, "best") || !strcmp(v, "last"))
+			return s->select_best = !strcmp(v, "best"), 1;
+		return -bad(err, path, e->line, k, v, "want best (the best dev evaluation's model) or last");
+	}
+	if (!strcmp(k, "metric")) {
+		static const char *names[] = { "accuracy", "macro_f1", "f1", "exact_match", "loss" };
+		for (int i = 0; i < 5; i++)
+			if (!strcmp(v, names[i]))
+				return snprintf(s->metric, sizeof s->metric, "%s", v), 1;
+		return -bad(err, path, e->line, k, v, "want accuracy, macro_f1, f1 (two classes, or spans), exact_match "
+		            "(spans) or loss");
 	}
 	if (!strcmp(k, "scope")) {
 		if (!strcmp(v, "layer"))
@@ -904,6 +918,26 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 					rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: reference = %s is not an earlier stage",
 					                path, s->line, s->name, s->reference);
 			}
+		}
+		/* model selection: over dev evaluations, so it needs them */
+		int selects = s->select_best || s->patience > 0 || s->metric[0];
+		if (!rc && selects && s->kind != POFA_STAGE_FINETUNE && s->kind != POFA_STAGE_QAT)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: select, metric and patience are for finetune "
+			                "and qat stages, which evaluate on a task's dev file", path, s->line, s->name);
+		if (!rc && selects && s->eval_interval <= 0)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: select, metric and patience choose among "
+			                "dev evaluations: set eval_interval (steps between them)", path, s->line, s->name);
+		if (!rc && selects && !s->task.dev[0])
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: select, metric and patience need the task's "
+			                "dev_file", path, s->line, s->name);
+		if (!rc && s->metric[0] && strcmp(s->metric, "loss")) {
+			int span = s->task.format == POFA_TASK_SQUAD;
+			int ok = span ? (!strcmp(s->metric, "f1") || !strcmp(s->metric, "exact_match"))
+			              : strcmp(s->metric, "exact_match") != 0;
+			if (!ok)
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: metric = %s: a %s task has %s", path,
+				                s->line, s->name, s->metric, span ? "span" : "classification",
+				                span ? "f1, exact_match and loss" : "accuracy, macro_f1 (or f1 with two classes) and loss");
 		}
 		/* prune stages rewind the learning rate unless told otherwise */
 		if (!rc && s->kind == POFA_STAGE_PRUNE) {

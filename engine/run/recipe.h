@@ -44,6 +44,12 @@ typedef struct pofa_stage {
 	double weight_decay, beta1, beta2, eps, max_grad_norm;
 	int shuffle;
 	int64_t eval_interval;
+	/* model selection over the dev evaluations (eval_interval): the best by
+	 * metric ("": the task's main one; loss: lowest), or the last; stop
+	 * after patience evaluations without a better one (0: never) */
+	int select_best;
+	char metric[24];
+	int64_t patience;
 	float hidden_dropout, attention_dropout, classifier_dropout;  /* < 0: config's */
 	/* distillation */
 	float alpha_task, alpha_kd, temperature;

@@ -355,11 +355,42 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 	table t;
 	if (tb_read(path, &t))
 		return pofa_error(err, POFA_ERR_RUN, "%s: cannot read", path);
+	/* a stage that selects its best dev evaluation (select = best) keeps
+	 * that step's model: its own rows of other steps are left out */
+	int64_t best_step[POFA_MAX_STAGES];
+	for (int i = 0; i < rc->nstages; i++) {
+		const pofa_stage *st = &rc->stages[i];
+		best_step[i] = -1;
+		if (!st->select_best)
+			continue;
+		char metric[24] = "";
+		snprintf(metric, sizeof metric, "%s", st->metric);
+		double best = -INFINITY;
+		for (int r = 1; r < t.n; r++) {
+			if (t.nf[r] < 9 || strcmp(t.rows[r][1], st->name) || strcmp(t.rows[r][2], st->name) ||
+			    !strcmp(t.rows[r][4], "mlm") || strcmp(t.rows[r][5], "dev"))
+				continue;
+			if (!metric[0])
+				snprintf(metric, sizeof metric, "%s", t.rows[r][6]);   /* the main one comes first */
+			int loss = !strcmp(metric, "loss");
+			if (!loss && strcmp(t.rows[r][6], metric))
+				continue;
+			double v = loss ? -atof(t.rows[r][8]) : atof(t.rows[r][7]);
+			if (v > best) {
+				best = v;
+				best_step[i] = atoll(t.rows[r][3]);
+			}
+		}
+	}
 	/* the last value of every (model, task, split, metric), in order */
 	result *res = calloc((size_t)t.n + 1, sizeof *res);
 	int nr = 0;
 	for (int r = 1; r < t.n; r++) {
 		if (t.nf[r] < 8)
+			continue;
+		int si = pofa_recipe_stage(rc, t.rows[r][2]);
+		if (si >= 0 && best_step[si] >= 0 && !strcmp(t.rows[r][1], t.rows[r][2]) &&
+		    atoll(t.rows[r][3]) != best_step[si])
 			continue;
 		result x;
 		snprintf(x.model, sizeof x.model, "%s", t.rows[r][2]);
@@ -547,7 +578,8 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		if (res[k].shown || !strcmp(res[k].task, "mlm"))
 			continue;
 		if (!any)
-			fprintf(f, "## Evaluations by training stages (last of each)\n\n"
+			fprintf(f, "## Evaluations by training stages (the last of each; with select = best, "
+			        "the best, whose model the stage kept)\n\n"
 			        "| model | task | split | step | metric | value | loss |\n|---|---|---|---|---|---|---|\n");
 		any = 1;
 		double loss = res[k].loss;

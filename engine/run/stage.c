@@ -492,6 +492,56 @@ static int save_stage(stage_ctx *c, pofa_err *err)
 	return POFA_OK;
 }
 
+/* After a dev evaluation of a stage that selects: the score of its metric
+ * (a loss negated, so higher is better); a better one than the best so far
+ * saves the stage's model now and is recorded; patience evaluations
+ * without one stop the stage (*stop). */
+static int select_model(stage_ctx *c, int *stop, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	const pofa_stage *s = &c->s;
+	*stop = 0;
+	if (!c->has_dev_res || !(s->select_best || s->patience > 0))
+		return POFA_OK;
+	const char *want = s->metric[0] ? s->metric : c->dev_res.m[0].name;
+	double v = NAN;
+	char have[160] = "";
+	if (!strcmp(want, "loss"))
+		v = -c->dev_res.loss;
+	for (int k = 0; k < c->dev_res.n; k++) {
+		if (!strcmp(want, c->dev_res.m[k].name))
+			v = c->dev_res.m[k].value;
+		snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", k ? ", " : "", c->dev_res.m[k].name);
+	}
+	if (isnan(v))
+		return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: metric = %s, but its evaluation gives %s and "
+		                  "loss", r->rc.path, s->line, s->name, want, have);
+	double shown = !strcmp(want, "loss") ? -v : v;
+	if (!c->has_best || v > c->best_score) {
+		int first = !c->has_best;
+		c->has_best = 1;
+		c->best_score = v;
+		c->best_step = c->step;
+		c->since_best = 0;
+		if (s->select_best) {
+			if (save_stage(c, err))
+				return err->status;
+			pofa_run_log(r, c->i, POFA_EV_LOG, "%s: %s %s %.4g at step %lld: model saved", s->name,
+			             first ? "first dev" : "best dev", want, shown, (long long)c->step);
+		}
+		return POFA_OK;
+	}
+	c->since_best++;
+	if (s->patience > 0 && c->since_best >= s->patience) {
+		*stop = 1;
+		pofa_run_log(r, c->i, POFA_EV_LOG, "%s: early stop at step %lld of %lld: no better dev %s in %lld "
+		             "evaluations (best %.4g at step %lld)", s->name, (long long)c->step, (long long)c->N, want,
+		             (long long)c->since_best, !strcmp(want, "loss") ? -c->best_score : c->best_score,
+		             (long long)c->best_step);
+	}
+	return POFA_OK;
+}
+
 static void announce(stage_ctx *c)
 {
 	const pofa_stage *s = &c->s;
@@ -517,6 +567,7 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		ckpt += r->rc.log_interval - ckpt % r->rc.log_interval;
 	double lr = 0.0;
 	long epoch = 0, cursor;
+	int stopped_early = 0;
 	while (c->step < c->N) {
 		int verdict = pofa_stage_commands(c, err);
 		if (verdict < 0)
@@ -552,14 +603,31 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		pofa_stage_data_pos(c, &epoch, &cursor);
 		if (c->step % r->rc.log_interval == 0 || c->step == c->N)
 			emit_metrics(c, lr, epoch);
-		if (c->s.eval_interval && c->step % c->s.eval_interval == 0 && c->step < c->N &&
-		    pofa_evaluate_dev(c, err))
-			return pofa_stage_fail(c, err);
+		if (c->s.eval_interval && c->step % c->s.eval_interval == 0 && c->step < c->N) {
+			int stop;
+			if (pofa_evaluate_dev(c, err) || select_model(c, &stop, err))
+				return pofa_stage_fail(c, err);
+			if (stop) {
+				stopped_early = 1;
+				break;
+			}
+		}
 		if (c->step % ckpt == 0 && c->step < c->N && pofa_checkpoint(c, err))
 			return pofa_stage_fail(c, err);
 	}
-	emit_metrics(c, lr, epoch);
-	if (pofa_evaluate_dev(c, err) || save_stage(c, err))
+	emit_metrics(c, lr, epoch);   /* an interval under way (early stop, skip) */
+	/* the stage's end: its dev evaluation (already made where it stopped
+	 * early), then its model: the last one, or the best one, saved when
+	 * it was found */
+	int stop;
+	if (!stopped_early && (pofa_evaluate_dev(c, err) || select_model(c, &stop, err)))
+		return pofa_stage_fail(c, err);
+	if (c->s.select_best && c->has_best) {
+		pofa_run_log(r, c->i, POFA_EV_LOG, "%s: the model kept is step %lld's (select = best)", c->s.name,
+		             (long long)c->best_step);
+		return c->status ? c->status : POFA_STAGE_DONE;
+	}
+	if (save_stage(c, err))
 		return pofa_stage_fail(c, err);
 	return c->status ? c->status : POFA_STAGE_DONE;
 }

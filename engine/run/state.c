@@ -298,6 +298,12 @@ static int write_manifest(stage_ctx *c, const char *dir, pofa_err *err)
 	cJSON_AddNumberToObject(iv, "steps", (double)c->nsum);
 	cJSON_AddNumberToObject(iv, "tokens", c->tokens);
 	cJSON_AddNumberToObject(o, "last_target", c->last_target);
+	if (c->has_best) {   /* model selection so far */
+		cJSON *b = cJSON_AddObjectToObject(o, "best");
+		cJSON_AddNumberToObject(b, "score", c->best_score);
+		cJSON_AddNumberToObject(b, "step", (double)c->best_step);
+		cJSON_AddNumberToObject(b, "since", (double)c->since_best);
+	}
 	cJSON *fl = cJSON_AddArrayToObject(o, "files");
 	int rc = POFA_OK;
 	for (int k = 0; k < CK_COUNT && !rc; k++) {
@@ -433,6 +439,18 @@ static int read_manifest(stage_ctx *c, const char *dir, long *epoch, long *curso
 		c->nsum = (long)n;
 	if (!rc)
 		rc = jdbl(o, "last_target", &c->last_target, path, err);
+	const cJSON *best = cJSON_GetObjectItemCaseSensitive(o, "best");
+	if (!rc && best) {
+		int64_t bs = 0, since = 0;
+		if (!cJSON_IsObject(best))
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"best\" is not an object", path);
+		if (!rc && !(rc = jdbl(best, "score", &c->best_score, path, err)) &&
+		    !(rc = jint(best, "step", 0, step, &bs, path, err)) && !(rc = jint(best, "since", 0, step, &since, path, err))) {
+			c->has_best = 1;
+			c->best_step = bs;
+			c->since_best = since;
+		}
+	}
 	/* every file the stage needs, of the size and CRC-32 recorded */
 	const cJSON *fl = cJSON_GetObjectItemCaseSensitive(o, "files");
 	for (int k = 0; k < CK_COUNT && !rc; k++) {
