@@ -127,6 +127,26 @@ n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
 "$POFA" eval --model "$tmp/a/span" --task wn-span --data "$tmp/data/wn-span/dev.json" --seq 48 \
 	> "$tmp/eval2.out" 2>&1 && grep -q "exact_match" "$tmp/eval2.out" && ok "pofa eval span" \
 	|| { cat "$tmp/eval2.out"; bad "pofa eval span"; }
+# per class: per_class.csv and confusion.csv for every classification
+# evaluation, consistent with eval.csv's accuracy; report.md shows them
+pc="$tmp/a/per_class.csv"; cf="$tmp/a/confusion.csv"
+head -1 "$pc" | grep -q '^time,stage,model,step,task,split,class,positive,precision,recall,f1,support,predicted$' \
+	&& head -1 "$cf" | grep -q '^time,stage,model,step,task,split,gold,predicted,count$' \
+	&& ok "per_class.csv and confusion.csv headers" || bad "per_class.csv/confusion.csv headers"
+# the eval stage's evaluation of transfer on dev: its matrix's diagonal over
+# its total is eval.csv's accuracy, its total the examples
+acc=$(grep '^[^,]*,"check","transfer",0,"wn-pair","dev","accuracy"' "$tmp/a/eval.csv" | cut -d, -f8)
+m=$(grep '^[^,]*,"check","transfer",0,"wn-pair","dev",' "$cf" | tr -d '"' | \
+	awk -F, '{ t += $9; if ($7 == $8) d += $9 } END { printf "%d %.4f", t, 100 * d / t }')
+n=$(($(wc -l < "$tmp/data/wn-pair/dev.tsv") - 1))
+[ -n "$acc" ] && [ "${m% *}" = "$n" ] && awk -v a="$acc" -v b="${m#* }" 'BEGIN { exit !(a - b < 1e-3 && b - a < 1e-3) }' \
+	&& ok "confusion matrix: $n examples, diagonal = accuracy $acc" || bad "confusion matrix ($m) against accuracy $acc of $n"
+grep '^[^,]*,"check","transfer",0,"wn-pair","dev",' "$pc" | tr -d '"' | awk -F, '$7 == "1" && $8 == 1 { p = 1 } END { exit !p }' \
+	&& ok "per_class.csv: label 1 is the positive one of wn-pair" || bad "positive label in per_class.csv"
+grep -q '^## Per class' "$tmp/a/report.md" && grep -q '^Predicts [0-9]* of 2 classes' "$tmp/a/report.md" \
+	&& grep -q '^| 1 (positive) |' "$tmp/a/report.md" && grep -q '^| gold \\ predicted |' "$tmp/a/report.md" \
+	&& ok "report.md: per class, predicted classes, positive label, confusion matrix" \
+	|| { cat "$tmp/a/report.md"; bad "report.md per class"; }
 # training.json: how each model was trained; pofa eval defaults to it (the
 # task, its dev file, the sequence length) and gives what --task, --data
 # and --seq give
@@ -143,6 +163,16 @@ grep -q '"model_max_length":[[:space:]]*32' "$tmp/a/transfer/tokenizer_config.js
 	&& [ -n "$a1" ] && [ "$a1" = "$a2" ] && grep -q "dev file of" "$tmp/e5" \
 	&& ok "pofa eval --model alone: the task, dev file and seq of training.json ($a2)" \
 	|| { cat "$tmp/e5"; bad "pofa eval --model alone (expected \"$a1\", got \"$a2\")"; }
+grep -q "^per class (predicts [0-9] of 2 classes)" "$tmp/e5" && grep -q "^  1 (positive)" "$tmp/e5" \
+	&& ok "pofa eval prints per class" || { cat "$tmp/e5"; bad "pofa eval per class"; }
+# the positive label, chosen: the other class's F1
+"$POFA" eval --model "$tmp/a/transfer" --positive 0 > "$tmp/e8" 2>&1 && grep -q "^  0 (positive)" "$tmp/e8" \
+	&& f0=$(sed -n 's/.* f1 \([0-9.]*\).*/\1/p' "$tmp/e8") \
+	&& f0c=$(awk '$1 == "0" && $2 == "(positive)" { print $5 }' "$tmp/e8") && [ "$f0" = "$f0c" ] \
+	&& ok "--positive 0: f1 is label 0's ($f0)" || { cat "$tmp/e8"; bad "--positive 0"; }
+"$POFA" eval --model "$tmp/a/transfer" --positive yes > "$tmp/e9" 2>&1
+[ $? -eq 2 ] && grep -q "positive = yes: not one of the task's labels" "$tmp/e9" \
+	&& ok "--positive with an unknown label: status 2, the labels named" || { cat "$tmp/e9"; bad "--positive yes"; }
 "$POFA" eval --model "$tmp/a/pre" > "$tmp/e6" 2>&1
 [ $? -eq 2 ] && grep -q "task TASK and --data FILE are needed" "$tmp/e6" \
 	&& ok "pofa eval of a masked-LM model without --task: status 2" || { cat "$tmp/e6"; bad "eval mlm no task"; }

@@ -20,6 +20,7 @@ typedef struct pofa_task_spec {
 	int format_set;           /* named by the recipe: never guessed from a file's extension */
 	char train[512], dev[512], test[512];
 	char text_a[64], text_b[64], label[64];
+	char positive[64];        /* two classes: the positive label's name ("": "1", else the second) */
 	char delimiter;           /* 0: the format's (tab, or comma for CSV) */
 	int quoting;              /* POFA_QUOTING_: 0, the format's (TSV no, CSV yes) */
 } pofa_task_spec;

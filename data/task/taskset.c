@@ -39,6 +39,22 @@ int pofa_taskset_load(const pofa_task_spec *spec, const char *path, pofa_tokeniz
 	pofa_text_task_summary(&t, path, ts->summary, sizeof ts->summary);
 	ts->n = t.n;
 	ts->nlabels = labels->n;
+	/* the positive class of two (its F1 is the task's): the spec's, else
+	 * the label "1", else the second */
+	ts->positive = labels->n == 2 ? 1 : -1;
+	if (spec->positive[0]) {
+		ts->positive = pofa_labels_find(labels, spec->positive);
+		if (ts->positive < 0 || labels->n != 2) {
+			char list[300];
+			pofa_labels_list(labels, list, sizeof list);
+			pofa_text_task_free(&t);
+			return pofa_error(err, POFA_ERR_INPUT, "positive = %s: %s; the labels (from %s) are %s", spec->positive,
+			                  labels->n != 2 ? "a positive label is for tasks of two classes"
+			                                 : "not one of the task's labels", labels->from, list);
+		}
+	} else if (labels->n == 2 && pofa_labels_find(labels, "1") >= 0) {
+		ts->positive = pofa_labels_find(labels, "1");
+	}
 	ts->ids = malloc((size_t)t.n * 3 * T * sizeof(int));
 	ts->labels = malloc((size_t)t.n * sizeof(int));
 	pofa_encoding e;

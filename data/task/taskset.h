@@ -14,6 +14,7 @@ typedef struct pofa_taskset {
 	int *ids, *types, *mask, *labels;  /* TSV: (n, T) and (n) */
 	pofa_qa_set qa;        /* SQuAD: features carry their own arrays */
 	int nlabels;
+	int positive;          /* the positive class of a two-class task; -1 otherwise */
 	char path[512];
 	long truncated;        /* TSV examples cut to T */
 	char summary[400];     /* "path: N examples[, M lines refused (...)]" */

@@ -169,9 +169,13 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 		} else {
 			res->n = 2;
 			res->m[0] = (pofa_metric){ "accuracy", 100.0 * pofa_accuracy(pred, ts->labels, ts->n) };
+			res->ncls = labels->n < 64 ? labels->n : 64;
+			res->positive = labels->n == 2 ? ts->positive : -1;
+			for (long x = 0; x < ts->n; x++)
+				if (ts->labels[x] >= 0 && ts->labels[x] < res->ncls && pred[x] >= 0 && pred[x] < res->ncls)
+					res->conf[ts->labels[x]][pred[x]]++;
 			if (labels->n == 2) {
-				int pos = pofa_labels_find(labels, "1");
-				res->m[1] = (pofa_metric){ "f1", 100.0 * pofa_binary_f1(pred, ts->labels, ts->n, pos < 0 ? 1 : pos) };
+				res->m[1] = (pofa_metric){ "f1", 100.0 * pofa_binary_f1(pred, ts->labels, ts->n, ts->positive) };
 			} else {
 				res->m[1] = (pofa_metric){ "macro_f1", 100.0 * pofa_macro_f1(pred, ts->labels, ts->n, labels->n) };
 			}
@@ -193,6 +197,20 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 	free(sl);
 	free(el);
 	return rc;
+}
+
+pofa_class_stats pofa_class_stats_of(const pofa_eval_result *r, int k)
+{
+	pofa_class_stats c = { 0 };
+	int64_t tp = r->conf[k][k];
+	for (int j = 0; j < r->ncls; j++) {
+		c.support += r->conf[k][j];
+		c.predicted += r->conf[j][k];
+	}
+	c.precision = c.predicted ? 100.0 * (double)tp / (double)c.predicted : 0.0;
+	c.recall = c.support ? 100.0 * (double)tp / (double)c.support : 0.0;
+	c.f1 = c.precision + c.recall > 0.0 ? 2.0 * c.precision * c.recall / (c.precision + c.recall) : 0.0;
+	return c;
 }
 
 double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int batches, pofa_err *err)
@@ -234,6 +252,33 @@ double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int 
 }
 
 /* ---- during training, and eval stages ---------------------------------------------- */
+
+/* an evaluation's classes, after its metrics: one event per class with
+ * its figures and its row of the confusion matrix */
+static void emit_classes(pofa_run *r, int stage, int64_t step, int64_t total, const pofa_eval_result *res,
+                         const pofa_labels *labels, const char *model, const char *task, const char *split)
+{
+	for (int k = 0; k < res->ncls; k++) {
+		pofa_event e = pofa_ev_new(POFA_EV_CLASS, stage, r);
+		e.step = step;
+		e.total = total;
+		snprintf(e.model, sizeof e.model, "%s", model);
+		snprintf(e.task, sizeof e.task, "%s", task);
+		snprintf(e.split, sizeof e.split, "%s", split);
+		snprintf(e.text, sizeof e.text, "%s", labels->names[k]);
+		e.cls = k;
+		e.ncls = res->ncls;
+		e.positive = res->positive == k;
+		pofa_class_stats st = pofa_class_stats_of(res, k);
+		e.precision = st.precision;
+		e.recall = st.recall;
+		e.f1 = st.f1;
+		e.support = st.support;
+		e.predicted = st.predicted;
+		memcpy(e.confusion, res->conf[k], sizeof e.confusion);
+		pofa_run_emit(r, &e);
+	}
+}
 
 /* MLM dev loss and masked-token accuracy, or the task's dev metrics */
 int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
@@ -303,6 +348,7 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 		e.loss = res.loss;
 		pofa_run_emit(r, &e);
 	}
+	emit_classes(r, c->i, c->step, c->N, &res, &c->labels, c->s.name, c->s.task.name, "dev");
 	return POFA_OK;
 }
 
@@ -397,6 +443,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 				snprintf(e.text, sizeof e.text, "%s", how);
 				pofa_run_emit(r, &e);
 			}
+			emit_classes(r, c->i, 0, 0, &res, &c->labels, mn, s->task.name, sp);
 		}
 		pofa_infer_free(fast);
 		pofa_infer_free(dense);

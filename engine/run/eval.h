@@ -20,7 +20,19 @@ typedef struct pofa_eval_result {
 	long examples;
 	long sequences;        /* sequences run (SQuAD: windows) */
 	double forward_s;      /* seconds in forward passes */
+	/* classification: the confusion matrix, conf[gold][predicted], of ncls
+	 * classes (0: a span task), and the positive class of two (-1: none) */
+	int ncls, positive;
+	int32_t conf[64][64];
 } pofa_eval_result;
+
+/* one class's figures from a confusion matrix: precision, recall and F1 in
+ * percent (0 where undefined), support (gold) and predicted counts */
+typedef struct pofa_class_stats {
+	double precision, recall, f1;
+	int64_t support, predicted;
+} pofa_class_stats;
+pofa_class_stats pofa_class_stats_of(const pofa_eval_result *r, int k);
 
 /* what evaluates: the forward-only path (infer), or else the training
  * model (dense, masked; a QAT model's int8 simulated) */

@@ -21,7 +21,7 @@
 
 const char *const pofa_ev_names[POFA_EV_KIND_COUNT] = {
 	"run_start", "stage_start", "stage_end", "metrics", "sparsity", "eval", "prune",
-	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end", "mask",
+	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end", "mask", "class",
 };
 _Static_assert(POFA_ARRAY_LEN(pofa_ev_names) == POFA_EV_KIND_COUNT, "a name per event kind");
 

@@ -619,6 +619,7 @@ static int stage_special(pofa_stage *s, const entry *e, const char *path, const 
 		{ "text_a", offsetof(pofa_task_spec, text_a), sizeof(((pofa_task_spec *)0)->text_a) },
 		{ "text_b", offsetof(pofa_task_spec, text_b), sizeof(((pofa_task_spec *)0)->text_b) },
 		{ "label_column", offsetof(pofa_task_spec, label), sizeof(((pofa_task_spec *)0)->label) },
+		{ "positive", offsetof(pofa_task_spec, positive), sizeof(((pofa_task_spec *)0)->positive) },
 	};
 	for (size_t i = 0; i < POFA_ARRAY_LEN(task_strs); i++)
 		if (!strcmp(k, task_strs[i].key)) {

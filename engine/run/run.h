@@ -24,7 +24,8 @@
 enum pofa_ev_kind {
 	POFA_EV_RUN_START, POFA_EV_STAGE_START, POFA_EV_STAGE_END, POFA_EV_METRICS, POFA_EV_SPARSITY,
 	POFA_EV_EVAL, POFA_EV_PRUNE, POFA_EV_SCHEDULE, POFA_EV_PAUSE, POFA_EV_RESUME, POFA_EV_CHECKPOINT,
-	POFA_EV_LOG, POFA_EV_ERROR, POFA_EV_EXPORT, POFA_EV_RUN_END, POFA_EV_MASK, POFA_EV_KIND_COUNT
+	POFA_EV_LOG, POFA_EV_ERROR, POFA_EV_EXPORT, POFA_EV_RUN_END, POFA_EV_MASK, POFA_EV_CLASS,
+	POFA_EV_KIND_COUNT
 };
 extern const char *const pofa_ev_names[POFA_EV_KIND_COUNT];
 
@@ -69,6 +70,14 @@ typedef struct pofa_event {
 	 * a second and its speed-up over the dense product (0: not measured) */
 	char model[48], task[64], split[8], metric[24];
 	double value, loss, seq_per_s, speedup;
+	/* POFA_EV_CLASS, after an evaluation's POFA_EV_EVAL (model, task, split
+	 * and step as there): class cls of ncls, its name in text, its figures
+	 * in percent, and its row of the confusion matrix (predicted class k:
+	 * confusion[k]); positive: the positive class of a two-class task */
+	int cls, ncls, positive;
+	int64_t support, predicted;
+	double precision, recall, f1;
+	int32_t confusion[64];
 	/* POFA_EV_STAGE_START, POFA_EV_SCHEDULE */
 	pofa_schedule sched;
 	/* POFA_EV_STAGE_END: enum pofa_stage_status; POFA_EV_RUN_END: exit status

@@ -14,6 +14,9 @@ static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd
 static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
 static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup\n";
 static const char *const H_EVENTS = "time,stage,step,event,detail\n";
+static const char *const H_CLASSES = "time,stage,model,step,task,split,class,positive,precision,recall,f1,"
+                                     "support,predicted\n";
+static const char *const H_CONFUSION = "time,stage,model,step,task,split,gold,predicted,count\n";
 
 /* ---- reading a CSV back (libcsv) ------------------------------------------ */
 
@@ -178,15 +181,20 @@ int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int
 		snprintf(p, sizeof p, "%s/sparsity.csv", dir);
 		if (truncate_csv(p, rc, 0, 1, stage, step, err))
 			return err->status;
-		snprintf(p, sizeof p, "%s/eval.csv", dir);
-		if (truncate_csv(p, rc, 1, 3, stage, step, err))
-			return err->status;
+		static const char *const by_eval[3] = { "eval.csv", "per_class.csv", "confusion.csv" };
+		for (int k = 0; k < 3; k++) {
+			snprintf(p, sizeof p, "%s/%s", dir, by_eval[k]);
+			if (truncate_csv(p, rc, 1, 3, stage, step, err))
+				return err->status;
+		}
 	}
 	l->metrics = open_csv(dir, "metrics.csv", H_METRICS, resume, err);
 	l->sparsity = l->metrics ? open_csv(dir, "sparsity.csv", H_SPARSITY, resume, err) : NULL;
 	l->eval = l->sparsity ? open_csv(dir, "eval.csv", H_EVAL, resume, err) : NULL;
 	l->events = l->eval ? open_csv(dir, "events.csv", H_EVENTS, resume, err) : NULL;
-	if (!l->events) {
+	l->classes = l->events ? open_csv(dir, "per_class.csv", H_CLASSES, resume, err) : NULL;
+	l->confusion = l->classes ? open_csv(dir, "confusion.csv", H_CONFUSION, resume, err) : NULL;
+	if (!l->confusion) {
 		pofa_runlog_close(l);
 		return err->status;
 	}
@@ -195,14 +203,14 @@ int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int
 
 void pofa_runlog_close(pofa_runlog *l)
 {
-	FILE *fs[4] = { l->metrics, l->sparsity, l->eval, l->events };
-	for (int k = 0; k < 4; k++)
+	FILE *fs[6] = { l->metrics, l->sparsity, l->eval, l->events, l->classes, l->confusion };
+	for (int k = 0; k < 6; k++)
 		if (fs[k]) {
 			fflush(fs[k]);
 			fsync(fileno(fs[k]));
 			fclose(fs[k]);
 		}
-	l->metrics = l->sparsity = l->eval = l->events = NULL;
+	l->metrics = l->sparsity = l->eval = l->events = l->classes = l->confusion = NULL;
 }
 
 static void num(FILE *f, double v, int last)
@@ -279,6 +287,45 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		fflush(f);
 		break;
 	}
+	case POFA_EV_CLASS: {
+		FILE *f = l->classes;
+		const char *head[4] = { e->stage_name, e->model, e->task, e->split };
+		put_str(f, ts, 0);
+		put_str(f, head[0], 0);
+		put_str(f, head[1], 0);
+		fprintf(f, "%lld,", (long long)e->step);
+		put_str(f, head[2], 0);
+		put_str(f, head[3], 0);
+		put_str(f, e->text, 0);
+		fprintf(f, "%d,", e->positive);
+		num(f, e->precision, 0);
+		num(f, e->recall, 0);
+		num(f, e->f1, 0);
+		fprintf(f, "%lld,%lld\n", (long long)e->support, (long long)e->predicted);
+		fflush(f);
+		if (e->cls < 0 || e->cls >= 64 || e->ncls > 64)
+			return;
+		snprintf(l->cls_name[e->cls], sizeof l->cls_name[0], "%s", e->text);
+		memcpy(l->cls_conf[e->cls], e->confusion, sizeof l->cls_conf[0]);
+		if (e->cls != e->ncls - 1)
+			return;
+		/* the last class: the whole matrix, gold by predicted */
+		f = l->confusion;
+		for (int g = 0; g < e->ncls; g++)
+			for (int p = 0; p < e->ncls; p++) {
+				put_str(f, ts, 0);
+				put_str(f, head[0], 0);
+				put_str(f, head[1], 0);
+				fprintf(f, "%lld,", (long long)e->step);
+				put_str(f, head[2], 0);
+				put_str(f, head[3], 0);
+				put_str(f, l->cls_name[g], 0);
+				put_str(f, l->cls_name[p], 0);
+				fprintf(f, "%d\n", (int)l->cls_conf[g][p]);
+			}
+		fflush(f);
+		return;
+	}
 	default:
 		break;
 	}
@@ -286,8 +333,8 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		return;
 	/* a checkpoint: the rows up to it go to the disk with it */
 	if (e->kind == POFA_EV_CHECKPOINT) {
-		FILE *fs[3] = { l->metrics, l->sparsity, l->eval };
-		for (int k = 0; k < 3; k++)
+		FILE *fs[5] = { l->metrics, l->sparsity, l->eval, l->classes, l->confusion };
+		for (int k = 0; k < 5; k++)
 			if (fs[k] && !fflush(fs[k]))
 				fsync(fileno(fs[k]));
 	}
@@ -314,13 +361,13 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 
 int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, pofa_err *err)
 {
-	static const char *names[3] = { "metrics.csv", "sparsity.csv", "eval.csv" };
-	FILE *fs[3] = { l->metrics, l->sparsity, l->eval };
+	static const char *names[5] = { "metrics.csv", "sparsity.csv", "eval.csv", "per_class.csv", "confusion.csv" };
+	FILE *fs[5] = { l->metrics, l->sparsity, l->eval, l->classes, l->confusion };
 	int rc = pofa_mkdirs(dir, err);
 	size_t o = 0;
 	if (paths && n)
 		paths[0] = 0;
-	for (int k = 0; k < 3 && !rc; k++) {
+	for (int k = 0; k < 5 && !rc; k++) {
 		if (fs[k])
 			fflush(fs[k]);
 		char src[1200], dst[1200];
@@ -347,6 +394,104 @@ typedef struct {
 	double value, loss, sps, speedup;
 	int shown;                /* in an eval stage's table */
 } result;
+
+/* does row r of a per-evaluation file count: a stage that selects (best
+ * >= 0) keeps its own evaluation of the step it chose */
+static int row_counts(const table *t, int r, const pofa_recipe *rc, const int64_t *best_step)
+{
+	int si = pofa_recipe_stage(rc, t->rows[r][2]);
+	return !(si >= 0 && best_step[si] >= 0 && !strcmp(t->rows[r][1], t->rows[r][2]) &&
+	         atoll(t->rows[r][3]) != best_step[si]);
+}
+
+static int same_eval(const table *t, int r, const table *u, int q)
+{
+	for (int k = 1; k <= 5; k++)   /* stage, model, step, task, split */
+		if (strcmp(t->rows[r][k], u->rows[q][k]))
+			return 0;
+	return 1;
+}
+
+/* per class, for the last evaluation of every (model, task, split): the
+ * classes' precision, recall, F1, support and predictions, how many classes
+ * the model predicts at all, and the confusion matrix (up to 20 classes) */
+static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc, const int64_t *best_step)
+{
+	char path[1200];
+	table pc, cf;
+	snprintf(path, sizeof path, "%s/per_class.csv", run_dir);
+	if (tb_read(path, &pc))
+		return;
+	snprintf(path, sizeof path, "%s/confusion.csv", run_dir);
+	if (tb_read(path, &cf))
+		memset(&cf, 0, sizeof cf);
+	int *last = calloc((size_t)pc.n + 1, sizeof *last), nl = 0;
+	for (int r = 1; r < pc.n && last; r++) {
+		if (pc.nf[r] < 13 || !row_counts(&pc, r, rc, best_step))
+			continue;
+		int k;
+		for (k = 0; k < nl; k++)   /* (model, task, split) seen: this evaluation is later */
+			if (!strcmp(pc.rows[last[k]][2], pc.rows[r][2]) && !strcmp(pc.rows[last[k]][4], pc.rows[r][4]) &&
+			    !strcmp(pc.rows[last[k]][5], pc.rows[r][5]))
+				break;
+		if (k == nl)
+			last[nl++] = r;
+		else if (!same_eval(&pc, last[k], &pc, r))
+			last[k] = r;
+	}
+	int any = 0;
+	for (int k = 0; k < nl; k++) {
+		int r0 = last[k], ncls = 0, npred = 0, pos = -1;
+		for (int r = 1; r < pc.n; r++)
+			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0)) {
+				ncls++;
+				npred += atoll(pc.rows[r][12]) > 0;
+				if (atoi(pc.rows[r][7]))
+					pos = r;
+			}
+		if (!any)
+			fprintf(f, "## Per class (the last evaluation of each model, task and split; per_class.csv and "
+			        "confusion.csv hold every one)\n\n");
+		any = 1;
+		fprintf(f, "### %s on %s, %s split (%s%s, step %s)\n\n", pc.rows[r0][2], pc.rows[r0][4], pc.rows[r0][5],
+		        strcmp(pc.rows[r0][1], pc.rows[r0][2]) ? "eval stage " : "its own dev evaluation",
+		        strcmp(pc.rows[r0][1], pc.rows[r0][2]) ? pc.rows[r0][1] : "", pc.rows[r0][3]);
+		fprintf(f, "Predicts %d of %d classes%s", npred, ncls, npred < ncls ? " (a class never predicted has "
+		        "recall 0)" : "");
+		if (pos > 0)
+			fprintf(f, "; F1 is the positive class's: %s", pc.rows[pos][6]);
+		fprintf(f, ".\n\n| class | precision | recall | F1 | support | predicted |\n|---|---|---|---|---|---|\n");
+		for (int r = 1; r < pc.n; r++)
+			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0))
+				fprintf(f, "| %s%s | %.2f | %.2f | %.2f | %s | %s |\n", pc.rows[r][6], r == pos ? " (positive)" : "",
+				        atof(pc.rows[r][8]), atof(pc.rows[r][9]), atof(pc.rows[r][10]), pc.rows[r][11],
+				        pc.rows[r][12]);
+		fprintf(f, "\n");
+		if (ncls > 20 || !cf.n)
+			continue;
+		/* the confusion matrix: gold in rows, predicted in columns */
+		fprintf(f, "| gold \\ predicted |");
+		for (int r = 1; r < pc.n; r++)
+			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0))
+				fprintf(f, " %s |", pc.rows[r][6]);
+		fprintf(f, "\n|---|");
+		for (int c = 0; c < ncls; c++)
+			fprintf(f, "---|");
+		int col = 0;
+		for (int q = 1; q < cf.n; q++) {
+			if (cf.nf[q] < 9 || !same_eval(&cf, q, &pc, r0))
+				continue;
+			if (col % ncls == 0)
+				fprintf(f, "\n| %s |", cf.rows[q][6]);
+			fprintf(f, " %s |", cf.rows[q][8]);
+			col++;
+		}
+		fprintf(f, "\n\n");
+	}
+	free(last);
+	tb_free(&pc);
+	tb_free(&cf);
+}
 
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
 {
@@ -592,6 +737,7 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 	}
 	if (any)
 		fprintf(f, "\n");
+	per_class_report(f, run_dir, rc, best_step);
 	/* pre-training: masked-LM dev loss and accuracy per stage */
 	any = 0;
 	for (int k = 0; k < nr; k++)

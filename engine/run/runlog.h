@@ -12,8 +12,12 @@
 
 typedef struct pofa_runlog {
 	char dir[1024];
-	FILE *metrics, *sparsity, *eval, *events;
+	FILE *metrics, *sparsity, *eval, *events, *classes, *confusion;
 	const pofa_recipe *rc;
+	/* an evaluation's classes as they come, for confusion.csv, which names
+	 * the predicted class too: written at its last class */
+	char cls_name[64][64];
+	int32_t cls_conf[64][64];
 } pofa_runlog;
 
 /* A new run starts the files with their headers; a resumed one keeps the
@@ -22,7 +26,8 @@ int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int
                      int stage, int64_t step, pofa_err *err);
 void pofa_runlog_event(pofa_runlog *l, const pofa_event *e);
 void pofa_runlog_close(pofa_runlog *l);
-/* copies metrics.csv, sparsity.csv and eval.csv into dir; paths (the
+/* copies metrics.csv, sparsity.csv, eval.csv, per_class.csv and
+ * confusion.csv into dir; paths (the
  * files written, space-separated) for the caller to report */
 int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, pofa_err *err);
 /* report.md from eval.csv: every model's metrics and % of the reference */

@@ -50,6 +50,7 @@ int pofa_trained_save(const char *dir, const pofa_trained *t, pofa_err *err)
 		add_str(k, "text_a", s->text_a);
 		add_str(k, "text_b", s->text_b);
 		add_str(k, "label_column", s->label);
+		add_str(k, "positive", s->positive);
 		if (s->delimiter) {
 			char d[2] = { s->delimiter, 0 };
 			cJSON_AddStringToObject(k, "delimiter", d);
@@ -168,6 +169,7 @@ int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 			     get_str(k, "text_a", s->text_a, sizeof s->text_a, path, err) ||
 			     get_str(k, "text_b", s->text_b, sizeof s->text_b, path, err) ||
 			     get_str(k, "label_column", s->label, sizeof s->label, path, err) ||
+			     get_str(k, "positive", s->positive, sizeof s->positive, path, err) ||
 			     get_str(k, "delimiter", d, sizeof d, path, err) ||
 			     get_enum(k, "quoting", quotings, 3, &q, path, err);
 		if (!rc && strlen(d) > 1)

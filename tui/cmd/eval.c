@@ -11,7 +11,8 @@
 static const char eval_usage[] =
 	"usage: pofa eval --model DIR [--task TASK] [--data FILE] [--predictions FILE]\n"
 	"                 [--seq N] [--batch N] [--text-a COL] [--text-b COL] [--label COL]\n"
-	"                 [--delimiter D] [--quoting yes|no] [--threads N] [--reference]\n"
+	"                 [--delimiter D] [--quoting yes|no] [--positive LABEL] [--threads N]\n"
+	"                 [--reference]\n"
 	"TASK: wn-sense, wn-pair, wn-span, tsv (GLUE-style, no quoting), csv (quoted)\n"
 	"      or squad. A model pofa trained has training.json: the task, its columns,\n"
 	"      its dev file and the sequence length default to it; otherwise --task and\n"
@@ -23,7 +24,7 @@ static const char eval_usage[] =
 int cmd_eval(int argc, char **argv)
 {
 	const char *model = NULL, *task = NULL, *data = NULL, *pred = NULL, *v;
-	const char *ta = NULL, *tb = NULL, *tl = NULL, *delim = NULL, *quoting = NULL;
+	const char *ta = NULL, *tb = NULL, *tl = NULL, *delim = NULL, *quoting = NULL, *positive = NULL;
 	long T = 0, B = 32, threads = cli_default_threads();
 	int reference = 0;
 	for (int i = 1; i < argc; i++) {
@@ -34,6 +35,7 @@ int cmd_eval(int argc, char **argv)
 		else if ((v = cli_opt(argc, argv, &i, "--text-a"))) ta = v;
 		else if ((v = cli_opt(argc, argv, &i, "--text-b"))) tb = v;
 		else if ((v = cli_opt(argc, argv, &i, "--label"))) tl = v;
+		else if ((v = cli_opt(argc, argv, &i, "--positive"))) positive = v;
 		else if ((v = cli_opt(argc, argv, &i, "--delimiter"))) delim = v;
 		else if ((v = cli_opt(argc, argv, &i, "--quoting"))) quoting = v;
 		else if ((v = cli_opt(argc, argv, &i, "--seq"))) {
@@ -97,6 +99,7 @@ int cmd_eval(int argc, char **argv)
 	if (ta) snprintf(spec.text_a, sizeof spec.text_a, "%s", ta);
 	if (tb) snprintf(spec.text_b, sizeof spec.text_b, "%s", tb);
 	if (tl) snprintf(spec.label, sizeof spec.label, "%s", tl);
+	if (positive) snprintf(spec.positive, sizeof spec.positive, "%s", positive);
 	if (delim && !(spec.delimiter = pofa_delimiter_of(delim)))
 		return free(tr), cli_usage_error("eval", "--delimiter wants tab, comma, semicolon, pipe or one character");
 	if (quoting) {
@@ -206,6 +209,21 @@ int cmd_eval(int argc, char **argv)
 					printf(" %d %s", info.linears[f], pofa_linear_fmt_names[f]);
 			printf(" Linears, %.1f%% sparse); dense %.1f sequences/s: %.2fx\n", 100.0 * info.sparsity, dense_sps,
 			       dense_sps > 0.0 ? sps / dense_sps : 0.0);
+		}
+		if (res.ncls > 0) {
+			/* per class: a model that predicts a few classes only shows here */
+			int npred = 0;
+			for (int k = 0; k < res.ncls; k++)
+				npred += pofa_class_stats_of(&res, k).predicted > 0;
+			printf("per class (predicts %d of %d classes):\n  %-24s %9s %9s %9s %8s %9s\n", npred, res.ncls,
+			       "class", "precision", "recall", "f1", "support", "predicted");
+			for (int k = 0; k < res.ncls; k++) {
+				pofa_class_stats c = pofa_class_stats_of(&res, k);
+				char nm[80];
+				snprintf(nm, sizeof nm, "%s%s", labels.names[k], k == res.positive ? " (positive)" : "");
+				printf("  %-24s %9.2f %9.2f %9.2f %8lld %9lld\n", nm, c.precision, c.recall, c.f1,
+				       (long long)c.support, (long long)c.predicted);
+			}
 		}
 		if (pred)
 			printf("predictions in %s\n", pred);
