@@ -70,6 +70,14 @@ steps = 20
 batch = 8
 seq = 32
 
+[stage st]
+kind = finetune
+from = pre
+task = wn-sense
+steps = 10
+batch = 8
+seq = 32
+
 [stage span]
 kind = finetune
 from = sparse
@@ -147,6 +155,40 @@ grep -q '^## Per class' "$tmp/a/report.md" && grep -q '^Predicts [0-9]* of 2 cla
 	&& grep -q '^| 1 (positive) |' "$tmp/a/report.md" && grep -q '^| gold \\ predicted |' "$tmp/a/report.md" \
 	&& ok "report.md: per class, predicted classes, positive label, confusion matrix" \
 	|| { cat "$tmp/a/report.md"; bad "report.md per class"; }
+# prune once, transfer to many: recipes/transfer.ini, a downstream-only
+# recipe, from this run's sparse model and task teacher (model folders, not
+# stages), its tasks declared once in [task NAME] sections
+mkdir -p "$tmp/t/recipes" && cp recipes/transfer.ini "$tmp/t/recipes/"
+tsets="--set model.dir=$tmp/a/sparse --set to-senses.teacher=$tmp/a/st --set glosses-teacher.from=$tmp/a/pre"
+for k in train dev test; do tsets="$tsets --set senses.${k}_file=$tmp/data/wn-sense/$k.tsv"; done
+for k in train dev; do tsets="$tsets --set glosses.${k}_file=$tmp/data/wn-pair/$k.tsv"; done
+tsets="$tsets --set to-senses.steps=12 --set to-senses.eval_interval=4 --set glosses-teacher.steps=8"
+tsets="$tsets --set to-glosses.steps=12 --set to-glosses.eval_interval=4"
+# shellcheck disable=SC2086
+"$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run" $tsets > "$tmp/t.log" 2>&1 \
+	&& ok "recipes/transfer.ini: from a model folder, a teacher folder, declared tasks" \
+	|| { tail -20 "$tmp/t.log"; bad "recipes/transfer.ini"; }
+tj="$tmp/t/run/to-senses/training.json"
+grep -q "\"from\":[[:space:]]*\"$tmp/a/sparse\"" "$tj" && grep -q "\"teacher\":[[:space:]]*\"$tmp/a/st\"" "$tj" \
+	&& ok "transfer: training.json names the folders it came from" || { cat "$tj"; bad "transfer training.json"; }
+z1=$("$POFA" inspect "$tmp/a/sparse" | sed -n 's/^sparsity of the prunable.*: [0-9.]*% (\([0-9]*\) of.*/\1/p')
+z2=$("$POFA" inspect "$tmp/t/run/to-glosses" | sed -n 's/^sparsity of the prunable.*: [0-9.]*% (\([0-9]*\) of.*/\1/p')
+[ -n "$z1" ] && [ "$z1" = "$z2" ] && ok "transfer: the pattern locked ($z2 zeros)" || bad "transfer pattern ($z1 vs $z2)"
+grep -q '"eval-glosses","to-glosses",0,"glosses","dev","accuracy"' "$tmp/t/run/eval.csv" \
+	&& grep -q '"eval-senses","to-senses",0,"senses","test","accuracy"' "$tmp/t/run/eval.csv" \
+	&& ok "transfer: eval stages on declared tasks, labels from the models" || bad "transfer eval rows"
+# a teacher of other labels: refused before training it wrong
+# shellcheck disable=SC2086
+"$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run2" $tsets --set to-senses.teacher=$tmp/a/tt \
+	> "$tmp/t2.log" 2>&1
+[ $? -eq 2 ] && grep -q "distillation needs the same labels in the same order" "$tmp/t2.log" \
+	&& ok "transfer: a teacher with other labels, status 2" || { tail -5 "$tmp/t2.log"; bad "teacher labels"; }
+# shellcheck disable=SC2086
+"$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run3" $tsets --set glosses-teacher.from=nowhere \
+	> "$tmp/t3.log" 2>&1
+[ $? -eq 2 ] && grep -q "from = nowhere names no stage of this recipe and no model folder" "$tmp/t3.log" \
+	&& [ ! -d "$tmp/t/run3" ] && ok "transfer: from a folder that is not there, status 2, no run folder" \
+	|| { tail -5 "$tmp/t3.log"; bad "from nowhere"; }
 # training.json: how each model was trained; pofa eval defaults to it (the
 # task, its dev file, the sequence length) and gives what --task, --data
 # and --seq give

@@ -120,7 +120,7 @@ static void test_errors(void **st)
 	             "stage a: steps and epochs both set");
 	expect_error("[stage a]\nkind = prune\nteacher = t\nsteps = 1\n", NULL, 0, "teacher = t names no stage");
 	expect_error("[stage a]\nkind = finetune\nsteps = 1\n", NULL, 0, "stage a: which task?");
-	expect_error("[stage a]\nkind = finetune\nsteps = 1\ntask = mine\n", NULL, 0, "give train_file and dev_file");
+	expect_error("[stage a]\nkind = finetune\nsteps = 1\ntask = mine\n", NULL, 0, "with train_file and dev_file) or give them in the stage");
 	expect_error("[stage a]\nkind = mlm\nsteps = 1\n[stage b]\nkind = prune\nsteps = 1\npattern = 2:4\n"
 	             "final_sparsity = 0.9\n", NULL, 0, "pattern 2:4 means final_sparsity = 0.5");
 	expect_error("[stage a]\nkind = prune\nsteps = 1\npattern = 1x4\nscope = global\n", NULL, 0,
@@ -269,11 +269,51 @@ static void test_relative_paths(void **st)
 	free(parent);
 }
 
+/* [task NAME]: declared once, used by any stage; a stage's own keys win */
+static void test_declared_tasks(void **st)
+{
+	(void)st;
+	write_recipe("[task mine]\nformat = csv\ntrain_file = /t/train.csv\ndev_file = /t/dev.csv\n"
+	             "text_a = question\nlabel_column = topic\npositive = yes\n"
+	             "[stage a]\nkind = finetune\ntask = mine\nsteps = 2\n"
+	             "[stage b]\nkind = finetune\ntask = mine\nsteps = 2\ndev_file = /other/dev.csv\n"
+	             "[stage e]\nkind = eval\nmodels = a\ntask = mine\n");
+	const char *sets[] = { "mine.test_file=/t/test.csv" };
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(path, sets, 1, &r, &err))
+		fail_msg("%s", err.msg);
+	for (int i = 0; i < 3; i++) {
+		const pofa_task_spec *t = &r.stages[i].task;
+		assert_string_equal(t->name, "mine");
+		assert_int_equal(t->format, POFA_TASK_CSV);
+		assert_string_equal(t->train, "/t/train.csv");
+		assert_string_equal(t->text_a, "question");
+		assert_string_equal(t->label, "topic");
+		assert_string_equal(t->positive, "yes");
+		assert_string_equal(t->test, "/t/test.csv");
+		assert_string_equal(t->dev, i == 1 ? "/other/dev.csv" : "/t/dev.csv");
+	}
+	pofa_recipe_free(&r);
+	expect_error("[task mine]\nkind = mlm\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
+	             "2: unknown key \"kind\" in [task mine]; a task takes format");
+	expect_error("[task wn-pair]\ntrain_file = x\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
+	             "1: [task wn-pair]: a built-in task has that name");
+	expect_error("[stage a]\nkind = finetune\nsteps = 1\ntask = mine\n", NULL, 0, "declare it ([task mine]");
+	expect_error("[task x]\ntrain_file = /a\n[stage x]\nkind = mlm\nsteps = 1\n", (const char *[]){ "x.steps=2" },
+	             1, "[stage x] and [task x] share the name");
+	/* from/teacher: a stage, or a model folder that is there */
+	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\nfrom = /no/such/model\n", NULL, 0,
+	             "5: stage a: from = /no/such/model names no stage of this recipe and no model folder "
+	             "(/no/such/model/config.json not found)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_relative_paths),
+		cmocka_unit_test(test_declared_tasks),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stage_check),
 		cmocka_unit_test(test_section_names),

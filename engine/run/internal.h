@@ -81,6 +81,12 @@ typedef struct stage_ctx {
 	enum pofa_stage_status status;
 } stage_ctx;
 
+/* ---- stage.c: where a stage's models come from ---------------------------- */
+/* a stage index, or these for the folders from and teacher name, or -1 */
+enum { POFA_FROM_DIR = -2, POFA_TEACHER_DIR = -3 };
+int pofa_stage_from(const pofa_stage *s);
+int pofa_stage_teacher(const pofa_stage *s);
+
 /* ---- mailbox.c ----------------------------------------------------------- */
 double pofa_run_now(void);
 pofa_event pofa_ev_new(enum pofa_ev_kind kind, int stage, const pofa_run *r);

@@ -122,14 +122,21 @@ int pofa_preflight(pofa_run *r, pofa_err *err)
 		const pofa_stage *s = &rc->stages[i];
 		/* a finished stage's folder that this one starts from or learns from */
 		int refs[2] = { s->from_idx, s->teacher_idx };
+		const char *dirs[2] = { s->from_dir, s->teacher_dir };
+		pofa_config own = base;   /* the model the stage starts from, where known now */
 		for (int k = 0; k < 2; k++) {
-			if (refs[k] < 0 || refs[k] >= r->start_stage)
-				continue;
 			char dir[1200];
 			pofa_config cfg;
-			pofa_run_stage_dir(r, refs[k], dir, sizeof dir);
+			if (dirs[k][0])   /* a model folder outside the run */
+				snprintf(dir, sizeof dir, "%s", dirs[k]);
+			else if (refs[k] >= 0 && refs[k] < r->start_stage)
+				pofa_run_stage_dir(r, refs[k], dir, sizeof dir);
+			else
+				continue;
 			if (check_model_dir(r, dir, &cfg, err))
 				return stage_error(r, s, err);
+			if (k == 0)
+				own = cfg;
 		}
 		if (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) {
 			if (!corpus_checked && readable_file(rc->corpus, "the pre-training corpus", err))
@@ -138,7 +145,7 @@ int pofa_preflight(pofa_run *r, pofa_err *err)
 		} else if (check_task(s, r->tk, err)) {
 			return stage_error(r, s, err);
 		}
-		if (s->kind != POFA_STAGE_EVAL && check_shapes(s, &base, err))
+		if (s->kind != POFA_STAGE_EVAL && check_shapes(s, &own, err))
 			return stage_error(r, s, err);
 	}
 	return POFA_OK;

@@ -30,7 +30,7 @@ typedef struct {
 typedef struct {
 	entry *e;
 	int n, cap;
-	section s[POFA_MAX_STAGES + 8];
+	section s[POFA_MAX_STAGES + 3 + POFA_MAX_TASKS];
 	int ns;
 	long line;            /* lines read so far by the reader */
 	const char *text;
@@ -99,8 +99,8 @@ static int scan_sections(parsed *p, const char *path, pofa_err *err)
 			if (p->text[b - 1] != ']')
 				return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: a section header needs a closing ]", path, line);
 			if (p->ns == (int)POFA_ARRAY_LEN(p->s))
-				return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: too many sections (at most %d stages)",
-				                  path, line, POFA_MAX_STAGES);
+				return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: too many sections (at most %d stages and %d "
+				                  "tasks)", path, line, POFA_MAX_STAGES, POFA_MAX_TASKS);
 			section *s = &p->s[p->ns++];
 			/* collapse inner whitespace: "[stage   x]" -> "stage x" */
 			size_t o = 0;
@@ -518,7 +518,41 @@ static const char *sec_kind(const char *sec)
 		return sec;
 	if (!strncmp(sec, "stage ", 6))
 		return "stage";
+	if (!strncmp(sec, "task ", 5))
+		return "task";
 	return NULL;
+}
+
+/* the keys of a [task NAME] section: what a stage's task keys say */
+static int task_key(const char *k)
+{
+	static const char *const keys[] = { "format", "delimiter", "quoting", "train_file", "dev_file", "test_file",
+	                                    "text_a", "text_b", "label_column", "positive" };
+	for (size_t i = 0; i < POFA_ARRAY_LEN(keys); i++)
+		if (!strcmp(k, keys[i]))
+			return 1;
+	return 0;
+}
+
+/* a stage's task from a [task NAME] section: what the stage does not set
+ * itself */
+static void merge_task(pofa_task_spec *s, const pofa_task_spec *d)
+{
+	if (!s->format_set)
+		s->format = d->format, s->format_set = d->format_set;
+	struct { char *to; const char *from; size_t n; } f[] = {
+		{ s->train, d->train, sizeof s->train }, { s->dev, d->dev, sizeof s->dev },
+		{ s->test, d->test, sizeof s->test }, { s->text_a, d->text_a, sizeof s->text_a },
+		{ s->text_b, d->text_b, sizeof s->text_b }, { s->label, d->label, sizeof s->label },
+		{ s->positive, d->positive, sizeof s->positive },
+	};
+	for (size_t i = 0; i < POFA_ARRAY_LEN(f); i++)
+		if (!f[i].to[0])
+			snprintf(f[i].to, f[i].n, "%s", f[i].from);
+	if (!s->delimiter)
+		s->delimiter = d->delimiter;
+	if (s->quoting == POFA_QUOTING_FORMAT)
+		s->quoting = d->quoting;
 }
 
 static const entry *find_entry(const parsed *p, const char *section, const char *key)
@@ -673,6 +707,16 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			snprintf(full, sizeof full, "%s", sec);
 		else
 			snprintf(full, sizeof full, "stage %s", sec);
+		/* a stage's name, or a declared task's */
+		char as_task[80];
+		snprintf(as_task, sizeof as_task, "task %s", sec);
+		if (section_line(&p, full) && section_line(&p, as_task)) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "--set %s: [%s] and [%s] share the name; rename one", o, full,
+			                as_task);
+			break;
+		}
+		if (!section_line(&p, full) && section_line(&p, as_task))
+			snprintf(full, sizeof full, "%s", as_task);
 		if (!section_line(&p, full)) {
 			rc = pofa_error(err, POFA_ERR_INPUT, "--set %s: the recipe has no section [%s]", o, full);
 			break;
@@ -709,6 +753,12 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			strcpy(e->value, full);
 	}
 
+	/* declared tasks, [task NAME]: a stage naming one takes its files,
+	 * format and columns */
+	pofa_stage *tasks = calloc(POFA_MAX_TASKS, sizeof *tasks);
+	int ntasks = 0;
+	if (!tasks && !rc)
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	/* defaults */
 	strcpy(r->name, "run");
 	r->seed = 1;
@@ -722,8 +772,8 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		const char *kind = sec_kind(p.s[i].name);
 		if (!kind) {
 			rc = pofa_error(err, POFA_ERR_INPUT,
-			                "%s:%ld: unknown section [%s]; want [run], [model], [data] or [stage NAME]",
-			                path, p.s[i].line, p.s[i].name);
+			                "%s:%ld: unknown section [%s]; want [run], [model], [data], [task NAME] or "
+			                "[stage NAME]", path, p.s[i].line, p.s[i].name);
 			break;
 		}
 		for (int j = 0; j < i; j++)
@@ -750,6 +800,26 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			s->kind = POFA_STAGE_KIND_COUNT;  /* not given yet */
 			strcpy(s->name, nm);
 			s->line = p.s[i].line;
+		}
+		if (!strcmp(kind, "task")) {
+			const char *nm = p.s[i].name + 5;
+			pofa_task_spec probe;
+			if (!pofa_name_ok(nm))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: task name \"%s\": use letters, digits, - and _ "
+				                "(at most 47)", path, p.s[i].line, nm);
+			else if (!pofa_task_builtin(nm, r->data_dir, &probe))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: [task %s]: a built-in task has that name; "
+				                "choose another", path, p.s[i].line, nm);
+			else if (ntasks == POFA_MAX_TASKS)
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: more than %d tasks", path, p.s[i].line,
+				                POFA_MAX_TASKS);
+			if (rc)
+				break;
+			pofa_stage *t = &tasks[ntasks++];
+			stage_defaults(t);
+			snprintf(t->name, sizeof t->name, "%s", nm);
+			snprintf(t->task.name, sizeof t->task.name, "%s", nm);
+			t->line = p.s[i].line;
 		}
 	}
 	/* a key twice in a section: Python's configparser refuses it, and which
@@ -778,6 +848,23 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		void *base = r;
 		if (!strcmp(kind, "data"))
 			continue;
+		if (!strcmp(kind, "task")) {
+			pofa_stage *t = NULL;
+			for (int q = 0; q < ntasks; q++)
+				if (!strcmp(tasks[q].name, e->section + 5))
+					t = &tasks[q];
+			if (!task_key(e->key)) {
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: unknown key \"%s\" in [%s]; a task takes format, "
+				                "train_file, dev_file, test_file, text_a, text_b, label_column, delimiter, "
+				                "quoting and positive", path, e->line, e->key, e->section);
+				break;
+			}
+			if (stage_special(t, e, path, r->data_dir, err) < 0) {
+				rc = err->status;
+				break;
+			}
+			continue;
+		}
 		if (!strcmp(kind, "run"))
 			keys = run_keys, nk = POFA_ARRAY_LEN(run_keys);
 		else if (!strcmp(kind, "model"))
@@ -858,11 +945,32 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		}
 		const char *refs[2] = { s->from, s->teacher };
 		int *idx[2] = { &s->from_idx, &s->teacher_idx };
+		char *dirs[2] = { s->from_dir, s->teacher_dir };
 		for (int k = 0; k < 2 && !rc; k++) {
 			if (!refs[k][0])
 				continue;
 			*idx[k] = pofa_recipe_stage(r, refs[k]);
-			if (*idx[k] < 0 || *idx[k] >= i)
+			if (*idx[k] < 0) {
+				/* not a stage: a model folder (another run's stage, a Hugging
+				 * Face directory), from the recipe's folder when relative */
+				char sec[80];
+				snprintf(sec, sizeof sec, "stage %s", s->name);
+				const entry *e = find_entry(&p, sec, k ? "teacher" : "from");
+				char cfgp[1200];
+				if (refs[k][0] == '/')
+					snprintf(dirs[k], sizeof s->from_dir, "%s", refs[k]);
+				else if (join_clean(e && e->line ? folder : cwd, refs[k], dirs[k], sizeof s->from_dir))
+					dirs[k][0] = 0;
+				snprintf(cfgp, sizeof cfgp, "%s/config.json", dirs[k]);
+				if (!dirs[k][0] || access(cfgp, R_OK) != 0)
+					rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: stage %s: %s = %s names no stage of this recipe "
+					                "and no model folder (%s not found)", path, e && e->line ? e->line : (long)s->line,
+					                s->name, k ? "teacher" : "from", refs[k], cfgp);
+				else if (e)   /* the recipe as run names it resolved */
+					snprintf(((entry *)e)->value, sizeof e->value, "%s", dirs[k]);
+				continue;
+			}
+			if (*idx[k] >= i)
 				rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: %s = %s names %s", path, s->line,
 				                s->name, k ? "teacher" : "from", refs[k],
 				                *idx[k] < 0 ? "no stage" : "a stage that comes later (or itself)");
@@ -885,12 +993,16 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 			                (long long)s->steps, s->epochs);
 		}
 		int tasky = s->kind == POFA_STAGE_FINETUNE || s->kind == POFA_STAGE_QAT || s->kind == POFA_STAGE_EVAL;
+		for (int q = 0; q < ntasks && tasky; q++)
+			if (!strcmp(tasks[q].name, s->task.name))
+				merge_task(&s->task, &tasks[q].task);
 		if (!rc && tasky && !s->task.name[0])
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: which task? (task = wn-sense, wn-pair, "
 			                "wn-span or your own with train_file/dev_file)", path, s->line, s->name);
 		if (!rc && tasky && !s->task.train[0] && !s->task.dev[0])
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: task %s is not built in: give "
-			                "train_file and dev_file", path, s->line, s->name, s->task.name);
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: task %s is not built in: declare it "
+			                "([task %s] with train_file and dev_file) or give them in the stage", path, s->line,
+			                s->name, s->task.name, s->task.name);
 		if (!rc && tasky && s->task.format == POFA_TASK_TSV && !s->task.text_a[0])
 			strcpy(s->task.text_a, "sentence");
 		if (!rc && tasky && s->task.format == POFA_TASK_TSV && !s->task.label[0])
@@ -984,5 +1096,6 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		}
 	}
 	free(p.e);
+	free(tasks);
 	return rc;
 }

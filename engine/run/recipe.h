@@ -4,6 +4,7 @@
  *   [run]            name, seed, threads, log_interval, checkpoint_interval
  *   [model]          preset or dir, vocab, max_position, dropouts
  *   [data]           dir, corpus
+ *   [task NAME]      a task of the user's: format, files, columns
  *   [stage NAME] ... kind = mlm | prune | finetune | qat | eval, and the
  *                    stage's knobs; from = and teacher = name earlier stages
  *
@@ -20,6 +21,7 @@
 #include "engine/sparse/sparse.h"
 
 #define POFA_MAX_STAGES 32
+#define POFA_MAX_TASKS 16
 
 enum pofa_stage_kind {
 	POFA_STAGE_MLM, POFA_STAGE_PRUNE, POFA_STAGE_FINETUNE, POFA_STAGE_QAT, POFA_STAGE_EVAL,
@@ -32,7 +34,8 @@ typedef struct pofa_stage {
 	enum pofa_stage_kind kind;
 	int line;                 /* of its [stage NAME] header */
 	char from[48], teacher[48];
-	int from_idx, teacher_idx; /* -1: none (from: the [model] section) */
+	int from_idx, teacher_idx; /* -1: none (from: the [model] section) or a folder */
+	char from_dir[512], teacher_dir[512];  /* from, teacher naming a model folder */
 	/* training */
 	int64_t steps;
 	double epochs;

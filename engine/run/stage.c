@@ -20,14 +20,30 @@
 
 /* ---- model and data ------------------------------------------------------------------ */
 
-/* the folder of the model a stage starts from ("" for a preset) */
+/* the folder of a model: a stage's (from >= 0), the folder the stage's
+ * from or teacher names (POFA_FROM_DIR, POFA_TEACHER_DIR), or the [model]
+ * section's ("" for a preset) */
 static void from_dir(const stage_ctx *c, int from, char *dir, size_t n)
 {
 	dir[0] = 0;
 	if (from >= 0)
 		pofa_run_stage_dir(c->r, from, dir, n);
+	else if (from == POFA_FROM_DIR)
+		snprintf(dir, n, "%s", c->s.from_dir);
+	else if (from == POFA_TEACHER_DIR)
+		snprintf(dir, n, "%s", c->s.teacher_dir);
 	else if (c->r->rc.model_dir[0])
 		snprintf(dir, n, "%s", c->r->rc.model_dir);
+}
+
+int pofa_stage_from(const pofa_stage *s)
+{
+	return s->from_idx >= 0 ? s->from_idx : s->from_dir[0] ? POFA_FROM_DIR : -1;
+}
+
+int pofa_stage_teacher(const pofa_stage *s)
+{
+	return s->teacher_idx >= 0 ? s->teacher_idx : s->teacher_dir[0] ? POFA_TEACHER_DIR : -1;
 }
 
 /* the model a stage starts from, with the head it trains */
@@ -142,7 +158,7 @@ static int load_data(stage_ctx *c, pofa_err *err)
 	/* a classification model keeps its own labels, in its own order; the
 	 * task's are mapped onto them by name */
 	char dir[1200];
-	from_dir(c, s->from_idx, dir, sizeof dir);
+	from_dir(c, pofa_stage_from(s), dir, sizeof dir);
 	if (pofa_task_head(&s->task) == POFA_HEAD_CLS && dir[0] && pofa_model_dir_labels(dir, &c->labels, err) < 0)
 		return err->status;
 	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &c->train, err))
@@ -295,17 +311,39 @@ static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 {
 	const pofa_stage *s = &c->s;
-	c->m = pofa_stage_model(c, head, POFA_MODEL_TRAIN, s->from_idx, c->labels.n, err);
+	c->m = pofa_stage_model(c, head, POFA_MODEL_TRAIN, pofa_stage_from(s), c->labels.n, err);
 	if (!c->m)
 		return err->status;
-	if (s->teacher_idx < 0)
+	int ti = pofa_stage_teacher(s);
+	if (ti == -1)
 		return POFA_OK;
-	c->teacher = pofa_stage_model(c, head, POFA_MODEL_INFER, s->teacher_idx, c->labels.n, err);
+	char td[1200], tp[1300];
+	from_dir(c, ti, td, sizeof td);
+	/* a classifier teaches a classifier of the same labels in the same
+	 * order: its logits are compared class by class */
+	if (head == POFA_HEAD_CLS) {
+		pofa_labels tl = { 0 };
+		int has = pofa_model_dir_labels(td, &tl, err);
+		if (has < 0)
+			return err->status;
+		int same = has > 0 && tl.n == c->labels.n;
+		for (int k = 0; same && k < tl.n; k++)
+			same = !strcmp(tl.names[k], c->labels.names[k]);
+		if (has > 0 && !same) {
+			char a[300], b[300];
+			pofa_labels_list(&tl, a, sizeof a);
+			pofa_labels_list(&c->labels, b, sizeof b);
+			pofa_labels_free(&tl);
+			return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: teacher %s has the labels %s, the student "
+			                  "%s: distillation needs the same labels in the same order", c->r->rc.path,
+			                  s->line, s->name, td, a, b);
+		}
+		pofa_labels_free(&tl);
+	}
+	c->teacher = pofa_stage_model(c, head, POFA_MODEL_INFER, ti, c->labels.n, err);
 	if (!c->teacher)
 		return err->status;
 	pofa_model_set_dropout(c->teacher, 0);
-	char td[1200], tp[1300];
-	pofa_run_stage_dir(c->r, s->teacher_idx, td, sizeof td);
 	snprintf(tp, sizeof tp, "%s/model.safetensors", td);
 	int fresh = 0;
 	if (pofa_model_load_weights(c->teacher, tp, &fresh, err))
@@ -452,8 +490,8 @@ static int save_trained(stage_ctx *c, const char *dir, pofa_err *err)
 	t->seed = r->rc.seed;
 	t->step = c->step;
 	t->steps = c->N;
-	snprintf(t->from, sizeof t->from, "%s", s->from[0] ? s->from : r->rc.model_dir);
-	snprintf(t->teacher, sizeof t->teacher, "%s", s->teacher);
+	snprintf(t->from, sizeof t->from, "%s", s->from_dir[0] ? s->from_dir : s->from[0] ? s->from : r->rc.model_dir);
+	snprintf(t->teacher, sizeof t->teacher, "%s", s->teacher_dir[0] ? s->teacher_dir : s->teacher);
 	t->seq = s->seq;
 	t->batch = s->batch;
 	if (!c->has_mlm) {
