@@ -1,6 +1,7 @@
 /* runlog.c - a run's CSV files, export and report (see runlog.h). */
 #include "engine/run/runlog.h"
 #include "data/base/fileio.h"
+#include "engine/run/csvtab.h"
 
 #include <string.h>
 #include <math.h>
@@ -17,73 +18,6 @@ static const char *const H_EVENTS = "time,stage,step,event,detail\n";
 static const char *const H_CLASSES = "time,stage,model,step,task,split,class,positive,precision,recall,f1,"
                                      "support,predicted\n";
 static const char *const H_CONFUSION = "time,stage,model,step,task,split,gold,predicted,count\n";
-
-/* ---- reading a CSV back (libcsv) ------------------------------------------ */
-
-typedef struct {
-	char ***rows;     /* rows[r][f] */
-	int *nf;
-	int n, cap;
-	char **cur;
-	int ncur, ccur;
-} table;
-
-static void tb_field(void *s, size_t len, void *d)
-{
-	table *t = d;
-	if (t->ncur == t->ccur) {
-		t->ccur = t->ccur ? 2 * t->ccur : 16;
-		t->cur = realloc(t->cur, (size_t)t->ccur * sizeof *t->cur);
-	}
-	char *f = malloc(len + 1);
-	memcpy(f, s ? s : "", len);
-	f[len] = 0;
-	t->cur[t->ncur++] = f;
-}
-
-static void tb_row(int c, void *d)
-{
-	(void)c;
-	table *t = d;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 256;
-		t->rows = realloc(t->rows, (size_t)t->cap * sizeof *t->rows);
-		t->nf = realloc(t->nf, (size_t)t->cap * sizeof *t->nf);
-	}
-	t->rows[t->n] = t->cur;
-	t->nf[t->n++] = t->ncur;
-	t->cur = NULL;
-	t->ncur = t->ccur = 0;
-}
-
-static void tb_free(table *t)
-{
-	for (int r = 0; r < t->n; r++) {
-		for (int f = 0; f < t->nf[r]; f++)
-			free(t->rows[r][f]);
-		free(t->rows[r]);
-	}
-	free(t->rows);
-	free(t->nf);
-	memset(t, 0, sizeof *t);
-}
-
-static int tb_read(const char *path, table *t)
-{
-	memset(t, 0, sizeof *t);
-	unsigned char *buf;
-	size_t n;
-	pofa_err err;
-	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &err))
-		return -1;
-	struct csv_parser p;
-	csv_init(&p, CSV_APPEND_NULL);
-	csv_parse(&p, buf, n, tb_field, tb_row, t);
-	csv_fini(&p, tb_field, tb_row, t);
-	csv_free(&p);
-	free(buf);
-	return 0;
-}
 
 static void put_str(FILE *f, const char *s, int last)
 {
@@ -122,12 +56,8 @@ static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc,
 				nfields += buf[k] == ',';
 			nfields++;
 		} else {
-			table t = { 0 };
-			struct csv_parser p;
-			csv_init(&p, CSV_APPEND_NULL);
-			csv_parse(&p, buf + i, j - i, tb_field, tb_row, &t);
-			csv_fini(&p, tb_field, tb_row, &t);
-			csv_free(&p);
+			pofa_csvtab t = { 0 };
+			pofa_csvtab_parse(buf + i, j - i, &t);
 			if (t.n == 1 && t.nf[0] == nfields && buf[j - 1] == '\n') {
 				int si = pofa_recipe_stage(rc, t.rows[0][sc]);
 				int64_t st = atoll(t.rows[0][pc]);
@@ -136,7 +66,7 @@ static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc,
 			} else {
 				keep = 0;   /* a torn last line from a crash */
 			}
-			tb_free(&t);
+			pofa_csvtab_free(&t);
 		}
 		if (keep) {
 			memcpy(out + o, buf + i, j - i);
@@ -397,14 +327,14 @@ typedef struct {
 
 /* does row r of a per-evaluation file count: a stage that selects (best
  * >= 0) keeps its own evaluation of the step it chose */
-static int row_counts(const table *t, int r, const pofa_recipe *rc, const int64_t *best_step)
+static int row_counts(const pofa_csvtab *t, int r, const pofa_recipe *rc, const int64_t *best_step)
 {
 	int si = pofa_recipe_stage(rc, t->rows[r][2]);
 	return !(si >= 0 && best_step[si] >= 0 && !strcmp(t->rows[r][1], t->rows[r][2]) &&
 	         atoll(t->rows[r][3]) != best_step[si]);
 }
 
-static int same_eval(const table *t, int r, const table *u, int q)
+static int same_eval(const pofa_csvtab *t, int r, const pofa_csvtab *u, int q)
 {
 	for (int k = 1; k <= 5; k++)   /* stage, model, step, task, split */
 		if (strcmp(t->rows[r][k], u->rows[q][k]))
@@ -418,12 +348,12 @@ static int same_eval(const table *t, int r, const table *u, int q)
 static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc, const int64_t *best_step)
 {
 	char path[1200];
-	table pc, cf;
+	pofa_csvtab pc, cf;
 	snprintf(path, sizeof path, "%s/per_class.csv", run_dir);
-	if (tb_read(path, &pc))
+	if (pofa_csvtab_read(path, &pc))
 		return;
 	snprintf(path, sizeof path, "%s/confusion.csv", run_dir);
-	if (tb_read(path, &cf))
+	if (pofa_csvtab_read(path, &cf))
 		memset(&cf, 0, sizeof cf);
 	int *last = calloc((size_t)pc.n + 1, sizeof *last), nl = 0;
 	for (int r = 1; r < pc.n && last; r++) {
@@ -489,16 +419,16 @@ static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc
 		fprintf(f, "\n\n");
 	}
 	free(last);
-	tb_free(&pc);
-	tb_free(&cf);
+	pofa_csvtab_free(&pc);
+	pofa_csvtab_free(&cf);
 }
 
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
 {
 	char path[1200];
 	snprintf(path, sizeof path, "%s/eval.csv", run_dir);
-	table t;
-	if (tb_read(path, &t))
+	pofa_csvtab t;
+	if (pofa_csvtab_read(path, &t))
 		return pofa_error(err, POFA_ERR_RUN, "%s: cannot read", path);
 	/* a stage that selects its best dev evaluation (select = best) keeps
 	 * that step's model: its own rows of other steps are left out */
@@ -557,7 +487,7 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		if (k == nr)
 			nr++;
 	}
-	tb_free(&t);
+	pofa_csvtab_free(&t);
 	char *buf = NULL;
 	size_t blen = 0;
 	FILE *f = open_memstream(&buf, &blen);
