@@ -40,6 +40,9 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 DEB_PKGS = gcc make pkg-config libopenblas-dev libcjson-dev libcmocka-dev \
            libncurses-dev libcsv-dev libutf8proc-dev libinih-dev zlib1g-dev \
            libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
-           tmux mandoc dict-gcide wordnet-base
+           tmux mandoc libxml2-utils dict-gcide wordnet-base
+# a browser for report.html's rendering test: installed where apt can,
+# the test skipped (and says so) where not
+BROWSER_PKGS = chromium
 # and for make fuzz: clang with libFuzzer and the sanitizers' runtimes
 FUZZ_PKGS = clang libclang-rt-14-dev

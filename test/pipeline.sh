@@ -135,6 +135,43 @@ n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
 "$POFA" eval --model "$tmp/a/span" --task wn-span --data "$tmp/data/wn-span/dev.json" --seq 48 \
 	> "$tmp/eval2.out" 2>&1 && grep -q "exact_match" "$tmp/eval2.out" && ok "pofa eval span" \
 	|| { cat "$tmp/eval2.out"; bad "pofa eval span"; }
+# report.html: one self-contained page, well-formed (a parser reads it),
+# with every chart: results against sparsity and speed, each training
+# stage's losses, distillation on its own scale, the prune stage's
+# schedule and every sparse model's heatmap
+h="$tmp/a/report.html"
+if ! command -v xmllint >/dev/null 2>&1; then
+	bad "xmllint is not installed (make deps installs libxml2-utils)"
+elif xmllint --noout "$h" 2> "$tmp/xml.err"; then
+	ok "report.html is well-formed XML (xmllint)"
+	missing=""
+	for id in results-table acc-sparsity-check acc-speed-check loss-pre loss-sparse kd-sparse schedule-sparse \
+		heatmap-sparse loss-tt loss-transfer kd-transfer heatmap-transfer heatmap-q8 loss-span; do
+		[ "$(xmllint --xpath "count(//*[@id='$id'])" "$h")" = 1 ] || missing="$missing $id"
+	done
+	[ -z "$missing" ] && ok "report.html: every chart present" || bad "report.html: missing$missing"
+	n=$(xmllint --xpath "count(//*[local-name()='script' or @src or (local-name()='link' and @href)])" "$h")
+	[ "$n" = 0 ] && ok "report.html: self-contained (no script, src or link)" || bad "report.html: $n external references"
+else
+	cat "$tmp/xml.err"; bad "report.html is not well-formed"
+fi
+# it renders: the page as a headless Chromium builds it, and a screenshot
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$browser" ]; then
+	echo "skip report.html in a browser: Debian's chromium is not installed (make deps installs it where apt can)"
+else
+	timeout 120 "$browser" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chrome" --dump-dom \
+		"file://$h" > "$tmp/dom.html" 2> "$tmp/chrome.log"
+	ns=$(grep -o '<svg' "$tmp/dom.html" | wc -l); nf=$(grep -o '<svg' "$h" | wc -l)
+	[ "$ns" -gt 0 ] && [ "$ns" = "$nf" ] && ok "report.html in Chromium: $ns charts in its DOM" \
+		|| { tail -3 "$tmp/chrome.log"; bad "report.html in Chromium: $ns charts in the DOM, $nf in the file"; }
+	timeout 120 "$browser" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chrome" \
+		--screenshot="$tmp/report.png" --window-size=1100,2400 "file://$h" > /dev/null 2>> "$tmp/chrome.log"
+	sz=$(wc -c < "$tmp/report.png" 2>/dev/null || echo 0)
+	# a blank page compresses to a few kB; the charts make it far larger
+	[ "$sz" -gt 40000 ] && ok "report.html renders: a ${sz}-byte screenshot" \
+		|| { tail -3 "$tmp/chrome.log"; bad "report.html screenshot: $sz bytes"; }
+fi
 # per class: per_class.csv and confusion.csv for every classification
 # evaluation, consistent with eval.csv's accuracy; report.md shows them
 pc="$tmp/a/per_class.csv"; cf="$tmp/a/confusion.csv"

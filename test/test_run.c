@@ -295,6 +295,19 @@ static void test_commands(void **st)
 		found |= strstr(line, "\"schedule\",\"final_sparsity=0.5 end=100\"") != NULL;
 	fclose(f);
 	assert_true(found);
+	/* report.html marks the live edit on the prune stage's schedule chart */
+	if (pofa_runlog_report(rd, &rc, &err))
+		fail_msg("%s", err.msg);
+	snprintf(p, sizeof p, "%s/report.html", rd);
+	unsigned char *html;
+	size_t hn;
+	assert_int_equal(pofa_read_file(p, &html, &hn, 1u << 26, &err), 0);
+	html = realloc(html, hn + 1);
+	html[hn] = 0;
+	const char *sched = strstr((char *)html, "id=\"schedule-p\"");
+	if (!sched || !strstr(sched, "live edit at step") || !strstr(sched, "final_sparsity=0.5 end=100"))
+		fail_msg("report.html: no schedule chart of stage p with the live edit final_sparsity=0.5 end=100 marked");
+	free(html);
 	pofa_run_free(w.r);
 	pofa_recipe_free(&rc);
 }

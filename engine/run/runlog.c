@@ -682,5 +682,5 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 	int rcode = pofa_write_atomic(path, buf, blen, err);
 	free(buf);
 	free(res);
-	return rcode;
+	return rcode ? rcode : pofa_runlog_report_html(run_dir, rc, err);
 }

@@ -30,7 +30,12 @@ void pofa_runlog_close(pofa_runlog *l);
  * confusion.csv into dir; paths (the
  * files written, space-separated) for the caller to report */
 int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, pofa_err *err);
-/* report.md from eval.csv: every model's metrics and % of the reference */
+/* report.md from eval.csv: every model's metrics and % of the reference;
+ * then report.html */
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err);
+/* report.html (report_html.c): one self-contained page, inline SVG, from
+ * the run's CSV files: results and accuracy against sparsity and speed,
+ * each stage's losses, schedule and per-layer sparsity */
+int pofa_runlog_report_html(const char *run_dir, const pofa_recipe *rc, pofa_err *err);
 
 #endif
