@@ -163,6 +163,40 @@ static void test_eval_table(void **st)
 	assert_string_equal(s->ev[1].metric, "macro_f1");
 }
 
+/* an evaluation's classes, for the pane's per-class view: a new
+ * evaluation (class 0) replaces the last */
+static void test_classes(void **st)
+{
+	(void)st;
+	tui_state *s = fresh(0);
+	static const char *names[3] = { "cat", "dog", "eel" };
+	for (int round = 0; round < 2; round++)
+		for (int k = 0; k < 3 - round; k++) {
+			pofa_event e = ev(POFA_EV_CLASS, 2);
+			strcpy(e.model, round ? "ft2" : "ft");
+			strcpy(e.task, "pets");
+			strcpy(e.split, "dev");
+			e.step = 100 + round;
+			strcpy(e.text, names[k]);
+			e.cls = k;
+			e.ncls = 3 - round;
+			e.positive = round && k == 1;
+			e.precision = 10.0 * k;
+			e.recall = 20.0;
+			e.f1 = 30.0;
+			e.support = 7 + k;
+			e.predicted = k == 2 ? 0 : 5;
+			tui_state_take(s, &e);
+		}
+	assert_string_equal(s->cls.model, "ft2");
+	assert_int_equal(s->cls.step, 101);
+	assert_int_equal(s->cls.n, 2);
+	assert_int_equal(s->cls.positive, 1);
+	assert_string_equal(s->cls.c[1].name, "dog");
+	FX_NEAR(s->cls.c[1].precision, 10.0, 0);
+	assert_int_equal(s->cls.c[1].support, 8);
+}
+
 static void test_schedule_by_events(void **st)
 {
 	(void)st;
@@ -243,6 +277,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stages_and_pause),
+		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_loss_points),
 		cmocka_unit_test(test_heatmap),
 		cmocka_unit_test(test_eval_table),

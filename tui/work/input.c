@@ -104,10 +104,18 @@ static void b_p4(ui *u) { b_pane(u, 3); }
 static void b_p5(ui *u) { b_pane(u, 4); }
 static void b_p6(ui *u) { b_pane(u, 5); }
 
+static void b_per_class(ui *u)
+{
+	u->per_class = !u->per_class;
+	if (u->per_class && !u->s.cls.n)
+		snprintf(u->msg, sizeof u->msg, "per class: no classifier evaluated yet");
+	u->dirty = 1;
+}
+
 static const binding bindings[] = {
 	{ ' ', 'p', "Space p", "pause / resume the running stage", b_pause },
 	{ 'e', 0, "e", "edit the schedule (sparsity, window, lr, KD)", b_edit },
-	{ 'x', 0, "x", "export metrics, sparsity and eval tables as CSV", b_export },
+	{ 'x', 0, "x", "export metrics, sparsity, eval and per-class tables as CSV", b_export },
 	{ 'n', 0, "n", "skip to the next stage (asks first)", b_skip },
 	{ 'c', 0, "c", "checkpoint now", b_checkpoint },
 	{ 't', 0, "t", "next colour theme", b_theme },
@@ -117,6 +125,7 @@ static const binding bindings[] = {
 	{ '4', 0, "4", "show/hide the schedule", b_p4 },
 	{ '5', 0, "5", "show/hide the event log", b_p5 },
 	{ '6', 0, "6", "show/hide the header", b_p6 },
+	{ 'v', 0, "v", "evaluation: per class (the last one) or the summary", b_per_class },
 	{ 's', 0, "s", "chart: EMA smoothing", b_ema },
 	{ 'g', 0, "g", "chart: log scale", b_log },
 	{ 'w', 0, "w", "chart: this stage or the whole run", b_window },

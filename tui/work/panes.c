@@ -296,9 +296,48 @@ static void draw_heat(ui *u, int y, int x, int h, int w)
 	th_off(u, TH_TEXT);
 }
 
+/* the last classifier evaluation class by class: a model that predicts a
+ * few classes only shows at once */
+static void draw_classes(ui *u, int y, int x, int h, int w)
+{
+	const tui_classes *c = &u->s.cls;
+	char title[200];
+	snprintf(title, sizeof title, "evaluation per class: %s on %s/%s, step %lld [v] summary", c->model, c->task,
+	         c->split, (long long)c->step);
+	box_title(u, y, x, h, w, c->n ? title : "evaluation per class [v] summary");
+	int line = y + 1;
+	th_on(u, TH_TEXT);
+	if (!c->n) {
+		put(line, x + 2, w - 4, "no classifier evaluated yet");
+		th_off(u, TH_TEXT);
+		return;
+	}
+	int npred = 0;
+	for (int k = 0; k < c->n; k++)
+		npred += c->c[k].predicted > 0;
+	put(line++, x + 2, w - 4, "predicts %d of %d classes%s", npred, c->n,
+	    c->positive >= 0 ? "; f1 is the positive class's (*)" : "");
+	if (line < y + h - 1)
+		put(line++, x + 2, w - 4, "%-18s %6s %6s %6s %7s %7s", "class", "prec", "recall", "f1", "support", "pred");
+	for (int k = 0; k < c->n && line < y + h - 1; k++) {
+		if (line == y + h - 2 && k < c->n - 1) {
+			put(line++, x + 2, w - 4, "... %d more classes in per_class.csv", c->n - k);
+			break;
+		}
+		put(line++, x + 2, w - 4, "%-17.17s%s %6.1f %6.1f %6.1f %7lld %7lld", c->c[k].name,
+		    k == c->positive ? "*" : " ", c->c[k].precision, c->c[k].recall, c->c[k].f1,
+		    (long long)c->c[k].support, (long long)c->c[k].predicted);
+	}
+	th_off(u, TH_TEXT);
+}
+
 static void draw_eval(ui *u, int y, int x, int h, int w)
 {
-	box_title(u, y, x, h, w, "evaluation (dev; main metric, % of the first model, seq/s, speed-up)");
+	if (u->per_class) {
+		draw_classes(u, y, x, h, w);
+		return;
+	}
+	box_title(u, y, x, h, w, "evaluation (dev; main metric, % of the first model, seq/s, speed-up) [v] per class");
 	int line = y + 1;
 	th_on(u, TH_TEXT);
 	if (!u->s.nev)

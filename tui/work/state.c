@@ -158,6 +158,29 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 		tui_state_log(s, POFA_EV_LOG, "%s eval %s %s/%s %s = %.3f", ts, e->model, e->task, e->split,
 		              e->metric, e->value);
 		break;
+	case POFA_EV_CLASS: {
+		tui_classes *c = &s->cls;
+		if (e->cls < 0 || e->cls >= 64)
+			break;
+		if (e->cls == 0) {   /* a new evaluation */
+			snprintf(c->model, sizeof c->model, "%s", e->model);
+			snprintf(c->task, sizeof c->task, "%s", e->task);
+			snprintf(c->split, sizeof c->split, "%s", e->split);
+			c->step = e->step;
+			c->n = 0;
+			c->positive = -1;
+		}
+		snprintf(c->c[e->cls].name, sizeof c->c[0].name, "%.39s", e->text);
+		c->c[e->cls].precision = (float)e->precision;
+		c->c[e->cls].recall = (float)e->recall;
+		c->c[e->cls].f1 = (float)e->f1;
+		c->c[e->cls].support = e->support;
+		c->c[e->cls].predicted = e->predicted;
+		if (e->positive)
+			c->positive = e->cls;
+		c->n = e->cls + 1 > c->n ? e->cls + 1 : c->n;
+		break;
+	}
 	case POFA_EV_PAUSE:
 		s->paused = 1;
 		s->st[e->stage] = POFA_STAGE_PAUSED;

@@ -25,6 +25,14 @@ typedef struct tui_eval {
 	double sps, speedup;   /* the forward-only path's sequences/s and speed-up (0: none) */
 } tui_eval;
 
+/* the last classifier evaluation, class by class */
+typedef struct tui_classes {
+	char model[48], task[64], split[8];
+	int64_t step;
+	int n, positive;              /* classes; the positive one of two (-1) */
+	struct { char name[40]; float precision, recall, f1; int64_t support, predicted; } c[64];
+} tui_classes;
+
 typedef struct tui_state {
 	const pofa_recipe *rc;
 	/* the run and its stages */
@@ -47,6 +55,7 @@ typedef struct tui_state {
 	/* evaluations: the last value of each (model, task, split, metric) */
 	tui_eval ev[TUI_MAXEV];
 	int nev;
+	tui_classes cls;
 	/* the running stage's schedule, as its events told it */
 	pofa_schedule sched;
 	int sched_stage;              /* -1: none yet */

@@ -32,6 +32,7 @@ typedef struct ui {
 	/* the view */
 	int show[PANE_COUNT];
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
+	int per_class;                /* the evaluation pane shows the last one class by class */
 	int mode, ask;
 	char fields[TUI_FORM_FIELDS][32];  /* the schedule form */
 	int field;
