@@ -74,6 +74,12 @@ $T send-keys -t t '?'
 wait_for "this help" 10 && ok "? help overlay from the binding table" || bad "help overlay"
 $T send-keys -t t Escape
 
+# v: the evaluation pane per class (no classifier evaluated yet here), and back
+$T send-keys -t t v
+wait_for "evaluation per class" 10 && ok "v: the evaluation pane per class" || bad "v: per class"
+$T send-keys -t t v
+wait_for "evaluation (dev" 10 && ok "v again: the summary" || bad "v: back to the summary"
+
 # resize: the too-small screen, then the workbench again
 $T resize-window -t t -x 40 -y 12
 wait_for "too small" 10 && screen | grep -q "need 80x24" && ok "40x12: the too-small screen" || bad "too-small screen"
