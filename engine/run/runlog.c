@@ -159,6 +159,18 @@ static void timestamp(char *out, size_t n, double t)
 	snprintf(out + k, n - k, ".%03dZ", (int)((t - (double)s) * 1000.0));
 }
 
+/* the columns every per-evaluation file begins with: time, stage, model,
+ * step, task, split */
+static void eval_head(FILE *f, const char *ts, const pofa_event *e)
+{
+	put_str(f, ts, 0);
+	put_str(f, e->stage_name, 0);
+	put_str(f, e->model, 0);
+	fprintf(f, "%lld,", (long long)e->step);
+	put_str(f, e->task, 0);
+	put_str(f, e->split, 0);
+}
+
 void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 {
 	char ts[48];
@@ -199,12 +211,7 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 	}
 	case POFA_EV_EVAL: {
 		FILE *f = l->eval;
-		put_str(f, ts, 0);
-		put_str(f, e->stage_name, 0);
-		put_str(f, e->model, 0);
-		fprintf(f, "%lld,", (long long)e->step);
-		put_str(f, e->task, 0);
-		put_str(f, e->split, 0);
+		eval_head(f, ts, e);
 		put_str(f, e->metric, 0);
 		num(f, e->value, 0);
 		num(f, e->loss, 0);
@@ -219,13 +226,7 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 	}
 	case POFA_EV_CLASS: {
 		FILE *f = l->classes;
-		const char *head[4] = { e->stage_name, e->model, e->task, e->split };
-		put_str(f, ts, 0);
-		put_str(f, head[0], 0);
-		put_str(f, head[1], 0);
-		fprintf(f, "%lld,", (long long)e->step);
-		put_str(f, head[2], 0);
-		put_str(f, head[3], 0);
+		eval_head(f, ts, e);
 		put_str(f, e->text, 0);
 		fprintf(f, "%d,", e->positive);
 		num(f, e->precision, 0);
@@ -243,12 +244,7 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		f = l->confusion;
 		for (int g = 0; g < e->ncls; g++)
 			for (int p = 0; p < e->ncls; p++) {
-				put_str(f, ts, 0);
-				put_str(f, head[0], 0);
-				put_str(f, head[1], 0);
-				fprintf(f, "%lld,", (long long)e->step);
-				put_str(f, head[2], 0);
-				put_str(f, head[3], 0);
+				eval_head(f, ts, e);
 				put_str(f, l->cls_name[g], 0);
 				put_str(f, l->cls_name[p], 0);
 				fprintf(f, "%d\n", (int)l->cls_conf[g][p]);
