@@ -224,7 +224,7 @@ int cmd_report(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '-') {
 		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-			fputs("usage: pofa report RUN_DIR\n", stdout);
+			fputs("usage: pofa report RUN_DIR\nrewrites the run's report.md and report.html from its CSV files\n", stdout);
 			return 0;
 		}
 		return cli_usage_error("report", "which run folder?");
