@@ -191,7 +191,9 @@ int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 			else
 				strcpy(t->labels[t->nlabels++], e->valuestring);
 		}
-		t->has_task = !rc && s->name[0];
+		if (!rc && !s->name[0])
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"task\" has no \"name\"; fix or remove the file", path);
+		t->has_task = !rc;
 	}
 	cJSON_Delete(o);
 	return rc ? err->status : POFA_OK;
