@@ -118,4 +118,26 @@ $T send-keys -t t q
 wait_for "Quit?" 10 && $T send-keys -t t y
 wait_for "EXIT=3" 60 || bad "NO_COLOR quit (expected EXIT=3)"
 
+# Ctrl-C in the workbench: the headless runner's path (a checkpoint, the
+# stage stopped, run_end in events.csv, status 130), and --resume goes on
+# from the checkpoint, not from step 0
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run4 $sets; echo EXIT=\$?; sleep 600"
+wait_for "prune90 (prune)" 120 || bad "Ctrl-C run: the prune stage"
+i=0; while [ $i -lt $((600 * slow)) ] && ! grep -q '^[^,]*,"prune90",2[0-9],' "$tmp/run4/metrics.csv" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1)); done
+$T send-keys -t t C-c
+wait_for "EXIT=" 120
+screen | grep -q "EXIT=130" && ok "Ctrl-C: exit status 130" || bad "Ctrl-C exit status (expected EXIT=130)"
+grep -q '"prune90",[0-9]*,"stage_end","prune90 stopped' "$tmp/run4/events.csv" \
+	&& grep -q '"run_end"' "$tmp/run4/events.csv" && grep -q '"checkpoint"' "$tmp/run4/events.csv" \
+	&& ok "Ctrl-C: the stage stopped with a checkpoint, run_end logged" \
+	|| { tail -5 "$tmp/run4/events.csv"; bad "Ctrl-C: stopped, checkpoint, run_end in events.csv"; }
+"$POFA" run --headless --resume "$tmp/run4" > "$tmp/r4.log" 2>&1 &
+rpid=$!
+i=0; while [ $i -lt $((600 * slow)) ] && ! grep -q 'resumed at step' "$tmp/run4/events.csv"; do sleep 0.1; i=$((i + 1)); done
+grep -q 'resumed at step [1-9]' "$tmp/run4/events.csv" && ok "Ctrl-C: --resume continues from the checkpoint" \
+	|| { tail -5 "$tmp/r4.log"; bad "Ctrl-C: resume from the checkpoint"; }
+kill -INT $rpid 2>/dev/null; wait $rpid
+
 [ "$fails" -eq 0 ]

@@ -31,4 +31,12 @@ double cli_now(void);
 const char *cli_opt(int argc, char **argv, int *i, const char *name);
 int cli_default_threads(void);
 
+/* The one way a run is stopped by a signal, in both front ends: SIGINT,
+ * SIGTERM and SIGHUP are caught (a poll() they interrupt returns EINTR);
+ * the front end sees the signal and sends the engine the stop command,
+ * as q does: a checkpoint, then the run's end. */
+void cli_catch_stop_signals(void);
+/* the signal caught (0: none yet) */
+int cli_stop_signal(void);
+
 #endif

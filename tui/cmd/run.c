@@ -19,8 +19,6 @@ static const char run_usage[] =
 	"       pofa run --resume DIR [--allow-changed-recipe] [--headless] [--theme NAME]\n"
 	"                [--no-color] [--no-mouse]\n";
 
-static volatile sig_atomic_t got_signal;
-static void on_signal(int sig) { got_signal = sig; }
 
 typedef struct {
 	const pofa_recipe *rc;
@@ -90,12 +88,7 @@ static void show(void *arg, const pofa_event *e)
  * checkpoint */
 static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_err *err)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	cli_catch_stop_signals();
 	progress pr = { .rc = pofa_run_recipe(d->run), .tty = isatty(2), .last_plain = -1 };
 	fprintf(stderr, "pofa run: %s -> %s%s\n", recipe, d->dir, d->resume ? " (resumed)" : "");
 	if (pofa_driver_start(d, err))
@@ -104,7 +97,7 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 		struct pollfd pfd = { .fd = pofa_run_wakefd(d->run), .events = POLLIN };
 		if (poll(&pfd, 1, 250) < 0 && errno != EINTR)
 			break;
-		if (got_signal && !*stopped) {
+		if (cli_stop_signal() && !*stopped) {
 			*stopped = 1;
 			fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
 			        "pofa run --resume %s\n", d->dir);
@@ -211,10 +204,10 @@ int cmd_run(int argc, char **argv)
 		return fprintf(stderr, "pofa run: failed; report in %s/report.md\n", dir), EXIT_USAGE;
 	if (status)
 		return fprintf(stderr, "pofa run: failed; report in %s/report.md\n", dir), EXIT_RUN_FAILED;
-	if (d.stopped || stopped) {
+	if (d.stopped) {   /* the engine's word: a stage was stopped (q after the end is not a stop) */
 		fprintf(stderr, "pofa run: stopped; report so far in %s/report.md; continue with pofa run --resume %s\n",
 		        dir, dir);
-		return got_signal ? EXIT_SIGNAL + got_signal : EXIT_STOPPED;
+		return cli_stop_signal() ? EXIT_SIGNAL + cli_stop_signal() : EXIT_STOPPED;
 	}
 	fprintf(stderr, "pofa run: done; results in %s/report.md\n", dir);
 	return 0;

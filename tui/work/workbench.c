@@ -9,6 +9,7 @@
  * step boundary.
  */
 #include "tui/work/ui.h"
+#include "tui/cli.h"
 
 #include <curses.h>
 #include <errno.h>
@@ -19,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t term_signal;
-static void on_term(int s) { term_signal = s; }
 
 static void take(void *arg, const pofa_event *e)
 {
@@ -69,11 +68,9 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 		pofa_theme_default(&u->th);
 	}
 	snprintf(u->theme_name, sizeof u->theme_name, "%s", u->th.name);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* Ctrl-C (the terminal sends SIGINT: cbreak keeps it), SIGTERM and
+	 * SIGHUP stop the run as q does: the headless runner's path */
+	cli_catch_stop_signals();
 	start_curses(u);
 	if (themerr[0])
 		tui_state_log(&u->s, POFA_EV_ERROR, "%s", themerr);
@@ -84,9 +81,12 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 		                       { .fd = pofa_run_wakefd(d->run), .events = POLLIN } };
 		if (poll(p, 2, 100) < 0 && errno != EINTR)
 			break;
-		if (term_signal && !u->quit_sent) {
+		if (cli_stop_signal() && !u->quit_sent) {
 			tui_command(u, POFA_CMD_STOP);
 			u->quit_sent = 1;
+			snprintf(u->msg, sizeof u->msg, "signal %d: stopping with a checkpoint (pofa run --resume continues)",
+			         cli_stop_signal());
+			u->dirty = 1;
 		}
 		int ch;
 		while ((ch = getch()) != ERR) {
