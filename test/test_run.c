@@ -556,10 +556,38 @@ static void test_select_best_and_patience(void **st)
 		}
 }
 
+/* skip while paused: the engine says it runs again (a resume event), so a
+ * front end showing its state is not left PAUSED */
+static void test_skip_while_paused(void **st)
+{
+	(void)st;
+	pofa_recipe rc;
+	recipe(&rc, "", NULL);
+	char rd[512];
+	snprintf(rd, sizeof rd, "%s/run-skip", dir);
+	static watch w;
+	start_fresh(&w, &rc, rd);
+	pump(&w, 600000, in_prune);
+	send(&w, POFA_CMD_PAUSE);
+	pump(&w, 10000, paused);
+	assert_int_equal(w.pauses, 1);
+	send(&w, POFA_CMD_SKIP);
+	pump(&w, 600000, NULL);
+	assert_true(w.ended);
+	assert_int_equal(w.stage_status[1], POFA_STAGE_SKIPPED);
+	if (w.resumes != 1)
+		fail_msg("skip while paused: %d resume events (expected 1: the engine runs again)", w.resumes);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	pofa_run_free(w.r);
+	pofa_recipe_free(&rc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stage_seed_by_name),
+		cmocka_unit_test(test_skip_while_paused),
 		cmocka_unit_test(test_select_best_and_patience),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_stop_and_resume),

@@ -140,4 +140,21 @@ grep -q 'resumed at step [1-9]' "$tmp/run4/events.csv" && ok "Ctrl-C: --resume c
 	|| { tail -5 "$tmp/r4.log"; bad "Ctrl-C: resume from the checkpoint"; }
 kill -INT $rpid 2>/dev/null; wait $rpid
 
+# skip while paused: the next stage runs and the header says so; Space
+# pauses it again
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run5 $sets --set task-teacher.steps=4000; echo EXIT=\$?; sleep 600"
+wait_for "prune90 (prune)" 120 || bad "skip-while-paused run: the prune stage"
+$T send-keys -t t Space
+wait_for "PAUSED" 20 || bad "skip while paused: PAUSED"
+$T send-keys -t t n
+wait_for "Skip" 10 && $T send-keys -t t y
+wait_for "task-teacher (finetune)" 120 && sleep 1 && ! screen | grep -q "PAUSED" \
+	&& ok "skip while paused: the next stage runs, the header is not PAUSED" || bad "skip while paused: header"
+$T send-keys -t t Space
+wait_for "PAUSED" 20 && ok "skip while paused: Space pauses the next stage" || bad "skip while paused: Space dead"
+$T send-keys -t t q
+wait_for "Quit?" 10 && $T send-keys -t t y
+wait_for "EXIT=" 60
+
 [ "$fails" -eq 0 ]

@@ -142,12 +142,16 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 				}
 				break;
 			case POFA_CMD_SKIP:
-				verdict = POFA_GO_SKIP;
-				paused = 0;
-				break;
 			case POFA_CMD_STOP:
-				verdict = POFA_GO_STOP;
-				paused = 0;
+				verdict = cm->kind == POFA_CMD_SKIP ? POFA_GO_SKIP : POFA_GO_STOP;
+				/* a skip or stop ends a pause: said, so that a front end
+				 * showing the engine's state does not stay PAUSED */
+				if (paused) {
+					paused = 0;
+					e.kind = POFA_EV_RESUME;
+					snprintf(e.text, sizeof e.text, "%s while paused", cm->kind == POFA_CMD_SKIP ? "skip" : "stop");
+					pofa_run_emit(r, &e);
+				}
 				break;
 			case POFA_CMD_CHECKPOINT:
 				if (pofa_checkpoint(c, err))
