@@ -106,9 +106,10 @@ timeout $((600 * slow)) "$POFA" run --headless --resume "$tmp/run" > "$tmp/r.log
 	&& ok "pofa run --resume continues the run to its end" || { cat "$tmp/r.log" | tail -5; bad "resume"; }
 
 # a malformed theme: named with file:line in the event log, the default used
+# (no checkpoints here: their lines would scroll it out of the log pane)
 printf 'text = white\nchart_total = purple\n' > "$tmp/bad.theme"
 $T kill-session -t t
-$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run2 $sets --theme $tmp/bad.theme --set pretrain.steps=400; echo EXIT=\$?; sleep 600"
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run2 $sets --theme $tmp/bad.theme --set pretrain.steps=400 --set run.checkpoint_interval=100000; echo EXIT=\$?; sleep 600"
 wait_for "bad.theme:2" 60 && ok "malformed theme: file:line shown, default theme used" || bad "malformed theme"
 # NO_COLOR: monochrome, and the workbench still runs
 $T kill-session -t t
@@ -153,8 +154,25 @@ wait_for "task-teacher (finetune)" 120 && sleep 1 && ! screen | grep -q "PAUSED"
 	&& ok "skip while paused: the next stage runs, the header is not PAUSED" || bad "skip while paused: header"
 $T send-keys -t t Space
 wait_for "PAUSED" 20 && ok "skip while paused: Space pauses the next stage" || bad "skip while paused: Space dead"
+# on to the run's end (skipping the long stage), then export: the files
+# written after the end too, and a failed export named as failed in the
+# status line and events.csv
+$T send-keys -t t n
+wait_for "Skip" 10 && $T send-keys -t t y
+wait_for "DONE" $((300 * slow)) || bad "the run's end (DONE)"
+$T send-keys -t t x
+wait_for "export to" 10 && $T send-keys -t t Enter
+wait_for "exported" 30 && [ -s "$tmp/run5/export/metrics.csv" ] && [ -s "$tmp/run5/export/eval.csv" ] \
+	&& ok "export after the run's end: the files written" || bad "export after the end"
+$T send-keys -t t x
+wait_for "export to" 10 && $T send-keys -t t -N 400 BSpace && $T send-keys -t t -l "/proc/no/such/dir" \
+	&& $T send-keys -t t Enter
+wait_for "failed" 30 && grep -q '"error","export to /proc/no/such/dir failed' "$tmp/run5/events.csv" \
+	&& ! grep -q '"export","/proc/no/such/dir' "$tmp/run5/events.csv" \
+	&& ok "a failed export: status line and events.csv say failed, and why" \
+	|| { grep export "$tmp/run5/events.csv"; bad "a failed export reported"; }
 $T send-keys -t t q
-wait_for "Quit?" 10 && $T send-keys -t t y
 wait_for "EXIT=" 60
+screen | grep -q "EXIT=0" && ok "q after the run's end: status 0" || bad "q after the end (expected EXIT=0)"
 
 [ "$fails" -eq 0 ]

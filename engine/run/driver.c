@@ -1,5 +1,6 @@
 /* driver.c - a run as a front end drives it (see driver.h). */
 #include "engine/run/driver.h"
+#include "engine/run/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,22 +43,41 @@ int pofa_driver_start(pofa_driver *d, pofa_err *err)
 	return POFA_OK;
 }
 
-/* the files the engine was asked to export, copied; the result as an event */
-static void export(pofa_driver *d, const pofa_event *ask, pofa_event_fn fn, void *arg)
+/* the run's tables copied to dir; the result, not the asking, goes to
+ * events.csv (kind export, or error with why) and to fn */
+static void export(pofa_driver *d, const pofa_event *ask, const char *dir, pofa_event_fn fn, void *arg)
 {
 	pofa_event e = *ask;
 	pofa_err err;
 	char paths[1000];
-	if (pofa_runlog_export(&d->log, ask->text, paths, sizeof paths, &err)) {
+	if (pofa_runlog_export(&d->log, dir, paths, sizeof paths, &err)) {
 		e.kind = POFA_EV_ERROR;
-		snprintf(e.text, sizeof e.text, "export: %s", err.msg);
+		snprintf(e.text, sizeof e.text, "export to %.400s failed: %.800s", dir, err.msg);
 	} else {
-		e.kind = POFA_EV_LOG;
+		e.kind = POFA_EV_EXPORT;
 		snprintf(e.text, sizeof e.text, "exported %s", paths);
 	}
 	pofa_runlog_event(&d->log, &e);
 	if (fn)
 		fn(arg, &e);
+}
+
+int pofa_driver_export(pofa_driver *d, const char *dir, pofa_event_fn fn, void *arg)
+{
+	if (!d->ended) {   /* live: the engine's queue is the barrier, at a step boundary */
+		pofa_command c;
+		memset(&c, 0, sizeof c);
+		c.kind = POFA_CMD_EXPORT;
+		snprintf(c.path, sizeof c.path, "%s", dir);
+		pofa_run_command(d->run, &c);
+		return 0;
+	}
+	pofa_event e;
+	memset(&e, 0, sizeof e);
+	e.time = pofa_run_now();
+	e.stage = -1;
+	export(d, &e, dir, fn, arg);
+	return 1;
 }
 
 int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg)
@@ -66,11 +86,13 @@ int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg)
 	while ((n = pofa_run_events(d->run, d->evs, EVCAP)) > 0) {
 		for (int k = 0; k < n; k++) {
 			const pofa_event *e = &d->evs[k];
+			if (e->kind == POFA_EV_EXPORT) {   /* the engine reached the barrier: copy now */
+				export(d, e, e->text, fn, arg);
+				continue;
+			}
 			pofa_runlog_event(&d->log, e);
 			if (fn)
 				fn(arg, e);
-			if (e->kind == POFA_EV_EXPORT)
-				export(d, e, fn, arg);
 			if (e->kind == POFA_EV_STAGE_END && e->status == POFA_STAGE_STOPPED)
 				d->stopped = 1;
 			if (e->kind == POFA_EV_RUN_END) {

@@ -42,6 +42,12 @@ int pofa_driver_start(pofa_driver *d, pofa_err *err);
  * NULL). An export the engine reached is carried out here, and its result
  * follows as a log (or error) event. Returns how many events. */
 int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg);
+/* Exports the run's tables to dir: while the run is live, through the
+ * engine (at its next step boundary; returns 0 and the result comes as an
+ * event from pofa_driver_pump), after its end at once (returns 1, the
+ * result handed to fn). Either way the result, success or failure with
+ * why, is written to events.csv. */
+int pofa_driver_export(pofa_driver *d, const char *dir, pofa_event_fn fn, void *arg);
 /* Joins the engine, closes the files and writes report.md. Returns the
  * run's status (0 done or stopped, 1 failed, 2 failed on bad input); a
  * report that cannot be

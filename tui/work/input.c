@@ -39,7 +39,14 @@ void tui_command(ui *u, enum pofa_cmd_kind kind)
 static void b_pause(ui *u) { tui_command(u, u->s.paused ? POFA_CMD_RESUME : POFA_CMD_PAUSE); }
 static void b_checkpoint(ui *u) { tui_command(u, POFA_CMD_CHECKPOINT); snprintf(u->msg, sizeof u->msg, "checkpoint asked for"); }
 static void b_skip(ui *u) { u->mode = MODE_CONFIRM; u->ask = ASK_SKIP; }
-static void b_quit(ui *u) { u->mode = MODE_CONFIRM; u->ask = ASK_QUIT; }
+/* a live run asks (it is stopped with a checkpoint); a finished one quits */
+static void b_quit(ui *u)
+{
+	if (u->s.ended)
+		u->quit_sent = 1;
+	else
+		u->mode = MODE_CONFIRM, u->ask = ASK_QUIT;
+}
 static void b_help(ui *u) { u->help = !u->help; }
 static void b_redraw(ui *u) { clearok(curscr, TRUE); u->dirty = 1; }
 static void b_theme(ui *u)
@@ -211,13 +218,11 @@ void tui_key(ui *u, int ch)
 		if (ch == 27)
 			u->mode = MODE_NORMAL;
 		else if (ch == '\n' || ch == KEY_ENTER) {
-			pofa_command c;
-			memset(&c, 0, sizeof c);
-			c.kind = POFA_CMD_EXPORT;
-			snprintf(c.path, sizeof c.path, "%s", u->prompt);
-			pofa_run_command(u->r, &c);
 			u->mode = MODE_NORMAL;
-			snprintf(u->msg, sizeof u->msg, "export asked for");
+			snprintf(u->msg, sizeof u->msg, "exporting to %.200s...", u->prompt);
+			/* live: at the engine's next step; ended: now; the result
+			 * (or why it failed) comes back as an event */
+			pofa_driver_export(u->d, u->prompt, tui_take_event, u);
 		} else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
 			u->prompt[l - 1] = 0;
 		else if (ch >= 32 && ch < 127 && l + 1 < sizeof u->prompt) {

@@ -217,7 +217,7 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 	case POFA_EV_ERROR:
 	case POFA_EV_EXPORT:
 		tui_state_log(s, e->kind, "%s %s%s", ts, e->kind == POFA_EV_SCHEDULE ? "schedule: " :
-		              e->kind == POFA_EV_CHECKPOINT ? "checkpoint: " : e->kind == POFA_EV_EXPORT ? "export to " : "",
+		              e->kind == POFA_EV_CHECKPOINT ? "checkpoint: " : "",
 		              e->text);
 		break;
 	default:

@@ -26,6 +26,7 @@ enum { ASK_SKIP, ASK_QUIT };
 
 typedef struct ui {
 	pofa_run *r;                  /* commands go here */
+	pofa_driver *d;               /* the run's files (export after the end) */
 	tui_state s;                  /* what the events said */
 	pofa_theme th;
 	char theme_name[64];
@@ -51,6 +52,8 @@ typedef struct ui {
 void tui_draw(ui *u);
 double tui_now(void);
 extern const char *const tui_form_names[TUI_FORM_FIELDS];
+/* workbench.c: an event into the snapshot and the status line */
+void tui_take_event(void *arg, const pofa_event *e);
 /* input.c */
 void tui_key(ui *u, int ch);
 void tui_command(ui *u, enum pofa_cmd_kind kind);

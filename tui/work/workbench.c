@@ -21,12 +21,14 @@
 #include <string.h>
 
 
-static void take(void *arg, const pofa_event *e)
+void tui_take_event(void *arg, const pofa_event *e)
 {
 	ui *u = arg;
 	tui_state_take(&u->s, e);
-	if (e->kind == POFA_EV_LOG && !strncmp(e->text, "exported ", 9))
+	/* an export's result, or why it failed, on the status line too */
+	if ((e->kind == POFA_EV_EXPORT) || (e->kind == POFA_EV_ERROR && !strncmp(e->text, "export to ", 10)))
 		snprintf(u->msg, sizeof u->msg, "%.250s", e->text);
+	u->dirty = 1;
 }
 
 static void start_curses(ui *u)
@@ -56,6 +58,7 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 		return pofa_error(err, POFA_ERR_RUN, "out of memory for the workbench");
 	}
 	u->r = d->run;
+	u->d = d;
 	u->s.t_start = tui_now();
 	for (int k = 0; k < PANE_COUNT; k++)
 		u->show[k] = 1;
@@ -93,7 +96,7 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 			tui_key(u, ch == '\r' ? '\n' : ch);
 			u->dirty = 1;
 		}
-		if (pofa_driver_pump(d, take, u) > 0)
+		if (pofa_driver_pump(d, tui_take_event, u) > 0)
 			u->dirty = 1;
 		/* at most ten redraws a second, and a clock tick every second */
 		double t = tui_now();
