@@ -101,6 +101,10 @@ typedef struct {
 	struct { int stage; int64_t step; double loss; } evals[128];
 	int nevals;
 	int early_stops;
+	int progress;              /* evaluation progress events */
+	int64_t progress_done, progress_total;
+	int progress_stage;
+	char pause_text[200];
 	char last_text[1300];
 } watch;
 
@@ -118,8 +122,16 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 				if (e->kind == POFA_EV_METRICS && w->nrows < 256)
 					w->rows[w->nrows++] = (metrics_row){ e->stage, e->step, e->loss_task, e->loss_kd,
 					                                            e->loss_total, e->sparsity_target };
-				if (e->kind == POFA_EV_PAUSE)
+				if (e->kind == POFA_EV_PAUSE) {
 					w->pause_step = e->step;
+					snprintf(w->pause_text, sizeof w->pause_text, "%s", e->text);
+				}
+				if (e->kind == POFA_EV_EVAL_PROGRESS) {
+					w->progress++;
+					w->progress_done = e->step;
+					w->progress_total = e->total;
+					w->progress_stage = e->stage;
+				}
 				if (e->kind == POFA_EV_EVAL && !strcmp(e->metric, "accuracy") && w->nevals < 128) {
 					w->evals[w->nevals].stage = e->stage;
 					w->evals[w->nevals].step = e->step;
@@ -583,11 +595,62 @@ static void test_skip_while_paused(void **st)
 	pofa_recipe_free(&rc);
 }
 
+static int evaluating(watch *w) { return w->progress > 0; }
+
+/* commands during an evaluation (here the first: the training stage's
+ * dev evaluation at its end): its progress shows, and pause (no progress
+ * while paused) and stop (the stage stopped, the run ended) are taken
+ * between its batches instead of after it */
+static void test_commands_during_eval(void **st)
+{
+	(void)st;
+	char path[512];
+	snprintf(path, sizeof path, "%s/ev.ini", dir);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "[run]\nname = ev\nthreads = 2\n[model]\npreset = bert-tiny\nmax_position = 32\n"
+	           "[data]\ndir = %s/data\n"
+	           "[stage ft]\nkind = finetune\ntask = wn-pair\nsteps = 2\nbatch = 4\nseq = 24\n"
+	           "[stage e]\nkind = eval\nmodels = ft\ntask = wn-pair\nsplits = train, dev\nbatch = 2\nseq = 24\n",
+	        dir);
+	fclose(f);
+	pofa_recipe rc;
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &rc, &err))
+		fail_msg("%s", err.msg);
+	char rd[512];
+	snprintf(rd, sizeof rd, "%s/run-ev", dir);
+	static watch w;
+	start_fresh(&w, &rc, rd);
+	pump(&w, 600000, evaluating);
+	if (!w.progress)
+		fail_msg("no evaluation progress event from the eval stage");
+	send(&w, POFA_CMD_PAUSE);
+	pump(&w, 60000, paused);
+	if (!w.pauses || strncmp(w.pause_text, "during ", 7))
+		fail_msg("pause during the evaluation: %d pause events (text \"%s\"), progress %lld/%lld", w.pauses,
+		         w.pause_text, (long long)w.progress_done, (long long)w.progress_total);
+	assert_true(w.progress_done < w.progress_total);
+	int n0 = w.progress;
+	pump(&w, 500, NULL);
+	if (w.progress != n0)
+		fail_msg("paused, yet %d more progress events", w.progress - n0);
+	send(&w, POFA_CMD_STOP);
+	pump(&w, 600000, NULL);
+	assert_true(w.ended);
+	assert_int_equal(w.status, 0);
+	assert_int_equal(w.stage_status[w.progress_stage], POFA_STAGE_STOPPED);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	pofa_run_free(w.r);
+	pofa_recipe_free(&rc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stage_seed_by_name),
 		cmocka_unit_test(test_skip_while_paused),
+		cmocka_unit_test(test_commands_during_eval),
 		cmocka_unit_test(test_select_best_and_patience),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_stop_and_resume),

@@ -197,6 +197,50 @@ static void test_classes(void **st)
 	assert_int_equal(s->cls.c[1].support, 8);
 }
 
+/* a resumed run's past, from its files: the chart with each stage after
+ * the one before, the heatmap, the evaluation table, the event log, and
+ * the time of its sessions (not of the pause between them) */
+static void test_replay(void **st)
+{
+	(void)st;
+	const char *d = fx_tmpdir("replay");
+	assert_non_null(d);
+	char p[600];
+	snprintf(p, sizeof p, "%s/metrics.csv", d);
+	fx_spit_str(p, "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,teacher_loss,sparsity_target,sparsity,"
+	               "tokens_per_s,grad_norm\n"
+	               "2026-11-30T06:00:01.000Z,\"pre\",10,0,0.001,5.5,,5.5,,0,0,1000,1\n"
+	               "2026-11-30T06:00:02.000Z,\"pre\",20,0,0.001,5.0,,5.0,,0,0,1000,1\n"
+	               "2026-11-30T06:00:03.000Z,\"prune\",10,0,0.001,4.0,0.01,2.0,3.0,0.5,0.5,900,1\n");
+	snprintf(p, sizeof p, "%s/sparsity.csv", d);
+	fx_spit_str(p, "stage,step,layer,matrix,sparsity,target\n\"prune\",10,1,\"K\",0.5,0.5\n"
+	               "\"prune\",10,pooler,\"pooler\",0.25,0.5\n");
+	snprintf(p, sizeof p, "%s/eval.csv", d);
+	fx_spit_str(p, "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup\n"
+	               "2026-11-30T06:00:02.500Z,\"pre\",\"pre\",20,\"mlm\",\"dev\",\"loss\",5.1,5.1,,\n");
+	snprintf(p, sizeof p, "%s/events.csv", d);
+	fx_spit_str(p, "time,stage,step,event,detail\n"
+	               "2026-11-30T06:00:00.000Z,,0,\"run_start\",\"r.ini\"\n"
+	               "2026-11-30T06:00:04.000Z,\"prune\",10,\"stage_end\",\"prune stopped\"\n"
+	               "2026-11-30T09:00:00.000Z,,0,\"run_start\",\"r.ini (resumed)\"\n"
+	               "2026-11-30T09:00:02.000Z,\"prune\",10,\"error\",\"disk full\"\n");
+	tui_state *s = fresh(1);
+	double el = tui_state_replay(s, d);
+	FX_NEAR(el, 6.0, 1e-9);   /* 4 s, then 2 s: not the three hours between */
+	assert_int_equal(s->npts, 3);
+	FX_NEAR(s->pts[2].x, 21.0 + 10.0, 0);   /* prune after pre's last point */
+	FX_NEAR(s->pts[2].v[2], 0.01, 1e-7);
+	assert_true(s->have_sp);
+	FX_NEAR(s->sp[1][POFA_ROLE_KEY], 0.5, 0);
+	FX_NEAR(s->sp[TUI_MAXL][POFA_ROLE_POOLER], 0.25, 0);
+	assert_int_equal(s->nev, 1);
+	FX_NEAR(s->ev[0].v, 5.1, 1e-12);
+	assert_int_equal(s->nlog, 4);
+	assert_non_null(strstr(s->logl[1], "prune stopped"));
+	assert_int_equal(s->logkind[3], POFA_EV_ERROR);
+	fx_tmpdir_remove();
+}
+
 static void test_schedule_by_events(void **st)
 {
 	(void)st;
@@ -278,6 +322,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stages_and_pause),
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_loss_points),
 		cmocka_unit_test(test_heatmap),
 		cmocka_unit_test(test_eval_table),

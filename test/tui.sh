@@ -18,6 +18,8 @@ wait_for() {
 	return 1
 }
 step_now() { screen | sed -n 's/.*step \([0-9]*\)\/.*/\1/p' | head -1; }
+# the header's elapsed time in seconds
+elapsed_now() { screen | sed -n 's/.*elapsed \([0-9:]*\).*/\1/p' | head -1 | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'; }
 
 data_slice "$tmp/data"
 # the demo recipe, shortened, on the slice
@@ -127,6 +129,7 @@ $T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes
 wait_for "prune90 (prune)" 120 || bad "Ctrl-C run: the prune stage"
 i=0; while [ $i -lt $((600 * slow)) ] && ! grep -q '^[^,]*,"prune90",2[0-9],' "$tmp/run4/metrics.csv" 2>/dev/null; do
 	sleep 0.1; i=$((i + 1)); done
+e0=$(elapsed_now)
 $T send-keys -t t C-c
 wait_for "EXIT=" 120
 screen | grep -q "EXIT=130" && ok "Ctrl-C: exit status 130" || bad "Ctrl-C exit status (expected EXIT=130)"
@@ -134,12 +137,22 @@ grep -q '"prune90",[0-9]*,"stage_end","prune90 stopped' "$tmp/run4/events.csv" \
 	&& grep -q '"run_end"' "$tmp/run4/events.csv" && grep -q '"checkpoint"' "$tmp/run4/events.csv" \
 	&& ok "Ctrl-C: the stage stopped with a checkpoint, run_end logged" \
 	|| { tail -5 "$tmp/run4/events.csv"; bad "Ctrl-C: stopped, checkpoint, run_end in events.csv"; }
-"$POFA" run --headless --resume "$tmp/run4" > "$tmp/r4.log" 2>&1 &
-rpid=$!
+# ... resumed in the workbench: the run so far is back (the event log's
+# lines from before the stop, the evaluation table, the clock going on)
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run --resume $tmp/run4; echo EXIT=\$?; sleep 600"
 i=0; while [ $i -lt $((600 * slow)) ] && ! grep -q 'resumed at step' "$tmp/run4/events.csv"; do sleep 0.1; i=$((i + 1)); done
 grep -q 'resumed at step [1-9]' "$tmp/run4/events.csv" && ok "Ctrl-C: --resume continues from the checkpoint" \
-	|| { tail -5 "$tmp/r4.log"; bad "Ctrl-C: resume from the checkpoint"; }
-kill -INT $rpid 2>/dev/null; wait $rpid
+	|| bad "Ctrl-C: resume from the checkpoint"
+wait_for "resumed at step" 30
+screen > "$tmp/s4"
+e1=$(elapsed_now)
+grep -q "start prune90" "$tmp/s4" && grep -q "mlm  *pretrain" "$tmp/s4" && ! grep -q "results appear as stages" "$tmp/s4" \
+	&& [ -n "$e0" ] && [ -n "$e1" ] && [ "$e1" -ge "$e0" ] \
+	&& ok "--resume in the workbench: the log, the evaluations and the clock of the run so far" \
+	|| bad "--resume in the workbench: the run so far (expected its log, evaluations, and elapsed >= ${e0}s: ${e1}s)"
+$T send-keys -t t C-c
+wait_for "EXIT=" 120
 
 # skip while paused: the next stage runs and the header says so; Space
 # pauses it again

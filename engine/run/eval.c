@@ -92,9 +92,13 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 		}
 	}
 	double loss = 0.0;
-	long batches = 0;
+	long batches = 0, nb = (ts->n + B - 1) / B;
 	int rc = POFA_OK;
 	for (long i0 = 0; i0 < ts->n && !rc; i0 += B) {
+		if (i0 > 0 && s->between && s->between(s->arg, i0 / B, nb)) {
+			res->stopped = 1;
+			break;
+		}
 		int bn = (int)POFA_MIN((long)B, ts->n - i0);
 		for (int b = 0; b < bn; b++)
 			idx[b] = i0 + b;
@@ -141,6 +145,12 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 				csv_cell(pf, labels->names[lab[b]], 1);
 			}
 		}
+	}
+	if (!rc && res->stopped) {
+		if (pf)
+			fclose(pf), remove(tmp), pf = NULL;
+		free(buf); free(idx); free(pred); free(sl); free(el);
+		return POFA_OK;
 	}
 	if (!rc && !isfinite(loss))
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s: the model's loss on this data is %g: its outputs are not "
@@ -253,6 +263,71 @@ double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int 
 
 /* ---- during training, and eval stages ---------------------------------------------- */
 
+/* Between two batches of an evaluation inside a run: its progress for the
+ * front end (at most four times a second), and the commands that cannot
+ * wait minutes for it: pause (the engine sleeps here), stop (the
+ * evaluation ends, the caller stops the stage), skip of an eval stage,
+ * export. The others wait, in order, for the next step boundary. */
+static int eval_poll(void *arg, long done, long total)
+{
+	stage_ctx *c = arg;
+	pofa_run *r = c->r;
+	double now = pofa_run_now();
+	if (now - c->eval_t_last >= 0.25 || done == total) {
+		c->eval_t_last = now;
+		pofa_event e = pofa_ev_new(POFA_EV_EVAL_PROGRESS, c->i, r);
+		e.step = done;
+		e.total = total;
+		snprintf(e.text, sizeof e.text, "%s", c->eval_what);
+		pofa_run_emit(r, &e);
+	}
+	int paused = 0, end = 0;
+	for (;;) {
+		pofa_command cmds[64], keep[64];
+		int n = pofa_run_take_commands(r, cmds, 64, paused), nk = 0;
+		for (int k = 0; k < n; k++) {
+			pofa_command *cm = &cmds[k];
+			pofa_event e = pofa_ev_new(POFA_EV_LOG, c->i, r);
+			e.step = c->step;
+			e.total = c->N;
+			int skip_here = cm->kind == POFA_CMD_SKIP && c->s.kind == POFA_STAGE_EVAL;
+			if (end) {
+				keep[nk++] = *cm;
+			} else if (cm->kind == POFA_CMD_PAUSE && !paused) {
+				paused = 1;
+				e.kind = POFA_EV_PAUSE;
+				snprintf(e.text, sizeof e.text, "during %s", c->eval_what);
+				pofa_run_emit(r, &e);
+			} else if (cm->kind == POFA_CMD_RESUME && paused) {
+				paused = 0;
+				e.kind = POFA_EV_RESUME;
+				pofa_run_emit(r, &e);
+			} else if (cm->kind == POFA_CMD_STOP || skip_here) {
+				c->stop_asked = cm->kind == POFA_CMD_STOP;
+				c->skip_asked = skip_here;
+				if (paused) {
+					e.kind = POFA_EV_RESUME;
+					snprintf(e.text, sizeof e.text, "%s while paused", skip_here ? "skip" : "stop");
+					pofa_run_emit(r, &e);
+				}
+				pofa_run_log(r, c->i, POFA_EV_LOG, "%s: %s at batch %ld of %ld", c->eval_what,
+				             skip_here ? "skipped" : "stopped", done, total);
+				paused = 0;
+				end = 1;
+			} else if (cm->kind == POFA_CMD_EXPORT) {
+				e.kind = POFA_EV_EXPORT;
+				snprintf(e.text, sizeof e.text, "%s", cm->path);
+				pofa_run_emit(r, &e);
+			} else if (cm->kind != POFA_CMD_PAUSE && cm->kind != POFA_CMD_RESUME) {
+				keep[nk++] = *cm;
+			}
+		}
+		pofa_run_requeue(r, keep, nk);
+		if (end || !paused)
+			return end;
+	}
+}
+
 /* an evaluation's classes, after its metrics: one event per class with
  * its figures and its row of the confusion matrix */
 static void emit_classes(pofa_run *r, int stage, int64_t step, int64_t total, const pofa_eval_result *res,
@@ -289,7 +364,12 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 		double loss = 0.0;
 		long ok = 0, cnt = 0;
 		int batches = 0;
+		snprintf(c->eval_what, sizeof c->eval_what, "%s on its masked-LM dev split", c->s.name);
+		long nb = (c->mlm.ndev + c->s.batch - 1) / c->s.batch;
+		nb = nb < 40 ? nb : 40;
 		for (long k = 0; k * c->s.batch < c->mlm.ndev && k < 40; k++) {
+			if (k > 0 && eval_poll(c, k, nb))
+				return POFA_OK;   /* stopped: no result */
 			int filled = pofa_mlm_dev(&c->mlm, k, c->s.batch, c->ids, c->types, c->mask, c->lab);
 			if (!filled)
 				break;
@@ -331,9 +411,12 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 	if (!c->dev.n)
 		return POFA_OK;
 	pofa_eval_result res;
-	pofa_scorer sc = { .model = c->m };
+	snprintf(c->eval_what, sizeof c->eval_what, "%s on %s dev", c->s.name, c->s.task.name);
+	pofa_scorer sc = { .model = c->m, .between = eval_poll, .arg = c };
 	if (pofa_evaluate(&sc, &c->dev, &c->labels, c->s.batch, NULL, &res, err))
 		return err->status;
+	if (res.stopped)
+		return POFA_OK;   /* no result: the caller stops the stage */
 	c->dev_res = res;
 	c->has_dev_res = 1;
 	for (int k = 0; k < res.n; k++) {
@@ -405,7 +488,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 			if (info.linears[f] && off < (int)sizeof how)
 				off += snprintf(how + off, sizeof how - (size_t)off, " %d %s", info.linears[f],
 				                pofa_linear_fmt_names[f]);
-		pofa_scorer sc = { .infer = fast };
+		pofa_scorer sc = { .infer = fast, .between = eval_poll, .arg = c };
 		int failed = 0;
 		snprintf(splits, sizeof splits, "%s", s->splits);
 		for (char *sp = strtok_r(splits, ", ", &save2); sp && !failed; sp = strtok_r(NULL, ", ", &save2)) {
@@ -418,11 +501,16 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 			pofa_taskset ts;
 			pofa_eval_result res;
 			double dense_sps = -1.0;
+			snprintf(c->eval_what, sizeof c->eval_what, "%s: %s on %s %s", s->name, mn, s->task.name, sp);
 			if (pofa_taskset_load(&s->task, file, r->tk, s->seq, &c->labels, &ts, err) ||
 			    pofa_evaluate(&sc, &ts, &c->labels, s->batch, NULL, &res, err) ||
-			    (dense_sps = pofa_eval_throughput(dense, &ts, s->batch, 8, err)) < 0.0) {
+			    (!res.stopped && (dense_sps = pofa_eval_throughput(dense, &ts, s->batch, 8, err)) < 0.0)) {
 				pofa_taskset_free(&ts);
 				failed = 1;
+				break;
+			}
+			if (res.stopped) {   /* stop or skip asked during it */
+				pofa_taskset_free(&ts);
 				break;
 			}
 			pofa_run_log(r, c->i, POFA_EV_LOG, "%s", ts.summary);
@@ -449,6 +537,10 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 		pofa_infer_free(dense);
 		if (failed)
 			return pofa_stage_fail(c, err);
+		if (c->skip_asked)
+			return POFA_STAGE_SKIPPED;
+		if (c->stop_asked)   /* a resume runs the eval stage again */
+			return pofa_state_write(r, c->i, 0, NULL, err) ? pofa_stage_fail(c, err) : POFA_STAGE_STOPPED;
 	}
 	return POFA_STAGE_DONE;
 }

@@ -24,6 +24,7 @@ typedef struct pofa_eval_result {
 	 * classes (0: a span task), and the positive class of two (-1: none) */
 	int ncls, positive;
 	int32_t conf[64][64];
+	int stopped;           /* ended early by the scorer's between() */
 } pofa_eval_result;
 
 /* one class's figures from a confusion matrix: precision, recall and F1 in
@@ -39,6 +40,10 @@ pofa_class_stats pofa_class_stats_of(const pofa_eval_result *r, int k);
 typedef struct pofa_scorer {
 	pofa_infer *infer;
 	pofa_model *model;
+	/* called after each batch with the batches done and their total (may
+	 * be NULL); a nonzero return ends the evaluation early, res->stopped set */
+	int (*between)(void *arg, long done, long total);
+	void *arg;
 } pofa_scorer;
 
 /* Runs the scorer over the split in batches of B (no dropout). With a

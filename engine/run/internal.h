@@ -73,6 +73,11 @@ typedef struct stage_ctx {
 	/* model selection (select, metric, patience): the last dev evaluation,
 	 * the best one's score (higher is better: a loss enters negated) and
 	 * step, and evaluations since it (kept in checkpoints) */
+	/* an evaluation under way: what it is, its last progress event, and
+	 * a stop or skip asked during it */
+	char eval_what[160];
+	double eval_t_last;
+	int stop_asked, skip_asked;
 	pofa_eval_result dev_res;
 	int has_dev_res;
 	int has_best;
@@ -93,6 +98,8 @@ pofa_event pofa_ev_new(enum pofa_ev_kind kind, int stage, const pofa_run *r);
 void pofa_run_emit(pofa_run *r, pofa_event *e);
 void pofa_run_log(pofa_run *r, int stage, enum pofa_ev_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* puts commands back at the head of the queue, for the next step boundary */
+void pofa_run_requeue(pofa_run *r, const pofa_command *cmds, int n);
 /* moves up to cap commands out of the queue; blocks for one while wait */
 int pofa_run_take_commands(pofa_run *r, pofa_command *out, int cap, int wait);
 int pofa_mailbox_init(pofa_run *r, pofa_err *err);

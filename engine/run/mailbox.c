@@ -21,7 +21,7 @@
 
 const char *const pofa_ev_names[POFA_EV_KIND_COUNT] = {
 	"run_start", "stage_start", "stage_end", "metrics", "sparsity", "eval", "prune",
-	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end", "mask", "class",
+	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end", "mask", "class", "eval_progress",
 };
 _Static_assert(POFA_ARRAY_LEN(pofa_ev_names) == POFA_EV_KIND_COUNT, "a name per event kind");
 
@@ -143,6 +143,27 @@ void pofa_run_command(pofa_run *r, const pofa_command *c)
 	if (r->ncmd < r->ccap)
 		r->cmd[r->ncmd++] = *c;
 	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void pofa_run_requeue(pofa_run *r, const pofa_command *cmds, int n)
+{
+	if (n <= 0)
+		return;
+	pthread_mutex_lock(&r->mu);
+	if (r->ncmd + n > r->ccap) {
+		int cap = r->ncmd + n + 16;
+		pofa_command *nc = realloc(r->cmd, (size_t)cap * sizeof *nc);
+		if (!nc) {   /* out of memory: the commands are lost, not the run */
+			pthread_mutex_unlock(&r->mu);
+			return;
+		}
+		r->cmd = nc;
+		r->ccap = cap;
+	}
+	memmove(r->cmd + n, r->cmd, (size_t)r->ncmd * sizeof *r->cmd);
+	memcpy(r->cmd, cmds, (size_t)n * sizeof *cmds);
+	r->ncmd += n;
 	pthread_mutex_unlock(&r->mu);
 }
 

@@ -255,7 +255,8 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 	default:
 		break;
 	}
-	if (e->kind == POFA_EV_METRICS || e->kind == POFA_EV_SPARSITY || e->kind == POFA_EV_MASK)
+	if (e->kind == POFA_EV_METRICS || e->kind == POFA_EV_SPARSITY || e->kind == POFA_EV_MASK ||
+	    e->kind == POFA_EV_EVAL_PROGRESS)
 		return;
 	/* a checkpoint: the rows up to it go to the disk with it */
 	if (e->kind == POFA_EV_CHECKPOINT) {

@@ -643,7 +643,11 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 			emit_metrics(c, lr, epoch);
 		if (c->s.eval_interval && c->step % c->s.eval_interval == 0 && c->step < c->N) {
 			int stop;
-			if (pofa_evaluate_dev(c, err) || select_model(c, &stop, err))
+			if (pofa_evaluate_dev(c, err))
+				return pofa_stage_fail(c, err);
+			if (c->stop_asked)   /* during the evaluation: stopped as at a step */
+				return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
+			if (select_model(c, &stop, err))
 				return pofa_stage_fail(c, err);
 			if (stop) {
 				stopped_early = 1;
@@ -658,7 +662,11 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 	 * early), then its model: the last one, or the best one, saved when
 	 * it was found */
 	int stop;
-	if (!stopped_early && (pofa_evaluate_dev(c, err) || select_model(c, &stop, err)))
+	if (!stopped_early && pofa_evaluate_dev(c, err))
+		return pofa_stage_fail(c, err);
+	if (c->stop_asked)   /* during the last evaluation: a resume evaluates again */
+		return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
+	if (!stopped_early && select_model(c, &stop, err))
 		return pofa_stage_fail(c, err);
 	if (c->s.select_best && c->has_best) {
 		pofa_run_log(r, c->i, POFA_EV_LOG, "%s: the model kept is step %lld's (select = best)", c->s.name,

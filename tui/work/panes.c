@@ -93,9 +93,18 @@ static void draw_header(ui *u, int w)
 	mvprintw(1, 1, "%s", state);
 	th_off(u, u->s.paused ? TH_PAUSED : u->s.ended ? (u->s.status ? TH_FAILED : TH_DONE) : TH_RUNNING);
 	th_on(u, TH_TEXT);
-	put(1, 10, w - 11, "stage %d/%d %s  step %lld/%lld  ETA %s  %.0f tok/s  elapsed %s", u->s.cur + 1,
-	    u->s.rc->nstages, u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
-	    (long long)u->s.total, eta, u->s.tok_s, el);
+	if (u->s.eval_total > 0) {
+		/* an evaluation under way: its batches, not a frozen step */
+		double per = u->s.eval_done > 0 ? (tui_now() - u->s.eval_t0) / (double)u->s.eval_done : -1;
+		tui_fmt_duration(per > 0 && !u->s.paused ? per * (double)(u->s.eval_total - u->s.eval_done) : -1, eta,
+		                 sizeof eta);
+		put(1, 10, w - 11, "evaluating %s: batch %lld/%lld  ETA %s  elapsed %s", u->s.eval_what,
+		    (long long)u->s.eval_done, (long long)u->s.eval_total, eta, el);
+	} else {
+		put(1, 10, w - 11, "stage %d/%d %s  step %lld/%lld  ETA %s  %.0f tok/s  elapsed %s", u->s.cur + 1,
+		    u->s.rc->nstages, u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
+		    (long long)u->s.total, eta, u->s.tok_s, el);
+	}
 	th_off(u, TH_TEXT);
 }
 

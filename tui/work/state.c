@@ -126,7 +126,19 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 	strftime(ts, sizeof ts, "%H:%M:%S", &tm);
 	if (e->stage >= 0 && !valid_stage(s, e->stage))
 		return;   /* not this recipe's: ignore rather than index out of range */
+	/* anything but its progress ends an evaluation's line in the header */
+	if (e->kind == POFA_EV_METRICS || e->kind == POFA_EV_EVAL || e->kind == POFA_EV_STAGE_START ||
+	    e->kind == POFA_EV_STAGE_END || e->kind == POFA_EV_RUN_END)
+		s->eval_total = 0;
 	switch (e->kind) {
+	case POFA_EV_EVAL_PROGRESS:
+		if (!s->eval_total || strcmp(s->eval_what, e->text) || e->step < s->eval_done) {
+			snprintf(s->eval_what, sizeof s->eval_what, "%.159s", e->text);
+			s->eval_t0 = e->time;
+		}
+		s->eval_done = e->step;
+		s->eval_total = e->total;
+		break;
 	case POFA_EV_RUN_START:
 		tui_state_log(s, POFA_EV_LOG, "%s run %s", ts, e->text);
 		break;

@@ -56,6 +56,10 @@ typedef struct tui_state {
 	tui_eval ev[TUI_MAXEV];
 	int nev;
 	tui_classes cls;
+	/* an evaluation under way: batches done of total, what, since when */
+	int64_t eval_done, eval_total;
+	char eval_what[160];
+	double eval_t0;
 	/* the running stage's schedule, as its events told it */
 	pofa_schedule sched;
 	int sched_stage;              /* -1: none yet */
@@ -75,6 +79,10 @@ int tui_state_init(tui_state *s, const pofa_recipe *rc, int first_stage, int nla
 void tui_state_free(tui_state *s);
 /* folds one event in */
 void tui_state_take(tui_state *s, const pofa_event *e);
+/* A resumed run's past from its folder's files (replay.c): losses,
+ * heatmap, evaluations and event log; returns the seconds the run ran so
+ * far (its sessions, not the time between them). */
+double tui_state_replay(tui_state *s, const char *dir);
 /* a line of the event log (the oldest goes when it is full) */
 void tui_state_log(tui_state *s, enum pofa_ev_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

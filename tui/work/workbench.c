@@ -60,6 +60,8 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 	u->r = d->run;
 	u->d = d;
 	u->s.t_start = tui_now();
+	if (d->resume)   /* the run so far: chart, heatmap, evaluations, log, clock */
+		u->s.t_start -= tui_state_replay(&u->s, d->dir);
 	for (int k = 0; k < PANE_COUNT; k++)
 		u->show[k] = 1;
 	u->mouse = o->mouse;
