@@ -153,6 +153,14 @@ static void test_stage_check(void **st)
 	             "stage a: end (step 10) is before start (step 20)");
 	expect_error("[stage a]\nkind = prune\nsteps = 100\nstart = 0.5\nfreeze = 0.2\n", NULL, 0,
 	             "stage a: freeze (step 20) is before start (step 50)");
+	/* the masks move until the target is reached, and within the stage */
+	expect_error("[stage a]\nkind = prune\nsteps = 100\nend = 0.6\nfreeze = 0.5\n", NULL, 0,
+	             "stage a: freeze (step 50) is before end (step 60): pruning would stop short");
+	expect_error("[stage a]\nkind = prune\nsteps = 100\nfreeze = 150\n", NULL, 0,
+	             "freeze (step 150) is past the stage's last step (100)");
+	expect_error("[stage a]\nkind = prune\nsteps = 100\nend = 120\nfreeze = 120\n", NULL, 0,
+	             "end (step 120) is past the stage's last step (100)");
+	expect_error("[stage a]\nkind = prune\nsteps = 100\nevery = 0\n", NULL, 0, "every = 0: prune every N steps");
 	write_recipe(good);
 	pofa_recipe r;
 	pofa_err err;

@@ -60,6 +60,29 @@ last=$(grep '"prune90"' "$tmp/run/metrics.csv" | tail -1 | cut -d, -f11)
 awk -v s="$last" 'BEGIN { exit !(s > 0.499 && s < 0.501) }' && ok "the sparsity reached follows: $last" \
 	|| bad "sparsity after the edit: $last (end $end)"
 
+# paused from here on (the engine still answers edits, export and stop),
+# so that the run is live whatever this machine's speed
+$T send-keys -t t Space
+wait_for "PAUSED" 20 || bad "paused for the form"
+
+# the form refuses what would harm the run, and says why on the status line
+$T send-keys -t t e
+wait_for "edit the schedule" 10 || bad "the form opens again"
+$T send-keys -t t Down Down Down Down C-e && $T send-keys -t t -N 12 BSpace && $T send-keys -t t 1 Enter
+wait_for "refused: freeze (step 1) is before end" 30 && ok "e: freeze before end refused, the reason on the status line" \
+	|| bad "e: freeze before end (expected \"refused: freeze (step 1) is before end\")"
+$T send-keys -t t e
+wait_for "edit the schedule" 10 && $T send-keys -t t -N 12 BSpace && $T send-keys -t t 1 e Enter
+wait_for "is not a number; the other fields are kept" 10 && screen | grep -q "edit the schedule" \
+	&& ok "e: an invalid field keeps the form open" || bad "e: invalid field"
+$T send-keys -t t Escape
+$T send-keys -t t e
+wait_for "edit the schedule" 10 && $T send-keys -t t Down Down Down Down Down C-e && $T send-keys -t t -N 12 BSpace \
+	&& $T send-keys -t t 9 Enter
+wait_for "more than 10x this stage's peak" 10 && ok "e: an lr above 10x the stage's peak asks first" || bad "e: lr 9 asks"
+$T send-keys -t t n
+sleep 1; ! grep -q '"schedule","lr=9"' "$tmp/run/events.csv" && ok "e: lr 9 not applied when refused" || bad "lr applied"
+
 # export
 $T send-keys -t t x
 wait_for "export to folder" 10 || bad "the export prompt"

@@ -500,6 +500,8 @@ int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
 	if (s->initial_sparsity > s->final_sparsity)
 		return snprintf(why, n, "initial_sparsity %g above final_sparsity %g", s->initial_sparsity,
 		                s->final_sparsity), -1;
+	if (s->every == 0.0)
+		return snprintf(why, n, "every = 0: prune every N steps (N >= 1) or a fraction of the steps"), -1;
 	if (total <= 0)
 		return 0;
 	pofa_gmp g = pofa_stage_gmp(s, total);
@@ -509,6 +511,16 @@ int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
 	if (g.freeze < g.t0)
 		return snprintf(why, n, "freeze (step %lld) is before start (step %lld)", (long long)g.freeze,
 		                (long long)g.t0), -1;
+	/* the masks must move until the target is reached, and within the stage */
+	if (g.freeze < g.t1)
+		return snprintf(why, n, "freeze (step %lld) is before end (step %lld): pruning would stop short of "
+		                "final_sparsity", (long long)g.freeze, (long long)g.t1), -1;
+	if (g.t1 > total)
+		return snprintf(why, n, "end (step %lld) is past the stage's last step (%lld)", (long long)g.t1,
+		                (long long)total), -1;
+	if (g.freeze > total)
+		return snprintf(why, n, "freeze (step %lld) is past the stage's last step (%lld)", (long long)g.freeze,
+		                (long long)total), -1;
 	return 0;
 }
 

@@ -85,6 +85,8 @@ static void b_export(ui *u)
 	snprintf(u->prompt, sizeof u->prompt, "%s/export", pofa_run_dir(u->r));
 }
 /* the form starts from the schedule the engine last announced */
+static void form_move(ui *u, int step);
+
 static void b_edit(ui *u)
 {
 	const pofa_schedule *v = &u->s.sched;
@@ -100,7 +102,8 @@ static void b_edit(ui *u)
 	snprintf(u->fields[5], 32, "%.3g", v->lr);
 	snprintf(u->fields[6], 32, "%.2f", v->alpha_kd);
 	snprintf(u->fields[7], 32, "%.2f", v->temperature);
-	u->field = 0;
+	u->field = TUI_FORM_FIELDS - 1;
+	form_move(u, 1);   /* the first field the stage has */
 	u->mode = MODE_FORM;
 }
 static void b_pane(ui *u, int k) { u->show[k] = !u->show[k]; }
@@ -160,7 +163,33 @@ int tui_bindings(const char **keys, const char **help, int cap)
 }
 
 
-static void form_apply(ui *u)
+/* the form's fields a stage has: the pruning ones (0-4) only where it
+ * prunes, the distillation ones (6-7) only with a teacher */
+static int field_on(const ui *u, int i)
+{
+	int st = u->s.sched_stage;
+	const pofa_stage *s = st >= 0 ? &u->s.rc->stages[st] : NULL;
+	if (i <= 4)
+		return s && (s->prune || s->kind == POFA_STAGE_PRUNE);
+	if (i >= 6)
+		return s && s->teacher[0];
+	return 1;
+}
+
+int tui_field_on(const ui *u, int i) { return field_on(u, i); }
+
+static void form_move(ui *u, int step)
+{
+	for (int k = 0; k < TUI_FORM_FIELDS; k++) {
+		u->field = (u->field + step + TUI_FORM_FIELDS) % TUI_FORM_FIELDS;
+		if (field_on(u, u->field))
+			break;
+	}
+	u->fcur = (int)strlen(u->fields[u->field]);
+}
+
+/* 1: sent (or asked to confirm); 0: the form stays open, the fields as typed */
+static int form_apply(ui *u)
 {
 	const pofa_schedule *v = &u->s.sched;
 	pofa_command c;
@@ -170,9 +199,12 @@ static void form_apply(ui *u)
 	double d[8];
 	for (int i = 0; i < 8; i++) {
 		d[i] = strtod(u->fields[i], &end);
-		if (end == u->fields[i] || *end) {
-			snprintf(u->msg, sizeof u->msg, "%s: '%s' is not a number", tui_form_names[i], u->fields[i]);
-			return;
+		if (field_on(u, i) && (end == u->fields[i] || *end)) {
+			snprintf(u->msg, sizeof u->msg, "refused: %s '%s' is not a number; the other fields are kept",
+			         tui_form_names[i], u->fields[i]);
+			u->field = i;
+			u->fcur = (int)strlen(u->fields[i]);
+			return 0;
 		}
 	}
 	pofa_sched_edit *e = &c.edit;
@@ -184,13 +216,28 @@ static void form_apply(ui *u)
 	if (fabs(d[5] - v->lr) > 1e-3 * v->lr) { e->set |= POFA_EDIT_LR; e->lr = d[5]; }
 	if (fabs(d[6] - v->alpha_kd) > 5e-3) { e->set |= POFA_EDIT_ALPHA_KD; e->alpha_kd = (float)d[6]; }
 	if (fabs(d[7] - v->temperature) > 5e-3) { e->set |= POFA_EDIT_TEMPERATURE; e->temperature = (float)d[7]; }
+	for (int i = 0; i < 8; i++)   /* a field the stage does not have changes nothing */
+		if (!field_on(u, i))
+			e->set &= ~(unsigned)(i == 0 ? POFA_EDIT_FINAL_SPARSITY : i == 1 ? POFA_EDIT_START : i == 2 ? POFA_EDIT_END
+			                     : i == 3 ? POFA_EDIT_EVERY : i == 4 ? POFA_EDIT_FREEZE : i == 6 ? POFA_EDIT_ALPHA_KD
+			                     : i == 7 ? POFA_EDIT_TEMPERATURE : 0);
 	if (!e->set) {
 		snprintf(u->msg, sizeof u->msg, "nothing changed");
-		return;
+		return 1;
 	}
-	/* the engine checks it, as it checks a recipe, and answers in the log */
+	/* a learning rate far above the stage's own peak: asked first */
+	double peak = u->s.rc->stages[u->s.sched_stage].lr;
+	if ((e->set & POFA_EDIT_LR) && peak > 0 && e->lr > 10.0 * peak) {
+		u->pending = c;
+		u->mode = MODE_CONFIRM;
+		u->ask = ASK_LR;
+		return 1;
+	}
+	/* the engine checks it, as it checks a recipe, and answers with an
+	 * event: the status line shows applied or refused and why */
 	pofa_run_command(u->r, &c);
-	snprintf(u->msg, sizeof u->msg, "schedule edit sent: applied at the next step (see the event log)");
+	snprintf(u->msg, sizeof u->msg, "schedule edit sent: waiting for the engine's answer");
+	return 1;
 }
 
 
@@ -204,7 +251,10 @@ void tui_key(ui *u, int ch)
 		if (ch == 'y' || ch == 'Y') {
 			if (u->ask == ASK_SKIP)
 				tui_command(u, POFA_CMD_SKIP);
-			else {
+			else if (u->ask == ASK_LR) {
+				pofa_run_command(u->r, &u->pending);
+				snprintf(u->msg, sizeof u->msg, "schedule edit sent: waiting for the engine's answer");
+			} else {
 				tui_command(u, POFA_CMD_STOP);
 				u->quit_sent = 1;
 				snprintf(u->msg, sizeof u->msg, "stopping: writing a checkpoint...");
@@ -234,20 +284,33 @@ void tui_key(ui *u, int ch)
 	if (u->mode == MODE_FORM) {
 		char *f = u->fields[u->field];
 		size_t l = strlen(f);
+		int c = u->fcur < 0 ? 0 : u->fcur > (int)l ? (int)l : u->fcur;
 		if (ch == 27)
 			u->mode = MODE_NORMAL;
 		else if (ch == '\n' || ch == KEY_ENTER) {
-			form_apply(u);
-			u->mode = MODE_NORMAL;
-		} else if (ch == KEY_UP)
-			u->field = (u->field + 7) % 8;
+			if (form_apply(u) && u->mode == MODE_FORM)
+				u->mode = MODE_NORMAL;
+		} else if (ch == KEY_UP || ch == KEY_BTAB)
+			form_move(u, -1);
 		else if (ch == KEY_DOWN || ch == '\t')
-			u->field = (u->field + 1) % 8;
-		else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
-			f[l - 1] = 0;
+			form_move(u, 1);
+		else if (ch == KEY_LEFT)
+			u->fcur = c > 0 ? c - 1 : 0;
+		else if (ch == KEY_RIGHT)
+			u->fcur = c < (int)l ? c + 1 : (int)l;
+		else if (ch == KEY_HOME || ch == 1)    /* Ctrl-A */
+			u->fcur = 0;
+		else if (ch == KEY_END || ch == 5)     /* Ctrl-E */
+			u->fcur = (int)l;
+		else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && c > 0) {
+			memmove(f + c - 1, f + c, l - (size_t)c + 1);
+			u->fcur = c - 1;
+		} else if (ch == KEY_DC && c < (int)l)
+			memmove(f + c, f + c + 1, l - (size_t)c);
 		else if (((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == '-') && l + 1 < 32) {
-			f[l] = (char)ch;
-			f[l + 1] = 0;
+			memmove(f + c + 1, f + c, l - (size_t)c + 1);
+			f[c] = (char)ch;
+			u->fcur = c + 1;
 		}
 		return;
 	}

@@ -65,11 +65,34 @@ static void box_title(ui *u, int y, int x, int h, int w, const char *title)
 
 static void draw_header(ui *u, int w)
 {
-	char el[32], eta[32];
-	tui_fmt_duration(tui_now() - u->s.t_start, el, sizeof el);
+	char el[32], eta[32], reta[48] = "";
+	double now = tui_now();
+	/* the clock stops with the run; a pause stops the ETA and the rate */
+	tui_fmt_duration((u->s.ended && u->s.t_end > 0 ? u->s.t_end : now) - u->s.t_start, el, sizeof el);
 	int64_t done = u->s.step - u->s.stage_step0;
-	double rate = done > 0 ? (tui_now() - u->s.stage_t0) / (double)done : -1;
-	tui_fmt_duration(rate > 0 ? rate * (double)(u->s.total - u->s.step) : -1, eta, sizeof eta);
+	double busy = now - u->s.stage_t0 - u->s.paused_for - (u->s.paused ? now - u->s.t_paused : 0.0);
+	double rate = done > 0 && busy > 0 ? busy / (double)done : -1;
+	int live = !u->s.ended && !u->s.paused;
+	tui_fmt_duration(live && rate > 0 ? rate * (double)(u->s.total - u->s.step) : -1, eta, sizeof eta);
+	/* the whole run's ETA: the tokens left (this stage's, the later
+	 * training stages' with steps) at the current rate */
+	if (live && u->s.tok_s > 0 && u->s.cur >= 0) {
+		const pofa_stage *c = &u->s.rc->stages[u->s.cur];
+		double left = (double)(u->s.total - u->s.step) * c->batch * c->seq;
+		int known = 1;
+		for (int i = u->s.cur + 1; i < u->s.rc->nstages; i++) {
+			const pofa_stage *t = &u->s.rc->stages[i];
+			if (t->kind == POFA_STAGE_EVAL)
+				continue;
+			if (t->steps > 0)
+				left += (double)t->steps * t->batch * t->seq;
+			else
+				known = 0;
+		}
+		char b[32];
+		tui_fmt_duration(left / u->s.tok_s, b, sizeof b);
+		snprintf(reta, sizeof reta, "  run ETA %s%s", known ? "" : ">", b);
+	}
 	th_on(u, TH_HEADER);
 	mvhline(0, 0, ' ', w);
 	mvprintw(0, 1, "pofa  %s", u->s.rc->name);
@@ -101,9 +124,12 @@ static void draw_header(ui *u, int w)
 		put(1, 10, w - 11, "evaluating %s: batch %lld/%lld  ETA %s  elapsed %s", u->s.eval_what,
 		    (long long)u->s.eval_done, (long long)u->s.eval_total, eta, el);
 	} else {
-		put(1, 10, w - 11, "stage %d/%d %s  step %lld/%lld  ETA %s  %.0f tok/s  elapsed %s", u->s.cur + 1,
+		char toks[32] = "";
+		if (live && u->s.tok_s > 0)
+			snprintf(toks, sizeof toks, "  %.0f tok/s", u->s.tok_s);
+		put(1, 10, w - 11, "stage %d/%d %s  step %lld/%lld  ETA %s%s%s  elapsed %s", u->s.cur + 1,
 		    u->s.rc->nstages, u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
-		    (long long)u->s.total, eta, u->s.tok_s, el);
+		    (long long)u->s.total, eta, reta, toks, el);
 	}
 	th_off(u, TH_TEXT);
 }
@@ -453,13 +479,25 @@ static void draw_form(ui *u, int H, int W)
 		mvhline(y + r, x, ' ', w);
 	th_off(u, TH_HELP);
 	box_title(u, y, x, h, w, "edit the schedule (Enter apply, Esc cancel)");
-	for (int i = 0; i < 8 && i < h - 4; i++) {
-		th_on(u, i == u->field ? TH_SELECTED : TH_HELP);
-		mvprintw(y + 2 + i, x + 2, "%-16s %-20s", tui_form_names[i], u->fields[i]);
-		th_off(u, i == u->field ? TH_SELECTED : TH_HELP);
+	int row = 0;
+	for (int i = 0; i < 8 && row < h - 4; i++) {
+		if (!tui_field_on(u, i))
+			continue;   /* no pruning fields where the stage does not prune */
+		int sel = i == u->field;
+		th_on(u, sel ? TH_SELECTED : TH_HELP);
+		mvprintw(y + 2 + row, x + 2, "%-16s %-20s", tui_form_names[i], u->fields[i]);
+		th_off(u, sel ? TH_SELECTED : TH_HELP);
+		if (sel) {   /* the cursor: the character under it reversed */
+			int c = u->fcur < 0 ? 0 : u->fcur > (int)strlen(u->fields[i]) ? (int)strlen(u->fields[i]) : u->fcur;
+			attron(A_REVERSE);
+			mvaddch(y + 2 + row, x + 2 + 17 + c, u->fields[i][c] ? (chtype)(unsigned char)u->fields[i][c] : ' ');
+			attroff(A_REVERSE);
+		}
+		row++;
 	}
 	th_on(u, TH_HELP);
-	mvprintw(y + h - 2, x + 2, "Up/Down/Tab: field  Backspace: edit");
+	mvprintw(y + h - 3, x + 2, "Up/Down/Tab field  Left/Right/Home/End move");
+	mvprintw(y + h - 2, x + 2, "Backspace/Delete edit  Enter apply");
 	th_off(u, TH_HELP);
 }
 
@@ -523,13 +561,22 @@ void tui_draw(ui *u)
 	/* status line */
 	th_on(u, TH_HEADER);
 	mvhline(bottom, 0, ' ', W);
-	if (u->mode == MODE_CONFIRM)
+	if (u->mode == MODE_CONFIRM && u->ask == ASK_LR)
+		mvprintw(bottom, 1, "lr %.3g is more than 10x this stage's peak (%.3g): apply? (y/n)", u->pending.edit.lr,
+		         u->s.rc->stages[u->s.sched_stage].lr);
+	else if (u->mode == MODE_CONFIRM)
 		mvprintw(bottom, 1, "%s (y/n)", u->ask == ASK_SKIP ? "Skip to the next stage?" :
 		         "Quit? The run is checkpointed; pofa run --resume continues it.");
 	else if (u->mode == MODE_PROMPT)
 		mvprintw(bottom, 1, "export to folder: %.*s", W - 22, u->prompt);
-	else
-		mvprintw(bottom, 1, "%.*s", W - 2, u->msg[0] ? u->msg : "? help  Space pause  e edit  x export  n skip  q quit");
+	else if ((int)strlen(u->msg) > W - 2 && bottom > 2) {
+		/* a long message (a refusal's reason) takes the line above too */
+		mvhline(bottom - 1, 0, ' ', W);
+		mvprintw(bottom - 1, 1, "%.*s", W - 2, u->msg);
+		mvprintw(bottom, 1, "%.*s", W - 2, u->msg + W - 2);
+	} else
+		mvprintw(bottom, 1, "%.*s", W - 2, u->msg[0] ? u->msg : u->s.ended ? "? help  x export  q quit"
+		         : "? help  Space pause  e edit  x export  n skip  q quit");
 	th_off(u, TH_HEADER);
 	if (u->help)
 		draw_help(u, H, W);

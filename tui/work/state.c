@@ -146,6 +146,7 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 		s->cur = e->stage;
 		s->st[e->stage] = POFA_STAGE_RUNNING;
 		s->stage_t0 = e->time;
+		s->paused_for = 0.0;
 		s->stage_step0 = e->step;
 		s->step = e->step;
 		s->total = e->total;
@@ -195,10 +196,15 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 	}
 	case POFA_EV_PAUSE:
 		s->paused = 1;
+		s->t_paused = e->time;
+		if (e->step > 0 || s->step == 0)
+			s->step = e->step;   /* the engine's step, where it stands */
 		s->st[e->stage] = POFA_STAGE_PAUSED;
 		tui_state_log(s, POFA_EV_LOG, "%s paused at step %lld", ts, (long long)e->step);
 		break;
 	case POFA_EV_RESUME:
+		if (s->paused && s->t_paused > 0 && e->time > s->t_paused)
+			s->paused_for += e->time - s->t_paused;   /* the stage's rate leaves pauses out */
 		s->paused = 0;
 		s->st[e->stage] = POFA_STAGE_RUNNING;
 		tui_state_log(s, POFA_EV_LOG, "%s resumed", ts);
@@ -215,6 +221,7 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 		break;
 	case POFA_EV_RUN_END:
 		s->ended = 1;
+		s->t_end = e->time;
 		s->status = e->status;
 		tui_state_log(s, e->status ? POFA_EV_ERROR : POFA_EV_LOG, "%s run ended (%s)", ts,
 		              e->status ? "failed" : "done");

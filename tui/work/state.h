@@ -40,6 +40,8 @@ typedef struct tui_state {
 	int cur;                      /* the stage running (-1 before the first) */
 	int64_t step, total;
 	double tok_s, lr, t_start, stage_t0;
+	double t_end;                 /* when the run ended (0: not yet): the clock stops */
+	double t_paused, paused_for;  /* the pause under way began; pauses of this stage so far */
 	int64_t stage_step0;
 	int paused, ended, status;
 	/* the loss chart */

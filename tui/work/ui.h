@@ -19,7 +19,7 @@
 
 enum { PANE_CHART, PANE_HEAT, PANE_EVAL, PANE_SCHED, PANE_LOG, PANE_HEADER, PANE_COUNT };
 enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM };
-enum { ASK_SKIP, ASK_QUIT };
+enum { ASK_SKIP, ASK_QUIT, ASK_LR };
 #define TUI_MIN_W 80
 #define TUI_MIN_H 24
 #define TUI_FORM_FIELDS 8
@@ -36,7 +36,8 @@ typedef struct ui {
 	int per_class;                /* the evaluation pane shows the last one class by class */
 	int mode, ask;
 	char fields[TUI_FORM_FIELDS][32];  /* the schedule form */
-	int field;
+	int field, fcur;              /* the field, and the cursor in it */
+	pofa_command pending;         /* an edit waiting for its confirmation */
 	char prompt[512];             /* the export prompt */
 	char msg[256];                /* the status line */
 	int mouse;
@@ -55,6 +56,8 @@ extern const char *const tui_form_names[TUI_FORM_FIELDS];
 /* workbench.c: an event into the snapshot and the status line */
 void tui_take_event(void *arg, const pofa_event *e);
 /* input.c */
+/* does the running stage have form field i (pruning, distillation)? */
+int tui_field_on(const ui *u, int i);
 void tui_key(ui *u, int ch);
 void tui_command(ui *u, enum pofa_cmd_kind kind);
 /* asks the engine for the selected matrix's mask map, at the pane's size */

@@ -25,9 +25,14 @@ void tui_take_event(void *arg, const pofa_event *e)
 {
 	ui *u = arg;
 	tui_state_take(&u->s, e);
-	/* an export's result, or why it failed, on the status line too */
+	/* an export's result, or why it failed, on the status line too; and
+	 * a schedule edit's answer: applied, or refused and why */
 	if ((e->kind == POFA_EV_EXPORT) || (e->kind == POFA_EV_ERROR && !strncmp(e->text, "export to ", 10)))
 		snprintf(u->msg, sizeof u->msg, "%.250s", e->text);
+	if (e->kind == POFA_EV_SCHEDULE)
+		snprintf(u->msg, sizeof u->msg, "schedule edit applied at step %lld: %.200s", (long long)e->step, e->text);
+	if (e->kind == POFA_EV_LOG && !strncmp(e->text, "schedule edit refused: ", 23))
+		snprintf(u->msg, sizeof u->msg, "refused: %.240s", e->text + 23);
 	u->dirty = 1;
 }
 
