@@ -104,6 +104,8 @@ typedef struct {
 	int progress;              /* evaluation progress events */
 	int64_t progress_done, progress_total;
 	int progress_stage;
+	struct { int stage; int64_t step; double target, reached; } prunes[256];
+	int nprunes;
 	char pause_text[200];
 	char last_text[1300];
 } watch;
@@ -125,6 +127,12 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 				if (e->kind == POFA_EV_PAUSE) {
 					w->pause_step = e->step;
 					snprintf(w->pause_text, sizeof w->pause_text, "%s", e->text);
+				}
+				if (e->kind == POFA_EV_PRUNE && w->nprunes < 256) {
+					w->prunes[w->nprunes].stage = e->stage;
+					w->prunes[w->nprunes].step = e->step;
+					w->prunes[w->nprunes].target = e->sparsity_target;
+					w->prunes[w->nprunes++].reached = e->sparsity;
 				}
 				if (e->kind == POFA_EV_EVAL_PROGRESS) {
 					w->progress++;
@@ -612,6 +620,43 @@ static void test_skip_while_paused(void **st)
 	pofa_recipe_free(&rc);
 }
 
+/* "masks recomputed" is said when its figures move, not at every
+ * recomputation between end and freeze at the same target */
+static void test_prune_events_say_changes(void **st)
+{
+	(void)st;
+	pofa_recipe rc;
+	recipe(&rc, "", "p.steps=40");   /* end 20, every 2, freeze 36 */
+	char rd[512];
+	snprintf(rd, sizeof rd, "%s/run-prunes", dir);
+	static watch w;
+	start_fresh(&w, &rc, rd);
+	pump(&w, 600000, NULL);
+	assert_true(w.ended);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	pofa_run_free(w.r);
+	int n = 0;
+	for (int k = 0; k < w.nprunes; k++) {
+		if (w.prunes[k].stage != 1)
+			continue;
+		n++;
+		for (int j = k - 1; j >= 0; j--)
+			if (w.prunes[j].stage == 1) {
+				if (fabs(w.prunes[j].target - w.prunes[k].target) < 5e-5 &&
+				    fabs(w.prunes[j].reached - w.prunes[k].reached) < 5e-5)
+					fail_msg("steps %lld and %lld: masks recomputed said twice with target %.4f, reached %.4f",
+					         (long long)w.prunes[j].step, (long long)w.prunes[k].step, w.prunes[k].target,
+					         w.prunes[k].reached);
+				break;
+			}
+	}
+	/* 19 recomputations (steps 0, 2, ..., 36); the 8 after end change nothing */
+	if (n < 2 || n > 11)
+		fail_msg("%d masks-recomputed events for 19 recomputations (expected the 11 up to end at most)", n);
+	pofa_recipe_free(&rc);
+}
+
 static int evaluating(watch *w) { return w->progress > 0; }
 
 /* commands during an evaluation (here the first: the training stage's
@@ -667,6 +712,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stage_seed_by_name),
 		cmocka_unit_test(test_skip_while_paused),
+		cmocka_unit_test(test_prune_events_say_changes),
 		cmocka_unit_test(test_commands_during_eval),
 		cmocka_unit_test(test_select_best_and_patience),
 		cmocka_unit_test(test_commands),

@@ -38,6 +38,8 @@ grep -q "events" "$tmp/s1" && grep -q "start prune90" "$tmp/s1" && ok "event log
 # pause: PAUSED and the step counter stands still for 2 s
 $T send-keys -t t Space
 wait_for "PAUSED" 20 && ok "Space: PAUSED shown" || bad "PAUSED shown"
+screen | grep -q "ETA --:--" && ! screen | grep -q "tok/s" && ok "paused: the ETA stops, no tok/s" \
+	|| bad "paused header (expected ETA --:-- and no tok/s)"
 sleep 0.5; a=$(step_now); sleep 2; b=$(step_now)
 [ -n "$a" ] && [ "$a" = "$b" ] && ok "paused: the step stays at $a for 2 s" || bad "paused: step moved from $a to $b"
 $T send-keys -t t Space
@@ -59,6 +61,8 @@ done
 last=$(grep '"prune90"' "$tmp/run/metrics.csv" | tail -1 | cut -d, -f11)
 awk -v s="$last" 'BEGIN { exit !(s > 0.499 && s < 0.501) }' && ok "the sparsity reached follows: $last" \
 	|| bad "sparsity after the edit: $last (end $end)"
+
+screen | grep -q "run ETA" && ok "header: a whole-run ETA beside the stage's" || bad "run ETA"
 
 # paused from here on (the engine still answers edits, export and stop),
 # so that the run is live whatever this machine's speed
@@ -82,6 +86,14 @@ wait_for "edit the schedule" 10 && $T send-keys -t t Down Down Down Down Down C-
 wait_for "more than 10x this stage's peak" 10 && ok "e: an lr above 10x the stage's peak asks first" || bad "e: lr 9 asks"
 $T send-keys -t t n
 sleep 1; ! grep -q '"schedule","lr=9"' "$tmp/run/events.csv" && ok "e: lr 9 not applied when refused" || bad "lr applied"
+
+# the event log: / searches (the view moves to the match), End follows
+$T send-keys -t t /
+wait_for "search the event log" 10 && $T send-keys -t t -l "start prune90" && $T send-keys -t t Enter
+wait_for "/start prune90: line" 10 && screen | grep -q "events [0-9]*-[0-9]* of [0-9]*" \
+	&& ok "/: the log moved to the match, its position shown" || bad "/ search"
+$T send-keys -t t Escape F
+wait_for "events (following)" 10 && ok "F (End): the log follows the newest again" || bad "F: follow"
 
 # export
 $T send-keys -t t x
@@ -196,6 +208,10 @@ wait_for "PAUSED" 20 && ok "skip while paused: Space pauses the next stage" || b
 $T send-keys -t t n
 wait_for "Skip" 10 && $T send-keys -t t y
 wait_for "DONE" $((300 * slow)) || bad "the run's end (DONE)"
+screen | tail -1 | grep -q "? help  x export  q quit" && ! screen | tail -1 | grep -q "Space pause" \
+	&& ok "DONE: the footer drops pause, edit and skip" || bad "DONE footer"
+e1=$(elapsed_now); sleep 2.5; e2=$(elapsed_now)
+[ -n "$e1" ] && [ "$e1" = "$e2" ] && ok "DONE: the clock stops ($e1 s)" || bad "DONE: the clock moved from $e1 to $e2"
 $T send-keys -t t x
 wait_for "export to" 10 && $T send-keys -t t Enter
 wait_for "exported" 30 && [ -s "$tmp/run5/export/metrics.csv" ] && [ -s "$tmp/run5/export/eval.csv" ] \

@@ -70,6 +70,8 @@ typedef struct stage_ctx {
 	long nsum;
 	double t_interval, tokens;
 	double last_target;       /* the sparsity the masks were last pruned to */
+	int said_prune;           /* the last "masks recomputed" said, to say only changes */
+	double said_target, said_reached;
 	/* model selection (select, metric, patience): the last dev evaluation,
 	 * the best one's score (higher is better: a loss enters negated) and
 	 * step, and evaluations since it (kept in checkpoints) */

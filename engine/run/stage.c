@@ -425,11 +425,19 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 	if (pofa_masks_prune(&c->mk, target, &g, err))
 		return err->status;
 	c->last_target = target;
+	double reached = pofa_model_sparsity(c->m);
+	/* said when the figures move: between end and freeze the masks are
+	 * recomputed at the same target, and the log would repeat one line */
+	if (c->said_prune && fabs(target - c->said_target) < 5e-5 && fabs(reached - c->said_reached) < 5e-5)
+		return POFA_OK;
+	c->said_prune = 1;
+	c->said_target = target;
+	c->said_reached = reached;
 	pofa_event e = pofa_ev_new(POFA_EV_PRUNE, c->i, c->r);
 	e.step = c->step;
 	e.total = c->N;
 	e.sparsity_target = target;
-	e.sparsity = pofa_model_sparsity(c->m);
+	e.sparsity = reached;
 	snprintf(e.text, sizeof e.text, "masks recomputed: target %.4f, reached %.4f", target, e.sparsity);
 	pofa_run_emit(c->r, &e);
 	return POFA_OK;

@@ -79,6 +79,28 @@ static void b_zoom(ui *u)
 static void b_back(ui *u) { u->zoom = 0; u->help = 0; }
 static void b_pgup(ui *u) { if (u->log_scroll + 5 < u->s.nlog) u->log_scroll += 5; }
 static void b_pgdn(ui *u) { u->log_scroll = u->log_scroll > 5 ? u->log_scroll - 5 : 0; }
+static void b_log_home(ui *u) { u->log_scroll = u->s.nlog > 1 ? u->s.nlog - 1 : 0; }
+static void b_log_end(ui *u) { u->log_scroll = 0; }   /* follow the newest again */
+static void b_search(ui *u)
+{
+	u->mode = MODE_SEARCH;
+	u->search[0] = 0;
+}
+
+/* the next line matching the search, older (dir 1) or newer (-1) than the
+ * one at the bottom of the pane, brought to the bottom */
+static void search_move(ui *u, int dir)
+{
+	int bottom = u->s.nlog - 1 - u->log_scroll;
+	for (int i = bottom + (dir > 0 ? -1 : 1); i >= 0 && i < u->s.nlog; i -= dir)
+		if (strstr(u->s.logl[i], u->search)) {
+			u->log_scroll = u->s.nlog - 1 - i;
+			snprintf(u->msg, sizeof u->msg, "/%s: line %d of %d  (n older, N newer, Esc ends the search)", u->search,
+			         i + 1, u->s.nlog);
+			return;
+		}
+	snprintf(u->msg, sizeof u->msg, "/%s: no %s line matches", u->search, dir > 0 ? "older" : "newer");
+}
 static void b_export(ui *u)
 {
 	u->mode = MODE_PROMPT;
@@ -145,8 +167,11 @@ static const binding bindings[] = {
 	{ KEY_RIGHT, 'l', "Right l", "heatmap: move", b_right },
 	{ '\n', KEY_ENTER, "Enter", "heatmap: zoom into the matrix's mask", b_zoom },
 	{ 27, 0, "Esc", "back", b_back },
-	{ KEY_PPAGE, 0, "PgUp", "event log: older", b_pgup },
+	{ KEY_PPAGE, 0, "PgUp", "event log: older (or the mouse wheel)", b_pgup },
 	{ KEY_NPAGE, 0, "PgDn", "event log: newer", b_pgdn },
+	{ KEY_HOME, 0, "Home", "event log: the oldest line", b_log_home },
+	{ KEY_END, 'F', "End F", "event log: the newest, and follow it", b_log_end },
+	{ '/', 0, "/", "event log: search (then n older, N newer, Esc done)", b_search },
 	{ '?', KEY_F(1), "? F1", "this help", b_help },
 	{ 'q', KEY_F(10), "q F10", "quit (asks; the run is checkpointed, --resume continues it)", b_quit },
 	{ 12, 0, "Ctrl-L", "redraw", b_redraw },
@@ -263,6 +288,33 @@ void tui_key(ui *u, int ch)
 		u->mode = MODE_NORMAL;
 		return;
 	}
+	if (u->mode == MODE_SEARCH) {
+		size_t l = strlen(u->search);
+		if (ch == 27) {
+			u->search[0] = 0;
+			u->mode = MODE_NORMAL;
+		} else if (ch == '\n' || ch == KEY_ENTER) {
+			u->mode = MODE_NORMAL;
+			if (u->search[0]) {
+				u->log_scroll = -1;   /* from the newest line, included */
+				search_move(u, 1);
+			}
+		} else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
+			u->search[l - 1] = 0;
+		else if (ch >= 32 && ch < 127 && l + 1 < sizeof u->search) {
+			u->search[l] = (char)ch;
+			u->search[l + 1] = 0;
+		}
+		return;
+	}
+	/* a search under way: n and N move between its matches, Esc ends it */
+	if (u->search[0] && (ch == 'n' || ch == 'N' || ch == 27)) {
+		if (ch == 27)
+			u->search[0] = 0, u->msg[0] = 0;
+		else
+			search_move(u, ch == 'n' ? 1 : -1);
+		return;
+	}
 	if (u->mode == MODE_PROMPT) {
 		size_t l = strlen(u->prompt);
 		if (ch == 27)
@@ -316,7 +368,17 @@ void tui_key(ui *u, int ch)
 	}
 	if (ch == KEY_MOUSE) {
 		MEVENT me;
-		if (getmouse(&me) == OK && (me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && u->hm_cw > 0) {
+		int got = getmouse(&me) == OK;
+		/* the wheel over the event log scrolls it */
+		if (got && (me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) && me.y >= u->log_y &&
+		    me.y < u->log_y + u->log_h && me.x >= u->log_x && me.x < u->log_x + u->log_w) {
+			if (me.bstate & BUTTON4_PRESSED)
+				b_pgup(u);
+			else
+				b_pgdn(u);
+			return;
+		}
+		if (got && (me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && u->hm_cw > 0) {
 			int r = me.y - u->hm_y, c = (me.x - u->hm_x) / u->hm_cw;
 			int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
 			if (r >= 0 && r <= rows && me.x >= u->hm_x && c >= 0 && c < POFA_ROLE_PRUNABLE_COUNT) {

@@ -433,17 +433,33 @@ static void draw_sched(ui *u, int y, int x, int h, int w)
 
 static void draw_log(ui *u, int y, int x, int h, int w)
 {
-	box_title(u, y, x, h, w, "events [PgUp/PgDn]");
 	int rows = h - 2;
+	if (u->log_scroll < 0)
+		u->log_scroll = 0;
+	if (u->log_scroll > u->s.nlog - 1)
+		u->log_scroll = u->s.nlog > 0 ? u->s.nlog - 1 : 0;
 	int last = u->s.nlog - u->log_scroll;
 	int first = last - rows;
 	if (first < 0)
 		first = 0;
+	/* where the view is: following the newest, or lines a..b of n */
+	char title[120];
+	if (u->log_scroll == 0)
+		snprintf(title, sizeof title, "events (following) [PgUp/PgDn Home/End /]");
+	else
+		snprintf(title, sizeof title, "events %d-%d of %d [End/F: follow]", first + 1, last, u->s.nlog);
+	box_title(u, y, x, h, w, title);
+	u->log_y = y, u->log_x = x, u->log_h = h, u->log_w = w;
 	for (int i = first; i < last; i++) {
 		int el = u->s.logkind[i] == POFA_EV_ERROR ? TH_LOG_ERROR : TH_TEXT;
-		th_on(u, el);
-		mvprintw(y + 1 + i - first, x + 1, "%.*s", w - 2, u->s.logl[i]);
-		th_off(u, el);
+		int hit = u->search[0] && strstr(u->s.logl[i], u->search);
+		th_on(u, hit ? TH_SELECTED : el);
+		int len = (int)strlen(u->s.logl[i]);
+		if (len > w - 2 && w > 6)   /* cut lines say so */
+			mvprintw(y + 1 + i - first, x + 1, "%.*s...", w - 5, u->s.logl[i]);
+		else
+			mvprintw(y + 1 + i - first, x + 1, "%.*s", w - 2, u->s.logl[i]);
+		th_off(u, hit ? TH_SELECTED : el);
 	}
 }
 
@@ -569,6 +585,8 @@ void tui_draw(ui *u)
 		         "Quit? The run is checkpointed; pofa run --resume continues it.");
 	else if (u->mode == MODE_PROMPT)
 		mvprintw(bottom, 1, "export to folder: %.*s", W - 22, u->prompt);
+	else if (u->mode == MODE_SEARCH)
+		mvprintw(bottom, 1, "search the event log: /%.*s", W - 26, u->search);
 	else if ((int)strlen(u->msg) > W - 2 && bottom > 2) {
 		/* a long message (a refusal's reason) takes the line above too */
 		mvhline(bottom - 1, 0, ' ', W);

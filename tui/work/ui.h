@@ -18,7 +18,7 @@
 #include "tui/work/tui.h"
 
 enum { PANE_CHART, PANE_HEAT, PANE_EVAL, PANE_SCHED, PANE_LOG, PANE_HEADER, PANE_COUNT };
-enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM };
+enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM, MODE_SEARCH };
 enum { ASK_SKIP, ASK_QUIT, ASK_LR };
 #define TUI_MIN_W 80
 #define TUI_MIN_H 24
@@ -39,6 +39,8 @@ typedef struct ui {
 	int field, fcur;              /* the field, and the cursor in it */
 	pofa_command pending;         /* an edit waiting for its confirmation */
 	char prompt[512];             /* the export prompt */
+	char search[64];              /* the event log's search ("": none); n/N move while set */
+	int log_y, log_x, log_h, log_w;   /* the event log pane, for the mouse wheel */
 	char msg[256];                /* the status line */
 	int mouse;
 	int dirty;

@@ -49,7 +49,7 @@ static void start_curses(ui *u)
 	curs_set(0);
 	pofa_theme_start(&u->th);
 	if (u->mouse)
-		mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED, NULL);
+		mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
 }
 
 int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
