@@ -621,7 +621,7 @@ static int stage_special(pofa_stage *s, const entry *e, const char *path, const 
 		static const char *names[] = { "accuracy", "macro_f1", "f1", "exact_match", "loss" };
 		for (int i = 0; i < 5; i++)
 			if (!strcmp(v, names[i]))
-				return snprintf(s->metric, sizeof s->metric, "%s", v), 1;
+				return snprintf(s->metric, sizeof s->metric, "%.23s", v), 1;
 		return -bad(err, path, e->line, k, v, "want accuracy, macro_f1, f1 (two classes, or spans), exact_match "
 		            "(spans) or loss");
 	}
@@ -926,7 +926,7 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		else if (why)
 			snprintf(r->vocab_from, sizeof r->vocab_from, "--set %s.%s", why->section, why->key);
 		else
-			snprintf(r->vocab_from, sizeof r->vocab_from, "the default data folder %s (%.500s has no [data] dir)",
+			snprintf(r->vocab_from, sizeof r->vocab_from, "the default data folder %.400s (%.400s has no [data] dir)",
 			         r->data_dir, path);
 	}
 	if (!rc && !r->vocab[0])

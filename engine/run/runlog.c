@@ -236,7 +236,7 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		fflush(f);
 		if (e->cls < 0 || e->cls >= 64 || e->ncls > 64)
 			return;
-		snprintf(l->cls_name[e->cls], sizeof l->cls_name[0], "%s", e->text);
+		snprintf(l->cls_name[e->cls], sizeof l->cls_name[0], "%.63s", e->text);
 		memcpy(l->cls_conf[e->cls], e->confusion, sizeof l->cls_conf[0]);
 		if (e->cls != e->ncls - 1)
 			return;
