@@ -32,7 +32,7 @@ wait_for "prune90 (prune)" 120 && ok "the run reaches the prune stage" || bad "t
 screen > "$tmp/s1"
 grep -q "pofa  demo" "$tmp/s1" && grep -q "pretrain > teacher > prune90" "$tmp/s1" && ok "header: name and stage pipeline" || bad "header"
 grep -q "losses" "$tmp/s1" && grep -q "teacher" "$tmp/s1" && ok "loss chart" || bad "loss chart"
-grep -q "sparsity (prunable matrices)" "$tmp/s1" && grep -q "L0" "$tmp/s1" && ok "heatmap" || bad "heatmap"
+grep -q "sparsity of" "$tmp/s1" && grep -q "L0" "$tmp/s1" && ok "heatmap" || bad "heatmap"
 grep -q "events" "$tmp/s1" && grep -q "start prune90" "$tmp/s1" && ok "event log" || bad "event log"
 
 # pause: PAUSED and the step counter stands still for 2 s
@@ -125,7 +125,22 @@ for size in "1 1" "2 1" "10 3" "79 23"; do
 	sleep 0.3
 done
 $T resize-window -t t -x 120 -y 40
-wait_for "sparsity (prunable" 10 && ok "down to 1x1 and back to 120x40: the workbench again" || bad "back to the workbench"
+wait_for "sparsity of" 10 && ok "down to 1x1 and back to 120x40: the workbench again" || bad "back to the workbench"
+# every documented size: the header whole (up to the elapsed time), the
+# heatmap's columns apart and inside its box, the evaluation values shown
+for size in "80 24" "100 30" "200 60"; do
+	$T resize-window -t t -x ${size% *} -y ${size#* }
+	sleep 0.5
+	wait_for "elapsed [0-9]" 10
+	screen > "$tmp/sz"
+	w=${size% *}
+	grep -q "elapsed [0-9:]*" "$tmp/sz" && grep -q " Q  *K  *V  *AO " "$tmp/sz" && ! grep -q "FFinFFou" "$tmp/sz" \
+		&& grep -q "pool  *[0-9-]" "$tmp/sz" && grep -q "mlm  *pretrain  *loss  *[0-9]\.[0-9][0-9][0-9]" "$tmp/sz" \
+		&& grep -q "L[0-9] [QKV]" "$tmp/sz" \
+		&& ok "${w}x${size#* }: header, heatmap and evaluation whole" || { cat "$tmp/sz"; bad "${w}x${size#* } layout"; }
+done
+$T resize-window -t t -x 120 -y 40
+sleep 0.5
 
 # quit: confirm, status 3 (stopped, resumable: not 0, which means
 # finished), terminal restored; resume continues the run
@@ -134,7 +149,7 @@ wait_for "Quit?" 10 || bad "quit asks"
 $T send-keys -t t y
 wait_for "EXIT=" 60
 screen | grep -q "EXIT=3" && ok "q, y: exit status 3 (stopped)" || { bad "quit exit status (expected EXIT=3)"; screen | grep EXIT=; }
-screen | grep -q "continue with pofa run --resume" && ! screen | grep -q "sparsity (prunable" \
+screen | grep -q "continue with pofa run --resume" && ! screen | grep -q "sparsity of" \
 	&& ok "the terminal is restored" || bad "terminal restored"
 grep -q '"stopped"\|prune90 stopped' "$tmp/run/events.csv" && ok "the stage is stopped, checkpointed" || bad "stopped event"
 "$POFA" run --headless --resume "$tmp/run" --set prune90.steps=1 > "$tmp/r.log" 2>&1; [ $? -eq 2 ] \

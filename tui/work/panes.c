@@ -56,7 +56,18 @@ static void box_title(ui *u, int y, int x, int h, int w, const char *title)
 	mvaddch(y + h - 1, x + w - 1, ACS_LRCORNER);
 	th_off(u, TH_BORDER);
 	th_on(u, TH_TITLE);
-	put(y, x + 2, w - 4, " %s ", title);
+	int room = w - 6, len = (int)strlen(title);
+	if (len <= room) {
+		put(y, x + 2, w - 4, " %s ", title);
+	} else if (room > 4) {
+		/* cut at the last space that leaves room for "..." */
+		int cut = room - 3;
+		while (cut > 0 && title[cut] != ' ')
+			cut--;
+		if (cut <= 0)
+			cut = room - 3;
+		put(y, x + 2, w - 4, " %.*s... ", cut, title);
+	}
 	th_off(u, TH_TITLE);
 }
 
@@ -98,12 +109,22 @@ static void draw_header(ui *u, int w)
 	mvprintw(0, 1, "pofa  %s", u->s.rc->name);
 	th_off(u, TH_HEADER);
 	int x = 2 + (int)strlen(u->s.rc->name) + 6;
-	for (int i = 0; i < u->s.rc->nstages && x < w - 2; i++) {
+	/* the stage pipeline, every stage's name cut alike when it is long */
+	int n = u->s.rc->nstages, all = 0, cut = 48;
+	for (int i = 0; i < n; i++)
+		all += (int)strlen(u->s.rc->stages[i].name) + (i + 1 < n ? 3 : 0);
+	if (n > 0 && all > w - x - 1)
+		cut = ((w - x - 1) - 3 * (n - 1)) / n;
+	if (cut < 2)
+		cut = 2;
+	for (int i = 0; i < n && x < w - 2; i++) {
 		static const int el_of[7] = { TH_WAITING, TH_RUNNING, TH_PAUSED, TH_DONE, TH_FAILED, TH_DONE, TH_PAUSED };
+		int len = (int)strlen(u->s.rc->stages[i].name);
+		len = len < cut ? len : cut;
 		th_on(u, el_of[u->s.st[i]]);
-		mvprintw(0, x, "%.*s", w - x - 1, u->s.rc->stages[i].name);
+		mvprintw(0, x, "%.*s", len < w - x - 1 ? len : w - x - 1, u->s.rc->stages[i].name);
 		th_off(u, el_of[u->s.st[i]]);
-		x += (int)strlen(u->s.rc->stages[i].name);
+		x += len;
 		if (i + 1 < u->s.rc->nstages && x < w - 3) {
 			th_on(u, TH_BORDER);
 			mvprintw(0, x, " > ");
@@ -124,12 +145,21 @@ static void draw_header(ui *u, int w)
 		put(1, 10, w - 11, "evaluating %s: batch %lld/%lld  ETA %s  elapsed %s", u->s.eval_what,
 		    (long long)u->s.eval_done, (long long)u->s.eval_total, eta, el);
 	} else {
-		char toks[32] = "";
+		char toks[32] = "", line[400];
 		if (live && u->s.tok_s > 0)
 			snprintf(toks, sizeof toks, "  %.0f tok/s", u->s.tok_s);
-		put(1, 10, w - 11, "stage %d/%d %s  step %lld/%lld  ETA %s%s%s  elapsed %s", u->s.cur + 1,
-		    u->s.rc->nstages, u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
-		    (long long)u->s.total, eta, reta, toks, el);
+		/* what does not fit goes: the rate, then the run's ETA, then the
+		 * stage's number; step, ETA and elapsed stay */
+		char stagek[24];
+		snprintf(stagek, sizeof stagek, "stage %d/%d ", u->s.cur + 1, u->s.rc->nstages);
+		for (int drop = 0; drop < 4; drop++) {
+			snprintf(line, sizeof line, "%s%.48s  step %lld/%lld  ETA %s%s%s  elapsed %s", drop < 3 ? stagek : "",
+			         u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
+			         (long long)u->s.total, eta, drop < 2 ? reta : "", drop < 1 ? toks : "", el);
+			if ((int)strlen(line) <= w - 11)
+				break;
+		}
+		put(1, 10, w - 11, "%s", line);
 	}
 	th_off(u, TH_TEXT);
 }
@@ -229,16 +259,30 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 			}
 			th_off(u, el);
 		}
+	/* the legend: the series this window has, each with its last value */
+	int lx = x + 2;
+	for (int s = 0; s < 4; s++) {
+		double last = NAN;
+		for (int i = n - 1; i >= 0 && !isfinite(last); i--) {
+			float v = u->s.pts[first + i].v[s];
+			if (isfinite(v) && !(s == 2 && v == 0.0f))
+				last = v;
+		}
+		if (!isfinite(last))
+			continue;
+		char item[48];
+		snprintf(item, sizeof item, "%s %s %.3g", u->th.braille ? "\u2824\u2824" : "--", names[s], last);
+		int len = (int)strlen(names[s]) + 4 + snprintf(NULL, 0, "%.3g", last) + 1;
+		if (lx + len > x + w - 1)
+			break;
+		th_on(u, els[s]);
+		mvprintw(y + h - 2, lx, "%s", item);
+		th_off(u, els[s]);
+		lx += len + 1;
+	}
 	free(cells);
 	free(owner);
 	free(sm);
-	int lx = x + 2;
-	for (int s = 0; s < 4 && lx < x + w - 10; s++) {
-		th_on(u, els[s]);
-		mvprintw(y + h - 2, lx, "%s %s", u->th.braille ? "\u2824\u2824" : "--", names[s]);
-		th_off(u, els[s]);
-		lx += (int)strlen(names[s]) + 4;
-	}
 }
 
 static const char *mat_short[POFA_ROLE_PRUNABLE_COUNT] = { "Q", "K", "V", "AO", "FFin", "FFout", "pool" };
@@ -251,7 +295,10 @@ static int heat_el(float s)
 
 static void draw_heat(ui *u, int y, int x, int h, int w)
 {
-	box_title(u, y, x, h, w, u->zoom ? "mask density [Esc] back" : "sparsity (prunable matrices) [Enter] zoom");
+	char ht[160];
+	snprintf(ht, sizeof ht, "sparsity of %s [Enter] zoom",
+	         u->s.sp_stage >= 0 && u->s.have_sp ? u->s.rc->stages[u->s.sp_stage].name : "the prunable matrices");
+	box_title(u, y, x, h, w, u->zoom ? "mask density [Esc] back" : ht);
 	if (h < 4 || w < 20)
 		return;
 	/* the room a mask map has here: the engine is asked for this size */
@@ -279,15 +326,20 @@ static void draw_heat(ui *u, int y, int x, int h, int w)
 		th_off(u, TH_TEXT);
 		return;
 	}
-	int cw = (w - 10) / POFA_ROLE_PRUNABLE_COUNT;
+	/* six columns (Q K V AO FFin FFout); the pooler sits in the first
+	 * column of its own row; a cell is as wide as the pane allows */
+	int ncol = POFA_ROLE_POOLER, lw = 6;
+	int cw = (w - 2 - lw - 1) / ncol;
+	if (cw > 8)
+		cw = 8;
 	if (cw < 4)
-		cw = 4;
+		return;
 	u->hm_y = y + 2;
-	u->hm_x = x + 8;
+	u->hm_x = x + 1 + lw;
 	u->hm_cw = cw;
 	th_on(u, TH_TEXT);
-	for (int m = 0; m < POFA_ROLE_PRUNABLE_COUNT; m++)
-		mvprintw(y + 1, x + 8 + m * cw, "%-*.*s", cw, cw, mat_short[m]);
+	for (int m = 0; m < ncol; m++)
+		mvprintw(y + 1, x + 1 + lw + m * cw, "%-*.*s", cw, cw - 1, mat_short[m]);
 	th_off(u, TH_TEXT);
 	int rows = u->s.nlayers > 0 ? u->s.nlayers : u->s.rc ? 1 : 0;
 	for (int r = 0; r <= rows && y + 2 + r < y + h - 3; r++) {
@@ -298,13 +350,17 @@ static void draw_heat(ui *u, int y, int x, int h, int w)
 		for (int m = 0; m < POFA_ROLE_PRUNABLE_COUNT; m++) {
 			if ((r == rows) != (m == POFA_ROLE_POOLER))
 				continue;
+			int col = m == POFA_ROLE_POOLER ? 0 : m, cx = x + 1 + lw + col * cw;
 			int sel = (r == u->sel_row && m == u->sel_col);
 			int el = !u->s.have_sp ? TH_HEAT_EMPTY : heat_el(u->s.sp[row][m]);
+			/* every cell visible: its value, or "-" before pruning, on its colour */
 			th_on(u, sel ? TH_SELECTED : el);
 			if (!u->s.have_sp)
-				mvprintw(y + 2 + r, x + 8 + m * cw, "%-*s", cw - 1, "-");
+				mvprintw(y + 2 + r, cx, "%-*s", cw - 1, "-");
+			else if (cw >= 5)
+				mvprintw(y + 2 + r, cx, "%3.0f%%%*s", 100.0 * u->s.sp[row][m], cw - 5, "");
 			else
-				mvprintw(y + 2 + r, x + 8 + m * cw, "%3.0f%%%*s", 100.0 * u->s.sp[row][m], cw - 5, "");
+				mvprintw(y + 2 + r, cx, "%3.0f", 100.0 * u->s.sp[row][m]);
 			th_off(u, sel ? TH_SELECTED : el);
 		}
 	}
@@ -323,9 +379,14 @@ static void draw_heat(ui *u, int y, int x, int h, int w)
 	int row = u->sel_row == rows ? TUI_MAXL : u->sel_row;
 	if (!u->s.have_sp)
 		put(y + h - 2, x + 2, w - 4, "not pruned yet: cells fill in when a stage prunes");
-	else
-		put(y + h - 2, x + 2, w - 4, "%s %s: nnz %lld/%lld sparsity %.2f%% target %.2f%% thr %.3g",
-		         row == TUI_MAXL ? "pooler" : "layer", mat_short[u->sel_col], (long long)u->s.nnz[row][u->sel_col],
+	else if (row == TUI_MAXL)
+		put(y + h - 2, x + 2, w - 4, "pooler: nnz %lld/%lld sparsity %.2f%% target %.2f%% thr %.3g",
+		    (long long)u->s.nnz[row][POFA_ROLE_POOLER], (long long)u->s.numel[row][POFA_ROLE_POOLER],
+		    100.0 * u->s.sp[row][POFA_ROLE_POOLER], 100.0 * u->s.tg[row][POFA_ROLE_POOLER],
+		    u->s.thr[row][POFA_ROLE_POOLER]);
+	else   /* the selected cell named: layer and matrix */
+		put(y + h - 2, x + 2, w - 4, "L%d %s: nnz %lld/%lld sparsity %.2f%% target %.2f%% thr %.3g", row,
+		         mat_short[u->sel_col], (long long)u->s.nnz[row][u->sel_col],
 		         (long long)u->s.numel[row][u->sel_col], 100.0 * u->s.sp[row][u->sel_col],
 		         100.0 * u->s.tg[row][u->sel_col], u->s.thr[row][u->sel_col]);
 	th_off(u, TH_TEXT);
@@ -402,8 +463,12 @@ static void draw_eval(ui *u, int y, int x, int h, int w)
 			snprintf(pc, sizeof pc, "       ");
 		if (u->s.ev[k].sps > 0.0)
 			snprintf(sp, sizeof sp, " %8.0f/s %5.2fx", u->s.ev[k].sps, u->s.ev[k].speedup);
-		put(line++, x + 2, w - 4, "%-10.10s %-16.16s %-9.9s %8.3f%s%s", u->s.ev[k].task, u->s.ev[k].model,
-		    u->s.ev[k].metric, u->s.ev[k].v, pc, sp);
+		if (w >= 64)
+			put(line++, x + 2, w - 4, "%-10.10s %-16.16s %-9.9s %8.3f%s%s", u->s.ev[k].task, u->s.ev[k].model,
+			    u->s.ev[k].metric, u->s.ev[k].v, pc, sp);
+		else   /* narrow: the value first after the names, cut shorter */
+			put(line++, x + 2, w - 4, "%-8.8s %-11.11s %-8.8s %7.3f%s%s", u->s.ev[k].task, u->s.ev[k].model,
+			    u->s.ev[k].metric, u->s.ev[k].v, pc, sp);
 	}
 	th_off(u, TH_TEXT);
 }

@@ -17,6 +17,7 @@ int tui_state_init(tui_state *s, const pofa_recipe *rc, int first_stage, int nla
 	s->rc = rc;
 	s->cur = -1;
 	s->sched_stage = -1;
+	s->sp_stage = -1;
 	s->nlayers = nlayers > TUI_MAXL ? TUI_MAXL : nlayers;
 	for (int i = 0; i < first_stage && i < POFA_MAX_STAGES; i++)
 		s->st[i] = POFA_STAGE_DONE;
@@ -94,6 +95,7 @@ static void take_sparsity(tui_state *s, const pofa_event *e)
 	if (e->layer + 1 > s->nlayers)
 		s->nlayers = e->layer + 1;
 	s->have_sp = 1;
+	s->sp_stage = e->stage;
 }
 
 static void take_eval(tui_state *s, const pofa_event *e)

@@ -54,6 +54,7 @@ typedef struct tui_state {
 	int64_t nnz[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT], numel[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT];
 	double thr[TUI_MAXL + 1][POFA_ROLE_PRUNABLE_COUNT];
 	int have_sp, nlayers;
+	int sp_stage;                 /* the stage whose model the heatmap shows (-1) */
 	/* evaluations: the last value of each (model, task, split, metric) */
 	tui_eval ev[TUI_MAXEV];
 	int nev;
