@@ -27,6 +27,9 @@ sets="--set data.dir=$tmp/data --set pretrain.steps=20 --set teacher.steps=10 --
 --set prune90.batch=4 --set prune90.seq=32 --set task-teacher.steps=20 --set sparse-sense.steps=20 \
 --set qat.steps=10 --set run.log_interval=2 --set run.checkpoint_interval=20"
 $T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 TERM=xterm-256color $POFA run recipes/demo.ini --out $tmp/run $sets; echo EXIT=\$?; sleep 600"
+# the server outlives each session: a case starts its own after killing the
+# last one's, and a server exiting then took the new session with it
+$T set-option -g exit-empty off
 
 wait_for "prune90 (prune)" 120 && ok "the run reaches the prune stage" || bad "the run reaches the prune stage"
 screen > "$tmp/s1"
