@@ -207,6 +207,16 @@ static void send(watch *w, int kind)
 	pofa_run_command(w->r, &c);
 }
 
+/* sends an edit the engine must refuse, and checks its words */
+static void expect_refused(watch *w, pofa_command *c, const char *words)
+{
+	w->last_text[0] = 0;
+	pofa_run_command(w->r, c);
+	pump(w, 10000, refused);
+	if (!strstr(w->last_text, words))
+		fail_msg("expected \"%s\", got: %s", words, w->last_text);
+}
+
 static void test_commands(void **st)
 {
 	(void)st;
@@ -252,28 +262,15 @@ static void test_commands(void **st)
 	c.edit.set = POFA_EDIT_START | POFA_EDIT_END;
 	c.edit.start = 300;
 	c.edit.end = 200;
-	w.last_text[0] = 0;
-	pofa_run_command(w.r, &c);
-	pump(&w, 10000, refused);
-	if (!strstr(w.last_text, "refused: end (step 200) is before start (step 300)"))
-		fail_msg("expected the stage check's refusal, got: %s", w.last_text);
-	assert_int_equal(w.schedule_events, 1);
+	expect_refused(&w, &c, "refused: end (step 200) is before start (step 300)");
 	/* freeze before end would stop pruning short of the target; every = 0
 	 * never prunes: both refused live as in a recipe */
 	c.edit.set = POFA_EDIT_FREEZE;
 	c.edit.freeze = 90;
-	w.last_text[0] = 0;
-	pofa_run_command(w.r, &c);
-	pump(&w, 10000, refused);
-	if (!strstr(w.last_text, "refused: freeze (step 90) is before end (step 100)"))
-		fail_msg("freeze before end: expected a refusal, got: %s", w.last_text);
+	expect_refused(&w, &c, "refused: freeze (step 90) is before end (step 100)");
 	c.edit.set = POFA_EDIT_EVERY;
 	c.edit.every = 0;
-	w.last_text[0] = 0;
-	pofa_run_command(w.r, &c);
-	pump(&w, 10000, refused);
-	if (!strstr(w.last_text, "refused: every = 0"))
-		fail_msg("every = 0: expected a refusal, got: %s", w.last_text);
+	expect_refused(&w, &c, "refused: every = 0");
 	assert_int_equal(w.schedule_events, 1);
 	/* a mask map at the size the front end asks for */
 	memset(&c, 0, sizeof c);
