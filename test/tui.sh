@@ -142,6 +142,14 @@ for size in "80 24" "100 30" "200 60"; do
 		&& grep -q "L[0-9] [QKV]" "$tmp/sz" \
 		&& ok "${w}x${size#* }: header, heatmap and evaluation whole" || { cat "$tmp/sz"; bad "${w}x${size#* } layout"; }
 done
+# the help at 80x24: it scrolls to its last key
+$T resize-window -t t -x 80 -y 24
+sleep 0.5
+$T send-keys -t t '?'
+wait_for "Up/Down scroll" 10 && $T send-keys -t t -N 40 Down
+wait_for "Ctrl-L" 10 && screen | grep -q "keys [0-9]*-[0-9]* of [0-9]*" && ok "80x24: the help scrolls to its last key" \
+	|| bad "80x24: help scrolling"
+$T send-keys -t t Escape
 $T resize-window -t t -x 120 -y 40
 sleep 0.5
 

@@ -47,7 +47,7 @@ static void b_quit(ui *u)
 	else
 		u->mode = MODE_CONFIRM, u->ask = ASK_QUIT;
 }
-static void b_help(ui *u) { u->help = !u->help; }
+static void b_help(ui *u) { u->help = !u->help; u->help_top = 0; }
 static void b_redraw(ui *u) { clearok(curscr, TRUE); u->dirty = 1; }
 static void b_theme(ui *u)
 {
@@ -173,7 +173,7 @@ static const binding bindings[] = {
 	{ KEY_END, 'F', "End F", "event log: the newest, and follow it", b_log_end },
 	{ '/', 0, "/", "event log: search (then n older, N newer, Esc done)", b_search },
 	{ '?', KEY_F(1), "? F1", "this help", b_help },
-	{ 'q', KEY_F(10), "q F10", "quit (asks; the run is checkpointed, --resume continues it)", b_quit },
+	{ 'q', KEY_F(10), "q F10", "quit (a live run asks, then is checkpointed: --resume continues it)", b_quit },
 	{ 12, 0, "Ctrl-L", "redraw", b_redraw },
 };
 
@@ -389,6 +389,10 @@ void tui_key(ui *u, int ch)
 		return;
 	}
 	u->msg[0] = 0;
+	if (u->help && (ch == KEY_UP || ch == KEY_DOWN || ch == KEY_PPAGE || ch == KEY_NPAGE || ch == 'k' || ch == 'j')) {
+		u->help_top += ch == KEY_UP || ch == 'k' ? -1 : ch == KEY_DOWN || ch == 'j' ? 1 : ch == KEY_PPAGE ? -10 : 10;
+		return;   /* draw_help keeps it in range */
+	}
 	for (size_t i = 0; i < sizeof bindings / sizeof *bindings; i++)
 		if (ch == bindings[i].key || (bindings[i].key2 && ch == bindings[i].key2)) {
 			bindings[i].fn(u);

@@ -533,18 +533,31 @@ static void draw_help(ui *u, int H, int W)
 {
 	const char *keys[64], *help[64];
 	int n = tui_bindings(keys, help, 64);
-	int h = n + 4, w = 70;
+	int h = n + 4, w = 76;
 	if (h > H - 2) h = H - 2;
 	if (w > W - 2) w = W - 2;
-	int y = (H - h) / 2, x = (W - w) / 2;
+	int y = (H - h) / 2, x = (W - w) / 2, rows = h - 4;
+	if (rows < 1)
+		return;
+	/* it scrolls when the screen is shorter than the list */
+	if (u->help_top > n - rows)
+		u->help_top = n - rows;
+	if (u->help_top < 0)
+		u->help_top = 0;
 	th_on(u, TH_HELP);
 	for (int r = 0; r < h; r++)
 		mvhline(y + r, x, ' ', w);
 	th_off(u, TH_HELP);
-	box_title(u, y, x, h, w, "keys (? or Esc closes)");
+	char title[80];
+	if (rows < n)
+		snprintf(title, sizeof title, "keys %d-%d of %d, Up/Down scroll (? or Esc closes)", u->help_top + 1,
+		         u->help_top + rows, n);
+	else
+		snprintf(title, sizeof title, "keys (? or Esc closes)");
+	box_title(u, y, x, h, w, title);
 	th_on(u, TH_HELP);
-	for (int i = 0; i < n && i < h - 3; i++)
-		mvprintw(y + 2 + i, x + 2, "%-8s %.*s", keys[i], w - 13, help[i]);
+	for (int i = 0; i < rows && u->help_top + i < n; i++)
+		mvprintw(y + 2 + i, x + 2, "%-8s %.*s", keys[u->help_top + i], w - 13, help[u->help_top + i]);
 	th_off(u, TH_HELP);
 }
 

@@ -33,7 +33,8 @@ typedef struct ui {
 	/* the view */
 	int show[PANE_COUNT];
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
-	int per_class;                /* the evaluation pane shows the last one class by class */
+	int per_class;
+	int help_top;                 /* the help overlay's first line shown */                /* the evaluation pane shows the last one class by class */
 	int mode, ask;
 	char fields[TUI_FORM_FIELDS][32];  /* the schedule form */
 	int field, fcur;              /* the field, and the cursor in it */
