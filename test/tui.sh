@@ -35,6 +35,18 @@ wait_for "prune90 (prune)" 120 && ok "the run reaches the prune stage" || bad "t
 screen > "$tmp/s1"
 grep -q "pofa  demo" "$tmp/s1" && grep -q "pretrain > teacher > prune90" "$tmp/s1" && ok "header: name and stage pipeline" || bad "header"
 grep -q "losses" "$tmp/s1" && grep -q "teacher" "$tmp/s1" && ok "loss chart" || bad "loss chart"
+# its axes: several loss values, the stage's steps below; in the run window
+# where each stage begins
+i=0; while [ $i -lt $((150 * slow)) ] && ! screen | sed -n '3,$p' | grep -qE " step [0-9]+ *[│x]"; do
+	sleep 0.2; i=$((i + 1)); done
+screen > "$tmp/s1b"
+ny=$(sed -n '3,$p' "$tmp/s1b" | grep -cE "^[│x] +[0-9][0-9.e+-]* ")
+[ "$ny" -ge 3 ] && sed -n '3,$p' "$tmp/s1b" | grep -qE " step [0-9]+ *[│x]" \
+	&& ok "loss chart: $ny y-axis values, steps on the x axis" || bad "loss chart axes ($ny y values)"
+$T send-keys -t t w
+wait_for "losses (run)" 10 && wait_for "|prune90" 10 && ok "loss chart, whole run: where prune90 begins" \
+	|| bad "loss chart: stage boundary"
+$T send-keys -t t w
 grep -q "sparsity of" "$tmp/s1" && grep -q "L0" "$tmp/s1" && ok "heatmap" || bad "heatmap"
 grep -q "events" "$tmp/s1" && grep -q "start prune90" "$tmp/s1" && ok "event log" || bad "event log"
 

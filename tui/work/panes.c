@@ -173,7 +173,8 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 	snprintf(title, sizeof title, "losses %s%s%s [s]mooth lo[g] [w]indow", u->window_all ? "(run)" : "(stage)",
 	         u->ema ? " ema" : "", u->logscale ? " log" : "");
 	box_title(u, y, x, h, w, title);
-	int ch = h - 3, cw = w - 10;
+	/* rows: the plot, then the x axis's labels, then the legend */
+	int ch = h - 4, cw = w - 10;
 	if (ch < 2 || cw < 4)
 		return;
 	/* the points in view */
@@ -213,8 +214,33 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 	if (x1 <= x0)
 		x1 = x0 + 1;
 	th_on(u, TH_TEXT);
-	mvprintw(y + 1, x + 1, "%7.3g", u->logscale ? pow(10, hi) : hi);
-	mvprintw(y + ch, x + 1, "%7.3g", u->logscale ? pow(10, lo) : lo);
+	/* the y axis: up to five values, top to bottom */
+	int nt = ch >= 8 ? 5 : ch >= 4 ? 3 : 2;
+	for (int k = 0; k < nt; k++) {
+		int row = (int)lround((double)k * (ch - 1) / (nt - 1));
+		double v = hi - (hi - lo) * row / (ch - 1 > 0 ? ch - 1 : 1);
+		mvprintw(y + 1 + row, x + 1, "%7.3g", u->logscale ? pow(10, v) : v);
+	}
+	/* the x axis: steps, the stage's own in the stage window; in the run
+	 * window, where each stage begins */
+	if (u->window_all) {
+		for (int i = 0; i < u->s.rc->nstages; i++) {
+			double sx = i == 0 ? 0.0 : u->s.x_off[i];
+			if ((i > 0 && sx == 0.0) || sx < x0 || sx > x1)
+				continue;
+			int c = (int)((sx - x0) / (x1 - x0) * (cw - 1) + 0.5);
+			mvprintw(y + ch + 1, x + 9 + c, "|%.*s", cw - c - 1 > 0 ? cw - c - 1 : 0, u->s.rc->stages[i].name);
+		}
+	} else if (n > 0) {
+		double off = u->s.cur >= 0 ? u->s.x_off[u->s.cur] : 0.0;
+		mvprintw(y + ch + 1, x + 9, "%.0f", x0 - off);
+		char b[32];
+		int l = snprintf(b, sizeof b, "%.0f", (x0 + x1) / 2 - off);
+		if (cw > 3 * l + 4)
+			mvprintw(y + ch + 1, x + 9 + cw / 2 - l / 2, "%s", b);
+		l = snprintf(b, sizeof b, "step %.0f", x1 - off);
+		mvprintw(y + ch + 1, x + 9 + cw - l, "%s", b);
+	}
 	th_off(u, TH_TEXT);
 	int gw = cw, gh = ch;
 	unsigned char *cells = calloc((size_t)gw * gh, 1);
@@ -244,6 +270,18 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 			ppy = py;
 		}
 	}
+	if (u->window_all)
+		for (int i = 1; i < u->s.rc->nstages; i++) {
+			double sx = u->s.x_off[i];
+			if (sx == 0.0 || sx < x0 || sx > x1)
+				continue;
+			int c = (int)((sx - x0) / (x1 - x0) * (gw - 1) + 0.5);
+			th_on(u, TH_BORDER);
+			for (int r = 0; r < gh; r++)
+				if (!cells[r * gw + c])
+					mvaddch(y + 1 + r, x + 9 + c, ':');
+			th_off(u, TH_BORDER);
+		}
 	for (int r = 0; r < gh; r++)
 		for (int c = 0; c < gw; c++) {
 			unsigned char b = cells[r * gw + c];
