@@ -432,12 +432,18 @@ int pofa_recipe_stage(const pofa_recipe *r, const char *name)
 	return -1;
 }
 
+/* FNV-1a: the recipe's hash, and a stage name's for its seed */
+static uint64_t fnv1a(const char *t, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
+	return h;
+}
+
 uint64_t pofa_stage_seed(const pofa_recipe *r, const pofa_stage *s)
 {
-	uint64_t h = 1469598103934665603ULL;  /* FNV-1a of the name */
-	for (const char *c = s->name; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-	return pofa_mix64(r->seed ^ pofa_mix64(h));
+	return pofa_mix64(r->seed ^ pofa_mix64(fnv1a(s->name, strlen(s->name))));
 }
 
 int64_t pofa_steps_of(double v, int64_t total)
@@ -1101,10 +1107,7 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		} else {
 			t[o] = 0;
 			r->text = t;
-			uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
-			for (size_t i = 0; i < o; i++)
-				h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
-			r->hash = h;
+			r->hash = fnv1a(t, o);
 		}
 	}
 	free(p.e);

@@ -190,7 +190,7 @@ int tui_bindings(const char **keys, const char **help, int cap)
 
 /* the form's fields a stage has: the pruning ones (0-4) only where it
  * prunes, the distillation ones (6-7) only with a teacher */
-static int field_on(const ui *u, int i)
+int tui_field_on(const ui *u, int i)
 {
 	int st = u->s.sched_stage;
 	const pofa_stage *s = st >= 0 ? &u->s.rc->stages[st] : NULL;
@@ -201,13 +201,11 @@ static int field_on(const ui *u, int i)
 	return 1;
 }
 
-int tui_field_on(const ui *u, int i) { return field_on(u, i); }
-
 static void form_move(ui *u, int step)
 {
 	for (int k = 0; k < TUI_FORM_FIELDS; k++) {
 		u->field = (u->field + step + TUI_FORM_FIELDS) % TUI_FORM_FIELDS;
-		if (field_on(u, u->field))
+		if (tui_field_on(u, u->field))
 			break;
 	}
 	u->fcur = (int)strlen(u->fields[u->field]);
@@ -224,7 +222,7 @@ static int form_apply(ui *u)
 	double d[8];
 	for (int i = 0; i < 8; i++) {
 		d[i] = strtod(u->fields[i], &end);
-		if (field_on(u, i) && (end == u->fields[i] || *end)) {
+		if (tui_field_on(u, i) && (end == u->fields[i] || *end)) {
 			snprintf(u->msg, sizeof u->msg, "refused: %s '%s' is not a number; the other fields are kept",
 			         tui_form_names[i], u->fields[i]);
 			u->field = i;
@@ -241,11 +239,12 @@ static int form_apply(ui *u)
 	if (fabs(d[5] - v->lr) > 1e-3 * v->lr) { e->set |= POFA_EDIT_LR; e->lr = d[5]; }
 	if (fabs(d[6] - v->alpha_kd) > 5e-3) { e->set |= POFA_EDIT_ALPHA_KD; e->alpha_kd = (float)d[6]; }
 	if (fabs(d[7] - v->temperature) > 5e-3) { e->set |= POFA_EDIT_TEMPERATURE; e->temperature = (float)d[7]; }
-	for (int i = 0; i < 8; i++)   /* a field the stage does not have changes nothing */
-		if (!field_on(u, i))
-			e->set &= ~(unsigned)(i == 0 ? POFA_EDIT_FINAL_SPARSITY : i == 1 ? POFA_EDIT_START : i == 2 ? POFA_EDIT_END
-			                     : i == 3 ? POFA_EDIT_EVERY : i == 4 ? POFA_EDIT_FREEZE : i == 6 ? POFA_EDIT_ALPHA_KD
-			                     : i == 7 ? POFA_EDIT_TEMPERATURE : 0);
+	/* a field the stage does not have changes nothing (field i is the
+	 * edit's bit 1 << i, in enum pofa_edit_field's order) */
+	_Static_assert(POFA_EDIT_TEMPERATURE == 1 << 7 && POFA_EDIT_LR == 1 << 5, "form fields in edit-bit order");
+	for (int i = 0; i < 8; i++)
+		if (!tui_field_on(u, i))
+			e->set &= ~(1u << i);
 	if (!e->set) {
 		snprintf(u->msg, sizeof u->msg, "nothing changed");
 		return 1;
