@@ -325,13 +325,42 @@ static void test_commands(void **st)
 	FILE *f = fopen(p, "r");
 	char line[2048];
 	int found = 0;
-	while (f && fgets(line, sizeof line, f))
+	long long skip_row = -1, skip_said = -1;
+	while (f && fgets(line, sizeof line, f)) {
 		found |= strstr(line, "\"schedule\",\"final_sparsity=0.5 end=100\"") != NULL;
+		/* the row of the skip carries the step it happened at */
+		const char *k = strstr(line, "stage skipped at step ");
+		if (k) {
+			sscanf(k, "stage skipped at step %lld", &skip_said);
+			const char *c = strchr(line, ',');       /* after the time */
+			c = c ? strchr(c + 1, ',') : NULL;      /* after the stage */
+			skip_row = c ? atoll(c + 1) : -1;
+		}
+	}
 	fclose(f);
 	assert_true(found);
+	if (skip_said <= 0 || skip_row != skip_said)
+		fail_msg("events.csv: the skip's row says step %lld, its text step %lld (expected equal, > 0)", skip_row,
+		         skip_said);
 	/* report.html marks the live edit on the prune stage's schedule chart */
 	if (pofa_runlog_report(rd, &rc, &err))
 		fail_msg("%s", err.msg);
+	/* report.md: each stage, how it ended, its model's sparsity, and the
+	 * live edit */
+	snprintf(p, sizeof p, "%s/report.md", rd);
+	unsigned char *md;
+	size_t mn;
+	assert_int_equal(pofa_read_file(p, &md, &mn, 1u << 26, &err), 0);
+	md = realloc(md, mn + 1);
+	md[mn] = 0;
+	if (!strstr((char *)md, "| p | prune | skipped | ") || !strstr((char *)md, "| ft | finetune | done | ") ||
+	    !strstr((char *)md, "- p at step ") || !strstr((char *)md, ": final_sparsity=0.5 end=100"))
+		fail_msg("report.md: expected the stages table (p skipped, ft done) and p's live edit; got\n%s", (char *)md);
+	const char *prow = strstr((char *)md, "| p | prune | skipped | ");
+	double psp = -1;
+	if (sscanf(prow + strlen("| p | prune | skipped | "), "%*d | %lf%%", &psp) != 1 || !(psp > 40 && psp < 60))
+		fail_msg("report.md: p's sparsity %.2f%% (expected about 50%%, the edited target)", psp);
+	free(md);
 	snprintf(p, sizeof p, "%s/report.html", rd);
 	unsigned char *html;
 	size_t hn;

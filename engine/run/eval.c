@@ -404,6 +404,7 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 			snprintf(e.metric, sizeof e.metric, "%s", names[k]);
 			e.value = vals[k];
 			e.loss = vals[0];
+			e.sparsity = pofa_model_sparsity(c->m);
 			pofa_run_emit(r, &e);
 		}
 		return POFA_OK;
@@ -419,6 +420,7 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 		return POFA_OK;   /* no result: the caller stops the stage */
 	c->dev_res = res;
 	c->has_dev_res = 1;
+	double sparsity = pofa_model_sparsity(c->m);
 	for (int k = 0; k < res.n; k++) {
 		pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
 		e.step = c->step;
@@ -429,6 +431,7 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 		snprintf(e.metric, sizeof e.metric, "%s", res.m[k].name);
 		e.value = res.m[k].value;
 		e.loss = res.loss;
+		e.sparsity = sparsity;
 		pofa_run_emit(r, &e);
 	}
 	emit_classes(r, c->i, c->step, c->N, &res, &c->labels, c->s.name, c->s.task.name, "dev");
@@ -474,6 +477,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 		io.int8 = POFA_INT8_OFF;
 		io.force_fmt = POFA_LIN_DENSE;
 		pofa_infer *dense = fast ? pofa_infer_from_model(c->m, NULL, &io, err) : NULL;
+		double sparsity = pofa_model_sparsity(c->m);
 		pofa_model_free(c->m);
 		c->m = NULL;
 		if (!dense) {
@@ -528,6 +532,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 				e.loss = res.loss;
 				e.seq_per_s = sps;
 				e.speedup = dense_sps > 0.0 ? sps / dense_sps : 0.0;
+				e.sparsity = sparsity;
 				snprintf(e.text, sizeof e.text, "%s", how);
 				pofa_run_emit(r, &e);
 			}

@@ -45,6 +45,7 @@ struct pofa_run {
 	pofa_sched_edit edits[POFA_MAX_STAGES];  /* live edits so far, per stage */
 	pofa_tokenizer *tk;
 	int threads;
+	int64_t step_now;         /* the running stage's step: the engine thread's log lines carry it */
 	int lock_fd;              /* run.lock, flock'ed while the run is open */
 };
 

@@ -99,6 +99,7 @@ pofa_event pofa_ev_new(enum pofa_ev_kind kind, int stage, const pofa_run *r)
 void pofa_run_log(pofa_run *r, int stage, enum pofa_ev_kind kind, const char *fmt, ...)
 {
 	pofa_event e = pofa_ev_new(kind, stage, r);
+	e.step = stage >= 0 ? r->step_now : 0;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(e.text, sizeof e.text, fmt, ap);

@@ -148,6 +148,7 @@ static enum pofa_stage_status run_stage(pofa_run *r, int i)
 	c.r = r;
 	c.i = i;
 	c.s = r->rc.stages[i];
+	r->step_now = 0;
 	pofa_err err = { 0 };
 	enum pofa_stage_status st = c.s.kind == POFA_STAGE_EVAL ? pofa_eval_stage(&c, &err) : pofa_train_stage(&c, &err);
 	if (st == POFA_STAGE_DONE || st == POFA_STAGE_SKIPPED) {

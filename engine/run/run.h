@@ -68,7 +68,8 @@ typedef struct pofa_event {
 	int64_t nnz, numel;
 	double threshold;
 	/* POFA_EV_EVAL; eval stages measure the forward-only path's sequences
-	 * a second and its speed-up over the dense product (0: not measured) */
+	 * a second and its speed-up over the dense product (0: not measured);
+	 * sparsity is the evaluated model's (its prunable matrices) */
 	char model[48], task[64], split[8], metric[24];
 	double value, loss, seq_per_s, speedup;
 	/* POFA_EV_CLASS, after an evaluation's POFA_EV_EVAL (model, task, split

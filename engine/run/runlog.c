@@ -2,6 +2,7 @@
 #include "engine/run/runlog.h"
 #include "data/base/fileio.h"
 #include "engine/run/csvtab.h"
+#include "engine/run/trained.h"
 
 #include <string.h>
 #include <math.h>
@@ -13,7 +14,7 @@
 static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,"
                                      "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm\n";
 static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
-static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup\n";
+static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity\n";
 static const char *const H_EVENTS = "time,stage,step,event,detail\n";
 static const char *const H_CLASSES = "time,stage,model,step,task,split,class,positive,precision,recall,f1,"
                                      "support,predicted\n";
@@ -217,10 +218,11 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		num(f, e->loss, 0);
 		if (e->seq_per_s > 0.0) {
 			num(f, e->seq_per_s, 0);
-			num(f, e->speedup, 1);
+			num(f, e->speedup, 0);
 		} else {
-			fputs(",\n", f);
+			fputs(",,", f);
 		}
+		num(f, e->sparsity, 1);
 		fflush(f);
 		break;
 	}
@@ -318,7 +320,7 @@ int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, p
 typedef struct {
 	char model[48], task[64], split[8], metric[24];
 	long long step;
-	double value, loss, sps, speedup;
+	double value, loss, sps, speedup, sparsity;
 	int shown;                /* in an eval stage's table */
 } result;
 
@@ -420,6 +422,59 @@ static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc
 	pofa_csvtab_free(&cf);
 }
 
+/* every stage: how it ended (events.csv), its steps, its model's sparsity
+ * (training.json), and the schedule edits made while it ran */
+static void stages_report(FILE *f, const char *run_dir, const pofa_recipe *rc)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/events.csv", run_dir);
+	pofa_csvtab ev;
+	memset(&ev, 0, sizeof ev);
+	if (pofa_csvtab_read(path, &ev))
+		memset(&ev, 0, sizeof ev);
+	fprintf(f, "## Stages\n\n| stage | kind | ended | steps done | sparsity | live edits |\n|---|---|---|---|---|---|\n");
+	int nedits = 0;
+	for (int i = 0; i < rc->nstages; i++) {
+		const pofa_stage *s = &rc->stages[i];
+		char ended[24] = "not run", steps[48] = "-", sp[24] = "-";
+		int edits = 0;
+		for (int r = 1; r < ev.n; r++) {
+			if (ev.nf[r] < 5 || strcmp(ev.rows[r][1], s->name))
+				continue;
+			if (!strcmp(ev.rows[r][3], "stage_start"))
+				snprintf(ended, sizeof ended, "unfinished");
+			else if (!strcmp(ev.rows[r][3], "stage_end")) {
+				/* "NAME done", "NAME skipped", "NAME stopped", "NAME failed" */
+				const char *w = strrchr(ev.rows[r][4], ' ');
+				snprintf(ended, sizeof ended, "%.23s", w ? w + 1 : ev.rows[r][4]);
+				snprintf(steps, sizeof steps, "%s", ev.rows[r][2]);
+			} else if (!strcmp(ev.rows[r][3], "schedule"))
+				edits++;
+		}
+		if (s->kind != POFA_STAGE_EVAL) {
+			char dir[1200];
+			pofa_trained tr;
+			pofa_err e2;
+			snprintf(dir, sizeof dir, "%s/%s", run_dir, s->name);
+			if (!pofa_trained_load(dir, &tr, &e2) && tr.sparsity >= 0.0)
+				snprintf(sp, sizeof sp, "%.2f%%", 100.0 * tr.sparsity);
+		} else {
+			snprintf(steps, sizeof steps, "-");   /* an eval stage trains none */
+		}
+		fprintf(f, "| %s | %s | %s | %s | %s | %d |\n", s->name, pofa_stage_kinds[s->kind], ended, steps, sp, edits);
+		nedits += edits;
+	}
+	fprintf(f, "\n");
+	if (nedits) {
+		fprintf(f, "Live edits of the schedule (events.csv):\n\n");
+		for (int r = 1; r < ev.n; r++)
+			if (ev.nf[r] >= 5 && !strcmp(ev.rows[r][3], "schedule"))
+				fprintf(f, "- %s at step %s: %s\n", ev.rows[r][1], ev.rows[r][2], ev.rows[r][4]);
+		fprintf(f, "\n");
+	}
+	pofa_csvtab_free(&ev);
+}
+
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
 {
 	char path[1200];
@@ -475,6 +530,7 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		x.shown = 0;
 		x.sps = t.nf[r] >= 11 ? atof(t.rows[r][9]) : 0.0;
 		x.speedup = t.nf[r] >= 11 ? atof(t.rows[r][10]) : 0.0;
+		x.sparsity = t.nf[r] >= 12 && t.rows[r][11][0] ? atof(t.rows[r][11]) : NAN;
 		int k;
 		for (k = 0; k < nr; k++)
 			if (!strcmp(res[k].model, x.model) && !strcmp(res[k].task, x.task) &&
@@ -493,6 +549,7 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 	        "cross-entropies. Sparsity counts the prunable matrices (encoder Linear weights "
 	        "and the pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
 	        rc->path, (unsigned long long)rc->hash);
+	stages_report(f, run_dir, rc);
 	/* one table per eval stage: its models on its task and splits, with the
 	 * main metric (the first) as a percentage of the reference model */
 	int evals[POFA_MAX_STAGES], ne = 0;
@@ -530,8 +587,9 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 			fprintf(f, "## %s, %s split (stage %s)\n\n| model |", es->task.name, splits[sp], es->name);
 			for (int m = 0; m < nmet; m++)
 				fprintf(f, " %s |", metrics[m]);
-			fprintf(f, " %s, %% of %s |%s\n|---|", metrics[0], ref, speed ? " sequences/s | speed-up over dense |" : "");
-			for (int m = 0; m <= nmet + 2 * speed; m++)
+			fprintf(f, " %s, %% of %s | sparsity |%s\n|---|", metrics[0], ref,
+			        speed ? " sequences/s | speed-up over dense |" : "");
+			for (int m = 0; m <= nmet + 1 + 2 * speed; m++)
 				fprintf(f, "---|");
 			fprintf(f, "\n");
 			for (int mi = 0; mi < nm; mi++) {
@@ -558,13 +616,19 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 					fprintf(f, " %.1f%% |", 100.0 * v0 / r0);
 				else
 					fprintf(f, " - |");
-				double sps = 0.0, up = 0.0;
+				double sps = 0.0, up = 0.0, sparsity = NAN;
 				for (int k = 0; k < nr; k++)
 					if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp]) &&
-					    !strcmp(res[k].model, models[mi]) && res[k].sps > 0.0) {
-						sps = res[k].sps;
-						up = res[k].speedup;
+					    !strcmp(res[k].model, models[mi])) {
+						if (isfinite(res[k].sparsity))
+							sparsity = res[k].sparsity;
+						if (res[k].sps > 0.0)
+							sps = res[k].sps, up = res[k].speedup;
 					}
+				if (isfinite(sparsity))
+					fprintf(f, " %.2f%% |", 100.0 * sparsity);
+				else
+					fprintf(f, " - |");
 				if (speed && sps > 0.0)
 					fprintf(f, " %.1f | %.2fx |", sps, up);
 				else if (speed)

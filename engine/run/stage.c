@@ -502,6 +502,7 @@ static int save_trained(stage_ctx *c, const char *dir, pofa_err *err)
 	snprintf(t->teacher, sizeof t->teacher, "%s", s->teacher_dir[0] ? s->teacher_dir : s->teacher);
 	t->seq = s->seq;
 	t->batch = s->batch;
+	t->sparsity = pofa_model_sparsity(c->m);
 	if (!c->has_mlm) {
 		t->has_task = 1;
 		t->task = s->task;
@@ -645,6 +646,7 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		if (c->has_masks)
 			pofa_masks_apply(&c->mk);      /* ... and stay zero after weight decay */
 		c->step++;
+		r->step_now = c->step;
 		accumulate(c, &l, gn, bn);
 		pofa_stage_data_pos(c, &epoch, &cursor);
 		if (c->step % r->rc.log_interval == 0 || c->step == c->N)

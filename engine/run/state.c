@@ -513,6 +513,7 @@ int pofa_restore(stage_ctx *c, pofa_err *err)
 	if (rc)
 		return pofa_error(err, POFA_ERR_INPUT, "cannot resume stage %s: %s", c->s.name, err->msg);
 	c->step = r->start_step;
+	r->step_now = c->step;
 	if (c->has_mlm) {
 		pofa_mlm_seek(&c->mlm, epoch, cursor);
 	} else {

@@ -39,6 +39,8 @@ int pofa_trained_save(const char *dir, const pofa_trained *t, pofa_err *err)
 	add_str(o, "teacher", t->teacher);
 	cJSON_AddNumberToObject(o, "seq", t->seq);
 	cJSON_AddNumberToObject(o, "batch", t->batch);
+	if (t->sparsity >= 0.0)
+		cJSON_AddNumberToObject(o, "sparsity", t->sparsity);
 	if (t->has_task) {
 		const pofa_task_spec *s = &t->task;
 		cJSON *k = cJSON_AddObjectToObject(o, "task");
@@ -102,6 +104,18 @@ static int get_int(const cJSON *o, const char *key, double lo, double hi, int64_
 	return 0;
 }
 
+static int get_frac(const cJSON *o, const char *key, double *out, const char *path, pofa_err *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble <= 1.0))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: \"%s\" is not a number in [0, 1]; fix or remove the file",
+		                  path, key);
+	*out = v->valuedouble;
+	return 0;
+}
+
 static int get_enum(const cJSON *o, const char *key, const char *const *names, int nn, int *out,
                     const char *path, pofa_err *err)
 {
@@ -120,6 +134,7 @@ static int get_enum(const cJSON *o, const char *key, const char *const *names, i
 int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 {
 	memset(t, 0, sizeof *t);
+	t->sparsity = -1.0;
 	char path[1200];
 	snprintf(path, sizeof path, "%s/%s", dir, POFA_TRAINED_FILE);
 	if (access(path, F_OK) != 0 && errno == ENOENT)
@@ -144,7 +159,8 @@ int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 	     get_str(o, "from", t->from, sizeof t->from, path, err) ||
 	     get_str(o, "teacher", t->teacher, sizeof t->teacher, path, err) ||
 	     get_int(o, "step", 0, 1e15, &t->step, path, err) || get_int(o, "steps", 0, 1e15, &t->steps, path, err) ||
-	     get_int(o, "seq", 0, 65536, &seq, path, err) || get_int(o, "batch", 0, 1 << 20, &batch, path, err);
+	     get_int(o, "seq", 0, 65536, &seq, path, err) || get_int(o, "batch", 0, 1 << 20, &batch, path, err) ||
+	     get_frac(o, "sparsity", &t->sparsity, path, err);
 	char hex[32] = "";
 	if (!rc && !(rc = get_str(o, "recipe_hash", hex, sizeof hex, path, err)) && hex[0])
 		t->recipe_hash = strtoull(hex, NULL, 16);

@@ -22,6 +22,7 @@ typedef struct pofa_trained {
 	int64_t step, steps;      /* steps done, of the stage's total */
 	char from[1024], teacher[1024];   /* a stage name or a model folder; "" none */
 	int seq, batch;
+	double sparsity;          /* of the prunable matrices as saved (< 0: not recorded) */
 	int has_task;
 	pofa_task_spec task;
 	int nlabels;

@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	if (t.seq != u.seq || t.step != u.step || t.has_task != u.has_task || t.nlabels != u.nlabels ||
+	    t.sparsity != u.sparsity ||
 	    strcmp(t.stage, u.stage) || strcmp(t.task.text_a, u.task.text_a)) {
 		fprintf(stderr, "round trip: seq %d/%d step %lld/%lld task %d/%d labels %d/%d stage %s/%s\n", t.seq, u.seq,
 		        (long long)t.step, (long long)u.step, t.has_task, u.has_task, t.nlabels, u.nlabels, t.stage, u.stage);

@@ -465,48 +465,84 @@ static void draw_classes(ui *u, int y, int x, int h, int w)
 	th_off(u, TH_TEXT);
 }
 
+/* the evaluation table: the dev split's main metric of each model, grouped
+ * by task (the task's line names the metric), with the model's sparsity
+ * and, from eval stages, its sequences/s and speed-up over dense */
 static void draw_eval(ui *u, int y, int x, int h, int w)
 {
 	if (u->per_class) {
 		draw_classes(u, y, x, h, w);
 		return;
 	}
-	box_title(u, y, x, h, w, "evaluation (dev; main metric, % of the first model, seq/s, speed-up) [v] per class");
-	int line = y + 1;
-	th_on(u, TH_TEXT);
-	if (!u->s.nev)
-		put(line, x + 2, w - 4, "results appear as stages finish");
-	/* one line per (task, model) of the dev split, main metric first */
+	/* the table's lines first, then the window of them that fits */
+	enum { MAXLN = TUI_MAXEV * 2 };
+	static char lines[MAXLN][160];
+	static int is_task[MAXLN];
+	int nl = 0, wide = w >= 60;
 	char task[64] = "";
 	double ref = NAN;
-	for (int k = 0; k < u->s.nev && line < y + h - 1; k++) {
-		if (strcmp(u->s.ev[k].split, "dev"))
+	for (int k = 0; k < u->s.nev && nl + 2 < MAXLN; k++) {
+		const tui_eval *v = &u->s.ev[k];
+		if (strcmp(v->split, "dev"))
 			continue;
 		int main_metric = 1;
 		for (int j = 0; j < k; j++)
-			if (!strcmp(u->s.ev[j].model, u->s.ev[k].model) && !strcmp(u->s.ev[j].task, u->s.ev[k].task) &&
+			if (!strcmp(u->s.ev[j].model, v->model) && !strcmp(u->s.ev[j].task, v->task) &&
 			    !strcmp(u->s.ev[j].split, "dev"))
 				main_metric = 0;
 		if (!main_metric)
 			continue;
-		if (strcmp(task, u->s.ev[k].task)) {
-			snprintf(task, sizeof task, "%s", u->s.ev[k].task);
-			ref = u->s.ev[k].v;
+		if (strcmp(task, v->task)) {
+			snprintf(task, sizeof task, "%s", v->task);
+			ref = v->v;
+			snprintf(lines[nl], sizeof lines[0], "%s: %s", v->task, v->metric);
+			is_task[nl++] = 1;
 		}
-		double pct = ref > 0 && strcmp(u->s.ev[k].metric, "loss") ? 100.0 * u->s.ev[k].v / ref : NAN;
-		char pc[16] = "", sp[40] = "";
+		double pct = ref > 0 && strcmp(v->metric, "loss") ? 100.0 * v->v / ref : NAN;
+		char pc[16] = "-", sp[16] = "-", sps[16] = "-", up[16] = "-";
 		if (isfinite(pct))
-			snprintf(pc, sizeof pc, " %5.1f%%", pct);
-		else
-			snprintf(pc, sizeof pc, "       ");
-		if (u->s.ev[k].sps > 0.0)
-			snprintf(sp, sizeof sp, " %8.0f/s %5.2fx", u->s.ev[k].sps, u->s.ev[k].speedup);
-		if (w >= 64)
-			put(line++, x + 2, w - 4, "%-10.10s %-16.16s %-9.9s %8.3f%s%s", u->s.ev[k].task, u->s.ev[k].model,
-			    u->s.ev[k].metric, u->s.ev[k].v, pc, sp);
-		else   /* narrow: the value first after the names, cut shorter */
-			put(line++, x + 2, w - 4, "%-8.8s %-11.11s %-8.8s %7.3f%s%s", u->s.ev[k].task, u->s.ev[k].model,
-			    u->s.ev[k].metric, u->s.ev[k].v, pc, sp);
+			snprintf(pc, sizeof pc, "%.1f%%", pct);
+		if (v->sparsity >= 0)
+			snprintf(sp, sizeof sp, "%.1f%%", 100.0 * v->sparsity);
+		if (v->sps > 0.0) {
+			snprintf(sps, sizeof sps, "%.0f", v->sps);
+			snprintf(up, sizeof up, "%.2fx", v->speedup);
+		}
+		if (wide)
+			snprintf(lines[nl], sizeof lines[0], " %-14.14s %8.3f %7s %7s %8s %7s", v->model, v->v, pc, sp, sps, up);
+		else   /* narrow: sequences/s go, the speed-up stays */
+			snprintf(lines[nl], sizeof lines[0], " %-11.11s %7.3f %6s %6s %6s", v->model, v->v, pc, sp, up);
+		is_task[nl++] = 0;
+	}
+	int rows = h - 3;   /* below the column headers */
+	if (u->eval_top > nl - rows)
+		u->eval_top = nl - rows;
+	if (u->eval_top < 0)
+		u->eval_top = 0;
+	char title[120];
+	if (nl > rows && rows > 0)
+		snprintf(title, sizeof title, "evaluation, dev: lines %d-%d of %d [v] per class", u->eval_top + 1,
+		         u->eval_top + rows < nl ? u->eval_top + rows : nl, nl);
+	else
+		snprintf(title, sizeof title, "evaluation, dev split [v] per class");
+	box_title(u, y, x, h, w, title);
+	if (h < 3)
+		return;
+	th_on(u, TH_TITLE);
+	if (wide)
+		put(y + 1, x + 2, w - 4, " %-14s %8s %7s %7s %8s %7s", "model", "value", "%first", "sparse", "seq/s",
+		    "speedup");
+	else
+		put(y + 1, x + 2, w - 4, " %-11s %7s %6s %6s %6s", "model", "value", "%first", "sparse", "speed");
+	th_off(u, TH_TITLE);
+	th_on(u, TH_TEXT);
+	if (!nl)
+		put(y + 2, x + 2, w - 4, "results appear as stages finish");
+	for (int i = 0; i < rows && u->eval_top + i < nl; i++) {
+		int el = is_task[u->eval_top + i] ? TH_TITLE : TH_TEXT;
+		th_on(u, el);
+		put(y + 2 + i, x + 2, w - 4, "%s", lines[u->eval_top + i]);
+		th_off(u, el);
 	}
 	th_off(u, TH_TEXT);
 }

@@ -115,6 +115,8 @@ double tui_state_replay(tui_state *s, const char *dir)
 				e.seq_per_s = atof(t.rows[r][9]);
 				e.speedup = atof(t.rows[r][10]);
 			}
+			/* an eval.csv written before it had the sparsity column: not known */
+			e.sparsity = t.nf[r] >= 12 && t.rows[r][11][0] ? atof(t.rows[r][11]) : -1.0;
 			tui_state_take(s, &e);
 		}
 		pofa_csvtab_free(&t);

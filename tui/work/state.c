@@ -115,6 +115,7 @@ static void take_eval(tui_state *s, const pofa_event *e)
 	v->v = e->value;
 	v->sps = e->seq_per_s;
 	v->speedup = e->speedup;
+	v->sparsity = e->sparsity;
 	if (k == s->nev)
 		s->nev++;
 }

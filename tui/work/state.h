@@ -23,6 +23,7 @@ typedef struct tui_eval {
 	char model[48], task[64], split[8], metric[24];
 	double v;
 	double sps, speedup;   /* the forward-only path's sequences/s and speed-up (0: none) */
+	double sparsity;       /* the model's, of its prunable matrices (< 0: not known) */
 } tui_eval;
 
 /* the last classifier evaluation, class by class */

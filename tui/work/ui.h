@@ -33,8 +33,9 @@ typedef struct ui {
 	/* the view */
 	int show[PANE_COUNT];
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
-	int per_class;
-	int help_top;                 /* the help overlay's first line shown */                /* the evaluation pane shows the last one class by class */
+	int per_class;                /* the evaluation pane shows the last one class by class */
+	int help_top;                 /* the help overlay's first line shown */
+	int eval_top;                 /* the evaluation table's first line shown */
 	int mode, ask;
 	char fields[TUI_FORM_FIELDS][32];  /* the schedule form */
 	int field, fcur;              /* the field, and the cursor in it */
