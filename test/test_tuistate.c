@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "test/fixture.h"
+#include "tui/work/conf.h"
 #include "tui/work/state.h"
 
 #include <stdio.h>
@@ -217,7 +218,8 @@ static void test_replay(void **st)
 	               "\"prune\",10,pooler,\"pooler\",0.25,0.5\n");
 	snprintf(p, sizeof p, "%s/eval.csv", d);
 	fx_spit_str(p, "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup\n"
-	               "2026-11-30T06:00:02.500Z,\"pre\",\"pre\",20,\"mlm\",\"dev\",\"loss\",5.1,5.1,,\n");
+	               "2026-11-30T06:00:02.500Z,\"pre\",\"pre\",20,\"mlm\",\"dev\",\"loss\",5.1,5.1,,\n"
+	               "2026-11-30T06:00:03.500Z,\"prune\",\"prune\",10,\"mlm\",\"dev\",\"loss\",5.3,5.3,,,0.5\n");
 	snprintf(p, sizeof p, "%s/events.csv", d);
 	fx_spit_str(p, "time,stage,step,event,detail\n"
 	               "2026-11-30T06:00:00.000Z,,0,\"run_start\",\"r.ini\"\n"
@@ -233,8 +235,10 @@ static void test_replay(void **st)
 	assert_true(s->have_sp);
 	FX_NEAR(s->sp[1][POFA_ROLE_KEY], 0.5, 0);
 	FX_NEAR(s->sp[TUI_MAXL][POFA_ROLE_POOLER], 0.25, 0);
-	assert_int_equal(s->nev, 1);
+	assert_int_equal(s->nev, 2);
 	FX_NEAR(s->ev[0].v, 5.1, 1e-12);
+	FX_NEAR(s->ev[0].sparsity, -1.0, 0);   /* a file from before the sparsity column */
+	FX_NEAR(s->ev[1].sparsity, 0.5, 0);
 	assert_int_equal(s->nlog, 4);
 	assert_non_null(strstr(s->logl[1], "prune stopped"));
 	assert_int_equal(s->logkind[3], POFA_EV_ERROR);
@@ -317,6 +321,40 @@ static void test_durations(void **st)
 	assert_string_equal(b, "--:--");
 }
 
+/* pofa.conf: the theme and panes written and read back; a damaged file
+ * named with its line, the defaults kept */
+static void test_conf(void **st)
+{
+	(void)st;
+	const char *d = fx_tmpdir("conf");
+	assert_non_null(d);
+	char p[600];
+	snprintf(p, sizeof p, "%s/deeper/pofa/pofa.conf", d);
+	tui_conf c, r;
+	pofa_err err;
+	assert_int_equal(tui_conf_load(&c, p, &err), 1);   /* none yet: every pane */
+	for (int k = 0; k < TUI_PANES; k++)
+		assert_int_equal(c.show[k], 1);
+	snprintf(c.theme, sizeof c.theme, "light");
+	c.show[1] = c.show[4] = 0;
+	if (tui_conf_save(&c, p, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(tui_conf_load(&r, p, &err), 0);
+	assert_string_equal(r.theme, "light");
+	assert_memory_equal(r.show, c.show, sizeof c.show);
+	fx_spit_str(p, "theme = mono\npanes = chart log\nfont = big\n");
+	if (tui_conf_load(&r, p, &err) != POFA_ERR_INPUT || !strstr(err.msg, "pofa.conf:3") ||
+	    !strstr(err.msg, "\"font\""))
+		fail_msg("a damaged pofa.conf: expected an error at line 3 naming \"font\", got \"%s\"", err.msg);
+	assert_string_equal(r.theme, "");   /* the defaults, not half the file */
+	assert_int_equal(r.show[1], 1);
+	fx_spit_str(p, "panes = chart sideways\n");
+	if (tui_conf_load(&r, p, &err) != POFA_ERR_INPUT || !strstr(err.msg, "pofa.conf:1") ||
+	    !strstr(err.msg, "sideways"))
+		fail_msg("an unknown pane: expected an error at line 1 naming it, got \"%s\"", err.msg);
+	fx_tmpdir_remove();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_mask_map),
 		cmocka_unit_test(test_log_ring_and_strays),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_conf),
 	};
 	return cmocka_run_group_tests_name("tuistate", tests, setup, NULL);
 }

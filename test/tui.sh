@@ -17,11 +17,23 @@ wait_for() {
 	done
 	return 1
 }
+# wait_gone TEXT [seconds]: until the pane no longer shows TEXT
+wait_gone() {
+	i=0; n=$((${2:-60} * 10 * slow))
+	while [ $i -lt $n ]; do
+		screen | grep -q -- "$1" || return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
 step_now() { screen | sed -n 's/.*step \([0-9]*\)\/.*/\1/p' | head -1; }
 # the header's elapsed time in seconds
 elapsed_now() { screen | sed -n 's/.*elapsed \([0-9:]*\).*/\1/p' | head -1 | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'; }
 
 data_slice "$tmp/data"
+# the workbench's settings (pofa.conf) in the test's own folder; the tmux
+# server, started below, passes it on
+export XDG_CONFIG_HOME="$tmp/cfg"
 # the demo recipe, shortened, on the slice
 sets="--set data.dir=$tmp/data --set pretrain.steps=20 --set teacher.steps=10 --set prune90.steps=${TUI_PRUNE_STEPS:-4000} \
 --set prune90.batch=4 --set prune90.seq=32 --set task-teacher.steps=20 --set sparse-sense.steps=20 \
@@ -130,7 +142,56 @@ $T send-keys -t t Escape
 $T send-keys -t t v
 wait_for "evaluation per class" 10 && ok "v: the evaluation pane per class" || bad "v: per class"
 $T send-keys -t t v
-wait_for "evaluation (dev" 10 && ok "v again: the summary" || bad "v: back to the summary"
+wait_for "evaluation, dev" 10 && ok "v again: the summary" || bad "v: back to the summary"
+# the evaluation table: column headers; each model's value and sparsity
+screen | grep -q "model  *value  *%first  *sparse  *seq/s  *speedup" && screen | grep -q "mlm: loss" \
+	&& screen | grep -qE "[│x]  pretrain  *[0-9]\.[0-9]{3}  *-  *0\.0%" \
+	&& ok "evaluation table: column headers, the value and sparsity of each model" || bad "evaluation table columns"
+
+# focus: Tab moves it, the footer gives the focused pane's keys; z
+# maximises the focused pane; H hides it, remembered in pofa.conf
+$T send-keys -t t Tab
+wait_for "\[eval\] Up/Down" 10 && ok "Tab: the evaluation table focused, its keys in the footer" || bad "Tab focus"
+$T send-keys -t t 5 z
+wait_for "\[log\]" 10 && sleep 0.5 && screen > "$tmp/z"
+! grep -q "losses" "$tmp/z" && ! grep -q "sparsity of" "$tmp/z" && grep -q "^lq events" "$tmp/z" \
+	&& [ "$(grep -c "^x[0-9][0-9]:[0-9][0-9]:[0-9][0-9] " "$tmp/z")" -ge 30 ] \
+	&& ok "5 z: the event log alone, maximised" || { cat "$tmp/z"; bad "z maximises the log"; }
+$T send-keys -t t z
+wait_for "sparsity of" 10 && ok "z again: every pane back" || bad "z back"
+$T send-keys -t t 4 H
+sleep 0.5
+! screen | grep -q "schedule \[e\]dit" && grep -qx "panes = chart heatmap eval log header" "$tmp/cfg/pofa/pofa.conf" \
+	&& ok "4 H: the schedule hidden, pofa.conf says so" || { cat "$tmp/cfg/pofa/pofa.conf"; bad "H hides, remembered"; }
+$T send-keys -t t 4
+wait_for "schedule \[e\]dit" 10 && grep -qx "panes = chart heatmap eval schedule log header" "$tmp/cfg/pofa/pofa.conf" \
+	&& ok "4: the schedule back, focused" || bad "4 shows the schedule"
+
+# the chart: distillation's loss on its own scale (the right axis), the
+# focused chart's series hidden and shown with Enter
+$T send-keys -t t 1
+wait_for "kd [0-9.e-]*\( (right)\|>\)" 20 && [ "$(screen | grep -cE "^x +[0-9][0-9.e+-]* .* [0-9][0-9.e+-]*x")" -ge 3 ] \
+	&& ok "chart: kd on its own scale, values on both axes" || bad "chart: kd on the right axis"
+$T send-keys -t t Enter
+wait_for "\(teacher [0-9.e-]* (hidden)\|tchr [0-9.e-]* off\)" 10 && ok "chart focused, Enter: the teacher's series hidden" || bad "series hidden"
+$T send-keys -t t Enter
+wait_gone "(hidden)\|tchr [0-9.e-]* off" 10 && screen | grep -q "teacher [0-9.e-]*\|tchr [0-9.e-]*" \
+	&& ok "Enter again: shown" || bad "series shown"
+
+# the heatmap's mask: an overlay over most of the screen
+$T send-keys -t t 2 Enter
+wait_for "blocks; each" 20 && rows=$(screen | sed -n 's/.* \([0-9]*\) x [0-9]* blocks.*/\1/p') \
+	&& [ "${rows:-0}" -ge 30 ] && screen | grep -q "mask of L0 Q in prune90" \
+	&& ok "Enter on the heatmap: L0 Q's mask in an overlay, $rows rows" || bad "mask overlay ($rows rows)"
+$T send-keys -t t Escape
+wait_for "sparsity of" 10 || bad "Esc closes the mask"
+
+# t: the light theme paints its own background (readable on a dark
+# terminal), remembered in pofa.conf
+$T send-keys -t t t
+wait_for "theme light" 10 && sleep 0.5 && $T capture-pane -e -p -t t | grep -q "48;5;255m" \
+	&& grep -qx "theme = light" "$tmp/cfg/pofa/pofa.conf" \
+	&& ok "t: the light theme's own background, remembered" || bad "light theme background"
 
 # resize: the too-small screen, then the workbench again
 $T resize-window -t t -x 40 -y 12
@@ -150,7 +211,7 @@ for size in "80 24" "100 30" "200 60"; do
 	screen > "$tmp/sz"
 	w=${size% *}
 	grep -q "elapsed [0-9:]*" "$tmp/sz" && grep -q " Q  *K  *V  *AO " "$tmp/sz" && ! grep -q "FFinFFou" "$tmp/sz" \
-		&& grep -q "pool  *[0-9-]" "$tmp/sz" && grep -q "mlm  *pretrain  *loss  *[0-9]\.[0-9][0-9][0-9]" "$tmp/sz" \
+		&& grep -q "pool  *[0-9-]" "$tmp/sz" && grep -q "[│x]  pretrain  *[0-9]\.[0-9][0-9][0-9]" "$tmp/sz" \
 		&& grep -q "L[0-9] [QKV]" "$tmp/sz" \
 		&& ok "${w}x${size#* }: header, heatmap and evaluation whole" || { cat "$tmp/sz"; bad "${w}x${size#* } layout"; }
 done
@@ -186,10 +247,20 @@ printf 'text = white\nchart_total = purple\n' > "$tmp/bad.theme"
 $T kill-session -t t
 $T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run2 $sets --theme $tmp/bad.theme --set pretrain.steps=400 --set run.checkpoint_interval=100000; echo EXIT=\$?; sleep 600"
 wait_for "bad.theme:2" 60 && ok "malformed theme: file:line shown, default theme used" || bad "malformed theme"
+printf 'panes = chart heatmap eval log header\n' > "$tmp/cfg/pofa/pofa.conf"
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes/demo.ini --out $tmp/run2b $sets --set pretrain.steps=400; echo EXIT=\$?; sleep 600"
+wait_for "stage 1/7 pretrain" 60 && sleep 0.5 && ! screen | grep -q "schedule \[e\]dit" \
+	&& ok "pofa.conf: a hidden pane stays hidden in the next run" || bad "pofa.conf read at start"
+$T send-keys -t t 4
+wait_for "schedule \[e\]dit" 10 || bad "4 shows the schedule again"
 # NO_COLOR: monochrome, and the workbench still runs
 $T kill-session -t t
 $T new-session -d -s t -x 100 -y 30 "cd $(pwd) && LANG=C.UTF-8 NO_COLOR=1 $POFA run recipes/demo.ini --out $tmp/run3 $sets --set pretrain.steps=400; echo EXIT=\$?; sleep 600"
 wait_for "pretrain (mlm)" 60 && ok "NO_COLOR: the workbench runs" || bad "NO_COLOR"
+# without colours each series has its glyph, in the plot and the legend
+wait_for "\*\* task [0-9]" 30 && wait_for "## total [0-9]" 10 && screen | sed -n '3,20p' | grep -q "[*#]" \
+	&& ok "NO_COLOR: the chart's series by glyph (** task, ## total)" || bad "NO_COLOR glyphs"
 $T send-keys -t t q
 wait_for "Quit?" 10 && $T send-keys -t t y
 wait_for "EXIT=3" 60 || bad "NO_COLOR quit (expected EXIT=3)"
@@ -220,7 +291,7 @@ grep -q 'resumed at step [1-9]' "$tmp/run4/events.csv" && ok "Ctrl-C: --resume c
 wait_for "resumed at step" 30
 screen > "$tmp/s4"
 e1=$(elapsed_now)
-grep -q "start prune90" "$tmp/s4" && grep -q "mlm  *pretrain" "$tmp/s4" && ! grep -q "results appear as stages" "$tmp/s4" \
+grep -q "start prune90" "$tmp/s4" && grep -q "[│x]  pretrain  *[0-9]" "$tmp/s4" && ! grep -q "results appear as stages" "$tmp/s4" \
 	&& [ -n "$e0" ] && [ -n "$e1" ] && [ "$e1" -ge "$e0" ] \
 	&& ok "--resume in the workbench: the log, the evaluations and the clock of the run so far" \
 	|| bad "--resume in the workbench: the run so far (expected its log, evaluations, and elapsed >= ${e0}s: ${e1}s)"

@@ -50,7 +50,7 @@ typedef struct pofa_schedule {
 } pofa_schedule;
 
 /* the largest mask map a POFA_EV_MASK event carries (rows * cols) */
-#define POFA_MASK_CELLS 1280
+#define POFA_MASK_CELLS 8192
 
 typedef struct pofa_event {
 	enum pofa_ev_kind kind;

@@ -269,7 +269,7 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 	}
 	/* everything else, and a line per evaluation, goes to events.csv */
 	FILE *f = l->events;
-	char detail[1400];
+	char detail[POFA_MASK_CELLS + 256];
 	if (e->kind == POFA_EV_EVAL)
 		snprintf(detail, sizeof detail, "%s %s %s %s = %.4f", e->model, e->task, e->split, e->metric, e->value);
 	else if (e->kind == POFA_EV_PRUNE || e->kind == POFA_EV_SCHEDULE || e->kind == POFA_EV_LOG || e->kind == POFA_EV_ERROR ||

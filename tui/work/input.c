@@ -57,16 +57,59 @@ static void b_theme(ui *u)
 	else
 		snprintf(u->msg, sizeof u->msg, "theme %s", u->theme_name);
 	pofa_theme_apply(&u->th);
+	tui_conf_remember(u);
 }
 static void b_ema(ui *u) { u->ema = !u->ema; }
 static void b_log(ui *u) { u->logscale = !u->logscale; }
 static void b_window(ui *u) { u->window_all = !u->window_all; }
-static void b_up(ui *u) { if (!u->zoom && u->sel_row > 0) u->sel_row--; }
-static void b_down(ui *u) { if (!u->zoom && u->sel_row < (u->s.nlayers > 0 ? u->s.nlayers : 1)) u->sel_row++; }
-static void b_left(ui *u) { if (!u->zoom && u->sel_col > 0) u->sel_col--; }
-static void b_right(ui *u) { if (!u->zoom && u->sel_col < POFA_ROLE_PRUNABLE_COUNT - 1) u->sel_col++; }
+/* the arrows and Enter act on the focused pane: the heatmap's cell, the
+ * chart's series, the evaluation table's and the log's lines */
+static void arrow(ui *u, int dy, int dx)
+{
+	if (u->zoom)
+		return;   /* the mask overlay: Esc first */
+	switch (u->focus) {
+	case PANE_HEAT: {
+		int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
+		u->sel_row = u->sel_row + dy < 0 ? 0 : u->sel_row + dy > rows ? rows : u->sel_row + dy;
+		u->sel_col = u->sel_col + dx < 0 ? 0 : u->sel_col + dx > POFA_ROLE_PRUNABLE_COUNT - 1
+		             ? POFA_ROLE_PRUNABLE_COUNT - 1 : u->sel_col + dx;
+		break;
+	}
+	case PANE_CHART:   /* the next series the chart has */
+		for (int k = 0; k < 4; k++) {
+			u->series_sel = (u->series_sel + (dx + dy > 0 ? 1 : 3)) % 4;
+			if (u->series_have[u->series_sel])
+				break;
+		}
+		break;
+	case PANE_EVAL:
+		u->eval_top += dy;   /* draw_eval keeps it in range */
+		break;
+	case PANE_LOG:
+		u->log_scroll -= dy;
+		if (u->log_scroll < 0)
+			u->log_scroll = 0;
+		break;
+	}
+}
+static void b_up(ui *u) { arrow(u, -1, 0); }
+static void b_down(ui *u) { arrow(u, 1, 0); }
+static void b_left(ui *u) { arrow(u, 0, -1); }
+static void b_right(ui *u) { arrow(u, 0, 1); }
+static void b_edit(ui *u);
 static void b_zoom(ui *u)
 {
+	if (u->focus == PANE_CHART) {   /* hide or show the picked series */
+		u->series_off[u->series_sel] = !u->series_off[u->series_sel];
+		return;
+	}
+	if (u->focus == PANE_SCHED) {
+		b_edit(u);
+		return;
+	}
+	if (u->focus != PANE_HEAT)
+		return;
 	int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
 	if (u->sel_row == rows)
 		u->sel_col = POFA_ROLE_POOLER;
@@ -74,6 +117,11 @@ static void b_zoom(ui *u)
 		u->sel_col = POFA_ROLE_FFN_OUT;
 	u->zoom = 1;
 	u->s.zvalid = 0;
+	/* the overlay's room (panes.c draws it at 2,2 of H-4 x W-4) */
+	int H, W;
+	getmaxyx(stdscr, H, W);
+	u->zoom_rows = H - 7;
+	u->zoom_cols = W - 8;
 	tui_request_mask(u);
 }
 static void b_back(ui *u) { u->zoom = 0; u->help = 0; }
@@ -128,13 +176,45 @@ static void b_edit(ui *u)
 	form_move(u, 1);   /* the first field the stage has */
 	u->mode = MODE_FORM;
 }
-static void b_pane(ui *u, int k) { u->show[k] = !u->show[k]; }
-static void b_p1(ui *u) { b_pane(u, 0); }
-static void b_p2(ui *u) { b_pane(u, 1); }
-static void b_p3(ui *u) { b_pane(u, 2); }
-static void b_p4(ui *u) { b_pane(u, 3); }
-static void b_p5(ui *u) { b_pane(u, 4); }
-static void b_p6(ui *u) { b_pane(u, 5); }
+/* the panes a focus can rest on, in Tab's order */
+static int focusable(const ui *u, int k) { return k <= PANE_LOG && u->show[k]; }
+static void focus_next(ui *u, int dir)
+{
+	for (int i = 1; i <= PANE_LOG + 1; i++) {
+		int k = ((u->focus + dir * i) % (PANE_LOG + 1) + PANE_LOG + 1) % (PANE_LOG + 1);
+		if (focusable(u, k)) {
+			u->focus = k;
+			return;
+		}
+	}
+}
+static void b_tab(ui *u) { focus_next(u, 1); }
+static void b_btab(ui *u) { focus_next(u, -1); }
+/* 1-5 focus a pane, showing it when hidden */
+static void focus_pane(ui *u, int k)
+{
+	if (!u->show[k]) {
+		u->show[k] = 1;
+		tui_conf_remember(u);
+	}
+	u->focus = k;
+}
+static void b_p1(ui *u) { focus_pane(u, PANE_CHART); }
+static void b_p2(ui *u) { focus_pane(u, PANE_HEAT); }
+static void b_p3(ui *u) { focus_pane(u, PANE_EVAL); }
+static void b_p4(ui *u) { focus_pane(u, PANE_SCHED); }
+static void b_p5(ui *u) { focus_pane(u, PANE_LOG); }
+static void b_p6(ui *u) { u->show[PANE_HEADER] = !u->show[PANE_HEADER]; tui_conf_remember(u); }
+static void b_hide(ui *u)
+{
+	if (!focusable(u, u->focus))
+		return;
+	u->show[u->focus] = 0;
+	u->maxed = 0;
+	focus_next(u, 1);
+	tui_conf_remember(u);
+}
+static void b_max(ui *u) { u->maxed = !u->maxed && focusable(u, u->focus); }
 
 static void b_per_class(ui *u)
 {
@@ -150,23 +230,27 @@ static const binding bindings[] = {
 	{ 'x', 0, "x", "export metrics, sparsity, eval and per-class tables as CSV", b_export },
 	{ 'n', 0, "n", "skip to the next stage (asks first)", b_skip },
 	{ 'c', 0, "c", "checkpoint now", b_checkpoint },
-	{ 't', 0, "t", "next colour theme", b_theme },
-	{ '1', 0, "1", "show/hide the loss chart", b_p1 },
-	{ '2', 0, "2", "show/hide the sparsity heatmap", b_p2 },
-	{ '3', 0, "3", "show/hide the evaluation table", b_p3 },
-	{ '4', 0, "4", "show/hide the schedule", b_p4 },
-	{ '5', 0, "5", "show/hide the event log", b_p5 },
+	{ 't', 0, "t", "next colour theme (remembered in pofa.conf)", b_theme },
+	{ '\t', 0, "Tab", "focus the next pane (the arrows and Enter act on it)", b_tab },
+	{ KEY_BTAB, 0, "S-Tab", "focus the previous pane", b_btab },
+	{ '1', 0, "1", "focus the loss chart (shown if hidden)", b_p1 },
+	{ '2', 0, "2", "focus the sparsity heatmap (shown if hidden)", b_p2 },
+	{ '3', 0, "3", "focus the evaluation table (shown if hidden)", b_p3 },
+	{ '4', 0, "4", "focus the schedule (shown if hidden)", b_p4 },
+	{ '5', 0, "5", "focus the event log (shown if hidden)", b_p5 },
 	{ '6', 0, "6", "show/hide the header", b_p6 },
+	{ 'H', 0, "H", "hide the focused pane (1-5 bring it back)", b_hide },
+	{ 'z', 0, "z", "maximise the focused pane / back", b_max },
+	{ KEY_UP, 'k', "Up k", "focused pane: heatmap cell, chart series, scroll eval or log", b_up },
+	{ KEY_DOWN, 'j', "Down j", "focused pane: heatmap cell, chart series, scroll eval or log", b_down },
+	{ KEY_LEFT, 'h', "Left h", "focused pane: heatmap cell, chart series", b_left },
+	{ KEY_RIGHT, 'l', "Right l", "focused pane: heatmap cell, chart series", b_right },
+	{ '\n', KEY_ENTER, "Enter", "heatmap: the matrix's mask; chart: hide/show the series; schedule: edit", b_zoom },
 	{ 'v', 0, "v", "evaluation: per class (the last one) or the summary", b_per_class },
 	{ 's', 0, "s", "chart: EMA smoothing", b_ema },
 	{ 'g', 0, "g", "chart: log scale", b_log },
 	{ 'w', 0, "w", "chart: this stage or the whole run", b_window },
-	{ KEY_UP, 'k', "Up k", "heatmap: move", b_up },
-	{ KEY_DOWN, 'j', "Down j", "heatmap: move", b_down },
-	{ KEY_LEFT, 'h', "Left h", "heatmap: move", b_left },
-	{ KEY_RIGHT, 'l', "Right l", "heatmap: move", b_right },
-	{ '\n', KEY_ENTER, "Enter", "heatmap: zoom into the matrix's mask", b_zoom },
-	{ 27, 0, "Esc", "back", b_back },
+	{ 27, 0, "Esc", "back (the mask, the help, a search)", b_back },
 	{ KEY_PPAGE, 0, "PgUp", "event log: older (or the mouse wheel)", b_pgup },
 	{ KEY_NPAGE, 0, "PgDn", "event log: newer", b_pgdn },
 	{ KEY_HOME, 0, "Home", "event log: the oldest line", b_log_home },
@@ -176,6 +260,31 @@ static const binding bindings[] = {
 	{ 'q', KEY_F(10), "q F10", "quit (a live run asks, then is checkpointed: --resume continues it)", b_quit },
 	{ 12, 0, "Ctrl-L", "redraw", b_redraw },
 };
+
+/* the footer's first part: what the focused pane's keys do */
+const char *tui_pane_keys(const ui *u)
+{
+	switch (u->focus) {
+	case PANE_CHART: return "[chart] Left/Right Enter: series";
+	case PANE_HEAT: return "[heatmap] arrows, Enter: mask";
+	case PANE_EVAL: return "[eval] Up/Down, v: per class";
+	case PANE_SCHED: return "[schedule] Enter: edit";
+	default: return "[log] Up/Down PgUp/PgDn End /";
+	}
+}
+
+/* the theme and the panes shown, kept for the next run */
+void tui_conf_remember(ui *u)
+{
+	tui_conf c;
+	memset(&c, 0, sizeof c);
+	if (!strchr(u->theme_name, '/'))   /* a theme given as a path is not kept */
+		snprintf(c.theme, sizeof c.theme, "%s", u->theme_name);
+	memcpy(c.show, u->show, sizeof c.show);
+	pofa_err err;
+	if (u->conf_path[0] && tui_conf_save(&c, u->conf_path, &err))
+		snprintf(u->msg, sizeof u->msg, "settings not kept: %.200s", err.msg);
+}
 
 int tui_bindings(const char **keys, const char **help, int cap)
 {
@@ -367,17 +476,27 @@ void tui_key(ui *u, int ch)
 	}
 	if (ch == KEY_MOUSE) {
 		MEVENT me;
-		int got = getmouse(&me) == OK;
-		/* the wheel over the event log scrolls it */
-		if (got && (me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) && me.y >= u->log_y &&
-		    me.y < u->log_y + u->log_h && me.x >= u->log_x && me.x < u->log_x + u->log_w) {
-			if (me.bstate & BUTTON4_PRESSED)
-				b_pgup(u);
-			else
-				b_pgdn(u);
+		if (getmouse(&me) != OK)
+			return;
+		/* the pane under the pointer takes the focus */
+		int at = -1;
+		for (int k = 0; k <= PANE_LOG; k++)
+			if (u->pane_h[k] > 0 && me.y >= u->pane_y[k] && me.y < u->pane_y[k] + u->pane_h[k] &&
+			    me.x >= u->pane_x[k] && me.x < u->pane_x[k] + u->pane_w[k])
+				at = k;
+		if (at < 0 || u->zoom || u->help)
+			return;
+		u->focus = at;
+		/* the wheel scrolls the log and the evaluation table */
+		if (me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+			int up = (me.bstate & BUTTON4_PRESSED) != 0;
+			if (at == PANE_LOG)
+				up ? b_pgup(u) : b_pgdn(u);
+			else if (at == PANE_EVAL)
+				u->eval_top += up ? -3 : 3;
 			return;
 		}
-		if (got && (me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && u->hm_cw > 0) {
+		if ((me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && at == PANE_HEAT && u->hm_cw > 0) {
 			int r = me.y - u->hm_y, c = (me.x - u->hm_x) / u->hm_cw;
 			int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
 			if (r >= 0 && r <= rows && me.x >= u->hm_x && c >= 0 && c < POFA_ROLE_PRUNABLE_COUNT) {

@@ -41,7 +41,7 @@ static void put(int y, int x, int w, const char *fmt, ...)
 	mvaddnstr(y, x, buf, w);
 }
 
-static void box_title(ui *u, int y, int x, int h, int w, const char *title)
+static void box_el(ui *u, int y, int x, int h, int w, const char *title, int title_el)
 {
 	if (h < 2 || w < 4)
 		return;
@@ -55,7 +55,7 @@ static void box_title(ui *u, int y, int x, int h, int w, const char *title)
 	mvaddch(y + h - 1, x, ACS_LLCORNER);
 	mvaddch(y + h - 1, x + w - 1, ACS_LRCORNER);
 	th_off(u, TH_BORDER);
-	th_on(u, TH_TITLE);
+	th_on(u, title_el);
 	int room = w - 6, len = (int)strlen(title);
 	if (len <= room) {
 		put(y, x + 2, w - 4, " %s ", title);
@@ -68,7 +68,21 @@ static void box_title(ui *u, int y, int x, int h, int w, const char *title)
 			cut = room - 3;
 		put(y, x + 2, w - 4, " %.*s... ", cut, title);
 	}
-	th_off(u, TH_TITLE);
+	th_off(u, title_el);
+}
+
+/* an overlay's box */
+static void box_title(ui *u, int y, int x, int h, int w, const char *title)
+{
+	box_el(u, y, x, h, w, title, TH_TITLE);
+}
+
+/* a pane's box: where it is (for the mouse), its title marked when the
+ * pane has the focus */
+static void pane_box(ui *u, int pane, int y, int x, int h, int w, const char *title)
+{
+	u->pane_y[pane] = y, u->pane_x[pane] = x, u->pane_h[pane] = h, u->pane_w[pane] = w;
+	box_el(u, y, x, h, w, title, u->focus == pane ? TH_SELECTED : TH_TITLE);
 }
 
 
@@ -167,12 +181,34 @@ static void draw_header(ui *u, int w)
 /* braille cell bits: dots (col, row) with col 0..1, row 0..3 */
 static const int braille_bit[2][4] = { { 0x01, 0x02, 0x04, 0x40 }, { 0x08, 0x10, 0x20, 0x80 } };
 
+static const int series_el[4] = { TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL };
+static const char *const series_name[4] = { "teacher", "task", "kd", "total" };
+/* without colours each series has its own glyph (the legend shows it) */
+static const char series_glyph[4] = { 'o', '*', '+', '#' };
+
+/* a y axis's labels, top to bottom, at column x */
+static void y_axis(ui *u, int el, int y, int x, int ch, double lo, double hi)
+{
+	int nt = ch >= 8 ? 5 : ch >= 4 ? 3 : 2;
+	th_on(u, el);
+	for (int k = 0; k < nt; k++) {
+		int row = (int)lround((double)k * (ch - 1) / (nt - 1));
+		double v = hi - (hi - lo) * row / (ch - 1 > 0 ? ch - 1 : 1);
+		char b[32];
+		/* seven columns: three digits when they fit, two otherwise */
+		if (snprintf(b, sizeof b, "%7.3g", u->logscale ? pow(10, v) : v) > 7)
+			snprintf(b, sizeof b, "%7.2g", u->logscale ? pow(10, v) : v);
+		mvprintw(y + 1 + row, x, "%.7s", b);
+	}
+	th_off(u, el);
+}
+
 static void draw_chart(ui *u, int y, int x, int h, int w)
 {
 	char title[160];
 	snprintf(title, sizeof title, "losses %s%s%s [s]mooth lo[g] [w]indow", u->window_all ? "(run)" : "(stage)",
 	         u->ema ? " ema" : "", u->logscale ? " log" : "");
-	box_title(u, y, x, h, w, title);
+	pane_box(u, PANE_CHART, y, x, h, w, title);
 	/* rows: the plot, then the x axis's labels, then the legend */
 	int ch = h - 4, cw = w - 10;
 	if (ch < 2 || cw < 4)
@@ -183,10 +219,8 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 		while (first < u->s.npts && u->s.stage_of_pt[first] != u->s.cur)
 			first++;
 	int n = u->s.npts - first;
-	static const int els[4] = { TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL };
-	static const char *names[4] = { "teacher", "task", "kd", "total" };
-	double lo = INFINITY, hi = -INFINITY, x0 = 0, x1 = 1;
 	float *sm = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));
+	int present[4] = { 0 };
 	for (int s = 0; s < 4; s++) {
 		float acc = NAN;
 		for (int i = 0; i < n; i++) {
@@ -196,12 +230,34 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 			float o = u->ema ? acc : v;
 			if (u->logscale)
 				o = o > 0 ? log10f(o) : NAN;
+			/* kd is 0 in steps without a teacher: no point */
+			if (s == 2 && v == 0.0f)
+				o = NAN;
 			sm[s * n + i] = o;
-			if (isfinite(o) && !(s == 2 && o == 0.0f && !u->logscale)) {
-				lo = fmin(lo, o);
-				hi = fmax(hi, o);
-			}
+			present[s] |= isfinite(o);
 		}
+	}
+	/* distillation's loss (~0.01) beside a task loss (~6): its own scale,
+	 * on the right, when another series shares the plot */
+	int kd_own = present[2] && !u->series_off[2] &&
+	             ((present[0] && !u->series_off[0]) || (present[1] && !u->series_off[1]) ||
+	              (present[3] && !u->series_off[3]));
+	if (kd_own)
+		cw -= 8;
+	if (cw < 4) {
+		free(sm);
+		return;
+	}
+	double lo = INFINITY, hi = -INFINITY, klo = INFINITY, khi = -INFINITY, x0 = 0, x1 = 1;
+	for (int s = 0; s < 4; s++) {
+		if (u->series_off[s])
+			continue;
+		double *l = kd_own && s == 2 ? &klo : &lo, *hh = kd_own && s == 2 ? &khi : &hi;
+		for (int i = 0; i < n; i++)
+			if (isfinite(sm[s * n + i])) {
+				*l = fmin(*l, sm[s * n + i]);
+				*hh = fmax(*hh, sm[s * n + i]);
+			}
 	}
 	if (n > 0) {
 		x0 = u->s.pts[first].x;
@@ -211,16 +267,17 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 		hi = (isfinite(hi) ? hi : 1) + 0.5;
 		lo = hi - 1;
 	}
+	if (kd_own && !(khi > klo)) {
+		double m = isfinite(khi) ? khi : 0.0;
+		khi = m + (fabs(m) > 0 ? 0.1 * fabs(m) : 0.5);
+		klo = m - (fabs(m) > 0 ? 0.1 * fabs(m) : 0.5);
+	}
 	if (x1 <= x0)
 		x1 = x0 + 1;
+	y_axis(u, TH_TEXT, y, x + 1, ch, lo, hi);
+	if (kd_own)
+		y_axis(u, TH_KD, y, x + 9 + cw + 1, ch, klo, khi);
 	th_on(u, TH_TEXT);
-	/* the y axis: up to five values, top to bottom */
-	int nt = ch >= 8 ? 5 : ch >= 4 ? 3 : 2;
-	for (int k = 0; k < nt; k++) {
-		int row = (int)lround((double)k * (ch - 1) / (nt - 1));
-		double v = hi - (hi - lo) * row / (ch - 1 > 0 ? ch - 1 : 1);
-		mvprintw(y + 1 + row, x + 1, "%7.3g", u->logscale ? pow(10, v) : v);
-	}
 	/* the x axis: steps, the stage's own in the stage window; in the run
 	 * window, where each stage begins */
 	if (u->window_all) {
@@ -246,15 +303,18 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 	unsigned char *cells = calloc((size_t)gw * gh, 1);
 	unsigned char *owner = calloc((size_t)gw * gh, 1);
 	for (int s = 0; s < 4; s++) {
+		if (u->series_off[s])
+			continue;
+		double l = kd_own && s == 2 ? klo : lo, hh = kd_own && s == 2 ? khi : hi;
 		int ppx = -1, ppy = -1;
 		for (int i = 0; i < n; i++) {
 			float v = sm[s * n + i];
-			if (!isfinite(v) || (s == 2 && v == 0.0f && !u->logscale)) {
+			if (!isfinite(v)) {
 				ppx = -1;
 				continue;
 			}
 			int px = (int)((u->s.pts[first + i].x - x0) / (x1 - x0) * (gw * 2 - 1) + 0.5);
-			int py = (int)((hi - v) / (hi - lo) * (gh * 4 - 1) + 0.5);
+			int py = (int)((hh - v) / (hh - l) * (gh * 4 - 1) + 0.5);
 			/* a line from the previous point, dot by dot */
 			int steps = ppx < 0 ? 0 : abs(px - ppx) > abs(py - ppy) ? abs(px - ppx) : abs(py - ppy);
 			for (int k = 0; k <= steps; k++) {
@@ -287,9 +347,11 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 			unsigned char b = cells[r * gw + c];
 			if (!b)
 				continue;
-			int el = els[owner[r * gw + c] - 1];
+			int s = owner[r * gw + c] - 1, el = series_el[s];
 			th_on(u, el);
-			if (u->th.braille) {
+			if (u->th.mono)   /* no colour tells the series apart: glyphs do */
+				mvaddch(y + 1 + r, x + 9 + c, (chtype)series_glyph[s]);
+			else if (u->th.braille) {
 				wchar_t wc[2] = { (wchar_t)(0x2800 + b), 0 };
 				mvaddnwstr(y + 1 + r, x + 9 + c, wc, 1);
 			} else {
@@ -297,26 +359,54 @@ static void draw_chart(ui *u, int y, int x, int h, int w)
 			}
 			th_off(u, el);
 		}
-	/* the legend: the series this window has, each with its last value */
-	int lx = x + 2;
+	/* the legend: the series this window has, each with its last value;
+	 * with the chart focused, Left/Right pick one and Enter hides it.
+	 * Short names when the full ones do not fit. */
+	static const char *const short_name[4] = { "tchr", "task", "kd", "tot" };
+	double last[4];
 	for (int s = 0; s < 4; s++) {
-		double last = NAN;
-		for (int i = n - 1; i >= 0 && !isfinite(last); i--) {
+		last[s] = NAN;
+		for (int i = n - 1; i >= 0 && !isfinite(last[s]); i--) {
 			float v = u->s.pts[first + i].v[s];
 			if (isfinite(v) && !(s == 2 && v == 0.0f))
-				last = v;
+				last[s] = v;
 		}
-		if (!isfinite(last))
+	}
+	for (int s = 0; s < 4; s++)
+		u->series_have[s] = isfinite(last[s]);
+	for (int brief = 0; brief < 2; brief++) {
+		char items[4][64];
+		int lens[4], total = 0;
+		for (int s = 0; s < 4; s++) {
+			lens[s] = 0;
+			if (!isfinite(last[s]))
+				continue;
+			char mark[8];
+			if (u->th.mono)
+				snprintf(mark, sizeof mark, "%c%c", series_glyph[s], series_glyph[s]);
+			else
+				snprintf(mark, sizeof mark, "%s", u->th.braille ? "\u2824" : "-");
+			const char *note = u->series_off[s] ? (brief ? " off" : " (hidden)")
+			                   : kd_own && s == 2 ? (brief ? ">" : " (right)") : "";
+			lens[s] = snprintf(items[s], sizeof items[s], "%s %s %.3g%s", u->series_off[s] ? "  " : mark,
+			                   brief ? short_name[s] : series_name[s], last[s], note);
+			if (u->th.braille && !u->th.mono && !u->series_off[s])
+				lens[s] -= 2;   /* a braille character: three bytes, one column */
+			total += lens[s] + 1;
+		}
+		if (!brief && total > w - 3)
 			continue;
-		char item[48];
-		snprintf(item, sizeof item, "%s %s %.3g", u->th.braille ? "\u2824\u2824" : "--", names[s], last);
-		int len = (int)strlen(names[s]) + 4 + snprintf(NULL, 0, "%.3g", last) + 1;
-		if (lx + len > x + w - 1)
-			break;
-		th_on(u, els[s]);
-		mvprintw(y + h - 2, lx, "%s", item);
-		th_off(u, els[s]);
-		lx += len + 1;
+		int lx = x + 2;
+		for (int s = 0; s < 4; s++) {
+			if (!lens[s] || lx + lens[s] > x + w - 1)
+				continue;
+			int pick = u->focus == PANE_CHART && u->series_sel == s;
+			th_on(u, pick ? TH_SELECTED : series_el[s]);
+			mvprintw(y + h - 2, lx, "%s", items[s]);
+			th_off(u, pick ? TH_SELECTED : series_el[s]);
+			lx += lens[s] + 1;
+		}
+		break;
 	}
 	free(cells);
 	free(owner);
@@ -336,34 +426,9 @@ static void draw_heat(ui *u, int y, int x, int h, int w)
 	char ht[160];
 	snprintf(ht, sizeof ht, "sparsity of %s [Enter] zoom",
 	         u->s.sp_stage >= 0 && u->s.have_sp ? u->s.rc->stages[u->s.sp_stage].name : "the prunable matrices");
-	box_title(u, y, x, h, w, u->zoom ? "mask density [Esc] back" : ht);
+	pane_box(u, PANE_HEAT, y, x, h, w, ht);
 	if (h < 4 || w < 20)
 		return;
-	/* the room a mask map has here: the engine is asked for this size */
-	u->zoom_rows = h - 3;
-	u->zoom_cols = w - 4;
-	if (u->zoom) {
-		int sl = u->sel_row, sc = u->sel_col;
-		if (!u->s.zvalid || u->s.zlayer != (sl == u->s.nlayers ? -1 : sl) || (int)u->s.zrole != sc) {
-			th_on(u, TH_TEXT);
-			mvprintw(y + 1, x + 2, "waiting for the engine (next step)...");
-			th_off(u, TH_TEXT);
-			return;
-		}
-		static const char *shade = " .:-=+*#%@";
-		for (int i = 0; i < u->s.zrows && i < h - 3; i++)
-			for (int j = 0; j < u->s.zcols && j < w - 4; j++) {
-				int kept = u->s.zgrid[i * u->s.zcols + j] - 1;
-				th_on(u, heat_el(1.0f - kept / 100.0f));
-				mvaddch(y + 1 + i, x + 2 + j, (chtype)shade[kept * 9 / 100]);
-				th_off(u, heat_el(1.0f - kept / 100.0f));
-			}
-		th_on(u, TH_TEXT);
-		put(y + h - 2, x + 2, w - 4, "%s %s: each cell = share kept in its block (' ' none, '@' all)",
-		    sl == u->s.nlayers ? "pooler" : "layer", mat_short[sc]);
-		th_off(u, TH_TEXT);
-		return;
-	}
 	/* six columns (Q K V AO FFin FFout); the pooler sits in the first
 	 * column of its own row; a cell is as wide as the pane allows */
 	int ncol = POFA_ROLE_POOLER, lw = 6;
@@ -438,7 +503,7 @@ static void draw_classes(ui *u, int y, int x, int h, int w)
 	char title[200];
 	snprintf(title, sizeof title, "evaluation per class: %s on %s/%s, step %lld [v] summary", c->model, c->task,
 	         c->split, (long long)c->step);
-	box_title(u, y, x, h, w, c->n ? title : "evaluation per class [v] summary");
+	pane_box(u, PANE_EVAL, y, x, h, w, c->n ? title : "evaluation per class [v] summary");
 	int line = y + 1;
 	th_on(u, TH_TEXT);
 	if (!c->n) {
@@ -525,7 +590,7 @@ static void draw_eval(ui *u, int y, int x, int h, int w)
 		         u->eval_top + rows < nl ? u->eval_top + rows : nl, nl);
 	else
 		snprintf(title, sizeof title, "evaluation, dev split [v] per class");
-	box_title(u, y, x, h, w, title);
+	pane_box(u, PANE_EVAL, y, x, h, w, title);
 	if (h < 3)
 		return;
 	th_on(u, TH_TITLE);
@@ -549,7 +614,7 @@ static void draw_eval(ui *u, int y, int x, int h, int w)
 
 static void draw_sched(ui *u, int y, int x, int h, int w)
 {
-	box_title(u, y, x, h, w, "schedule [e]dit");
+	pane_box(u, PANE_SCHED, y, x, h, w, "schedule [e]dit");
 	const pofa_schedule *v = &u->s.sched;
 	int i = u->s.sched_stage;
 	th_on(u, TH_TEXT);
@@ -587,8 +652,7 @@ static void draw_log(ui *u, int y, int x, int h, int w)
 		snprintf(title, sizeof title, "events (following) [PgUp/PgDn Home/End /]");
 	else
 		snprintf(title, sizeof title, "events %d-%d of %d [End/F: follow]", first + 1, last, u->s.nlog);
-	box_title(u, y, x, h, w, title);
-	u->log_y = y, u->log_x = x, u->log_h = h, u->log_w = w;
+	pane_box(u, PANE_LOG, y, x, h, w, title);
 	for (int i = first; i < last; i++) {
 		int el = u->s.logkind[i] == POFA_EV_ERROR ? TH_LOG_ERROR : TH_TEXT;
 		int hit = u->search[0] && strstr(u->s.logl[i], u->search);
@@ -602,6 +666,49 @@ static void draw_log(ui *u, int y, int x, int h, int w)
 	}
 }
 
+
+/* the mask map of the selected matrix: an overlay over most of the screen,
+ * each cell the share of weights kept in its block */
+static void draw_zoom(ui *u, int H, int W)
+{
+	int y = 2, x = 2, h = H - 4, w = W - 4;
+	if (h < 6 || w < 20)
+		return;
+	th_on(u, TH_TEXT);
+	for (int r = 0; r < h; r++)
+		mvhline(y + r, x, ' ', w);
+	th_off(u, TH_TEXT);
+	int sl = u->sel_row, sc = u->sel_col;
+	char what[32], title[160];
+	if (sl == u->s.nlayers)
+		snprintf(what, sizeof what, "the pooler");
+	else
+		snprintf(what, sizeof what, "L%d %s", sl, mat_short[sc]);
+	snprintf(title, sizeof title, "mask of %s in %s [Esc] back", what,
+	         u->s.sp_stage >= 0 ? u->s.rc->stages[u->s.sp_stage].name : "the model");
+	box_title(u, y, x, h, w, title);
+	/* the room a mask map has: the engine is asked for this size */
+	u->zoom_rows = h - 3;
+	u->zoom_cols = w - 4;
+	if (!u->s.zvalid || u->s.zlayer != (sl == u->s.nlayers ? -1 : sl) || (int)u->s.zrole != sc) {
+		th_on(u, TH_TEXT);
+		mvprintw(y + 1, x + 2, "waiting for the engine (next step)...");
+		th_off(u, TH_TEXT);
+		return;
+	}
+	static const char *shade = " .:-=+*#%@";
+	for (int i = 0; i < u->s.zrows && i < h - 3; i++)
+		for (int j = 0; j < u->s.zcols && j < w - 4; j++) {
+			int kept = u->s.zgrid[i * u->s.zcols + j] - 1;
+			th_on(u, heat_el(1.0f - kept / 100.0f));
+			mvaddch(y + 1 + i, x + 2 + j, (chtype)shade[kept * 9 / 100]);
+			th_off(u, heat_el(1.0f - kept / 100.0f));
+		}
+	th_on(u, TH_TEXT);
+	put(y + h - 2, x + 2, w - 4, "%d x %d blocks; each = share kept in its block (' ' none, '@' all); sparsity %.2f%%",
+	    u->s.zrows, u->s.zcols, 100.0 * u->s.sp[sl == u->s.nlayers ? TUI_MAXL : sl][sc]);
+	th_off(u, TH_TEXT);
+}
 
 static void draw_help(ui *u, int H, int W)
 {
@@ -698,33 +805,47 @@ void tui_draw(ui *u)
 	}
 	int bottom = H - 1;
 	int body = bottom - top;
-	int left = u->show[PANE_HEAT] || u->show[PANE_SCHED] ? W * 11 / 20 : W;
-	int right = W - left;
-	/* left: chart over eval; right: heatmap, schedule, log */
-	int ly = top, lh_chart = u->show[PANE_EVAL] ? body * 3 / 5 : body;
-	if (!u->show[PANE_CHART])
-		lh_chart = 0;
-	if (u->show[PANE_CHART])
-		draw_chart(u, ly, 0, lh_chart, left);
-	if (u->show[PANE_EVAL])
-		draw_eval(u, ly + lh_chart, 0, body - lh_chart, left);
-	int ry = top;
-	if (right > 0) {
-		int rem = body;
-		int hh = u->show[PANE_HEAT] ? (u->s.nlayers > 0 ? u->s.nlayers : 2) + 6 : 0;
-		if (hh > rem * 3 / 5)
-			hh = rem * 3 / 5;
-		int sh = u->show[PANE_SCHED] ? 5 : 0;
-		if (u->show[PANE_HEAT])
-			draw_heat(u, ry, left, hh, right);
-		ry += hh;
-		if (u->show[PANE_SCHED])
-			draw_sched(u, ry, left, sh, right);
-		ry += sh;
-		if (u->show[PANE_LOG] && bottom - ry > 2)
-			draw_log(u, ry, left, bottom - ry, right);
-	} else if (u->show[PANE_LOG] && !u->show[PANE_EVAL] && !u->show[PANE_CHART]) {
-		draw_log(u, top, 0, body, W);
+	for (int k = 0; k < PANE_COUNT; k++)
+		u->pane_h[k] = 0;   /* not drawn: no mouse there */
+	if (u->maxed && u->show[u->focus]) {
+		/* z: the focused pane alone in the body */
+		switch (u->focus) {
+		case PANE_CHART: draw_chart(u, top, 0, body, W); break;
+		case PANE_HEAT: draw_heat(u, top, 0, body, W); break;
+		case PANE_EVAL: draw_eval(u, top, 0, body, W); break;
+		case PANE_SCHED: draw_sched(u, top, 0, body < 8 ? body : 8, W); break;
+		default: draw_log(u, top, 0, body, W); break;
+		}
+	} else {
+		/* left: chart over eval; right: heatmap, schedule, log; a column
+		 * with nothing shown gives its room to the other */
+		int lcol = u->show[PANE_CHART] || u->show[PANE_EVAL];
+		int rcol = u->show[PANE_HEAT] || u->show[PANE_SCHED] || u->show[PANE_LOG];
+		int left = !lcol ? 0 : rcol ? W * 11 / 20 : W, right = W - left;
+		int lh_chart = !u->show[PANE_CHART] ? 0 : u->show[PANE_EVAL] ? body * 3 / 5 : body;
+		if (u->show[PANE_CHART])
+			draw_chart(u, top, 0, lh_chart, left);
+		if (u->show[PANE_EVAL])
+			draw_eval(u, top + lh_chart, 0, body - lh_chart, left);
+		int ry = top;
+		if (right > 0) {
+			int hh = u->show[PANE_HEAT] ? (u->s.nlayers > 0 ? u->s.nlayers : 2) + 6 : 0;
+			if (hh > body * 3 / 5 && u->show[PANE_LOG])
+				hh = body * 3 / 5;
+			if (hh > body)
+				hh = body;
+			int sh = u->show[PANE_SCHED] ? 5 : 0;
+			if (!u->show[PANE_LOG] && u->show[PANE_SCHED] && !u->show[PANE_HEAT])
+				sh = body < 8 ? body : 8;
+			if (u->show[PANE_HEAT])
+				draw_heat(u, ry, left, hh, right);
+			ry += hh;
+			if (u->show[PANE_SCHED] && bottom - ry >= sh)
+				draw_sched(u, ry, left, sh, right);
+			ry += sh;
+			if (u->show[PANE_LOG] && bottom - ry > 2)
+				draw_log(u, ry, left, bottom - ry, right);
+		}
 	}
 	/* status line */
 	th_on(u, TH_HEADER);
@@ -744,10 +865,27 @@ void tui_draw(ui *u)
 		mvhline(bottom - 1, 0, ' ', W);
 		mvprintw(bottom - 1, 1, "%.*s", W - 2, u->msg);
 		mvprintw(bottom, 1, "%.*s", W - 2, u->msg + W - 2);
-	} else
-		mvprintw(bottom, 1, "%.*s", W - 2, u->msg[0] ? u->msg : u->s.ended ? "? help  x export  q quit"
-		         : "? help  Space pause  e edit  x export  n skip  q quit");
+	} else if (u->msg[0]) {
+		mvprintw(bottom, 1, "%.*s", W - 2, u->msg);
+	} else {
+		/* the focused pane's keys, then the run's (what a finished run
+		 * still does); the run's shortened when the line is narrow */
+		const char *run[3] = { u->s.ended ? "Tab focus  z max  ? help  x export  q quit"
+		                                  : "Tab focus  z max  ? help  Space pause  e edit  x export  n skip  q quit",
+		                       u->s.ended ? "? help  x export  q quit"
+		                                  : "? help  Space pause  e edit  x export  n skip  q quit",
+		                       "? help  q quit" };
+		char line[400];
+		for (int k = 0; k < 3; k++) {
+			snprintf(line, sizeof line, "%s | %s", tui_pane_keys(u), run[k]);
+			if ((int)strlen(line) <= W - 2)
+				break;
+		}
+		mvprintw(bottom, 1, "%.*s", W - 2, line);
+	}
 	th_off(u, TH_HEADER);
+	if (u->zoom)
+		draw_zoom(u, H, W);
 	if (u->help)
 		draw_help(u, H, W);
 	if (u->mode == MODE_FORM)

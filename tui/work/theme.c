@@ -22,7 +22,7 @@ const char *const pofa_theme_elements[TH_COUNT] = {
 	"status_waiting", "status_running", "status_paused", "status_done", "status_failed",
 	"chart_teacher", "chart_task", "chart_kd", "chart_total",
 	"heatmap_0", "heatmap_1", "heatmap_2", "heatmap_3", "heatmap_4", "heatmap_empty",
-	"log_error",
+	"log_error", "background",
 };
 _Static_assert(sizeof pofa_theme_elements / sizeof *pofa_theme_elements == TH_COUNT, "theme elements");
 
@@ -66,7 +66,7 @@ void pofa_theme_default(pofa_theme *t)
 		"245/white", "46/green bold", "214/yellow bold", "39/cyan", "196/red bold",
 		"141/magenta", "46/green", "214/yellow", "39/cyan",
 		"black 28/green", "black 148/green", "black 220/yellow", "black 208/red", "white 160/red",
-		"245/white", "196/red bold",
+		"245/white", "196/red bold", "default",
 	};
 	memset(t->e, 0, sizeof t->e);
 	snprintf(t->name, sizeof t->name, "default");
@@ -210,11 +210,23 @@ int pofa_theme_attr(const pofa_theme *t, int el)
 
 void pofa_theme_apply(pofa_theme *t)
 {
-	if (!t->started || t->mono)
+	if (!t->started)
 		return;
+	if (t->mono) {
+		bkgd(A_NORMAL);
+		return;
+	}
+	/* a theme that sets its background (light) paints the whole screen
+	 * with it, and its elements' "default" colours are the background's:
+	 * it reads the same on a dark terminal */
 	int many = COLORS >= 256;
-	for (int i = 0; i < TH_COUNT; i++)
-		init_pair((short)(i + 1), many ? t->e[i].fg256 : t->e[i].fg8, many ? t->e[i].bg256 : t->e[i].bg8);
+	const pofa_theme_entry *b = &t->e[TH_BACKGROUND];
+	short bfg = many ? b->fg256 : b->fg8, bbg = many ? b->bg256 : b->bg8;
+	for (int i = 0; i < TH_COUNT; i++) {
+		short fg = many ? t->e[i].fg256 : t->e[i].fg8, bg = many ? t->e[i].bg256 : t->e[i].bg8;
+		init_pair((short)(i + 1), fg < 0 ? bfg : fg, bg < 0 ? bbg : bg);
+	}
+	bkgd(COLOR_PAIR(TH_BACKGROUND + 1) | ' ');
 }
 
 void pofa_theme_start(pofa_theme *t)

@@ -11,6 +11,7 @@ enum {
 	TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL,
 	TH_HEAT0, TH_HEAT1, TH_HEAT2, TH_HEAT3, TH_HEAT4, TH_HEAT_EMPTY,
 	TH_LOG_ERROR,
+	TH_BACKGROUND,     /* the screen's own colours; elements with "default" take them */
 	TH_COUNT
 };
 extern const char *const pofa_theme_elements[TH_COUNT];

@@ -14,10 +14,12 @@
 #ifndef POFA_TUI_UI_H
 #define POFA_TUI_UI_H
 
+#include "tui/work/conf.h"
 #include "tui/work/state.h"
 #include "tui/work/tui.h"
 
 enum { PANE_CHART, PANE_HEAT, PANE_EVAL, PANE_SCHED, PANE_LOG, PANE_HEADER, PANE_COUNT };
+_Static_assert(PANE_COUNT == TUI_PANES, "conf.c names the panes in this order");
 enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM, MODE_SEARCH };
 enum { ASK_SKIP, ASK_QUIT, ASK_LR };
 #define TUI_MIN_W 80
@@ -32,6 +34,13 @@ typedef struct ui {
 	char theme_name[64];
 	/* the view */
 	int show[PANE_COUNT];
+	int focus;                    /* the focused pane: keys act on it (PANE_CHART..PANE_LOG) */
+	int maxed;                    /* z: the focused pane takes the whole body */
+	int series_sel;               /* the chart's picked series (teacher, task, kd, total) */
+	int series_off[4];            /* series hidden from the chart */
+	int series_have[4];           /* series the chart's window has (as last drawn) */
+	int pane_y[PANE_COUNT], pane_x[PANE_COUNT], pane_h[PANE_COUNT], pane_w[PANE_COUNT];  /* as drawn: the mouse */
+	char conf_path[1024];         /* pofa.conf: the theme and the panes shown, remembered */
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
 	int per_class;                /* the evaluation pane shows the last one class by class */
 	int help_top;                 /* the help overlay's first line shown */
@@ -42,7 +51,6 @@ typedef struct ui {
 	pofa_command pending;         /* an edit waiting for its confirmation */
 	char prompt[512];             /* the export prompt */
 	char search[64];              /* the event log's search ("": none); n/N move while set */
-	int log_y, log_x, log_h, log_w;   /* the event log pane, for the mouse wheel */
 	char msg[256];                /* the status line */
 	int mouse;
 	int dirty;
@@ -66,6 +74,10 @@ void tui_key(ui *u, int ch);
 void tui_command(ui *u, enum pofa_cmd_kind kind);
 /* asks the engine for the selected matrix's mask map, at the pane's size */
 void tui_request_mask(ui *u);
+/* the footer's keys for the focused pane, and the theme and panes
+ * written to pofa.conf (a failure on the status line) */
+const char *tui_pane_keys(const ui *u);
+void tui_conf_remember(ui *u);
 /* the help overlay lists the binding table */
 int tui_bindings(const char **keys, const char **help, int cap);
 

@@ -31,6 +31,9 @@ void tui_take_event(void *arg, const pofa_event *e)
 		snprintf(u->msg, sizeof u->msg, "%.250s", e->text);
 	if (e->kind == POFA_EV_SCHEDULE)
 		snprintf(u->msg, sizeof u->msg, "schedule edit applied at step %lld: %.200s", (long long)e->step, e->text);
+	/* the mask on screen follows the pruning */
+	if (e->kind == POFA_EV_PRUNE && u->zoom)
+		tui_request_mask(u);
 	if (e->kind == POFA_EV_LOG && !strncmp(e->text, "schedule edit refused: ", 23))
 		snprintf(u->msg, sizeof u->msg, "refused: %.240s", e->text + 23);
 	u->dirty = 1;
@@ -67,13 +70,25 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 	u->s.t_start = tui_now();
 	if (d->resume)   /* the run so far: chart, heatmap, evaluations, log, clock */
 		u->s.t_start -= tui_state_replay(&u->s, d->dir);
-	for (int k = 0; k < PANE_COUNT; k++)
-		u->show[k] = 1;
+	/* what the last run left in pofa.conf: the theme (--theme wins) and
+	 * the panes shown; a damaged file is said in the log and replaced */
+	tui_conf conf;
+	char conferr[1100] = "";
+	tui_conf_path(u->conf_path, sizeof u->conf_path);
+	if (tui_conf_load(&conf, u->conf_path, err) > 1)
+		snprintf(conferr, sizeof conferr, "%s; the defaults are used", err->msg);
+	memcpy(u->show, conf.show, sizeof u->show);
+	u->focus = PANE_HEAT;
+	if (!u->show[u->focus])
+		for (int k = PANE_LOG; k >= 0; k--)
+			if (u->show[k])
+				u->focus = k;
 	u->mouse = o->mouse;
 	setlocale(LC_ALL, "");
 	/* the theme: read before curses starts; a bad one is shown in the log */
 	char themerr[1100] = "";
-	if (pofa_theme_load(&u->th, o->theme, o->no_color, err)) {
+	const char *theme = o->theme ? o->theme : conf.theme[0] ? conf.theme : NULL;
+	if (pofa_theme_load(&u->th, theme, o->no_color, err)) {
 		snprintf(themerr, sizeof themerr, "%s; the default theme is used", err->msg);
 		pofa_theme_default(&u->th);
 	}
@@ -84,6 +99,8 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 	start_curses(u);
 	if (themerr[0])
 		tui_state_log(&u->s, POFA_EV_ERROR, "%s", themerr);
+	if (conferr[0])
+		tui_state_log(&u->s, POFA_EV_ERROR, "%s", conferr);
 	int rc2 = pofa_driver_start(d, err);
 	u->dirty = 1;
 	while (!rc2 && !(u->s.ended && (u->quit_sent || o->exit_at_end))) {
