@@ -30,6 +30,20 @@ CPPFLAGS += -D_GNU_SOURCE -DPOFA_VERSION=\"$(VERSION)\" -DPOFA_THEMEDIR=\"$(THEM
 LDLIBS   += $(PKG_LIBS) -lcsv -lpthread -lm
 TEST_LIBS = -lcmocka
 
+# Open MPI (optional, engine/run/dist.h): data-parallel training under
+# mpirun. Found through pkg-config (ompi-c); MPI=1 insists, MPI=0 leaves it
+# out. Without it the program is the single-process one.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+ifeq ($(MPI_LIBS),)
+$(error MPI=1 but pkg-config knows no ompi-c: install libopenmpi-dev (make deps does))
+endif
+CPPFLAGS += -DPOFA_MPI $(MPI_CFLAGS)
+LDLIBS   += $(MPI_LIBS)
+endif
+
 # ASan + UBSan build (make asan)
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -40,7 +54,8 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 DEB_PKGS = gcc make pkg-config libopenblas-dev libcjson-dev libcmocka-dev \
            libncurses-dev libcsv-dev libutf8proc-dev libinih-dev zlib1g-dev \
            libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
-           tmux mandoc libxml2-utils dict-gcide wordnet-base
+           tmux mandoc libxml2-utils dict-gcide wordnet-base \
+           libopenmpi-dev openmpi-bin
 # a browser for report.html's rendering test: installed where apt can,
 # the test skipped (and says so) where not
 BROWSER_PKGS = chromium

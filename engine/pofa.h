@@ -134,6 +134,23 @@ void pofa_model_set_saved_dropout(pofa_model *m, float hidden, float attention, 
 void pofa_model_set_seed(pofa_model *m, uint64_t seed);
 void pofa_model_set_mlm_positions(pofa_model *m, enum pofa_mlm_positions which);
 
+/* Data-parallel shards (engine/run/dist.h): a shard of a whole batch runs
+ * as its rows would in the whole one. row0 places its first row (dropout
+ * masks); den holds the whole batch's loss denominators, so that the
+ * shards' losses and gradients sum to the whole batch's means (NULL or
+ * zeros: the batch's own). range_sum: called with a QAT input range of a
+ * training forward (lo, hi) to make it the whole batch's (min and max over
+ * the shards); NULL: none. */
+typedef struct pofa_loss_den {
+	int64_t task[2];   /* MLM tokens, CLS examples, span starts; span ends */
+	int64_t kd;        /* rows the distillation loss averages over */
+} pofa_loss_den;
+void pofa_model_set_shard(pofa_model *m, int64_t row0, const pofa_loss_den *den,
+                          void (*range_sum)(float *lo, float *hi));
+/* the denominators the losses use for batch b (with the current MLM
+ * positions), as if it were one batch */
+void pofa_model_loss_den(const pofa_model *m, const pofa_batch *b, pofa_loss_den *den);
+
 /* Forward pass up to the head's logits. train: dropout as configured. */
 int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *err);
 /* The head's task loss on the last forward pass; also sets the gradient of

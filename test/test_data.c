@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "test/fixture.h"
+#include "data/task/taskset.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -383,6 +384,53 @@ static void test_tsv(void **st)
 
 /* ---- SQuAD --------------------------------------------------------------------- */
 
+/* eval_examples: a split sorted by label, sampled evenly, keeps its mix;
+ * the rows, labels, texts and lines stay together */
+static void test_taskset_sample(void **st)
+{
+	(void)st;
+	char body[4096] = "sentence1\tlabel\n";
+	for (int i = 0; i < 30; i++)   /* ten "a", ten "b", ten "c", in that order */
+		snprintf(body + strlen(body), sizeof body - strlen(body), "%s\t%c\n", i % 2 ? "hello world" : "the long",
+		         "abc"[i / 10]);
+	char path[512];
+	snprintf(path, sizeof path, "%s/sorted.tsv", dir);
+	fx_spit(path, body, strlen(body));
+	pofa_task_spec spec = text_spec(body);
+	pofa_labels labels = { 0 };
+	pofa_taskset ts;
+	pofa_err err;
+	pofa_tokenizer *tk = tok();
+	if (pofa_taskset_load(&spec, path, tk, 8, &labels, &ts, &err))
+		fail_msg("%s", err.msg);
+	int ids7[8];
+	memcpy(ids7, ts.ids + 7 * 8, sizeof ids7);   /* example 7: "hello world" */
+	assert_int_equal(pofa_taskset_sample(&ts, 0, &err), 0);   /* 0: all */
+	assert_int_equal(ts.n, 30);
+	assert_int_equal(pofa_taskset_sample(&ts, 10, &err), 0);
+	assert_int_equal(ts.n, 10);   /* one in 3: examples 0, 3, ..., 27 */
+	int per[3] = { 0 };
+	for (int j = 0; j < ts.n; j++) {
+		per[ts.labels[j]]++;
+		assert_int_equal(ts.text.line[j], 2 + 3 * j);   /* the file's line of example 3j */
+		assert_int_equal(ts.text.label[j], ts.labels[j]);
+	}
+	if (per[0] < 3 || per[1] < 3 || per[2] < 3)
+		fail_msg("sampled labels a/b/c: %d/%d/%d (expected every label, as in the file)", per[0], per[1], per[2]);
+	/* the sample's rows are the examples' own: example 9 (j = 3) is "hello world" */
+	assert_memory_equal(ts.ids + 3 * 8, ids7, sizeof ids7);
+	assert_string_equal(ts.text.a[3], "hello world");
+	assert_non_null(strstr(ts.summary, "10 of 30 evaluated"));
+	pofa_taskset_free(&ts);
+	/* SQuAD: its features are not examples; refused */
+	pofa_taskset q = { .format = POFA_TASK_SQUAD, .n = 5 };
+	snprintf(q.path, sizeof q.path, "dev.json");
+	if (pofa_taskset_sample(&q, 2, &err) != POFA_ERR_INPUT || !strstr(err.msg, "dev.json"))
+		fail_msg("SQuAD sample: expected status 2 naming the file, got %s", err.msg);
+	pofa_labels_free(&labels);
+	pofa_tokenizer_free(tk);
+}
+
 static void test_squad(void **st)
 {
 	(void)st;
@@ -714,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_tokenizer_offsets_and_pairs),
 		cmocka_unit_test(test_tokenizer_casing),
 		cmocka_unit_test(test_tsv),
+		cmocka_unit_test(test_taskset_sample),
 		cmocka_unit_test(test_squad),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_mlm),

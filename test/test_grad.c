@@ -178,9 +178,9 @@ static void test_layernorm_dropout(void **st)
 		fill(R, N * C, 15, 1.0f);
 		float p = withdrop ? 0.3f : 0.0f;
 		uint64_t key = 0x1234;
-		pofa_residual_layernorm_forward(&kc.k, out, r, mean, rstd, x, res, w, b, N, C, 1e-5f, key, p);
+		pofa_residual_layernorm_forward(&kc.k, out, r, mean, rstd, x, res, w, b, N, C, 1e-5f, key, 0, p);
 		pofa_layernorm_backward(&kc.k, dr, dw, db, R, r, mean, rstd, w, N, C);
-		pofa_dropout_backward(&kc.k, dx, dr, N * C, key, p);
+		pofa_dropout_backward(&kc.k, dx, dr, N * C, key, 0, p);
 		double X[N * C], RES[N * C], W[C], Bb[C], RR[N * C];
 		for (int i = 0; i < N * C; i++) { X[i] = x[i]; RES[i] = res[i]; RR[i] = R[i]; }
 		for (int i = 0; i < C; i++) { W[i] = w[i]; Bb[i] = b[i]; }
@@ -282,7 +282,7 @@ static void test_attention(void **st)
 			fill(R, B * T * C, 32, 1.0f);
 			float p = withdrop ? 0.25f : 0.0f;
 			uint64_t key = 99;
-			pofa_attention_forward(&kc.k, ctx, att, withdrop ? attd : att, qkv, mask, B, T, C, NH, key, p);
+			pofa_attention_forward(&kc.k, ctx, att, withdrop ? attd : att, qkv, mask, B, T, C, NH, key, 0, p);
 			pofa_attention_backward(&kc.k, dqkv, R, qkv, att, withdrop ? attd : att, B, T, C, NH, p);
 			double Q[B * T * 3 * C], RR[B * T * C], num[B * T * 3 * C], h = 1e-6;
 			for (int i = 0; i < B * T * 3 * C; i++) Q[i] = qkv[i];

@@ -99,6 +99,10 @@ static void test_errors(void **st)
 	             "4: unknown key \"learning_rate\" in [stage a]");
 	expect_error("[stage a]\nkind = mlm\nsteps = ten\n", NULL, 0, "3: steps = ten: want a number");
 	expect_error("[stage a]\nkind = mlm\nsteps = 1.5\n", NULL, 0, "steps = 1.5: want a whole number");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\neval_examples = 100\n", NULL, 0,
+	             "stage a: eval_examples takes a share of a TSV or CSV task's dev and test examples; this stage's "
+	             "evaluation is masked-LM");
+	expect_error("[stage a]\nkind = mlm\nsteps = 1\neval_examples = -1\n", NULL, 0, "eval_examples");
 	expect_error("[stage a]\nkind = mlm\nsteps = 10\nlr = -1\n", NULL, 0, "4: lr = -1");
 	expect_error("[stage a]\nkind = train\nsteps = 1\n", NULL, 0, "2: kind = train: want mlm, prune");
 	expect_error("[stage a]\nsteps = 1\n", NULL, 0, "1: stage a has no kind");

@@ -1,6 +1,7 @@
 /* main.c - the pofa command: subcommand dispatch, --help, --version. */
 #include "tui/cli.h"
 #include "engine/kernels/cpu.h"
+#include "engine/run/dist.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-		printf("pofa %s\n", POFA_VERSION);
+		printf("pofa %s%s\n", POFA_VERSION, pofa_dist_built() ? " (Open MPI: runs data-parallel under mpirun)" : "");
 		return 0;
 	}
 	if (a[0] == '-')

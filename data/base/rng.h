@@ -6,6 +6,7 @@
 #ifndef POFA_BASE_RNG_H
 #define POFA_BASE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 static inline uint64_t pofa_mix64(uint64_t z)
@@ -15,6 +16,16 @@ static inline uint64_t pofa_mix64(uint64_t z)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* FNV-1a of n bytes: a recipe's hash, a stage name's seed, a mask's digest */
+static inline uint64_t pofa_fnv1a(const void *p, size_t n)
+{
+	const unsigned char *t = p;
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ t[i]) * 1099511628211ULL;
+	return h;
 }
 
 typedef struct pofa_rng { uint64_t s; } pofa_rng;

@@ -15,6 +15,52 @@ void pofa_taskset_free(pofa_taskset *ts)
 	memset(ts, 0, sizeof *ts);
 }
 
+int pofa_taskset_sample(pofa_taskset *ts, long max, pofa_err *err)
+{
+	if (max <= 0 || max >= ts->n)
+		return POFA_OK;
+	if (ts->format == POFA_TASK_SQUAD)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: eval_examples takes examples of TSV and CSV tasks, not SQuAD "
+		                  "features", ts->path);
+	int n = ts->n, T = ts->T, k = (int)((n + max - 1) / max), m = (n + k - 1) / k;
+	int *ids = malloc((size_t)m * 3 * T * sizeof(int));
+	if (!ids)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", ts->path);
+	pofa_text_task *t = &ts->text;
+	for (int j = 0; j < m; j++) {
+		int i = j * k;
+		memcpy(ids + (size_t)j * T, ts->ids + (size_t)i * T, (size_t)T * sizeof(int));
+		memcpy(ids + (size_t)(m + j) * T, ts->types + (size_t)i * T, (size_t)T * sizeof(int));
+		memcpy(ids + (size_t)(2 * m + j) * T, ts->mask + (size_t)i * T, (size_t)T * sizeof(int));
+		ts->labels[j] = ts->labels[i];
+	}
+	/* the texts kept alongside: predictions name each example's line */
+	for (int i = 0; i < t->n; i++) {
+		if (i % k == 0) {
+			int j = i / k;
+			t->a[j] = t->a[i];
+			if (t->b)
+				t->b[j] = t->b[i];
+			t->label[j] = t->label[i];
+			t->line[j] = t->line[i];
+		} else {
+			free(t->a[i]);
+			if (t->b)
+				free(t->b[i]);
+		}
+	}
+	t->n = m;
+	free(ts->ids);
+	ts->ids = ids;
+	ts->types = ids + (size_t)m * T;
+	ts->mask = ids + (size_t)2 * m * T;
+	ts->n = m;
+	size_t l = strlen(ts->summary);
+	snprintf(ts->summary + l, sizeof ts->summary - l, "; one in %d kept: %d of %d evaluated (eval_examples = %ld)",
+	         k, m, n, max);
+	return POFA_OK;
+}
+
 int pofa_taskset_load(const pofa_task_spec *spec, const char *path, pofa_tokenizer *tk, int T,
                       pofa_labels *labels, pofa_taskset *ts, pofa_err *err)
 {

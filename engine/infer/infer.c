@@ -776,7 +776,7 @@ static void head_mlm(pofa_infer *inf, const pofa_batch *b)
 	pofa_matmul_forward(k, inf->t1, inf->xm, inf->tw, NULL, M, C, C);
 	pofa_bias_gelu_forward(k, inf->t2, inf->t1, inf->tb, M, C);
 	pofa_residual_layernorm_forward(k, inf->t3, inf->t2, inf->mean, inf->rstd, inf->t2, NULL, inf->tlnw,
-	                                inf->tlnb, M, C, inf->cfg.layer_norm_eps, 0, 0.0f);
+	                                inf->tlnb, M, C, inf->cfg.layer_norm_eps, 0, 0, 0.0f);
 	pofa_matmul_forward(k, inf->logits, inf->t3, inf->wte, inf->mlmb, M, C, inf->V);
 }
 

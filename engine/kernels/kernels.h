@@ -57,15 +57,19 @@ void pofa_matmul_backward(pofa_kern *k, float *dinp, float *dw, float *dbias,
 void pofa_residual_layernorm_forward(pofa_kern *k, float *out, float *r, float *mean, float *rstd,
                                 const float *x, const float *res, const float *w,
                                 const float *b, int N, int C, float eps,
-                                uint64_t drop_key, float drop_p);
+                                uint64_t drop_key, uint64_t drop_off, float drop_p);
 /* dinp (N,C) = LN backward (assigned); dw, db += */
 void pofa_layernorm_backward(pofa_kern *k, float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *mean, const float *rstd,
                         const float *w, int N, int C);
-/* y = dropout-backward(dy): y = dy * keep / (1-p) ; in place allowed */
+/* y = dropout-backward(dy): y = dy * keep / (1-p) ; in place allowed.
+ * Element i's mask is a function of (key, off + i): off places a shard of
+ * a batch in the whole one (data-parallel ranks draw the masks of their
+ * rows as one process draws them). */
 void pofa_dropout_backward(pofa_kern *k, float *dx, const float *dy, int64_t n,
-                      uint64_t key, float p);
-void pofa_dropout_forward(pofa_kern *k, float *y, const float *x, int64_t n, uint64_t key, float p);
+                      uint64_t key, uint64_t off, float p);
+void pofa_dropout_forward(pofa_kern *k, float *y, const float *x, int64_t n, uint64_t key, uint64_t off,
+                          float p);
 
 /* f = pre + bias (in place in pre), g = gelu(f) */
 void pofa_bias_gelu_forward(pofa_kern *k, float *g, float *f, const float *bias, int N, int C);
@@ -76,7 +80,8 @@ float pofa_gelu(float x);
 /* qkv (B,T,3C) -> ctx (B,T,C); att/attd (B,NH,T,T) probabilities before /
  * after dropout (attd may equal att when p = 0). */
 void pofa_attention_forward(pofa_kern *k, float *ctx, float *att, float *attd, const float *qkv,
-                       const int *mask, int B, int T, int C, int NH, uint64_t drop_key, float p);
+                       const int *mask, int B, int T, int C, int NH, uint64_t drop_key, uint64_t drop_off,
+                       float p);
 void pofa_attention_backward(pofa_kern *k, float *dqkv, const float *dctx, const float *qkv,
                         const float *att, const float *attd, int B, int T, int C, int NH, float p);
 

@@ -122,7 +122,7 @@ static uint32_t drop_thresh(float p)
 typedef struct {
 	float *y;
 	const float *x;
-	uint64_t key;
+	uint64_t key, off;
 	float p;
 } drop_args;
 
@@ -132,24 +132,25 @@ POFA_CLONES static void drop_task(void *arg, int64_t i0, int64_t i1, int tid)
 	uint32_t th = drop_thresh(a->p);
 	float scale = 1.0f / (1.0f - a->p);
 	for (int64_t i = i0; i < i1; i++)
-		a->y[i] = pofa_dropout_keep(a->key, (uint64_t)i, th) ? a->x[i] * scale : 0.0f;
+		a->y[i] = pofa_dropout_keep(a->key, a->off + (uint64_t)i, th) ? a->x[i] * scale : 0.0f;
 }
 
-void pofa_dropout_forward(pofa_kern *k, float *y, const float *x, int64_t n, uint64_t key, float p)
+void pofa_dropout_forward(pofa_kern *k, float *y, const float *x, int64_t n, uint64_t key, uint64_t off, float p)
 {
 	if (p <= 0.0f) {
 		if (y != x)
 			memcpy(y, x, (size_t)n * sizeof *y);
 		return;
 	}
-	drop_args a = { y, x, key, p };
+	drop_args a = { y, x, key, off, p };
 	pofa_pool_run(k->pool, n, drop_task, &a);
 }
 
 /* the mask is the same function of (key, index): backward is the forward */
-void pofa_dropout_backward(pofa_kern *k, float *dx, const float *dy, int64_t n, uint64_t key, float p)
+void pofa_dropout_backward(pofa_kern *k, float *dx, const float *dy, int64_t n, uint64_t key, uint64_t off,
+                           float p)
 {
-	pofa_dropout_forward(k, dx, dy, n, key, p);
+	pofa_dropout_forward(k, dx, dy, n, key, off, p);
 }
 
 /* ---- residual + LayerNorm ---------------------------------------------- */
@@ -159,7 +160,7 @@ typedef struct {
 	const float *x, *res, *w, *b;
 	int C;
 	float eps;
-	uint64_t key;
+	uint64_t key, off;
 	float p;
 } ln_args;
 
@@ -175,7 +176,7 @@ POFA_CLONES static void ln_forward_task(void *arg, int64_t i0, int64_t i1, int t
 		float *r = a->r + i * C;
 		if (a->p > 0.0f) {
 			for (int c = 0; c < C; c++) {
-				uint64_t idx = (uint64_t)(i * C + c);
+				uint64_t idx = a->off + (uint64_t)(i * C + c);
 				r[c] = pofa_dropout_keep(a->key, idx, th) ? x[c] * scale : 0.0f;
 			}
 		} else if (r != x) {
@@ -207,9 +208,9 @@ POFA_CLONES static void ln_forward_task(void *arg, int64_t i0, int64_t i1, int t
 void pofa_residual_layernorm_forward(pofa_kern *k, float *out, float *r, float *mean, float *rstd,
                                 const float *x, const float *res, const float *w,
                                 const float *b, int N, int C, float eps,
-                                uint64_t drop_key, float drop_p)
+                                uint64_t drop_key, uint64_t drop_off, float drop_p)
 {
-	ln_args a = { out, r, mean, rstd, x, res, w, b, C, eps, drop_key, drop_p };
+	ln_args a = { out, r, mean, rstd, x, res, w, b, C, eps, drop_key, drop_off, drop_p };
 	pofa_pool_run(k->pool, N, ln_forward_task, &a);
 }
 
@@ -326,7 +327,7 @@ typedef struct {
 	const float *catt, *cattd;
 	const int *mask;
 	int B, T, C, NH;
-	uint64_t key;
+	uint64_t key, off;
 	float p;
 } att_args;
 
@@ -368,7 +369,7 @@ POFA_CLONES static void att_forward_task(void *arg, int64_t u0, int64_t u1, int 
 		float *P = S;
 		if (a->p > 0.0f) {
 			float *Pd = a->attd + (size_t)u * T * T;
-			uint64_t base = (uint64_t)u * T * T;
+			uint64_t base = a->off + (uint64_t)u * T * T;
 			for (int64_t j = 0; j < (int64_t)T * T; j++)
 				Pd[j] = pofa_dropout_keep(a->key, base + j, th) ? S[j] * dscale : 0.0f;
 			P = Pd;
@@ -379,10 +380,11 @@ POFA_CLONES static void att_forward_task(void *arg, int64_t u0, int64_t u1, int 
 }
 
 void pofa_attention_forward(pofa_kern *k, float *ctx, float *att, float *attd, const float *qkv,
-                       const int *mask, int B, int T, int C, int NH, uint64_t drop_key, float p)
+                       const int *mask, int B, int T, int C, int NH, uint64_t drop_key, uint64_t drop_off,
+                       float p)
 {
 	att_args a = { .k = k, .ctx = ctx, .att = att, .attd = attd, .qkv = qkv, .mask = mask,
-	               .B = B, .T = T, .C = C, .NH = NH, .key = drop_key, .p = p };
+	               .B = B, .T = T, .C = C, .NH = NH, .key = drop_key, .off = drop_off, .p = p };
 	pofa_pool_run(k->pool, (int64_t)B * NH, att_forward_task, &a);
 }
 

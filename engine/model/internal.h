@@ -75,6 +75,9 @@ struct pofa_model {
 	uint64_t seed;
 	uint64_t fwd_count;      /* training forward passes: dropout streams */
 	uint64_t key;            /* dropout key of the last forward */
+	int64_t row0;            /* a data-parallel shard's first row in the whole batch */
+	pofa_loss_den den;       /* the whole batch's loss denominators (0: this batch's own) */
+	void (*range_sum)(float *lo, float *hi);   /* QAT ranges over the shards (NULL: none) */
 	int train;               /* last forward was a training one */
 	enum pofa_mlm_positions mlm_positions;
 	int B, T, nrows;

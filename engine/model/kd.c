@@ -12,6 +12,7 @@ typedef struct {
 	const float *t;
 	float T, weight;
 	int rows, V;
+	int64_t den;   /* rows averaged over: these, or the whole batch's (a shard) */
 	double *sums;
 } kd_args;
 
@@ -35,7 +36,7 @@ POFA_CLONES static void kd_task(void *arg, int64_t r0, int64_t r1, int tid)
 	pofa_model *m = ka->m;
 	const float *s = m->a.logits, *t = ka->t;
 	float *ds = m->a.dlogits;
-	float invT = 1.0f / ka->T, g = ka->weight * ka->T / (float)ka->rows;
+	float invT = 1.0f / ka->T, g = ka->weight * ka->T / (float)ka->den;
 	double sum = 0.0;
 	for (int64_t r = r0; r < r1; r++) {
 		long b, es;
@@ -87,11 +88,12 @@ double pofa_model_kd(pofa_model *m, const float *teacher_logits, float T, float 
 	if (rows <= 0)
 		return 0.0;
 	double sums[64] = { 0 };
-	kd_args ka = { m, teacher_logits, T, weight, rows, V, sums };
+	int64_t den = m->den.kd > 0 ? m->den.kd : rows;
+	kd_args ka = { m, teacher_logits, T, weight, rows, V, den, sums };
 	pofa_pool_run(m->pool, rows, kd_task, &ka);
 	double total = 0.0;
 	for (int t = 0; t < pofa_pool_size(m->pool); t++)
 		total += sums[t];
-	return total / rows * (double)T * (double)T;
+	return total / (double)den * (double)T * (double)T;
 }
 

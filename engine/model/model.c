@@ -576,9 +576,12 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 	emb_args ea = { m, b };
 	pofa_pool_run(m->pool, N, embed_task, &ea);
 	pofa_residual_layernorm_forward(k, a->eln, a->e, a->mean0, a->rstd0, a->e, NULL,
-	                           m->p.blk[PT_ELNW], m->p.blk[PT_ELNB], N, C, c->layer_norm_eps, 0, 0.0f);
+	                           m->p.blk[PT_ELNW], m->p.blk[PT_ELNB], N, C, c->layer_norm_eps, 0, 0, 0.0f);
 	float *h0 = ph > 0.0f ? a->h0 : a->eln;
-	pofa_dropout_forward(k, h0, a->eln, (int64_t)N * C, site_key(m, 0), ph);
+	/* a data-parallel shard draws its rows' masks where they sit in the
+	 * whole batch: element offsets of row0 */
+	uint64_t off_h = (uint64_t)m->row0 * T * C, off_a = (uint64_t)m->row0 * NH * T * T;
+	pofa_dropout_forward(k, h0, a->eln, (int64_t)N * C, site_key(m, 0), off_h, ph);
 
 	if (m->qat)
 		pofa_qat_quantize_weights(m);
@@ -595,13 +598,13 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 		               LW(m, PT_QKVW, (size_t)l * 3 * C * C), LAYER(m->p.blk[PT_QKVB], l, 3 * C), N,
 		               C, 3 * C);
 		pofa_attention_forward(k, ctx, att, attd, qkv, b->attention_mask, B, T, C, NH,
-		                  site_key(m, 1 + 3 * l), pa);
+		                  site_key(m, 1 + 3 * l), off_a, pa);
 		pofa_matmul_forward(k, a->tmp, qin(m, 4 * l + 1, ctx, (int64_t)N * C, obs),
 		               LW(m, PT_AOW, (size_t)l * C * C), LAYER(m->p.blk[PT_AOB], l, C), N, C, C);
 		pofa_residual_layernorm_forward(k, h1, r1, LAYER(a->mean1, l, mN), LAYER(a->rstd1, l, mN),
 		                           a->tmp, hin, LAYER(m->p.blk[PT_LN1W], l, C),
 		                           LAYER(m->p.blk[PT_LN1B], l, C), N, C, c->layer_norm_eps,
-		                           site_key(m, 2 + 3 * l), ph);
+		                           site_key(m, 2 + 3 * l), off_h, ph);
 		pofa_matmul_forward(k, f, qin(m, 4 * l + 2, h1, (int64_t)N * C, obs),
 		               LW(m, PT_FCW, (size_t)l * I * C), NULL, N, C, I);
 		pofa_bias_gelu_forward(k, g, f, LAYER(m->p.blk[PT_FCB], l, I), N, I);
@@ -610,7 +613,7 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 		pofa_residual_layernorm_forward(k, h2, r2, LAYER(a->mean2, l, mN), LAYER(a->rstd2, l, mN),
 		                           a->tmp, h1, LAYER(m->p.blk[PT_LN2W], l, C),
 		                           LAYER(m->p.blk[PT_LN2B], l, C), N, C, c->layer_norm_eps,
-		                           site_key(m, 3 + 3 * l), ph);
+		                           site_key(m, 3 + 3 * l), off_h, ph);
 		hin = h2;
 	}
 	const float *hL = hin;
@@ -634,7 +637,7 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 			pofa_bias_gelu_forward(k, a->t2, a->t1, m->p.blk[PT_TB], M, C);
 			pofa_residual_layernorm_forward(k, a->t3, a->t2, a->meant, a->rstdt, a->t2, NULL,
 			                           m->p.blk[PT_TLNW], m->p.blk[PT_TLNB], M, C,
-			                           c->layer_norm_eps, 0, 0.0f);
+			                           c->layer_norm_eps, 0, 0, 0.0f);
 			pofa_matmul_forward(k, a->logits, a->t3, m->p.blk[PT_WTE], m->p.blk[PT_MLMB], M, C,
 			               c->vocab_size);
 		}
@@ -647,7 +650,7 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 			a->pooled[i] = tanhf(a->pooled[i]);
 		float pc = !drop ? 0.0f : (c->classifier_dropout >= 0.0f ? c->classifier_dropout
 		                                                          : c->hidden_dropout_prob);
-		pofa_dropout_forward(k, a->pd, a->pooled, (int64_t)B * C, site_key(m, 1000), pc);
+		pofa_dropout_forward(k, a->pd, a->pooled, (int64_t)B * C, site_key(m, 1000), (uint64_t)m->row0 * C, pc);
 		pofa_matmul_forward(k, a->logits, a->pd, m->p.blk[PT_CLSW], m->p.blk[PT_CLSB], B, C,
 		               c->num_labels);
 		m->nrows = B;
@@ -675,6 +678,43 @@ const int *pofa_model_logit_positions(const pofa_model *m)
 
 /* ---- task losses -------------------------------------------------------- */
 
+void pofa_model_set_shard(pofa_model *m, int64_t row0, const pofa_loss_den *den,
+                          void (*range_sum)(float *lo, float *hi))
+{
+	m->row0 = row0;
+	if (den)
+		m->den = *den;
+	else
+		memset(&m->den, 0, sizeof m->den);
+	m->range_sum = range_sum;
+}
+
+void pofa_model_loss_den(const pofa_model *m, const pofa_batch *b, pofa_loss_den *den)
+{
+	memset(den, 0, sizeof *den);
+	int B = b->B, T = b->T, N = B * T;
+	if (m->head == POFA_HEAD_MLM) {
+		int64_t masked = 0, rows = 0;
+		for (int n = 0; n < N; n++) {
+			int lab = b->mlm_labels && b->mlm_labels[n] != POFA_IGNORE;
+			masked += lab;
+			rows += m->mlm_positions == POFA_MLM_ALL ? (!b->attention_mask || b->attention_mask[n]) : lab;
+		}
+		den->task[0] = masked;
+		den->kd = rows;
+	} else if (m->head == POFA_HEAD_CLS) {
+		for (int i = 0; i < B; i++)
+			den->task[0] += b->labels && b->labels[i] >= 0 && b->labels[i] < m->cfg.num_labels;
+		den->kd = B;
+	} else {
+		for (int i = 0; i < B; i++) {
+			den->task[0] += b->start_positions && b->start_positions[i] >= 0 && b->start_positions[i] < T;
+			den->task[1] += b->end_positions && b->end_positions[i] >= 0 && b->end_positions[i] < T;
+		}
+		den->kd = 2 * (int64_t)B;
+	}
+}
+
 float pofa_model_task_loss(pofa_model *m, const pofa_batch *b, float weight)
 {
 	model_acts *a = &m->a;
@@ -690,9 +730,10 @@ float pofa_model_task_loss(pofa_model *m, const pofa_batch *b, float weight)
 			memset(a->dlogits, 0, (size_t)M * m->cfg.vocab_size * sizeof(float));
 			return 0.0f;
 		}
+		double den = m->den.task[0] > 0 ? (double)m->den.task[0] : count;
 		double s = pofa_softmax_xent(&m->k, a->dlogits, a->logits, a->tgt, M, m->cfg.vocab_size,
-		                        m->cfg.vocab_size, weight / count, NULL);
-		return (float)(s / count);
+		                        m->cfg.vocab_size, (float)(weight / den), NULL);
+		return (float)(s / den);
 	}
 	if (m->head == POFA_HEAD_CLS) {
 		int count = 0;
@@ -705,9 +746,10 @@ float pofa_model_task_loss(pofa_model *m, const pofa_batch *b, float weight)
 			memset(a->dlogits, 0, (size_t)B * m->cfg.num_labels * sizeof(float));
 			return 0.0f;
 		}
+		double den = m->den.task[0] > 0 ? (double)m->den.task[0] : count;
 		double s = pofa_softmax_xent(&m->k, a->dlogits, a->logits, a->tgt, B, m->cfg.num_labels,
-		                        m->cfg.num_labels, weight / count, NULL);
-		return (float)(s / count);
+		                        m->cfg.num_labels, (float)(weight / den), NULL);
+		return (float)(s / den);
 	}
 	/* span: as Hugging Face, positions outside [0, T) are ignored, and the
 	 * loss is the mean of the start and end cross-entropies */
@@ -731,8 +773,9 @@ float pofa_model_task_loss(pofa_model *m, const pofa_batch *b, float weight)
 			memset(d, 0, (size_t)N * sizeof(float));
 			continue;
 		}
-		double s = pofa_softmax_xent(&m->k, d, which ? en : st, tgt, B, T, T, 0.5f * weight / count, NULL);
-		loss += 0.5f * (float)(s / count);
+		double den = m->den.task[which] > 0 ? (double)m->den.task[which] : count;
+		double s = pofa_softmax_xent(&m->k, d, which ? en : st, tgt, B, T, T, (float)(0.5 * weight / den), NULL);
+		loss += 0.5f * (float)(s / den);
 	}
 	for (int n = 0; n < N; n++) {
 		a->dlogits[2 * n] = a->dsse[n];
@@ -796,6 +839,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 	float ph = drop ? c->hidden_dropout_prob : 0.0f;
 	float pa = drop ? c->attention_probs_dropout_prob : 0.0f;
 	const float *hL = L > 0 ? LAYER(a->h2, L - 1, mN * C) : (ph > 0.0f ? a->h0 : a->eln);
+	uint64_t off_h = (uint64_t)m->row0 * T * C;
 
 	/* gradient of the encoder output, from the head */
 	float *dres = a->db;
@@ -819,7 +863,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		                                                          : c->hidden_dropout_prob);
 		pofa_matmul_backward(k, a->dpooled, m->g.blk[PT_CLSW], m->g.blk[PT_CLSB], a->dlogits, a->pd,
 		                m->p.blk[PT_CLSW], B, C, c->num_labels, 0);
-		pofa_dropout_backward(k, a->dpooled, a->dpooled, (int64_t)B * C, site_key(m, 1000), pc);
+		pofa_dropout_backward(k, a->dpooled, a->dpooled, (int64_t)B * C, site_key(m, 1000), (uint64_t)m->row0 * C, pc);
 		for (int i = 0; i < B * C; i++)
 			a->dpooled[i] *= 1.0f - a->pooled[i] * a->pooled[i];
 		pofa_matmul_backward(k, a->dpin, m->g.blk[PT_POOLW], m->g.blk[PT_POOLB], a->dpooled,
@@ -847,7 +891,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		                   dres, r2, LAYER(a->mean2, l, mN), LAYER(a->rstd2, l, mN),
 		                   LAYER(m->p.blk[PT_LN2W], l, C), N, C);
 		/* dA = dr2 = dL/dh1 (residual) ; dB = dL/dfo */
-		pofa_dropout_backward(k, dB, dA, (int64_t)N * C, site_key(m, 3 + 3 * l), ph);
+		pofa_dropout_backward(k, dB, dA, (int64_t)N * C, site_key(m, 3 + 3 * l), off_h, ph);
 		pofa_matmul_backward(k, a->dg, LAYER(m->g.blk[PT_FPW], l, (size_t)C * I),
 		                LAYER(m->g.blk[PT_FPB], l, C), dB, qin(m, 4 * l + 3, g, (int64_t)N * I, -1),
 		                LW(m, PT_FPW, (size_t)l * C * I), N, I, C, 0);
@@ -859,7 +903,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		pofa_layernorm_backward(k, dres, LAYER(m->g.blk[PT_LN1W], l, C), LAYER(m->g.blk[PT_LN1B], l, C),
 		                   dA, r1, LAYER(a->mean1, l, mN), LAYER(a->rstd1, l, mN),
 		                   LAYER(m->p.blk[PT_LN1W], l, C), N, C);
-		pofa_dropout_backward(k, dB, dres, (int64_t)N * C, site_key(m, 2 + 3 * l), ph);
+		pofa_dropout_backward(k, dB, dres, (int64_t)N * C, site_key(m, 2 + 3 * l), off_h, ph);
 		pofa_matmul_backward(k, a->dctx, LAYER(m->g.blk[PT_AOW], l, C * C), LAYER(m->g.blk[PT_AOB], l, C),
 		                dB, qin(m, 4 * l + 1, ctx, (int64_t)N * C, -1), LW(m, PT_AOW, (size_t)l * C * C),
 		                N, C, C, 0);
@@ -871,7 +915,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 
 	/* embeddings: h0 = drop(LN(e)) */
 	float *dA = dres == a->da ? a->db : a->da;
-	pofa_dropout_backward(k, a->dc, dres, (int64_t)N * C, site_key(m, 0), ph);
+	pofa_dropout_backward(k, a->dc, dres, (int64_t)N * C, site_key(m, 0), off_h, ph);
 	pofa_layernorm_backward(k, dA, m->g.blk[PT_ELNW], m->g.blk[PT_ELNB], a->dc, a->e, a->mean0, a->rstd0,
 	                   m->p.blk[PT_ELNW], N, C);
 	embb_args ea = { m, b, dA };

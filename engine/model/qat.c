@@ -99,6 +99,9 @@ const float *pofa_qat_input(pofa_model *m, int site, const float *x, int64_t n, 
 			lo = fminf(lo, x[i]);
 			hi = fmaxf(hi, x[i]);
 		}
+		/* data-parallel: the whole batch's range, as one process sees it */
+		if (observe > 0 && m->range_sum)
+			m->range_sum(&lo, &hi);
 		if (observe > 0 || !m->qseen[site]) {
 			if (!m->qseen[site]) {
 				m->qmin[site] = lo;

@@ -5,6 +5,7 @@
  * checked by the same validator as the recipe (pofa_stage_check).
  */
 #include "engine/run/internal.h"
+#include "engine/run/dist.h"
 #include "data/base/util.h"
 
 #include <stdio.h>
@@ -114,13 +115,27 @@ static void mask_map(stage_ctx *c, const pofa_command *cm)
 
 /* ---- the commands at a step boundary ------------------------------------------------ */
 
+/* The commands for this step boundary. Alone: the front end's. With
+ * several ranks, rank 0's (its front end's), sent to every rank, which all
+ * apply them at the same boundary; the others' own queues are not read. */
+int pofa_run_take_synced(pofa_run *r, pofa_command *out, int cap, int wait)
+{
+	if (r->nranks < 2)
+		return pofa_run_take_commands(r, out, cap, wait);
+	int64_t n = r->follower ? 0 : pofa_run_take_commands(r, out, cap, wait);
+	pofa_dist_bcast(&n, sizeof n);
+	if (n > 0)
+		pofa_dist_bcast(out, (size_t)n * sizeof *out);
+	return (int)n;
+}
+
 int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
 	int paused = 0, verdict = POFA_GO_ON;
 	for (;;) {
 		pofa_command cmds[64];
-		int n = pofa_run_take_commands(r, cmds, 64, paused);
+		int n = pofa_run_take_synced(r, cmds, 64, paused);
 		for (int k = 0; k < n; k++) {
 			pofa_command *cm = &cmds[k];
 			pofa_event e = pofa_ev_new(POFA_EV_LOG, c->i, r);

@@ -25,6 +25,8 @@ int pofa_driver_open(pofa_driver *d, const pofa_recipe *rc, const char *dir, int
 		return err->status;
 	}
 	pofa_run_resume_point(d->run, &d->stage, &d->step);
+	if (pofa_run_follower(d->run))
+		return POFA_OK;   /* a rank other than 0: rank 0 writes the run's files */
 	if (pofa_runlog_open(&d->log, dir, pofa_run_recipe(d->run), resume, d->stage, d->step, err)) {
 		pofa_run_free(d->run);
 		free(d->evs);
@@ -86,11 +88,12 @@ int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg)
 	while ((n = pofa_run_events(d->run, d->evs, EVCAP)) > 0) {
 		for (int k = 0; k < n; k++) {
 			const pofa_event *e = &d->evs[k];
-			if (e->kind == POFA_EV_EXPORT) {   /* the engine reached the barrier: copy now */
+			if (e->kind == POFA_EV_EXPORT && d->log_open) {   /* the engine reached the barrier: copy now */
 				export(d, e, e->text, fn, arg);
 				continue;
 			}
-			pofa_runlog_event(&d->log, e);
+			if (d->log_open)
+				pofa_runlog_event(&d->log, e);
 			if (fn)
 				fn(arg, e);
 			if (e->kind == POFA_EV_STAGE_END && e->status == POFA_STAGE_STOPPED)
@@ -111,12 +114,13 @@ int pofa_driver_close(pofa_driver *d, pofa_err *err)
 		return 0;
 	if (d->started)
 		pofa_run_join(d->run);
+	int wrote = d->log_open;   /* rank 0's run (or the only one): it reports */
 	if (d->log_open)
 		pofa_runlog_close(&d->log);
 	int status = d->status;
 	if (err)
 		err->status = POFA_OK;
-	if (d->started)
+	if (d->started && wrote)
 		pofa_runlog_report(d->dir, pofa_run_recipe(d->run), err);
 	pofa_run_free(d->run);
 	free(d->evs);

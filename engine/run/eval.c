@@ -4,6 +4,7 @@
  * eval stages that score several models on a task.
  */
 #include "engine/run/internal.h"
+#include "engine/run/dist.h"
 #include "data/base/util.h"
 
 #include <csv.h>
@@ -57,10 +58,11 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 	int *buf = malloc((size_t)B * (3 * T + 3) * sizeof(int));
 	long *idx = malloc((size_t)B * sizeof(long));
 	int *pred = malloc(((size_t)ts->n + 1) * sizeof(int));
+	int nr = s->split && !predictions ? pofa_dist_size() : 1, me = pofa_dist_rank();
 	float *sl = NULL, *el = NULL;
 	if (ts->format == POFA_TASK_SQUAD) {
-		sl = malloc(((size_t)ts->n * T + 1) * sizeof(float));
-		el = malloc(((size_t)ts->n * T + 1) * sizeof(float));
+		sl = calloc((size_t)ts->n * T + 1, sizeof(float));   /* zeros: summed over ranks */
+		el = calloc((size_t)ts->n * T + 1, sizeof(float));
 	}
 	if (!buf || !idx || !pred || (ts->format == POFA_TASK_SQUAD && (!sl || !el))) {
 		free(buf); free(idx); free(pred); free(sl); free(el);
@@ -94,12 +96,17 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 	double loss = 0.0;
 	long batches = 0, nb = (ts->n + B - 1) / B;
 	int rc = POFA_OK;
-	for (long i0 = 0; i0 < ts->n && !rc; i0 += B) {
+	/* split over ranks, a failed rank goes on calling between, in step */
+	for (long i0 = 0; i0 < ts->n && (!rc || nr > 1); i0 += B) {
 		if (i0 > 0 && s->between && s->between(s->arg, i0 / B, nb)) {
 			res->stopped = 1;
 			break;
 		}
 		int bn = (int)POFA_MIN((long)B, ts->n - i0);
+		for (int b = 0; b < bn; b++)
+			pred[i0 + b] = -1;
+		if (rc || (nr > 1 && (i0 / B) % nr != me))
+			continue;   /* another rank's batch */
 		for (int b = 0; b < bn; b++)
 			idx[b] = i0 + b;
 		pofa_taskset_batch(ts, idx, bn, ids, types, mask, lab, st, en);
@@ -144,6 +151,35 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 				csv_cell(pf, labels->names[best], 0);
 				csv_cell(pf, labels->names[lab[b]], 1);
 			}
+		}
+	}
+	if (nr > 1 && !res->stopped) {
+		/* every rank's share summed: the predictions (one rank made each,
+		 * the others hold -1), span logits (the others hold 0), losses */
+		int64_t any = rc != 0;
+		pofa_dist_sum_i64(&any, 1);
+		if (any && !rc)
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: another rank's share of the evaluation failed", ts->path);
+		if (!rc) {
+			int64_t *p = malloc(((size_t)ts->n + 1) * sizeof *p);
+			if (!p) {
+				rc = pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
+			} else {
+				for (long x = 0; x < ts->n; x++)
+					p[x] = pred[x] + 1;
+				pofa_dist_sum_i64(p, (size_t)ts->n);
+				for (long x = 0; x < ts->n; x++)
+					pred[x] = (int)p[x] - 1;
+				free(p);
+			}
+			if (sl) {
+				pofa_dist_sum_f(sl, (size_t)ts->n * T);
+				pofa_dist_sum_f(el, (size_t)ts->n * T);
+			}
+			double lb[2] = { loss, (double)batches };
+			pofa_dist_sum_d(lb, 2);
+			loss = lb[0];
+			batches = (long)lb[1];
 		}
 	}
 	if (!rc && res->stopped) {
@@ -284,7 +320,7 @@ static int eval_poll(void *arg, long done, long total)
 	int paused = 0, end = 0;
 	for (;;) {
 		pofa_command cmds[64], keep[64];
-		int n = pofa_run_take_commands(r, cmds, 64, paused), nk = 0;
+		int n = pofa_run_take_synced(r, cmds, 64, paused), nk = 0;
 		for (int k = 0; k < n; k++) {
 			pofa_command *cm = &cmds[k];
 			pofa_event e = pofa_ev_new(POFA_EV_LOG, c->i, r);
@@ -322,7 +358,8 @@ static int eval_poll(void *arg, long done, long total)
 				keep[nk++] = *cm;
 			}
 		}
-		pofa_run_requeue(r, keep, nk);
+		if (!r->follower)   /* rank 0 sends them again at the next step */
+			pofa_run_requeue(r, keep, nk);
 		if (end || !paused)
 			return end;
 	}
@@ -413,7 +450,7 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 		return POFA_OK;
 	pofa_eval_result res;
 	snprintf(c->eval_what, sizeof c->eval_what, "%s on %s dev", c->s.name, c->s.task.name);
-	pofa_scorer sc = { .model = c->m, .between = eval_poll, .arg = c };
+	pofa_scorer sc = { .model = c->m, .between = eval_poll, .arg = c, .split = 1 };
 	if (pofa_evaluate(&sc, &c->dev, &c->labels, c->s.batch, NULL, &res, err))
 		return err->status;
 	if (res.stopped)
@@ -492,7 +529,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 			if (info.linears[f] && off < (int)sizeof how)
 				off += snprintf(how + off, sizeof how - (size_t)off, " %d %s", info.linears[f],
 				                pofa_linear_fmt_names[f]);
-		pofa_scorer sc = { .infer = fast, .between = eval_poll, .arg = c };
+		pofa_scorer sc = { .infer = fast, .between = eval_poll, .arg = c, .split = 1 };
 		int failed = 0;
 		snprintf(splits, sizeof splits, "%s", s->splits);
 		for (char *sp = strtok_r(splits, ", ", &save2); sp && !failed; sp = strtok_r(NULL, ", ", &save2)) {
@@ -507,6 +544,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 			double dense_sps = -1.0;
 			snprintf(c->eval_what, sizeof c->eval_what, "%s: %s on %s %s", s->name, mn, s->task.name, sp);
 			if (pofa_taskset_load(&s->task, file, r->tk, s->seq, &c->labels, &ts, err) ||
+			    pofa_taskset_sample(&ts, s->eval_examples, err) ||
 			    pofa_evaluate(&sc, &ts, &c->labels, s->batch, NULL, &res, err) ||
 			    (!res.stopped && (dense_sps = pofa_eval_throughput(dense, &ts, s->batch, 8, err)) < 0.0)) {
 				pofa_taskset_free(&ts);

@@ -44,6 +44,11 @@ typedef struct pofa_scorer {
 	 * be NULL); a nonzero return ends the evaluation early, res->stopped set */
 	int (*between)(void *arg, long done, long total);
 	void *arg;
+	/* data-parallel (dist.h): each rank scores every N-th batch and the
+	 * results are summed, so every rank gets the whole split's metrics
+	 * (between is still called at every batch, in step on all ranks; the
+	 * speed figures are this rank's). Not with a predictions file. */
+	int split;
 } pofa_scorer;
 
 /* Runs the scorer over the split in batches of B (no dropout). With a

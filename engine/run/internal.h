@@ -47,6 +47,9 @@ struct pofa_run {
 	int threads;
 	int64_t step_now;         /* the running stage's step: the engine thread's log lines carry it */
 	int lock_fd;              /* run.lock, flock'ed while the run is open */
+	/* data-parallel (dist.h): this process's rank of nranks; a follower
+	 * (rank > 0) computes as rank 0 does and writes nothing */
+	int rank, nranks, follower;
 };
 
 /* a stage as it runs */
@@ -99,6 +102,8 @@ int pofa_stage_teacher(const pofa_stage *s);
 double pofa_run_now(void);
 pofa_event pofa_ev_new(enum pofa_ev_kind kind, int stage, const pofa_run *r);
 void pofa_run_emit(pofa_run *r, pofa_event *e);
+/* the commands of a step boundary, the same on every rank (control.c) */
+int pofa_run_take_synced(pofa_run *r, pofa_command *out, int cap, int wait);
 void pofa_run_log(pofa_run *r, int stage, enum pofa_ev_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* puts commands back at the head of the queue, for the next step boundary */

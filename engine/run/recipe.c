@@ -278,6 +278,7 @@ static const keydef stage_keys[] = {
 	K(pofa_stage, shuffle, T_BOOL, 0, 1),
 	K(pofa_stage, eval_interval, T_I64, 0, 1e12),
 	K(pofa_stage, patience, T_I64, 0, 1e9),
+	K(pofa_stage, eval_examples, T_I64, 0, 1e12),
 	K(pofa_stage, hidden_dropout, T_FLT, 0, 0.99),
 	K(pofa_stage, attention_dropout, T_FLT, 0, 0.99),
 	K(pofa_stage, classifier_dropout, T_FLT, 0, 0.99),
@@ -432,18 +433,9 @@ int pofa_recipe_stage(const pofa_recipe *r, const char *name)
 	return -1;
 }
 
-/* FNV-1a: the recipe's hash, and a stage name's for its seed */
-static uint64_t fnv1a(const char *t, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
-	return h;
-}
-
 uint64_t pofa_stage_seed(const pofa_recipe *r, const pofa_stage *s)
 {
-	return pofa_mix64(r->seed ^ pofa_mix64(fnv1a(s->name, strlen(s->name))));
+	return pofa_mix64(r->seed ^ pofa_mix64(pofa_fnv1a(s->name, strlen(s->name))));
 }
 
 int64_t pofa_steps_of(double v, int64_t total)
@@ -1050,6 +1042,11 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 					                path, s->line, s->name, s->reference);
 			}
 		}
+		if (!rc && s->eval_examples > 0 && (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE ||
+		                                  s->task.format == POFA_TASK_SQUAD))
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: eval_examples takes a share of a TSV or CSV "
+			                "task's dev and test examples; this stage's %s", path, s->line, s->name,
+			                s->task.format == POFA_TASK_SQUAD ? "task is SQuAD" : "evaluation is masked-LM");
 		/* model selection: over dev evaluations, so it needs them */
 		int selects = s->select_best || s->patience > 0 || s->metric[0];
 		if (!rc && selects && s->kind != POFA_STAGE_FINETUNE && s->kind != POFA_STAGE_QAT)
@@ -1107,7 +1104,7 @@ int pofa_recipe_load(const char *path, const char *const *overrides, int nover, 
 		} else {
 			t[o] = 0;
 			r->text = t;
-			r->hash = fnv1a(t, o);
+			r->hash = pofa_fnv1a(t, o);
 		}
 	}
 	free(p.e);

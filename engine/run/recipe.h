@@ -53,6 +53,7 @@ typedef struct pofa_stage {
 	int select_best;
 	char metric[24];
 	int64_t patience;
+	int64_t eval_examples;    /* at most this many of a dev or test split, evenly (0: all) */
 	float hidden_dropout, attention_dropout, classifier_dropout;  /* < 0: config's */
 	/* distillation */
 	float alpha_task, alpha_kd, temperature;

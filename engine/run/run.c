@@ -5,6 +5,7 @@
  * (state.c). See run.h.
  */
 #include "engine/run/internal.h"
+#include "engine/run/dist.h"
 #include "data/base/fileio.h"
 
 #include <errno.h>
@@ -93,6 +94,9 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 	snprintf(r->dir, sizeof r->dir, "%s", dir);
 	r->resume = resume;
 	r->lock_fd = -1;
+	r->rank = pofa_dist_rank();
+	r->nranks = pofa_dist_size();
+	r->follower = r->rank > 0;
 	long np = sysconf(_SC_NPROCESSORS_ONLN);
 	r->threads = rc->threads ? rc->threads : (int)(np < 1 ? 1 : np > 64 ? 64 : np);
 	if (pofa_mailbox_init(r, err)) {
@@ -101,6 +105,15 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 	}
 	/* a new run checks its inputs before it makes its folder; a resumed one
 	 * once it knows from which stage it continues */
+	if (r->follower) {
+		/* rank 0 makes, locks and writes the folder; the others read */
+		if ((!resume && pofa_preflight(r, err)) ||
+		    (resume && (pofa_state_read(r, flags & POFA_RUN_ALLOW_CHANGED_RECIPE, err) || pofa_preflight(r, err)))) {
+			pofa_run_free(r);
+			return NULL;
+		}
+		return r;
+	}
 	if ((!resume && pofa_preflight(r, err)) || pofa_mkdirs(dir, err) || lock_dir(r, err) ||
 	    (!resume && no_run_yet(r, err)) ||
 	    (resume && (pofa_state_read(r, flags & POFA_RUN_ALLOW_CHANGED_RECIPE, err) || pofa_preflight(r, err)))) {
@@ -124,6 +137,8 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 	}
 	return r;
 }
+
+int pofa_run_follower(const pofa_run *r) { return r->follower; }
 
 void pofa_run_free(pofa_run *r)
 {
@@ -158,6 +173,13 @@ static enum pofa_stage_status run_stage(pofa_run *r, int i)
 			st = pofa_stage_fail(&c, &err);
 		else
 			pofa_checkpoint_prune(r, i, NULL);
+	}
+	if (r->nranks > 1) {
+		/* a stage that fails on one rank (rank 0's disk) would leave the
+		 * others waiting in a collective: the job stops, naming it */
+		if (st == POFA_STAGE_FAILED)
+			pofa_dist_abort(err.msg[0] ? err.msg : "a stage failed");
+		pofa_dist_barrier();   /* rank 0's model folder is written before anyone reads it */
 	}
 	pofa_event e = pofa_ev_new(POFA_EV_STAGE_END, i, r);
 	e.status = st;

@@ -130,6 +130,9 @@ enum pofa_run_flags {
  * process is refused with the holder's pid. */
 pofa_run *pofa_run_new(const pofa_recipe *r, const char *dir, int flags, pofa_err *err);
 void pofa_run_free(pofa_run *r);
+/* a data-parallel rank other than 0 (dist.h): it computes what rank 0
+ * does and writes no file */
+int pofa_run_follower(const pofa_run *r);
 int pofa_run_start(pofa_run *r, pofa_err *err);
 int pofa_run_wakefd(const pofa_run *r);
 /* takes up to cap events (oldest first); returns how many */

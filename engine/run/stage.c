@@ -9,6 +9,7 @@
  * checkpoints at their intervals.
  */
 #include "engine/run/internal.h"
+#include "engine/run/dist.h"
 #include "engine/run/trained.h"
 #include "engine/io/safetensors.h"
 #include "data/base/rng.h"
@@ -164,7 +165,8 @@ static int load_data(stage_ctx *c, pofa_err *err)
 	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &c->train, err))
 		return err->status;
 	pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->train.summary);
-	if (s->task.dev[0] && pofa_taskset_load(&s->task, s->task.dev, r->tk, s->seq, &c->labels, &c->dev, err))
+	if (s->task.dev[0] && (pofa_taskset_load(&s->task, s->task.dev, r->tk, s->seq, &c->labels, &c->dev, err) ||
+	                       pofa_taskset_sample(&c->dev, s->eval_examples, err)))
 		return err->status;
 	if (s->task.dev[0])
 		pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->dev.summary);
@@ -425,6 +427,14 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 	if (pofa_masks_prune(&c->mk, target, &g, err))
 		return err->status;
 	c->last_target = target;
+	if (c->r->nranks > 1) {
+		/* the ranks prune the same weights: their masks must be the same
+		 * bytes, or the job stops (a divergence is a bug, not noise) */
+		uint64_t h = pofa_fnv1a(c->mk.m, c->mk.n);
+		if (!pofa_dist_agree(h))
+			return pofa_error(err, POFA_ERR_RUN, "stage %s, step %lld: the ranks' masks differ (rank %d's digest "
+			                  "%016llx)", c->s.name, (long long)c->step, c->r->rank, (unsigned long long)h);
+	}
 	double reached = pofa_model_sparsity(c->m);
 	/* said when the figures move: between end and freeze the masks are
 	 * recomputed at the same target, and the log would repeat one line */
@@ -439,6 +449,9 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 	e.sparsity_target = target;
 	e.sparsity = reached;
 	snprintf(e.text, sizeof e.text, "masks recomputed: target %.4f, reached %.4f", target, e.sparsity);
+	if (c->r->nranks > 1)   /* said, so that a test (and a user) sees the check made */
+		snprintf(e.text + strlen(e.text), sizeof e.text - strlen(e.text), "; the same on all %d ranks",
+		         c->r->nranks);
 	pofa_run_emit(c->r, &e);
 	return POFA_OK;
 }
@@ -460,11 +473,93 @@ static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *e
 		l->kd = pofa_model_kd(c->m, tl, s->temperature, s->alpha_kd);
 	}
 	l->total = c->teacher ? s->alpha_task * l->task + s->alpha_kd * l->kd : l->task;
+	return POFA_OK;
+}
+
+static int losses_finite(stage_ctx *c, const step_losses *l, pofa_err *err)
+{
+	const pofa_stage *s = &c->s;
 	if (!isfinite(l->total))
 		return pofa_error(err, POFA_ERR_RUN, "%s:%d: stage %s: the loss is not finite at step %lld (task %g, "
 		                  "KD %g); the last checkpoint is kept: resume after lowering lr", c->r->rc.path, s->line,
 		                  s->name, (long long)c->step + 1, l->task, l->kd);
 	return POFA_OK;
+}
+
+/* a QAT input range of this rank's rows made the whole batch's */
+static void range_over_ranks(float *lo, float *hi)
+{
+	pofa_dist_min_f(lo, 1);
+	pofa_dist_max_f(hi, 1);
+}
+
+/* rows [b0, b1) of a batch */
+static pofa_batch shard_of(const pofa_batch *b, int b0, int b1)
+{
+	pofa_batch s = *b;
+	size_t T = (size_t)b->T;
+	s.B = b1 - b0;
+	s.input_ids = b->input_ids + b0 * T;
+	s.token_type_ids = b->token_type_ids + b0 * T;
+	s.attention_mask = b->attention_mask + b0 * T;
+	s.mlm_labels = b->mlm_labels ? b->mlm_labels + b0 * T : NULL;
+	s.labels = b->labels ? b->labels + b0 : NULL;
+	s.start_positions = b->start_positions ? b->start_positions + b0 : NULL;
+	s.end_positions = b->end_positions ? b->end_positions + b0 : NULL;
+	return s;
+}
+
+/* A step's losses and gradients. Alone: the whole batch. With several
+ * ranks (dist.h): this rank's rows of the same whole batch, each loss
+ * divided by the whole batch's count, then the gradients and losses summed
+ * over the ranks, so that clipping and AdamW see the single process's
+ * gradient (up to the order of the sums). */
+static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *err)
+{
+	pofa_run *r = c->r;
+	pofa_model_zero_grad(c->m);
+	if (r->nranks < 2) {
+		if (pofa_model_forward(c->m, b, 1, err) || losses(c, b, l, err))
+			return err->status;
+		pofa_model_backward(c->m, b);
+		return losses_finite(c, l, err);
+	}
+	int b0, b1;
+	pofa_dist_shard(b->B, &b0, &b1);
+	pofa_loss_den den, tden;
+	pofa_model_loss_den(c->m, b, &den);
+	pofa_model_set_shard(c->m, b0, &den, range_over_ranks);
+	if (c->teacher) {
+		pofa_model_loss_den(c->teacher, b, &tden);
+		pofa_model_set_shard(c->teacher, b0, &tden, NULL);
+	}
+	memset(l, 0, sizeof *l);
+	int rc = POFA_OK;
+	if (b1 > b0) {
+		pofa_batch sb = shard_of(b, b0, b1);
+		rc = pofa_model_forward(c->m, &sb, 1, err) || losses(c, &sb, l, err);
+		if (!rc)
+			pofa_model_backward(c->m, &sb);
+	} else {
+		/* a short last batch left this rank no row: a forward of the
+		 * batch's first row (someone's) keeps the forward count and the
+		 * QAT range sums in step, and adds nothing */
+		pofa_batch sb = shard_of(b, 0, 1);
+		rc = pofa_model_forward(c->m, &sb, 1, err);
+	}
+	pofa_model_set_shard(c->m, 0, NULL, NULL);
+	if (c->teacher)
+		pofa_model_set_shard(c->teacher, 0, NULL, NULL);
+	if (rc)   /* bad input is the same on every rank; anything else stops the job */
+		return err->status ? err->status : POFA_ERR_RUN;
+	pofa_dist_sum_f(pofa_model_grads(c->m), pofa_model_num_params(c->m));
+	double v[3] = { l->task, l->kd, l->teacher };
+	pofa_dist_sum_d(v, 3);
+	l->task = v[0];
+	l->kd = v[1];
+	l->teacher = v[2];
+	l->total = c->teacher ? c->s.alpha_task * l->task + c->s.alpha_kd * l->kd : l->task;
+	return losses_finite(c, l, err);
 }
 
 static void accumulate(stage_ctx *c, const step_losses *l, float grad_norm, int bn)
@@ -518,6 +613,8 @@ static int save_trained(stage_ctx *c, const char *dir, pofa_err *err)
 static int save_stage(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
+	if (r->follower)
+		return POFA_OK;   /* rank 0 writes the model every rank holds */
 	char dir[1200], path[1300];
 	pofa_run_stage_dir(r, c->i, dir, sizeof dir);
 	if (pofa_model_save(c->m, dir, r->rc.vocab, err))
@@ -634,10 +731,8 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		                 .attention_mask = c->mask, .mlm_labels = c->lab, .labels = c->lab,
 		                 .start_positions = c->st, .end_positions = c->en };
 		step_losses l;
-		pofa_model_zero_grad(c->m);
-		if (pofa_model_forward(c->m, &b, 1, err) || losses(c, &b, &l, err))
+		if (step_grads(c, &b, &l, err))
 			return pofa_stage_fail(c, err);
-		pofa_model_backward(c->m, &b);
 		if (c->has_masks)
 			pofa_masks_grads(&c->mk);      /* pruned weights get no gradient */
 		float gn = pofa_model_clip_grad(c->m, (float)c->s.max_grad_norm);

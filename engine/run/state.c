@@ -141,6 +141,8 @@ static const char *jstr(const cJSON *o, const char *k)
 
 int pofa_state_write(pofa_run *r, int stage, int64_t step, const char *checkpoint, pofa_err *err)
 {
+	if (r->follower)
+		return POFA_OK;   /* rank 0 writes the run's files */
 	cJSON *o = cJSON_CreateObject();
 	char h[32];
 	snprintf(h, sizeof h, "%016llx", (unsigned long long)r->rc.hash);
@@ -334,6 +336,8 @@ static int write_manifest(stage_ctx *c, const char *dir, pofa_err *err)
  * half-written one */
 void pofa_checkpoint_prune(pofa_run *r, int stage, const char *keep)
 {
+	if (r->follower)
+		return;
 	char sdir[1100];
 	pofa_run_stage_dir(r, stage, sdir, sizeof sdir);
 	DIR *d = opendir(sdir);
@@ -357,6 +361,8 @@ void pofa_checkpoint_prune(pofa_run *r, int stage, const char *keep)
 int pofa_checkpoint(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
+	if (r->follower)
+		return POFA_OK;   /* every rank holds the same state: rank 0 writes it */
 	char sdir[1100], name[64], tmp[1200], dir[1200], rel[128], path[1300];
 	pofa_run_stage_dir(r, c->i, sdir, sizeof sdir);
 	int64_t seq = r->ckpt_seq + 1;

@@ -1,6 +1,7 @@
 /* cmd_run.c - pofa run: a recipe, headless (CSV logs and a progress line). */
 #include "tui/cli.h"
 #include "engine/run/driver.h"
+#include "engine/run/dist.h"
 #include "tui/work/state.h"
 #include "tui/work/tui.h"
 
@@ -90,7 +91,10 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 {
 	cli_catch_stop_signals();
 	progress pr = { .rc = pofa_run_recipe(d->run), .tty = isatty(2), .last_plain = -1 };
-	fprintf(stderr, "pofa run: %s -> %s%s\n", recipe, d->dir, d->resume ? " (resumed)" : "");
+	int quiet = pofa_run_follower(d->run);   /* ranks other than 0: rank 0 speaks */
+	if (!quiet)
+		fprintf(stderr, "pofa run: %s -> %s%s%s\n", recipe, d->dir, d->resume ? " (resumed)" : "",
+		        pofa_dist_size() > 1 ? " (data-parallel)" : "");
 	if (pofa_driver_start(d, err))
 		return err->status;
 	while (!d->ended) {
@@ -103,14 +107,26 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 			        "pofa run --resume %s\n", d->dir);
 			pofa_run_command(d->run, &(pofa_command){ .kind = POFA_CMD_STOP });
 		}
-		pofa_driver_pump(d, show, &pr);
+		pofa_driver_pump(d, quiet ? NULL : show, &pr);
 	}
 	if (pr.tty)
 		fputs("\r\033[K", stderr);
 	return POFA_OK;
 }
 
+static int run_main(int argc, char **argv);
+
+/* under mpirun, every rank runs the same recipe data-parallel (dist.h) */
 int cmd_run(int argc, char **argv)
+{
+	if (pofa_dist_init(NULL, NULL))
+		return EXIT_RUN_FAILED;
+	int rc = run_main(argc, argv);
+	pofa_dist_finalize();
+	return rc;
+}
+
+static int run_main(int argc, char **argv)
 {
 	const char *recipe = "recipes/demo.ini", *out = NULL, *resume = NULL, *v;
 	const char **sets = calloc((size_t)argc + 1, sizeof *sets);
@@ -182,13 +198,23 @@ int cmd_run(int argc, char **argv)
 	int flags = (resume ? POFA_RUN_RESUME : 0) | (allow_changed ? POFA_RUN_ALLOW_CHANGED_RECIPE : 0);
 	int rcode = pofa_driver_open(&d, &rc, dir, flags, &err);
 	pofa_recipe_free(&rc);
+	if (pofa_dist_size() > 1) {
+		/* every rank starts, or none: a rank refused (a folder that holds
+		 * a run, a missing file) stops them all */
+		int64_t bad = rcode != 0;
+		pofa_dist_sum_i64(&bad, 1);
+		if (bad && !rcode) {
+			pofa_driver_close(&d, NULL);
+			return EXIT_USAGE;
+		}
+	}
 	if (rcode)
 		return cli_fail(&err);
 	/* a terminal gets the workbench; --headless or no terminal, the
 	 * progress line; both leave the same files */
 	int stopped = 0;
 	const char *term = getenv("TERM");
-	if (!headless && isatty(0) && isatty(1) && term && strcmp(term, "dumb"))
+	if (!headless && !pofa_run_follower(d.run) && isatty(0) && isatty(1) && term && strcmp(term, "dumb"))
 		rcode = tui_run(&d, &to, &stopped, &err);
 	else
 		rcode = headless_run(&d, recipe, &stopped, &err);
@@ -197,6 +223,9 @@ int cmd_run(int argc, char **argv)
 		return cli_fail(&err);
 	}
 	int status = pofa_driver_close(&d, &err);
+	if (pofa_dist_rank() > 0)   /* rank 0 says how the run ended; the statuses agree */
+		return status == POFA_ERR_INPUT ? EXIT_USAGE : status ? EXIT_RUN_FAILED
+		       : d.stopped ? (cli_stop_signal() ? EXIT_SIGNAL + cli_stop_signal() : EXIT_STOPPED) : 0;
 	if (err.status)
 		fprintf(stderr, "pofa: report: %s\n", err.msg);
 	/* the status says how the run ended: 0 only when every stage finished */
