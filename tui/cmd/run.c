@@ -103,8 +103,12 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 			break;
 		if (cli_stop_signal() && !*stopped) {
 			*stopped = 1;
-			fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
-			        "pofa run --resume %s\n", d->dir);
+			if (pofa_dist_size() > 1)   /* a lost peer may keep the new one from being written */
+				fprintf(stderr, "\npofa run: stopping every rank at the next step with a checkpoint (or, a rank "
+				        "lost, with the last one); continue with pofa run --resume %s\n", d->dir);
+			else
+				fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
+				        "pofa run --resume %s\n", d->dir);
 			pofa_run_command(d->run, &(pofa_command){ .kind = POFA_CMD_STOP });
 		}
 		pofa_driver_pump(d, quiet ? NULL : show, &pr);
