@@ -2,7 +2,7 @@
 # make bench: pofa's training throughput against OpenBLAS sgemm (measured by
 # pofa in the same run) and, when Debian's python3-torch is installed,
 # against PyTorch running the same model and step on this machine.
-# usage: bench/run.sh BIN [infer|train]   (one part alone)
+# usage: bench/run.sh BIN [infer|train|dist]   (one part alone)
 # POFA_AVX2_BIN: a build for x86-64-v3 (make bench makes it), run as on an
 # AVX2-only CPU where this one has AVX-512
 bin=${1:-bin/pofa}
@@ -44,6 +44,12 @@ else
 	echo "   (apt-get install python3-torch to run it)"
 fi
 }
+
+# the data-parallel part: 2 ranks against 1 process, and the cost model
+if [ "$part" = dist ] || [ "$part" = all ]; then
+	sh "$here/dist.sh" "$bin" || exit 1
+	[ "$part" = dist ] && exit 0
+fi
 
 if [ "$part" != infer ]; then
 data=gen/data

@@ -23,6 +23,7 @@ static const char usage[] =
 	"  run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
 	"      [--theme NAME] [--no-color] [--no-mouse]\n"
 	"  run --resume DIR [--allow-changed-recipe]\n"
+	"      (under mpirun -np N: data-parallel, when built with Open MPI)\n"
 	"                      run a recipe's stages (default recipes/demo.ini),\n"
 	"                      leaving CSV logs, models, report.md and report.html\n"
 	"                      in DIR (default runs/NAME); --resume continues a run.\n"

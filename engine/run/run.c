@@ -98,7 +98,10 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 	r->nranks = pofa_dist_size();
 	r->follower = r->rank > 0;
 	long np = sysconf(_SC_NPROCESSORS_ONLN);
-	r->threads = rc->threads ? rc->threads : (int)(np < 1 ? 1 : np > 64 ? 64 : np);
+	/* by default the machine's cores, shared among the ranks on it */
+	const char *local = r->nranks > 1 ? getenv("OMPI_COMM_WORLD_LOCAL_SIZE") : NULL;
+	long per = local && atol(local) > 0 ? np / atol(local) : np;
+	r->threads = rc->threads ? rc->threads : (int)(per < 1 ? 1 : per > 64 ? 64 : per);
 	if (pofa_mailbox_init(r, err)) {
 		pofa_run_free(r);
 		return NULL;

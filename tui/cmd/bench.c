@@ -302,8 +302,11 @@ int cmd_bench(int argc, char **argv)
 	printf("  sgemm GFLOP/s       %10.1f   (OpenBLAS alone on the same shapes)\n", ref);
 	printf("  ratio pofa/sgemm    %10.3f   (target >= 0.80)\n", ours / ref);
 	printf("  peak RSS            %10.1f MiB\n", ru.ru_maxrss / 1024.0);
-	printf("RESULT tokens_per_s=%.1f gflops=%.2f sgemm_gflops=%.2f ratio=%.4f rss_mib=%.1f\n",
-	       BT / dt, ours, ref, ours / ref, ru.ru_maxrss / 1024.0);
+	/* what data-parallel training sums each step (make bench's cost model) */
+	printf("  parameters          %10zu   (%.1f MB of float32 gradients a step)\n", pofa_model_num_params(m),
+	       4.0 * (double)pofa_model_num_params(m) / 1e6);
+	printf("RESULT tokens_per_s=%.1f gflops=%.2f sgemm_gflops=%.2f ratio=%.4f rss_mib=%.1f step_s=%.4f params=%zu\n",
+	       BT / dt, ours, ref, ours / ref, ru.ru_maxrss / 1024.0, dt, pofa_model_num_params(m));
 	free(buf);
 	pofa_synth_free(&s);
 	pofa_model_free(m);

@@ -18,7 +18,10 @@ static const char run_usage[] =
 	"usage: pofa run [RECIPE] [--headless] [--out DIR] [--set SECTION.KEY=VALUE]...\n"
 	"                [--theme NAME] [--no-color] [--no-mouse]\n"
 	"       pofa run --resume DIR [--allow-changed-recipe] [--headless] [--theme NAME]\n"
-	"                [--no-color] [--no-mouse]\n";
+	"                [--no-color] [--no-mouse]\n"
+	"       mpirun -np N pofa run --headless RECIPE|--resume DIR ...\n"
+	"                (built with Open MPI: data-parallel, the recipe's batch global;\n"
+	"                pofa(1), DISTRIBUTED TRAINING)\n";
 
 
 typedef struct {
