@@ -207,6 +207,16 @@ static void send(watch *w, int kind)
 	pofa_run_command(w->r, &c);
 }
 
+/* a file's text, NUL-terminated */
+static char *read_text(const char *path)
+{
+	size_t n;
+	unsigned char *b = fx_slurp(path, &n);
+	b = realloc(b, n + 1);
+	b[n] = 0;
+	return (char *)b;
+}
+
 /* sends an edit the engine must refuse, and checks its words */
 static void expect_refused(watch *w, pofa_command *c, const char *words)
 {
@@ -348,26 +358,18 @@ static void test_commands(void **st)
 	/* report.md: each stage, how it ended, its model's sparsity, and the
 	 * live edit */
 	snprintf(p, sizeof p, "%s/report.md", rd);
-	unsigned char *md;
-	size_t mn;
-	assert_int_equal(pofa_read_file(p, &md, &mn, 1u << 26, &err), 0);
-	md = realloc(md, mn + 1);
-	md[mn] = 0;
-	if (!strstr((char *)md, "| p | prune | skipped | ") || !strstr((char *)md, "| ft | finetune | done | ") ||
-	    !strstr((char *)md, "- p at step ") || !strstr((char *)md, ": final_sparsity=0.5 end=100"))
-		fail_msg("report.md: expected the stages table (p skipped, ft done) and p's live edit; got\n%s", (char *)md);
-	const char *prow = strstr((char *)md, "| p | prune | skipped | ");
+	char *md = read_text(p);
+	if (!strstr(md, "| p | prune | skipped | ") || !strstr(md, "| ft | finetune | done | ") ||
+	    !strstr(md, "- p at step ") || !strstr(md, ": final_sparsity=0.5 end=100"))
+		fail_msg("report.md: expected the stages table (p skipped, ft done) and p's live edit; got\n%s", md);
+	const char *prow = strstr(md, "| p | prune | skipped | ");
 	double psp = -1;
 	if (sscanf(prow + strlen("| p | prune | skipped | "), "%*d | %lf%%", &psp) != 1 || !(psp > 40 && psp < 60))
 		fail_msg("report.md: p's sparsity %.2f%% (expected about 50%%, the edited target)", psp);
 	free(md);
 	snprintf(p, sizeof p, "%s/report.html", rd);
-	unsigned char *html;
-	size_t hn;
-	assert_int_equal(pofa_read_file(p, &html, &hn, 1u << 26, &err), 0);
-	html = realloc(html, hn + 1);
-	html[hn] = 0;
-	const char *sched = strstr((char *)html, "id=\"schedule-p\"");
+	char *html = read_text(p);
+	const char *sched = strstr(html, "id=\"schedule-p\"");
 	if (!sched || !strstr(sched, "live edit at step") || !strstr(sched, "final_sparsity=0.5 end=100"))
 		fail_msg("report.html: no schedule chart of stage p with the live edit final_sparsity=0.5 end=100 marked");
 	free(html);

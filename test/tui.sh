@@ -30,6 +30,9 @@ step_now() { screen | sed -n 's/.*step \([0-9]*\)\/.*/\1/p' | head -1; }
 # the header's elapsed time in seconds
 elapsed_now() { screen | sed -n 's/.*elapsed \([0-9:]*\).*/\1/p' | head -1 | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'; }
 
+# a ThreadSanitizer build: its reports, from every pofa the tmux sessions
+# run, go to files read at the end (a report fails the test)
+case "$POFA" in */tsan/*) export TSAN_OPTIONS="log_path=$tmp/tsan halt_on_error=0 ${TSAN_OPTIONS:-}" ;; esac
 data_slice "$tmp/data"
 # the workbench's settings (pofa.conf) in the test's own folder; the tmux
 # server, started below, passes it on
@@ -336,4 +339,10 @@ $T send-keys -t t q
 wait_for "EXIT=" 60
 screen | grep -q "EXIT=0" && ok "q after the run's end: status 0" || bad "q after the end (expected EXIT=0)"
 
+if ls "$tmp"/tsan.* >/dev/null 2>&1; then
+	head -60 "$tmp"/tsan.*
+	bad "ThreadSanitizer reported races ($(ls "$tmp"/tsan.* | wc -l) reports)"
+else
+	case "$POFA" in */tsan/*) ok "ThreadSanitizer: no report over every session" ;; esac
+fi
 [ "$fails" -eq 0 ]
