@@ -19,6 +19,9 @@ int pofa_dist_init(int *argc, char ***argv)
 	if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK"))
 		return 0;
 	int provided = 0;
+	/* ranks waiting on rank 0 (paused, or writing a checkpoint) yield the
+	 * CPU instead of spinning on it, unless the user says otherwise */
+	setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
 	/* the engine thread makes the calls, the main thread the first and
 	 * the last: never two at once */
 	if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
