@@ -198,5 +198,42 @@ $MPIRUN 2 "$POFA" run --headless --resume "$tmp/st" > "$tmp/str.log" 2>&1 || bad
 printf 'h\n%s\n' "$(last "$tmp/st")" > "$tmp/b"
 close "$tmp/a" "$tmp/b" && ok "... 2 ranks resume it to the uninterrupted run's losses" || bad "resume after stop: losses"
 
+# the workbench on rank 0's terminal (mpirun --stdin none), through tmux:
+# a pause and a schedule edit reach both ranks at one step (the ranks'
+# mask digests agree after it, or the job would stop), q stops the job
+if command -v tmux >/dev/null; then
+	sed 's/^steps = 8$/steps = 3000/; s/^every = 0.25$/every = 0.05/' "$tmp/r.ini" > "$tmp/tui.ini"
+	sock="pofa-mpi-$$"
+	T="tmux -L $sock"
+	screen() { $T capture-pane -p -t t; }
+	wait_for() {
+		i=0; while [ $i -lt $((${2:-60} * 10 * slow)) ]; do screen | grep -q -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
+		return 1
+	}
+	$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && XDG_CONFIG_HOME=$tmp/cfg LANG=C.UTF-8 TERM=xterm-256color \
+$MPIRUN 2 --stdin none $POFA run $tmp/tui.ini --out $tmp/tui; echo EXIT=\$?; sleep 600"
+	$T set-option -g exit-empty off
+	wait_for "stage 2/6 p " 120 && ok "mpirun --stdin none: the workbench on rank 0's terminal" \
+		|| { screen | head -20; bad "workbench under mpirun"; }
+	$T send-keys -t t Space
+	wait_for "PAUSED" 30 || bad "pause under mpirun"
+	$T send-keys -t t e
+	wait_for "edit the schedule" 10 && $T send-keys -t t BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace 0.7 Enter
+	wait_for "schedule edit applied" 30 || bad "edit under mpirun"
+	$T send-keys -t t Space
+	i=0; while [ $i -lt $((600 * slow)) ] && ! grep -q 'target 0.7000, reached 0.7000; the same on all 2 ranks' "$tmp/tui/events.csv"; do
+		sleep 0.1; i=$((i + 1)); done
+	grep -q 'target 0.7000, reached 0.7000; the same on all 2 ranks' "$tmp/tui/events.csv" \
+		&& ok "pause and a schedule edit reached both ranks (their masks agree at 70%)" \
+		|| { grep prune "$tmp/tui/events.csv" | tail -3; bad "edit under mpirun: masks at 0.7 on both ranks"; }
+	$T send-keys -t t q
+	wait_for "Quit?" 10 && $T send-keys -t t y
+	wait_for "EXIT=" 60 && screen | grep -q "EXIT=3" && grep -q '"p",[0-9]*,"stage_end","p stopped' "$tmp/tui/events.csv" \
+		&& ok "q under mpirun: every rank stopped with a checkpoint (status 3)" || { screen | tail -5; bad "q under mpirun"; }
+	$T kill-server 2>/dev/null
+else
+	bad "tmux is not installed (make deps)"
+fi
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

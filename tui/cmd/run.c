@@ -6,6 +6,8 @@
 #include "tui/work/tui.h"
 
 #include <errno.h>
+#include <termios.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,6 +125,29 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 
 static int run_main(int argc, char **argv);
 
+/* Under mpirun rank 0's standard input and output are mpirun's, but it
+ * keeps the terminal mpirun was started from: the workbench runs there,
+ * rank 0 taking the terminal's foreground (*was: whose it was). Only with
+ * mpirun --stdin none: otherwise mpirun reads the keys itself (rank 0's
+ * standard input is then its pipe), and the run stays headless. */
+static int rank0_terminal(pid_t *was)
+{
+	const char *term = getenv("TERM");
+	struct stat st;
+	if (!term || !strcmp(term, "dumb") || (fstat(0, &st) == 0 && S_ISFIFO(st.st_mode)))
+		return 0;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	*was = tcgetpgrp(fd);
+	signal(SIGTTOU, SIG_IGN);   /* a background group may then take the foreground */
+	if (!isatty(fd) || *was < 0 || tcsetpgrp(fd, getpgrp())) {
+		close(fd);
+		return 0;
+	}
+	return fd;
+}
+
 /* under mpirun, every rank runs the same recipe data-parallel (dist.h) */
 int cmd_run(int argc, char **argv)
 {
@@ -221,10 +246,18 @@ static int run_main(int argc, char **argv)
 	 * progress line; both leave the same files */
 	int stopped = 0;
 	const char *term = getenv("TERM");
-	if (!headless && !pofa_run_follower(d.run) && isatty(0) && isatty(1) && term && strcmp(term, "dumb"))
+	pid_t was = -1;
+	if (!headless && pofa_dist_size() > 1 && !pofa_run_follower(d.run))
+		to.tty = rank0_terminal(&was);
+	if (to.tty > 0 || (!headless && !pofa_run_follower(d.run) && isatty(0) && isatty(1) && term &&
+	                   strcmp(term, "dumb")))
 		rcode = tui_run(&d, &to, &stopped, &err);
 	else
 		rcode = headless_run(&d, recipe, &stopped, &err);
+	if (to.tty > 0) {   /* the terminal back to mpirun's group */
+		tcsetpgrp(to.tty, was);
+		close(to.tty);
+	}
 	if (rcode) {
 		pofa_driver_close(&d, NULL);
 		return cli_fail(&err);

@@ -45,6 +45,8 @@ void pofa_theme_free(pofa_theme *t);
 typedef struct tui_opts {
 	const char *theme;
 	int no_color, mouse, exit_at_end;
+	int tty;   /* the terminal's descriptor when it is not standard input and
+	              output (rank 0 under mpirun: /dev/tty); 0: those */
 } tui_opts;
 
 /* Runs the workbench on an opened driver until the run ends (or the user

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 void tui_take_event(void *arg, const pofa_event *e)
@@ -39,9 +40,18 @@ void tui_take_event(void *arg, const pofa_event *e)
 	u->dirty = 1;
 }
 
-static void start_curses(ui *u)
+static void start_curses(ui *u, int tty)
 {
-	initscr();
+	if (tty > 0) {
+		/* a terminal of its own (rank 0 under mpirun): curses on it */
+		FILE *f = fdopen(dup(tty), "r+");
+		if (!f || !newterm(NULL, f, f)) {
+			fprintf(stderr, "pofa: cannot start the workbench on the terminal\n");
+			exit(1);
+		}
+	} else {
+		initscr();
+	}
 	cbreak();
 	noecho();
 	nonl();
@@ -96,7 +106,7 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 	/* Ctrl-C (the terminal sends SIGINT: cbreak keeps it), SIGTERM and
 	 * SIGHUP stop the run as q does: the headless runner's path */
 	cli_catch_stop_signals();
-	start_curses(u);
+	start_curses(u, o->tty);
 	if (themerr[0])
 		tui_state_log(&u->s, POFA_EV_ERROR, "%s", themerr);
 	if (conferr[0])
@@ -104,7 +114,7 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 	int rc2 = pofa_driver_start(d, err);
 	u->dirty = 1;
 	while (!rc2 && !(u->s.ended && (u->quit_sent || o->exit_at_end))) {
-		struct pollfd p[2] = { { .fd = 0, .events = POLLIN },
+		struct pollfd p[2] = { { .fd = o->tty > 0 ? o->tty : 0, .events = POLLIN },
 		                       { .fd = pofa_run_wakefd(d->run), .events = POLLIN } };
 		if (poll(p, 2, 100) < 0 && errno != EINTR)
 			break;
