@@ -150,6 +150,14 @@ void pofa_model_set_shard(pofa_model *m, int64_t row0, const pofa_loss_den *den,
 /* the denominators the losses use for batch b (with the current MLM
  * positions), as if it were one batch */
 void pofa_model_loss_den(const pofa_model *m, const pofa_batch *b, pofa_loss_den *den);
+/* Backward calls fn(arg, l) as soon as encoder layer l's parameter
+ * gradients are final (l from the last layer down), so that they can be
+ * sent while the layers below are computed; NULL: none. */
+void pofa_model_on_layer_grads(pofa_model *m, void (*fn)(void *arg, int layer), void *arg);
+/* The gradient ranges of encoder layer l (l >= 0), or of everything that
+ * is not per layer (l < 0: embeddings, pooler, heads): up to cap (pointer,
+ * length) pairs; returns how many. Together they cover the gradients. */
+int pofa_model_grad_ranges(pofa_model *m, int l, float **ptr, size_t *len, int cap);
 
 /* Forward pass up to the head's logits. train: dropout as configured. */
 int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *err);

@@ -141,6 +141,13 @@ same_evals() {
 	&& [ "$(wc -l < "$tmp/e1")" -eq "$(wc -l < "$tmp/e2")" ] && same_evals "$tmp/e1" "$tmp/e2" \
 	&& ok "dev evaluations and the eval stage split over the ranks: the same metrics" \
 	|| { diff "$tmp/e1" "$tmp/e2" | head; bad "dev evaluation metrics differ"; }
+# the all-reduce overlapped with backward (layer by layer, from a thread):
+# the same sums, so the same bounds against 1 process
+$MPIRUN 2 "$POFA" run --headless "$tmp/r.ini" --out "$tmp/ovl" --set run.overlap=yes > "$tmp/ovl.log" 2>&1 \
+	|| { tail -5 "$tmp/ovl.log"; bad "overlap: status"; }
+losses "$tmp/ovl" > "$tmp/l3"
+[ "$(wc -l < "$tmp/l3")" -eq 29 ] && close "$tmp/l1" "$tmp/l3" && cmp -s "$tmp/one/p/masks.safetensors" "$tmp/ovl/p/masks.safetensors" \
+	&& ok "run.overlap = yes: the same losses and masks" || bad "overlap: losses or masks differ"
 # only rank 0 wrote: one row per logged step
 [ "$(grep -c '^[^,]*,"pre",1,' "$tmp/two/metrics.csv")" -eq 1 ] && ok "one writer: no duplicate rows" \
 	|| bad "duplicate metrics rows"

@@ -103,6 +103,8 @@ static void test_errors(void **st)
 	             "stage a: eval_examples takes a share of a TSV or CSV task's dev and test examples; this stage's "
 	             "evaluation is masked-LM");
 	expect_error("[stage a]\nkind = mlm\nsteps = 1\neval_examples = -1\n", NULL, 0, "eval_examples");
+	expect_error("[run]\noverlap = maybe\n[stage a]\nkind = mlm\nsteps = 1\n", NULL, 0,
+	             "2: overlap = maybe: want auto, yes or no");
 	expect_error("[stage a]\nkind = mlm\nsteps = 10\nlr = -1\n", NULL, 0, "4: lr = -1");
 	expect_error("[stage a]\nkind = train\nsteps = 1\n", NULL, 0, "2: kind = train: want mlm, prune");
 	expect_error("[stage a]\nsteps = 1\n", NULL, 0, "1: stage a has no kind");

@@ -78,6 +78,8 @@ struct pofa_model {
 	int64_t row0;            /* a data-parallel shard's first row in the whole batch */
 	pofa_loss_den den;       /* the whole batch's loss denominators (0: this batch's own) */
 	void (*range_sum)(float *lo, float *hi);   /* QAT ranges over the shards (NULL: none) */
+	void (*layer_done)(void *arg, int layer);  /* backward: a layer's gradients are final */
+	void *layer_arg;
 	int train;               /* last forward was a training one */
 	enum pofa_mlm_positions mlm_positions;
 	int B, T, nrows;

@@ -689,6 +689,30 @@ void pofa_model_set_shard(pofa_model *m, int64_t row0, const pofa_loss_den *den,
 	m->range_sum = range_sum;
 }
 
+void pofa_model_on_layer_grads(pofa_model *m, void (*fn)(void *arg, int layer), void *arg)
+{
+	m->layer_done = fn;
+	m->layer_arg = arg;
+}
+
+/* the blocks stacked over the encoder layers */
+static int per_layer(int pt) { return pt >= PT_QKVW && pt <= PT_LN2B; }
+
+int pofa_model_grad_ranges(pofa_model *m, int l, float **ptr, size_t *len, int cap)
+{
+	int n = 0, L = m->cfg.num_hidden_layers;
+	if (!m->grads)
+		return 0;
+	for (int pt = 0; pt < PT_COUNT && n < cap; pt++) {
+		if (!m->g.blk[pt] || !m->sizes[pt] || per_layer(pt) != (l >= 0))
+			continue;
+		size_t each = l >= 0 ? m->sizes[pt] / (size_t)L : m->sizes[pt];
+		ptr[n] = m->g.blk[pt] + (l >= 0 ? (size_t)l * each : 0);
+		len[n++] = each;
+	}
+	return n;
+}
+
 void pofa_model_loss_den(const pofa_model *m, const pofa_batch *b, pofa_loss_den *den)
 {
 	memset(den, 0, sizeof *den);
@@ -911,6 +935,8 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		pofa_matmul_backward(k, dres, LAYER(m->g.blk[PT_QKVW], l, 3 * C * C),
 		                LAYER(m->g.blk[PT_QKVB], l, 3 * C), a->dqkv, qin(m, 4 * l, hin, (int64_t)N * C, -1),
 		                LW(m, PT_QKVW, (size_t)l * 3 * C * C), N, C, 3 * C, 1);
+		if (m->layer_done)   /* layer l's gradients are final: they may go */
+			m->layer_done(m->layer_arg, l);
 	}
 
 	/* embeddings: h0 = drop(LN(e)) */

@@ -1,6 +1,7 @@
 /* dist.c - data-parallel training with Open MPI (see dist.h). */
 #include "engine/run/dist.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,4 +131,96 @@ void pofa_dist_shard(int B, int *b0, int *b1)
 	int r = pofa_dist_rank(), n = pofa_dist_size();
 	*b0 = (int)((int64_t)B * r / n);
 	*b1 = (int)((int64_t)B * (r + 1) / n);
+}
+
+int pofa_dist_multihost(void)
+{
+	const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+	return pofa_dist_size() > 1 && local && atol(local) < pofa_dist_size();
+}
+
+/* ---- the background all-reduce ------------------------------------------------ */
+
+enum { QCAP = 4096 };
+
+struct pofa_dist_queue {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t more, done;
+	float *x[QCAP];
+	size_t n[QCAP];
+	int head, tail, busy, quit;
+};
+
+static void *queue_main(void *arg)
+{
+	pofa_dist_queue *q = arg;
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (q->head == q->tail && !q->quit)
+			pthread_cond_wait(&q->more, &q->mu);
+		if (q->head == q->tail && q->quit)
+			break;
+		float *x = q->x[q->head % QCAP];
+		size_t n = q->n[q->head % QCAP];
+		q->busy = 1;
+		pthread_mutex_unlock(&q->mu);
+		pofa_dist_sum_f(x, n);
+		pthread_mutex_lock(&q->mu);
+		q->busy = 0;
+		q->head++;
+		pthread_cond_broadcast(&q->done);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+pofa_dist_queue *pofa_dist_queue_new(void)
+{
+	pofa_dist_queue *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->more, NULL);
+	pthread_cond_init(&q->done, NULL);
+	if (pthread_create(&q->th, NULL, queue_main, q) != 0) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void pofa_dist_queue_push(pofa_dist_queue *q, float *x, size_t n)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->tail - q->head >= QCAP)   /* full: wait for room */
+		pthread_cond_wait(&q->done, &q->mu);
+	q->x[q->tail % QCAP] = x;
+	q->n[q->tail % QCAP] = n;
+	q->tail++;
+	pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void pofa_dist_queue_wait(pofa_dist_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->head != q->tail || q->busy)
+		pthread_cond_wait(&q->done, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void pofa_dist_queue_free(pofa_dist_queue *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->quit = 1;
+	pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->th, NULL);
+	pthread_cond_destroy(&q->more);
+	pthread_cond_destroy(&q->done);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
 }

@@ -36,6 +36,17 @@ int pofa_dist_agree(uint64_t v);
 /* rank 0's bytes to every rank */
 void pofa_dist_bcast(void *x, size_t bytes);
 void pofa_dist_barrier(void);
+/* A thread that sums float ranges over the ranks, in the order they are
+ * pushed, while the caller goes on computing (the gradient all-reduce
+ * overlapped with the backward pass). The caller makes no MPI call
+ * between its first push and pofa_dist_queue_wait. */
+typedef struct pofa_dist_queue pofa_dist_queue;
+pofa_dist_queue *pofa_dist_queue_new(void);
+void pofa_dist_queue_push(pofa_dist_queue *q, float *x, size_t n);
+void pofa_dist_queue_wait(pofa_dist_queue *q);
+void pofa_dist_queue_free(pofa_dist_queue *q);
+/* are some of the ranks on other machines (a network between them)? */
+int pofa_dist_multihost(void);
 /* this rank's rows [*b0, *b1) of a global batch of B */
 void pofa_dist_shard(int B, int *b0, int *b1);
 /* ends the whole job: the message names this rank */

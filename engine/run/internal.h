@@ -50,11 +50,13 @@ struct pofa_run {
 	/* data-parallel (dist.h): this process's rank of nranks; a follower
 	 * (rank > 0) computes as rank 0 does and writes nothing */
 	int rank, nranks, follower;
+	int overlap;              /* the gradient all-reduce runs during backward (run.overlap) */
 };
 
 /* a stage as it runs */
 typedef struct stage_ctx {
 	pofa_run *r;
+	struct pofa_dist_queue *sendq;   /* data-parallel with overlap: the all-reduce thread */
 	int i;
 	pofa_stage s;             /* a copy: live edits change it */
 	pofa_model *m, *teacher;

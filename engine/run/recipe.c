@@ -248,6 +248,7 @@ static const keydef run_keys[] = {
 	K(pofa_recipe, threads, T_INT, 1, 64),
 	K(pofa_recipe, log_interval, T_I64, 1, 1e9),
 	K(pofa_recipe, checkpoint_interval, T_I64, 1, 1e9),
+	K(pofa_recipe, overlap, T_STR, 0, 0),
 };
 static const keydef model_keys[] = {
 	K(pofa_recipe, preset, T_STR, 0, 0),
@@ -312,6 +313,8 @@ static int set_key(void *base, const keydef *k, const entry *e, const char *path
 	case T_STR:
 		if (strlen(v) >= k->size)
 			return bad(err, path, e->line, e->key, v, "too long");
+		if (!strcmp(k->name, "overlap") && strcmp(v, "auto") && strcmp(v, "yes") && strcmp(v, "no"))
+			return bad(err, path, e->line, e->key, v, "want auto, yes or no");
 		strcpy(p, v);
 		return POFA_OK;
 	case T_BOOL:

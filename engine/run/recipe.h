@@ -82,6 +82,7 @@ typedef struct pofa_recipe {
 	uint64_t seed;
 	int threads;
 	int64_t log_interval, checkpoint_interval;
+	char overlap[8];          /* data-parallel: all-reduce during backward: auto, yes, no ("": auto) */
 	char preset[32], model_dir[512], vocab[512];
 	char vocab_from[1000];    /* which key (file:line) or default gave vocab */
 	int max_position;

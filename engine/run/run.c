@@ -97,6 +97,11 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 	r->rank = pofa_dist_rank();
 	r->nranks = pofa_dist_size();
 	r->follower = r->rank > 0;
+	/* the all-reduce overlapped with backward: asked, or by default when a
+	 * network joins the ranks (on one machine the copies would take the
+	 * cores the backward pass uses) */
+	r->overlap = r->nranks > 1 && (!strcmp(rc->overlap, "yes") ||
+	                               (strcmp(rc->overlap, "no") && pofa_dist_multihost()));
 	long np = sysconf(_SC_NPROCESSORS_ONLN);
 	/* by default the machine's cores, shared among the ranks on it */
 	const char *local = r->nranks > 1 ? getenv("OMPI_COMM_WORLD_LOCAL_SIZE") : NULL;
@@ -190,6 +195,7 @@ static enum pofa_stage_status run_stage(pofa_run *r, int i)
 	e.total = c.N;
 	snprintf(e.text, sizeof e.text, "%s %s", c.s.name, pofa_stage_status_names[st]);
 	pofa_run_emit(r, &e);
+	pofa_dist_queue_free(c.sendq);
 	pofa_model_free(c.m);
 	pofa_model_free(c.teacher);
 	if (c.has_masks)

@@ -509,6 +509,17 @@ static pofa_batch shard_of(const pofa_batch *b, int b0, int b1)
 	return s;
 }
 
+/* backward finished layer l: its gradients go to the all-reduce thread */
+static void send_layer(void *arg, int l)
+{
+	stage_ctx *c = arg;
+	float *ptr[64];
+	size_t len[64];
+	int n = pofa_model_grad_ranges(c->m, l, ptr, len, 64);
+	for (int k = 0; k < n; k++)
+		pofa_dist_queue_push(c->sendq, ptr[k], len[k]);
+}
+
 /* A step's losses and gradients. Alone: the whole batch. With several
  * ranks (dist.h): this rank's rows of the same whole batch, each loss
  * divided by the whole batch's count, then the gradients and losses summed
@@ -535,6 +546,10 @@ static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_er
 	}
 	memset(l, 0, sizeof *l);
 	int rc = POFA_OK;
+	if (r->overlap && !c->sendq && !(c->sendq = pofa_dist_queue_new()))
+		return pofa_error(err, POFA_ERR_RUN, "cannot start the all-reduce thread");
+	if (c->sendq)
+		pofa_model_on_layer_grads(c->m, send_layer, c);
 	if (b1 > b0) {
 		pofa_batch sb = shard_of(b, b0, b1);
 		rc = pofa_model_forward(c->m, &sb, 1, err) || losses(c, &sb, l, err);
@@ -546,13 +561,30 @@ static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_er
 		 * QAT range sums in step, and adds nothing */
 		pofa_batch sb = shard_of(b, 0, 1);
 		rc = pofa_model_forward(c->m, &sb, 1, err);
+		/* its (zero) gradients go layer by layer as the others' do */
+		for (int l = pofa_model_config(c->m)->num_hidden_layers - 1; c->sendq && !rc && l >= 0; l--)
+			send_layer(c, l);
 	}
 	pofa_model_set_shard(c->m, 0, NULL, NULL);
 	if (c->teacher)
 		pofa_model_set_shard(c->teacher, 0, NULL, NULL);
+	if (c->sendq) {
+		/* the layers' gradients went as backward finished each; then the
+		 * rest (embeddings, pooler, heads) */
+		pofa_model_on_layer_grads(c->m, NULL, NULL);
+		pofa_dist_queue_wait(c->sendq);
+		if (!rc) {
+			float *ptr[64];
+			size_t len[64];
+			int n = pofa_model_grad_ranges(c->m, -1, ptr, len, 64);
+			for (int k = 0; k < n; k++)
+				pofa_dist_sum_f(ptr[k], len[k]);
+		}
+	}
 	if (rc)   /* bad input is the same on every rank; anything else stops the job */
 		return err->status ? err->status : POFA_ERR_RUN;
-	pofa_dist_sum_f(pofa_model_grads(c->m), pofa_model_num_params(c->m));
+	if (!c->sendq)
+		pofa_dist_sum_f(pofa_model_grads(c->m), pofa_model_num_params(c->m));
 	double v[3] = { l->task, l->kd, l->teacher };
 	pofa_dist_sum_d(v, 3);
 	l->task = v[0];
