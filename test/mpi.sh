@@ -24,6 +24,10 @@ if ! "$POFA" --version | grep -q "Open MPI"; then
 	exit 1
 fi
 command -v mpirun >/dev/null || { echo "FAIL no mpirun (make deps installs openmpi-bin)"; exit 1; }
+# an ASan build: Open MPI leaks its own allocations at exit (its plugins,
+# unloaded by then, in the traces; no pofa frame); leaks stay checked by the
+# other tests, errors here
+case "$POFA" in */asan/*) export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" ;; esac
 # as root, Open MPI wants to be told
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # no stray network probing on a machine without one
