@@ -460,6 +460,13 @@ typedef struct { double task, kd, teacher, total; } step_losses;
 
 /* the student's task loss and, with a teacher, the distillation loss: both
  * set the logits' gradient, weighted, for the backward pass */
+/* what the step minimises: the task loss, or with a teacher the weighted
+ * sum of task and distillation losses */
+static double total_loss(const stage_ctx *c, const step_losses *l)
+{
+	return c->teacher ? c->s.alpha_task * l->task + c->s.alpha_kd * l->kd : l->task;
+}
+
 static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *err)
 {
 	const pofa_stage *s = &c->s;
@@ -472,7 +479,7 @@ static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *e
 		const float *tl = pofa_model_logits(c->teacher, NULL, NULL);
 		l->kd = pofa_model_kd(c->m, tl, s->temperature, s->alpha_kd);
 	}
-	l->total = c->teacher ? s->alpha_task * l->task + s->alpha_kd * l->kd : l->task;
+	l->total = total_loss(c, l);
 	return POFA_OK;
 }
 
@@ -590,7 +597,7 @@ static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_er
 	l->task = v[0];
 	l->kd = v[1];
 	l->teacher = v[2];
-	l->total = c->teacher ? c->s.alpha_task * l->task + c->s.alpha_kd * l->kd : l->task;
+	l->total = total_loss(c, l);
 	return losses_finite(c, l, err);
 }
 

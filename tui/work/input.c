@@ -117,11 +117,7 @@ static void b_zoom(ui *u)
 		u->sel_col = POFA_ROLE_FFN_OUT;
 	u->zoom = 1;
 	u->s.zvalid = 0;
-	/* the overlay's room (panes.c draws it at 2,2 of H-4 x W-4) */
-	int H, W;
-	getmaxyx(stdscr, H, W);
-	u->zoom_rows = H - 7;
-	u->zoom_cols = W - 8;
+	tui_zoom_room(u);   /* the first map already the overlay's size */
 	tui_request_mask(u);
 }
 static void b_back(ui *u) { u->zoom = 0; u->help = 0; }
@@ -374,6 +370,18 @@ static int form_apply(ui *u)
 }
 
 
+/* a one-line field at its end: Backspace, or a printable character */
+static void line_edit(char *buf, size_t cap, int ch)
+{
+	size_t l = strlen(buf);
+	if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
+		buf[l - 1] = 0;
+	else if (ch >= 32 && ch < 127 && l + 1 < cap) {
+		buf[l] = (char)ch;
+		buf[l + 1] = 0;
+	}
+}
+
 void tui_key(ui *u, int ch)
 {
 	if (ch == KEY_RESIZE) {
@@ -397,7 +405,6 @@ void tui_key(ui *u, int ch)
 		return;
 	}
 	if (u->mode == MODE_SEARCH) {
-		size_t l = strlen(u->search);
 		if (ch == 27) {
 			u->search[0] = 0;
 			u->mode = MODE_NORMAL;
@@ -407,11 +414,8 @@ void tui_key(ui *u, int ch)
 				u->log_scroll = -1;   /* from the newest line, included */
 				search_move(u, 1);
 			}
-		} else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
-			u->search[l - 1] = 0;
-		else if (ch >= 32 && ch < 127 && l + 1 < sizeof u->search) {
-			u->search[l] = (char)ch;
-			u->search[l + 1] = 0;
+		} else {
+			line_edit(u->search, sizeof u->search, ch);
 		}
 		return;
 	}
@@ -424,7 +428,6 @@ void tui_key(ui *u, int ch)
 		return;
 	}
 	if (u->mode == MODE_PROMPT) {
-		size_t l = strlen(u->prompt);
 		if (ch == 27)
 			u->mode = MODE_NORMAL;
 		else if (ch == '\n' || ch == KEY_ENTER) {
@@ -433,11 +436,8 @@ void tui_key(ui *u, int ch)
 			/* live: at the engine's next step; ended: now; the result
 			 * (or why it failed) comes back as an event */
 			pofa_driver_export(u->d, u->prompt, tui_take_event, u);
-		} else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && l > 0)
-			u->prompt[l - 1] = 0;
-		else if (ch >= 32 && ch < 127 && l + 1 < sizeof u->prompt) {
-			u->prompt[l] = (char)ch;
-			u->prompt[l + 1] = 0;
+		} else {
+			line_edit(u->prompt, sizeof u->prompt, ch);
 		}
 		return;
 	}

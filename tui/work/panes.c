@@ -669,9 +669,25 @@ static void draw_log(ui *u, int y, int x, int h, int w)
 
 /* the mask map of the selected matrix: an overlay over most of the screen,
  * each cell the share of weights kept in its block */
+/* the mask overlay's box on an H x W screen */
+static void zoom_box(int H, int W, int *y, int *x, int *h, int *w)
+{
+	*y = 2, *x = 2, *h = H - 4, *w = W - 4;
+}
+
+void tui_zoom_room(ui *u)
+{
+	int H, W, y, x, h, w;
+	getmaxyx(stdscr, H, W);
+	zoom_box(H, W, &y, &x, &h, &w);
+	u->zoom_rows = h - 3;   /* less the borders and the legend line */
+	u->zoom_cols = w - 4;   /* less the borders and margins */
+}
+
 static void draw_zoom(ui *u, int H, int W)
 {
-	int y = 2, x = 2, h = H - 4, w = W - 4;
+	int y, x, h, w;
+	zoom_box(H, W, &y, &x, &h, &w);
 	if (h < 6 || w < 20)
 		return;
 	th_on(u, TH_TEXT);
@@ -687,9 +703,7 @@ static void draw_zoom(ui *u, int H, int W)
 	snprintf(title, sizeof title, "mask of %s in %s [Esc] back", what,
 	         u->s.sp_stage >= 0 ? u->s.rc->stages[u->s.sp_stage].name : "the model");
 	box_title(u, y, x, h, w, title);
-	/* the room a mask map has: the engine is asked for this size */
-	u->zoom_rows = h - 3;
-	u->zoom_cols = w - 4;
+	tui_zoom_room(u);   /* the engine is asked for maps of this size */
 	if (!u->s.zvalid || u->s.zlayer != (sl == u->s.nlayers ? -1 : sl) || (int)u->s.zrole != sc) {
 		th_on(u, TH_TEXT);
 		mvprintw(y + 1, x + 2, "waiting for the engine (next step)...");

@@ -72,8 +72,10 @@ void tui_take_event(void *arg, const pofa_event *e);
 int tui_field_on(const ui *u, int i);
 void tui_key(ui *u, int ch);
 void tui_command(ui *u, enum pofa_cmd_kind kind);
-/* asks the engine for the selected matrix's mask map, at the pane's size */
+/* asks the engine for the selected matrix's mask map, at the overlay's size */
 void tui_request_mask(ui *u);
+/* panes.c: the blocks the mask overlay has room for, into zoom_rows/cols */
+void tui_zoom_room(ui *u);
 /* the footer's keys for the focused pane, and the theme and panes
  * written to pofa.conf (a failure on the status line) */
 const char *tui_pane_keys(const ui *u);
