@@ -4,6 +4,8 @@
 const pofa_infer_kern pofa_kern_portable = {
 	.path = POFA_CPU_PORTABLE,
 	.x8 = POFA_X8_S16X2,
+	.csr_kc = 128,
+	.csr_from = 2048,
 	.sparse = kb_sparse,
 	.int8 = kb_int8,
 	.quant = kb_quant_s16x2,

@@ -123,10 +123,25 @@ KS_INLINE void ks_finish(const pofa_linear *w, float *yr, vf *acc, const int NV)
 			VF_STORE(yr + i * VW, acc[i]);
 }
 
+/* CSR tiles: KS_CSR_NV vectors of columns at most, the row's stored
+ * values dealt in turn to KS_CSR_SETS sets of accumulators (summed at the
+ * end of each chunk), so that a fused multiply-add waits less on the one
+ * before it in the same register. The including file may set both
+ * (kern_avx512.c: 2 sets; AVX2 has registers for one). */
+#ifndef KS_CSR_NV
+#define KS_CSR_NV KS_MAXV
+#endif
+#ifndef KS_CSR_SETS
+#define KS_CSR_SETS 1
+#endif
+
 /* chunk by chunk of inputs (linear.h): a row's sums go through y between
- * chunks, exactly, so the result is the unchunked one to the bit */
+ * chunks */
 KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, int t0, int r0, int r1, const int NV)
 {
+	enum { S = KS_CSR_SETS };
+	const uint16_t *col = w->col;
+	const float *val = w->val, *xt = x + t0;
 	for (int h = 0; h < w->nch; h++) {
 		const int32_t *rp = w->crp + (size_t)h * (w->OC + 1);
 		const int first = h == 0, last = h == w->nch - 1;
@@ -136,26 +151,43 @@ KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, in
 			if (k == e && !first && !last)
 				continue;
 			float *yr = y + (size_t)o * ld + t0;
-			vf acc[KS_MAXV];
+			vf acc[S][KS_CSR_NV];
 			if (first) {
 				vf b = VF_SET1(w->bias[o]);
 				for (int i = 0; i < NV; i++)
-					acc[i] = b;
+					acc[0][i] = b;
 			} else {
 				for (int i = 0; i < NV; i++)
-					acc[i] = VF_LOAD(yr + i * VW);
+					acc[0][i] = VF_LOAD(yr + i * VW);
 			}
-			for (; k < e; k++) {
-				const float *xp = x + (size_t)w->col[k] * ld + t0;
-				vf v = VF_SET1(w->val[k]);
+			for (int s = 1; s < S; s++)
 				for (int i = 0; i < NV; i++)
-					acc[i] = VF_FMA(v, VF_LOAD(xp + i * VW), acc[i]);
+					acc[s][i] = VF_SET1(0.0f);
+			for (; k + S <= e; k += S)
+				for (int s = 0; s < S; s++) {
+					const float *xp = xt + (size_t)col[k + s] * ld;
+					vf v = VF_SET1(val[k + s]);
+					for (int i = 0; i < NV; i++)
+						acc[s][i] = VF_FMA(v, VF_LOAD(xp + i * VW), acc[s][i]);
+				}
+			for (int s = 0; k < e; k++, s++) {
+				const float *xp = xt + (size_t)col[k] * ld;
+				vf v = VF_SET1(val[k]);
+				for (int i = 0; i < NV; i++)
+					acc[s][i] = VF_FMA(v, VF_LOAD(xp + i * VW), acc[s][i]);
 			}
+			if (S == 4)
+				for (int i = 0; i < NV; i++)
+					acc[0][i] = VF_ADD(VF_ADD(acc[0][i], acc[1][i]), VF_ADD(acc[2][i], acc[3][i]));
+			else
+				for (int s = 1; s < S; s++)
+					for (int i = 0; i < NV; i++)
+						acc[0][i] = VF_ADD(acc[0][i], acc[s][i]);
 			if (last)
-				ks_finish(w, yr, acc, NV);
+				ks_finish(w, yr, acc[0], NV);
 			else
 				for (int i = 0; i < NV; i++)
-					VF_STORE(yr + i * VW, acc[i]);
+					VF_STORE(yr + i * VW, acc[0][i]);
 		}
 	}
 }
@@ -272,13 +304,13 @@ KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int
 	}
 }
 
-/* the column tiles: KS_MAXV vectors, then what is left, halving */
-#define KS_TILES(call)                                                      \
+/* the column tiles: MAXV vectors, then what is left, halving */
+#define KS_TILES_OF(call, MAXV)                                             \
 	do {                                                                    \
 		int t0 = 0;                                                         \
-		for (; t0 + KS_MAXV * VW <= np; t0 += KS_MAXV * VW)                 \
-			call(KS_MAXV);                                                  \
-		for (int nv = KS_MAXV / 2; nv >= 1; nv /= 2)                        \
+		for (; t0 + (MAXV) * VW <= np; t0 += (MAXV) * VW)                   \
+			call(MAXV);                                                     \
+		for (int nv = (MAXV) / 2; nv >= 1; nv /= 2)                         \
 			if (t0 + nv * VW <= np) {                                       \
 				if (nv == 4) call(4);                                       \
 				else if (nv == 2) call(2);                                  \
@@ -286,12 +318,13 @@ KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int
 				t0 += nv * VW;                                              \
 			}                                                               \
 	} while (0)
+#define KS_TILES(call) KS_TILES_OF(call, KS_MAXV)
 
 KS void ks_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1)
 {
 	if (w->fmt == POFA_LIN_CSR) {
 #define KS_CALL(n) ks_csr(w, y, x, ld, t0, r0, r1, n)
-		KS_TILES(KS_CALL);
+		KS_TILES_OF(KS_CALL, KS_CSR_NV);
 #undef KS_CALL
 	} else if (w->fmt == POFA_LIN_B14) {
 #define KS_CALL(n) ks_b14(w, y, x, ld, t0, r0, r1, n)

@@ -10,9 +10,10 @@
  *
  *   DENSE  W as it is, multiplied by OpenBLAS's sgemm
  *   CSR    per output row, its nonzeros: value and 16-bit input column;
- *          from POFA_CSR_CHUNKED inputs, in chunks of POFA_CSR_KC inputs
+ *          from the path's csr_from inputs, in chunks of its csr_kc inputs
  *          (all rows' entries of a chunk, then the next chunk's), so that
- *          the slice of x a chunk reads stays in L1 while every row passes
+ *          the slice of x a chunk reads stays in cache while every row
+ *          passes
  *   B14    per output row, its nonzero 1x4 blocks along the input: the
  *          block's first column and four values
  *   NM     every group of M inputs of a row holds N stored values: value
@@ -30,16 +31,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* inputs a CSR chunk, and the inputs from which CSR is chunked: on
- * bert-base at 90% (bench infer --profile, AVX-512, tiles of 128 tokens)
- * chunks of 64, 128 and 256 inputs made the 3072-input product 15%, 28%
- * and 25% faster; at 768 inputs, whose whole x stays in L2, 64 made it
- * 12% slower */
-#ifndef POFA_CSR_KC
-#define POFA_CSR_KC 128
-#endif
-#define POFA_CSR_CHUNKED 2048
 
 enum pofa_linear_fmt { POFA_LIN_DENSE, POFA_LIN_CSR, POFA_LIN_B14, POFA_LIN_NM, POFA_LIN_I8, POFA_LIN_FMTS };
 
@@ -95,6 +86,9 @@ typedef struct pofa_qout {
 typedef struct pofa_infer_kern {
 	enum pofa_cpu_path path;
 	enum pofa_x8_layout x8;
+	/* CSR is packed in chunks of csr_kc inputs when it has csr_from inputs
+	 * or more (kern_avx512.c and kern_avx2.c say how they were chosen) */
+	int csr_kc, csr_from;
 	/* y = W x + b (GELU after when w->gelu) for CSR, B14 and NM */
 	void (*sparse)(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1);
 	/* the same for I8, x8 quantized by quant in this path's layout; qo:

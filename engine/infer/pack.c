@@ -130,14 +130,14 @@ static int copy_bias(pofa_linear *l, const float *bias)
 	return 0;
 }
 
-/* CSR entries reordered chunk by chunk of POFA_CSR_KC inputs (each row's
- * in column order still, so the sums are the same); l->crp indexes them */
-static int chunk_csr(pofa_linear *l)
+/* CSR entries reordered chunk by chunk of kern's csr_kc inputs (each
+ * row's in column order still); l->crp indexes them */
+static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
 {
-	int OC = l->OC, nch = (l->C + POFA_CSR_KC - 1) / POFA_CSR_KC;
+	int kc = kern->csr_kc > 0 ? kern->csr_kc : l->C, OC = l->OC, nch = (l->C + kc - 1) / kc;
 	l->nch = 1;
 	l->crp = l->rowptr;
-	if (nch < 2 || l->C < POFA_CSR_CHUNKED)
+	if (nch < 2 || l->C < kern->csr_from)
 		return 0;
 	int64_t n = l->rowptr[OC];
 	int32_t *crp = calloc((size_t)nch * (OC + 1), sizeof *crp);
@@ -161,7 +161,7 @@ static int chunk_csr(pofa_linear *l)
 		at[o] = l->rowptr[o];
 	for (int h = 0; h < nch; h++) {
 		int32_t *rp = crp + (size_t)h * (OC + 1);
-		int end = (h + 1) * POFA_CSR_KC;
+		int end = (h + 1) * kc;
 		for (int o = 0; o < OC; o++) {
 			rp[o] = (int32_t)e;
 			for (; at[o] < l->rowptr[o + 1] && l->col[at[o]] < end; at[o]++, e++) {
@@ -293,7 +293,7 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 		}
 		l->rowptr[OC] = (int32_t)e;
 	}
-	if (fmt == POFA_LIN_CSR && chunk_csr(l))
+	if (fmt == POFA_LIN_CSR && chunk_csr(l, kern))
 		goto oom;
 	if (split_rows(l, threads, row_cost, 1))
 		goto oom;
