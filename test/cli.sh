@@ -60,6 +60,31 @@ expect 2 "eval: --seq past the model's positions is clamped, and said" \
 	-- "$POFA" eval --model "$tmp/demo" --task tsv --data "$tmp/t.tsv" --seq 256
 
 
+# report: the summary table (one row per method over the eval stages) puts
+# each model's sparsity and its speed-up over dense (the mean over the
+# tasks) beside its accuracy
+mkdir -p "$tmp/rep"
+{
+	printf '[run]\nname = rep\n[model]\npreset = bert-tiny\n[data]\ndir = data\n'
+	printf '[stage pre]\nkind = mlm\nsteps = 10\n'
+	for s in da:wn-sense sa:wn-sense db:wn-pair sb:wn-pair; do
+		printf '[stage %s]\nkind = finetune\nfrom = pre\ntask = %s\nsteps = 10\n' "${s%%:*}" "${s#*:}"
+	done
+	printf '[stage ea]\nkind = eval\ntask = wn-sense\nmodels = da, sa\n'
+	printf '[stage eb]\nkind = eval\ntask = wn-pair\nmodels = db, sb\n'
+} > "$tmp/rep/recipe.ini"
+cat > "$tmp/rep/eval.csv" <<CSV
+time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity
+1,ea,da,0,wn-sense,dev,accuracy,50.0,1.0,100.0,1.0,0.0
+1,ea,sa,0,wn-sense,dev,accuracy,49.0,1.0,300.0,3.0,0.9
+1,eb,db,0,wn-pair,dev,accuracy,60.0,1.0,80.0,1.0,0.0
+1,eb,sb,0,wn-pair,dev,accuracy,57.0,1.0,200.0,2.5,0.9
+CSV
+expect 0 "report: the summary's header has sparsity and speed-up" \
+	"| row | wn-sense | wn-pair | mean % of reference | sparsity | speed-up over dense |" -- "$POFA" report "$tmp/rep"
+expect 0 "report: a sparse row, accuracy beside speed (2.75x: the mean of 3.00x and 2.50x)" \
+	"| sa | 49.00 (98.0%) | 57.00 (95.0%) | 96.5% | 90.00% | 2.75x |" -- "$POFA" report "$tmp/rep"
+
 # data commands
 expect 2 "tokenize without a vocabulary" "--vocab FILE is required" -- "$POFA" tokenize
 expect 2 "tokenize a missing vocabulary" "cannot open" -- "$POFA" tokenize --vocab "$tmp/none.txt"

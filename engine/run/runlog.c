@@ -651,16 +651,21 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		same = same && counts[q] == counts[0];
 	}
 	if (same) {
-		fprintf(f, "## Summary (dev): main metric, and %% of each task's reference\n\n| row |");
+		/* speed columns where any eval stage measured speed */
+		int speed = 0;
+		for (int k = 0; k < nr; k++)
+			speed |= !strcmp(res[k].split, "dev") && res[k].sps > 0.0;
+		fprintf(f, "## Summary (dev): main metric, and %% of each task's reference%s\n\n| row |",
+		        speed ? "; the speed-up over the dense model, the mean over the tasks" : "");
 		for (int q = 0; q < ne; q++)
 			fprintf(f, " %s |", rc->stages[evals[q]].task.name);
-		fprintf(f, " mean %% of reference |\n|---|");
-		for (int q = 0; q <= ne; q++)
+		fprintf(f, " mean %% of reference | sparsity |%s\n|---|", speed ? " speed-up over dense |" : "");
+		for (int q = 0; q <= ne + 1 + speed; q++)
 			fprintf(f, "---|");
 		fprintf(f, "\n");
 		for (int k = 0; k < counts[0]; k++) {
-			double pct = 0.0;
-			int npct = 0;
+			double pct = 0.0, up = 0.0, sparsity = NAN;
+			int npct = 0, nup = 0;
 			char label[256] = "";
 			for (int q = 0; q < ne; q++) {
 				const pofa_stage *es = &rc->stages[evals[q]];
@@ -684,8 +689,13 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 							metric = res[kk].metric; /* the task's first metric */
 						if (strcmp(res[kk].metric, metric))
 							continue;
-						if (!strcmp(res[kk].model, name))
+						if (!strcmp(res[kk].model, name)) {
 							v = res[kk].value;
+							if (res[kk].sps > 0.0)
+								up += res[kk].speedup, nup++;
+							if (isfinite(res[kk].sparsity))
+								sparsity = res[kk].sparsity;
+						}
 						if (!strcmp(res[kk].model, ref))
 							r0 = res[kk].value;
 					}
@@ -700,9 +710,18 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 				}
 			}
 			if (npct)
-				fprintf(f, " %.1f%% |\n", pct / npct);
+				fprintf(f, " %.1f%% |", pct / npct);
 			else
-				fprintf(f, " - |\n");
+				fprintf(f, " - |");
+			if (isfinite(sparsity))
+				fprintf(f, " %.2f%% |", 100.0 * sparsity);
+			else
+				fprintf(f, " - |");
+			if (speed && nup)
+				fprintf(f, " %.2fx |", up / nup);
+			else if (speed)
+				fprintf(f, " - |");
+			fprintf(f, "\n");
 		}
 		fprintf(f, "\n");
 	}
