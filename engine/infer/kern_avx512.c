@@ -11,23 +11,17 @@
  * in chunks of 128 inputs from 2048. Against one set, at bert-base shapes
  * (85% and 90%, one thread, a Sapphire Rapids, ten alternating runs): 4%
  * to 15% faster; 4 sets (spilled), tiles of 32 or 64 tokens with 2-4
- * sets and chunks of 256 inputs (x's slice in L1), and chunks of 64
- * inputs were all slower (2% to 30%) */
-#ifndef KS_CSR_NV
+ * sets and chunks of 256 inputs (x's slice in L1), chunks of 64 inputs,
+ * and blocks of rows over small chunks were all slower (2% to 3x) */
 #define KS_CSR_NV 8
 #define KS_CSR_SETS 2
-#endif
-#ifndef KS_CSR_KC
-#define KS_CSR_KC 128
-#define KS_CSR_FROM 2048
-#endif
 #include "engine/infer/kern_simd.h"
 
 const pofa_infer_kern pofa_kern_avx512 = {
 	.path = POFA_CPU_AVX512,
 	.x8 = POFA_X8_S16X2,
-	.csr_kc = KS_CSR_KC,
-	.csr_from = KS_CSR_FROM,
+	.csr_kc = 128,
+	.csr_from = 2048,
 	.sparse = ks_sparse,
 	.int8 = ks_int8_s16,
 	.quant = ks_quant_s16x2,

@@ -176,13 +176,9 @@ KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, in
 				for (int i = 0; i < NV; i++)
 					acc[s][i] = VF_FMA(v, VF_LOAD(xp + i * VW), acc[s][i]);
 			}
-			if (S == 4)
+			for (int s = 1; s < S; s++)
 				for (int i = 0; i < NV; i++)
-					acc[0][i] = VF_ADD(VF_ADD(acc[0][i], acc[1][i]), VF_ADD(acc[2][i], acc[3][i]));
-			else
-				for (int s = 1; s < S; s++)
-					for (int i = 0; i < NV; i++)
-						acc[0][i] = VF_ADD(acc[0][i], acc[s][i]);
+					acc[0][i] = VF_ADD(acc[0][i], acc[s][i]);
 			if (last)
 				ks_finish(w, yr, acc[0], NV);
 			else

@@ -458,8 +458,6 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 
 typedef struct { double task, kd, teacher, total; } step_losses;
 
-/* the student's task loss and, with a teacher, the distillation loss: both
- * set the logits' gradient, weighted, for the backward pass */
 /* what the step minimises: the task loss, or with a teacher the weighted
  * sum of task and distillation losses */
 static double total_loss(const stage_ctx *c, const step_losses *l)
@@ -467,6 +465,8 @@ static double total_loss(const stage_ctx *c, const step_losses *l)
 	return c->teacher ? c->s.alpha_task * l->task + c->s.alpha_kd * l->kd : l->task;
 }
 
+/* the student's task loss and, with a teacher, the distillation loss: both
+ * set the logits' gradient, weighted, for the backward pass */
 static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *err)
 {
 	const pofa_stage *s = &c->s;
