@@ -205,6 +205,49 @@ static void test_layernorm_dropout(void **st)
 	}
 }
 
+/* The dropout mask: the vector loops (split over threads, across a 2^32
+ * boundary of the index) draw what the scalar definition draws, at the rate
+ * asked for, with no pattern between neighbours, sites or high halves. */
+static void test_dropout_mask(void **st)
+{
+	(void)st;
+	enum { n = 1 << 20 };
+	float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+	for (int i = 0; i < n; i++)
+		x[i] = 1.0f + (float)(i % 7);
+	const float p = 0.1f;
+	const uint32_t th = (uint32_t)((double)p * 4294967296.0);
+	uint64_t key = 0x9e3779b97f4a7c15ULL, off = (1ULL << 32) - 1000;
+	kctx kc = kctx_make(3, 0);
+	pofa_dropout_forward(&kc.k, y, x, n, key, off, p);
+	long dropped = 0, both = 0, cross = 0, high = 0;
+	for (int i = 0; i < n; i++) {
+		int keep = pofa_dropout_keep(key, off + (uint64_t)i, th);
+		float want = keep ? x[i] / (1.0f - p) : 0.0f;
+		if (fabsf(y[i] - want) > 1e-6f * want)
+			fail_msg("element %d (index %#llx): got %g, the scalar mask gives %g", i,
+			         (unsigned long long)(off + (uint64_t)i), y[i], want);
+		dropped += !keep;
+		both += i > 0 && !keep && y[i - 1] == 0.0f;
+		cross += !keep && !pofa_dropout_keep(key + 1, off + (uint64_t)i, th);
+		high += !keep && !pofa_dropout_keep(key, off + (uint64_t)i + (1ULL << 32), th);
+	}
+	/* binomial counts: within 6 standard deviations */
+	double rate = (double)dropped / n, sd = sqrt(p * (1 - p) / n);
+	if (fabs(rate - p) > 6 * sd)
+		fail_msg("dropped %.5f of the elements, expected %.2f (+- %.5f)", rate, p, 6 * sd);
+	double pp = (double)p * p, sd2 = sqrt(pp * (1 - pp) / n);
+	const char *what[3] = { "neighbours", "two keys", "indices 2^32 apart" };
+	long cnt[3] = { both, cross, high };
+	for (int k = 0; k < 3; k++)
+		if (fabs((double)cnt[k] / n - pp) > 6 * sd2)
+			fail_msg("%s both dropped at rate %.5f, independent masks give %.4f (+- %.5f)", what[k],
+			         (double)cnt[k] / n, pp, 6 * sd2);
+	kctx_free(&kc);
+	free(x);
+	free(y);
+}
+
 static void test_gelu(void **st)
 {
 	(void)st;
@@ -351,6 +394,53 @@ static void test_softmax_xent(void **st)
 	kctx_free(&kc);
 }
 
+/* The loss alone (evaluation, no gradient) is the training step's loss to
+ * the last bit, for vocabularies that are and are not multiples of the
+ * eight lanes and of the loss path's chunks of 256. */
+static void test_softmax_xent_loss_only(void **st)
+{
+	(void)st;
+	const int Vs[] = { 1, 7, 8, 13, 256, 300, 1029 };
+	kctx kc = kctx_make(2, 0);
+	for (size_t v = 0; v < sizeof Vs / sizeof *Vs; v++) {
+		int V = Vs[v], N = 5, y[5] = { 0, V - 1, V / 2, -1, V / 3 };
+		float *z = malloc(sizeof(float) * N * V), *dz = malloc(sizeof(float) * N * V);
+		fill(z, (size_t)N * V, 100 + v, 8.0f);
+		int c1, c2;
+		double with = pofa_softmax_xent(&kc.k, dz, z, y, N, V, V, 1.0f, &c1);
+		double alone = pofa_softmax_xent(&kc.k, NULL, z, y, N, V, V, 1.0f, &c2);
+		if (memcmp(&with, &alone, sizeof with) || c1 != c2)
+			fail_msg("V %d: loss with gradients %.17g (%d rows), without %.17g (%d rows): expected the same bits",
+			         V, with, c1, alone, c2);
+		free(z);
+		free(dz);
+	}
+	kctx_free(&kc);
+}
+
+/* the fixed-order row sums, dot and max against double precision, on
+ * ragged lengths (0-3 whole lane groups, any tail) */
+static void test_row_reductions(void **st)
+{
+	(void)st;
+	float x[40], y[40];
+	fill(x, 40, 51, 3.0f);
+	fill(y, 40, 52, 3.0f);
+	for (int n = 1; n <= 40; n++) {
+		double s = 0.0, d = 0.0, mx = -INFINITY, sa = 0.0, da = 0.0;
+		for (int j = 0; j < n; j++) {
+			s += x[j];
+			d += (double)x[j] * y[j];
+			mx = fmax(mx, x[j]);
+			sa += fabs(x[j]);
+			da += fabs((double)x[j] * y[j]);
+		}
+		float fs = pofa_row_sum(x, n), fd = pofa_row_dot(x, y, n), fm = pofa_row_max(x, n);
+		if (fabs(fs - s) > 1e-6 * sa || fabs(fd - d) > 1e-6 * da || fm != (float)mx)
+			fail_msg("n %d: sum %.9g dot %.9g max %.9g; expected %.9g, %.9g, %.9g", n, fs, fd, fm, s, d, mx);
+	}
+}
+
 /* ---- whole-model checks ------------------------------------------------- */
 
 static pofa_config small_config(void)
@@ -481,9 +571,12 @@ int main(void)
 		cmocka_unit_test(test_matmul_blas),
 		cmocka_unit_test(test_matmul_naive),
 		cmocka_unit_test(test_layernorm_dropout),
+		cmocka_unit_test(test_dropout_mask),
 		cmocka_unit_test(test_gelu),
 		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_softmax_xent),
+		cmocka_unit_test(test_softmax_xent_loss_only),
+		cmocka_unit_test(test_row_reductions),
 		cmocka_unit_test(test_model_mlm),
 		cmocka_unit_test(test_model_cls),
 		cmocka_unit_test(test_model_span),

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * The element-wise training kernels (exp, erf, LayerNorm, softmax) are plain
@@ -28,12 +29,128 @@
 #define POFA_CLONES
 #endif
 
-/* Counter-based dropout: keep/drop of element idx at a site is a pure
+/*
+ * Counter-based dropout: keep/drop of element idx at a site is a pure
  * function of (key, idx), so backward regenerates the mask, and threads
- * never share generator state. */
+ * never share generator state. The hash works on 32-bit lanes (two rounds
+ * of a multiply-xorshift permutation, the low and then the high half of
+ * idx and of key mixed in): AVX2 has no 64-bit multiply, and a 64-bit
+ * hash cost three emulated ones per element there.
+ */
+static inline uint32_t pofa_hash32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x21f0aaadu;
+	x ^= x >> 15;
+	x *= 0xd35a2d97u;
+	x ^= x >> 15;
+	return x;
+}
+
+/* kh: the key's high half xor idx's high half (constant over 2^32 indices) */
+static inline int pofa_dropout_keep32(uint32_t klo, uint32_t kh, uint32_t lo, uint32_t thresh)
+{
+	return pofa_hash32(pofa_hash32(lo ^ klo) ^ kh) >= thresh;
+}
+
 static inline int pofa_dropout_keep(uint64_t key, uint64_t idx, uint32_t thresh)
 {
-	return (uint32_t)(pofa_mix64(key ^ (idx * 0xd1342543de82ef95ULL)) >> 32) >= thresh;
+	return pofa_dropout_keep32((uint32_t)key, (uint32_t)(key >> 32) ^ (uint32_t)(idx >> 32), (uint32_t)idx,
+	                           thresh);
+}
+
+/* y[i] = keep(key, idx + i) ? x[i] * scale : 0 for i < n, in loops on
+ * 32-bit lanes (split where idx's high half changes); y may be x */
+static inline void pofa_dropout_row(float *y, const float *x, int64_t n, uint64_t key, uint64_t idx,
+                                    uint32_t thresh, float scale)
+{
+	uint32_t klo = (uint32_t)key;
+	for (int64_t i = 0; i < n;) {
+		uint64_t at = idx + (uint64_t)i;
+		uint64_t left = (((at >> 32) + 1) << 32) - at; /* indices before the high half changes */
+		int64_t e = (uint64_t)(n - i) < left ? n : i + (int64_t)left;
+		uint32_t kh = (uint32_t)(key >> 32) ^ (uint32_t)(at >> 32), lo = (uint32_t)at;
+		float *yy = y + i;
+		const float *xx = x + i;
+		for (int64_t j = 0; j < e - i; j++)
+			yy[j] = pofa_dropout_keep32(klo, kh, lo + (uint32_t)j, thresh) ? xx[j] * scale : 0.0f;
+		i = e;
+	}
+}
+
+/*
+ * Sums and maxima over a row in a fixed order: element j goes to lane
+ * j % 8, and the eight lanes are added in a fixed tree at the end. A plain
+ * in-order sum is a chain of dependent additions the compiler must not
+ * reorder; eight lanes are one AVX2 register (two SSE ones, one half of an
+ * AVX-512 one), held in GCC's vector type, so each CPU runs the same
+ * element-wise additions and gets the same bits.
+ */
+#define POFA_LANES 8
+typedef float pofa_v8 __attribute__((vector_size(POFA_LANES * sizeof(float))));
+typedef int32_t pofa_v8i __attribute__((vector_size(POFA_LANES * sizeof(int32_t))));
+#define POFA_V8_LOAD(v, p) memcpy(&(v), (p), sizeof(pofa_v8))
+
+static inline float pofa_lanes_add(const float s[POFA_LANES])
+{
+	return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+/* the lanes of *acc as an array (a pointer: vector arguments would change
+ * the calling convention between the CPU versions) */
+static inline void pofa_v8_lanes(float s[POFA_LANES], const pofa_v8 *acc) { memcpy(s, acc, sizeof *acc); }
+
+static inline float pofa_row_sum(const float *x, int64_t n)
+{
+	pofa_v8 acc = { 0 }, v;
+	int64_t j = 0;
+	for (; j + POFA_LANES <= n; j += POFA_LANES) {
+		POFA_V8_LOAD(v, x + j);
+		acc += v;
+	}
+	float s[POFA_LANES];
+	pofa_v8_lanes(s, &acc);
+	for (int l = 0; j + l < n; l++)
+		s[l] += x[j + l];
+	return pofa_lanes_add(s);
+}
+
+/* sum of x[j] * y[j], lanes as pofa_row_sum */
+static inline float pofa_row_dot(const float *x, const float *y, int64_t n)
+{
+	pofa_v8 acc = { 0 }, a, b;
+	int64_t j = 0;
+	for (; j + POFA_LANES <= n; j += POFA_LANES) {
+		POFA_V8_LOAD(a, x + j);
+		POFA_V8_LOAD(b, y + j);
+		acc += a * b;
+	}
+	float s[POFA_LANES];
+	pofa_v8_lanes(s, &acc);
+	for (int l = 0; j + l < n; l++)
+		s[l] += x[j + l] * y[j + l];
+	return pofa_lanes_add(s);
+}
+
+/* the largest of x[0..n), n >= 1 (exact: any order gives the same value) */
+static inline float pofa_row_max(const float *x, int64_t n)
+{
+	pofa_v8 acc = { 0 }, v;
+	acc += x[0];
+	int64_t j = 0;
+	for (; j + POFA_LANES <= n; j += POFA_LANES) {
+		POFA_V8_LOAD(v, x + j);
+		pofa_v8i gt = v > acc;
+		acc = (pofa_v8)(((pofa_v8i)v & gt) | ((pofa_v8i)acc & ~gt));
+	}
+	float s[POFA_LANES];
+	pofa_v8_lanes(s, &acc);
+	float m = s[0];
+	for (int l = 1; l < POFA_LANES; l++)
+		m = s[l] > m ? s[l] : m;
+	for (; j < n; j++)
+		m = x[j] > m ? x[j] : m;
+	return m;
 }
 
 /* ---- kernels (layers.c) ------------------------------------------------ */
@@ -116,8 +233,9 @@ static inline float pofa_expf(float x0)
 }
 
 /* erf to ~1.5e-7 absolute (Abramowitz & Stegun 7.1.26), vectorises;
- * training and the forward-only path both use it */
-static inline float pofa_erf(float x)
+ * training and the forward-only path both use it. pofa_erf_exp takes
+ * e = exp(-x*x) from the caller (GELU's backward has it already). */
+static inline float pofa_erf_exp(float x, float e)
 {
 	float ax = x < 0.0f ? -x : x;
 	float t = 1.0f / (1.0f + 0.3275911f * ax);
@@ -126,9 +244,11 @@ static inline float pofa_erf(float x)
 	y = y * t + 1.421413741f;
 	y = y * t - 0.284496736f;
 	y = y * t + 0.254829592f;
-	y = 1.0f - y * t * pofa_expf(-ax * ax);
+	y = 1.0f - y * t * e;
 	return x < 0.0f ? -y : y;
 }
+
+static inline float pofa_erf(float x) { return pofa_erf_exp(x, pofa_expf(-x * x)); }
 
 /* exact (erf) GELU */
 static inline float pofa_gelu_f(float x) { return 0.5f * x * (1.0f + pofa_erf(x * 0.70710678118654752f)); }

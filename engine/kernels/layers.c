@@ -131,8 +131,7 @@ POFA_CLONES static void drop_task(void *arg, int64_t i0, int64_t i1, int tid)
 	drop_args *a = arg;
 	uint32_t th = drop_thresh(a->p);
 	float scale = 1.0f / (1.0f - a->p);
-	for (int64_t i = i0; i < i1; i++)
-		a->y[i] = pofa_dropout_keep(a->key, a->off + (uint64_t)i, th) ? a->x[i] * scale : 0.0f;
+	pofa_dropout_row(a->y + i0, a->x + i0, i1 - i0, a->key, a->off + (uint64_t)i0, th, scale);
 }
 
 void pofa_dropout_forward(pofa_kern *k, float *y, const float *x, int64_t n, uint64_t key, uint64_t off, float p)
@@ -175,27 +174,30 @@ POFA_CLONES static void ln_forward_task(void *arg, int64_t i0, int64_t i1, int t
 		const float *res = a->res ? a->res + i * C : NULL;
 		float *r = a->r + i * C;
 		if (a->p > 0.0f) {
-			for (int c = 0; c < C; c++) {
-				uint64_t idx = a->off + (uint64_t)(i * C + c);
-				r[c] = pofa_dropout_keep(a->key, idx, th) ? x[c] * scale : 0.0f;
-			}
+			pofa_dropout_row(r, x, C, a->key, a->off + (uint64_t)(i * C), th, scale);
 		} else if (r != x) {
 			memcpy(r, x, (size_t)C * sizeof *r);
 		}
 		if (res)
 			for (int c = 0; c < C; c++)
 				r[c] += res[c];
-		/* two passes: mean, then variance around it (stable) */
-		float m = 0.0f;
-		for (int c = 0; c < C; c++)
-			m += r[c];
-		m /= C;
-		float v = 0.0f;
-		for (int c = 0; c < C; c++) {
-			float d = r[c] - m;
-			v += d * d;
+		/* two passes: mean, then variance around it (stable); each
+		 * sum on eight lanes (pofa_row_sum's order) */
+		float m = pofa_row_sum(r, C) / C;
+		pofa_v8 acc = { 0 }, d;
+		int c0 = 0;
+		for (; c0 + POFA_LANES <= C; c0 += POFA_LANES) {
+			POFA_V8_LOAD(d, r + c0);
+			d -= m;
+			acc += d * d;
 		}
-		v /= C;
+		float vs[POFA_LANES];
+		pofa_v8_lanes(vs, &acc);
+		for (int l = 0; c0 + l < C; l++) {
+			float dd = r[c0 + l] - m;
+			vs[l] += dd * dd;
+		}
+		float v = pofa_lanes_add(vs) / C;
 		float s = 1.0f / sqrtf(v + a->eps);
 		float *o = a->out + i * C;
 		for (int c = 0; c < C; c++)
@@ -221,32 +223,49 @@ typedef struct {
 	int C;
 } lnb_args;
 
+/* one row: restrict parameters, so the loops vectorise without run-time
+ * overlap checks (no row aliases another, nor the thread's partial sums) */
+static inline void ln_backward_row(float *restrict dinp, float *restrict dw, float *restrict db,
+                                   const float *restrict dout, const float *restrict x,
+                                   const float *restrict w, float m, float s, int C)
+{
+	/* the two row sums on eight lanes (pofa_row_sum's order) */
+	pofa_v8 a1 = { 0 }, a2 = { 0 }, vw, vd, vx;
+	int c0 = 0;
+	for (; c0 + POFA_LANES <= C; c0 += POFA_LANES) {
+		POFA_V8_LOAD(vw, w + c0);
+		POFA_V8_LOAD(vd, dout + c0);
+		POFA_V8_LOAD(vx, x + c0);
+		pofa_v8 dnorm = vw * vd;
+		a1 += dnorm;
+		a2 += dnorm * ((vx - m) * s);
+	}
+	float s1[POFA_LANES], s2[POFA_LANES];
+	pofa_v8_lanes(s1, &a1);
+	pofa_v8_lanes(s2, &a2);
+	for (int l = 0; c0 + l < C; l++) {
+		int c = c0 + l;
+		float dnorm = w[c] * dout[c];
+		s1[l] += dnorm;
+		s2[l] += dnorm * ((x[c] - m) * s);
+	}
+	float dnorm_mean = pofa_lanes_add(s1) / C, dnorm_norm_mean = pofa_lanes_add(s2) / C;
+	for (int c = 0; c < C; c++) {
+		float xhat = (x[c] - m) * s, d = dout[c];
+		dw[c] += xhat * d;
+		db[c] += d;
+		dinp[c] = (w[c] * d - dnorm_mean - xhat * dnorm_norm_mean) * s;
+	}
+}
+
 POFA_CLONES static void ln_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	lnb_args *a = arg;
 	int C = a->C;
-	float *dw = a->partial + (size_t)tid * 2 * C, *db = dw + C;
-	for (int64_t i = i0; i < i1; i++) {
-		const float *dout = a->dout + i * C, *x = a->inp + i * C;
-		float m = a->mean[i], s = a->rstd[i];
-		float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-		for (int c = 0; c < C; c++) {
-			float xhat = (x[c] - m) * s;
-			float dnorm = a->w[c] * dout[c];
-			dnorm_mean += dnorm;
-			dnorm_norm_mean += dnorm * xhat;
-			dw[c] += xhat * dout[c];
-			db[c] += dout[c];
-		}
-		dnorm_mean /= C;
-		dnorm_norm_mean /= C;
-		float *dinp = a->dinp + i * C;
-		for (int c = 0; c < C; c++) {
-			float xhat = (x[c] - m) * s;
-			float dnorm = a->w[c] * dout[c];
-			dinp[c] = (dnorm - dnorm_mean - xhat * dnorm_norm_mean) * s;
-		}
-	}
+	float *dw = a->partial + (size_t)tid * 2 * C;
+	for (int64_t i = i0; i < i1; i++)
+		ln_backward_row(a->dinp + i * C, dw, dw + C, a->dout + i * C, a->inp + i * C, a->w, a->mean[i],
+		                a->rstd[i], C);
 }
 
 void pofa_layernorm_backward(pofa_kern *k, float *dinp, float *dw, float *db, const float *dout,
@@ -306,8 +325,10 @@ POFA_CLONES static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, in
 	const float *f = a->f;
 	for (int64_t i = i0; i < i1; i++) {
 		float x = f[i];
-		float cdf = 0.5f * (1.0f + pofa_erf(x * 0.70710678118654752f));
-		float pdf = 0.39894228040143268f * pofa_expf(-0.5f * x * x);
+		/* one exp for both: erf(x/sqrt 2) needs exp(-x^2/2), as the pdf does */
+		float e = pofa_expf(-0.5f * x * x);
+		float cdf = 0.5f * (1.0f + pofa_erf_exp(x * 0.70710678118654752f, e));
+		float pdf = 0.39894228040143268f * e;
 		a->dx[i] = a->dg[i] * (cdf + x * pdf);
 	}
 }
@@ -353,16 +374,10 @@ POFA_CLONES static void att_forward_task(void *arg, int64_t u0, int64_t u1, int 
 				for (int j = 0; j < T; j++)
 					if (!mask[j])
 						row[j] += -3.40282347e38f;
-			float mx = row[0];
-			for (int j = 1; j < T; j++)
-				mx = row[j] > mx ? row[j] : mx;
-			/* the exps in one loop (it vectorises), the sum in order in another */
+			float mx = pofa_row_max(row, T);
 			for (int j = 0; j < T; j++)
 				row[j] = pofa_expf(row[j] - mx);
-			float sum = 0.0f;
-			for (int j = 0; j < T; j++)
-				sum += row[j];
-			float inv = 1.0f / sum;
+			float inv = 1.0f / pofa_row_sum(row, T);
 			for (int j = 0; j < T; j++)
 				row[j] *= inv;
 		}
@@ -370,8 +385,7 @@ POFA_CLONES static void att_forward_task(void *arg, int64_t u0, int64_t u1, int 
 		if (a->p > 0.0f) {
 			float *Pd = a->attd + (size_t)u * T * T;
 			uint64_t base = a->off + (uint64_t)u * T * T;
-			for (int64_t j = 0; j < (int64_t)T * T; j++)
-				Pd[j] = pofa_dropout_keep(a->key, base + j, th) ? S[j] * dscale : 0.0f;
+			pofa_dropout_row(Pd, S, (int64_t)T * T, a->key, base, th, dscale);
 			P = Pd;
 		}
 		gemm(a->k->naive, 0, 0, T, hs, T, 1.0f, P, T, v, C3, 0.0f,
@@ -413,9 +427,7 @@ POFA_CLONES static void att_backward_task(void *arg, int64_t u0, int64_t u1, int
 			if (a->p > 0.0f)  /* dropped entries are exactly the zeros of Pd */
 				for (int j = 0; j < T; j++)
 					dp[j] = pd[j] != 0.0f ? dp[j] * dscale : 0.0f;
-			float dot = 0.0f;
-			for (int j = 0; j < T; j++)
-				dot += dp[j] * p[j];
+			float dot = pofa_row_dot(dp, p, T);
 			for (int j = 0; j < T; j++)
 				dp[j] = p[j] * (dp[j] - dot) * scale;
 		}
@@ -460,29 +472,39 @@ POFA_CLONES static void xent_task(void *arg, int64_t i0, int64_t i1, int tid)
 			continue;
 		}
 		/* subtract the max for numerical stability */
-		float mx = z[0];
-		for (int j = 1; j < a->V; j++)
-			mx = z[j] > mx ? z[j] : mx;
+		float mx = pofa_row_max(z, a->V);
 		float sum = 0.0f;
 		if (dz) {
-			/* the exps in one loop (it vectorises), the sum in order in another */
 			for (int j = 0; j < a->V; j++)
 				dz[j] = pofa_expf(z[j] - mx);
-			for (int j = 0; j < a->V; j++)
-				sum += dz[j];
+			sum = pofa_row_sum(dz, a->V);
 			float inv = a->scale / sum;
 			for (int j = 0; j < a->V; j++)
 				dz[j] *= inv;
 			dz[y] -= a->scale;
 		} else {
-			float e[256]; /* the exps a chunk at a time, summed in order */
-			for (int j0 = 0; j0 < a->V; j0 += 256) {
-				int n = a->V - j0 < 256 ? a->V - j0 : 256;
-				for (int j = 0; j < n; j++)
+			/* the exps a chunk at a time, each added to the lane
+			 * pofa_row_sum gives it: the sum the path above takes */
+			float e[256], ls[POFA_LANES];
+			pofa_v8 acc = { 0 }, v;
+			int j0 = 0;
+			for (; j0 < a->V; j0 += 256) {
+				int n = a->V - j0 < 256 ? a->V - j0 : 256, j = 0;
+				for (j = 0; j < n; j++)
 					e[j] = pofa_expf(z[j0 + j] - mx);
-				for (int j = 0; j < n; j++)
-					sum += e[j];
+				for (j = 0; j + POFA_LANES <= n; j += POFA_LANES) {
+					POFA_V8_LOAD(v, e + j);
+					acc += v;
+				}
+				if (j < n) { /* the row's last, short chunk */
+					pofa_v8_lanes(ls, &acc);
+					for (int l = 0; j + l < n; l++)
+						ls[l] += e[j + l];
+					memcpy(&acc, ls, sizeof acc);
+				}
 			}
+			pofa_v8_lanes(ls, &acc);
+			sum = pofa_lanes_add(ls);
 		}
 		loss += (double)(logf(sum) + mx - z[y]);
 		count++;
