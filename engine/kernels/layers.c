@@ -60,12 +60,13 @@ static void mm_forward_task(void *arg, int64_t i0, int64_t i1, int tid)
 	mm_args *a = arg;
 	int n = (int)(i1 - i0);
 	float *out = a->out + i0 * a->OC;
-	gemm(a->k->naive, 0, 1, n, a->OC, a->C, 1.0f, a->inp + i0 * a->C, a->C, a->w, a->C, 0.0f,
-	     out, a->OC);
+	/* the bias is written first and the product added to it (beta 1):
+	 * no pass of its own over the output, and none to zero it */
 	if (a->bias)
 		for (int i = 0; i < n; i++)
-			for (int o = 0; o < a->OC; o++)
-				out[(size_t)i * a->OC + o] += a->bias[o];
+			memcpy(out + (size_t)i * a->OC, a->bias, (size_t)a->OC * sizeof *out);
+	gemm(a->k->naive, 0, 1, n, a->OC, a->C, 1.0f, a->inp + i0 * a->C, a->C, a->w, a->C,
+	     a->bias ? 1.0f : 0.0f, out, a->OC);
 }
 
 void pofa_matmul_forward(pofa_kern *k, float *out, const float *inp, const float *w,
@@ -290,7 +291,7 @@ void pofa_layernorm_backward(pofa_kern *k, float *dinp, float *dw, float *db, co
 
 /* ---- GELU (exact, erf form) --------------------------------------------- */
 
-float pofa_gelu(float x) { return 0.5f * x * (1.0f + pofa_erf(x * 0.70710678118654752f)); }
+float pofa_gelu(float x) { return pofa_gelu_f(x); }
 
 typedef struct {
 	float *g, *f;
@@ -309,7 +310,7 @@ POFA_CLONES static void bias_gelu_task(void *arg, int64_t i0, int64_t i1, int ti
 			for (int c = 0; c < C; c++)
 				f[c] += a->bias[c];
 		for (int c = 0; c < C; c++)
-			g[c] = 0.5f * f[c] * (1.0f + pofa_erf(f[c] * 0.70710678118654752f));
+			g[c] = pofa_gelu_f(f[c]);
 	}
 }
 
