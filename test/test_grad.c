@@ -260,10 +260,17 @@ static void test_gelu(void **st)
 	pofa_bias_gelu_forward(&kc.k, g, f, bias, N, C);   /* f += bias */
 	for (int i = 0; i < N * C; i++)
 		assert_true(fabs(g[i] - ref_gelu(f[i])) < 1e-6 * (1.0 + fabs(g[i])));
+	/* training's forward: the same g, and f replaced by the derivative */
+	float x[N * C], gt[N * C];
+	memcpy(x, f, sizeof x);
+	pofa_gelu_forward_train(&kc.k, gt, f, N * C);
+	for (int i = 0; i < N * C; i++)
+		if (gt[i] != g[i])
+			fail_msg("training GELU at %g: %.9g, forward-only %.9g; expected the same bits", x[i], gt[i], g[i]);
 	pofa_gelu_backward(&kc.k, df, dg, f, N * C);
 	double num[N * C], h = 1e-6;
 	for (int i = 0; i < N * C; i++)
-		num[i] = dg[i] * (ref_gelu((double)f[i] + h) - ref_gelu((double)f[i] - h)) / (2 * h);
+		num[i] = dg[i] * (ref_gelu((double)x[i] + h) - ref_gelu((double)x[i] - h)) / (2 * h);
 	expect_rel("gelu", df, num, N * C);
 	kctx_free(&kc);
 }
@@ -285,6 +292,29 @@ static void test_gelu_accuracy(void **st)
 	}
 	if (!(worst <= 1.1e-6))
 		fail_msg("GELU: error %.3g (1 + |GELU|) at x = %.6g, expected <= 1.1e-6", worst, at);
+	/* the derivative training stores: within 3e-6 of the exact GELU'
+	 * (its worst, 2.7e-6, near z = 4 where the fit ends), and the same
+	 * GELU as pofa_gelu to the bit */
+	worst = 0.0;
+	for (int i = -12 * 4096; i <= 12 * 4096; i++) {
+		float x = (float)i / 4096.0f, d;
+		float g = pofa_gelu_fd(x, &d);
+		double want = 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * (double)x * x) * 0.39894228040143268;
+		if (g != pofa_gelu(x))
+			fail_msg("pofa_gelu_fd(%g) = %.9g, pofa_gelu %.9g; expected the same bits", x, g, pofa_gelu(x));
+		if (fabs(d - want) > worst) {
+			worst = fabs(d - want);
+			at = x;
+		}
+	}
+	if (!(worst <= 3e-6))
+		fail_msg("GELU': error %.3g at x = %.6g, expected <= 3e-6", worst, at);
+	float d0, d1, d2;
+	pofa_gelu_fd(-1e30f, &d0);
+	pofa_gelu_fd(1e30f, &d1);
+	pofa_gelu_fd(NAN, &d2);
+	if (d0 != 0.0f || d1 != 1.0f || !isnan(d2))
+		fail_msg("GELU' at -1e30, 1e30, NaN: %g %g %g; expected 0 1 nan", d0, d1, d2);
 	float big = 1e30f;
 	if (pofa_gelu(-big) != 0.0f || pofa_gelu(big) != big || !isinf(pofa_gelu(INFINITY)) ||
 	    pofa_gelu(-INFINITY) != 0.0f || !isnan(pofa_gelu(NAN)))

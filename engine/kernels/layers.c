@@ -320,23 +320,34 @@ void pofa_bias_gelu_forward(pofa_kern *k, float *g, float *f, const float *bias,
 	pofa_pool_run(k->pool, N, bias_gelu_task, &a);
 }
 
-POFA_CLONES static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
+POFA_CLONES static void gelu_train_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	gelu_args *a = arg;
-	const float *f = a->f;
+	float *restrict f = a->f, *restrict g = a->g;
 	for (int64_t i = i0; i < i1; i++) {
-		float x = f[i];
-		/* one exp for both: erf(x/sqrt 2) needs exp(-x^2/2), as the pdf does */
-		float e = pofa_expf(-0.5f * x * x);
-		float cdf = 0.5f * (1.0f + pofa_erf_exp(x * 0.70710678118654752f, e));
-		float pdf = 0.39894228040143268f * e;
-		a->dx[i] = a->dg[i] * (cdf + x * pdf);
+		float d;
+		g[i] = pofa_gelu_fd(f[i], &d);
+		f[i] = d;
 	}
 }
 
-void pofa_gelu_backward(pofa_kern *k, float *dx, const float *dg, const float *f, int64_t n)
+void pofa_gelu_forward_train(pofa_kern *k, float *g, float *f, int64_t n)
 {
-	gelu_args a = { .f = (float *)f, .dg = dg, .dx = dx };
+	gelu_args a = { .g = g, .f = f };
+	pofa_pool_run(k->pool, n, gelu_train_task, &a);
+}
+
+POFA_CLONES static void gelu_backward_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	gelu_args *a = arg;
+	const float *d = a->f;
+	for (int64_t i = i0; i < i1; i++)
+		a->dx[i] = a->dg[i] * d[i];
+}
+
+void pofa_gelu_backward(pofa_kern *k, float *dx, const float *dg, const float *d, int64_t n)
+{
+	gelu_args a = { .f = (float *)d, .dg = dg, .dx = dx };
 	pofa_pool_run(k->pool, n, gelu_backward_task, &a);
 }
 

@@ -37,6 +37,8 @@ typedef struct {
 	/* saved for backward, per layer (stride given by maxN) */
 	float *e, *eln, *h0, *mean0, *rstd0;      /* embeddings */
 	float *qkv, *att, *attd, *ctx, *r1, *mean1, *rstd1, *h1, *f, *g, *r2, *mean2, *rstd2, *h2;
+	/* f: the FFN's pre-activation, then GELU's derivative at it (all the
+	 * backward needs; t1 likewise in the MLM head) */
 	/* scratch */
 	float *tmp;                               /* (N, C) */
 	float *da, *db, *dc, *dctx, *dqkv, *dg;   /* backward */

@@ -607,7 +607,7 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 		                           site_key(m, 2 + 3 * l), off_h, ph);
 		pofa_matmul_forward(k, f, qin(m, 4 * l + 2, h1, (int64_t)N * C, obs),
 		               LW(m, PT_FCW, (size_t)l * I * C), LAYER(m->p.blk[PT_FCB], l, I), N, C, I);
-		pofa_bias_gelu_forward(k, g, f, NULL, N, I);
+		pofa_gelu_forward_train(k, g, f, (int64_t)N * I); /* f <- gelu'(f) */
 		pofa_matmul_forward(k, a->tmp, qin(m, 4 * l + 3, g, (int64_t)N * I, obs),
 		               LW(m, PT_FPW, (size_t)l * C * I), LAYER(m->p.blk[PT_FPB], l, C), N, I, C);
 		pofa_residual_layernorm_forward(k, h2, r2, LAYER(a->mean2, l, mN), LAYER(a->rstd2, l, mN),
@@ -634,7 +634,7 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 		m->nrows = M;
 		if (M > 0) {
 			pofa_matmul_forward(k, a->t1, a->xm, m->p.blk[PT_TW], m->p.blk[PT_TB], M, C, C);
-			pofa_bias_gelu_forward(k, a->t2, a->t1, NULL, M, C);
+			pofa_gelu_forward_train(k, a->t2, a->t1, (int64_t)M * C);
 			pofa_residual_layernorm_forward(k, a->t3, a->t2, a->meant, a->rstdt, a->t2, NULL,
 			                           m->p.blk[PT_TLNW], m->p.blk[PT_TLNB], M, C,
 			                           c->layer_norm_eps, 0, 0, 0.0f);
