@@ -61,7 +61,7 @@ awk -v a="$one" -v b="$two" -v o="$ovl" 'BEGIN {
 # buckets are sent as their layers' gradients are done) only the part that
 # does not fit under it is added.
 echo "== cost model: BERT-base pre-training, per-rank batch 8x128, step time measured here"
-"$bin" bench train --preset bert-base --vocab 30522 --batch 8 --seq 128 --steps 2 --threads 2 > "$tmp/base.log" 2>&1 \
+"$bin" bench train --preset bert-base --vocab 30522 --batch 8 --seq 128 --steps 2 --rounds 1 --threads 2 > "$tmp/base.log" 2>&1 \
 	|| { tail "$tmp/base.log"; exit 1; }
 grep 'step time\|parameters' "$tmp/base.log"
 step=$(sed -n 's/^RESULT .*step_s=\([0-9.]*\).*/\1/p' "$tmp/base.log")

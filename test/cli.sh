@@ -26,6 +26,9 @@ expect 2 "train-demo unknown option" "unknown option '--bogus'" -- "$POFA" train
 expect 2 "train-demo bad integer" "--steps wants an integer" -- "$POFA" train-demo --steps 12x
 expect 2 "bench unknown benchmark" "unknown benchmark" -- "$POFA" bench fly
 expect 2 "bench unknown preset" "unknown preset" -- "$POFA" bench train --preset bert-huge
+expect 2 "bench rounds out of range" "--rounds wants an integer in 1..20" -- "$POFA" bench train --rounds 0
+expect 0 "bench train: rounds, median ratio and range" "ratio=[0-9.]* ratio_min=[0-9.]* ratio_max=" -- \
+	"$POFA" bench train --preset bert-tiny --batch 4 --seq 32 --steps 1 --rounds 2
 expect 2 "inspect without a folder" "which model folder" -- "$POFA" inspect
 
 expect 0 "train-demo writes a model" "wrote" -- "$POFA" train-demo --steps 20 --out "$tmp/demo"

@@ -15,7 +15,7 @@
 
 static const char bench_usage[] =
 	"usage: pofa bench train [--preset P] [--batch B] [--seq T] [--steps N]\n"
-	"                        [--vocab V] [--threads N]\n"
+	"                        [--rounds R] [--vocab V] [--threads N]\n"
 	"       pofa bench tokenize --vocab FILE --corpus FILE\n"
 	"       pofa bench infer ... (pofa bench infer --help)\n";
 
@@ -192,6 +192,20 @@ static double best_rate(const shape *s, int nthreads)
 	return best;
 }
 
+/* median of n values (n <= 20), the array left as it was */
+static double median_of(const double *v, int n)
+{
+	double w[20];
+	memcpy(w, v, (size_t)n * sizeof *w);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && w[j] < w[j - 1]; j--) {
+			double t = w[j];
+			w[j] = w[j - 1];
+			w[j - 1] = t;
+		}
+	return n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "tokenize"))
@@ -207,7 +221,7 @@ int cmd_bench(int argc, char **argv)
 		                       argc >= 2 ? argv[1] : "");
 	}
 	const char *preset = "bert-mini", *v;
-	long B = 32, T = 128, steps = 10, vocab = 8192, threads = cli_default_threads();
+	long B = 32, T = 128, steps = 10, rounds = 3, vocab = 8192, threads = cli_default_threads();
 	for (int i = 2; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--preset"))) {
 			preset = v;
@@ -217,6 +231,8 @@ int cmd_bench(int argc, char **argv)
 			if (cli_int("bench", "--seq", v, 8, 512, &T)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--steps"))) {
 			if (cli_int("bench", "--steps", v, 1, 100000, &steps)) return EXIT_USAGE;
+		} else if ((v = cli_opt(argc, argv, &i, "--rounds"))) {
+			if (cli_int("bench", "--rounds", v, 1, 20, &rounds)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--vocab"))) {
 			if (cli_int("bench", "--vocab", v, 64, 1 << 20, &vocab)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--threads"))) {
@@ -251,31 +267,16 @@ int cmd_bench(int argc, char **argv)
 	for (size_t i = 0; i < BT; i++)
 		masked += labels[i] != POFA_IGNORE;
 
-	int warm = 2;
-	double t0 = 0.0;
-	for (long step = 0; step < steps + warm; step++) {
-		if (step == warm)
-			t0 = cli_now();
-		pofa_model_zero_grad(m);
-		pofa_model_step_loss(m, &b, 1);
-		pofa_model_backward(m, &b);
-		pofa_model_clip_grad(m, 1.0f);
-		pofa_model_adamw(m, &opt, 1e-4f);
-	}
-	double dt = (cli_now() - t0) / steps;
-
 	shape sh[64];
 	int ns = step_shapes(&cfg, (int)B, (int)T, masked, sh);
-	double flops = 0.0, ref_time = 0.0;
-	for (int i = 0; i < ns; i++) {
-		double f = 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls;
-		flops += f;
-	}
+	double flops = 0.0;
+	for (int i = 0; i < ns; i++)
+		flops += 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls;
 	printf("pofa bench train: %s (L%d H%d A%d I%d), vocab %d, batch %ldx%ld, MLM on %d tokens "
-	       "(%.1f%%), AdamW, %d threads, %ld steps\n",
+	       "(%.1f%%), AdamW, %d threads, %ld rounds of %ld steps\n",
 	       preset, cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads,
 	       cfg.intermediate_size, cfg.vocab_size, B, T, masked, 100.0 * masked / BT,
-	       pofa_model_threads(m), steps);
+	       pofa_model_threads(m), rounds, steps);
 	/* what the step's element-wise loops were compiled for: make bench's
 	 * AVX2-only build has AVX2 throughout and no AVX-512 clones */
 #if defined(__AVX2__) && !defined(__AVX512F__)
@@ -285,28 +286,57 @@ int cmd_bench(int argc, char **argv)
 #endif
 	printf("  cpu: %s, path %s, build %s, OpenBLAS core %s\n", pofa_cpu_name(),
 	       pofa_cpu_path_names[pofa_cpu_path()], built, pofa_blas_core());
-	printf("  measuring OpenBLAS sgemm on the step's %d shapes...\n", ns);
+	printf("  each round: the steps (after one untimed), then OpenBLAS sgemm alone on the step's %d shapes\n",
+	       ns);
 	fflush(stdout);
-	for (int i = 0; i < ns; i++) {
-		double f = 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls;
-		double r = best_rate(&sh[i], (int)threads);
-		ref_time += f / r;
+	/* the steps and the reference take turns, so that the machine's drift
+	 * (other tenants, clock) falls on both; a round's ratio compares the
+	 * two measured back to back */
+	double step_s[20], ref_s[20], ratio[20];
+	for (long r = 0; r < rounds; r++) {
+		int warm = r == 0 ? 2 : 1;
+		double t0 = 0.0;
+		for (long step = 0; step < steps + warm; step++) {
+			if (step == warm)
+				t0 = cli_now();
+			pofa_model_zero_grad(m);
+			pofa_model_step_loss(m, &b, 1);
+			pofa_model_backward(m, &b);
+			pofa_model_clip_grad(m, 1.0f);
+			pofa_model_adamw(m, &opt, 1e-4f);
+		}
+		step_s[r] = (cli_now() - t0) / steps;
+		ref_s[r] = 0.0;
+		for (int i = 0; i < ns; i++)
+			ref_s[r] += 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls / best_rate(&sh[i], (int)threads);
+		ratio[r] = ref_s[r] / step_s[r];
+		printf("  round %-2ld  step %8.1f ms  pofa %6.1f GFLOP/s  sgemm %6.1f GFLOP/s  ratio %.3f\n", r + 1,
+		       step_s[r] * 1e3, flops / step_s[r] / 1e9, flops / ref_s[r] / 1e9, ratio[r]);
+		fflush(stdout);
+	}
+	double dt = median_of(step_s, (int)rounds), ref_time = median_of(ref_s, (int)rounds);
+	double rmed = median_of(ratio, (int)rounds), rmin = ratio[0], rmax = ratio[0];
+	for (long r = 1; r < rounds; r++) {
+		rmin = ratio[r] < rmin ? ratio[r] : rmin;
+		rmax = ratio[r] > rmax ? ratio[r] : rmax;
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double ours = flops / dt / 1e9, ref = flops / ref_time / 1e9;
-	printf("  step time           %10.1f ms\n", dt * 1e3);
+	printf("  step time           %10.1f ms   (median of the rounds)\n", dt * 1e3);
 	printf("  tokens/s            %10.0f\n", BT / dt);
 	printf("  pofa GFLOP/s        %10.1f   (matrix products counted analytically: %.1f GFLOP/step)\n",
 	       ours, flops / 1e9);
-	printf("  sgemm GFLOP/s       %10.1f   (OpenBLAS alone on the same shapes)\n", ref);
-	printf("  ratio pofa/sgemm    %10.3f   (target >= 0.80)\n", ours / ref);
+	printf("  sgemm GFLOP/s       %10.1f   (OpenBLAS alone on the same shapes, median of the rounds)\n", ref);
+	printf("  ratio pofa/sgemm    %10.3f   (median of the rounds' ratios, %.3f to %.3f; target >= 0.80)\n",
+	       rmed, rmin, rmax);
 	printf("  peak RSS            %10.1f MiB\n", ru.ru_maxrss / 1024.0);
 	/* what data-parallel training sums each step (make bench's cost model) */
 	printf("  parameters          %10zu   (%.1f MB of float32 gradients a step)\n", pofa_model_num_params(m),
 	       4.0 * (double)pofa_model_num_params(m) / 1e6);
-	printf("RESULT tokens_per_s=%.1f gflops=%.2f sgemm_gflops=%.2f ratio=%.4f rss_mib=%.1f step_s=%.4f params=%zu\n",
-	       BT / dt, ours, ref, ours / ref, ru.ru_maxrss / 1024.0, dt, pofa_model_num_params(m));
+	printf("RESULT tokens_per_s=%.1f gflops=%.2f sgemm_gflops=%.2f ratio=%.4f ratio_min=%.4f ratio_max=%.4f "
+	       "rss_mib=%.1f step_s=%.4f params=%zu\n",
+	       BT / dt, ours, ref, rmed, rmin, rmax, ru.ru_maxrss / 1024.0, dt, pofa_model_num_params(m));
 	free(buf);
 	pofa_synth_free(&s);
 	pofa_model_free(m);
