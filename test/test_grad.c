@@ -76,11 +76,14 @@ static kctx kctx_make(int threads, int naive)
 	c.k.naive = naive;
 	c.k.scratch_per = 4096;
 	c.k.scratch = calloc(c.k.scratch_per * (size_t)threads, sizeof(float));
+	c.k.dw_part = NULL;
+	c.k.dw_part_per = 0;
 	return c;
 }
 static void kctx_free(kctx *c)
 {
 	free(c->k.scratch);
+	free(c->k.dw_part);
 	pofa_pool_free(c->pool);
 }
 
@@ -135,6 +138,59 @@ static void check_matmul(int naive)
 	kctx_free(&kc);
 }
 static void test_matmul_blas(void **s) { (void)s; check_matmul(0); }
+
+/* the weight gradient split over the tokens (training's kern has partials):
+ * 2 and 3 threads, uneven shares, dW and db added to what they held, db
+ * alone; against double precision and against the split over rows */
+static void test_matmul_token_split(void **st)
+{
+	(void)st;
+	enum { C = 9, OC = 5 };
+	int Ns[3] = { 512, 770, 1031 }, threads[3] = { 2, 3, 3 };
+	for (int t = 0; t < 3; t++) {
+		int N = Ns[t];
+		kctx kc = kctx_make(threads[t], 0), kr = kctx_make(threads[t], 0);
+		kc.k.dw_part_per = OC * C + OC + 3;
+		kc.k.dw_part = calloc(kc.k.dw_part_per * (size_t)(threads[t] - 1), sizeof(float));
+		float *x = malloc(sizeof(float) * N * C), *R = malloc(sizeof(float) * N * OC);
+		float w[OC * C], dw[OC * C], db[OC], rw[OC * C], rb[OC], db2[OC];
+		double nw[OC * C], nb[OC];
+		fill(x, N * C, 31 + t, 1.0f);
+		fill(R, N * OC, 41 + t, 1.0f);
+		fill(w, OC * C, 51, 1.0f);
+		fill(dw, OC * C, 61, 1.0f);
+		fill(db, OC, 62, 1.0f);
+		memcpy(rw, dw, sizeof dw);
+		memcpy(rb, db, sizeof db);
+		for (int o = 0; o < OC; o++) {
+			nb[o] = db[o];
+			for (int i = 0; i < N; i++)
+				nb[o] += R[i * OC + o];
+			for (int c = 0; c < C; c++) {
+				double s = dw[o * C + c];
+				for (int i = 0; i < N; i++)
+					s += (double)R[i * OC + o] * x[i * C + c];
+				nw[o * C + c] = s;
+			}
+		}
+		pofa_matmul_backward(&kc.k, NULL, dw, db, R, x, w, N, C, OC, 0);
+		pofa_matmul_backward(&kr.k, NULL, rw, rb, R, x, w, N, C, OC, 0);
+		expect_rel("token split dW", dw, nw, OC * C);
+		expect_rel("token split db", db, nb, OC);
+		for (int i = 0; i < OC * C; i++)
+			if (fabsf(dw[i] - rw[i]) > 1e-5f * (1.0f + fabsf(rw[i])))
+				fail_msg("N %d, %d threads: dW[%d] split over tokens %.9g, over rows %.9g", N, threads[t], i,
+				         dw[i], rw[i]);
+		/* the bias alone */
+		fill(db2, OC, 62, 1.0f);
+		pofa_matmul_backward(&kc.k, NULL, NULL, db2, R, x, w, N, C, OC, 0);
+		expect_rel("token split db alone", db2, nb, OC);
+		free(x);
+		free(R);
+		kctx_free(&kc);
+		kctx_free(&kr);
+	}
+}
 static void test_matmul_naive(void **s) { (void)s; check_matmul(1); }
 
 /* residual + dropout + LayerNorm, numeric by central differences */
@@ -624,6 +680,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matmul_blas),
 		cmocka_unit_test(test_matmul_naive),
+		cmocka_unit_test(test_matmul_token_split),
 		cmocka_unit_test(test_layernorm_dropout),
 		cmocka_unit_test(test_dropout_mask),
 		cmocka_unit_test(test_gelu),

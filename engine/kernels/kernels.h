@@ -159,6 +159,11 @@ typedef struct pofa_kern {
 	int naive;           /* naive loops instead of cblas_sgemm */
 	float *scratch;      /* per-thread scratch: nthreads * scratch_per */
 	size_t scratch_per;
+	/* training: nthreads - 1 partial weight and bias gradients of
+	 * dw_part_per floats each, for products split over the tokens (NULL:
+	 * split over the output rows) */
+	float *dw_part;
+	size_t dw_part_per;
 } pofa_kern;
 
 /* out (N,OC) = inp (N,C) @ w(OC,C)^T + bias(OC) ; bias may be NULL */

@@ -52,7 +52,7 @@ typedef struct {
 	pofa_kern *k;
 	float *out, *dinp, *dw, *dbias;
 	const float *inp, *w, *bias, *dout;
-	int N, C, OC, acc;
+	int N, C, OC, acc, nu;
 } mm_args;
 
 static void mm_forward_task(void *arg, int64_t i0, int64_t i1, int tid)
@@ -100,6 +100,54 @@ static void mm_dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 	}
 }
 
+/* dW and db split over the tokens (the product's inner dimension): part u
+ * of nu sums its tokens' share, part 0 straight into dw and dbias, the
+ * others into k->dw_part; mm_dw_reduce_task adds them in order. Each thread
+ * packs only its own tokens of both operands, where a split over the output
+ * rows has every thread pack all of inp. */
+static void mm_dwk_task(void *arg, int64_t u0, int64_t u1, int tid)
+{
+	mm_args *a = arg;
+	int OC = a->OC, C = a->C;
+	for (int64_t u = u0; u < u1; u++) {
+		int n0 = (int)((int64_t)a->N * u / a->nu), n1 = (int)((int64_t)a->N * (u + 1) / a->nu);
+		float *part = u ? a->k->dw_part + (size_t)(u - 1) * a->k->dw_part_per : NULL;
+		float *dw = u ? part : a->dw, *db = u ? part + (size_t)OC * C : a->dbias;
+		if (a->dw) {
+			if (n1 > n0)
+				gemm(a->k->naive, 1, 0, OC, C, n1 - n0, 1.0f, a->dout + (size_t)n0 * OC, OC,
+				     a->inp + (size_t)n0 * C, C, u ? 0.0f : 1.0f, dw, C);
+			else if (u)
+				memset(dw, 0, (size_t)OC * C * sizeof *dw);
+		}
+		if (a->dbias) {
+			if (u)
+				memset(db, 0, (size_t)OC * sizeof *db);
+			for (int n = n0; n < n1; n++) {
+				const float *d = a->dout + (size_t)n * OC;
+				for (int o = 0; o < OC; o++)
+					db[o] += d[o];
+			}
+		}
+	}
+}
+
+static void mm_dw_reduce_task(void *arg, int64_t e0, int64_t e1, int tid)
+{
+	mm_args *a = arg;
+	int64_t nw = (int64_t)a->OC * a->C, w1 = e1 < nw ? e1 : nw, b0 = e0 > nw ? e0 : nw;
+	for (int u = 1; u < a->nu; u++) {
+		const float *restrict part = a->k->dw_part + (size_t)(u - 1) * a->k->dw_part_per;
+		float *restrict dw = a->dw, *restrict db = a->dbias;
+		if (dw)
+			for (int64_t e = e0; e < w1; e++)
+				dw[e] += part[e];
+		if (db)
+			for (int64_t e = b0; e < e1; e++)
+				db[e - nw] += part[e];
+	}
+}
+
 void pofa_matmul_backward(pofa_kern *k, float *dinp, float *dw, float *dbias,
                      const float *dout, const float *inp, const float *w,
                      int N, int C, int OC, int accumulate_dinp)
@@ -108,8 +156,19 @@ void pofa_matmul_backward(pofa_kern *k, float *dinp, float *dw, float *dbias,
 	              .w = w, .N = N, .C = C, .OC = OC, .acc = accumulate_dinp };
 	if (dinp)
 		pofa_pool_run(k->pool, N, mm_dinp_task, &a);
-	if (dw || dbias)
+	if (!dw && !dbias)
+		return;
+	/* over the tokens when each thread gets at least 256 of them and the
+	 * partials fit (the encoder's Linear layers in training), else over
+	 * the output rows (the vocabulary decoder, small batches) */
+	int nt = pofa_pool_size(k->pool);
+	if (nt > 1 && k->dw_part && N >= 256 * nt && (size_t)OC * C + OC <= k->dw_part_per) {
+		a.nu = nt;
+		pofa_pool_run(k->pool, nt, mm_dwk_task, &a);
+		pofa_pool_run(k->pool, (int64_t)OC * C + OC, mm_dw_reduce_task, &a);
+	} else {
 		pofa_pool_run(k->pool, OC, mm_dw_task, &a);
+	}
 }
 
 /* ---- dropout ------------------------------------------------------------ */

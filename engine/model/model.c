@@ -302,6 +302,14 @@ size_t pofa_config_num_params(const pofa_config *cfg, enum pofa_head head)
 	return n;
 }
 
+/* a partial weight gradient and bias of the largest encoder Linear (the
+ * training's products split over the tokens, kernels.h) */
+static size_t dw_part_per(const pofa_config *cfg)
+{
+	size_t C = (size_t)cfg->hidden_size, OC = POFA_MAX(3 * C, (size_t)cfg->intermediate_size);
+	return OC * C + OC;
+}
+
 /* what a model of this use takes, in bytes: parameters (and gradients and
  * two AdamW moments when it trains), activations, per-thread scratch */
 static double model_bytes(pofa_model *m, int nthreads)
@@ -309,6 +317,8 @@ static double model_bytes(pofa_model *m, int nthreads)
 	size_t act = arena_layout(m, NULL);
 	size_t T = (size_t)m->maxT, C = (size_t)m->cfg.hidden_size;
 	size_t scratch = POFA_MAX(T * T, 2 * C) * (size_t)nthreads;
+	if (m->use == POFA_MODEL_TRAIN && nthreads > 1)
+		scratch += dw_part_per(&m->cfg) * (size_t)(nthreads - 1);
 	return 4.0 * ((double)m->nparams * (m->use == POFA_MODEL_TRAIN ? 4 : 1) + (double)act + (double)scratch);
 }
 
@@ -403,6 +413,12 @@ pofa_model *pofa_model_new_for(const pofa_config *cfg, enum pofa_head head, enum
 	if (!m->shared_scratch)
 		goto oom;
 	m->k.scratch = m->shared_scratch;
+	if (use == POFA_MODEL_TRAIN && pofa_pool_size(m->pool) > 1) {
+		m->k.dw_part_per = dw_part_per(cfg);
+		m->k.dw_part = pofa_alloc_floats(m->k.dw_part_per * (size_t)(pofa_pool_size(m->pool) - 1));
+		if (!m->k.dw_part)
+			goto oom;
+	}
 	return m;
 oom:
 	pofa_error(err, POFA_ERR_RUN, "out of memory: the model needs %.0f MiB (%zu parameters%s, activations "
@@ -426,6 +442,7 @@ void pofa_model_free(pofa_model *m)
 	free(m->active);
 	free(m->arena);
 	free(m->shared_scratch);
+	free(m->k.dw_part);
 	free(m->wq);
 	free(m->qmin);
 	free(m->qmax);
