@@ -240,32 +240,28 @@ static inline float pofa_expf(float x0)
 	return x0 < -87.3f ? 0.0f : x0 == x0 ? p * u.f : x0;  /* underflow to 0, NaN stays, as expf */
 }
 
-/* erf to ~1.5e-7 absolute (Abramowitz & Stegun 7.1.26), vectorises;
- * training and the forward-only path both use it. pofa_erf_exp takes
- * e = exp(-x*x) from the caller (GELU's backward has it already). */
-static inline float pofa_erf_exp(float x, float e)
-{
-	float ax = x < 0.0f ? -x : x;
-	float t = 1.0f / (1.0f + 0.3275911f * ax);
-	float y = 1.061405429f;
-	y = y * t - 1.453152027f;
-	y = y * t + 1.421413741f;
-	y = y * t - 0.284496736f;
-	y = y * t + 0.254829592f;
-	y = 1.0f - y * t * e;
-	return x < 0.0f ? -y : y;
-}
-
-static inline float pofa_erf(float x) { return pofa_erf_exp(x, pofa_expf(-x * x)); }
+/* erf(z) = z P(z^2) / Q(z^2): the coefficients, highest power first */
+#define POFA_GELU_P0 1.9757991373e-06f
+#define POFA_GELU_P1 2.8773517859e-04f
+#define POFA_GELU_P2 3.9927547457e-03f
+#define POFA_GELU_P3 5.3433846521e-02f
+#define POFA_GELU_P4 1.9599894815e-01f
+#define POFA_GELU_P5 1.1283790005e+00f
+#define POFA_GELU_Q0 3.7475387874e-05f
+#define POFA_GELU_Q1 1.2136062448e-03f
+#define POFA_GELU_Q2 1.5422763662e-02f
+#define POFA_GELU_Q3 1.1637238224e-01f
+#define POFA_GELU_Q4 5.0703087940e-01f
 
 /*
  * Exact (erf) GELU: x (1 + erf(x / sqrt 2)) / 2 with erf(z) = z P(z^2) /
  * Q(z^2) on [-4, 4], P and Q of degree 5 (the forward-only path's fit,
  * engine/infer/kern_simd.h, which evaluates the same polynomials with fused
  * multiply-adds and a refined reciprocal): no exp, about two thirds of the
- * operations of pofa_erf's form (GELU's forward took half the time), within
- * 1.04e-6 (1 + |GELU|) of double precision, its worst near x = -5.3 where
- * 1 + erf cancels (pofa_erf's form: 2.6e-7). Below z = -4 GELU is 0 to
+ * operations of the Abramowitz & Stegun 7.1.26 form with exp that it
+ * replaced (GELU's forward took half the time), within 1.04e-6 (1 + |GELU|)
+ * of double precision, its worst near x = -5.3 where 1 + erf cancels (the
+ * A&S form: 2.6e-7). Below z = -4 GELU is 0 to
  * float precision, above z = 4 it is x; a NaN stays NaN. pofa_gelu_fd
  * also gives the derivative of this same function (training's forward
  * stores it for the backward).
@@ -275,20 +271,28 @@ static inline float pofa_gelu_f(float x)
 	float z = x * 0.70710678118654752f;
 	float zc = z < -4.0f ? -4.0f : z > 4.0f ? 4.0f : z;
 	float u = zc * zc;
-	float p = 1.9757991373e-06f;
-	p = p * u + 2.8773517859e-04f;
-	p = p * u + 3.9927547457e-03f;
-	p = p * u + 5.3433846521e-02f;
-	p = p * u + 1.9599894815e-01f;
-	p = p * u + 1.1283790005e+00f;
-	float q = 3.7475387874e-05f;
-	q = q * u + 1.2136062448e-03f;
-	q = q * u + 1.5422763662e-02f;
-	q = q * u + 1.1637238224e-01f;
-	q = q * u + 5.0703087940e-01f;
+	float p = POFA_GELU_P0;
+	p = p * u + POFA_GELU_P1;
+	p = p * u + POFA_GELU_P2;
+	p = p * u + POFA_GELU_P3;
+	p = p * u + POFA_GELU_P4;
+	p = p * u + POFA_GELU_P5;
+	float q = POFA_GELU_Q0;
+	q = q * u + POFA_GELU_Q1;
+	q = q * u + POFA_GELU_Q2;
+	q = q * u + POFA_GELU_Q3;
+	q = q * u + POFA_GELU_Q4;
 	q = q * u + 1.0f;
 	float r = 1.0f / q, hx = 0.5f * x;   /* as pofa_gelu_fd, to the bit */
 	return z < -4.0f ? 0.0f : z > 4.0f ? x : hx * (zc * (p * r)) + hx;
+}
+
+/* one Horner step of a polynomial and of its derivative: c the
+ * coefficient, k its power */
+static inline void pofa_horner_d(float *v, float *dv, float u, float c, float k)
+{
+	*dv = *dv * u + k * c;
+	*v = *v * u + c;
 }
 
 /*
@@ -304,25 +308,17 @@ static inline float pofa_gelu_fd(float x, float *d)
 	float z = x * 0.70710678118654752f;
 	float zc = z < -4.0f ? -4.0f : z > 4.0f ? 4.0f : z;
 	float u = zc * zc;
-	float p = 1.9757991373e-06f, dp = 5.0f * 1.9757991373e-06f;
-	p = p * u + 2.8773517859e-04f;
-	dp = dp * u + 4.0f * 2.8773517859e-04f;
-	p = p * u + 3.9927547457e-03f;
-	dp = dp * u + 3.0f * 3.9927547457e-03f;
-	p = p * u + 5.3433846521e-02f;
-	dp = dp * u + 2.0f * 5.3433846521e-02f;
-	p = p * u + 1.9599894815e-01f;
-	dp = dp * u + 1.9599894815e-01f;
-	p = p * u + 1.1283790005e+00f;
-	float q = 3.7475387874e-05f, dq = 5.0f * 3.7475387874e-05f;
-	q = q * u + 1.2136062448e-03f;
-	dq = dq * u + 4.0f * 1.2136062448e-03f;
-	q = q * u + 1.5422763662e-02f;
-	dq = dq * u + 3.0f * 1.5422763662e-02f;
-	q = q * u + 1.1637238224e-01f;
-	dq = dq * u + 2.0f * 1.1637238224e-01f;
-	q = q * u + 5.0703087940e-01f;
-	dq = dq * u + 5.0703087940e-01f;
+	float p = POFA_GELU_P0, dp = 5.0f * POFA_GELU_P0;
+	pofa_horner_d(&p, &dp, u, POFA_GELU_P1, 4.0f);
+	pofa_horner_d(&p, &dp, u, POFA_GELU_P2, 3.0f);
+	pofa_horner_d(&p, &dp, u, POFA_GELU_P3, 2.0f);
+	pofa_horner_d(&p, &dp, u, POFA_GELU_P4, 1.0f);
+	p = p * u + POFA_GELU_P5;
+	float q = POFA_GELU_Q0, dq = 5.0f * POFA_GELU_Q0;
+	pofa_horner_d(&q, &dq, u, POFA_GELU_Q1, 4.0f);
+	pofa_horner_d(&q, &dq, u, POFA_GELU_Q2, 3.0f);
+	pofa_horner_d(&q, &dq, u, POFA_GELU_Q3, 2.0f);
+	pofa_horner_d(&q, &dq, u, POFA_GELU_Q4, 1.0f);
 	q = q * u + 1.0f;
 	float r = 1.0f / q, pr = p * r, R = zc * pr;
 	float dR = (p + 2.0f * u * (dp - pr * dq)) * r;
