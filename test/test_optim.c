@@ -83,6 +83,27 @@ static void test_clip(void **st)
 	EXPECT_NEAR(norm, 1.0, 1e-5);
 	EXPECT_NEAR(a->grad[3], 3.0 / (5.0 + 1e-6), 1e-6);
 	pofa_model_free(m);
+
+	/* tensors large enough to be scaled over the threads (2 here): every
+	 * element scaled once, as by one product */
+	pofa_config c = fx_config(2048, 64, 8);
+	m = fx_model(&c, POFA_HEAD_MLM, 2, 4, 2, 1);
+	pofa_model_zero_grad(m);
+	pofa_tensor *e = fx_tensor(m, "bert.embeddings.word_embeddings.weight");
+	assert_true(e->numel >= 65536);
+	for (int64_t i = 0; i < e->numel; i++)
+		e->grad[i] = (float)(i % 7) * 0.5f;
+	double ss = 0.0;
+	for (int64_t i = 0; i < e->numel; i++)
+		ss += (double)e->grad[i] * e->grad[i];
+	norm = pofa_model_clip_grad(m, 1.0f);
+	float coef = 1.0f / (norm + 1e-6f);
+	EXPECT_NEAR(norm, sqrt(ss), 1e-4 * sqrt(ss));
+	for (int64_t i = 0; i < e->numel; i++)
+		if (e->grad[i] != (float)(i % 7) * 0.5f * coef)
+			fail_msg("word embeddings' gradient %lld: %.9g after clipping, expected %.9g", (long long)i,
+			         e->grad[i], (float)(i % 7) * 0.5f * coef);
+	pofa_model_free(m);
 }
 
 static void test_schedules(void **st)

@@ -7,7 +7,6 @@
 #include "engine/model/internal.h"
 #include "data/base/util.h"
 
-#include <cblas.h>
 #include <math.h>
 
 /* ---- gradient clipping -------------------------------------------------- */
@@ -35,6 +34,18 @@ static void sumsq_task(void *arg, int64_t t0, int64_t t1, int tid)
 	oa->sums[tid] = s;
 }
 
+typedef struct {
+	float *g;
+	float coef;
+} scale_args;
+
+static void scale_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	scale_args *sa = arg;
+	for (int64_t i = i0; i < i1; i++)
+		sa->g[i] *= sa->coef;
+}
+
 float pofa_model_clip_grad(pofa_model *m, float max_norm)
 {
 	if (!m->grads)
@@ -49,10 +60,18 @@ float pofa_model_clip_grad(pofa_model *m, float max_norm)
 	if (max_norm > 0.0f) {
 		/* as torch.nn.utils.clip_grad_norm_ */
 		float coef = max_norm / (norm + 1e-6f);
+		/* over the threads, as AdamW (one product per element, as sscal) */
 		if (coef < 1.0f)
-			for (int t = 0; t < m->ntensors; t++)
-				if (m->active[t])
-					cblas_sscal((int)m->tensors[t].numel, coef, m->tensors[t].grad, 1);
+			for (int t = 0; t < m->ntensors; t++) {
+				if (!m->active[t])
+					continue;
+				scale_args sa = { m->tensors[t].grad, coef };
+				int64_t n = m->tensors[t].numel;
+				if (n >= 32768)
+					pofa_pool_run(m->pool, n, scale_task, &sa);
+				else
+					scale_task(&sa, 0, n, 0);
+			}
 	}
 	return norm;
 }
