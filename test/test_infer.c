@@ -527,8 +527,8 @@ static void test_choice(void **st)
 			nnz += w[i + j] != 0.0f, b |= w[i + j] != 0.0f;
 		blocks += b;
 	}
-	double c_csr = (double)nnz / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_CSR)),
-	       c_b14 = 4.0 * (double)blocks / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_B14));
+	double c_csr = (double)nnz / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_CSR, 2)),
+	       c_b14 = 4.0 * (double)blocks / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_B14, 2));
 	if (l.fmt != (c_b14 < c_csr ? POFA_LIN_B14 : POFA_LIN_CSR))
 		fail_msg("1x4 weights (%lld values in %lld blocks) on %s: expected %s (costs csr %.0f, 1x4 %.0f), got %s",
 		         (long long)nnz, (long long)blocks, pofa_cpu_path_names[k->path],
@@ -536,6 +536,32 @@ static void test_choice(void **st)
 		         pofa_linear_fmt_names[l.fmt]);
 	pofa_linear_free(&l);
 	free(w);
+	/* between the break-evens of one thread and of two (measured apart:
+	 * CSR shares out better over threads than OpenBLAS at 128 tokens), the
+	 * choice follows the thread count, on every path */
+	for (int p = 0; p <= (int)pofa_cpu_best(); p++) {
+		const pofa_infer_kern *kp = pofa_infer_kern_for((enum pofa_cpu_path)p);
+		double be1 = pofa_linear_break_even(kp->path, POFA_LIN_CSR, 1);
+		double be2 = pofa_linear_break_even(kp->path, POFA_LIN_CSR, 2);
+		if (!(be2 < be1))
+			fail_msg("%s: CSR breaks even at %.3f on one thread, %.3f on two; expected two threads lower",
+			         pofa_cpu_path_names[p], be1, be2);
+		w = make_weights(256, 256, UNSTRUCTURED, 0.5 * (be1 + be2));
+		for (int th = 1; th <= 2; th++) {
+			int64_t z = 0;
+			for (int i = 0; i < 256 * 256; i++)
+				z += w[i] == 0.0f;
+			double sp = (double)z / (256.0 * 256.0), be = th == 1 ? be1 : be2;
+			assert_int_equal(pofa_linear_pack(&l, w, bias, 256, 256, 0, kp, th, -1), 0);
+			enum pofa_linear_fmt want = sp > be ? POFA_LIN_CSR : POFA_LIN_DENSE;
+			if (l.fmt != want)
+				fail_msg("%s, %d thread(s), %.3f sparse (CSR breaks even at %.3f): expected %s, got %s",
+				         pofa_cpu_path_names[p], th, sp, be, pofa_linear_fmt_names[want],
+				         pofa_linear_fmt_names[l.fmt]);
+			pofa_linear_free(&l);
+		}
+		free(w);
+	}
 	free(bias);
 }
 

@@ -133,9 +133,9 @@ const pofa_infer_kern *pofa_infer_kern_for(enum pofa_cpu_path p);
 
 /* ---- packing (pack.c) ---------------------------------------------------- */
 
-/* per path, the sparsity from which CSR beats OpenBLAS, and B14's block
- * sparsity, as bench infer --sweep measured them (pack.c) */
-double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f);
+/* per path and thread count, the sparsity from which CSR beats OpenBLAS,
+ * and B14's block sparsity, as bench infer --sweep measured them (pack.c) */
+double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f, int threads);
 
 /* Packs w (OC, C) with bias (OC) into the fastest format for kern's path
  * (force >= 0: that float format, where the zeros allow it); threads: the

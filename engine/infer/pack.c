@@ -19,23 +19,42 @@
 const char *const pofa_linear_fmt_names[POFA_LIN_FMTS] = { "dense", "csr", "1x4", "n:m", "int8" };
 
 /* time per stored value, the dense product's (OpenBLAS sgemm's) per weight
- * = 1: the mean over sparsities 50-95% of pofa bench infer --sweep at
- * bert-base shapes (seq 128, batch 1, one thread), measured on an Intel
- * Xeon (Sapphire Rapids) with OpenBLAS's SkylakeX kernels (Haswell's for
- * the avx2 path). CSR breaks even with dense at 1 - 1/cost: 52% (avx2),
- * 59% (avx512), 61% (avx512-vnni), 91% (portable, against AVX-512 sgemm).
- * The int8 column is unused: int8 is chosen by the model, not by cost. */
-static const double cost[POFA_CPU_PATHS][POFA_LIN_FMTS] = {
-	/*                      dense  csr    1x4    n:m    int8 */
-	[POFA_CPU_PORTABLE]    = { 1.0, 11.18, 6.51, 11.65, 1.0 },
-	[POFA_CPU_AVX2]        = { 1.0, 2.08, 2.31, 2.13, 1.0 },
-	[POFA_CPU_AVX512]      = { 1.0, 2.41, 2.56, 2.39, 1.0 },
-	[POFA_CPU_AVX512_VNNI] = { 1.0, 2.56, 2.65, 2.73, 1.0 },
+ * = 1: pofa bench infer --sweep at bert-base shapes (seq 128, batch 1),
+ * over sparsities 50-95%, on one thread (the median of six sweeps per path;
+ * two for portable) and on two (the mean of two or three), measured on an
+ * Intel Xeon (family 6, model 207) with OpenBLAS's SkylakeX kernels
+ * (Haswell's for the avx2 path). Two threads and more take the second
+ * table: a product of 128 tokens shares out better over rows split by
+ * their nonzeros than over OpenBLAS's threads. CSR breaks even with dense
+ * at 1 - 1/cost: one thread 72% (avx2), 71% (avx512), 70% (avx512-vnni),
+ * 94% (portable, against AVX-512 sgemm); two threads 51%, 44%, 49%, 89%.
+ * (An earlier table, one thread on a Sapphire Rapids Xeon: 52%, 59%, 61%,
+ * 91%.) The int8 column is unused: int8 is chosen by the model, not by
+ * cost. */
+static const double cost[2][POFA_CPU_PATHS][POFA_LIN_FMTS] = {
+	{	/* one thread           dense  csr    1x4    n:m    int8 */
+		[POFA_CPU_PORTABLE]    = { 1.0, 17.35, 11.22, 18.68, 1.0 },
+		[POFA_CPU_AVX2]        = { 1.0, 3.60, 3.85, 3.82, 1.0 },
+		[POFA_CPU_AVX512]      = { 1.0, 3.43, 4.22, 4.08, 1.0 },
+		[POFA_CPU_AVX512_VNNI] = { 1.0, 3.29, 4.04, 3.97, 1.0 },
+	},
+	{	/* two threads or more */
+		[POFA_CPU_PORTABLE]    = { 1.0, 9.33, 6.31, 11.27, 1.0 },
+		[POFA_CPU_AVX2]        = { 1.0, 2.03, 2.06, 2.17, 1.0 },
+		[POFA_CPU_AVX512]      = { 1.0, 1.79, 2.06, 2.06, 1.0 },
+		[POFA_CPU_AVX512_VNNI] = { 1.0, 1.96, 2.31, 2.32, 1.0 },
+	},
 };
 
-double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f)
+static const double *path_cost(enum pofa_cpu_path p, int threads)
 {
-	return f == POFA_LIN_DENSE ? 0.0 : 1.0 - cost[p][POFA_LIN_DENSE] / cost[p][f];
+	return cost[threads > 1][p];
+}
+
+double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f, int threads)
+{
+	const double *c = path_cost(p, threads);
+	return f == POFA_LIN_DENSE ? 0.0 : 1.0 - c[POFA_LIN_DENSE] / c[f];
 }
 
 /* ---- the kernels of each path ---------------------------------------------- */
@@ -211,8 +230,8 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 			blocks += w[i] != 0.0f || w[i + 1] != 0.0f || w[i + 2] != 0.0f || w[i + 3] != 0.0f;
 	int nm_m = 4, nm_n = C % nm_m == 0 ? nm_count(w, OC, C, nm_m) : nm_m;
 	l->nnz = nnz;
-	/* the cheapest format by the path's costs */
-	const double *k = cost[kern->path];
+	/* the cheapest format by the path's costs at this thread count */
+	const double *k = path_cost(kern->path, threads);
 	double best = k[POFA_LIN_DENSE] * (double)OC * C;
 	enum pofa_linear_fmt fmt = POFA_LIN_DENSE;
 	double c_csr = k[POFA_LIN_CSR] * (double)nnz, c_b14 = k[POFA_LIN_B14] * 4.0 * (double)blocks,

@@ -503,9 +503,11 @@ static int bench_sweep(const bench_opts *o)
 		printf("  CSR measured faster than dense from %.0f%% sparsity on\n", 100.0 * be);
 	else
 		printf("  CSR measured slower than dense at every level\n");
-	printf("  pack.c uses for this path: csr %.2f, 1x4 %.2f, n:m %.2f\n", 1.0 / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_CSR)),
-	       1.0 / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_B14)),
-	       1.0 / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_NM)));
+	int th = (int)o->threads;
+	printf("  pack.c uses for this path and %d thread%s: csr %.2f, 1x4 %.2f, n:m %.2f\n", th, th > 1 ? "s" : "",
+	       1.0 / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_CSR, th)),
+	       1.0 / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_B14, th)),
+	       1.0 / (1.0 - pofa_linear_break_even(k->path, POFA_LIN_NM, th)));
 	printf("RESULT csr_cost=%.3f b14_cost=%.3f nm_cost=%.3f break_even=%.3f cpu=%s path=%s\n", mc, mb, mn,
 	       1.0 - 1.0 / mc, cpu_word(), pofa_cpu_path_names[k->path]);
 	free(x);
