@@ -27,6 +27,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Prints "pofa: message" for an engine error and returns its exit status. */
 int cli_fail(const pofa_err *err);
 double cli_now(void);
+/* Sorts v[0..n) ascending (n >= 1) and returns its median. */
+double cli_median(double *v, int n);
 /* --name VALUE or --name=VALUE at argv[*i]; advances *i past the value. */
 const char *cli_opt(int argc, char **argv, int *i, const char *name);
 int cli_default_threads(void);

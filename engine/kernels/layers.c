@@ -113,13 +113,11 @@ static void mm_dwk_task(void *arg, int64_t u0, int64_t u1, int tid)
 		int n0 = (int)((int64_t)a->N * u / a->nu), n1 = (int)((int64_t)a->N * (u + 1) / a->nu);
 		float *part = u ? a->k->dw_part + (size_t)(u - 1) * a->k->dw_part_per : NULL;
 		float *dw = u ? part : a->dw, *db = u ? part + (size_t)OC * C : a->dbias;
-		if (a->dw) {
-			if (n1 > n0)
-				gemm(a->k->naive, 1, 0, OC, C, n1 - n0, 1.0f, a->dout + (size_t)n0 * OC, OC,
-				     a->inp + (size_t)n0 * C, C, u ? 0.0f : 1.0f, dw, C);
-			else if (u)
-				memset(dw, 0, (size_t)OC * C * sizeof *dw);
-		}
+		/* every share has tokens (pofa_matmul_backward splits so only
+		 * when each gets 256 or more) */
+		if (a->dw)
+			gemm(a->k->naive, 1, 0, OC, C, n1 - n0, 1.0f, a->dout + (size_t)n0 * OC, OC,
+			     a->inp + (size_t)n0 * C, C, u ? 0.0f : 1.0f, dw, C);
 		if (a->dbias) {
 			if (u)
 				memset(db, 0, (size_t)OC * sizeof *db);

@@ -46,6 +46,16 @@ static void scale_task(void *arg, int64_t i0, int64_t i1, int tid)
 		sa->g[i] *= sa->coef;
 }
 
+/* fn over a tensor's n elements: split over the threads when it is large
+ * enough to pay for the hand-over */
+static void run_elements(pofa_model *m, int64_t n, pofa_task fn, void *arg)
+{
+	if (n >= 32768)
+		pofa_pool_run(m->pool, n, fn, arg);
+	else
+		fn(arg, 0, n, 0);
+}
+
 float pofa_model_clip_grad(pofa_model *m, float max_norm)
 {
 	if (!m->grads)
@@ -60,17 +70,13 @@ float pofa_model_clip_grad(pofa_model *m, float max_norm)
 	if (max_norm > 0.0f) {
 		/* as torch.nn.utils.clip_grad_norm_ */
 		float coef = max_norm / (norm + 1e-6f);
-		/* over the threads, as AdamW (one product per element, as sscal) */
+		/* one product per element, as sscal did */
 		if (coef < 1.0f)
 			for (int t = 0; t < m->ntensors; t++) {
 				if (!m->active[t])
 					continue;
 				scale_args sa = { m->tensors[t].grad, coef };
-				int64_t n = m->tensors[t].numel;
-				if (n >= 32768)
-					pofa_pool_run(m->pool, n, scale_task, &sa);
-				else
-					scale_task(&sa, 0, n, 0);
+				run_elements(m, m->tensors[t].numel, scale_task, &sa);
 			}
 	}
 	return norm;
@@ -127,12 +133,8 @@ void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr)
 			continue;
 		pofa_tensor *tt = &m->tensors[t];
 		size_t off = (size_t)(tt->data - m->params);
-		if (tt->numel >= 32768) {
-			adam_chunk ac = { &oa, tt, off };
-			pofa_pool_run(m->pool, tt->numel, adamw_task, &ac);
-		} else {
-			adamw_range(&oa, tt, off, 0, tt->numel);
-		}
+		adam_chunk ac = { &oa, tt, off };
+		run_elements(m, tt->numel, adamw_task, &ac);
 	}
 }
 

@@ -129,6 +129,8 @@ typedef struct {
 	double seconds;
 } gemm_job;
 
+static double shape_flops(const shape *s) { return 2.0 * s->M * s->N * s->K * s->calls; }
+
 static void run_gemm(const shape *s, const float *a, const float *b, float *c, int rows)
 {
 	int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
@@ -190,20 +192,6 @@ static double best_rate(const shape *s, int nthreads)
 	free(b);
 	free(c);
 	return best;
-}
-
-/* median of n values (n <= 20), the array left as it was */
-static double median_of(const double *v, int n)
-{
-	double w[20];
-	memcpy(w, v, (size_t)n * sizeof *w);
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && w[j] < w[j - 1]; j--) {
-			double t = w[j];
-			w[j] = w[j - 1];
-			w[j - 1] = t;
-		}
-	return n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -271,7 +259,7 @@ int cmd_bench(int argc, char **argv)
 	int ns = step_shapes(&cfg, (int)B, (int)T, masked, sh);
 	double flops = 0.0;
 	for (int i = 0; i < ns; i++)
-		flops += 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls;
+		flops += shape_flops(&sh[i]);
 	printf("pofa bench train: %s (L%d H%d A%d I%d), vocab %d, batch %ldx%ld, MLM on %d tokens "
 	       "(%.1f%%), AdamW, %d threads, %ld rounds of %ld steps\n",
 	       preset, cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads,
@@ -308,18 +296,15 @@ int cmd_bench(int argc, char **argv)
 		step_s[r] = (cli_now() - t0) / steps;
 		ref_s[r] = 0.0;
 		for (int i = 0; i < ns; i++)
-			ref_s[r] += 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls / best_rate(&sh[i], (int)threads);
+			ref_s[r] += shape_flops(&sh[i]) / best_rate(&sh[i], (int)threads);
 		ratio[r] = ref_s[r] / step_s[r];
 		printf("  round %-2ld  step %8.1f ms  pofa %6.1f GFLOP/s  sgemm %6.1f GFLOP/s  ratio %.3f\n", r + 1,
 		       step_s[r] * 1e3, flops / step_s[r] / 1e9, flops / ref_s[r] / 1e9, ratio[r]);
 		fflush(stdout);
 	}
-	double dt = median_of(step_s, (int)rounds), ref_time = median_of(ref_s, (int)rounds);
-	double rmed = median_of(ratio, (int)rounds), rmin = ratio[0], rmax = ratio[0];
-	for (long r = 1; r < rounds; r++) {
-		rmin = ratio[r] < rmin ? ratio[r] : rmin;
-		rmax = ratio[r] > rmax ? ratio[r] : rmax;
-	}
+	/* each array sorted in place: ratio[0] and ratio[rounds - 1] are its range */
+	double dt = cli_median(step_s, (int)rounds), ref_time = cli_median(ref_s, (int)rounds);
+	double rmed = cli_median(ratio, (int)rounds), rmin = ratio[0], rmax = ratio[rounds - 1];
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double ours = flops / dt / 1e9, ref = flops / ref_time / 1e9;

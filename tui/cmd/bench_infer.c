@@ -46,12 +46,6 @@ static double rss_mib(void)
 	return (double)res * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 typedef struct {
 	double median, p90;
 	int runs;
@@ -94,8 +88,7 @@ static int time_rounds(pofa_infer **inf, int nv, const pofa_batch *b, long runs,
 	}
 	for (int k = 0; k < nv; k++) {
 		double *l = lat + (size_t)k * cap;
-		qsort(l, (size_t)n, sizeof *l, cmp_double);
-		t[k].median = n % 2 ? l[n / 2] : 0.5 * (l[n / 2 - 1] + l[n / 2]);
+		t[k].median = cli_median(l, n);
 		t[k].p90 = l[(int)ceil(0.9 * n) - 1];
 		t[k].runs = n;
 	}
