@@ -145,23 +145,27 @@ static void test_matmul_blas(void **s) { (void)s; check_matmul(0); }
 static void test_matmul_token_split(void **st)
 {
 	(void)st;
-	enum { C = 9, OC = 5 };
-	int Ns[3] = { 512, 770, 1031 }, threads[3] = { 2, 3, 3 };
-	for (int t = 0; t < 3; t++) {
-		int N = Ns[t];
+	/* the last two cases give each thread's share more tokens than one
+	 * chunk of about 1 MiB of dout (layers.c), so shares go in chunks */
+	int Ns[5] = { 512, 770, 1031, 2000, 2700 }, threads[5] = { 2, 3, 3, 2, 3 };
+	int Cs[5] = { 9, 9, 9, 3, 3 }, OCs[5] = { 5, 5, 5, 300, 300 };
+	for (int t = 0; t < 5; t++) {
+		int N = Ns[t], C = Cs[t], OC = OCs[t];
 		kctx kc = kctx_make(threads[t], 0), kr = kctx_make(threads[t], 0);
-		kc.k.dw_part_per = OC * C + OC + 3;
+		kc.k.dw_part_per = (size_t)OC * C + OC + 3;
 		kc.k.dw_part = calloc(kc.k.dw_part_per * (size_t)(threads[t] - 1), sizeof(float));
 		float *x = malloc(sizeof(float) * N * C), *R = malloc(sizeof(float) * N * OC);
-		float w[OC * C], dw[OC * C], db[OC], rw[OC * C], rb[OC], db2[OC];
-		double nw[OC * C], nb[OC];
+		float *w = malloc(sizeof(float) * OC * C), *dw = malloc(sizeof(float) * OC * C);
+		float *rw = malloc(sizeof(float) * OC * C), *db = malloc(sizeof(float) * OC);
+		float *rb = malloc(sizeof(float) * OC), *db2 = malloc(sizeof(float) * OC);
+		double *nw = malloc(sizeof(double) * OC * C), *nb = malloc(sizeof(double) * OC);
 		fill(x, N * C, 31 + t, 1.0f);
 		fill(R, N * OC, 41 + t, 1.0f);
 		fill(w, OC * C, 51, 1.0f);
 		fill(dw, OC * C, 61, 1.0f);
 		fill(db, OC, 62, 1.0f);
-		memcpy(rw, dw, sizeof dw);
-		memcpy(rb, db, sizeof db);
+		memcpy(rw, dw, sizeof(float) * OC * C);
+		memcpy(rb, db, sizeof(float) * OC);
 		for (int o = 0; o < OC; o++) {
 			nb[o] = db[o];
 			for (int i = 0; i < N; i++)
@@ -187,6 +191,14 @@ static void test_matmul_token_split(void **st)
 		expect_rel("token split db alone", db2, nb, OC);
 		free(x);
 		free(R);
+		free(w);
+		free(dw);
+		free(rw);
+		free(db);
+		free(rb);
+		free(db2);
+		free(nw);
+		free(nb);
 		kctx_free(&kc);
 		kctx_free(&kr);
 	}

@@ -83,6 +83,14 @@ static void mm_dinp_task(void *arg, int64_t i0, int64_t i1, int tid)
 	     a->C, a->acc ? 1.0f : 0.0f, a->dinp + i0 * a->C, a->C);
 }
 
+/* db[0..no) += the sum of n rows of d (row stride ld) */
+POFA_CLONES static void bias_rows(float *restrict db, const float *restrict d, int n, int no, int ld)
+{
+	for (int i = 0; i < n; i++, d += ld)
+		for (int o = 0; o < no; o++)
+			db[o] += d[o];
+}
+
 static void mm_dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 {
 	mm_args *a = arg;
@@ -90,42 +98,40 @@ static void mm_dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 	if (a->dw)
 		gemm(a->k->naive, 1, 0, no, a->C, a->N, 1.0f, a->dout + o0, a->OC, a->inp, a->C, 1.0f,
 		     a->dw + o0 * a->C, a->C);
-	if (a->dbias) {
-		float *db = a->dbias + o0;
-		for (int n = 0; n < a->N; n++) {
-			const float *d = a->dout + (size_t)n * a->OC + o0;
-			for (int o = 0; o < no; o++)
-				db[o] += d[o];
-		}
-	}
+	if (a->dbias)
+		bias_rows(a->dbias + o0, a->dout + o0, a->N, no, a->OC);
 }
+
+/* Tokens a dW chunk takes: about 1 MiB of dout, which the bias sums bring
+ * into the cache and the product then packs from there. */
+#define DW_CHUNK_FLOATS (1 << 18)
 
 /* dW and db split over the tokens (the product's inner dimension): part u
  * of nu sums its tokens' share, part 0 straight into dw and dbias, the
  * others into k->dw_part; mm_dw_reduce_task adds them in order. Each thread
  * packs only its own tokens of both operands, where a split over the output
- * rows has every thread pack all of inp. */
+ * rows has every thread pack all of inp. A share goes in chunks of tokens,
+ * bias sums then product, so that dout is read from memory once. */
 static void mm_dwk_task(void *arg, int64_t u0, int64_t u1, int tid)
 {
 	mm_args *a = arg;
-	int OC = a->OC, C = a->C;
+	int OC = a->OC, C = a->C, rows = DW_CHUNK_FLOATS / OC < 64 ? 64 : DW_CHUNK_FLOATS / OC;
 	for (int64_t u = u0; u < u1; u++) {
 		int n0 = (int)((int64_t)a->N * u / a->nu), n1 = (int)((int64_t)a->N * (u + 1) / a->nu);
 		float *part = u ? a->k->dw_part + (size_t)(u - 1) * a->k->dw_part_per : NULL;
 		float *dw = u ? part : a->dw, *db = u ? part + (size_t)OC * C : a->dbias;
 		/* every share has tokens (pofa_matmul_backward splits so only
 		 * when each gets 256 or more) */
-		if (a->dw)
-			gemm(a->k->naive, 1, 0, OC, C, n1 - n0, 1.0f, a->dout + (size_t)n0 * OC, OC,
-			     a->inp + (size_t)n0 * C, C, u ? 0.0f : 1.0f, dw, C);
-		if (a->dbias) {
-			if (u)
-				memset(db, 0, (size_t)OC * sizeof *db);
-			for (int n = n0; n < n1; n++) {
-				const float *d = a->dout + (size_t)n * OC;
-				for (int o = 0; o < OC; o++)
-					db[o] += d[o];
-			}
+		if (a->dbias && u)
+			memset(db, 0, (size_t)OC * sizeof *db);
+		for (int c0 = n0; c0 < n1; c0 += rows) {
+			int c1 = c0 + rows < n1 ? c0 + rows : n1;
+			const float *d = a->dout + (size_t)c0 * OC;
+			if (a->dbias)
+				bias_rows(db, d, c1 - c0, OC, OC);
+			if (a->dw)
+				gemm(a->k->naive, 1, 0, OC, C, c1 - c0, 1.0f, d, OC, a->inp + (size_t)c0 * C, C,
+				     u && c0 == n0 ? 0.0f : 1.0f, dw, C);
 		}
 	}
 }
