@@ -268,6 +268,89 @@ static void test_kernels(void **st)
 	assert_int_equal(fails, 0);
 }
 
+/* the int8 product where a 16-bit pair sum would saturate: weights of
+ * magnitude 127 and 128 (and pairs just at and over POFA_I8_PAIR_MAX),
+ * inputs at 0 and 255 with the zero point at either end, so that a pair's
+ * uint8 x int8 products reach +-64770 unless packing splits the pair.
+ * Exact against integers; the packed blocks give back the weights given. */
+static void test_int8_saturation(void **st)
+{
+	(void)st;
+	enum pofa_cpu_path best = pofa_cpu_best();
+	const int OC = 12, C = 40, N = 35, np = 48, ld = 64;
+	static const int8_t pat[][4] = { { 127, 127, -127, -127 }, { -128, -128, 127, 127 }, { 64, 64, 65, 63 },
+	                                 { 65, 64, -1, 127 },      { 127, 0, 0, -128 },     { 100, -29, -28, 100 } };
+	int8_t *q = malloc((size_t)OC * C);
+	float ws[12], bias[12];
+	for (int o = 0; o < OC; o++) {
+		ws[o] = 1e-4f * (float)(o + 1);
+		bias[o] = 0.25f * (float)(o % 5) - 0.5f;
+		for (int c = 0; c < C; c++) /* every other block of a row empty from row 6 */
+			q[(size_t)o * C + c] = o >= 6 && (c / 4) % 2 ? 0 : pat[(o + c / 4) % 6][c % 4];
+	}
+	float *x = zalloc((size_t)C * ld * sizeof *x);
+	int fails = 0, checks = 0;
+	for (int zi = 0; zi < 2; zi++) {
+		int zp = zi ? 255 : 0;
+		const float in_scale = 1.0f / 64.0f;
+		/* q = 255 or 0 in turn, most columns at the end that makes the
+		 * pair's products largest */
+		for (int c = 0; c < C; c++)
+			for (int n = 0; n < ld; n++)
+				x[(size_t)c * ld + n] = ((n + (c & 1)) % 7 ? (zp ? 1.0f : 1000.0f) : (zp ? -1000.0f : -1.0f));
+		for (int p = 0; p <= (int)best; p++) {
+			const pofa_infer_kern *k = pofa_infer_kern_for((enum pofa_cpu_path)p);
+			pofa_linear l;
+			if (pofa_linear_pack_int8(&l, q, ws, 1, in_scale, zp, bias, OC, C, 0, k, 2))
+				fail_msg("out of memory");
+			if (k->i8_pairs && l.nfix == 0) {
+				print_error("%s: no pair was split off\n", pofa_cpu_path_names[p]);
+				fails++;
+			}
+			for (int o = 0; o < OC; o++)
+				for (int64_t e = l.rowptr[o]; e < l.rowptr[o + 1]; e++) {
+					int8_t b[4];
+					pofa_linear_i8_block(&l, o, e, b);
+					if (memcmp(b, q + (size_t)o * C + l.col[e], 4)) {
+						print_error("%s: row %d, block at %d: the packed weights do not give back the given ones\n",
+						            pofa_cpu_path_names[p], o, l.col[e]);
+						fails++;
+					}
+				}
+			void *x8 = zalloc(pofa_x8_bytes(k->x8, C, ld));
+			float *y = zalloc((size_t)OC * ld * sizeof *y);
+			k->quant(x8, x, C, ld, 0, np, l.in_inv, zp);
+			for (int s = 0; s < l.nsplit; s++)
+				pofa_linear_rows(&l, k, y, x, x8, ld, np, l.split[s], l.split[s + 1], NULL);
+			for (int o = 0; o < OC; o++)
+				for (int n = 0; n < N; n++) {
+					int64_t acc = 0;
+					for (int c = 0; c < C; c++)
+						acc += (int64_t)(q_ref(x[(size_t)c * ld + n], l.in_inv, zp) - zp) * q[(size_t)o * C + c];
+					double want = (double)acc * (double)(in_scale * ws[o]) + bias[o];
+					double got = y[(size_t)o * ld + n];
+					checks++;
+					if (!(fabs(got - want) <= 1e-5 * (1.0 + fabs(want)))) {
+						print_error("%s int8, zero point %d: y[%d][%d]: expected %.8g, got %.8g\n",
+						            pofa_cpu_path_names[p], zp, o, n, want, got);
+						fails++;
+						o = OC;
+						break;
+					}
+				}
+			printf("  %s: %lld of %lld blocks split, zero point %d\n", pofa_cpu_path_names[p], (long long)l.nfix,
+			       (long long)l.rowptr[OC], zp);
+			pofa_linear_free(&l);
+			free(x8);
+			free(y);
+		}
+	}
+	printf("  %d outputs checked\n", checks);
+	free(x);
+	free(q);
+	assert_int_equal(fails, 0);
+}
+
 /* one head's attention against double precision: ragged T, padding keys */
 static int check_attention(const pofa_infer_kern *k, int T, int hs, int masked)
 {
@@ -1093,6 +1176,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_int8_saturation),
 		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_elementwise),
 		cmocka_unit_test(test_layernorm_quant),

@@ -1,7 +1,7 @@
 /*
  * kern_avx512.c - the forward-only kernels for AVX-512 F/BW/VL/DQ
  * (compiled with those flags; run only where the CPU has them). Without
- * VNNI, integer products take the exact int16 path, as on AVX2.
+ * VNNI, integer products take vpmaddubsw with pairs split, as on AVX2.
  */
 #include "engine/infer/kern_body.h"
 
@@ -19,12 +19,13 @@
 
 const pofa_infer_kern pofa_kern_avx512 = {
 	.path = POFA_CPU_AVX512,
-	.x8 = POFA_X8_S16X2,
+	.x8 = POFA_X8_U8X4,
+	.i8_pairs = 1,
 	.csr_kc = 128,
 	.csr_from = 2048,
 	.sparse = ks_sparse,
-	.int8 = ks_int8_s16,
-	.quant = ks_quant_s16x2,
+	.int8 = ks_int8_pairs,
+	.quant = ks_quant_u8x4,
 	.bias_act = ks_bias_act,
 	.layernorm = ks_layernorm,
 	.ln_sum = kb_ln_sum,

@@ -13,6 +13,8 @@
  *   VF_LT_SEL(a, b, t, f)  a < b ? t : f   VF_NAN_SEL(a, t, f)  a is NaN ? t : f
  *   VF_POW2(k)      2^k for whole-number floats k in the normal range
  *   VI_MADD(acc, x, w)  acc + pmaddwd(x, w): pairs of int16, exact
+ *   VI_MADDUBS(x, w)    vpmaddubsw: pairs of uint8 x int8 summed in int16,
+ *                   saturating (packing keeps the sums in range)
  *   VI_TO_F(v)      int32 to float
  *   VF_DIV, VF_SQRT  exact as the scalar ones
  *   VF_RINT(a)      round to the nearest whole number, ties to even (rintf)
@@ -274,29 +276,42 @@ KS void ks_quant_lanes(enum pofa_x8_layout lay, uint32_t *dst, int ld, const flo
 			               KS_MAXV * VW, (((o) - r0) & 3) + 1, NV * VW, qo->inv, qo->zp);                  \
 	} while (0)
 
-/* int8 blocks on S16X2 inputs: two exact pmaddwd a block */
-KS_INLINE void ks_i8_s16(const pofa_linear *w, float *y, const uint32_t *x8, int ld, int t0, int r0, int r1,
-                         const pofa_qout *qo, const int NV)
+/* int8 blocks on U8X4 inputs, entries [k0, k1) of col and q: vpmaddubsw
+ * sums each pair of uint8 x int8 products in 16 bits, exactly since
+ * packing split every pair over POFA_I8_PAIR_MAX (linear.h); pmaddwd by
+ * ones adds the two pairs of a lane in int32 */
+KS_INLINE void ks_i8_blocks(vi *acc, const uint32_t *x8, int ld, int t0, const uint16_t *col, const int8_t *q,
+                            int32_t k0, int32_t k1, const int NV)
+{
+	const vi ones = VI_SET1(0x00010001);
+	for (int32_t k = k0; k < k1; k++) {
+		const uint32_t *p = x8 + (size_t)(col[k] >> 2) * ld + t0;
+		int32_t q4;
+		memcpy(&q4, q + 4 * (size_t)k, 4);
+		vi wq = VI_SET1(q4);
+		for (int i = 0; i < NV; i++)
+			acc[i] = VI_MADD(acc[i], VI_MADDUBS(VI_LOAD(p + i * VW), wq), ones);
+	}
+}
+
+/* rows [r0, r1) of the int8 product: a row's blocks, then its split-off
+ * ones; the zero point comes off at the end with the row's weight sum */
+KS_INLINE void ks_i8_pairs(const pofa_linear *w, float *y, const uint32_t *x8, int ld, int t0, int r0, int r1,
+                           const pofa_qout *qo, const int NV)
 {
 	KS_QBUF;
 	for (int o = r0; o < r1; o++) {
 		vi acc[KS_MAXV];
 		for (int i = 0; i < NV; i++)
 			acc[i] = VI_SET1(0);
-		const int32_t e = w->rowptr[o + 1];
-		for (int32_t k = w->rowptr[o]; k < e; k++) {
-			const uint32_t *p0 = x8 + (size_t)(w->col[k] >> 1) * ld + t0, *p1 = p0 + ld;
-			vi w01 = VI_SET1(w->q16[2 * (size_t)k]), w23 = VI_SET1(w->q16[2 * (size_t)k + 1]);
-			for (int i = 0; i < NV; i++) {
-				acc[i] = VI_MADD(acc[i], VI_LOAD(p0 + i * VW), w01);
-				acc[i] = VI_MADD(acc[i], VI_LOAD(p1 + i * VW), w23);
-			}
-		}
+		ks_i8_blocks(acc, x8, ld, t0, w->col, w->q, w->rowptr[o], w->rowptr[o + 1], NV);
+		ks_i8_blocks(acc, x8, ld, t0, w->fixcol, w->fixq, w->fixptr[o], w->fixptr[o + 1], NV);
+		vi zq = VI_SET1(w->in_zp * w->qsum[o]);
 		vf sc = VF_SET1(w->in_scale * w->wscale[o]), b = VF_SET1(w->bias[o]), out[KS_MAXV];
 		for (int i = 0; i < NV; i++)
-			out[i] = VF_FMA(VI_TO_F(acc[i]), sc, b);
+			out[i] = VF_FMA(VI_TO_F(VI_SUB(acc[i], zq)), sc, b);
 		ks_finish(w, KS_ROW_OUT(o), out, NV);
-		KS_Q_GROUP(o, POFA_X8_S16X2);
+		KS_Q_GROUP(o, POFA_X8_U8X4);
 	}
 }
 
@@ -333,14 +348,13 @@ KS void ks_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np
 	}
 }
 
-KS void ks_int8_s16(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1,
-                    const pofa_qout *qo)
+KS void ks_int8_pairs(const pofa_linear *w, float *y, const void *x8, int ld, int np, int r0, int r1,
+                      const pofa_qout *qo)
 {
-#define KS_CALL(n) ks_i8_s16(w, y, x8, ld, t0, r0, r1, qo, n)
+#define KS_CALL(n) ks_i8_pairs(w, y, x8, ld, t0, r0, r1, qo, n)
 	KS_TILES(KS_CALL);
 #undef KS_CALL
 }
-
 /* ---- LayerNorm and the int8 input, a window of columns at a time ---- */
 
 #define KS_LNV (64 / VW) /* vectors of columns a LayerNorm window */
@@ -403,11 +417,6 @@ KS void ks_layernorm(float *y, const float *x, const float *res, const float *w,
 KS void ks_quant_u8x4(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
 {
 	ks_quant_lanes(POFA_X8_U8X4, (uint32_t *)x8 + n0, ld, x + n0, ld, C, n1 - n0, inv, zp);
-}
-
-KS void ks_quant_s16x2(void *x8, const float *x, int C, int ld, int n0, int n1, float inv, int zp)
-{
-	ks_quant_lanes(POFA_X8_S16X2, (uint32_t *)x8 + n0, ld, x + n0, ld, C, n1 - n0, inv, zp);
 }
 
 /* ---- attention: the two products in register tiles of 4 rows x NV vectors ---- */

@@ -65,6 +65,7 @@ void pofa_kern_vnni_fill(pofa_infer_kern *k)
 	*k = pofa_kern_avx512;
 	k->path = POFA_CPU_AVX512_VNNI;
 	k->x8 = POFA_X8_U8X4;
+	k->i8_pairs = 0; /* vpdpbusd sums in int32: no pair to split */
 	k->int8 = kv_int8;
 	k->quant = ks_quant_u8x4;
 }

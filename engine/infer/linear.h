@@ -19,7 +19,12 @@
  *   NM     every group of M inputs of a row holds N stored values: value
  *          and 8-bit offset in the group, no row pointers
  *   I8     int8 weights in 1x4 blocks (dense rows are all blocks): the
- *          integer product of uint8 inputs, int32 accumulation
+ *          integer product of uint8 inputs, int32 accumulation; on a path
+ *          that sums pairs of products in 16 bits (vpmaddubsw), a pair of
+ *          a block's weights whose magnitudes add up to more than
+ *          POFA_I8_PAIR_MAX keeps its first weight in the block and moves
+ *          the second to a split-off block, so that no 16-bit sum can
+ *          saturate (255 x 128 = 32640 < 32767)
  *
  * Rows are split over the threads by their number of stored values (I8:
  * at multiples of 4 rows, so that a quantized output's lanes are whole).
@@ -39,8 +44,13 @@ extern const char *const pofa_linear_fmt_names[POFA_LIN_FMTS];
 /* how int8 inputs are laid out for a path's integer product */
 enum pofa_x8_layout {
 	POFA_X8_U8X4,    /* uint8 q, 4 channels a 32-bit lane (vpdpbusd) */
-	POFA_X8_S16X2,   /* int16 q - zero point, 2 channels a lane (exact pmaddwd) */
+	POFA_X8_S16X2,   /* int16 q - zero point, 2 channels a lane (the portable path) */
 };
+
+/* the largest |w_a| + |w_b| of a pair of weights that a pair-sum path
+ * multiplies into one 16-bit sum: with uint8 inputs, 255 x 128 = 32640
+ * stays below vpmaddubsw's saturation at 32767 */
+#define POFA_I8_PAIR_MAX 128
 
 typedef struct pofa_linear {
 	enum pofa_linear_fmt fmt;
@@ -58,8 +68,12 @@ typedef struct pofa_linear {
 	uint16_t *col;         /* CSR: the column; B14, I8: a block's first column */
 	uint8_t *off;          /* NM: the column within its group */
 	float *val;            /* CSR, NM: a value an entry; B14: four a block */
-	int8_t *q;             /* I8 (U8X4 and portable): four a block */
-	int32_t *q16;          /* I8 (S16X2): a block as two pairs of int16 */
+	int8_t *q;             /* I8: four a block */
+	int32_t *fixptr;       /* I8 on a pair-sum path: OC + 1 offsets of each row's split-off
+	                          blocks (NULL on other paths) */
+	uint16_t *fixcol;      /* I8: a split-off block's first column (its block's) */
+	int8_t *fixq;          /* I8: four a split-off block, the weights moved out of q */
+	int64_t nfix;          /* I8: split-off blocks */
 	float *wscale;         /* I8: per output, the weight's scale (times in_scale: the product's) */
 	int32_t *qsum;         /* I8: per output, the sum of its weights (for the zero point) */
 	float in_scale, in_inv; /* I8: the input's scale and its inverse, as QAT computes them */
@@ -86,6 +100,9 @@ typedef struct pofa_qout {
 typedef struct pofa_infer_kern {
 	enum pofa_cpu_path path;
 	enum pofa_x8_layout x8;
+	/* the integer product sums pairs of uint8 x int8 products in 16 bits
+	 * (vpmaddubsw): I8 is packed with pairs split (POFA_I8_PAIR_MAX) */
+	int i8_pairs;
 	/* CSR is packed in chunks of csr_kc inputs when it has csr_from inputs
 	 * or more (kern_avx512.c and kern_avx2.c say how they were chosen) */
 	int csr_kc, csr_from;
@@ -147,6 +164,9 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, int per_row,
                           float in_scale, int in_zp, const float *bias, int OC, int C, int gelu,
                           const pofa_infer_kern *kern, int threads);
+/* an I8 block's four weights as they were packed (q and any part split
+ * off): row o, block e of rowptr[o] .. rowptr[o + 1] */
+void pofa_linear_i8_block(const pofa_linear *l, int o, int64_t e, int8_t out[4]);
 void pofa_linear_free(pofa_linear *l);
 
 /* y rows [r0, r1) = the Linear on x (x8: x quantized, for I8), np columns;

@@ -106,7 +106,9 @@ void pofa_linear_free(pofa_linear *l)
 	free(l->off);
 	free(l->val);
 	free(l->q);
-	free(l->q16);
+	free(l->fixptr);
+	free(l->fixcol);
+	free(l->fixq);
 	free(l->wscale);
 	free(l->qsum);
 	free(l->split);
@@ -329,6 +331,13 @@ oom:
 	return -1;
 }
 
+/* a block has a pair of weights that one 16-bit sum of products cannot
+ * hold exactly (linear.h, POFA_I8_PAIR_MAX) */
+static int pair_over(const int8_t b[4])
+{
+	return abs(b[0]) + abs(b[1]) > POFA_I8_PAIR_MAX || abs(b[2]) + abs(b[3]) > POFA_I8_PAIR_MAX;
+}
+
 int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, int per_row, float in_scale,
                           int in_zp, const float *bias, int OC, int C, int gelu, const pofa_infer_kern *kern,
                           int threads)
@@ -342,68 +351,97 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
 	l->in_scale = in_scale;
 	l->in_inv = 1.0f / in_scale; /* as QAT computes it */
 	l->in_zp = in_zp;
-	int64_t blocks = 0;
+	int pairs = kern->i8_pairs;
+	int64_t blocks = 0, fixes = 0;
 	for (int o = 0; o < OC; o++)
 		for (int c = 0; c < C; c += 4) {
-			int any = 0;
-			for (int i = 0; i < 4 && c + i < C; i++)
-				any |= q[(size_t)o * C + c + i] != 0;
-			blocks += any;
-			for (int i = 0; i < 4 && c + i < C; i++)
-				l->nnz += q[(size_t)o * C + c + i] != 0;
+			int8_t b[4] = { 0, 0, 0, 0 };
+			for (int i = 0; i < 4 && c + i < C; i++) {
+				b[i] = q[(size_t)o * C + c + i];
+				l->nnz += b[i] != 0;
+			}
+			blocks += b[0] || b[1] || b[2] || b[3];
+			fixes += pairs && pair_over(b);
 		}
 	l->stored = 4 * blocks;
-	int pairs = kern->path != POFA_CPU_PORTABLE && l->x8 == POFA_X8_S16X2;
+	l->nfix = fixes;
 	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
 	l->rowptr = malloc(((size_t)OC + 1) * sizeof *l->rowptr);
 	l->col = malloc((size_t)(blocks + 1) * sizeof *l->col);
 	l->wscale = malloc((size_t)OC * sizeof *l->wscale);
 	l->qsum = calloc((size_t)OC, sizeof *l->qsum);
-	if (pairs)
-		l->q16 = malloc((size_t)(2 * blocks + 1) * sizeof *l->q16);
-	else
-		l->q = malloc((size_t)(4 * blocks + 1));
-	if (!row_cost || copy_bias(l, bias) || !l->rowptr || !l->col || !l->wscale || !l->qsum ||
-	    (pairs ? !l->q16 : !l->q) || C > 65536) {
+	l->q = malloc((size_t)(4 * blocks + 4));
+	if (pairs) {
+		l->fixptr = malloc(((size_t)OC + 1) * sizeof *l->fixptr);
+		l->fixcol = malloc((size_t)(fixes + 1) * sizeof *l->fixcol);
+		l->fixq = malloc((size_t)(4 * fixes + 4));
+	}
+	if (!row_cost || copy_bias(l, bias) || !l->rowptr || !l->col || !l->wscale || !l->qsum || !l->q ||
+	    (pairs && (!l->fixptr || !l->fixcol || !l->fixq)) || C > 65536) {
 		free(row_cost);
 		pofa_linear_free(l);
 		return -1;
 	}
-	int64_t e = 0;
+	int64_t e = 0, f = 0;
 	for (int o = 0; o < OC; o++) {
 		l->rowptr[o] = (int32_t)e;
+		if (pairs)
+			l->fixptr[o] = (int32_t)f;
 		l->wscale[o] = wscale[per_row ? o : 0];
 		const int8_t *r = q + (size_t)o * C;
 		for (int c = 0; c < C; c += 4) {
 			int8_t b[4] = { 0, 0, 0, 0 };
-			int any = 0;
 			for (int i = 0; i < 4 && c + i < C; i++) {
 				b[i] = r[c + i];
-				any |= b[i] != 0;
 				l->qsum[o] += b[i];
 			}
-			if (!any)
+			if (!(b[0] || b[1] || b[2] || b[3]))
 				continue;
-			l->col[e] = (uint16_t)c;
-			if (pairs) {
-				l->q16[2 * e] = (int32_t)((uint32_t)(uint16_t)b[0] | (uint32_t)(uint16_t)b[1] << 16);
-				l->q16[2 * e + 1] = (int32_t)((uint32_t)(uint16_t)b[2] | (uint32_t)(uint16_t)b[3] << 16);
-			} else {
-				memcpy(l->q + 4 * e, b, 4);
+			if (pairs && pair_over(b)) {
+				/* the second weight of each pair over the limit
+				 * moves out: each pair then holds one weight
+				 * (|w| <= 128) or two within the limit */
+				int8_t m[4] = { 0, 0, 0, 0 };
+				for (int i = 0; i < 4; i += 2)
+					if (abs(b[i]) + abs(b[i + 1]) > POFA_I8_PAIR_MAX) {
+						m[i + 1] = b[i + 1];
+						b[i + 1] = 0;
+					}
+				l->fixcol[f] = (uint16_t)c;
+				memcpy(l->fixq + 4 * f, m, 4);
+				f++;
 			}
+			l->col[e] = (uint16_t)c;
+			memcpy(l->q + 4 * e, b, 4);
 			e++;
 		}
-		row_cost[o] = 4 * (e - l->rowptr[o]);
+		row_cost[o] = 4 * (e - l->rowptr[o] + (pairs ? f - l->fixptr[o] : 0));
 	}
 	l->rowptr[OC] = (int32_t)e;
+	if (pairs)
+		l->fixptr[OC] = (int32_t)f;
 	int rc = split_rows(l, threads, row_cost, 4);
 	free(row_cost);
 	if (rc) {
 		pofa_linear_free(l);
 		return -1;
 	}
-	l->bytes = (size_t)OC * 12 + ((size_t)OC + 1) * 4 + (size_t)blocks * (2 + (pairs ? 8 : 4));
+	l->bytes = (size_t)OC * 12 + ((size_t)OC + 1) * 4 + (size_t)blocks * 6 +
+	           (pairs ? ((size_t)OC + 1) * 4 + (size_t)fixes * 6 : 0);
 	return 0;
+}
+
+/* the int8 weights of row o, block e (0 <= e - rowptr[o] < its blocks), as
+ * they were given to pofa_linear_pack_int8: q plus any split-off part */
+void pofa_linear_i8_block(const pofa_linear *l, int o, int64_t e, int8_t out[4])
+{
+	memcpy(out, l->q + 4 * e, 4);
+	if (!l->fixptr)
+		return;
+	for (int32_t f = l->fixptr[o]; f < l->fixptr[o + 1]; f++)
+		if (l->fixcol[f] == l->col[e])
+			for (int i = 0; i < 4; i++)
+				out[i] = (int8_t)(out[i] + l->fixq[4 * f + i]);
 }
 
 /* ---- the product ---------------------------------------------------------------- */

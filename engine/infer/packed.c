@@ -145,10 +145,9 @@ int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *er
 			rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
 			break;
 		}
-		for (int64_t e = 0; e < blocks; e++)
-			for (int j = 0; j < 4; j++)
-				qs[i][4 * e + j] = lin->q ? lin->q[4 * e + j]
-				                          : (int8_t)(int16_t)(uint16_t)((uint32_t)lin->q16[2 * e + j / 2] >> (16 * (j % 2)));
+		for (int o = 0; o < lin->OC; o++)
+			for (int64_t e = lin->rowptr[o]; e < lin->rowptr[o + 1]; e++)
+				pofa_linear_i8_block(lin, o, e, qs[i] + 4 * e);
 		zs[i][0] = lin->in_scale;
 		zs[i][1] = (float)lin->in_zp;
 		const char *suffix[6] = { "rowptr", "col", "q", "weight_scale", "bias", "input_scale_zero_point" };

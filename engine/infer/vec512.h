@@ -28,6 +28,7 @@ typedef __m512i vi;
 #define VI_SET1(i) _mm512_set1_epi32(i)
 #define VI_LOAD(p) _mm512_load_si512((const void *)(p))
 #define VI_MADD(acc, x, w) _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
+#define VI_MADDUBS(x, w) _mm512_maddubs_epi16(x, w)
 #define VI_TO_F(v) _mm512_cvtepi32_ps(v)
 #define VF_DIV(a, b) _mm512_div_ps(a, b)
 #define VF_SQRT(a) _mm512_sqrt_ps(a)
