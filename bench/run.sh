@@ -80,7 +80,7 @@ fi
 # PyTorch on the same shapes, in this run, on this CPU
 infer() {   # infer LABEL PRESET BATCH ARGS...
 	label=$1 preset=$2 batch=$3; shift 3
-	"$bin" bench infer --preset "$preset" --batch "$batch" --seq 128 --threads 2 "$@" > "$out" || exit 1
+	"${ibin:-$bin}" bench infer --preset "$preset" --batch "$batch" --seq 128 --threads 2 "$@" > "$out" || exit 1
 	grep -v '^RESULT' "$out" | sed 's/^/  /'
 	res=$(grep '^RESULT' "$out")
 	core=$(sed -n 's/.*OpenBLAS core \([A-Za-z0-9]*\).*/\1/p' "$out")
@@ -110,5 +110,13 @@ infer "bert-base 90% 1x4 + int8, b32"    bert-base 32 --sparsity 0.9 --pattern 1
 infer "bert-mini 90% unstructured, b1"   bert-mini 1 --sparsity 0.9
 infer "bert-mini 90% 1x4 + int8, b1"     bert-mini 1 --sparsity 0.9 --pattern 1x4 --int8
 infer "bert-mini 90% 1x4 + int8, b32"    bert-mini 32 --sparsity 0.9 --pattern 1x4 --int8
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -n "${POFA_AVX2_BIN:-}" ] && [ -x "$POFA_AVX2_BIN" ]; then
+	# the bert-base targets as an AVX2-only CPU runs them (as for training)
+	echo "== inference as on an AVX2-only CPU (x86-64-v3 build, pofa's AVX2 path, OpenBLAS Haswell, PyTorch AVX2)"
+	(export POFA_CPU=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 ibin=$POFA_AVX2_BIN
+	 infer "AVX2: bert-base 90% unstructured, b1" bert-base 1 --sparsity 0.9
+	 infer "AVX2: bert-base 85% unstructured, b1" bert-base 1 --sparsity 0.85
+	 infer "AVX2: bert-base 90% 1x4 + int8, b1"   bert-base 1 --sparsity 0.9 --pattern 1x4 --int8) || exit 1
+fi
 echo "== summary on$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), 2 threads, sequence 128"
 cat "$sum"
