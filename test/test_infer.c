@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cblas.h>
+
 #include "engine/infer/infer.h"
 #include "engine/kernels/cpu.h"
 #include "engine/io/safetensors.h"
@@ -1174,6 +1176,10 @@ static void test_bad_batches(void **st)
 
 int main(void)
 {
+	/* as the engine runs OpenBLAS (model.c): one thread a call, each of
+	 * pofa's threads on its own rows (its threads, uninstrumented, would
+	 * be races to ThreadSanitizer) */
+	openblas_set_num_threads(1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_int8_saturation),
