@@ -28,6 +28,9 @@
 #include "data/base/fileio.h"
 #include "test/ref.h"
 
+#include <cblas.h>
+#undef I /* complex.h, pulled in by cblas.h */
+
 #define TOL 1e-3
 
 static void expect_rel_floor(const char *what, const float *a, const double *n, size_t cnt,
@@ -696,6 +699,10 @@ static void test_mlm_all_positions(void **st)
 
 int main(void)
 {
+	/* OpenBLAS on one thread a call, as the engine runs it (model.c):
+	 * the kernel checks below run before any model sets it, and
+	 * OpenBLAS's own threads would be races to ThreadSanitizer */
+	openblas_set_num_threads(1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matmul_blas),
 		cmocka_unit_test(test_matmul_naive),
