@@ -355,6 +355,7 @@ KS void ks_int8_pairs(const pofa_linear *w, float *y, const void *x8, int ld, in
 	KS_TILES(KS_CALL);
 #undef KS_CALL
 }
+
 /* ---- LayerNorm and the int8 input, a window of columns at a time ---- */
 
 #define KS_LNV (64 / VW) /* vectors of columns a LayerNorm window */

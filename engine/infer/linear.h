@@ -73,7 +73,6 @@ typedef struct pofa_linear {
 	                          blocks (NULL on other paths) */
 	uint16_t *fixcol;      /* I8: a split-off block's first column (its block's) */
 	int8_t *fixq;          /* I8: four a split-off block, the weights moved out of q */
-	int64_t nfix;          /* I8: split-off blocks */
 	float *wscale;         /* I8: per output, the weight's scale (times in_scale: the product's) */
 	int32_t *qsum;         /* I8: per output, the sum of its weights (for the zero point) */
 	float in_scale, in_inv; /* I8: the input's scale and its inverse, as QAT computes them */

@@ -364,7 +364,6 @@ int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, 
 			fixes += pairs && pair_over(b);
 		}
 	l->stored = 4 * blocks;
-	l->nfix = fixes;
 	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
 	l->rowptr = malloc(((size_t)OC + 1) * sizeof *l->rowptr);
 	l->col = malloc((size_t)(blocks + 1) * sizeof *l->col);
