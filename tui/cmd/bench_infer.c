@@ -8,7 +8,6 @@
 #include "tui/cli.h"
 #include "engine/infer/infer.h"
 #include "engine/kernels/pool.h"
-#include "engine/model/internal.h"
 #include "engine/sparse/sparse.h"
 
 #include <malloc.h>
