@@ -49,7 +49,7 @@ enum pofa_head {
 	POFA_HEAD_SPAN,  /* span extraction: start/end logits per token */
 	POFA_HEAD_COUNT
 };
-extern const char *const pofa_head_names[POFA_HEAD_COUNT];
+extern const char *const pofa_head_names[]; /* POFA_HEAD_COUNT of them */
 
 /* ---- configuration (Hugging Face BertConfig) --------------------------- */
 
@@ -212,7 +212,7 @@ enum pofa_role {
 	POFA_ROLE_COUNT
 };
 #define POFA_ROLE_PRUNABLE_COUNT (POFA_ROLE_POOLER + 1) /* roles that can be pruned */
-extern const char *const pofa_role_names[POFA_ROLE_COUNT]; /* "Q", "K", ... "attn-out" */
+extern const char *const pofa_role_names[]; /* POFA_ROLE_COUNT of them: "Q", "K", ... "attn-out" */
 
 enum pofa_param_kind { POFA_PARAM_WEIGHT, POFA_PARAM_BIAS };
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "test/fixture.h"
+#include "data/base/mem.h"
 #include "data/task/taskset.h"
 
 #include <math.h>
@@ -265,6 +266,32 @@ static int load_tsv(const char *name, const char *content, pofa_labels *labels, 
 		if (rc_ != POFA_ERR_INPUT || !strstr(e_.msg, needle) || !strstr(e_.msg, name)) \
 			fail_msg("%s: expected status 2 and \"%s\", got %d: %s", name, needle, rc_, e_.msg); \
 	} while (0)
+
+/* the one growth helper: doubling from 16, and a failed growth (a size
+ * that overflows) leaves the array and its capacity as they were */
+static void test_grow(void **st)
+{
+	(void)st;
+	int *v = NULL;
+	size_t cap = 0;
+	assert_int_equal(pofa_grow(&v, &cap, 1, sizeof *v), 0);
+	assert_int_equal(cap, 16);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(pofa_grow(&v, &cap, (size_t)i + 1, sizeof *v), 0);
+		v[i] = i;
+	}
+	assert_int_equal(cap, 128);
+	int *before = v;
+	assert_int_equal(pofa_grow(&v, &cap, SIZE_MAX / 2, sizeof *v), -1);
+	assert_int_equal(pofa_resize(&v, SIZE_MAX / 2, sizeof *v), -1);
+	assert_ptr_equal(v, before);
+	assert_int_equal(cap, 128);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(v[i], i);
+	assert_int_equal(pofa_resize(&v, 3, sizeof *v), 0);
+	assert_int_equal(v[2], 2);
+	free(v);
+}
 
 static void test_tsv(void **st)
 {
@@ -761,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_tokenizer_golden),
 		cmocka_unit_test(test_tokenizer_offsets_and_pairs),
 		cmocka_unit_test(test_tokenizer_casing),
+		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_tsv),
 		cmocka_unit_test(test_taskset_sample),
 		cmocka_unit_test(test_squad),

@@ -1,5 +1,6 @@
 /* pofa_sbuf.c - a growing byte buffer (see pofa_sbuf.h). */
 #include "data/base/sbuf.h"
+#include "data/base/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,8 @@ int pofa_sbuf_put(pofa_sbuf *b, const char *s, size_t n)
 		size_t c = b->cap ? b->cap : 4096;
 		while (c < b->n + n + 1)
 			c *= 2;
-		char *p = realloc(b->s, c);
-		if (!p)
+		if (pofa_resize(&b->s, c, 1))
 			return -1;
-		b->s = p;
 		b->cap = c;
 	}
 	memcpy(b->s + b->n, s, n);

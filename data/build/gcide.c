@@ -16,6 +16,7 @@
  *     than three words go.
  */
 #include "data/build/datasets.h"
+#include "data/base/mem.h"
 #include "data/base/fileio.h"
 #include "data/base/rng.h"
 #include "data/base/util.h"
@@ -380,12 +381,10 @@ int pofa_gcide_build(const char *dict, const char *index, const char *out_path, 
 		if (!(t1 - head >= 3 && !strncmp(head, "00-", 3)) && !(t1 - head == 1 && head[0] == '0')) {
 			if (nsp == csp) {
 				csp = csp ? 2 * csp : 1 << 16;
-				span *ns = realloc(sp, csp * sizeof *ns);
-				if (!ns) {
+				if (pofa_resize(&sp, csp, sizeof *sp)) {
 					rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 					break;
 				}
-				sp = ns;
 			}
 			sp[nsp++] = s;
 		}

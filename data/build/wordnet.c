@@ -19,6 +19,7 @@
  */
 #include "data/build/datasets.h"
 #include "data/base/fileio.h"
+#include "data/base/mem.h"
 #include "data/base/rng.h"
 #include "data/base/util.h"
 
@@ -59,7 +60,8 @@ typedef struct {
 
 typedef struct {
 	synset *s;
-	int n, cap;
+	int n;
+	size_t cap;
 	/* exceptions: base -> inflected forms, per part of speech */
 	char **exc_base[4], **exc_form[4];
 	int nexc[4];
@@ -81,8 +83,9 @@ static int split_of(int pos, long offset)
 	return h < 8 ? 0 : h == 8 ? 1 : 2;
 }
 
-/* gloss: definition parts, and "quoted" examples, separated by "; " */
-static void parse_gloss(synset *s, const char *g, size_t n)
+/* gloss: definition parts, and "quoted" examples, separated by "; ";
+ * -1 when out of memory */
+static int parse_gloss(synset *s, const char *g, size_t n)
 {
 	pofa_sbuf def = { 0 };
 	size_t i = 0;
@@ -97,8 +100,12 @@ static void parse_gloss(synset *s, const char *g, size_t n)
 			size_t j = i + 1;
 			while (j < n && g[j] != '"')
 				j++;
-			s->examples = realloc(s->examples, (size_t)(s->nex + 1) * sizeof *s->examples);
-			s->examples[s->nex++] = dupn(g + i + 1, j - i - 1);
+			if (pofa_resize(&s->examples, (size_t)s->nex + 1, sizeof *s->examples) ||
+			    !(s->examples[s->nex] = dupn(g + i + 1, j - i - 1))) {
+				pofa_sbuf_free(&def);
+				return -1;
+			}
+			s->nex++;
 			i = j + 1;
 		} else {
 			size_t j = i;
@@ -107,13 +114,15 @@ static void parse_gloss(synset *s, const char *g, size_t n)
 			if (j == n)
 				while (j > i && g[j - 1] == ' ')
 					j--;
-			if (def.n)
-				pofa_sbuf_str(&def, "; ");
-			pofa_sbuf_put(&def, g + i, j - i);
+			if ((def.n && pofa_sbuf_str(&def, "; ")) || pofa_sbuf_put(&def, g + i, j - i)) {
+				pofa_sbuf_free(&def);
+				return -1;
+			}
 			i = j + 1;
 		}
 	}
 	s->def = def.s ? def.s : dupn("", 0);
+	return s->def ? 0 : -1;
 }
 
 static int load_data(wordnet *wn, const char *dir, int pos, long max, pofa_err *err)
@@ -190,7 +199,10 @@ static int load_data(wordnet *wn, const char *dir, int pos, long max, pofa_err *
 			strtol(p, &end, 16);
 			p = end;
 			if (sym[0] == '@' && (ppos == 'n' || ppos == 'v')) {
-				s.hyper = realloc(s.hyper, (size_t)(s.nhyper + 1) * sizeof *s.hyper);
+				if (pofa_resize(&s.hyper, (size_t)s.nhyper + 1, sizeof *s.hyper)) {
+					free(buf);
+					return pofa_error(err, POFA_ERR_RUN, "%s:%ld: out of memory", path, line);
+				}
 				s.hyper[s.nhyper++] = off;
 			}
 		}
@@ -203,11 +215,10 @@ static int load_data(wordnet *wn, const char *dir, int pos, long max, pofa_err *
 		size_t gl = strlen(bar);
 		while (gl > 0 && (bar[gl - 1] == ' ' || bar[gl - 1] == '\r'))
 			gl--;
-		parse_gloss(&s, bar, gl);
 		s.split = split_of(pos, s.offset);
-		if (wn->n == wn->cap) {
-			wn->cap = wn->cap ? 2 * wn->cap : 1 << 15;
-			wn->s = realloc(wn->s, (size_t)wn->cap * sizeof *wn->s);
+		if (parse_gloss(&s, bar, gl) || pofa_grow(&wn->s, &wn->cap, (size_t)wn->n + 1, sizeof *wn->s)) {
+			free(buf);
+			return pofa_error(err, POFA_ERR_RUN, "%s:%ld: out of memory", path, line);
 		}
 		wn->s[wn->n++] = s;
 		taken++;
@@ -234,9 +245,15 @@ static int load_data(wordnet *wn, const char *dir, int pos, long max, pofa_err *
 				if (*c == '_') *c = ' ';
 			for (char *c = base; *c; c++)
 				if (*c == '_') *c = ' ';
-			int k = wn->nexc[pos]++;
-			wn->exc_base[pos] = realloc(wn->exc_base[pos], (size_t)(k + 1) * sizeof(char *));
-			wn->exc_form[pos] = realloc(wn->exc_form[pos], (size_t)(k + 1) * sizeof(char *));
+			int k = wn->nexc[pos];
+			if (!form || !base || pofa_resize(&wn->exc_base[pos], (size_t)k + 1, sizeof(char *)) ||
+			    pofa_resize(&wn->exc_form[pos], (size_t)k + 1, sizeof(char *))) {
+				free(form);
+				free(base);
+				free(buf);
+				return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			}
+			wn->nexc[pos]++;
 			wn->exc_base[pos][k] = base;
 			wn->exc_form[pos][k] = form;
 		}
@@ -272,19 +289,20 @@ static void wordnet_free(wordnet *wn)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* a TSV field: quoted through libcsv only when it must be */
-static void tsv_field(pofa_sbuf *b, const char *s, int last)
+/* a TSV field: quoted through libcsv only when it must be; -1 when out
+ * of memory */
+static int tsv_field(pofa_sbuf *b, const char *s, int last)
 {
+	int bad = 0;
 	if (strpbrk(s, "\t\"\r\n")) {
 		size_t n = strlen(s);
 		char *q = malloc(2 * n + 3);
-		size_t k = csv_write2(q, 2 * n + 3, s, n, '"');
-		pofa_sbuf_put(b, q, k);
+		bad = !q || pofa_sbuf_put(b, q, csv_write2(q, 2 * n + 3, s, n, '"'));
 		free(q);
 	} else {
-		pofa_sbuf_str(b, s);
+		bad = pofa_sbuf_str(b, s);
 	}
-	pofa_sbuf_chr(b, last ? '\n' : '\t');
+	return bad || pofa_sbuf_chr(b, last ? '\n' : '\t') ? -1 : 0;
 }
 
 static int lemma_in(const synset *s, const char *lemma)
@@ -310,19 +328,36 @@ static int write_splits(const char *dir, const char *name, const char *ext, pofa
 
 /* ---- wn-span: find a lemma (or an inflection) in the example ------------- */
 
-static void add_form(char ***forms, int *n, const char *s)
+/* a list of word forms, each once; oom: an allocation failed */
+typedef struct {
+	char **v;
+	int n, oom;
+} forms_t;
+
+static void add_form(forms_t *f, const char *s)
 {
-	for (int i = 0; i < *n; i++)
-		if (!strcmp((*forms)[i], s))
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->v[i], s))
 			return;
-	*forms = realloc(*forms, (size_t)(*n + 1) * sizeof **forms);
-	(*forms)[(*n)++] = strdup(s);
+	if (f->oom || pofa_resize(&f->v, (size_t)f->n + 1, sizeof *f->v) || !(f->v[f->n] = strdup(s))) {
+		f->oom = 1;
+		return;
+	}
+	f->n++;
+}
+
+static void forms_free(forms_t *f)
+{
+	for (int i = 0; i < f->n; i++)
+		free(f->v[i]);
+	free(f->v);
+	memset(f, 0, sizeof *f);
 }
 
 static int is_vowel(char c) { return strchr("aeiou", c) != NULL; }
 
 /* regular inflections of one word by part of speech */
-static void inflect(char ***forms, int *n, const char *w, int pos)
+static void inflect(forms_t *forms, const char *w, int pos)
 {
 	size_t l = strlen(w);
 	char buf[256];
@@ -331,7 +366,7 @@ static void inflect(char ***forms, int *n, const char *w, int pos)
 	char last = w[l - 1], prev = l > 1 ? w[l - 2] : 0;
 	int cvc = l >= 3 && !is_vowel(last) && is_vowel(prev) && !is_vowel(w[l - 3]) &&
 	          last != 'w' && last != 'x' && last != 'y';
-#define FORM(...) do { snprintf(buf, sizeof buf, __VA_ARGS__); add_form(forms, n, buf); } while (0)
+#define FORM(...) do { snprintf(buf, sizeof buf, __VA_ARGS__); add_form(forms, buf); } while (0)
 	if (pos == 0 || pos == 1) { /* plural / third person */
 		FORM("%ss", w);
 		if (strchr("sxz", last) || (last == 'h' && (prev == 'c' || prev == 's')))
@@ -366,39 +401,38 @@ static void inflect(char ***forms, int *n, const char *w, int pos)
 
 /* every form of a lemma: itself, exceptions, regular inflections of its
  * head word (first word of a verb phrase, last word otherwise) */
-static void lemma_forms(const wordnet *wn, const char *lemma, int pos, char ***forms, int *n)
+static void lemma_forms(const wordnet *wn, const char *lemma, int pos, forms_t *forms)
 {
-	add_form(forms, n, lemma);
+	add_form(forms, lemma);
 	for (int k = 0; k < wn->nexc[pos]; k++)
 		if (!strcmp(wn->exc_base[pos][k], lemma))
-			add_form(forms, n, wn->exc_form[pos][k]);
+			add_form(forms, wn->exc_form[pos][k]);
 	const char *sp = pos == 1 ? strchr(lemma, ' ') : strrchr(lemma, ' ');
 	char head[256];
 	if (!sp) {
-		inflect(forms, n, lemma, pos);
+		inflect(forms, lemma, pos);
 		return;
 	}
 	/* multi-word: inflect the head, keep the rest */
-	char **hf = NULL;
-	int nh = 0;
+	forms_t hf = { 0 };
 	if (pos == 1)
 		snprintf(head, sizeof head, "%.*s", (int)(sp - lemma), lemma);
 	else
 		snprintf(head, sizeof head, "%s", sp + 1);
 	for (int k = 0; k < wn->nexc[pos]; k++)
 		if (!strcmp(wn->exc_base[pos][k], head))
-			add_form(&hf, &nh, wn->exc_form[pos][k]);
-	inflect(&hf, &nh, head, pos);
-	for (int k = 0; k < nh; k++) {
+			add_form(&hf, wn->exc_form[pos][k]);
+	inflect(&hf, head, pos);
+	for (int k = 0; k < hf.n; k++) {
 		char buf[600];
 		if (pos == 1)
-			snprintf(buf, sizeof buf, "%s%s", hf[k], sp);
+			snprintf(buf, sizeof buf, "%s%s", hf.v[k], sp);
 		else
-			snprintf(buf, sizeof buf, "%.*s%s", (int)(sp - lemma + 1), lemma, hf[k]);
-		add_form(forms, n, buf);
-		free(hf[k]);
+			snprintf(buf, sizeof buf, "%.*s%s", (int)(sp - lemma + 1), lemma, hf.v[k]);
+		add_form(forms, buf);
 	}
-	free(hf);
+	forms->oom |= hf.oom;
+	forms_free(&hf);
 }
 
 /* case-insensitive whole-word search; returns byte offset or -1 */
@@ -453,122 +487,186 @@ static long first_kid(const kid *k, long n, int pos, long hyper)
 
 /* ---- the builder ----------------------------------------------------------- */
 
-int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_wn_stats *st,
-                  pofa_err *err)
+/* wn-sense: a synset's definition, labelled with its lexicographer file */
+static int build_sense(const wordnet *wn, const char *out_dir, pofa_wn_stats *st, pofa_err *err)
 {
-	memset(st, 0, sizeof *st);
-	wordnet wn = { 0 };
-	int rc = POFA_OK;
-	for (int p = 0; p < 4 && !rc; p++)
-		rc = load_data(&wn, wn_dir, p, max_synsets, err);
-	if (rc) {
-		wordnet_free(&wn);
-		return rc;
-	}
-	st->synsets = wn.n;
-
-	/* wn-sense */
 	pofa_sbuf sense[3] = { { 0 } };
+	int oom = 0;
 	for (int s = 0; s < 3; s++)
-		pofa_sbuf_str(&sense[s], "sentence\tlabel\n");
-	for (int i = 0; i < wn.n; i++) {
-		synset *s = &wn.s[i];
+		oom |= pofa_sbuf_str(&sense[s], "sentence\tlabel\n");
+	for (int i = 0; i < wn->n; i++) {
+		const synset *s = &wn->s[i];
 		if (!s->def[0])
 			continue;
-		tsv_field(&sense[s->split], s->def, 0);
-		tsv_field(&sense[s->split], pofa_wn_lexnames[s->lexfile], 1);
+		oom |= tsv_field(&sense[s->split], s->def, 0) || tsv_field(&sense[s->split], pofa_wn_lexnames[s->lexfile], 1);
 		st->sense[s->split]++;
 		st->label_count[s->lexfile]++;
 	}
-	rc = write_splits(out_dir, "wn-sense", "tsv", sense, err);
+	int rc = oom ? pofa_error(err, POFA_ERR_RUN, "wn-sense: out of memory")
+	             : write_splits(out_dir, "wn-sense", "tsv", sense, err);
 	for (int s = 0; s < 3; s++)
 		pofa_sbuf_free(&sense[s]);
+	return rc;
+}
 
-	/* wn-pair: indices by split, by (lexfile, split), and hyponyms */
-	int *bysplit[3] = { NULL }, nby[3] = { 0 };
+/* the synsets by split, by (lexicographer file, split), and the hyponyms
+ * of each hypernym: where wn-pair's negatives come from */
+typedef struct {
+	int *bysplit[3], nby[3];
 	int *bylex[45][3], nlex[45][3];
-	memset(nlex, 0, sizeof nlex);
-	for (int l = 0; l < 45; l++)
-		for (int s = 0; s < 3; s++)
-			bylex[l][s] = NULL;
-	for (int i = 0; i < wn.n; i++) {
-		synset *s = &wn.s[i];
-		bysplit[s->split] = realloc(bysplit[s->split], (size_t)(nby[s->split] + 1) * sizeof(int));
-		bysplit[s->split][nby[s->split]++] = i;
-		int *L = bylex[s->lexfile][s->split];
-		L = realloc(L, (size_t)(nlex[s->lexfile][s->split] + 1) * sizeof(int));
-		L[nlex[s->lexfile][s->split]++] = i;
-		bylex[s->lexfile][s->split] = L;
+	kid *kids;
+	long nkids;
+} pair_index;
+
+static void pair_index_free(pair_index *x)
+{
+	for (int s = 0; s < 3; s++) {
+		free(x->bysplit[s]);
+		for (int l = 0; l < 45; l++)
+			free(x->bylex[l][s]);
+	}
+	free(x->kids);
+}
+
+static int pair_index_build(const wordnet *wn, pair_index *x)
+{
+	memset(x, 0, sizeof *x);
+	for (int i = 0; i < wn->n; i++) {
+		const synset *s = &wn->s[i];
+		int sp = s->split, lx = s->lexfile;
+		if (pofa_resize(&x->bysplit[sp], (size_t)x->nby[sp] + 1, sizeof(int)) ||
+		    pofa_resize(&x->bylex[lx][sp], (size_t)x->nlex[lx][sp] + 1, sizeof(int)))
+			return -1;
+		x->bysplit[sp][x->nby[sp]++] = i;
+		x->bylex[lx][sp][x->nlex[lx][sp]++] = i;
 	}
 	/* hyponym index: (pos, hypernym offset, synset), sorted */
 	long nkids = 0;
-	for (int i = 0; i < wn.n; i++)
-		nkids += wn.s[i].nhyper;
-	kid *kids = malloc((size_t)(nkids + 1) * sizeof *kids);
-	nkids = 0;
-	for (int i = 0; i < wn.n; i++)
-		for (int k = 0; k < wn.s[i].nhyper; k++)
-			kids[nkids++] = (kid){ wn.s[i].pos, wn.s[i].hyper[k], i };
-	qsort(kids, (size_t)nkids, sizeof *kids, by_kid);
-	pofa_sbuf pair[3] = { { 0 } };
-	for (int s = 0; s < 3; s++)
-		pofa_sbuf_str(&pair[s], "sentence1\tsentence2\tlabel\n");
-	for (int i = 0; i < wn.n && !rc; i++) {
-		synset *s = &wn.s[i];
-		int sp = s->split;
-		uint64_t h = pofa_mix64((uint64_t)s->offset * 8 + (uint64_t)s->pos + 0x5eed);
-		const char *lemma = s->lemmas[h % (uint64_t)s->nlemmas];
-		tsv_field(&pair[sp], lemma, 0);
-		tsv_field(&pair[sp], s->def, 0);
-		tsv_field(&pair[sp], "1", 1);
-		st->pair[sp]++;
-		st->pair_pos[sp]++;
-		int neg = -1, hard = (h >> 20) & 1;
-		if (hard) {
-			/* a sibling: another hyponym of one of this synset's
-			 * hypernyms, in the same split */
-			for (int k = 0; k < s->nhyper && neg < 0; k++) {
-				long lo = first_kid(kids, nkids, s->pos, s->hyper[k]), cands = 0;
-				for (long q = lo; q < nkids && kids[q].pos == s->pos && kids[q].hyper == s->hyper[k]; q++)
-					cands++;
-				for (long t = 0; t < cands && neg < 0; t++) {
-					int j = kids[lo + (long)((h >> 24) + (uint64_t)t) % cands].idx;
-					if (j != i && wn.s[j].split == sp && !lemma_in(&wn.s[j], lemma))
-						neg = j;
-				}
-			}
-			for (int tries = 0; neg < 0 && tries < 16 && nlex[s->lexfile][sp] > 1; tries++) {
-				int j = bylex[s->lexfile][sp][pofa_mix64(h + (uint64_t)tries) % (uint64_t)nlex[s->lexfile][sp]];
-				if (&wn.s[j] != s && !lemma_in(&wn.s[j], lemma))
+	for (int i = 0; i < wn->n; i++)
+		nkids += wn->s[i].nhyper;
+	x->kids = malloc((size_t)(nkids + 1) * sizeof *x->kids);
+	if (!x->kids)
+		return -1;
+	for (int i = 0; i < wn->n; i++)
+		for (int k = 0; k < wn->s[i].nhyper; k++)
+			x->kids[x->nkids++] = (kid){ wn->s[i].pos, wn->s[i].hyper[k], i };
+	qsort(x->kids, (size_t)x->nkids, sizeof *x->kids, by_kid);
+	return 0;
+}
+
+/* a negative for synset i (hash h) whose definitions do not contain lemma:
+ * a sibling (another hyponym of one of its hypernyms, in the same split)
+ * or a synset of the same lexicographer file when hard, else any synset
+ * of the split; -1 when none is found. *hard: whether the hard kind was */
+static int pair_negative(const wordnet *wn, const pair_index *x, int i, uint64_t h, const char *lemma,
+                         int *hard)
+{
+	const synset *s = &wn->s[i];
+	int sp = s->split, neg = -1;
+	if (*hard) {
+		for (int k = 0; k < s->nhyper && neg < 0; k++) {
+			long lo = first_kid(x->kids, x->nkids, s->pos, s->hyper[k]), cands = 0;
+			for (long q = lo; q < x->nkids && x->kids[q].pos == s->pos && x->kids[q].hyper == s->hyper[k]; q++)
+				cands++;
+			for (long t = 0; t < cands && neg < 0; t++) {
+				int j = x->kids[lo + (long)((h >> 24) + (uint64_t)t) % cands].idx;
+				if (j != i && wn->s[j].split == sp && !lemma_in(&wn->s[j], lemma))
 					neg = j;
 			}
 		}
-		if (neg < 0)
-			hard = 0;
-		for (int tries = 0; neg < 0 && tries < 64 && nby[sp] > 1; tries++) {
-			int j = bysplit[sp][pofa_mix64(h ^ (0x9e37u + (uint64_t)tries)) % (uint64_t)nby[sp]];
-			if (&wn.s[j] != s && !lemma_in(&wn.s[j], lemma))
+		int nl = x->nlex[s->lexfile][sp];
+		for (int tries = 0; neg < 0 && tries < 16 && nl > 1; tries++) {
+			int j = x->bylex[s->lexfile][sp][pofa_mix64(h + (uint64_t)tries) % (uint64_t)nl];
+			if (j != i && !lemma_in(&wn->s[j], lemma))
 				neg = j;
 		}
+	}
+	if (neg < 0)
+		*hard = 0;
+	for (int tries = 0; neg < 0 && tries < 64 && x->nby[sp] > 1; tries++) {
+		int j = x->bysplit[sp][pofa_mix64(h ^ (0x9e37u + (uint64_t)tries)) % (uint64_t)x->nby[sp]];
+		if (j != i && !lemma_in(&wn->s[j], lemma))
+			neg = j;
+	}
+	return neg;
+}
+
+/* wn-pair: a lemma and a definition, 1 when the definition is the lemma's */
+static int build_pair(const wordnet *wn, const char *out_dir, pofa_wn_stats *st, pofa_err *err)
+{
+	pair_index x;
+	if (pair_index_build(wn, &x)) {
+		pair_index_free(&x);
+		return pofa_error(err, POFA_ERR_RUN, "wn-pair: out of memory");
+	}
+	pofa_sbuf pair[3] = { { 0 } };
+	int oom = 0;
+	for (int s = 0; s < 3; s++)
+		oom |= pofa_sbuf_str(&pair[s], "sentence1\tsentence2\tlabel\n");
+	for (int i = 0; i < wn->n; i++) {
+		const synset *s = &wn->s[i];
+		int sp = s->split;
+		uint64_t h = pofa_mix64((uint64_t)s->offset * 8 + (uint64_t)s->pos + 0x5eed);
+		const char *lemma = s->lemmas[h % (uint64_t)s->nlemmas];
+		oom |= tsv_field(&pair[sp], lemma, 0) || tsv_field(&pair[sp], s->def, 0) || tsv_field(&pair[sp], "1", 1);
+		st->pair[sp]++;
+		st->pair_pos[sp]++;
+		int hard = (h >> 20) & 1;
+		int neg = pair_negative(wn, &x, i, h, lemma, &hard);
 		if (neg >= 0) {
-			tsv_field(&pair[sp], lemma, 0);
-			tsv_field(&pair[sp], wn.s[neg].def, 0);
-			tsv_field(&pair[sp], "0", 1);
+			oom |= tsv_field(&pair[sp], lemma, 0) || tsv_field(&pair[sp], wn->s[neg].def, 0) ||
+			       tsv_field(&pair[sp], "0", 1);
 			st->pair[sp]++;
 			st->pair_hard[sp] += hard;
 		}
 	}
-	if (!rc)
-		rc = write_splits(out_dir, "wn-pair", "tsv", pair, err);
-	free(kids);
-	for (int s = 0; s < 3; s++) {
+	int rc = oom ? pofa_error(err, POFA_ERR_RUN, "wn-pair: out of memory")
+	             : write_splits(out_dir, "wn-pair", "tsv", pair, err);
+	for (int s = 0; s < 3; s++)
 		pofa_sbuf_free(&pair[s]);
-		free(bysplit[s]);
-		for (int l = 0; l < 45; l++)
-			free(bylex[l][s]);
-	}
+	pair_index_free(&x);
+	return rc;
+}
 
-	/* wn-span */
+/* one wn-span example: the definition as the question, the example as the
+ * context, the earliest (then longest) form of a lemma in it as the answer;
+ * 0 when no form is in the example */
+static int span_example(const synset *s, int e, const forms_t *forms, cJSON *paras)
+{
+	const char *ctx = s->examples[e];
+	long best = -1, blen = 0;
+	for (int f = 0; f < forms->n; f++) {
+		long at = find_word(ctx, forms->v[f]);
+		long fl = (long)strlen(forms->v[f]);
+		if (at >= 0 && (best < 0 || at < best || (at == best && fl > blen))) {
+			best = at;
+			blen = fl;
+		}
+	}
+	if (best < 0)
+		return 0;
+	char id[64], ans[512];
+	snprintf(id, sizeof id, "wn-%s-%08ld-%d", pos_files[s->pos], s->offset, e);
+	snprintf(ans, sizeof ans, "%.*s", (int)blen, ctx + best);
+	cJSON *para = cJSON_CreateObject();
+	cJSON_AddStringToObject(para, "context", ctx);
+	cJSON *qas = cJSON_AddArrayToObject(para, "qas");
+	cJSON *qa = cJSON_CreateObject();
+	cJSON_AddStringToObject(qa, "id", id);
+	cJSON_AddStringToObject(qa, "question", s->def);
+	cJSON *answers = cJSON_AddArrayToObject(qa, "answers");
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "text", ans);
+	cJSON_AddNumberToObject(a, "answer_start", (double)utf8_chars(ctx, best));
+	cJSON_AddItemToArray(answers, a);
+	cJSON_AddItemToArray(qas, qa);
+	cJSON_AddItemToArray(paras, para);
+	return 1;
+}
+
+/* wn-span: SQuAD 1.1 files of the synsets' examples */
+static int build_span(const wordnet *wn, const char *out_dir, pofa_wn_stats *st, pofa_err *err)
+{
 	cJSON *roots[3], *paras[3];
 	for (int s = 0; s < 3; s++) {
 		roots[s] = cJSON_CreateObject();
@@ -579,66 +677,52 @@ int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets
 		paras[s] = cJSON_AddArrayToObject(art, "paragraphs");
 		cJSON_AddItemToArray(data, art);
 	}
-	for (int i = 0; i < wn.n && !rc; i++) {
-		synset *s = &wn.s[i];
+	int oom = 0;
+	for (int i = 0; i < wn->n && !oom; i++) {
+		const synset *s = &wn->s[i];
 		if (!s->nex)
 			continue;
-		char **forms = NULL;
-		int nf = 0;
+		forms_t forms = { 0 };
 		for (int k = 0; k < s->nlemmas; k++)
-			lemma_forms(&wn, s->lemmas[k], s->pos, &forms, &nf);
-		for (int e = 0; e < s->nex; e++) {
-			const char *ctx = s->examples[e];
-			long best = -1, blen = 0;
-			for (int f = 0; f < nf; f++) {
-				long at = find_word(ctx, forms[f]);
-				long fl = (long)strlen(forms[f]);
-				/* the earliest match; the longest at the same place */
-				if (at >= 0 && (best < 0 || at < best || (at == best && fl > blen))) {
-					best = at;
-					blen = fl;
-				}
-			}
-			if (best < 0) {
+			lemma_forms(wn, s->lemmas[k], s->pos, &forms);
+		oom = forms.oom;
+		for (int e = 0; e < s->nex && !oom; e++) {
+			if (span_example(s, e, &forms, paras[s->split]))
+				st->span[s->split]++;
+			else
 				st->span_skipped++;
-				continue;
-			}
-			char id[64], ans[512];
-			snprintf(id, sizeof id, "wn-%s-%08ld-%d", pos_files[s->pos], s->offset, e);
-			snprintf(ans, sizeof ans, "%.*s", (int)blen, ctx + best);
-			cJSON *para = cJSON_CreateObject();
-			cJSON_AddStringToObject(para, "context", ctx);
-			cJSON *qas = cJSON_AddArrayToObject(para, "qas");
-			cJSON *qa = cJSON_CreateObject();
-			cJSON_AddStringToObject(qa, "id", id);
-			cJSON_AddStringToObject(qa, "question", s->def);
-			cJSON *answers = cJSON_AddArrayToObject(qa, "answers");
-			cJSON *a = cJSON_CreateObject();
-			cJSON_AddStringToObject(a, "text", ans);
-			cJSON_AddNumberToObject(a, "answer_start", (double)utf8_chars(ctx, best));
-			cJSON_AddItemToArray(answers, a);
-			cJSON_AddItemToArray(qas, qa);
-			cJSON_AddItemToArray(paras[s->split], para);
-			st->span[s->split]++;
 		}
-		for (int f = 0; f < nf; f++)
-			free(forms[f]);
-		free(forms);
+		forms_free(&forms);
 	}
 	pofa_sbuf span[3] = { { 0 } };
 	for (int s = 0; s < 3; s++) {
 		char *txt = cJSON_PrintUnformatted(roots[s]);
-		if (txt) {
-			pofa_sbuf_str(&span[s], txt);
-			pofa_sbuf_chr(&span[s], '\n');
-			free(txt);
-		}
+		oom |= !txt || pofa_sbuf_str(&span[s], txt) || pofa_sbuf_chr(&span[s], '\n');
+		free(txt);
 		cJSON_Delete(roots[s]);
 	}
-	if (!rc)
-		rc = write_splits(out_dir, "wn-span", "json", span, err);
+	int rc = oom ? pofa_error(err, POFA_ERR_RUN, "wn-span: out of memory")
+	             : write_splits(out_dir, "wn-span", "json", span, err);
 	for (int s = 0; s < 3; s++)
 		pofa_sbuf_free(&span[s]);
+	return rc;
+}
+
+int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_wn_stats *st,
+                  pofa_err *err)
+{
+	memset(st, 0, sizeof *st);
+	wordnet wn = { 0 };
+	int rc = POFA_OK;
+	for (int p = 0; p < 4 && !rc; p++)
+		rc = load_data(&wn, wn_dir, p, max_synsets, err);
+	st->synsets = wn.n;
+	if (!rc)
+		rc = build_sense(&wn, out_dir, st, err);
+	if (!rc)
+		rc = build_pair(&wn, out_dir, st, err);
+	if (!rc)
+		rc = build_span(&wn, out_dir, st, err);
 	wordnet_free(&wn);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* mlm.c - masked-LM batches from a corpus (see loaders.h). */
 #include "data/task/loaders.h"
+#include "data/base/mem.h"
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
@@ -51,46 +52,46 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 	int room = T - 2;
 	long cur_start = 0;
 	int cur_len = 0;
-#define FLUSH()                                                                          \
-	do {                                                                             \
-		if (cur_len > 0) {                                                       \
-			if (d->nseq == scap) {                                           \
-				scap = scap ? 2 * scap : 4096;                           \
-				d->seq_start = realloc(d->seq_start, (size_t)scap * sizeof *d->seq_start); \
-				d->seq_len = realloc(d->seq_len, (size_t)scap * sizeof *d->seq_len); \
-			}                                                                \
-			d->seq_start[d->nseq] = cur_start;                               \
-			d->seq_len[d->nseq++] = cur_len;                                 \
-		}                                                                        \
-		cur_start = d->ntokens;                                                  \
-		cur_len = 0;                                                             \
+	int oom = 0;
+	/* the sequence so far closes (an entry of seq_start, seq_len) */
+#define FLUSH()                                                                                        \
+	do {                                                                                           \
+		if (cur_len > 0 && d->nseq == scap) {                                                  \
+			scap = scap ? 2 * scap : 4096;                                                 \
+			oom |= pofa_resize(&d->seq_start, (size_t)scap, sizeof *d->seq_start) ||       \
+			       pofa_resize(&d->seq_len, (size_t)scap, sizeof *d->seq_len);            \
+		}                                                                                      \
+		if (cur_len > 0 && !oom) {                                                             \
+			d->seq_start[d->nseq] = cur_start;                                             \
+			d->seq_len[d->nseq++] = cur_len;                                               \
+		}                                                                                      \
+		cur_start = d->ntokens;                                                                \
+		cur_len = 0;                                                                           \
 	} while (0)
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; i < n && !oom;) {
 		size_t j = i;
 		while (j < n && buf[j] != '\n')
 			j++;
 		int np = pofa_tokenize(tk, (const char *)buf + i, (long)(j - i), &pc, &pcap, NULL);
 		i = j + 1;
-		if (np < 0) {
-			free(buf);
-			free(pc);
-			pofa_mlm_free(d);
-			return pofa_error(err, POFA_ERR_RUN, "out of memory");
-		}
-		if (np == 0)
+		oom = np < 0;
+		if (np <= 0)
 			continue;
 		if (d->ntokens + np > tcap) {
 			tcap = tcap ? 2 * tcap : 1 << 20;
 			while (tcap < d->ntokens + np)
 				tcap *= 2;
-			d->tokens = realloc(d->tokens, (size_t)tcap * sizeof *d->tokens);
-			d->word_start = realloc(d->word_start, (size_t)tcap);
+			if (pofa_resize(&d->tokens, (size_t)tcap, sizeof *d->tokens) ||
+			    pofa_resize(&d->word_start, (size_t)tcap, 1)) {
+				oom = 1;
+				break;
+			}
 		}
 		/* a sentence that does not fit closes the sequence; one longer
 		 * than a whole sequence is cut into sequence-sized pieces */
 		if (cur_len + np > room)
 			FLUSH();
-		for (int k = 0; k < np; k++) {
+		for (int k = 0; k < np && !oom; k++) {
 			if (cur_len == room)
 				FLUSH();
 			d->word_start[d->ntokens] = (unsigned char)(k == 0 || pc[k].word != pc[k - 1].word);
@@ -98,10 +99,15 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 			cur_len++;
 		}
 	}
-	FLUSH();
+	if (!oom)
+		FLUSH();
 #undef FLUSH
 	free(pc);
 	free(buf);
+	if (oom) {
+		pofa_mlm_free(d);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", corpus);
+	}
 	if (d->nseq == 0) {
 		pofa_mlm_free(d);
 		return pofa_error(err, POFA_ERR_INPUT, "%s: no text in the corpus", corpus);
@@ -109,6 +115,10 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 	d->train = malloc((size_t)d->nseq * sizeof *d->train);
 	d->dev = malloc((size_t)d->nseq * sizeof *d->dev);
 	d->order = malloc((size_t)d->nseq * sizeof *d->order);
+	if (!d->train || !d->dev || !d->order) {
+		pofa_mlm_free(d);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", corpus);
+	}
 	for (long s = 0; s < d->nseq; s++) {
 		/* about 1% for dev, by a hash of the sequence's place */
 		if (d->nseq >= 100 && pofa_mix64((uint64_t)s ^ 0xdef) % 100 == 0)

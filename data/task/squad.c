@@ -1,5 +1,6 @@
 /* squad.c - SQuAD v1.1 files, windowed features, answers and the SQuAD metrics (see loaders.h). */
 #include "data/task/loaders.h"
+#include "data/base/mem.h"
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
@@ -46,7 +47,7 @@ int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 		cJSON_Delete(root);
 		return pofa_error(err, POFA_ERR_INPUT, "%s: no \"data\" array: not a SQuAD v1.1 file", path);
 	}
-	int cap = 0;
+	size_t cap = 0;
 	const cJSON *art, *para, *q, *a;
 	cJSON_ArrayForEach(art, data) {
 		const cJSON *paras = cJSON_GetObjectItemCaseSensitive(art, "paragraphs");
@@ -71,19 +72,23 @@ int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 					                cJSON_IsString(id) ? id->valuestring : "(no id)");
 					goto done;
 				}
-				if (qa->nex == cap) {
-					cap = cap ? 2 * cap : 1024;
-					qa->ex = realloc(qa->ex, (size_t)cap * sizeof *qa->ex);
+				if (pofa_grow(&qa->ex, &cap, (size_t)qa->nex + 1, sizeof *qa->ex)) {
+					rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+					goto done;
 				}
 				pofa_qa_example *e = &qa->ex[qa->nex++];
 				memset(e, 0, sizeof *e);
 				e->id = strdup(id->valuestring);
 				e->question = strdup(qu->valuestring);
 				e->context = strdup(ctx->valuestring);
-				long clen = (long)strlen(e->context);
 				int na = cJSON_GetArraySize(ans);
 				e->answers = calloc((size_t)na + 1, sizeof *e->answers);
 				e->answer_start = calloc((size_t)na + 1, sizeof *e->answer_start);
+				if (!e->id || !e->question || !e->context || !e->answers || !e->answer_start) {
+					rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+					goto done;
+				}
+				long clen = (long)strlen(e->context);
 				cJSON_ArrayForEach(a, ans) {
 					const cJSON *tx = cJSON_GetObjectItemCaseSensitive(a, "text");
 					const cJSON *as = cJSON_GetObjectItemCaseSensitive(a, "answer_start");
@@ -104,7 +109,10 @@ int pofa_qa_load(const char *path, pofa_qa_set *qa, pofa_err *err)
 					}
 					if (memcmp(e->context + b, tx->valuestring, (size_t)tl))
 						qa->unmatched++;
-					e->answers[e->nans] = strdup(tx->valuestring);
+					if (!(e->answers[e->nans] = strdup(tx->valuestring))) {
+						rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+						goto done;
+					}
 					e->answer_start[e->nans++] = b;
 				}
 			}
@@ -150,9 +158,14 @@ int pofa_qa_featurize(pofa_qa_set *qa, pofa_tokenizer *tk, int T, int stride, in
 		for (int start = 0;;) {
 			int len = POFA_MIN(room, nc - start);
 			if (qa->nfeat == fcap) {
-				fcap = fcap ? 2 * fcap : 1024;
-				qa->feat = realloc(qa->feat, (size_t)fcap * sizeof *qa->feat);
-				qa->block = realloc(qa->block, (size_t)fcap * 5 * T * sizeof *qa->block);
+				int c = fcap ? 2 * fcap : 1024;
+				if (pofa_resize(&qa->feat, (size_t)c, sizeof *qa->feat) ||
+				    pofa_resize(&qa->block, (size_t)c * 5 * T, sizeof *qa->block)) {
+					free(qp);
+					free(cp);
+					return pofa_error(err, POFA_ERR_RUN, "out of memory");
+				}
+				fcap = c;
 			}
 			pofa_qa_feature *f = &qa->feat[qa->nfeat];
 			int *blk = qa->block + (size_t)qa->nfeat * 5 * T;

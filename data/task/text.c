@@ -1,6 +1,7 @@
 /* text.c - labels, and sentence (pair) classification files: GLUE-style
  * TSV split by hand (no quoting), CSV through libcsv (see loaders.h). */
 #include "data/task/loaders.h"
+#include "data/base/mem.h"
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
@@ -60,7 +61,7 @@ typedef struct {
 	long row_line;      /* line where the current row started */
 	int nfields;        /* fields of the current row */
 	char **fields;
-	int fcap;
+	size_t fcap;
 	int header_n;       /* fields of the header row */
 	char **header;
 	long rows;          /* data rows */
@@ -68,7 +69,7 @@ typedef struct {
 	const char *col_a, *col_b, *col_label;
 	pofa_text_task *t;
 	char **raw_labels;
-	int tcap;
+	long tcap;
 	pofa_err *err;
 	int rc;
 } tsv_state;
@@ -80,11 +81,12 @@ static void on_field(void *s, size_t n, void *data)
 		return;
 	if (st->nfields == 0)
 		st->row_line = st->line;
-	if (st->nfields == st->fcap) {
-		st->fcap = st->fcap ? 2 * st->fcap : 16;
-		st->fields = realloc(st->fields, (size_t)st->fcap * sizeof *st->fields);
-	}
 	char *f = malloc(n + 1);
+	if (!f || pofa_grow(&st->fields, &st->fcap, (size_t)st->nfields + 1, sizeof *st->fields)) {
+		free(f);
+		st->rc = pofa_error(st->err, POFA_ERR_RUN, "%s:%ld: out of memory", st->path, st->line);
+		return;
+	}
 	memcpy(f, s ? s : "", n);
 	f[n] = 0;
 	st->fields[st->nfields++] = f;
@@ -151,13 +153,17 @@ static void on_row(int c, void *data)
 	}
 	pofa_text_task *t = st->t;
 	if (t->n == st->tcap) {
-		st->tcap = st->tcap ? 2 * st->tcap : 1024;
-		t->a = realloc(t->a, (size_t)st->tcap * sizeof *t->a);
-		if (st->col_b)
-			t->b = realloc(t->b, (size_t)st->tcap * sizeof *t->b);
-		t->label = realloc(t->label, (size_t)st->tcap * sizeof *t->label);
-		t->line = realloc(t->line, (size_t)st->tcap * sizeof *t->line);
-		st->raw_labels = realloc(st->raw_labels, (size_t)st->tcap * sizeof *st->raw_labels);
+		size_t c = st->tcap ? 2 * (size_t)st->tcap : 1024;
+		if (pofa_resize(&t->a, c, sizeof *t->a) || (st->col_b && pofa_resize(&t->b, c, sizeof *t->b)) ||
+		    pofa_resize(&t->label, c, sizeof *t->label) || pofa_resize(&t->line, c, sizeof *t->line) ||
+		    pofa_resize(&st->raw_labels, c, sizeof *st->raw_labels)) {
+			st->rc = pofa_error(st->err, POFA_ERR_RUN, "%s:%ld: out of memory", st->path, st->row_line);
+			for (int i = 0; i < st->nfields; i++)
+				free(st->fields[i]);
+			st->nfields = 0;
+			return;
+		}
+		st->tcap = (long)c;
 	}
 	t->a[t->n] = st->fields[st->ia];
 	st->fields[st->ia] = NULL;

@@ -11,6 +11,7 @@
  * Unicode properties come from utf8proc. ASCII takes a table-driven path.
  */
 #include "data/text/tokenizer.h"
+#include "data/base/mem.h"
 #include "data/base/json.h"
 #include "data/base/fileio.h"
 #include "data/base/rng.h"
@@ -364,10 +365,8 @@ static int grow(void **p, int *cap, int need, size_t elem)
 	int c = *cap ? *cap : 256;
 	while (c < need)
 		c *= 2;
-	void *q = realloc(*p, (size_t)c * elem);
-	if (!q)
+	if (pofa_resize(p, (size_t)c, elem))
 		return -1;
-	*p = q;
 	*cap = c;
 	return 0;
 }
@@ -379,13 +378,8 @@ static int grow_chars(pofa_tokenizer *tk, int need)
 	int c = tk->ncap ? tk->ncap : 1024;
 	while (c < need)
 		c *= 2;
-	int32_t *a = realloc(tk->cp, (size_t)c * sizeof *a);
-	if (a) tk->cp = a;
-	int *b = realloc(tk->src0, (size_t)c * sizeof *b);
-	if (b) tk->src0 = b;
-	int *d = realloc(tk->src1, (size_t)c * sizeof *d);
-	if (d) tk->src1 = d;
-	if (!a || !b || !d)
+	if (pofa_resize(&tk->cp, (size_t)c, sizeof *tk->cp) || pofa_resize(&tk->src0, (size_t)c, sizeof *tk->src0) ||
+	    pofa_resize(&tk->src1, (size_t)c, sizeof *tk->src1))
 		return -1;
 	tk->ncap = c;
 	return 0;

@@ -13,6 +13,7 @@
  */
 #include "data/text/vocab.h"
 #include "data/base/fileio.h"
+#include "data/base/mem.h"
 #include "data/base/rng.h"
 #include "data/base/util.h"
 #include "data/text/tokenizer.h"
@@ -70,11 +71,7 @@ static int st_find(strtab *t, const char *s, int n, int add)
 		return -1;
 	if (t->n == t->cap) {
 		int c = t->cap ? 2 * t->cap : 1024;
-		char **ns = realloc(t->s, (size_t)c * sizeof *ns);
-		if (ns) t->s = ns;
-		int *nl = realloc(t->len, (size_t)c * sizeof *nl);
-		if (nl) t->len = nl;
-		if (!ns || !nl)
+		if (pofa_resize(&t->s, (size_t)c, sizeof *t->s) || pofa_resize(&t->len, (size_t)c, sizeof *t->len))
 			return -2;
 		t->cap = c;
 	}
@@ -146,10 +143,8 @@ static int pair_get(pairtab *t, int a, int b, int add)
 		return -1;
 	if (t->n == t->cap) {
 		int c = t->cap ? 2 * t->cap : 1 << 15;
-		pair *np = realloc(t->p, (size_t)c * sizeof *np);
-		if (!np)
+		if (pofa_resize(&t->p, (size_t)c, sizeof *t->p))
 			return -2;
-		t->p = np;
 		t->cap = c;
 	}
 	t->p[t->n] = (pair){ a, b, 0, NULL, 0, 0 };
@@ -163,10 +158,8 @@ static int pair_add_word(pair *p, int w)
 		return 0;
 	if (p->nw == p->cw) {
 		int c = p->cw ? 2 * p->cw : 4;
-		int *nw = realloc(p->words, (size_t)c * sizeof *nw);
-		if (!nw)
+		if (pofa_resize(&p->words, (size_t)c, sizeof *p->words))
 			return -1;
-		p->words = nw;
 		p->cw = c;
 	}
 	p->words[p->nw++] = w;
@@ -212,10 +205,8 @@ static int heap_push(heap *hp, long count, int pair)
 {
 	if (hp->n == hp->cap) {
 		int c = hp->cap ? 2 * hp->cap : 1 << 16;
-		hent *nh = realloc(hp->h, (size_t)c * sizeof *nh);
-		if (!nh)
+		if (pofa_resize(&hp->h, (size_t)c, sizeof *hp->h))
 			return -1;
-		hp->h = nh;
 		hp->cap = c;
 	}
 	int i = hp->n++;
@@ -280,13 +271,11 @@ static void on_word(void *arg, const char *w, int len)
 		int nc = c->cap ? 2 * c->cap : 4096;
 		while (nc <= id)
 			nc *= 2;
-		long *n2 = realloc(c->count, (size_t)nc * sizeof *n2);
-		if (!n2) {
+		if (pofa_resize(&c->count, (size_t)nc, sizeof *c->count)) {
 			c->oom = 1;
 			return;
 		}
-		memset(n2 + c->cap, 0, (size_t)(nc - c->cap) * sizeof *n2);
-		c->count = n2;
+		memset(c->count + c->cap, 0, (size_t)(nc - c->cap) * sizeof *c->count);
 		c->cap = nc;
 	}
 	c->count[id]++;
@@ -305,6 +294,285 @@ static int by_count_then_cp(const void *a, const void *b)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the training's state; oom: an allocation failed (everything stops) */
+typedef struct {
+	strtab wt, sym;          /* the corpus's distinct words; the pieces */
+	collect col;             /* wt's counts */
+	charcount *cc;           /* the alphabet, by frequency */
+	int ncc, keep;           /* characters seen; kept in the alphabet */
+	word *words;             /* each word of wt as pieces */
+	char **vocab;
+	int nv, size;
+	unsigned char *invocab;  /* per piece: in the vocabulary */
+	int incap;
+	pairtab pt;
+	heap hp;
+	int *stamp;              /* per word: the last merge that visited it */
+	int *changed;            /* pairs whose counts a merge changed */
+	size_t nchg, chgcap;
+	char *merged;
+	size_t mcap;
+	int merge_no, oom;
+} wp_train;
+
+static void wp_free(wp_train *t)
+{
+	for (int i = 0; i < t->nv; i++)
+		free(t->vocab[i]);
+	free(t->vocab);
+	for (int w = 0; t->words && w < t->wt.n; w++)
+		free(t->words[w].sym);
+	free(t->words);
+	for (int i = 0; i < t->pt.n; i++)
+		free(t->pt.p[i].words);
+	free(t->pt.p);
+	free(t->pt.table);
+	free(t->hp.h);
+	free(t->stamp);
+	free(t->changed);
+	free(t->merged);
+	free(t->invocab);
+	free(t->cc);
+	free(t->col.count);
+	st_free(&t->wt);
+	st_free(&t->sym);
+}
+
+/* a copy of s into the vocabulary */
+static void wp_add(wp_train *t, const char *s)
+{
+	char *c = strdup(s);
+	if (!c)
+		t->oom = 1;
+	else
+		t->vocab[t->nv++] = c;
+}
+
+/* the alphabet: characters by frequency, at most a quarter of the size */
+static void wp_alphabet(wp_train *t)
+{
+	size_t ccap = 0;
+	for (int w = 0; w < t->wt.n && !t->oom; w++) {
+		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)t->wt.s[w];
+		int32_t c;
+		for (int i = 0; i < t->wt.len[w];) {
+			int k = (int)utf8proc_iterate(p + i, t->wt.len[w] - i, &c);
+			i += k > 0 ? k : 1;
+			int j;
+			for (j = 0; j < t->ncc && t->cc[j].cp != c; j++)
+				;
+			if (j == t->ncc) {
+				if (pofa_grow(&t->cc, &ccap, (size_t)t->ncc + 1, sizeof *t->cc)) {
+					t->oom = 1;
+					return;
+				}
+				t->cc[t->ncc++] = (charcount){ c, 0 };
+			}
+			t->cc[j].count += t->col.count[w];
+		}
+	}
+	qsort(t->cc, (size_t)t->ncc, sizeof *t->cc, by_count_then_cp);
+	t->keep = POFA_MIN(t->ncc, (t->size - 5) / 4);
+}
+
+/* each word as its characters (word-initial "c", then "##c"); a word
+ * using a character outside the alphabet is left out (it tokenizes as
+ * [UNK]) */
+static void wp_split_words(wp_train *t)
+{
+	char buf[16];
+	for (int w = 0; w < t->wt.n && !t->oom; w++) {
+		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)t->wt.s[w];
+		word *wd = &t->words[w];
+		wd->sym = malloc((size_t)t->wt.len[w] * sizeof(int) + 1);
+		wd->count = t->col.count[w];
+		if (!wd->sym) {
+			t->oom = 1;
+			return;
+		}
+		int32_t c;
+		int ok = 1;
+		for (int i = 0; i < t->wt.len[w] && ok;) {
+			int k = (int)utf8proc_iterate(p + i, t->wt.len[w] - i, &c);
+			if (k <= 0)
+				k = 1;
+			int j;
+			for (j = 0; j < t->keep && t->cc[j].cp != c; j++)
+				;
+			if (j == t->keep) {
+				ok = 0;
+				break;
+			}
+			int bl = 0;
+			if (i > 0) {
+				buf[0] = buf[1] = '#';
+				bl = 2;
+			}
+			memcpy(buf + bl, p + i, (size_t)k);
+			int id = st_find(&t->sym, buf, bl + k, 1);
+			if (id < 0) {
+				t->oom = 1;
+				return;
+			}
+			wd->sym[wd->n++] = id;
+			i += k;
+		}
+		if (!ok)
+			wd->n = 0;
+	}
+}
+
+/* the vocabulary so far: the specials, then the characters sorted, plain
+ * before ##; the pair counts over the corpus and their heap */
+static void wp_start(wp_train *t, const char *const *specials, int nspecial)
+{
+	for (int i = 0; i < nspecial && !t->oom; i++)
+		wp_add(t, specials[i]);
+	char **chars = malloc((size_t)(t->sym.n + 1) * sizeof *chars);
+	t->incap = t->sym.n + t->size + 16;
+	t->invocab = calloc((size_t)t->incap, 1);
+	t->stamp = calloc((size_t)t->wt.n + 1, sizeof *t->stamp);
+	if (!chars || !t->invocab || !t->stamp) {
+		free(chars);
+		t->oom = 1;
+		return;
+	}
+	int nch = 0;
+	for (int i = 0; i < t->sym.n; i++)
+		chars[nch++] = t->sym.s[i];
+	qsort(chars, (size_t)nch, sizeof *chars, cmp_str);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < nch && t->nv < t->size && !t->oom; i++) {
+			int cont = chars[i][0] == '#' && chars[i][1] == '#' &&
+			           t->sym.len[st_find(&t->sym, chars[i], (int)strlen(chars[i]), 0)] > 2;
+			if (cont == pass)
+				wp_add(t, chars[i]);
+		}
+	free(chars);
+	for (int i = 0; i < t->sym.n; i++)
+		t->invocab[i] = 1;
+	t->hp = (heap){ NULL, 0, 0, &t->pt, &t->sym };
+	for (int w = 0; w < t->wt.n && !t->oom; w++)
+		for (int i = 0; i + 1 < t->words[w].n; i++) {
+			int p = pair_get(&t->pt, t->words[w].sym[i], t->words[w].sym[i + 1], 1);
+			if (p < 0 || pair_add_word(&t->pt.p[p], w)) {
+				t->oom = 1;
+				return;
+			}
+			t->pt.p[p].count += t->words[w].count;
+		}
+	for (int p = 0; p < t->pt.n && !t->oom; p++)
+		t->oom = heap_push(&t->hp, t->pt.p[p].count, p) != 0;
+}
+
+/* pair p's count changed by cnt (a new pair's word w added) */
+static void wp_recount(wp_train *t, int p, long cnt, int w)
+{
+	if (p < 0)
+		return;
+	t->pt.p[p].count += cnt;
+	if ((w >= 0 && pair_add_word(&t->pt.p[p], w)) ||
+	    pofa_grow(&t->changed, &t->chgcap, t->nchg + 1, sizeof *t->changed)) {
+		t->oom = 1;
+		return;
+	}
+	t->changed[t->nchg++] = p;
+}
+
+/* every a b of word w becomes c, the pair counts around it updated */
+static void wp_merge_word(wp_train *t, int w, int a, int b, int c)
+{
+	word *wd = &t->words[w];
+	long cnt = wd->count;
+	for (int i = 0; i + 1 < wd->n && !t->oom; i++) {
+		if (wd->sym[i] != a || wd->sym[i + 1] != b)
+			continue;
+		if (i > 0)
+			wp_recount(t, pair_get(&t->pt, wd->sym[i - 1], a, 0), -cnt, -1);
+		wp_recount(t, pair_get(&t->pt, a, b, 0), -cnt, -1);
+		if (i + 2 < wd->n)
+			wp_recount(t, pair_get(&t->pt, b, wd->sym[i + 2], 0), -cnt, -1);
+		wd->sym[i] = c;
+		memmove(wd->sym + i + 1, wd->sym + i + 2, (size_t)(wd->n - i - 2) * sizeof(int));
+		wd->n--;
+		int np[2] = { -1, -1 };
+		if (i > 0)
+			np[0] = pair_get(&t->pt, wd->sym[i - 1], c, 1);
+		if (i + 1 < wd->n)
+			np[1] = pair_get(&t->pt, c, wd->sym[i + 1], 1);
+		for (int q = 0; q < 2; q++) {
+			if (np[q] == -2)
+				t->oom = 1;
+			else
+				wp_recount(t, np[q], cnt, w);
+		}
+	}
+}
+
+/* the best pair merged into a new piece, in every word that has it */
+static void wp_merge(wp_train *t, int best)
+{
+	int a = t->pt.p[best].a, b = t->pt.p[best].b;
+	size_t la = (size_t)t->sym.len[a], lb = (size_t)t->sym.len[b] - 2;
+	if (pofa_grow(&t->merged, &t->mcap, la + lb + 1, 1)) {
+		t->oom = 1;
+		return;
+	}
+	memcpy(t->merged, t->sym.s[a], la);
+	memcpy(t->merged + la, t->sym.s[b] + 2, lb);
+	int c = st_find(&t->sym, t->merged, (int)(la + lb), 1);
+	if (c >= t->incap) {
+		int nc = 2 * t->incap;
+		if (pofa_resize(&t->invocab, (size_t)nc, 1)) {
+			t->oom = 1;
+			return;
+		}
+		memset(t->invocab + t->incap, 0, (size_t)(nc - t->incap));
+		t->incap = nc;
+	}
+	if (c < 0) {
+		t->oom = 1;
+		return;
+	}
+	if (!t->invocab[c]) {
+		t->invocab[c] = 1;
+		wp_add(t, t->sym.s[c]);
+	}
+	t->merge_no++;
+	t->nchg = 0;
+	/* the word list may grow while we walk it: take its length now */
+	int nwords = t->pt.p[best].nw;
+	for (int wi = 0; wi < nwords && !t->oom; wi++) {
+		int w = t->pt.p[best].words[wi];
+		if (t->stamp[w] == t->merge_no)
+			continue;
+		t->stamp[w] = t->merge_no;
+		wp_merge_word(t, w, a, b, c);
+	}
+	for (size_t q = 0; q < t->nchg && !t->oom; q++)
+		if (t->pt.p[t->changed[q]].count > 0)
+			t->oom = heap_push(&t->hp, t->pt.p[t->changed[q]].count, t->changed[q]) != 0;
+}
+
+static int wp_write(const wp_train *t, const char *out, pofa_err *err)
+{
+	size_t total = 0;
+	for (int i = 0; i < t->nv; i++)
+		total += strlen(t->vocab[i]) + 1;
+	char *file = malloc(total + 1), *p = file;
+	if (!file)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", out);
+	for (int i = 0; i < t->nv; i++) {
+		size_t l = strlen(t->vocab[i]);
+		memcpy(p, t->vocab[i], l);
+		p[l] = '\n';
+		p += l + 1;
+	}
+	int rc = pofa_write_atomic(out, file, total, err);
+	free(file);
+	return rc;
 }
 
 int pofa_vocab_train(const char *corpus, int size, const char *out, pofa_vocab_stats *vs,
@@ -327,232 +595,38 @@ int pofa_vocab_train(const char *corpus, int size, const char *out, pofa_vocab_s
 		free(text);
 		return err->status;
 	}
-	strtab wt = { 0 }, sym = { 0 };
-	collect col = { &wt, NULL, 0, 0 };
+	wp_train t = { .size = size };
+	t.col = (collect){ &t.wt, NULL, 0, 0 };
 	pofa_tok_stats ts = { 0 };
-	if (pofa_basic_words(tk, (const char *)text, (long)n, on_word, &col, &ts) || col.oom) {
-		free(text);
-		pofa_tokenizer_free(tk);
-		st_free(&wt);
-		free(col.count);
-		return pofa_error(err, POFA_ERR_RUN, "out of memory");
-	}
+	t.oom = pofa_basic_words(tk, (const char *)text, (long)n, on_word, &t.col, &ts) || t.col.oom;
 	free(text);
 	pofa_tokenizer_free(tk);
 	vs->words = ts.words;
-	vs->unique_words = wt.n;
-	if (wt.n == 0) {
-		st_free(&wt);
-		free(col.count);
+	vs->unique_words = t.wt.n;
+	if (!t.oom && t.wt.n == 0) {
+		wp_free(&t);
 		return pofa_error(err, POFA_ERR_INPUT, "%s: no words in the corpus", corpus);
 	}
-
-	/* the alphabet: characters by frequency, at most a quarter of the size */
-	charcount *cc = NULL;
-	int ncc = 0, ccap = 0;
-	for (int w = 0; w < wt.n; w++) {
-		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)wt.s[w];
-		int32_t c;
-		for (int i = 0; i < wt.len[w];) {
-			int k = (int)utf8proc_iterate(p + i, wt.len[w] - i, &c);
-			i += k > 0 ? k : 1;
-			int j;
-			for (j = 0; j < ncc && cc[j].cp != c; j++)
-				;
-			if (j == ncc) {
-				if (ncc == ccap) {
-					ccap = ccap ? 2 * ccap : 256;
-					cc = realloc(cc, (size_t)ccap * sizeof *cc);
-				}
-				cc[ncc++] = (charcount){ c, 0 };
-			}
-			cc[j].count += col.count[w];
-		}
+	t.vocab = calloc((size_t)size, sizeof *t.vocab);
+	t.words = calloc((size_t)t.wt.n + 1, sizeof *t.words);
+	t.oom |= !t.vocab || !t.words;
+	if (!t.oom)
+		wp_alphabet(&t);
+	if (!t.oom)
+		wp_split_words(&t);
+	if (!t.oom)
+		wp_start(&t, specials, 5);
+	vs->alphabet = t.nv - 5;
+	while (!t.oom && t.nv < size && t.hp.n > 0) {
+		hent top = heap_pop(&t.hp);
+		const pair *best = &t.pt.p[top.pair];
+		if (top.count == best->count && best->count > 0)   /* else stale */
+			wp_merge(&t, top.pair);
 	}
-	qsort(cc, (size_t)ncc, sizeof *cc, by_count_then_cp);
-	int keep = POFA_MIN(ncc, (size - 5) / 4);
-	/* words using a character outside the alphabet are left out (they
-	 * tokenize as [UNK]) */
-	int vcap = size, nv = 0;
-	char **vocab = calloc((size_t)vcap, sizeof *vocab);
-	word *words = calloc((size_t)wt.n, sizeof *words);
-	char buf[16];
-	for (int w = 0; w < wt.n; w++) {
-		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)wt.s[w];
-		words[w].sym = malloc((size_t)wt.len[w] * sizeof(int));
-		words[w].count = col.count[w];
-		int32_t c;
-		int ok = 1;
-		for (int i = 0; i < wt.len[w] && ok;) {
-			int k = (int)utf8proc_iterate(p + i, wt.len[w] - i, &c);
-			if (k <= 0)
-				k = 1;
-			int j;
-			for (j = 0; j < keep && cc[j].cp != c; j++)
-				;
-			if (j == keep) {
-				ok = 0;
-				break;
-			}
-			int bl = 0;
-			if (i > 0) {
-				buf[0] = buf[1] = '#';
-				bl = 2;
-			}
-			memcpy(buf + bl, p + i, (size_t)k);
-			words[w].sym[words[w].n++] = st_find(&sym, buf, bl + k, 1);
-			i += k;
-		}
-		if (!ok)
-			words[w].n = 0;
-	}
-	/* vocabulary: specials, then the characters sorted, plain before ## */
-	for (int i = 0; i < 5; i++)
-		vocab[nv++] = strdup(specials[i]);
-	char **chars = malloc((size_t)(sym.n + 1) * sizeof *chars);
-	int nch = 0;
-	for (int i = 0; i < sym.n; i++)
-		chars[nch++] = sym.s[i];
-	qsort(chars, (size_t)nch, sizeof *chars, cmp_str);
-	for (int pass = 0; pass < 2; pass++)
-		for (int i = 0; i < nch && nv < vcap; i++)
-			if ((chars[i][0] == '#' && chars[i][1] == '#' && sym.len[st_find(&sym, chars[i], (int)strlen(chars[i]), 0)] > 2) == pass)
-				vocab[nv++] = strdup(chars[i]);
-	free(chars);
-	vs->alphabet = nv - 5;
-	unsigned char *invocab = calloc((size_t)sym.n + (size_t)size + 16, 1);
-	int incap = sym.n + size + 16;
-	for (int i = 0; i < sym.n; i++)
-		invocab[i] = 1;
-
-	/* pair counts over the corpus */
-	pairtab pt = { 0 };
-	heap hp = { NULL, 0, 0, &pt, &sym };
-	for (int w = 0; w < wt.n; w++)
-		for (int i = 0; i + 1 < words[w].n; i++) {
-			int p = pair_get(&pt, words[w].sym[i], words[w].sym[i + 1], 1);
-			pt.p[p].count += words[w].count;
-			pair_add_word(&pt.p[p], w);
-		}
-	for (int p = 0; p < pt.n; p++)
-		heap_push(&hp, pt.p[p].count, p);
-
-	int *stamp = calloc((size_t)wt.n, sizeof *stamp);
-	int *changed = NULL, nchg = 0, chgcap = 0;
-	char *merged = NULL;
-	int mcap = 0;
-	int merge_no = 0;
-	while (nv < size && hp.n > 0) {
-		hent top = heap_pop(&hp);
-		pair *best = &pt.p[top.pair];
-		if (top.count != best->count || best->count <= 0)
-			continue; /* stale */
-		int a = best->a, b = best->b;
-		int la = sym.len[a], lb = sym.len[b] - 2;
-		if (la + lb + 1 > mcap) {
-			mcap = 2 * (la + lb + 1);
-			merged = realloc(merged, (size_t)mcap);
-		}
-		memcpy(merged, sym.s[a], (size_t)la);
-		memcpy(merged + la, sym.s[b] + 2, (size_t)lb);
-		int c = st_find(&sym, merged, la + lb, 1);
-		if (c >= incap) {
-			int nc = 2 * incap;
-			invocab = realloc(invocab, (size_t)nc);
-			memset(invocab + incap, 0, (size_t)(nc - incap));
-			incap = nc;
-		}
-		if (!invocab[c]) {
-			invocab[c] = 1;
-			vocab[nv++] = strdup(sym.s[c]);
-		}
-		merge_no++;
-		nchg = 0;
-		/* the word list may grow while we walk it: take its length now */
-		int nwords = best->nw;
-		for (int wi = 0; wi < nwords; wi++) {
-			int w = pt.p[top.pair].words[wi];
-			if (stamp[w] == merge_no)
-				continue;
-			stamp[w] = merge_no;
-			word *wd = &words[w];
-			long cnt = wd->count;
-			for (int i = 0; i + 1 < wd->n; i++) {
-				if (wd->sym[i] != a || wd->sym[i + 1] != b)
-					continue;
-				int idx[4] = { -1, -1, -1, -1 };
-				if (i > 0)
-					idx[0] = pair_get(&pt, wd->sym[i - 1], a, 0);
-				idx[1] = pair_get(&pt, a, b, 0);
-				if (i + 2 < wd->n)
-					idx[2] = pair_get(&pt, b, wd->sym[i + 2], 0);
-				for (int q = 0; q < 3; q++)
-					if (idx[q] >= 0) {
-						pt.p[idx[q]].count -= cnt;
-						if (nchg == chgcap) {
-							chgcap = chgcap ? 2 * chgcap : 1024;
-							changed = realloc(changed, (size_t)chgcap * sizeof *changed);
-						}
-						changed[nchg++] = idx[q];
-					}
-				wd->sym[i] = c;
-				memmove(wd->sym + i + 1, wd->sym + i + 2, (size_t)(wd->n - i - 2) * sizeof(int));
-				wd->n--;
-				int np[2] = { -1, -1 };
-				if (i > 0)
-					np[0] = pair_get(&pt, wd->sym[i - 1], c, 1);
-				if (i + 1 < wd->n)
-					np[1] = pair_get(&pt, c, wd->sym[i + 1], 1);
-				for (int q = 0; q < 2; q++)
-					if (np[q] >= 0) {
-						pt.p[np[q]].count += cnt;
-						pair_add_word(&pt.p[np[q]], w);
-						if (nchg == chgcap) {
-							chgcap = chgcap ? 2 * chgcap : 1024;
-							changed = realloc(changed, (size_t)chgcap * sizeof *changed);
-						}
-						changed[nchg++] = np[q];
-					}
-			}
-		}
-		for (int q = 0; q < nchg; q++)
-			if (pt.p[changed[q]].count > 0)
-				heap_push(&hp, pt.p[changed[q]].count, changed[q]);
-	}
-	vs->merges = nv - 5 - vs->alphabet;
-	vs->size = nv;
-
-	size_t total = 0;
-	for (int i = 0; i < nv; i++)
-		total += strlen(vocab[i]) + 1;
-	char *file = malloc(total + 1), *p = file;
-	for (int i = 0; i < nv; i++) {
-		size_t l = strlen(vocab[i]);
-		memcpy(p, vocab[i], l);
-		p[l] = '\n';
-		p += l + 1;
-	}
-	rc = pofa_write_atomic(out, file, total, err);
-
-	free(file);
-	for (int i = 0; i < nv; i++)
-		free(vocab[i]);
-	free(vocab);
-	for (int w = 0; w < wt.n; w++)
-		free(words[w].sym);
-	free(words);
-	for (int i = 0; i < pt.n; i++)
-		free(pt.p[i].words);
-	free(pt.p);
-	free(pt.table);
-	free(hp.h);
-	free(stamp);
-	free(changed);
-	free(merged);
-	free(invocab);
-	free(cc);
-	free(col.count);
-	st_free(&wt);
-	st_free(&sym);
+	vs->merges = t.nv - 5 - vs->alphabet;
+	vs->size = t.nv;
+	rc = t.oom ? pofa_error(err, POFA_ERR_RUN, "%s: out of memory while learning the vocabulary", corpus)
+	           : wp_write(&t, out, err);
+	wp_free(&t);
 	return rc;
 }

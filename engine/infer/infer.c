@@ -39,8 +39,9 @@ static inline float half_f(uint16_t h)
 	return f;
 }
 
-const char *const pofa_infer_part_names[POFA_PARTS] = { "embeddings", "QKV", "attention", "attn-out", "FFN in",
+const char *const pofa_infer_part_names[] = { "embeddings", "QKV", "attention", "attn-out", "FFN in",
 	                                                    "FFN out", "LayerNorm", "quantize", "head" };
+_Static_assert(POFA_ARRAY_LEN(pofa_infer_part_names) == POFA_INFER_PART_COUNT, "a name per part");
 
 static double now_s(void)
 {

@@ -39,7 +39,7 @@ typedef struct pofa_infer_opts {
 typedef struct pofa_infer_info {
 	enum pofa_cpu_path path;
 	int int8;
-	int linears[POFA_LIN_FMTS];   /* packed Linears a format */
+	int linears[POFA_LINEAR_FMT_COUNT];   /* packed Linears a format */
 	double sparsity;              /* of the packed Linears' weights */
 	size_t weight_bytes;          /* all weights held, packed */
 	size_t act_bytes;             /* activation buffers */
@@ -73,9 +73,9 @@ float pofa_infer_task_loss(pofa_infer *inf, const pofa_batch *b);
  * part, summed over the passes since it was turned on */
 enum pofa_infer_part {
 	POFA_PART_EMBED, POFA_PART_QKV, POFA_PART_ATTENTION, POFA_PART_ATTN_OUT, POFA_PART_FFN_IN,
-	POFA_PART_FFN_OUT, POFA_PART_LAYERNORM, POFA_PART_QUANTIZE, POFA_PART_HEAD, POFA_PARTS
+	POFA_PART_FFN_OUT, POFA_PART_LAYERNORM, POFA_PART_QUANTIZE, POFA_PART_HEAD, POFA_INFER_PART_COUNT
 };
-extern const char *const pofa_infer_part_names[POFA_PARTS];
+extern const char *const pofa_infer_part_names[]; /* POFA_INFER_PART_COUNT of them */
 void pofa_infer_profile(pofa_infer *inf, int on);
 const double *pofa_infer_profiled(const pofa_infer *inf, int *passes);
 

@@ -58,7 +58,7 @@ struct pofa_infer {
 	/* the forward in progress */
 	int B, T, N, ld, np;
 	int profile, passes;
-	double prof[POFA_PARTS], t_mark;
+	double prof[POFA_INFER_PART_COUNT], t_mark;
 };
 
 /* 64-byte aligned, zeroed floats; NULL when out of memory */

@@ -37,9 +37,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum pofa_linear_fmt { POFA_LIN_DENSE, POFA_LIN_CSR, POFA_LIN_B14, POFA_LIN_NM, POFA_LIN_I8, POFA_LIN_FMTS };
+enum pofa_linear_fmt { POFA_LIN_DENSE, POFA_LIN_CSR, POFA_LIN_B14, POFA_LIN_NM, POFA_LIN_I8, POFA_LINEAR_FMT_COUNT };
 
-extern const char *const pofa_linear_fmt_names[POFA_LIN_FMTS];
+extern const char *const pofa_linear_fmt_names[]; /* POFA_LINEAR_FMT_COUNT of them */
 
 /* how int8 inputs are laid out for a path's integer product */
 enum pofa_x8_layout {

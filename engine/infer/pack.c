@@ -9,6 +9,7 @@
  * the same sums; only their order, and so the last bits, differ.
  */
 #include "engine/infer/linear.h"
+#include "data/base/util.h"
 #include "engine/kernels/kernels.h"
 
 #include <cblas.h>
@@ -16,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const pofa_linear_fmt_names[POFA_LIN_FMTS] = { "dense", "csr", "1x4", "n:m", "int8" };
+const char *const pofa_linear_fmt_names[] = { "dense", "csr", "1x4", "n:m", "int8" };
+_Static_assert(POFA_ARRAY_LEN(pofa_linear_fmt_names) == POFA_LINEAR_FMT_COUNT, "a name per format");
 
 /* time per stored value, the dense product's (OpenBLAS sgemm's) per weight
  * = 1: pofa bench infer --sweep at bert-base shapes (seq 128, batch 1),
@@ -31,7 +33,7 @@ const char *const pofa_linear_fmt_names[POFA_LIN_FMTS] = { "dense", "csr", "1x4"
  * (An earlier table, one thread on a Sapphire Rapids Xeon: 52%, 59%, 61%,
  * 91%.) The int8 column is unused: int8 is chosen by the model, not by
  * cost. */
-static const double cost[2][POFA_CPU_PATHS][POFA_LIN_FMTS] = {
+static const double cost[2][POFA_CPU_PATH_COUNT][POFA_LINEAR_FMT_COUNT] = {
 	{	/* one thread           dense  csr    1x4    n:m    int8 */
 		[POFA_CPU_PORTABLE]    = { 1.0, 17.35, 11.22, 18.68, 1.0 },
 		[POFA_CPU_AVX2]        = { 1.0, 3.60, 3.85, 3.82, 1.0 },

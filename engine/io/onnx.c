@@ -16,6 +16,7 @@
  * what pofa's QAT evaluation computes.
  */
 #include "engine/io/onnx.h"
+#include "data/base/mem.h"
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
 
@@ -52,13 +53,11 @@ static void *own(graph *g, void *p)
 	}
 	if (g->no == g->co) {
 		size_t c = g->co ? 2 * g->co : 1024;
-		void **n = realloc(g->owned, c * sizeof *n);
-		if (!n) {
+		if (pofa_resize(&g->owned, c, sizeof *g->owned)) {
 			g->oom = 1;
 			free(p);
 			return NULL;
 		}
-		g->owned = n;
 		g->co = c;
 	}
 	return g->owned[g->no++] = p;
@@ -83,12 +82,10 @@ static void push(graph *g, void ***arr, size_t *n, size_t *cap, void *item)
 		return;
 	if (*n == *cap) {
 		size_t c = *cap ? 2 * *cap : 256;
-		void **a = realloc(*arr, c * sizeof *a);
-		if (!a) {
+		if (pofa_resize(arr, c, sizeof **arr)) {
 			g->oom = 1;
 			return;
 		}
-		*arr = a;
 		*cap = c;
 	}
 	(*arr)[(*n)++] = item;

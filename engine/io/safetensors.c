@@ -6,6 +6,7 @@
  * format requires.
  */
 #include "engine/io/safetensors.h"
+#include "data/base/mem.h"
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
@@ -435,12 +436,10 @@ static void sb_put(pofa_sbuf *b, const char *s, size_t n)
 		return;
 	if (b->n + n + 1 > b->cap) {
 		size_t cap = (b->cap ? b->cap * 2 : 4096) + n;
-		char *p = realloc(b->s, cap);
-		if (!p) {
+		if (pofa_resize(&b->s, cap, 1)) {
 			b->oom = 1;
 			return;
 		}
-		b->s = p;
 		b->cap = cap;
 	}
 	memcpy(b->s + b->n, s, n);

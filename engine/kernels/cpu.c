@@ -3,6 +3,7 @@
  * __builtin_cpu_supports on x86-64, the portable path elsewhere.
  */
 #include "engine/kernels/cpu.h"
+#include "data/base/util.h"
 
 #include <cblas.h>
 #include <ctype.h>
@@ -12,7 +13,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-const char *const pofa_cpu_path_names[POFA_CPU_PATHS] = { "portable", "avx2", "avx512", "avx512-vnni" };
+const char *const pofa_cpu_path_names[] = { "portable", "avx2", "avx512", "avx512-vnni" };
+_Static_assert(POFA_ARRAY_LEN(pofa_cpu_path_names) == POFA_CPU_PATH_COUNT, "a name per CPU path");
 
 enum pofa_cpu_path pofa_cpu_best(void)
 {
@@ -38,7 +40,7 @@ enum pofa_cpu_path pofa_cpu_path(void)
 	if (c < 0) {
 		enum pofa_cpu_path best = pofa_cpu_best(), p = best;
 		const char *env = getenv("POFA_CPU");
-		for (int i = 0; env && i < POFA_CPU_PATHS; i++)
+		for (int i = 0; env && i < POFA_CPU_PATH_COUNT; i++)
 			if (!strcmp(env, pofa_cpu_path_names[i]) && i <= (int)best)
 				p = (enum pofa_cpu_path)i;
 		c = (int)p;
@@ -49,7 +51,7 @@ enum pofa_cpu_path pofa_cpu_path(void)
 
 int pofa_cpu_use(enum pofa_cpu_path p)
 {
-	if ((int)p < 0 || p >= POFA_CPU_PATHS || p > pofa_cpu_best())
+	if ((int)p < 0 || p >= POFA_CPU_PATH_COUNT || p > pofa_cpu_best())
 		return -1;
 	atomic_store(&chosen, (int)p);
 	return 0;

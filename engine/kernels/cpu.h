@@ -13,10 +13,10 @@ enum pofa_cpu_path {
 	POFA_CPU_AVX2,          /* AVX2 + FMA + F16C */
 	POFA_CPU_AVX512,        /* AVX-512 F, BW, VL, DQ */
 	POFA_CPU_AVX512_VNNI,   /* and VNNI's vpdpbusd */
-	POFA_CPU_PATHS
+	POFA_CPU_PATH_COUNT
 };
 
-extern const char *const pofa_cpu_path_names[POFA_CPU_PATHS];
+extern const char *const pofa_cpu_path_names[]; /* POFA_CPU_PATH_COUNT of them */
 
 /* the best path this CPU supports */
 enum pofa_cpu_path pofa_cpu_best(void);

@@ -18,13 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const pofa_head_names[POFA_HEAD_COUNT] = { "mlm", "cls", "span" };
-const char *const pofa_role_names[POFA_ROLE_COUNT] = {
+const char *const pofa_head_names[] = { "mlm", "cls", "span" };
+_Static_assert(POFA_ARRAY_LEN(pofa_head_names) == POFA_HEAD_COUNT, "a name per head");
+const char *const pofa_role_names[] = {
 	"Q", "K", "V", "attn-out", "ffn-in", "ffn-out", "pooler",
 	"word-emb", "pos-emb", "type-emb", "emb-ln", "attn-ln", "ffn-ln",
 	"mlm-transform", "mlm-ln", "mlm-bias", "classifier", "qa",
 };
-_Static_assert(sizeof pofa_role_names / sizeof *pofa_role_names == POFA_ROLE_COUNT, "a name per role");
+_Static_assert(POFA_ARRAY_LEN(pofa_role_names) == POFA_ROLE_COUNT, "a name per role");
 
 /* ---- sizes and the tensor table ---------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* csvtab.c - a CSV file read back whole (see csvtab.h). */
 #include "engine/run/csvtab.h"
 #include "data/base/fileio.h"
+#include "data/base/mem.h"
 
 #include <csv.h>
 #include <stdlib.h>
@@ -9,11 +10,12 @@
 static void on_field(void *s, size_t len, void *d)
 {
 	pofa_csvtab *t = d;
-	if (t->ncur == t->ccur) {
-		t->ccur = t->ccur ? 2 * t->ccur : 16;
-		t->cur = realloc(t->cur, (size_t)t->ccur * sizeof *t->cur);
+	char *f = t->oom ? NULL : malloc(len + 1);
+	if (!f || pofa_grow(&t->cur, &t->ccur, (size_t)t->ncur + 1, sizeof *t->cur)) {
+		free(f);
+		t->oom = 1;
+		return;
 	}
-	char *f = malloc(len + 1);
 	memcpy(f, s ? s : "", len);
 	f[len] = 0;
 	t->cur[t->ncur++] = f;
@@ -23,10 +25,21 @@ static void on_row(int c, void *d)
 {
 	(void)c;
 	pofa_csvtab *t = d;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 256;
-		t->rows = realloc(t->rows, (size_t)t->cap * sizeof *t->rows);
-		t->nf = realloc(t->nf, (size_t)t->cap * sizeof *t->nf);
+	if (!t->oom && t->n == t->cap) {
+		int c = t->cap ? 2 * t->cap : 256;
+		if (pofa_resize(&t->rows, (size_t)c, sizeof *t->rows) || pofa_resize(&t->nf, (size_t)c, sizeof *t->nf))
+			t->oom = 1;
+		else
+			t->cap = c;
+	}
+	if (t->oom) {   /* the row is dropped; the parse reports the failure */
+		for (int f = 0; f < t->ncur; f++)
+			free(t->cur[f]);
+		free(t->cur);
+		t->cur = NULL;
+		t->ncur = 0;
+		t->ccur = 0;
+		return;
 	}
 	t->rows[t->n] = t->cur;
 	t->nf[t->n++] = t->ncur;
@@ -34,13 +47,16 @@ static void on_row(int c, void *d)
 	t->ncur = t->ccur = 0;
 }
 
-void pofa_csvtab_parse(const void *buf, size_t n, pofa_csvtab *t)
+int pofa_csvtab_parse(const void *buf, size_t n, pofa_csvtab *t)
 {
 	struct csv_parser p;
-	csv_init(&p, CSV_APPEND_NULL);
-	csv_parse(&p, buf, n, on_field, on_row, t);
+	if (csv_init(&p, CSV_APPEND_NULL))
+		return -1;
+	if (csv_parse(&p, buf, n, on_field, on_row, t) != n)
+		t->oom = 1;   /* libcsv fails only when out of memory (not strict) */
 	csv_fini(&p, on_field, on_row, t);
 	csv_free(&p);
+	return t->oom ? -1 : 0;
 }
 
 void pofa_csvtab_free(pofa_csvtab *t)
@@ -50,6 +66,9 @@ void pofa_csvtab_free(pofa_csvtab *t)
 			free(t->rows[r][f]);
 		free(t->rows[r]);
 	}
+	for (int f = 0; f < t->ncur; f++)
+		free(t->cur[f]);
+	free(t->cur);
 	free(t->rows);
 	free(t->nf);
 	memset(t, 0, sizeof *t);
@@ -63,7 +82,9 @@ int pofa_csvtab_read(const char *path, pofa_csvtab *t)
 	pofa_err err;
 	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &err))
 		return -1;
-	pofa_csvtab_parse(buf, n, t);
+	int rc = pofa_csvtab_parse(buf, n, t);
 	free(buf);
-	return 0;
+	if (rc)
+		pofa_csvtab_free(t);
+	return rc;
 }

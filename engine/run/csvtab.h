@@ -12,12 +12,15 @@ typedef struct pofa_csvtab {
 	int *nf;          /* fields of row r */
 	int n, cap;
 	char **cur;
-	int ncur, ccur;
+	int ncur;
+	size_t ccur;
+	int oom;          /* out of memory: rows were lost */
 } pofa_csvtab;
 
-/* appends the records of buf to t (zeroed first by the caller) */
-void pofa_csvtab_parse(const void *buf, size_t n, pofa_csvtab *t);
-/* the whole file; -1 when it cannot be read */
+/* appends the records of buf to t (zeroed first by the caller); -1 when
+ * out of memory (t then holds what fitted; free it) */
+int pofa_csvtab_parse(const void *buf, size_t n, pofa_csvtab *t);
+/* the whole file; -1 when it cannot be read or does not fit in memory */
 int pofa_csvtab_read(const char *path, pofa_csvtab *t);
 void pofa_csvtab_free(pofa_csvtab *t);
 

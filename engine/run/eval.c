@@ -525,7 +525,7 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 		pofa_infer_describe(fast, &info);
 		char how[200];
 		int off = snprintf(how, sizeof how, "%s, %s:", has8 ? "int8" : "float32", pofa_cpu_path_names[info.path]);
-		for (int f = 0; f < POFA_LIN_FMTS; f++)
+		for (int f = 0; f < POFA_LINEAR_FMT_COUNT; f++)
 			if (info.linears[f] && off < (int)sizeof how)
 				off += snprintf(how + off, sizeof how - (size_t)off, " %d %s", info.linears[f],
 				                pofa_linear_fmt_names[f]);

@@ -8,6 +8,7 @@
  * variable, on which a paused engine sleeps without using the CPU.
  */
 #include "engine/run/internal.h"
+#include "data/base/mem.h"
 #include "data/base/util.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-const char *const pofa_ev_names[POFA_EV_KIND_COUNT] = {
+const char *const pofa_ev_names[] = {
 	"run_start", "stage_start", "stage_end", "metrics", "sparsity", "eval", "prune",
 	"schedule", "pause", "resume", "checkpoint", "log", "error", "export", "run_end", "mask", "class", "eval_progress",
 };
@@ -73,11 +74,8 @@ void pofa_run_emit(pofa_run *r, pofa_event *e)
 	pthread_mutex_lock(&r->mu);
 	if (r->qn == r->qcap) {
 		int c = r->qcap ? 2 * r->qcap : 256;
-		pofa_event *nq = realloc(r->q, (size_t)c * sizeof *nq);
-		if (nq) {
-			r->q = nq;
+		if (!pofa_resize(&r->q, (size_t)c, sizeof *r->q))
 			r->qcap = c;
-		}
 	}
 	if (r->qn < r->qcap)
 		r->q[r->qn++] = *e;
@@ -135,11 +133,8 @@ void pofa_run_command(pofa_run *r, const pofa_command *c)
 	pthread_mutex_lock(&r->mu);
 	if (r->ncmd == r->ccap) {
 		int n = r->ccap ? 2 * r->ccap : 16;
-		pofa_command *nc = realloc(r->cmd, (size_t)n * sizeof *nc);
-		if (nc) {
-			r->cmd = nc;
+		if (!pofa_resize(&r->cmd, (size_t)n, sizeof *r->cmd))
 			r->ccap = n;
-		}
 	}
 	if (r->ncmd < r->ccap)
 		r->cmd[r->ncmd++] = *c;
@@ -154,12 +149,11 @@ void pofa_run_requeue(pofa_run *r, const pofa_command *cmds, int n)
 	pthread_mutex_lock(&r->mu);
 	if (r->ncmd + n > r->ccap) {
 		int cap = r->ncmd + n + 16;
-		pofa_command *nc = realloc(r->cmd, (size_t)cap * sizeof *nc);
-		if (!nc) {   /* out of memory: the commands are lost, not the run */
+		if (pofa_resize(&r->cmd, (size_t)cap, sizeof *r->cmd)) {
+			/* out of memory: the commands are lost, not the run */
 			pthread_mutex_unlock(&r->mu);
 			return;
 		}
-		r->cmd = nc;
 		r->ccap = cap;
 	}
 	memmove(r->cmd + n, r->cmd, (size_t)r->ncmd * sizeof *r->cmd);

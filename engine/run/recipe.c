@@ -1,5 +1,6 @@
 /* recipe.c - INI recipes (see recipe.h and pofa-recipe(5)). */
 #include "engine/run/recipe.h"
+#include "data/base/mem.h"
 #include "data/base/fileio.h"
 #include "data/base/rng.h"
 #include "data/base/util.h"
@@ -13,7 +14,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-const char *const pofa_stage_kinds[POFA_STAGE_KIND_COUNT] = { "mlm", "prune", "finetune", "qat", "eval" };
+const char *const pofa_stage_kinds[] = { "mlm", "prune", "finetune", "qat", "eval" };
+_Static_assert(POFA_ARRAY_LEN(pofa_stage_kinds) == POFA_STAGE_KIND_COUNT, "a name per stage kind");
 
 /* ---- the file as entries -------------------------------------------------- */
 
@@ -29,7 +31,8 @@ typedef struct {
 
 typedef struct {
 	entry *e;
-	int n, cap;
+	int n;
+	size_t cap;
 	section s[POFA_MAX_STAGES + 3 + POFA_MAX_TASKS];
 	int ns;
 	long line;            /* lines read so far by the reader */
@@ -59,13 +62,8 @@ static char *reader(char *str, int num, void *stream)
 static int handler(void *user, const char *sec, const char *key, const char *value)
 {
 	parsed *p = user;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 64;
-		entry *ne = realloc(p->e, (size_t)p->cap * sizeof *ne);
-		if (!ne)
-			return 0;
-		p->e = ne;
-	}
+	if (pofa_grow(&p->e, &p->cap, (size_t)p->n + 1, sizeof *p->e))
+		return 0;
 	entry *e = &p->e[p->n++];
 	if (p->reading) {
 		/* one parser of section names: ours (scan_sections), by line, so

@@ -27,7 +27,7 @@ enum pofa_stage_kind {
 	POFA_STAGE_MLM, POFA_STAGE_PRUNE, POFA_STAGE_FINETUNE, POFA_STAGE_QAT, POFA_STAGE_EVAL,
 	POFA_STAGE_KIND_COUNT
 };
-extern const char *const pofa_stage_kinds[POFA_STAGE_KIND_COUNT];
+extern const char *const pofa_stage_kinds[]; /* POFA_STAGE_KIND_COUNT of them */
 
 typedef struct pofa_stage {
 	char name[48];

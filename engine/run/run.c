@@ -16,9 +16,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-const char *const pofa_stage_status_names[POFA_STAGE_STATUS_COUNT] = {
+const char *const pofa_stage_status_names[] = {
 	"waiting", "running", "paused", "done", "failed", "skipped", "stopped"
 };
+_Static_assert(POFA_ARRAY_LEN(pofa_stage_status_names) == POFA_STAGE_STATUS_COUNT, "a name per stage status");
 
 const pofa_recipe *pofa_run_recipe(const pofa_run *r) { return &r->rc; }
 const char *pofa_run_dir(const pofa_run *r) { return r->dir; }

@@ -28,13 +28,13 @@ enum pofa_ev_kind {
 	POFA_EV_EVAL_PROGRESS,    /* step: batches done, total: of them, text: what is evaluated */
 	POFA_EV_KIND_COUNT
 };
-extern const char *const pofa_ev_names[POFA_EV_KIND_COUNT];
+extern const char *const pofa_ev_names[]; /* POFA_EV_KIND_COUNT of them */
 
 enum pofa_stage_status {
 	POFA_STAGE_WAITING, POFA_STAGE_RUNNING, POFA_STAGE_PAUSED, POFA_STAGE_DONE, POFA_STAGE_FAILED,
 	POFA_STAGE_SKIPPED, POFA_STAGE_STOPPED, POFA_STAGE_STATUS_COUNT
 };
-extern const char *const pofa_stage_status_names[POFA_STAGE_STATUS_COUNT];
+extern const char *const pofa_stage_status_names[]; /* POFA_STAGE_STATUS_COUNT of them */
 
 /* a stage's schedule as it stands, resolved to steps: sent with the stage's
  * start and after every accepted edit */

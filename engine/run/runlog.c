@@ -58,7 +58,12 @@ static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc,
 			nfields++;
 		} else {
 			pofa_csvtab t = { 0 };
-			pofa_csvtab_parse(buf + i, j - i, &t);
+			if (pofa_csvtab_parse(buf + i, j - i, &t)) {
+				pofa_csvtab_free(&t);
+				free(buf);
+				free(out);
+				return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			}
 			if (t.n == 1 && t.nf[0] == nfields && buf[j - 1] == '\n') {
 				int si = pofa_recipe_stage(rc, t.rows[0][sc]);
 				int64_t st = atoll(t.rows[0][pc]);

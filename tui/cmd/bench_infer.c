@@ -99,7 +99,7 @@ static const char *formats(const pofa_infer_info *info, char *buf, size_t n)
 {
 	buf[0] = '\0';
 	size_t off = 0;
-	for (int f = 0; f < POFA_LIN_FMTS; f++)
+	for (int f = 0; f < POFA_LINEAR_FMT_COUNT; f++)
 		if (info->linears[f])
 			off += (size_t)snprintf(buf + off, n - off, "%s%d %s", off ? ", " : "", info->linears[f],
 			                        pofa_linear_fmt_names[f]);
@@ -169,7 +169,7 @@ typedef struct {
 	pofa_infer_info info;
 	double rss;
 	int ran;
-	double part[POFA_PARTS];
+	double part[POFA_INFER_PART_COUNT];
 } variant;
 
 static int bench_model(const bench_opts *o)
@@ -307,7 +307,7 @@ static int bench_model(const bench_opts *o)
 				rc = pofa_infer_forward(inf[k], &b, &err);
 			int passes;
 			const double *pt = pofa_infer_profiled(inf[k], &passes);
-			for (int q = 0; q < POFA_PARTS; q++)
+			for (int q = 0; q < POFA_INFER_PART_COUNT; q++)
 				v[k].part[q] = passes ? pt[q] / passes : 0.0;
 		}
 		v[k].ran = !rc;
@@ -335,14 +335,14 @@ static int bench_model(const bench_opts *o)
 	}
 	if (o->profile) {
 		printf("  where a pass's time goes (ms, mean of ten):\n  %-18s", "");
-		for (int q = 0; q < POFA_PARTS; q++)
+		for (int q = 0; q < POFA_INFER_PART_COUNT; q++)
 			printf(" %10s", pofa_infer_part_names[q]);
 		printf("\n");
 		for (int k = 0; k < 3; k++) {
 			if (!v[k].ran)
 				continue;
 			printf("  %-18s", v[k].name);
-			for (int q = 0; q < POFA_PARTS; q++)
+			for (int q = 0; q < POFA_INFER_PART_COUNT; q++)
 				printf(" %10.2f", v[k].part[q] * 1e3);
 			printf("\n");
 		}

@@ -204,7 +204,7 @@ int cmd_eval(int argc, char **argv)
 			pofa_infer_describe(fast, &info);
 			printf("speed: %.1f sequences/s of %ld tokens on %ld threads (%s;", sps, T, threads,
 			       pofa_cpu_path_names[info.path]);
-			for (int f = 0; f < POFA_LIN_FMTS; f++)
+			for (int f = 0; f < POFA_LINEAR_FMT_COUNT; f++)
 				if (info.linears[f])
 					printf(" %d %s", info.linears[f], pofa_linear_fmt_names[f]);
 			printf(" Linears, %.1f%% sparse); dense %.1f sequences/s: %.2fx\n", 100.0 * info.sparsity, dense_sps,

@@ -14,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const tui_pane_names[TUI_PANES] = { "chart", "heatmap", "eval", "schedule", "log", "header" };
+const char *const tui_pane_names[] = { "chart", "heatmap", "eval", "schedule", "log", "header" };
+_Static_assert(POFA_ARRAY_LEN(tui_pane_names) == TUI_PANES, "a name per pane");
 
 void tui_conf_path(char *out, size_t n)
 {

@@ -11,7 +11,7 @@
 
 #define TUI_PANES 6   /* chart, heatmap, eval, schedule, log, header: ui.h's PANE_ order */
 
-extern const char *const tui_pane_names[TUI_PANES];
+extern const char *const tui_pane_names[]; /* TUI_PANES of them */
 
 typedef struct tui_conf {
 	char theme[64];          /* "": none remembered */

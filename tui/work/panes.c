@@ -756,8 +756,9 @@ static void draw_help(ui *u, int H, int W)
 	th_off(u, TH_HELP);
 }
 
-const char *const tui_form_names[TUI_FORM_FIELDS] = { "final sparsity", "start step", "end step", "prune every",
+const char *const tui_form_names[] = { "final sparsity", "start step", "end step", "prune every",
                                      "freeze step", "learning rate", "KD weight", "temperature" };
+_Static_assert(POFA_ARRAY_LEN(tui_form_names) == TUI_FORM_FIELDS, "a name per form field");
 
 static void draw_form(ui *u, int H, int W)
 {

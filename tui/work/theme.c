@@ -17,14 +17,14 @@
 #define POFA_THEMEDIR "/usr/local/share/pofa/themes"
 #endif
 
-const char *const pofa_theme_elements[TH_COUNT] = {
+const char *const pofa_theme_elements[] = {
 	"text", "border", "title", "header", "help", "selected",
 	"status_waiting", "status_running", "status_paused", "status_done", "status_failed",
 	"chart_teacher", "chart_task", "chart_kd", "chart_total",
 	"heatmap_0", "heatmap_1", "heatmap_2", "heatmap_3", "heatmap_4", "heatmap_empty",
 	"log_error", "background",
 };
-_Static_assert(sizeof pofa_theme_elements / sizeof *pofa_theme_elements == TH_COUNT, "theme elements");
+_Static_assert(POFA_ARRAY_LEN(pofa_theme_elements) == TH_COUNT, "theme elements");
 
 static const char *const builtin_order[] = { "default", "light", "high-contrast", "mono" };
 

@@ -14,7 +14,7 @@ enum {
 	TH_BACKGROUND,     /* the screen's own colours; elements with "default" take them */
 	TH_COUNT
 };
-extern const char *const pofa_theme_elements[TH_COUNT];
+extern const char *const pofa_theme_elements[]; /* TH_COUNT of them */
 
 typedef struct pofa_theme_entry {
 	short fg256, bg256, fg8, bg8;  /* -1: the terminal's default */

@@ -64,7 +64,7 @@ typedef struct ui {
 /* panes.c */
 void tui_draw(ui *u);
 double tui_now(void);
-extern const char *const tui_form_names[TUI_FORM_FIELDS];
+extern const char *const tui_form_names[]; /* TUI_FORM_FIELDS of them */
 /* workbench.c: an event into the snapshot and the status line */
 void tui_take_event(void *arg, const pofa_event *e);
 /* input.c */
