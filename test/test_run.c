@@ -22,7 +22,7 @@
 #include "data/build/datasets.h"
 #include "engine/run/run.h"
 #include "engine/run/runlog.h"
-#include "engine/run/trained.h"
+#include "engine/model/folder.h"
 #include "data/text/vocab.h"
 #include "data/base/fileio.h"
 

@@ -1,8 +1,9 @@
 /*
- * internal.h - the model's insides, shared by its own files: model.c (the
- * parameter blocks, the arena, forward, losses, backward), optim.c
- * (clipping, AdamW, learning-rate schedules), qat.c (quantization-aware
- * training and int8 export), kd.c (distillation) and modeldir.c (files).
+ * internal.h - the model's insides, shared by its own files: tensors.c (the
+ * parameter blocks and their tensor table), model.c (the arena, forward,
+ * losses, backward), optim.c (clipping, AdamW, learning-rate schedules),
+ * qat.c (quantization-aware training and int8 export), kd.c
+ * (distillation) and modeldir.c (files); config.c needs only pofa.h.
  * The engine's tests use the few knobs at the end.
  */
 #ifndef POFA_MODEL_INTERNAL_H
@@ -103,8 +104,16 @@ struct pofa_model {
 /* the per-layer slice l of a block stacked over layers, n floats a layer */
 #define LAYER(ptr, l, n) ((ptr) + (size_t)(l) * (n))
 
+/* ---- tensors.c ----------------------------------------------------------- */
+
 /* 64-byte aligned, zeroed; NULL when out of memory */
 void *pofa_alloc_floats(size_t n);
+/* the floats of each parameter block of a config under a head */
+void pofa_param_sizes(const pofa_config *c, enum pofa_head head, size_t *sizes);
+/* pp's blocks pointed into base, one after the other */
+void pofa_point_blocks(param_ptrs *pp, float *base, const size_t *sizes);
+/* m->tensors: every Hugging Face tensor of the model, into its blocks */
+void pofa_build_tensor_table(pofa_model *m);
 
 /* ---- qat.c --------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
  */
 #include "engine/run/internal.h"
 #include "engine/run/dist.h"
+#include "engine/model/folder.h"
 #include "data/base/util.h"
 
 #include <csv.h>

@@ -135,9 +135,6 @@ enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err);
 pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
                              pofa_err *err);
 void pofa_stage_order(stage_ctx *c);
-/* the labels of the classification model in dir, in its order: 1; 0 when it
- * has no classifier; -1 on error */
-int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err);
 void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor);
 pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c);
 double pofa_stage_lr(const stage_ctx *c, int64_t t);

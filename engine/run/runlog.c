@@ -2,7 +2,7 @@
 #include "engine/run/runlog.h"
 #include "data/base/fileio.h"
 #include "engine/run/csvtab.h"
-#include "engine/run/trained.h"
+#include "engine/model/folder.h"
 
 #include <string.h>
 #include <math.h>

@@ -10,7 +10,7 @@
  */
 #include "engine/run/internal.h"
 #include "engine/run/dist.h"
-#include "engine/run/trained.h"
+#include "engine/model/folder.h"
 #include "engine/io/safetensors.h"
 #include "data/base/rng.h"
 
@@ -112,36 +112,6 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 			             "weights", s->name, wpath, what[head]);
 	}
 	return m;
-}
-
-int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err)
-{
-	char path[1300];
-	pofa_config cfg;
-	snprintf(path, sizeof path, "%s/model.safetensors", dir);
-	pofa_st_file f;
-	if (pofa_st_open(&f, path, err))
-		return -1;
-	int cls = pofa_st_find(&f, "classifier.weight") != NULL;
-	pofa_st_close(&f);
-	snprintf(path, sizeof path, "%s/config.json", dir);
-	if (!cls)
-		return 0;
-	if (pofa_config_load(&cfg, path, err))
-		return -1;
-	pofa_labels_free(out);
-	out->n = cfg.num_labels;
-	out->names = calloc((size_t)out->n + 1, sizeof *out->names);
-	for (int k = 0; k < out->n; k++) {
-		char nm[64];
-		if (cfg.label_names[k][0])
-			snprintf(nm, sizeof nm, "%s", cfg.label_names[k]);
-		else
-			snprintf(nm, sizeof nm, "LABEL_%d", k);   /* Hugging Face's default */
-		out->names[k] = strdup(nm);
-	}
-	snprintf(out->from, sizeof out->from, "the model %.280s", path);
-	return 1;
 }
 
 static int load_data(stage_ctx *c, pofa_err *err)

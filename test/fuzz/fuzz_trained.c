@@ -1,7 +1,7 @@
 /* fuzz_trained.c - a model folder's training.json, then written back and
  * read again: what was read must survive the round trip. */
 #include "test/fuzz/fuzz.h"
-#include "engine/run/trained.h"
+#include "engine/model/folder.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* cmd_eval.c - pofa eval: a model directory on a task's file. */
 #include "tui/cli.h"
 #include "engine/run/eval.h"
-#include "engine/run/trained.h"
+#include "engine/model/folder.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* export.c - pofa export: a model directory for other runtimes (ONNX). */
 #include "tui/cli.h"
-#include "engine/io/onnx.h"
+#include "engine/export/onnx.h"
 #include "engine/infer/infer.h"
 
 #include <stdio.h>

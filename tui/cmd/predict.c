@@ -8,7 +8,7 @@
 #include "tui/cli.h"
 #include "data/text/tokenizer.h"
 #include "engine/infer/infer.h"
-#include "engine/run/trained.h"
+#include "engine/model/folder.h"
 
 #include <csv.h>
 #include <errno.h>

@@ -1,5 +1,7 @@
-/* trained.c - training.json: how a model was trained (see trained.h). */
-#include "engine/run/trained.h"
+/* folder.c - a model folder's own records: training.json (how the model
+ * was trained) and the labels its classifier names (see folder.h). */
+#include "engine/model/folder.h"
+#include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
 
 #include <cjson/cJSON.h>
@@ -213,4 +215,41 @@ int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 	}
 	cJSON_Delete(o);
 	return rc ? err->status : POFA_OK;
+}
+
+int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err)
+{
+	char path[1300];
+	pofa_config cfg;
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	pofa_st_file f;
+	if (pofa_st_open(&f, path, err))
+		return -1;
+	int cls = pofa_st_find(&f, "classifier.weight") != NULL;
+	pofa_st_close(&f);
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (!cls)
+		return 0;
+	if (pofa_config_load(&cfg, path, err))
+		return -1;
+	pofa_labels_free(out);
+	out->n = cfg.num_labels;
+	out->names = calloc((size_t)out->n + 1, sizeof *out->names);
+	for (int k = 0; out->names && k < out->n; k++) {
+		char nm[64];
+		if (cfg.label_names[k][0])
+			snprintf(nm, sizeof nm, "%s", cfg.label_names[k]);
+		else
+			snprintf(nm, sizeof nm, "LABEL_%d", k);   /* Hugging Face's default */
+		if (!(out->names[k] = strdup(nm))) {
+			pofa_labels_free(out);
+			break;
+		}
+	}
+	if (!out->names) {
+		out->n = 0;
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path), -1;
+	}
+	snprintf(out->from, sizeof out->from, "the model %.280s", path);
+	return 1;
 }

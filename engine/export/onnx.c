@@ -15,7 +15,7 @@
  * learned) and DequantizeLinear on the int8 weights, so a runtime computes
  * what pofa's QAT evaluation computes.
  */
-#include "engine/io/onnx.h"
+#include "engine/export/onnx.h"
 #include "data/base/mem.h"
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"

@@ -1,13 +1,15 @@
 /*
- * trained.h - how a model was trained, in training.json of its folder: the
- * run and stage it came from, the sequence length it was trained at, and
- * for a task model the task's format, columns and label order. pofa eval
- * and pofa predict default to them; a model without the file (made by
- * another tool) works as before.
+ * folder.h - what a model folder says of itself beyond its weights: how it
+ * was trained, in training.json (the run and stage it came from, the
+ * sequence length it was trained at, and for a task model the task's
+ * format, columns and label order; pofa eval and pofa predict default to
+ * them; a model without the file, made by another tool, works as before),
+ * and the labels its classifier names (config.json's id2label).
  */
-#ifndef POFA_RUN_TRAINED_H
-#define POFA_RUN_TRAINED_H
+#ifndef POFA_MODEL_FOLDER_H
+#define POFA_MODEL_FOLDER_H
 
+#include "data/task/loaders.h"
 #include "data/task/task.h"
 #include "engine/pofa.h"
 
@@ -34,5 +36,10 @@ int pofa_trained_save(const char *dir, const pofa_trained *t, pofa_err *err);
 /* Reads dir/training.json: 0, 1 when the folder has none, or an error
  * (status 2) naming the file and the key. */
 int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err);
+
+/* the labels of the classification model in dir, in its order (LABEL_k
+ * where config.json names none): 1; 0 when it has no classifier; -1 on
+ * error */
+int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err);
 
 #endif

@@ -4,8 +4,8 @@
  * QAT model, with QuantizeLinear/DequantizeLinear around every prunable
  * Linear. See onnx.c for the graph.
  */
-#ifndef POFA_IO_ONNX_H
-#define POFA_IO_ONNX_H
+#ifndef POFA_EXPORT_ONNX_H
+#define POFA_EXPORT_ONNX_H
 
 #include "engine/io/safetensors.h"
 #include "engine/pofa.h"
