@@ -1,0 +1,249 @@
+/*
+ * load.c - a forward-only model from a model folder or a loaded model: the
+ * float weights copied, every prunable Linear packed by its zeros (or its
+ * int8 weights from model.int8.safetensors), the packed int8 file read by
+ * packed.c.
+ */
+#include "engine/infer/internal.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/pool.h"
+#include "data/base/util.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* a prunable Linear's int8 tensors from model.int8.safetensors, checked */
+typedef struct {
+	int8_t *q;
+	float *scale;
+	int rows;           /* scales: 1 or OC */
+	float in_scale;
+	int in_zp;
+} int8_w;
+
+static int read_int8(const pofa_st_file *f, const char *wname, int64_t OC, int64_t C, int8_w *o, pofa_err *err)
+{
+	memset(o, 0, sizeof *o);
+	char name[160], prefix[128];
+	snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(wname) - 7), wname); /* less ".weight" */
+	snprintf(name, sizeof name, "%s.weight_int8", prefix);
+	const pofa_st_tensor *tq = pofa_st_find(f, name);
+	if (!tq || tq->dtype != POFA_I8 || tq->ndim != 2 || tq->shape[0] != OC || tq->shape[1] != C)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not I8 [%lld, %lld]; write the "
+		                  "int8 model again with a qat stage", f->path, name, (long long)OC, (long long)C);
+	snprintf(name, sizeof name, "%s.weight_scale", prefix);
+	const pofa_st_tensor *ts = pofa_st_find(f, name);
+	if (!ts || ts->ndim != 1 || (ts->shape[0] != 1 && ts->shape[0] != OC))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not [1] or [%lld]", f->path, name,
+		                  (long long)OC);
+	snprintf(name, sizeof name, "%s.input_scale_zero_point", prefix);
+	const pofa_st_tensor *ti = pofa_st_find(f, name);
+	if (!ti || ti->ndim != 1 || ti->shape[0] != 2)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing, or not [2]", f->path, name);
+	o->rows = (int)ts->shape[0];
+	o->q = malloc((size_t)(OC * C));
+	o->scale = malloc((size_t)o->rows * sizeof *o->scale);
+	float in[2];
+	if (!o->q || !o->scale) {
+		free(o->q); free(o->scale);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", f->path);
+	}
+	memcpy(o->q, f->buf + f->data_off + tq->begin, (size_t)(OC * C));
+	int rc = pofa_st_read_f32(f, ts, o->scale, err);
+	if (!rc)
+		rc = pofa_st_read_f32(f, ti, in, err);
+	for (int r = 0; r < o->rows && !rc; r++)
+		if (!isfinite(o->scale[r]) || o->scale[r] < 0.0f)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight_scale[%d] is %g: a weight scale is finite and "
+			                ">= 0", f->path, prefix, r, o->scale[r]);
+	if (!rc && (!(in[0] >= FLT_MIN) || !isfinite(in[0]) || !isfinite(1.0f / in[0]) ||
+	            !(in[1] >= 0.0f && in[1] <= 255.0f) || in[1] != rintf(in[1])))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.input_scale_zero_point is (%g, %g): the scale must be "
+		                "finite and at least %g, the zero point a whole number in 0..255", f->path, prefix, in[0],
+		                in[1], FLT_MIN);
+	for (int64_t i = 0; i < OC * C && !rc; i++)
+		if (o->q[i] == -128)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight_int8 holds -128: weights are symmetric, "
+			                "-127..127", f->path, prefix);
+	if (rc) {
+		free(o->q); free(o->scale);
+		memset(o, 0, sizeof *o);
+		return rc;
+	}
+	o->in_scale = in[0];
+	o->in_zp = (int)in[1];
+	return POFA_OK;
+}
+
+static void int8_free(int8_w *w)
+{
+	free(w->q);
+	free(w->scale);
+}
+
+/* one Linear packed: float, or int8 from the file; parts (Q, K, V) are
+ * stacked into one product */
+static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pofa_st_file *q8, int layer,
+                       const enum pofa_role *roles, int nparts, int gelu, const pofa_infer_opts *o, pofa_err *err)
+{
+	const pofa_tensor *w0 = pofa_model_tensor(m, layer, roles[0], POFA_PARAM_WEIGHT);
+	int OC1 = (int)w0->shape[0], C = (int)w0->shape[1], OC = OC1 * nparts;
+	float *bias = malloc((size_t)OC * sizeof *bias);
+	if (!bias)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+	for (int p = 0; p < nparts; p++)
+		memcpy(bias + (size_t)p * OC1, pofa_model_tensor(m, layer, roles[p], POFA_PARAM_BIAS)->data,
+		       (size_t)OC1 * sizeof *bias);
+	int rc = POFA_OK;
+	if (!q8) {
+		const float *w = w0->data;
+		float *stack = NULL;
+		if (nparts > 1) {
+			stack = malloc((size_t)OC * C * sizeof *stack);
+			if (!stack) {
+				free(bias);
+				return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+			}
+			for (int p = 0; p < nparts; p++)
+				memcpy(stack + (size_t)p * OC1 * C, pofa_model_tensor(m, layer, roles[p], POFA_PARAM_WEIGHT)->data,
+				       (size_t)OC1 * C * sizeof *stack);
+			w = stack;
+		}
+		if (pofa_linear_pack(l, w, bias, OC, C, gelu, inf->kern, inf->nthreads, o->force_fmt))
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+		free(stack);
+	} else {
+		int8_t *q = malloc((size_t)OC * C);
+		float *sc = malloc((size_t)OC * sizeof *sc);
+		float in_scale = 0.0f;
+		int in_zp = 0;
+		if (!q || !sc)
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+		for (int p = 0; p < nparts && !rc; p++) {
+			const pofa_tensor *t = pofa_model_tensor(m, layer, roles[p], POFA_PARAM_WEIGHT);
+			int8_w iw;
+			if ((rc = read_int8(q8, t->name, OC1, C, &iw, err)))
+				break;
+			if (p > 0 && (iw.in_scale != in_scale || iw.in_zp != in_zp))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s: its input's scale and zero point differ from "
+				                "the query's, though they share one input", q8->path, t->name);
+			in_scale = iw.in_scale;
+			in_zp = iw.in_zp;
+			memcpy(q + (size_t)p * OC1 * C, iw.q, (size_t)OC1 * C);
+			for (int r = 0; r < OC1; r++)
+				sc[(size_t)p * OC1 + r] = iw.scale[iw.rows == 1 ? 0 : r];
+			int8_free(&iw);
+		}
+		if (!rc && pofa_linear_pack_int8(l, q, sc, 1, in_scale, in_zp, bias, OC, C, gelu, inf->kern,
+		                                 inf->nthreads))
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
+		free(q);
+		free(sc);
+	}
+	free(bias);
+	inf->weight_bytes += l->bytes;
+	return rc;
+}
+
+#define TENSOR(layer, role, kind) (pofa_model_tensor(m, layer, role, kind)->data)
+
+pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+{
+	const pofa_config *c = pofa_model_config(m);
+	pofa_infer *inf = pofa_infer_shell(c, pofa_model_head(m), q8 != NULL, o, err);
+	if (!inf)
+		return NULL;
+	int C = inf->C;
+	inf->wte = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
+	inf->wpe = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
+	inf->wtt = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
+	inf->elnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
+	inf->elnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
+	if (!inf->wte || !inf->wpe || !inf->wtt || !inf->elnw || !inf->elnb ||
+	    (q8 && o->emb16 && pofa_infer_emb16(inf))) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		goto fail;
+	}
+	static const enum pofa_role qkv[3] = { POFA_ROLE_QUERY, POFA_ROLE_KEY, POFA_ROLE_VALUE };
+	static const enum pofa_role ao[1] = { POFA_ROLE_ATTN_OUT }, fc[1] = { POFA_ROLE_FFN_IN },
+	                            fp[1] = { POFA_ROLE_FFN_OUT }, pl[1] = { POFA_ROLE_POOLER };
+	for (int l = 0; l < inf->L; l++) {
+		inf_layer *y = &inf->lay[l];
+		if (pack_linear(inf, &y->qkv, m, q8, l, qkv, 3, 0, o, err) ||
+		    pack_linear(inf, &y->ao, m, q8, l, ao, 1, 0, o, err) ||
+		    pack_linear(inf, &y->fc, m, q8, l, fc, 1, 1, o, err) ||
+		    pack_linear(inf, &y->fp, m, q8, l, fp, 1, 0, o, err))
+			goto fail;
+		y->ln1w = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln1b = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
+		y->ln2w = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln2b = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_BIAS), (size_t)C);
+		if (!y->ln1w || !y->ln1b || !y->ln2w || !y->ln2b) {
+			pofa_error(err, POFA_ERR_RUN, "out of memory");
+			goto fail;
+		}
+	}
+	if (inf->head == POFA_HEAD_CLS) {
+		if (pack_linear(inf, &inf->pooler, m, q8, -1, pl, 1, 0, o, err))
+			goto fail;
+		inf->has_pooler = 1;
+		int Lb = c->num_labels;
+		inf->clsw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);
+		inf->clsb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_BIAS), (size_t)Lb);
+	} else if (inf->head == POFA_HEAD_SPAN) {
+		inf->qaw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_WEIGHT), (size_t)2 * C);
+		inf->qab = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_BIAS), 2);
+	} else {
+		inf->tw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_WEIGHT), (size_t)C * C);
+		inf->tb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_BIAS), (size_t)C);
+		inf->tlnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		inf->tlnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
+		inf->mlmb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
+	}
+	if (pofa_infer_alloc_acts(inf, err))
+		goto fail;
+	return inf;
+fail:
+	pofa_infer_free(inf);
+	return NULL;
+}
+
+pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err *err)
+{
+	pofa_config cfg;
+	enum pofa_head head;
+	char path[4200];
+	/* the packed file is the whole int8 model: it runs without model.safetensors */
+	snprintf(path, sizeof path, "%s/model.packed.safetensors", dir);
+	if (o->int8 != POFA_INT8_OFF && o->force_fmt < 0 && access(path, R_OK) == 0)
+		return pofa_infer_open_packed(dir, path, o, err);
+	if (pofa_model_dir_head(dir, &cfg, &head, err))
+		return NULL;
+	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
+	int has8 = access(path, R_OK) == 0;
+	if (o->int8 == POFA_INT8_ON && !has8) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: no int8 weights (model.int8.safetensors): only a qat stage's "
+		           "model runs in int8", dir);
+		return NULL;
+	}
+	int fresh = 0;
+	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, 1, 1, 1, 0, &fresh, err);
+	if (!m)
+		return NULL;
+	pofa_st_file q8;
+	int use8 = has8 && o->int8 != POFA_INT8_OFF;
+	if (use8 && pofa_st_open(&q8, path, err)) {
+		pofa_model_free(m);
+		return NULL;
+	}
+	pofa_infer *inf = pofa_infer_from_model(m, use8 ? &q8 : NULL, o, err);
+	if (use8)
+		pofa_st_close(&q8);
+	pofa_model_free(m);
+	return inf;
+}
+
