@@ -134,7 +134,7 @@ void pofa_model_set_saved_dropout(pofa_model *m, float hidden, float attention, 
 void pofa_model_set_seed(pofa_model *m, uint64_t seed);
 void pofa_model_set_mlm_positions(pofa_model *m, enum pofa_mlm_positions which);
 
-/* Data-parallel shards (engine/run/dist.h): a shard of a whole batch runs
+/* Data-parallel shards (engine/dist/dist.h): a shard of a whole batch runs
  * as its rows would in the whole one. row0 places its first row (dropout
  * masks); den holds the whole batch's loss denominators, so that the
  * shards' losses and gradients sum to the whole batch's means (NULL or

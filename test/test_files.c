@@ -20,7 +20,7 @@
 #include "engine/kernels/kernels.h"
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
-#include "engine/run/eval.h"
+#include "engine/eval/eval.h"
 
 #include <time.h>
 

@@ -1,7 +1,7 @@
 /* main.c - the pofa command: subcommand dispatch, --help, --version. */
 #include "tui/cli.h"
 #include "engine/kernels/cpu.h"
-#include "engine/run/dist.h"
+#include "engine/dist/dist.h"
 
 #include <errno.h>
 #include <stdarg.h>

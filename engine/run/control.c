@@ -5,7 +5,7 @@
  * checked by the same validator as the recipe (pofa_stage_check).
  */
 #include "engine/run/internal.h"
-#include "engine/run/dist.h"
+#include "engine/dist/dist.h"
 #include "data/base/util.h"
 
 #include <stdio.h>
@@ -115,20 +115,6 @@ static void mask_map(stage_ctx *c, const pofa_command *cm)
 
 /* ---- the commands at a step boundary ------------------------------------------------ */
 
-/* The commands for this step boundary. Alone: the front end's. With
- * several ranks, rank 0's (its front end's), sent to every rank, which all
- * apply them at the same boundary; the others' own queues are not read. */
-int pofa_run_take_synced(pofa_run *r, pofa_command *out, int cap, int wait)
-{
-	if (r->nranks < 2)
-		return pofa_run_take_commands(r, out, cap, wait);
-	int64_t n = r->follower ? 0 : pofa_run_take_commands(r, out, cap, wait);
-	pofa_dist_bcast(&n, sizeof n);
-	if (n > 0)
-		pofa_dist_bcast(out, (size_t)n * sizeof *out);
-	return (int)n;
-}
-
 int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
@@ -198,5 +184,71 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 		}
 		if (!paused || verdict != POFA_GO_ON)
 			return verdict;
+	}
+}
+
+/* Between two batches of an evaluation inside a run: its progress for the
+ * front end (at most four times a second), and the commands that cannot
+ * wait minutes for it: pause (the engine sleeps here), stop (the
+ * evaluation ends, the caller stops the stage), skip of an eval stage,
+ * export. The others wait, in order, for the next step boundary. */
+int pofa_eval_poll(void *arg, long done, long total)
+{
+	stage_ctx *c = arg;
+	pofa_run *r = c->r;
+	double now = pofa_run_now();
+	if (now - c->ev.t_last >= 0.25 || done == total) {
+		c->ev.t_last = now;
+		pofa_event e = pofa_ev_new(POFA_EV_EVAL_PROGRESS, c->i, r);
+		e.step = done;
+		e.total = total;
+		snprintf(e.text, sizeof e.text, "%s", c->ev.what);
+		pofa_run_emit(r, &e);
+	}
+	int paused = 0, end = 0;
+	for (;;) {
+		pofa_command cmds[64], keep[64];
+		int n = pofa_run_take_synced(r, cmds, 64, paused), nk = 0;
+		for (int k = 0; k < n; k++) {
+			pofa_command *cm = &cmds[k];
+			pofa_event e = pofa_ev_new(POFA_EV_LOG, c->i, r);
+			e.step = c->step;
+			e.total = c->N;
+			int skip_here = cm->kind == POFA_CMD_SKIP && c->s.kind == POFA_STAGE_EVAL;
+			if (end) {
+				keep[nk++] = *cm;
+			} else if (cm->kind == POFA_CMD_PAUSE && !paused) {
+				paused = 1;
+				e.kind = POFA_EV_PAUSE;
+				snprintf(e.text, sizeof e.text, "during %s", c->ev.what);
+				pofa_run_emit(r, &e);
+			} else if (cm->kind == POFA_CMD_RESUME && paused) {
+				paused = 0;
+				e.kind = POFA_EV_RESUME;
+				pofa_run_emit(r, &e);
+			} else if (cm->kind == POFA_CMD_STOP || skip_here) {
+				c->ev.stop_asked = cm->kind == POFA_CMD_STOP;
+				c->ev.skip_asked = skip_here;
+				if (paused) {
+					e.kind = POFA_EV_RESUME;
+					snprintf(e.text, sizeof e.text, "%s while paused", skip_here ? "skip" : "stop");
+					pofa_run_emit(r, &e);
+				}
+				pofa_run_log(r, c->i, POFA_EV_LOG, "%s: %s at batch %ld of %ld", c->ev.what,
+				             skip_here ? "skipped" : "stopped", done, total);
+				paused = 0;
+				end = 1;
+			} else if (cm->kind == POFA_CMD_EXPORT) {
+				e.kind = POFA_EV_EXPORT;
+				snprintf(e.text, sizeof e.text, "%s", cm->path);
+				pofa_run_emit(r, &e);
+			} else if (cm->kind != POFA_CMD_PAUSE && cm->kind != POFA_CMD_RESUME) {
+				keep[nk++] = *cm;
+			}
+		}
+		if (!r->follower)   /* rank 0 sends them again at the next step */
+			pofa_run_requeue(r, keep, nk);
+		if (end || !paused)
+			return end;
 	}
 }

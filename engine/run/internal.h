@@ -1,19 +1,25 @@
 /*
- * internal.h - the run engine's insides, shared by its files:
+ * internal.h - the run engine's insides, shared by its files. Each calls
+ * only the files below it in this list, never one above:
  *
- *   run.c      the run: construction, the engine thread, stage after stage
- *   mailbox.c  the event queue (engine -> front end, with a wake-up pipe)
- *              and the command queue (front end -> engine)
- *   state.c    state.json, checkpoints and restoring them
- *   stage.c    a training stage: its model, data, schedule and the loop
- *   control.c  commands at a step boundary: pause, edits, mask maps...
- *   eval.c     evaluation: the dev split during training, eval stages
+ *   run.c        the run: construction, the engine thread, stage after stage
+ *   stage.c      a training stage: setting it up and the loop
+ *   evals.c      evaluations in a run: a stage's dev split, eval stages
+ *   control.c    commands at a step boundary (pause, edits, mask maps...)
+ *                and between the batches of an evaluation
+ *   state.c      state.json, checkpoints and restoring them
+ *   stagectx.c   a stage's models, data order and position, schedule, failure
  *   preflight.c  every input checked before the first stage
+ *   mailbox.c    the event queue (engine -> front end, with a wake-up pipe),
+ *                the command queue (front end -> engine), the stage folders
+ *
+ * A stage's state, stage_ctx, is made of one part per concern (its data,
+ * the metrics interval, pruning, model selection, an evaluation under way).
  */
 #ifndef POFA_RUN_INTERNAL_H
 #define POFA_RUN_INTERNAL_H
 
-#include "engine/run/eval.h"
+#include "engine/eval/eval.h"
 #include "engine/run/run.h"
 #include "data/task/loaders.h"
 #include "data/text/tokenizer.h"
@@ -53,7 +59,52 @@ struct pofa_run {
 	int overlap;              /* the gradient all-reduce runs during backward (run.overlap) */
 };
 
-/* a stage as it runs */
+/* a stage's data: the masked-LM corpus or the task's splits, the order of
+ * the training examples and where the next batch starts, and one batch */
+typedef struct stage_data {
+	pofa_mlm_data mlm;
+	int has_mlm;
+	pofa_labels labels;
+	pofa_taskset train, dev;
+	long *order, epoch, cursor;
+	int *buf, *ids, *types, *mask, *lab, *st, *en;  /* one batch */
+} stage_data;
+
+/* the metrics interval under way: its sums, for the next metrics row */
+typedef struct stage_sums {
+	double task, kd, total, teacher, gn;
+	long n;
+	double t0, tokens;        /* when it began; tokens since */
+} stage_sums;
+
+/* pruning: the sparsity the masks were last pruned to, and the last
+ * "masks recomputed" said (to say only changes) */
+typedef struct stage_prune {
+	double last_target;
+	int said;
+	double said_target, said_reached;
+} stage_prune;
+
+/* model selection (select, metric, patience): the last dev evaluation,
+ * the best one's score (higher is better: a loss enters negated) and
+ * step, and evaluations since it (kept in checkpoints) */
+typedef struct stage_select {
+	pofa_eval_result dev;
+	int has_dev, has_best;
+	double best_score;
+	int64_t best_step, since_best;
+} stage_select;
+
+/* an evaluation under way: what it is, its last progress event, and a
+ * stop or skip asked during it */
+typedef struct eval_ctl {
+	char what[160];
+	double t_last;
+	int stop_asked, skip_asked;
+} eval_ctl;
+
+/* a stage as it runs: its models, masks and optimizer, its step, and one
+ * part per concern above */
 typedef struct stage_ctx {
 	pofa_run *r;
 	struct pofa_dist_queue *sendq;   /* data-parallel with overlap: the all-reduce thread */
@@ -64,54 +115,26 @@ typedef struct stage_ctx {
 	int has_masks;
 	pofa_optim opt;
 	int64_t N, warm, step;    /* total steps, warmup steps, steps done */
-	/* data */
-	pofa_mlm_data mlm;
-	int has_mlm;
-	pofa_labels labels;
-	pofa_taskset train, dev;
-	long *order, epoch, cursor;
-	int *buf, *ids, *types, *mask, *lab, *st, *en;  /* one batch */
-	/* the interval's sums, for the next metrics row */
-	double sum_task, sum_kd, sum_total, sum_teacher, sum_gn;
-	long nsum;
-	double t_interval, tokens;
-	double last_target;       /* the sparsity the masks were last pruned to */
-	int said_prune;           /* the last "masks recomputed" said, to say only changes */
-	double said_target, said_reached;
-	/* model selection (select, metric, patience): the last dev evaluation,
-	 * the best one's score (higher is better: a loss enters negated) and
-	 * step, and evaluations since it (kept in checkpoints) */
-	/* an evaluation under way: what it is, its last progress event, and
-	 * a stop or skip asked during it */
-	char eval_what[160];
-	double eval_t_last;
-	int stop_asked, skip_asked;
-	pofa_eval_result dev_res;
-	int has_dev_res;
-	int has_best;
-	double best_score;
-	int64_t best_step, since_best;
+	stage_data d;
+	stage_sums sums;
+	stage_prune pr;
+	stage_select sel;
+	eval_ctl ev;
 	enum pofa_stage_status status;
 } stage_ctx;
-
-/* ---- stage.c: where a stage's models come from ---------------------------- */
-/* a stage index, or these for the folders from and teacher name, or -1 */
-enum { POFA_FROM_DIR = -2, POFA_TEACHER_DIR = -3 };
-int pofa_stage_from(const pofa_stage *s);
-int pofa_stage_teacher(const pofa_stage *s);
 
 /* ---- mailbox.c ----------------------------------------------------------- */
 double pofa_run_now(void);
 pofa_event pofa_ev_new(enum pofa_ev_kind kind, int stage, const pofa_run *r);
 void pofa_run_emit(pofa_run *r, pofa_event *e);
-/* the commands of a step boundary, the same on every rank (control.c) */
-int pofa_run_take_synced(pofa_run *r, pofa_command *out, int cap, int wait);
 void pofa_run_log(pofa_run *r, int stage, enum pofa_ev_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* puts commands back at the head of the queue, for the next step boundary */
 void pofa_run_requeue(pofa_run *r, const pofa_command *cmds, int n);
 /* moves up to cap commands out of the queue; blocks for one while wait */
 int pofa_run_take_commands(pofa_run *r, pofa_command *out, int cap, int wait);
+/* the commands of a step boundary, the same on every rank */
+int pofa_run_take_synced(pofa_run *r, pofa_command *out, int cap, int wait);
 int pofa_mailbox_init(pofa_run *r, pofa_err *err);
 void pofa_mailbox_free(pofa_run *r);
 void pofa_run_wake(pofa_run *r);
@@ -119,6 +142,25 @@ void pofa_run_wake(pofa_run *r);
 /* ---- preflight.c --------------------------------------------------------- */
 /* every file the stages from start_stage on will read, checked (exit 2) */
 int pofa_preflight(pofa_run *r, pofa_err *err);
+
+/* ---- stagectx.c ---------------------------------------------------------- */
+/* a stage index, or these for the folders from and teacher name, or -1 */
+enum { POFA_FROM_DIR = -2, POFA_TEACHER_DIR = -3 };
+int pofa_stage_from(const pofa_stage *s);
+int pofa_stage_teacher(const pofa_stage *s);
+/* the folder of a model: a stage's (from >= 0), the folder the stage's
+ * from or teacher names, or the [model] section's ("" for a preset) */
+void pofa_stage_model_dir(const stage_ctx *c, int from, char *dir, size_t n);
+/* the model a stage starts from, with the head it trains */
+pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
+                             pofa_err *err);
+void pofa_stage_order(stage_ctx *c);
+void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor);
+void pofa_stage_data_free(stage_data *d);
+pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c);
+double pofa_stage_lr(const stage_ctx *c, int64_t t);
+void pofa_stage_schedule(const stage_ctx *c, pofa_schedule *out);
+enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err);
 
 /* ---- state.c ------------------------------------------------------------- */
 /* state.json: where to continue (checkpoint: a folder under the run, or NULL) */
@@ -129,17 +171,6 @@ void pofa_checkpoint_prune(pofa_run *r, int stage, const char *keep);
 int pofa_checkpoint(stage_ctx *c, pofa_err *err);
 int pofa_restore(stage_ctx *c, pofa_err *err);
 
-/* ---- stage.c ------------------------------------------------------------- */
-enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err);
-enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err);
-pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
-                             pofa_err *err);
-void pofa_stage_order(stage_ctx *c);
-void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor);
-pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c);
-double pofa_stage_lr(const stage_ctx *c, int64_t t);
-void pofa_stage_schedule(const stage_ctx *c, pofa_schedule *out);
-
 /* ---- control.c ----------------------------------------------------------- */
 enum { POFA_GO_ON, POFA_GO_SKIP, POFA_GO_STOP };
 /* the commands waiting at a step boundary; blocks while paused. Returns a
@@ -148,9 +179,15 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err);
 /* applies a schedule edit to the running stage; 0, or -1 with why. replay:
  * an edit saved in state.json, already checked against the stage's past */
 int pofa_apply_edit(stage_ctx *c, const pofa_sched_edit *e, int replay, char *why, size_t n);
+/* a scorer's between() inside a run (arg: the stage_ctx): progress, and the
+ * commands that cannot wait for the evaluation's end; nonzero: stop it */
+int pofa_eval_poll(void *arg, long done, long total);
 
-/* ---- eval.c -------------------------------------------------------------- */
+/* ---- evals.c ------------------------------------------------------------- */
 int pofa_evaluate_dev(stage_ctx *c, pofa_err *err);
 enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err);
+
+/* ---- stage.c ------------------------------------------------------------- */
+enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err);
 
 #endif

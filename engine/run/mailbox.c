@@ -8,6 +8,7 @@
  * variable, on which a paused engine sleeps without using the CPU.
  */
 #include "engine/run/internal.h"
+#include "engine/dist/dist.h"
 #include "data/base/mem.h"
 #include "data/base/util.h"
 
@@ -175,4 +176,24 @@ int pofa_run_take_commands(pofa_run *r, pofa_command *out, int cap, int wait)
 	}
 	pthread_mutex_unlock(&r->mu);
 	return n;
+}
+
+/* The commands for this step boundary. Alone: the front end's. With
+ * several ranks, rank 0's (its front end's), sent to every rank, which all
+ * apply them at the same boundary; the others' own queues are not read. */
+int pofa_run_take_synced(pofa_run *r, pofa_command *out, int cap, int wait)
+{
+	if (r->nranks < 2)
+		return pofa_run_take_commands(r, out, cap, wait);
+	int64_t n = r->follower ? 0 : pofa_run_take_commands(r, out, cap, wait);
+	pofa_dist_bcast(&n, sizeof n);
+	if (n > 0)
+		pofa_dist_bcast(out, (size_t)n * sizeof *out);
+	return (int)n;
+}
+
+/* the folder of a stage's model, under the run's */
+void pofa_run_stage_dir(const pofa_run *r, int stage, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", r->dir, r->rc.stages[stage].name);
 }

@@ -5,7 +5,7 @@
  * (state.c). See run.h.
  */
 #include "engine/run/internal.h"
-#include "engine/run/dist.h"
+#include "engine/dist/dist.h"
 #include "data/base/fileio.h"
 
 #include <errno.h>
@@ -36,11 +36,6 @@ int pofa_run_finished(pofa_run *r)
 	int f = r->finished;
 	pthread_mutex_unlock(&r->mu);
 	return f;
-}
-
-void pofa_run_stage_dir(const pofa_run *r, int stage, char *out, size_t n)
-{
-	snprintf(out, n, "%s/%s", r->dir, r->rc.stages[stage].name);
 }
 
 /* ---- construction ------------------------------------------------------------ */
@@ -201,13 +196,7 @@ static enum pofa_stage_status run_stage(pofa_run *r, int i)
 	pofa_model_free(c.teacher);
 	if (c.has_masks)
 		pofa_masks_free(&c.mk);
-	if (c.has_mlm)
-		pofa_mlm_free(&c.mlm);
-	pofa_labels_free(&c.labels);
-	pofa_taskset_free(&c.train);
-	pofa_taskset_free(&c.dev);
-	free(c.order);
-	free(c.buf);
+	pofa_stage_data_free(&c.d);
 	return st;
 }
 

@@ -9,7 +9,7 @@
  * checkpoints at their intervals.
  */
 #include "engine/run/internal.h"
-#include "engine/run/dist.h"
+#include "engine/dist/dist.h"
 #include "engine/model/folder.h"
 #include "engine/io/safetensors.h"
 #include "data/base/rng.h"
@@ -21,210 +21,58 @@
 
 /* ---- model and data ------------------------------------------------------------------ */
 
-/* the folder of a model: a stage's (from >= 0), the folder the stage's
- * from or teacher names (POFA_FROM_DIR, POFA_TEACHER_DIR), or the [model]
- * section's ("" for a preset) */
-static void from_dir(const stage_ctx *c, int from, char *dir, size_t n)
-{
-	dir[0] = 0;
-	if (from >= 0)
-		pofa_run_stage_dir(c->r, from, dir, n);
-	else if (from == POFA_FROM_DIR)
-		snprintf(dir, n, "%s", c->s.from_dir);
-	else if (from == POFA_TEACHER_DIR)
-		snprintf(dir, n, "%s", c->s.teacher_dir);
-	else if (c->r->rc.model_dir[0])
-		snprintf(dir, n, "%s", c->r->rc.model_dir);
-}
-
-int pofa_stage_from(const pofa_stage *s)
-{
-	return s->from_idx >= 0 ? s->from_idx : s->from_dir[0] ? POFA_FROM_DIR : -1;
-}
-
-int pofa_stage_teacher(const pofa_stage *s)
-{
-	return s->teacher_idx >= 0 ? s->teacher_idx : s->teacher_dir[0] ? POFA_TEACHER_DIR : -1;
-}
-
-/* the model a stage starts from, with the head it trains */
-pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
-                             pofa_err *err)
-{
-	pofa_run *r = c->r;
-	const pofa_stage *s = &c->s;
-	char dir[1200];
-	pofa_config cfg;
-	from_dir(c, from, dir, sizeof dir);
-	if (dir[0]) {
-		char path[1300];
-		snprintf(path, sizeof path, "%s/config.json", dir);
-		if (pofa_config_load(&cfg, path, err))
-			return NULL;
-	} else {
-		pofa_config_preset(&cfg, r->rc.preset, err);
-		cfg.vocab_size = pofa_vocab_size(r->tk);
-		cfg.pad_token_id = pofa_tok_pad(r->tk);
-		if (r->rc.max_position)
-			cfg.max_position_embeddings = r->rc.max_position;
-	}
-	if (cfg.vocab_size != pofa_vocab_size(r->tk)) {
-		pofa_error(err, POFA_ERR_INPUT, "%s: the model's vocab_size %d differs from %s (%d tokens)",
-		           dir, cfg.vocab_size, r->rc.vocab, pofa_vocab_size(r->tk));
-		return NULL;
-	}
-	if (head == POFA_HEAD_CLS) {
-		cfg.num_labels = nlabels;
-		memset(cfg.label_names, 0, sizeof cfg.label_names);
-		for (int k = 0; k < nlabels && k < 64; k++)
-			snprintf(cfg.label_names[k], sizeof cfg.label_names[k], "%s", c->labels.names[k]);
-	}
-	/* the recipe's dropout is the run's: config.json keeps the model's own */
-	pofa_config own = cfg;
-	if (r->rc.hidden_dropout >= 0) cfg.hidden_dropout_prob = r->rc.hidden_dropout;
-	if (r->rc.attention_dropout >= 0) cfg.attention_probs_dropout_prob = r->rc.attention_dropout;
-	if (s->hidden_dropout >= 0) cfg.hidden_dropout_prob = s->hidden_dropout;
-	if (s->attention_dropout >= 0) cfg.attention_probs_dropout_prob = s->attention_dropout;
-	if (s->classifier_dropout >= 0) cfg.classifier_dropout = s->classifier_dropout;
-	char wpath[1300];
-	snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
-	if (dir[0] && pofa_model_check_size(&cfg, head, wpath, err))
-		return NULL;
-	pofa_model *m = pofa_model_new_for(&cfg, head, use, s->batch, s->seq, r->threads, err);
-	if (!m) {   /* a batch or sequence the model cannot take: the recipe's */
-		char msg[sizeof err->msg];
-		snprintf(msg, sizeof msg, "%s", err->msg);
-		pofa_error(err, err->status, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name, msg);
-		return NULL;
-	}
-	pofa_model_set_saved_dropout(m, own.hidden_dropout_prob, own.attention_probs_dropout_prob,
-	                             own.classifier_dropout);
-	pofa_model_init(m, pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0x9e3779b97f4a7c15ULL));
-	if (dir[0]) {
-		int fresh = 0;
-		if (pofa_model_load_weights(m, wpath, &fresh, err)) {
-			pofa_model_free(m);
-			return NULL;
-		}
-		static const char *const what[POFA_HEAD_COUNT] = { "masked-LM", "classification", "span" };
-		if (fresh && use == POFA_MODEL_TRAIN && !r->resume)
-			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: %s has no %s head; it starts from the seed's random "
-			             "weights", s->name, wpath, what[head]);
-	}
-	return m;
-}
-
 static int load_data(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
 	const pofa_stage *s = &c->s;
 	if (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) {
-		if (pofa_mlm_load(r->rc.corpus, r->tk, s->seq, r->rc.seed, &c->mlm, err))
+		if (pofa_mlm_load(r->rc.corpus, r->tk, s->seq, r->rc.seed, &c->d.mlm, err))
 			return err->status;
-		c->mlm.whole_word = s->whole_word;
-		c->mlm.mask_prob = s->mask_prob;
-		c->has_mlm = 1;
+		c->d.mlm.whole_word = s->whole_word;
+		c->d.mlm.mask_prob = s->mask_prob;
+		c->d.has_mlm = 1;
 		return POFA_OK;
 	}
 	/* a classification model keeps its own labels, in its own order; the
 	 * task's are mapped onto them by name */
 	char dir[1200];
-	from_dir(c, pofa_stage_from(s), dir, sizeof dir);
-	if (pofa_task_head(&s->task) == POFA_HEAD_CLS && dir[0] && pofa_model_dir_labels(dir, &c->labels, err) < 0)
+	pofa_stage_model_dir(c, pofa_stage_from(s), dir, sizeof dir);
+	if (pofa_task_head(&s->task) == POFA_HEAD_CLS && dir[0] && pofa_model_dir_labels(dir, &c->d.labels, err) < 0)
 		return err->status;
-	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->labels, &c->train, err))
+	if (pofa_taskset_load(&s->task, s->task.train, r->tk, s->seq, &c->d.labels, &c->d.train, err))
 		return err->status;
-	pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->train.summary);
-	if (s->task.dev[0] && (pofa_taskset_load(&s->task, s->task.dev, r->tk, s->seq, &c->labels, &c->dev, err) ||
-	                       pofa_taskset_sample(&c->dev, s->eval_examples, err)))
+	pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->d.train.summary);
+	if (s->task.dev[0] && (pofa_taskset_load(&s->task, s->task.dev, r->tk, s->seq, &c->d.labels, &c->d.dev, err) ||
+	                       pofa_taskset_sample(&c->d.dev, s->eval_examples, err)))
 		return err->status;
 	if (s->task.dev[0])
-		pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->dev.summary);
-	c->order = malloc((size_t)(c->train.n + 1) * sizeof *c->order);
-	return c->order ? POFA_OK : pofa_error(err, POFA_ERR_RUN, "out of memory");
-}
-
-void pofa_stage_order(stage_ctx *c)
-{
-	for (long k = 0; k < c->train.n; k++)
-		c->order[k] = k;
-	if (c->s.shuffle)
-		pofa_shuffle(c->order, c->train.n, pofa_mix64(pofa_stage_seed(&c->r->rc, &c->s) ^
-		                                              (uint64_t)c->epoch * 0x9e37));
+		pofa_run_log(r, c->i, POFA_EV_LOG, "%s", c->d.dev.summary);
+	c->d.order = malloc((size_t)(c->d.train.n + 1) * sizeof *c->d.order);
+	return c->d.order ? POFA_OK : pofa_error(err, POFA_ERR_RUN, "out of memory");
 }
 
 /* the next training batch; returns its size */
 static int next_batch(stage_ctx *c)
 {
 	int B = c->s.batch;
-	if (c->has_mlm) {
-		pofa_mlm_next(&c->mlm, B, c->ids, c->types, c->mask, c->lab);
+	if (c->d.has_mlm) {
+		pofa_mlm_next(&c->d.mlm, B, c->d.ids, c->d.types, c->d.mask, c->d.lab);
 		return B;
 	}
 	long idx[4096];
 	int b = 0;
 	while (b < B) {
-		if (c->cursor >= c->train.n) {
-			c->epoch++;
-			c->cursor = 0;
+		if (c->d.cursor >= c->d.train.n) {
+			c->d.epoch++;
+			c->d.cursor = 0;
 			pofa_stage_order(c);
 			if (b > 0)
 				break;   /* an epoch's last batch may be short */
 		}
-		idx[b++] = c->order[c->cursor++];
+		idx[b++] = c->d.order[c->d.cursor++];
 	}
-	pofa_taskset_batch(&c->train, idx, b, c->ids, c->types, c->mask, c->lab, c->st, c->en);
+	pofa_taskset_batch(&c->d.train, idx, b, c->d.ids, c->d.types, c->d.mask, c->d.lab, c->d.st, c->d.en);
 	return b;
-}
-
-void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor)
-{
-	*epoch = c->has_mlm ? c->mlm.epoch : c->epoch;
-	*cursor = c->has_mlm ? c->mlm.cursor : c->cursor;
-}
-
-/* ---- the schedule ------------------------------------------------------------------ */
-
-/* the stage's pruning schedule in steps: the stage (with its live edits) is
- * the one truth, this is how it reads for the stage's total */
-pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c) { return pofa_stage_gmp(&c->s, c->N); }
-
-/* the learning rate of update t: rewinding inside a pruning stage's window */
-double pofa_stage_lr(const stage_ctx *c, int64_t t)
-{
-	const pofa_stage *s = &c->s;
-	pofa_gmp g = pofa_stage_ctx_gmp(c);
-	pofa_sched sc = { .kind = s->schedule, .lr = s->lr, .warmup = c->warm, .total = c->N,
-	                  .t0 = g.t0, .t1 = g.t1, .every = g.every };
-	if (sc.kind == POFA_SCHED_REWIND && !s->prune)
-		sc.kind = POFA_SCHED_LINEAR;   /* nothing to rewind to */
-	return pofa_lr(&sc, t);
-}
-
-void pofa_stage_schedule(const stage_ctx *c, pofa_schedule *out)
-{
-	const pofa_stage *s = &c->s;
-	pofa_gmp g = pofa_stage_ctx_gmp(c);
-	*out = (pofa_schedule){
-		.kind = s->kind, .prune = s->prune, .has_teacher = c->teacher != NULL, .pattern = s->pattern,
-		.global = s->global, .total = c->N, .t0 = g.t0, .t1 = g.t1, .every = g.every, .freeze = g.freeze,
-		.s_init = g.s_init, .s_final = g.s_final, .lr = s->lr,
-		.alpha_task = c->teacher ? s->alpha_task : 1.0f, .alpha_kd = c->teacher ? s->alpha_kd : 0.0f,
-		.temperature = s->temperature,
-	};
-}
-
-/* ---- what a stage reports ---------------------------------------------------------- */
-
-enum pofa_stage_status pofa_stage_fail(stage_ctx *c, const pofa_err *err)
-{
-	pofa_event e = pofa_ev_new(POFA_EV_ERROR, c->i, c->r);
-	e.step = c->step;
-	snprintf(e.text, sizeof e.text, "%s", err->msg);
-	pofa_run_emit(c->r, &e);
-	c->status = POFA_STAGE_FAILED;
-	c->r->fail_status = err->status;
-	return POFA_STAGE_FAILED;
 }
 
 /* a row of sparsity.csv per prunable matrix */
@@ -252,27 +100,27 @@ static void emit_sparsity(stage_ctx *c)
 /* the interval's means as a metrics row, then the sums start again */
 static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 {
-	if (c->nsum == 0)
+	if (c->sums.n == 0)
 		return;
 	pofa_event e = pofa_ev_new(POFA_EV_METRICS, c->i, c->r);
 	e.step = c->step;
 	e.total = c->N;
 	e.epoch = epoch;
 	e.lr = lr;
-	e.loss_task = c->sum_task / c->nsum;
-	e.loss_kd = c->sum_kd / c->nsum;
-	e.loss_total = c->sum_total / c->nsum;
-	e.teacher_loss = c->teacher ? c->sum_teacher / c->nsum : NAN;
-	e.grad_norm = c->sum_gn / c->nsum;
-	e.sparsity_target = c->last_target;
+	e.loss_task = c->sums.task / c->sums.n;
+	e.loss_kd = c->sums.kd / c->sums.n;
+	e.loss_total = c->sums.total / c->sums.n;
+	e.teacher_loss = c->teacher ? c->sums.teacher / c->sums.n : NAN;
+	e.grad_norm = c->sums.gn / c->sums.n;
+	e.sparsity_target = c->pr.last_target;
 	e.sparsity = pofa_model_sparsity(c->m);
-	double dt = pofa_run_now() - c->t_interval;
-	e.tokens_per_s = dt > 0 ? c->tokens / dt : 0.0;
+	double dt = pofa_run_now() - c->sums.t0;
+	e.tokens_per_s = dt > 0 ? c->sums.tokens / dt : 0.0;
 	pofa_run_emit(c->r, &e);
-	c->sum_task = c->sum_kd = c->sum_total = c->sum_teacher = c->sum_gn = 0.0;
-	c->nsum = 0;
-	c->tokens = 0;
-	c->t_interval = pofa_run_now();
+	c->sums.task = c->sums.kd = c->sums.total = c->sums.teacher = c->sums.gn = 0.0;
+	c->sums.n = 0;
+	c->sums.tokens = 0;
+	c->sums.t0 = pofa_run_now();
 	if (c->has_masks || c->s.prune)
 		emit_sparsity(c);
 }
@@ -283,14 +131,14 @@ static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 {
 	const pofa_stage *s = &c->s;
-	c->m = pofa_stage_model(c, head, POFA_MODEL_TRAIN, pofa_stage_from(s), c->labels.n, err);
+	c->m = pofa_stage_model(c, head, POFA_MODEL_TRAIN, pofa_stage_from(s), c->d.labels.n, err);
 	if (!c->m)
 		return err->status;
 	int ti = pofa_stage_teacher(s);
 	if (ti == -1)
 		return POFA_OK;
 	char td[1200], tp[1300];
-	from_dir(c, ti, td, sizeof td);
+	pofa_stage_model_dir(c, ti, td, sizeof td);
 	/* a classifier teaches a classifier of the same labels in the same
 	 * order: its logits are compared class by class */
 	if (head == POFA_HEAD_CLS) {
@@ -298,13 +146,13 @@ static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 		int has = pofa_model_dir_labels(td, &tl, err);
 		if (has < 0)
 			return err->status;
-		int same = has > 0 && tl.n == c->labels.n;
+		int same = has > 0 && tl.n == c->d.labels.n;
 		for (int k = 0; same && k < tl.n; k++)
-			same = !strcmp(tl.names[k], c->labels.names[k]);
+			same = !strcmp(tl.names[k], c->d.labels.names[k]);
 		if (has > 0 && !same) {
 			char a[300], b[300];
 			pofa_labels_list(&tl, a, sizeof a);
-			pofa_labels_list(&c->labels, b, sizeof b);
+			pofa_labels_list(&c->d.labels, b, sizeof b);
 			pofa_labels_free(&tl);
 			return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: teacher %s has the labels %s, the student "
 			                  "%s: distillation needs the same labels in the same order", c->r->rc.path,
@@ -312,7 +160,7 @@ static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 		}
 		pofa_labels_free(&tl);
 	}
-	c->teacher = pofa_stage_model(c, head, POFA_MODEL_INFER, ti, c->labels.n, err);
+	c->teacher = pofa_stage_model(c, head, POFA_MODEL_INFER, ti, c->d.labels.n, err);
 	if (!c->teacher)
 		return err->status;
 	pofa_model_set_dropout(c->teacher, 0);
@@ -342,7 +190,7 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 	if (load_data(c, err) || setup_models(c, head, err))
 		return err->status;
 	pofa_model_set_seed(c->m, pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0xd0d0));
-	long ntrain = c->has_mlm ? c->mlm.ntrain : c->train.n;
+	long ntrain = c->d.has_mlm ? c->d.mlm.ntrain : c->d.train.n;
 	c->N = pofa_stage_total_steps(s, ntrain);
 	c->warm = pofa_steps_of(s->warmup, c->N);
 	char why[256];
@@ -356,7 +204,7 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 		c->has_masks = 1;
 		if (lock) {
 			pofa_masks_lock(&c->mk);
-			c->last_target = pofa_model_sparsity(c->m);
+			c->pr.last_target = pofa_model_sparsity(c->m);
 		}
 	}
 	if (s->kind == POFA_STAGE_QAT && pofa_model_set_qat(c->m, 1, s->per_channel, err))
@@ -367,16 +215,16 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 	c->opt.eps = s->eps;
 	c->opt.weight_decay = s->weight_decay;
 	int B = s->batch, T = s->seq;
-	c->buf = malloc((size_t)B * (4 * T + 2) * sizeof(int));
-	if (!c->buf)
+	c->d.buf = malloc((size_t)B * (4 * T + 2) * sizeof(int));
+	if (!c->d.buf)
 		return pofa_error(err, POFA_ERR_RUN, "out of memory");
-	c->ids = c->buf;
-	c->types = c->ids + B * T;
-	c->mask = c->types + B * T;
-	c->lab = c->mask + B * T;
-	c->st = c->lab + B * T;
-	c->en = c->st + B;
-	if (!c->has_mlm)
+	c->d.ids = c->d.buf;
+	c->d.types = c->d.ids + B * T;
+	c->d.mask = c->d.types + B * T;
+	c->d.lab = c->d.mask + B * T;
+	c->d.st = c->d.lab + B * T;
+	c->d.en = c->d.st + B;
+	if (!c->d.has_mlm)
 		pofa_stage_order(c);
 	if (r->resume && c->i == r->start_stage && r->start_ckpt[0] && pofa_restore(c, err))
 		return err->status;
@@ -396,7 +244,7 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 	double target = pofa_gmp_target(&g, c->step);
 	if (pofa_masks_prune(&c->mk, target, &g, err))
 		return err->status;
-	c->last_target = target;
+	c->pr.last_target = target;
 	if (c->r->nranks > 1) {
 		/* the ranks prune the same weights: their masks must be the same
 		 * bytes, or the job stops (a divergence is a bug, not noise) */
@@ -408,11 +256,11 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 	double reached = pofa_model_sparsity(c->m);
 	/* said when the figures move: between end and freeze the masks are
 	 * recomputed at the same target, and the log would repeat one line */
-	if (c->said_prune && fabs(target - c->said_target) < 5e-5 && fabs(reached - c->said_reached) < 5e-5)
+	if (c->pr.said && fabs(target - c->pr.said_target) < 5e-5 && fabs(reached - c->pr.said_reached) < 5e-5)
 		return POFA_OK;
-	c->said_prune = 1;
-	c->said_target = target;
-	c->said_reached = reached;
+	c->pr.said = 1;
+	c->pr.said_target = target;
+	c->pr.said_reached = reached;
 	pofa_event e = pofa_ev_new(POFA_EV_PRUNE, c->i, c->r);
 	e.step = c->step;
 	e.total = c->N;
@@ -573,13 +421,13 @@ static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_er
 
 static void accumulate(stage_ctx *c, const step_losses *l, float grad_norm, int bn)
 {
-	c->sum_task += l->task;
-	c->sum_kd += l->kd;
-	c->sum_total += l->total;
-	c->sum_teacher += l->teacher;
-	c->sum_gn += grad_norm;
-	c->nsum++;
-	c->tokens += (double)bn * c->s.seq;
+	c->sums.task += l->task;
+	c->sums.kd += l->kd;
+	c->sums.total += l->total;
+	c->sums.teacher += l->teacher;
+	c->sums.gn += grad_norm;
+	c->sums.n++;
+	c->sums.tokens += (double)bn * c->s.seq;
 }
 
 /* training.json: the run and stage, the sequence length, the task's
@@ -607,11 +455,11 @@ static int save_trained(stage_ctx *c, const char *dir, pofa_err *err)
 	t->seq = s->seq;
 	t->batch = s->batch;
 	t->sparsity = pofa_model_sparsity(c->m);
-	if (!c->has_mlm) {
+	if (!c->d.has_mlm) {
 		t->has_task = 1;
 		t->task = s->task;
-		for (int k = 0; k < c->labels.n && k < 64; k++)
-			snprintf(t->labels[t->nlabels++], sizeof t->labels[0], "%s", c->labels.names[k]);
+		for (int k = 0; k < c->d.labels.n && k < 64; k++)
+			snprintf(t->labels[t->nlabels++], sizeof t->labels[0], "%s", c->d.labels.names[k]);
 	}
 	int rc = pofa_trained_save(dir, t, err);
 	free(t);
@@ -654,28 +502,28 @@ static int select_model(stage_ctx *c, int *stop, pofa_err *err)
 	pofa_run *r = c->r;
 	const pofa_stage *s = &c->s;
 	*stop = 0;
-	if (!c->has_dev_res || !(s->select_best || s->patience > 0))
+	if (!c->sel.has_dev || !(s->select_best || s->patience > 0))
 		return POFA_OK;
-	const char *want = s->metric[0] ? s->metric : c->dev_res.m[0].name;
+	const char *want = s->metric[0] ? s->metric : c->sel.dev.m[0].name;
 	double v = NAN;
 	char have[160] = "";
 	if (!strcmp(want, "loss"))
-		v = -c->dev_res.loss;
-	for (int k = 0; k < c->dev_res.n; k++) {
-		if (!strcmp(want, c->dev_res.m[k].name))
-			v = c->dev_res.m[k].value;
-		snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", k ? ", " : "", c->dev_res.m[k].name);
+		v = -c->sel.dev.loss;
+	for (int k = 0; k < c->sel.dev.n; k++) {
+		if (!strcmp(want, c->sel.dev.m[k].name))
+			v = c->sel.dev.m[k].value;
+		snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", k ? ", " : "", c->sel.dev.m[k].name);
 	}
 	if (isnan(v))
 		return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: metric = %s, but its evaluation gives %s and "
 		                  "loss", r->rc.path, s->line, s->name, want, have);
 	double shown = !strcmp(want, "loss") ? -v : v;
-	if (!c->has_best || v > c->best_score) {
-		int first = !c->has_best;
-		c->has_best = 1;
-		c->best_score = v;
-		c->best_step = c->step;
-		c->since_best = 0;
+	if (!c->sel.has_best || v > c->sel.best_score) {
+		int first = !c->sel.has_best;
+		c->sel.has_best = 1;
+		c->sel.best_score = v;
+		c->sel.best_step = c->step;
+		c->sel.since_best = 0;
 		if (s->select_best) {
 			if (save_stage(c, err))
 				return err->status;
@@ -684,13 +532,13 @@ static int select_model(stage_ctx *c, int *stop, pofa_err *err)
 		}
 		return POFA_OK;
 	}
-	c->since_best++;
-	if (s->patience > 0 && c->since_best >= s->patience) {
+	c->sel.since_best++;
+	if (s->patience > 0 && c->sel.since_best >= s->patience) {
 		*stop = 1;
 		pofa_run_log(r, c->i, POFA_EV_LOG, "%s: early stop at step %lld of %lld: no better dev %s in %lld "
 		             "evaluations (best %.4g at step %lld)", s->name, (long long)c->step, (long long)c->N, want,
-		             (long long)c->since_best, !strcmp(want, "loss") ? -c->best_score : c->best_score,
-		             (long long)c->best_step);
+		             (long long)c->sel.since_best, !strcmp(want, "loss") ? -c->sel.best_score : c->sel.best_score,
+		             (long long)c->sel.best_step);
 	}
 	return POFA_OK;
 }
@@ -714,7 +562,7 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 	if (setup_stage(c, err))
 		return pofa_stage_fail(c, err);
 	announce(c);
-	c->t_interval = pofa_run_now();
+	c->sums.t0 = pofa_run_now();
 	int64_t ckpt = r->rc.checkpoint_interval;
 	if (ckpt % r->rc.log_interval)  /* checkpoints sit on log boundaries */
 		ckpt += r->rc.log_interval - ckpt % r->rc.log_interval;
@@ -736,9 +584,9 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		if (prune_if_due(c, err))
 			return pofa_stage_fail(c, err);
 		int bn = next_batch(c);
-		pofa_batch b = { .B = bn, .T = c->s.seq, .input_ids = c->ids, .token_type_ids = c->types,
-		                 .attention_mask = c->mask, .mlm_labels = c->lab, .labels = c->lab,
-		                 .start_positions = c->st, .end_positions = c->en };
+		pofa_batch b = { .B = bn, .T = c->s.seq, .input_ids = c->d.ids, .token_type_ids = c->d.types,
+		                 .attention_mask = c->d.mask, .mlm_labels = c->d.lab, .labels = c->d.lab,
+		                 .start_positions = c->d.st, .end_positions = c->d.en };
 		step_losses l;
 		if (step_grads(c, &b, &l, err))
 			return pofa_stage_fail(c, err);
@@ -759,7 +607,7 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 			int stop;
 			if (pofa_evaluate_dev(c, err))
 				return pofa_stage_fail(c, err);
-			if (c->stop_asked)   /* during the evaluation: stopped as at a step */
+			if (c->ev.stop_asked)   /* during the evaluation: stopped as at a step */
 				return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
 			if (select_model(c, &stop, err))
 				return pofa_stage_fail(c, err);
@@ -778,13 +626,13 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 	int stop;
 	if (!stopped_early && pofa_evaluate_dev(c, err))
 		return pofa_stage_fail(c, err);
-	if (c->stop_asked)   /* during the last evaluation: a resume evaluates again */
+	if (c->ev.stop_asked)   /* during the last evaluation: a resume evaluates again */
 		return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
 	if (!stopped_early && select_model(c, &stop, err))
 		return pofa_stage_fail(c, err);
-	if (c->s.select_best && c->has_best) {
+	if (c->s.select_best && c->sel.has_best) {
 		pofa_run_log(r, c->i, POFA_EV_LOG, "%s: the model kept is step %lld's (select = best)", c->s.name,
-		             (long long)c->best_step);
+		             (long long)c->sel.best_step);
 		return c->status ? c->status : POFA_STAGE_DONE;
 	}
 	if (save_stage(c, err))

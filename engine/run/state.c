@@ -292,19 +292,19 @@ static int write_manifest(stage_ctx *c, const char *dir, pofa_err *err)
 	cJSON_AddNumberToObject(o, "cursor", (double)cursor);
 	/* the metrics interval under way, so the next row is the same */
 	cJSON *iv = cJSON_AddObjectToObject(o, "interval");
-	cJSON_AddNumberToObject(iv, "task", c->sum_task);
-	cJSON_AddNumberToObject(iv, "kd", c->sum_kd);
-	cJSON_AddNumberToObject(iv, "total", c->sum_total);
-	cJSON_AddNumberToObject(iv, "teacher", c->sum_teacher);
-	cJSON_AddNumberToObject(iv, "grad_norm", c->sum_gn);
-	cJSON_AddNumberToObject(iv, "steps", (double)c->nsum);
-	cJSON_AddNumberToObject(iv, "tokens", c->tokens);
-	cJSON_AddNumberToObject(o, "last_target", c->last_target);
-	if (c->has_best) {   /* model selection so far */
+	cJSON_AddNumberToObject(iv, "task", c->sums.task);
+	cJSON_AddNumberToObject(iv, "kd", c->sums.kd);
+	cJSON_AddNumberToObject(iv, "total", c->sums.total);
+	cJSON_AddNumberToObject(iv, "teacher", c->sums.teacher);
+	cJSON_AddNumberToObject(iv, "grad_norm", c->sums.gn);
+	cJSON_AddNumberToObject(iv, "steps", (double)c->sums.n);
+	cJSON_AddNumberToObject(iv, "tokens", c->sums.tokens);
+	cJSON_AddNumberToObject(o, "last_target", c->pr.last_target);
+	if (c->sel.has_best) {   /* model selection so far */
 		cJSON *b = cJSON_AddObjectToObject(o, "best");
-		cJSON_AddNumberToObject(b, "score", c->best_score);
-		cJSON_AddNumberToObject(b, "step", (double)c->best_step);
-		cJSON_AddNumberToObject(b, "since", (double)c->since_best);
+		cJSON_AddNumberToObject(b, "score", c->sel.best_score);
+		cJSON_AddNumberToObject(b, "step", (double)c->sel.best_step);
+		cJSON_AddNumberToObject(b, "since", (double)c->sel.since_best);
 	}
 	cJSON *fl = cJSON_AddArrayToObject(o, "files");
 	int rc = POFA_OK;
@@ -437,24 +437,24 @@ static int read_manifest(stage_ctx *c, const char *dir, long *epoch, long *curso
 	const cJSON *iv = cJSON_GetObjectItemCaseSensitive(o, "interval");
 	if (!rc && !cJSON_IsObject(iv))
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"interval\" missing", path);
-	if (!rc && !(rc = jdbl(iv, "task", &c->sum_task, path, err)) && !(rc = jdbl(iv, "kd", &c->sum_kd, path, err)) &&
-	    !(rc = jdbl(iv, "total", &c->sum_total, path, err)) &&
-	    !(rc = jdbl(iv, "teacher", &c->sum_teacher, path, err)) &&
-	    !(rc = jdbl(iv, "grad_norm", &c->sum_gn, path, err)) && !(rc = jdbl(iv, "tokens", &c->tokens, path, err)) &&
+	if (!rc && !(rc = jdbl(iv, "task", &c->sums.task, path, err)) && !(rc = jdbl(iv, "kd", &c->sums.kd, path, err)) &&
+	    !(rc = jdbl(iv, "total", &c->sums.total, path, err)) &&
+	    !(rc = jdbl(iv, "teacher", &c->sums.teacher, path, err)) &&
+	    !(rc = jdbl(iv, "grad_norm", &c->sums.gn, path, err)) && !(rc = jdbl(iv, "tokens", &c->sums.tokens, path, err)) &&
 	    !(rc = jint(iv, "steps", 0, c->r->rc.log_interval, &n, path, err)))
-		c->nsum = (long)n;
+		c->sums.n = (long)n;
 	if (!rc)
-		rc = jdbl(o, "last_target", &c->last_target, path, err);
+		rc = jdbl(o, "last_target", &c->pr.last_target, path, err);
 	const cJSON *best = cJSON_GetObjectItemCaseSensitive(o, "best");
 	if (!rc && best) {
 		int64_t bs = 0, since = 0;
 		if (!cJSON_IsObject(best))
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"best\" is not an object", path);
-		if (!rc && !(rc = jdbl(best, "score", &c->best_score, path, err)) &&
+		if (!rc && !(rc = jdbl(best, "score", &c->sel.best_score, path, err)) &&
 		    !(rc = jint(best, "step", 0, step, &bs, path, err)) && !(rc = jint(best, "since", 0, step, &since, path, err))) {
-			c->has_best = 1;
-			c->best_step = bs;
-			c->since_best = since;
+			c->sel.has_best = 1;
+			c->sel.best_step = bs;
+			c->sel.since_best = since;
 		}
 	}
 	/* every file the stage needs, of the size and CRC-32 recorded */
@@ -512,7 +512,7 @@ int pofa_restore(stage_ctx *c, pofa_err *err)
 	snprintf(path, sizeof path, "%s/qat.safetensors", dir);
 	if (!rc && pofa_model_qat(c->m))
 		rc = pofa_model_qat_load(c->m, path, err);
-	long ntrain = c->has_mlm ? c->mlm.ntrain : c->train.n;
+	long ntrain = c->d.has_mlm ? c->d.mlm.ntrain : c->d.train.n;
 	if (!rc && cursor > ntrain)
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s/manifest.json: data position %ld is past the %ld training "
 		                "examples", dir, cursor, ntrain);
@@ -520,11 +520,11 @@ int pofa_restore(stage_ctx *c, pofa_err *err)
 		return pofa_error(err, POFA_ERR_INPUT, "cannot resume stage %s: %s", c->s.name, err->msg);
 	c->step = r->start_step;
 	r->step_now = c->step;
-	if (c->has_mlm) {
-		pofa_mlm_seek(&c->mlm, epoch, cursor);
+	if (c->d.has_mlm) {
+		pofa_mlm_seek(&c->d.mlm, epoch, cursor);
 	} else {
-		c->epoch = epoch;
-		c->cursor = cursor;
+		c->d.epoch = epoch;
+		c->d.cursor = cursor;
 		pofa_stage_order(c);
 	}
 	pofa_run_log(r, c->i, POFA_EV_LOG, "resumed at step %lld from %s", (long long)c->step, dir);

@@ -1,6 +1,6 @@
 /* cmd_eval.c - pofa eval: a model directory on a task's file. */
 #include "tui/cli.h"
-#include "engine/run/eval.h"
+#include "engine/eval/eval.h"
 #include "engine/model/folder.h"
 
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* cmd_run.c - pofa run: a recipe, headless (CSV logs and a progress line). */
 #include "tui/cli.h"
 #include "engine/run/driver.h"
-#include "engine/run/dist.h"
+#include "engine/dist/dist.h"
 #include "tui/work/state.h"
 #include "tui/work/tui.h"
 

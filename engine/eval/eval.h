@@ -2,8 +2,8 @@
  * eval.h - evaluation: a model over a tokenized split in batches, with the
  * task's metrics, its mean loss and, when asked, one CSV row per example.
  */
-#ifndef POFA_RUN_EVAL_H
-#define POFA_RUN_EVAL_H
+#ifndef POFA_EVAL_H
+#define POFA_EVAL_H
 
 #include "data/task/taskset.h"
 #include "engine/infer/infer.h"

@@ -1,5 +1,5 @@
 /* dist.c - data-parallel training with Open MPI (see dist.h). */
-#include "engine/run/dist.h"
+#include "engine/dist/dist.h"
 
 #include <pthread.h>
 #include <stdio.h>

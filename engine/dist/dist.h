@@ -9,8 +9,8 @@
  * same on every rank. Rank 0 alone writes the run's files. Built without
  * MPI, or run without mpirun, there is one rank and these are no-ops.
  */
-#ifndef POFA_RUN_DIST_H
-#define POFA_RUN_DIST_H
+#ifndef POFA_DIST_H
+#define POFA_DIST_H
 
 #include <stddef.h>
 #include <stdint.h>
