@@ -59,7 +59,7 @@ head -100 "$tmp/demo/vocab.txt" > "$tmp/v/vocab.txt"
 expect 2 "eval: a vocabulary of another size" "vocab.txt has 100 tokens, but $tmp/v/config.json says vocab_size 2048" \
 	-- "$POFA" eval --model "$tmp/v" --task tsv --data "$tmp/t.tsv"
 expect 2 "eval: --seq past the model's positions is clamped, and said" \
-	"--seq 256 is more than $tmp/demo has positions; using 128" \
+	"sequence length 256 is more than $tmp/demo has positions; using 128" \
 	-- "$POFA" eval --model "$tmp/demo" --task tsv --data "$tmp/t.tsv" --seq 256
 
 

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Man pages: mandoc -Tlint must report no warning, and every command in an
+# Man pages: mandoc -Tlint must report no warning, every key of the recipe
+# key table is in pofa-recipe(5), and every command in an
 # EXAMPLES section's literal blocks must run with status 0. The examples run
 # as written, in a scratch folder that holds a small slice of the data at
 # gen/data and the recipes; their /tmp/pofa-* paths are moved into it.
@@ -25,4 +26,12 @@ for page in man/*.[15]; do
 		fi
 	done < "$tmp/examples"
 done
+# every key the recipe loader takes (its key table) is documented
+"$POFA" recipe --keys > "$tmp/keys" 2>&1 || { cat "$tmp/keys"; bad "pofa recipe --keys"; }
+nk=0
+for k in $(awk '/^  [a-z_]+ /{ print $1 }' "$tmp/keys" | sort -u); do
+	nk=$((nk + 1))
+	grep -q "Cm $k\b" man/pofa-recipe.5 || bad "pofa-recipe(5) does not document the key $k"
+done
+[ "$nk" -ge 50 ] && ok "pofa-recipe(5) documents all $nk keys of pofa recipe --keys" || bad "only $nk keys listed"
 [ "$fails" -eq 0 ]

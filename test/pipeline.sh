@@ -244,6 +244,35 @@ grep -q '"model_max_length":[[:space:]]*32' "$tmp/a/transfer/tokenizer_config.js
 	|| { cat "$tmp/e5"; bad "pofa eval --model alone (expected \"$a1\", got \"$a2\")"; }
 grep -q "^per class (predicts [0-9] of 2 classes)" "$tmp/e5" && grep -q "^  1 (positive)" "$tmp/e5" \
 	&& ok "pofa eval prints per class" || { cat "$tmp/e5"; bad "pofa eval per class"; }
+# one evaluator: pofa eval --split test of the model's own task gives the
+# eval stage's test figures for it (accuracy and loss), and an eval stage
+# naming a model folder gives pofa eval's dev figures
+"$POFA" eval --model "$tmp/a/transfer" --split test > "$tmp/e10" 2>&1 \
+	&& t1=$(sed -n 's/.*on .*wn-pair\/test.tsv (\([0-9]*\) examples.* accuracy \([0-9.]*\).*, loss \([0-9.]*\)/\2 \3/p' "$tmp/e10") \
+	&& t2=$(awk -F, '$2 == "\"check\"" && $3 == "\"transfer\"" && $6 == "\"test\"" && $7 == "\"accuracy\"" \
+		{ printf "%.2f %.4f", $8, $9 }' "$tmp/a/eval.csv") && [ -n "$t1" ] && [ "$t1" = "$t2" ] \
+	&& ok "pofa eval --split test: the test file of training.json, the eval stage's figure ($t1)" \
+	|| { cat "$tmp/e10"; bad "pofa eval --split test (expected the eval stage's \"$t2\", got \"$t1\")"; }
+mkdir -p "$tmp/ef/models" && cp -r "$tmp/a/transfer" "$tmp/ef/models/sparse-pair"
+cat > "$tmp/ef/e.ini" <<INI
+[run]
+name = ef
+threads = 2
+[data]
+dir = $tmp/data
+[stage e]
+kind = eval
+models = models/sparse-pair
+task = wn-pair
+seq = 32
+INI
+"$POFA" run --headless "$tmp/ef/e.ini" --out "$tmp/ef/run" > "$tmp/ef.log" 2>&1 \
+	&& d1=$(sed -n 's/.* accuracy \([0-9.]*\).*, loss \([0-9.]*\)/\1 \2/p' "$tmp/e5" | head -1) \
+	&& d2=$(awk -F, '$2 == "\"e\"" && $3 == "\"models/sparse-pair\"" && $6 == "\"dev\"" && $7 == "\"accuracy\"" \
+		{ printf "%.2f %.4f", $8, $9 }' "$tmp/ef/run/eval.csv") && [ -n "$d1" ] && [ "$d1" = "$d2" ] \
+	&& grep -q "models = $tmp/ef/models/sparse-pair" "$tmp/ef/run/recipe.ini" \
+	&& ok "an eval stage of a model folder: pofa eval's figure ($d2), the folder resolved in recipe.ini" \
+	|| { cat "$tmp/ef.log"; cat "$tmp/ef/run/eval.csv"; bad "eval stage of a model folder (pofa eval \"$d1\", stage \"$d2\")"; }
 # the positive label, chosen: the other class's F1
 "$POFA" eval --model "$tmp/a/transfer" --positive 0 > "$tmp/e8" 2>&1 && grep -q "^  0 (positive)" "$tmp/e8" \
 	&& f0=$(sed -n 's/.* f1 \([0-9.]*\).*/\1/p' "$tmp/e8") \

@@ -117,7 +117,7 @@ static void test_errors(void **st)
 	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 10\neval_interval = 2\nmetric = exact_match\n",
 	             NULL, 0, "metric = exact_match: a classification task has accuracy");
 	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 10\neval_interval = 2\nselect = first\n",
-	             NULL, 0, "6: select = first: want best");
+	             NULL, 0, "6: select = first: want last or best");
 	/* both: an error at the later of the two lines, not "steps wins" */
 	expect_error("[stage a]\nkind = mlm\nsteps = 10\nepochs = 2\n", NULL, 0,
 	             "4: stage a: steps and epochs both set; keep one");
@@ -322,6 +322,95 @@ static void test_declared_tasks(void **st)
 	             "(/no/such/model/config.json not found)");
 }
 
+/* the key table: every default a stage or a recipe starts with is the
+ * table's (the value of a key written as its default changes nothing), and
+ * the pruning method is a key of it */
+static void test_key_table(void **st)
+{
+	(void)st;
+	pofa_stage a, b;
+	pofa_stage_defaults(&a);
+	int ndef = 0;
+	for (int i = 0; i < pofa_recipe_nkeys; i++) {
+		const pofa_recipe_key *k = &pofa_recipe_keys[i];
+		assert_non_null(k->help);
+		char takes[200], why[200];
+		pofa_recipe_key_takes(k, takes, sizeof takes);
+		assert_true(takes[0] != 0);
+		if (!k->def || !(k->where & (POFA_IN_STAGE | POFA_IN_TASK)))
+			continue;
+		/* setting the default over the defaults leaves the stage as it was */
+		b = a;
+		if (pofa_recipe_key_set(k, &b, NULL, k->def, why, sizeof why))
+			fail_msg("%s = %s: %s", k->name, k->def, why);
+		if (memcmp(&a, &b, sizeof a))
+			fail_msg("%s's default %s is not what pofa_stage_defaults sets", k->name, k->def);
+		ndef++;
+	}
+	assert_true(ndef >= 25);
+	assert_int_equal(a.batch, 32);
+	assert_true(a.final_sparsity == 0.9f);
+	assert_int_equal(a.method, POFA_PRUNE_MAGNITUDE);
+	assert_string_equal(a.splits, "dev");
+	pofa_recipe r;
+	memset(&r, 0, sizeof r);
+	pofa_recipe_defaults(&r);
+	assert_int_equal(r.log_interval, 10);
+	assert_int_equal(r.checkpoint_interval, 200);
+	assert_string_equal(r.data_dir, "gen/data");
+	assert_string_equal(r.overlap, "auto");
+	/* a key is found in its own sections only */
+	assert_non_null(pofa_recipe_key_find(POFA_IN_STAGE, "final_sparsity"));
+	assert_null(pofa_recipe_key_find(POFA_IN_RUN, "final_sparsity"));
+	assert_null(pofa_recipe_key_find(POFA_IN_TASK, "kind"));
+	assert_non_null(pofa_recipe_key_find(POFA_IN_TASK, "train_file"));
+	/* method: validated against the pruning-method table */
+	write_recipe("[stage a]\nkind = prune\nsteps = 10\nmethod = magnitude\n");
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &r, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(r.stages[0].method, POFA_PRUNE_MAGNITUDE);
+	assert_int_equal(pofa_stage_gmp(&r.stages[0], 10).method, POFA_PRUNE_MAGNITUDE);
+	pofa_recipe_free(&r);
+	expect_error("[stage a]\nkind = prune\nsteps = 10\nmethod = fisher\n", NULL, 0, "4: method = fisher: want magnitude");
+	const char *sm[] = { "a.method=random" };
+	expect_error("[stage a]\nkind = prune\nsteps = 10\n", sm, 1, "--set method=random: want magnitude");
+}
+
+/* an eval stage's models: earlier stages or model folders, the folders
+ * written resolved into the recipe as run */
+static void test_eval_models(void **st)
+{
+	(void)st;
+	char dir[600], cfg[700];
+	fx_path(dir, sizeof dir, "m/dense");
+	mkdir(fx_path(cfg, sizeof cfg, "m"), 0755);
+	mkdir(dir, 0755);
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	fx_spit_str(cfg, "{}");
+	write_recipe("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\n"
+	             "[stage e]\nkind = eval\ntask = wn-pair\nmodels = a, m/dense\n");
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &r, &err))
+		fail_msg("%s", err.msg);
+	char want[1300];
+	snprintf(want, sizeof want, "a, %s", dir);
+	assert_string_equal(r.stages[1].models, want);
+	assert_non_null(strstr(r.text, want));
+	char refs[4][1024], name[48];
+	assert_int_equal(pofa_stage_model_refs(&r.stages[1], refs, 4), 2);
+	assert_string_equal(refs[1], dir);
+	pofa_model_ref_name(refs[1], name, sizeof name);
+	assert_string_equal(name, "m/dense");
+	pofa_model_ref_name(refs[0], name, sizeof name);
+	assert_string_equal(name, "a");
+	pofa_recipe_free(&r);
+	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\n"
+	             "[stage e]\nkind = eval\ntask = wn-pair\nmodels = a, m/none\n", NULL, 0,
+	             "models names m/none, which is no stage of this recipe and no model folder");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_stage_check),
 		cmocka_unit_test(test_section_names),
 		cmocka_unit_test(test_run_name_and_duplicates),
+		cmocka_unit_test(test_key_table),
+		cmocka_unit_test(test_eval_models),
 	};
 	return cmocka_run_group_tests_name("recipe", tests, setup, teardown);
 }

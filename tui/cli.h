@@ -19,6 +19,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_recipe(int argc, char **argv);
 int cmd_bench_infer(int argc, char **argv); /* pofa bench infer (bench_infer.c) */
 
 /* Parses an integer option in [lo, hi]; on error prints a usage error. */

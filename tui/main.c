@@ -28,10 +28,15 @@ static const char usage[] =
 	"                      leaving CSV logs, models, report.md and report.html\n"
 	"                      in DIR (default runs/NAME); --resume continues a run.\n"
 	"                      On a terminal: the workbench (? for its keys)\n"
-	"  eval --model DIR [--task TASK --data FILE] [--predictions FILE]\n"
-	"                      evaluate a model directory on a task file: metrics,\n"
-	"                      mean loss, per class; optional per-example CSV.\n"
-	"                      A model pofa trained names its task (training.json)\n"
+	"  eval --model DIR [--split dev|test|train | --task TASK --data FILE]\n"
+	"       [--predictions FILE]\n"
+	"                      evaluate model directories on a task's split (the\n"
+	"                      one evaluator eval stages use): metrics, mean loss,\n"
+	"                      per class, speed; optional per-example CSV. A model\n"
+	"                      pofa trained names its task (training.json)\n"
+	"  recipe --keys [SECTION] | --check RECIPE [--set SECTION.KEY=VALUE]...\n"
+	"                      every key a recipe takes (type, default, help), or\n"
+	"                      a recipe checked without running it\n"
 	"  report RUN_DIR      (re)write a run's report.md and report.html\n"
 	"  predict --model DIR [FILE] [--csv] [--top K] [--batch N] [--threads N]\n"
 	"                      a model on text lines (a tab between a pair's texts):\n"
@@ -85,6 +90,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "eval", cmd_eval },
 	{ "report", cmd_report },
+	{ "recipe", cmd_recipe },
 	{ "export", cmd_export },
 	{ "predict", cmd_predict },
 	{ "train-demo", cmd_train_demo },
@@ -94,11 +100,6 @@ static const struct {
 	{ "vocab", cmd_vocab },
 	{ "tokenize", cmd_tokenize },
 };
-
-
-
-
-
 
 /* OpenBLAS picks its kernels when it loads, by a CPU table that may not
  * know this CPU (then it runs SSE3 kernels); where its choice is older than

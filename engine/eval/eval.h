@@ -1,6 +1,8 @@
 /*
  * eval.h - evaluation: a model over a tokenized split in batches, with the
- * task's metrics, its mean loss and, when asked, one CSV row per example.
+ * task's metrics, its mean loss and, when asked, one CSV row per example
+ * (pofa_evaluate); and the one evaluator of model folders that pofa eval
+ * and eval stages share (pofa_eval_model, pofa_eval_models).
  */
 #ifndef POFA_EVAL_H
 #define POFA_EVAL_H
@@ -59,5 +61,49 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 /* Sequences a second of inf over up to `batches` batches of B of the
  * split (after one batch of warm-up), or -1 on error. */
 double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int batches, pofa_err *err);
+
+/* ---- model folders (models.c) ---------------------------------------------- */
+
+typedef struct pofa_eval_opts {
+	/* the task (format, columns, files); NULL: the model's own, from its
+	 * training.json */
+	const pofa_task_spec *task;
+	const char *split;          /* train, dev or test of the task (NULL: dev) */
+	const char *file;           /* a file instead of the split's */
+	int B, T, threads;          /* T 0: the length it was trained at, else its positions up to 128 */
+	long examples;              /* at most this many, taken evenly (0: all) */
+	int reference;              /* the training forward instead of the forward-only path */
+	const char *predictions;    /* a CSV row per example, or NULL */
+	int split_ranks;            /* data-parallel: each rank scores its share (pofa_scorer.split) */
+	int (*between)(void *arg, long done, long total);  /* as pofa_scorer's */
+	void (*note)(void *arg, const char *msg);           /* what was chosen for the user (may be NULL) */
+	void *arg;
+} pofa_eval_opts;
+
+typedef struct pofa_eval_report {
+	char model[1024];           /* the folder */
+	char file[1024];            /* the file evaluated */
+	int T;                      /* the sequence length used */
+	pofa_eval_result res;
+	pofa_labels labels;         /* the model's classes, in its order */
+	char summary[400];          /* the split as loaded: "path: N examples..." */
+	int int8, reference;        /* int8 weights; the training forward */
+	double sparsity;            /* of the model's prunable matrices */
+	pofa_infer_info info;       /* the forward-only model (has_info) */
+	int has_info;
+	char how[200];              /* "int8, avx512-vnni: 72 int8" */
+	double seq_per_s, dense_seq_per_s, speedup;   /* 0: not measured */
+} pofa_eval_report;
+
+/* One model folder on a task's split: its metrics, per class and confusion
+ * (res, labels), how it computed and its speed against the same model
+ * dense. Bad files, a model without the task's head, labels the model
+ * does not have: POFA_ERR_INPUT naming the file. */
+int pofa_eval_model(const char *dir, const pofa_eval_opts *o, pofa_eval_report *rep, pofa_err *err);
+void pofa_eval_report_free(pofa_eval_report *rep);
+/* Each of n folders in turn, its report to fn (a nonzero return stops the
+ * list); the first error stops it too. */
+int pofa_eval_models(const char *const *dirs, int n, const pofa_eval_opts *o,
+                     int (*fn)(void *arg, int k, const pofa_eval_report *rep), void *arg, pofa_err *err);
 
 #endif

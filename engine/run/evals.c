@@ -129,7 +129,54 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 	return POFA_OK;
 }
 
-/* an eval stage: each named model on the task's splits */
+/* a model of an eval stage's models: a stage of this run (its folder), or
+ * a model folder; and its name in the results */
+static void eval_target(const pofa_run *r, const char *ref, char *dir, size_t n, char *name, size_t nn)
+{
+	int mi = pofa_recipe_stage(&r->rc, ref);
+	if (mi >= 0)
+		pofa_run_stage_dir(r, mi, dir, n);
+	else
+		snprintf(dir, n, "%s", ref);
+	pofa_model_ref_name(ref, name, nn);
+}
+
+/* what an eval stage passes on to the evaluator's notes: the run's log */
+static void eval_note(void *arg, const char *msg)
+{
+	stage_ctx *c = arg;
+	pofa_run_log(c->r, c->i, POFA_EV_LOG, "%s", msg);
+}
+
+/* one model's results on one split, as events: a row of eval.csv a metric,
+ * then the classes */
+static void emit_eval(stage_ctx *c, const char *name, const char *split, const pofa_eval_report *rep)
+{
+	pofa_run *r = c->r;
+	const pofa_stage *s = &c->s;
+	const pofa_eval_result *res = &rep->res;
+	pofa_run_log(r, c->i, POFA_EV_LOG, "%s", rep->summary);
+	pofa_run_log(r, c->i, POFA_EV_LOG, "%s on %s %s: %.1f sequences/s (%s), dense %.1f: %.2fx", name,
+	             s->task.name, split, rep->seq_per_s, rep->how, rep->dense_seq_per_s, rep->speedup);
+	for (int k = 0; k < res->n; k++) {
+		pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
+		snprintf(e.model, sizeof e.model, "%s", name);
+		snprintf(e.task, sizeof e.task, "%s", s->task.name);
+		snprintf(e.split, sizeof e.split, "%s", split);
+		snprintf(e.metric, sizeof e.metric, "%s", res->m[k].name);
+		e.value = res->m[k].value;
+		e.loss = res->loss;
+		e.seq_per_s = rep->seq_per_s;
+		e.speedup = rep->speedup;
+		e.sparsity = rep->sparsity;
+		snprintf(e.text, sizeof e.text, "%s", rep->how);
+		pofa_run_emit(r, &e);
+	}
+	emit_classes(r, c->i, 0, 0, res, &rep->labels, name, s->task.name, split);
+}
+
+/* an eval stage: each named model (a stage or a model folder) on the
+ * task's splits, through the one evaluator pofa eval uses */
 enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
@@ -137,107 +184,51 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 	pofa_event se = pofa_ev_new(POFA_EV_STAGE_START, c->i, r);
 	snprintf(se.text, sizeof se.text, "%s: eval of %s on %s (%s)", s->name, s->models, s->task.name, s->splits);
 	pofa_run_emit(r, &se);
-	char models[512], splits[64];
-	snprintf(models, sizeof models, "%s", s->models);
-	char *save1 = NULL, *save2 = NULL;
-	for (char *mn = strtok_r(models, ", ", &save1); mn; mn = strtok_r(NULL, ", ", &save1)) {
-		int mi = pofa_recipe_stage(&r->rc, mn);
-		char dir[1200], path[1300];
-		pofa_run_stage_dir(r, mi, dir, sizeof dir);
-		/* each model's own labels, in its order: no train split needed */
-		if (pofa_task_head(&s->task) == POFA_HEAD_CLS && pofa_model_dir_labels(dir, &c->d.labels, err) <= 0) {
-			if (err->status == POFA_OK)
-				pofa_error(err, POFA_ERR_INPUT, "%s: no classifier to evaluate on %s", dir, s->task.name);
-			return pofa_stage_fail(c, err);
-		}
-		c->m = pofa_stage_model(c, pofa_task_head(&s->task), POFA_MODEL_INFER, mi, c->d.labels.n, err);
-		if (!c->m)
-			return pofa_stage_fail(c, err);
-		/* the forward-only path: packed by the model's zeros, int8 where a
-		 * qat stage left int8 weights; and the dense product, for the speed-up */
-		snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
-		int has8 = access(path, R_OK) == 0;
-		pofa_st_file q8;
-		if (has8 && pofa_st_open(&q8, path, err))
-			return pofa_stage_fail(c, err);
-		pofa_infer_opts io = { .maxB = s->batch, .maxT = s->seq, .threads = r->threads,
-		                       .int8 = has8 ? POFA_INT8_ON : POFA_INT8_OFF, .force_fmt = -1, .cpu = -1 };
-		pofa_infer *fast = pofa_infer_from_model(c->m, has8 ? &q8 : NULL, &io, err);
-		if (has8)
-			pofa_st_close(&q8);
-		io.int8 = POFA_INT8_OFF;
-		io.force_fmt = POFA_LIN_DENSE;
-		pofa_infer *dense = fast ? pofa_infer_from_model(c->m, NULL, &io, err) : NULL;
-		double sparsity = pofa_model_sparsity(c->m);
-		pofa_model_free(c->m);
-		c->m = NULL;
-		if (!dense) {
-			pofa_infer_free(fast);
-			return pofa_stage_fail(c, err);
-		}
-		pofa_infer_info info;
-		pofa_infer_describe(fast, &info);
-		char how[200];
-		int off = snprintf(how, sizeof how, "%s, %s:", has8 ? "int8" : "float32", pofa_cpu_path_names[info.path]);
-		for (int f = 0; f < POFA_LINEAR_FMT_COUNT; f++)
-			if (info.linears[f] && off < (int)sizeof how)
-				off += snprintf(how + off, sizeof how - (size_t)off, " %d %s", info.linears[f],
-				                pofa_linear_fmt_names[f]);
-		pofa_scorer sc = { .infer = fast, .between = pofa_eval_poll, .arg = c, .split = 1 };
-		int failed = 0;
+	char (*refs)[1024] = calloc(32, sizeof *refs), splits[sizeof s->splits];
+	pofa_eval_report *rep = calloc(1, sizeof *rep);
+	if (!rep || !refs) {
+		free(refs);
+		free(rep);
+		return pofa_error(err, POFA_ERR_RUN, "out of memory"), pofa_stage_fail(c, err);
+	}
+	int nrefs = pofa_stage_model_refs(s, refs, 32), failed = 0;
+	char *save = NULL;
+	for (int k = 0; k < nrefs && !failed; k++) {
+		char dir[1200], name[48];
+		eval_target(r, refs[k], dir, sizeof dir, name, sizeof name);
 		snprintf(splits, sizeof splits, "%s", s->splits);
-		for (char *sp = strtok_r(splits, ", ", &save2); sp && !failed; sp = strtok_r(NULL, ", ", &save2)) {
+		for (char *sp = strtok_r(splits, ", ", &save); sp; sp = strtok_r(NULL, ", ", &save)) {
 			const char *file = !strcmp(sp, "train") ? s->task.train : !strcmp(sp, "dev") ? s->task.dev
 			                   : s->task.test;
 			if (!file[0]) {
 				pofa_run_log(r, c->i, POFA_EV_LOG, "task %s has no %s split", s->task.name, sp);
 				continue;
 			}
-			pofa_taskset ts;
-			pofa_eval_result res;
-			double dense_sps = -1.0;
-			snprintf(c->ev.what, sizeof c->ev.what, "%s: %s on %s %s", s->name, mn, s->task.name, sp);
-			if (pofa_taskset_load(&s->task, file, r->tk, s->seq, &c->d.labels, &ts, err) ||
-			    pofa_taskset_sample(&ts, s->eval_examples, err) ||
-			    pofa_evaluate(&sc, &ts, &c->d.labels, s->batch, NULL, &res, err) ||
-			    (!res.stopped && (dense_sps = pofa_eval_throughput(dense, &ts, s->batch, 8, err)) < 0.0)) {
-				pofa_taskset_free(&ts);
+			snprintf(c->ev.what, sizeof c->ev.what, "%s: %s on %s %s", s->name, name, s->task.name, sp);
+			pofa_eval_opts o = { .task = &s->task, .split = sp, .B = s->batch, .T = s->seq, .threads = r->threads,
+			                     .examples = (long)s->eval_examples, .split_ranks = 1, .between = pofa_eval_poll,
+			                     .note = eval_note, .arg = c };
+			if (pofa_eval_model(dir, &o, rep, err)) {
 				failed = 1;
 				break;
 			}
-			if (res.stopped) {   /* stop or skip asked during it */
-				pofa_taskset_free(&ts);
+			if (!rep->res.stopped)   /* else a stop or skip asked during it */
+				emit_eval(c, name, sp, rep);
+			pofa_eval_report_free(rep);
+			if (c->ev.skip_asked || c->ev.stop_asked)
 				break;
-			}
-			pofa_run_log(r, c->i, POFA_EV_LOG, "%s", ts.summary);
-			pofa_taskset_free(&ts);
-			double sps = res.forward_s > 0.0 ? res.sequences / res.forward_s : 0.0;
-			pofa_run_log(r, c->i, POFA_EV_LOG, "%s on %s %s: %.1f sequences/s (%s), dense %.1f: %.2fx", mn,
-			             s->task.name, sp, sps, how, dense_sps, dense_sps > 0.0 ? sps / dense_sps : 0.0);
-			for (int k = 0; k < res.n; k++) {
-				pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
-				snprintf(e.model, sizeof e.model, "%s", mn);
-				snprintf(e.task, sizeof e.task, "%s", s->task.name);
-				snprintf(e.split, sizeof e.split, "%s", sp);
-				snprintf(e.metric, sizeof e.metric, "%s", res.m[k].name);
-				e.value = res.m[k].value;
-				e.loss = res.loss;
-				e.seq_per_s = sps;
-				e.speedup = dense_sps > 0.0 ? sps / dense_sps : 0.0;
-				e.sparsity = sparsity;
-				snprintf(e.text, sizeof e.text, "%s", how);
-				pofa_run_emit(r, &e);
-			}
-			emit_classes(r, c->i, 0, 0, &res, &c->d.labels, mn, s->task.name, sp);
 		}
-		pofa_infer_free(fast);
-		pofa_infer_free(dense);
-		if (failed)
-			return pofa_stage_fail(c, err);
-		if (c->ev.skip_asked)
-			return POFA_STAGE_SKIPPED;
-		if (c->ev.stop_asked)   /* a resume runs the eval stage again */
-			return pofa_state_write(r, c->i, 0, NULL, err) ? pofa_stage_fail(c, err) : POFA_STAGE_STOPPED;
+		if (c->ev.skip_asked || c->ev.stop_asked)
+			break;
 	}
+	pofa_eval_report_free(rep);
+	free(rep);
+	free(refs);
+	if (failed)
+		return pofa_stage_fail(c, err);
+	if (c->ev.skip_asked)
+		return POFA_STAGE_SKIPPED;
+	if (c->ev.stop_asked)   /* a resume runs the eval stage again */
+		return pofa_state_write(r, c->i, 0, NULL, err) ? pofa_stage_fail(c, err) : POFA_STAGE_STOPPED;
 	return POFA_STAGE_DONE;
 }

@@ -98,7 +98,7 @@ typedef struct stage_select {
 /* an evaluation under way: what it is, its last progress event, and a
  * stop or skip asked during it */
 typedef struct eval_ctl {
-	char what[160];
+	char what[256];
 	double t_last;
 	int stop_asked, skip_asked;
 } eval_ctl;

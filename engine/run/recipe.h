@@ -63,6 +63,7 @@ typedef struct pofa_stage {
 	double start, end, every, freeze;   /* steps, or fractions of the steps when < 1 */
 	enum pofa_pattern pattern;
 	int block, nm_n, nm_m, global;
+	int method;               /* a row of pofa_prune_methods */
 	int lock;
 	int per_channel;
 	/* masked-LM data */
@@ -71,7 +72,7 @@ typedef struct pofa_stage {
 	/* task */
 	pofa_task_spec task;
 	/* eval */
-	char models[512];         /* comma-separated stage names */
+	char models[2048];        /* comma-separated: stage names or model folders (resolved) */
 	char splits[64];
 	char reference[48];       /* % of this model in the report */
 } pofa_stage;
@@ -96,6 +97,55 @@ typedef struct pofa_recipe {
 
 int pofa_recipe_load(const char *path, const char *const *overrides, int nover, pofa_recipe *r,
                      pofa_err *err);
+
+/* ---- the keys (recipe_keys.c) -------------------------------------------- *
+ * One table, as tmux's options-table: every key of every section with its
+ * type, range or choices, default and a line of help. Parsing, --set, the
+ * defaults, range checks and pofa recipe --keys all come from it. */
+enum pofa_key_type {
+	POFA_KEY_INT, POFA_KEY_I64, POFA_KEY_DBL, POFA_KEY_FLT,
+	POFA_KEY_STEPS,           /* whole steps, or below 1 a fraction of the stage's steps */
+	POFA_KEY_BOOL,            /* yes/no, true/false, on/off, 1/0 */
+	POFA_KEY_STR,             /* text */
+	POFA_KEY_PATH,            /* a file or folder: relative ones from the recipe's folder */
+	POFA_KEY_CHOICE,          /* one of choices (|-separated), stored as its index */
+	POFA_KEY_WORD,            /* one of choices, stored as text */
+	POFA_KEY_SPECIAL,         /* parsed by its own function */
+	POFA_KEY_TYPE_COUNT
+};
+enum pofa_key_where {         /* the sections a key belongs to */
+	POFA_IN_RUN = 1, POFA_IN_MODEL = 2, POFA_IN_DATA = 4, POFA_IN_STAGE = 8, POFA_IN_TASK = 16
+};
+typedef struct pofa_recipe_key {
+	const char *name;
+	unsigned where;           /* enum pofa_key_where bits */
+	enum pofa_key_type type;
+	size_t off, size;         /* into pofa_recipe (run, model, data) or pofa_stage (stage, task) */
+	double lo, hi;            /* numbers: the range */
+	const char *choices;      /* CHOICE, WORD: "linear|constant|rewind" */
+	const char *def;          /* the default as a recipe writes it; NULL: none, or worked out (help says) */
+	const char *help;         /* one line */
+	/* SPECIAL: v into base (r: the recipe so far); 0, or -1 with what is wanted in why */
+	int (*parse)(void *base, const pofa_recipe *r, const char *v, char *why, size_t n);
+} pofa_recipe_key;
+extern const pofa_recipe_key pofa_recipe_keys[];
+extern const int pofa_recipe_nkeys;
+/* the key of a section kind (POFA_IN_...) by name, or NULL */
+const pofa_recipe_key *pofa_recipe_key_find(unsigned where, const char *name);
+/* sets base's field from v: 0, or -1 with what is wanted in why */
+int pofa_recipe_key_set(const pofa_recipe_key *k, void *base, const pofa_recipe *r, const char *v, char *why,
+                        size_t n);
+/* what a key takes, for the key list: "a whole number in [1, 64]", "yes or no" */
+void pofa_recipe_key_takes(const pofa_recipe_key *k, char *out, size_t n);
+/* the table's defaults into a stage (POFA_IN_STAGE and POFA_IN_TASK keys), or
+ * into the recipe's run, model and data keys */
+void pofa_stage_defaults(pofa_stage *s);
+void pofa_recipe_defaults(pofa_recipe *r);
+/* the name of an eval stage's model in results: a stage's name, or the
+ * last two parts of a folder */
+void pofa_model_ref_name(const char *ref, char *name, size_t n);
+/* an eval stage's models, each trimmed: up to cap into refs (each < 1024) */
+int pofa_stage_model_refs(const pofa_stage *s, char (*refs)[1024], int cap);
 void pofa_recipe_free(pofa_recipe *r);
 int pofa_recipe_stage(const pofa_recipe *r, const char *name);
 /* a run's or stage's name, which becomes a folder: letters, digits, - and

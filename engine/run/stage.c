@@ -199,7 +199,7 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 	/* masks: pruning, pattern lock, and QAT keeps the pattern too */
 	int lock = s->lock || s->kind == POFA_STAGE_QAT;
 	if (s->prune || lock) {
-		if (pofa_masks_init(&c->mk, c->m, err))
+		if (pofa_masks_init(&c->mk, c->m, err) || pofa_masks_set_method(&c->mk, s->method, err))
 			return err->status;
 		c->has_masks = 1;
 		if (lock) {
@@ -589,6 +589,9 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		                 .start_positions = c->d.st, .end_positions = c->d.en };
 		step_losses l;
 		if (step_grads(c, &b, &l, err))
+			return pofa_stage_fail(c, err);
+		/* the pruning method sees the step's gradients while its masks move */
+		if (c->has_masks && c->s.prune && c->step <= pofa_stage_ctx_gmp(c).freeze && pofa_masks_observe(&c->mk, err))
 			return pofa_stage_fail(c, err);
 		if (c->has_masks)
 			pofa_masks_grads(&c->mk);      /* pruned weights get no gradient */

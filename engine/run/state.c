@@ -6,7 +6,9 @@
  *   STAGE/checkpoint-STEP-SEQ/   one checkpoint: config.json,
  *                                model.safetensors, optimizer.safetensors,
  *                                masks.safetensors (pruned or locked
- *                                stages), qat.safetensors (QAT stages), and
+ *                                stages), qat.safetensors (QAT stages),
+ *                                pruner.safetensors (a pruning method's own
+ *                                state, where it keeps one), and
  *                                manifest.json: the step, the data position,
  *                                the partial metrics interval, and the size
  *                                and CRC-32 of every file
@@ -271,14 +273,20 @@ int pofa_state_read(pofa_run *r, int allow_changed_recipe, pofa_err *err)
 /* ---- checkpoints ------------------------------------------------------------------ */
 
 static const char *const ck_files[] = { "config.json", "model.safetensors", "optimizer.safetensors",
-	                                    "masks.safetensors", "qat.safetensors" };
-enum { CK_CONFIG, CK_MODEL, CK_OPTIM, CK_MASKS, CK_QAT, CK_COUNT };
+	                                    "masks.safetensors", "qat.safetensors", "pruner.safetensors" };
+enum { CK_CONFIG, CK_MODEL, CK_OPTIM, CK_MASKS, CK_QAT, CK_PRUNER, CK_COUNT };
 _Static_assert(POFA_ARRAY_LEN(ck_files) == CK_COUNT, "a name per checkpoint file");
+
+/* the pruning method's own state, when it keeps one */
+static int has_pruner(const stage_ctx *c)
+{
+	return c->has_masks && pofa_prune_methods[c->mk.method].save_state != NULL;
+}
 
 /* which files this stage's checkpoints hold */
 static int ck_has(const stage_ctx *c, int k)
 {
-	return k == CK_MASKS ? c->has_masks : k == CK_QAT ? pofa_model_qat(c->m) : 1;
+	return k == CK_MASKS ? c->has_masks : k == CK_QAT ? pofa_model_qat(c->m) : k == CK_PRUNER ? has_pruner(c) : 1;
 }
 
 static int write_manifest(stage_ctx *c, const char *dir, pofa_err *err)
@@ -382,6 +390,9 @@ int pofa_checkpoint(stage_ctx *c, pofa_err *err)
 	snprintf(path, sizeof path, "%s/qat.safetensors", tmp);
 	if (!rc && pofa_model_qat(c->m))
 		rc = pofa_model_qat_save(c->m, path, err);
+	snprintf(path, sizeof path, "%s/pruner.safetensors", tmp);
+	if (!rc && has_pruner(c))
+		rc = pofa_prune_methods[c->mk.method].save_state(&c->mk, path, err);
 	if (!rc)
 		rc = write_manifest(c, tmp, err);
 	/* 2. the folder into place; one of this name is a leftover that
@@ -512,6 +523,9 @@ int pofa_restore(stage_ctx *c, pofa_err *err)
 	snprintf(path, sizeof path, "%s/qat.safetensors", dir);
 	if (!rc && pofa_model_qat(c->m))
 		rc = pofa_model_qat_load(c->m, path, err);
+	snprintf(path, sizeof path, "%s/pruner.safetensors", dir);
+	if (!rc && has_pruner(c))
+		rc = pofa_prune_methods[c->mk.method].load_state(&c->mk, path, err);
 	long ntrain = c->d.has_mlm ? c->d.mlm.ntrain : c->d.train.n;
 	if (!rc && cursor > ntrain)
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s/manifest.json: data position %ld is past the %ld training "

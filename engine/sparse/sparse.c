@@ -24,6 +24,30 @@ int pofa_gmp_update_step(const pofa_gmp *g, int64_t t)
 	return (t - g->t0) % g->every == 0;
 }
 
+/* ---- pruning methods ------------------------------------------------------ */
+
+/* magnitude: |w|, the paper's (Zafrir et al., 2021) */
+static void magnitude_score(const pofa_masks *mk, const pofa_tensor *t, float *score)
+{
+	(void)mk;
+	for (int64_t j = 0; j < t->numel; j++)
+		score[j] = fabsf(t->data[j]);
+}
+
+const pofa_prune_method pofa_prune_methods[] = {
+	{ .name = "magnitude", .help = "the smallest |w| pruned (the paper's gradual magnitude pruning)",
+	  .score = magnitude_score },
+};
+_Static_assert(POFA_ARRAY_LEN(pofa_prune_methods) == POFA_PRUNE_METHOD_COUNT, "a row per pruning method");
+
+int pofa_prune_method_find(const char *name)
+{
+	for (int i = 0; i < POFA_PRUNE_METHOD_COUNT; i++)
+		if (!strcmp(pofa_prune_methods[i].name, name))
+			return i;
+	return -1;
+}
+
 /* ---- masks --------------------------------------------------------------- */
 
 int pofa_masks_init(pofa_masks *mk, pofa_model *m, pofa_err *err)
@@ -44,8 +68,27 @@ int pofa_masks_init(pofa_masks *mk, pofa_model *m, pofa_err *err)
 	return POFA_OK;
 }
 
+int pofa_masks_set_method(pofa_masks *mk, int method, pofa_err *err)
+{
+	if (method < 0 || method >= POFA_PRUNE_METHOD_COUNT)
+		return pofa_error(err, POFA_ERR_INPUT, "pruning method %d: no such method", method);
+	void (*release)(pofa_masks *) = pofa_prune_methods[mk->method].free_state;
+	if (method != mk->method && release)
+		release(mk);
+	mk->method = method;
+	return POFA_OK;
+}
+
+int pofa_masks_observe(pofa_masks *mk, pofa_err *err)
+{
+	const pofa_prune_method *pm = &pofa_prune_methods[mk->method];
+	return pm->grad_hook ? pm->grad_hook(mk, err) : POFA_OK;
+}
+
 void pofa_masks_free(pofa_masks *mk)
 {
+	if (mk->model && pofa_prune_methods[mk->method].free_state)
+		pofa_prune_methods[mk->method].free_state(mk);
 	free(mk->m);
 	free(mk->threshold);
 	free(mk->target);
@@ -92,17 +135,17 @@ static float prune_units(scored *s, int64_t nunits, int64_t k, unsigned char *m,
 	return k > 0 ? s[k - 1].a : 0.0f;
 }
 
-static int prune_nm(const pofa_tensor *t, unsigned char *m, double sparsity, int N, int M)
+static int prune_nm(const pofa_tensor *t, const float *score, unsigned char *m, double sparsity, int N, int M)
 {
 	int keep = M - (int)lround(sparsity * M);
 	keep = keep < N ? N : (keep > M ? M : keep);
 	for (int64_t g = 0; g + M <= t->numel; g += M) {
-		/* keep the `keep` largest |w|, ties to the lower index */
+		/* keep the `keep` best scores, ties to the lower index */
 		for (int a = 0; a < M; a++) {
-			float va = fabsf(t->data[g + a]);
+			float va = score[g + a];
 			int better = 0;
 			for (int b = 0; b < M; b++) {
-				float vb = fabsf(t->data[g + b]);
+				float vb = score[g + b];
 				better += vb > va || (vb == va && b < a);
 			}
 			m[g + a] = better < keep;
@@ -111,88 +154,104 @@ static int prune_nm(const pofa_tensor *t, unsigned char *m, double sparsity, int
 	return POFA_OK;
 }
 
-int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_err *err)
+/* one threshold over every prunable matrix (unstructured) */
+static int prune_global(pofa_masks *mk, double sparsity, pofa_err *err)
 {
 	pofa_tensor *t;
 	int nt = pofa_model_tensors(mk->model, &t);
-	if (sparsity < 0.0 || sparsity >= 1.0)
-		return pofa_error(err, POFA_ERR_INPUT, "sparsity %g: must be in [0, 1)", sparsity);
-	int64_t maxn = 0, total = 0;
+	const pofa_prune_method *pm = &pofa_prune_methods[mk->method];
+	int64_t total = 0;
+	for (int i = 0; i < nt; i++)
+		total += t[i].prunable ? t[i].numel : 0;
+	scored *s = malloc((size_t)(total + 1) * sizeof *s);
+	int64_t *base = malloc((size_t)(nt + 1) * sizeof *base);
+	float *sc = malloc((size_t)(total + 1) * sizeof *sc);
+	unsigned char *keep = malloc((size_t)total + 1);
+	if (!s || !base || !sc || !keep) {
+		free(s); free(base); free(sc); free(keep);
+		return pofa_error(err, POFA_ERR_RUN, "out of memory while pruning");
+	}
+	/* the global index packs (tensor order, element) */
+	int64_t o = 0;
+	for (int i = 0; i < nt; i++) {
+		base[i] = o;
+		if (!t[i].prunable)
+			continue;
+		pm->score(mk, &t[i], sc + o);
+		for (int64_t j = 0; j < t[i].numel; j++, o++)
+			s[o] = (scored){ sc[o], o };
+	}
+	int64_t k = llround(sparsity * (double)total);
+	qsort(s, (size_t)total, sizeof *s, by_score);
+	for (int64_t u = 0; u < total; u++)
+		keep[s[u].i] = u >= k;
+	float th = k > 0 ? s[k - 1].a : 0.0f;
 	for (int i = 0; i < nt; i++)
 		if (t[i].prunable) {
-			maxn = POFA_MAX(maxn, t[i].numel);
-			total += t[i].numel;
-		}
-	if (g->pattern == POFA_PATTERN_UNSTRUCTURED && g->global) {
-		scored *s = malloc((size_t)(total + 1) * sizeof *s);
-		int64_t *base = malloc((size_t)(nt + 1) * sizeof *base);
-		if (!s || !base) {
-			free(s);
-			free(base);
-			return pofa_error(err, POFA_ERR_RUN, "out of memory while pruning");
-		}
-		/* the global index packs (tensor order, element) */
-		int64_t o = 0;
-		for (int i = 0; i < nt; i++) {
-			base[i] = o;
-			if (!t[i].prunable)
-				continue;
-			for (int64_t j = 0; j < t[i].numel; j++, o++)
-				s[o] = (scored){ fabsf(t[i].data[j]), o };
-		}
-		int64_t k = llround(sparsity * (double)total);
-		qsort(s, (size_t)total, sizeof *s, by_score);
-		unsigned char *keep = malloc((size_t)total + 1);
-		for (int64_t u = 0; u < total; u++)
-			keep[s[u].i] = u >= k;
-		float th = k > 0 ? s[k - 1].a : 0.0f;
-		for (int i = 0; i < nt; i++)
-			if (t[i].prunable) {
-				memcpy(tmask(mk, &t[i]), keep + base[i], (size_t)t[i].numel);
-				mk->threshold[i] = th;
-				mk->target[i] = (float)sparsity;
-			}
-		free(keep);
-		free(s);
-		free(base);
-	} else {
-		scored *s = malloc((size_t)(maxn + 1) * sizeof *s);
-		if (!s)
-			return pofa_error(err, POFA_ERR_RUN, "out of memory while pruning");
-		for (int i = 0; i < nt; i++) {
-			if (!t[i].prunable)
-				continue;
-			unsigned char *m = tmask(mk, &t[i]);
-			int64_t in = t[i].shape[1];
-			if (g->pattern == POFA_PATTERN_NM) {
-				if (in % g->m) {
-					free(s);
-					return pofa_error(err, POFA_ERR_INPUT, "%s: %lld inputs are not a multiple of M = %d",
-					                  t[i].name, (long long)in, g->m);
-				}
-				prune_nm(&t[i], m, sparsity, g->n, g->m);
-			} else {
-				int width = g->pattern == POFA_PATTERN_BLOCK ? g->block : 1;
-				if (width < 1 || in % width) {
-					free(s);
-					return pofa_error(err, POFA_ERR_INPUT,
-					                  "%s: %lld inputs are not a multiple of the block width %d",
-					                  t[i].name, (long long)in, width);
-				}
-				int64_t nunits = t[i].numel / width;
-				for (int64_t u = 0; u < nunits; u++) {
-					float a = 0.0f;
-					for (int w = 0; w < width; w++)
-						a += fabsf(t[i].data[u * width + w]);
-					s[u] = (scored){ a, u };
-				}
-				int64_t k = llround(sparsity * (double)nunits);
-				mk->threshold[i] = prune_units(s, nunits, k, m, width);
-			}
+			memcpy(tmask(mk, &t[i]), keep + base[i], (size_t)t[i].numel);
+			mk->threshold[i] = th;
 			mk->target[i] = (float)sparsity;
 		}
-		free(s);
+	free(keep);
+	free(sc);
+	free(s);
+	free(base);
+	return POFA_OK;
+}
+
+/* each matrix at the sparsity, by its pattern: units of `width` weights
+ * (1: unstructured, B: 1xB blocks, their scores summed) or N:M groups */
+static int prune_each(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_err *err)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(mk->model, &t);
+	const pofa_prune_method *pm = &pofa_prune_methods[mk->method];
+	int64_t maxn = 0;
+	for (int i = 0; i < nt; i++)
+		maxn = t[i].prunable ? POFA_MAX(maxn, t[i].numel) : maxn;
+	scored *s = malloc((size_t)(maxn + 1) * sizeof *s);
+	float *sc = malloc((size_t)(maxn + 1) * sizeof *sc);
+	int rc = !s || !sc ? pofa_error(err, POFA_ERR_RUN, "out of memory while pruning") : POFA_OK;
+	for (int i = 0; i < nt && !rc; i++) {
+		if (!t[i].prunable)
+			continue;
+		unsigned char *m = tmask(mk, &t[i]);
+		int64_t in = t[i].shape[1];
+		int width = g->pattern == POFA_PATTERN_NM ? g->m : g->pattern == POFA_PATTERN_BLOCK ? g->block : 1;
+		if (width < 1 || in % width) {
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %lld inputs are not a multiple of %s %d", t[i].name,
+			                (long long)in, g->pattern == POFA_PATTERN_NM ? "M =" : "the block width", width);
+			break;
+		}
+		pm->score(mk, &t[i], sc);
+		if (g->pattern == POFA_PATTERN_NM) {
+			prune_nm(&t[i], sc, m, sparsity, g->n, g->m);
+		} else {
+			int64_t nunits = t[i].numel / width;
+			for (int64_t u = 0; u < nunits; u++) {
+				float a = 0.0f;
+				for (int w = 0; w < width; w++)
+					a += sc[u * width + w];
+				s[u] = (scored){ a, u };
+			}
+			int64_t k = llround(sparsity * (double)nunits);
+			mk->threshold[i] = prune_units(s, nunits, k, m, width);
+		}
+		mk->target[i] = (float)sparsity;
 	}
+	free(s);
+	free(sc);
+	return rc;
+}
+
+int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_err *err)
+{
+	if (sparsity < 0.0 || sparsity >= 1.0)
+		return pofa_error(err, POFA_ERR_INPUT, "sparsity %g: must be in [0, 1)", sparsity);
+	int rc = g->pattern == POFA_PATTERN_UNSTRUCTURED && g->global ? prune_global(mk, sparsity, err)
+	                                                               : prune_each(mk, sparsity, g, err);
+	if (rc)
+		return rc;
 	mk->active = 1;
 	pofa_masks_apply(mk);
 	return POFA_OK;

@@ -1,6 +1,7 @@
 /*
- * sparse.h - gradual magnitude pruning on top of the model: masks, their
- * cubic schedule and patterns, and the pattern lock. The learning-rate
+ * sparse.h - gradual pruning on top of the model: masks, their cubic
+ * schedule and patterns, the pattern lock, and the table of pruning
+ * methods that choose which weights a mask keeps. The learning-rate
  * rewinding is a schedule of pofa.h; distillation is pofa_model_kd().
  */
 #ifndef POFA_SPARSE_H
@@ -23,6 +24,7 @@ typedef struct pofa_gmp {
 	int block;                  /* POFA_PATTERN_BLOCK: block width (4) */
 	int n, m;                   /* POFA_PATTERN_NM: keep n of m (2:4) */
 	int global;                 /* one threshold over all prunable matrices */
+	int method;                 /* a row of pofa_prune_methods (0: magnitude) */
 } pofa_gmp;
 
 /* s(t) = s_f + (s_i - s_f) (1 - clamp((t - t0) / (t1 - t0), 0, 1))^3 */
@@ -38,19 +40,48 @@ typedef struct pofa_masks {
 	float *threshold;           /* per tensor: the last pruning threshold */
 	float *target;              /* per tensor: the sparsity asked for */
 	int active;                 /* any mask applied yet */
+	int method;                 /* the pruning method (a row of pofa_prune_methods) */
+	void *state;                /* its own state, when it keeps one */
 } pofa_masks;
 
+/* ---- pruning methods ------------------------------------------------------ *
+ * A row of the table: how the weights a mask keeps are chosen. Its name is
+ * the recipe's method = NAME. score fills one score per weight of a
+ * prunable tensor (the lowest are pruned; a block or an N:M group sums or
+ * ranks its weights' scores); the optional hooks see each step's
+ * gradients, release the state, and save it with a checkpoint and read it
+ * back (so that a resumed stage prunes as the uninterrupted one). */
+enum pofa_prune_method_id { POFA_PRUNE_MAGNITUDE, POFA_PRUNE_METHOD_COUNT };
+typedef struct pofa_prune_method {
+	const char *name;
+	const char *help;           /* one line: what it scores */
+	void (*score)(const pofa_masks *mk, const pofa_tensor *t, float *score);
+	/* after each backward pass, before the gradients are masked (NULL: none) */
+	int (*grad_hook)(pofa_masks *mk, pofa_err *err);
+	void (*free_state)(pofa_masks *mk);
+	int (*save_state)(const pofa_masks *mk, const char *path, pofa_err *err);
+	int (*load_state)(pofa_masks *mk, const char *path, pofa_err *err);
+} pofa_prune_method;
+extern const pofa_prune_method pofa_prune_methods[]; /* POFA_PRUNE_METHOD_COUNT of them */
+/* the row named name, or -1 */
+int pofa_prune_method_find(const char *name);
+
+/* masks of m, all ones, chosen by method (a row of pofa_prune_methods) */
 int pofa_masks_init(pofa_masks *mk, pofa_model *m, pofa_err *err);
+int pofa_masks_set_method(pofa_masks *mk, int method, pofa_err *err);
 void pofa_masks_free(pofa_masks *mk);
 /* pattern lock: mask = (W != 0) for every prunable matrix */
 void pofa_masks_lock(pofa_masks *mk);
-/* recompute the masks of every prunable matrix at `sparsity` from |W| (exact
- * k = round(s * numel) per matrix, ties to the lower index), then apply */
+/* recompute the masks of every prunable matrix at `sparsity` from the
+ * method's scores (exact k = round(s * numel) per matrix, ties to the lower
+ * index), then apply */
 int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_err *err);
 /* W *= mask, and zero AdamW moments where the mask is 0 */
 void pofa_masks_apply(pofa_masks *mk);
 /* grad *= mask */
 void pofa_masks_grads(pofa_masks *mk);
+/* the method's per-step hook on this step's gradients (none: 0) */
+int pofa_masks_observe(pofa_masks *mk, pofa_err *err);
 int pofa_masks_save(const pofa_masks *mk, const char *path, pofa_err *err);
 int pofa_masks_load(pofa_masks *mk, const char *path, pofa_err *err);
 

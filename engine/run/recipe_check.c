@@ -1,0 +1,97 @@
+/*
+ * recipe_check.c - a stage's schedule resolved to steps, and the one check
+ * of its knobs against each other that the recipe loader and live
+ * schedule edits share (see recipe.h).
+ */
+#include "engine/run/recipe.h"
+#include "data/base/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int64_t pofa_steps_of(double v, int64_t total)
+{
+	if (v < 1.0 && v > 0.0)
+		return (int64_t)llround(v * (double)total);
+	return (int64_t)v;
+}
+
+int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain)
+{
+	if (s->steps > 0)
+		return s->steps;
+	int64_t per = (ntrain + s->batch - 1) / s->batch;
+	int64_t n = (int64_t)llround(s->epochs * (double)per);
+	return n < 1 ? 1 : n;
+}
+
+pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total)
+{
+	pofa_gmp g = { 0 };
+	g.s_init = s->initial_sparsity;
+	g.s_final = s->final_sparsity;
+	g.t0 = pofa_steps_of(s->start, total);
+	g.t1 = pofa_steps_of(s->end, total);
+	g.every = pofa_steps_of(s->every, total);
+	if (g.every < 1)
+		g.every = 1;
+	g.freeze = pofa_steps_of(s->freeze, total);
+	g.pattern = s->pattern;
+	g.block = s->block;
+	g.n = s->nm_n;
+	g.m = s->nm_m;
+	g.global = s->global;
+	g.method = s->method;
+	return g;
+}
+
+/* the schedule's knobs: what live edits may change, and what they depend on */
+static const char *const sched_keys[] = { "initial_sparsity", "final_sparsity", "start", "end", "every",
+                                          "freeze", "lr", "alpha_task", "alpha_kd", "temperature" };
+
+int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
+{
+	/* each knob in its range, as the key table gives it */
+	for (size_t i = 0; i < POFA_ARRAY_LEN(sched_keys); i++) {
+		const pofa_recipe_key *k = pofa_recipe_key_find(POFA_IN_STAGE, sched_keys[i]);
+		const char *p = (const char *)s + k->off;
+		double v = k->type == POFA_KEY_FLT ? *(const float *)p : *(const double *)p;
+		if (!(v >= k->lo && v <= k->hi))
+			return snprintf(why, n, "%s = %g is outside [%g, %g]", k->name, v, k->lo, k->hi), -1;
+	}
+	if (!s->prune)
+		return 0;
+	if (s->pattern == POFA_PATTERN_NM &&
+	    fabsf(s->final_sparsity - (1.0f - (float)s->nm_n / (float)s->nm_m)) > 1e-6f)
+		return snprintf(why, n, "pattern %d:%d means final_sparsity = %g", s->nm_n, s->nm_m,
+		                1.0 - (double)s->nm_n / s->nm_m), -1;
+	if (s->global && s->pattern != POFA_PATTERN_UNSTRUCTURED)
+		return snprintf(why, n, "scope = global needs pattern = unstructured"), -1;
+	if (s->initial_sparsity > s->final_sparsity)
+		return snprintf(why, n, "initial_sparsity %g above final_sparsity %g", s->initial_sparsity,
+		                s->final_sparsity), -1;
+	if (s->every == 0.0)
+		return snprintf(why, n, "every = 0: prune every N steps (N >= 1) or a fraction of the steps"), -1;
+	if (total <= 0)
+		return 0;
+	pofa_gmp g = pofa_stage_gmp(s, total);
+	if (g.t1 < g.t0)
+		return snprintf(why, n, "end (step %lld) is before start (step %lld)", (long long)g.t1,
+		                (long long)g.t0), -1;
+	if (g.freeze < g.t0)
+		return snprintf(why, n, "freeze (step %lld) is before start (step %lld)", (long long)g.freeze,
+		                (long long)g.t0), -1;
+	/* the masks must move until the target is reached, and within the stage */
+	if (g.freeze < g.t1)
+		return snprintf(why, n, "freeze (step %lld) is before end (step %lld): pruning would stop short of "
+		                "final_sparsity", (long long)g.freeze, (long long)g.t1), -1;
+	if (g.t1 > total)
+		return snprintf(why, n, "end (step %lld) is past the stage's last step (%lld)", (long long)g.t1,
+		                (long long)total), -1;
+	if (g.freeze > total)
+		return snprintf(why, n, "freeze (step %lld) is past the stage's last step (%lld)", (long long)g.freeze,
+		                (long long)total), -1;
+	return 0;
+}
+

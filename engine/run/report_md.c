@@ -1,0 +1,488 @@
+/*
+ * report_md.c - report.md: a run's results read back from its CSV files
+ * (eval.csv, events.csv, per_class.csv, confusion.csv) and training.json:
+ * the stages, each eval stage's table, the summary across eval stages,
+ * the training stages' own evaluations, per class and masked-LM.
+ */
+#include "engine/run/runlog.h"
+#include "engine/run/csvtab.h"
+#include "engine/model/folder.h"
+#include "data/base/fileio.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	char model[48], task[64], split[8], metric[24];
+	long long step;
+	double value, loss, sps, speedup, sparsity;
+	int shown;                /* in an eval stage's table */
+} result;
+
+/* does row r of a per-evaluation file count: a stage that selects (best
+ * >= 0) keeps its own evaluation of the step it chose */
+static int row_counts(const pofa_csvtab *t, int r, const pofa_recipe *rc, const int64_t *best_step)
+{
+	int si = pofa_recipe_stage(rc, t->rows[r][2]);
+	return !(si >= 0 && best_step[si] >= 0 && !strcmp(t->rows[r][1], t->rows[r][2]) &&
+	         atoll(t->rows[r][3]) != best_step[si]);
+}
+
+static int same_eval(const pofa_csvtab *t, int r, const pofa_csvtab *u, int q)
+{
+	for (int k = 1; k <= 5; k++)   /* stage, model, step, task, split */
+		if (strcmp(t->rows[r][k], u->rows[q][k]))
+			return 0;
+	return 1;
+}
+
+/* per class, for the last evaluation of every (model, task, split): the
+ * classes' precision, recall, F1, support and predictions, how many classes
+ * the model predicts at all, and the confusion matrix (up to 20 classes) */
+static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc, const int64_t *best_step)
+{
+	char path[1200];
+	pofa_csvtab pc, cf;
+	snprintf(path, sizeof path, "%s/per_class.csv", run_dir);
+	if (pofa_csvtab_read(path, &pc))
+		return;
+	snprintf(path, sizeof path, "%s/confusion.csv", run_dir);
+	if (pofa_csvtab_read(path, &cf))
+		memset(&cf, 0, sizeof cf);
+	int *last = calloc((size_t)pc.n + 1, sizeof *last), nl = 0;
+	for (int r = 1; r < pc.n && last; r++) {
+		if (pc.nf[r] < 13 || !row_counts(&pc, r, rc, best_step))
+			continue;
+		int k;
+		for (k = 0; k < nl; k++)   /* (model, task, split) seen: this evaluation is later */
+			if (!strcmp(pc.rows[last[k]][2], pc.rows[r][2]) && !strcmp(pc.rows[last[k]][4], pc.rows[r][4]) &&
+			    !strcmp(pc.rows[last[k]][5], pc.rows[r][5]))
+				break;
+		if (k == nl)
+			last[nl++] = r;
+		else if (!same_eval(&pc, last[k], &pc, r))
+			last[k] = r;
+	}
+	int any = 0;
+	for (int k = 0; k < nl; k++) {
+		int r0 = last[k], ncls = 0, npred = 0, pos = -1;
+		for (int r = 1; r < pc.n; r++)
+			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0)) {
+				ncls++;
+				npred += atoll(pc.rows[r][12]) > 0;
+				if (atoi(pc.rows[r][7]))
+					pos = r;
+			}
+		if (!any)
+			fprintf(f, "## Per class (the last evaluation of each model, task and split; per_class.csv and "
+			        "confusion.csv hold every one)\n\n");
+		any = 1;
+		fprintf(f, "### %s on %s, %s split (%s%s, step %s)\n\n", pc.rows[r0][2], pc.rows[r0][4], pc.rows[r0][5],
+		        strcmp(pc.rows[r0][1], pc.rows[r0][2]) ? "eval stage " : "its own dev evaluation",
+		        strcmp(pc.rows[r0][1], pc.rows[r0][2]) ? pc.rows[r0][1] : "", pc.rows[r0][3]);
+		fprintf(f, "Predicts %d of %d classes%s", npred, ncls, npred < ncls ? " (a class never predicted has "
+		        "recall 0)" : "");
+		if (pos > 0)
+			fprintf(f, "; F1 is the positive class's: %s", pc.rows[pos][6]);
+		fprintf(f, ".\n\n| class | precision | recall | F1 | support | predicted |\n|---|---|---|---|---|---|\n");
+		for (int r = 1; r < pc.n; r++)
+			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0))
+				fprintf(f, "| %s%s | %.2f | %.2f | %.2f | %s | %s |\n", pc.rows[r][6], r == pos ? " (positive)" : "",
+				        atof(pc.rows[r][8]), atof(pc.rows[r][9]), atof(pc.rows[r][10]), pc.rows[r][11],
+				        pc.rows[r][12]);
+		fprintf(f, "\n");
+		if (ncls > 20 || !cf.n)
+			continue;
+		/* the confusion matrix: gold in rows, predicted in columns */
+		fprintf(f, "| gold \\ predicted |");
+		for (int r = 1; r < pc.n; r++)
+			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0))
+				fprintf(f, " %s |", pc.rows[r][6]);
+		fprintf(f, "\n|---|");
+		for (int c = 0; c < ncls; c++)
+			fprintf(f, "---|");
+		int col = 0;
+		for (int q = 1; q < cf.n; q++) {
+			if (cf.nf[q] < 9 || !same_eval(&cf, q, &pc, r0))
+				continue;
+			if (col % ncls == 0)
+				fprintf(f, "\n| %s |", cf.rows[q][6]);
+			fprintf(f, " %s |", cf.rows[q][8]);
+			col++;
+		}
+		fprintf(f, "\n\n");
+	}
+	free(last);
+	pofa_csvtab_free(&pc);
+	pofa_csvtab_free(&cf);
+}
+
+/* every stage: how it ended (events.csv), its steps, its model's sparsity
+ * (training.json), and the schedule edits made while it ran */
+static void stages_report(FILE *f, const char *run_dir, const pofa_recipe *rc)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/events.csv", run_dir);
+	pofa_csvtab ev;
+	memset(&ev, 0, sizeof ev);
+	if (pofa_csvtab_read(path, &ev))
+		memset(&ev, 0, sizeof ev);
+	fprintf(f, "## Stages\n\n| stage | kind | ended | steps done | sparsity | live edits |\n|---|---|---|---|---|---|\n");
+	int nedits = 0;
+	for (int i = 0; i < rc->nstages; i++) {
+		const pofa_stage *s = &rc->stages[i];
+		char ended[24] = "not run", steps[48] = "-", sp[24] = "-";
+		int edits = 0;
+		for (int r = 1; r < ev.n; r++) {
+			if (ev.nf[r] < 5 || strcmp(ev.rows[r][1], s->name))
+				continue;
+			if (!strcmp(ev.rows[r][3], "stage_start"))
+				snprintf(ended, sizeof ended, "unfinished");
+			else if (!strcmp(ev.rows[r][3], "stage_end")) {
+				/* "NAME done", "NAME skipped", "NAME stopped", "NAME failed" */
+				const char *w = strrchr(ev.rows[r][4], ' ');
+				snprintf(ended, sizeof ended, "%.23s", w ? w + 1 : ev.rows[r][4]);
+				snprintf(steps, sizeof steps, "%s", ev.rows[r][2]);
+			} else if (!strcmp(ev.rows[r][3], "schedule"))
+				edits++;
+		}
+		if (s->kind != POFA_STAGE_EVAL) {
+			char dir[1200];
+			pofa_trained tr;
+			pofa_err e2;
+			snprintf(dir, sizeof dir, "%s/%s", run_dir, s->name);
+			if (!pofa_trained_load(dir, &tr, &e2) && tr.sparsity >= 0.0)
+				snprintf(sp, sizeof sp, "%.2f%%", 100.0 * tr.sparsity);
+		} else {
+			snprintf(steps, sizeof steps, "-");   /* an eval stage trains none */
+		}
+		fprintf(f, "| %s | %s | %s | %s | %s | %d |\n", s->name, pofa_stage_kinds[s->kind], ended, steps, sp, edits);
+		nedits += edits;
+	}
+	fprintf(f, "\n");
+	if (nedits) {
+		fprintf(f, "Live edits of the schedule (events.csv):\n\n");
+		for (int r = 1; r < ev.n; r++)
+			if (ev.nf[r] >= 5 && !strcmp(ev.rows[r][3], "schedule"))
+				fprintf(f, "- %s at step %s: %s\n", ev.rows[r][1], ev.rows[r][2], ev.rows[r][4]);
+		fprintf(f, "\n");
+	}
+	pofa_csvtab_free(&ev);
+}
+
+/* the models an eval stage lists, by their names in the results */
+static int eval_names(const pofa_stage *es, char (*names)[48], int cap)
+{
+	char (*refs)[1024] = calloc((size_t)cap, sizeof *refs);
+	int n = refs ? pofa_stage_model_refs(es, refs, cap) : 0;
+	for (int k = 0; k < n; k++)
+		pofa_model_ref_name(refs[k], names[k], 48);
+	free(refs);
+	return n;
+}
+
+/* a stage that selects its best dev evaluation (select = best) keeps that
+ * step's model: the step, per stage (-1: none) */
+static void best_steps(const pofa_csvtab *t, const pofa_recipe *rc, int64_t *best_step)
+{
+	for (int i = 0; i < rc->nstages; i++) {
+		const pofa_stage *st = &rc->stages[i];
+		best_step[i] = -1;
+		if (!st->select_best)
+			continue;
+		char metric[24] = "";
+		snprintf(metric, sizeof metric, "%s", st->metric);
+		double best = -INFINITY;
+		for (int r = 1; r < t->n; r++) {
+			if (t->nf[r] < 9 || strcmp(t->rows[r][1], st->name) || strcmp(t->rows[r][2], st->name) ||
+			    !strcmp(t->rows[r][4], "mlm") || strcmp(t->rows[r][5], "dev"))
+				continue;
+			if (!metric[0])
+				snprintf(metric, sizeof metric, "%s", t->rows[r][6]);   /* the main one comes first */
+			int loss = !strcmp(metric, "loss");
+			if (!loss && strcmp(t->rows[r][6], metric))
+				continue;
+			double v = loss ? -atof(t->rows[r][8]) : atof(t->rows[r][7]);
+			if (v > best) {
+				best = v;
+				best_step[i] = atoll(t->rows[r][3]);
+			}
+		}
+	}
+}
+
+/* the last value of every (model, task, split, metric), in order; a
+ * selecting stage's own rows of other steps left out */
+static int collect_results(const pofa_csvtab *t, const pofa_recipe *rc, const int64_t *best_step, result *res)
+{
+	int nr = 0;
+	for (int r = 1; r < t->n; r++) {
+		if (t->nf[r] < 8)
+			continue;
+		int si = pofa_recipe_stage(rc, t->rows[r][2]);
+		if (si >= 0 && best_step[si] >= 0 && !strcmp(t->rows[r][1], t->rows[r][2]) &&
+		    atoll(t->rows[r][3]) != best_step[si])
+			continue;
+		result x;
+		snprintf(x.model, sizeof x.model, "%s", t->rows[r][2]);
+		snprintf(x.task, sizeof x.task, "%s", t->rows[r][4]);
+		snprintf(x.split, sizeof x.split, "%s", t->rows[r][5]);
+		snprintf(x.metric, sizeof x.metric, "%s", t->rows[r][6]);
+		x.value = atof(t->rows[r][7]);
+		x.step = atoll(t->rows[r][3]);
+		x.loss = t->nf[r] >= 9 && t->rows[r][8][0] ? atof(t->rows[r][8]) : NAN;
+		x.shown = 0;
+		x.sps = t->nf[r] >= 11 ? atof(t->rows[r][9]) : 0.0;
+		x.speedup = t->nf[r] >= 11 ? atof(t->rows[r][10]) : 0.0;
+		x.sparsity = t->nf[r] >= 12 && t->rows[r][11][0] ? atof(t->rows[r][11]) : NAN;
+		int k;
+		for (k = 0; k < nr; k++)
+			if (!strcmp(res[k].model, x.model) && !strcmp(res[k].task, x.task) &&
+			    !strcmp(res[k].split, x.split) && !strcmp(res[k].metric, x.metric))
+				break;
+		res[k] = x;
+		if (k == nr)
+			nr++;
+	}
+	return nr;
+}
+
+/* one model's row of an eval stage's table: its metrics, the first as a
+ * percentage of the reference's, its sparsity and speed */
+static void model_row(FILE *f, result *res, int nr, const pofa_stage *es, const char *split, const char *model,
+                      const char *ref, char (*metrics)[24], int nmet, int speed)
+{
+	fprintf(f, "| %s |", model);
+	double v0 = NAN, r0 = NAN, sps = 0.0, up = 0.0, sparsity = NAN;
+	for (int m = 0; m < nmet; m++) {
+		double v = NAN;
+		for (int k = 0; k < nr; k++)
+			if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, split) &&
+			    !strcmp(res[k].metric, metrics[m])) {
+				if (!strcmp(res[k].model, model))
+					v = res[k].value, res[k].shown = 1;
+				if (m == 0 && !strcmp(res[k].model, ref))
+					r0 = res[k].value;
+			}
+		if (m == 0)
+			v0 = v;
+		fprintf(f, isfinite(v) ? " %.2f |" : " - |", v);
+	}
+	if (isfinite(v0) && isfinite(r0) && r0 > 0)
+		fprintf(f, " %.1f%% |", 100.0 * v0 / r0);
+	else
+		fprintf(f, " - |");
+	for (int k = 0; k < nr; k++)
+		if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, split) && !strcmp(res[k].model, model)) {
+			if (isfinite(res[k].sparsity))
+				sparsity = res[k].sparsity;
+			if (res[k].sps > 0.0)
+				sps = res[k].sps, up = res[k].speedup;
+		}
+	fprintf(f, isfinite(sparsity) ? " %.2f%% |" : " - |", 100.0 * sparsity);
+	if (speed && sps > 0.0)
+		fprintf(f, " %.1f | %.2fx |", sps, up);
+	else if (speed)
+		fprintf(f, " - | - |");
+	fprintf(f, "\n");
+}
+
+/* one table per eval stage and split: its models on its task, with the
+ * main metric (the first) as a percentage of the reference model */
+static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
+{
+	static const char *splits[3] = { "dev", "test", "train" };
+	for (int q = 0; q < rc->nstages; q++) {
+		const pofa_stage *es = &rc->stages[q];
+		if (es->kind != POFA_STAGE_EVAL)
+			continue;
+		char models[32][48], ref[48] = "";
+		int nm = eval_names(es, models, 32);
+		snprintf(ref, sizeof ref, "%s", es->reference[0] ? es->reference : nm ? models[0] : "");
+		for (int sp = 0; sp < 3; sp++) {
+			char metrics[8][24];
+			int nmet = 0, speed = 0;
+			for (int k = 0; k < nr; k++)
+				if (!strcmp(res[k].task, es->task.name) && !strcmp(res[k].split, splits[sp])) {
+					int j;
+					for (j = 0; j < nmet && strcmp(metrics[j], res[k].metric); j++)
+						;
+					if (j == nmet && nmet < 8)
+						strcpy(metrics[nmet++], res[k].metric);
+					speed |= res[k].sps > 0.0;   /* the speed columns, where the stage measured speed */
+				}
+			if (!nmet)
+				continue;
+			fprintf(f, "## %s, %s split (stage %s)\n\n| model |", es->task.name, splits[sp], es->name);
+			for (int m = 0; m < nmet; m++)
+				fprintf(f, " %s |", metrics[m]);
+			fprintf(f, " %s, %% of %s | sparsity |%s\n|---|", metrics[0], ref,
+			        speed ? " sequences/s | speed-up over dense |" : "");
+			for (int m = 0; m <= nmet + 1 + 2 * speed; m++)
+				fprintf(f, "---|");
+			fprintf(f, "\n");
+			for (int mi = 0; mi < nm; mi++)
+				model_row(f, res, nr, es, splits[sp], models[mi], ref, metrics, nmet, speed);
+			fprintf(f, "\n");
+		}
+	}
+}
+
+static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
+                         char (*names)[32][48], int rows);
+
+/* several eval stages listing the same number of models: their k-th
+ * models side by side (the paper's table: one row per method) */
+static void summary_table(FILE *f, const pofa_recipe *rc, const result *res, int nr)
+{
+	int evals[POFA_MAX_STAGES], ne = 0, counts[POFA_MAX_STAGES];
+	char (*names)[32][48] = malloc(POFA_MAX_STAGES * sizeof *names);
+	if (!names)
+		return;
+	for (int i = 0; i < rc->nstages; i++)
+		if (rc->stages[i].kind == POFA_STAGE_EVAL) {
+			counts[ne] = eval_names(&rc->stages[i], names[ne], 32);
+			evals[ne++] = i;
+		}
+	int same = ne > 1;
+	for (int q = 0; q < ne; q++)
+		same = same && counts[q] == counts[0];
+	if (same)
+		summary_rows(f, rc, res, nr, evals, ne, names, counts[0]);
+	free(names);
+}
+
+static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
+                         char (*names)[32][48], int rows)
+{
+	int speed = 0;
+	for (int k = 0; k < nr; k++)   /* speed columns where any eval stage measured speed */
+		speed |= !strcmp(res[k].split, "dev") && res[k].sps > 0.0;
+	fprintf(f, "## Summary (dev): main metric, and %% of each task's reference%s\n\n| row |",
+	        speed ? "; the speed-up over the dense model, the mean over the tasks" : "");
+	for (int q = 0; q < ne; q++)
+		fprintf(f, " %s |", rc->stages[evals[q]].task.name);
+	fprintf(f, " mean %% of reference | sparsity |%s\n|---|", speed ? " speed-up over dense |" : "");
+	for (int q = 0; q <= ne + 1 + speed; q++)
+		fprintf(f, "---|");
+	fprintf(f, "\n");
+	for (int k = 0; k < rows; k++) {
+		double pct = 0.0, up = 0.0, sparsity = NAN;
+		int npct = 0, nup = 0;
+		for (int q = 0; q < ne; q++) {
+			const pofa_stage *es = &rc->stages[evals[q]];
+			const char *name = names[q][k], *ref = es->reference[0] ? es->reference : names[q][0];
+			double v = NAN, r0 = NAN;
+			const char *metric = NULL;
+			for (int kk = 0; kk < nr; kk++)
+				if (!strcmp(res[kk].task, es->task.name) && !strcmp(res[kk].split, "dev")) {
+					if (!metric)
+						metric = res[kk].metric; /* the task's first metric */
+					if (strcmp(res[kk].metric, metric))
+						continue;
+					if (!strcmp(res[kk].model, name)) {
+						v = res[kk].value;
+						if (res[kk].sps > 0.0)
+							up += res[kk].speedup, nup++;
+						if (isfinite(res[kk].sparsity))
+							sparsity = res[kk].sparsity;
+					}
+					if (!strcmp(res[kk].model, ref))
+						r0 = res[kk].value;
+				}
+			if (q == 0)
+				fprintf(f, "| %s |", name);
+			if (isfinite(v) && isfinite(r0) && r0 > 0) {
+				fprintf(f, " %.2f (%.1f%%) |", v, 100.0 * v / r0);
+				pct += 100.0 * v / r0;
+				npct++;
+			} else {
+				fprintf(f, " - |");
+			}
+		}
+		fprintf(f, npct ? " %.1f%% |" : " - |", npct ? pct / npct : 0.0);
+		fprintf(f, isfinite(sparsity) ? " %.2f%% |" : " - |", 100.0 * sparsity);
+		if (speed)
+			fprintf(f, nup ? " %.2fx |" : " - |", nup ? up / nup : 0.0);
+		fprintf(f, "\n");
+	}
+	fprintf(f, "\n");
+}
+
+/* every other evaluation the run made: the dev evaluations of training
+ * stages (at their end, and every eval_interval), so a run without an
+ * eval stage still reports its results; then masked-LM dev per stage */
+static void other_evals(FILE *f, const result *res, int nr)
+{
+	int any = 0;
+	for (int k = 0; k < nr; k++) {
+		if (res[k].shown || !strcmp(res[k].task, "mlm"))
+			continue;
+		if (!any)
+			fprintf(f, "## Evaluations by training stages (the last of each; with select = best, "
+			        "the best, whose model the stage kept)\n\n"
+			        "| model | task | split | step | metric | value | loss |\n|---|---|---|---|---|---|---|\n");
+		any = 1;
+		fprintf(f, "| %s | %s | %s | %lld | %s | %.2f |", res[k].model, res[k].task, res[k].split, res[k].step,
+		        res[k].metric, res[k].value);
+		fprintf(f, isfinite(res[k].loss) ? " %.4f |\n" : " - |\n", res[k].loss);
+	}
+	if (any)
+		fprintf(f, "\n");
+}
+
+static void mlm_table(FILE *f, const result *res, int nr)
+{
+	int any = 0;
+	for (int k = 0; k < nr; k++)
+		if (!strcmp(res[k].task, "mlm")) {
+			if (!any)
+				fprintf(f, "## masked-LM (dev)\n\n| stage | metric | value |\n|---|---|---|\n");
+			any = 1;
+			fprintf(f, "| %s | %s | %.4f |\n", res[k].model, res[k].metric, res[k].value);
+		}
+}
+
+int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err)
+{
+	char path[1200];
+	snprintf(path, sizeof path, "%s/eval.csv", run_dir);
+	pofa_csvtab t;
+	if (pofa_csvtab_read(path, &t))
+		return pofa_error(err, POFA_ERR_RUN, "%s: cannot read", path);
+	int64_t best_step[POFA_MAX_STAGES];
+	best_steps(&t, rc, best_step);
+	result *res = calloc((size_t)t.n + 1, sizeof *res);
+	if (!res) {
+		pofa_csvtab_free(&t);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	int nr = collect_results(&t, rc, best_step, res);
+	pofa_csvtab_free(&t);
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+	if (!f) {
+		free(res);
+		return pofa_error(err, POFA_ERR_RUN, "report.md: out of memory");
+	}
+	fprintf(f, "# %s: results\n\n", rc->name);
+	fprintf(f, "Recipe `%s` (hash %016llx). Metrics in percent; losses are mean "
+	        "cross-entropies. Sparsity counts the prunable matrices (encoder Linear weights "
+	        "and the pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
+	        rc->path, (unsigned long long)rc->hash);
+	stages_report(f, run_dir, rc);
+	eval_tables(f, rc, res, nr);
+	summary_table(f, rc, res, nr);
+	other_evals(f, res, nr);
+	per_class_report(f, run_dir, rc, best_step);
+	mlm_table(f, res, nr);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/report.md", run_dir);
+	int rcode = pofa_write_atomic(path, buf, blen, err);
+	free(buf);
+	free(res);
+	return rcode ? rcode : pofa_runlog_report_html(run_dir, rc, err);
+}
