@@ -15,6 +15,7 @@
 #include "test/fixture.h"
 #include "tui/work/conf.h"
 #include "tui/work/state.h"
+#include "tui/work/ui.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -355,6 +356,30 @@ static void test_conf(void **st)
 	fx_tmpdir_remove();
 }
 
+/* the pane table: every pane a focus can rest on draws, says its keys in
+ * the footer and has its own focus key; the header is above the columns */
+static void test_pane_table(void **st)
+{
+	(void)st;
+	int focusable = 0;
+	for (int k = 0; k < PANE_COUNT; k++) {
+		const tui_pane *p = &tui_panes[k];
+		if (!p->focus_key) {
+			assert_int_equal(p->column, -1);
+			continue;
+		}
+		focusable++;
+		assert_non_null(p->draw);
+		assert_true(p->keys[0] == '[');
+		assert_true(p->column == 0 || p->column == 1);
+		assert_true(p->min_h >= 2 && (p->max_h == 0 || p->max_h >= p->min_h));
+		for (int j = 0; j < k; j++)
+			assert_true(tui_panes[j].focus_key != p->focus_key);
+	}
+	assert_int_equal(focusable, PANE_COUNT - 1);
+	assert_int_equal(tui_panes[PANE_HEADER].focus_key, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_log_ring_and_strays),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_pane_table),
 	};
 	return cmocka_run_group_tests_name("tuistate", tests, setup, NULL);
 }

@@ -62,54 +62,19 @@ static void b_theme(ui *u)
 static void b_ema(ui *u) { u->ema = !u->ema; }
 static void b_log(ui *u) { u->logscale = !u->logscale; }
 static void b_window(ui *u) { u->window_all = !u->window_all; }
-/* the arrows and Enter act on the focused pane: the heatmap's cell, the
- * chart's series, the evaluation table's and the log's lines */
-static void arrow(ui *u, int dy, int dx)
+/* ---- each pane's arrows, Enter, wheel and click (the pane table's) ------------ */
+
+void tui_heat_arrow(ui *u, int dy, int dx)
 {
-	if (u->zoom)
-		return;   /* the mask overlay: Esc first */
-	switch (u->focus) {
-	case PANE_HEAT: {
-		int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
-		u->sel_row = u->sel_row + dy < 0 ? 0 : u->sel_row + dy > rows ? rows : u->sel_row + dy;
-		u->sel_col = u->sel_col + dx < 0 ? 0 : u->sel_col + dx > POFA_ROLE_PRUNABLE_COUNT - 1
-		             ? POFA_ROLE_PRUNABLE_COUNT - 1 : u->sel_col + dx;
-		break;
-	}
-	case PANE_CHART:   /* the next series the chart has */
-		for (int k = 0; k < 4; k++) {
-			u->series_sel = (u->series_sel + (dx + dy > 0 ? 1 : 3)) % 4;
-			if (u->series_have[u->series_sel])
-				break;
-		}
-		break;
-	case PANE_EVAL:
-		u->eval_top += dy;   /* draw_eval keeps it in range */
-		break;
-	case PANE_LOG:
-		u->log_scroll -= dy;
-		if (u->log_scroll < 0)
-			u->log_scroll = 0;
-		break;
-	}
+	int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
+	u->sel_row = u->sel_row + dy < 0 ? 0 : u->sel_row + dy > rows ? rows : u->sel_row + dy;
+	u->sel_col = u->sel_col + dx < 0 ? 0 : u->sel_col + dx > POFA_ROLE_PRUNABLE_COUNT - 1
+	             ? POFA_ROLE_PRUNABLE_COUNT - 1 : u->sel_col + dx;
 }
-static void b_up(ui *u) { arrow(u, -1, 0); }
-static void b_down(ui *u) { arrow(u, 1, 0); }
-static void b_left(ui *u) { arrow(u, 0, -1); }
-static void b_right(ui *u) { arrow(u, 0, 1); }
-static void b_edit(ui *u);
-static void b_zoom(ui *u)
+
+/* the mask map of the selected matrix */
+void tui_heat_enter(ui *u)
 {
-	if (u->focus == PANE_CHART) {   /* hide or show the picked series */
-		u->series_off[u->series_sel] = !u->series_off[u->series_sel];
-		return;
-	}
-	if (u->focus == PANE_SCHED) {
-		b_edit(u);
-		return;
-	}
-	if (u->focus != PANE_HEAT)
-		return;
 	int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
 	if (u->sel_row == rows)
 		u->sel_col = POFA_ROLE_POOLER;
@@ -119,6 +84,65 @@ static void b_zoom(ui *u)
 	u->s.zvalid = 0;
 	tui_zoom_room(u);   /* the first map already the overlay's size */
 	tui_request_mask(u);
+}
+
+/* a click on a cell selects it */
+void tui_heat_click(ui *u, int y, int x)
+{
+	int r = y - u->hm_y, c = u->hm_cw > 0 ? (x - u->hm_x) / u->hm_cw : -1;
+	int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
+	if (u->hm_cw > 0 && r >= 0 && r <= rows && x >= u->hm_x && c >= 0 && c < POFA_ROLE_PRUNABLE_COUNT) {
+		u->sel_row = r;
+		u->sel_col = r == rows ? POFA_ROLE_POOLER : (c == POFA_ROLE_POOLER ? POFA_ROLE_FFN_OUT : c);
+	}
+}
+
+/* the next series the chart has */
+void tui_chart_arrow(ui *u, int dy, int dx)
+{
+	for (int k = 0; k < 4; k++) {
+		u->series_sel = (u->series_sel + (dx + dy > 0 ? 1 : 3)) % 4;
+		if (u->series_have[u->series_sel])
+			break;
+	}
+}
+
+/* hide or show the picked series */
+void tui_chart_enter(ui *u) { u->series_off[u->series_sel] = !u->series_off[u->series_sel]; }
+
+void tui_eval_arrow(ui *u, int dy, int dx) { (void)dx; u->eval_top += dy; }   /* tui_draw_eval keeps it in range */
+void tui_eval_wheel(ui *u, int up) { u->eval_top += up ? -3 : 3; }
+
+void tui_log_arrow(ui *u, int dy, int dx)
+{
+	(void)dx;
+	u->log_scroll -= dy;
+	if (u->log_scroll < 0)
+		u->log_scroll = 0;
+}
+
+static void b_pgup(ui *u);
+static void b_pgdn(ui *u);
+void tui_log_wheel(ui *u, int up) { up ? b_pgup(u) : b_pgdn(u); }
+
+static void b_edit(ui *u);
+void tui_sched_enter(ui *u) { b_edit(u); }
+
+/* the arrows and Enter act on the focused pane, as its row of the pane
+ * table says (nothing while the mask overlay is up: Esc first) */
+static void arrow(ui *u, int dy, int dx)
+{
+	if (!u->zoom && tui_panes[u->focus].arrow)
+		tui_panes[u->focus].arrow(u, dy, dx);
+}
+static void b_up(ui *u) { arrow(u, -1, 0); }
+static void b_down(ui *u) { arrow(u, 1, 0); }
+static void b_left(ui *u) { arrow(u, 0, -1); }
+static void b_right(ui *u) { arrow(u, 0, 1); }
+static void b_zoom(ui *u)
+{
+	if (tui_panes[u->focus].enter)
+		tui_panes[u->focus].enter(u);
 }
 static void b_back(ui *u) { u->zoom = 0; u->help = 0; }
 static void b_pgup(ui *u) { if (u->log_scroll + 5 < u->s.nlog) u->log_scroll += 5; }
@@ -172,12 +196,13 @@ static void b_edit(ui *u)
 	form_move(u, 1);   /* the first field the stage has */
 	u->mode = MODE_FORM;
 }
-/* the panes a focus can rest on, in Tab's order */
-static int focusable(const ui *u, int k) { return k <= PANE_LOG && u->show[k]; }
+/* the panes a focus can rest on (a focus key in the pane table), shown,
+ * in Tab's order */
+static int focusable(const ui *u, int k) { return tui_panes[k].focus_key && u->show[k]; }
 static void focus_next(ui *u, int dir)
 {
-	for (int i = 1; i <= PANE_LOG + 1; i++) {
-		int k = ((u->focus + dir * i) % (PANE_LOG + 1) + PANE_LOG + 1) % (PANE_LOG + 1);
+	for (int i = 1; i <= PANE_COUNT; i++) {
+		int k = ((u->focus + dir * i) % PANE_COUNT + PANE_COUNT) % PANE_COUNT;
 		if (focusable(u, k)) {
 			u->focus = k;
 			return;
@@ -186,20 +211,23 @@ static void focus_next(ui *u, int dir)
 }
 static void b_tab(ui *u) { focus_next(u, 1); }
 static void b_btab(ui *u) { focus_next(u, -1); }
-/* 1-5 focus a pane, showing it when hidden */
-static void focus_pane(ui *u, int k)
+/* 1-5 focus the pane of that key, showing it when hidden */
+static void focus_key(ui *u, char key)
 {
-	if (!u->show[k]) {
-		u->show[k] = 1;
-		tui_conf_remember(u);
-	}
-	u->focus = k;
+	for (int k = 0; k < PANE_COUNT; k++)
+		if (tui_panes[k].focus_key == key) {
+			if (!u->show[k]) {
+				u->show[k] = 1;
+				tui_conf_remember(u);
+			}
+			u->focus = k;
+		}
 }
-static void b_p1(ui *u) { focus_pane(u, PANE_CHART); }
-static void b_p2(ui *u) { focus_pane(u, PANE_HEAT); }
-static void b_p3(ui *u) { focus_pane(u, PANE_EVAL); }
-static void b_p4(ui *u) { focus_pane(u, PANE_SCHED); }
-static void b_p5(ui *u) { focus_pane(u, PANE_LOG); }
+static void b_p1(ui *u) { focus_key(u, '1'); }
+static void b_p2(ui *u) { focus_key(u, '2'); }
+static void b_p3(ui *u) { focus_key(u, '3'); }
+static void b_p4(ui *u) { focus_key(u, '4'); }
+static void b_p5(ui *u) { focus_key(u, '5'); }
 static void b_p6(ui *u) { u->show[PANE_HEADER] = !u->show[PANE_HEADER]; tui_conf_remember(u); }
 static void b_hide(ui *u)
 {
@@ -257,17 +285,6 @@ static const binding bindings[] = {
 	{ 12, 0, "Ctrl-L", "redraw", b_redraw },
 };
 
-/* the footer's first part: what the focused pane's keys do */
-const char *tui_pane_keys(const ui *u)
-{
-	switch (u->focus) {
-	case PANE_CHART: return "[chart] Left/Right Enter: series";
-	case PANE_HEAT: return "[heatmap] arrows, Enter: mask";
-	case PANE_EVAL: return "[eval] Up/Down, v: per class";
-	case PANE_SCHED: return "[schedule] Enter: edit";
-	default: return "[log] Up/Down PgUp/PgDn End /";
-	}
-}
 
 /* the theme and the panes shown, kept for the next run */
 void tui_conf_remember(ui *u)
@@ -480,30 +497,18 @@ void tui_key(ui *u, int ch)
 			return;
 		/* the pane under the pointer takes the focus */
 		int at = -1;
-		for (int k = 0; k <= PANE_LOG; k++)
-			if (u->pane_h[k] > 0 && me.y >= u->pane_y[k] && me.y < u->pane_y[k] + u->pane_h[k] &&
+		for (int k = 0; k < PANE_COUNT; k++)
+			if (tui_panes[k].focus_key && u->pane_h[k] > 0 && me.y >= u->pane_y[k] && me.y < u->pane_y[k] + u->pane_h[k] &&
 			    me.x >= u->pane_x[k] && me.x < u->pane_x[k] + u->pane_w[k])
 				at = k;
 		if (at < 0 || u->zoom || u->help)
 			return;
 		u->focus = at;
-		/* the wheel scrolls the log and the evaluation table */
-		if (me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
-			int up = (me.bstate & BUTTON4_PRESSED) != 0;
-			if (at == PANE_LOG)
-				up ? b_pgup(u) : b_pgdn(u);
-			else if (at == PANE_EVAL)
-				u->eval_top += up ? -3 : 3;
-			return;
-		}
-		if ((me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && at == PANE_HEAT && u->hm_cw > 0) {
-			int r = me.y - u->hm_y, c = (me.x - u->hm_x) / u->hm_cw;
-			int rows = u->s.nlayers > 0 ? u->s.nlayers : 1;
-			if (r >= 0 && r <= rows && me.x >= u->hm_x && c >= 0 && c < POFA_ROLE_PRUNABLE_COUNT) {
-				u->sel_row = r;
-				u->sel_col = r == rows ? POFA_ROLE_POOLER : (c == POFA_ROLE_POOLER ? POFA_ROLE_FFN_OUT : c);
-			}
-		}
+		/* the wheel and a click go to the pane under the pointer */
+		if ((me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) && tui_panes[at].wheel)
+			tui_panes[at].wheel(u, (me.bstate & BUTTON4_PRESSED) != 0);
+		else if ((me.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED)) && tui_panes[at].click)
+			tui_panes[at].click(u, me.y, me.x);
 		return;
 	}
 	u->msg[0] = 0;

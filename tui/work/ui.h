@@ -2,9 +2,13 @@
  * ui.h - the workbench's insides, shared by its files:
  *
  *   state.c      the events folded into a snapshot (no curses)
- *   panes.c      the panes drawn from the snapshot, the layout, overlays
- *   input.c      the key bindings (one table for dispatch and help), the
- *                schedule form, the export prompt, confirmations, the mouse
+ *   layout.c     the pane table, and the layout, footer and overlays over it
+ *   panes.c      the panes drawn from the snapshot, and the overlays
+ *   chart.c      the loss chart pane
+ *   draw.c       what drawing shares: theme elements, clipped text, boxes
+ *   input.c      the key bindings (one table for dispatch and help), each
+ *                pane's arrows, Enter, wheel and click, the schedule form,
+ *                the export prompt, confirmations, the mouse
  *   workbench.c  the loop: poll the keyboard and the engine, pump, draw
  *   theme.c      colour themes
  *
@@ -61,9 +65,47 @@ typedef struct ui {
 	int zoom_req_rows, zoom_req_cols;  /* the size last asked of the engine */
 } ui;
 
-/* panes.c */
+/* ---- the pane table (layout.c): layout, focus, maximise, hide, the mouse
+ * and the footer loop over it; a new pane is a row ---------------------------- */
+typedef struct tui_pane {
+	const char *keys;         /* the footer's words for its keys: "[chart] Left/Right ..." */
+	void (*draw)(ui *u, int y, int x, int h, int w);
+	void (*arrow)(ui *u, int dy, int dx);   /* the arrows when focused (NULL: none) */
+	void (*enter)(ui *u);                   /* Enter when focused (NULL: none) */
+	void (*wheel)(ui *u, int up);           /* the mouse wheel over it (NULL: none) */
+	void (*click)(ui *u, int y, int x);     /* a click in it, after the focus (NULL: none) */
+	int column;               /* 0 left, 1 right; -1 the header, above both */
+	/* the rows it wants of a column body rows high with n panes shown (0 or
+	 * NULL: a share of what the others leave) */
+	int (*height)(const ui *u, int body, int n);
+	int min_h, max_h;         /* fewer rows: not drawn; more: not taken (0: no limit) */
+	char focus_key;           /* the key that focuses it ('1'...; 0: not focusable) */
+} tui_pane;
+extern const tui_pane tui_panes[]; /* PANE_COUNT of them */
+
 void tui_draw(ui *u);
+/* the footer's keys for the focused pane */
+const char *tui_pane_keys(const ui *u);
+
+/* ---- drawing (draw.c, panes.c, chart.c) --------------------------------------- */
 double tui_now(void);
+void tui_th_on(ui *u, int el);
+void tui_th_off(ui *u, int el);
+/* mvprintw clipped to w columns: text never spills out of its pane */
+void tui_put(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void tui_box_el(ui *u, int y, int x, int h, int w, const char *title, int title_el);
+void tui_box_title(ui *u, int y, int x, int h, int w, const char *title);
+/* a pane's box: where it is (for the mouse), its title marked when focused */
+void tui_pane_box(ui *u, int pane, int y, int x, int h, int w, const char *title);
+void tui_draw_header(ui *u, int w);
+void tui_draw_chart(ui *u, int y, int x, int h, int w);
+void tui_draw_heat(ui *u, int y, int x, int h, int w);
+void tui_draw_eval(ui *u, int y, int x, int h, int w);
+void tui_draw_sched(ui *u, int y, int x, int h, int w);
+void tui_draw_log(ui *u, int y, int x, int h, int w);
+void tui_draw_zoom(ui *u, int H, int W);
+void tui_draw_help(ui *u, int H, int W);
+void tui_draw_form(ui *u, int H, int W);
 extern const char *const tui_form_names[]; /* TUI_FORM_FIELDS of them */
 /* workbench.c: an event into the snapshot and the status line */
 void tui_take_event(void *arg, const pofa_event *e);
@@ -76,9 +118,18 @@ void tui_command(ui *u, enum pofa_cmd_kind kind);
 void tui_request_mask(ui *u);
 /* panes.c: the blocks the mask overlay has room for, into zoom_rows/cols */
 void tui_zoom_room(ui *u);
-/* the footer's keys for the focused pane, and the theme and panes
- * written to pofa.conf (a failure on the status line) */
-const char *tui_pane_keys(const ui *u);
+/* each pane's handlers, rows of the pane table */
+void tui_chart_arrow(ui *u, int dy, int dx);
+void tui_chart_enter(ui *u);
+void tui_heat_arrow(ui *u, int dy, int dx);
+void tui_heat_enter(ui *u);
+void tui_heat_click(ui *u, int y, int x);
+void tui_eval_arrow(ui *u, int dy, int dx);
+void tui_eval_wheel(ui *u, int up);
+void tui_sched_enter(ui *u);
+void tui_log_arrow(ui *u, int dy, int dx);
+void tui_log_wheel(ui *u, int up);
+/* the theme and panes written to pofa.conf (a failure on the status line) */
 void tui_conf_remember(ui *u);
 /* the help overlay lists the binding table */
 int tui_bindings(const char **keys, const char **help, int cap);
