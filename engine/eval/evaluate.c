@@ -50,52 +50,241 @@ static void csv_cell(FILE *f, const char *s, int last)
 	fputc(last ? '\n' : ',', f);
 }
 
+/* an evaluation under way */
+typedef struct {
+	const pofa_scorer *s;
+	const pofa_taskset *ts;
+	const pofa_labels *labels;
+	int B, T;
+	int *buf, *ids, *types, *mask, *lab, *st, *en;   /* one batch */
+	long *idx;
+	int *pred;              /* per example: the predicted class (-1: another rank's) */
+	float *sl, *el;         /* SQuAD: start and end logits per feature */
+	FILE *pf;               /* the predictions file, written to tmp then renamed */
+	char tmp[1100];
+	double loss;
+	long batches;
+} evaluation;
+
+static void ev_free(evaluation *v)
+{
+	free(v->buf);
+	free(v->idx);
+	free(v->pred);
+	free(v->sl);
+	free(v->el);
+}
+
+/* the batch buffers, the predictions, and SQuAD's logits (zeros: summed
+ * over ranks) */
+static int ev_alloc(evaluation *v, pofa_err *err)
+{
+	int B = v->B, T = v->T;
+	const pofa_taskset *ts = v->ts;
+	v->buf = malloc((size_t)B * (3 * T + 3) * sizeof(int));
+	v->idx = malloc((size_t)B * sizeof(long));
+	v->pred = malloc(((size_t)ts->n + 1) * sizeof(int));
+	if (ts->format == POFA_TASK_SQUAD) {
+		v->sl = calloc((size_t)ts->n * T + 1, sizeof(float));
+		v->el = calloc((size_t)ts->n * T + 1, sizeof(float));
+	}
+	if (!v->buf || !v->idx || !v->pred || (ts->format == POFA_TASK_SQUAD && (!v->sl || !v->el)))
+		return pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
+	v->ids = v->buf;
+	v->types = v->buf + B * T;
+	v->mask = v->buf + 2 * B * T;
+	v->lab = v->buf + 3 * B * T;
+	v->st = v->lab + B;
+	v->en = v->st + B;
+	return POFA_OK;
+}
+
+/* the predictions file and its header: the row's line in its file, its
+ * text, a probability per label, the prediction and the gold label */
+static int ev_open_predictions(evaluation *v, const char *predictions, pofa_err *err)
+{
+	snprintf(v->tmp, sizeof v->tmp, "%s.tmp", predictions);
+	v->pf = fopen(v->tmp, "w");
+	if (!v->pf)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot write: %s", predictions, strerror(errno));
+	if (v->ts->format == POFA_TASK_SQUAD) {
+		fputs("id,prediction,gold\n", v->pf);
+		return POFA_OK;
+	}
+	fputs(v->ts->text.b ? "line,text_a,text_b" : "line,text", v->pf);
+	for (int c = 0; c < v->labels->n; c++) {
+		char h[96];
+		snprintf(h, sizeof h, "p_%s", v->labels->names[c]);
+		fputc(',', v->pf);
+		csv_fwrite(v->pf, h, strlen(h));
+	}
+	fputs(",prediction,gold\n", v->pf);
+	return POFA_OK;
+}
+
+/* example ex's row of the predictions file: its line and texts, the
+ * softmax of its logits (the largest subtracted), prediction, gold */
+static void ev_prediction_row(evaluation *v, long ex, const float *lg, int cols, int best, int gold)
+{
+	const pofa_taskset *ts = v->ts;
+	fprintf(v->pf, "%ld,", ts->text.n > ex ? ts->text.line[ex] : ex);
+	csv_cell(v->pf, ts->text.n > ex ? ts->text.a[ex] : "", 0);
+	if (ts->text.b)
+		csv_cell(v->pf, ts->text.b[ex], 0);
+	double mx = lg[best], z = 0.0;
+	for (int c = 0; c < cols; c++)
+		z += exp((double)lg[c] - mx);
+	for (int c = 0; c < cols; c++)
+		fprintf(v->pf, "%.6g,", exp((double)lg[c] - mx) / z);
+	csv_cell(v->pf, v->labels->names[best], 0);
+	csv_cell(v->pf, v->labels->names[gold], 1);
+}
+
+/* one batch from example i0: forward, loss, and each example's prediction
+ * (SQuAD: its logits) */
+static int ev_batch(evaluation *v, long i0, int bn, pofa_eval_result *res, pofa_err *err)
+{
+	const pofa_scorer *s = v->s;
+	const pofa_taskset *ts = v->ts;
+	int T = v->T;
+	for (int b = 0; b < bn; b++)
+		v->idx[b] = i0 + b;
+	pofa_taskset_batch(ts, v->idx, bn, v->ids, v->types, v->mask, v->lab, v->st, v->en);
+	pofa_batch bt = { .B = bn, .T = T, .input_ids = v->ids, .token_type_ids = v->types, .attention_mask = v->mask,
+	                  .labels = v->lab, .start_positions = v->st, .end_positions = v->en };
+	double t0 = now_s();
+	int rc = sc_forward(s, &bt, err);
+	res->forward_s += now_s() - t0;
+	if (rc)
+		return rc;
+	res->sequences += bn;
+	v->loss += sc_loss(s, &bt) * bn;
+	v->batches += bn;
+	int rows, cols;
+	const float *lg = sc_logits(s, &rows, &cols);
+	for (int b = 0; b < bn; b++) {
+		if (ts->format == POFA_TASK_SQUAD) {
+			for (int t = 0; t < T; t++) {
+				v->sl[(size_t)(i0 + b) * T + t] = lg[((size_t)b * T + t) * 2];
+				v->el[(size_t)(i0 + b) * T + t] = lg[((size_t)b * T + t) * 2 + 1];
+			}
+			continue;
+		}
+		int best = 0;
+		for (int c = 1; c < cols; c++)
+			if (lg[b * cols + c] > lg[b * cols + best])
+				best = c;
+		v->pred[i0 + b] = best;
+		if (v->pf)
+			ev_prediction_row(v, i0 + b, lg + b * cols, cols, best, v->lab[b]);
+	}
+	return POFA_OK;
+}
+
+/* every rank's share summed: the predictions (one rank made each, the
+ * others hold -1), span logits (the others hold 0), losses */
+static int ev_sum_ranks(evaluation *v, int failed, pofa_err *err)
+{
+	const pofa_taskset *ts = v->ts;
+	int64_t any = failed != 0;
+	pofa_dist_sum_i64(&any, 1);
+	if (any && !failed)
+		return pofa_error(err, POFA_ERR_RUN, "%s: another rank's share of the evaluation failed", ts->path);
+	if (failed)
+		return failed;
+	int64_t *p = malloc(((size_t)ts->n + 1) * sizeof *p);
+	if (!p)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
+	for (long x = 0; x < ts->n; x++)
+		p[x] = v->pred[x] + 1;
+	pofa_dist_sum_i64(p, (size_t)ts->n);
+	for (long x = 0; x < ts->n; x++)
+		v->pred[x] = (int)p[x] - 1;
+	free(p);
+	if (v->sl) {
+		pofa_dist_sum_f(v->sl, (size_t)ts->n * v->T);
+		pofa_dist_sum_f(v->el, (size_t)ts->n * v->T);
+	}
+	double lb[2] = { v->loss, (double)v->batches };
+	pofa_dist_sum_d(lb, 2);
+	v->loss = lb[0];
+	v->batches = (long)lb[1];
+	return POFA_OK;
+}
+
+/* SQuAD: the best span of each question's features, F1 and exact match */
+static void ev_span_metrics(evaluation *v, pofa_eval_result *res)
+{
+	const pofa_taskset *ts = v->ts;
+	double em = 0.0, f1 = 0.0;
+	char out[2048];
+	for (int x = 0; x < ts->qa.nex; x++) {
+		const pofa_qa_example *e = &ts->qa.ex[x];
+		pofa_qa_predict(&ts->qa, x, v->sl, v->el, 20, 30, out, sizeof out);
+		em += pofa_squad_em(out, (const char *const *)e->answers, e->nans);
+		f1 += pofa_squad_f1(out, (const char *const *)e->answers, e->nans);
+		if (v->pf) {
+			csv_cell(v->pf, e->id, 0);
+			csv_cell(v->pf, out, 0);
+			csv_cell(v->pf, e->nans ? e->answers[0] : "", 1);
+		}
+	}
+	int nx = ts->qa.nex ? ts->qa.nex : 1;
+	res->n = 2;
+	res->m[0] = (pofa_metric){ "f1", 100.0 * f1 / nx };
+	res->m[1] = (pofa_metric){ "exact_match", 100.0 * em / nx };
+	res->examples = ts->qa.nex;
+}
+
+/* classification: accuracy, the confusion matrix, F1 (the positive
+ * class's of two, else macro) */
+static void ev_class_metrics(evaluation *v, pofa_eval_result *res)
+{
+	const pofa_taskset *ts = v->ts;
+	const pofa_labels *labels = v->labels;
+	res->n = 2;
+	res->m[0] = (pofa_metric){ "accuracy", 100.0 * pofa_accuracy(v->pred, ts->labels, ts->n) };
+	res->ncls = labels->n < 64 ? labels->n : 64;
+	res->positive = labels->n == 2 ? ts->positive : -1;
+	for (long x = 0; x < ts->n; x++)
+		if (ts->labels[x] >= 0 && ts->labels[x] < res->ncls && v->pred[x] >= 0 && v->pred[x] < res->ncls)
+			res->conf[ts->labels[x]][v->pred[x]]++;
+	if (labels->n == 2)
+		res->m[1] = (pofa_metric){ "f1", 100.0 * pofa_binary_f1(v->pred, ts->labels, ts->n, ts->positive) };
+	else
+		res->m[1] = (pofa_metric){ "macro_f1", 100.0 * pofa_macro_f1(v->pred, ts->labels, ts->n, labels->n) };
+	res->examples = ts->n;
+}
+
+/* the predictions file closed: renamed into place when all went well,
+ * removed otherwise */
+static int ev_close_predictions(evaluation *v, const char *predictions, int rc, pofa_err *err)
+{
+	int bad = fflush(v->pf) || ferror(v->pf) || fsync(fileno(v->pf));
+	int e = errno;
+	fclose(v->pf);
+	v->pf = NULL;
+	if (!rc && (bad || rename(v->tmp, predictions)))
+		rc = pofa_error(err, POFA_ERR_RUN, "%s: write failed: %s", predictions, strerror(bad ? e : errno));
+	if (rc)
+		remove(v->tmp);
+	return rc;
+}
+
 int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_labels *labels, int B,
                   const char *predictions, pofa_eval_result *res, pofa_err *err)
 {
 	memset(res, 0, sizeof *res);
-	int T = ts->T;
-	int *buf = malloc((size_t)B * (3 * T + 3) * sizeof(int));
-	long *idx = malloc((size_t)B * sizeof(long));
-	int *pred = malloc(((size_t)ts->n + 1) * sizeof(int));
+	evaluation v = { .s = s, .ts = ts, .labels = labels, .B = B, .T = ts->T };
+	int rc = ev_alloc(&v, err);
+	if (!rc && predictions)
+		rc = ev_open_predictions(&v, predictions, err);
+	if (rc) {
+		ev_free(&v);
+		return rc;
+	}
 	int nr = s->split && !predictions ? pofa_dist_size() : 1, me = pofa_dist_rank();
-	float *sl = NULL, *el = NULL;
-	if (ts->format == POFA_TASK_SQUAD) {
-		sl = calloc((size_t)ts->n * T + 1, sizeof(float));   /* zeros: summed over ranks */
-		el = calloc((size_t)ts->n * T + 1, sizeof(float));
-	}
-	if (!buf || !idx || !pred || (ts->format == POFA_TASK_SQUAD && (!sl || !el))) {
-		free(buf); free(idx); free(pred); free(sl); free(el);
-		return pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
-	}
-	int *ids = buf, *types = buf + B * T, *mask = buf + 2 * B * T, *lab = buf + 3 * B * T;
-	int *st = lab + B, *en = st + B;
-	FILE *pf = NULL;
-	char tmp[1100];
-	if (predictions) {
-		snprintf(tmp, sizeof tmp, "%s.tmp", predictions);
-		pf = fopen(tmp, "w");
-		if (!pf) {
-			free(buf); free(idx); free(pred); free(sl); free(el);
-			return pofa_error(err, POFA_ERR_INPUT, "%s: cannot write: %s", predictions, strerror(errno));
-		}
-		if (ts->format == POFA_TASK_SQUAD) {
-			fputs("id,prediction,gold\n", pf);
-		} else {
-			/* the row's line in its file, its text, a probability per label */
-			fputs(ts->text.b ? "line,text_a,text_b" : "line,text", pf);
-			for (int c = 0; c < labels->n; c++) {
-				char h[96];
-				snprintf(h, sizeof h, "p_%s", labels->names[c]);
-				fputc(',', pf);
-				csv_fwrite(pf, h, strlen(h));
-			}
-			fputs(",prediction,gold\n", pf);
-		}
-	}
-	double loss = 0.0;
-	long batches = 0, nb = (ts->n + B - 1) / B;
-	int rc = POFA_OK;
+	long nb = (ts->n + B - 1) / B;
 	/* split over ranks, a failed rank goes on calling between, in step */
 	for (long i0 = 0; i0 < ts->n && (!rc || nr > 1); i0 += B) {
 		if (i0 > 0 && s->between && s->between(s->arg, i0 / B, nb)) {
@@ -104,144 +293,28 @@ int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_label
 		}
 		int bn = (int)POFA_MIN((long)B, ts->n - i0);
 		for (int b = 0; b < bn; b++)
-			pred[i0 + b] = -1;
-		if (rc || (nr > 1 && (i0 / B) % nr != me))
-			continue;   /* another rank's batch */
-		for (int b = 0; b < bn; b++)
-			idx[b] = i0 + b;
-		pofa_taskset_batch(ts, idx, bn, ids, types, mask, lab, st, en);
-		pofa_batch bt = { .B = bn, .T = T, .input_ids = ids, .token_type_ids = types,
-		                  .attention_mask = mask, .labels = lab, .start_positions = st,
-		                  .end_positions = en };
-		double t0 = now_s();
-		rc = sc_forward(s, &bt, err);
-		res->forward_s += now_s() - t0;
-		if (rc)
-			break;
-		res->sequences += bn;
-		loss += sc_loss(s, &bt) * bn;
-		batches += bn;
-		int rows, cols;
-		const float *lg = sc_logits(s, &rows, &cols);
-		for (int b = 0; b < bn; b++) {
-			if (ts->format == POFA_TASK_SQUAD) {
-				for (int t = 0; t < T; t++) {
-					sl[(size_t)(i0 + b) * T + t] = lg[((size_t)b * T + t) * 2];
-					el[(size_t)(i0 + b) * T + t] = lg[((size_t)b * T + t) * 2 + 1];
-				}
-				continue;
-			}
-			int best = 0;
-			for (int c = 1; c < cols; c++)
-				if (lg[b * cols + c] > lg[b * cols + best])
-					best = c;
-			pred[i0 + b] = best;
-			if (pf) {
-				long ex = i0 + b;
-				fprintf(pf, "%ld,", ts->text.n > ex ? ts->text.line[ex] : ex);
-				csv_cell(pf, ts->text.n > ex ? ts->text.a[ex] : "", 0);
-				if (ts->text.b)
-					csv_cell(pf, ts->text.b[ex], 0);
-				/* softmax of the logits, the largest subtracted */
-				double mx = lg[b * cols + best], z = 0.0;
-				for (int c = 0; c < cols; c++)
-					z += exp((double)lg[b * cols + c] - mx);
-				for (int c = 0; c < cols; c++)
-					fprintf(pf, "%.6g,", exp((double)lg[b * cols + c] - mx) / z);
-				csv_cell(pf, labels->names[best], 0);
-				csv_cell(pf, labels->names[lab[b]], 1);
-			}
-		}
+			v.pred[i0 + b] = -1;
+		if (!rc && (nr < 2 || (i0 / B) % nr == me))   /* else another rank's batch */
+			rc = ev_batch(&v, i0, bn, res, err);
 	}
-	if (nr > 1 && !res->stopped) {
-		/* every rank's share summed: the predictions (one rank made each,
-		 * the others hold -1), span logits (the others hold 0), losses */
-		int64_t any = rc != 0;
-		pofa_dist_sum_i64(&any, 1);
-		if (any && !rc)
-			rc = pofa_error(err, POFA_ERR_RUN, "%s: another rank's share of the evaluation failed", ts->path);
-		if (!rc) {
-			int64_t *p = malloc(((size_t)ts->n + 1) * sizeof *p);
-			if (!p) {
-				rc = pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
-			} else {
-				for (long x = 0; x < ts->n; x++)
-					p[x] = pred[x] + 1;
-				pofa_dist_sum_i64(p, (size_t)ts->n);
-				for (long x = 0; x < ts->n; x++)
-					pred[x] = (int)p[x] - 1;
-				free(p);
-			}
-			if (sl) {
-				pofa_dist_sum_f(sl, (size_t)ts->n * T);
-				pofa_dist_sum_f(el, (size_t)ts->n * T);
-			}
-			double lb[2] = { loss, (double)batches };
-			pofa_dist_sum_d(lb, 2);
-			loss = lb[0];
-			batches = (long)lb[1];
-		}
+	if (nr > 1 && !res->stopped)
+		rc = ev_sum_ranks(&v, rc, err);
+	if (!rc && !res->stopped && !isfinite(v.loss))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: the model's loss on this data is %g: its outputs are not finite, "
+		                "so its weights are too large or damaged; no metric is given", ts->path, v.loss);
+	if (!rc && !res->stopped) {
+		res->loss = v.batches ? v.loss / v.batches : 0.0;
+		if (ts->format == POFA_TASK_SQUAD)
+			ev_span_metrics(&v, res);
+		else
+			ev_class_metrics(&v, res);
 	}
-	if (!rc && res->stopped) {
-		if (pf)
-			fclose(pf), remove(tmp), pf = NULL;
-		free(buf); free(idx); free(pred); free(sl); free(el);
-		return POFA_OK;
+	if (v.pf) {   /* a stopped evaluation leaves no predictions file */
+		int closed = ev_close_predictions(&v, predictions, rc || res->stopped, err);
+		if (!rc && !res->stopped)
+			rc = closed;
 	}
-	if (!rc && !isfinite(loss))
-		rc = pofa_error(err, POFA_ERR_INPUT, "%s: the model's loss on this data is %g: its outputs are not "
-		                "finite, so its weights are too large or damaged; no metric is given", ts->path, loss);
-	if (!rc) {
-		res->loss = batches ? loss / batches : 0.0;
-		if (ts->format == POFA_TASK_SQUAD) {
-			double em = 0.0, f1 = 0.0;
-			char out[2048];
-			for (int x = 0; x < ts->qa.nex; x++) {
-				const pofa_qa_example *e = &ts->qa.ex[x];
-				pofa_qa_predict(&ts->qa, x, sl, el, 20, 30, out, sizeof out);
-				em += pofa_squad_em(out, (const char *const *)e->answers, e->nans);
-				f1 += pofa_squad_f1(out, (const char *const *)e->answers, e->nans);
-				if (pf) {
-					csv_cell(pf, e->id, 0);
-					csv_cell(pf, out, 0);
-					csv_cell(pf, e->nans ? e->answers[0] : "", 1);
-				}
-			}
-			int nx = ts->qa.nex ? ts->qa.nex : 1;
-			res->n = 2;
-			res->m[0] = (pofa_metric){ "f1", 100.0 * f1 / nx };
-			res->m[1] = (pofa_metric){ "exact_match", 100.0 * em / nx };
-			res->examples = ts->qa.nex;
-		} else {
-			res->n = 2;
-			res->m[0] = (pofa_metric){ "accuracy", 100.0 * pofa_accuracy(pred, ts->labels, ts->n) };
-			res->ncls = labels->n < 64 ? labels->n : 64;
-			res->positive = labels->n == 2 ? ts->positive : -1;
-			for (long x = 0; x < ts->n; x++)
-				if (ts->labels[x] >= 0 && ts->labels[x] < res->ncls && pred[x] >= 0 && pred[x] < res->ncls)
-					res->conf[ts->labels[x]][pred[x]]++;
-			if (labels->n == 2) {
-				res->m[1] = (pofa_metric){ "f1", 100.0 * pofa_binary_f1(pred, ts->labels, ts->n, ts->positive) };
-			} else {
-				res->m[1] = (pofa_metric){ "macro_f1", 100.0 * pofa_macro_f1(pred, ts->labels, ts->n, labels->n) };
-			}
-			res->examples = ts->n;
-		}
-	}
-	if (pf) {
-		int bad = fflush(pf) || ferror(pf) || fsync(fileno(pf));
-		int e = errno;
-		fclose(pf);
-		if (!rc && (bad || rename(tmp, predictions)))
-			rc = pofa_error(err, POFA_ERR_RUN, "%s: write failed: %s", predictions, strerror(bad ? e : errno));
-		if (rc)
-			remove(tmp);
-	}
-	free(buf);
-	free(idx);
-	free(pred);
-	free(sl);
-	free(el);
+	ev_free(&v);
 	return rc;
 }
 

@@ -100,6 +100,129 @@ static int by_name_index(const void *a, const void *b)
 	return strcmp(sort_file->tensors[*(const int *)a].name, sort_file->tensors[*(const int *)b].name);
 }
 
+/* __metadata__: string keys and values */
+static int parse_meta(pofa_st_file *f, const cJSON *it, int cap, pofa_err *err)
+{
+	if (!cJSON_IsObject(it))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ is not an object", f->path);
+	for (cJSON *kv = it->child; kv; kv = kv->next) {
+		if (!cJSON_IsString(kv))
+			return pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ value of \"%s\" is not a string", f->path,
+			                  kv->string);
+		if (f->nmeta < cap) {
+			snprintf(f->meta[f->nmeta][0], 128, "%s", kv->string);
+			snprintf(f->meta[f->nmeta][1], 128, "%s", kv->valuestring);
+			f->nmeta++;
+		}
+	}
+	return POFA_OK;
+}
+
+/* a tensor's shape, each entry and the element count bounded; its count */
+static int parse_shape(pofa_st_file *f, pofa_st_tensor *t, const cJSON *sh, uint64_t *numel, pofa_err *err)
+{
+	int nd = cJSON_GetArraySize(sh);
+	if (nd > 8)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: %d dimensions (at most 8)", f->path, t->name, nd);
+	t->ndim = nd;
+	*numel = 1;
+	int d = 0;
+	for (const cJSON *e = sh->child; e; e = e->next, d++) {
+		uint64_t v;
+		if (!json_uint(e, &v) || v > (1ull << 40))
+			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: bad shape entry", f->path, t->name);
+		t->shape[d] = (int64_t)v;
+		if (v != 0 && *numel > (1ull << 50) / v)
+			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: shape too large", f->path, t->name);
+		*numel *= v;
+	}
+	return POFA_OK;
+}
+
+/* one tensor's entry: its name, dtype, shape and data offsets, checked
+ * against the data section's length */
+static int parse_tensor(pofa_st_file *f, const cJSON *it, uint64_t data_len, pofa_err *err)
+{
+	const char *path = f->path, *name = it->string ? it->string : "";
+	if (strlen(name) >= sizeof f->tensors[0].name)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor name too long", path);
+	if (!utf8_ok(name))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: a tensor name that is not UTF-8", path);
+	pofa_st_tensor *t = &f->tensors[f->ntensors];
+	strcpy(t->name, name);
+	const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+	const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
+	const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+	if (!cJSON_IsObject(it) || !cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(of))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: needs \"dtype\", \"shape\" and \"data_offsets\"",
+		                  path, name);
+	int dtype = parse_dtype(dt->valuestring);
+	if (dtype < 0)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: unknown dtype \"%s\"", path, name, dt->valuestring);
+	t->dtype = (enum pofa_dtype)dtype;
+	uint64_t numel = 0, b, e;
+	if (parse_shape(f, t, sh, &numel, err))
+		return err->status;
+	if (cJSON_GetArraySize(of) != 2 || !json_uint(of->child, &b) || !json_uint(of->child->next, &e) || b > e)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: bad data_offsets", path, name);
+	if (e > data_len)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: data_offsets [%llu, %llu] beyond the data (%llu "
+		                  "bytes); the file is truncated or corrupt", path, name, (unsigned long long)b,
+		                  (unsigned long long)e, (unsigned long long)data_len);
+	if (e - b != numel * (uint64_t)dtypes[t->dtype].size)
+		return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: %llu bytes of data for a %s tensor of %llu elements",
+		                  path, name, (unsigned long long)(e - b), dtypes[t->dtype].name, (unsigned long long)numel);
+	t->begin = b;
+	t->end = e;
+	f->ntensors++;
+	return POFA_OK;
+}
+
+/* the names, sorted: each once, and found by binary search */
+static int index_names(pofa_st_file *f, pofa_err *err)
+{
+	f->by_name = malloc(((size_t)f->ntensors + 1) * sizeof *f->by_name);
+	if (!f->by_name)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", f->path);
+	for (int i = 0; i < f->ntensors; i++)
+		f->by_name[i] = i;
+	sort_file = f;
+	qsort(f->by_name, (size_t)f->ntensors, sizeof *f->by_name, by_name_index);
+	for (int i = 1; i < f->ntensors; i++)
+		if (!strcmp(f->tensors[f->by_name[i]].name, f->tensors[f->by_name[i - 1]].name))
+			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: appears twice", f->path,
+			                  f->tensors[f->by_name[i]].name);
+	return POFA_OK;
+}
+
+/* the data section must be covered exactly once, in order */
+static int check_coverage(pofa_st_file *f, uint64_t data_len, pofa_err *err)
+{
+	const char *path = f->path;
+	pofa_st_tensor *s = malloc(((size_t)f->ntensors + 1) * sizeof *s);
+	if (!s)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	memcpy(s, f->tensors, (size_t)f->ntensors * sizeof *s);
+	qsort(s, (size_t)f->ntensors, sizeof *s, by_begin);
+	int rc = POFA_OK;
+	for (int i = 1; i < f->ntensors && rc == POFA_OK; i++)
+		if (s[i].begin < s[i - 1].end)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: data overlaps tensor %s", path, s[i].name,
+			                s[i - 1].name);
+	uint64_t at = 0;
+	for (int i = 0; i < f->ntensors && rc == POFA_OK; i++) {
+		if (s[i].begin > at)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: a gap of %llu bytes before its data", path,
+			                s[i].name, (unsigned long long)(s[i].begin - at));
+		at = s[i].end;
+	}
+	if (rc == POFA_OK && at != data_len)
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: %llu bytes after the last tensor's data; the file is corrupt",
+		                path, (unsigned long long)(data_len - at));
+	free(s);
+	return rc;
+}
+
 static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *err)
 {
 	const char *path = f->path;
@@ -127,141 +250,14 @@ static int parse_header(pofa_st_file *f, const char *json, size_t n, pofa_err *e
 	}
 	uint64_t data_len = f->size - f->data_off;
 	int rc = POFA_OK;
-	for (cJSON *it = root->child; it && rc == POFA_OK; it = it->next) {
-		const char *name = it->string ? it->string : "";
-		if (strcmp(name, "__metadata__") == 0) {
-			if (!cJSON_IsObject(it)) {
-				rc = pofa_error(err, POFA_ERR_INPUT, "%s: __metadata__ is not an object", path);
-				break;
-			}
-			for (cJSON *kv = it->child; kv; kv = kv->next) {
-				if (!cJSON_IsString(kv)) {
-					rc = pofa_error(err, POFA_ERR_INPUT,
-					                "%s: __metadata__ value of \"%s\" is not a string", path,
-					                kv->string);
-					break;
-				}
-				if (f->nmeta < count) {
-					snprintf(f->meta[f->nmeta][0], 128, "%s", kv->string);
-					snprintf(f->meta[f->nmeta][1], 128, "%s", kv->valuestring);
-					f->nmeta++;
-				}
-			}
-			continue;
-		}
-		if (strlen(name) >= sizeof f->tensors[0].name) {
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor name too long", path);
-			break;
-		}
-		if (!utf8_ok(name)) {
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: a tensor name that is not UTF-8", path);
-			break;
-		}
-		pofa_st_tensor *t = &f->tensors[f->ntensors];
-		strcpy(t->name, name);
-		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
-		const cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
-		const cJSON *of = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
-		if (!cJSON_IsObject(it) || !cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(of)) {
-			rc = pofa_error(err, POFA_ERR_INPUT,
-			                "%s: tensor %s: needs \"dtype\", \"shape\" and \"data_offsets\"", path, name);
-			break;
-		}
-		int dtype = parse_dtype(dt->valuestring);
-		if (dtype < 0) {
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: unknown dtype \"%s\"", path, name,
-			                dt->valuestring);
-			break;
-		}
-		t->dtype = (enum pofa_dtype)dtype;
-		int nd = cJSON_GetArraySize(sh);
-		if (nd > 8) {
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: %d dimensions (at most 8)", path,
-			                name, nd);
-			break;
-		}
-		t->ndim = nd;
-		uint64_t numel = 1;
-		int d = 0;
-		for (const cJSON *e = sh->child; e; e = e->next, d++) {
-			uint64_t v;
-			if (!json_uint(e, &v) || v > (1ull << 40)) {
-				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: bad shape entry", path, name);
-				break;
-			}
-			t->shape[d] = (int64_t)v;
-			if (v != 0 && numel > (1ull << 50) / v) {
-				rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: shape too large", path, name);
-				break;
-			}
-			numel *= v;
-		}
-		if (rc)
-			break;
-		uint64_t b, e;
-		if (cJSON_GetArraySize(of) != 2 || !json_uint(of->child, &b) ||
-		    !json_uint(of->child->next, &e) || b > e) {
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: bad data_offsets", path, name);
-			break;
-		}
-		if (e > data_len) {
-			rc = pofa_error(err, POFA_ERR_INPUT,
-			                "%s: tensor %s: data_offsets [%llu, %llu] beyond the data (%llu bytes); "
-			                "the file is truncated or corrupt",
-			                path, name, (unsigned long long)b, (unsigned long long)e,
-			                (unsigned long long)data_len);
-			break;
-		}
-		if (e - b != numel * (uint64_t)dtypes[t->dtype].size) {
-			rc = pofa_error(err, POFA_ERR_INPUT,
-			                "%s: tensor %s: %llu bytes of data for a %s tensor of %llu elements",
-			                path, name, (unsigned long long)(e - b), dtypes[t->dtype].name,
-			                (unsigned long long)numel);
-			break;
-		}
-		t->begin = b;
-		t->end = e;
-		f->ntensors++;
-	}
+	for (cJSON *it = root->child; it && rc == POFA_OK; it = it->next)
+		rc = strcmp(it->string ? it->string : "", "__metadata__") ? parse_tensor(f, it, data_len, err)
+		                                                            : parse_meta(f, it, count, err);
 	cJSON_Delete(root);
-	if (rc)
-		return rc;
-
-	/* the names, sorted: each once, and found by binary search */
-	f->by_name = malloc(((size_t)f->ntensors + 1) * sizeof *f->by_name);
-	if (!f->by_name)
-		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
-	for (int i = 0; i < f->ntensors; i++)
-		f->by_name[i] = i;
-	sort_file = f;
-	qsort(f->by_name, (size_t)f->ntensors, sizeof *f->by_name, by_name_index);
-	for (int i = 1; i < f->ntensors; i++)
-		if (!strcmp(f->tensors[f->by_name[i]].name, f->tensors[f->by_name[i - 1]].name))
-			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: appears twice", path,
-			                  f->tensors[f->by_name[i]].name);
-
-	/* the data section must be covered exactly once, in order */
-	pofa_st_tensor *s = malloc(((size_t)f->ntensors + 1) * sizeof *s);
-	if (!s)
-		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
-	memcpy(s, f->tensors, (size_t)f->ntensors * sizeof *s);
-	qsort(s, (size_t)f->ntensors, sizeof *s, by_begin);
-	for (int i = 1; i < f->ntensors && rc == POFA_OK; i++)
-		if (s[i].begin < s[i - 1].end)
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: data overlaps tensor %s", path,
-			                s[i].name, s[i - 1].name);
-	uint64_t at = 0;
-	for (int i = 0; i < f->ntensors && rc == POFA_OK; i++) {
-		if (s[i].begin > at)
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: a gap of %llu bytes before its data",
-			                path, s[i].name, (unsigned long long)(s[i].begin - at));
-		at = s[i].end;
-	}
-	if (rc == POFA_OK && at != data_len)
-		rc = pofa_error(err, POFA_ERR_INPUT,
-		                "%s: %llu bytes after the last tensor's data; the file is corrupt", path,
-		                (unsigned long long)(data_len - at));
-	free(s);
+	if (!rc)
+		rc = index_names(f, err);
+	if (!rc)
+		rc = check_coverage(f, data_len, err);
 	return rc;
 }
 

@@ -172,156 +172,113 @@ typedef struct {
 	double part[POFA_INFER_PART_COUNT];
 } variant;
 
-static int bench_model(const bench_opts *o)
+/* the model measured: a folder, or a synthetic one of the preset at the
+ * sparsity and pattern asked (int8: its QAT export into q8path); its
+ * description into desc. NULL after printing the error. */
+static pofa_model *bench_load(const bench_opts *o, int *ids, int *mask, char *q8path, size_t nq, int *have8,
+                              char *desc, size_t nd, int *status, pofa_err *err)
 {
-	pofa_err err = { 0 };
-	/* large blocks from mmap, returned to the system when freed, so that
-	 * each variant's resident memory is what it adds (glibc) */
-	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	int B = (int)o->B, T = (int)o->T;
-	pofa_model *m;
-	char q8path[4200] = "";
-	int have8 = 0;
-	int *ids = malloc((size_t)B * T * sizeof *ids), *mask = malloc((size_t)B * T * sizeof *mask);
-	pofa_batch b = { .B = B, .T = T, .input_ids = ids, .attention_mask = mask };
-	const char *what;
-	char desc[256];
 	if (o->model) {
 		pofa_config cfg;
 		enum pofa_head head;
-		if (pofa_model_dir_head(o->model, &cfg, &head, &err))
-			return cli_fail(&err);
+		if (pofa_model_dir_head(o->model, &cfg, &head, err))
+			return *status = cli_fail(err), NULL;
 		if (T > cfg.max_position_embeddings)
-			return cli_usage_error("bench", "--seq %d exceeds the model's %d positions", T,
-			                       cfg.max_position_embeddings);
+			return *status = cli_usage_error("bench", "--seq %d exceeds the model's %d positions", T,
+			                       cfg.max_position_embeddings), NULL;
 		int fresh = 0;
-		m = pofa_model_load_for(o->model, head, POFA_MODEL_INFER, 1, 1, (int)o->threads, 0, &fresh, &err);
+		pofa_model *m = pofa_model_load_for(o->model, head, POFA_MODEL_INFER, 1, 1, (int)o->threads, 0, &fresh, err);
 		if (!m)
-			return cli_fail(&err);
-		snprintf(q8path, sizeof q8path, "%s/model.int8.safetensors", o->model);
-		have8 = access(q8path, R_OK) == 0;
-		snprintf(desc, sizeof desc, "%s (%s head)", o->model, pofa_head_names[head]);
-		what = desc;
-	} else {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(q8path, sizeof q8path, "%s/pofa-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		int fd = o->int8 ? mkstemp(q8path) : -1;
-		if (o->int8 && fd < 0)
-			return cli_usage_error("bench", "%s: cannot make a temporary file", q8path);
-		if (fd >= 0)
-			close(fd);
-		int cb = B < 2 ? B : 2;
-		for (int i = 0; i < cb * T; i++) {
-			ids[i] = 5 + (int)((1103515245u * (unsigned)i + 12345u) % (unsigned)(o->vocab - 5));
-			mask[i] = 1;
-		}
-		pofa_batch calib = { .B = cb, .T = T, .input_ids = ids, .attention_mask = mask };
-		m = synth_model(o, &calib, o->int8 ? q8path : NULL, &err);
-		if (!m) {
-			if (o->int8)
-				remove(q8path);
-			return cli_fail(&err);
-		}
-		have8 = o->int8;
-		snprintf(desc, sizeof desc, "%s, %.0f%% %s, random weights", o->preset, 100.0 * o->sparsity, o->pattern);
-		what = desc;
+			return *status = cli_fail(err), NULL;
+		snprintf(q8path, nq, "%s/model.int8.safetensors", o->model);
+		*have8 = access(q8path, R_OK) == 0;
+		snprintf(desc, nd, "%s (%s head)", o->model, pofa_head_names[head]);
+		return m;
 	}
-	const pofa_config *cfg = pofa_model_config(m);
-	for (int i = 0; i < B * T; i++) {
-		ids[i] = 5 + (int)((2654435761u * (unsigned)i + 7u) % (unsigned)(cfg->vocab_size - 5));
+	const char *tmp = getenv("TMPDIR");
+	snprintf(q8path, nq, "%s/pofa-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = o->int8 ? mkstemp(q8path) : -1;
+	if (o->int8 && fd < 0)
+		return *status = cli_usage_error("bench", "%s: cannot make a temporary file", q8path), NULL;
+	if (fd >= 0)
+		close(fd);
+	int cb = B < 2 ? B : 2;
+	for (int i = 0; i < cb * T; i++) {
+		ids[i] = 5 + (int)((1103515245u * (unsigned)i + 12345u) % (unsigned)(o->vocab - 5));
 		mask[i] = 1;
 	}
-	pofa_st_file q8;
-	if (have8 && pofa_st_open(&q8, q8path, &err)) {
-		pofa_model_free(m);
-		return cli_fail(&err);
+	pofa_batch calib = { .B = cb, .T = T, .input_ids = ids, .attention_mask = mask };
+	pofa_model *m = synth_model(o, &calib, o->int8 ? q8path : NULL, err);
+	if (!m) {
+		if (o->int8)
+			remove(q8path);
+		return *status = cli_fail(err), NULL;
 	}
-	printf("pofa bench infer: %s\n  L%d H%d A%d I%d, vocab %d, batch %d x %d, %ld threads\n", what,
-	       cfg->num_hidden_layers, cfg->hidden_size, cfg->num_attention_heads, cfg->intermediate_size,
-	       cfg->vocab_size, B, T, o->threads);
-	printf("  cpu: %s, path %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_cpu_path_names[pofa_cpu_path()],
-	       pofa_blas_core());
-	fflush(stdout);
-	variant v[3] = { { .name = "dense (OpenBLAS)", .fmt = POFA_LIN_DENSE }, { .name = "sparse fp32", .fmt = -1 },
-	                 { .name = "sparse int8", .fmt = -1, .int8 = 1 } };
-	int rc = POFA_OK;
-	pofa_infer *inf[3] = { NULL, NULL, NULL };
-	double packed_bytes = 0;
-	for (int k = 0; k < 3 && !rc; k++) {
+	*have8 = o->int8;
+	snprintf(desc, nd, "%s, %.0f%% %s, random weights", o->preset, 100.0 * o->sparsity, o->pattern);
+	return m;
+}
+
+/* the int8 variant as a user runs it: saved as the packed file (its size
+ * into *packed_bytes), then loaded from it */
+static int bench_packed(pofa_infer **inf, variant *v, pofa_model *m, const pofa_infer_opts *io, const pofa_batch *b,
+                        double *packed_bytes, pofa_err *err)
+{
+	char dir[4300], pp[4400], cp[4400];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof dir, "%s/pofa-packed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return cli_usage_error("bench", "%s: cannot make a temporary folder", dir);
+	snprintf(pp, sizeof pp, "%s/model.packed.safetensors", dir);
+	snprintf(cp, sizeof cp, "%s/config.json", dir);
+	struct stat st;
+	int bad = pofa_infer_save_packed(*inf, pp, err) || stat(pp, &st) ||
+	          pofa_config_save(pofa_model_config(m), pofa_model_head(m), cp, err);
+	pofa_infer_free(*inf);
+	*inf = NULL;
+	if (!bad) {
+		*packed_bytes = (double)st.st_size;
+		double before = rss_mib();
+		*inf = pofa_infer_open(dir, io, err);
+		bad = !*inf || pofa_infer_forward(*inf, b, err);
+		v->rss = rss_mib() - before;
+		if (*inf)
+			pofa_infer_describe(*inf, &v->info);
+	}
+	remove(pp);
+	remove(cp);
+	rmdir(dir);
+	return bad ? (err->status ? err->status : POFA_ERR_RUN) : POFA_OK;
+}
+
+/* the variants loaded and run once: dense, sparse float32, sparse int8
+ * (where the model has int8 weights) */
+static int bench_variants(const bench_opts *o, pofa_model *m, const pofa_st_file *q8, int have8, const pofa_batch *b,
+                          variant *v, pofa_infer **inf, double *packed_bytes, pofa_err *err)
+{
+	for (int k = 0; k < 3; k++) {
 		if (v[k].int8 && !have8)
 			continue;
 		double before = rss_mib();
-		pofa_infer_opts io = { .maxB = B, .maxT = T, .threads = (int)o->threads,
+		pofa_infer_opts io = { .maxB = b->B, .maxT = b->T, .threads = (int)o->threads,
 		                       .int8 = v[k].int8 ? POFA_INT8_ON : POFA_INT8_OFF, .force_fmt = v[k].fmt, .cpu = -1,
 		                       .emb16 = 1 /* int8: as the packed file holds it */ };
-		inf[k] = pofa_infer_from_model(m, v[k].int8 ? &q8 : NULL, &io, &err);
-		if (!inf[k] || pofa_infer_forward(inf[k], &b, &err)) {
-			rc = err.status;
-			break;
-		}
+		inf[k] = pofa_infer_from_model(m, v[k].int8 ? q8 : NULL, &io, err);
+		if (!inf[k] || pofa_infer_forward(inf[k], b, err))
+			return err->status;
 		v[k].rss = rss_mib() - before; /* its weights and buffers, touched */
 		pofa_infer_describe(inf[k], &v[k].info);
-		if (v[k].int8) { /* the packed file: its size; then the model loaded from it, as a user runs it */
-			char dir[4300], pp[4400], cp[4400];
-			const char *tmp = getenv("TMPDIR");
-			snprintf(dir, sizeof dir, "%s/pofa-packed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-			if (!mkdtemp(dir)) {
-				rc = cli_usage_error("bench", "%s: cannot make a temporary folder", dir);
-				break;
-			}
-			snprintf(pp, sizeof pp, "%s/model.packed.safetensors", dir);
-			snprintf(cp, sizeof cp, "%s/config.json", dir);
-			struct stat st;
-			int bad = pofa_infer_save_packed(inf[k], pp, &err) || stat(pp, &st) ||
-			          pofa_config_save(cfg, pofa_model_head(m), cp, &err);
-			pofa_infer_free(inf[k]);
-			inf[k] = NULL;
-			if (!bad) {
-				packed_bytes = (double)st.st_size;
-				before = rss_mib();
-				inf[k] = pofa_infer_open(dir, &io, &err);
-				bad = !inf[k] || pofa_infer_forward(inf[k], &b, &err);
-				v[k].rss = rss_mib() - before;
-				if (inf[k])
-					pofa_infer_describe(inf[k], &v[k].info);
-			}
-			remove(pp);
-			remove(cp);
-			rmdir(dir);
-			if (bad) {
-				rc = err.status ? err.status : POFA_ERR_RUN;
-				break;
-			}
-		}
+		if (v[k].int8 && bench_packed(&inf[k], &v[k], m, &io, b, packed_bytes, err))
+			return err->status ? err->status : POFA_ERR_RUN;
 	}
-	timing t[3];
-	if (!rc)
-		rc = time_rounds(inf, 3, &b, o->runs, t, &err);
-	for (int k = 0; k < 3; k++) {
-		if (!inf[k])
-			continue;
-		v[k].t = t[k];
-		if (!rc && o->profile) { /* where the time goes, over ten more passes */
-			pofa_infer_profile(inf[k], 1);
-			for (int r = 0; r < 10 && !rc; r++)
-				rc = pofa_infer_forward(inf[k], &b, &err);
-			int passes;
-			const double *pt = pofa_infer_profiled(inf[k], &passes);
-			for (int q = 0; q < POFA_INFER_PART_COUNT; q++)
-				v[k].part[q] = passes ? pt[q] / passes : 0.0;
-		}
-		v[k].ran = !rc;
-		pofa_infer_free(inf[k]);
-	}
-	if (have8)
-		pofa_st_close(&q8);
-	if (!o->model && o->int8)
-		remove(q8path);
-	pofa_model_free(m);
-	free(ids);
-	free(mask);
-	if (rc)
-		return cli_fail(&err);
+	return POFA_OK;
+}
+
+/* the results: a row a variant, the profile, and the RESULT line */
+static void bench_print(const bench_opts *o, const variant *v, double packed_bytes)
+{
+	int B = (int)o->B;
 	printf("  %-18s %9s %9s %9s %8s %10s %9s  %s\n", "", "median ms", "p90 ms", "seq/s", "speed-up", "weights MiB",
 	       "RSS MiB", "Linears");
 	double dense = v[0].t.median;
@@ -360,6 +317,75 @@ static int bench_model(const bench_opts *o)
 	       v[2].ran ? v[2].info.weight_bytes / (double)v[0].info.dense_bytes : 0.0,
 	       v[2].ran ? packed_bytes / (double)v[0].info.dense_bytes : 0.0, cpu_word(),
 	       pofa_cpu_path_names[pofa_cpu_path()], pofa_blas_core());
+}
+
+static int bench_model(const bench_opts *o)
+{
+	pofa_err err = { 0 };
+	/* large blocks from mmap, returned to the system when freed, so that
+	 * each variant's resident memory is what it adds (glibc) */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	int B = (int)o->B, T = (int)o->T, have8 = 0, status = EXIT_RUN_FAILED;
+	char q8path[4200] = "", desc[256];
+	int *ids = malloc((size_t)B * T * sizeof *ids), *mask = malloc((size_t)B * T * sizeof *mask);
+	pofa_model *m = ids && mask ? bench_load(o, ids, mask, q8path, sizeof q8path, &have8, desc, sizeof desc, &status, &err)
+	                            : NULL;
+	if (!m) {
+		if (!ids || !mask)
+			status = cli_fail(&(pofa_err){ POFA_ERR_RUN, "out of memory" });
+		free(ids);
+		free(mask);
+		return status;
+	}
+	pofa_batch b = { .B = B, .T = T, .input_ids = ids, .attention_mask = mask };
+	const pofa_config *cfg = pofa_model_config(m);
+	for (int i = 0; i < B * T; i++) {
+		ids[i] = 5 + (int)((2654435761u * (unsigned)i + 7u) % (unsigned)(cfg->vocab_size - 5));
+		mask[i] = 1;
+	}
+	pofa_st_file q8 = { 0 };
+	int rc = have8 ? pofa_st_open(&q8, q8path, &err) : POFA_OK;
+	printf("pofa bench infer: %s\n  L%d H%d A%d I%d, vocab %d, batch %d x %d, %ld threads\n", desc,
+	       cfg->num_hidden_layers, cfg->hidden_size, cfg->num_attention_heads, cfg->intermediate_size,
+	       cfg->vocab_size, B, T, o->threads);
+	printf("  cpu: %s, path %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_cpu_path_names[pofa_cpu_path()],
+	       pofa_blas_core());
+	fflush(stdout);
+	variant v[3] = { { .name = "dense (OpenBLAS)", .fmt = POFA_LIN_DENSE }, { .name = "sparse fp32", .fmt = -1 },
+	                 { .name = "sparse int8", .fmt = -1, .int8 = 1 } };
+	pofa_infer *inf[3] = { NULL, NULL, NULL };
+	double packed_bytes = 0;
+	timing t[3];
+	if (!rc)
+		rc = bench_variants(o, m, &q8, have8, &b, v, inf, &packed_bytes, &err);
+	if (!rc)
+		rc = time_rounds(inf, 3, &b, o->runs, t, &err);
+	for (int k = 0; k < 3; k++) {
+		if (!inf[k])
+			continue;
+		v[k].t = t[k];
+		if (!rc && o->profile) { /* where the time goes, over ten more passes */
+			pofa_infer_profile(inf[k], 1);
+			for (int r = 0; r < 10 && !rc; r++)
+				rc = pofa_infer_forward(inf[k], &b, &err);
+			int passes;
+			const double *pt = pofa_infer_profiled(inf[k], &passes);
+			for (int q = 0; q < POFA_INFER_PART_COUNT; q++)
+				v[k].part[q] = passes ? pt[q] / passes : 0.0;
+		}
+		v[k].ran = !rc;
+		pofa_infer_free(inf[k]);
+	}
+	if (have8 && q8.buf)
+		pofa_st_close(&q8);
+	if (!o->model && o->int8)
+		remove(q8path);
+	pofa_model_free(m);
+	free(ids);
+	free(mask);
+	if (rc)
+		return cli_fail(&err);
+	bench_print(o, v, packed_bytes);
 	return 0;
 }
 

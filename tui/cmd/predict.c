@@ -273,6 +273,102 @@ static int run_batch(predictor *p, input *in, int n, long first_line, pofa_err *
 	return rc;
 }
 
+/* the model, its tokenizer and the sequence length: asked, else trained
+ * at (training.json), else its positions up to 512; never more than its
+ * positions (lowered, and said) */
+static int predict_open(predictor *p, const char *model, int T, int B, int threads, int fp32, int *maxT,
+                        pofa_err *err)
+{
+	pofa_config cfg;
+	enum pofa_head head;
+	if (pofa_model_dir_head(model, &cfg, &head, err))
+		return err->status;
+	*maxT = cfg.max_position_embeddings < 512 ? cfg.max_position_embeddings : 512;
+	pofa_trained *tr = calloc(1, sizeof *tr);
+	int trc = tr ? pofa_trained_load(model, tr, err) : pofa_error(err, POFA_ERR_RUN, "out of memory");
+	if (!T && trc == 0 && tr->seq > 0)
+		T = tr->seq;
+	free(tr);
+	if (trc != 0 && trc != 1)
+		return err->status;
+	if (T && T > cfg.max_position_embeddings) {
+		fprintf(stderr, "pofa predict: --seq %d is more than %s has positions; using %d\n", T, model,
+		        cfg.max_position_embeddings);
+		T = cfg.max_position_embeddings;
+	}
+	if (T)
+		*maxT = T;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/vocab.txt", model);
+	p->tk = pofa_tokenizer_load(path, POFA_CASE_AUTO, err);
+	if (!p->tk)
+		return err->status;
+	if (pofa_vocab_size(p->tk) != cfg.vocab_size)
+		return pofa_error(err, POFA_ERR_INPUT, "%s has %d tokens, but %s/config.json says vocab_size %d: the model "
+		                  "and its vocabulary do not belong together", path, pofa_vocab_size(p->tk), model,
+		                  cfg.vocab_size);
+	pofa_infer_opts io = { .maxB = B, .maxT = *maxT, .threads = threads,
+	                       .int8 = fp32 ? POFA_INT8_OFF : POFA_INT8_AUTO, .force_fmt = -1, .cpu = -1 };
+	p->head = head;
+	p->maxT = *maxT;
+	p->inf = pofa_infer_open(model, &io, err);
+	if (!p->inf)
+		return err->status;
+	if (head != pofa_infer_head(p->inf))
+		return pofa_error(err, POFA_ERR_INPUT, "%s: unexpected head", model);
+	p->cfg = pofa_infer_config(p->inf);
+	return pofa_encoding_init(&p->enc, *maxT) ? pofa_error(err, POFA_ERR_RUN, "out of memory") : POFA_OK;
+}
+
+/* the input's lines, B at a time, encoded and run */
+static int predict_lines(predictor *p, FILE *f, const char *file, input *in, int B, pofa_err *err)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	long lineno = 0, first = 1;
+	int n = 0, rc = POFA_OK;
+	ssize_t len;
+	while (!rc) {
+		len = getline(&line, &cap, f);
+		if (len >= 0) {
+			lineno++;
+			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+				line[--len] = '\0';
+			input *x = &in[n];
+			free(x->line);
+			x->line = strdup(line);
+			if (!x->line) {
+				rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+				break;
+			}
+			char *tab = strchr(x->line, '\t');
+			x->a = x->line;
+			x->na = tab ? tab - x->line : len;
+			x->b = tab ? tab + 1 : NULL;
+			x->nb = tab ? (long)strlen(tab + 1) : 0;
+			if (encode(p, x)) {
+				rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+				break;
+			}
+			n++;
+		}
+		if (n == B || (len < 0 && n > 0)) {
+			rc = run_batch(p, in, n, first, err);
+			fflush(stdout);
+			first = lineno + 1;
+			n = 0;
+		}
+		if (len < 0)
+			break;
+	}
+	free(line);
+	if (!rc && ferror(f))
+		rc = pofa_error(err, POFA_ERR_INPUT, "%s: read error: %s", file ? file : "standard input", strerror(errno));
+	if (!rc && fflush(stdout))
+		rc = pofa_error(err, POFA_ERR_RUN, "cannot write the predictions: %s", strerror(errno));
+	return rc;
+}
+
 int cmd_predict(int argc, char **argv)
 {
 	const char *model = NULL, *file = NULL, *v;
@@ -306,55 +402,16 @@ int cmd_predict(int argc, char **argv)
 	if (!model || !*model)
 		return cli_usage_error("predict", "--model DIR is required");
 	pofa_err err = { 0 };
-	pofa_config cfg;
-	enum pofa_head head;
-	if (pofa_model_dir_head(model, &cfg, &head, &err))
-		return cli_fail(&err);
-	int maxT = cfg.max_position_embeddings < 512 ? cfg.max_position_embeddings : 512;
-	/* the sequence length the model was trained at, when pofa trained it */
-	pofa_trained *tr = calloc(1, sizeof *tr);
-	int trc = tr ? pofa_trained_load(model, tr, &err) : pofa_error(&err, POFA_ERR_RUN, "out of memory");
-	if (!T && trc == 0 && tr->seq > 0)
-		T = tr->seq;
-	free(tr);
-	if (trc != 0 && trc != 1)
-		return cli_fail(&err);
-	if (T && T > cfg.max_position_embeddings) {
-		fprintf(stderr, "pofa predict: --seq %ld is more than %s has positions; using %d\n", T, model,
-		        cfg.max_position_embeddings);
-		T = cfg.max_position_embeddings;
-	}
-	if (T)
-		maxT = (int)T;
-	char path[4200];
-	snprintf(path, sizeof path, "%s/vocab.txt", model);
-	pofa_tokenizer *tk = pofa_tokenizer_load(path, POFA_CASE_AUTO, &err);
-	if (!tk)
-		return cli_fail(&err);
-	if (pofa_vocab_size(tk) != cfg.vocab_size) {
-		pofa_error(&err, POFA_ERR_INPUT, "%s has %d tokens, but %s/config.json says vocab_size %d: the model "
-		           "and its vocabulary do not belong together", path, pofa_vocab_size(tk), model, cfg.vocab_size);
-		pofa_tokenizer_free(tk);
+	predictor p = { .top = (int)top, .csv = csv, .out = stdout };
+	int maxT = 0;
+	if (predict_open(&p, model, (int)T, (int)B, (int)threads, fp32, &maxT, &err)) {
+		pofa_encoding_free(&p.enc);
+		pofa_infer_free(p.inf);
+		pofa_tokenizer_free(p.tk);
 		return cli_fail(&err);
 	}
 	FILE *f = file && strcmp(file, "-") ? fopen(file, "rb") : stdin;
-	if (!f) {
-		pofa_error(&err, POFA_ERR_INPUT, "%s: cannot open: %s", file, strerror(errno));
-		pofa_tokenizer_free(tk);
-		return cli_fail(&err);
-	}
-	pofa_infer_opts io = { .maxB = (int)B, .maxT = maxT, .threads = (int)threads,
-	                       .int8 = fp32 ? POFA_INT8_OFF : POFA_INT8_AUTO, .force_fmt = -1, .cpu = -1 };
-	predictor p = { .tk = tk, .head = head, .maxT = maxT, .top = (int)top, .csv = csv, .out = stdout };
-	p.inf = pofa_infer_open(model, &io, &err);
-	int rc = p.inf ? POFA_OK : err.status;
-	if (!rc && head != pofa_infer_head(p.inf))
-		rc = pofa_error(&err, POFA_ERR_INPUT, "%s: unexpected head", model);
-	if (!rc) {
-		p.cfg = pofa_infer_config(p.inf);
-		if (pofa_encoding_init(&p.enc, maxT))
-			rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
-	}
+	int rc = f ? POFA_OK : pofa_error(&err, POFA_ERR_INPUT, "%s: cannot open: %s", file, strerror(errno));
 	input *in = calloc((size_t)B, sizeof *in);
 	int *store = calloc((size_t)B * maxT * 5, sizeof *store);
 	if (!rc && (!in || !store))
@@ -365,65 +422,24 @@ int cmd_predict(int argc, char **argv)
 		                 .seg = base + 4 * maxT };
 	}
 	if (!rc && csv) {
-		if (head == POFA_HEAD_CLS)
+		if (p.head == POFA_HEAD_CLS)
 			fputs("line,text_a,text_b,label,probability\n", stdout);
-		else if (head == POFA_HEAD_SPAN)
+		else if (p.head == POFA_HEAD_SPAN)
 			fputs("line,question,context,answer,score\n", stdout);
 		else
 			fputs("line,text,mask,rank,token,probability\n", stdout);
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	long lineno = 0, first = 1;
-	int n = 0;
-	ssize_t len;
-	while (!rc) {
-		len = getline(&line, &cap, f);
-		if (len >= 0) {
-			lineno++;
-			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-				line[--len] = '\0';
-			input *x = &in[n];
-			free(x->line);
-			x->line = strdup(line);
-			if (!x->line) {
-				rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
-				break;
-			}
-			char *tab = strchr(x->line, '\t');
-			x->a = x->line;
-			x->na = tab ? tab - x->line : len;
-			x->b = tab ? tab + 1 : NULL;
-			x->nb = tab ? (long)strlen(tab + 1) : 0;
-			if (encode(&p, x)) {
-				rc = pofa_error(&err, POFA_ERR_RUN, "out of memory");
-				break;
-			}
-			n++;
-		}
-		if (n == B || (len < 0 && n > 0)) {
-			rc = run_batch(&p, in, n, first, &err);
-			fflush(stdout);
-			first = lineno + 1;
-			n = 0;
-		}
-		if (len < 0)
-			break;
-	}
-	if (!rc && ferror(f))
-		rc = pofa_error(&err, POFA_ERR_INPUT, "%s: read error: %s", file ? file : "standard input", strerror(errno));
-	if (!rc && fflush(stdout))
-		rc = pofa_error(&err, POFA_ERR_RUN, "cannot write the predictions: %s", strerror(errno));
+	if (!rc)
+		rc = predict_lines(&p, f, file, in, (int)B, &err);
 	for (long i = 0; in && i < B; i++)
 		free(in[i].line);
 	free(in);
 	free(store);
-	free(line);
 	free(p.pieces);
 	pofa_encoding_free(&p.enc);
-	if (f != stdin)
+	if (f && f != stdin)
 		fclose(f);
 	pofa_infer_free(p.inf);
-	pofa_tokenizer_free(tk);
+	pofa_tokenizer_free(p.tk);
 	return rc ? cli_fail(&err) : 0;
 }
