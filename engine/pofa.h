@@ -24,9 +24,11 @@
  * size, V vocabulary, L layers. Linear weights are stored [out, in] as in
  * PyTorch. The engine never prints: errors come back in a pofa_err.
  *
- * Beside this header: engine/io/safetensors.h (the file format),
- * engine/sparse/sparse.h (pruning masks), engine/run/driver.h (a whole
- * recipe run), data/text/tokenizer.h (WordPiece).
+ * Beside this header, installed with it: engine/infer/infer.h (a model
+ * folder run forward-only, packed by its zeros, int8 after QAT),
+ * data/text/tokenizer.h (WordPiece), engine/io/safetensors.h (the file
+ * format), engine/sparse/sparse.h (pruning masks and methods). In the
+ * source tree, engine/run/driver.h runs a whole recipe.
  */
 #ifndef POFA_H
 #define POFA_H

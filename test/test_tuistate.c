@@ -334,7 +334,7 @@ static void test_conf(void **st)
 	tui_conf c, r;
 	pofa_err err;
 	assert_int_equal(tui_conf_load(&c, p, &err), 1);   /* none yet: every pane */
-	for (int k = 0; k < TUI_PANES; k++)
+	for (int k = 0; k < TUI_PANE_COUNT; k++)
 		assert_int_equal(c.show[k], 1);
 	snprintf(c.theme, sizeof c.theme, "light");
 	c.show[1] = c.show[4] = 0;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 const char *const tui_pane_names[] = { "chart", "heatmap", "eval", "schedule", "log", "header" };
-_Static_assert(POFA_ARRAY_LEN(tui_pane_names) == TUI_PANES, "a name per pane");
+_Static_assert(POFA_ARRAY_LEN(tui_pane_names) == TUI_PANE_COUNT, "a name per pane");
 
 void tui_conf_path(char *out, size_t n)
 {
@@ -39,7 +39,7 @@ static char *trim(char *s)
 int tui_conf_load(tui_conf *c, const char *path, pofa_err *err)
 {
 	memset(c, 0, sizeof *c);
-	for (int k = 0; k < TUI_PANES; k++)
+	for (int k = 0; k < TUI_PANE_COUNT; k++)
 		c->show[k] = 1;
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -78,12 +78,12 @@ int tui_conf_load(tui_conf *c, const char *path, pofa_err *err)
 			snprintf(t.theme, sizeof t.theme, "%s", val);
 		} else if (!strcmp(key, "panes")) {
 			/* the panes shown, by name; the others are hidden */
-			int show[TUI_PANES] = { 0 };
+			int show[TUI_PANE_COUNT] = { 0 };
 			for (char *w = strtok(val, " ,\t"); w && !rc; w = strtok(NULL, " ,\t")) {
 				int k;
-				for (k = 0; k < TUI_PANES && strcmp(w, tui_pane_names[k]); k++)
+				for (k = 0; k < TUI_PANE_COUNT && strcmp(w, tui_pane_names[k]); k++)
 					;
-				if (k == TUI_PANES)
+				if (k == TUI_PANE_COUNT)
 					rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: no pane \"%s\" (chart heatmap eval schedule "
 					                "log header)", path, ln, w);
 				else
@@ -116,7 +116,7 @@ int tui_conf_save(const tui_conf *c, const char *path, pofa_err *err)
 	if (c->theme[0])
 		n += snprintf(buf + n, sizeof buf - (size_t)n, "theme = %s\n", c->theme);
 	n += snprintf(buf + n, sizeof buf - (size_t)n, "panes =");
-	for (int k = 0; k < TUI_PANES; k++)
+	for (int k = 0; k < TUI_PANE_COUNT; k++)
 		if (c->show[k])
 			n += snprintf(buf + n, sizeof buf - (size_t)n, " %s", tui_pane_names[k]);
 	n += snprintf(buf + n, sizeof buf - (size_t)n, "\n");

@@ -9,13 +9,13 @@
 
 #include <stddef.h>
 
-#define TUI_PANES 6   /* chart, heatmap, eval, schedule, log, header: ui.h's PANE_ order */
+#define TUI_PANE_COUNT 6   /* chart, heatmap, eval, schedule, log, header: ui.h's PANE_ order */
 
-extern const char *const tui_pane_names[]; /* TUI_PANES of them */
+extern const char *const tui_pane_names[]; /* TUI_PANE_COUNT of them */
 
 typedef struct tui_conf {
 	char theme[64];          /* "": none remembered */
-	int show[TUI_PANES];
+	int show[TUI_PANE_COUNT];
 } tui_conf;
 
 /* $XDG_CONFIG_HOME/pofa/pofa.conf, or ~/.config/pofa/pofa.conf */

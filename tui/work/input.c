@@ -192,7 +192,7 @@ static void b_edit(ui *u)
 	snprintf(u->fields[5], 32, "%.3g", v->lr);
 	snprintf(u->fields[6], 32, "%.2f", v->alpha_kd);
 	snprintf(u->fields[7], 32, "%.2f", v->temperature);
-	u->field = TUI_FORM_FIELDS - 1;
+	u->field = TUI_FORM_FIELD_COUNT - 1;
 	form_move(u, 1);   /* the first field the stage has */
 	u->mode = MODE_FORM;
 }
@@ -325,8 +325,8 @@ int tui_field_on(const ui *u, int i)
 
 static void form_move(ui *u, int step)
 {
-	for (int k = 0; k < TUI_FORM_FIELDS; k++) {
-		u->field = (u->field + step + TUI_FORM_FIELDS) % TUI_FORM_FIELDS;
+	for (int k = 0; k < TUI_FORM_FIELD_COUNT; k++) {
+		u->field = (u->field + step + TUI_FORM_FIELD_COUNT) % TUI_FORM_FIELD_COUNT;
 		if (tui_field_on(u, u->field))
 			break;
 	}

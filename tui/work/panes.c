@@ -452,7 +452,7 @@ void tui_draw_help(ui *u, int H, int W)
 
 const char *const tui_form_names[] = { "final sparsity", "start step", "end step", "prune every",
                                      "freeze step", "learning rate", "KD weight", "temperature" };
-_Static_assert(POFA_ARRAY_LEN(tui_form_names) == TUI_FORM_FIELDS, "a name per form field");
+_Static_assert(POFA_ARRAY_LEN(tui_form_names) == TUI_FORM_FIELD_COUNT, "a name per form field");
 
 void tui_draw_form(ui *u, int H, int W)
 {

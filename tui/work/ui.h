@@ -23,12 +23,12 @@
 #include "tui/work/tui.h"
 
 enum { PANE_CHART, PANE_HEAT, PANE_EVAL, PANE_SCHED, PANE_LOG, PANE_HEADER, PANE_COUNT };
-_Static_assert(PANE_COUNT == TUI_PANES, "conf.c names the panes in this order");
+_Static_assert(PANE_COUNT == TUI_PANE_COUNT, "conf.c names the panes in this order");
 enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM, MODE_SEARCH };
 enum { ASK_SKIP, ASK_QUIT, ASK_LR };
 #define TUI_MIN_W 80
 #define TUI_MIN_H 24
-#define TUI_FORM_FIELDS 8
+#define TUI_FORM_FIELD_COUNT 8
 
 typedef struct ui {
 	pofa_run *r;                  /* commands go here */
@@ -50,7 +50,7 @@ typedef struct ui {
 	int help_top;                 /* the help overlay's first line shown */
 	int eval_top;                 /* the evaluation table's first line shown */
 	int mode, ask;
-	char fields[TUI_FORM_FIELDS][32];  /* the schedule form */
+	char fields[TUI_FORM_FIELD_COUNT][32];  /* the schedule form */
 	int field, fcur;              /* the field, and the cursor in it */
 	pofa_command pending;         /* an edit waiting for its confirmation */
 	char prompt[512];             /* the export prompt */
@@ -106,7 +106,7 @@ void tui_draw_log(ui *u, int y, int x, int h, int w);
 void tui_draw_zoom(ui *u, int H, int W);
 void tui_draw_help(ui *u, int H, int W);
 void tui_draw_form(ui *u, int H, int W);
-extern const char *const tui_form_names[]; /* TUI_FORM_FIELDS of them */
+extern const char *const tui_form_names[]; /* TUI_FORM_FIELD_COUNT of them */
 /* workbench.c: an event into the snapshot and the status line */
 void tui_take_event(void *arg, const pofa_event *e);
 /* input.c */
