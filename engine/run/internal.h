@@ -155,7 +155,7 @@ void pofa_stage_model_dir(const stage_ctx *c, int from, char *dir, size_t n);
 pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_use use, int from, int nlabels,
                              pofa_err *err);
 void pofa_stage_order(stage_ctx *c);
-void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor);
+void pofa_stage_data_pos(const stage_data *d, long *epoch, long *cursor);
 void pofa_stage_data_free(stage_data *d);
 pofa_gmp pofa_stage_ctx_gmp(const stage_ctx *c);
 double pofa_stage_lr(const stage_ctx *c, int64_t t);

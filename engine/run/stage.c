@@ -419,15 +419,16 @@ static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_er
 	return losses_finite(c, l, err);
 }
 
-static void accumulate(stage_ctx *c, const step_losses *l, float grad_norm, int bn)
+/* a step into the metrics interval under way */
+static void accumulate(stage_sums *m, const step_losses *l, float grad_norm, double tokens)
 {
-	c->sums.task += l->task;
-	c->sums.kd += l->kd;
-	c->sums.total += l->total;
-	c->sums.teacher += l->teacher;
-	c->sums.gn += grad_norm;
-	c->sums.n++;
-	c->sums.tokens += (double)bn * c->s.seq;
+	m->task += l->task;
+	m->kd += l->kd;
+	m->total += l->total;
+	m->teacher += l->teacher;
+	m->gn += grad_norm;
+	m->n++;
+	m->tokens += tokens;
 }
 
 /* training.json: the run and stage, the sequence length, the task's
@@ -602,8 +603,8 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 			pofa_masks_apply(&c->mk);      /* ... and stay zero after weight decay */
 		c->step++;
 		r->step_now = c->step;
-		accumulate(c, &l, gn, bn);
-		pofa_stage_data_pos(c, &epoch, &cursor);
+		accumulate(&c->sums, &l, gn, (double)bn * c->s.seq);
+		pofa_stage_data_pos(&c->d, &epoch, &cursor);
 		if (c->step % r->rc.log_interval == 0 || c->step == c->N)
 			emit_metrics(c, lr, epoch);
 		if (c->s.eval_interval && c->step % c->s.eval_interval == 0 && c->step < c->N) {

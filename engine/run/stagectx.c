@@ -115,10 +115,10 @@ void pofa_stage_order(stage_ctx *c)
 		                                              (uint64_t)c->d.epoch * 0x9e37));
 }
 
-void pofa_stage_data_pos(const stage_ctx *c, long *epoch, long *cursor)
+void pofa_stage_data_pos(const stage_data *d, long *epoch, long *cursor)
 {
-	*epoch = c->d.has_mlm ? c->d.mlm.epoch : c->d.epoch;
-	*cursor = c->d.has_mlm ? c->d.mlm.cursor : c->d.cursor;
+	*epoch = d->has_mlm ? d->mlm.epoch : d->epoch;
+	*cursor = d->has_mlm ? d->mlm.cursor : d->cursor;
 }
 
 /* ---- the schedule ------------------------------------------------------------------ */

@@ -293,7 +293,7 @@ static int write_manifest(stage_ctx *c, const char *dir, pofa_err *err)
 {
 	cJSON *o = cJSON_CreateObject();
 	long epoch, cursor;
-	pofa_stage_data_pos(c, &epoch, &cursor);
+	pofa_stage_data_pos(&c->d, &epoch, &cursor);
 	cJSON_AddStringToObject(o, "stage", c->s.name);
 	cJSON_AddNumberToObject(o, "step", (double)c->step);
 	cJSON_AddNumberToObject(o, "epoch", (double)epoch);
