@@ -70,7 +70,7 @@ typedef struct pofa_config {
 	float attention_probs_dropout_prob;
 	float classifier_dropout; /* < 0: use hidden_dropout_prob */
 	float initializer_range;
-	char label_names[64][48]; /* id2label, when known (num_labels <= 64) */
+	char label_names[64][64]; /* id2label, when known (num_labels <= 64; names of at most 63 bytes) */
 	int tie_word_embeddings;  /* the masked-LM decoder is the word embeddings (pofa's only kind) */
 } pofa_config;
 

@@ -295,7 +295,7 @@ printf '{"seq": "x"}' > "$tmp/bad.json"; mkdir -p "$tmp/badm"; cp "$tmp/a/transf
 
 "$POFA" eval --model "$tmp/a/transfer" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 \
 	--predictions "$tmp/no/such/dir/p.csv" > "$tmp/e4" 2>&1
-[ $? -eq 2 ] && grep -q "$tmp/no/such/dir/p.csv: cannot write: No such file" "$tmp/e4" \
+[ $? -eq 2 ] && grep -q "$tmp/no/such/dir/p.csv: no folder $tmp/no/such/dir to write it in" "$tmp/e4" \
 	&& ok "pofa eval: a predictions file that cannot be written is named" || { cat "$tmp/e4"; bad "predictions error"; }
 
 # recipe errors: file:line, the key, status 2, nothing run

@@ -1,5 +1,6 @@
 /* cli.c - helpers the subcommands share (see cli.h). */
 #include "tui/cli.h"
+#include "data/base/text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -35,7 +36,10 @@ int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, l
 
 int cli_fail(const pofa_err *err)
 {
-	fprintf(stderr, "pofa: %s\n", err->msg);
+	/* a message may quote a file's text: its control characters shown */
+	fputs("pofa: ", stderr);
+	pofa_esc_term(stderr, err->msg, -1);
+	fputc('\n', stderr);
 	return err->status ? err->status : EXIT_RUN_FAILED;
 }
 

@@ -4,6 +4,7 @@
 #include "engine/dist/dist.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,9 @@ static void blas_core(char **argv)
 
 int main(int argc, char **argv)
 {
+	/* a file past the size limit (ulimit -f): an error (EFBIG) that names
+	 * the file and removes the temp file, not a death by SIGXFSZ */
+	signal(SIGXFSZ, SIG_IGN);
 	blas_core(argv);
 	if (argc < 2) {
 		/* pofa alone runs the demo recipe */

@@ -2,6 +2,7 @@
  * TSV split by hand (no quoting), CSV through libcsv (see loaders.h). */
 #include "data/task/loaders.h"
 #include "data/base/mem.h"
+#include "data/base/text.h"
 #include "data/base/fileio.h"
 #include "data/base/util.h"
 
@@ -196,12 +197,26 @@ void pofa_text_task_free(pofa_text_task *t)
 
 /* GLUE-style TSV: each physical line is one record, split at every
  * delimiter; quotes are ordinary text */
+/* a physical line of a task file: text, at most POFA_LINE_MAX bytes */
+static int line_ok(tsv_state *st, const unsigned char *l, size_t n)
+{
+	if (n > POFA_LINE_MAX)
+		st->rc = pofa_error(st->err, POFA_ERR_INPUT, "%s:%ld: a line longer than %zu bytes: give shorter lines",
+		                    st->path, st->line, POFA_LINE_MAX);
+	else if (memchr(l, 0, n))
+		st->rc = pofa_error(st->err, POFA_ERR_INPUT, "%s:%ld: a NUL byte: not text; give a text file", st->path,
+		                    st->line);
+	return !st->rc;
+}
+
 static void split_lines(tsv_state *st, const unsigned char *buf, size_t i, size_t n, char delim)
 {
 	while (i < n && !st->rc) {
 		size_t j = i;
 		while (j < n && buf[j] != '\n')
 			j++;
+		if (!line_ok(st, buf + i, j - i))
+			break;
 		size_t e = j > i && buf[j - 1] == '\r' ? j - 1 : j;
 		if (e > i || st->header) {   /* an empty line before the header: skipped */
 			size_t a = i;
@@ -236,6 +251,8 @@ static void parse_quoted(tsv_state *st, const unsigned char *buf, size_t i, size
 			j++;
 		if (j < n)
 			j++;
+		if (!line_ok(st, buf + i, j - i))
+			break;
 		if (csv_parse(&p, buf + i, j - i, on_field, on_row, st) != j - i && !st->rc)
 			st->rc = pofa_error(st->err, POFA_ERR_INPUT, "%s:%ld: %s", st->path, st->line,
 			                    csv_strerror(csv_error(&p)));
@@ -258,6 +275,33 @@ void pofa_text_task_summary(const pofa_text_task *t, const char *path, char *out
 		o += (size_t)snprintf(out + o, n - o, " %s%ld", k ? "" : "line ", t->refused_line[k]);
 	if (o < n)
 		snprintf(out + o, n - o, "%s)", t->refused > (long)POFA_ARRAY_LEN(t->refused_line) ? " ..." : "");
+}
+
+/* the labels of a training split: its distinct raw labels, sorted */
+static int labels_of(tsv_state *st, const pofa_text_task *t, pofa_labels *labels, const char *path, pofa_err *err)
+{
+	char **names = malloc(((size_t)t->n + 1) * sizeof *names);
+	labels->names = malloc(((size_t)t->n + 1) * sizeof *labels->names);
+	if (!names || !labels->names) {
+		free(names);
+		free(labels->names);
+		labels->names = NULL;
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
+	for (int k = 0; k < t->n; k++)
+		names[k] = st->raw_labels[k];
+	qsort(names, (size_t)t->n, sizeof *names, cmp_strp);
+	int rc = POFA_OK;
+	for (int k = 0; k < t->n && !rc; k++)
+		if (k == 0 || strcmp(names[k], names[k - 1])) {
+			if (!(labels->names[labels->n] = strdup(names[k])))
+				rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			else
+				labels->n++;
+		}
+	free(names);
+	snprintf(labels->from, sizeof labels->from, "the training split %s", path);
+	return rc;
 }
 
 int pofa_text_task_load(const pofa_task_spec *spec, const char *path, pofa_labels *labels,
@@ -290,20 +334,17 @@ int pofa_text_task_load(const pofa_task_spec *spec, const char *path, pofa_label
 		st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:2: no examples after the header row%s", path,
 		                   t->refused ? " (every line refused: a field count other than the header's; is the "
 		                                "delimiter right?)" : "");
-	/* labels: built from the training split, sorted, or looked up */
-	if (!st.rc && labels->n == 0) {
-		char **names = malloc((size_t)t->n * sizeof *names);
-		int nn = 0;
-		for (int k = 0; k < t->n; k++)
-			names[nn++] = st.raw_labels[k];
-		qsort(names, (size_t)nn, sizeof *names, cmp_strp);
-		labels->names = malloc((size_t)nn * sizeof *labels->names);
-		for (int k = 0; k < nn; k++)
-			if (k == 0 || strcmp(names[k], names[k - 1]))
-				labels->names[labels->n++] = strdup(names[k]);
-		free(names);
-		snprintf(labels->from, sizeof labels->from, "the training split %s", path);
+	/* labels: text a model folder can hold (checked where they enter),
+	 * then built from the training split, sorted, or looked up */
+	for (int k = 0; k < t->n && !st.rc; k++) {
+		const char *why = pofa_text_refusal(st.raw_labels[k], strlen(st.raw_labels[k]), POFA_LABEL_MAX);
+		if (why)
+			st.rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: label \"%.60s\" %s: a label is UTF-8 text without "
+			                   "control characters, tabs or line breaks, 1 to %d bytes", path, t->line[k],
+			                   st.raw_labels[k], why, POFA_LABEL_MAX);
 	}
+	if (!st.rc && labels->n == 0)
+		st.rc = labels_of(&st, t, labels, path, err);
 	for (int k = 0; k < t->n && !st.rc; k++) {
 		t->label[k] = pofa_labels_find(labels, st.raw_labels[k]);
 		if (t->label[k] < 0) {

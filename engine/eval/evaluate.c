@@ -5,6 +5,7 @@
  */
 #include "engine/eval/eval.h"
 #include "engine/dist/dist.h"
+#include "data/base/text.h"
 #include "data/base/util.h"
 
 #include <csv.h>
@@ -44,9 +45,10 @@ static double now_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* a text cell of the predictions file: quoted, a formula made text (text.h) */
 static void csv_cell(FILE *f, const char *s, int last)
 {
-	csv_fwrite(f, s, strlen(s));
+	pofa_csv_text(f, s, -1);
 	fputc(last ? '\n' : ',', f);
 }
 
@@ -116,7 +118,7 @@ static int ev_open_predictions(evaluation *v, const char *predictions, pofa_err 
 		char h[96];
 		snprintf(h, sizeof h, "p_%s", v->labels->names[c]);
 		fputc(',', v->pf);
-		csv_fwrite(v->pf, h, strlen(h));
+		pofa_csv_text(v->pf, h, -1);
 	}
 	fputs(",prediction,gold\n", v->pf);
 	return POFA_OK;

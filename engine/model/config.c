@@ -6,6 +6,7 @@
 #include "engine/pofa.h"
 #include "data/base/fileio.h"
 #include "data/base/json.h"
+#include "data/base/text.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -167,6 +168,7 @@ int pofa_config_load(pofa_config *cfg, const char *path, pofa_err *err)
 				rc = pofa_error(err, POFA_ERR_INPUT, "%s: id2label has %d labels (1..64)", path, nl);
 			else
 				cfg->num_labels = nl;
+			const char *why;
 			for (const cJSON *e = id2label->child; e && !rc; e = e->next) {
 				char *end;
 				long id = strtol(e->string, &end, 10);
@@ -174,9 +176,18 @@ int pofa_config_load(pofa_config *cfg, const char *path, pofa_err *err)
 					rc = pofa_error(err, POFA_ERR_INPUT,
 					                "%s: id2label key \"%s\" must be 0..%d with a string value",
 					                path, e->string, nl - 1);
+				else if ((why = pofa_text_refusal(e->valuestring, strlen(e->valuestring), POFA_LABEL_MAX)))
+					rc = pofa_error(err, POFA_ERR_INPUT, "%s: id2label \"%s\": the label \"%.60s\" %s: a label is "
+					                "UTF-8 text without control characters, tabs or line breaks, 1 to %d bytes",
+					                path, e->string, e->valuestring, why, POFA_LABEL_MAX);
 				else
 					snprintf(cfg->label_names[id], sizeof cfg->label_names[id], "%s", e->valuestring);
 			}
+			for (int a = 0; !rc && a < nl; a++)
+				for (int b = 0; !rc && b < a; b++)
+					if (cfg->label_names[a][0] && !strcmp(cfg->label_names[a], cfg->label_names[b]))
+						rc = pofa_error(err, POFA_ERR_INPUT, "%s: id2label names \"%s\" twice (ids %d and %d): "
+						                "each class needs its own label", path, cfg->label_names[a], b, a);
 		}
 	}
 	cJSON_Delete(root);

@@ -2,6 +2,7 @@
  * was trained) and the labels its classifier names (see folder.h). */
 #include "engine/model/folder.h"
 #include "engine/io/safetensors.h"
+#include "data/base/text.h"
 #include "data/base/fileio.h"
 
 #include <cjson/cJSON.h>
@@ -203,9 +204,10 @@ int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 		cJSON_ArrayForEach(e, l) {
 			if (rc)
 				break;
-			if (t->nlabels == 64 || !cJSON_IsString(e) || strlen(e->valuestring) >= sizeof t->labels[0])
-				rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"labels\": at most 64 names of at most 63 "
-				                "characters; fix or remove the file", path);
+			if (t->nlabels == 64 || !cJSON_IsString(e) ||
+			    pofa_text_refusal(e->valuestring, strlen(e->valuestring), POFA_LABEL_MAX))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: \"labels\": at most 64 names, each UTF-8 text without "
+				                "control characters, 1 to %d bytes; fix or remove the file", path, POFA_LABEL_MAX);
 			else
 				strcpy(t->labels[t->nlabels++], e->valuestring);
 		}

@@ -4,6 +4,7 @@
 #include "data/base/mem.h"
 
 #include <csv.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,4 +88,53 @@ int pofa_csvtab_read(const char *path, pofa_csvtab *t)
 	if (rc)
 		pofa_csvtab_free(t);
 	return rc;
+}
+
+/* ---- the last row of each key ------------------------------------------------ */
+
+static uint64_t key_hash(char **row, const int *cols, int ncols)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (int c = 0; c < ncols; c++) {
+		for (const unsigned char *p = (const unsigned char *)row[cols[c]]; *p; p++)
+			h = (h ^ *p) * 1099511628211ull;
+		h = (h ^ 0x1f) * 1099511628211ull;   /* the fields kept apart */
+	}
+	return h;
+}
+
+static int same_key(char **a, char **b, const int *cols, int ncols)
+{
+	for (int c = 0; c < ncols; c++)
+		if (strcmp(a[cols[c]], b[cols[c]]))
+			return 0;
+	return 1;
+}
+
+int pofa_csvtab_last_by(const pofa_csvtab *t, const int *cols, int ncols, int minf,
+                        int (*keep)(void *arg, int row), void *arg, int *rows)
+{
+	size_t cap = 16;
+	while (cap < 2 * (size_t)t->n + 2)
+		cap *= 2;
+	int *slot = malloc(cap * sizeof *slot);   /* index into rows + 1; 0: empty */
+	if (!slot)
+		return -1;
+	memset(slot, 0, cap * sizeof *slot);
+	int n = 0, need = minf;
+	for (int c = 0; c < ncols; c++)
+		need = cols[c] + 1 > need ? cols[c] + 1 : need;
+	for (int r = 1; r < t->n; r++) {
+		if (t->nf[r] < need || (keep && !keep(arg, r)))
+			continue;
+		size_t h = (size_t)key_hash(t->rows[r], cols, ncols) & (cap - 1);
+		while (slot[h] && !same_key(t->rows[rows[slot[h] - 1]], t->rows[r], cols, ncols))
+			h = (h + 1) & (cap - 1);
+		if (slot[h])
+			rows[slot[h] - 1] = r;   /* a later row of the key */
+		else
+			rows[n] = r, slot[h] = ++n;
+	}
+	free(slot);
+	return n;
 }

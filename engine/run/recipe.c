@@ -221,10 +221,12 @@ static int check_duplicates(parsed *p, const char *path, pofa_err *err)
 	return rc;
 }
 
-/* a name that becomes a folder: letters, digits, - and _, at most 47 */
+/* a name that becomes a folder: letters, digits, - and _, at most 47, not
+ * starting with - (an option to a shell command, a formula to a
+ * spreadsheet) */
 int pofa_name_ok(const char *nm)
 {
-	int ok = *nm && strlen(nm) <= 47;
+	int ok = *nm && *nm != '-' && strlen(nm) <= 47;
 	for (const char *c = nm; *c && ok; c++)
 		ok = isalnum((unsigned char)*c) || *c == '-' || *c == '_';
 	return ok;
@@ -417,8 +419,8 @@ static int make_section(loader *L, const section *sc, const char *kind)
 	const char *nm = sc->name + (stage ? 6 : 5);
 	pofa_task_spec probe;
 	if (!pofa_name_ok(nm))
-		return pofa_error(L->err, POFA_ERR_INPUT, "%s:%ld: %s name \"%s\": use letters, digits, - and _ (at most "
-		                  "47)", L->path, sc->line, kind, nm);
+		return pofa_error(L->err, POFA_ERR_INPUT, "%s:%ld: %s name \"%s\": use letters, digits, - and _ (at most 47, "
+		                  "not starting with -)", L->path, sc->line, kind, nm);
 	if (stage && r->nstages == POFA_MAX_STAGES)
 		return pofa_error(L->err, POFA_ERR_INPUT, "%s:%ld: more than %d stages", L->path, sc->line, POFA_MAX_STAGES);
 	if (!stage && !pofa_task_builtin(nm, r->data_dir, &probe))
@@ -500,7 +502,8 @@ static int finish_run(loader *L)
 	if (!pofa_name_ok(r->name)) {
 		const entry *e = find_entry(p, "run", "name");
 		return pofa_error(L->err, POFA_ERR_INPUT, "%s:%ld: name = %s: a run's name becomes its folder: use "
-		                  "letters, digits, - and _ (at most 47)", L->path, e ? e->line : 0L, r->name);
+		                  "letters, digits, - and _ (at most 47, not starting with -)", L->path, e ? e->line : 0L,
+		                  r->name);
 	}
 	if (!r->corpus[0])
 		snprintf(r->corpus, sizeof r->corpus, "%.499s/corpus.txt", r->data_dir);

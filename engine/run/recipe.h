@@ -149,7 +149,7 @@ int pofa_stage_model_refs(const pofa_stage *s, char (*refs)[1024], int cap);
 void pofa_recipe_free(pofa_recipe *r);
 int pofa_recipe_stage(const pofa_recipe *r, const char *name);
 /* a run's or stage's name, which becomes a folder: letters, digits, - and
- * _, at most 47 */
+ * _, at most 47, not starting with - */
 int pofa_name_ok(const char *name);
 /* the stage's seed: the run's seed and the stage's name, never its place
  * (moving a stage, or adding one before it, leaves its result alone) */

@@ -145,7 +145,7 @@ enum { RUN = POFA_IN_RUN, MODEL = POFA_IN_MODEL, DATA = POFA_IN_DATA, STAGE = PO
 const pofa_recipe_key pofa_recipe_keys[] = {
 	/* [run] */
 	{ "name", RUN, POFA_KEY_STR, R(name), 0, 0, NULL, "run",
-	  "the run's name: letters, digits, - and _; the default folder is runs/NAME", NULL },
+	  "the run's name: letters, digits, - and _, not starting with -; the default folder is runs/NAME", NULL },
 	{ "seed", RUN, POFA_KEY_I64, R(seed), 0, 9.2e18, NULL, "1",
 	  "seed of initialisation, data order, masking and dropout (each stage's own: this and its name)", NULL },
 	{ "threads", RUN, POFA_KEY_INT, R(threads), 1, 64, NULL, NULL,

@@ -13,6 +13,8 @@
 #include "engine/run/runlog.h"
 #include "engine/run/csvtab.h"
 #include "data/base/fileio.h"
+#include "data/base/text.h"
+#include "engine/pofa.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,21 +23,24 @@
 
 /* ---- text ------------------------------------------------------------------- */
 
-static void esc(FILE *f, const char *s)
+/* text into the page: escaped (text.h), never copied */
+static void esc(FILE *f, const char *s) { pofa_esc_html(f, s); }
+
+/* a number read from a run folder's CSV: the whole field a finite number,
+ * else NAN; it goes into the page printed, never copied */
+static double num(const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default:
-			/* control characters are not XML */
-			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-				fputc(*s, f);
-		}
-	}
+	char *end;
+	double v = strtod(s, &end);
+	return *s && !*end && isfinite(v) ? v : NAN;
+}
+
+/* a whole number field in [lo, hi], else -1 */
+static long long whole(const char *s, long long lo, long long hi)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *s && !*end && v >= lo && v <= hi ? v : -1;
 }
 
 /* a tick value, short */
@@ -212,20 +217,24 @@ static void heat_color(double v, char *out, size_t n)
 	snprintf(out, n, "#%02x%02x%02x", r, g, b);
 }
 
-/* the stage's last sparsity rows: layers x matrices, and the pooler */
-static void heatmap(FILE *f, const char *id, const char *stage, const pofa_csvtab *sp)
+/* the stage's last sparsity rows: layers x matrices, and the pooler. The
+ * layers are those of the stage's model (max_layers, from its config.json),
+ * a row naming another is left out: a run folder's file cannot make the
+ * page larger than the model it describes */
+static void heatmap(FILE *f, const char *id, const char *stage, const pofa_csvtab *sp, int max_layers)
 {
 	long long last = -1;
 	int layers = 0;
 	for (int r = 1; r < sp->n; r++)
 		if (sp->nf[r] >= 6 && !strcmp(sp->rows[r][0], stage)) {
-			long long st = atoll(sp->rows[r][1]);
+			long long st = whole(sp->rows[r][1], 0, (long long)1 << 50);
 			last = st > last ? st : last;
 		}
-	for (int r = 1; r < sp->n; r++)
-		if (sp->nf[r] >= 6 && !strcmp(sp->rows[r][0], stage) && atoll(sp->rows[r][1]) == last &&
-		    strcmp(sp->rows[r][2], "pooler"))
-			layers = atoi(sp->rows[r][2]) + 1 > layers ? atoi(sp->rows[r][2]) + 1 : layers;
+	for (int r = 1; r < sp->n; r++) {
+		long long l = whole(sp->rows[r][2], 0, max_layers - 1);
+		if (sp->nf[r] >= 6 && !strcmp(sp->rows[r][0], stage) && whole(sp->rows[r][1], 0, last) == last && l >= 0)
+			layers = (int)l + 1 > layers ? (int)l + 1 : layers;
+	}
 	int cw = 64, ch = 22, x0 = 70, y0 = 44;
 	int w = x0 + 6 * cw + 20 + 230, h = y0 + (layers + 1) * ch + 40;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"");
@@ -240,23 +249,27 @@ static void heatmap(FILE *f, const char *id, const char *stage, const pofa_csvta
 	for (int m = 0; m < 6; m++)
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">%s</text>\n", x0 + m * cw + cw / 2, y0 - 6, matrices[m]);
 	for (int r = 1; r < sp->n; r++) {
-		if (sp->nf[r] < 6 || strcmp(sp->rows[r][0], stage) || atoll(sp->rows[r][1]) != last)
+		if (sp->nf[r] < 6 || strcmp(sp->rows[r][0], stage) || whole(sp->rows[r][1], 0, last) != last)
 			continue;
 		int pooler = !strcmp(sp->rows[r][2], "pooler");
-		int row = pooler ? layers : atoi(sp->rows[r][2]), col = -1;
+		int row = pooler ? layers : (int)whole(sp->rows[r][2], 0, layers - 1), col = -1;
 		for (int m = 0; m < 7; m++)
 			if (!strcmp(sp->rows[r][3], matrices[m]))
 				col = m == 6 ? 0 : m;
-		if (col < 0 || row < 0 || row > layers)
+		double v = num(sp->rows[r][4]);
+		if (col < 0 || row < 0 || !(v >= 0.0 && v <= 1.0))
 			continue;
-		double v = atof(sp->rows[r][4]);
 		char c[16];
 		heat_color(v, c, sizeof c);
-		fprintf(f, "<g><title>%s %s: %.1f%% sparse</title><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+		fprintf(f, "<g><title>");
+		if (pooler)
+			fprintf(f, "pooler");
+		else
+			fprintf(f, "layer %d", row);
+		fprintf(f, ": %.1f%% sparse</title><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 		        "fill=\"%s\" class=\"cell\"/><text x=\"%d\" y=\"%d\" class=\"%s\">%.0f</text></g>\n",
-		        pooler ? "pooler" : "layer", pooler ? "" : sp->rows[r][2], 100.0 * v, x0 + col * cw, y0 + row * ch,
-		        cw - 2, ch - 2, c, x0 + col * cw + cw / 2, y0 + row * ch + 15, v > 0.55 ? "cv dark" : "cv",
-		        100.0 * v);
+		        100.0 * v, x0 + col * cw, y0 + row * ch, cw - 2, ch - 2, c, x0 + col * cw + cw / 2,
+		        y0 + row * ch + 15, v > 0.55 ? "cv dark" : "cv", 100.0 * v);
 	}
 	for (int l = 0; l < layers; l++)
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"yl\">layer %d</text>\n", x0 - 6, y0 + l * ch + 15, l);
@@ -292,8 +305,8 @@ static int column(const pofa_csvtab *m, const char *stage, int col, double *x, d
 	int n = 0;
 	for (int r = 1; r < m->n; r++)
 		if (m->nf[r] >= 13 && !strcmp(m->rows[r][1], stage)) {
-			x[n] = atof(m->rows[r][2]);
-			y[n] = m->rows[r][col][0] ? atof(m->rows[r][col]) : NAN;
+			x[n] = num(m->rows[r][2]);
+			y[n] = m->rows[r][col][0] ? num(m->rows[r][col]) : NAN;
 			n++;
 		}
 	return n;
@@ -313,29 +326,19 @@ static double stage_sparsity(const pofa_csvtab *m, const char *stage)
 	double v = NAN;
 	for (int r = 1; r < m->n; r++)
 		if (m->nf[r] >= 13 && !strcmp(m->rows[r][1], stage) && m->rows[r][10][0])
-			v = atof(m->rows[r][10]);
+			v = num(m->rows[r][10]);
 	return v;
 }
 
 static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const pofa_csvtab *m)
 {
 	fprintf(f, "<h2 id=\"results\">Results</h2>\n");
-	/* the last value of each (stage, model, task, split, metric) */
-	int *last = calloc((size_t)ev->n + 1, sizeof *last), nl = 0;
-	for (int r = 1; r < ev->n && last; r++) {
-		if (ev->nf[r] < 9)
-			continue;
-		int k;
-		for (k = 0; k < nl; k++) {
-			int same = 1;
-			for (int c = 1; c <= 6 && same; c++)
-				same = c == 3 || !strcmp(ev->rows[last[k]][c], ev->rows[r][c]);
-			if (same)
-				break;
-		}
-		last[k] = r;
-		nl += k == nl;
-	}
+	/* the last value of each (stage, model, task, split, metric), in
+	 * linear time (a run folder's eval.csv may be long) */
+	static const int key[5] = { 1, 2, 4, 5, 6 };
+	int *last = malloc(((size_t)ev->n + 1) * sizeof *last);
+	int nl = last ? pofa_csvtab_last_by(ev, key, 5, 9, NULL, NULL, last) : 0;
+	nl = nl < 0 ? 0 : nl;
 	fprintf(f, "<table id=\"results-table\"><tr><th>model</th><th>by stage</th><th>task</th><th>split</th>"
 	        "<th>step</th><th>metric</th><th>value</th><th>loss</th><th>sparsity</th><th>sequences/s</th>"
 	        "<th>speed-up</th></tr>\n");
@@ -356,14 +359,16 @@ static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const
 		esc(f, row[3]);
 		fprintf(f, "</td><td>");
 		esc(f, row[6]);
-		fprintf(f, "</td><td>%.2f</td><td>%s</td>", atof(row[7]), row[8][0] ? row[8] : "-");
+		double value = num(row[7]), loss = num(row[8]);
+		fprintf(f, isfinite(value) ? "</td><td>%.2f</td>" : "</td><td>-</td>", value);
+		fprintf(f, isfinite(loss) ? "<td>%.4f</td>" : "<td>-</td>", loss);
 		double sp = stage_sparsity(m, row[2]);
 		if (isfinite(sp))
 			fprintf(f, "<td>%.1f%%</td>", 100.0 * sp);
 		else
 			fprintf(f, "<td>-</td>");
-		if (ev->nf[last[k]] >= 11 && row[9][0])
-			fprintf(f, "<td>%.1f</td><td>%.2fx</td>", atof(row[9]), atof(row[10]));
+		if (ev->nf[last[k]] >= 11 && isfinite(num(row[9])) && isfinite(num(row[10])))
+			fprintf(f, "<td>%.1f</td><td>%.2fx</td>", num(row[9]), num(row[10]));
 		else
 			fprintf(f, "<td>-</td><td>-</td>");
 		fprintf(f, "</tr>\n");
@@ -390,9 +395,9 @@ static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const
 			xs[n] = 100.0 * stage_sparsity(m, row[2]);
 			if (!isfinite(xs[n]))
 				xs[n] = 0.0;
-			xu[n] = ev->nf[last[k]] >= 11 && row[10][0] ? atof(row[10]) : NAN;
+			xu[n] = ev->nf[last[k]] >= 11 && row[10][0] ? num(row[10]) : NAN;
 			nu += isfinite(xu[n]);
-			ys[n] = atof(row[7]);
+			ys[n] = num(row[7]);
 			lab[n++] = row[2];
 		}
 		if (!n)
@@ -417,8 +422,8 @@ static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const
 
 /* a stage's losses, distillation on its own scale, its schedule and its
  * heatmap */
-static void stage_section(FILE *f, const pofa_recipe *rc, int si, const pofa_csvtab *m, const pofa_csvtab *sp,
-                          const pofa_csvtab *evs)
+static void stage_section(FILE *f, const char *run_dir, const pofa_recipe *rc, int si, const pofa_csvtab *m,
+                          const pofa_csvtab *sp, const pofa_csvtab *evs)
 {
 	const pofa_stage *s = &rc->stages[si];
 	int cap = m->n + 1;
@@ -488,8 +493,8 @@ static void stage_section(FILE *f, const pofa_recipe *rc, int si, const pofa_csv
 		int nm = 0;
 		for (int r = 1; r < evs->n && nm < 64; r++)
 			if (evs->nf[r] >= 5 && !strcmp(evs->rows[r][1], s->name) && !strcmp(evs->rows[r][3], "schedule")) {
-				snprintf(mt[nm], sizeof mt[0], "live edit at step %s: %.200s", evs->rows[r][2], evs->rows[r][4]);
-				mk[nm] = (marker){ atof(evs->rows[r][2]), mt[nm] };
+				snprintf(mt[nm], sizeof mt[0], "live edit at step %lld: %.200s", atoll(evs->rows[r][2]), evs->rows[r][4]);
+				mk[nm] = (marker){ num(evs->rows[r][2]), mt[nm] };
 				nm++;
 			}
 		snprintf(id, sizeof id, "schedule-%s", s->name);
@@ -500,10 +505,16 @@ static void stage_section(FILE *f, const pofa_recipe *rc, int si, const pofa_csv
 	}
 	int sparse = 0;
 	for (int r = 1; r < sp->n && !sparse; r++)
-		sparse = sp->nf[r] >= 6 && !strcmp(sp->rows[r][0], s->name) && atof(sp->rows[r][4]) > 0.0;
+		sparse = sp->nf[r] >= 6 && !strcmp(sp->rows[r][0], s->name) && num(sp->rows[r][4]) > 0.0;
 	if (sparse) {
+		/* the layers of the stage's model, or as many as any model has */
+		char cfgp[1300];
+		pofa_config cfg;
+		pofa_err e2;
+		snprintf(cfgp, sizeof cfgp, "%s/%s/config.json", run_dir, s->name);
+		int layers = pofa_config_load(&cfg, cfgp, &e2) ? 256 : cfg.num_hidden_layers;
 		snprintf(id, sizeof id, "heatmap-%s", s->name);
-		heatmap(f, id, s->name, sp);
+		heatmap(f, id, s->name, sp, layers);
 	}
 	free(x);
 }
@@ -546,7 +557,7 @@ int pofa_runlog_report_html(const char *run_dir, const pofa_recipe *rc, pofa_err
 	fprintf(f, "</ul>\n");
 	results(f, rc, &t[2], &t[0]);
 	for (int i = 0; i < rc->nstages; i++)
-		stage_section(f, rc, i, &t[0], &t[1], &t[3]);
+		stage_section(f, run_dir, rc, i, &t[0], &t[1], &t[3]);
 	fprintf(f, "</body>\n</html>\n");
 	fclose(f);
 	for (int k = 0; k < 4; k++)

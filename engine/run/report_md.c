@@ -8,11 +8,22 @@
 #include "engine/run/csvtab.h"
 #include "engine/model/folder.h"
 #include "data/base/fileio.h"
+#include "data/base/text.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* a run folder's text in Markdown: escaped (text.h), never copied */
+static void md(FILE *f, const char *s) { pofa_esc_md(f, s); }
+/* " TEXT |": a table cell of a run folder's text */
+static void md_cell(FILE *f, const char *s)
+{
+	fputc(' ', f);
+	pofa_esc_md(f, s);
+	fputs(" |", f);
+}
 
 typedef struct {
 	char model[48], task[64], split[8], metric[24];
@@ -38,9 +49,111 @@ static int same_eval(const pofa_csvtab *t, int r, const pofa_csvtab *u, int q)
 	return 1;
 }
 
-/* per class, for the last evaluation of every (model, task, split): the
- * classes' precision, recall, F1, support and predictions, how many classes
- * the model predicts at all, and the confusion matrix (up to 20 classes) */
+/* per_class.csv and confusion.csv: an evaluation's rows (a class each,
+ * and a (gold, predicted) pair each) are written together, in the same
+ * order in both files */
+typedef struct {
+	int r0, r1;            /* per_class.csv rows [r0, r1] of the evaluation */
+	int c0;                /* its first confusion.csv row, or -1 */
+} class_eval;
+
+typedef struct { const pofa_csvtab *t; const pofa_recipe *rc; const int64_t *best_step; } class_arg;
+
+static int class_row_counts(void *arg, int r)
+{
+	const class_arg *a = arg;
+	return row_counts(a->t, r, a->rc, a->best_step);
+}
+
+static int by_r1(const void *a, const void *b)
+{
+	const class_eval *x = *(const class_eval *const *)a, *y = *(const class_eval *const *)b;
+	return (x->r1 > y->r1) - (x->r1 < y->r1);
+}
+
+/* the last evaluation of every (model, task, split): its rows in both
+ * files, found in one pass over each (a run folder's files may be long);
+ * -1 out of memory, else how many */
+static int class_evals(const pofa_csvtab *pc, const pofa_csvtab *cf, class_arg *arg, class_eval *ev)
+{
+	static const int key[3] = { 2, 4, 5 };
+	int *last = malloc(((size_t)pc->n + 1) * sizeof *last);
+	class_eval **order = malloc(((size_t)pc->n + 1) * sizeof *order);
+	int n = last && order ? pofa_csvtab_last_by(pc, key, 3, 13, class_row_counts, arg, last) : -1;
+	for (int k = 0; k < n; k++) {
+		ev[k].r1 = last[k];
+		ev[k].r0 = last[k];
+		while (ev[k].r0 > 1 && pc->nf[ev[k].r0 - 1] >= 13 && same_eval(pc, ev[k].r0 - 1, pc, last[k]))
+			ev[k].r0--;
+		ev[k].c0 = -1;
+		order[k] = &ev[k];
+	}
+	if (n > 0) {
+		qsort(order, (size_t)n, sizeof *order, by_r1);
+		for (int k = 0, q = 1; k < n && q < cf->n; k++) {
+			while (q < cf->n && (cf->nf[q] < 9 || !same_eval(cf, q, pc, order[k]->r1)))
+				q++;
+			if (q < cf->n)
+				order[k]->c0 = q;
+		}
+	}
+	free(last);
+	free(order);
+	return n;
+}
+
+/* one evaluation's classes: precision, recall, F1, support, predictions,
+ * and (up to 20 classes) its confusion matrix */
+static void class_table(FILE *f, const pofa_csvtab *pc, const pofa_csvtab *cf, const class_eval *e)
+{
+	int ncls = e->r1 - e->r0 + 1, npred = 0, pos = -1;
+	for (int r = e->r0; r <= e->r1; r++) {
+		npred += atoll(pc->rows[r][12]) > 0;
+		if (atoi(pc->rows[r][7]))
+			pos = r;
+	}
+	char **h = pc->rows[e->r1];
+	fputs("### ", f);
+	md(f, h[2]);
+	fputs(" on ", f);
+	md(f, h[4]);
+	fputs(", ", f);
+	md(f, h[5]);
+	fprintf(f, " split (%s", strcmp(h[1], h[2]) ? "eval stage " : "its own dev evaluation");
+	if (strcmp(h[1], h[2]))
+		md(f, h[1]);
+	fprintf(f, ", step %lld)\n\n", atoll(h[3]));
+	fprintf(f, "Predicts %d of %d classes%s", npred, ncls, npred < ncls ? " (a class never predicted has recall 0)"
+	                                                                    : "");
+	if (pos > 0)
+		fputs("; F1 is the positive class's: ", f), md(f, pc->rows[pos][6]);
+	fprintf(f, ".\n\n| class | precision | recall | F1 | support | predicted |\n|---|---|---|---|---|---|\n");
+	for (int r = e->r0; r <= e->r1; r++) {
+		fputs("| ", f);
+		md(f, pc->rows[r][6]);
+		fprintf(f, "%s | %.2f | %.2f | %.2f | %lld | %lld |\n", r == pos ? " (positive)" : "", atof(pc->rows[r][8]),
+		        atof(pc->rows[r][9]), atof(pc->rows[r][10]), atoll(pc->rows[r][11]), atoll(pc->rows[r][12]));
+	}
+	fprintf(f, "\n");
+	if (ncls > 20 || e->c0 < 0)
+		return;
+	/* the confusion matrix: gold in rows, predicted in columns */
+	fprintf(f, "| gold \\ predicted |");
+	for (int r = e->r0; r <= e->r1; r++)
+		md_cell(f, pc->rows[r][6]);
+	fprintf(f, "\n|---|");
+	for (int c = 0; c < ncls; c++)
+		fprintf(f, "---|");
+	for (int q = e->c0, col = 0; q < cf->n && col < ncls * ncls && cf->nf[q] >= 9 && same_eval(cf, q, pc, e->r1);
+	     q++, col++) {
+		if (col % ncls == 0)
+			fputs("\n|", f), md_cell(f, cf->rows[q][6]);
+		fprintf(f, " %lld |", atoll(cf->rows[q][8]));
+	}
+	fprintf(f, "\n\n");
+}
+
+/* per class, for the last evaluation of every (model, task, split) */
 static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc, const int64_t *best_step)
 {
 	char path[1200];
@@ -51,70 +164,15 @@ static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc
 	snprintf(path, sizeof path, "%s/confusion.csv", run_dir);
 	if (pofa_csvtab_read(path, &cf))
 		memset(&cf, 0, sizeof cf);
-	int *last = calloc((size_t)pc.n + 1, sizeof *last), nl = 0;
-	for (int r = 1; r < pc.n && last; r++) {
-		if (pc.nf[r] < 13 || !row_counts(&pc, r, rc, best_step))
-			continue;
-		int k;
-		for (k = 0; k < nl; k++)   /* (model, task, split) seen: this evaluation is later */
-			if (!strcmp(pc.rows[last[k]][2], pc.rows[r][2]) && !strcmp(pc.rows[last[k]][4], pc.rows[r][4]) &&
-			    !strcmp(pc.rows[last[k]][5], pc.rows[r][5]))
-				break;
-		if (k == nl)
-			last[nl++] = r;
-		else if (!same_eval(&pc, last[k], &pc, r))
-			last[k] = r;
-	}
-	int any = 0;
-	for (int k = 0; k < nl; k++) {
-		int r0 = last[k], ncls = 0, npred = 0, pos = -1;
-		for (int r = 1; r < pc.n; r++)
-			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0)) {
-				ncls++;
-				npred += atoll(pc.rows[r][12]) > 0;
-				if (atoi(pc.rows[r][7]))
-					pos = r;
-			}
-		if (!any)
-			fprintf(f, "## Per class (the last evaluation of each model, task and split; per_class.csv and "
-			        "confusion.csv hold every one)\n\n");
-		any = 1;
-		fprintf(f, "### %s on %s, %s split (%s%s, step %s)\n\n", pc.rows[r0][2], pc.rows[r0][4], pc.rows[r0][5],
-		        strcmp(pc.rows[r0][1], pc.rows[r0][2]) ? "eval stage " : "its own dev evaluation",
-		        strcmp(pc.rows[r0][1], pc.rows[r0][2]) ? pc.rows[r0][1] : "", pc.rows[r0][3]);
-		fprintf(f, "Predicts %d of %d classes%s", npred, ncls, npred < ncls ? " (a class never predicted has "
-		        "recall 0)" : "");
-		if (pos > 0)
-			fprintf(f, "; F1 is the positive class's: %s", pc.rows[pos][6]);
-		fprintf(f, ".\n\n| class | precision | recall | F1 | support | predicted |\n|---|---|---|---|---|---|\n");
-		for (int r = 1; r < pc.n; r++)
-			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0))
-				fprintf(f, "| %s%s | %.2f | %.2f | %.2f | %s | %s |\n", pc.rows[r][6], r == pos ? " (positive)" : "",
-				        atof(pc.rows[r][8]), atof(pc.rows[r][9]), atof(pc.rows[r][10]), pc.rows[r][11],
-				        pc.rows[r][12]);
-		fprintf(f, "\n");
-		if (ncls > 20 || !cf.n)
-			continue;
-		/* the confusion matrix: gold in rows, predicted in columns */
-		fprintf(f, "| gold \\ predicted |");
-		for (int r = 1; r < pc.n; r++)
-			if (pc.nf[r] >= 13 && same_eval(&pc, r, &pc, r0))
-				fprintf(f, " %s |", pc.rows[r][6]);
-		fprintf(f, "\n|---|");
-		for (int c = 0; c < ncls; c++)
-			fprintf(f, "---|");
-		int col = 0;
-		for (int q = 1; q < cf.n; q++) {
-			if (cf.nf[q] < 9 || !same_eval(&cf, q, &pc, r0))
-				continue;
-			if (col % ncls == 0)
-				fprintf(f, "\n| %s |", cf.rows[q][6]);
-			fprintf(f, " %s |", cf.rows[q][8]);
-			col++;
-		}
-		fprintf(f, "\n\n");
-	}
-	free(last);
+	class_arg arg = { &pc, rc, best_step };
+	class_eval *ev = malloc(((size_t)pc.n + 1) * sizeof *ev);
+	int n = ev ? class_evals(&pc, &cf, &arg, ev) : 0;
+	if (n > 0)
+		fprintf(f, "## Per class (the last evaluation of each model, task and split; per_class.csv and "
+		        "confusion.csv hold every one)\n\n");
+	for (int k = 0; k < n; k++)
+		class_table(f, &pc, &cf, &ev[k]);
+	free(ev);
 	pofa_csvtab_free(&pc);
 	pofa_csvtab_free(&cf);
 }
@@ -144,7 +202,7 @@ static void stages_report(FILE *f, const char *run_dir, const pofa_recipe *rc)
 				/* "NAME done", "NAME skipped", "NAME stopped", "NAME failed" */
 				const char *w = strrchr(ev.rows[r][4], ' ');
 				snprintf(ended, sizeof ended, "%.23s", w ? w + 1 : ev.rows[r][4]);
-				snprintf(steps, sizeof steps, "%s", ev.rows[r][2]);
+				snprintf(steps, sizeof steps, "%lld", atoll(ev.rows[r][2]));
 			} else if (!strcmp(ev.rows[r][3], "schedule"))
 				edits++;
 		}
@@ -158,7 +216,9 @@ static void stages_report(FILE *f, const char *run_dir, const pofa_recipe *rc)
 		} else {
 			snprintf(steps, sizeof steps, "-");   /* an eval stage trains none */
 		}
-		fprintf(f, "| %s | %s | %s | %s | %s | %d |\n", s->name, pofa_stage_kinds[s->kind], ended, steps, sp, edits);
+		fprintf(f, "| %s | %s |", s->name, pofa_stage_kinds[s->kind]);
+		md_cell(f, ended);
+		fprintf(f, " %s | %s | %d |\n", steps, sp, edits);
 		nedits += edits;
 	}
 	fprintf(f, "\n");
@@ -166,7 +226,13 @@ static void stages_report(FILE *f, const char *run_dir, const pofa_recipe *rc)
 		fprintf(f, "Live edits of the schedule (events.csv):\n\n");
 		for (int r = 1; r < ev.n; r++)
 			if (ev.nf[r] >= 5 && !strcmp(ev.rows[r][3], "schedule"))
-				fprintf(f, "- %s at step %s: %s\n", ev.rows[r][1], ev.rows[r][2], ev.rows[r][4]);
+			{
+				fputs("- ", f);
+				md(f, ev.rows[r][1]);
+				fprintf(f, " at step %lld: ", atoll(ev.rows[r][2]));
+				md(f, ev.rows[r][4]);
+				fputc('\n', f);
+			}
 		fprintf(f, "\n");
 	}
 	pofa_csvtab_free(&ev);
@@ -215,37 +281,42 @@ static void best_steps(const pofa_csvtab *t, const pofa_recipe *rc, int64_t *bes
 
 /* the last value of every (model, task, split, metric), in order; a
  * selecting stage's own rows of other steps left out */
+typedef struct { const pofa_csvtab *t; const pofa_recipe *rc; const int64_t *best_step; } counts_arg;
+
+/* a row of eval.csv counts unless its stage selects another step's model */
+static int eval_row_counts(void *arg, int r)
+{
+	const counts_arg *a = arg;
+	char **row = a->t->rows[r];
+	int si = pofa_recipe_stage(a->rc, row[2]);
+	return !(si >= 0 && a->best_step[si] >= 0 && !strcmp(row[1], row[2]) && atoll(row[3]) != a->best_step[si]);
+}
+
+/* the last value of every (model, task, split, metric), in order (linear
+ * in the rows: a run folder's eval.csv may be long); -1 out of memory */
 static int collect_results(const pofa_csvtab *t, const pofa_recipe *rc, const int64_t *best_step, result *res)
 {
-	int nr = 0;
-	for (int r = 1; r < t->n; r++) {
-		if (t->nf[r] < 8)
-			continue;
-		int si = pofa_recipe_stage(rc, t->rows[r][2]);
-		if (si >= 0 && best_step[si] >= 0 && !strcmp(t->rows[r][1], t->rows[r][2]) &&
-		    atoll(t->rows[r][3]) != best_step[si])
-			continue;
-		result x;
-		snprintf(x.model, sizeof x.model, "%s", t->rows[r][2]);
-		snprintf(x.task, sizeof x.task, "%s", t->rows[r][4]);
-		snprintf(x.split, sizeof x.split, "%s", t->rows[r][5]);
-		snprintf(x.metric, sizeof x.metric, "%s", t->rows[r][6]);
-		x.value = atof(t->rows[r][7]);
-		x.step = atoll(t->rows[r][3]);
-		x.loss = t->nf[r] >= 9 && t->rows[r][8][0] ? atof(t->rows[r][8]) : NAN;
-		x.shown = 0;
-		x.sps = t->nf[r] >= 11 ? atof(t->rows[r][9]) : 0.0;
-		x.speedup = t->nf[r] >= 11 ? atof(t->rows[r][10]) : 0.0;
-		x.sparsity = t->nf[r] >= 12 && t->rows[r][11][0] ? atof(t->rows[r][11]) : NAN;
-		int k;
-		for (k = 0; k < nr; k++)
-			if (!strcmp(res[k].model, x.model) && !strcmp(res[k].task, x.task) &&
-			    !strcmp(res[k].split, x.split) && !strcmp(res[k].metric, x.metric))
-				break;
-		res[k] = x;
-		if (k == nr)
-			nr++;
+	static const int key[4] = { 2, 4, 5, 6 };
+	counts_arg arg = { t, rc, best_step };
+	int *rows = malloc(((size_t)t->n + 1) * sizeof *rows);
+	int nr = rows ? pofa_csvtab_last_by(t, key, 4, 8, eval_row_counts, &arg, rows) : -1;
+	for (int k = 0; k < nr; k++) {
+		char **row = t->rows[rows[k]];
+		int nf = t->nf[rows[k]];
+		result *x = &res[k];
+		snprintf(x->model, sizeof x->model, "%s", row[2]);
+		snprintf(x->task, sizeof x->task, "%s", row[4]);
+		snprintf(x->split, sizeof x->split, "%s", row[5]);
+		snprintf(x->metric, sizeof x->metric, "%s", row[6]);
+		x->value = atof(row[7]);
+		x->step = atoll(row[3]);
+		x->loss = nf >= 9 && row[8][0] ? atof(row[8]) : NAN;
+		x->shown = 0;
+		x->sps = nf >= 11 ? atof(row[9]) : 0.0;
+		x->speedup = nf >= 11 ? atof(row[10]) : 0.0;
+		x->sparsity = nf >= 12 && row[11][0] ? atof(row[11]) : NAN;
 	}
+	free(rows);
 	return nr;
 }
 
@@ -254,7 +325,7 @@ static int collect_results(const pofa_csvtab *t, const pofa_recipe *rc, const in
 static void model_row(FILE *f, result *res, int nr, const pofa_stage *es, const char *split, const char *model,
                       const char *ref, char (*metrics)[24], int nmet, int speed)
 {
-	fprintf(f, "| %s |", model);
+	fputc('|', f), md_cell(f, model);
 	double v0 = NAN, r0 = NAN, sps = 0.0, up = 0.0, sparsity = NAN;
 	for (int m = 0; m < nmet; m++) {
 		double v = NAN;
@@ -315,10 +386,16 @@ static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
 				}
 			if (!nmet)
 				continue;
-			fprintf(f, "## %s, %s split (stage %s)\n\n| model |", es->task.name, splits[sp], es->name);
+			fputs("## ", f);
+			md(f, es->task.name);
+			fprintf(f, ", %s split (stage %s)\n\n| model |", splits[sp], es->name);
 			for (int m = 0; m < nmet; m++)
-				fprintf(f, " %s |", metrics[m]);
-			fprintf(f, " %s, %% of %s | sparsity |%s\n|---|", metrics[0], ref,
+				md_cell(f, metrics[m]);
+			fputc(' ', f);
+			md(f, metrics[0]);
+			fputs(", % of ", f);
+			md(f, ref);
+			fprintf(f, " | sparsity |%s\n|---|",
 			        speed ? " sequences/s | speed-up over dense |" : "");
 			for (int m = 0; m <= nmet + 1 + 2 * speed; m++)
 				fprintf(f, "---|");
@@ -363,7 +440,7 @@ static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int 
 	fprintf(f, "## Summary (dev): main metric, and %% of each task's reference%s\n\n| row |",
 	        speed ? "; the speed-up over the dense model, the mean over the tasks" : "");
 	for (int q = 0; q < ne; q++)
-		fprintf(f, " %s |", rc->stages[evals[q]].task.name);
+		md_cell(f, rc->stages[evals[q]].task.name);
 	fprintf(f, " mean %% of reference | sparsity |%s\n|---|", speed ? " speed-up over dense |" : "");
 	for (int q = 0; q <= ne + 1 + speed; q++)
 		fprintf(f, "---|");
@@ -393,7 +470,7 @@ static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int 
 						r0 = res[kk].value;
 				}
 			if (q == 0)
-				fprintf(f, "| %s |", name);
+				fputc('|', f), md_cell(f, name);
 			if (isfinite(v) && isfinite(r0) && r0 > 0) {
 				fprintf(f, " %.2f (%.1f%%) |", v, 100.0 * v / r0);
 				pct += 100.0 * v / r0;
@@ -425,8 +502,13 @@ static void other_evals(FILE *f, const result *res, int nr)
 			        "the best, whose model the stage kept)\n\n"
 			        "| model | task | split | step | metric | value | loss |\n|---|---|---|---|---|---|---|\n");
 		any = 1;
-		fprintf(f, "| %s | %s | %s | %lld | %s | %.2f |", res[k].model, res[k].task, res[k].split, res[k].step,
-		        res[k].metric, res[k].value);
+		fputc('|', f);
+		md_cell(f, res[k].model);
+		md_cell(f, res[k].task);
+		md_cell(f, res[k].split);
+		fprintf(f, " %lld |", res[k].step);
+		md_cell(f, res[k].metric);
+		fprintf(f, " %.2f |", res[k].value);
 		fprintf(f, isfinite(res[k].loss) ? " %.4f |\n" : " - |\n", res[k].loss);
 	}
 	if (any)
@@ -441,7 +523,8 @@ static void mlm_table(FILE *f, const result *res, int nr)
 			if (!any)
 				fprintf(f, "## masked-LM (dev)\n\n| stage | metric | value |\n|---|---|---|\n");
 			any = 1;
-			fprintf(f, "| %s | %s | %.4f |\n", res[k].model, res[k].metric, res[k].value);
+			fputc('|', f), md_cell(f, res[k].model), md_cell(f, res[k].metric);
+			fprintf(f, " %.4f |\n", res[k].value);
 		}
 }
 
@@ -461,6 +544,10 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 	}
 	int nr = collect_results(&t, rc, best_step, res);
 	pofa_csvtab_free(&t);
+	if (nr < 0) {
+		free(res);
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	}
 	char *buf = NULL;
 	size_t blen = 0;
 	FILE *f = open_memstream(&buf, &blen);
@@ -468,11 +555,12 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		free(res);
 		return pofa_error(err, POFA_ERR_RUN, "report.md: out of memory");
 	}
-	fprintf(f, "# %s: results\n\n", rc->name);
-	fprintf(f, "Recipe `%s` (hash %016llx). Metrics in percent; losses are mean "
+	fprintf(f, "# %s: results\n\nRecipe ", rc->name);
+	md(f, rc->path);
+	fprintf(f, " (hash %016llx). Metrics in percent; losses are mean "
 	        "cross-entropies. Sparsity counts the prunable matrices (encoder Linear weights "
 	        "and the pooler), not the embeddings; model.safetensors stores zeros densely.\n\n",
-	        rc->path, (unsigned long long)rc->hash);
+	        (unsigned long long)rc->hash);
 	stages_report(f, run_dir, rc);
 	eval_tables(f, rc, res, nr);
 	summary_table(f, rc, res, nr);

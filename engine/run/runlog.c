@@ -1,6 +1,7 @@
 /* runlog.c - a run's CSV files, export and report (see runlog.h). */
 #include "engine/run/runlog.h"
 #include "data/base/fileio.h"
+#include "data/base/text.h"
 #include "engine/run/csvtab.h"
 #include "engine/model/folder.h"
 
@@ -20,9 +21,10 @@ static const char *const H_CLASSES = "time,stage,model,step,task,split,class,pos
                                      "support,predicted\n";
 static const char *const H_CONFUSION = "time,stage,model,step,task,split,gold,predicted,count\n";
 
+/* a text cell: quoted as RFC 4180 wants, a formula made text (text.h) */
 static void put_str(FILE *f, const char *s, int last)
 {
-	csv_fwrite(f, s, strlen(s));
+	pofa_csv_text(f, s, -1);
 	fputc(last ? '\n' : ',', f);
 }
 

@@ -1,6 +1,7 @@
 /* cmd_data.c - pofa data build, pofa vocab, pofa tokenize. */
 #include "tui/cli.h"
 #include "data/base/fileio.h"
+#include "data/base/text.h"
 #include "data/build/datasets.h"
 #include "data/text/tokenizer.h"
 #include "data/text/vocab.h"
@@ -103,7 +104,7 @@ int cmd_vocab(int argc, char **argv)
 		return cli_usage_error("vocab", "--corpus FILE and --out FILE are required");
 	pofa_err err = { 0 };
 	pofa_vocab_stats vs;
-	if (pofa_vocab_train(corpus, (int)size, out, &vs, &err))
+	if (pofa_output_ok(out, (const char *[]){ corpus }, 1, &err) || pofa_vocab_train(corpus, (int)size, out, &vs, &err))
 		return cli_fail(&err);
 	printf("%s: %d tokens (%d characters, %d learned pieces) from %ld words, %ld distinct\n", out,
 	       vs.size, vs.alphabet, vs.merges, vs.words, vs.unique_words);
@@ -112,7 +113,9 @@ int cmd_vocab(int argc, char **argv)
 
 static const char tok_usage[] =
 	"usage: pofa tokenize --vocab FILE [--pair] [--pieces] [--cased | --uncased]\n"
-	"                     [--max-len N]\n";
+	"                     [--max-len N]\n"
+	"Reads standard input, a text a line (a pair: tab-separated); a line longer\n"
+	"than 1 MiB or holding a NUL byte is an error naming the line.\n";
 
 int cmd_tokenize(int argc, char **argv)
 {
@@ -144,17 +147,15 @@ int cmd_tokenize(int argc, char **argv)
 	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, casing, &err);
 	if (!tk)
 		return cli_fail(&err);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	pofa_lines lr = { .f = stdin, .name = "standard input" };
 	pofa_encoding e = { 0 };
-	while ((n = getline(&line, &cap, stdin)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = 0;
-		char *b = NULL;
-		long na = n, nb = 0;
+	size_t len;
+	int got, rc = 0;
+	while ((got = pofa_lines_next(&lr, &len, &err)) > 0) {
+		char *line = lr.buf, *b = NULL;
+		long n = (long)len, na = n, nb = 0;
 		if (pair) {
-			b = strchr(line, '\t');
+			b = memchr(line, '\t', len);
 			if (b) {
 				na = b - line;
 				b++;
@@ -169,25 +170,29 @@ int cmd_tokenize(int argc, char **argv)
 		if (e.cap < ml) {
 			pofa_encoding_free(&e);
 			if (pofa_encoding_init(&e, ml)) {
-				fprintf(stderr, "pofa: out of memory\n");
-				return EXIT_RUN_FAILED;
+				rc = cli_fail(&(pofa_err){ POFA_ERR_RUN, "out of memory" });
+				break;
 			}
 		}
 		int used = pofa_encode(tk, line, na, b, nb, ml, 0, &e);
 		if (used < 0) {
-			fprintf(stderr, "pofa: out of memory\n");
-			return EXIT_RUN_FAILED;
+			rc = cli_fail(&(pofa_err){ POFA_ERR_RUN, "out of memory" });
+			break;
 		}
 		for (int i = 0; i < used; i++) {
-			if (pieces)
-				printf("%s%s", i ? " " : "", pofa_vocab_token(tk, e.ids[i]));
+			if (i)
+				putchar(' ');
+			if (pieces)   /* a vocabulary's token: its control characters shown */
+				pofa_esc_term(stdout, pofa_vocab_token(tk, e.ids[i]), -1);
 			else
-				printf("%s%d", i ? " " : "", e.ids[i]);
+				printf("%d", e.ids[i]);
 		}
 		printf("\n");
 	}
-	free(line);
+	if (got < 0)
+		rc = cli_fail(&err);
+	pofa_lines_free(&lr);
 	pofa_encoding_free(&e);
 	pofa_tokenizer_free(tk);
-	return 0;
+	return rc;
 }

@@ -1,8 +1,10 @@
 /* cmd_eval.c - pofa eval: a model directory on a task's file. */
 #include "tui/cli.h"
+#include "data/base/text.h"
 #include "data/base/util.h"
 #include "engine/eval/eval.h"
 #include "engine/model/folder.h"
+#include "data/base/fileio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +64,13 @@ static int print_report(void *arg, int k, const pofa_eval_report *rep)
 		       "class", "precision", "recall", "f1", "support", "predicted");
 		for (int c = 0; c < res->ncls; c++) {
 			pofa_class_stats cs = pofa_class_stats_of(res, c);
-			char nm[80];
-			snprintf(nm, sizeof nm, "%s%s", rep->labels.names[c], c == res->positive ? " (positive)" : "");
-			printf("  %-24s %9.2f %9.2f %9.2f %8lld %9lld\n", nm, cs.precision, cs.recall, cs.f1,
-			       (long long)cs.support, (long long)cs.predicted);
+			char nm[320], shown[300];
+			/* a label's control characters shown, not obeyed by the terminal */
+			int w = pofa_esc_term_str(shown, sizeof shown, rep->labels.names[c]);
+			snprintf(nm, sizeof nm, "%s%s", shown, c == res->positive ? " (positive)" : "");
+			w += c == res->positive ? 11 : 0;
+			printf("  %s%*s %9.2f %9.2f %9.2f %8lld %9lld\n", nm, w < 24 ? 24 - w : 0, "", cs.precision, cs.recall,
+			       cs.f1, (long long)cs.support, (long long)cs.predicted);
 		}
 	}
 	if (o->predictions)
@@ -179,6 +184,18 @@ int cmd_eval(int argc, char **argv)
 		if (!known)
 			return cli_usage_error("eval", "--task TASK and --data FILE are needed: %s has no %s naming the task it "
 			                       "was trained on", models[k], POFA_TRAINED_FILE);
+	}
+	/* the predictions file: checked before any work (fileio.h) */
+	if (pred) {
+		char in[4][4200];
+		const char *inputs[5] = { data };
+		static const char *const files[] = { "config.json", "model.safetensors", "vocab.txt", "training.json" };
+		for (int k = 0; k < 4; k++) {
+			snprintf(in[k], sizeof in[k], "%s/%s", models[0], files[k]);
+			inputs[k + 1] = in[k];
+		}
+		if (pofa_output_ok(pred, inputs, 5, &err))
+			return cli_fail(&err);
 	}
 	pofa_eval_opts o = { .task = task || cols ? &spec : NULL, .split = split, .file = data, .B = (int)B, .T = (int)T,
 	                     .threads = (int)threads, .reference = reference, .predictions = pred,

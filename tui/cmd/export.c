@@ -2,6 +2,7 @@
 #include "tui/cli.h"
 #include "engine/export/onnx.h"
 #include "engine/infer/infer.h"
+#include "data/base/fileio.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,25 @@
 static const char export_usage[] =
 	"usage: pofa export --onnx MODEL_DIR OUT.onnx [--fp32]\n"
 	"       pofa export --packed MODEL_DIR [OUT]\n";
+
+/* an output file checked before any work (fileio.h): not a device, FIFO,
+ * link or folder, and none of the model folder's files the export reads */
+static int output_ok(const char *dir, const char *out, int packed, pofa_err *err)
+{
+	static const char *const files[] = { "config.json", "model.safetensors", "model.int8.safetensors", "vocab.txt",
+	                                     "model.packed.safetensors" };
+	char in[5][4200];
+	const char *inputs[5];
+	int n = 0;
+	for (int k = 0; k < 5; k++) {
+		if (packed && k == 4)
+			continue;   /* the packed file is what --packed writes, not what it reads */
+		snprintf(in[n], sizeof in[n], "%s/%s", dir, files[k]);
+		inputs[n] = in[n];
+		n++;
+	}
+	return pofa_output_ok(out, inputs, n, err);
+}
 
 /* the int8 model of a qat stage's directory as model.packed.safetensors */
 static int export_packed(const char *dir, const char *out)
@@ -22,6 +42,8 @@ static int export_packed(const char *dir, const char *out)
 		out = path;
 	}
 	pofa_err err = { 0 };
+	if (output_ok(dir, out, 1, &err))
+		return cli_fail(&err);
 	/* from the float and int8 files, not from a packed file already there */
 	pofa_infer_opts o = { .maxB = 1, .maxT = 1, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
 	pofa_config cfg;
@@ -90,7 +112,7 @@ int cmd_export(int argc, char **argv)
 	pofa_err err = { 0 };
 	pofa_config cfg;
 	enum pofa_head head;
-	if (pofa_model_dir_head(dir, &cfg, &head, &err))
+	if (output_ok(dir, out, 0, &err) || pofa_model_dir_head(dir, &cfg, &head, &err))
 		return cli_fail(&err);
 	int fresh = 0;
 	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, 1, 1, 1, 0, &fresh, &err);

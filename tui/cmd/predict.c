@@ -6,6 +6,8 @@
  * question), a masked-LM model the top fillers of each [MASK].
  */
 #include "tui/cli.h"
+#include "data/base/fileio.h"
+#include "data/base/text.h"
 #include "data/text/tokenizer.h"
 #include "engine/infer/infer.h"
 #include "engine/model/folder.h"
@@ -19,13 +21,14 @@
 
 static const char predict_usage[] =
 	"usage: pofa predict --model DIR [FILE] [--csv] [--top K] [--seq N] [--batch N]\n"
-	"                    [--threads N] [--float]\n"
+	"                    [--threads N] [--float] [--max-line BYTES]\n"
 	"Reads FILE (default: standard input), one input a line; a tab separates\n"
 	"the two texts of a pair (a span model: the question, then the context).\n"
 	"Prints each line's label and probability, its answer, or the top K\n"
 	"fillers of each [MASK]; --csv writes CSV with a header row instead.\n"
 	"--seq defaults to the length the model was trained at (its training.json),\n"
-	"else to its positions, at most 512.\n";
+	"else to its positions, at most 512. A line longer than --max-line (1 MiB)\n"
+	"or holding a NUL byte is an error naming the line.\n";
 
 typedef struct {
 	char *line;
@@ -47,9 +50,10 @@ typedef struct {
 	FILE *out;
 } predictor;
 
+/* a CSV text cell: quoted, a formula made text (text.h) */
 static void csv_field(FILE *f, const char *s, long n, int last)
 {
-	csv_fwrite(f, s, n < 0 ? strlen(s) : (size_t)n);
+	pofa_csv_text(f, s, n);
 	fputc(last ? '\n' : ',', f);
 }
 
@@ -150,8 +154,9 @@ static void out_cls(predictor *p, input *in, int b, const float *lg, long line)
 		print_texts(p, in, line);
 		csv_field(p->out, name, -1, 0);
 		fprintf(p->out, "%.6f\n", prob[best]);
-	} else {
-		fprintf(p->out, "%s\t%.4f\n", name, prob[best]);
+	} else {   /* a terminal's text: a label's control characters shown, not obeyed */
+		pofa_esc_term(p->out, name, -1);
+		fprintf(p->out, "\t%.4f\n", prob[best]);
 	}
 }
 
@@ -182,7 +187,8 @@ static void out_span(predictor *p, input *in, int b, int T, const float *lg, lon
 		csv_field(p->out, text + a0, a1 - a0, 0);
 		fprintf(p->out, "%.4f\n", bs >= 0 ? best : 0.0);
 	} else {
-		fprintf(p->out, "%.*s\t%.4f\n", a1 - a0, text + a0, bs >= 0 ? best : 0.0);
+		pofa_esc_term(p->out, text + a0, a1 - a0);
+		fprintf(p->out, "\t%.4f\n", bs >= 0 ? best : 0.0);
 	}
 }
 
@@ -219,7 +225,9 @@ static void out_mlm(predictor *p, input *in, const float *lg, const int *pos, in
 				csv_field(p->out, tok, -1, 0);
 				fprintf(p->out, "%.6f\n", prob[topk[j]]);
 			} else {
-				fprintf(p->out, " %s (%.4f)", tok, prob[topk[j]]);
+				fputc(' ', p->out);
+				pofa_esc_term(p->out, tok, -1);
+				fprintf(p->out, " (%.4f)", prob[topk[j]]);
 			}
 		}
 		m++;
@@ -320,50 +328,48 @@ static int predict_open(predictor *p, const char *model, int T, int B, int threa
 	return pofa_encoding_init(&p->enc, *maxT) ? pofa_error(err, POFA_ERR_RUN, "out of memory") : POFA_OK;
 }
 
-/* the input's lines, B at a time, encoded and run */
-static int predict_lines(predictor *p, FILE *f, const char *file, input *in, int B, pofa_err *err)
+/* the input's lines, B at a time, encoded and run; every line bounded
+ * (max bytes), a NUL byte or a memory error an error naming the line */
+static int predict_lines(predictor *p, FILE *f, const char *file, input *in, int B, size_t max, pofa_err *err)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	long lineno = 0, first = 1;
-	int n = 0, rc = POFA_OK;
-	ssize_t len;
-	while (!rc) {
-		len = getline(&line, &cap, f);
-		if (len >= 0) {
-			lineno++;
-			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-				line[--len] = '\0';
+	pofa_lines lr = { .f = f, .name = file && strcmp(file, "-") ? file : "standard input", .max = max };
+	long first = 1;
+	int n = 0, rc = POFA_OK, got = 1;
+	size_t len;
+	while (!rc && got) {
+		got = pofa_lines_next(&lr, &len, err);
+		if (got < 0) {
+			rc = err->status;
+			break;
+		}
+		if (got) {
 			input *x = &in[n];
 			free(x->line);
-			x->line = strdup(line);
+			x->line = malloc(len + 1);
 			if (!x->line) {
 				rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 				break;
 			}
-			char *tab = strchr(x->line, '\t');
+			memcpy(x->line, lr.buf, len + 1);
+			char *tab = memchr(x->line, '\t', len);
 			x->a = x->line;
-			x->na = tab ? tab - x->line : len;
+			x->na = tab ? tab - x->line : (long)len;
 			x->b = tab ? tab + 1 : NULL;
-			x->nb = tab ? (long)strlen(tab + 1) : 0;
+			x->nb = tab ? (long)(len - (size_t)(tab + 1 - x->line)) : 0;
 			if (encode(p, x)) {
 				rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 				break;
 			}
 			n++;
 		}
-		if (n == B || (len < 0 && n > 0)) {
+		if (n == B || (!got && n > 0)) {
 			rc = run_batch(p, in, n, first, err);
 			fflush(stdout);
-			first = lineno + 1;
+			first = lr.line + 1;
 			n = 0;
 		}
-		if (len < 0)
-			break;
 	}
-	free(line);
-	if (!rc && ferror(f))
-		rc = pofa_error(err, POFA_ERR_INPUT, "%s: read error: %s", file ? file : "standard input", strerror(errno));
+	pofa_lines_free(&lr);
 	if (!rc && fflush(stdout))
 		rc = pofa_error(err, POFA_ERR_RUN, "cannot write the predictions: %s", strerror(errno));
 	return rc;
@@ -372,7 +378,7 @@ static int predict_lines(predictor *p, FILE *f, const char *file, input *in, int
 int cmd_predict(int argc, char **argv)
 {
 	const char *model = NULL, *file = NULL, *v;
-	long B = 16, T = 0, top = 5, threads = cli_default_threads();
+	long B = 16, T = 0, top = 5, threads = cli_default_threads(), max_line = (long)POFA_LINE_MAX;
 	int csv = 0, fp32 = 0;
 	for (int i = 1; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--model"))) model = v;
@@ -384,6 +390,8 @@ int cmd_predict(int argc, char **argv)
 			if (cli_int("predict", "--top", v, 1, 100, &top)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--threads"))) {
 			if (cli_int("predict", "--threads", v, 1, 64, &threads)) return EXIT_USAGE;
+		} else if ((v = cli_opt(argc, argv, &i, "--max-line"))) {
+			if (cli_int("predict", "--max-line", v, 16, 1L << 30, &max_line)) return EXIT_USAGE;
 		} else if (!strcmp(argv[i], "--csv")) {
 			csv = 1;
 		} else if (!strcmp(argv[i], "--float")) {
@@ -430,7 +438,7 @@ int cmd_predict(int argc, char **argv)
 			fputs("line,text,mask,rank,token,probability\n", stdout);
 	}
 	if (!rc)
-		rc = predict_lines(&p, f, file, in, (int)B, &err);
+		rc = predict_lines(&p, f, file, in, (int)B, (size_t)max_line, &err);
 	for (long i = 0; in && i < B; i++)
 		free(in[i].line);
 	free(in);

@@ -1,5 +1,7 @@
 /* cmd_run.c - pofa run: a recipe, headless (CSV logs and a progress line). */
 #include "tui/cli.h"
+#include "data/base/text.h"
+#include "data/base/fileio.h"
 #include "engine/run/driver.h"
 #include "engine/dist/dist.h"
 #include "tui/work/state.h"
@@ -78,11 +80,11 @@ static void show(void *arg, const pofa_event *e)
 	case POFA_EV_ERROR:
 	case POFA_EV_SCHEDULE:
 	case POFA_EV_EXPORT:
-		fprintf(stderr, "%s%s%s%s\n", p->tty ? "\r\033[K" : "", e->kind == POFA_EV_ERROR ? "pofa: error: " : "  ",
-		        e->kind == POFA_EV_SCHEDULE ? "schedule: " : "", e->text);
-		break;
-	case POFA_EV_LOG:
-		fprintf(stderr, "%s  %s\n", p->tty ? "\r\033[K" : "", e->text);
+	case POFA_EV_LOG:   /* a message may quote a file's text: its control characters shown */
+		fprintf(stderr, "%s%s%s", p->tty ? "\r\033[K" : "", e->kind == POFA_EV_ERROR ? "pofa: error: " : "  ",
+		        e->kind == POFA_EV_SCHEDULE ? "schedule: " : "");
+		pofa_esc_term(stderr, e->text, -1);
+		fputc('\n', stderr);
 		break;
 	default:
 		break;
@@ -266,8 +268,11 @@ static int run_main(int argc, char **argv)
 	if (pofa_dist_rank() > 0)   /* rank 0 says how the run ended; the statuses agree */
 		return status == POFA_ERR_INPUT ? EXIT_USAGE : status ? EXIT_RUN_FAILED
 		       : d.stopped ? (cli_stop_signal() ? EXIT_SIGNAL + cli_stop_signal() : EXIT_STOPPED) : 0;
-	if (err.status)
-		fprintf(stderr, "pofa: report: %s\n", err.msg);
+	if (err.status) {
+		fputs("pofa: report: ", stderr);
+		pofa_esc_term(stderr, err.msg, -1);
+		fputc('\n', stderr);
+	}
 	/* the status says how the run ended: 0 only when every stage finished */
 	if (status == POFA_ERR_INPUT)
 		return fprintf(stderr, "pofa run: failed; report in %s/report.md\n", dir), EXIT_USAGE;
@@ -302,11 +307,20 @@ int cmd_report(int argc, char **argv)
 	if (r)
 		return cli_fail(&err);
 	snprintf(path, sizeof path, "%s/report.md", argv[1]);
-	FILE *f = fopen(path, "r");
-	char line[1024];
-	while (f && fgets(line, sizeof line, f))
-		fputs(line, stdout);
-	if (f)
-		fclose(f);
+	/* report.md to the terminal: what a run folder's files put there shown,
+	 * never obeyed */
+	unsigned char *md;
+	size_t n;
+	if (pofa_read_file(path, &md, &n, (size_t)256 << 20, &err))
+		return cli_fail(&err);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && md[j] != '\n')
+			j++;
+		pofa_esc_term(stdout, (const char *)md + i, (long)(j - i));
+		fputc('\n', stdout);
+		i = j + 1;
+	}
+	free(md);
 	return 0;
 }

@@ -47,18 +47,17 @@ int tui_conf_load(tui_conf *c, const char *path, pofa_err *err)
 			return 1;
 		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot read: %s", path, strerror(errno));
 	}
-	char line[512];
-	long ln = 0;
-	int rc = 0;
+	pofa_lines lr = { .f = f, .name = path, .max = 4096 };
+	size_t len;
+	int rc = 0, got;
 	tui_conf t = *c;
-	while (!rc && fgets(line, sizeof line, f)) {
-		ln++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: line too long; remove the file to start afresh", path,
-			                ln);
+	while (!rc && (got = pofa_lines_next(&lr, &len, err)) != 0) {
+		long ln = lr.line;
+		if (got < 0) {   /* a NUL byte, a line past 4 KiB, no memory: named */
+			rc = pofa_error(err, err->status, "%s; remove the file to start afresh", err->msg);
 			break;
 		}
-		char *s = trim(line);
+		char *s = trim(lr.buf);
 		if (!*s || *s == '#')
 			continue;
 		char *eq = strchr(s, '=');
@@ -94,6 +93,7 @@ int tui_conf_load(tui_conf *c, const char *path, pofa_err *err)
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s:%ld: unknown key \"%s\" (theme, panes)", path, ln, key);
 		}
 	}
+	pofa_lines_free(&lr);
 	fclose(f);
 	if (rc)
 		return rc;

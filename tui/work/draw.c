@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <utf8proc.h>
+
+#include "data/base/text.h"
 
 double tui_now(void)
 {
@@ -75,4 +78,31 @@ void tui_pane_box(ui *u, int pane, int y, int x, int h, int w, const char *title
 {
 	u->pane_y[pane] = y, u->pane_x[pane] = x, u->pane_h[pane] = h, u->pane_w[pane] = w;
 	tui_box_el(u, y, x, h, w, title, u->focus == pane ? TH_SELECTED : TH_TITLE);
+}
+
+int tui_text_cell(char *out, size_t cap, const char *s, int width)
+{
+	char esc[1024];
+	pofa_esc_term_str(esc, sizeof esc, s);
+	size_t o = 0;
+	int cols = 0;
+	long n = (long)strlen(esc);
+	for (long i = 0; i < n && cap > 1;) {
+		int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)esc + i, n - i, &c);
+		int w = k > 0 ? utf8proc_charwidth(c) : 1;
+		if (k <= 0)
+			k = 1;
+		if (cols + w > width || o + (size_t)k + 1 > cap)
+			break;
+		memcpy(out + o, esc + i, (size_t)k);
+		o += (size_t)k;
+		cols += w;
+		i += k;
+	}
+	while (cols < width && o + 1 < cap)
+		out[o++] = ' ', cols++;
+	if (cap)
+		out[o] = 0;
+	return cols;
 }

@@ -6,6 +6,7 @@
  * never colours.
  */
 #include "tui/work/ui.h"
+#include "data/base/text.h"
 
 #include <curses.h>
 #include <math.h>
@@ -217,9 +218,11 @@ static void draw_classes(ui *u, int y, int x, int h, int w)
 			tui_put(line++, x + 2, w - 4, "... %d more classes in per_class.csv", c->n - k);
 			break;
 		}
-		tui_put(line++, x + 2, w - 4, "%-17.17s%s %6.1f %6.1f %6.1f %7lld %7lld", c->c[k].name,
-		    k == c->positive ? "*" : " ", c->c[k].precision, c->c[k].recall, c->c[k].f1,
-		    (long long)c->c[k].support, (long long)c->c[k].predicted);
+		char name[256];
+		tui_text_cell(name, sizeof name, c->c[k].name, 17);
+		tui_put(line++, x + 2, w - 4, "%s%s %6.1f %6.1f %6.1f %7lld %7lld", name, k == c->positive ? "*" : " ",
+		        c->c[k].precision, c->c[k].recall, c->c[k].f1, (long long)c->c[k].support,
+		        (long long)c->c[k].predicted);
 	}
 	tui_th_off(u, TH_TEXT);
 }
@@ -351,11 +354,14 @@ void tui_draw_log(ui *u, int y, int x, int h, int w)
 		int el = u->s.logkind[i] == POFA_EV_ERROR ? TH_LOG_ERROR : TH_TEXT;
 		int hit = u->search[0] && strstr(u->s.logl[i], u->search);
 		tui_th_on(u, hit ? TH_SELECTED : el);
-		int len = (int)strlen(u->s.logl[i]);
-		if (len > w - 2 && w > 6)   /* cut lines say so */
-			mvprintw(y + 1 + i - first, x + 1, "%.*s...", w - 5, u->s.logl[i]);
-		else
-			mvprintw(y + 1 + i - first, x + 1, "%.*s", w - 2, u->s.logl[i]);
+		char cell[1024];   /* a message may quote a file's text: its control characters shown */
+		int len = pofa_esc_term_str(cell, sizeof cell, u->s.logl[i]);
+		if (len > w - 2 && w > 6) {   /* cut lines say so */
+			tui_text_cell(cell, sizeof cell, u->s.logl[i], w - 5);
+			mvprintw(y + 1 + i - first, x + 1, "%s...", cell);
+		} else {
+			mvprintw(y + 1 + i - first, x + 1, "%s", cell);
+		}
 		tui_th_off(u, hit ? TH_SELECTED : el);
 	}
 }

@@ -5,6 +5,7 @@
  * 256-colour number, or "N/name": N on 256-colour terminals, name on 8.
  */
 #include "tui/work/tui.h"
+#include "data/base/fileio.h"
 
 #include <curses.h>
 #include <ctype.h>
@@ -127,14 +128,15 @@ int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err
 	FILE *f = fopen(t->path, "r");
 	if (!f)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot open", t->path);
-	char line[512];
-	long ln = 0;
+	pofa_lines lr = { .f = f, .name = t->path };
+	size_t len;
+	int got;
 	pofa_theme tmp = *t;
 	snprintf(tmp.name, sizeof tmp.name, "%s", name);
 	int rc = 0;
-	while (fgets(line, sizeof line, f)) {
-		ln++;
-		char *s = line;
+	while ((got = pofa_lines_next(&lr, &len, err)) > 0) {
+		long ln = lr.line;
+		char *s = lr.buf;
 		while (isspace((unsigned char)*s))
 			s++;
 		if (!*s || *s == '#' || *s == ';')
@@ -186,6 +188,9 @@ int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err
 			break;
 		tmp.e[el] = e;
 	}
+	if (got < 0)
+		rc = err->status;   /* a NUL byte, a line past 1 MiB, no memory: named */
+	pofa_lines_free(&lr);
 	fclose(f);
 	if (rc)
 		return rc;

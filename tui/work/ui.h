@@ -97,6 +97,9 @@ void tui_box_el(ui *u, int y, int x, int h, int w, const char *title, int title_
 void tui_box_title(ui *u, int y, int x, int h, int w, const char *title);
 /* a pane's box: where it is (for the mouse), its title marked when focused */
 void tui_pane_box(ui *u, int pane, int y, int x, int h, int w, const char *title);
+/* text from a run (a label, a log line) for a cell width columns wide: its
+ * control characters shown (text.h), cut and padded by columns, not bytes */
+int tui_text_cell(char *out, size_t cap, const char *s, int width);
 void tui_draw_header(ui *u, int w);
 void tui_draw_chart(ui *u, int y, int x, int h, int w);
 void tui_draw_heat(ui *u, int y, int x, int h, int w);
