@@ -225,7 +225,10 @@ static void test_section_names(void **st)
 	assert_int_equal(r.stages[0].steps, 2);
 	pofa_recipe_free(&r);
 	snprintf(text, sizeof text, "[stage %sn]\nkind = mlm\nsteps = 2\n", name);
-	expect_error(text, NULL, 0, "use letters, digits, - and _ (at most 47)");
+	expect_error(text, NULL, 0, "use letters, digits, - and _ (at most 47, not starting with -)");
+	/* a name starting with -: an option to a shell, a formula to a spreadsheet */
+	expect_error("[stage -a]\nkind = mlm\nsteps = 2\n", NULL, 0, "stage name \"-a\": use letters");
+	expect_error("[run]\nname = -x\n[stage a]\nkind = mlm\nsteps = 2\n", NULL, 0, "name = -x: a run's name");
 }
 
 /* a run's name becomes a folder: the stage-name rules; one key, once */
