@@ -11,6 +11,7 @@
 
 #include "test/fixture.h"
 #include "data/base/mem.h"
+#include "data/base/text.h"
 #include "data/task/taskset.h"
 
 #include <math.h>
@@ -291,6 +292,57 @@ static void test_grow(void **st)
 	assert_int_equal(pofa_resize(&v, 3, sizeof *v), 0);
 	assert_int_equal(v[2], 2);
 	free(v);
+}
+
+/* the text rule: refused at input, escaped at output (text.h) */
+static char *memfile(void (*fn)(FILE *, const char *), const char *s)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	fn(f, s);
+	fclose(f);
+	return buf;
+}
+static void csv1(FILE *f, const char *s) { pofa_csv_text(f, s, -1); }
+static void term1(FILE *f, const char *s) { pofa_esc_term(f, s, -1); }
+
+static void test_text_rule(void **st)
+{
+	(void)st;
+	struct { const char *s; const char *why; } in[] = {
+		{ "ok label", NULL }, { "été 中", NULL }, { "", "empty" }, { "a\tb", "holds a tab" },
+		{ "a\nb", "holds a line break" }, { "x\033]0;t\007", "holds a control character" },
+		{ "a\xff", "not UTF-8" }, { "\xc0\xaf", "not UTF-8" }, { "a\xe2\x80\xae" "b", "holds a control character" },
+		{ "0123456789012345678901234567890123456789012345678901234567890123", "too long" },
+	};
+	for (size_t k = 0; k < sizeof in / sizeof *in; k++) {
+		const char *why = pofa_text_refusal(in[k].s, strlen(in[k].s), POFA_LABEL_MAX);
+		if ((why == NULL) != (in[k].why == NULL) || (why && strcmp(why, in[k].why)))
+			fail_msg("label %zu: expected %s, got %s", k, in[k].why ? in[k].why : "accepted", why ? why : "accepted");
+	}
+	char *h = memfile(pofa_esc_html, "<a href=\"x\">'&'</a>\033\xff");
+	assert_string_equal(h, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\xef\xbf\xbd\xef\xbf\xbd");
+	free(h);
+	h = memfile(pofa_esc_md, "|a|b| <i>*x*</i> [l](u)\nnext");
+	assert_string_equal(h, "\\|a\\|b\\| &lt;i&gt;\\*x\\*&lt;/i&gt; \\[l\\](u) next");
+	free(h);
+	const char *formula[] = { "=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)", "\tx" };
+	for (size_t k = 0; k < 5; k++) {
+		h = memfile(csv1, formula[k]);
+		if (h[0] != '"' || h[1] != '\'')
+			fail_msg("CSV cell %s: expected a quoted cell starting with ', got %s", formula[k], h);
+		free(h);
+	}
+	h = memfile(csv1, "plain, \"quoted\"");
+	assert_string_equal(h, "\"plain, \"\"quoted\"\"\"");
+	free(h);
+	h = memfile(term1, "a\033]0;pwned\007b\xff" "c");
+	assert_string_equal(h, "a\\x1b]0;pwned\\x07b?c");
+	free(h);
+	char out[64];
+	assert_int_equal(pofa_esc_term_str(out, sizeof out, "中\033"), 2 + 4);
+	assert_string_equal(out, "中\\x1b");
 }
 
 static void test_tsv(void **st)
@@ -789,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_tokenizer_offsets_and_pairs),
 		cmocka_unit_test(test_tokenizer_casing),
 		cmocka_unit_test(test_grow),
+		cmocka_unit_test(test_text_rule),
 		cmocka_unit_test(test_tsv),
 		cmocka_unit_test(test_taskset_sample),
 		cmocka_unit_test(test_squad),

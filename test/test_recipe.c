@@ -414,6 +414,21 @@ static void test_eval_models(void **st)
 	             "models names m/none, which is no stage of this recipe and no model folder");
 }
 
+/* a CSV task's columns default as a TSV task's, its format named or not */
+static void test_csv_defaults(void **st)
+{
+	(void)st;
+	write_recipe("[task t]\nformat = csv\ntrain_file = /x/train.csv\ndev_file = /x/dev.csv\n"
+	             "[stage a]\nkind = finetune\ntask = t\nsteps = 1\n");
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &r, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(r.stages[0].task.text_a, "sentence");
+	assert_string_equal(r.stages[0].task.label, "label");
+	pofa_recipe_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_run_name_and_duplicates),
 		cmocka_unit_test(test_key_table),
 		cmocka_unit_test(test_eval_models),
+		cmocka_unit_test(test_csv_defaults),
 	};
 	return cmocka_run_group_tests_name("recipe", tests, setup, teardown);
 }

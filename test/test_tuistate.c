@@ -353,6 +353,37 @@ static void test_conf(void **st)
 	if (tui_conf_load(&r, p, &err) != POFA_ERR_INPUT || !strstr(err.msg, "pofa.conf:1") ||
 	    !strstr(err.msg, "sideways"))
 		fail_msg("an unknown pane: expected an error at line 1 naming it, got \"%s\"", err.msg);
+	/* a NUL byte is said as such (not "line too long") */
+	FILE *f = fopen(p, "wb");
+	fwrite("theme = mo\0no\n", 1, 15, f);
+	fclose(f);
+	if (tui_conf_load(&r, p, &err) != POFA_ERR_INPUT || !strstr(err.msg, "pofa.conf:1: a NUL byte"))
+		fail_msg("a NUL byte in pofa.conf: expected \"pofa.conf:1: a NUL byte\", got \"%s\"", err.msg);
+	fx_tmpdir_remove();
+}
+
+/* themes: a comment longer than 511 characters is a comment; /dev/zero is
+ * an error at once (a NUL byte), not an endless read */
+static void test_theme_lines(void **st)
+{
+	(void)st;
+	const char *d = fx_tmpdir("theme");
+	assert_non_null(d);
+	char p[600], text[2000];
+	snprintf(p, sizeof p, "%s/long.theme", d);
+	int o = snprintf(text, sizeof text, "# ");
+	for (int i = 0; i < 700; i++)
+		text[o++] = 'x';
+	snprintf(text + o, sizeof text - (size_t)o, "\ntext = white black\n");
+	fx_spit_str(p, text);
+	pofa_theme t;
+	pofa_err err;
+	if (pofa_theme_load(&t, p, 0, &err))
+		fail_msg("a 700-character comment: expected it taken as a comment, got \"%s\"", err.msg);
+	pofa_theme_free(&t);
+	if (pofa_theme_load(&t, "/dev/zero", 0, &err) != POFA_ERR_INPUT || !strstr(err.msg, "/dev/zero:1: a NUL byte"))
+		fail_msg("/dev/zero as a theme: expected \"/dev/zero:1: a NUL byte\", got \"%s\"", err.msg);
+	pofa_theme_free(&t);
 	fx_tmpdir_remove();
 }
 
@@ -395,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_pane_table),
+		cmocka_unit_test(test_theme_lines),
 	};
 	return cmocka_run_group_tests_name("tuistate", tests, setup, NULL);
 }

@@ -152,8 +152,8 @@ static pofa_tokenizer *build(char *pool, int n, int casing, const char *what, po
 		tk->tok[i] = p;
 		tk->len[i] = (int)strlen(p);
 		p += tk->len[i] + 1;
-		/* a token listed twice maps to its last line, as BertTokenizer's
-		 * vocabulary dict does */
+		/* a token listed twice would leave an id no text maps to: the
+		 * vocabulary is damaged or not the model's */
 		uint32_t h = hash_bytes(tk->tok[i], tk->len[i]) & tk->mask;
 		for (;;) {
 			int e = tk->table[h];
@@ -162,8 +162,10 @@ static pofa_tokenizer *build(char *pool, int n, int casing, const char *what, po
 				break;
 			}
 			if (tk->len[e - 1] == tk->len[i] && !memcmp(tk->tok[e - 1], tk->tok[i], (size_t)tk->len[i])) {
-				tk->table[h] = i + 1;
-				break;
+				pofa_error(err, POFA_ERR_INPUT, "%s:%d: token \"%.60s\" again (first at line %d); a vocabulary "
+				           "lists each token once", what, i + 1, tk->tok[i], e);
+				pofa_tokenizer_free(tk);
+				return NULL;
 			}
 			h = (h + 1) & tk->mask;
 		}

@@ -168,20 +168,43 @@ int pofa_eval_model(const char *dir, const pofa_eval_opts *o, pofa_eval_report *
 	pofa_taskset ts;
 	memset(&ts, 0, sizeof ts);
 	pofa_infer *fast = NULL, *dense = NULL;
-	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, o->B, T, o->threads, 1, &fresh, err);
-	if (!m)
+	pofa_model *m = NULL;
+	char wpath[1300];
+	snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+	int packed_only = !o->reference && access(wpath, F_OK) != 0;
+	if (packed_only) {
+		/* the packed int8 file alone (pofa export --packed): run as it is,
+		 * no float weights to time a dense model with */
+		pofa_infer_opts io = { .maxB = o->B, .maxT = T, .threads = o->threads, .int8 = POFA_INT8_ON,
+		                       .force_fmt = -1, .cpu = -1 };
+		if (!(fast = pofa_infer_open(dir, &io, err)))
+			rc = err->status;
+		else if (pofa_infer_head(fast) != head)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: the model has no %s head to evaluate on %s; evaluate a model "
+			                "fine-tuned on this kind of task", dir, pofa_head_names[head], spec.name);
+		else
+			has8 = 1;
+	} else if (!(m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, o->B, T, o->threads, 1, &fresh, err))) {
 		rc = err->status;
-	else if (fresh)
+	} else if (fresh) {
 		rc = pofa_error(err, POFA_ERR_INPUT, "%s: the model has no %s head to evaluate on %s; evaluate a model "
 		                "fine-tuned on this kind of task", dir, pofa_head_names[head], spec.name);
+	}
 	if (!rc && (pofa_taskset_load(&spec, rep->file, tk, T, &rep->labels, &ts, err) ||
 	            pofa_taskset_sample(&ts, o->examples, err)))
 		rc = err->status;
 	if (!rc) {
-		rep->sparsity = pofa_model_sparsity(m);
 		snprintf(rep->summary, sizeof rep->summary, "%s", ts.summary);
+		if (m) {
+			rep->sparsity = pofa_model_sparsity(m);
+		} else {
+			describe(fast, 1, rep);
+			rep->sparsity = rep->info.sparsity;
+		}
 	}
-	if (!rc && o->reference) {
+	if (!rc && packed_only) {
+		note(o, "%s holds the packed int8 file alone: no float weights, so no dense speed-up", dir);
+	} else if (!rc && o->reference) {
 		/* the training forward: a QAT model's int8 simulated with its ranges */
 		char path[1300];
 		snprintf(path, sizeof path, "%s/qat.safetensors", dir);
@@ -200,8 +223,9 @@ int pofa_eval_model(const char *dir, const pofa_eval_opts *o, pofa_eval_report *
 	pofa_scorer sc = { .infer = fast, .model = m, .between = o->between, .arg = o->arg, .split = o->split_ranks };
 	if (!rc)
 		rc = pofa_evaluate(&sc, &ts, &rep->labels, o->B, o->predictions, &rep->res, err);
-	if (!rc && fast && !rep->res.stopped) {
+	if (!rc && fast && !rep->res.stopped)
 		rep->seq_per_s = rep->res.forward_s > 0.0 ? rep->res.sequences / rep->res.forward_s : 0.0;
+	if (!rc && dense && !rep->res.stopped) {
 		if ((rep->dense_seq_per_s = pofa_eval_throughput(dense, &ts, o->B, 8, err)) < 0.0)
 			rc = err->status;
 		else if (rep->dense_seq_per_s > 0.0)

@@ -134,6 +134,28 @@ static int get_enum(const cJSON *o, const char *key, const char *const *names, i
 	                  path, key, v);
 }
 
+/* training.json's labels are config.json's id2label, in its order: both
+ * describe the same classifier, or the files are from different models */
+static int same_labels(const char *dir, const pofa_trained *t, pofa_err *err)
+{
+	char path[1300];
+	pofa_config cfg;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (access(path, F_OK) != 0 || pofa_config_load(&cfg, path, err))
+		return access(path, F_OK) != 0 ? POFA_OK : err->status;
+	int same = cfg.num_labels == t->nlabels;
+	for (int k = 0; same && k < t->nlabels; k++) {
+		char dflt[32];   /* Hugging Face's name of a class config.json leaves unnamed */
+		snprintf(dflt, sizeof dflt, "LABEL_%d", k);
+		same = !strcmp(t->labels[k], cfg.label_names[k][0] ? cfg.label_names[k] : dflt);
+	}
+	if (!same)
+		return pofa_error(err, POFA_ERR_INPUT, "%s/%s: its labels are not config.json's id2label (%d labels, in "
+		                  "their order): the two files are from different models; remove %s or put the model's own "
+		                  "back", dir, POFA_TRAINED_FILE, cfg.num_labels, POFA_TRAINED_FILE);
+	return POFA_OK;
+}
+
 int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 {
 	memset(t, 0, sizeof *t);
@@ -216,6 +238,8 @@ int pofa_trained_load(const char *dir, pofa_trained *t, pofa_err *err)
 		t->has_task = !rc;
 	}
 	cJSON_Delete(o);
+	if (!rc && t->nlabels)
+		rc = same_labels(dir, t, err);
 	return rc ? err->status : POFA_OK;
 }
 
@@ -223,7 +247,13 @@ int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err)
 {
 	char path[1300];
 	pofa_config cfg;
+	/* the weights: model.safetensors, or a folder's packed int8 file alone */
 	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	if (access(path, F_OK) != 0) {
+		snprintf(path, sizeof path, "%s/model.packed.safetensors", dir);
+		if (access(path, F_OK) != 0)
+			snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	}
 	pofa_st_file f;
 	if (pofa_st_open(&f, path, err))
 		return -1;
@@ -252,6 +282,6 @@ int pofa_model_dir_labels(const char *dir, pofa_labels *out, pofa_err *err)
 		out->n = 0;
 		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path), -1;
 	}
-	snprintf(out->from, sizeof out->from, "the model %.280s", path);
+	snprintf(out->from, sizeof out->from, "the model (%.280s)", path);
 	return 1;
 }

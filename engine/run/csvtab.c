@@ -4,6 +4,7 @@
 #include "data/base/mem.h"
 
 #include <csv.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ int pofa_csvtab_read(const char *path, pofa_csvtab *t)
 	unsigned char *buf;
 	size_t n;
 	pofa_err err;
+	errno = 0;
 	if (pofa_read_file(path, &buf, &n, (size_t)4 << 30, &err))
 		return -1;
 	int rc = pofa_csvtab_parse(buf, n, t);

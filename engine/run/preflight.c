@@ -9,8 +9,10 @@
  * stage starts, and before a new run's folder is made.
  */
 #include "engine/run/internal.h"
+#include "engine/model/folder.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -33,8 +35,10 @@ static int readable_file(const char *path, const char *what, pofa_err *err)
 	return POFA_OK;
 }
 
-/* a task's files, read as the stage will read them */
-static int check_task(const pofa_stage *s, const pofa_tokenizer *tk, pofa_err *err)
+/* a task's files, read as the stage will read them: gold labels mapped
+ * onto the starting model's own (model_dir: a classifier's folder, or ""),
+ * as the stage maps them */
+static int check_task(const pofa_stage *s, const char *model_dir, pofa_err *err)
 {
 	const pofa_task_spec *t = &s->task;
 	const char *files[3] = { t->train, t->dev, t->test };
@@ -46,6 +50,9 @@ static int check_task(const pofa_stage *s, const pofa_tokenizer *tk, pofa_err *e
 	}
 	pofa_labels labels = { 0 };
 	int rc = POFA_OK;
+	if (model_dir[0] && s->kind != POFA_STAGE_EVAL && t->format != POFA_TASK_SQUAD &&
+	    pofa_model_dir_labels(model_dir, &labels, err) < 0)
+		return err->status;
 	for (int k = 0; k < 3 && !rc; k++) {
 		if (!files[k][0] || !need[k])
 			continue;
@@ -60,7 +67,6 @@ static int check_task(const pofa_stage *s, const pofa_tokenizer *tk, pofa_err *e
 				pofa_text_task_free(&tt);
 		}
 	}
-	(void)tk;
 	pofa_labels_free(&labels);
 	return rc;
 }
@@ -80,6 +86,31 @@ static int check_model_dir(const pofa_run *r, const char *dir, pofa_config *cfg,
 	return pofa_model_check_size(cfg, POFA_HEAD_MLM, path, err);
 }
 
+/* an eval stage's sequence against each model's positions: an earlier
+ * stage's model (as preflight knows it: cfgs[j]) or a model folder */
+static int check_eval_models(const pofa_run *r, const pofa_stage *s, const pofa_config *cfgs, pofa_err *err)
+{
+	char (*refs)[1024] = calloc(32, sizeof *refs);
+	if (!refs)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	int n = pofa_stage_model_refs(s, refs, 32), rc = POFA_OK;
+	for (int k = 0; k < n && !rc; k++) {
+		int j = pofa_recipe_stage(&r->rc, refs[k]);
+		pofa_config cfg;
+		char path[1100];
+		snprintf(path, sizeof path, "%s/config.json", refs[k]);
+		if (j >= 0)
+			cfg = cfgs[j];
+		else if ((rc = pofa_config_load(&cfg, path, err)))
+			break;
+		if (s->seq > cfg.max_position_embeddings)
+			rc = pofa_error(err, POFA_ERR_INPUT, "seq = %d, but %s has %d positions (max_position_embeddings); "
+			                "lower seq", s->seq, refs[k], cfg.max_position_embeddings);
+	}
+	free(refs);
+	return rc;
+}
+
 /* what the model's sizes allow: the sequence, and a pattern's width */
 static int check_shapes(const pofa_stage *s, const pofa_config *cfg, pofa_err *err)
 {
@@ -96,6 +127,9 @@ static int check_shapes(const pofa_stage *s, const pofa_config *cfg, pofa_err *e
 		                  cfg->intermediate_size, w);
 	return POFA_OK;
 }
+
+static int preflight_stage(pofa_run *r, int i, const pofa_config *base, pofa_config *cfgs, int *corpus_checked,
+                           pofa_err *err);
 
 int pofa_preflight(pofa_run *r, pofa_err *err)
 {
@@ -118,12 +152,46 @@ int pofa_preflight(pofa_run *r, pofa_err *err)
 			base.max_position_embeddings = rc->max_position;
 	}
 	int corpus_checked = 0;
-	for (int i = r->start_stage; i < rc->nstages; i++) {
+	pofa_config *cfgs = calloc(POFA_MAX_STAGES, sizeof *cfgs);   /* each stage's model, as far as known */
+	if (!cfgs)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	int rcode = POFA_OK;
+	for (int i = 0; i < rc->nstages; i++)
+		cfgs[i] = base;
+	for (int i = 0; i < rc->nstages && !rcode; i++) {
+		const pofa_stage *s = &rc->stages[i];
+		if (s->from_idx >= 0)
+			cfgs[i] = cfgs[s->from_idx];
+		if (i < r->start_stage) {   /* done: its folder says */
+			char dir[1200], path[1300];
+			pofa_config cfg;
+			pofa_err e2;
+			pofa_run_stage_dir(r, i, dir, sizeof dir);
+			snprintf(path, sizeof path, "%s/config.json", dir);
+			if (s->kind != POFA_STAGE_EVAL && !pofa_config_load(&cfg, path, &e2))
+				cfgs[i] = cfg;
+			continue;
+		}
+		rcode = preflight_stage(r, i, &base, cfgs, &corpus_checked, err);
+	}
+	free(cfgs);
+	return rcode;
+}
+
+/* one stage still to run: the folders it reads, its data, its shapes */
+static int preflight_stage(pofa_run *r, int i, const pofa_config *base, pofa_config *cfgs, int *corpus_checked,
+                           pofa_err *err)
+{
+	const pofa_recipe *rc = &r->rc;
+	{
 		const pofa_stage *s = &rc->stages[i];
 		/* a finished stage's folder that this one starts from or learns from */
 		int refs[2] = { s->from_idx, s->teacher_idx };
 		const char *dirs[2] = { s->from_dir, s->teacher_dir };
-		pofa_config own = base;   /* the model the stage starts from, where known now */
+		pofa_config own = s->from_idx >= 0 ? cfgs[s->from_idx] : *base;   /* where the stage starts, as known now */
+		char from[1200] = "";   /* the folder it starts from, when there is one now */
+		if (s->from_idx < 0 && !s->from_dir[0])
+			snprintf(from, sizeof from, "%s", rc->model_dir);
 		for (int k = 0; k < 2; k++) {
 			char dir[1200];
 			pofa_config cfg;
@@ -135,17 +203,20 @@ int pofa_preflight(pofa_run *r, pofa_err *err)
 				continue;
 			if (check_model_dir(r, dir, &cfg, err))
 				return stage_error(r, s, err);
-			if (k == 0)
+			if (k == 0) {
 				own = cfg;
+				snprintf(from, sizeof from, "%s", dir);
+			}
 		}
+		cfgs[i] = own;
 		if (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) {
-			if (!corpus_checked && readable_file(rc->corpus, "the pre-training corpus", err))
+			if (!*corpus_checked && readable_file(rc->corpus, "the pre-training corpus", err))
 				return stage_error(r, s, err);
-			corpus_checked = 1;
-		} else if (check_task(s, r->tk, err)) {
+			*corpus_checked = 1;
+		} else if (check_task(s, from, err)) {
 			return stage_error(r, s, err);
 		}
-		if (s->kind != POFA_STAGE_EVAL && check_shapes(s, &own, err))
+		if (s->kind == POFA_STAGE_EVAL ? check_eval_models(r, s, cfgs, err) : check_shapes(s, &own, err))
 			return stage_error(r, s, err);
 	}
 	return POFA_OK;

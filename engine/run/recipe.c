@@ -602,9 +602,11 @@ static int check_length_task(loader *L, pofa_stage *s)
 		return pofa_error(L->err, POFA_ERR_INPUT, "%s:%d: stage %s: task %s is not built in: declare it ([task %s] "
 		                  "with train_file and dev_file) or give them in the stage", L->path, s->line, s->name,
 		                  s->task.name, s->task.name);
-	if (s->task.format == POFA_TASK_TSV && !s->task.text_a[0])
+	/* a TSV or CSV task's columns default alike, whether its format was
+	 * named or taken from the file's extension */
+	if (s->task.format != POFA_TASK_SQUAD && !s->task.text_a[0])
 		strcpy(s->task.text_a, "sentence");
-	if (s->task.format == POFA_TASK_TSV && !s->task.label[0])
+	if (s->task.format != POFA_TASK_SQUAD && !s->task.label[0])
 		strcpy(s->task.label, "label");
 	return POFA_OK;
 }

@@ -10,6 +10,7 @@
 #include "data/base/fileio.h"
 #include "data/base/text.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,8 +534,12 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 	char path[1200];
 	snprintf(path, sizeof path, "%s/eval.csv", run_dir);
 	pofa_csvtab t;
-	if (pofa_csvtab_read(path, &t))
-		return pofa_error(err, POFA_ERR_RUN, "%s: cannot read", path);
+	if (pofa_csvtab_read(path, &t)) {
+		int e = errno;
+		return pofa_error(err, e == ENOMEM ? POFA_ERR_RUN : POFA_ERR_INPUT, "%s: cannot read: %s; a run folder "
+		                  "holds eval.csv once its first evaluation is made", path,
+		                  e ? strerror(e) : "not a CSV file");
+	}
 	int64_t best_step[POFA_MAX_STAGES];
 	best_steps(&t, rc, best_step);
 	result *res = calloc((size_t)t.n + 1, sizeof *res);

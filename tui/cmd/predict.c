@@ -35,6 +35,7 @@ typedef struct {
 	const char *a, *b;       /* into line */
 	long na, nb;
 	int len;                 /* tokens */
+	int masks_cut;           /* masked-LM: [MASK]s of the text past the sequence length */
 	int *ids, *types, *start, *end, *seg;
 } input;
 
@@ -65,6 +66,7 @@ static int encode_mlm(predictor *p, input *in)
 	in->start[n] = in->end[n] = -1;
 	n++;
 	const char *s = in->a, *e = in->a + in->na;
+	in->masks_cut = 0;
 	while (s <= e && n < p->maxT - 1) {
 		const char *m = NULL;
 		for (const char *q = s; q + 6 <= e; q++)
@@ -88,9 +90,15 @@ static int encode_mlm(predictor *p, input *in)
 			in->start[n] = (int)(m - in->a);
 			in->end[n] = in->start[n] + 6;
 			n++;
+		} else {
+			in->masks_cut++;
 		}
 		s = m + 6;
 	}
+	/* the masks the loop did not reach: past the sequence too */
+	for (const char *q = s; q + 6 <= e; q++)
+		if (!memcmp(q, "[MASK]", 6))
+			in->masks_cut++, q += 5;
 	in->ids[n] = sep;
 	in->start[n] = in->end[n] = -1;
 	n++;
@@ -232,7 +240,9 @@ static void out_mlm(predictor *p, input *in, const float *lg, const int *pos, in
 		}
 		m++;
 	}
-	if (!p->csv)
+	if (!p->csv && !printed && in->masks_cut)
+		fprintf(p->out, "(no [MASK] within the first %d tokens: raise --seq)\n", p->maxT);
+	else if (!p->csv)
 		fputs(printed ? "\n" : "(no [MASK] in the line)\n", p->out);
 	free(prob);
 	free(topk);
