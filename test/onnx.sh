@@ -2,7 +2,8 @@
 # pofa models in ONNX Runtime: a masked-LM, a classification, a span and a
 # QAT model, each exported with pofa export --onnx and run by ONNX Runtime
 # (the npm package onnxruntime-node) on real inputs; their logits must be
-# pofa's within 1e-4. Skipped, saying so, where Node.js or the package is
+# pofa's within 1e-4 (a QAT model's int8 inputs within 1e-3, the class the
+# same: see its check). Skipped, saying so, where Node.js or the package is
 # missing (make deps installs both: .ci/node-deps).
 . test/fixture.sh
 BUILD=${BUILD:-build}
@@ -72,7 +73,7 @@ sed -n '2,9p' "$tmp/data/wn-sense/dev.tsv" | cut -f1 > "$tmp/single.txt"
 check() {   # check WHAT MODEL TEXTS T [--fp32]
 	what=$1; model=$2; texts=$3; T=$4; shift 4
 	if "$POFA" export --onnx "$model" "$tmp/m.onnx" "$@" > "$tmp/export.log" 2>&1 &&
-		NODE_PATH="$node_modules" node test/onnx_check.js "$POFA" "$(pwd)/$BUILD/test/pofa-logits" "$model" \
+		TOL="${tol:-1e-4}" NODE_PATH="$node_modules" node test/onnx_check.js "$POFA" "$(pwd)/$BUILD/test/pofa-logits" "$model" \
 			"$tmp/m.onnx" "$texts" "$T" "$@" > "$tmp/check.log" 2>&1; then
 		ok "$what: $(cat "$tmp/check.log")"
 	else
@@ -82,7 +83,14 @@ check() {   # check WHAT MODEL TEXTS T [--fp32]
 check "masked LM, float" "$tmp/run/pre" "$tmp/single.txt" 24
 check "classification, 50% sparse, float" "$tmp/run/cls" "$tmp/pairs.txt" 32
 check "span extraction, float" "$tmp/run/span" "$tmp/pairs.txt" 48
+# QDQ: ONNX Runtime rounds each input to 8 bits from its own float
+# arithmetic (GELU, LayerNorm, sums in another order) where pofa rounds
+# from its own; an input a hair from a rounding boundary lands one step
+# apart, which moves a logit by about one step of the input times a weight:
+# within 1e-3 of the logit's size (measured 1.6e-4), the class the same
+tol=1e-3
 check "QAT: int8 weights and uint8 inputs as QuantizeLinear/DequantizeLinear" "$tmp/run/q8" "$tmp/pairs.txt" 32
+tol=
 check "QAT model, exported with --fp32" "$tmp/run/q8" "$tmp/pairs.txt" 32 --fp32
 "$POFA" export --onnx "$tmp/run/cls" "$tmp/no/such/dir/m.onnx" > "$tmp/e" 2>&1
 [ $? -eq 2 ] && grep -q "$tmp/no/such/dir" "$tmp/e" && ok "an output folder that does not exist: exit 2, named" \
