@@ -25,6 +25,8 @@
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
 #include "engine/sparse/sparse.h"
+#include "engine/sparse/obert.h"
+#include "data/base/rng.h"
 #include "data/build/synth.h"
 
 #define NEAR FX_NEAR
@@ -481,6 +483,312 @@ static void test_one_quantizer(void **st)
 	pofa_model_free(m);
 }
 
+/* ---- second-order pruning (obert.h) --------------------------------------------- */
+
+/* the inverse of an n x n matrix in double, Gauss-Jordan: the reference */
+static void ref_inverse(const double *a, int n, double *inv)
+{
+	double *w = malloc((size_t)n * 2 * n * sizeof *w);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < 2 * n; j++)
+			w[i * 2 * n + j] = j < n ? a[i * n + j] : (j - n == i);
+	for (int c = 0; c < n; c++) {
+		int p = c;
+		for (int r = c + 1; r < n; r++)
+			if (fabs(w[r * 2 * n + c]) > fabs(w[p * 2 * n + c]))
+				p = r;
+		for (int k = 0; k < 2 * n; k++) {
+			double x = w[c * 2 * n + k];
+			w[c * 2 * n + k] = w[p * 2 * n + k];
+			w[p * 2 * n + k] = x;
+		}
+		double d = w[c * 2 * n + c];
+		for (int k = 0; k < 2 * n; k++)
+			w[c * 2 * n + k] /= d;
+		for (int r = 0; r < n; r++)
+			if (r != c) {
+				double f = w[r * 2 * n + c];
+				for (int k = 0; k < 2 * n; k++)
+					w[r * 2 * n + k] -= f * w[c * 2 * n + k];
+			}
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			inv[i * n + j] = w[i * 2 * n + n + j];
+	free(w);
+}
+
+/* the empirical Fisher lambda I + (1/m) sum g g^T of m gradients */
+static void ref_fisher(const float *g, int m, int n, double lambda, double *f)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++) {
+			double s = 0.0;
+			for (int k = 0; k < m; k++)
+				s += (double)g[k * n + i] * g[k * n + j];
+			f[i * n + j] = s / m + (i == j ? lambda : 0.0);
+		}
+}
+
+/* F^-1 by m Woodbury updates against the inverse of F in double; then
+ * the saliencies (weights and 1x4 blocks) and the optimal update against
+ * their formulas in double */
+static void test_obert_math(void **st)
+{
+	(void)st;
+	enum { N = 16, M = 24 };
+	pofa_rng r = { 11 };
+	float g[M * N], finv[N * N], u[N], w[N], rho[N], rho4[N / 4], wu[N], wu4[N];
+	unsigned char mask[N];
+	double f[N * N], inv[N * N], lambda = 0.05;
+	for (int i = 0; i < M * N; i++)
+		g[i] = (float)pofa_rng_normal(&r);
+	pofa_obert_block_reset(finv, N, lambda);
+	for (int k = 0; k < M; k++)
+		pofa_obert_block_add(finv, N, g + k * N, M, u);
+	ref_fisher(g, M, N, lambda, f);
+	ref_inverse(f, N, inv);
+	double worst = 0.0;
+	for (int i = 0; i < N * N; i++)
+		worst = fmax(worst, fabs(finv[i] - inv[i]) / fmax(1.0, fabs(inv[i])));
+	if (worst > 1e-4)
+		fail_msg("Woodbury's F^-1 against the inverse of F: expected within 1e-4, got %g", worst);
+	for (int i = 0; i < N; i++) {
+		w[i] = (float)pofa_rng_normal(&r);
+		mask[i] = i % 3 != 0;
+	}
+	pofa_obert_block_saliency(finv, N, w, 1, rho);
+	for (int q = 0; q < N; q++)
+		NEAR(rho[q], w[q] * w[q] / (2.0 * inv[q * N + q]), 1e-4 * fabs(rho[q]) + 1e-7);
+	pofa_obert_block_saliency(finv, N, w, 4, rho4);
+	for (int b = 0; b < N / 4; b++) {
+		double sub[16], subinv[16], s = 0.0;
+		for (int i = 0; i < 4; i++)
+			for (int j = 0; j < 4; j++)
+				sub[i * 4 + j] = inv[(4 * b + i) * N + 4 * b + j];
+		ref_inverse(sub, 4, subinv);
+		for (int i = 0; i < 4; i++)
+			for (int j = 0; j < 4; j++)
+				s += w[4 * b + i] * subinv[i * 4 + j] * w[4 * b + j];
+		NEAR(rho4[b], 0.5 * s, 1e-3 * fabs(0.5 * s) + 1e-6);
+	}
+	/* summed: the sum of -F^-1 e_q w_q / [F^-1]_qq over the pruned */
+	float fcopy[N * N];
+	double scratch[2 * N * 4];
+	memcpy(wu, w, sizeof w);
+	memcpy(fcopy, finv, sizeof finv);
+	pofa_obert_block_update(fcopy, N, wu, mask, 1, POFA_OBERT_SUMMED, scratch);
+	for (int rr = 0; rr < N; rr++) {
+		double d = 0.0;
+		for (int q = 0; q < N; q++)
+			if (!mask[q])
+				d -= inv[rr * N + q] * w[q] / inv[q * N + q];
+		NEAR(wu[rr], w[rr] + d, 1e-4 * (1.0 + fabs(w[rr] + d)));
+	}
+	/* joint: -F^-1_{:,P} ([F^-1]_PP)^-1 w_P over the pruned set P at once */
+	int P[N], np = 0;
+	for (int q = 0; q < N; q++)
+		if (!mask[q])
+			P[np++] = q;
+	double spp[N * N], sppinv[N * N], cp[N];
+	for (int i = 0; i < np; i++)
+		for (int j = 0; j < np; j++)
+			spp[i * np + j] = inv[P[i] * N + P[j]];
+	ref_inverse(spp, np, sppinv);
+	for (int i = 0; i < np; i++) {
+		cp[i] = 0.0;
+		for (int j = 0; j < np; j++)
+			cp[i] += sppinv[i * np + j] * w[P[j]];
+	}
+	memcpy(wu, w, sizeof w);
+	memcpy(fcopy, finv, sizeof finv);
+	pofa_obert_block_update(fcopy, N, wu, mask, 1, POFA_OBERT_JOINT, scratch);
+	for (int rr = 0; rr < N; rr++) {
+		double d = 0.0;
+		for (int i = 0; i < np; i++)
+			d -= inv[rr * N + P[i]] * cp[i];
+		NEAR(wu[rr], mask[rr] ? w[rr] + d : 0.0, 1e-3 * (1.0 + fabs(w[rr] + d)));
+	}
+	/* the 1x4 form: the pruned block's weights alone move it (block 1) */
+	unsigned char m4[N];
+	memset(m4, 1, sizeof m4);
+	memset(m4 + 4, 0, 4);
+	memcpy(wu4, w, sizeof w);
+	memcpy(fcopy, finv, sizeof finv);
+	pofa_obert_block_update(fcopy, N, wu4, m4, 4, POFA_OBERT_SUMMED, scratch);
+	double sub[16], subinv[16], c[4];
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			sub[i * 4 + j] = inv[(4 + i) * N + 4 + j];
+	ref_inverse(sub, 4, subinv);
+	for (int i = 0; i < 4; i++) {
+		c[i] = 0.0;
+		for (int j = 0; j < 4; j++)
+			c[i] += subinv[i * 4 + j] * w[4 + j];
+	}
+	for (int rr = 0; rr < N; rr++) {
+		double d = 0.0;
+		for (int i = 0; i < 4; i++)
+			d -= inv[rr * N + 4 + i] * c[i];
+		NEAR(wu4[rr], w[rr] + d, 1e-3 * (1.0 + fabs(w[rr] + d)));
+		if (rr >= 4 && rr < 8)   /* the pruned block's own weights: to zero, as OBS wants */
+			NEAR(w[rr] + d, 0.0, 1e-3);
+	}
+}
+
+/* A toy problem: a quadratic loss L(w) = (w - w*)^T H (w - w*) / 2 whose
+ * curvature H is not diagonal, w at its minimum w*, the gradients of
+ * samples drawn so that their covariance is H (the empirical Fisher then
+ * estimates H). Pruning half the weights, magnitude and OBS choose other
+ * weights, and OBS (its saliency and update) loses less. */
+static void test_obert_toy(void **st)
+{
+	(void)st;
+	enum { N = 16, M = 4000 };
+	pofa_rng r = { 5 };
+	double L[N * N] = { 0 }, H[N * N];
+	for (int i = 0; i < N; i++)   /* H = L L^T, curvature ten times larger on odd weights */
+		for (int j = 0; j <= i; j++)
+			L[i * N + j] = pofa_rng_normal(&r) * (i == j ? 2.0 : 0.6) * (i % 2 ? 3.0 : 1.0);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++) {
+			double s = 0.0;
+			for (int k = 0; k < N; k++)
+				s += L[i * N + k] * L[j * N + k];
+			H[i * N + j] = s;
+		}
+	float *g = malloc(sizeof(float) * N), finv[N * N], u[N], w[N], wo[N], rho[N];
+	pofa_obert_block_reset(finv, N, 1e-3);
+	for (int k = 0; k < M; k++) {
+		double z[N];
+		for (int i = 0; i < N; i++)
+			z[i] = pofa_rng_normal(&r);
+		for (int i = 0; i < N; i++) {
+			double s = 0.0;
+			for (int j = 0; j < N; j++)
+				s += L[i * N + j] * z[j];
+			g[i] = (float)s;
+		}
+		pofa_obert_block_add(finv, N, g, M, u);
+	}
+	free(g);
+	for (int i = 0; i < N; i++)
+		w[i] = (float)pofa_rng_normal(&r);
+	/* magnitude: the 8 smallest |w| to zero */
+	unsigned char mm[N], mo[N];
+	for (int i = 0; i < N; i++) {
+		int below = 0;
+		for (int j = 0; j < N; j++)
+			below += fabsf(w[j]) < fabsf(w[i]) || (fabsf(w[j]) == fabsf(w[i]) && j < i);
+		mm[i] = below >= N / 2;
+	}
+	/* OBS: the 8 lowest saliencies, then the update */
+	pofa_obert_block_saliency(finv, N, w, 1, rho);
+	for (int i = 0; i < N; i++) {
+		int below = 0;
+		for (int j = 0; j < N; j++)
+			below += rho[j] < rho[i] || (rho[j] == rho[i] && j < i);
+		mo[i] = below >= N / 2;
+	}
+	assert_true(memcmp(mm, mo, N) != 0);   /* they choose differently */
+	double scratch[2 * N];
+	memcpy(wo, w, sizeof w);
+	pofa_obert_block_update(finv, N, wo, mo, 1, POFA_OBERT_JOINT, scratch);
+	double dm[N], dob[N], lm = 0.0, lo = 0.0;
+	for (int i = 0; i < N; i++) {
+		dm[i] = mm[i] ? 0.0 : -w[i];
+		dob[i] = mo[i] ? wo[i] - w[i] : -w[i];
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++) {
+			lm += 0.5 * dm[i] * H[i * N + j] * dm[j];
+			lo += 0.5 * dob[i] * H[i * N + j] * dob[j];
+		}
+	if (!(lo < lm))
+		fail_msg("the loss OBS adds: expected less than magnitude's %g, got %g", lm, lo);
+	print_message("toy quadratic, half the weights pruned: magnitude adds %.3f to the loss, OBS %.3f\n", lm, lo);
+}
+
+/* through the masks: method = obert's state made, its gradients taken, the
+ * masks at the target, the kept weights updated, the pruned ones zero */
+static void test_obert_masks(void **st)
+{
+	(void)st;
+	pofa_model *m = model(POFA_HEAD_MLM, 3), *ref = model(POFA_HEAD_MLM, 3);
+	pofa_masks mk;
+	pofa_err err;
+	pofa_gmp g = { .s_init = 0.0f, .s_final = 0.5f, .t0 = 0, .t1 = 4, .every = 2, .freeze = 4,
+	               .pattern = POFA_PATTERN_UNSTRUCTURED, .method = POFA_PRUNE_OBERT, .obert_block = 16,
+	               .obert_damp = 1e-4, .obert_update = POFA_OBERT_JOINT };
+	/* the memory preflight states from the config alone: the model's */
+	int B = 0;
+	size_t need = pofa_obert_memory_cfg(pofa_model_config(m), &g, &B);
+	if (need != pofa_obert_memory(m, &g) || B != 16)
+		fail_msg("the memory from the config: expected %zu bytes with B = 16, got %zu with B = %d",
+		         pofa_obert_memory(m, &g), need, B);
+	pofa_gmp g50 = g;
+	g50.obert_block = 0;   /* the default: 50 */
+	assert_int_equal(pofa_obert_memory_cfg(pofa_model_config(m), &g50, &B), pofa_obert_memory(m, &g50));
+	assert_int_equal(B, 50);
+	assert_int_equal(pofa_obert_fits(need, 16, &err), 0);
+	assert_int_equal(pofa_obert_fits((size_t)1 << 60, 16, &err), POFA_ERR_INPUT);
+	if (!strstr(err.msg, "needs 1152921504.61 GB") || !strstr(err.msg, "method = magnitude"))
+		fail_msg("the refusal: expected the figure and what to do, got: %s", err.msg);
+	assert_int_equal(pofa_masks_init(&mk, m, &err), 0);
+	if (pofa_masks_set_method(&mk, &g, &err))
+		fail_msg("%s", err.msg);
+	int ids[32];
+	for (int i = 0; i < 32; i++)
+		ids[i] = 5 + (i * 7) % 50;
+	int labels[32];
+	for (int i = 0; i < 32; i++)
+		labels[i] = i % 3 ? POFA_IGNORE : ids[i];
+	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .mlm_labels = labels };
+	for (int step = 0; step < 2; step++) {
+		pofa_model_zero_grad(m);
+		pofa_model_step_loss(m, &b, 0);
+		pofa_model_backward(m, &b);
+		assert_int_equal(pofa_masks_observe(&mk, &g, step, &err), 0);
+	}
+	if (pofa_masks_prune(&mk, 0.5, &g, &err))
+		fail_msg("%s", err.msg);
+	pofa_tensor *t, *tr;
+	int nt = pofa_model_tensors(m, &t);
+	pofa_model_tensors(ref, &tr);
+	int64_t zero = 0, total = 0, moved = 0;
+	for (int i = 0; i < nt; i++) {
+		if (!t[i].prunable || t[i].absent)
+			continue;
+		for (int64_t j = 0; j < t[i].numel; j++) {
+			zero += t[i].data[j] == 0.0f;
+			moved += t[i].data[j] != 0.0f && t[i].data[j] != tr[i].data[j];
+		}
+		total += t[i].numel;
+		assert_int_equal(pofa_tensor_zeros(&t[i]), t[i].numel / 2);   /* exactly the target, each matrix */
+	}
+	assert_true(zero == total / 2);
+	if (!(moved > total / 4))
+		fail_msg("the optimal update: expected most kept weights moved, got %lld of %lld", (long long)moved,
+		         (long long)(total / 2));
+	/* its state round trips through a checkpoint file */
+	char path[600];
+	assert_non_null(fx_tmpdir("obert"));
+	fx_path(path, sizeof path, "pruner.safetensors");
+	if (pofa_prune_methods[POFA_PRUNE_OBERT].save_state(&mk, path, &err) ||
+	    pofa_prune_methods[POFA_PRUNE_OBERT].load_state(&mk, path, &err))
+		fail_msg("%s", err.msg);
+	fx_tmpdir_remove();
+	/* N:M is not a pattern it prunes */
+	pofa_masks_free(&mk);
+	pofa_gmp nm = g;
+	nm.pattern = POFA_PATTERN_NM, nm.n = 2, nm.m = 4;
+	assert_int_equal(pofa_masks_init(&mk, m, &err), 0);
+	assert_int_equal(pofa_masks_set_method(&mk, &nm, &err), POFA_ERR_INPUT);
+	pofa_masks_free(&mk);
+	pofa_model_free(m);
+	pofa_model_free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +800,9 @@ int main(void)
 		cmocka_unit_test(test_kd_gradient),
 		cmocka_unit_test(test_fake_quant),
 		cmocka_unit_test(test_one_quantizer),
+		cmocka_unit_test(test_obert_math),
+		cmocka_unit_test(test_obert_toy),
+		cmocka_unit_test(test_obert_masks),
 	};
 	return cmocka_run_group_tests_name("sparse", tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
  */
 #include "engine/run/internal.h"
 #include "engine/model/folder.h"
+#include "engine/sparse/obert.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,13 @@ static int check_shapes(const pofa_stage *s, const pofa_config *cfg, pofa_err *e
 	if (s->seq > cfg->max_position_embeddings)
 		return pofa_error(err, POFA_ERR_INPUT, "seq = %d, but the model has %d positions "
 		                  "(max_position_embeddings); lower seq", s->seq, cfg->max_position_embeddings);
+	if (s->prune && s->method == POFA_PRUNE_OBERT) {   /* its inverse Fisher blocks fit */
+		pofa_gmp g = pofa_stage_gmp(s, s->steps > 0 ? s->steps : 1);
+		int B;
+		size_t need = pofa_obert_memory_cfg(cfg, &g, &B);
+		if (pofa_obert_fits(need, B, err))
+			return err->status;
+	}
 	if (!s->prune || s->pattern == POFA_PATTERN_UNSTRUCTURED)
 		return POFA_OK;
 	int w = s->pattern == POFA_PATTERN_BLOCK ? s->block : s->nm_m;

@@ -64,6 +64,8 @@ typedef struct pofa_stage {
 	enum pofa_pattern pattern;
 	int block, nm_n, nm_m, global;
 	int method;               /* a row of pofa_prune_methods */
+	int obert_block, obert_grads, obert_update;   /* method = obert (obert.h; 0: sized) */
+	double obert_damp;
 	int lock;
 	int per_channel;
 	/* masked-LM data */

@@ -43,6 +43,10 @@ pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total)
 	g.m = s->nm_m;
 	g.global = s->global;
 	g.method = s->method;
+	g.obert_block = s->obert_block;
+	g.obert_grads = s->obert_grads;
+	g.obert_damp = s->obert_damp;
+	g.obert_update = s->obert_update;
 	return g;
 }
 
@@ -68,6 +72,11 @@ int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
 		                1.0 - (double)s->nm_n / s->nm_m), -1;
 	if (s->global && s->pattern != POFA_PATTERN_UNSTRUCTURED)
 		return snprintf(why, n, "scope = global needs pattern = unstructured"), -1;
+	if (s->method == POFA_PRUNE_OBERT && (s->pattern == POFA_PATTERN_NM ||
+	                                      (s->pattern == POFA_PATTERN_BLOCK && s->block != 4)))
+		return snprintf(why, n, "method = obert prunes unstructured or in 1x4 blocks"), -1;
+	if (s->method == POFA_PRUNE_OBERT && s->pattern == POFA_PATTERN_BLOCK && s->obert_block % 4)
+		return snprintf(why, n, "obert_block = %d: with pattern = 1x4, a multiple of 4", s->obert_block), -1;
 	if (s->initial_sparsity > s->final_sparsity)
 		return snprintf(why, n, "initial_sparsity %g above final_sparsity %g", s->initial_sparsity,
 		                s->final_sparsity), -1;

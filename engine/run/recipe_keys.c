@@ -223,6 +223,15 @@ const pofa_recipe_key pofa_recipe_keys[] = {
 	/* pruning */
 	{ "method", STAGE, POFA_KEY_SPECIAL, S(method), 0, 0, NULL, "magnitude",
 	  "how pruning chooses the weights to remove (a row of the pruning-method table)", p_method },
+	{ "obert_block", STAGE, POFA_KEY_INT, S(obert_block), 0, 512, NULL, "0",
+	  "method = obert: weights a Fisher block (B; 0: 50, less when it would not fit in memory)", NULL },
+	{ "obert_grads", STAGE, POFA_KEY_INT, S(obert_grads), 0, 65536, NULL, "0",
+	  "method = obert: gradients an estimate (m; 0: the steps between pruning steps, at most 1024)", NULL },
+	{ "obert_damp", STAGE, POFA_KEY_DBL, S(obert_damp), 1e-12, 1, NULL, "1e-7",
+	  "method = obert: the dampening lambda of F = lambda I + (1/m) sum g g^T", NULL },
+	{ "obert_update", STAGE, POFA_KEY_CHOICE, S(obert_update), 0, 0, "joint|summed|none", "joint",
+	  "method = obert: the update of the weights kept when others are pruned (joint: the optimum holding "
+	  "every pruned weight at zero; summed: the paper's sum of single-weight updates)", NULL },
 	{ "initial_sparsity", STAGE, POFA_KEY_FLT, S(initial_sparsity), 0, 0.99, NULL, "0",
 	  "sparsity at start", NULL },
 	{ "final_sparsity", STAGE, POFA_KEY_FLT, S(final_sparsity), 0, 0.99, NULL, "0.9",

@@ -199,9 +199,19 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 	/* masks: pruning, pattern lock, and QAT keeps the pattern too */
 	int lock = s->lock || s->kind == POFA_STAGE_QAT;
 	if (s->prune || lock) {
-		if (pofa_masks_init(&c->mk, c->m, err) || pofa_masks_set_method(&c->mk, s->method, err))
+		pofa_gmp g = pofa_stage_ctx_gmp(c);
+		if (pofa_masks_init(&c->mk, c->m, err))
 			return err->status;
 		c->has_masks = 1;
+		/* a pruning method's state: its memory said before the stage, or
+		 * refused with the figure when it does not fit */
+		const pofa_prune_method *pm = &pofa_prune_methods[s->method];
+		if (s->prune && pm->memory)
+			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: method = %s holds %.1f MB of state (%s)", s->name,
+			             pm->name, pm->memory(c->m, &g) / 1e6, pm->help);
+		if (s->prune && pofa_masks_set_method(&c->mk, &g, err))
+			return pofa_error(err, err->status, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name,
+			                  err->msg);
 		if (lock) {
 			pofa_masks_lock(&c->mk);
 			c->pr.last_target = pofa_model_sparsity(c->m);
@@ -592,7 +602,8 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		if (step_grads(c, &b, &l, err))
 			return pofa_stage_fail(c, err);
 		/* the pruning method sees the step's gradients while its masks move */
-		if (c->has_masks && c->s.prune && c->step <= pofa_stage_ctx_gmp(c).freeze && pofa_masks_observe(&c->mk, err))
+		pofa_gmp g = pofa_stage_ctx_gmp(c);
+		if (c->has_masks && c->s.prune && c->step <= g.freeze && pofa_masks_observe(&c->mk, &g, c->step, err))
 			return pofa_stage_fail(c, err);
 		if (c->has_masks)
 			pofa_masks_grads(&c->mk);      /* pruned weights get no gradient */

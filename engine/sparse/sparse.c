@@ -1,5 +1,6 @@
 /* sparse.c - masks and the GMP schedule (see sparse.h). */
 #include "engine/sparse/sparse.h"
+#include "engine/sparse/obert.h"
 #include "engine/io/safetensors.h"
 #include "data/base/util.h"
 
@@ -26,17 +27,27 @@ int pofa_gmp_update_step(const pofa_gmp *g, int64_t t)
 
 /* ---- pruning methods ------------------------------------------------------ */
 
-/* magnitude: |w|, the paper's (Zafrir et al., 2021) */
-static void magnitude_score(const pofa_masks *mk, const pofa_tensor *t, float *score)
+/* magnitude: |w| (a block: the sum of its weights' |w|, its L1 norm), the
+ * paper's (Zafrir et al., 2021) */
+static void magnitude_score(const pofa_masks *mk, const pofa_tensor *t, int width, float *score)
 {
 	(void)mk;
-	for (int64_t j = 0; j < t->numel; j++)
-		score[j] = fabsf(t->data[j]);
+	for (int64_t u = 0; u < t->numel / width; u++) {
+		float a = 0.0f;
+		for (int w = 0; w < width; w++)
+			a += fabsf(t->data[u * width + w]);
+		score[u] = a;
+	}
 }
 
 const pofa_prune_method pofa_prune_methods[] = {
 	{ .name = "magnitude", .help = "the smallest |w| pruned (the paper's gradual magnitude pruning)",
 	  .score = magnitude_score },
+	{ .name = "obert", .help = "second order: the lowest w^2 / (2 [F^-1]_qq) of a blockwise empirical Fisher "
+	                           "pruned, the weights kept updated (Kurtic et al., 2022)",
+	  .score = pofa_obert_score, .memory = pofa_obert_memory, .init_state = pofa_obert_init,
+	  .grad_hook = pofa_obert_grads, .after_prune = pofa_obert_after_prune, .free_state = pofa_obert_free,
+	  .save_state = pofa_obert_save, .load_state = pofa_obert_load },
 };
 _Static_assert(POFA_ARRAY_LEN(pofa_prune_methods) == POFA_PRUNE_METHOD_COUNT, "a row per pruning method");
 
@@ -68,21 +79,22 @@ int pofa_masks_init(pofa_masks *mk, pofa_model *m, pofa_err *err)
 	return POFA_OK;
 }
 
-int pofa_masks_set_method(pofa_masks *mk, int method, pofa_err *err)
+int pofa_masks_set_method(pofa_masks *mk, const pofa_gmp *g, pofa_err *err)
 {
-	if (method < 0 || method >= POFA_PRUNE_METHOD_COUNT)
-		return pofa_error(err, POFA_ERR_INPUT, "pruning method %d: no such method", method);
+	if (g->method < 0 || g->method >= POFA_PRUNE_METHOD_COUNT)
+		return pofa_error(err, POFA_ERR_INPUT, "pruning method %d: no such method", g->method);
 	void (*release)(pofa_masks *) = pofa_prune_methods[mk->method].free_state;
-	if (method != mk->method && release)
+	if (release)
 		release(mk);
-	mk->method = method;
-	return POFA_OK;
+	mk->method = g->method;
+	const pofa_prune_method *pm = &pofa_prune_methods[mk->method];
+	return pm->init_state ? pm->init_state(mk, g, err) : POFA_OK;
 }
 
-int pofa_masks_observe(pofa_masks *mk, pofa_err *err)
+int pofa_masks_observe(pofa_masks *mk, const pofa_gmp *g, int64_t step, pofa_err *err)
 {
 	const pofa_prune_method *pm = &pofa_prune_methods[mk->method];
-	return pm->grad_hook ? pm->grad_hook(mk, err) : POFA_OK;
+	return pm->grad_hook ? pm->grad_hook(mk, g, step, err) : POFA_OK;
 }
 
 void pofa_masks_free(pofa_masks *mk)
@@ -177,7 +189,7 @@ static int prune_global(pofa_masks *mk, double sparsity, pofa_err *err)
 		base[i] = o;
 		if (!t[i].prunable)
 			continue;
-		pm->score(mk, &t[i], sc + o);
+		pm->score(mk, &t[i], 1, sc + o);
 		for (int64_t j = 0; j < t[i].numel; j++, o++)
 			s[o] = (scored){ sc[o], o };
 	}
@@ -223,17 +235,14 @@ static int prune_each(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_e
 			                (long long)in, g->pattern == POFA_PATTERN_NM ? "M =" : "the block width", width);
 			break;
 		}
-		pm->score(mk, &t[i], sc);
 		if (g->pattern == POFA_PATTERN_NM) {
+			pm->score(mk, &t[i], 1, sc);
 			prune_nm(&t[i], sc, m, sparsity, g->n, g->m);
 		} else {
 			int64_t nunits = t[i].numel / width;
-			for (int64_t u = 0; u < nunits; u++) {
-				float a = 0.0f;
-				for (int w = 0; w < width; w++)
-					a += sc[u * width + w];
-				s[u] = (scored){ a, u };
-			}
+			pm->score(mk, &t[i], width, sc);
+			for (int64_t u = 0; u < nunits; u++)
+				s[u] = (scored){ sc[u], u };
 			int64_t k = llround(sparsity * (double)nunits);
 			mk->threshold[i] = prune_units(s, nunits, k, m, width);
 		}
@@ -252,6 +261,10 @@ int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_er
 	                                                               : prune_each(mk, sparsity, g, err);
 	if (rc)
 		return rc;
+	/* the method's update of the weights kept, while the newly pruned ones
+	 * still hold their values; then the masks zero them */
+	if (pofa_prune_methods[mk->method].after_prune)
+		pofa_prune_methods[mk->method].after_prune(mk, g);
 	mk->active = 1;
 	pofa_masks_apply(mk);
 	return POFA_OK;

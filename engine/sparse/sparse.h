@@ -25,6 +25,13 @@ typedef struct pofa_gmp {
 	int n, m;                   /* POFA_PATTERN_NM: keep n of m (2:4) */
 	int global;                 /* one threshold over all prunable matrices */
 	int method;                 /* a row of pofa_prune_methods (0: magnitude) */
+	/* method = obert (obert.h): weights a Fisher block (0: sized to the
+	 * model and the machine), gradients an estimate (0: as many as the steps
+	 * between two pruning steps, at most 1024), dampening, and the optimal
+	 * update of the weights kept */
+	int obert_block, obert_grads;
+	double obert_damp;
+	int obert_update;
 } pofa_gmp;
 
 /* s(t) = s_f + (s_i - s_f) (1 - clamp((t - t0) / (t1 - t0), 0, 1))^3 */
@@ -46,18 +53,24 @@ typedef struct pofa_masks {
 
 /* ---- pruning methods ------------------------------------------------------ *
  * A row of the table: how the weights a mask keeps are chosen. Its name is
- * the recipe's method = NAME. score fills one score per weight of a
- * prunable tensor (the lowest are pruned; a block or an N:M group sums or
- * ranks its weights' scores); the optional hooks see each step's
- * gradients, release the state, and save it with a checkpoint and read it
- * back (so that a resumed stage prunes as the uninterrupted one). */
-enum pofa_prune_method_id { POFA_PRUNE_MAGNITUDE, POFA_PRUNE_METHOD_COUNT };
+ * the recipe's method = NAME. score gives one score per unit of width
+ * consecutive weights of a prunable tensor (a weight, or a 1xB block; the
+ * lowest are pruned; an N:M group ranks its weights' scores). The optional
+ * hooks: the memory its state takes, said before a stage; the state made;
+ * each step's gradients seen; the weights updated once the new masks are
+ * chosen and before they zero the pruned ones; and the state released,
+ * saved with a checkpoint and read back (so that a resumed stage prunes as
+ * the uninterrupted one). */
+enum pofa_prune_method_id { POFA_PRUNE_MAGNITUDE, POFA_PRUNE_OBERT, POFA_PRUNE_METHOD_COUNT };
 typedef struct pofa_prune_method {
 	const char *name;
 	const char *help;           /* one line: what it scores */
-	void (*score)(const pofa_masks *mk, const pofa_tensor *t, float *score);
-	/* after each backward pass, before the gradients are masked (NULL: none) */
-	int (*grad_hook)(pofa_masks *mk, pofa_err *err);
+	void (*score)(const pofa_masks *mk, const pofa_tensor *t, int width, float *score);
+	size_t (*memory)(pofa_model *m, const pofa_gmp *g);
+	int (*init_state)(pofa_masks *mk, const pofa_gmp *g, pofa_err *err);
+	/* after each backward pass of step `step`, before the gradients are masked */
+	int (*grad_hook)(pofa_masks *mk, const pofa_gmp *g, int64_t step, pofa_err *err);
+	void (*after_prune)(pofa_masks *mk, const pofa_gmp *g);
 	void (*free_state)(pofa_masks *mk);
 	int (*save_state)(const pofa_masks *mk, const char *path, pofa_err *err);
 	int (*load_state)(pofa_masks *mk, const char *path, pofa_err *err);
@@ -66,9 +79,11 @@ extern const pofa_prune_method pofa_prune_methods[]; /* POFA_PRUNE_METHOD_COUNT 
 /* the row named name, or -1 */
 int pofa_prune_method_find(const char *name);
 
-/* masks of m, all ones, chosen by method (a row of pofa_prune_methods) */
+/* masks of m, all ones, chosen by magnitude */
 int pofa_masks_init(pofa_masks *mk, pofa_model *m, pofa_err *err);
-int pofa_masks_set_method(pofa_masks *mk, int method, pofa_err *err);
+/* the method of g (a row of pofa_prune_methods) and its state; a state
+ * that does not fit in memory is refused, its size said */
+int pofa_masks_set_method(pofa_masks *mk, const pofa_gmp *g, pofa_err *err);
 void pofa_masks_free(pofa_masks *mk);
 /* pattern lock: mask = (W != 0) for every prunable matrix */
 void pofa_masks_lock(pofa_masks *mk);
@@ -80,8 +95,8 @@ int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_er
 void pofa_masks_apply(pofa_masks *mk);
 /* grad *= mask */
 void pofa_masks_grads(pofa_masks *mk);
-/* the method's per-step hook on this step's gradients (none: 0) */
-int pofa_masks_observe(pofa_masks *mk, pofa_err *err);
+/* the method's per-step hook on step step's gradients (none: 0) */
+int pofa_masks_observe(pofa_masks *mk, const pofa_gmp *g, int64_t step, pofa_err *err);
 int pofa_masks_save(const pofa_masks *mk, const char *path, pofa_err *err);
 int pofa_masks_load(pofa_masks *mk, const char *path, pofa_err *err);
 
