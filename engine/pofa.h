@@ -146,6 +146,7 @@ void pofa_model_set_mlm_positions(pofa_model *m, enum pofa_mlm_positions which);
 typedef struct pofa_loss_den {
 	int64_t task[2];   /* MLM tokens, CLS examples, span starts; span ends */
 	int64_t kd;        /* rows the distillation loss averages over */
+	int64_t tokens;    /* non-padding tokens (hidden-state distillation) */
 } pofa_loss_den;
 void pofa_model_set_shard(pofa_model *m, int64_t row0, const pofa_loss_den *den,
                           void (*range_sum)(float *lo, float *hi));
@@ -185,6 +186,14 @@ const int *pofa_model_logit_positions(const pofa_model *m);
  * averaged over rows (MLM tokens, CLS examples, SPAN start and end
  * distributions), into the logits' gradient. Returns the unweighted mean. */
 double pofa_model_kd(pofa_model *m, const float *teacher_logits, float T, float weight);
+/* Distillation of hidden states, after the forward of m and of teacher on
+ * the same batch b: student layer l's output learns teacher layer map[l]'s
+ * (map[l] < 0: none) by their mean squared difference over the batch's
+ * non-padding tokens and the hidden size, averaged over the mapped layers;
+ * the next pofa_model_backward adds weight times its gradient. The models'
+ * hidden sizes must be equal. Returns the unweighted loss. */
+double pofa_model_kd_hidden(pofa_model *m, const pofa_model *teacher, const pofa_batch *b, const int *map,
+                            float weight);
 
 /* Quantization-aware training of every prunable Linear: int8 symmetric
  * weights (per tensor, or per output channel), uint8 asymmetric inputs with
@@ -308,6 +317,10 @@ int pofa_model_dir_head(const char *dir, pofa_config *cfg, enum pofa_head *head,
 int pofa_model_check_size(const pofa_config *cfg, enum pofa_head head, const char *path, pofa_err *err);
 /* Loads tensors from a safetensors file into an existing model. */
 int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, pofa_err *err);
+/* The same, encoder layer l of the model from layer src[l] of the file (a
+ * student with fewer layers than the model it starts from). */
+int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *src, int *missing_head,
+                                   pofa_err *err);
 int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err);
 
 /* Optimizer state (moments, step, RNG) beside the model. */

@@ -5,10 +5,7 @@
 # inverse Fisher blocks half-estimated) bit-identical to the uninterrupted
 # run; 1x4 blocks; 2 ranks against 1 process.
 . test/fixture.sh
-BUILD=${BUILD:-build}
-shim=$(pwd)/$BUILD/test/faultshim.so
-[ -f "$shim" ] || { echo "FAIL $shim is not built (make check builds it)"; exit 1; }
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+use_shim
 data_slice "$tmp/data"
 # pruning at steps 0, 6 and 12; each estimate from the 4 gradients before
 # (steps 2-5, 8-11); checkpoints every 4 steps: step 4's holds an estimate
@@ -64,14 +61,8 @@ grep -q "target 0.7996, reached 0.7996" "$tmp/m/events.csv" && ! cmp -s "$tmp/a/
 
 # resume after kill -9 inside stage p, at the checkpoint holding a partial
 # estimate: the same metrics, masks and weights as the uninterrupted run
-n=1
-while [ $n -lt 100 ]; do
-	rm -rf "$tmp/b"
-	LD_PRELOAD="$shim" POFA_KILL_AT=$n "$POFA" run --headless "$tmp/r.ini" --out "$tmp/b" >/dev/null 2>&1
-	grep -q '"checkpoint":[[:space:]]*"p/checkpoint-0*4-' "$tmp/b/state.json" 2>/dev/null && break
-	n=$((n + 1))
-done
-[ $n -lt 100 ] && ok "killed with -9 after stage p's checkpoint at step 4" || { bad "no kill at p's step 4"; exit 1; }
+kill_at_checkpoint "$tmp/r.ini" "$tmp/b" "p/checkpoint-0*4-" \
+	&& ok "killed with -9 after stage p's checkpoint at step 4" || { bad "no kill at p's step 4"; exit 1; }
 ck=$(sed -n 's/.*"checkpoint":[[:space:]]*"\(p\/checkpoint-[^"]*\)".*/\1/p' "$tmp/b/state.json")
 [ -s "$tmp/b/$ck/pruner.safetensors" ] && ok "the checkpoint holds the method's state ($ck/pruner.safetensors)" \
 	|| bad "no pruner.safetensors in $ck"

@@ -104,7 +104,7 @@ for f in recipe.ini metrics.csv sparsity.csv eval.csv events.csv report.md state
 	q8/qat.safetensors span/model.safetensors; do
 	[ -s "$tmp/a/$f" ] || bad "file $f missing"
 done
-head -1 "$tmp/a/metrics.csv" | grep -q '^time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm$' \
+head -1 "$tmp/a/metrics.csv" | grep -q '^time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm,loss_kd_hidden$' \
 	&& ok "metrics.csv header" || bad "metrics.csv header"
 grep -q '"sparse",40,' "$tmp/a/metrics.csv" && ok "metrics rows" || bad "metrics rows"
 grep -q 'stage_end","sparse done' "$tmp/a/events.csv" && ok "events.csv stage end" || bad "events.csv stage end"
@@ -308,7 +308,7 @@ printf '[stage a]\nkind = finetune\nfrom = b\nsteps = 3\ntask = wn-pair\n[stage 
 [ $? -eq 2 ] && grep -q "r2.ini:1: stage a: from = b names a stage that comes later" "$tmp/r2.out" \
 	&& ok "recipe: reference to a later stage" || { cat "$tmp/r2.out"; bad "recipe: later stage"; }
 "$POFA" run --headless "$tmp/tiny.ini" --set pre.lr=fast --out "$tmp/r3" > "$tmp/r3.out" 2>&1
-[ $? -eq 2 ] && grep -q -- "--set lr=fast" "$tmp/r3.out" && ok "recipe: bad --set value" \
+[ $? -eq 2 ] && grep -q -- "--set pre.lr=fast: want a number" "$tmp/r3.out" && ok "recipe: bad --set value" \
 	|| { cat "$tmp/r3.out"; bad "recipe: bad --set value"; }
 "$POFA" run --headless "$tmp/tiny.ini" --out "$tmp/a" > "$tmp/r4.out" 2>&1
 [ $? -eq 2 ] && grep -q "already holds a run" "$tmp/r4.out" && ok "run refuses to overwrite a run" \

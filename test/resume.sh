@@ -5,10 +5,7 @@
 # resumes. An edited recipe.ini is refused unless --allow-changed-recipe,
 # which events.csv records.
 . test/fixture.sh
-BUILD=${BUILD:-build}
-shim=$(pwd)/$BUILD/test/faultshim.so
-[ -f "$shim" ] || { echo "FAIL $shim is not built (make check builds it)"; exit 1; }
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+use_shim
 data_slice "$tmp/data"
 cat > "$tmp/r.ini" <<INI
 [run]

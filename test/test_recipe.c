@@ -377,7 +377,7 @@ static void test_key_table(void **st)
 	pofa_recipe_free(&r);
 	expect_error("[stage a]\nkind = prune\nsteps = 10\nmethod = fisher\n", NULL, 0, "4: method = fisher: want magnitude");
 	const char *sm[] = { "a.method=random" };
-	expect_error("[stage a]\nkind = prune\nsteps = 10\n", sm, 1, "--set method=random: want magnitude");
+	expect_error("[stage a]\nkind = prune\nsteps = 10\n", sm, 1, "--set a.method=random: want magnitude");
 }
 
 /* an eval stage's models: earlier stages or model folders, the folders

@@ -332,6 +332,121 @@ static void test_kd_gradient(void **st)
 	pofa_model_free(m);
 }
 
+/* hidden-state distillation: a 2-layer student against a 4-layer teacher
+ * (layers 1 and 3), its loss the mean squared difference over the
+ * non-padding tokens, its gradient through the whole student against
+ * central differences of that loss */
+static double kdh_loss(pofa_model *m, pofa_model *t, const pofa_batch *b, const int *map)
+{
+	pofa_err err;
+	pofa_model_forward(m, b, 0, &err);
+	return pofa_model_kd_hidden(m, t, b, map, 1.0f);
+}
+
+static void test_kd_hidden(void **st)
+{
+	(void)st;
+	pofa_config cs = fx_config(64, 16, 16), ct = cs;
+	ct.num_hidden_layers = 4;
+	pofa_model *m = fx_model(&cs, POFA_HEAD_CLS, 4, 8, 2, 21), *t = fx_model(&ct, POFA_HEAD_CLS, 4, 8, 2, 22);
+	pofa_model_set_dropout(m, 0);
+	pofa_model_set_dropout(t, 0);
+	int ids[32], ty[32], mask[32], lab[32], labels[4] = { 0, 1, 2, 1 }, map[2] = { 1, 3 };
+	pofa_synth sy;
+	pofa_synth_init(&sy, 64, 2);
+	pofa_synth_batch(&sy, 4, 8, 1, ids, ty, mask, lab);
+	mask[5] = mask[6] = mask[7] = 0;   /* padding: no part of the loss */
+	pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .token_type_ids = ty, .attention_mask = mask,
+	                 .labels = labels };
+	pofa_err err;
+	assert_int_equal(pofa_model_forward(t, &b, 0, &err), 0);
+	/* the loss against its definition */
+	assert_int_equal(pofa_model_forward(m, &b, 1, &err), 0);
+	pofa_model_zero_grad(m);
+	pofa_model_task_loss(m, &b, 0.0f);   /* the head's gradient: zero */
+	float w = 0.8f;
+	double l = pofa_model_kd_hidden(m, t, &b, map, w);
+	assert_true(l > 0.0);
+	/* the first call in a model's life counts the same tokens as later ones */
+	double again = pofa_model_kd_hidden(m, t, &b, map, w);
+	if (again != l)
+		fail_msg("the loss of a first call: expected %.9g (as a second call), got %.9g", again, l);
+	pofa_model_backward(m, &b);
+	/* the gradient of a few weights of each layer and the embeddings */
+	static const char *const names[] = { "bert.encoder.layer.0.attention.self.query.weight",
+	                                     "bert.encoder.layer.1.output.dense.weight",
+	                                     "bert.encoder.layer.1.output.LayerNorm.bias",
+	                                     "bert.embeddings.word_embeddings.weight" };
+	for (int k = 0; k < 4; k++) {
+		pofa_tensor *x = fx_tensor(m, names[k]);
+		for (int64_t j = 3; j < x->numel; j += x->numel / 5 + 1) {
+			if (k == 3)
+				j = (int64_t)ids[1] * 16 + 2 + j % 5;   /* a row the batch uses */
+			float keep = x->data[j], h = 1e-2f;
+			x->data[j] = keep + h;
+			double lp = kdh_loss(m, t, &b, map);
+			x->data[j] = keep - h;
+			double lm = kdh_loss(m, t, &b, map);
+			x->data[j] = keep;
+			double num = w * (lp - lm) / (2 * h);
+			if (fabs(num - x->grad[j]) > 2e-2 * fmax(1e-3, fabs(num)))
+				fail_msg("%s [%lld]: analytic %.6g, numeric %.6g", names[k], (long long)j, x->grad[j], num);
+			if (k == 3)
+				break;
+		}
+	}
+	/* a student equal to its teacher's layers 1 and 3 of itself: no loss */
+	int same[2] = { 0, 1 };
+	pofa_model_forward(m, &b, 0, &err);
+	NEAR(pofa_model_kd_hidden(m, m, &b, same, 1.0f), 0.0, 1e-12);
+	pofa_synth_free(&sy);
+	pofa_model_free(m);
+	pofa_model_free(t);
+}
+
+/* a student of layers = 1,3: its layers 0 and 1 are the file's 1 and 3,
+ * everything outside the encoder the file's too */
+static void test_layers_from(void **st)
+{
+	(void)st;
+	pofa_config ct = fx_config(64, 16, 16), cs;
+	ct.num_hidden_layers = 4;
+	cs = ct;
+	cs.num_hidden_layers = 2;
+	pofa_model *t = fx_model(&ct, POFA_HEAD_MLM, 2, 8, 1, 31), *m = fx_model(&cs, POFA_HEAD_MLM, 2, 8, 1, 32);
+	const char *dir = fx_tmpdir("layers");
+	char path[512];
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	pofa_err err;
+	if (pofa_model_save_weights(t, path, &err))
+		fail_msg("%s", err.msg);
+	int src[2] = { 1, 3 }, fresh = 0;
+	if (pofa_model_load_weights_layers(m, path, src, &fresh, &err))
+		fail_msg("%s", err.msg);
+	static const char *const names[] = { "attention.self.key.weight", "intermediate.dense.bias",
+	                                     "output.LayerNorm.weight" };
+	for (int l = 0; l < 2; l++)
+		for (int k = 0; k < 3; k++) {
+			char a[128], b[128];
+			snprintf(a, sizeof a, "bert.encoder.layer.%d.%s", l, names[k]);
+			snprintf(b, sizeof b, "bert.encoder.layer.%d.%s", src[l], names[k]);
+			pofa_tensor *x = fx_tensor(m, a), *y = fx_tensor(t, b);
+			if (memcmp(x->data, y->data, (size_t)x->numel * sizeof(float)))
+				fail_msg("student %s: expected the file's %s", a, b);
+		}
+	pofa_tensor *x = fx_tensor(m, "bert.embeddings.word_embeddings.weight");
+	assert_memory_equal(x->data, fx_tensor(t, "bert.embeddings.word_embeddings.weight")->data,
+	                    (size_t)x->numel * sizeof(float));
+	/* a layer the file does not have: named */
+	int bad[2] = { 1, 4 };
+	assert_int_equal(pofa_model_load_weights_layers(m, path, bad, &fresh, &err), POFA_ERR_INPUT);
+	if (!strstr(err.msg, "bert.encoder.layer.4.") || !strstr(err.msg, "missing"))
+		fail_msg("expected the missing tensor of layer 4 named, got: %s", err.msg);
+	fx_tmpdir_remove();
+	pofa_model_free(m);
+	pofa_model_free(t);
+}
+
 /* a classification batch of 4 x 8 synthetic tokens */
 typedef struct {
 	pofa_synth sy;
@@ -798,6 +913,8 @@ int main(void)
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_lock_through_training),
 		cmocka_unit_test(test_kd_gradient),
+		cmocka_unit_test(test_kd_hidden),
+		cmocka_unit_test(test_layers_from),
 		cmocka_unit_test(test_fake_quant),
 		cmocka_unit_test(test_one_quantizer),
 		cmocka_unit_test(test_obert_math),

@@ -142,6 +142,16 @@ static void test_heatmap(void **st)
 	e.role = POFA_ROLE_QUERY;
 	tui_state_take(s, &e);
 	assert_int_equal(s->nlayers, 2);
+	/* the next stage's masks (a student of one layer): its rows alone */
+	pofa_event f = ev(POFA_EV_SPARSITY, 2);
+	f.layer = 0;
+	f.role = POFA_ROLE_QUERY;
+	f.sparsity = 0.3;
+	tui_state_take(s, &f);
+	assert_int_equal(s->nlayers, 1);
+	FX_NEAR(s->sp[0][POFA_ROLE_QUERY], 0.3, 1e-7);
+	FX_NEAR(s->sp[1][POFA_ROLE_FFN_IN], 0.0, 0);
+	FX_NEAR(s->sp[tui_state_row(-1)][POFA_ROLE_POOLER], 0.0, 0);
 }
 
 static void test_eval_table(void **st)
@@ -213,7 +223,9 @@ static void test_replay(void **st)
 	               "tokens_per_s,grad_norm\n"
 	               "2026-11-30T06:00:01.000Z,\"pre\",10,0,0.001,5.5,,5.5,,0,0,1000,1\n"
 	               "2026-11-30T06:00:02.000Z,\"pre\",20,0,0.001,5.0,,5.0,,0,0,1000,1\n"
-	               "2026-11-30T06:00:03.000Z,\"prune\",10,0,0.001,4.0,0.01,2.0,3.0,0.5,0.5,900,1\n");
+	               "2026-11-30T06:00:03.000Z,\"prune\",10,0,0.001,4.0,0.01,2.0,3.0,0.5,0.5,900,1\n"
+	               /* since hidden-state distillation: a 14th column */
+	               "2026-11-30T06:00:03.500Z,\"prune\",12,0,0.001,4.0,0.01,2.0,3.0,0.5,0.5,900,1,0.07\n");
 	snprintf(p, sizeof p, "%s/sparsity.csv", d);
 	fx_spit_str(p, "stage,step,layer,matrix,sparsity,target\n\"prune\",10,1,\"K\",0.5,0.5\n"
 	               "\"prune\",10,pooler,\"pooler\",0.25,0.5\n");
@@ -230,9 +242,11 @@ static void test_replay(void **st)
 	tui_state *s = fresh(1);
 	double el = tui_state_replay(s, d);
 	FX_NEAR(el, 6.0, 1e-9);   /* 4 s, then 2 s: not the three hours between */
-	assert_int_equal(s->npts, 3);
+	assert_int_equal(s->npts, 4);
 	FX_NEAR(s->pts[2].x, 21.0 + 10.0, 0);   /* prune after pre's last point */
-	FX_NEAR(s->pts[2].v[2], 0.01, 1e-7);
+	FX_NEAR(s->pts[2].v[TUI_S_KD], 0.01, 1e-7);
+	assert_true(isnan(s->pts[2].v[TUI_S_KD_HIDDEN]));   /* a row from before: none */
+	FX_NEAR(s->pts[3].v[TUI_S_KD_HIDDEN], 0.07, 1e-7);
 	assert_true(s->have_sp);
 	FX_NEAR(s->sp[1][POFA_ROLE_KEY], 0.5, 0);
 	FX_NEAR(s->sp[TUI_MAXL][POFA_ROLE_POOLER], 0.25, 0);

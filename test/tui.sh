@@ -339,7 +339,46 @@ $T send-keys -t t q
 wait_for "EXIT=" 60
 screen | grep -q "EXIT=0" && ok "q after the run's end: status 0" || bad "q after the end (expected EXIT=0)"
 
-if ls "$tmp"/tsan.* >/dev/null 2>&1; then
+# compound compression: a 1-layer student of the teacher's layer 1, with
+# hidden-state distillation, charts the hidden-state KD loss beside kd
+cat > "$tmp/kdh.ini" <<INI
+[run]
+name = kdh
+log_interval = 2
+[model]
+preset = bert-tiny
+max_position = 32
+[data]
+dir = $tmp/data
+[stage pre]
+kind = mlm
+steps = 10
+batch = 4
+seq = 32
+[stage small]
+kind = prune
+from = pre
+teacher = pre
+layers = 1
+kd_hidden = 1
+steps = 4000
+batch = 4
+seq = 32
+final_sparsity = 0.5
+end = 0.5
+every = 10
+INI
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 TERM=xterm-256color $POFA run $tmp/kdh.ini --out $tmp/run6; echo EXIT=\$?; sleep 600"
+wait_for "\(kd hidden\|kdh\) [0-9.e-]*" $((120 * slow)) && wait_for "kd [0-9.e-]*\( (right)\|>\)" 30 \
+	&& ok "chart: the hidden-state distillation loss beside kd, on kd's axis" || bad "chart: kd hidden"
+screen | grep -qE "[│x] L0 " && ! screen | grep -qE "[│x] L1 " && ok "heatmap: the student's one layer, not the preset's two" \
+	|| bad "heatmap rows of a 1-layer student"
+$T send-keys -t t q
+wait_for "Quit" 10 && $T send-keys -t t y
+wait_for "EXIT=" 60
+
+
 	head -60 "$tmp"/tsan.*
 	bad "ThreadSanitizer reported races ($(ls "$tmp"/tsan.* | wc -l) reports)"
 else

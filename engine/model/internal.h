@@ -84,6 +84,13 @@ struct pofa_model {
 	void (*layer_done)(void *arg, int layer);  /* backward: a layer's gradients are final */
 	void *layer_arg;
 	int train;               /* last forward was a training one */
+	/* hidden-state distillation for the next backward (pofa_model_kd_hidden) */
+	struct {
+		const struct pofa_model *t;   /* NULL: none */
+		const int *mask;              /* the batch's attention mask (NULL: all tokens) */
+		int map[64];
+		float coef;                   /* dL/dh = coef (h - h_teacher) */
+	} kdh;
 	enum pofa_mlm_positions mlm_positions;
 	int B, T, nrows;
 	float *shared_scratch;
@@ -135,5 +142,7 @@ uint64_t pofa_model_seed(const pofa_model *m);
 void pofa_model_set_naive(pofa_model *m, int naive);
 /* QAT's fake-quantized weights (nparams, zero outside prunable tensors) */
 const float *pofa_model_qat_weights(const pofa_model *m);
+/* kd.c: hidden-state distillation's gradient of layer l's output into dres */
+void pofa_kd_hidden_grad(pofa_model *m, int l, float *dres, int N);
 
 #endif

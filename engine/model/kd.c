@@ -1,7 +1,10 @@
 /*
  * kd.c - knowledge distillation on the head's logits: the student learns
  * the teacher's softened distribution, T^2 KL(softmax(t/T) || softmax(s/T))
- * (prune-ofa.md), one row per MLM token, CLS example or SPAN start/end.
+ * (prune-ofa.md), one row per MLM token, CLS example or SPAN start/end;
+ * and on hidden states, the mean squared difference of a student layer's
+ * output and its teacher layer's (compound compression: a student with
+ * fewer layers learns from every layer of its teacher, not only the last).
  */
 #include "engine/model/internal.h"
 
@@ -97,3 +100,84 @@ double pofa_model_kd(pofa_model *m, const float *teacher_logits, float T, float 
 	return total / (double)den * (double)T * (double)T;
 }
 
+
+/* ---- hidden states ---------------------------------------------------------------- */
+
+typedef struct {
+	const pofa_model *m, *t;
+	int layer, C;
+	double *sums;
+} kdh_args;
+
+static void kdh_task(void *arg, int64_t n0, int64_t n1, int tid)
+{
+	kdh_args *ka = arg;
+	const pofa_model *m = ka->m, *t = ka->t;
+	int C = ka->C;
+	const float *hs = LAYER(m->a.h2, ka->layer, (size_t)m->maxB * m->maxT * C);
+	const float *ht = LAYER(t->a.h2, m->kdh.map[ka->layer], (size_t)t->maxB * t->maxT * C);
+	double sum = 0.0;
+	for (int64_t n = n0; n < n1; n++) {
+		if (m->kdh.mask && !m->kdh.mask[n])
+			continue;
+		float acc = 0.0f;
+		for (int c = 0; c < C; c++) {
+			float d = hs[n * C + c] - ht[n * C + c];
+			acc += d * d;
+		}
+		sum += acc;
+	}
+	ka->sums[tid] += sum;
+}
+
+double pofa_model_kd_hidden(pofa_model *m, const pofa_model *teacher, const pofa_batch *b, const int *map,
+                            float weight)
+{
+	int L = m->cfg.num_hidden_layers, C = m->cfg.hidden_size, N = b->B * b->T, K = 0;
+	m->kdh.t = NULL;
+	m->kdh.mask = b->attention_mask;   /* the tokens compared, here and in backward */
+	if (teacher->cfg.hidden_size != C || L > 64)
+		return 0.0;
+	int64_t tokens = 0;
+	for (int n = 0; n < N; n++)
+		tokens += !b->attention_mask || b->attention_mask[n];
+	int64_t den = m->den.tokens > 0 ? m->den.tokens : tokens;
+	double sums[64] = { 0 };
+	for (int l = 0; l < L; l++) {
+		m->kdh.map[l] = map[l] < teacher->cfg.num_hidden_layers ? map[l] : -1;
+		K += m->kdh.map[l] >= 0;
+	}
+	if (K == 0 || den == 0)
+		return 0.0;
+	for (int l = 0; l < L; l++)
+		if (m->kdh.map[l] >= 0) {
+			kdh_args ka = { m, teacher, l, C, sums };
+			pofa_pool_run(m->pool, N, kdh_task, &ka);
+		}
+	double total = 0.0;
+	for (int t = 0; t < pofa_pool_size(m->pool); t++)
+		total += sums[t];
+	double scale = 1.0 / ((double)K * (double)den * C);
+	m->kdh.t = teacher;
+	m->kdh.coef = (float)(2.0 * weight * scale);
+	return total * scale;
+}
+
+/* backward: the hidden-state distillation's gradient of layer l's output
+ * added into dres (N x C), when layer l is mapped */
+void pofa_kd_hidden_grad(pofa_model *m, int l, float *dres, int N)
+{
+	if (!m->kdh.t || m->kdh.map[l] < 0)
+		return;
+	const pofa_model *t = m->kdh.t;
+	int C = m->cfg.hidden_size;
+	const float *hs = LAYER(m->a.h2, l, (size_t)m->maxB * m->maxT * C);
+	const float *ht = LAYER(t->a.h2, m->kdh.map[l], (size_t)t->maxB * t->maxT * C);
+	float coef = m->kdh.coef;
+	for (int n = 0; n < N; n++) {
+		if (m->kdh.mask && !m->kdh.mask[n])
+			continue;
+		for (int c = 0; c < C; c++)
+			dres[(size_t)n * C + c] += coef * (hs[(size_t)n * C + c] - ht[(size_t)n * C + c]);
+	}
+}

@@ -529,6 +529,8 @@ void pofa_model_loss_den(const pofa_model *m, const pofa_batch *b, pofa_loss_den
 {
 	memset(den, 0, sizeof *den);
 	int B = b->B, T = b->T, N = B * T;
+	for (int n = 0; n < N; n++)
+		den->tokens += !b->attention_mask || b->attention_mask[n];
 	if (m->head == POFA_HEAD_MLM) {
 		int64_t masked = 0, rows = 0;
 		for (int n = 0; n < N; n++) {
@@ -722,6 +724,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		float *g = LAYER(a->g, l, mN * I), *r2 = LAYER(a->r2, l, mN * C);
 		float *dA = dres == a->da ? a->db : a->da; /* the other two buffers */
 		float *dB = a->dc;
+		pofa_kd_hidden_grad(m, l, dres, N);   /* distillation of this layer's output */
 		/* h2 = LN2(drop(fo) + h1) */
 		pofa_layernorm_backward(k, dA, LAYER(m->g.blk[PT_LN2W], l, C), LAYER(m->g.blk[PT_LN2B], l, C),
 		                   dres, r2, LAYER(a->mean2, l, mN), LAYER(a->rstd2, l, mN),
@@ -758,6 +761,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 	                   m->p.blk[PT_ELNW], N, C);
 	embb_args ea = { m, b, dA };
 	pofa_pool_run(m->pool, C, embed_backward_task, &ea);
+	m->kdh.t = NULL;   /* set again by the next step's pofa_model_kd_hidden */
 }
 
 void pofa_model_zero_grad(pofa_model *m)

@@ -131,7 +131,21 @@ static int check_tied_decoder(pofa_model *m, const pofa_st_file *f, const float 
 	return rc;
 }
 
-static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base,
+/* tensor t as the file names it when encoder layer l comes from the file's
+ * layer src[l]: ".layer.L." of its name made ".layer.SRC." */
+static pofa_tensor from_layer(const pofa_tensor *t, const int *src)
+{
+	pofa_tensor u = *t;
+	char tag[32];
+	snprintf(tag, sizeof tag, ".layer.%d.", t->layer);
+	const char *at = src && t->layer >= 0 ? strstr(t->name, tag) : NULL;
+	if (at)
+		snprintf(u.name, sizeof u.name, "%.*s.layer.%d.%s", (int)(at - t->name), t->name, src[t->layer],
+		         at + strlen(tag));
+	return u;
+}
+
+static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base, const int *src,
                         int *missing_head, pofa_err *err)
 {
 	pofa_tensor *t;
@@ -141,10 +155,11 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 		*missing_head = 0;
 	for (int i = 0; i < n; i++) {
 		char name[160];
-		snprintf(name, sizeof name, "%s%s", prefix, t[i].name);
+		pofa_tensor ft = from_layer(&t[i], src);
+		snprintf(name, sizeof name, "%s%s", prefix, ft.name);
 		if (t[i].absent)
 			continue;
-		const pofa_st_tensor *st = *prefix ? pofa_st_find(f, name) : find_alias(f, &t[i]);
+		const pofa_st_tensor *st = *prefix ? pofa_st_find(f, name) : find_alias(f, &ft);
 		if (!st && !*prefix && t[i].role == POFA_ROLE_POOLER && pofa_model_head(m) == POFA_HEAD_MLM) {
 			/* a masked-LM file without a pooler (BertForMaskedLM has none):
 			 * none is made up, saved, pruned or counted */
@@ -189,15 +204,21 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 	return POFA_OK;
 }
 
-int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, pofa_err *err)
+int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *src, int *missing_head,
+                                   pofa_err *err)
 {
 	pofa_st_file f;
 	int rc = pofa_st_open(&f, path, err);
 	if (rc)
 		return rc;
-	rc = load_tensors(m, &f, "", pofa_model_params(m), missing_head, err);
+	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, err);
 	pofa_st_close(&f);
 	return rc;
+}
+
+int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, pofa_err *err)
+{
+	return pofa_model_load_weights_layers(m, path, NULL, missing_head, err);
 }
 
 static int copy_file_atomic(const char *src, const char *dst, pofa_err *err)
@@ -455,8 +476,8 @@ int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *er
 	float *tmp = !rc ? malloc(2 * np * sizeof(float) + 1) : NULL;
 	if (!rc && !tmp)
 		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, err);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, err);
 	if (!rc) {
 		memcpy(pofa_model_moment1(m), tmp, np * sizeof(float));
 		memcpy(pofa_model_moment2(m), tmp + np, np * sizeof(float));

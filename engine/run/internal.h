@@ -72,7 +72,7 @@ typedef struct stage_data {
 
 /* the metrics interval under way: its sums, for the next metrics row */
 typedef struct stage_sums {
-	double task, kd, total, teacher, gn;
+	double task, kd, total, teacher, gn, hidden;
 	long n;
 	double t0, tokens;        /* when it began; tokens since */
 } stage_sums;
@@ -111,6 +111,7 @@ typedef struct stage_ctx {
 	int i;
 	pofa_stage s;             /* a copy: live edits change it */
 	pofa_model *m, *teacher;
+	int kd_map[64];           /* kd_hidden: the teacher layer of each student layer */
 	pofa_masks mk;
 	int has_masks;
 	pofa_optim opt;

@@ -136,6 +136,33 @@ static int check_shapes(const pofa_stage *s, const pofa_config *cfg, pofa_err *e
 	return POFA_OK;
 }
 
+/* a student with fewer layers and hidden-state distillation: the layers it
+ * keeps are the from model's, the teacher's hidden size is the student's,
+ * and every mapped teacher layer exists; own becomes the student's config */
+static int check_compound(const pofa_stage *s, pofa_config *own, const pofa_config *teacher, pofa_err *err)
+{
+	for (int k = 0; k < s->nlayers; k++)
+		if (s->layers[k] >= own->num_hidden_layers)
+			return pofa_error(err, POFA_ERR_INPUT, "layers = ...%d...: the model it starts from has layers 0..%d",
+			                  s->layers[k], own->num_hidden_layers - 1);
+	if (s->nlayers)
+		own->num_hidden_layers = s->nlayers;
+	if (!(s->kd_hidden > 0.0f) || !teacher)
+		return POFA_OK;
+	if (teacher->hidden_size != own->hidden_size)
+		return pofa_error(err, POFA_ERR_INPUT, "kd_hidden: the teacher's hidden size is %d, the student's %d; "
+		                  "hidden states are compared only at the same size", teacher->hidden_size,
+		                  own->hidden_size);
+	if (s->nkd_layers && s->nkd_layers != own->num_hidden_layers)
+		return pofa_error(err, POFA_ERR_INPUT, "kd_layers names %d teacher layers; the student has %d layers: "
+		                  "name one for each", s->nkd_layers, own->num_hidden_layers);
+	for (int k = 0; k < s->nkd_layers; k++)
+		if (s->kd_layers[k] >= teacher->num_hidden_layers)
+			return pofa_error(err, POFA_ERR_INPUT, "kd_layers = ...%d...: the teacher has layers 0..%d",
+			                  s->kd_layers[k], teacher->num_hidden_layers - 1);
+	return POFA_OK;
+}
+
 static int preflight_stage(pofa_run *r, int i, const pofa_config *base, pofa_config *cfgs, int *corpus_checked,
                            pofa_err *err);
 
@@ -197,6 +224,8 @@ static int preflight_stage(pofa_run *r, int i, const pofa_config *base, pofa_con
 		int refs[2] = { s->from_idx, s->teacher_idx };
 		const char *dirs[2] = { s->from_dir, s->teacher_dir };
 		pofa_config own = s->from_idx >= 0 ? cfgs[s->from_idx] : *base;   /* where the stage starts, as known now */
+		pofa_config tcfg = s->teacher_idx >= 0 ? cfgs[s->teacher_idx] : *base;
+		int tknown = s->teacher_idx >= 0;   /* the teacher's config, as known now */
 		char from[1200] = "";   /* the folder it starts from, when there is one now */
 		if (s->from_idx < 0 && !s->from_dir[0])
 			snprintf(from, sizeof from, "%s", rc->model_dir);
@@ -214,8 +243,13 @@ static int preflight_stage(pofa_run *r, int i, const pofa_config *base, pofa_con
 			if (k == 0) {
 				own = cfg;
 				snprintf(from, sizeof from, "%s", dir);
+			} else {
+				tcfg = cfg;
+				tknown = 1;
 			}
 		}
+		if (check_compound(s, &own, tknown ? &tcfg : NULL, err))
+			return stage_error(r, s, err);
 		cfgs[i] = own;
 		if (s->kind == POFA_STAGE_MLM || s->kind == POFA_STAGE_PRUNE) {
 			if (!*corpus_checked && readable_file(rc->corpus, "the pre-training corpus", err))

@@ -186,12 +186,15 @@ static void recipe_folder(const char *path, char *out, size_t cap)
 
 /* ---- values ------------------------------------------------------------------ */
 
-static int bad(pofa_err *err, const char *path, long line, const char *key, const char *value,
-               const char *want)
+/* a value refused: file:line, or the --set SECTION.KEY=VALUE it came from
+ * (SECTION as --set names it: a stage's or task's name alone) */
+static int bad(pofa_err *err, const char *path, long line, const char *section, const char *key,
+               const char *value, const char *want)
 {
 	if (line > 0)
 		return pofa_error(err, POFA_ERR_INPUT, "%s:%ld: %s = %s: %s", path, line, key, value, want);
-	return pofa_error(err, POFA_ERR_INPUT, "--set %s=%s: %s", key, value, want);
+	const char *sp = strchr(section, ' ');
+	return pofa_error(err, POFA_ERR_INPUT, "--set %s.%s=%s: %s", sp ? sp + 1 : section, key, value, want);
 }
 
 static int by_section_key(const void *a, const void *b)
@@ -318,7 +321,7 @@ typedef struct {
 /* an error at an entry: file:line, or the --set it came from */
 static int entry_error(const loader *L, const entry *e, const char *why)
 {
-	return bad(L->err, L->path, e->line, e->key, e->value, why);
+	return bad(L->err, L->path, e->line, e->section, e->key, e->value, why);
 }
 
 /* the file as sections and entries */

@@ -57,6 +57,10 @@ typedef struct pofa_stage {
 	float hidden_dropout, attention_dropout, classifier_dropout;  /* < 0: config's */
 	/* distillation */
 	float alpha_task, alpha_kd, temperature;
+	float kd_hidden;          /* weight of hidden-state distillation (0: none) */
+	int kd_layers[64], nkd_layers;   /* the teacher layer of each student layer (none: spread evenly) */
+	/* a student with fewer layers: the from model's layers it keeps (none: all) */
+	int layers[64], nlayers;
 	/* pruning */
 	int prune;                /* GMP during this stage */
 	float initial_sparsity, final_sparsity;
@@ -162,6 +166,9 @@ int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain);
 int64_t pofa_steps_of(double v, int64_t total);
 /* the stage's GMP parameters for a total number of steps */
 pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total);
+/* hidden-state distillation's map (kd_layers, else spread evenly: student
+ * layer l of ls learns teacher layer (l + 1) lt / ls - 1) into map[ls] */
+void pofa_stage_kd_map(const pofa_stage *s, int ls, int lt, int *map);
 /* The one check of a stage's knobs, each against its range in the recipe's
  * key table and all of them against each other, shared by the recipe
  * loader and live schedule edits. total: the stage's steps when known (0:

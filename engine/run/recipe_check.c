@@ -50,6 +50,12 @@ pofa_gmp pofa_stage_gmp(const pofa_stage *s, int64_t total)
 	return g;
 }
 
+void pofa_stage_kd_map(const pofa_stage *s, int ls, int lt, int *map)
+{
+	for (int l = 0; l < ls; l++)
+		map[l] = s->nkd_layers ? (l < s->nkd_layers ? s->kd_layers[l] : -1) : (int)((int64_t)(l + 1) * lt / ls) - 1;
+}
+
 /* the schedule's knobs: what live edits may change, and what they depend on */
 static const char *const sched_keys[] = { "initial_sparsity", "final_sparsity", "start", "end", "every",
                                           "freeze", "lr", "alpha_task", "alpha_kd", "temperature" };
@@ -64,6 +70,14 @@ int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
 		if (!(v >= k->lo && v <= k->hi))
 			return snprintf(why, n, "%s = %g is outside [%g, %g]", k->name, v, k->lo, k->hi), -1;
 	}
+	if (s->kd_hidden > 0.0f && !s->teacher[0])
+		return snprintf(why, n, "kd_hidden = %g distils hidden states from a teacher: name one (teacher =)",
+		                s->kd_hidden), -1;
+	if (s->nkd_layers && !(s->kd_hidden > 0.0f))
+		return snprintf(why, n, "kd_layers maps layers for kd_hidden, which is 0: set kd_hidden"), -1;
+	if (s->nlayers && s->kind == POFA_STAGE_EVAL)
+		return snprintf(why, n, "layers = keeps layers of the model a training stage starts from, not an "
+		                "eval stage's"), -1;
 	if (!s->prune)
 		return 0;
 	if (s->pattern == POFA_PATTERN_NM &&

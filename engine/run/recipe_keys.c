@@ -122,6 +122,51 @@ static int p_quoting(void *base, const pofa_recipe *r, const char *v, char *why,
 	return s->task.quoting = b ? POFA_QUOTING_ON : POFA_QUOTING_OFF, 0;
 }
 
+/* a list of encoder layers, "0,2,4": whole numbers 0..63, at most 64,
+ * rising when the key says so */
+static int parse_layers(const char *v, int rising, int *out, int *nout, char *why, size_t n)
+{
+	int k = 0;
+	const char *p = v;
+	while (*p) {
+		char *end;
+		errno = 0;
+		long x = strtol(p, &end, 10);
+		if (end == p || errno || x < 0 || x > 63 || k == 64)
+			return want(why, n, "want layer numbers 0..63 separated by commas, e.g. 0,2,4");
+		if (rising && k > 0 && x <= out[k - 1])
+			return want(why, n, "want each layer once, in rising order, e.g. 0,2,4");
+		out[k++] = (int)x;
+		while (*end == ' ')
+			end++;
+		if (*end == ',' && end[1])
+			end++;
+		else if (*end)
+			return want(why, n, "want layer numbers 0..63 separated by commas, e.g. 0,2,4");
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+	if (k == 0)
+		return want(why, n, "want at least one layer, e.g. 0,2,4");
+	*nout = k;
+	return 0;
+}
+
+static int p_layers(void *base, const pofa_recipe *r, const char *v, char *why, size_t n)
+{
+	pofa_stage *s = base;
+	(void)r;
+	return parse_layers(v, 1, s->layers, &s->nlayers, why, n);
+}
+
+static int p_kd_layers(void *base, const pofa_recipe *r, const char *v, char *why, size_t n)
+{
+	pofa_stage *s = base;
+	(void)r;
+	return parse_layers(v, 0, s->kd_layers, &s->nkd_layers, why, n);
+}
+
 static int p_preset(void *base, const pofa_recipe *r, const char *v, char *why, size_t n)
 {
 	pofa_recipe *rc = base;
@@ -220,6 +265,14 @@ const pofa_recipe_key pofa_recipe_keys[] = {
 	{ "alpha_task", STAGE, POFA_KEY_FLT, S(alpha_task), 0, 100, NULL, "0.5", "weight of the task loss with a teacher", NULL },
 	{ "alpha_kd", STAGE, POFA_KEY_FLT, S(alpha_kd), 0, 100, NULL, "0.5", "weight of the distillation loss", NULL },
 	{ "temperature", STAGE, POFA_KEY_FLT, S(temperature), 0.01, 100, NULL, "2", "distillation temperature", NULL },
+	{ "kd_hidden", STAGE, POFA_KEY_FLT, S(kd_hidden), 0, 1000, NULL, "0",
+	  "weight of hidden-state distillation: each student layer's output against its teacher layer's (0: none)",
+	  NULL },
+	{ "kd_layers", STAGE, POFA_KEY_SPECIAL, S(kd_layers), 0, 0, NULL, NULL,
+	  "kd_hidden: the teacher layer of each student layer, e.g. 1,3 (default: spread evenly, the last to the last)",
+	  p_kd_layers },
+	{ "layers", STAGE, POFA_KEY_SPECIAL, S(layers), 0, 0, NULL, NULL,
+	  "a student with fewer layers: the from model's layers it keeps, e.g. 0,2,4 (default: all)", p_layers },
 	/* pruning */
 	{ "method", STAGE, POFA_KEY_SPECIAL, S(method), 0, 0, NULL, "magnitude",
 	  "how pruning chooses the weights to remove (a row of the pruning-method table)", p_method },
@@ -397,6 +450,10 @@ void pofa_recipe_key_takes(const pofa_recipe_key *k, char *out, size_t n)
 		}
 		if (k->parse == p_pattern) {
 			snprintf(out, n, "unstructured|1xB|N:M");
+			break;
+		}
+		if (k->parse == p_layers || k->parse == p_kd_layers) {
+			snprintf(out, n, "layers, e.g. 0,2,4");
 			break;
 		}
 		/* fall through */

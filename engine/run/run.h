@@ -60,6 +60,7 @@ typedef struct pofa_event {
 	int64_t step, total, epoch;
 	/* POFA_EV_METRICS */
 	double lr, loss_task, loss_kd, loss_total, teacher_loss;
+	double loss_kd_hidden;    /* hidden-state distillation (NAN: none in this stage) */
 	double sparsity_target, sparsity, tokens_per_s, grad_norm;
 	/* POFA_EV_SPARSITY, POFA_EV_MASK: which matrix (layer -1: the pooler);
 	 * also sparsity and sparsity_target */

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,"
-                                     "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm\n";
+                                     "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm,loss_kd_hidden\n";
 static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
 static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity\n";
 static const char *const H_EVENTS = "time,stage,step,event,detail\n";
@@ -197,7 +197,8 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		num(f, e->sparsity_target, 0);
 		num(f, e->sparsity, 0);
 		num(f, e->tokens_per_s, 0);
-		num(f, e->grad_norm, 1);
+		num(f, e->grad_norm, 0);
+		num(f, e->loss_kd_hidden, 1);
 		fflush(f);
 		return;
 	}

@@ -111,13 +111,14 @@ static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 	e.loss_kd = c->sums.kd / c->sums.n;
 	e.loss_total = c->sums.total / c->sums.n;
 	e.teacher_loss = c->teacher ? c->sums.teacher / c->sums.n : NAN;
+	e.loss_kd_hidden = c->teacher && c->s.kd_hidden > 0.0f ? c->sums.hidden / c->sums.n : NAN;
 	e.grad_norm = c->sums.gn / c->sums.n;
 	e.sparsity_target = c->pr.last_target;
 	e.sparsity = pofa_model_sparsity(c->m);
 	double dt = pofa_run_now() - c->sums.t0;
 	e.tokens_per_s = dt > 0 ? c->sums.tokens / dt : 0.0;
 	pofa_run_emit(c->r, &e);
-	c->sums.task = c->sums.kd = c->sums.total = c->sums.teacher = c->sums.gn = 0.0;
+	c->sums.task = c->sums.kd = c->sums.total = c->sums.teacher = c->sums.gn = c->sums.hidden = 0.0;
 	c->sums.n = 0;
 	c->sums.tokens = 0;
 	c->sums.t0 = pofa_run_now();
@@ -126,6 +127,31 @@ static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 }
 
 /* ---- setting a stage up -------------------------------------------------------------- */
+
+/* hidden-state distillation: the teacher layer each student layer learns,
+ * said in the log */
+static int setup_kd_hidden(stage_ctx *c, pofa_err *err)
+{
+	const pofa_stage *s = &c->s;
+	const pofa_config *cs = pofa_model_config(c->m), *ct = pofa_model_config(c->teacher);
+	if (cs->hidden_size != ct->hidden_size)
+		return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: kd_hidden: the teacher's hidden size is %d, the "
+		                  "student's %d", c->r->rc.path, s->line, s->name, ct->hidden_size, cs->hidden_size);
+	pofa_stage_kd_map(s, cs->num_hidden_layers, ct->num_hidden_layers, c->kd_map);
+	char list[400] = "";
+	for (int l = 0, o = 0; l < cs->num_hidden_layers; l++) {
+		if (c->kd_map[l] < 0 || c->kd_map[l] >= ct->num_hidden_layers)
+			return pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: kd_layers: student layer %d has no teacher "
+			                  "layer (the teacher has layers 0..%d)", c->r->rc.path, s->line, s->name, l,
+			                  ct->num_hidden_layers - 1);
+		o += snprintf(list + o, sizeof list - (size_t)o, "%s%d", l ? "," : "", c->kd_map[l]);
+		if (o >= (int)sizeof list)
+			break;
+	}
+	pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: hidden-state distillation (kd_hidden = %g): student "
+	             "layers 0..%d learn teacher layers %s", s->name, s->kd_hidden, cs->num_hidden_layers - 1, list);
+	return POFA_OK;
+}
 
 /* the student, and the teacher it distils from */
 static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
@@ -176,7 +202,7 @@ static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 		pofa_model_set_mlm_positions(c->m, POFA_MLM_ALL);
 		pofa_model_set_mlm_positions(c->teacher, POFA_MLM_ALL);
 	}
-	return POFA_OK;
+	return s->kd_hidden > 0.0f ? setup_kd_hidden(c, err) : POFA_OK;
 }
 
 /* data, models, schedule, masks, optimizer and batch buffers; a resumed
@@ -284,13 +310,13 @@ static int prune_if_due(stage_ctx *c, pofa_err *err)
 	return POFA_OK;
 }
 
-typedef struct { double task, kd, teacher, total; } step_losses;
+typedef struct { double task, kd, teacher, total, hidden; } step_losses;
 
 /* what the step minimises: the task loss, or with a teacher the weighted
- * sum of task and distillation losses */
+ * sum of task and distillation losses (of logits, and of hidden states) */
 static double total_loss(const stage_ctx *c, const step_losses *l)
 {
-	return c->teacher ? c->s.alpha_task * l->task + c->s.alpha_kd * l->kd : l->task;
+	return c->teacher ? c->s.alpha_task * l->task + c->s.alpha_kd * l->kd + c->s.kd_hidden * l->hidden : l->task;
 }
 
 /* the student's task loss and, with a teacher, the distillation loss: both
@@ -306,6 +332,8 @@ static int losses(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_err *e
 		l->teacher = pofa_model_task_loss(c->teacher, b, 0.0f);
 		const float *tl = pofa_model_logits(c->teacher, NULL, NULL);
 		l->kd = pofa_model_kd(c->m, tl, s->temperature, s->alpha_kd);
+		if (s->kd_hidden > 0.0f)
+			l->hidden = pofa_model_kd_hidden(c->m, c->teacher, b, c->kd_map, s->kd_hidden);
 	}
 	l->total = total_loss(c, l);
 	return POFA_OK;
@@ -420,11 +448,12 @@ static int step_grads(stage_ctx *c, const pofa_batch *b, step_losses *l, pofa_er
 		return err->status ? err->status : POFA_ERR_RUN;
 	if (!c->sendq)
 		pofa_dist_sum_f(pofa_model_grads(c->m), pofa_model_num_params(c->m));
-	double v[3] = { l->task, l->kd, l->teacher };
-	pofa_dist_sum_d(v, 3);
+	double v[4] = { l->task, l->kd, l->teacher, l->hidden };
+	pofa_dist_sum_d(v, 4);
 	l->task = v[0];
 	l->kd = v[1];
 	l->teacher = v[2];
+	l->hidden = v[3];
 	l->total = total_loss(c, l);
 	return losses_finite(c, l, err);
 }
@@ -434,6 +463,7 @@ static void accumulate(stage_sums *m, const step_losses *l, float grad_norm, dou
 {
 	m->task += l->task;
 	m->kd += l->kd;
+	m->hidden += l->hidden;
 	m->total += l->total;
 	m->teacher += l->teacher;
 	m->gn += grad_norm;

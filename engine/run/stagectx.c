@@ -82,6 +82,16 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 	snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
 	if (dir[0] && pofa_model_check_size(&cfg, head, wpath, err))
 		return NULL;
+	/* the student of layers = keeps those layers of the model it starts from */
+	const int *keep = use == POFA_MODEL_TRAIN && s->nlayers ? s->layers : NULL;
+	for (int k = 0; keep && k < s->nlayers; k++)
+		if (keep[k] >= cfg.num_hidden_layers) {
+			pofa_error(err, POFA_ERR_INPUT, "%s:%d: stage %s: layers = ...%d...: %s has layers 0..%d", r->rc.path,
+			           s->line, s->name, keep[k], dir[0] ? dir : r->rc.preset, cfg.num_hidden_layers - 1);
+			return NULL;
+		}
+	if (keep)
+		cfg.num_hidden_layers = own.num_hidden_layers = s->nlayers;
 	pofa_model *m = pofa_model_new_for(&cfg, head, use, s->batch, s->seq, r->threads, err);
 	if (!m) {   /* a batch or sequence the model cannot take: the recipe's */
 		char msg[sizeof err->msg];
@@ -94,7 +104,7 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 	pofa_model_init(m, pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0x9e3779b97f4a7c15ULL));
 	if (dir[0]) {
 		int fresh = 0;
-		if (pofa_model_load_weights(m, wpath, &fresh, err)) {
+		if (pofa_model_load_weights_layers(m, wpath, keep, &fresh, err)) {
 			pofa_model_free(m);
 			return NULL;
 		}

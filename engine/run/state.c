@@ -304,6 +304,7 @@ static int write_manifest(stage_ctx *c, const char *dir, pofa_err *err)
 	cJSON_AddNumberToObject(iv, "kd", c->sums.kd);
 	cJSON_AddNumberToObject(iv, "total", c->sums.total);
 	cJSON_AddNumberToObject(iv, "teacher", c->sums.teacher);
+	cJSON_AddNumberToObject(iv, "kd_hidden", c->sums.hidden);
 	cJSON_AddNumberToObject(iv, "grad_norm", c->sums.gn);
 	cJSON_AddNumberToObject(iv, "steps", (double)c->sums.n);
 	cJSON_AddNumberToObject(iv, "tokens", c->sums.tokens);
@@ -454,6 +455,9 @@ static int read_manifest(stage_ctx *c, const char *dir, long *epoch, long *curso
 	    !(rc = jdbl(iv, "grad_norm", &c->sums.gn, path, err)) && !(rc = jdbl(iv, "tokens", &c->sums.tokens, path, err)) &&
 	    !(rc = jint(iv, "steps", 0, c->r->rc.log_interval, &n, path, err)))
 		c->sums.n = (long)n;
+	/* written since hidden-state distillation came: absent, it was 0 */
+	if (!rc && cJSON_GetObjectItemCaseSensitive(iv, "kd_hidden"))
+		rc = jdbl(iv, "kd_hidden", &c->sums.hidden, path, err);
 	if (!rc)
 		rc = jdbl(o, "last_target", &c->pr.last_target, path, err);
 	const cJSON *best = cJSON_GetObjectItemCaseSensitive(o, "best");

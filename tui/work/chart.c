@@ -1,9 +1,9 @@
 /*
- * chart.c - the loss chart pane: teacher, task, distillation and total
- * losses over the steps of the stage (or the whole run), in braille,
- * smoothed or on a log scale, distillation on its own right-hand axis
- * when it shares the plot, and a legend that names each series' last
- * value. Drawing code names theme elements, never colours.
+ * chart.c - the loss chart pane: teacher, task, distillation (of logits
+ * and of hidden states) and total losses over the steps of the stage (or
+ * the whole run), in braille, smoothed or on a log scale, distillation on
+ * its own right-hand axis when it shares the plot, and a legend that names
+ * each series' last value. Drawing code names theme elements, never colours.
  */
 #include "tui/work/ui.h"
 
@@ -17,10 +17,15 @@
 /* braille cell bits: dots (col, row) with col 0..1, row 0..3 */
 static const int braille_bit[2][4] = { { 0x01, 0x02, 0x04, 0x40 }, { 0x08, 0x10, 0x20, 0x80 } };
 
-static const int series_el[4] = { TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL };
-static const char *const series_name[4] = { "teacher", "task", "kd", "total" };
+static const int series_el[] = { TH_TEACHER, TH_TASK, TH_KD, TH_TOTAL, TH_KD_HIDDEN };
+static const char *const series_name[] = { "teacher", "task", "kd", "total", "kd hidden" };
 /* without colours each series has its own glyph (the legend shows it) */
-static const char series_glyph[4] = { 'o', '*', '+', '#' };
+static const char series_glyph[] = { 'o', '*', '+', '#', '%' };
+_Static_assert(POFA_ARRAY_LEN(series_el) == TUI_SERIES_COUNT && POFA_ARRAY_LEN(series_name) == TUI_SERIES_COUNT &&
+               sizeof series_glyph == TUI_SERIES_COUNT, "a colour, name and glyph per series");
+
+/* the distillation losses: small beside the others, on their own axis */
+static int is_kd(int s) { return s == TUI_S_KD || s == TUI_S_KD_HIDDEN; }
 
 /* a y axis's labels, top to bottom, at column x */
 static void y_axis(ui *u, int el, int y, int x, int ch, double lo, double hi)
@@ -42,8 +47,8 @@ static void y_axis(ui *u, int el, int y, int x, int ch, double lo, double hi)
 /* the chart as this draw sees it */
 typedef struct {
 	int first, n;          /* the points in view: pts[first .. first + n) */
-	float *sm;             /* 4 x n: each series as drawn (smoothed, on the log scale) */
-	int present[4];        /* series with a point in view */
+	float *sm;             /* TUI_SERIES_COUNT x n: each series as drawn (smoothed, on the log scale) */
+	int present[TUI_SERIES_COUNT];   /* series with a point in view */
 	int kd_own;            /* distillation on its own right-hand axis */
 	double lo, hi, klo, khi, x0, x1;
 } chart_view;
@@ -56,10 +61,10 @@ static int chart_series(ui *u, chart_view *v)
 		while (v->first < u->s.npts && u->s.stage_of_pt[v->first] != u->s.cur)
 			v->first++;
 	int n = v->n = u->s.npts - v->first;
-	v->sm = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));
+	v->sm = malloc(sizeof(float) * TUI_SERIES_COUNT * (size_t)(n > 0 ? n : 1));
 	if (!v->sm)
 		return -1;
-	for (int s = 0; s < 4; s++) {
+	for (int s = 0; s < TUI_SERIES_COUNT; s++) {
 		float acc = NAN;
 		v->present[s] = 0;
 		for (int i = 0; i < n; i++) {
@@ -70,7 +75,7 @@ static int chart_series(ui *u, chart_view *v)
 			if (u->logscale)
 				o = o > 0 ? log10f(o) : NAN;
 			/* kd is 0 in steps without a teacher: no point */
-			if (s == 2 && p == 0.0f)
+			if (s == TUI_S_KD && p == 0.0f)
 				o = NAN;
 			v->sm[s * n + i] = o;
 			v->present[s] |= isfinite(o);
@@ -78,9 +83,10 @@ static int chart_series(ui *u, chart_view *v)
 	}
 	/* distillation's loss (~0.01) beside a task loss (~6): its own scale,
 	 * on the right, when another series shares the plot */
-	v->kd_own = v->present[2] && !u->series_off[2] &&
-	            ((v->present[0] && !u->series_off[0]) || (v->present[1] && !u->series_off[1]) ||
-	             (v->present[3] && !u->series_off[3]));
+	int kd = 0, other = 0;
+	for (int s = 0; s < TUI_SERIES_COUNT; s++)
+		*(is_kd(s) ? &kd : &other) |= v->present[s] && !u->series_off[s];
+	v->kd_own = kd && other;
 	return 0;
 }
 
@@ -92,10 +98,10 @@ static void chart_range(const ui *u, chart_view *v)
 	v->hi = v->khi = -INFINITY;
 	v->x0 = 0;
 	v->x1 = 1;
-	for (int s = 0; s < 4; s++) {
+	for (int s = 0; s < TUI_SERIES_COUNT; s++) {
 		if (u->series_off[s])
 			continue;
-		double *l = v->kd_own && s == 2 ? &v->klo : &v->lo, *hh = v->kd_own && s == 2 ? &v->khi : &v->hi;
+		double *l = v->kd_own && is_kd(s) ? &v->klo : &v->lo, *hh = v->kd_own && is_kd(s) ? &v->khi : &v->hi;
 		for (int i = 0; i < n; i++)
 			if (isfinite(v->sm[s * n + i])) {
 				*l = fmin(*l, v->sm[s * n + i]);
@@ -151,10 +157,10 @@ static void chart_rasterise(const ui *u, const chart_view *v, int gw, int gh, un
                             unsigned char *owner)
 {
 	int n = v->n;
-	for (int s = 0; s < 4; s++) {
+	for (int s = 0; s < TUI_SERIES_COUNT; s++) {
 		if (u->series_off[s])
 			continue;
-		double l = v->kd_own && s == 2 ? v->klo : v->lo, hh = v->kd_own && s == 2 ? v->khi : v->hi;
+		double l = v->kd_own && is_kd(s) ? v->klo : v->lo, hh = v->kd_own && is_kd(s) ? v->khi : v->hi;
 		int ppx = -1, ppy = -1;
 		for (int i = 0; i < n; i++) {
 			float p = v->sm[s * n + i];
@@ -229,21 +235,21 @@ static void chart_plot(ui *u, const chart_view *v, int y, int x, int gh, int gw)
  * when the full ones do not fit. */
 static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 {
-	static const char *const short_name[4] = { "tchr", "task", "kd", "tot" };
-	double last[4];
-	for (int s = 0; s < 4; s++) {
+	static const char *const short_name[TUI_SERIES_COUNT] = { "tchr", "task", "kd", "tot", "kdh" };
+	double last[TUI_SERIES_COUNT];
+	for (int s = 0; s < TUI_SERIES_COUNT; s++) {
 		last[s] = NAN;
 		for (int i = v->n - 1; i >= 0 && !isfinite(last[s]); i--) {
 			float p = u->s.pts[v->first + i].v[s];
-			if (isfinite(p) && !(s == 2 && p == 0.0f))
+			if (isfinite(p) && !(s == TUI_S_KD && p == 0.0f))
 				last[s] = p;
 		}
 		u->series_have[s] = isfinite(last[s]);
 	}
 	for (int brief = 0; brief < 2; brief++) {
-		char items[4][64];
-		int lens[4], total = 0;
-		for (int s = 0; s < 4; s++) {
+		char items[TUI_SERIES_COUNT][64];
+		int lens[TUI_SERIES_COUNT], total = 0;
+		for (int s = 0; s < TUI_SERIES_COUNT; s++) {
 			lens[s] = 0;
 			if (!isfinite(last[s]))
 				continue;
@@ -253,7 +259,7 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 			else
 				snprintf(mark, sizeof mark, "%s", u->th.braille ? "\u2824" : "-");
 			const char *note = u->series_off[s] ? (brief ? " off" : " (hidden)")
-			                   : v->kd_own && s == 2 ? (brief ? ">" : " (right)") : "";
+			                   : v->kd_own && is_kd(s) ? (brief ? ">" : " (right)") : "";
 			lens[s] = snprintf(items[s], sizeof items[s], "%s %s %.3g%s", u->series_off[s] ? "  " : mark,
 			                   brief ? short_name[s] : series_name[s], last[s], note);
 			if (u->th.braille && !u->th.mono && !u->series_off[s])
@@ -263,7 +269,7 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 		if (!brief && total > w - 3)
 			continue;
 		int lx = x + 2;
-		for (int s = 0; s < 4; s++) {
+		for (int s = 0; s < TUI_SERIES_COUNT; s++) {
 			if (!lens[s] || lx + lens[s] > x + w - 1)
 				continue;
 			int pick = u->focus == PANE_CHART && u->series_sel == s;

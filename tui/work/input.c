@@ -100,8 +100,8 @@ void tui_heat_click(ui *u, int y, int x)
 /* the next series the chart has */
 void tui_chart_arrow(ui *u, int dy, int dx)
 {
-	for (int k = 0; k < 4; k++) {
-		u->series_sel = (u->series_sel + (dx + dy > 0 ? 1 : 3)) % 4;
+	for (int k = 0; k < TUI_SERIES_COUNT; k++) {
+		u->series_sel = (u->series_sel + (dx + dy > 0 ? 1 : TUI_SERIES_COUNT - 1)) % TUI_SERIES_COUNT;
 		if (u->series_have[u->series_sel])
 			break;
 	}

@@ -9,6 +9,7 @@
 #include "tui/work/state.h"
 #include "engine/run/csvtab.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,8 @@ double tui_state_replay(tui_state *s, const char *dir)
 			e.sparsity_target = atof(t.rows[r][9]);
 			e.sparsity = atof(t.rows[r][10]);
 			e.tokens_per_s = atof(t.rows[r][11]);
+			/* a run from before hidden-state distillation has 13 columns */
+			e.loss_kd_hidden = t.nf[r] > 13 && t.rows[r][13][0] ? atof(t.rows[r][13]) : NAN;
 			tui_state_take(s, &e);
 		}
 		pofa_csvtab_free(&t);

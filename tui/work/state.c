@@ -79,6 +79,7 @@ static void take_metrics(tui_state *s, const pofa_event *e)
 	p->v[1] = (float)e->loss_task;
 	p->v[2] = (float)e->loss_kd;
 	p->v[3] = (float)e->loss_total;
+	p->v[4] = (float)e->loss_kd_hidden;   /* NAN: none in this stage */
 	s->stage_of_pt[s->npts++] = e->stage;
 }
 
@@ -87,6 +88,15 @@ static void take_sparsity(tui_state *s, const pofa_event *e)
 	if (e->layer >= TUI_MAXL || (unsigned)e->role >= POFA_ROLE_PRUNABLE_COUNT)
 		return;
 	int row = tui_state_row(e->layer), m = e->role;
+	if (s->have_sp && e->stage != s->sp_stage) {
+		/* another stage's masks: its own rows (a student may have fewer layers) */
+		memset(s->sp, 0, sizeof s->sp);
+		memset(s->tg, 0, sizeof s->tg);
+		memset(s->nnz, 0, sizeof s->nnz);
+		memset(s->numel, 0, sizeof s->numel);
+		memset(s->thr, 0, sizeof s->thr);
+		s->nlayers = 0;
+	}
 	s->sp[row][m] = (float)e->sparsity;
 	s->tg[row][m] = (float)e->sparsity_target;
 	s->nnz[row][m] = e->nnz;

@@ -14,9 +14,12 @@
 #define TUI_MAXL 64        /* encoder layers drawn; row TUI_MAXL is the pooler */
 #define TUI_MAXEV 512      /* evaluation results kept */
 
+/* the loss chart's series */
+enum { TUI_S_TEACHER, TUI_S_TASK, TUI_S_KD, TUI_S_TOTAL, TUI_S_KD_HIDDEN, TUI_SERIES_COUNT };
+
 typedef struct tui_point {
 	double x;      /* step, offset so that stages follow each other */
-	float v[4];    /* teacher, task, kd, total loss */
+	float v[TUI_SERIES_COUNT];   /* teacher, task, kd, total, hidden-state kd loss */
 } tui_point;
 
 typedef struct tui_eval {

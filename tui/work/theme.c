@@ -21,7 +21,7 @@
 const char *const pofa_theme_elements[] = {
 	"text", "border", "title", "header", "help", "selected",
 	"status_waiting", "status_running", "status_paused", "status_done", "status_failed",
-	"chart_teacher", "chart_task", "chart_kd", "chart_total",
+	"chart_teacher", "chart_task", "chart_kd", "chart_total", "chart_kd_hidden",
 	"heatmap_0", "heatmap_1", "heatmap_2", "heatmap_3", "heatmap_4", "heatmap_empty",
 	"log_error", "background",
 };
@@ -65,7 +65,7 @@ void pofa_theme_default(pofa_theme *t)
 	static const char *const lines[TH_COUNT] = {
 		"white", "8/white", "39/cyan bold", "white 24/blue", "white 236/black", "black 214/yellow",
 		"245/white", "46/green bold", "214/yellow bold", "39/cyan", "196/red bold",
-		"141/magenta", "46/green", "214/yellow", "39/cyan",
+		"141/magenta", "46/green", "214/yellow", "39/cyan", "209/red",
 		"black 28/green", "black 148/green", "black 220/yellow", "black 208/red", "white 160/red",
 		"245/white", "196/red bold", "default",
 	};

@@ -40,9 +40,9 @@ typedef struct ui {
 	int show[PANE_COUNT];
 	int focus;                    /* the focused pane: keys act on it (PANE_CHART..PANE_LOG) */
 	int maxed;                    /* z: the focused pane takes the whole body */
-	int series_sel;               /* the chart's picked series (teacher, task, kd, total) */
-	int series_off[4];            /* series hidden from the chart */
-	int series_have[4];           /* series the chart's window has (as last drawn) */
+	int series_sel;               /* the chart's picked series (TUI_S_*) */
+	int series_off[TUI_SERIES_COUNT];            /* series hidden from the chart */
+	int series_have[TUI_SERIES_COUNT];           /* series the chart's window has (as last drawn) */
 	int pane_y[PANE_COUNT], pane_x[PANE_COUNT], pane_h[PANE_COUNT], pane_w[PANE_COUNT];  /* as drawn: the mouse */
 	char conf_path[1024];         /* pofa.conf: the theme and the panes shown, remembered */
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
