@@ -46,11 +46,12 @@ flat "$tmp/base/tt/tokenizer_config.json" | grep -q '"do_lower_case":true,"model
 
 # a model labelled {0: "1", 1: "0"}: its classes in its own order
 cp -r "$tmp/base/tt" "$tmp/hf"
+rm "$tmp/hf/training.json"   # a folder from Hugging Face has no pofa training.json
 # (id2label's values swapped; label2id likewise)
 sed -E -i 's/"0":([[:space:]]*)"0"/"0":\1"X"/; s/"1":([[:space:]]*)"1"/"1":\1"0"/; s/"X"/"1"/' "$tmp/hf/config.json"
 sed -E -i 's/"0":([[:space:]]*)0,/"0":\11,/; s/"1":([[:space:]]*)1([,}]?)$/"1":\10\2/' "$tmp/hf/config.json"
 flat "$tmp/hf/config.json" | grep -q '"id2label":{"0":"1","1":"0"}' || { cat "$tmp/hf/config.json"; bad "could not relabel"; exit 1; }
-"$POFA" eval --model "$tmp/hf" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --predictions "$tmp/p0.csv" \
+"$POFA" eval --model "$tmp/hf" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 --predictions "$tmp/p0.csv" \
 	> "$tmp/e0" 2>&1 || { cat "$tmp/e0"; bad "eval of the relabelled model"; }
 
 # a fine-tune at lr 0 from it, the vocabulary its own (the data folder
