@@ -54,6 +54,10 @@ awk -F, '$2 == "\"small\"" { t = 0.5 * $6 + 0.5 * $7 + $14; d = t - $8; if (d < 
 	END { exit bad || n == 0 }' "$tmp/a/metrics.csv" && ok "loss_total = 0.5 task + 0.5 kd + 1 kd_hidden on every row" \
 	|| bad "the total loss does not add up"
 
+# the masked-LM dev evaluation's unigram baseline, beside the model's loss
+grep -q '"pre","unigram",[0-9]*,"mlm","dev","loss",[0-9]' "$tmp/a/eval.csv" && ok "the unigram baseline beside pre's loss" \
+	|| { grep mlm "$tmp/a/eval.csv"; bad "the unigram baseline"; }
+
 # kd_layers: an explicit map
 "$POFA" run --headless "$tmp/r.ini" --set small.kd_layers=0,3 --out "$tmp/m" > "$tmp/m.log" 2>&1 \
 	&& grep -q 'learn teacher layers 0,3' "$tmp/m/events.csv" && ok "kd_layers = 0,3" || { tail -3 "$tmp/m.log"; bad "kd_layers"; }

@@ -83,6 +83,16 @@ dev_file = $tmp/data/wn-pair/dev.tsv
 text_a = sentence1
 text_b = sentence2
 seq = 32
+[stage evb]
+kind = eval
+models = ft
+baselines = yes
+task = theirs
+train_file = $tmp/data/wn-pair/train.tsv
+dev_file = $tmp/data/wn-pair/dev.tsv
+text_a = sentence1
+text_b = sentence2
+seq = 32
 INI
 "$POFA" run --headless "$tmp/ft.ini" --out "$tmp/ft" > "$tmp/ft.log" 2>&1 \
 	&& ok "a run from a model folder with its own vocabulary; an eval stage without train_file" \
@@ -98,6 +108,18 @@ flat "$tmp/ft/ft/config.json" | grep -q '"id2label":{"0":"1","1":"0"}' \
 	|| { diff "$tmp/p0.csv" "$tmp/p1.csv" | head -4; bad "predictions differ after a fine-tune at lr 0"; }
 grep -q '"ev","ft",0,"theirs","dev","accuracy"' "$tmp/ft/eval.csv" && ok "the eval stage scored the model" \
 	|| bad "eval stage rows"
+# baselines = yes: three baselines beside it, each with accuracy and macro F1
+for b in majority bag-of-words "word overlap"; do
+	grep -q "\"evb\",\"$b\",0,\"theirs\",\"dev\",\"accuracy\",[0-9]" "$tmp/ft/eval.csv" \
+		&& grep -q "\"evb\",\"$b\",0,\"theirs\",\"dev\",\"macro_f1\"" "$tmp/ft/eval.csv" \
+		&& ok "baselines = yes: $b beside the model" || { grep '"evb"' "$tmp/ft/eval.csv"; bad "baseline $b"; }
+done
+grep -q '"ev","majority"' "$tmp/ft/eval.csv" && bad "baselines where none were asked" || ok "none without baselines = yes"
+# a task without a training split: refused before the run
+"$POFA" run --headless "$tmp/ft.ini" --set ev.baselines=yes --out "$tmp/nb" > "$tmp/nb.log" 2>&1
+[ $? -eq 2 ] && grep -q "stage ev: baselines = yes learns from the task's training split: give train_file" "$tmp/nb.log" \
+	&& [ ! -e "$tmp/nb" ] && ok "baselines without a training split: exit 2, no run folder" \
+	|| { cat "$tmp/nb.log"; bad "baselines without train_file"; }
 # a task whose labels the model does not have: refused, naming both
 printf 'sentence1\tsentence2\tlabel\na\tb\tyes\n' > "$tmp/other.tsv"
 "$POFA" eval --model "$tmp/hf" --task tsv --data "$tmp/other.tsv" --text-a sentence1 --text-b sentence2 \

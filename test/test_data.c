@@ -26,6 +26,7 @@
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
 #include "data/task/loaders.h"
+#include "data/task/baselines.h"
 #include "data/text/tokenizer.h"
 #include "data/text/vocab.h"
 
@@ -723,6 +724,14 @@ static long count_lines(const char *path)
 	return l;
 }
 
+static long count_lines_buf(const pofa_sbuf *b)
+{
+	long l = 0;
+	for (size_t i = 0; i < b->n; i++)
+		l += b->s[i] == '\n';
+	return l;
+}
+
 static void test_builders(void **st)
 {
 	(void)st;
@@ -733,9 +742,10 @@ static void test_builders(void **st)
 	pofa_gcide_stats g1, g2;
 	snprintf(a, sizeof a, "%s/corpus-a.txt", dir);
 	snprintf(b, sizeof b, "%s/corpus-b.txt", dir);
-	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, a, 3000, &g1, &err), 0);
-	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, b, 3000, &g2, &err), 0);
+	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, a, 3000, NULL, &g1, &err), 0);
+	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, b, 3000, NULL, &g2, &err), 0);
 	expect_same_file(a, b);
+	assert_int_equal(g1.held_out, 0);
 	assert_int_equal(g1.entries, 3000);
 	assert_true(g1.documents > 2000 && g1.documents <= 3000);
 	assert_true(g1.sentences >= g1.documents);
@@ -747,6 +757,38 @@ static void test_builders(void **st)
 	assert_null(strstr((char *)c, "[1913 Webster]"));
 	assert_null(strstr((char *)c, "{"));
 	assert_null(strstr((char *)c, "\\"));
+	/* every sentence after its entry's headword */
+	const char *sep1 = strstr((char *)c, " : ");
+	if (!sep1 || sep1 > strchr((char *)c, '\n') || sep1 == (char *)c)
+		fail_msg("expected \"HEADWORD : sentence\" lines, got: %.80s", (char *)c);
+	/* held out: the key of the first sentence, and a 40-byte start of
+	 * another, leave both out (and every other line of theirs) */
+	const char *s1 = strstr((char *)c, " : ") + 3;
+	char k1[1024], held[2200], d[512];
+	pofa_heldout_key(s1, (size_t)(strchr(s1, '\n') - s1), k1, sizeof k1);
+	snprintf(held, sizeof held, "%s\nnot in the corpus at all\n", k1);
+	pofa_sbuf hs = { 0 };
+	pofa_sbuf_str(&hs, held);
+	pofa_gcide_stats g3;
+	snprintf(d, sizeof d, "%s/corpus-h.txt", dir);
+	assert_int_equal(pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, d, 3000, &hs, &g3, &err), 0);
+	assert_true(g3.held_out >= 1);
+	assert_int_equal(g3.sentences, g1.sentences - g3.held_out);
+	unsigned char *c3 = fx_slurp(d, &n);
+	for (const char *l = (char *)c3; *l; l = strchr(l, '\n') + 1) {
+		const char *sep = strstr(l, " : "), *e = strchr(l, '\n');
+		char k[1024];
+		if (sep && sep < e) {
+			pofa_heldout_key(sep + 3, (size_t)(e - sep - 3), k, sizeof k);
+			if (!strcmp(k, k1))
+				fail_msg("a held-out sentence stayed: %.*s", (int)(e - l), l);
+		}
+	}
+	free(c3);
+	pofa_sbuf_free(&hs);
+	char key[64];
+	pofa_heldout_key("An (Old) Cat's  tail!", 21, key, sizeof key);
+	assert_string_equal(key, "an old cat s tail");
 	free(c);
 
 	/* vocabulary: deterministic, specials first */
@@ -770,8 +812,12 @@ static void test_builders(void **st)
 	snprintf(a, sizeof a, "%s/wn-a", dir);
 	snprintf(b, sizeof b, "%s/wn-b", dir);
 	pofa_wn_stats w1, w2;
-	assert_int_equal(pofa_wordnet_build(WORDNET_DIR, a, 400, &w1, &err), 0);
-	assert_int_equal(pofa_wordnet_build(WORDNET_DIR, b, 400, &w2, &err), 0);
+	pofa_sbuf h1 = { 0 };
+	assert_int_equal(pofa_wordnet_build(WORDNET_DIR, a, 400, &h1, &w1, &err), 0);
+	assert_int_equal(pofa_wordnet_build(WORDNET_DIR, b, 400, NULL, &w2, &err), 0);
+	/* the held-out keys: one a dev or test definition (and more for examples) */
+	assert_true(count_lines_buf(&h1) >= w1.sense[1] + w1.sense[2]);
+	pofa_sbuf_free(&h1);
 	assert_int_equal(w1.synsets, 1600);
 	static const char *const files[] = { "wn-sense/train.tsv", "wn-sense/dev.tsv", "wn-sense/test.tsv",
 	                                     "wn-pair/train.tsv", "wn-pair/test.tsv", "wn-span/train.json",
@@ -834,6 +880,67 @@ static void test_builders(void **st)
 	pofa_qa_free(&qa);
 }
 
+/* baselines: the majority class, naive Bayes and the word-overlap rule on
+ * pairs whose label is whether the first word occurs in the second text */
+static void test_baselines(void **st)
+{
+	(void)st;
+	static const char *const toks[] = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cat", "dog", "sun", "moon",
+	                                    "red", "blue", "big", "small", "sky", "star" };
+	pofa_err err;
+	pofa_tokenizer *tk = pofa_tokenizer_from_tokens(toks, 15, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	/* train: positives hold their word (and red), negatives not (and blue) */
+	char *ta[] = { "cat", "dog", "sun", "moon", "star", "cat", "sky" };
+	char *tb[] = { "big cat red", "small dog red", "sun red sky", "big moon blue", "small sky blue", "dog big blue",
+	               "sky red" };
+	int tl[] = { 1, 1, 1, 0, 0, 0, 1 };
+	char *ea[] = { "moon", "star", "dog", "sun" };
+	char *eb[] = { "red moon", "blue sky", "blue cat", "star small" };
+	int el[] = { 1, 0, 0, 0 };
+	pofa_text_task tr = { .n = 7, .a = ta, .b = tb, .label = tl }, ev = { .n = 4, .a = ea, .b = eb, .label = el };
+	pofa_baseline b[3];
+	assert_int_equal(pofa_baselines_text(&tr, &ev, 2, 1, tk, b), 3);
+	assert_string_equal(b[0].name, "majority");
+	FX_NEAR(b[0].accuracy, 25.0, 1e-9);           /* always 1: right once in 4 */
+	FX_NEAR(b[0].f1, 40.0, 1e-9);                 /* precision 1/4, recall 1 */
+	assert_string_equal(b[1].name, "bag-of-words");
+	assert_string_equal(b[2].name, "word overlap");
+	FX_NEAR(b[2].accuracy, 100.0, 1e-9);          /* the word in the text: 1 */
+	/* naive Bayes: red says 1 (3 of 14 tokens of the positives, none of the
+	 * negatives), blue 0 */
+	char *na[] = { "red", "blue", "red", "blue" }, *nb[] = { "red red", "blue blue", "red", "blue" };
+	int nl[] = { 1, 0, 1, 0 };
+	pofa_text_task nv = { .n = 4, .a = na, .b = nb, .label = nl };
+	assert_int_equal(pofa_baselines_text(&tr, &nv, 2, 1, tk, b), 3);
+	FX_NEAR(b[1].accuracy, 100.0, 1e-9);
+	FX_NEAR(b[0].accuracy, 50.0, 1e-9);
+	/* single sentences: no overlap rule */
+	pofa_text_task t1 = tr, e1 = ev;
+	t1.b = NULL;
+	e1.b = NULL;
+	assert_int_equal(pofa_baselines_text(&t1, &e1, 2, 1, tk, b), 2);
+	pofa_tokenizer_free(tk);
+}
+
+/* the unigram baseline: log-frequencies of the training sequences' tokens,
+ * add-one smoothed, the special tokens left out */
+static void test_unigram(void **st)
+{
+	(void)st;
+	int tokens[] = { 5, 5, 6, 2, 3, 7 };
+	long start[] = { 0, 3 }, tr[] = { 0 }, dv[] = { 1 };
+	int len[] = { 3, 3 };
+	pofa_mlm_data d = { .tokens = tokens, .ntokens = 6, .seq_start = start, .seq_len = len, .nseq = 2,
+	                    .train = tr, .ntrain = 1, .dev = dv, .ndev = 1, .vocab = 8, .cls = 2, .sep = 3, .pad = 0 };
+	double *lp = pofa_unigram_logp(&d);
+	assert_non_null(lp);
+	FX_NEAR(lp[5], log(3.0 / 11.0), 1e-12);   /* 2 of 3 counted tokens, + 1 over 3 + 8 */
+	FX_NEAR(lp[6], log(2.0 / 11.0), 1e-12);
+	FX_NEAR(lp[7], log(1.0 / 11.0), 1e-12);   /* only in dev */
+	free(lp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -848,6 +955,8 @@ int main(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_mlm),
 		cmocka_unit_test(test_builders),
+		cmocka_unit_test(test_baselines),
+		cmocka_unit_test(test_unigram),
 	};
 	return cmocka_run_group_tests_name("data", tests, setup, teardown);
 }

@@ -42,14 +42,14 @@ static int setup(void **st)
 	pofa_vocab_stats vs;
 	snprintf(p, sizeof p, "%s/data/corpus.txt", dir);
 	pofa_mkdirs(strcat(strcpy((char[512]){ 0 }, dir), "/data"), &err);
-	if (pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, p, 300, &gs, &err))
+	if (pofa_gcide_build(GCIDE_DICT, GCIDE_INDEX, p, 300, NULL, &gs, &err))
 		return -1;
 	char v[512];
 	snprintf(v, sizeof v, "%s/data/vocab.txt", dir);
 	if (pofa_vocab_train(p, 600, v, &vs, &err))
 		return -1;
 	snprintf(p, sizeof p, "%s/data", dir);
-	return pofa_wordnet_build(WORDNET_DIR, p, 300, &ws, &err) ? -1 : 0;
+	return pofa_wordnet_build(WORDNET_DIR, p, 300, NULL, &ws, &err) ? -1 : 0;
 }
 
 static int teardown(void **st)

@@ -21,12 +21,21 @@ void pofa_sbuf_free(pofa_sbuf *b);
 
 typedef struct pofa_gcide_stats {
 	long entries, documents, sentences, words;
+	long held_out;            /* sentences left out: a definition or example the tasks evaluate on */
 } pofa_gcide_stats;
 
-/* corpus.txt: one sentence a line, a blank line after each document (entry).
- * max_entries > 0 takes only the first entries (slices for tests). */
+/* the text of a sentence as the held-out check compares it: lower-case
+ * ASCII letters and digits, words single-spaced, at most n - 1 bytes */
+void pofa_heldout_key(const char *s, size_t len, char *out, size_t n);
+
+/* corpus.txt: one sentence a line, "HEADWORD : " before it, a blank line
+ * after each document (entry). max_entries > 0 takes only the first
+ * entries (slices for tests). held_out (may be NULL): keys (as
+ * pofa_heldout_key makes them), one a line; a sentence whose key is one of
+ * them, or starts as one of 40 bytes or more does, is left out, so that
+ * pre-training never reads what the tasks' dev and test splits hold. */
 int pofa_gcide_build(const char *dict, const char *index, const char *out_path, long max_entries,
-                pofa_gcide_stats *st, pofa_err *err);
+                     const pofa_sbuf *held_out, pofa_gcide_stats *st, pofa_err *err);
 
 typedef struct pofa_wn_stats {
 	long synsets;
@@ -39,8 +48,10 @@ typedef struct pofa_wn_stats {
 extern const char *const pofa_wn_lexnames[45];
 
 /* wn-sense/, wn-pair/ (TSV) and wn-span/ (SQuAD v1.1 JSON), each with
- * train, dev and test, under out_dir. max_synsets > 0: a slice. */
-int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_wn_stats *st,
-                  pofa_err *err);
+ * train, dev and test, under out_dir. max_synsets > 0: a slice. held_out
+ * (may be NULL) gets the key of every definition and example sentence of
+ * a dev or test synset, one a line (pofa_gcide_build's). */
+int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_sbuf *held_out,
+                       pofa_wn_stats *st, pofa_err *err);
 
 #endif

@@ -55,7 +55,7 @@ static int parse_b64(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-typedef struct { uint64_t off, len; } span;
+typedef struct { uint64_t off, len; size_t head, hn; } span;   /* text; headword in the index */
 
 static int by_off(const void *a, const void *b)
 {
@@ -216,7 +216,105 @@ static int count_words(const char *s, size_t n)
 }
 
 /* Emits the sentences of one paragraph (whitespace already collapsed). */
-static int emit_sentences(const char *p, size_t n, pofa_sbuf *out, pofa_gcide_stats *st)
+/* ---- what the tasks hold out ---------------------------------------------------- */
+
+void pofa_heldout_key(const char *s, size_t len, char *out, size_t n)
+{
+	size_t o = 0;
+	int gap = 0;
+	for (size_t i = 0; i < len && o + 1 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (isalnum(c) && c < 128) {
+			if (gap && o > 0) {
+				if (o + 2 >= n)
+					break;
+				out[o++] = ' ';
+			}
+			out[o++] = (char)tolower(c);
+			gap = 0;
+		} else {
+			gap = 1;
+		}
+	}
+	out[o] = 0;
+}
+
+enum { HELD_PREFIX = 40 };
+
+/* the held-out keys, sorted: whole, and the first HELD_PREFIX bytes of
+ * those at least as long */
+typedef struct {
+	char *text;
+	char **key, **pre;
+	size_t nkey, npre;
+} heldout;
+
+static int by_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int by_pre(const void *a, const void *b)
+{
+	return strncmp(*(char *const *)a, *(char *const *)b, HELD_PREFIX);
+}
+
+static int heldout_make(heldout *h, const pofa_sbuf *keys)
+{
+	memset(h, 0, sizeof *h);
+	if (!keys || !keys->n)
+		return 0;
+	size_t lines = 0;
+	for (size_t i = 0; i < keys->n; i++)
+		lines += keys->s[i] == '\n';
+	h->text = malloc(keys->n + 1);
+	h->key = malloc((lines + 1) * sizeof *h->key);
+	h->pre = malloc((lines + 1) * sizeof *h->pre);
+	if (!h->text || !h->key || !h->pre)
+		return -1;
+	memcpy(h->text, keys->s, keys->n);
+	h->text[keys->n] = 0;
+	for (char *l = h->text, *e; *l; l = e + 1) {
+		e = strchr(l, '\n');
+		if (!e)
+			e = l + strlen(l) - 1;
+		else
+			*e = 0;
+		h->key[h->nkey++] = l;
+		if (strlen(l) >= HELD_PREFIX)
+			h->pre[h->npre++] = l;
+	}
+	qsort(h->key, h->nkey, sizeof *h->key, by_str);
+	qsort(h->pre, h->npre, sizeof *h->pre, by_pre);
+	return 0;
+}
+
+static void heldout_free(heldout *h)
+{
+	free(h->text);
+	free(h->key);
+	free(h->pre);
+}
+
+static int heldout_has(const heldout *h, const char *s, size_t n)
+{
+	if (!h || !h->nkey)
+		return 0;
+	char key[1024];
+	const char *k = key;
+	pofa_heldout_key(s, n, key, sizeof key);
+	return bsearch(&k, h->key, h->nkey, sizeof *h->key, by_str) ||
+	       (strlen(key) >= HELD_PREFIX && bsearch(&k, h->pre, h->npre, sizeof *h->pre, by_pre));
+}
+
+/* ---- sentences -------------------------------------------------------------------- */
+
+/* an entry as it is written: its headword (the corpus pairs each word with
+ * what is said of it), the sentences left out */
+typedef struct {
+	const char *head;
+	size_t hn;
+	const heldout *held;
+} entry_ctx;
+
+/* the sentences of p, each on a line of its own after "HEAD : " */
+static int emit_sentences(const char *p, size_t n, const entry_ctx *ec, pofa_sbuf *out, pofa_gcide_stats *st)
 {
 	size_t a = 0;
 	for (size_t i = 0; i <= n; i++) {
@@ -242,8 +340,11 @@ static int emit_sentences(const char *p, size_t n, pofa_sbuf *out, pofa_gcide_st
 		while (b > a && p[b - 1] == ' ')
 			b--;
 		int w = count_words(p + a, b - a);
-		if (w >= 3) {
-			if (pofa_sbuf_put(out, p + a, b - a) || pofa_sbuf_chr(out, '\n'))
+		if (w >= 3 && heldout_has(ec->held, p + a, b - a)) {
+			st->held_out++;
+		} else if (w >= 3) {
+			if ((ec->hn && (pofa_sbuf_put(out, ec->head, ec->hn) || pofa_sbuf_put(out, " : ", 3))) ||
+			    pofa_sbuf_put(out, p + a, b - a) || pofa_sbuf_chr(out, '\n'))
 				return -1;
 			st->sentences++;
 			st->words += w;
@@ -254,7 +355,8 @@ static int emit_sentences(const char *p, size_t n, pofa_sbuf *out, pofa_gcide_st
 }
 
 /* one entry -> its sentences (possibly none) */
-static int clean_entry(const char *e, size_t n, pofa_sbuf *tmp, pofa_sbuf *para, pofa_sbuf *out, pofa_gcide_stats *st)
+static int clean_entry(const char *e, size_t n, const entry_ctx *ec, pofa_sbuf *tmp, pofa_sbuf *para,
+                       pofa_sbuf *out, pofa_gcide_stats *st)
 {
 	/* drop the header: up to the first line end outside [..] groups, so an
 	 * etymology that runs over several lines goes with it */
@@ -336,7 +438,7 @@ static int clean_entry(const char *e, size_t n, pofa_sbuf *tmp, pofa_sbuf *para,
 		for (size_t m = 0; m < qn; m++)
 			if (!(q[m] == ' ' && w > 0 && q[w - 1] == ' '))
 				q[w++] = q[m];
-		if (emit_sentences(q, w, out, st))
+		if (emit_sentences(q, w, ec, out, st))
 			return -1;
 		i = j;
 	}
@@ -344,7 +446,7 @@ static int clean_entry(const char *e, size_t n, pofa_sbuf *tmp, pofa_sbuf *para,
 }
 
 int pofa_gcide_build(const char *dict, const char *index, const char *out_path, long max_entries,
-                pofa_gcide_stats *st, pofa_err *err)
+                     const pofa_sbuf *held_out, pofa_gcide_stats *st, pofa_err *err)
 {
 	memset(st, 0, sizeof *st);
 	pofa_sbuf text = { 0 };
@@ -369,7 +471,7 @@ int pofa_gcide_build(const char *dict, const char *index, const char *out_path, 
 		/* headword \t offset \t length */
 		const char *t1 = memchr(ib + i, '\t', j - i);
 		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)((const char *)ib + j - t1 - 1)) : NULL;
-		span s;
+		span s = { .head = i, .hn = t1 ? (size_t)(t1 - ((const char *)ib + i)) : 0 };
 		if (!t1 || !t2 || parse_b64(t1 + 1, (size_t)(t2 - t1 - 1), &s.off) ||
 		    parse_b64(t2 + 1, (size_t)((const char *)ib + j - t2 - 1), &s.len) ||
 		    s.off + s.len > text.n) {
@@ -390,13 +492,16 @@ int pofa_gcide_build(const char *dict, const char *index, const char *out_path, 
 		}
 		i = j + 1;
 	}
-	free(ib);
 	if (rc) {
+		free(ib);
 		free(sp);
 		pofa_sbuf_free(&text);
 		return rc;
 	}
 	qsort(sp, nsp, sizeof *sp, by_off);
+	heldout held;
+	if (heldout_make(&held, held_out))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	pofa_sbuf tmp = { 0 }, para = { 0 }, out = { 0 };
 	uint64_t last = UINT64_MAX;
 	for (size_t i = 0; i < nsp && rc == POFA_OK; i++) {
@@ -406,7 +511,8 @@ int pofa_gcide_build(const char *dict, const char *index, const char *out_path, 
 		if (max_entries > 0 && st->entries >= max_entries)
 			break;
 		st->entries++;
-		int r = clean_entry(text.s + sp[i].off, sp[i].len, &tmp, &para, &out, st);
+		entry_ctx ec = { (const char *)ib + sp[i].head, sp[i].hn, &held };
+		int r = clean_entry(text.s + sp[i].off, sp[i].len, &ec, &tmp, &para, &out, st);
 		if (r < 0)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 		else if (r > 0) {
@@ -418,6 +524,8 @@ int pofa_gcide_build(const char *dict, const char *index, const char *out_path, 
 	if (rc == POFA_OK)
 		rc = pofa_write_atomic(out_path, out.s ? out.s : "", out.n, err);
 	free(sp);
+	free(ib);
+	heldout_free(&held);
 	pofa_sbuf_free(&text);
 	pofa_sbuf_free(&tmp);
 	pofa_sbuf_free(&para);

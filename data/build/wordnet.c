@@ -708,8 +708,26 @@ static int build_span(const wordnet *wn, const char *out_dir, pofa_wn_stats *st,
 	return rc;
 }
 
-int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_wn_stats *st,
-                  pofa_err *err)
+/* every dev and test synset's definition and examples, as keys */
+static int held_out_keys(const wordnet *wn, pofa_sbuf *out)
+{
+	char key[1024];
+	for (int i = 0; i < wn->n; i++) {
+		const synset *s = &wn->s[i];
+		if (s->split == 0)
+			continue;
+		for (int e = -1; e < s->nex; e++) {
+			const char *t = e < 0 ? s->def : s->examples[e];
+			pofa_heldout_key(t, strlen(t), key, sizeof key);
+			if (key[0] && (pofa_sbuf_str(out, key) || pofa_sbuf_chr(out, '\n')))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets, pofa_sbuf *held_out,
+                       pofa_wn_stats *st, pofa_err *err)
 {
 	memset(st, 0, sizeof *st);
 	wordnet wn = { 0 };
@@ -723,6 +741,8 @@ int pofa_wordnet_build(const char *wn_dir, const char *out_dir, long max_synsets
 		rc = build_pair(&wn, out_dir, st, err);
 	if (!rc)
 		rc = build_span(&wn, out_dir, st, err);
+	if (!rc && held_out && held_out_keys(&wn, held_out))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	wordnet_free(&wn);
 	return rc;
 }

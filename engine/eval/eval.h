@@ -7,6 +7,7 @@
 #ifndef POFA_EVAL_H
 #define POFA_EVAL_H
 
+#include "data/task/baselines.h"
 #include "data/task/taskset.h"
 #include "engine/infer/infer.h"
 #include "engine/pofa.h"
@@ -105,5 +106,15 @@ void pofa_eval_report_free(pofa_eval_report *rep);
  * list); the first error stops it too. */
 int pofa_eval_models(const char *const *dirs, int n, const pofa_eval_opts *o,
                      int (*fn)(void *arg, int k, const pofa_eval_report *rep), void *arg, pofa_err *err);
+
+/* ---- baselines (baselines.c) ----------------------------------------------- */
+
+/* The task's baselines (majority, bag-of-words, word overlap for pairs:
+ * data/task/baselines.h) learnt from its training split and scored on
+ * file (at most examples of it, taken evenly as pofa_taskset_sample
+ * takes them; 0: all), into out (3 at most), their count into *n; none
+ * for a span task. */
+int pofa_eval_baselines(const pofa_task_spec *task, const char *file, long examples, pofa_tokenizer *tk,
+                        pofa_baseline *out, int *n, pofa_err *err);
 
 #endif

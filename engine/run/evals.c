@@ -6,6 +6,7 @@
 #include "engine/run/internal.h"
 #include "engine/dist/dist.h"
 #include "engine/model/folder.h"
+#include "data/task/baselines.h"
 #include "data/base/util.h"
 
 #include <csv.h>
@@ -52,8 +53,10 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 	pofa_run *r = c->r;
 	if (c->d.has_mlm) {
 		pofa_model_set_mlm_positions(c->m, POFA_MLM_MASKED);
-		double loss = 0.0;
+		double loss = 0.0, uni = 0.0;
 		long ok = 0, cnt = 0;
+		if (!c->d.unigram && !(c->d.unigram = pofa_unigram_logp(&c->d.mlm)))
+			return pofa_error(err, POFA_ERR_RUN, "out of memory");
 		int batches = 0;
 		snprintf(c->ev.what, sizeof c->ev.what, "%s on its masked-LM dev split", c->s.name);
 		long nb = (c->d.mlm.ndev + c->s.batch - 1) / c->s.batch;
@@ -73,6 +76,11 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 			int rows, V;
 			const float *lg = pofa_model_logits(c->m, &rows, &V);
 			const int *pos = pofa_model_logit_positions(c->m);
+			/* the unigram baseline on the same masked tokens, averaged as the loss is */
+			double ub = 0.0;
+			for (int i = 0; i < rows; i++)
+				ub -= c->d.unigram[c->d.lab[pos[i]]];
+			uni += rows ? ub / rows : 0.0;
 			for (int i = 0; i < rows; i++) {
 				int best = 0;
 				for (int j = 1; j < V; j++)
@@ -83,19 +91,20 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 			}
 		}
 		pofa_model_set_mlm_positions(c->m, c->teacher ? POFA_MLM_ALL : POFA_MLM_MASKED);
-		const char *names[2] = { "loss", "accuracy" };
-		double vals[2] = { batches ? loss / batches : 0.0, cnt ? 100.0 * ok / cnt : 0.0 };
-		for (int k = 0; k < 2; k++) {
+		/* the model's loss and accuracy; then the unigram baseline's loss */
+		const char *names[3] = { "loss", "accuracy", "loss" };
+		double vals[3] = { batches ? loss / batches : 0.0, cnt ? 100.0 * ok / cnt : 0.0, batches ? uni / batches : 0.0 };
+		for (int k = 0; k < 3; k++) {
 			pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
 			e.step = c->step;
 			e.total = c->N;
-			snprintf(e.model, sizeof e.model, "%s", c->s.name);
+			snprintf(e.model, sizeof e.model, "%s", k < 2 ? c->s.name : "unigram");
 			strcpy(e.task, "mlm");
 			strcpy(e.split, "dev");
 			snprintf(e.metric, sizeof e.metric, "%s", names[k]);
 			e.value = vals[k];
-			e.loss = vals[0];
-			e.sparsity = pofa_model_sparsity(c->m);
+			e.loss = vals[k < 2 ? 0 : 2];
+			e.sparsity = k < 2 ? pofa_model_sparsity(c->m) : 0.0;
 			pofa_run_emit(r, &e);
 		}
 		return POFA_OK;
@@ -175,6 +184,34 @@ static void emit_eval(stage_ctx *c, const char *name, const char *split, const p
 	emit_classes(r, c->i, 0, 0, res, &rep->labels, name, s->task.name, split);
 }
 
+/* baselines = yes: the task's baselines on a split, as rows of eval.csv
+ * beside the models' */
+static int emit_baselines(stage_ctx *c, const char *split, const char *file, pofa_err *err)
+{
+	pofa_baseline b[3];
+	int n;
+	if (pofa_eval_baselines(&c->s.task, file, (long)c->s.eval_examples, c->r->tk, b, &n, err))
+		return err->status;
+	for (int k = 0; k < n; k++) {
+		const char *names[3] = { "accuracy", "macro_f1", "f1" };
+		double v[3] = { b[k].accuracy, b[k].macro_f1, b[k].f1 };
+		for (int j = 0; j < 3; j++) {
+			if (j == 2 && !(b[k].f1 > 0.0))
+				continue;
+			pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, c->r);
+			snprintf(e.model, sizeof e.model, "%.23s", b[k].name);
+			snprintf(e.task, sizeof e.task, "%s", c->s.task.name);
+			snprintf(e.split, sizeof e.split, "%s", split);
+			snprintf(e.metric, sizeof e.metric, "%s", names[j]);
+			e.value = v[j];
+			e.loss = NAN;
+			snprintf(e.text, sizeof e.text, "baseline");
+			pofa_run_emit(c->r, &e);
+		}
+	}
+	return POFA_OK;
+}
+
 /* an eval stage: each named model (a stage or a model folder) on the
  * task's splits, through the one evaluator pofa eval uses */
 enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
@@ -193,6 +230,11 @@ enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err)
 	}
 	int nrefs = pofa_stage_model_refs(s, refs, 32), failed = 0;
 	char *save = NULL;
+	snprintf(splits, sizeof splits, "%s", s->splits);
+	for (char *sp = strtok_r(splits, ", ", &save); s->baselines && sp && !failed; sp = strtok_r(NULL, ", ", &save)) {
+		const char *file = !strcmp(sp, "train") ? s->task.train : !strcmp(sp, "dev") ? s->task.dev : s->task.test;
+		failed = file[0] && emit_baselines(c, sp, file, err);
+	}
 	for (int k = 0; k < nrefs && !failed; k++) {
 		char dir[1200], name[48];
 		eval_target(r, refs[k], dir, sizeof dir, name, sizeof name);

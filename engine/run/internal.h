@@ -64,6 +64,7 @@ struct pofa_run {
 typedef struct stage_data {
 	pofa_mlm_data mlm;
 	int has_mlm;
+	double *unigram;          /* masked LM: the training tokens' log-frequencies (the baseline) */
 	pofa_labels labels;
 	pofa_taskset train, dev;
 	long *order, epoch, cursor;

@@ -81,6 +81,7 @@ typedef struct pofa_stage {
 	char models[2048];        /* comma-separated: stage names or model folders (resolved) */
 	char splits[64];
 	char reference[48];       /* % of this model in the report */
+	int baselines;            /* the task's baselines beside the models (baselines.h) */
 } pofa_stage;
 
 typedef struct pofa_recipe {

@@ -75,6 +75,8 @@ int pofa_stage_check(const pofa_stage *s, int64_t total, char *why, size_t n)
 		                s->kd_hidden), -1;
 	if (s->nkd_layers && !(s->kd_hidden > 0.0f))
 		return snprintf(why, n, "kd_layers maps layers for kd_hidden, which is 0: set kd_hidden"), -1;
+	if (s->baselines && s->kind == POFA_STAGE_EVAL && s->task.format != POFA_TASK_SQUAD && !s->task.train[0])
+		return snprintf(why, n, "baselines = yes learns from the task's training split: give train_file"), -1;
 	if (s->nlayers && s->kind == POFA_STAGE_EVAL)
 		return snprintf(why, n, "layers = keeps layers of the model a training stage starts from, not an "
 		                "eval stage's"), -1;

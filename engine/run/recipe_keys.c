@@ -265,6 +265,8 @@ const pofa_recipe_key pofa_recipe_keys[] = {
 	{ "alpha_task", STAGE, POFA_KEY_FLT, S(alpha_task), 0, 100, NULL, "0.5", "weight of the task loss with a teacher", NULL },
 	{ "alpha_kd", STAGE, POFA_KEY_FLT, S(alpha_kd), 0, 100, NULL, "0.5", "weight of the distillation loss", NULL },
 	{ "temperature", STAGE, POFA_KEY_FLT, S(temperature), 0.01, 100, NULL, "2", "distillation temperature", NULL },
+	{ "baselines", STAGE, POFA_KEY_BOOL, S(baselines), 0, 1, NULL, "no",
+	  "eval: the task's baselines beside the models (majority class, bag-of-words, word overlap for pairs)", NULL },
 	{ "kd_hidden", STAGE, POFA_KEY_FLT, S(kd_hidden), 0, 1000, NULL, "0",
 	  "weight of hidden-state distillation: each student layer's output against its teacher layer's (0: none)",
 	  NULL },

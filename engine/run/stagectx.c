@@ -179,6 +179,7 @@ void pofa_stage_data_free(stage_data *d)
 {
 	if (d->has_mlm)
 		pofa_mlm_free(&d->mlm);
+	free(d->unigram);
 	pofa_labels_free(&d->labels);
 	pofa_taskset_free(&d->train);
 	pofa_taskset_free(&d->dev);

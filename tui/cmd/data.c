@@ -46,13 +46,33 @@ int cmd_data(int argc, char **argv)
 	if (pofa_mkdirs(out, &err))
 		return cli_fail(&err);
 	char path[4200], vpath[4200];
+	/* WordNet first: what its dev and test splits hold is kept out of the
+	 * pre-training corpus */
+	pofa_wn_stats ws;
+	pofa_sbuf held = { 0 };
+	double t0 = cli_now();
+	if (pofa_wordnet_build(wn, out, maxe, &held, &ws, &err)) {
+		pofa_sbuf_free(&held);
+		return cli_fail(&err);
+	}
+	printf("wordnet  %s: %ld synsets (%.1fs)\n", wn, ws.synsets, cli_now() - t0);
+	printf("  wn-sense  train %6ld  dev %6ld  test %6ld   (45 classes)\n", ws.sense[0], ws.sense[1], ws.sense[2]);
+	printf("  wn-pair   train %6ld  dev %6ld  test %6ld   (positives %ld/%ld/%ld; hard negatives %ld/%ld/%ld)\n",
+	       ws.pair[0], ws.pair[1], ws.pair[2], ws.pair_pos[0], ws.pair_pos[1], ws.pair_pos[2],
+	       ws.pair_hard[0], ws.pair_hard[1], ws.pair_hard[2]);
+	printf("  wn-span   train %6ld  dev %6ld  test %6ld   (%ld example sentences without a lemma skipped)\n",
+	       ws.span[0], ws.span[1], ws.span[2], ws.span_skipped);
+	fflush(stdout);
 	snprintf(path, sizeof path, "%s/corpus.txt", out);
 	pofa_gcide_stats gs;
-	double t0 = cli_now();
-	if (pofa_gcide_build(dict, index, path, maxe, &gs, &err))
+	t0 = cli_now();
+	int rc = pofa_gcide_build(dict, index, path, maxe, &held, &gs, &err);
+	pofa_sbuf_free(&held);
+	if (rc)
 		return cli_fail(&err);
-	printf("corpus   %s: %ld entries -> %ld documents, %ld sentences, %ld words (%.1fs)\n", path,
-	       gs.entries, gs.documents, gs.sentences, gs.words, cli_now() - t0);
+	printf("corpus   %s: %ld entries -> %ld documents, %ld sentences, %ld words; %ld sentences left out as "
+	       "WordNet's dev or test text (%.1fs)\n", path, gs.entries, gs.documents, gs.sentences, gs.words,
+	       gs.held_out, cli_now() - t0);
 	fflush(stdout);
 	t0 = cli_now();
 	snprintf(vpath, sizeof vpath, "%s/vocab.txt", out);
@@ -61,18 +81,6 @@ int cmd_data(int argc, char **argv)
 		return cli_fail(&err);
 	printf("vocab    %s: %d tokens (%d characters, %d learned pieces) from %ld words, %ld distinct "
 	       "(%.1fs)\n", vpath, vs.size, vs.alphabet, vs.merges, vs.words, vs.unique_words, cli_now() - t0);
-	fflush(stdout);
-	t0 = cli_now();
-	pofa_wn_stats ws;
-	if (pofa_wordnet_build(wn, out, maxe, &ws, &err))
-		return cli_fail(&err);
-	printf("wordnet  %s: %ld synsets (%.1fs)\n", wn, ws.synsets, cli_now() - t0);
-	printf("  wn-sense  train %6ld  dev %6ld  test %6ld   (45 classes)\n", ws.sense[0], ws.sense[1], ws.sense[2]);
-	printf("  wn-pair   train %6ld  dev %6ld  test %6ld   (positives %ld/%ld/%ld; hard negatives %ld/%ld/%ld)\n",
-	       ws.pair[0], ws.pair[1], ws.pair[2], ws.pair_pos[0], ws.pair_pos[1], ws.pair_pos[2],
-	       ws.pair_hard[0], ws.pair_hard[1], ws.pair_hard[2]);
-	printf("  wn-span   train %6ld  dev %6ld  test %6ld   (%ld example sentences without a lemma skipped)\n",
-	       ws.span[0], ws.span[1], ws.span[2], ws.span_skipped);
 	printf("  wn-sense labels:");
 	long total = ws.sense[0] + ws.sense[1] + ws.sense[2];
 	for (int l = 0; l < 45; l++)
