@@ -87,6 +87,27 @@ expect 0 "report: the summary's header has sparsity and speed-up" \
 	"| row | wn-sense | wn-pair | mean % of reference | sparsity | speed-up over dense |" -- "$POFA" report "$tmp/rep"
 expect 0 "report: a sparse row, accuracy beside speed (2.75x: the mean of 3.00x and 2.50x)" \
 	"| sa | 49.00 (98.0%) | 57.00 (95.0%) | 96.5% | 90.00% | 2.75x |" -- "$POFA" report "$tmp/rep"
+# with the weights' size and the baselines: a size column, a row per baseline
+cat > "$tmp/rep/eval.csv" <<CSV
+time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity,size_mb
+1,ea,da,0,wn-sense,dev,accuracy,50.0,1.0,100.0,1.0,0.0,8.0
+1,ea,sa,0,wn-sense,dev,accuracy,49.0,1.0,300.0,3.0,0.9,2.0
+1,eb,db,0,wn-pair,dev,accuracy,60.0,1.0,80.0,1.0,0.0,8.0
+1,eb,sb,0,wn-pair,dev,accuracy,57.0,1.0,200.0,2.5,0.9,3.0
+1,ea,majority,0,wn-sense,dev,accuracy,10.0,,,,,
+1,eb,majority,0,wn-pair,dev,accuracy,50.0,,,,,
+1,eb,word overlap,0,wn-pair,dev,accuracy,66.0,,,,,
+CSV
+expect 0 "report: the sizes' mean (2.5 MB of 2.0 and 3.0)" \
+	"| sa | 49.00 (98.0%) | 57.00 (95.0%) | 96.5% | 90.00% | 2.75x | 2.50 |" -- "$POFA" report "$tmp/rep"
+expect 0 "report: a baseline's row in the summary" \
+	"| word overlap | - | 66.00 (110.0%) | 110.0% | - | - | - |" -- "$POFA" report "$tmp/rep"
+expect 0 "report: baselines in the task's table" "| majority | 10.00 | 20.0% | - | - | - |" -- "$POFA" report "$tmp/rep"
+# report.html's frontier: a point per row (da at 1.00x and 100%, sa at 2.75x
+# and 96.5%), the line through both (neither beats the other on both)
+expect 0 "report.html: the frontier, a point per row" 'pl">sa</text>' -- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
+expect 0 "report.html: the frontier's line through both rows" '<polyline[^>]*points="[0-9.]*,[0-9.]* [0-9.]*,[0-9.]* "' \
+	-- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
 
 # data commands
 expect 2 "tokenize without a vocabulary" "--vocab FILE is required" -- "$POFA" tokenize

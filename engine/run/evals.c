@@ -178,6 +178,7 @@ static void emit_eval(stage_ctx *c, const char *name, const char *split, const p
 		e.seq_per_s = rep->seq_per_s;
 		e.speedup = rep->speedup;
 		e.sparsity = rep->sparsity;
+		e.size_mb = rep->has_info ? rep->info.weight_bytes / 1e6 : 0.0;
 		snprintf(e.text, sizeof e.text, "%s", rep->how);
 		pofa_run_emit(r, &e);
 	}

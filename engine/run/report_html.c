@@ -330,6 +330,117 @@ static double stage_sparsity(const pofa_csvtab *m, const char *stage)
 	return v;
 }
 
+/* ---- the frontier ------------------------------------------------------------- */
+
+/* the value of (eval stage, model)'s first metric on dev, and the
+ * stage's reference's; the model's speed-up */
+static void row_value(const pofa_csvtab *ev, const int *last, int nl, const pofa_stage *es, const char *model,
+                      const char *ref, double *v, double *r0, double *up)
+{
+	char metric[24] = "";
+	*v = *r0 = *up = NAN;
+	for (int k = 0; k < nl; k++) {
+		char **row = ev->rows[last[k]];
+		if (strcmp(row[1], es->name) || strcmp(row[5], "dev"))
+			continue;
+		if (!metric[0])
+			snprintf(metric, sizeof metric, "%s", row[6]);
+		if (strcmp(row[6], metric))
+			continue;
+		if (!strcmp(row[2], model)) {
+			*v = num(row[7]);
+			*up = ev->nf[last[k]] >= 11 && row[10][0] ? num(row[10]) : NAN;
+		}
+		if (!strcmp(row[2], ref))
+			*r0 = num(row[7]);
+	}
+}
+
+/* Several eval stages listing the same number of models (one row per
+ * method, as report.md's summary): each row's mean % of its reference
+ * over the tasks against its mean measured speed-up, one point a row, and
+ * the frontier through the rows no other row beats on both. */
+static void frontier(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const int *last, int nl)
+{
+	int evals[POFA_MAX_STAGES], ne = 0, rows = -1, same = 1;
+	char (*names)[32][48] = calloc(POFA_MAX_STAGES, sizeof *names);
+	char (*refs)[1024] = calloc(32, sizeof *refs);
+	if (!refs || !names) {
+		free(refs);
+		free(names);
+		return;
+	}
+	for (int i = 0; i < rc->nstages; i++)
+		if (rc->stages[i].kind == POFA_STAGE_EVAL) {
+			int n = pofa_stage_model_refs(&rc->stages[i], refs, 32);
+			for (int k = 0; k < n; k++)
+				pofa_model_ref_name(refs[k], names[ne][k], 48);
+			same &= rows < 0 || n == rows;
+			rows = n;
+			evals[ne++] = i;
+		}
+	free(refs);
+	if (ne < 2 || !same || rows < 2) {
+		free(names);
+		return;
+	}
+	double x[32], y[32], fx[32], fy[32];
+	const char *lab[32];
+	int n = 0;
+	for (int k = 0; k < rows; k++) {
+		double pct = 0.0, up = 0.0;
+		int np = 0, nu = 0;
+		for (int q = 0; q < ne; q++) {
+			const pofa_stage *es = &rc->stages[evals[q]];
+			double v, r0, u;
+			row_value(ev, last, nl, es, names[q][k], es->reference[0] ? es->reference : names[q][0], &v, &r0, &u);
+			if (isfinite(v) && isfinite(r0) && r0 > 0)
+				pct += 100.0 * v / r0, np++;
+			if (isfinite(u))
+				up += u, nu++;
+		}
+		if (!np || !nu)
+			continue;
+		x[n] = up / nu;
+		y[n] = pct / np;
+		lab[n++] = names[0][k];
+	}
+	if (n < 2) {
+		free(names);
+		return;
+	}
+	/* the frontier: by speed-up, the rows no faster row matches or beats */
+	int order[32], nf = 0;
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && x[order[j]] < x[order[j - 1]]; j--) {
+			int t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		int beaten = 0;
+		for (int j = 0; j < n && !beaten; j++)
+			beaten = j != order[i] && x[j] >= x[order[i]] && y[j] > y[order[i]];
+		if (!beaten) {
+			fx[nf] = x[order[i]];
+			fy[nf++] = y[order[i]];
+		}
+	}
+	fprintf(f, "<h2 id=\"frontier\">Accuracy against speed</h2>\n<p>Each row of the summary (report.md): its "
+	        "main metric as a percentage of each task's reference, the mean over the tasks, against its measured "
+	        "speed-up over the dense product, the mean over the tasks. The line joins the rows that no other row "
+	        "beats on both.</p>\n");
+	series s[2] = {
+		{ .name = "frontier", .color = "#d62728", .x = fx, .y = fy, .n = nf },
+		{ .name = NULL, .color = "#1f77b4", .x = x, .y = y, .n = n, .points = 1, .labels = lab },
+	};
+	chart(f, "frontier", "accuracy against measured speed-up, one point per row", "speed-up over dense (x)",
+	      "mean % of reference (dev)", s, 2, NULL, 0, 0);
+	free(names);   /* the labels point into it */
+}
+
 static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const pofa_csvtab *m)
 {
 	fprintf(f, "<h2 id=\"results\">Results</h2>\n");
@@ -374,6 +485,7 @@ static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const
 		fprintf(f, "</tr>\n");
 	}
 	fprintf(f, "</table>\n");
+	frontier(f, rc, ev, last, nl);
 	/* the figure a reader wants first: each eval stage's main metric
 	 * against sparsity, and against measured speed-up */
 	for (int i = 0; i < rc->nstages; i++) {

@@ -9,6 +9,7 @@
 #include "engine/model/folder.h"
 #include "data/base/fileio.h"
 #include "data/base/text.h"
+#include "data/base/util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,9 +30,12 @@ static void md_cell(FILE *f, const char *s)
 typedef struct {
 	char model[48], task[64], split[8], metric[24];
 	long long step;
-	double value, loss, sps, speedup, sparsity;
+	double value, loss, sps, speedup, sparsity, size_mb;
 	int shown;                /* in an eval stage's table */
 } result;
+
+/* what eval stages with baselines = yes put beside the models */
+static const char *const baseline_names[] = { "majority", "bag-of-words", "word overlap" };
 
 /* does row r of a per-evaluation file count: a stage that selects (best
  * >= 0) keeps its own evaluation of the step it chose */
@@ -316,6 +320,7 @@ static int collect_results(const pofa_csvtab *t, const pofa_recipe *rc, const in
 		x->sps = nf >= 11 ? atof(row[9]) : 0.0;
 		x->speedup = nf >= 11 ? atof(row[10]) : 0.0;
 		x->sparsity = nf >= 12 && row[11][0] ? atof(row[11]) : NAN;
+		x->size_mb = nf >= 13 && row[12][0] ? atof(row[12]) : NAN;
 	}
 	free(rows);
 	return nr;
@@ -403,6 +408,13 @@ static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
 			fprintf(f, "\n");
 			for (int mi = 0; mi < nm; mi++)
 				model_row(f, res, nr, es, splits[sp], models[mi], ref, metrics, nmet, speed);
+			for (size_t b = 0; b < POFA_ARRAY_LEN(baseline_names); b++)   /* beside them, without a model */
+				for (int k = 0; k < nr; k++)
+					if (!strcmp(res[k].model, baseline_names[b]) && !strcmp(res[k].task, es->task.name) &&
+					    !strcmp(res[k].split, splits[sp])) {
+						model_row(f, res, nr, es, splits[sp], baseline_names[b], ref, metrics, nmet, speed);
+						break;
+					}
 			fprintf(f, "\n");
 		}
 	}
@@ -432,59 +444,98 @@ static void summary_table(FILE *f, const pofa_recipe *rc, const result *res, int
 	free(names);
 }
 
+/* a row's value of task es (its first metric, dev) and the reference's;
+ * its speed-up, sparsity and size when measured */
+typedef struct { double v, r0, up, sparsity, size; int has_up; } cell;
+
+static cell summary_cell(const pofa_stage *es, const result *res, int nr, const char *name, const char *ref)
+{
+	cell c = { NAN, NAN, 0.0, NAN, NAN, 0 };
+	const char *metric = NULL;
+	for (int kk = 0; kk < nr; kk++)
+		if (!strcmp(res[kk].task, es->task.name) && !strcmp(res[kk].split, "dev")) {
+			if (!metric)
+				metric = res[kk].metric; /* the task's first metric */
+			if (strcmp(res[kk].metric, metric))
+				continue;
+			if (!strcmp(res[kk].model, name)) {
+				c.v = res[kk].value;
+				if (res[kk].sps > 0.0)
+					c.up = res[kk].speedup, c.has_up = 1;
+				if (isfinite(res[kk].sparsity))
+					c.sparsity = res[kk].sparsity;
+				if (isfinite(res[kk].size_mb))
+					c.size = res[kk].size_mb;
+			}
+			if (!strcmp(res[kk].model, ref))
+				c.r0 = res[kk].value;
+		}
+	return c;
+}
+
+/* one row of the summary: a method's model of each task (names[q][k]),
+ * or a baseline (its own name in every task) */
+static void summary_row(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
+                        char (*names)[32][48], int k, const char *baseline, int speed, int size)
+{
+	double pct = 0.0, up = 0.0, sparsity = NAN, mb = 0.0;
+	int npct = 0, nup = 0, nmb = 0;
+	for (int q = 0; q < ne; q++) {
+		const pofa_stage *es = &rc->stages[evals[q]];
+		cell c = summary_cell(es, res, nr, baseline ? baseline : names[q][k], es->reference[0] ? es->reference
+		                                                                                       : names[q][0]);
+		if (c.has_up)
+			up += c.up, nup++;
+		if (isfinite(c.sparsity))
+			sparsity = c.sparsity;
+		if (isfinite(c.size))
+			mb += c.size, nmb++;
+		if (q == 0)
+			fputc('|', f), md_cell(f, baseline ? baseline : names[q][k]);
+		if (isfinite(c.v) && isfinite(c.r0) && c.r0 > 0) {
+			fprintf(f, " %.2f (%.1f%%) |", c.v, 100.0 * c.v / c.r0);
+			pct += 100.0 * c.v / c.r0;
+			npct++;
+		} else {
+			fprintf(f, isfinite(c.v) ? " %.2f |" : " - |", c.v);
+		}
+	}
+	fprintf(f, npct ? " %.1f%% |" : " - |", npct ? pct / npct : 0.0);
+	fprintf(f, isfinite(sparsity) ? " %.2f%% |" : " - |", 100.0 * sparsity);
+	if (speed)
+		fprintf(f, nup ? " %.2fx |" : " - |", nup ? up / nup : 0.0);
+	if (size)
+		fprintf(f, nmb ? " %.2f |" : " - |", nmb ? mb / nmb : 0.0);
+	fprintf(f, "\n");
+}
+
 static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
                          char (*names)[32][48], int rows)
 {
-	int speed = 0;
-	for (int k = 0; k < nr; k++)   /* speed columns where any eval stage measured speed */
+	int speed = 0, size = 0;
+	for (int k = 0; k < nr; k++) {   /* speed and size columns where any eval stage measured them */
 		speed |= !strcmp(res[k].split, "dev") && res[k].sps > 0.0;
-	fprintf(f, "## Summary (dev): main metric, and %% of each task's reference%s\n\n| row |",
-	        speed ? "; the speed-up over the dense model, the mean over the tasks" : "");
+		size |= !strcmp(res[k].split, "dev") && isfinite(res[k].size_mb);
+	}
+	fprintf(f, "## Summary (dev): main metric, and %% of each task's reference%s%s\n\n| row |",
+	        speed ? "; the speed-up over the dense model, the mean over the tasks" : "",
+	        size ? "; the weights' size as pofa's runtime holds them (MB, the mean over the tasks)" : "");
 	for (int q = 0; q < ne; q++)
 		md_cell(f, rc->stages[evals[q]].task.name);
-	fprintf(f, " mean %% of reference | sparsity |%s\n|---|", speed ? " speed-up over dense |" : "");
-	for (int q = 0; q <= ne + 1 + speed; q++)
+	fprintf(f, " mean %% of reference | sparsity |%s%s\n|---|", speed ? " speed-up over dense |" : "",
+	        size ? " size MB |" : "");
+	for (int q = 0; q <= ne + 1 + speed + size; q++)
 		fprintf(f, "---|");
 	fprintf(f, "\n");
-	for (int k = 0; k < rows; k++) {
-		double pct = 0.0, up = 0.0, sparsity = NAN;
-		int npct = 0, nup = 0;
-		for (int q = 0; q < ne; q++) {
-			const pofa_stage *es = &rc->stages[evals[q]];
-			const char *name = names[q][k], *ref = es->reference[0] ? es->reference : names[q][0];
-			double v = NAN, r0 = NAN;
-			const char *metric = NULL;
-			for (int kk = 0; kk < nr; kk++)
-				if (!strcmp(res[kk].task, es->task.name) && !strcmp(res[kk].split, "dev")) {
-					if (!metric)
-						metric = res[kk].metric; /* the task's first metric */
-					if (strcmp(res[kk].metric, metric))
-						continue;
-					if (!strcmp(res[kk].model, name)) {
-						v = res[kk].value;
-						if (res[kk].sps > 0.0)
-							up += res[kk].speedup, nup++;
-						if (isfinite(res[kk].sparsity))
-							sparsity = res[kk].sparsity;
-					}
-					if (!strcmp(res[kk].model, ref))
-						r0 = res[kk].value;
-				}
-			if (q == 0)
-				fputc('|', f), md_cell(f, name);
-			if (isfinite(v) && isfinite(r0) && r0 > 0) {
-				fprintf(f, " %.2f (%.1f%%) |", v, 100.0 * v / r0);
-				pct += 100.0 * v / r0;
-				npct++;
-			} else {
-				fprintf(f, " - |");
-			}
-		}
-		fprintf(f, npct ? " %.1f%% |" : " - |", npct ? pct / npct : 0.0);
-		fprintf(f, isfinite(sparsity) ? " %.2f%% |" : " - |", 100.0 * sparsity);
-		if (speed)
-			fprintf(f, nup ? " %.2fx |" : " - |", nup ? up / nup : 0.0);
-		fprintf(f, "\n");
+	for (int k = 0; k < rows; k++)
+		summary_row(f, rc, res, nr, evals, ne, names, k, NULL, speed, size);
+	/* the baselines any eval stage computed, each in its own row */
+	for (size_t b = 0; b < POFA_ARRAY_LEN(baseline_names); b++) {
+		int has = 0;
+		for (int k = 0; k < nr && !has; k++)
+			has = !strcmp(res[k].model, baseline_names[b]) && !strcmp(res[k].split, "dev");
+		if (has)
+			summary_row(f, rc, res, nr, evals, ne, names, 0, baseline_names[b], speed, size);
 	}
 	fprintf(f, "\n");
 }

@@ -73,6 +73,7 @@ typedef struct pofa_event {
 	 * sparsity is the evaluated model's (its prunable matrices) */
 	char model[48], task[64], split[8], metric[24];
 	double value, loss, seq_per_s, speedup;
+	double size_mb;           /* eval stages: the weights as the forward-only path holds them, MB (0: none) */
 	/* POFA_EV_CLASS, after an evaluation's POFA_EV_EVAL (model, task, split
 	 * and step as there): class cls of ncls, its name in text, its figures
 	 * in percent, and its row of the confusion matrix (predicted class k:

@@ -15,7 +15,8 @@
 static const char *const H_METRICS = "time,stage,step,epoch,lr,loss_task,loss_kd,loss_total,"
                                      "teacher_loss,sparsity_target,sparsity,tokens_per_s,grad_norm,loss_kd_hidden\n";
 static const char *const H_SPARSITY = "stage,step,layer,matrix,sparsity,target\n";
-static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity\n";
+static const char *const H_EVAL = "time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity,"
+                                  "size_mb\n";
 static const char *const H_EVENTS = "time,stage,step,event,detail\n";
 static const char *const H_CLASSES = "time,stage,model,step,task,split,class,positive,precision,recall,f1,"
                                      "support,predicted\n";
@@ -230,7 +231,11 @@ void pofa_runlog_event(pofa_runlog *l, const pofa_event *e)
 		} else {
 			fputs(",,", f);
 		}
-		num(f, e->sparsity, 1);
+		num(f, e->sparsity, 0);
+		if (e->size_mb > 0.0)
+			num(f, e->size_mb, 1);
+		else
+			fputc('\n', f);
 		fflush(f);
 		break;
 	}
