@@ -75,6 +75,14 @@ LD_PRELOAD="$shim" POFA_COUNT_FILE="$tmp/count" "$POFA" run --headless "$tmp/r.i
 numbers "$tmp/ref" > "$tmp/ref.numbers"
 read renames writes < "$tmp/count"
 ok "the uninterrupted run: $renames file commits, $writes file writes"
+# durability a kill cannot show (the page cache survives it): every file
+# renamed into place was fsync'ed first, and every folder renamed into
+# fsync'ed after
+LD_PRELOAD="$shim" POFA_FSYNC_LOG="$tmp/fsync.log" "$POFA" run --headless "$tmp/r.ini" --out "$tmp/fs" \
+	> "$tmp/fs.log" 2>&1 || { cat "$tmp/fs.log"; bad "the run under the fsync check"; }
+[ ! -s "$tmp/fsync.log" ] && ok "every commit fsync'ed: the file before its rename, the folder after" \
+	|| { head -5 "$tmp/fsync.log"; bad "$(wc -l < "$tmp/fsync.log") commits without their fsync"; }
+rm -rf "$tmp/fs"
 
 # check WHAT DIR: resume DIR to its end and compare with the reference
 same=0 refused=0
@@ -94,15 +102,32 @@ check() {
 	rm -rf "$2"
 }
 
-n=1
+# at every kill point, the checkpoint state.json names is whole: its folder
+# and manifest in place (state.json is committed after them, never before)
+ckpt_whole() {
+	c=$(sed -n 's/.*"checkpoint":[[:space:]]*"\([^"]*\)".*/\1/p' "$1/state.json" 2>/dev/null)
+	[ -z "$c" ] || [ -s "$1/$c/manifest.json" ]
+}
+n=1 broken=0
+: > "$tmp/refusals"
 while [ $n -le "$renames" ]; do
 	LD_PRELOAD="$shim" POFA_KILL_AT=$n "$POFA" run --headless "$tmp/r.ini" --out "$tmp/k" > "$tmp/kill.log" 2>&1
 	st=$?
 	[ $st -eq 137 ] || { bad "kill before commit $n: exit $st, not killed"; tail -3 "$tmp/kill.log"; }
+	ckpt_whole "$tmp/k" || { broken=$((broken + 1)); echo "commit $n: state.json names a checkpoint not in place"; }
+	r0=$refused
+	[ -e "$tmp/k/state.json" ] && has_state=1 || has_state=0
 	check "kill -9 before commit $n" "$tmp/k"
+	# the one refusal a kill may rightly cause: a run folder killed before
+	# its first state.json (nothing to resume); any other is a defect
+	[ $refused -gt $r0 ] && [ $has_state = 1 ] && echo "$n: $(grep 'pofa: ' "$tmp/resume.log" | head -1)" >> "$tmp/refusals"
 	n=$((n + 1))
 done
+[ $broken -eq 0 ] && ok "every kill point: the checkpoint state.json names is in place" \
+	|| bad "$broken kill points left state.json naming a checkpoint not in place"
 ok "kill -9 before each of $renames commits: $same resumes identical, $refused refused"
+[ -s "$tmp/refusals" ] && { bad "refused though state.json was in place:"; cat "$tmp/refusals"; } \
+	|| ok "each refusal: a run folder killed before its first state.json"
 
 same=0 refused=0
 n=1

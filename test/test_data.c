@@ -601,6 +601,12 @@ static void test_metrics(void **st)
 	/* class 0: tp 2 fp 1 fn 1 -> 2/3; class 1: tp 2 fp 1 fn 0 -> 0.8;
 	 * class 2: tp 2 fp 0 fn 1 -> 0.8 */
 	assert_true(fabs(pofa_macro_f1(pred, gold, 8, 3) - (2.0 / 3 + 0.8 + 0.8) / 3) < 1e-12);
+	/* 5 classes, 3 and 4 never gold nor predicted: the mean over the 3 seen
+	 * (scikit-learn's f1_score(average="macro") over the labels present) */
+	FX_NEAR(pofa_macro_f1(pred, gold, 8, 5), (2.0 / 3 + 0.8 + 0.8) / 3, 1e-12);
+	/* a class predicted but never gold counts (F1 0), one neither does not */
+	int gold2[4] = { 0, 0, 1, 1 }, pred2[4] = { 0, 0, 1, 3 };
+	FX_NEAR(pofa_macro_f1(pred2, gold2, 4, 5), (1.0 + 2.0 / 3 + 0.0) / 3, 1e-12);
 	/* binary with 1 positive: tp 2 fp 1 fn 0 */
 	assert_true(fabs(pofa_binary_f1(pred, gold, 8, 1) - 0.8) < 1e-12);
 	char norm[128];

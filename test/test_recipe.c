@@ -429,10 +429,33 @@ static void test_csv_defaults(void **st)
 	pofa_recipe_free(&r);
 }
 
+/* step_scale: every count of steps scaled, fractions of a stage kept */
+static void test_step_scale(void **st)
+{
+	(void)st;
+	write_recipe("[run]\nname = s\n[stage a]\nkind = prune\nsteps = 100\nwarmup = 10\nend = 40\nevery = 0.02\nfreeze = 80\n"
+	             "[stage b]\nkind = mlm\nsteps = 2\n");
+	const char *sets[] = { "run.step_scale=0.25" };
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(path, sets, 1, &r, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(r.stages[0].steps, 25);
+	FX_NEAR(r.stages[0].warmup, 3.0, 0);    /* 2.5 rounded */
+	FX_NEAR(r.stages[0].end, 10.0, 0);
+	FX_NEAR(r.stages[0].every, 0.02, 0);    /* a fraction of the stage: kept */
+	FX_NEAR(r.stages[0].freeze, 20.0, 0);
+	assert_int_equal(r.stages[1].steps, 1); /* at least one */
+	pofa_recipe_free(&r);
+	const char *bad[] = { "run.step_scale=0" };
+	expect_error("[run]\nname = s\n[stage a]\nkind = mlm\nsteps = 1\n", bad, 1, "--set run.step_scale=0: want a number");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_step_scale),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_declared_tasks),
 		cmocka_unit_test(test_errors),

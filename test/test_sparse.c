@@ -542,6 +542,67 @@ static void test_fake_quant(void **st)
 	pofa_model_free(ref);
 }
 
+/* the ranges a QAT model observed, read back through its saved state */
+static void qat_ranges(pofa_model *m, float *lo, float *hi, int n)
+{
+	pofa_err err;
+	char path[600];
+	fx_path(path, sizeof path, "ranges.safetensors");
+	assert_int_equal(pofa_model_qat_save(m, path, &err), 0);
+	pofa_st_file f;
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	const pofa_st_tensor *a = pofa_st_find(&f, "qat.input_min"), *b = pofa_st_find(&f, "qat.input_max");
+	assert_true(a && b && a->shape[0] == n);
+	assert_int_equal(pofa_st_read_f32(&f, a, lo, &err), 0);
+	assert_int_equal(pofa_st_read_f32(&f, b, hi, &err), 0);
+	pofa_st_close(&f);
+}
+
+/* QAT's input ranges: the first training batch's own, then each batch
+ * moves them 0.01 of the way to its range (the momentum pofa(1) states);
+ * the reference is each batch's range alone, observed by a fresh model */
+static void test_qat_ranges(void **st)
+{
+	(void)st;
+	enum { S = 9 };   /* sites: 4 a layer (2 layers) and the pooler */
+	pofa_err err;
+	assert_non_null(fx_tmpdir("qatr"));
+	pofa_synth sy;
+	pofa_synth_init(&sy, 64, 11);
+	int ids[2][32], ty[2][32], mask[2][32], lab[2][32], labels[4] = { 0, 1, 2, 1 };
+	pofa_batch b[2];
+	for (int k = 0; k < 2; k++) {
+		pofa_synth_batch(&sy, 4, 8, 1, ids[k], ty[k], mask[k], lab[k]);
+		b[k] = (pofa_batch){ .B = 4, .T = 8, .input_ids = ids[k], .token_type_ids = ty[k],
+		                     .attention_mask = mask[k], .labels = labels };
+	}
+	float lo[3][S], hi[3][S];
+	for (int k = 0; k < 3; k++) {   /* A alone, B alone, A then B */
+		pofa_model *m = model(POFA_HEAD_CLS, 8);
+		pofa_model_set_dropout(m, 0);
+		assert_int_equal(pofa_model_set_qat(m, 1, 0, &err), 0);
+		if (k != 1)
+			assert_int_equal(pofa_model_forward(m, &b[0], 1, &err), 0);
+		if (k != 0)
+			assert_int_equal(pofa_model_forward(m, &b[1], 1, &err), 0);
+		qat_ranges(m, lo[k], hi[k], S);
+		pofa_model_free(m);
+	}
+	/* site 0, the embeddings' output, sees the same input whatever came
+	 * before: exactly the moving average; later sites see inputs quantized
+	 * with the ranges so far, so B after A is not quite B alone */
+	for (int s = 0; s < S; s++) {
+		double tol = s == 0 ? 1e-6 * (1.0 + fabs(hi[0][s])) : 2e-3 * (1.0 + fabs(hi[0][s]));
+		NEAR(lo[2][s], lo[0][s] + 0.01 * (lo[1][s] - lo[0][s]), tol);
+		NEAR(hi[2][s], hi[0][s] + 0.01 * (hi[1][s] - hi[0][s]), tol);
+	}
+	/* the batches differ at site 0 enough that 0.1 would miss by far */
+	assert_true(fabs(0.09 * (hi[1][0] - hi[0][0])) > 100 * 1e-6 * (1.0 + fabs(hi[0][0])) ||
+	            fabs(0.09 * (lo[1][0] - lo[0][0])) > 100 * 1e-6 * (1.0 + fabs(hi[0][0])));
+	fx_tmpdir_remove();
+	pofa_synth_free(&sy);
+}
+
 /* one weight quantizer: the fake-quantized weights QAT trains with are
  * exactly the int8 export times its scale, also at the rounding ties where
  * w * (1 / scale) and w / scale round apart */
@@ -917,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_layers_from),
 		cmocka_unit_test(test_fake_quant),
 		cmocka_unit_test(test_one_quantizer),
+		cmocka_unit_test(test_qat_ranges),
 		cmocka_unit_test(test_obert_math),
 		cmocka_unit_test(test_obert_toy),
 		cmocka_unit_test(test_obert_masks),

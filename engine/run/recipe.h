@@ -90,6 +90,7 @@ typedef struct pofa_recipe {
 	uint64_t seed;
 	int threads;
 	int64_t log_interval, checkpoint_interval;
+	double step_scale;        /* every stage's steps (or epochs) times this: a shorter or longer run */
 	char overlap[8];          /* data-parallel: all-reduce during backward: auto, yes, no ("": auto) */
 	char preset[32], model_dir[512], vocab[512];
 	char vocab_from[1000];    /* which key (file:line) or default gave vocab */

@@ -199,6 +199,8 @@ const pofa_recipe_key pofa_recipe_keys[] = {
 	  "steps between rows of metrics.csv and sparsity.csv", NULL },
 	{ "checkpoint_interval", RUN, POFA_KEY_I64, R(checkpoint_interval), 1, 1e9, NULL, "200",
 	  "steps between checkpoints (rounded up to a multiple of log_interval)", NULL },
+	{ "step_scale", RUN, POFA_KEY_DBL, R(step_scale), 0.001, 1000, NULL, "1",
+	  "every stage's steps (or epochs), eval_interval, and schedule points given in steps, times this", NULL },
 	{ "overlap", RUN, POFA_KEY_WORD, R(overlap), 0, 0, "auto|yes|no", "auto",
 	  "under mpirun: sum each layer's gradients during backward (auto: when ranks are on other machines)", NULL },
 	/* [model] */
