@@ -395,6 +395,15 @@ static void test_kd_hidden(void **st)
 				break;
 		}
 	}
+	/* padding tokens count for nothing: other ids there, the same loss */
+	double before = kdh_loss(m, t, &b, map);
+	int keep[3] = { ids[5], ids[6], ids[7] };
+	ids[5] = ids[6] = ids[7] = 9;
+	assert_int_equal(pofa_model_forward(t, &b, 0, &err), 0);
+	double after = kdh_loss(m, t, &b, map);
+	if (after != before)
+		fail_msg("the loss with other padding tokens: expected %.9g, got %.9g", before, after);
+	ids[5] = keep[0], ids[6] = keep[1], ids[7] = keep[2];
 	/* a student equal to its teacher's layers 1 and 3 of itself: no loss */
 	int same[2] = { 0, 1 };
 	pofa_model_forward(m, &b, 0, &err);

@@ -152,6 +152,12 @@ static void test_heatmap(void **st)
 	FX_NEAR(s->sp[0][POFA_ROLE_QUERY], 0.3, 1e-7);
 	FX_NEAR(s->sp[1][POFA_ROLE_FFN_IN], 0.0, 0);
 	FX_NEAR(s->sp[tui_state_row(-1)][POFA_ROLE_POOLER], 0.0, 0);
+	/* the first masks of a run (a dense stage before them logged none):
+	 * the rows are the student's, not the preset's two */
+	s = fresh(0);
+	assert_int_equal(s->nlayers, 2);
+	tui_state_take(s, &f);
+	assert_int_equal(s->nlayers, 1);
 }
 
 static void test_eval_table(void **st)

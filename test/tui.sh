@@ -378,7 +378,7 @@ $T send-keys -t t q
 wait_for "Quit" 10 && $T send-keys -t t y
 wait_for "EXIT=" 60
 
-
+if ls "$tmp"/tsan.* >/dev/null 2>&1; then
 	head -60 "$tmp"/tsan.*
 	bad "ThreadSanitizer reported races ($(ls "$tmp"/tsan.* | wc -l) reports)"
 else

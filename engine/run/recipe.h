@@ -20,7 +20,7 @@
 #include "engine/pofa.h"
 #include "engine/sparse/sparse.h"
 
-#define POFA_MAX_STAGES 32
+#define POFA_MAX_STAGES 64
 #define POFA_MAX_TASKS 16
 
 enum pofa_stage_kind {

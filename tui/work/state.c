@@ -88,8 +88,9 @@ static void take_sparsity(tui_state *s, const pofa_event *e)
 	if (e->layer >= TUI_MAXL || (unsigned)e->role >= POFA_ROLE_PRUNABLE_COUNT)
 		return;
 	int row = tui_state_row(e->layer), m = e->role;
-	if (s->have_sp && e->stage != s->sp_stage) {
-		/* another stage's masks: its own rows (a student may have fewer layers) */
+	if (!s->have_sp || e->stage != s->sp_stage) {
+		/* a stage's first masks: its own rows (a student may have fewer
+		 * layers than the preset or the stage before) */
 		memset(s->sp, 0, sizeof s->sp);
 		memset(s->tg, 0, sizeof s->tg);
 		memset(s->nnz, 0, sizeof s->nnz);
