@@ -464,17 +464,18 @@ static void test_tsv(void **st)
 
 /* ---- SQuAD --------------------------------------------------------------------- */
 
-/* eval_examples: a split sorted by label, sampled evenly, keeps its mix;
- * the rows, labels, texts and lines stay together */
-static void test_taskset_sample(void **st)
+/* eval_examples: a split sorted by label keeps its mix; one written in a
+ * repeating order (a, b, a, b ...) is not sampled in step with it; the
+ * rows, labels, texts and lines stay together */
+static pofa_taskset sampled(const char *name, int n, const char *(*text)(int), char (*label)(int), long max,
+                            int **before)
 {
-	(void)st;
-	char body[4096] = "sentence1\tlabel\n";
-	for (int i = 0; i < 30; i++)   /* ten "a", ten "b", ten "c", in that order */
-		snprintf(body + strlen(body), sizeof body - strlen(body), "%s\t%c\n", i % 2 ? "hello world" : "the long",
-		         "abc"[i / 10]);
+	static char body[1 << 16];
+	snprintf(body, sizeof body, "sentence1\tlabel\n");
+	for (int i = 0; i < n; i++)
+		snprintf(body + strlen(body), sizeof body - strlen(body), "%s\t%c\n", text(i), label(i));
 	char path[512];
-	snprintf(path, sizeof path, "%s/sorted.tsv", dir);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
 	fx_spit(path, body, strlen(body));
 	pofa_task_spec spec = text_spec(body);
 	pofa_labels labels = { 0 };
@@ -483,32 +484,62 @@ static void test_taskset_sample(void **st)
 	pofa_tokenizer *tk = tok();
 	if (pofa_taskset_load(&spec, path, tk, 8, &labels, &ts, &err))
 		fail_msg("%s", err.msg);
-	int ids7[8];
-	memcpy(ids7, ts.ids + 7 * 8, sizeof ids7);   /* example 7: "hello world" */
-	assert_int_equal(pofa_taskset_sample(&ts, 0, &err), 0);   /* 0: all */
-	assert_int_equal(ts.n, 30);
-	assert_int_equal(pofa_taskset_sample(&ts, 10, &err), 0);
-	assert_int_equal(ts.n, 10);   /* one in 3: examples 0, 3, ..., 27 */
+	*before = malloc((size_t)n * 8 * sizeof(int));
+	memcpy(*before, ts.ids, (size_t)n * 8 * sizeof(int));
+	assert_int_equal(pofa_taskset_sample(&ts, max, &err), 0);
+	pofa_labels_free(&labels);
+	pofa_tokenizer_free(tk);
+	return ts;
+}
+
+static const char *two_texts(int i) { return i % 2 ? "hello world" : "the long"; }
+static char sorted_label(int i) { return "abc"[i / 10]; }
+static char alternating_label(int i) { return "ab"[i % 2]; }
+
+static void test_taskset_sample(void **st)
+{
+	(void)st;
+	int *before;
+	pofa_err err;
+	pofa_taskset ts = sampled("sorted.tsv", 30, two_texts, sorted_label, 0, &before);
+	assert_int_equal(ts.n, 30);   /* 0: all */
+	pofa_taskset_free(&ts);
+	free(before);
+	ts = sampled("sorted.tsv", 30, two_texts, sorted_label, 10, &before);
+	assert_int_equal(ts.n, 10);   /* one of each three: examples 3j .. 3j + 2 */
 	int per[3] = { 0 };
 	for (int j = 0; j < ts.n; j++) {
+		int i = ts.text.line[j] - 2;   /* the file's line of example i */
+		if (i < 3 * j || i > 3 * j + 2)
+			fail_msg("sample %d is example %d (expected one of %d..%d)", j, i, 3 * j, 3 * j + 2);
 		per[ts.labels[j]]++;
-		assert_int_equal(ts.text.line[j], 2 + 3 * j);   /* the file's line of example 3j */
 		assert_int_equal(ts.text.label[j], ts.labels[j]);
+		assert_int_equal(ts.labels[j], i / 10);
+		/* the sample's rows and text are the example's own */
+		assert_memory_equal(ts.ids + j * 8, before + i * 8, 8 * sizeof(int));
+		assert_string_equal(ts.text.a[j], two_texts(i));
 	}
 	if (per[0] < 3 || per[1] < 3 || per[2] < 3)
 		fail_msg("sampled labels a/b/c: %d/%d/%d (expected every label, as in the file)", per[0], per[1], per[2]);
-	/* the sample's rows are the examples' own: example 9 (j = 3) is "hello world" */
-	assert_memory_equal(ts.ids + 3 * 8, ids7, sizeof ids7);
-	assert_string_equal(ts.text.a[3], "hello world");
 	assert_non_null(strstr(ts.summary, "10 of 30 evaluated"));
 	pofa_taskset_free(&ts);
+	free(before);
+	/* a, b, a, b ... sampled to a quarter: both labels, near half each
+	 * (every 4th example would be all a) */
+	ts = sampled("alternating.tsv", 400, two_texts, alternating_label, 100, &before);
+	assert_int_equal(ts.n, 100);
+	int b = 0;
+	for (int j = 0; j < ts.n; j++)
+		b += ts.labels[j];
+	if (b < 35 || b > 65)
+		fail_msg("labels b among 100 sampled of a, b, a, b ...: %d (expected 35..65)", b);
+	pofa_taskset_free(&ts);
+	free(before);
 	/* SQuAD: its features are not examples; refused */
 	pofa_taskset q = { .format = POFA_TASK_SQUAD, .n = 5 };
 	snprintf(q.path, sizeof q.path, "dev.json");
 	if (pofa_taskset_sample(&q, 2, &err) != POFA_ERR_INPUT || !strstr(err.msg, "dev.json"))
 		fail_msg("SQuAD sample: expected status 2 naming the file, got %s", err.msg);
-	pofa_labels_free(&labels);
-	pofa_tokenizer_free(tk);
 }
 
 static void test_squad(void **st)

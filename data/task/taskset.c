@@ -1,5 +1,6 @@
 /* taskset.c - tokenized task splits, batches and evaluation (see taskset.h). */
 #include "data/task/taskset.h"
+#include "data/base/rng.h"
 #include "data/base/util.h"
 
 #include <stdio.h>
@@ -22,33 +23,48 @@ int pofa_taskset_sample(pofa_taskset *ts, long max, pofa_err *err)
 	if (ts->format == POFA_TASK_SQUAD)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: eval_examples takes examples of TSV and CSV tasks, not SQuAD "
 		                  "features", ts->path);
-	int n = ts->n, T = ts->T, k = (int)((n + max - 1) / max), m = (n + k - 1) / k;
-	int *ids = malloc((size_t)m * 3 * T * sizeof(int));
-	if (!ids)
+	/* one example drawn from each of m equal runs of the file: spread
+	 * through it (a split sorted by label keeps its mix) and never in step
+	 * with a period in it (pairs written positive, negative, positive...
+	 * would all be positives if every k-th were kept) */
+	int n = ts->n, T = ts->T, m = (int)max;
+	int *keep = malloc((size_t)m * sizeof(int)), *ids = malloc((size_t)m * 3 * T * sizeof(int));
+	if (!keep || !ids) {
+		free(keep);
+		free(ids);
 		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", ts->path);
-	pofa_text_task *t = &ts->text;
+	}
 	for (int j = 0; j < m; j++) {
-		int i = j * k;
+		long lo = (long)j * n / m, hi = (long)(j + 1) * n / m;
+		keep[j] = (int)(lo + (long)(pofa_mix64(0x5a3b1e + (uint64_t)j) % (uint64_t)(hi - lo)));
+	}
+	pofa_text_task *t = &ts->text;
+	for (int j = 0, q = 0; j < m; j++) {
+		int i = keep[j];
 		memcpy(ids + (size_t)j * T, ts->ids + (size_t)i * T, (size_t)T * sizeof(int));
 		memcpy(ids + (size_t)(m + j) * T, ts->types + (size_t)i * T, (size_t)T * sizeof(int));
 		memcpy(ids + (size_t)(2 * m + j) * T, ts->mask + (size_t)i * T, (size_t)T * sizeof(int));
 		ts->labels[j] = ts->labels[i];
-	}
-	/* the texts kept alongside: predictions name each example's line */
-	for (int i = 0; i < t->n; i++) {
-		if (i % k == 0) {
-			int j = i / k;
-			t->a[j] = t->a[i];
+		/* the texts kept alongside: predictions name each example's line */
+		for (; q < i; q++) {
+			free(t->a[q]);
 			if (t->b)
-				t->b[j] = t->b[i];
-			t->label[j] = t->label[i];
-			t->line[j] = t->line[i];
-		} else {
-			free(t->a[i]);
-			if (t->b)
-				free(t->b[i]);
+				free(t->b[q]);
 		}
+		t->a[j] = t->a[i];
+		if (t->b)
+			t->b[j] = t->b[i];
+		t->label[j] = t->label[i];
+		t->line[j] = t->line[i];
+		q = i + 1;
+		if (j == m - 1)
+			for (; q < t->n; q++) {
+				free(t->a[q]);
+				if (t->b)
+					free(t->b[q]);
+			}
 	}
+	free(keep);
 	t->n = m;
 	free(ts->ids);
 	ts->ids = ids;
@@ -56,8 +72,8 @@ int pofa_taskset_sample(pofa_taskset *ts, long max, pofa_err *err)
 	ts->mask = ids + (size_t)2 * m * T;
 	ts->n = m;
 	size_t l = strlen(ts->summary);
-	snprintf(ts->summary + l, sizeof ts->summary - l, "; one in %d kept: %d of %d evaluated (eval_examples = %ld)",
-	         k, m, n, max);
+	snprintf(ts->summary + l, sizeof ts->summary - l,
+	         "; %d of %d evaluated, one drawn from each run of %.3g (eval_examples = %ld)", m, n, (double)n / m, max);
 	return POFA_OK;
 }
 

@@ -25,9 +25,11 @@ typedef struct pofa_taskset {
 int pofa_taskset_load(const pofa_task_spec *spec, const char *path, pofa_tokenizer *tk, int T,
                       pofa_labels *labels, pofa_taskset *ts, pofa_err *err);
 void pofa_taskset_free(pofa_taskset *ts);
-/* At most max examples of a TSV/CSV split, taken evenly through the file
- * (every k-th, k = ceil(n / max)), so that a split sorted by label keeps
- * its mix; the summary says so. 0 or max >= n: all. A SQuAD split: error. */
+/* At most max examples of a TSV/CSV split: the file cut into max equal
+ * runs, one example drawn from each (a fixed seed: the same ones every
+ * time), so that a split sorted by label keeps its mix and one written in
+ * a repeating order (positive, negative, ...) is not sampled in step with
+ * it; the summary says so. 0 or max >= n: all. A SQuAD split: error. */
 int pofa_taskset_sample(pofa_taskset *ts, long max, pofa_err *err);
 /* fills B rows from examples idx[0..B) */
 void pofa_taskset_batch(const pofa_taskset *ts, const long *idx, int B, int *ids, int *types,
