@@ -47,16 +47,69 @@ static void emit_classes(pofa_run *r, int stage, int64_t step, int64_t total, co
 	}
 }
 
+/* the unigram baseline's loss on the masked-LM dev split: the same masked
+ * tokens, averaged as the model's loss is (over each batch's tokens, then
+ * over the batches); the line a model must go below to have learned */
+static int unigram_dev(stage_ctx *c, double *out, pofa_err *err)
+{
+	if (!c->d.unigram && !(c->d.unigram = pofa_unigram_logp(&c->d.mlm)))
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	double uni = 0.0;
+	int batches = 0;
+	size_t T = (size_t)c->s.seq;
+	for (long k = 0; k * c->s.batch < c->d.mlm.ndev && k < 40; k++) {
+		int filled = pofa_mlm_dev(&c->d.mlm, k, c->s.batch, c->d.ids, c->d.types, c->d.mask, c->d.lab);
+		if (!filled)
+			break;
+		double ub = 0.0;
+		int rows = 0;
+		for (size_t t = 0; t < (size_t)c->s.batch * T; t++)
+			if (c->d.lab[t] != POFA_IGNORE) {
+				ub -= c->d.unigram[c->d.lab[t]];
+				rows++;
+			}
+		uni += rows ? ub / rows : 0.0;
+		batches++;
+	}
+	*out = batches ? uni / batches : 0.0;
+	return POFA_OK;
+}
+
+/* a masked-LM dev row of eval.csv (model: the stage's or "unigram") */
+static void emit_mlm(stage_ctx *c, const char *model, const char *metric, double value, double loss, double sp)
+{
+	pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, c->r);
+	e.step = c->step;
+	e.total = c->N;
+	snprintf(e.model, sizeof e.model, "%s", model);
+	strcpy(e.task, "mlm");
+	strcpy(e.split, "dev");
+	snprintf(e.metric, sizeof e.metric, "%s", metric);
+	e.value = value;
+	e.loss = loss;
+	e.sparsity = sp;
+	pofa_run_emit(c->r, &e);
+}
+
+int pofa_unigram_row(stage_ctx *c, pofa_err *err)
+{
+	double uni;
+	if (!c->d.has_mlm || !c->d.mlm.ndev)
+		return POFA_OK;
+	if (unigram_dev(c, &uni, err))
+		return err->status;
+	emit_mlm(c, "unigram", "loss", uni, uni, 0.0);
+	return POFA_OK;
+}
+
 /* MLM dev loss and masked-token accuracy, or the task's dev metrics */
 int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 {
 	pofa_run *r = c->r;
 	if (c->d.has_mlm) {
 		pofa_model_set_mlm_positions(c->m, POFA_MLM_MASKED);
-		double loss = 0.0, uni = 0.0;
+		double loss = 0.0, uni;
 		long ok = 0, cnt = 0;
-		if (!c->d.unigram && !(c->d.unigram = pofa_unigram_logp(&c->d.mlm)))
-			return pofa_error(err, POFA_ERR_RUN, "out of memory");
 		int batches = 0;
 		snprintf(c->ev.what, sizeof c->ev.what, "%s on its masked-LM dev split", c->s.name);
 		long nb = (c->d.mlm.ndev + c->s.batch - 1) / c->s.batch;
@@ -76,11 +129,6 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 			int rows, V;
 			const float *lg = pofa_model_logits(c->m, &rows, &V);
 			const int *pos = pofa_model_logit_positions(c->m);
-			/* the unigram baseline on the same masked tokens, averaged as the loss is */
-			double ub = 0.0;
-			for (int i = 0; i < rows; i++)
-				ub -= c->d.unigram[c->d.lab[pos[i]]];
-			uni += rows ? ub / rows : 0.0;
 			for (int i = 0; i < rows; i++) {
 				int best = 0;
 				for (int j = 1; j < V; j++)
@@ -92,21 +140,12 @@ int pofa_evaluate_dev(stage_ctx *c, pofa_err *err)
 		}
 		pofa_model_set_mlm_positions(c->m, c->teacher ? POFA_MLM_ALL : POFA_MLM_MASKED);
 		/* the model's loss and accuracy; then the unigram baseline's loss */
-		const char *names[3] = { "loss", "accuracy", "loss" };
-		double vals[3] = { batches ? loss / batches : 0.0, cnt ? 100.0 * ok / cnt : 0.0, batches ? uni / batches : 0.0 };
-		for (int k = 0; k < 3; k++) {
-			pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
-			e.step = c->step;
-			e.total = c->N;
-			snprintf(e.model, sizeof e.model, "%s", k < 2 ? c->s.name : "unigram");
-			strcpy(e.task, "mlm");
-			strcpy(e.split, "dev");
-			snprintf(e.metric, sizeof e.metric, "%s", names[k]);
-			e.value = vals[k];
-			e.loss = vals[k < 2 ? 0 : 2];
-			e.sparsity = k < 2 ? pofa_model_sparsity(c->m) : 0.0;
-			pofa_run_emit(r, &e);
-		}
+		if (unigram_dev(c, &uni, err))
+			return err->status;
+		double l = batches ? loss / batches : 0.0, sp = pofa_model_sparsity(c->m);
+		emit_mlm(c, c->s.name, "loss", l, l, sp);
+		emit_mlm(c, c->s.name, "accuracy", cnt ? 100.0 * ok / cnt : 0.0, l, sp);
+		emit_mlm(c, "unigram", "loss", uni, uni, 0.0);
 		return POFA_OK;
 	}
 	if (!c->d.dev.n)

@@ -187,6 +187,9 @@ int pofa_eval_poll(void *arg, long done, long total);
 
 /* ---- evals.c ------------------------------------------------------------- */
 int pofa_evaluate_dev(stage_ctx *c, pofa_err *err);
+/* a masked-LM stage's first step: the unigram baseline's dev loss (eval.csv,
+ * the chart's reference line) before the model has learned anything */
+int pofa_unigram_row(stage_ctx *c, pofa_err *err);
 enum pofa_stage_status pofa_eval_stage(stage_ctx *c, pofa_err *err);
 
 /* ---- stage.c ------------------------------------------------------------- */

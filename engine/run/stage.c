@@ -603,6 +603,8 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 	if (setup_stage(c, err))
 		return pofa_stage_fail(c, err);
 	announce(c);
+	if (c->step == 0 && pofa_unigram_row(c, err))
+		return pofa_stage_fail(c, err);
 	c->sums.t0 = pofa_run_now();
 	int64_t ckpt = r->rc.checkpoint_interval;
 	if (ckpt % r->rc.log_interval)  /* checkpoints sit on log boundaries */

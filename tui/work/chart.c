@@ -2,8 +2,9 @@
  * chart.c - the loss chart pane: teacher, task, distillation (of logits
  * and of hidden states) and total losses over the steps of the stage (or
  * the whole run), in braille, smoothed or on a log scale, distillation on
- * its own right-hand axis when it shares the plot, and a legend that names
- * each series' last value. Drawing code names theme elements, never colours.
+ * its own right-hand axis when it shares the plot, the unigram baseline's
+ * masked-LM loss as a dotted line in masked-LM stages, and a legend that
+ * names each series' last value. Drawing code names theme elements, never colours.
  */
 #include "tui/work/ui.h"
 
@@ -50,8 +51,28 @@ typedef struct {
 	float *sm;             /* TUI_SERIES_COUNT x n: each series as drawn (smoothed, on the log scale) */
 	int present[TUI_SERIES_COUNT];   /* series with a point in view */
 	int kd_own;            /* distillation on its own right-hand axis */
+	double ref, ref_v;     /* the unigram baseline's masked-LM loss, as drawn and as is (NAN: none) */
 	double lo, hi, klo, khi, x0, x1;
 } chart_view;
+
+/* the unigram baseline's masked-LM dev loss when a masked-LM stage is in
+ * view and the task loss is shown: the level a model that has learned
+ * anything goes below (NAN: none) */
+static double chart_reference(const ui *u)
+{
+	if (u->series_off[TUI_S_TASK])
+		return NAN;
+	int mlm = 0;
+	for (int i = 0; i < u->s.rc->nstages; i++)
+		mlm |= (u->window_all || i == u->s.cur) &&
+		       (u->s.rc->stages[i].kind == POFA_STAGE_MLM || u->s.rc->stages[i].kind == POFA_STAGE_PRUNE);
+	for (int k = 0; mlm && k < u->s.nev; k++) {
+		const tui_eval *e = &u->s.ev[k];
+		if (!strcmp(e->model, "unigram") && !strcmp(e->task, "mlm") && !strcmp(e->metric, "loss") && e->v > 0)
+			return e->v;
+	}
+	return NAN;
+}
 
 /* the points in view, each series as drawn; -1 when out of memory */
 static int chart_series(ui *u, chart_view *v)
@@ -87,6 +108,8 @@ static int chart_series(ui *u, chart_view *v)
 	for (int s = 0; s < TUI_SERIES_COUNT; s++)
 		*(is_kd(s) ? &kd : &other) |= v->present[s] && !u->series_off[s];
 	v->kd_own = kd && other;
+	v->ref_v = chart_reference(u);
+	v->ref = u->logscale ? log10(v->ref_v) : v->ref_v;
 	return 0;
 }
 
@@ -107,6 +130,10 @@ static void chart_range(const ui *u, chart_view *v)
 				*l = fmin(*l, v->sm[s * n + i]);
 				*hh = fmax(*hh, v->sm[s * n + i]);
 			}
+	}
+	if (isfinite(v->ref) && isfinite(v->lo)) {   /* the reference line stays in view */
+		v->lo = fmin(v->lo, v->ref);
+		v->hi = fmax(v->hi, v->ref);
 	}
 	if (n > 0) {
 		v->x0 = u->s.pts[v->first].x;
@@ -209,6 +236,14 @@ static void chart_plot(ui *u, const chart_view *v, int y, int x, int gh, int gw)
 					mvaddch(y + r, x + c, ':');
 			tui_th_off(u, TH_BORDER);
 		}
+	if (isfinite(v->ref)) {   /* the unigram baseline: a dotted row, where no series is */
+		int r = (int)((v->hi - v->ref) / (v->hi - v->lo) * (gh - 1) + 0.5);
+		tui_th_on(u, TH_BORDER);
+		for (int c = 0; r >= 0 && r < gh && c < gw; c += 2)
+			if (!cells[r * gw + c])
+				mvaddch(y + r, x + c, '.');
+		tui_th_off(u, TH_BORDER);
+	}
 	for (int r = 0; r < gh; r++)
 		for (int c = 0; c < gw; c++) {
 			unsigned char b = cells[r * gw + c];
@@ -266,6 +301,9 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 				lens[s] -= 2;   /* a braille character: three bytes, one column */
 			total += lens[s] + 1;
 		}
+		char ref[48] = "";
+		if (isfinite(v->ref_v))
+			total += snprintf(ref, sizeof ref, ".. %s %.3g", brief ? "uni" : "unigram", v->ref_v) + 1;
 		if (!brief && total > w - 3)
 			continue;
 		int lx = x + 2;
@@ -277,6 +315,11 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 			mvprintw(y, lx, "%s", items[s]);
 			tui_th_off(u, pick ? TH_SELECTED : series_el[s]);
 			lx += lens[s] + 1;
+		}
+		if (ref[0] && lx + (int)strlen(ref) <= x + w - 1) {
+			tui_th_on(u, TH_BORDER);
+			mvprintw(y, lx, "%s", ref);
+			tui_th_off(u, TH_BORDER);
 		}
 		break;
 	}
