@@ -127,6 +127,12 @@ enum pofa_head pofa_model_head(const pofa_model *m);
 /* Hugging Face initialisation: N(0, initializer_range) weights, zero
  * biases, unit LayerNorm, zero padding row; deterministic in seed. */
 void pofa_model_init(pofa_model *m, uint64_t seed);
+/* The same for every tensor i but those with keep[i] set (keep: one flag
+ * per tensor, in pofa_model_tensors' order; NULL: all). A tensor's values
+ * depend on the seed and its index alone, so a model loaded from a file
+ * that draws only the tensors the file lacks equals one drawn in full and
+ * then loaded. */
+void pofa_model_init_except(pofa_model *m, uint64_t seed, const unsigned char *keep);
 
 /* Dropout: on in training forward passes unless switched off. */
 void pofa_model_set_dropout(pofa_model *m, int enabled);
@@ -321,6 +327,13 @@ int pofa_model_load_weights(pofa_model *m, const char *path, int *missing_head, 
  * student with fewer layers than the model it starts from). */
 int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *src, int *missing_head,
                                    pofa_err *err);
+/* A new model's weights: the file's tensors (encoder layer l from the
+ * file's src[l]; src NULL: the same layer), then the seed's initial values
+ * for the tensors the file lacks (a head), drawn for those alone: the
+ * result equals pofa_model_init then pofa_model_load_weights_layers,
+ * without drawing values that the file overwrites. */
+int pofa_model_load_init(pofa_model *m, const char *path, const int *src, uint64_t seed, int *missing_head,
+                         pofa_err *err);
 int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err);
 
 /* Optimizer state (moments, step, RNG) beside the model. */

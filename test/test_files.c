@@ -50,6 +50,64 @@ static int teardown(void **st)
 
 static pofa_config small(void) { return fx_config(40, 8, 16); }
 
+/* a model loaded from a file draws initial values only for what the file
+ * lacks (a head), and equals one drawn in full and then loaded: the same
+ * head, the file's own padding row kept */
+static void test_load_init(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_MLM, 2, 8, 1, &err);
+	assert_non_null(m);
+	pofa_model_init(m, 5);
+	pofa_tensor *we = pofa_model_tensor(m, -1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT);
+	for (int j = 0; j < c.hidden_size; j++)   /* a padding row the file gives: kept */
+		we->data[(size_t)c.pad_token_id * c.hidden_size + j] = 0.25f;
+	char a[512], vocab[512], path[600];
+	snprintf(a, sizeof a, "%s/loadinit", dir);
+	snprintf(vocab, sizeof vocab, "%s/vocab-src.txt", dir);
+	fx_spit_str(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+	assert_int_equal(pofa_model_save(m, a, vocab, &err), 0);
+	snprintf(path, sizeof path, "%s/model.safetensors", a);
+	int fresh = 0;
+	pofa_model *got = pofa_model_load(a, POFA_HEAD_CLS, 2, 8, 1, 77, &fresh, &err);
+	if (!got)
+		fail_msg("%s", err.msg);
+	assert_int_equal(fresh, 1);   /* the classifier: drawn from the seed */
+	pofa_model *want = pofa_model_new(&c, POFA_HEAD_CLS, 2, 8, 1, &err);
+	pofa_model_init(want, 77);
+	assert_int_equal(pofa_model_load_weights(want, path, &fresh, &err), 0);
+	pofa_tensor *tg, *tw;
+	int n = pofa_model_tensors(got, &tg);
+	assert_int_equal(pofa_model_tensors(want, &tw), n);
+	for (int i = 0; i < n; i++)
+		if (memcmp(tg[i].data, tw[i].data, (size_t)tg[i].numel * sizeof(float)))
+			fail_msg("%s: loaded with the head drawn alone differs from drawn in full, then loaded", tg[i].name);
+	we = pofa_model_tensor(got, -1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT);
+	FX_NEAR(we->data[(size_t)c.pad_token_id * c.hidden_size], 0.25, 0);
+	/* the tensors the file gives are not drawn: marked, they stay as marked */
+	pofa_tensor *cl = pofa_model_tensor(got, -1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT);
+	float head0 = cl->data[0];
+	unsigned char *keep = calloc((size_t)n, 1);
+	for (int i = 0; i < n; i++) {
+		keep[i] = tg[i].role != POFA_ROLE_CLASSIFIER;
+		if (keep[i])
+			for (long j = 0; j < tg[i].numel; j++)
+				tg[i].data[j] = -3.0f;
+	}
+	cl->data[0] = 9.0f;
+	pofa_model_init_except(got, 77, keep);
+	for (int i = 0; i < n; i++)
+		if (keep[i] && tg[i].data[0] != -3.0f)
+			fail_msg("%s: drawn although kept (%g)", tg[i].name, tg[i].data[0]);
+	FX_NEAR(cl->data[0], head0, 0);
+	free(keep);
+	pofa_model_free(got);
+	pofa_model_free(want);
+	pofa_model_free(m);
+}
+
 static void test_round_trip(void **st)
 {
 	(void)st;
@@ -782,6 +840,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_load_init),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_hf_variants),
 		cmocka_unit_test(test_hf_masked_lm),

@@ -270,11 +270,15 @@ uint64_t pofa_model_fwd_count(const pofa_model *m) { return m->fwd_count; }
 void pofa_model_set_fwd_count(pofa_model *m, uint64_t n) { m->fwd_count = n; }
 uint64_t pofa_model_seed(const pofa_model *m) { return m->seed; }
 
-void pofa_model_init(pofa_model *m, uint64_t seed)
+void pofa_model_init(pofa_model *m, uint64_t seed) { pofa_model_init_except(m, seed, NULL); }
+
+void pofa_model_init_except(pofa_model *m, uint64_t seed, const unsigned char *keep)
 {
 	m->seed = seed;
 	for (int i = 0; i < m->ntensors; i++) {
 		pofa_tensor *t = &m->tensors[i];
+		if (keep && keep[i])
+			continue;   /* a file provides it: no values drawn only to be overwritten */
 		/* one generator per tensor: the values do not depend on order */
 		pofa_rng r = { pofa_mix64(seed ^ pofa_mix64((uint64_t)i + 1)) };
 		int is_ln = t->role == POFA_ROLE_EMB_LN || t->role == POFA_ROLE_ATTN_LN ||
@@ -290,8 +294,11 @@ void pofa_model_init(pofa_model *m, uint64_t seed)
 		}
 	}
 	/* the padding row of the word embeddings starts at zero, as in HF */
-	int pad = m->cfg.pad_token_id;
-	if (pad >= 0 && pad < m->cfg.vocab_size)
+	int pad = m->cfg.pad_token_id, wte = -1;
+	for (int i = 0; i < m->ntensors; i++)
+		if (m->tensors[i].data == m->p.blk[PT_WTE])
+			wte = i;
+	if (pad >= 0 && pad < m->cfg.vocab_size && !(keep && wte >= 0 && keep[wte]))
 		memset(m->p.blk[PT_WTE] + (size_t)pad * m->cfg.hidden_size, 0,
 		       (size_t)m->cfg.hidden_size * sizeof(float));
 	if (m->grads) {

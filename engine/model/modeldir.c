@@ -146,7 +146,7 @@ static pofa_tensor from_layer(const pofa_tensor *t, const int *src)
 }
 
 static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base, const int *src,
-                        int *missing_head, pofa_err *err)
+                        int *missing_head, unsigned char *loaded, pofa_err *err)
 {
 	pofa_tensor *t;
 	int n = pofa_model_tensors(m, &t);
@@ -198,6 +198,8 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 			if (!isfinite(dst[j]))
 				return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged "
 				                  "(or a training run diverged)", f->path, name, (long long)j, dst[j]);
+		if (loaded)
+			loaded[i] = 1;
 	}
 	if (!*prefix && pofa_model_head(m) == POFA_HEAD_MLM)
 		return check_tied_decoder(m, f, base, err);
@@ -211,8 +213,27 @@ int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *s
 	int rc = pofa_st_open(&f, path, err);
 	if (rc)
 		return rc;
-	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, err);
+	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, NULL, err);
 	pofa_st_close(&f);
+	return rc;
+}
+
+int pofa_model_load_init(pofa_model *m, const char *path, const int *src, uint64_t seed, int *missing_head,
+                         pofa_err *err)
+{
+	pofa_tensor *t;
+	unsigned char *loaded = calloc((size_t)pofa_model_tensors(m, &t) + 1, 1);
+	if (!loaded)
+		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+	pofa_st_file f;
+	int rc = pofa_st_open(&f, path, err);
+	if (!rc) {
+		rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, loaded, err);
+		pofa_st_close(&f);
+	}
+	if (!rc)
+		pofa_model_init_except(m, seed, loaded);
+	free(loaded);
 	return rc;
 }
 
@@ -337,8 +358,7 @@ pofa_model *pofa_model_load_for(const char *dir, enum pofa_head head, enum pofa_
 		pofa_error(err, err->status, "%s: %s", dir, msg);
 		return NULL;
 	}
-	pofa_model_init(m, seed);
-	if (pofa_model_load_weights(m, wpath, fresh_head, err)) {
+	if (pofa_model_load_init(m, wpath, NULL, seed, fresh_head, err)) {
 		pofa_model_free(m);
 		return NULL;
 	}
@@ -476,8 +496,8 @@ int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *er
 	float *tmp = !rc ? malloc(2 * np * sizeof(float) + 1) : NULL;
 	if (!rc && !tmp)
 		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, err);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, NULL, err);
 	if (!rc) {
 		memcpy(pofa_model_moment1(m), tmp, np * sizeof(float));
 		memcpy(pofa_model_moment2(m), tmp + np, np * sizeof(float));

@@ -101,10 +101,12 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 	}
 	pofa_model_set_saved_dropout(m, own.hidden_dropout_prob, own.attention_probs_dropout_prob,
 	                             own.classifier_dropout);
-	pofa_model_init(m, pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0x9e3779b97f4a7c15ULL));
-	if (dir[0]) {
+	uint64_t seed = pofa_mix64(pofa_stage_seed(&r->rc, s) ^ 0x9e3779b97f4a7c15ULL);
+	if (!dir[0])
+		pofa_model_init(m, seed);
+	else {
 		int fresh = 0;
-		if (pofa_model_load_weights_layers(m, wpath, keep, &fresh, err)) {
+		if (pofa_model_load_init(m, wpath, keep, seed, &fresh, err)) {
 			pofa_model_free(m);
 			return NULL;
 		}
