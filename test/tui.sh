@@ -242,6 +242,8 @@ screen | grep -q "EXIT=3" && ok "q, y: exit status 3 (stopped)" || { bad "quit e
 screen | grep -q "continue with pofa run --resume" && ! screen | grep -q "sparsity of" \
 	&& ok "the terminal is restored" || bad "terminal restored"
 grep -q '"stopped"\|prune90 stopped' "$tmp/run/events.csv" && ok "the stage is stopped, checkpointed" || bad "stopped event"
+grep -q '"run_end","exit status 3"' "$tmp/run/events.csv" && ok "events.csv: run_end with exit status 3, as the process's" \
+	|| { grep run_end "$tmp/run/events.csv"; bad "run_end's recorded status after q (expected 3)"; }
 "$POFA" run --headless --resume "$tmp/run" --set prune90.steps=1 > "$tmp/r.log" 2>&1; [ $? -eq 2 ] \
 	&& ok "--resume takes no --set" || bad "--resume with --set"
 timeout $((600 * slow)) "$POFA" run --headless --resume "$tmp/run" > "$tmp/r.log" 2>&1 && grep -q "resumed at step" "$tmp/run/events.csv" \
@@ -284,7 +286,7 @@ $T send-keys -t t C-c
 wait_for "EXIT=" 120
 screen | grep -q "EXIT=130" && ok "Ctrl-C: exit status 130" || bad "Ctrl-C exit status (expected EXIT=130)"
 grep -q '"prune90",[0-9]*,"stage_end","prune90 stopped' "$tmp/run4/events.csv" \
-	&& grep -q '"run_end"' "$tmp/run4/events.csv" && grep -q '"checkpoint"' "$tmp/run4/events.csv" \
+	&& grep -q '"run_end","exit status 130"' "$tmp/run4/events.csv" && grep -q '"checkpoint"' "$tmp/run4/events.csv" \
 	&& ok "Ctrl-C: the stage stopped with a checkpoint, run_end logged" \
 	|| { tail -5 "$tmp/run4/events.csv"; bad "Ctrl-C: stopped, checkpoint, run_end in events.csv"; }
 # ... resumed in the workbench: the run so far is back (the event log's

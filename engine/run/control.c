@@ -144,6 +144,8 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 				break;
 			case POFA_CMD_SKIP:
 			case POFA_CMD_STOP:
+				if (cm->kind == POFA_CMD_STOP)
+					r->stop_signal = cm->signal;
 				verdict = cm->kind == POFA_CMD_SKIP ? POFA_GO_SKIP : POFA_GO_STOP;
 				/* a skip or stop ends a pause: said, so that a front end
 				 * showing the engine's state does not stay PAUSED */
@@ -228,6 +230,8 @@ int pofa_eval_poll(void *arg, long done, long total)
 				pofa_run_emit(r, &e);
 			} else if (cm->kind == POFA_CMD_STOP || skip_here) {
 				c->ev.stop_asked = cm->kind == POFA_CMD_STOP;
+				if (cm->kind == POFA_CMD_STOP)
+					r->stop_signal = cm->signal;
 				c->ev.skip_asked = skip_here;
 				if (paused) {
 					e.kind = POFA_EV_RESUME;

@@ -100,7 +100,8 @@ int pofa_driver_pump(pofa_driver *d, pofa_event_fn fn, void *arg)
 				d->stopped = 1;
 			if (e->kind == POFA_EV_RUN_END) {
 				d->ended = 1;
-				d->status = e->status;
+				/* 1 failed, 2 bad input; 3 and 128 + N are stops */
+				d->status = e->status == 1 || e->status == 2 ? e->status : 0;
 			}
 		}
 		total += n;

@@ -42,6 +42,7 @@ struct pofa_run {
 	int ncmd, ccap;
 	int finished, status;
 	enum pofa_status fail_status;   /* of the stage that failed */
+	int stop_signal;                /* the last stop's signal (0: the user's) */
 	/* where a resumed run starts (state.c) */
 	int start_stage;
 	int64_t start_step;

@@ -223,16 +223,21 @@ static void *engine_main(void *arg)
 		pofa_run_emit(r, &x);
 		status = 1;
 	}
+	int stopped = 0;
 	for (int i = r->start_stage; i < r->rc.nstages && !status; i++) {
 		int st = run_stage(r, i);
 		if (st == POFA_STAGE_FAILED)   /* bad input found on the way: exit 2, as before a run */
 			status = r->fail_status == POFA_ERR_INPUT ? 2 : 1;
-		if (st == POFA_STAGE_STOPPED)
+		if (st == POFA_STAGE_STOPPED) {
+			stopped = 1;
 			break;
+		}
 		r->resume = 0; /* later stages start fresh */
 	}
+	/* recorded as pofa run's exit status will be: 3 stopped, 128 + N
+	 * stopped by signal N */
 	pofa_event end = pofa_ev_new(POFA_EV_RUN_END, -1, r);
-	end.status = status;
+	end.status = status ? status : !stopped ? 0 : r->stop_signal ? 128 + r->stop_signal : 3;
 	pofa_run_emit(r, &end);
 	pthread_mutex_lock(&r->mu);
 	r->status = status;

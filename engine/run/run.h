@@ -119,6 +119,7 @@ typedef struct pofa_command {
 	int rows, cols;
 	pofa_sched_edit edit;     /* POFA_CMD_SCHEDULE */
 	char path[512];           /* POFA_CMD_EXPORT: the folder */
+	int signal;               /* POFA_CMD_STOP: the signal that asked for it (0: the user) */
 } pofa_command;
 
 typedef struct pofa_run pofa_run;

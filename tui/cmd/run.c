@@ -116,7 +116,7 @@ static int headless_run(pofa_driver *d, const char *recipe, int *stopped, pofa_e
 			else
 				fprintf(stderr, "\npofa run: stopping: a checkpoint is written, continue with "
 				        "pofa run --resume %s\n", d->dir);
-			pofa_run_command(d->run, &(pofa_command){ .kind = POFA_CMD_STOP });
+			pofa_run_command(d->run, &(pofa_command){ .kind = POFA_CMD_STOP, .signal = cli_stop_signal() });
 		}
 		pofa_driver_pump(d, quiet ? NULL : show, &pr);
 	}

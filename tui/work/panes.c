@@ -76,10 +76,11 @@ void tui_draw_header(ui *u, int w)
 			x += 3;
 		}
 	}
-	const char *state = u->s.ended ? (u->s.status ? "FAILED" : "DONE") : u->s.paused ? "PAUSED" : "RUNNING";
-	tui_th_on(u, u->s.paused ? TH_PAUSED : u->s.ended ? (u->s.status ? TH_FAILED : TH_DONE) : TH_RUNNING);
-	mvprintw(1, 1, "%s", state);
-	tui_th_off(u, u->s.paused ? TH_PAUSED : u->s.ended ? (u->s.status ? TH_FAILED : TH_DONE) : TH_RUNNING);
+	int stel = u->s.ended ? (tui_state_failed(&u->s) ? TH_FAILED : u->s.status ? TH_PAUSED : TH_DONE)
+	         : u->s.paused ? TH_PAUSED : TH_RUNNING;
+	tui_th_on(u, stel);
+	mvprintw(1, 1, "%s", tui_state_label(&u->s));
+	tui_th_off(u, stel);
 	tui_th_on(u, TH_TEXT);
 	if (u->s.eval_total > 0) {
 		/* an evaluation under way: its batches, not a frozen step */

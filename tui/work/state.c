@@ -44,9 +44,14 @@ void tui_state_log(tui_state *s, enum pofa_ev_kind kind, const char *fmt, ...)
 	s->logkind[s->nlog++] = kind;
 }
 
+/* the run's end status is pofa run's exit status: 1 and 2 failures, 3
+ * and 128 + N stops */
+int tui_state_failed(const tui_state *s) { return s->ended && (s->status == 1 || s->status == 2); }
+
 const char *tui_state_label(const tui_state *s)
 {
-	return s->ended ? (s->status ? "FAILED" : "DONE") : s->paused ? "PAUSED" : "RUNNING";
+	return s->ended ? (tui_state_failed(s) ? "FAILED" : s->status ? "STOPPED" : "DONE")
+	                : s->paused ? "PAUSED" : "RUNNING";
 }
 
 void tui_fmt_duration(double seconds, char *out, size_t n)
@@ -237,8 +242,8 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 		s->ended = 1;
 		s->t_end = e->time;
 		s->status = e->status;
-		tui_state_log(s, e->status ? POFA_EV_ERROR : POFA_EV_LOG, "%s run ended (%s)", ts,
-		              e->status ? "failed" : "done");
+		tui_state_log(s, tui_state_failed(s) ? POFA_EV_ERROR : POFA_EV_LOG, "%s run ended (%s, exit status %d)", ts,
+		              e->status == 0 ? "done" : tui_state_failed(s) ? "failed" : "stopped", e->status);
 		break;
 	case POFA_EV_SCHEDULE:
 		s->sched = e->sched;

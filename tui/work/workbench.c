@@ -119,7 +119,7 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 		if (poll(p, 2, 100) < 0 && errno != EINTR)
 			break;
 		if (cli_stop_signal() && !u->quit_sent) {
-			tui_command(u, POFA_CMD_STOP);
+			pofa_run_command(u->r, &(pofa_command){ .kind = POFA_CMD_STOP, .signal = cli_stop_signal() });
 			u->quit_sent = 1;
 			snprintf(u->msg, sizeof u->msg, "signal %d: stopping with a checkpoint (pofa run --resume continues)",
 			         cli_stop_signal());
