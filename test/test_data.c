@@ -737,6 +737,62 @@ static void test_mlm(void **st)
 	pofa_tokenizer_free(tk);
 }
 
+/* a corpus line with a tab is a pair: [CLS] A [SEP] B [SEP], a sequence of
+ * its own, B and its [SEP] of type 1, the longer segment cut first; other
+ * lines are packed as before, all of type 0 */
+static void test_mlm_pairs(void **st)
+{
+	(void)st;
+	char corpus[512], vocab[512];
+	snprintf(corpus, sizeof corpus, "%s/pairs.txt", dir);
+	snprintf(vocab, sizeof vocab, "%s/pairs-vocab.txt", dir);
+	pofa_sbuf b = { 0 };
+	for (int i = 0; i < 300; i++)
+		pofa_sbuf_str(&b, i % 3 == 0 ? "fox\tthe quick brown fox jumps\n"
+		                  : i % 3 == 1 ? "the lazy dog sleeps all day\n"
+		                               : "dog\ta dog a dog a dog a dog a dog a dog a dog a dog a dog a dog a dog\n");
+	fx_spit(corpus, b.s, b.n);
+	pofa_sbuf_free(&b);
+	pofa_err err;
+	pofa_vocab_stats vs;
+	assert_int_equal(pofa_vocab_train(corpus, 96, vocab, &vs, &err), 0);
+	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, POFA_CASE_AUTO, &err);
+	assert_non_null(tk);
+	pofa_mlm_data d;
+	enum { T = 16 };
+	assert_int_equal(pofa_mlm_load(corpus, tk, T, 7, &d, &err), 0);
+	int ids[T], ty[T], mk[T], lb[T], pairs = 0, packed = 0, cut = 0;
+	for (long s = 0; s < d.nseq; s++) {
+		d.mask_prob = 0.0f;   /* the sequence as it is */
+		pofa_mlm_mask(&d, s, 0, ids, ty, mk, lb);
+		int len = d.seq_len[s], bs = d.seq_b[s];
+		assert_int_equal(ids[0], pofa_tok_cls(tk));
+		assert_int_equal(ids[len + 1], pofa_tok_sep(tk));
+		for (int i = 0; i < T; i++)
+			assert_int_equal(mk[i], i < len + 2);
+		if (!bs) {   /* packed sentences: one segment */
+			packed++;
+			for (int i = 0; i < T; i++)
+				assert_int_equal(ty[i], 0);
+			continue;
+		}
+		pairs++;
+		assert_int_equal(ids[bs], pofa_tok_sep(tk));   /* A's [SEP], at position 1 + (bs - 1) */
+		for (int i = 0; i < T; i++)
+			if (ty[i] != (i >= 1 + bs && i <= len + 1))
+				fail_msg("sequence %ld (B at %d, %d tokens): token %d of type %d", s, bs, len, i, ty[i]);
+		if (len == T - 2) {   /* the long pair: "dog" kept whole, B cut to fit */
+			cut++;
+			assert_int_equal(bs, 2);
+		}
+	}
+	if (pairs != 200 || cut != 100 || packed == 0)
+		fail_msg("expected 200 pair sequences (100 cut) and packed ones, got %d (%d cut), %d packed", pairs, cut,
+		         packed);
+	pofa_mlm_free(&d);
+	pofa_tokenizer_free(tk);
+}
+
 /* ---- vocabulary and builders on slices ----------------------------------------- */
 
 
@@ -795,23 +851,23 @@ static void test_builders(void **st)
 	assert_null(strstr((char *)c, "{"));
 	assert_null(strstr((char *)c, "\\"));
 	/* every sentence after its entry's headword */
-	const char *sep1 = strstr((char *)c, " : ");
+	const char *sep1 = strchr((char *)c, '\t');
 	if (!sep1 || sep1 > strchr((char *)c, '\n') || sep1 == (char *)c)
-		fail_msg("expected \"HEADWORD : sentence\" lines, got: %.80s", (char *)c);
+		fail_msg("expected \"HEADWORD<tab>sentence\" lines, got: %.80s", (char *)c);
 	/* held out: the key of the first sentence, and a 40-byte start of
 	 * another, leave both out (and every other line of theirs) */
-	const char *s1 = strstr((char *)c, " : ") + 3;
+	const char *s1 = strchr((char *)c, '\t') + 1;
 	char k1[1024], held[2200], d[512];
 	pofa_heldout_key(s1, (size_t)(strchr(s1, '\n') - s1), k1, sizeof k1);
 	/* and a second sentence by its first 45 bytes, followed by others */
 	const char *s2 = NULL;
 	char k2[1024] = "";
 	for (const char *l = strchr(s1, '\n') + 1; *l && !s2; l = strchr(l, '\n') + 1) {
-		const char *sep = strstr(l, " : "), *e = strchr(l, '\n');
+		const char *sep = strchr(l, '\t'), *e = strchr(l, '\n');
 		if (sep && sep < e) {
-			pofa_heldout_key(sep + 3, (size_t)(e - sep - 3), k2, sizeof k2);
+			pofa_heldout_key(sep + 1, (size_t)(e - sep - 1), k2, sizeof k2);
 			if (strlen(k2) >= 60 && strcmp(k2, k1))
-				s2 = sep + 3;
+				s2 = sep + 1;
 		}
 	}
 	assert_non_null(s2);
@@ -825,10 +881,10 @@ static void test_builders(void **st)
 	assert_int_equal(g3.sentences, g1.sentences - g3.held_out);
 	unsigned char *c3 = fx_slurp(d, &n);
 	for (const char *l = (char *)c3; *l; l = strchr(l, '\n') + 1) {
-		const char *sep = strstr(l, " : "), *e = strchr(l, '\n');
+		const char *sep = strchr(l, '\t'), *e = strchr(l, '\n');
 		char k[1024];
 		if (sep && sep < e) {
-			pofa_heldout_key(sep + 3, (size_t)(e - sep - 3), k, sizeof k);
+			pofa_heldout_key(sep + 1, (size_t)(e - sep - 1), k, sizeof k);
 			if (!strcmp(k, k1) || !strncmp(k, k2, 45))
 				fail_msg("a held-out sentence stayed: %.*s", (int)(e - l), l);
 		}
@@ -1003,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_squad),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_mlm),
+		cmocka_unit_test(test_mlm_pairs),
 		cmocka_unit_test(test_builders),
 		cmocka_unit_test(test_baselines),
 		cmocka_unit_test(test_unigram),

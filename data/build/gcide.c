@@ -313,7 +313,9 @@ typedef struct {
 	const heldout *held;
 } entry_ctx;
 
-/* the sentences of p, each on a line of its own after "HEAD : " */
+/* the sentences of p, each on a line of its own after "HEAD\t": a pair,
+ * the headword the first segment (pre-training then sees the two segments
+ * as the pair tasks are given to it) */
 static int emit_sentences(const char *p, size_t n, const entry_ctx *ec, pofa_sbuf *out, pofa_gcide_stats *st)
 {
 	size_t a = 0;
@@ -343,7 +345,7 @@ static int emit_sentences(const char *p, size_t n, const entry_ctx *ec, pofa_sbu
 		if (w >= 3 && heldout_has(ec->held, p + a, b - a)) {
 			st->held_out++;
 		} else if (w >= 3) {
-			if ((ec->hn && (pofa_sbuf_put(out, ec->head, ec->hn) || pofa_sbuf_put(out, " : ", 3))) ||
+			if ((ec->hn && (pofa_sbuf_put(out, ec->head, ec->hn) || pofa_sbuf_chr(out, '\t'))) ||
 			    pofa_sbuf_put(out, p + a, b - a) || pofa_sbuf_chr(out, '\n'))
 				return -1;
 			st->sentences++;

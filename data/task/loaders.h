@@ -101,6 +101,7 @@ typedef struct pofa_mlm_data {
 	long ntokens;
 	long *seq_start;       /* packed sequences: [seq_start[i], seq_start[i] + seq_len[i]) */
 	int *seq_len;
+	int *seq_b;            /* a pair's second segment: its first token's index in the sequence (0: none) */
 	long nseq;
 	long *order;           /* this epoch's order */
 	long *train, *dev;     /* sequence indices of each split */
@@ -117,7 +118,10 @@ typedef struct pofa_mlm_data {
 
 /* Tokenizes the corpus (one sentence per line, blank lines between
  * documents) and packs sentences into sequences of at most T tokens with
- * [CLS] ... [SEP]. About 1% of the sequences (by hash) form a dev split. */
+ * [CLS] ... [SEP]. A line with a tab is a pair, a sequence of its own as
+ * BERT encodes two segments: [CLS] A [SEP] B [SEP], B's tokens and its
+ * [SEP] of token type 1 (the longer segment cut first when it does not
+ * fit). About 1% of the sequences (by hash) form a dev split. */
 int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed,
                   pofa_mlm_data *d, pofa_err *err);
 void pofa_mlm_free(pofa_mlm_data *d);

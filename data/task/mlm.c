@@ -17,6 +17,7 @@ void pofa_mlm_free(pofa_mlm_data *d)
 	free(d->tokens);
 	free(d->seq_start);
 	free(d->seq_len);
+	free(d->seq_b);
 	free(d->order);
 	free(d->train);
 	free(d->dev);
@@ -46,12 +47,12 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 	d->pad = pofa_tok_pad(tk);
 	d->mask_id = pofa_tok_mask(tk);
 	d->mask_prob = 0.15f;
-	pofa_piece *pc = NULL;
-	int pcap = 0;
+	pofa_piece *pc = NULL, *pb = NULL;
+	int pcap = 0, pbcap = 0;
 	long tcap = 0, scap = 0;
 	int room = T - 2;
 	long cur_start = 0;
-	int cur_len = 0;
+	int cur_len = 0, cur_b = 0;
 	int oom = 0;
 	/* the sequence so far closes (an entry of seq_start, seq_len) */
 #define FLUSH()                                                                                        \
@@ -59,33 +60,63 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 		if (cur_len > 0 && d->nseq == scap) {                                                  \
 			scap = scap ? 2 * scap : 4096;                                                 \
 			oom |= pofa_resize(&d->seq_start, (size_t)scap, sizeof *d->seq_start) ||       \
-			       pofa_resize(&d->seq_len, (size_t)scap, sizeof *d->seq_len);            \
+			       pofa_resize(&d->seq_len, (size_t)scap, sizeof *d->seq_len) ||          \
+			       pofa_resize(&d->seq_b, (size_t)scap, sizeof *d->seq_b);                \
 		}                                                                                      \
 		if (cur_len > 0 && !oom) {                                                             \
 			d->seq_start[d->nseq] = cur_start;                                             \
+			d->seq_b[d->nseq] = cur_b;                                                     \
 			d->seq_len[d->nseq++] = cur_len;                                               \
 		}                                                                                      \
 		cur_start = d->ntokens;                                                                \
-		cur_len = 0;                                                                           \
+		cur_len = cur_b = 0;                                                                   \
 	} while (0)
 	for (size_t i = 0; i < n && !oom;) {
 		size_t j = i;
 		while (j < n && buf[j] != '\n')
 			j++;
-		int np = pofa_tokenize(tk, (const char *)buf + i, (long)(j - i), &pc, &pcap, NULL);
+		const char *line = (const char *)buf + i, *tab = memchr(line, '\t', j - i);
+		int np = pofa_tokenize(tk, line, tab ? (long)(tab - line) : (long)(j - i), &pc, &pcap, NULL);
+		int nb = tab && np >= 0 ? pofa_tokenize(tk, tab + 1, (long)((const char *)buf + j - tab - 1), &pb, &pbcap, NULL)
+		                        : 0;
 		i = j + 1;
-		oom = np < 0;
-		if (np <= 0)
+		oom = np < 0 || nb < 0;
+		if (oom || np + nb <= 0)
 			continue;
-		if (d->ntokens + np > tcap) {
+		if (d->ntokens + np + nb + 1 > tcap) {
 			tcap = tcap ? 2 * tcap : 1 << 20;
-			while (tcap < d->ntokens + np)
+			while (tcap < d->ntokens + np + nb + 1)
 				tcap *= 2;
 			if (pofa_resize(&d->tokens, (size_t)tcap, sizeof *d->tokens) ||
 			    pofa_resize(&d->word_start, (size_t)tcap, 1)) {
 				oom = 1;
 				break;
 			}
+		}
+		if (tab && np > 0 && nb > 0) {
+			/* a pair: A [SEP] B, a sequence of its own, the longer cut first */
+			FLUSH();
+			while (np + nb > room - 1)
+				*(np > nb ? &np : &nb) -= 1;
+			for (int k = 0; k < np + 1 + nb; k++) {
+				const pofa_piece *q = k < np ? &pc[k] : k > np ? &pb[k - np - 1] : NULL;
+				int first = !q || k == 0 || k == np + 1 || q->word != q[-1].word;
+				d->word_start[d->ntokens] = (unsigned char)first;
+				d->tokens[d->ntokens++] = q ? q->id : d->sep;
+			}
+			cur_len = np + 1 + nb;
+			cur_b = np + 1;
+			FLUSH();
+			continue;
+		}
+		if (tab && np == 0) {   /* a pair with one segment empty: its other, as a sentence */
+			pofa_piece *sw = pc;
+			pc = pb;
+			pb = sw;
+			int c = pcap;
+			pcap = pbcap;
+			pbcap = c;
+			np = nb;
 		}
 		/* a sentence that does not fit closes the sequence; one longer
 		 * than a whole sequence is cut into sequence-sized pieces */
@@ -103,6 +134,7 @@ int pofa_mlm_load(const char *corpus, pofa_tokenizer *tk, int T, uint64_t seed, 
 		FLUSH();
 #undef FLUSH
 	free(pc);
+	free(pb);
 	free(buf);
 	if (oom) {
 		pofa_mlm_free(d);
@@ -167,8 +199,9 @@ void pofa_mlm_mask(const pofa_mlm_data *d, long seq, long epoch, int *ids, int *
 	}
 	ids[len + 1] = d->sep;
 	labels[len + 1] = POFA_IGNORE;
+	int b = d->seq_b[seq];   /* a pair: B and its [SEP] are segment 1 */
 	for (int i = 0; i < T; i++) {
-		types[i] = 0;
+		types[i] = b > 0 && i >= 1 + b && i <= len + 1;
 		mask[i] = i < len + 2;
 		if (i >= len + 2) {
 			ids[i] = d->pad;
