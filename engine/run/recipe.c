@@ -579,30 +579,6 @@ static int check_refs(loader *L, pofa_stage *s, int i)
 }
 
 /* how long it trains, and the task of a task stage */
-/* step_scale: a count of steps times the scale, at least 1; a fraction of
- * the stage (below 1) or 0 stays as it is */
-static void scale_count(double *v, double scale)
-{
-	if (*v >= 1.0)
-		*v = fmax(1.0, round(*v * scale));
-}
-
-static void scale_stage(pofa_stage *s, double scale)
-{
-	if (scale == 1.0 || !(scale > 0.0))
-		return;
-	if (s->steps > 0)
-		s->steps = (int64_t)fmax(1.0, round((double)s->steps * scale));
-	s->epochs *= scale;
-	double ei = (double)s->eval_interval;
-	scale_count(&ei, scale);
-	s->eval_interval = (int64_t)ei;
-	scale_count(&s->warmup, scale);
-	scale_count(&s->start, scale);
-	scale_count(&s->end, scale);
-	scale_count(&s->every, scale);
-	scale_count(&s->freeze, scale);
-}
 
 static int check_length_task(loader *L, pofa_stage *s)
 {
@@ -617,7 +593,7 @@ static int check_length_task(loader *L, pofa_stage *s)
 		                  "%lld, epochs = %g)", L->path, line ? line : (long)s->line, s->name, (long long)s->steps,
 		                  s->epochs);
 	}
-	scale_stage(s, L->r->step_scale);
+	pofa_stage_scale(s, L->r->step_scale);
 	int tasky = s->kind == POFA_STAGE_FINETUNE || s->kind == POFA_STAGE_QAT || s->kind == POFA_STAGE_EVAL;
 	if (!tasky)
 		return POFA_OK;

@@ -162,6 +162,9 @@ int pofa_name_ok(const char *name);
 /* the stage's seed: the run's seed and the stage's name, never its place
  * (moving a stage, or adding one before it, leaves its result alone) */
 uint64_t pofa_stage_seed(const pofa_recipe *r, const pofa_stage *s);
+/* run.step_scale: the stage's steps, epochs, warm-up, evaluation interval
+ * and schedule counts in steps times scale (at least 1); fractions stay */
+void pofa_stage_scale(pofa_stage *s, double scale);
 /* the stage's total steps given its training set size */
 int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain);
 /* a "steps or fraction" value resolved against a total */

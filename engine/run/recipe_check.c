@@ -1,5 +1,6 @@
 /*
- * recipe_check.c - a stage's schedule resolved to steps, and the one check
+ * recipe_check.c - a stage's schedule resolved to steps (and scaled by
+ * run.step_scale), and the one check
  * of its knobs against each other that the recipe loader and live
  * schedule edits share (see recipe.h).
  */
@@ -15,6 +16,31 @@ int64_t pofa_steps_of(double v, int64_t total)
 	if (v < 1.0 && v > 0.0)
 		return (int64_t)llround(v * (double)total);
 	return (int64_t)v;
+}
+
+/* step_scale: a count of steps times the scale, at least 1; a fraction of
+ * the stage (below 1) or 0 stays as it is */
+static void scale_count(double *v, double scale)
+{
+	if (*v >= 1.0)
+		*v = fmax(1.0, round(*v * scale));
+}
+
+void pofa_stage_scale(pofa_stage *s, double scale)
+{
+	if (scale == 1.0 || !(scale > 0.0))
+		return;
+	if (s->steps > 0)
+		s->steps = (int64_t)fmax(1.0, round((double)s->steps * scale));
+	s->epochs *= scale;
+	double ei = (double)s->eval_interval;
+	scale_count(&ei, scale);
+	s->eval_interval = (int64_t)ei;
+	scale_count(&s->warmup, scale);
+	scale_count(&s->start, scale);
+	scale_count(&s->end, scale);
+	scale_count(&s->every, scale);
+	scale_count(&s->freeze, scale);
 }
 
 int64_t pofa_stage_total_steps(const pofa_stage *s, long ntrain)
