@@ -158,6 +158,18 @@ static void test_heatmap(void **st)
 	assert_int_equal(s->nlayers, 2);
 	tui_state_take(s, &f);
 	assert_int_equal(s->nlayers, 1);
+	/* a stage with masks says its model's layers at its start: the rows,
+	 * empty, before its first masks come */
+	s = fresh(0);
+	pofa_event g = ev(POFA_EV_STAGE_START, 1);
+	g.layer = 1;
+	tui_state_take(s, &g);
+	assert_int_equal(s->nlayers, 1);
+	assert_false(s->have_sp);
+	f.stage = 1;
+	tui_state_take(s, &f);
+	assert_int_equal(s->nlayers, 1);
+	assert_true(s->have_sp);
 }
 
 static void test_eval_table(void **st)

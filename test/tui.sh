@@ -377,8 +377,10 @@ $T kill-session -t t
 $T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 TERM=xterm-256color $POFA run $tmp/kdh.ini --out $tmp/run6; echo EXIT=\$?; sleep 600"
 wait_for "\(kd hidden\|kdh\) [0-9.e-]*" $((120 * slow)) && wait_for "kd [0-9.e-]*\( (right)\|>\)" 30 \
 	&& ok "chart: the hidden-state distillation loss beside kd, on kd's axis" || bad "chart: kd hidden"
+i=0; while [ $i -lt $((100 * slow)) ] && ! { screen | grep -qE "[│x] L0 " && ! screen | grep -qE "[│x] L1 "; }; do
+	sleep 0.1; i=$((i + 1)); done
 screen | grep -qE "[│x] L0 " && ! screen | grep -qE "[│x] L1 " && ok "heatmap: the student's one layer, not the preset's two" \
-	|| bad "heatmap rows of a 1-layer student"
+	|| { screen; bad "heatmap rows of a 1-layer student"; }
 $T send-keys -t t q
 wait_for "Quit" 10 && $T send-keys -t t y
 wait_for "EXIT=" 60

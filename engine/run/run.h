@@ -63,7 +63,8 @@ typedef struct pofa_event {
 	double loss_kd_hidden;    /* hidden-state distillation (NAN: none in this stage) */
 	double sparsity_target, sparsity, tokens_per_s, grad_norm;
 	/* POFA_EV_SPARSITY, POFA_EV_MASK: which matrix (layer -1: the pooler);
-	 * also sparsity and sparsity_target */
+	 * also sparsity and sparsity_target. POFA_EV_STAGE_START: the layers
+	 * of the stage's model when it has masks (0: none) */
 	int layer;
 	enum pofa_role role;
 	int64_t nnz, numel;

@@ -591,6 +591,7 @@ static void announce(stage_ctx *c)
 	e.step = c->step;
 	e.total = c->N;
 	pofa_stage_schedule(c, &e.sched);
+	e.layer = c->has_masks ? pofa_model_config(c->m)->num_hidden_layers : 0;
 	snprintf(e.text, sizeof e.text, "%s: %s, %lld steps, batch %d x %d, lr %g%s%s", s->name,
 	         pofa_stage_kinds[s->kind], (long long)c->N, s->batch, s->seq, s->lr,
 	         c->teacher ? ", distilling from " : "", c->teacher ? s->teacher : "");

@@ -88,21 +88,26 @@ static void take_metrics(tui_state *s, const pofa_event *e)
 	s->stage_of_pt[s->npts++] = e->stage;
 }
 
+/* the heatmap emptied for a stage's masks: nlayers rows (a student may
+ * have fewer layers than the preset or the stage before) */
+static void sparsity_reset(tui_state *s, int nlayers)
+{
+	memset(s->sp, 0, sizeof s->sp);
+	memset(s->tg, 0, sizeof s->tg);
+	memset(s->nnz, 0, sizeof s->nnz);
+	memset(s->numel, 0, sizeof s->numel);
+	memset(s->thr, 0, sizeof s->thr);
+	s->nlayers = nlayers > TUI_MAXL ? TUI_MAXL : nlayers;
+	s->have_sp = 0;
+}
+
 static void take_sparsity(tui_state *s, const pofa_event *e)
 {
 	if (e->layer >= TUI_MAXL || (unsigned)e->role >= POFA_ROLE_PRUNABLE_COUNT)
 		return;
 	int row = tui_state_row(e->layer), m = e->role;
-	if (!s->have_sp || e->stage != s->sp_stage) {
-		/* a stage's first masks: its own rows (a student may have fewer
-		 * layers than the preset or the stage before) */
-		memset(s->sp, 0, sizeof s->sp);
-		memset(s->tg, 0, sizeof s->tg);
-		memset(s->nnz, 0, sizeof s->nnz);
-		memset(s->numel, 0, sizeof s->numel);
-		memset(s->thr, 0, sizeof s->thr);
-		s->nlayers = 0;
-	}
+	if (!s->have_sp || e->stage != s->sp_stage)   /* the rows its start said, else as they come */
+		sparsity_reset(s, !s->have_sp && e->stage == s->sp_stage ? s->nlayers : 0);
 	s->sp[row][m] = (float)e->sparsity;
 	s->tg[row][m] = (float)e->sparsity_target;
 	s->nnz[row][m] = e->nnz;
@@ -171,6 +176,10 @@ void tui_state_take(tui_state *s, const pofa_event *e)
 		s->total = e->total;
 		s->sched = e->sched;
 		s->sched_stage = e->stage;
+		if (e->layer > 0) {   /* a stage with masks: its model's rows, empty until they come */
+			sparsity_reset(s, e->layer);
+			s->sp_stage = e->stage;
+		}
 		if (e->stage > 0 && s->x_off[e->stage] == 0.0 && s->npts)
 			s->x_off[e->stage] = s->pts[s->npts - 1].x + 1;
 		tui_state_log(s, POFA_EV_LOG, "%s start %s", ts, e->text);
