@@ -59,7 +59,7 @@ ny=$(sed -n '3,$p' "$tmp/s1b" | grep -cE "^[│x] +[0-9][0-9.e+-]* ")
 [ "$ny" -ge 3 ] && sed -n '3,$p' "$tmp/s1b" | grep -qE " step [0-9]+ *[│x]" \
 	&& ok "loss chart: $ny y-axis values, steps on the x axis" || bad "loss chart axes ($ny y values)"
 # a masked-LM stage: the unigram baseline's level, dotted, named in the legend
-wait_for "\.\. unigram [0-9]" 10 && screen | sed -n '3,$p' | grep -qE "[│x] .*\. \. \. \." \
+wait_for "\.\. uni\(gram\)\? [0-9]" 10 && screen | sed -n '3,$p' | grep -qE "[│x] .*\. \. \. \." \
 	&& ok "loss chart: the unigram baseline's loss as a dotted line" || bad "loss chart: unigram line"
 $T send-keys -t t w
 wait_for "losses (run)" 10 && wait_for "|prune90" 10 && ok "loss chart, whole run: where prune90 begins" \
