@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "test/fixture.h"
+#include <curses.h>
 #include "tui/work/conf.h"
 #include "tui/work/state.h"
 #include "tui/work/ui.h"
@@ -170,6 +171,37 @@ static void test_heatmap(void **st)
 	tui_state_take(s, &f);
 	assert_int_equal(s->nlayers, 1);
 	assert_true(s->have_sp);
+}
+
+/* an escape sequence curses did not know: the key it stands for, or
+ * nothing; never its bytes as keys (which cancelled the schedule form) */
+typedef struct { const char *s; int at; } bytes;
+static int next_of(void *arg)
+{
+	bytes *b = arg;
+	return b->s[b->at] ? (unsigned char)b->s[b->at++] : -1;
+}
+
+static void test_escape_keys(void **st)
+{
+	(void)st;
+	static const struct { const char *rest; int key, then; } cases[] = {
+		{ "", 27, -1 }, { "[1~", KEY_HOME, -1 }, { "[4~", KEY_END, -1 }, { "[7~", KEY_HOME, -1 },
+		{ "[8~", KEY_END, -1 }, { "OH", KEY_HOME, -1 }, { "OF", KEY_END, -1 }, { "[H", KEY_HOME, -1 },
+		{ "[F", KEY_END, -1 }, { "[3~", KEY_DC, -1 }, { "[A", KEY_UP, -1 }, { "OD", KEY_LEFT, -1 },
+		{ "[200~", -1, -1 }, { "[1;5C", -1, -1 }, { "[", -1, -1 }, { "[99~", -1, -1 },
+		{ "e", 27, 'e' },   /* Esc, then e at once: both, in order */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bytes b = { cases[i].rest, 0 };
+		int then;
+		int k = tui_escape_key(next_of, &b, &then);
+		if (k != cases[i].key || then != cases[i].then)
+			fail_msg("ESC \"%s\": expected key %d then %d, got %d then %d", cases[i].rest, cases[i].key,
+			         cases[i].then, k, then);
+		if (b.s[b.at])
+			fail_msg("ESC \"%s\": \"%s\" left to be read as keys", cases[i].rest, b.s + b.at);
+	}
 }
 
 static void test_eval_table(void **st)
@@ -451,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_loss_points),
 		cmocka_unit_test(test_heatmap),
+		cmocka_unit_test(test_escape_keys),
 		cmocka_unit_test(test_eval_table),
 		cmocka_unit_test(test_schedule_by_events),
 		cmocka_unit_test(test_mask_map),

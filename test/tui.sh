@@ -108,6 +108,17 @@ wait_for "edit the schedule" 10 || bad "the form opens again"
 $T send-keys -t t Down Down Down Down C-e && $T send-keys -t t -N 12 BSpace && $T send-keys -t t 1 Enter
 wait_for "refused: freeze (step 1) is before end" 30 && ok "e: freeze before end refused, the reason on the status line" \
 	|| bad "e: freeze before end (expected \"refused: freeze (step 1) is before end\")"
+screen | grep -q "edit the schedule" && screen | grep -qE "freeze step +1 +< refused" \
+	&& ok "e: the form stays open after the engine's refusal, the value as typed, marked" \
+	|| { screen; bad "e: refused form (expected it open, freeze step 1 < refused)"; }
+# Home and End as terminals send them where terminfo says otherwise, and a
+# sequence pofa has no use for: the form stays, the field as it was
+$T send-keys -t t Home End && $T send-keys -t t -l "$(printf '\033[1~\033[4~\033[200~\033[1;5C')"
+sleep 0.5
+screen | grep -q "edit the schedule" && screen | grep -qE "freeze step +1 " \
+	&& ok "e: Home, End and unknown escape sequences leave the form open" || { screen; bad "e: escape sequences in the form"; }
+$T send-keys -t t Escape
+wait_gone "edit the schedule" 10 || bad "Esc closes the form"
 $T send-keys -t t e
 wait_for "edit the schedule" 10 && $T send-keys -t t -N 12 BSpace && $T send-keys -t t 1 e Enter
 wait_for "is not a number; the other fields are kept" 10 && screen | grep -q "edit the schedule" \

@@ -6,6 +6,7 @@
  */
 #include "tui/work/ui.h"
 
+#include <ctype.h>
 #include <curses.h>
 #include <math.h>
 #include <stdio.h>
@@ -195,6 +196,34 @@ static void b_edit(ui *u)
 	u->field = TUI_FORM_FIELD_COUNT - 1;
 	form_move(u, 1);   /* the first field the stage has */
 	u->mode = MODE_FORM;
+	u->form_wait = 0;
+	u->form_bad = -1;
+	u->form_why[0] = 0;
+}
+
+/* the engine refused the form's edit: the form stays with the values as
+ * typed, the reason in it beside the field it names (its recipe key) */
+void tui_form_refused(ui *u, const char *why)
+{
+	static const char *const keys[TUI_FORM_FIELD_COUNT] = { "final_sparsity", "start", "end", "every",
+	                                                        "freeze", "lr", "alpha_kd", "temperature" };
+	u->form_wait = 0;
+	u->form_bad = -1;
+	snprintf(u->form_why, sizeof u->form_why, "%s", why);
+	size_t best = strlen(why);
+	for (int i = 0; i < TUI_FORM_FIELD_COUNT; i++) {
+		size_t n = strlen(keys[i]);
+		for (const char *p = strstr(why, keys[i]); p; p = strstr(p + 1, keys[i]))
+			if ((p == why || p[-1] == ' ' || p[-1] == '(') && !isalnum((unsigned char)p[n]) && p[n] != '_' &&
+			    (size_t)(p - why) < best) {
+				best = (size_t)(p - why);   /* the first key the reason names */
+				u->form_bad = i;
+			}
+	}
+	if (u->form_bad >= 0 && tui_field_on(u, u->form_bad)) {
+		u->field = u->form_bad;
+		u->fcur = (int)strlen(u->fields[u->field]);
+	}
 }
 /* the panes a focus can rest on (a focus key in the pane table), shown,
  * in Tab's order */
@@ -333,7 +362,8 @@ static void form_move(ui *u, int step)
 	u->fcur = (int)strlen(u->fields[u->field]);
 }
 
-/* 1: sent (or asked to confirm); 0: the form stays open, the fields as typed */
+/* 1: done (nothing changed, or asked to confirm); 0: the form stays open,
+ * the fields as typed (refused here, or sent and waiting for the answer) */
 static int form_apply(ui *u)
 {
 	const pofa_schedule *v = &u->s.sched;
@@ -347,6 +377,8 @@ static int form_apply(ui *u)
 		if (tui_field_on(u, i) && (end == u->fields[i] || *end)) {
 			snprintf(u->msg, sizeof u->msg, "refused: %s '%s' is not a number; the other fields are kept",
 			         tui_form_names[i], u->fields[i]);
+			snprintf(u->form_why, sizeof u->form_why, "'%s' is not a number", u->fields[i]);
+			u->form_bad = i;
 			u->field = i;
 			u->fcur = (int)strlen(u->fields[i]);
 			return 0;
@@ -383,9 +415,47 @@ static int form_apply(ui *u)
 	 * event: the status line shows applied or refused and why */
 	pofa_run_command(u->r, &c);
 	snprintf(u->msg, sizeof u->msg, "schedule edit sent: waiting for the engine's answer");
-	return 1;
+	u->form_wait = 1;   /* open until the answer: applied closes it, refused keeps it */
+	u->form_why[0] = 0;
+	u->form_bad = -1;
+	return 0;
 }
 
+
+int tui_escape_key(int (*next)(void *), void *arg, int *then)
+{
+	int c = next(arg);
+	*then = -1;
+	if (c < 0)
+		return 27;   /* Esc alone */
+	if (c != '[' && c != 'O') {
+		*then = c;   /* Esc, then a key typed at once after it */
+		return 27;
+	}
+	/* CSI: parameter bytes 0x30-0x3f, intermediates 0x20-0x2f, then a
+	 * final byte 0x40-0x7e; SS3: one byte */
+	char p[16];
+	int n = 0, f;
+	while ((f = next(arg)) >= 0 && c == '[' && f >= 0x20 && f <= 0x3f)
+		if (n < (int)sizeof p - 1)
+			p[n++] = (char)f;
+	p[n] = 0;
+	if (f < 0)
+		return -1;   /* cut short: nothing */
+	switch (f) {
+	case 'A': return n ? -1 : KEY_UP;
+	case 'B': return n ? -1 : KEY_DOWN;
+	case 'C': return n ? -1 : KEY_RIGHT;
+	case 'D': return n ? -1 : KEY_LEFT;
+	case 'H': return n ? -1 : KEY_HOME;
+	case 'F': return n ? -1 : KEY_END;
+	case '~':
+		return !strcmp(p, "1") || !strcmp(p, "7") ? KEY_HOME : !strcmp(p, "4") || !strcmp(p, "8") ? KEY_END
+		       : !strcmp(p, "3") ? KEY_DC : !strcmp(p, "5") ? KEY_PPAGE : !strcmp(p, "6") ? KEY_NPAGE : -1;
+	default:
+		return -1;   /* a sequence pofa has no use for: ignored */
+	}
+}
 
 /* a one-line field at its end: Backspace, or a printable character */
 static void line_edit(char *buf, size_t cap, int ch)

@@ -478,6 +478,11 @@ void tui_draw_form(ui *u, int H, int W)
 		tui_th_on(u, sel ? TH_SELECTED : TH_HELP);
 		mvprintw(y + 2 + row, x + 2, "%-16s %-20s", tui_form_names[i], u->fields[i]);
 		tui_th_off(u, sel ? TH_SELECTED : TH_HELP);
+		if (i == u->form_bad && u->form_why[0]) {   /* the refusal beside its field */
+			tui_th_on(u, TH_LOG_ERROR);
+			mvprintw(y + 2 + row, x + 2 + 38, "< refused");
+			tui_th_off(u, TH_LOG_ERROR);
+		}
 		if (sel) {   /* the cursor: the character under it reversed */
 			int c = u->fcur < 0 ? 0 : u->fcur > (int)strlen(u->fields[i]) ? (int)strlen(u->fields[i]) : u->fcur;
 			attron(A_REVERSE);
@@ -485,6 +490,11 @@ void tui_draw_form(ui *u, int H, int W)
 			attroff(A_REVERSE);
 		}
 		row++;
+	}
+	if (u->form_why[0] || u->form_wait) {   /* the engine's answer pending, or why it refused */
+		tui_th_on(u, u->form_wait ? TH_HELP : TH_LOG_ERROR);
+		mvprintw(y + h - 4, x + 2, "%.*s", w - 4, u->form_wait ? "sent: waiting for the engine's answer" : u->form_why);
+		tui_th_off(u, u->form_wait ? TH_HELP : TH_LOG_ERROR);
 	}
 	tui_th_on(u, TH_HELP);
 	mvprintw(y + h - 3, x + 2, "Up/Down/Tab field  Left/Right/Home/End move");

@@ -52,6 +52,9 @@ typedef struct ui {
 	int mode, ask;
 	char fields[TUI_FORM_FIELD_COUNT][32];  /* the schedule form */
 	int field, fcur;              /* the field, and the cursor in it */
+	int form_wait;                /* an edit sent from the form: it stays open until the engine answers */
+	int form_bad;                 /* the field a refusal names (-1: none) */
+	char form_why[200];           /* ... and why, shown in the form */
 	pofa_command pending;         /* an edit waiting for its confirmation */
 	char prompt[512];             /* the export prompt */
 	char search[64];              /* the event log's search ("": none); n/N move while set */
@@ -109,6 +112,14 @@ void tui_draw_log(ui *u, int y, int x, int h, int w);
 void tui_draw_zoom(ui *u, int H, int W);
 void tui_draw_help(ui *u, int H, int W);
 void tui_draw_form(ui *u, int H, int W);
+/* the engine refused the form's edit (why: its reason): the form stays */
+void tui_form_refused(ui *u, const char *why);
+/* After an Esc from curses: the rest of an escape sequence curses did not
+ * know (a terminal whose Home/End differ from its terminfo's), read with
+ * next (-1: no more input), as the key it stands for; -1 for a CSI or SS3
+ * sequence to ignore (never read as keys one by one); 27 for Esc, with
+ * *then the key that came right after it (-1: none) to take next. */
+int tui_escape_key(int (*next)(void *), void *arg, int *then);
 extern const char *const tui_form_names[]; /* TUI_FORM_FIELD_COUNT of them */
 /* workbench.c: an event into the snapshot and the status line */
 void tui_take_event(void *arg, const pofa_event *e);

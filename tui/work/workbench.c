@@ -22,6 +22,14 @@
 #include <unistd.h>
 
 
+/* the next input byte already there (-1: none) */
+static int next_byte(void *arg)
+{
+	(void)arg;
+	int c = getch();
+	return c == ERR ? -1 : c;
+}
+
 void tui_take_event(void *arg, const pofa_event *e)
 {
 	ui *u = arg;
@@ -30,13 +38,20 @@ void tui_take_event(void *arg, const pofa_event *e)
 	 * a schedule edit's answer: applied, or refused and why */
 	if ((e->kind == POFA_EV_EXPORT) || (e->kind == POFA_EV_ERROR && !strncmp(e->text, "export to ", 10)))
 		snprintf(u->msg, sizeof u->msg, "%.250s", e->text);
-	if (e->kind == POFA_EV_SCHEDULE)
+	if (e->kind == POFA_EV_SCHEDULE) {
 		snprintf(u->msg, sizeof u->msg, "schedule edit applied at step %lld: %.200s", (long long)e->step, e->text);
+		if (u->form_wait && u->mode == MODE_FORM)
+			u->mode = MODE_NORMAL;
+		u->form_wait = 0;
+	}
 	/* the mask on screen follows the pruning */
 	if (e->kind == POFA_EV_PRUNE && u->zoom)
 		tui_request_mask(u);
-	if (e->kind == POFA_EV_LOG && !strncmp(e->text, "schedule edit refused: ", 23))
+	if (e->kind == POFA_EV_LOG && !strncmp(e->text, "schedule edit refused: ", 23)) {
 		snprintf(u->msg, sizeof u->msg, "refused: %.240s", e->text + 23);
+		if (u->form_wait && u->mode == MODE_FORM)
+			tui_form_refused(u, e->text + 23);
+	}
 	u->dirty = 1;
 }
 
@@ -127,7 +142,12 @@ int tui_run(pofa_driver *d, const tui_opts *o, int *stopped, pofa_err *err)
 		}
 		int ch;
 		while ((ch = getch()) != ERR) {
+			int then = -1;
+			if (ch == 27 && (ch = tui_escape_key(next_byte, NULL, &then)) < 0)
+				continue;
 			tui_key(u, ch == '\r' ? '\n' : ch);
+			if (then >= 0)
+				tui_key(u, then == '\r' ? '\n' : then);
 			u->dirty = 1;
 		}
 		if (pofa_driver_pump(d, tui_take_event, u) > 0)
