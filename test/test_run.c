@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -103,6 +104,8 @@ typedef struct {
 	double sparsity;
 	pofa_schedule sched;       /* as the last stage start or edit told it */
 	int64_t pause_step;
+	int64_t ck_step;           /* the last checkpoint's step (stage ck_stage) */
+	int ck_stage, ck_twice;    /* checkpoints written again at the same step */
 	/* the metrics rows: stage, step and the three losses */
 	metrics_row rows[256];
 	int nrows;
@@ -168,6 +171,11 @@ static void pump(watch *w, int ms, int (*pred)(watch *))
 					w->sched = e->sched;
 				w->export_events += e->kind == POFA_EV_EXPORT;
 				w->checkpoints += e->kind == POFA_EV_CHECKPOINT;
+				if (e->kind == POFA_EV_CHECKPOINT) {
+					w->ck_twice += w->checkpoints > 1 && e->stage == w->ck_stage && e->step == w->ck_step;
+					w->ck_stage = e->stage;
+					w->ck_step = e->step;
+				}
 				w->pauses += e->kind == POFA_EV_PAUSE;
 				w->resumes += e->kind == POFA_EV_RESUME;
 				if (e->kind == POFA_EV_MASK) {
@@ -415,6 +423,57 @@ static void expect_same_rows(const watch *ref, const watch *a, int64_t stop_stag
 
 /* stop writes a checkpoint, between two metrics rows; a resumed run ends
  * where the full one does, with the same rows */
+static int checkpointed_again(watch *w) { return w->ck_twice > 0; }
+
+/* a stop at a step whose checkpoint was just written writes no second one
+ * (two 100 ms apart before); c at that step says the one there is */
+static void test_stop_after_checkpoint(void **st)
+{
+	(void)st;
+	pofa_recipe rc;
+	recipe(&rc, "", "run.checkpoint_interval=2");   /* a checkpoint at every metrics row */
+	char rd[512];
+	snprintf(rd, sizeof rd, "%s/run-ck", dir);
+	static watch w;
+	start_fresh(&w, &rc, rd);
+	pump(&w, 600000, in_prune);
+	for (int tries = 0; tries < 50; tries++) {
+		w.pauses = 0;
+		send(&w, POFA_CMD_PAUSE);
+		pump(&w, 10000, paused);
+		if (w.pause_step % 2 == 0 && w.ck_step == w.pause_step && w.last_stage == 1)
+			break;
+		w.resumes = 0;
+		send(&w, POFA_CMD_RESUME);
+		pump(&w, 10000, resumed);
+		pump(&w, 30, NULL);
+	}
+	if (w.pause_step % 2 || w.ck_step != w.pause_step)
+		fail_msg("no pause right after a checkpoint in 50 tries (paused at %lld, checkpoint at %lld)",
+		         (long long)w.pause_step, (long long)w.ck_step);
+	int before = w.checkpoints;
+	send(&w, POFA_CMD_CHECKPOINT);   /* said again, not written again */
+	pump(&w, 600000, checkpointed_again);
+	send(&w, POFA_CMD_STOP);
+	pump(&w, 600000, NULL);
+	assert_true(w.ended);
+	assert_int_equal(w.status, 3);
+	char path[700];
+	snprintf(path, sizeof path, "%s/p", rd);
+	int folders = 0;
+	DIR *d = opendir(path);
+	for (struct dirent *de; d && (de = readdir(d));)
+		folders += !strncmp(de->d_name, "checkpoint-", 11);
+	if (d)
+		closedir(d);
+	if (w.checkpoints != before + 1 || folders != 1)
+		fail_msg("after the checkpoint at step %lld: %d more checkpoint events (expected 1: c's answer), %d "
+		         "checkpoint folders (expected 1)", (long long)w.ck_step, w.checkpoints - before, folders);
+	pofa_run_join(w.r);
+	pofa_runlog_close(&w.log);
+	pofa_run_free(w.r);
+}
+
 static void test_stop_and_resume(void **st)
 {
 	(void)st;
@@ -757,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_select_best_and_patience),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_stop_and_resume),
+		cmocka_unit_test(test_stop_after_checkpoint),
 	};
 	return cmocka_run_group_tests_name("run", tests, setup, teardown);
 }

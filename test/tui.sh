@@ -101,6 +101,10 @@ screen | grep -q "run ETA" && ok "header: a whole-run ETA beside the stage's" ||
 # so that the run is live whatever this machine's speed
 $T send-keys -t t Space
 wait_for "PAUSED" 20 || bad "paused for the form"
+# c: the status line says when the checkpoint is written, not only asked for
+$T send-keys -t t c
+wait_for "checkpoint written at step [0-9]*: " 60 && ok "c: the checkpoint confirmed on the status line" \
+	|| { screen | tail -2; bad "c: checkpoint confirmed (expected \"checkpoint written at step N: ...\")"; }
 
 # the form refuses what would harm the run, and says why on the status line
 $T send-keys -t t e

@@ -157,7 +157,11 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 				}
 				break;
 			case POFA_CMD_CHECKPOINT:
-				if (pofa_checkpoint(c, err))
+				if (c->ckpt_step == c->step && !r->follower) {   /* written at this step: said again */
+					e.kind = POFA_EV_CHECKPOINT;
+					snprintf(e.text, sizeof e.text, "%.1200s", c->ckpt_dir);
+					pofa_run_emit(r, &e);
+				} else if (pofa_checkpoint(c, err))
 					return -1;
 				break;
 			case POFA_CMD_EXPORT:
@@ -175,6 +179,7 @@ int pofa_stage_commands(stage_ctx *c, pofa_err *err)
 					pofa_run_emit(r, &e);
 				} else {
 					merge_edit(&r->edits[c->i], &cm->edit);
+					c->ckpt_step = -1;   /* the edit is part of the state a checkpoint holds */
 					e.kind = POFA_EV_SCHEDULE;
 					describe_edit(&cm->edit, e.text, sizeof e.text);
 					pofa_stage_schedule(c, &e.sched);

@@ -118,6 +118,8 @@ typedef struct stage_ctx {
 	int has_masks;
 	pofa_optim opt;
 	int64_t N, warm, step;    /* total steps, warmup steps, steps done */
+	int64_t ckpt_step;        /* the step whose checkpoint is the last written (-1: none, or state changed since) */
+	char ckpt_dir[1200];      /* ... and its folder */
 	stage_data d;
 	stage_sums sums;
 	stage_prune pr;

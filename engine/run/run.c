@@ -167,6 +167,7 @@ static enum pofa_stage_status run_stage(pofa_run *r, int i)
 	c.r = r;
 	c.i = i;
 	c.s = r->rc.stages[i];
+	c.ckpt_step = -1;
 	r->step_now = 0;
 	pofa_err err = { 0 };
 	enum pofa_stage_status st = c.s.kind == POFA_STAGE_EVAL ? pofa_eval_stage(&c, &err) : pofa_train_stage(&c, &err);

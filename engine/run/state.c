@@ -372,6 +372,8 @@ int pofa_checkpoint(stage_ctx *c, pofa_err *err)
 	pofa_run *r = c->r;
 	if (r->follower)
 		return POFA_OK;   /* every rank holds the same state: rank 0 writes it */
+	if (c->ckpt_step == c->step)
+		return POFA_OK;   /* this step's state is written already (a stop right after a checkpoint) */
 	char sdir[1100], name[64], tmp[1200], dir[1200], rel[128], path[1300];
 	pofa_run_stage_dir(r, c->i, sdir, sizeof sdir);
 	int64_t seq = r->ckpt_seq + 1;
@@ -417,6 +419,8 @@ int pofa_checkpoint(stage_ctx *c, pofa_err *err)
 	}
 	/* 4. the previous one can go */
 	pofa_checkpoint_prune(r, c->i, name);
+	c->ckpt_step = c->step;
+	snprintf(c->ckpt_dir, sizeof c->ckpt_dir, "%s", dir);
 	pofa_event e = pofa_ev_new(POFA_EV_CHECKPOINT, c->i, r);
 	e.step = c->step;
 	e.total = c->N;

@@ -38,7 +38,12 @@ void tui_command(ui *u, enum pofa_cmd_kind kind)
 	pofa_run_command(u->r, &c);
 }
 static void b_pause(ui *u) { tui_command(u, u->s.paused ? POFA_CMD_RESUME : POFA_CMD_PAUSE); }
-static void b_checkpoint(ui *u) { tui_command(u, POFA_CMD_CHECKPOINT); snprintf(u->msg, sizeof u->msg, "checkpoint asked for"); }
+static void b_checkpoint(ui *u)
+{
+	tui_command(u, POFA_CMD_CHECKPOINT);
+	u->ckpt_asked = 1;
+	snprintf(u->msg, sizeof u->msg, "checkpoint asked for");
+}
 static void b_skip(ui *u) { u->mode = MODE_CONFIRM; u->ask = ASK_SKIP; }
 /* a live run asks (it is stopped with a checkpoint); a finished one quits */
 static void b_quit(ui *u)

@@ -53,6 +53,7 @@ typedef struct ui {
 	char fields[TUI_FORM_FIELD_COUNT][32];  /* the schedule form */
 	int field, fcur;              /* the field, and the cursor in it */
 	int form_wait;                /* an edit sent from the form: it stays open until the engine answers */
+	int ckpt_asked;               /* c pressed: the status line waits for the checkpoint */
 	int form_bad;                 /* the field a refusal names (-1: none) */
 	char form_why[200];           /* ... and why, shown in the form */
 	pofa_command pending;         /* an edit waiting for its confirmation */

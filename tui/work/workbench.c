@@ -44,6 +44,14 @@ void tui_take_event(void *arg, const pofa_event *e)
 			u->mode = MODE_NORMAL;
 		u->form_wait = 0;
 	}
+	if (e->kind == POFA_EV_CHECKPOINT && u->ckpt_asked) {   /* c's answer */
+		u->ckpt_asked = 0;
+		snprintf(u->msg, sizeof u->msg, "checkpoint written at step %lld: %.200s", (long long)e->step, e->text);
+	}
+	if (e->kind == POFA_EV_ERROR && u->ckpt_asked && strstr(e->text, "checkpoint")) {
+		u->ckpt_asked = 0;
+		snprintf(u->msg, sizeof u->msg, "%.250s", e->text);
+	}
 	/* the mask on screen follows the pruning */
 	if (e->kind == POFA_EV_PRUNE && u->zoom)
 		tui_request_mask(u);
