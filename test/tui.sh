@@ -358,6 +358,14 @@ wait_for "failed" 30 && grep -q '"error","export to /proc/no/such/dir failed' "$
 $T send-keys -t t q
 wait_for "EXIT=" 60
 screen | grep -q "EXIT=0" && ok "q after the run's end: status 0" || bad "q after the end (expected EXIT=0)"
+# the finished run reopened: every stage done, no step of no stage
+$T kill-session -t t
+$T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run --resume $tmp/run5; echo EXIT=\$?; sleep 600"
+wait_for "every stage done" 60 && ! screen | grep -qE "step [0-9]+/0|waiting for the first stage" \
+	&& ok "a finished run reopened: every stage done (no step N/0, not waiting)" \
+	|| { screen | head -12; bad "a finished run reopened"; }
+$T send-keys -t t q
+wait_for "EXIT=" 60
 
 # compound compression: a 1-layer student of the teacher's layer 1, with
 # hidden-state distillation, charts the hidden-state KD loss beside kd

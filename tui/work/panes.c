@@ -97,7 +97,11 @@ void tui_draw_header(ui *u, int w)
 		 * stage's number; step, ETA and elapsed stay */
 		char stagek[24];
 		snprintf(stagek, sizeof stagek, "stage %d/%d ", u->s.cur + 1, u->s.rc->nstages);
-		for (int drop = 0; drop < 4; drop++) {
+		int none = u->s.cur < 0 || tui_state_all_done(&u->s);
+		if (none)   /* no stage running: none named, no step */
+			snprintf(line, sizeof line, "%s  elapsed %s", tui_state_all_done(&u->s) ? "every stage done"
+			         : u->s.ended ? "ended before a stage ran" : "waiting for the first stage", el);
+		for (int drop = 0; !none && drop < 4; drop++) {
 			snprintf(line, sizeof line, "%s%.48s  step %lld/%lld  ETA %s%s%s  elapsed %s", drop < 3 ? stagek : "",
 			         u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
 			         (long long)u->s.total, eta, drop < 2 ? reta : "", drop < 1 ? toks : "", el);
@@ -175,19 +179,22 @@ void tui_draw_heat(ui *u, int y, int x, int h, int w)
 	}
 	tui_th_on(u, TH_TEXT);
 	mvprintw(ly, x + 16, "100%%");
-	int row = u->sel_row == rows ? TUI_MAXL : u->sel_row;
+	int row = u->sel_row == rows ? TUI_MAXL : u->sel_row, col = row == TUI_MAXL ? POFA_ROLE_POOLER : u->sel_col;
+	char what[24], counts[64] = "", thr[32] = "";
+	if (row == TUI_MAXL)
+		snprintf(what, sizeof what, "pooler");
+	else   /* the selected cell named: layer and matrix */
+		snprintf(what, sizeof what, "L%d %s", row, mat_short[col]);
+	if (u->s.numel[row][col] > 0) {   /* counts come live; a run read back from sparsity.csv has none */
+		snprintf(counts, sizeof counts, "nnz %lld/%lld ", (long long)u->s.nnz[row][col],
+		         (long long)u->s.numel[row][col]);
+		snprintf(thr, sizeof thr, " thr %.3g", u->s.thr[row][col]);
+	}
 	if (!u->s.have_sp)
 		tui_put(y + h - 2, x + 2, w - 4, "not pruned yet: cells fill in when a stage prunes");
-	else if (row == TUI_MAXL)
-		tui_put(y + h - 2, x + 2, w - 4, "pooler: nnz %lld/%lld sparsity %.2f%% target %.2f%% thr %.3g",
-		    (long long)u->s.nnz[row][POFA_ROLE_POOLER], (long long)u->s.numel[row][POFA_ROLE_POOLER],
-		    100.0 * u->s.sp[row][POFA_ROLE_POOLER], 100.0 * u->s.tg[row][POFA_ROLE_POOLER],
-		    u->s.thr[row][POFA_ROLE_POOLER]);
-	else   /* the selected cell named: layer and matrix */
-		tui_put(y + h - 2, x + 2, w - 4, "L%d %s: nnz %lld/%lld sparsity %.2f%% target %.2f%% thr %.3g", row,
-		         mat_short[u->sel_col], (long long)u->s.nnz[row][u->sel_col],
-		         (long long)u->s.numel[row][u->sel_col], 100.0 * u->s.sp[row][u->sel_col],
-		         100.0 * u->s.tg[row][u->sel_col], u->s.thr[row][u->sel_col]);
+	else
+		tui_put(y + h - 2, x + 2, w - 4, "%s: %ssparsity %.2f%% target %.2f%%%s", what, counts,
+		        100.0 * u->s.sp[row][col], 100.0 * u->s.tg[row][col], thr);
 	tui_th_off(u, TH_TEXT);
 }
 
@@ -317,7 +324,11 @@ void tui_draw_sched(ui *u, int y, int x, int h, int w)
 	int i = u->s.sched_stage;
 	tui_th_on(u, TH_TEXT);
 	if (i < 0) {
-		tui_put(y + 1, x + 2, w - 4, "waiting for the first stage");
+		tui_put(y + 1, x + 2, w - 4, "%s", tui_state_all_done(&u->s) ? "every stage done: nothing to edit"
+		        : u->s.ended ? "the run ended" : "waiting for the first stage");
+	} else if (u->s.rc->stages[i].kind == POFA_STAGE_EVAL) {
+		tui_put(y + 1, x + 2, w - 4, "%s (eval): evaluates its models, no training", u->s.rc->stages[i].name);
+		tui_put(y + 2, x + 2, w - 4, "nothing to edit");
 	} else {
 		tui_put(y + 1, x + 2, w - 4, "%s (%s)  step %lld/%lld", u->s.rc->stages[i].name,
 		    pofa_stage_kinds[v->kind], (long long)(i == u->s.cur ? u->s.step : 0), (long long)v->total);

@@ -48,6 +48,14 @@ void tui_state_log(tui_state *s, enum pofa_ev_kind kind, const char *fmt, ...)
  * and 128 + N stops */
 int tui_state_failed(const tui_state *s) { return s->ended && (s->status == 1 || s->status == 2); }
 
+int tui_state_all_done(const tui_state *s)
+{
+	for (int i = 0; i < s->rc->nstages && i < POFA_MAX_STAGES; i++)
+		if (s->st[i] != POFA_STAGE_DONE && s->st[i] != POFA_STAGE_SKIPPED)
+			return 0;
+	return 1;
+}
+
 const char *tui_state_label(const tui_state *s)
 {
 	return s->ended ? (tui_state_failed(s) ? "FAILED" : s->status ? "STOPPED" : "DONE")

@@ -96,6 +96,8 @@ void tui_state_log(tui_state *s, enum pofa_ev_kind kind, const char *fmt, ...)
 /* "RUNNING", "PAUSED", "DONE" or "FAILED" */
 const char *tui_state_label(const tui_state *s);
 int tui_state_failed(const tui_state *s);
+/* every stage done or skipped (a finished run, reopened with --resume) */
+int tui_state_all_done(const tui_state *s);
 /* the heatmap row of a layer (-1: the pooler) */
 static inline int tui_state_row(int layer) { return layer < 0 ? TUI_MAXL : layer; }
 
