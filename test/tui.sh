@@ -367,6 +367,17 @@ wait_for "every stage done" 60 && ! screen | grep -qE "step [0-9]+/0|waiting for
 $T send-keys -t t q
 wait_for "EXIT=" 60
 
+# an uninstalled program started from another folder finds its themes
+# beside itself (../themes of bin/pofa), not in the current folder
+$T kill-session -t t
+abs=$(cd "$(dirname "$POFA")" && pwd)/$(basename "$POFA")
+$T new-session -d -s t -x 100 -y 30 "cd $tmp && LANG=C.UTF-8 $abs run $(pwd)/recipes/demo.ini --out $tmp/run7 $sets --set pretrain.steps=400 --theme light; echo EXIT=\$?; sleep 600"
+wait_for "pretrain (mlm)" 60 && ! screen | grep -q "no light.theme" && $T capture-pane -e -p -t t | grep -q "48;5;255m" \
+	&& ok "--theme light from another folder: found beside the program" || { screen | tail -5; bad "theme beside the program"; }
+$T send-keys -t t q
+wait_for "Quit" 10 && $T send-keys -t t y
+wait_for "EXIT=" 60
+
 # compound compression: a 1-layer student of the teacher's layer 1, with
 # hidden-state distillation, charts the hidden-state KD loss beside kd
 cat > "$tmp/kdh.ini" <<INI

@@ -100,8 +100,22 @@ static int find_file(const char *name, char *out, size_t n)
 		snprintf(base, sizeof base, "%s/pofa/themes", xdg);
 	else
 		snprintf(base, sizeof base, "%s/.config/pofa/themes", home ? home : ".");
-	const char *dirs[3] = { base, POFA_THEMEDIR, "themes" };
-	for (int i = 0; i < 3; i++) {
+	/* beside the program: ../themes of bin/pofa in a source tree,
+	 * ../share/pofa/themes of an install under another prefix */
+	char exe[900] = "", src[1000] = "", shared[1000] = "";
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (len > 0) {
+		exe[len] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = 0;
+		snprintf(src, sizeof src, "%s/../themes", exe);
+		snprintf(shared, sizeof shared, "%s/../share/pofa/themes", exe);
+	}
+	const char *dirs[5] = { base, POFA_THEMEDIR, src, shared, "themes" };
+	for (int i = 0; i < 5; i++) {
+		if (!dirs[i][0])
+			continue;
 		snprintf(out, n, "%s/%s.theme", dirs[i], name);
 		if (access(out, R_OK) == 0)
 			return 0;
@@ -124,7 +138,8 @@ int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err
 		t->mono = 1;
 	if (find_file(name, t->path, sizeof t->path))
 		return pofa_error(err, POFA_ERR_INPUT, "theme %s: no %s.theme in $XDG_CONFIG_HOME/pofa/themes, "
-		                  "%s or themes/", name, name, POFA_THEMEDIR);
+		                  "%s, beside the program (../themes, ../share/pofa/themes) or themes/", name, name,
+		                  POFA_THEMEDIR);
 	FILE *f = fopen(t->path, "r");
 	if (!f)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: cannot open", t->path);
