@@ -332,6 +332,24 @@ static double stage_sparsity(const pofa_csvtab *m, const char *stage)
 
 /* ---- the frontier ------------------------------------------------------------- */
 
+/* eval.csv's row idx when it is eval stage es's on dev in the stage's main
+ * metric (its first row's, set into metric), else NULL */
+static char **dev_main_row(const pofa_csvtab *ev, int idx, const pofa_stage *es, char *metric, size_t n)
+{
+	char **row = ev->rows[idx];
+	if (strcmp(row[1], es->name) || strcmp(row[5], "dev"))
+		return NULL;
+	if (!metric[0])
+		snprintf(metric, n, "%s", row[6]);
+	return strcmp(row[6], metric) ? NULL : row;
+}
+
+/* the row's measured speed-up (NAN: none) */
+static double row_speedup(const pofa_csvtab *ev, int idx)
+{
+	return ev->nf[idx] >= 11 && ev->rows[idx][10][0] ? num(ev->rows[idx][10]) : NAN;
+}
+
 /* the value of (eval stage, model)'s first metric on dev, and the
  * stage's reference's; the model's speed-up */
 static void row_value(const pofa_csvtab *ev, const int *last, int nl, const pofa_stage *es, const char *model,
@@ -340,16 +358,12 @@ static void row_value(const pofa_csvtab *ev, const int *last, int nl, const pofa
 	char metric[24] = "";
 	*v = *r0 = *up = NAN;
 	for (int k = 0; k < nl; k++) {
-		char **row = ev->rows[last[k]];
-		if (strcmp(row[1], es->name) || strcmp(row[5], "dev"))
-			continue;
-		if (!metric[0])
-			snprintf(metric, sizeof metric, "%s", row[6]);
-		if (strcmp(row[6], metric))
+		char **row = dev_main_row(ev, last[k], es, metric, sizeof metric);
+		if (!row)
 			continue;
 		if (!strcmp(row[2], model)) {
 			*v = num(row[7]);
-			*up = ev->nf[last[k]] >= 11 && row[10][0] ? num(row[10]) : NAN;
+			*up = row_speedup(ev, last[k]);
 		}
 		if (!strcmp(row[2], ref))
 			*r0 = num(row[7]);
@@ -497,17 +511,13 @@ static void results(FILE *f, const pofa_recipe *rc, const pofa_csvtab *ev, const
 		char metric[24] = "";
 		int n = 0, nu = 0;
 		for (int k = 0; k < nl && n < 32; k++) {
-			char **row = ev->rows[last[k]];
-			if (strcmp(row[1], es->name) || strcmp(row[5], "dev"))
-				continue;
-			if (!metric[0])
-				snprintf(metric, sizeof metric, "%s", row[6]);
-			if (strcmp(row[6], metric))
+			char **row = dev_main_row(ev, last[k], es, metric, sizeof metric);
+			if (!row)
 				continue;
 			xs[n] = 100.0 * stage_sparsity(m, row[2]);
 			if (!isfinite(xs[n]))
 				xs[n] = 0.0;
-			xu[n] = ev->nf[last[k]] >= 11 && row[10][0] ? num(row[10]) : NAN;
+			xu[n] = row_speedup(ev, last[k]);
 			nu += isfinite(xu[n]);
 			ys[n] = num(row[7]);
 			lab[n++] = row[2];
