@@ -125,4 +125,33 @@ for f in corpus.txt vocab.txt wn-sense/train.tsv wn-pair/dev.tsv wn-span/test.js
 	[ -s "$tmp/d/$f" ] || { echo "FAIL data build: $f missing"; fails=$((fails + 1)); }
 done
 
+# make run and make reproduce name their newest run: runs/demo points at the
+# run folder just made (so recipes/transfer.ini's ../runs/demo/... finds it),
+# moves on to the next one, and a real folder of that name is left alone
+cat > "$tmp/fakerun" <<'SH'
+#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = --out ] && mkdir -p "$2"; shift; done
+SH
+chmod +x "$tmp/fakerun"
+mk() { make -s --no-print-directory BUILD="${BUILD:-build}" BIN="$POFA" RUNNER="$tmp/fakerun" RUNS="$tmp/runs" DATA= "$@"; }
+mk run >"$tmp/mk.log" 2>&1
+first=$(readlink "$tmp/runs/demo")
+case "$first" in
+demo-2*) [ -d "$tmp/runs/$first" ] && echo "ok   make run: runs/demo -> $first" \
+		|| { echo "FAIL make run: runs/demo points at a missing $first"; fails=$((fails + 1)); } ;;
+*) echo "FAIL make run: expected runs/demo -> demo-DATE, got '$first'"; cat "$tmp/mk.log"; fails=$((fails + 1)) ;;
+esac
+sleep 1   # the next second: another folder name
+mk run >"$tmp/mk.log" 2>&1
+second=$(readlink "$tmp/runs/demo")
+[ -n "$second" ] && [ "$second" != "$first" ] && [ -d "$tmp/runs/$second" ] \
+	&& echo "ok   a second make run moves runs/demo on ($second)" \
+	|| { echo "FAIL a second make run: expected runs/demo past $first, got '$second'"; fails=$((fails + 1)); }
+rm -f "$tmp/runs/prune-ofa-quick"; mkdir -p "$tmp/runs/prune-ofa-quick"
+mk reproduce-quick >"$tmp/mk.log" 2>&1
+[ -d "$tmp/runs/prune-ofa-quick" ] && [ ! -L "$tmp/runs/prune-ofa-quick" ] \
+	&& grep -q "is a folder of its own" "$tmp/mk.log" \
+	&& echo "ok   a real runs/prune-ofa-quick folder is left alone, said" \
+	|| { echo "FAIL a real runs/prune-ofa-quick folder: replaced or not said"; cat "$tmp/mk.log"; fails=$((fails + 1)); }
+
 [ "$fails" -eq 0 ]

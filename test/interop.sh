@@ -30,8 +30,9 @@ batch = 4
 seq = 32
 INI
 "$POFA" run --headless "$tmp/base.ini" --out "$tmp/base" > "$tmp/base.log" 2>&1 || { cat "$tmp/base.log"; exit 1; }
-grep -q "stage tt: .*/pre/model.safetensors has no classification head; it starts from the seed's random weights" \
-	"$tmp/base.log" && ok "a model without the stage's head: said so" || { cat "$tmp/base.log"; bad "fresh head not said"; }
+grep -q "stage tt: encoder loaded from .*/pre/model.safetensors; the classification head is new (drawn from the stage.s seed, trained from here)" \
+	"$tmp/base.log" && ! grep -q "random weights" "$tmp/base.log" \
+	&& ok "a model without the stage's head: the encoder loaded, the head new" || { cat "$tmp/base.log"; bad "fresh head not said as loaded encoder + new head"; }
 
 # the run's dropout is the run's: config.json keeps the model's (0.1)
 flat() { tr -d ' \t\n' < "$1"; }

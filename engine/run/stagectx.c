@@ -112,8 +112,8 @@ pofa_model *pofa_stage_model(stage_ctx *c, enum pofa_head head, enum pofa_model_
 		}
 		static const char *const what[POFA_HEAD_COUNT] = { "masked-LM", "classification", "span" };
 		if (fresh && use == POFA_MODEL_TRAIN && !r->resume)
-			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: %s has no %s head; it starts from the seed's random "
-			             "weights", s->name, wpath, what[head]);
+			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: encoder loaded from %s; the %s head is new "
+			             "(drawn from the stage's seed, trained from here)", s->name, wpath, what[head]);
 	}
 	return m;
 }
