@@ -335,6 +335,17 @@ int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *s
 int pofa_model_load_init(pofa_model *m, const char *path, const int *src, uint64_t seed, int *missing_head,
                          pofa_err *err);
 int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err);
+/* The weights of an open safetensors file seen in place, without a copy:
+ * view[i] (one per tensor, in pofa_model_tensors' order; NULL for an
+ * absent one) points at tensor i's float32 values inside f's mapping,
+ * checked as loading checks them (names, shapes, finite values, a tied
+ * decoder); they stay valid while f is open. *viewable is 0 when the file
+ * cannot be used in place (another dtype, unaligned values, a head the
+ * file lacks, a big-endian machine): load it instead. m's own parameters
+ * are not touched (an inference model's are then never paid for). */
+struct pofa_st_file;
+int pofa_model_view_weights(pofa_model *m, const struct pofa_st_file *f, const float **view, int *viewable,
+                            pofa_err *err);
 
 /* Optimizer state (moments, step, RNG) beside the model. */
 int pofa_optim_save(pofa_model *m, const pofa_optim *o, const char *path, pofa_err *err);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* before cblas.h, whose complex.h defines I */
+#include "engine/infer/internal.h"
 #include <cblas.h>
 
 #include "engine/infer/infer.h"
@@ -859,6 +861,109 @@ static void test_sparse_models(void **st)
 	}
 }
 
+/* pofa_infer_open of a float folder uses the file's own values where its
+ * mapping holds them (no copy; the dense matrices borrowed), with the same
+ * logits to the bit as the model loaded and packed; a file it cannot see in
+ * place (float16) is loaded as before, and a NaN is refused either way */
+static void test_open_in_place(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("inplace");
+	pofa_config c = fx_config(60, 32, 32);
+	enum { B = 2, T = 12 };
+	int ids[B * T], types[B * T], mask[B * T], mlm[B * T];
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, B, T, 1, 41 + head);
+		/* layer 0 pruned (a sparse format), layer 1 dense (borrowed) */
+		pofa_tensor *t;
+		int n = pofa_model_tensors(m, &t);
+		for (int i = 0; i < n; i++)
+			if (t[i].prunable && t[i].layer == 0)
+				for (int64_t j = 0; j < t[i].numel; j++)
+					if (j % 10)
+						t[i].data[j] = 0.0f;
+		char mdir[600];
+		snprintf(mdir, sizeof mdir, "%s/m%d", dir, head);
+		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm };
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_OFF, .force_fmt = -1,
+		                      .cpu = -1 };
+		pofa_infer *a = pofa_infer_open(mdir, &o, &err);
+		if (!a)
+			fail_msg("%s", err.msg);
+		if (!a->wmap)
+			fail_msg("%s head: a float32 folder was copied, not used in place", pofa_head_names[head]);
+		int borrowed = 0, sparse = 0;
+		for (int l = 0; l < a->L; l++) {
+			const pofa_linear *ls[4] = { &a->lay[l].qkv, &a->lay[l].ao, &a->lay[l].fc, &a->lay[l].fp };
+			for (int k = 0; k < 4; k++) {
+				borrowed += ls[k]->dense_borrowed;
+				sparse += ls[k]->fmt != POFA_LIN_DENSE;
+			}
+		}
+		print_message("  %s head: %d matrices borrowed from the file, %d packed sparse\n",
+		              pofa_head_names[head], borrowed, sparse);
+		if (borrowed < 3 || sparse < 3)
+			fail_msg("%s head: expected layer 1's three unstacked matrices borrowed and layer 0's packed, got %d "
+			         "borrowed, %d sparse", pofa_head_names[head], borrowed, sparse);
+		pofa_infer *r = pofa_infer_from_model(m, NULL, &o, &err);
+		assert_non_null(r);
+		assert_int_equal(pofa_infer_forward(a, &b, &err), 0);
+		assert_int_equal(pofa_infer_forward(r, &b, &err), 0);
+		int r1, c1, r2, c2;
+		const float *la = pofa_infer_logits(a, &r1, &c1), *lr = pofa_infer_logits(r, &r2, &c2);
+		assert_int_equal(r1 * c1, r2 * c2);
+		if (memcmp(la, lr, (size_t)r1 * c1 * sizeof *la))
+			fail_msg("%s head: logits in place differ from the loaded model's", pofa_head_names[head]);
+		pofa_infer_free(a);
+
+		/* float16: not seen in place, loaded (and converted) as before */
+		pofa_st_out *outs = calloc((size_t)n, sizeof *outs);
+		uint16_t **half = calloc((size_t)n, sizeof *half);
+		int k = 0;
+		for (int i = 0; i < n; i++) {
+			if (t[i].absent)
+				continue;
+			half[k] = malloc((size_t)t[i].numel * 2);
+			for (int64_t j = 0; j < t[i].numel; j++)
+				half[k][j] = pofa_float_to_half(t[i].data[j]);
+			outs[k] = (pofa_st_out){ t[i].name, half[k], t[i].ndim, { t[i].shape[0], t[i].shape[1] }, POFA_F16 };
+			k++;
+		}
+		char path[700];
+		snprintf(path, sizeof path, "%s/model.safetensors", mdir);
+		assert_int_equal(pofa_st_write(path, outs, k, NULL, 0, &err), 0);
+		pofa_infer *h = pofa_infer_open(mdir, &o, &err);
+		if (!h)
+			fail_msg("%s head, float16 file: %s", pofa_head_names[head], err.msg);
+		assert_null(h->wmap);
+		assert_int_equal(pofa_infer_forward(h, &b, &err), 0);
+		pofa_infer_free(h);
+		for (int i = 0; i < k; i++)
+			free(half[i]);
+		free(half);
+		free(outs);
+
+		/* a NaN in a float32 file: refused in place as when loading */
+		for (int i = 0; i < n; i++)
+			if (t[i].prunable && t[i].layer == 1) {
+				t[i].data[7] = NAN;
+				break;
+			}
+		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+		pofa_infer *bad = pofa_infer_open(mdir, &o, &err);
+		assert_null(bad);
+		if (!strstr(err.msg, "element 7 is nan") || !strstr(err.msg, "model.safetensors"))
+			fail_msg("%s head: a NaN: expected 'element 7 is nan' naming the file, got: %s", pofa_head_names[head],
+			         err.msg);
+		pofa_infer_free(r);
+		pofa_model_free(m);
+	}
+}
+
 /* The int8 model against QAT's simulated evaluation: the same integers, so
  * the logits differ only by float rounding, except where a rounding
  * boundary of a later layer's input quantization falls between the two
@@ -1194,6 +1299,7 @@ int main(void)
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),
+		cmocka_unit_test(test_open_in_place),
 		cmocka_unit_test(test_bad_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,16 @@ float *pofa_infer_fcopy(pofa_infer *inf, const float *src, size_t n)
 	return p;
 }
 
+/* frees a buffer of the model's, unless it lies in the weights file's
+ * mapping (seen in place) */
+static void free_own(const pofa_infer *inf, void *p)
+{
+	const unsigned char *b = inf->wmap ? inf->wmap->buf : NULL;
+	if (b && (const unsigned char *)p >= b && (const unsigned char *)p < b + inf->wmap->size)
+		return;
+	free(p);
+}
+
 void pofa_infer_free(pofa_infer *inf)
 {
 	if (!inf)
@@ -51,7 +61,7 @@ void pofa_infer_free(pofa_infer *inf)
 		pofa_linear_free(&y->ao);
 		pofa_linear_free(&y->fc);
 		pofa_linear_free(&y->fp);
-		free(y->ln1w); free(y->ln1b); free(y->ln2w); free(y->ln2b);
+		free_own(inf, y->ln1w); free_own(inf, y->ln1b); free_own(inf, y->ln2w); free_own(inf, y->ln2b);
 	}
 	free(inf->lay);
 	pofa_linear_free(&inf->pooler);
@@ -62,9 +72,13 @@ void pofa_infer_free(pofa_infer *inf)
 	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean,
 	                 inf->rstd, inf->sse, inf->rk.scratch };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
-		free(ptrs[i]);
+		free_own(inf, ptrs[i]);
 	if (inf->pool)
 		pofa_pool_free(inf->pool);
+	if (inf->wmap) {
+		pofa_st_close(inf->wmap);
+		free(inf->wmap);
+	}
 	free(inf);
 }
 

@@ -40,6 +40,7 @@ struct pofa_infer {
 	float *clsw, *clsb, *qaw, *qab;
 	float *tw, *tb, *tlnw, *tlnb, *mlmb;
 	size_t weight_bytes, act_bytes;
+	pofa_st_file *wmap;       /* the weights file, when weights point into its mapping (else NULL) */
 	/* activations, channel-major (rows, ld) */
 	float *h, *h1, *qkv, *ctx, *tmp, *f;
 	void *x8, *x8b;            /* int8 inputs: a Linear's, and the FFN's second's from its first */

@@ -61,6 +61,7 @@ typedef struct pofa_linear {
 	int64_t stored;        /* values held (4 a block for B14 and I8) */
 	float *bias;           /* OC */
 	float *dense;          /* DENSE: (OC, C) */
+	int dense_borrowed;    /* dense is not l's to free (pofa_linear_pack_w) */
 	int32_t *rowptr;       /* CSR, B14, I8: OC + 1 offsets, in entries or blocks */
 	int nch;               /* CSR: input chunks (1: not chunked) */
 	int32_t *crp;          /* CSR: nch x (OC + 1) offsets: row o's entries in chunk h
@@ -158,6 +159,12 @@ double pofa_linear_break_even(enum pofa_cpu_path p, enum pofa_linear_fmt f, int 
  * split. Returns 0, or -1 out of memory. */
 int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, int C, int gelu,
                      const pofa_infer_kern *kern, int threads, int force);
+/* How pofa_linear_pack_w treats w when the dense format is chosen: copied;
+ * borrowed (w outlives l: a file's mapping); given (w is malloc's and l's
+ * from now on, kept as the dense storage or freed). */
+enum pofa_wkeep { POFA_W_COPY, POFA_W_BORROW, POFA_W_GIVE };
+int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, const float *bias, int OC, int C,
+                       int gelu, const pofa_infer_kern *kern, int threads, int force);
 /* Packs int8 weights q (OC, C), scale per output row (or one: per_row 0),
  * the input's scale and zero point, float bias. */
 int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, int per_row,

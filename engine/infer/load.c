@@ -85,37 +85,60 @@ static void int8_free(int8_w *w)
 	free(w->scale);
 }
 
+/* where the weights come from: the model's own tensors, or (view) the
+ * values of each tensor seen in place in a mapped file */
+typedef struct {
+	pofa_model *m;
+	const float **view;   /* NULL: the model's */
+} wsrc;
+
+static const float *wval(const wsrc *s, int layer, enum pofa_role role, enum pofa_param_kind kind)
+{
+	pofa_tensor *t0, *t = pofa_model_tensor(s->m, layer, role, kind);
+	pofa_model_tensors(s->m, &t0);
+	return s->view ? s->view[t - t0] : t->data;
+}
+
+/* n floats of a weight for the forward: its own copy, or the file's values
+ * themselves when they are seen in place */
+static float *wkeep(pofa_infer *inf, const wsrc *s, const float *src, size_t n)
+{
+	if (!s->view)
+		return pofa_infer_fcopy(inf, src, n);
+	inf->weight_bytes += n * sizeof(float);
+	return (float *)src;
+}
+
 /* one Linear packed: float, or int8 from the file; parts (Q, K, V) are
  * stacked into one product */
-static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pofa_st_file *q8, int layer,
+static int pack_linear(pofa_infer *inf, pofa_linear *l, const wsrc *s, const pofa_st_file *q8, int layer,
                        const enum pofa_role *roles, int nparts, int gelu, const pofa_infer_opts *o, pofa_err *err)
 {
-	const pofa_tensor *w0 = pofa_model_tensor(m, layer, roles[0], POFA_PARAM_WEIGHT);
+	const pofa_tensor *w0 = pofa_model_tensor(s->m, layer, roles[0], POFA_PARAM_WEIGHT);
 	int OC1 = (int)w0->shape[0], C = (int)w0->shape[1], OC = OC1 * nparts;
 	float *bias = malloc((size_t)OC * sizeof *bias);
 	if (!bias)
 		return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
 	for (int p = 0; p < nparts; p++)
-		memcpy(bias + (size_t)p * OC1, pofa_model_tensor(m, layer, roles[p], POFA_PARAM_BIAS)->data,
-		       (size_t)OC1 * sizeof *bias);
+		memcpy(bias + (size_t)p * OC1, wval(s, layer, roles[p], POFA_PARAM_BIAS), (size_t)OC1 * sizeof *bias);
 	int rc = POFA_OK;
 	if (!q8) {
-		const float *w = w0->data;
-		float *stack = NULL;
+		const float *w = wval(s, layer, roles[0], POFA_PARAM_WEIGHT);
+		enum pofa_wkeep keep = s->view ? POFA_W_BORROW : POFA_W_COPY;
 		if (nparts > 1) {
-			stack = malloc((size_t)OC * C * sizeof *stack);
+			float *stack = malloc((size_t)OC * C * sizeof *stack);
 			if (!stack) {
 				free(bias);
 				return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
 			}
 			for (int p = 0; p < nparts; p++)
-				memcpy(stack + (size_t)p * OC1 * C, pofa_model_tensor(m, layer, roles[p], POFA_PARAM_WEIGHT)->data,
+				memcpy(stack + (size_t)p * OC1 * C, wval(s, layer, roles[p], POFA_PARAM_WEIGHT),
 				       (size_t)OC1 * C * sizeof *stack);
 			w = stack;
+			keep = POFA_W_GIVE;
 		}
-		if (pofa_linear_pack(l, w, bias, OC, C, gelu, inf->kern, inf->nthreads, o->force_fmt))
+		if (pofa_linear_pack_w(l, w, keep, bias, OC, C, gelu, inf->kern, inf->nthreads, o->force_fmt))
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
-		free(stack);
 	} else {
 		int8_t *q = malloc((size_t)OC * C);
 		float *sc = malloc((size_t)OC * sizeof *sc);
@@ -124,7 +147,7 @@ static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pof
 		if (!q || !sc)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
 		for (int p = 0; p < nparts && !rc; p++) {
-			const pofa_tensor *t = pofa_model_tensor(m, layer, roles[p], POFA_PARAM_WEIGHT);
+			const pofa_tensor *t = pofa_model_tensor(s->m, layer, roles[p], POFA_PARAM_WEIGHT);
 			int8_w iw;
 			if ((rc = read_int8(q8, t->name, OC1, C, &iw, err)))
 				break;
@@ -149,20 +172,23 @@ static int pack_linear(pofa_infer *inf, pofa_linear *l, pofa_model *m, const pof
 	return rc;
 }
 
-#define TENSOR(layer, role, kind) (pofa_model_tensor(m, layer, role, kind)->data)
+#define TENSOR(layer, role, kind) wval(s, layer, role, kind)
 
-pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+/* the forward-only model of m's tensors, or of a file's values seen in
+ * place (s->view: the pointers into it are kept, not copied) */
+static pofa_infer *from_weights(const wsrc *s, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
 {
+	pofa_model *m = s->m;
 	const pofa_config *c = pofa_model_config(m);
 	pofa_infer *inf = pofa_infer_shell(c, pofa_model_head(m), q8 != NULL, o, err);
 	if (!inf)
 		return NULL;
 	int C = inf->C;
-	inf->wte = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
-	inf->wpe = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
-	inf->wtt = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
-	inf->elnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
-	inf->elnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
+	inf->wte = wkeep(inf, s, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
+	inf->wpe = wkeep(inf, s, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
+	inf->wtt = wkeep(inf, s, TENSOR(-1, POFA_ROLE_TYPE_EMB, POFA_PARAM_WEIGHT), (size_t)c->type_vocab_size * C);
+	inf->elnw = wkeep(inf, s, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_WEIGHT), (size_t)C);
+	inf->elnb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_EMB_LN, POFA_PARAM_BIAS), (size_t)C);
 	if (!inf->wte || !inf->wpe || !inf->wtt || !inf->elnw || !inf->elnb ||
 	    (q8 && o->emb16 && pofa_infer_emb16(inf))) {
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
@@ -173,36 +199,36 @@ pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const p
 	                            fp[1] = { POFA_ROLE_FFN_OUT }, pl[1] = { POFA_ROLE_POOLER };
 	for (int l = 0; l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
-		if (pack_linear(inf, &y->qkv, m, q8, l, qkv, 3, 0, o, err) ||
-		    pack_linear(inf, &y->ao, m, q8, l, ao, 1, 0, o, err) ||
-		    pack_linear(inf, &y->fc, m, q8, l, fc, 1, 1, o, err) ||
-		    pack_linear(inf, &y->fp, m, q8, l, fp, 1, 0, o, err))
+		if (pack_linear(inf, &y->qkv, s, q8, l, qkv, 3, 0, o, err) ||
+		    pack_linear(inf, &y->ao, s, q8, l, ao, 1, 0, o, err) ||
+		    pack_linear(inf, &y->fc, s, q8, l, fc, 1, 1, o, err) ||
+		    pack_linear(inf, &y->fp, s, q8, l, fp, 1, 0, o, err))
 			goto fail;
-		y->ln1w = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
-		y->ln1b = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
-		y->ln2w = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
-		y->ln2b = pofa_infer_fcopy(inf, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_BIAS), (size_t)C);
+		y->ln1w = wkeep(inf, s, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln1b = wkeep(inf, s, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
+		y->ln2w = wkeep(inf, s, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		y->ln2b = wkeep(inf, s, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_BIAS), (size_t)C);
 		if (!y->ln1w || !y->ln1b || !y->ln2w || !y->ln2b) {
 			pofa_error(err, POFA_ERR_RUN, "out of memory");
 			goto fail;
 		}
 	}
 	if (inf->head == POFA_HEAD_CLS) {
-		if (pack_linear(inf, &inf->pooler, m, q8, -1, pl, 1, 0, o, err))
+		if (pack_linear(inf, &inf->pooler, s, q8, -1, pl, 1, 0, o, err))
 			goto fail;
 		inf->has_pooler = 1;
 		int Lb = c->num_labels;
-		inf->clsw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);
-		inf->clsb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_BIAS), (size_t)Lb);
+		inf->clsw = wkeep(inf, s, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);
+		inf->clsb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_BIAS), (size_t)Lb);
 	} else if (inf->head == POFA_HEAD_SPAN) {
-		inf->qaw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_WEIGHT), (size_t)2 * C);
-		inf->qab = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_BIAS), 2);
+		inf->qaw = wkeep(inf, s, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_WEIGHT), (size_t)2 * C);
+		inf->qab = wkeep(inf, s, TENSOR(-1, POFA_ROLE_QA, POFA_PARAM_BIAS), 2);
 	} else {
-		inf->tw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_WEIGHT), (size_t)C * C);
-		inf->tb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_BIAS), (size_t)C);
-		inf->tlnw = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_WEIGHT), (size_t)C);
-		inf->tlnb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
-		inf->mlmb = pofa_infer_fcopy(inf, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
+		inf->tw = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_WEIGHT), (size_t)C * C);
+		inf->tb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_TRANSFORM, POFA_PARAM_BIAS), (size_t)C);
+		inf->tlnw = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_WEIGHT), (size_t)C);
+		inf->tlnb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
+		inf->mlmb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
 	}
 	if (pofa_infer_alloc_acts(inf, err))
 		goto fail;
@@ -210,6 +236,46 @@ pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const p
 fail:
 	pofa_infer_free(inf);
 	return NULL;
+}
+
+pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+{
+	wsrc s = { m, NULL };
+	return from_weights(&s, q8, o, err);
+}
+
+/* The float model straight from the file's mapping when its values can be
+ * used in place: nothing copied but the stacked QKV and what packing
+ * makes; the mapping stays open with the model. NULL with *fallback set:
+ * load it instead. */
+static pofa_infer *open_in_place(pofa_model *m, const char *wpath, const pofa_infer_opts *o, int *fallback,
+                                 pofa_err *err)
+{
+	*fallback = 0;
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	pofa_st_file *f = calloc(1, sizeof *f);
+	const float **view = calloc((size_t)n + 1, sizeof *view);
+	pofa_infer *inf = NULL;
+	int viewable = 0;
+	if (!f || !view)
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+	else if (!pofa_st_open(f, wpath, err) && !pofa_model_view_weights(m, f, view, &viewable, err)) {
+		if (viewable) {
+			wsrc s = { m, view };
+			if ((inf = from_weights(&s, NULL, o, err))) {
+				inf->wmap = f;   /* closed with the model */
+				f = NULL;
+			}
+		} else {
+			*fallback = 1;
+		}
+	}
+	if (f && f->buf)
+		pofa_st_close(f);
+	free(f);
+	free(view);
+	return inf;
 }
 
 pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err *err)
@@ -230,12 +296,26 @@ pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err 
 		           "model runs in int8", dir);
 		return NULL;
 	}
-	int fresh = 0;
+	int fresh = 0, use8 = has8 && o->int8 != POFA_INT8_OFF;
+	if (!use8) {
+		/* float: the weights used where the file's mapping holds them */
+		char wpath[4200];
+		snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
+		if (pofa_model_check_size(&cfg, head, wpath, err))
+			return NULL;
+		pofa_model *v = pofa_model_new_for(&cfg, head, POFA_MODEL_INFER, 1, 1, 1, err);
+		if (!v)
+			return NULL;
+		int fallback = 0;
+		pofa_infer *inf = open_in_place(v, wpath, o, &fallback, err);
+		pofa_model_free(v);
+		if (inf || !fallback)
+			return inf;
+	}
 	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, 1, 1, 1, 0, &fresh, err);
 	if (!m)
 		return NULL;
 	pofa_st_file q8;
-	int use8 = has8 && o->int8 != POFA_INT8_OFF;
 	if (use8 && pofa_st_open(&q8, path, err)) {
 		pofa_model_free(m);
 		return NULL;

@@ -100,7 +100,8 @@ void pofa_linear_free(pofa_linear *l)
 	if (!l)
 		return;
 	free(l->bias);
-	free(l->dense);
+	if (!l->dense_borrowed)
+		free(l->dense);
 	if (l->crp != l->rowptr)
 		free(l->crp);
 	free(l->rowptr);
@@ -221,6 +222,12 @@ static int nm_count(const float *w, int OC, int C, int m)
 int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, int C, int gelu,
                      const pofa_infer_kern *kern, int threads, int force)
 {
+	return pofa_linear_pack_w(l, w, POFA_W_COPY, bias, OC, C, gelu, kern, threads, force);
+}
+
+int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, const float *bias, int OC, int C,
+                       int gelu, const pofa_infer_kern *kern, int threads, int force)
+{
 	memset(l, 0, sizeof *l);
 	l->OC = OC;
 	l->C = C;
@@ -228,11 +235,15 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 	int64_t nnz = 0, blocks = 0;
 	for (size_t i = 0; i < (size_t)OC * C; i++)
 		nnz += w[i] != 0.0f;
-	int b14 = C % 4 == 0 && C <= 65536, csr = C <= 65536;
-	if (b14)
+	int b14 = C % 4 == 0 && C <= 65536, csr = C <= 65536, full = nnz == (int64_t)OC * C;
+	/* a matrix without zeros has every block and every group full: the
+	 * passes that count them are skipped (a dense model packs in one) */
+	if (b14 && full)
+		blocks = nnz / 4;
+	else if (b14)
 		for (size_t i = 0; i < (size_t)OC * C; i += 4)
 			blocks += w[i] != 0.0f || w[i + 1] != 0.0f || w[i + 2] != 0.0f || w[i + 3] != 0.0f;
-	int nm_m = 4, nm_n = C % nm_m == 0 ? nm_count(w, OC, C, nm_m) : nm_m;
+	int nm_m = 4, nm_n = C % nm_m == 0 && !full ? nm_count(w, OC, C, nm_m) : nm_m;
 	l->nnz = nnz;
 	/* the cheapest format by the path's costs at this thread count */
 	const double *k = path_cost(kern->path, threads);
@@ -254,10 +265,16 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 	if (!row_cost || copy_bias(l, bias))
 		goto oom;
 	if (fmt == POFA_LIN_DENSE) {
-		l->dense = aligned_alloc(64, ((size_t)OC * C * sizeof(float) + 63) & ~(size_t)63);
-		if (!l->dense)
-			goto oom;
-		memcpy(l->dense, w, (size_t)OC * C * sizeof *w);
+		if (keep == POFA_W_COPY) {
+			l->dense = aligned_alloc(64, ((size_t)OC * C * sizeof(float) + 63) & ~(size_t)63);
+			if (!l->dense)
+				goto oom;
+			memcpy(l->dense, w, (size_t)OC * C * sizeof *w);
+		} else {
+			l->dense = (float *)w;   /* its products are sgemm's: any float alignment */
+			l->dense_borrowed = keep == POFA_W_BORROW;
+			keep = POFA_W_COPY;      /* taken */
+		}
 		l->stored = (int64_t)OC * C;
 		for (int o = 0; o < OC; o++)
 			row_cost[o] = C;
@@ -326,10 +343,14 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 	           (l->nch > 1 ? (size_t)l->nch * ((size_t)OC + 1) * 4 : 0) +
 	           (size_t)l->stored * (4 + (fmt == POFA_LIN_CSR ? 2 : fmt == POFA_LIN_NM ? 1 : 0)) +
 	           (fmt == POFA_LIN_B14 ? (size_t)(l->stored / 4) * 2 : 0);
+	if (keep == POFA_W_GIVE)   /* not kept: a sparse format holds its own copy */
+		free((void *)w);
 	return 0;
 oom:
 	free(row_cost);
 	pofa_linear_free(l);
+	if (keep == POFA_W_GIVE)
+		free((void *)w);
 	return -1;
 }
 

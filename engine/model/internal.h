@@ -65,6 +65,7 @@ struct pofa_model {
 	size_t nparams;
 	size_t sizes[PT_COUNT];
 	float *params, *grads, *m1, *m2;
+	int params_mapped;       /* params are anonymous pages (an inference model): munmap */
 	param_ptrs p, g;
 	pofa_tensor *tensors;
 	int ntensors;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 
@@ -180,7 +181,18 @@ pofa_model *pofa_model_new_for(const pofa_config *cfg, enum pofa_head head, enum
 		goto oom;
 	m->k.pool = m->pool;
 
-	m->params = pofa_alloc_floats(m->nparams);
+	if (use == POFA_MODEL_INFER) {
+		/* the kernel's zero pages, given as they are first written: a model
+		 * whose weights are seen in the file (pofa_model_view_weights)
+		 * never pays for them */
+		void *p = mmap(NULL, m->nparams * sizeof(float), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			m->params = p;
+			m->params_mapped = 1;
+		}
+	} else {
+		m->params = pofa_alloc_floats(m->nparams);
+	}
 	if (!m->params)
 		goto oom;
 	if (use == POFA_MODEL_TRAIN) {
@@ -233,7 +245,10 @@ void pofa_model_free(pofa_model *m)
 	if (!m)
 		return;
 	pofa_pool_free(m->pool);
-	free(m->params);
+	if (m->params_mapped)
+		munmap(m->params, m->nparams * sizeof(float));
+	else
+		free(m->params);
 	free(m->grads);
 	free(m->m1);
 	free(m->m2);

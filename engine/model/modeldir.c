@@ -105,7 +105,7 @@ static void shape_str(char *s, size_t n, int ndim, const int64_t *shape)
 
 /* pofa's masked-LM decoder is the word embeddings, as BERT ties them: a
  * file whose decoder is its own matrix is refused, not silently replaced */
-static int check_tied_decoder(pofa_model *m, const pofa_st_file *f, const float *base, pofa_err *err)
+static int check_tied_decoder(pofa_model *m, const pofa_st_file *f, const float *w, pofa_err *err)
 {
 	if (!pofa_model_config(m)->tie_word_embeddings)
 		return pofa_error(err, POFA_ERR_INPUT, "%s: config.json says tie_word_embeddings: false; pofa's masked-LM "
@@ -121,7 +121,6 @@ static int check_tied_decoder(pofa_model *m, const pofa_st_file *f, const float 
 	if (!dec)
 		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", f->path);
 	int rc = pofa_st_read_f32(f, st, dec, err);
-	const float *w = base + (we->data - pofa_model_params(m));
 	for (int64_t j = 0; j < we->numel && !rc; j++)
 		if (dec[j] != w[j])
 			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor cls.predictions.decoder.weight differs from the word "
@@ -145,14 +144,52 @@ static pofa_tensor from_layer(const pofa_tensor *t, const int *src)
 	return u;
 }
 
+/* are all n values finite? (the largest exponent field below all ones:
+ * integer maxima, which the compiler vectorises) */
+static int all_finite(const float *x, int64_t n)
+{
+	uint32_t most = 0;
+	for (int64_t j = 0; j < n; j++) {
+		uint32_t u;
+		memcpy(&u, x + j, sizeof u);
+		u &= 0x7f800000u;
+		most = u > most ? u : most;
+	}
+	return most != 0x7f800000u;
+}
+
+/* tensor st's float32 values where they lie in f's mapping, or NULL when
+ * they cannot be used in place (another dtype, not 4-byte aligned, a
+ * big-endian machine) */
+static const float *in_place(const pofa_st_file *f, const pofa_st_tensor *st)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const unsigned char *p = f->buf + f->data_off + st->begin;
+	if (st->dtype == POFA_F32 && (uintptr_t)p % sizeof(float) == 0)
+		return (const float *)(const void *)p;
+#else
+	(void)f;
+	(void)st;
+#endif
+	return NULL;
+}
+
+/* Copies the file's tensors into base (the model's layout), or with view
+ * sets view[i] to tensor i's values in the file itself; *viewable is then
+ * 0 when some tensor cannot be seen in place (or the head is missing): the
+ * caller loads instead. Both check the same: names, shapes, finite values,
+ * a tied decoder. */
 static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base, const int *src,
-                        int *missing_head, unsigned char *loaded, pofa_err *err)
+                        int *missing_head, unsigned char *loaded, const float **view, int *viewable,
+                        pofa_err *err)
 {
 	pofa_tensor *t;
 	int n = pofa_model_tensors(m, &t);
 	float *params = pofa_model_params(m);
 	if (missing_head)
 		*missing_head = 0;
+	if (viewable)
+		*viewable = 1;
 	for (int i = 0; i < n; i++) {
 		char name[160];
 		pofa_tensor ft = from_layer(&t[i], src);
@@ -174,6 +211,10 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 			if (!*prefix && is_head_tensor(&t[i])) {
 				if (missing_head)
 					*missing_head = 1;
+				if (view) {
+					*viewable = 0;   /* a new head: drawn, so loaded */
+					return POFA_OK;
+				}
 				continue;
 			}
 			return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: missing", f->path, name);
@@ -189,21 +230,42 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 			                  "%s: tensor %s: shape %s in the file, but config.json says %s",
 			                  f->path, name, a, b);
 		}
-		float *dst = base + (t[i].data - params);
-		int rc = pofa_st_read_f32(f, st, dst, err);
-		if (rc)
-			return rc;
+		const float *dst;
+		if (view) {
+			if (!(view[i] = dst = in_place(f, st))) {
+				*viewable = 0;
+				return POFA_OK;
+			}
+		} else {
+			float *to = base + (t[i].data - params);
+			int rc = pofa_st_read_f32(f, st, to, err);
+			if (rc)
+				return rc;
+			dst = to;
+		}
 		/* NaN or infinity would flow through every product unseen */
-		for (int64_t j = 0; j < t[i].numel; j++)
+		for (int64_t j = all_finite(dst, t[i].numel) ? t[i].numel : 0; j < t[i].numel; j++)
 			if (!isfinite(dst[j]))
 				return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged "
 				                  "(or a training run diverged)", f->path, name, (long long)j, dst[j]);
 		if (loaded)
 			loaded[i] = 1;
 	}
-	if (!*prefix && pofa_model_head(m) == POFA_HEAD_MLM)
-		return check_tied_decoder(m, f, base, err);
+	if (!*prefix && pofa_model_head(m) == POFA_HEAD_MLM) {
+		pofa_tensor *we = pofa_model_tensor(m, -1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT);
+		return check_tied_decoder(m, f, view ? view[we - t] : base + (we->data - params), err);
+	}
 	return POFA_OK;
+}
+
+int pofa_model_view_weights(pofa_model *m, const pofa_st_file *f, const float **view, int *viewable,
+                            pofa_err *err)
+{
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t);
+	for (int i = 0; i < n; i++)
+		view[i] = NULL;
+	return load_tensors(m, f, "", NULL, NULL, NULL, NULL, view, viewable, err);
 }
 
 int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *src, int *missing_head,
@@ -213,7 +275,7 @@ int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *s
 	int rc = pofa_st_open(&f, path, err);
 	if (rc)
 		return rc;
-	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, NULL, err);
+	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, NULL, NULL, NULL, err);
 	pofa_st_close(&f);
 	return rc;
 }
@@ -228,7 +290,7 @@ int pofa_model_load_init(pofa_model *m, const char *path, const int *src, uint64
 	pofa_st_file f;
 	int rc = pofa_st_open(&f, path, err);
 	if (!rc) {
-		rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, loaded, err);
+		rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, loaded, NULL, NULL, err);
 		pofa_st_close(&f);
 	}
 	if (!rc)
@@ -496,8 +558,8 @@ int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *er
 	float *tmp = !rc ? malloc(2 * np * sizeof(float) + 1) : NULL;
 	if (!rc && !tmp)
 		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, NULL, err);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, NULL, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, NULL, NULL, NULL, err);
 	if (!rc) {
 		memcpy(pofa_model_moment1(m), tmp, np * sizeof(float));
 		memcpy(pofa_model_moment2(m), tmp + np, np * sizeof(float));
