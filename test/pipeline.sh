@@ -135,6 +135,24 @@ n=$(wc -l < "$tmp/pred.csv"); d=$(wc -l < "$tmp/data/wn-pair/dev.tsv")
 "$POFA" eval --model "$tmp/a/span" --task wn-span --data "$tmp/data/wn-span/dev.json" --seq 48 \
 	> "$tmp/eval2.out" 2>&1 && grep -q "exact_match" "$tmp/eval2.out" && ok "pofa eval span" \
 	|| { cat "$tmp/eval2.out"; bad "pofa eval span"; }
+# speed-ups measured as a benchmark is: a dense model is the dense
+# computation (1.00x, not a timing's noise, every time); a sparse one is
+# timed in alternating rounds on the same batches, its range said
+for k in 1 2; do
+	"$POFA" eval --model "$tmp/a/tt" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 > "$tmp/sd$k" 2>&1
+done
+grep -q "every Linear dense float32, as the dense model: 1.00x" "$tmp/sd1" \
+	&& grep -q "every Linear dense float32, as the dense model: 1.00x" "$tmp/sd2" \
+	&& ok "a dense model's speed-up is 1.00x, the same in two evaluations" \
+	|| { cat "$tmp/sd1" "$tmp/sd2"; bad "a dense model's speed-up: expected 1.00x twice"; }
+"$POFA" eval --model "$tmp/a/transfer" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 > "$tmp/ss" 2>&1
+grep -Eq "dense [0-9.]+ sequences/s: [0-9.]+x \(median of 5 alternating rounds, [0-9.]+-[0-9.]+\)" "$tmp/ss" \
+	&& ok "a sparse model's speed-up: the median of alternating rounds, with its range" \
+	|| { cat "$tmp/ss"; bad "a sparse model's speed-up: expected 'median of 5 alternating rounds, LO-HI'"; }
+grep -q '"check","tt",0,"wn-pair","dev","accuracy",[0-9.]*,[0-9.]*,[0-9.]*,1,' "$tmp/a/eval.csv" \
+	&& ok "eval.csv: the dense teacher's speed-up 1" \
+	|| { grep '"check","tt"' "$tmp/a/eval.csv"; bad "eval.csv: the dense teacher's speed-up (expected 1)"; }
+
 # report.html: one self-contained page, well-formed (a parser reads it),
 # with every chart: results against sparsity and speed, each training
 # stage's losses, distillation on its own scale, the prune stage's

@@ -59,9 +59,20 @@ typedef struct pofa_scorer {
 int pofa_evaluate(const pofa_scorer *s, const pofa_taskset *ts, const pofa_labels *labels, int B,
                   const char *predictions, pofa_eval_result *res, pofa_err *err);
 
-/* Sequences a second of inf over up to `batches` batches of B of the
- * split (after one batch of warm-up), or -1 on error. */
-double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int batches, pofa_err *err);
+/* Model a's speed over model b's, measured as a benchmark is, not from one
+ * timing: the same `batches` batches of B of the split, in `rounds` rounds
+ * (at most POFA_SPEEDUP_ROUNDS) in which the two take turns (who goes first
+ * alternates), after a warm-up batch each. speedup is the median of the
+ * rounds' time ratios (lo, hi their range); the throughputs are the
+ * medians of the rounds'. All zero when the split is empty. */
+#define POFA_SPEEDUP_ROUNDS 15
+typedef struct pofa_speedup {
+	int rounds;
+	double speedup, lo, hi;
+	double a_seq_per_s, b_seq_per_s;
+} pofa_speedup;
+int pofa_eval_speedup(pofa_infer *a, pofa_infer *b, const pofa_taskset *ts, int B, int batches, int rounds,
+                      pofa_speedup *out, pofa_err *err);
 
 /* ---- model folders (models.c) ---------------------------------------------- */
 
@@ -94,6 +105,8 @@ typedef struct pofa_eval_report {
 	int has_info;
 	char how[200];              /* "int8, avx512-vnni: 72 int8" */
 	double seq_per_s, dense_seq_per_s, speedup;   /* 0: not measured */
+	double speedup_lo, speedup_hi;                /* the rounds' range (pofa_eval_speedup) */
+	int speedup_same;                             /* the model computes as the dense one: 1.00 by definition */
 } pofa_eval_report;
 
 /* One model folder on a task's split: its metrics, per class and confusion

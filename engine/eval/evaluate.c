@@ -334,41 +334,93 @@ pofa_class_stats pofa_class_stats_of(const pofa_eval_result *r, int k)
 	return c;
 }
 
-double pofa_eval_throughput(pofa_infer *inf, const pofa_taskset *ts, int B, int batches, pofa_err *err)
+/* the seconds of one forward of inf over batch k (of B) of the split */
+static double time_batch(pofa_infer *inf, const pofa_taskset *ts, int B, long k, int *buf, long *idx, pofa_err *err)
 {
 	int T = ts->T;
-	int *buf = malloc((size_t)B * (3 * T + 3) * sizeof(int));
+	int *ids = buf, *types = buf + B * T, *mask = buf + 2 * B * T, *lab = buf + 3 * B * T;
+	long i0 = k * B;
+	int bn = (int)POFA_MIN((long)B, ts->n - i0);
+	for (int b = 0; b < bn; b++)
+		idx[b] = i0 + b;
+	pofa_taskset_batch(ts, idx, bn, ids, types, mask, lab, lab + B, lab + 2 * B);
+	pofa_batch bt = { .B = bn, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask };
+	double t0 = now_s();
+	if (pofa_infer_forward(inf, &bt, err))
+		return -1.0;
+	return now_s() - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int pofa_eval_speedup(pofa_infer *a, pofa_infer *b, const pofa_taskset *ts, int B, int batches, int rounds,
+                      pofa_speedup *out, pofa_err *err)
+{
+	memset(out, 0, sizeof *out);
+	long nb = ts->n > 0 ? (ts->n + B - 1) / B : 0;
+	if (nb == 0 || batches < 1 || rounds < 1)
+		return POFA_OK;
+	if (batches > nb)
+		batches = (int)nb;
+	if (rounds > POFA_SPEEDUP_ROUNDS)
+		rounds = POFA_SPEEDUP_ROUNDS;
+	int *buf = malloc((size_t)B * (3 * ts->T + 3) * sizeof(int));
 	long *idx = malloc((size_t)B * sizeof(long));
 	if (!buf || !idx) {
 		free(buf);
 		free(idx);
-		pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
-		return -1.0;
+		return pofa_error(err, POFA_ERR_RUN, "out of memory for evaluation");
 	}
-	int *ids = buf, *types = buf + B * T, *mask = buf + 2 * B * T, *lab = buf + 3 * B * T;
-	double secs = 0.0;
+	int rc = POFA_OK;
 	long seqs = 0;
-	for (int k = -1; k < batches; k++) {
-		long i0 = (long)(k < 0 ? 0 : k) * B;
-		if (i0 >= ts->n)
-			break;
-		int bn = (int)POFA_MIN((long)B, ts->n - i0);
-		for (int b = 0; b < bn; b++)
-			idx[b] = i0 + b;
-		pofa_taskset_batch(ts, idx, bn, ids, types, mask, lab, lab + B, lab + 2 * B);
-		pofa_batch bt = { .B = bn, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask };
-		double t0 = now_s();
-		if (pofa_infer_forward(inf, &bt, err)) {
-			secs = -1.0;
-			break;
+	for (long k = 0; k < batches; k++)
+		seqs += POFA_MIN((long)B, ts->n - k * B);
+	double ta[POFA_SPEEDUP_ROUNDS], tb[POFA_SPEEDUP_ROUNDS], ratio[POFA_SPEEDUP_ROUNDS];
+	/* a warm-up batch each, then the rounds; who goes first alternates */
+	if (time_batch(a, ts, B, 0, buf, idx, err) < 0.0 || time_batch(b, ts, B, 0, buf, idx, err) < 0.0)
+		rc = err->status;
+	for (int r = 0; r < rounds && !rc; r++) {
+		ta[r] = tb[r] = 0.0;
+		for (int turn = 0; turn < 2 && !rc; turn++) {
+			int first_a = (r + turn) % 2 == 0;
+			pofa_infer *m = first_a ? a : b;
+			double *acc = first_a ? &ta[r] : &tb[r];
+			for (long k = 0; k < batches && !rc; k++) {
+				double t = time_batch(m, ts, B, k, buf, idx, err);
+				if (t < 0.0)
+					rc = err->status;
+				else
+					*acc += t;
+			}
 		}
-		if (k >= 0) { /* the first batch warms up */
-			secs += now_s() - t0;
-			seqs += bn;
-		}
+		ratio[r] = ta[r] > 0.0 ? tb[r] / ta[r] : 0.0;
 	}
 	free(buf);
 	free(idx);
-	return secs < 0.0 ? -1.0 : secs > 0.0 ? (double)seqs / secs : 0.0;
+	if (rc)
+		return rc;
+	double lo = ratio[0], hi = ratio[0];
+	for (int r = 1; r < rounds; r++) {
+		lo = ratio[r] < lo ? ratio[r] : lo;
+		hi = ratio[r] > hi ? ratio[r] : hi;
+	}
+	out->rounds = rounds;
+	out->speedup = median(ratio, rounds);
+	out->lo = lo;
+	out->hi = hi;
+	double ma = median(ta, rounds), mb = median(tb, rounds);
+	out->a_seq_per_s = ma > 0.0 ? seqs / ma : 0.0;
+	out->b_seq_per_s = mb > 0.0 ? seqs / mb : 0.0;
+	return POFA_OK;
 }
 

@@ -52,8 +52,12 @@ static int print_report(void *arg, int k, const pofa_eval_report *rep)
 		for (int f = 0; f < POFA_LINEAR_FMT_COUNT; f++)
 			if (rep->info.linears[f])
 				printf(" %d %s", rep->info.linears[f], pofa_linear_fmt_names[f]);
-		printf(" Linears, %.1f%% sparse); dense %.1f sequences/s: %.2fx\n", 100.0 * rep->info.sparsity,
-		       rep->dense_seq_per_s, rep->speedup);
+		printf(" Linears, %.1f%% sparse); ", 100.0 * rep->info.sparsity);
+		if (rep->speedup_same)
+			printf("every Linear dense float32, as the dense model: 1.00x\n");
+		else
+			printf("dense %.1f sequences/s: %.2fx (median of 5 alternating rounds, %.2f-%.2f)\n",
+			       rep->dense_seq_per_s, rep->speedup, rep->speedup_lo, rep->speedup_hi);
 	}
 	if (res->ncls > 0) {
 		/* per class: a model that predicts a few classes only shows here */
