@@ -24,7 +24,8 @@ for t in $(sed -n 's/^test: *\(test_[a-z_]*\).*/\1/p' "$list" | sort -u); do
 	make -s "build/test/$t" >> build.log 2>&1 || { tail -20 build.log; echo "build/test/$t does not build"; exit 1; }
 done
 
-# run TEST: 0 when it passes
+# run TEST: 0 when it passes (called with stdin from /dev/null: the loop
+# reads its records on stdin, which a test's commands would eat)
 run_test() {
 	case "$1" in
 	test_*) timeout 900 "build/test/$1" > test.log 2>&1 ;;
@@ -74,10 +75,10 @@ while IFS=$(printf '\037') read -r id layer what file test find repl eq; do
 		cp mutant.orig "$file"
 		continue
 	fi
-	if ! rebuild "$test"; then
+	if ! rebuild "$test" < /dev/null; then
 		printf '%-4s %-14s %-62.62s killed by the build (%s)\n' "$id" "$layer" "$what" "$(grep -m1 error build.log)"
 		killed=$((killed + 1))
-	elif run_test "$test"; then
+	elif run_test "$test" < /dev/null; then
 		printf '%-4s %-14s %-62.62s SURVIVED %s\n' "$id" "$layer" "$what" "$test"
 		survived=$((survived + 1))
 	else

@@ -974,6 +974,58 @@ static void test_obert_masks(void **st)
 	pofa_model_free(ref);
 }
 
+/* the estimate is made of the last obert_grads gradients before a pruning
+ * step, no more: masks that saw every step from 0 choose as masks that saw
+ * only those last steps (same batches), to the bit */
+static void test_obert_window(void **st)
+{
+	(void)st;
+	pofa_err err;
+	pofa_gmp g = { .s_init = 0.3f, .s_final = 0.5f, .t0 = 8, .t1 = 12, .every = 2, .freeze = 12,
+	               .pattern = POFA_PATTERN_UNSTRUCTURED, .method = POFA_PRUNE_OBERT, .obert_block = 16,
+	               .obert_grads = 2, .obert_damp = 1e-4, .obert_update = POFA_OBERT_JOINT };
+	int64_t P = 1;
+	while (P <= g.freeze && !pofa_gmp_update_step(&g, P))
+		P++;
+	assert_true(P >= 2 * g.obert_grads && P <= g.freeze);
+	assert_true(pofa_gmp_target(&g, P) > 0.25);   /* the step prunes */
+	pofa_model *m[2] = { model(POFA_HEAD_MLM, 3), model(POFA_HEAD_MLM, 3) };
+	pofa_masks mk[2];
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(pofa_masks_init(&mk[k], m[k], &err), 0);
+		if (pofa_masks_set_method(&mk[k], &g, &err))
+			fail_msg("%s", err.msg);
+		/* k = 0: every step from 0; k = 1: only the window's */
+		for (int64_t step = k ? P - g.obert_grads : 0; step < P; step++) {
+			int ids[32], labels[32];
+			for (int i = 0; i < 32; i++) {
+				ids[i] = 5 + (int)((i * 7 + step * 13) % 50);
+				labels[i] = (i + step) % 3 ? POFA_IGNORE : ids[i];
+			}
+			pofa_batch b = { .B = 4, .T = 8, .input_ids = ids, .mlm_labels = labels };
+			pofa_model_zero_grad(m[k]);
+			pofa_model_step_loss(m[k], &b, 0);
+			pofa_model_backward(m[k], &b);
+			assert_int_equal(pofa_masks_observe(&mk[k], &g, step, &err), 0);
+		}
+		if (pofa_masks_prune(&mk[k], pofa_gmp_target(&g, P), &g, &err))
+			fail_msg("%s", err.msg);
+	}
+	pofa_tensor *a, *b;
+	int nt = pofa_model_tensors(m[0], &a);
+	pofa_model_tensors(m[1], &b);
+	for (int i = 0; i < nt; i++)
+		for (int64_t j = 0; j < a[i].numel; j++)
+			if (memcmp(&a[i].data[j], &b[i].data[j], sizeof(float)))
+				fail_msg("%s[%lld]: from all %lld steps %.9g, from the last %d only %.9g: the estimate took "
+				         "gradients from before its window", a[i].name, (long long)j, (long long)P, a[i].data[j],
+				         g.obert_grads, b[i].data[j]);
+	for (int k = 0; k < 2; k++) {
+		pofa_masks_free(&mk[k]);
+		pofa_model_free(m[k]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -991,6 +1043,7 @@ int main(void)
 		cmocka_unit_test(test_obert_math),
 		cmocka_unit_test(test_obert_toy),
 		cmocka_unit_test(test_obert_masks),
+		cmocka_unit_test(test_obert_window),
 	};
 	return cmocka_run_group_tests_name("sparse", tests, NULL, NULL);
 }
