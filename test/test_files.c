@@ -836,6 +836,27 @@ static void test_many_tensors(void **st)
 	free(names);
 }
 
+/* a speed-up is printed as one only when its rounds' range is clear of 1 */
+static void test_speedup_noise(void **st)
+{
+	(void)st;
+	struct { double up, lo, hi; int same, noise; } c[] = {
+		{ 1.03, 0.95, 1.10, 0, 1 },   /* straddles 1: noise */
+		{ 2.40, 2.31, 2.52, 0, 0 },   /* clear */
+		{ 0.93, 0.90, 0.97, 0, 0 },   /* clearly slower: said as such */
+		{ 1.00, 1.00, 1.00, 1, 0 },   /* the dense computation: 1.00 by definition */
+		{ 0.00, 0.00, 0.00, 0, 0 },   /* not measured */
+	};
+	for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+		pofa_eval_report r;
+		memset(&r, 0, sizeof r);
+		r.speedup = c[i].up, r.speedup_lo = c[i].lo, r.speedup_hi = c[i].hi, r.speedup_same = c[i].same;
+		if (pofa_eval_within_noise(&r) != c[i].noise)
+			fail_msg("%.2fx (%.2f-%.2f, same %d): expected within the noise %d, got %d", c[i].up, c[i].lo, c[i].hi,
+			         c[i].same, c[i].noise, pofa_eval_within_noise(&r));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_nonfinite_weights),
 		cmocka_unit_test(test_untrusted_sizes),
 		cmocka_unit_test(test_many_tensors),
+		cmocka_unit_test(test_speedup_noise),
 	};
 	return cmocka_run_group_tests_name("files", tests, setup, teardown);
 }

@@ -117,6 +117,8 @@ int pofa_eval_model(const char *dir, const pofa_eval_opts *o, pofa_eval_report *
 void pofa_eval_report_free(pofa_eval_report *rep);
 /* Each of n folders in turn, its report to fn (a nonzero return stops the
  * list); the first error stops it too. */
+/* a measured speed-up whose rounds' range holds 1: no speed-up shown */
+int pofa_eval_within_noise(const pofa_eval_report *rep);
 int pofa_eval_models(const char *const *dirs, int n, const pofa_eval_opts *o,
                      int (*fn)(void *arg, int k, const pofa_eval_report *rep), void *arg, pofa_err *err);
 

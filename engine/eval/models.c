@@ -156,6 +156,11 @@ static int speed_up(pofa_infer *fast, pofa_infer *dense, const pofa_taskset *ts,
 	return POFA_OK;
 }
 
+int pofa_eval_within_noise(const pofa_eval_report *rep)
+{
+	return !rep->speedup_same && rep->speedup > 0.0 && rep->speedup_lo <= 1.0 && rep->speedup_hi >= 1.0;
+}
+
 /* how the forward-only model computes: "int8, avx512-vnni: 72 i8, 1 dense" */
 static void describe(pofa_infer *inf, int int8, pofa_eval_report *rep)
 {

@@ -209,8 +209,9 @@ static void emit_eval(stage_ctx *c, const char *name, const char *split, const p
 		             name, s->task.name, split, rep->seq_per_s, rep->how);
 	else
 		pofa_run_log(r, c->i, POFA_EV_LOG, "%s on %s %s: %.1f sequences/s (%s), dense %.1f: %.2fx (median of 5 "
-		             "alternating rounds, %.2f-%.2f)", name, s->task.name, split, rep->seq_per_s, rep->how,
-		             rep->dense_seq_per_s, rep->speedup, rep->speedup_lo, rep->speedup_hi);
+		             "alternating rounds, %.2f-%.2f%s)", name, s->task.name, split, rep->seq_per_s, rep->how,
+		             rep->dense_seq_per_s, rep->speedup, rep->speedup_lo, rep->speedup_hi,
+		             pofa_eval_within_noise(rep) ? ": within the noise, no speed-up measured" : "");
 	for (int k = 0; k < res->n; k++) {
 		pofa_event e = pofa_ev_new(POFA_EV_EVAL, c->i, r);
 		snprintf(e.model, sizeof e.model, "%s", name);

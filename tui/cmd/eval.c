@@ -56,8 +56,9 @@ static int print_report(void *arg, int k, const pofa_eval_report *rep)
 		if (rep->speedup_same)
 			printf("every Linear dense float32, as the dense model: 1.00x\n");
 		else
-			printf("dense %.1f sequences/s: %.2fx (median of 5 alternating rounds, %.2f-%.2f)\n",
-			       rep->dense_seq_per_s, rep->speedup, rep->speedup_lo, rep->speedup_hi);
+			printf("dense %.1f sequences/s: %.2fx (median of 5 alternating rounds, %.2f-%.2f%s)\n",
+			       rep->dense_seq_per_s, rep->speedup, rep->speedup_lo, rep->speedup_hi,
+			       pofa_eval_within_noise(rep) ? ": within the noise, no speed-up measured" : "");
 	}
 	if (res->ncls > 0) {
 		/* per class: a model that predicts a few classes only shows here */
