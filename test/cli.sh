@@ -116,6 +116,8 @@ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n,\n' > "$tmp/v.txt"
 printf 'Hello, world\tworld\n' > "$tmp/in.txt"
 expect 0 "tokenize a pair" "^\[CLS\] hello , world \[SEP\] world \[SEP\]$" -- sh -c "\"$POFA\" tokenize --vocab \"$tmp/v.txt\" --pair --pieces < \"$tmp/in.txt\""
 expect 0 "tokenize ids" "^2 5 7 6 3$" -- sh -c "printf 'Hello, world\n' | \"$POFA\" tokenize --vocab \"$tmp/v.txt\""
+expect 0 "tokenize keeps a typed [MASK] whole, as predict and Hugging Face do" "^2 5 4 6 3$" \
+	-- sh -c "printf 'hello [MASK] world\n' | \"$POFA\" tokenize --vocab \"$tmp/v.txt\""
 printf '' > "$tmp/empty.txt"
 expect 2 "vocab from an empty corpus" "no words" -- "$POFA" vocab --corpus "$tmp/empty.txt" --out "$tmp/ev.txt"
 expect 2 "vocab size too small" "--size wants an integer" -- "$POFA" vocab --corpus "$tmp/in.txt" --size 3 --out "$tmp/ev.txt"

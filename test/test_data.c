@@ -195,6 +195,32 @@ static void test_tokenizer_offsets_and_pairs(void **st)
 	assert_non_null(strstr(err.msg, "[UNK]"));
 }
 
+/* special tokens typed in the text are those tokens, whole, as Hugging
+ * Face's BertTokenizer keeps them (it lower-cases everything else); a
+ * lower-case or broken one is text */
+static void test_tokenizer_specials(void **st)
+{
+	(void)st;
+	pofa_tokenizer *tk = tok();
+	char got[256];
+	pieces_of(tk, "The [MASK] world", -1, got, sizeof got);
+	assert_string_equal(got, "the [MASK] world");
+	pieces_of(tk, "hello[SEP]world [CLS][PAD] [UNK]", -1, got, sizeof got);
+	assert_string_equal(got, "hello [SEP] world [CLS] [PAD] [UNK]");
+	pieces_of(tk, "[mask] [MASK", -1, got, sizeof got);
+	if (strstr(got, "[MASK]"))
+		fail_msg("'[mask] [MASK': expected no [MASK] token (lower case, unclosed), got: %s", got);
+	pofa_piece *p = NULL;
+	int cap = 0, np = pofa_tokenize(tk, "a [MASK] b", -1, &p, &cap, NULL);
+	assert_int_equal(np, 3);
+	assert_int_equal(p[1].id, pofa_tok_mask(tk));
+	if (p[1].start != 2 || p[1].end != 8 || p[2].start != 9 || p[2].word != 2)
+		fail_msg("[MASK]: expected bytes [2, 8) and 'b' at 9 as word 2, got [%d, %d), %d, word %d", p[1].start,
+		         p[1].end, p[2].start, p[2].word);
+	free(p);
+	pofa_tokenizer_free(tk);
+}
+
 /* casing as Hugging Face decides it: bert-base-uncased's vocabulary holds
  * U+211D, an upper-case letter with no lower case, and is still uncased;
  * a tokenizer_config.json beside the vocabulary has the last word */
@@ -1051,6 +1077,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tokenizer_golden),
 		cmocka_unit_test(test_tokenizer_offsets_and_pairs),
+		cmocka_unit_test(test_tokenizer_specials),
 		cmocka_unit_test(test_tokenizer_casing),
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_text_rule),

@@ -510,21 +510,23 @@ static int put_piece(pofa_piece **out, int *cap, int *n, int id, int s0, int s1,
 	return 0;
 }
 
-int pofa_tokenize(pofa_tokenizer *tk, const char *text, long n, pofa_piece **out, int *cap,
-                  pofa_tok_stats *st)
+/* The WordPiece pieces of text[0, n) (no special tokens in it) appended to
+ * out from *npp on; offsets shifted by off, words numbered from *word on.
+ * Returns 0, or -1 when out of memory. */
+static int tokenize_span(pofa_tokenizer *tk, const char *text, long n, long off, int *word, pofa_piece **out,
+                         int *cap, int *npp, pofa_tok_stats *st)
 {
-	if (n < 0)
-		n = (long)strlen(text);
 	words w;
 	if (basic(tk, text, n, &w, st))
 		return -1;
-	int np = 0;
-	for (int k = 0; k < w.nw; k++) {
-		int a = tk->wstart[k], b = tk->wstart[k + 1], nchars = b - a;
+	int np = *npp, o = (int)off;
+	for (int kk = 0; kk < w.nw; kk++) {
+		int k = *word + kk;
+		int a = tk->wstart[kk], b = tk->wstart[kk + 1], nchars = b - a;
 		if (st)
 			st->words++;
 		if (nchars > MAX_WORD_CHARS) {
-			if (put_piece(out, cap, &np, tk->unk, tk->src0[a], tk->src1[b - 1], k))
+			if (put_piece(out, cap, &np, tk->unk, o + tk->src0[a], o + tk->src1[b - 1], k))
 				return -1;
 			if (st)
 				st->unknown++;
@@ -568,19 +570,66 @@ int pofa_tokenize(pofa_tokenizer *tk, const char *text, long n, pofa_piece **out
 				bad = 1;
 				break;
 			}
-			if (put_piece(out, cap, &np, id, tk->src0[a + start], tk->src1[a + end - 1], k))
+			if (put_piece(out, cap, &np, id, o + tk->src0[a + start], o + tk->src1[a + end - 1], k))
 				return -1;
 			start = end;
 		}
 		if (bad) {
 			np = first;
-			if (put_piece(out, cap, &np, tk->unk, tk->src0[a], tk->src1[b - 1], k))
+			if (put_piece(out, cap, &np, tk->unk, o + tk->src0[a], o + tk->src1[b - 1], k))
 				return -1;
 			if (st)
 				st->unknown++;
 		}
 	}
-	return np;
+	*word += w.nw;
+	*npp = np;
+	return 0;
+}
+
+/* the special token whose text starts s (n bytes), its id and length, or -1 */
+static int special_at(const pofa_tokenizer *tk, const char *s, long n, long *len)
+{
+	const int ids[5] = { tk->cls, tk->sep, tk->pad, tk->unk, tk->msk };
+	for (int i = 0; i < 5; i++) {
+		const char *t = ids[i] >= 0 ? pofa_vocab_token(tk, ids[i]) : NULL;
+		long tl = t ? (long)strlen(t) : 0;
+		if (tl > 0 && tl <= n && !memcmp(s, t, (size_t)tl)) {
+			*len = tl;
+			return ids[i];
+		}
+	}
+	return -1;
+}
+
+/* As Hugging Face's BertTokenizer: a special token typed in the text
+ * ([MASK], [SEP], ...) is that token, whole, and splits the text around it;
+ * the rest goes through the basic tokenizer and WordPiece. */
+int pofa_tokenize(pofa_tokenizer *tk, const char *text, long n, pofa_piece **out, int *cap,
+                  pofa_tok_stats *st)
+{
+	if (n < 0)
+		n = (long)strlen(text);
+	int np = 0, word = 0;
+	long at = 0;
+	for (;;) {
+		long s = n, len = 0;
+		int sid = -1;
+		for (long q = at; q < n; q++)
+			if (text[q] == '[' && (sid = special_at(tk, text + q, n - q, &len)) >= 0) {
+				s = q;
+				break;
+			}
+		if (s > at && tokenize_span(tk, text + at, s - at, at, &word, out, cap, &np, st))
+			return -1;
+		if (sid < 0)
+			return np;
+		if (put_piece(out, cap, &np, sid, (int)s, (int)(s + len), word++))
+			return -1;
+		if (st)
+			st->words++;
+		at = s + len;
+	}
 }
 
 int pofa_basic_words(pofa_tokenizer *tk, const char *text, long n, pofa_word_fn fn, void *arg,
