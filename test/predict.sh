@@ -83,11 +83,30 @@ printf 'a "quoted", text\n' | "$POFA" predict --model "$tmp/run/sense" --csv > "
 sed -n 2p "$tmp/q.csv" | grep -q '^1,"a ""quoted"", text","",' && ok "CSV quotes a text with commas and quotes" \
 	|| { cat "$tmp/q.csv"; bad "CSV quoting"; }
 
+# --top K on a classifier: its K most probable labels, best first (it
+# was ignored); CSV then ranks them, a row each
+head -3 "$tmp/texts.txt" | "$POFA" predict --model "$tmp/run/sense" --top 3 > "$tmp/t3.txt" 2> "$tmp/e"
+awk -F'\t' 'NF != 6 || $2 < $4 || $4 < $6 || $1 == $3 || $3 == $5 { bad = 1 } END { exit bad || NR != 3 }' "$tmp/t3.txt" \
+	&& ok "classification --top 3: three labels a line, most probable first" \
+	|| { cat "$tmp/e" "$tmp/t3.txt"; bad "classification --top 3: expected label, p, label, p, label, p, p falling"; }
+head -1 "$tmp/texts.txt" | "$POFA" predict --model "$tmp/run/sense" --top 2 --csv > "$tmp/t2.csv" 2> "$tmp/e"
+head -1 "$tmp/t2.csv" | grep -qx 'line,text_a,text_b,rank,label,probability' && [ "$(sed 1d "$tmp/t2.csv" | wc -l)" -eq 2 ] \
+	&& sed -n 3p "$tmp/t2.csv" | grep -q '^1,.*,"",2,' \
+	&& ok "classification --top 2 --csv: a row a rank" || { cat "$tmp/e" "$tmp/t2.csv"; bad "classification --top 2 --csv"; }
+# a pair for a model trained on single texts: read as a pair, and said (once)
+printf 'a small bird\tthe bird sang\nanother\tpair\n' | "$POFA" predict --model "$tmp/run/sense" > "$tmp/pr.txt" 2> "$tmp/e"
+[ "$(grep -c 'trained on single texts' "$tmp/e")" -eq 1 ] && grep -q "line 1 has a tab" "$tmp/e" \
+	&& [ "$(wc -l < "$tmp/pr.txt")" -eq 2 ] \
+	&& ok "a pair for a single-text classifier: predicted, and said once" || { cat "$tmp/e"; bad "a pair for a single-text model not said"; }
+
 # span: the answer is a piece of the context
 printf 'living things collectively\tthe oceans are teeming with life\n' > "$tmp/qa.txt"
 "$POFA" predict --model "$tmp/run/span" "$tmp/qa.txt" > "$tmp/s.txt" 2> "$tmp/e" \
 	&& ans=$(cut -f1 "$tmp/s.txt") && case "the oceans are teeming with life" in *"$ans"*) true ;; *) false ;; esac \
 	&& ok "span: the answer \"$ans\" is taken from the context" || { cat "$tmp/e" "$tmp/s.txt"; bad "span"; }
+"$POFA" predict --model "$tmp/run/span" --top 3 "$tmp/qa.txt" > /dev/null 2> "$tmp/e"
+grep -q -- "--top: .* is a span model" "$tmp/e" && ok "--top on a span model: said, not silently ignored" \
+	|| { cat "$tmp/e"; bad "--top on a span model: expected a note"; }
 
 # masked LM: the top fillers of each [MASK], special tokens never among them
 printf 'the [MASK] of a [MASK]\nno mask here\n' | "$POFA" predict --model "$tmp/run/pre" --top 3 > "$tmp/m.txt" 2> "$tmp/e"

@@ -24,8 +24,9 @@ static const char predict_usage[] =
 	"                    [--threads N] [--float] [--max-line BYTES]\n"
 	"Reads FILE (default: standard input), one input a line; a tab separates\n"
 	"the two texts of a pair (a span model: the question, then the context).\n"
-	"Prints each line's label and probability, its answer, or the top K\n"
-	"fillers of each [MASK]; --csv writes CSV with a header row instead.\n"
+	"Prints each line's label and probability (with --top K, its K most probable\n"
+	"labels), its answer, or the top K (5) fillers of each [MASK]; --csv writes\n"
+	"CSV with a header row instead.\n"
 	"--seq defaults to the length the model was trained at (its training.json),\n"
 	"else to its positions, at most 512. A line longer than --max-line (1 MiB)\n"
 	"or holding a NUL byte is an error naming the line.\n";
@@ -45,6 +46,10 @@ typedef struct {
 	enum pofa_head head;
 	const pofa_config *cfg;
 	int maxT, top, csv;
+	int top_labels;          /* a classifier: how many labels a line prints (--top; 1 without it) */
+	int single;              /* trained on single texts (training.json has no text_b) */
+	int pair_said;           /* the warning about a pair for such a model given */
+	const char *model;
 	pofa_piece *pieces;
 	int pcap;
 	pofa_encoding enc;
@@ -148,23 +153,41 @@ static int softmax(const float *z, int n, double *prob)
 	return best;
 }
 
+/* a line's label and probability, or with --top its K most probable
+ * labels, best first (a tab between pairs; CSV: a row each, ranked) */
 static void out_cls(predictor *p, input *in, int b, const float *lg, long line)
 {
-	int nl = p->cfg->num_labels;
+	int nl = p->cfg->num_labels, k = p->top_labels < nl ? p->top_labels : nl;
 	double prob[256];
-	int best = softmax(lg + (size_t)b * nl, nl, prob);
-	char name[64];
-	if (p->cfg->label_names[best][0])
-		snprintf(name, sizeof name, "%s", p->cfg->label_names[best]);
-	else
-		snprintf(name, sizeof name, "LABEL_%d", best);
-	if (p->csv) {
-		print_texts(p, in, line);
-		csv_field(p->out, name, -1, 0);
-		fprintf(p->out, "%.6f\n", prob[best]);
-	} else {   /* a terminal's text: a label's control characters shown, not obeyed */
-		pofa_esc_term(p->out, name, -1);
-		fprintf(p->out, "\t%.4f\n", prob[best]);
+	int rank[256];
+	softmax(lg + (size_t)b * nl, nl, prob);
+	for (int i = 0; i < nl; i++) {   /* by probability, the lower id first on a tie */
+		int j = i;
+		while (j > 0 && prob[i] > prob[rank[j - 1]]) {
+			rank[j] = rank[j - 1];
+			j--;
+		}
+		rank[j] = i;
+	}
+	for (int r = 0; r < k; r++) {
+		char name[64];
+		int c = rank[r];
+		if (p->cfg->label_names[c][0])
+			snprintf(name, sizeof name, "%s", p->cfg->label_names[c]);
+		else
+			snprintf(name, sizeof name, "LABEL_%d", c);
+		if (p->csv) {
+			print_texts(p, in, line);
+			if (p->top_labels > 1)
+				fprintf(p->out, "%d,", r + 1);
+			csv_field(p->out, name, -1, 0);
+			fprintf(p->out, "%.6f\n", prob[c]);
+		} else {   /* a terminal's text: a label's control characters shown, not obeyed */
+			if (r)
+				fputc('\t', p->out);
+			pofa_esc_term(p->out, name, -1);
+			fprintf(p->out, "\t%.4f%s", prob[c], r + 1 == k ? "\n" : "");
+		}
 	}
 }
 
@@ -306,6 +329,8 @@ static int predict_open(predictor *p, const char *model, int T, int B, int threa
 	int trc = tr ? pofa_trained_load(model, tr, err) : pofa_error(err, POFA_ERR_RUN, "out of memory");
 	if (!T && trc == 0 && tr->seq > 0)
 		T = tr->seq;
+	p->single = trc == 0 && tr->has_task && !tr->task.text_b[0] && head == POFA_HEAD_CLS;
+	p->model = model;
 	free(tr);
 	if (trc != 0 && trc != 1)
 		return err->status;
@@ -366,6 +391,12 @@ static int predict_lines(predictor *p, FILE *f, const char *file, input *in, int
 			x->na = tab ? tab - x->line : (long)len;
 			x->b = tab ? tab + 1 : NULL;
 			x->nb = tab ? (long)(len - (size_t)(tab + 1 - x->line)) : 0;
+			if (tab && p->single && !p->pair_said) {
+				p->pair_said = 1;
+				fprintf(stderr, "pofa predict: %s line %ld has a tab, so it is read as a pair of texts, but %s "
+				        "was trained on single texts (its training.json has no text_b); a tab inside one "
+				        "text: replace it with a space\n", lr.name, lr.line, p->model);
+			}
 			if (encode(p, x)) {
 				rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 				break;
@@ -389,7 +420,7 @@ int cmd_predict(int argc, char **argv)
 {
 	const char *model = NULL, *file = NULL, *v;
 	long B = 16, T = 0, top = 5, threads = cli_default_threads(), max_line = (long)POFA_LINE_MAX;
-	int csv = 0, fp32 = 0;
+	int csv = 0, fp32 = 0, top_set = 0;
 	for (int i = 1; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--model"))) model = v;
 		else if ((v = cli_opt(argc, argv, &i, "--batch"))) {
@@ -398,6 +429,7 @@ int cmd_predict(int argc, char **argv)
 			if (cli_int("predict", "--seq", v, 3, 65536, &T)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--top"))) {
 			if (cli_int("predict", "--top", v, 1, 100, &top)) return EXIT_USAGE;
+			top_set = 1;
 		} else if ((v = cli_opt(argc, argv, &i, "--threads"))) {
 			if (cli_int("predict", "--threads", v, 1, 64, &threads)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--max-line"))) {
@@ -420,7 +452,7 @@ int cmd_predict(int argc, char **argv)
 	if (!model || !*model)
 		return cli_usage_error("predict", "--model DIR is required");
 	pofa_err err = { 0 };
-	predictor p = { .top = (int)top, .csv = csv, .out = stdout };
+	predictor p = { .top = (int)top, .top_labels = top_set ? (int)top : 1, .csv = csv, .out = stdout };
 	int maxT = 0;
 	if (predict_open(&p, model, (int)T, (int)B, (int)threads, fp32, &maxT, &err)) {
 		pofa_encoding_free(&p.enc);
@@ -439,9 +471,13 @@ int cmd_predict(int argc, char **argv)
 		in[i] = (input){ .ids = base, .types = base + maxT, .start = base + 2 * maxT, .end = base + 3 * maxT,
 		                 .seg = base + 4 * maxT };
 	}
+	if (!rc && top_set && p.head == POFA_HEAD_SPAN)
+		fprintf(stderr, "pofa predict: --top: %s is a span model, which gives its best answer a line; --top "
+		        "ranks a classifier's labels and a masked-LM model's fillers\n", model);
 	if (!rc && csv) {
 		if (p.head == POFA_HEAD_CLS)
-			fputs("line,text_a,text_b,label,probability\n", stdout);
+			fputs(p.top_labels > 1 ? "line,text_a,text_b,rank,label,probability\n"
+			                       : "line,text_a,text_b,label,probability\n", stdout);
 		else if (p.head == POFA_HEAD_SPAN)
 			fputs("line,question,context,answer,score\n", stdout);
 		else
