@@ -452,7 +452,7 @@ static void test_tsv(void **st)
 	pofa_text_task_free(&t);
 	pofa_labels_free(&labels);
 
-	EXPECT_LOAD_ERROR("nocol.tsv", "text\tlabel\nok\tpos\n", &labels, "no column \"sentence1\"");
+	EXPECT_LOAD_ERROR("nocol.tsv", "text\tlabel\nok\tpos\n", &labels, "no column \"sentence1\" in the header row, whose columns are \"text\", \"label\"; name one of them");
 	EXPECT_LOAD_ERROR("allragged.tsv", "sentence1\tlabel\na\tb\tc\n", &labels, "every line refused");
 	pofa_labels_free(&labels);
 	if (load_tsv("train2.tsv", "sentence1\tlabel\nok\tpos\nno\tneg\n", &labels, &t, &err))

@@ -124,10 +124,18 @@ static void on_row(int c, void *data)
 				continue;
 			*idx[k] = col_index(st->header, st->header_n, cols[k]);
 			if (*idx[k] < 0) {
+				/* the columns there are, as many as fit (each cut at 40 bytes) */
+				char have[400];
+				size_t at = 0;
+				have[0] = 0;
+				for (int i = 0; i < st->header_n && at + 60 < sizeof have; i++)
+					at += (size_t)snprintf(have + at, sizeof have - at, "%s\"%.40s\"", i ? ", " : "",
+					                       st->header[i]);
+				if (at + 60 >= sizeof have)
+					snprintf(have + at, sizeof have - at, ", ...");
 				st->rc = pofa_error(st->err, POFA_ERR_INPUT,
-				                    "%s:%ld: no column \"%s\" in the header row; name an existing "
-				                    "column in the recipe",
-				                    st->path, st->row_line, cols[k]);
+				                    "%s:%ld: no column \"%s\" in the header row, whose columns are %s; name "
+				                    "one of them", st->path, st->row_line, cols[k], have);
 				return;
 			}
 		}
