@@ -49,7 +49,7 @@ static int teardown(void **st)
 static const char *const toks[] = {
 	"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", ",", "!", "cafe",
 	"naive", "un", "##aff", "##able", "\xe6\x9d\xb1" /* 東 */, "the", "a", "long", "##er",
-	"question", "?", "is", "it",
+	"question", "?", "is", "it", "zoo",
 };
 
 static pofa_tokenizer *tok(void)
@@ -101,6 +101,10 @@ static void test_tokenizer_golden(void **st)
 	 * unmatched piece is one [UNK] */
 	EXPECT_PIECES(tk, "unaffable unaffablex", "un ##aff ##able [UNK]");
 	EXPECT_PIECES(tk, "longer", "long ##er");
+	/* every capital lower-cased, Z too; a word of 12 characters is pieces,
+	 * not [UNK] (only words over 100 are) */
+	EXPECT_PIECES(tk, "ZOO Zoo", "zoo zoo");
+	EXPECT_PIECES(tk, "longerererer", "long ##er ##er ##er ##er");
 	/* CJK ideographs are words of their own: 東 known, 京 not */
 	EXPECT_PIECES(tk, "\xe6\x9d\xb1\xe4\xba\xac", "\xe6\x9d\xb1 [UNK]");
 	/* control characters, NUL and U+FFFD are dropped without splitting;

@@ -689,6 +689,43 @@ static void export_int8(pofa_model *m, const char *dir, pofa_st_file *q8)
 	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);
 	if (pofa_model_export_int8(m, path, &err) || pofa_st_open(q8, path, &err))
 		fail_msg("%s", err.msg);
+	/* each int32 bias is the float bias at the product's scale (input's
+	 * times weight's), rounded to the nearest: within half a step */
+	pofa_tensor *t;
+	int n = pofa_model_tensors(m, &t), checked = 0;
+	for (int i = 0; i < n; i++) {
+		if (!t[i].prunable || t[i].absent)
+			continue;
+		char name[200];
+		float in[2], *ws = malloc((size_t)t[i].shape[0] * sizeof *ws);
+		int32_t *bq = malloc((size_t)t[i].shape[0] * sizeof *bq);
+		const int len = (int)strlen(t[i].name) - 7;   /* less ".weight" */
+		snprintf(name, sizeof name, "%.*s.input_scale_zero_point", len, t[i].name);
+		const pofa_st_tensor *ti = pofa_st_find(q8, name);
+		snprintf(name, sizeof name, "%.*s.weight_scale", len, t[i].name);
+		const pofa_st_tensor *ts = pofa_st_find(q8, name);
+		snprintf(name, sizeof name, "%.*s.bias_int32", len, t[i].name);
+		const pofa_st_tensor *tb = pofa_st_find(q8, name);
+		assert_non_null(ti);
+		assert_non_null(ts);
+		assert_non_null(tb);
+		assert_int_equal(pofa_st_read_f32(q8, ti, in, &err), 0);
+		assert_int_equal(pofa_st_read_f32(q8, ts, ws, &err), 0);
+		memcpy(bq, q8->buf + q8->data_off + tb->begin, (size_t)t[i].shape[0] * sizeof *bq);
+		const pofa_tensor *b = pofa_model_tensor(m, t[i].layer, t[i].role, POFA_PARAM_BIAS);
+		for (int64_t r = 0; r < t[i].shape[0]; r++) {
+			double sc = (double)in[0] * ws[ts->shape[0] == 1 ? 0 : r];
+			/* half a step, and the float division's rounding (a few ulps) */
+			double x = b->data[r] / sc;
+			if (sc > 0.0 && !(fabs((double)bq[r] - x) <= 0.5 + 1e-3 + 1e-6 * fabs(x)))
+				fail_msg("%s[%lld]: the float bias %.9g at scale %.6g is %.4f steps; its int32 is %d, not the "
+				         "nearest whole number", name, (long long)r, b->data[r], sc, x, bq[r]);
+			checked += sc > 0.0;
+		}
+		free(ws);
+		free(bq);
+	}
+	assert_true(checked > 0);
 }
 
 static double compare(pofa_model *m, pofa_infer *inf, const pofa_batch *b)
@@ -984,6 +1021,16 @@ static void test_int8_model(void **st)
 			pofa_err err;
 			pofa_model *m = fx_model(&c, head, B, T, 2, 21 + head);
 			prune_model(m, 0.8);
+			/* biases as training leaves them, not the initial zeros: their
+			 * int32 form is checked (export_int8) */
+			pofa_tensor *tb;
+			int nb = pofa_model_tensors(m, &tb);
+			for (int i = 0; i < nb; i++)
+				if (tb[i].prunable && !tb[i].absent) {
+					pofa_tensor *bias = pofa_model_tensor(m, tb[i].layer, tb[i].role, POFA_PARAM_BIAS);
+					for (int64_t j = 0; j < bias->numel; j++)
+						bias->data[j] = 0.05f * frand();
+				}
 			pofa_model_set_dropout(m, 0);
 			assert_int_equal(pofa_model_set_qat(m, 1, per_channel, &err), 0);
 			for (int k = 0; k < 4; k++) { /* the input ranges QAT observes */
