@@ -40,9 +40,9 @@ flat "$tmp/base/pre/config.json" | grep -q '"hidden_dropout_prob":0.1,' \
 	&& ok "a recipe's hidden_dropout = 0 is not written into config.json" \
 	|| { grep dropout "$tmp/base/pre/config.json"; bad "dropout override saved"; }
 # the tokenizer as Hugging Face should rebuild it
-flat "$tmp/base/tt/tokenizer_config.json" | grep -q '"do_lower_case":true,"model_max_length":32' \
+flat "$tmp/base/tt/tokenizer_config.json" | grep -q '"do_lower_case":true,"model_max_length":64,"pofa_trained_length":32' \
 	&& flat "$tmp/base/tt/special_tokens_map.json" | grep -q '"mask_token":"\[MASK\]"' \
-	&& ok "tokenizer_config.json (do_lower_case, model_max_length 32) and special_tokens_map.json" \
+	&& ok "tokenizer_config.json (do_lower_case, model_max_length 64: the positions, the trained length apart) and special_tokens_map.json" \
 	|| { cat "$tmp/base/tt/tokenizer_config.json"; bad "tokenizer files"; }
 
 # a model labelled {0: "1", 1: "0"}: its classes in its own order

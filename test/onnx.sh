@@ -68,7 +68,7 @@ batch = 4
 seq = 32
 INI
 "$POFA" run --headless "$tmp/r.ini" --out "$tmp/run" > "$tmp/run.log" 2>&1 || { tail -5 "$tmp/run.log"; exit 1; }
-sed -n '2,9p' "$tmp/data/wn-pair/dev.tsv" | cut -f2,3 > "$tmp/pairs.txt"
+sed -n '2,9p' "$tmp/data/wn-pair/dev.tsv" | cut -f1,2 > "$tmp/pairs.txt"   # sentence1, sentence2
 sed -n '2,9p' "$tmp/data/wn-sense/dev.tsv" | cut -f1 > "$tmp/single.txt"
 check() {   # check WHAT MODEL TEXTS T [--fp32]
 	what=$1; model=$2; texts=$3; T=$4; shift 4

@@ -252,8 +252,12 @@ grep -q '"stage":[[:space:]]*"transfer"' "$tj" && grep -q '"seq":[[:space:]]*32'
 	&& grep -q '"from":[[:space:]]*"sparse"' "$tj" && grep -q '"teacher":[[:space:]]*"tt"' "$tj" \
 	&& grep -q '"text_b":[[:space:]]*"sentence2"' "$tj" && grep -q '"labels":' "$tj" \
 	&& ok "training.json: stage, seq, from, teacher, columns, labels" || { cat "$tj"; bad "training.json"; }
-grep -q '"model_max_length":[[:space:]]*32' "$tmp/a/transfer/tokenizer_config.json" \
-	&& ok "tokenizer_config.json: model_max_length 32" || bad "model_max_length"
+# model_max_length is the longest input the model takes (its 64 positions:
+# Hugging Face cuts there), the training length kept apart
+grep -q '"model_max_length":[[:space:]]*64' "$tmp/a/transfer/tokenizer_config.json" \
+	&& grep -q '"pofa_trained_length":[[:space:]]*32' "$tmp/a/transfer/tokenizer_config.json" \
+	&& ok "tokenizer_config.json: model_max_length 64 (the positions), pofa_trained_length 32" \
+	|| { cat "$tmp/a/transfer/tokenizer_config.json"; bad "model_max_length: expected 64 and pofa_trained_length 32"; }
 "$POFA" eval --model "$tmp/a/transfer" > "$tmp/e5" 2>&1 \
 	&& a1=$(sed -n 's/.*(\([0-9]*\) examples.* accuracy \([0-9.]*\).*/\1 \2/p' "$tmp/eval.out") \
 	&& a2=$(sed -n 's/.*(\([0-9]*\) examples.* accuracy \([0-9.]*\).*/\1 \2/p' "$tmp/e5") \

@@ -21,6 +21,8 @@
 #include "engine/io/safetensors.h"
 #include "data/base/fileio.h"
 #include "engine/eval/eval.h"
+#include "engine/export/onnx.h"
+#include "pofa_onnx.pb-c.h"
 
 #include <time.h>
 
@@ -857,6 +859,61 @@ static void test_speedup_noise(void **st)
 	}
 }
 
+/* pofa export --onnx: every Linear's weight under its Hugging Face name is
+ * stored as Hugging Face stores it ([out, in], the same values), so that
+ * ONNX weights map back by name; the graph transposes for MatMul. The
+ * model's metadata gives the longest sequence it takes. */
+static void test_onnx_names(void **st)
+{
+	(void)st;
+	pofa_config c = small();
+	pofa_err err;
+	pofa_model *m = pofa_model_new(&c, POFA_HEAD_CLS, 2, 8, 1, &err);
+	assert_non_null(m);
+	pofa_model_init(m, 9);
+	char path[600];
+	assert_non_null(fx_tmpdir("onnx"));
+	fx_path(path, sizeof path, "m.onnx");
+	if (pofa_onnx_export(m, NULL, path, &err))
+		fail_msg("%s", err.msg);
+	unsigned char *buf;
+	size_t n;
+	assert_int_equal(pofa_read_file(path, &buf, &n, 1 << 28, &err), 0);
+	PofaOnnx__ModelProto *mp = pofa_onnx__model_proto__unpack(NULL, n, buf);
+	assert_non_null(mp);
+	int seen = 0;
+	for (size_t k = 0; k < mp->n_metadata_props; k++)
+		if (!strcmp(mp->metadata_props[k]->key, "max_sequence_length"))
+			seen = atoi(mp->metadata_props[k]->value) == c.max_position_embeddings;
+	if (!seen)
+		fail_msg("metadata: expected max_sequence_length = %d", c.max_position_embeddings);
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(m, &t), linears = 0;
+	for (int i = 0; i < nt; i++) {
+		if (t[i].absent || t[i].ndim != 2 || t[i].kind != POFA_PARAM_WEIGHT || t[i].role == POFA_ROLE_WORD_EMB ||
+		    t[i].role == POFA_ROLE_POS_EMB || t[i].role == POFA_ROLE_TYPE_EMB)
+			continue;
+		const PofaOnnx__TensorProto *x = NULL;
+		for (size_t k = 0; k < mp->graph->n_initializer; k++)
+			if (!strcmp(mp->graph->initializer[k]->name, t[i].name))
+				x = mp->graph->initializer[k];
+		if (!x)
+			fail_msg("%s: no initializer of that name", t[i].name);
+		if (x->n_dims != 2 || x->dims[0] != t[i].shape[0] || x->dims[1] != t[i].shape[1])
+			fail_msg("%s: expected [%lld, %lld] as Hugging Face has it, got [%lld, %lld]", t[i].name,
+			         (long long)t[i].shape[0], (long long)t[i].shape[1], (long long)x->dims[0],
+			         (long long)(x->n_dims > 1 ? x->dims[1] : 0));
+		if (x->raw_data.len != (size_t)t[i].numel * 4 || memcmp(x->raw_data.data, t[i].data, x->raw_data.len))
+			fail_msg("%s: the values differ from the model's", t[i].name);
+		linears++;
+	}
+	assert_true(linears >= 4 * c.num_hidden_layers + 2);   /* the layers', the pooler, the classifier */
+	pofa_onnx__model_proto__free_unpacked(mp, NULL);
+	free(buf);
+	pofa_model_free(m);
+	fx_tmpdir_remove();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_untrusted_sizes),
 		cmocka_unit_test(test_many_tensors),
 		cmocka_unit_test(test_speedup_noise),
+		cmocka_unit_test(test_onnx_names),
 	};
 	return cmocka_run_group_tests_name("files", tests, setup, teardown);
 }

@@ -262,25 +262,26 @@ static PofaOnnx__ValueInfoProto *value(graph *g, const char *name, int dtype, in
 
 /* ---- BERT ---------------------------------------------------------------------- */
 
-/* the weights of a Linear, [in, out] for MatMul: the float ones, or the
- * int8 ones dequantized (per tensor, or per output column: axis 1) */
+/* [out, in] -> [in, out] for MatMul: a Transpose of the initializer, which
+ * ONNX Runtime folds into a constant when it loads the graph */
+static const char *transposed(graph *g, const char *w)
+{
+	return node(g, "Transpose", NULL, IN(w), 1, attr_ints(g, "perm", 2, (const int64_t[]){ 1, 0 }));
+}
+
+/* the weights of a Linear for MatMul, [in, out]: stored as Hugging Face
+ * stores them, under their names, [out, in] (so that a weight can be
+ * mapped back by its name), then transposed; the int8 ones transposed
+ * before they are dequantized (per tensor, or per output column: axis 1
+ * after the transpose), so that DequantizeLinear still feeds MatMul */
 static const char *linear_weight(graph *g, const pofa_tensor *w, pofa_err *err)
 {
 	int64_t out = w->shape[0], in = w->shape[1];
-	int64_t dims[2] = { in, out };
+	int64_t dims[2] = { out, in };
 	char base[112];
 	snprintf(base, sizeof base, "%.*s", (int)(strlen(w->name) - 7), w->name);   /* - ".weight" */
-	if (!g->q8 || !w->prunable) {
-		float *t = malloc((size_t)(in * out) * sizeof *t);
-		if (!t)
-			return g->oom = 1, "";
-		for (int64_t o = 0; o < out; o++)
-			for (int64_t i = 0; i < in; i++)
-				t[i * out + o] = w->data[o * in + i];
-		const char *name = init_f32(g, w->name, 2, dims, t);
-		free(t);
-		return name;
-	}
+	if (!g->q8 || !w->prunable)
+		return transposed(g, init_f32(g, w->name, 2, dims, w->data));
 	char qn[160], sn[160];
 	snprintf(qn, sizeof qn, "%s.weight_int8", base);
 	snprintf(sn, sizeof sn, "%s.weight_scale", base);
@@ -290,21 +291,15 @@ static const char *linear_weight(graph *g, const pofa_tensor *w, pofa_err *err)
 		pofa_error(err, POFA_ERR_INPUT, "%s: %s or %s missing or not of the model's shape", g->q8->path, qn, sn);
 		return NULL;
 	}
-	const int8_t *qv = (const int8_t *)(g->q8->buf + g->q8->data_off + q->begin);
-	int8_t *t = malloc((size_t)(in * out));
-	if (!t)
-		return g->oom = 1, "";
-	for (int64_t o = 0; o < out; o++)
-		for (int64_t i = 0; i < in; i++)
-			t[i * out + o] = qv[o * in + i];
-	const char *qname = init(g, qn, POFA_ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 2, dims, t, (size_t)(in * out));
-	free(t);
+	const char *qname = init(g, qn, POFA_ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 2, dims,
+	                         g->q8->buf + g->q8->data_off + q->begin, (size_t)(in * out));
+	const char *qt = transposed(g, qname);
 	int per_channel = s->shape[0] == out && out > 1;
 	const char *sname = init(g, sn, POFA_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, per_channel ? 1 : 0, s->shape,
 	                         g->q8->buf + g->q8->data_off + s->begin, (size_t)s->shape[0] * 4);
 	if (per_channel)
-		return node(g, "DequantizeLinear", NULL, IN(qname, sname), 1, attr_int(g, "axis", 1));
-	return node(g, "DequantizeLinear", NULL, IN(qname, sname), 0);
+		return node(g, "DequantizeLinear", NULL, IN(qt, sname), 1, attr_int(g, "axis", 1));
+	return node(g, "DequantizeLinear", NULL, IN(qt, sname), 0);
 }
 
 /* x @ W^T + b, with x fake-quantized on its way in for a QAT model */
@@ -513,6 +508,18 @@ int pofa_onnx_export(pofa_model *m, const pofa_st_file *int8, const char *path, 
 		mp.opset_import = ops;
 		mp.producer_name = "pofa";
 		mp.producer_version = POFA_VERSION;
+		/* the longest sequence the graph takes (its position embeddings):
+		 * a longer one fails in the runtime at the positions' Add */
+		char maxlen[24];
+		snprintf(maxlen, sizeof maxlen, "%d", c->max_position_embeddings);
+		PofaOnnx__StringStringEntryProto meta, *metas[1] = { &meta };
+		pofa_onnx__string_string_entry_proto__init(&meta);
+		meta.key = "max_sequence_length";
+		meta.value = maxlen;
+		mp.n_metadata_props = 1;
+		mp.metadata_props = metas;
+		mp.doc_string = gstr(&g, "BERT from pofa: input_ids, token_type_ids and attention_mask of [batch, "
+		                     "sequence], sequence at most %d (the position embeddings)", c->max_position_embeddings);
 		mp.graph = &gp;
 		n = pofa_onnx__model_proto__get_packed_size(&mp);
 		buf = malloc(n ? n : 1);

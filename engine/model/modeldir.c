@@ -317,8 +317,8 @@ static int copy_file_atomic(const char *src, const char *dst, pofa_err *err)
 }
 
 /* tokenizer_config.json and special_tokens_map.json, so that Hugging Face
- * tokenizes as pofa did: the casing pofa used for this vocabulary, and the
- * sequence length the model was trained at */
+ * tokenizes as pofa did: the casing pofa used for this vocabulary, the
+ * longest input the model takes, and the length it was trained at */
 static int save_tokenizer_files(pofa_model *m, const char *dir, const char *vocab, pofa_err *err)
 {
 	pofa_tokenizer *tk = pofa_tokenizer_load(vocab, POFA_CASE_AUTO, err);
@@ -332,7 +332,11 @@ static int save_tokenizer_files(pofa_model *m, const char *dir, const char *voca
 	};
 	cJSON *tc = cJSON_CreateObject(), *sm = cJSON_CreateObject();
 	cJSON_AddBoolToObject(tc, "do_lower_case", lower);
-	cJSON_AddNumberToObject(tc, "model_max_length", m->maxT);
+	/* the longest input the model takes (its positions): Hugging Face cuts
+	 * at model_max_length, so the training length would cut inputs the
+	 * model accepts; that one is kept apart */
+	cJSON_AddNumberToObject(tc, "model_max_length", pofa_model_config(m)->max_position_embeddings);
+	cJSON_AddNumberToObject(tc, "pofa_trained_length", m->maxT);
 	cJSON_AddStringToObject(tc, "tokenizer_class", "BertTokenizer");
 	cJSON_AddBoolToObject(tc, "tokenize_chinese_chars", 1);
 	for (size_t i = 0; i < sizeof specials / sizeof *specials; i++) {
