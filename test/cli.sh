@@ -108,6 +108,35 @@ expect 0 "report: baselines in the task's table" "| majority | 10.00 | 20.0% | -
 expect 0 "report.html: the frontier, a point per row" 'pl">sa</text>' -- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
 expect 0 "report.html: the frontier's line through both rows" '<polyline[^>]*points="[0-9.]*,[0-9.]* [0-9.]*,[0-9.]* "' \
 	-- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
+# a row another beats on both (slower and less accurate than sa) is a
+# point but not on the frontier's line: two points on it, not three
+mkdir -p "$tmp/rep3"
+{
+	printf '[run]\nname = rep3\n[model]\npreset = bert-tiny\n[data]\ndir = data\n'
+	printf '[stage pre]\nkind = mlm\nsteps = 10\n'
+	for s in da:wn-sense sa:wn-sense xa:wn-sense db:wn-pair sb:wn-pair xb:wn-pair; do
+		printf '[stage %s]\nkind = finetune\nfrom = pre\ntask = %s\nsteps = 10\n' "${s%%:*}" "${s#*:}"
+	done
+	printf '[stage ea]\nkind = eval\ntask = wn-sense\nmodels = da, sa, xa\n'
+	printf '[stage eb]\nkind = eval\ntask = wn-pair\nmodels = db, sb, xb\n'
+} > "$tmp/rep3/recipe.ini"
+cat > "$tmp/rep3/eval.csv" <<CSV
+time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity
+1,ea,da,0,wn-sense,dev,accuracy,50.0,1.0,100.0,1.0,0.0
+1,ea,sa,0,wn-sense,dev,accuracy,49.0,1.0,300.0,3.0,0.9
+1,ea,xa,0,wn-sense,dev,accuracy,45.0,1.0,200.0,2.0,0.8
+1,eb,db,0,wn-pair,dev,accuracy,60.0,1.0,80.0,1.0,0.0
+1,eb,sb,0,wn-pair,dev,accuracy,57.0,1.0,200.0,2.5,0.9
+1,eb,xb,0,wn-pair,dev,accuracy,52.0,1.0,150.0,1.5,0.8
+CSV
+"$POFA" report "$tmp/rep3" > /dev/null 2>&1
+np=$(sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep3/report.html" | grep -o '<polyline[^>]*points="[^"]*"' | head -1 \
+	| sed 's/.*points="//; s/"$//' | wc -w)
+if sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep3/report.html" | grep -q 'pl">xa</text>' && [ "$np" -eq 2 ]; then
+	echo "ok   report.html: a beaten row is a point, off the frontier's line (2 points on it)"
+else
+	echo "FAIL report.html: expected xa drawn and 2 points on the frontier's line, got $np"; fails=$((fails + 1))
+fi
 
 # data commands
 expect 2 "tokenize without a vocabulary" "--vocab FILE is required" -- "$POFA" tokenize

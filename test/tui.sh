@@ -154,9 +154,14 @@ done
 head -1 "$tmp/run/export/metrics.csv" | grep -q '^time,stage,step' && ok "exported CSV files with headers and rows" \
 	|| bad "exported headers"
 
-# help overlay, then back
+# help overlay, then back; typing filters it, Ctrl-C and the mouse listed
 $T send-keys -t t '?'
 wait_for "this help" 10 && ok "? help overlay from the binding table" || bad "help overlay"
+$T send-keys -t t -l "mouse"
+wait_for "filter: mouse" 10 && screen | grep -q "wheel: scroll the pane" && ! screen | grep -q "pause / resume" \
+	&& ok "help: typing filters the keys (mouse)" || { screen; bad "help filter"; }
+$T send-keys -t t -N 5 BSpace && $T send-keys -t t -l "ctrl-c"
+wait_for "stop now, without asking" 10 && ok "help: Ctrl-C listed, found by its name" || { screen; bad "help: Ctrl-C"; }
 $T send-keys -t t Escape
 
 # v: the evaluation pane per class (no classifier evaluated yet here), and back
@@ -241,7 +246,7 @@ $T resize-window -t t -x 80 -y 24
 sleep 0.5
 $T send-keys -t t '?'
 wait_for "Up/Down scroll" 10 && $T send-keys -t t -N 40 Down
-wait_for "Ctrl-L" 10 && screen | grep -q "keys [0-9]*-[0-9]* of [0-9]*" && ok "80x24: the help scrolls to its last key" \
+wait_for "scroll the pane under it" 10 && screen | grep -q "keys [0-9]*-[0-9]* of [0-9]*" && ok "80x24: the help scrolls to its last row, wrapped whole" \
 	|| bad "80x24: help scrolling"
 $T send-keys -t t Escape
 $T resize-window -t t -x 120 -y 40
@@ -328,8 +333,15 @@ $T new-session -d -s t -x 120 -y 40 "cd $(pwd) && LANG=C.UTF-8 $POFA run recipes
 wait_for "prune90 (prune)" 120 || bad "skip-while-paused run: the prune stage"
 $T send-keys -t t Space
 wait_for "PAUSED" 20 || bad "skip while paused: PAUSED"
+# n is not skip (it moves between a search's matches): it says so
 $T send-keys -t t n
-wait_for "Skip" 10 && $T send-keys -t t y
+wait_for "n and N move between a search's matches" 10 && ! screen | grep -q "Skip" \
+	&& ok "n without a search: said what it does, no skip asked" || bad "n without a search"
+# S asks, saying what y will do: which stage, at which step, what comes next
+$T send-keys -t t S
+wait_for "Skip the rest of stage prune90 at step [0-9]* of [0-9]*" 10 && screen | grep -q "start task-teacher" \
+	&& ok "S: the question names the stage, its step and the next stage" || { screen | tail -3; bad "S: the question"; }
+$T send-keys -t t y
 wait_for "task-teacher (finetune)" 120 && sleep 1 && ! screen | grep -q "PAUSED" \
 	&& ok "skip while paused: the next stage runs, the header is not PAUSED" || bad "skip while paused: header"
 $T send-keys -t t Space
@@ -337,7 +349,7 @@ wait_for "PAUSED" 20 && ok "skip while paused: Space pauses the next stage" || b
 # on to the run's end (skipping the long stage), then export: the files
 # written after the end too, and a failed export named as failed in the
 # status line and events.csv
-$T send-keys -t t n
+$T send-keys -t t S
 wait_for "Skip" 10 && $T send-keys -t t y
 wait_for "DONE" $((300 * slow)) || bad "the run's end (DONE)"
 screen | tail -1 | grep -q "? help  x export  q quit" && ! screen | tail -1 | grep -q "Space pause" \

@@ -44,7 +44,17 @@ static void b_checkpoint(ui *u)
 	u->ckpt_asked = 1;
 	snprintf(u->msg, sizeof u->msg, "checkpoint asked for");
 }
-static void b_skip(ui *u) { u->mode = MODE_CONFIRM; u->ask = ASK_SKIP; }
+static void b_skip(ui *u)
+{
+	if (u->s.cur < 0 || u->s.ended) {
+		snprintf(u->msg, sizeof u->msg, "no stage is running: nothing to skip");
+		return;
+	}
+	u->mode = MODE_CONFIRM;
+	u->ask = ASK_SKIP;
+}
+/* n and N without a search under way: say how they work */
+static void b_none(ui *u) { snprintf(u->msg, sizeof u->msg, "n and N move between a search's matches: / searches the event log"); }
 /* a live run asks (it is stopped with a checkpoint); a finished one quits */
 static void b_quit(ui *u)
 {
@@ -53,7 +63,7 @@ static void b_quit(ui *u)
 	else
 		u->mode = MODE_CONFIRM, u->ask = ASK_QUIT;
 }
-static void b_help(ui *u) { u->help = !u->help; u->help_top = 0; }
+static void b_help(ui *u) { u->help = !u->help; u->help_top = 0; u->help_q[0] = 0; }
 static void b_redraw(ui *u) { clearok(curscr, TRUE); u->dirty = 1; }
 static void b_theme(ui *u)
 {
@@ -286,7 +296,7 @@ static const binding bindings[] = {
 	{ ' ', 'p', "Space p", "pause / resume the running stage", b_pause },
 	{ 'e', 0, "e", "edit the schedule (sparsity, window, lr, KD)", b_edit },
 	{ 'x', 0, "x", "export metrics, sparsity, eval and per-class tables as CSV", b_export },
-	{ 'n', 0, "n", "skip to the next stage (asks first)", b_skip },
+	{ 'S', 0, "S", "skip the rest of the running stage (asks first, saying which)", b_skip },
 	{ 'c', 0, "c", "checkpoint now", b_checkpoint },
 	{ 't', 0, "t", "next colour theme (remembered in pofa.conf)", b_theme },
 	{ '\t', 0, "Tab", "focus the next pane (the arrows and Enter act on it)", b_tab },
@@ -314,6 +324,7 @@ static const binding bindings[] = {
 	{ KEY_HOME, 0, "Home", "event log: the oldest line", b_log_home },
 	{ KEY_END, 'F', "End F", "event log: the newest, and follow it", b_log_end },
 	{ '/', 0, "/", "event log: search (then n older, N newer, Esc done)", b_search },
+	{ 'n', 'N', "n N", "after a search: the older / newer matching line", b_none },
 	{ '?', KEY_F(1), "? F1", "this help", b_help },
 	{ 'q', KEY_F(10), "q F10", "quit (a live run asks, then is checkpointed: --resume continues it)", b_quit },
 	{ 12, 0, "Ctrl-L", "redraw", b_redraw },
@@ -333,13 +344,39 @@ void tui_conf_remember(ui *u)
 		snprintf(u->msg, sizeof u->msg, "settings not kept: %.200s", err.msg);
 }
 
-int tui_bindings(const char **keys, const char **help, int cap)
+/* what is not a key binding but belongs in the help */
+static const struct { const char *keys, *help; } more_help[] = {
+	{ "Ctrl-C", "stop now, without asking: a checkpoint is written (exit status 130; --resume continues)" },
+	{ "mouse", "click: focus the pane (a heatmap cell, a chart series); wheel: scroll the pane under it" },
+};
+
+/* does s hold q, ignoring case? */
+static int holds(const char *s, const char *q)
+{
+	for (; *s; s++) {
+		size_t i = 0;
+		while (q[i] && s[i] && tolower((unsigned char)s[i]) == tolower((unsigned char)q[i]))
+			i++;
+		if (!q[i])
+			return 1;
+	}
+	return !*q;
+}
+
+int tui_bindings(const char **keys, const char **help, int cap, const char *filter)
 {
 	int n = 0;
-	for (size_t i = 0; i < sizeof bindings / sizeof *bindings && n < cap; i++, n++) {
-		keys[n] = bindings[i].keys;
-		help[n] = bindings[i].help;
-	}
+	const char *q = filter ? filter : "";
+	for (size_t i = 0; i < sizeof bindings / sizeof *bindings && n < cap; i++)
+		if (holds(bindings[i].keys, q) || holds(bindings[i].help, q)) {
+			keys[n] = bindings[i].keys;
+			help[n++] = bindings[i].help;
+		}
+	for (size_t i = 0; i < sizeof more_help / sizeof *more_help && n < cap; i++)
+		if (holds(more_help[i].keys, q) || holds(more_help[i].help, q)) {
+			keys[n] = more_help[i].keys;
+			help[n++] = more_help[i].help;
+		}
 	return n;
 }
 
@@ -587,9 +624,19 @@ void tui_key(ui *u, int ch)
 		return;
 	}
 	u->msg[0] = 0;
-	if (u->help && (ch == KEY_UP || ch == KEY_DOWN || ch == KEY_PPAGE || ch == KEY_NPAGE || ch == 'k' || ch == 'j')) {
-		u->help_top += ch == KEY_UP || ch == 'k' ? -1 : ch == KEY_DOWN || ch == 'j' ? 1 : ch == KEY_PPAGE ? -10 : 10;
+	if (u->help && (ch == KEY_UP || ch == KEY_DOWN || ch == KEY_PPAGE || ch == KEY_NPAGE)) {
+		u->help_top += ch == KEY_UP ? -1 : ch == KEY_DOWN ? 1 : ch == KEY_PPAGE ? -10 : 10;
 		return;   /* draw_help keeps it in range */
+	}
+	/* the help filters its rows as you type (? and Esc close it) */
+	if (u->help && ch != '?' && ch != 27 && ch != KEY_F(1)) {
+		size_t n = strlen(u->help_q);
+		if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && n > 0)
+			u->help_q[n - 1] = 0;
+		else if (ch >= 32 && ch < 127 && n + 1 < sizeof u->help_q)
+			u->help_q[n] = (char)ch, u->help_q[n + 1] = 0;
+		u->help_top = 0;
+		return;
 	}
 	for (size_t i = 0; i < sizeof bindings / sizeof *bindings; i++)
 		if (ch == bindings[i].key || (bindings[i].key2 && ch == bindings[i].key2)) {

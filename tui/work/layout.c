@@ -83,6 +83,23 @@ static void layout_column(ui *u, int col, int top, int body, int x, int w)
 	}
 }
 
+/* what a y will do, said before it is done: the stage and step it acts on */
+const char *tui_confirm_text(ui *u)
+{
+	static char q[300];
+	const pofa_recipe *rc = u->s.rc;
+	int cur = u->s.cur;
+	const char *name = cur >= 0 && cur < rc->nstages ? rc->stages[cur].name : "?";
+	if (u->ask == ASK_SKIP)
+		snprintf(q, sizeof q, "Skip the rest of stage %s at step %lld of %lld (its model kept as it is now)%s%s?",
+		         name, (long long)u->s.step, (long long)u->s.total, cur + 1 < rc->nstages ? " and start " : "",
+		         cur + 1 < rc->nstages ? rc->stages[cur + 1].name : "");
+	else
+		snprintf(q, sizeof q, "Quit? Stage %s stops at step %lld of %lld with a checkpoint; pofa run --resume "
+		         "continues it.", name, (long long)u->s.step, (long long)u->s.total);
+	return q;
+}
+
 /* the status line: a question asked, a prompt, a message, or the focused
  * pane's keys then the run's (what a finished run still does), shortened
  * when the line is narrow */
@@ -93,9 +110,22 @@ static void status_line(ui *u, int bottom, int W)
 	if (u->mode == MODE_CONFIRM && u->ask == ASK_LR)
 		mvprintw(bottom, 1, "lr %.3g is more than 10x this stage's peak (%.3g): apply? (y/n)", u->pending.edit.lr,
 		         u->s.rc->stages[u->s.sched_stage].lr);
-	else if (u->mode == MODE_CONFIRM)
-		mvprintw(bottom, 1, "%s (y/n)", u->ask == ASK_SKIP ? "Skip to the next stage?" :
-		         "Quit? The run is checkpointed; pofa run --resume continues it.");
+	else if (u->mode == MODE_CONFIRM) {
+		/* the whole question, on the line above too when it is long */
+		char q[360];
+		snprintf(q, sizeof q, "%s (y/n)", tui_confirm_text(u));
+		int len = (int)strlen(q);
+		if (len > W - 2 && bottom > 2) {
+			int cut = W - 2;
+			while (cut > W / 2 && q[cut] != ' ')
+				cut--;   /* at a space */
+			mvhline(bottom - 1, 0, ' ', W);
+			mvprintw(bottom - 1, 1, "%.*s", cut, q);
+			mvprintw(bottom, 1, "%.*s", W - 2, q + cut + (q[cut] == ' '));
+		} else {
+			mvprintw(bottom, 1, "%.*s", W - 2, q);
+		}
+	}
 	else if (u->mode == MODE_PROMPT)
 		mvprintw(bottom, 1, "export to folder: %.*s", W - 22, u->prompt);
 	else if (u->mode == MODE_SEARCH)
@@ -109,9 +139,9 @@ static void status_line(ui *u, int bottom, int W)
 		mvprintw(bottom, 1, "%.*s", W - 2, u->msg);
 	} else {
 		const char *run[3] = { u->s.ended ? "Tab focus  z max  ? help  x export  q quit"
-		                                  : "Tab focus  z max  ? help  Space pause  e edit  x export  n skip  q quit",
+		                                  : "Tab focus  z max  ? help  Space pause  e edit  x export  S skip  q quit",
 		                       u->s.ended ? "? help  x export  q quit"
-		                                  : "? help  Space pause  e edit  x export  n skip  q quit",
+		                                  : "? help  Space pause  e edit  x export  S skip  q quit",
 		                       "? help  q quit" };
 		char line[400];
 		for (int k = 0; k < 3; k++) {

@@ -436,35 +436,60 @@ void tui_draw_zoom(ui *u, int H, int W)
 	tui_th_off(u, TH_TEXT);
 }
 
+/* the lines a help row takes in a box dw wide: its description wraps */
+static int help_lines(const char *help, int dw) { int len = (int)strlen(help); return len > dw ? (len + dw - 1) / dw : 1; }
+
 void tui_draw_help(ui *u, int H, int W)
 {
 	const char *keys[64], *help[64];
-	int n = tui_bindings(keys, help, 64);
-	int h = n + 4, w = 76;
-	if (h > H - 2) h = H - 2;
+	int all = tui_bindings(keys, help, 64, NULL), n = tui_bindings(keys, help, 64, u->help_q);
+	int w = 76;
 	if (w > W - 2) w = W - 2;
+	int dw = w - 13 > 8 ? w - 13 : 8, need = 0;
+	for (int i = 0; i < n; i++)
+		need += help_lines(help[i], dw);
+	int h = (need > all ? need : all) + 4;
+	if (h > H - 2) h = H - 2;
 	int y = (H - h) / 2, x = (W - w) / 2, rows = h - 4;
 	if (rows < 1)
 		return;
-	/* it scrolls when the screen is shorter than the list */
-	if (u->help_top > n - rows)
-		u->help_top = n - rows;
+	/* it scrolls when the screen is shorter than the list: the last
+	 * position shows the last rows whole */
+	int most = n, fit = 0;
+	while (most > 0 && fit + help_lines(help[most - 1], dw) <= rows)
+		fit += help_lines(help[--most], dw);
+	if (u->help_top > most)
+		u->help_top = most;
 	if (u->help_top < 0)
 		u->help_top = 0;
 	tui_th_on(u, TH_HELP);
 	for (int r = 0; r < h; r++)
 		mvhline(y + r, x, ' ', w);
 	tui_th_off(u, TH_HELP);
+	int line = 0, last = u->help_top;
+	for (int i = u->help_top; i < n && line + help_lines(help[i], dw) <= rows; i++)
+		line += help_lines(help[i], dw), last = i + 1;
 	char title[80];
-	if (rows < n)
-		snprintf(title, sizeof title, "keys %d-%d of %d, Up/Down scroll (? or Esc closes)", u->help_top + 1,
-		         u->help_top + rows, n);
+	if (most > 0)
+		snprintf(title, sizeof title, "keys %d-%d of %d, Up/Down scroll (? or Esc closes)", u->help_top + 1, last, n);
 	else
 		snprintf(title, sizeof title, "keys (? or Esc closes)");
 	tui_box_title(u, y, x, h, w, title);
 	tui_th_on(u, TH_HELP);
-	for (int i = 0; i < rows && u->help_top + i < n; i++)
-		mvprintw(y + 2 + i, x + 2, "%-8s %.*s", keys[u->help_top + i], w - 13, help[u->help_top + i]);
+	if (u->help_q[0])
+		mvprintw(y + 1, x + 2, "filter: %.*s_  (%d of %d; Backspace)", w - 40, u->help_q, n, all);
+	else
+		mvprintw(y + 1, x + 2, "type to filter");
+	if (!n)
+		mvprintw(y + 2, x + 2, "no key matches \"%.*s\"", w - 20, u->help_q);
+	/* a description longer than the box goes on below its key */
+	line = 0;
+	for (int i = u->help_top; i < last; i++) {
+		int len = (int)strlen(help[i]);
+		mvprintw(y + 2 + line++, x + 2, "%-8s %.*s", keys[i], dw, help[i]);
+		for (int at = dw; at < len; at += dw)
+			mvprintw(y + 2 + line++, x + 11, "%.*s", dw, help[i] + at);
+	}
 	tui_th_off(u, TH_HELP);
 }
 

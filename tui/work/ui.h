@@ -48,6 +48,7 @@ typedef struct ui {
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
 	int per_class;                /* the evaluation pane shows the last one class by class */
 	int help_top;                 /* the help overlay's first line shown */
+	char help_q[32];              /* the help overlay's filter, as typed */
 	int eval_top;                 /* the evaluation table's first line shown */
 	int mode, ask;
 	char fields[TUI_FORM_FIELD_COUNT][32];  /* the schedule form */
@@ -90,6 +91,8 @@ extern const tui_pane tui_panes[]; /* PANE_COUNT of them */
 void tui_draw(ui *u);
 /* the footer's keys for the focused pane */
 const char *tui_pane_keys(const ui *u);
+/* the question a y answers, said before it is done (the stage and step it acts on) */
+const char *tui_confirm_text(ui *u);
 
 /* ---- drawing (draw.c, panes.c, chart.c) --------------------------------------- */
 double tui_now(void);
@@ -146,7 +149,9 @@ void tui_log_arrow(ui *u, int dy, int dx);
 void tui_log_wheel(ui *u, int up);
 /* the theme and panes written to pofa.conf (a failure on the status line) */
 void tui_conf_remember(ui *u);
-/* the help overlay lists the binding table */
-int tui_bindings(const char **keys, const char **help, int cap);
+/* the help overlay lists the binding table and what is not a binding
+ * (Ctrl-C, the mouse): those rows whose keys or words hold filter (any
+ * case; NULL or "": all) */
+int tui_bindings(const char **keys, const char **help, int cap, const char *filter);
 
 #endif
