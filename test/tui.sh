@@ -158,7 +158,7 @@ head -1 "$tmp/run/export/metrics.csv" | grep -q '^time,stage,step' && ok "export
 $T send-keys -t t '?'
 wait_for "this help" 10 && ok "? help overlay from the binding table" || bad "help overlay"
 $T send-keys -t t -l "mouse"
-wait_for "filter: mouse" 10 && screen | grep -q "wheel: scroll the pane" && ! screen | grep -q "pause / resume" \
+wait_for "filter: mouse" 10 && screen | grep -q "scroll the pane under it" && ! screen | grep -q "pause / resume" \
 	&& ok "help: typing filters the keys (mouse)" || { screen; bad "help filter"; }
 $T send-keys -t t -N 5 BSpace && $T send-keys -t t -l "ctrl-c"
 wait_for "stop now, without asking" 10 && ok "help: Ctrl-C listed, found by its name" || { screen; bad "help: Ctrl-C"; }
