@@ -111,6 +111,18 @@ grep -q 'stage_end","sparse done' "$tmp/a/events.csv" && ok "events.csv stage en
 grep -q '| transfer |' "$tmp/a/report.md" && grep -q 'accuracy, % of tt' "$tmp/a/report.md" && ok "report.md table" \
 	|| { cat "$tmp/a/report.md"; bad "report.md table"; }
 grep -q '"check","q8",0,"wn-pair","test","accuracy"' "$tmp/a/eval.csv" && ok "eval stage rows" || bad "eval stage rows"
+# a logged pruning step's sparsity rows are the masks it trains with (after
+# its pruning), not the step before's: at steps 5, 10 and 15 of "sparse"
+# every matrix stands at the target events.csv says that step pruned to
+for st in 5 10 15; do
+	tgt=$(grep "\"sparse\",$st,\"prune\",\"masks recomputed: target" "$tmp/a/events.csv" | sed 's/.*target \([0-9.]*\),.*/\1/')
+	rows=$(awk -F, -v st="$st" '$1 == "\"sparse\"" && $2 == st { print $5 }' "$tmp/a/sparsity.csv")
+	if [ -n "$tgt" ] && [ -n "$rows" ] && echo "$rows" | awk -v t="$tgt" '{ d = $1 - t; if (d < -0.002 || d > 0.002) bad = 1 } END { exit bad }'; then
+		ok "sparsity.csv at step $st: every matrix at that step's target $tgt"
+	else
+		bad "sparsity.csv at step $st: expected every matrix at $tgt (the step's pruning), got $(echo $rows | cut -c1-60)"
+	fi
+done
 # a stage no eval stage names still has its own dev evaluation in report.md
 grep -q '^| span | wn-span | dev | 20 | f1 |' "$tmp/a/report.md" && ok "report.md: the stage-end evaluation of span" \
 	|| { cat "$tmp/a/report.md"; bad "report.md: span's stage-end evaluation (expected a row | span | wn-span | dev | 20 | f1 |)"; }

@@ -87,7 +87,8 @@ wait_for "schedule: final_sparsity=0.5" 30 && ok "e: final sparsity 0.5 applied"
 grep -q '"schedule","final_sparsity=0.5"' "$tmp/run/events.csv" && ok "events.csv records the edit" \
 	|| bad "events.csv records the edit"
 # the sparsity reached follows the new target: 50% once the window ends
-end=$(screen | sed -n 's/.*GMP [0-9.]*->\([0-9.]*\) start [0-9]* end \([0-9]*\).*/\2/p')
+end=$(screen | sed -n -e 's/.*GMP [0-9.]*->\([0-9.]*\) start [0-9]* end \([0-9]*\).*/\2/p' \
+	-e 's/.*GMP [0-9.]*->\([0-9.]*\)  steps [0-9]*-\([0-9]*\).*/\2/p' | head -1)
 for i in $(seq 1 $((600 * slow))); do
 	s=$(step_now); [ -n "$s" ] && [ -n "$end" ] && [ "$s" -gt "$end" ] && break; sleep 0.2
 done
@@ -156,7 +157,7 @@ head -1 "$tmp/run/export/metrics.csv" | grep -q '^time,stage,step' && ok "export
 
 # help overlay, then back; typing filters it, Ctrl-C and the mouse listed
 $T send-keys -t t '?'
-wait_for "this help" 10 && ok "? help overlay from the binding table" || bad "help overlay"
+wait_for "type to filter" 10 && ok "? help overlay from the binding table" || bad "help overlay"
 $T send-keys -t t -l "mouse"
 wait_for "filter: mouse" 10 && screen | grep -q "scroll the pane under it" && ! screen | grep -q "pause / resume" \
 	&& ok "help: typing filters the keys (mouse)" || { screen; bad "help filter"; }
@@ -244,6 +245,16 @@ done
 # the help at 80x24: it scrolls to its last key
 $T resize-window -t t -x 80 -y 24
 sleep 0.5
+# 80x24 keeps the run's keys in the footer (said shorter), and the event
+# log wraps its lines on W instead of cutting them (Esc first: the theme
+# test's message holds the status line until a key)
+$T send-keys -t t Escape
+wait_for "S skip q quit" 10 && ok "80x24: the footer keeps pause, edit, skip, help and quit" \
+	|| { screen | tail -1; bad "80x24: the footer's run keys"; }
+$T send-keys -t t W
+wait_for "events (following) wrapped" 10 && ! screen | grep -q '[0-9][0-9]:[0-9][0-9]:[0-9][0-9] .*\.\.\.[│x]$' \
+	&& ok "80x24: W wraps the event log's lines (none cut with ...)" || { screen; bad "80x24: W wrap"; }
+$T send-keys -t t W
 $T send-keys -t t '?'
 wait_for "Up/Down scroll" 10 && $T send-keys -t t -N 40 Down
 wait_for "scroll the pane under it" 10 && screen | grep -q "keys [0-9]*-[0-9]* of [0-9]*" && ok "80x24: the help scrolls to its last row, wrapped whole" \

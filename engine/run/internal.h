@@ -108,6 +108,7 @@ typedef struct eval_ctl {
 /* a stage as it runs: its models, masks and optimizer, its step, and one
  * part per concern above */
 typedef struct stage_ctx {
+	int sparsity_due;        /* sparsity rows owed for this step: written after its pruning (stage.c) */
 	pofa_run *r;
 	struct pofa_dist_queue *sendq;   /* data-parallel with overlap: the all-reduce thread */
 	int i;

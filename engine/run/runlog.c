@@ -30,10 +30,11 @@ static void put_str(FILE *f, const char *s, int last)
 }
 
 /* keeps the rows up to (stage, step): the stage named in column sc, the
- * step in column pc. pofa writes one record a line, so lines are kept byte
- * for byte; the file is rewritten atomically. */
+ * step in column pc (before: up to step - 1, for rows a resumed stage
+ * writes again at its first step). pofa writes one record a line, so lines
+ * are kept byte for byte; the file is rewritten atomically. */
 static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc, int stage,
-                        int64_t step, pofa_err *err)
+                        int64_t step, int before, pofa_err *err)
 {
 	unsigned char *buf;
 	size_t n;
@@ -71,7 +72,7 @@ static int truncate_csv(const char *path, const pofa_recipe *rc, int sc, int pc,
 				int si = pofa_recipe_stage(rc, t.rows[0][sc]);
 				int64_t st = atoll(t.rows[0][pc]);
 				/* a stage resumed at step 0 starts again: none of its rows stay */
-				keep = si >= 0 && (si < stage || (si == stage && step > 0 && st <= step));
+				keep = si >= 0 && (si < stage || (si == stage && step > 0 && st <= step - before));
 			} else {
 				keep = 0;   /* a torn last line from a crash */
 			}
@@ -115,15 +116,17 @@ int pofa_runlog_open(pofa_runlog *l, const char *dir, const pofa_recipe *rc, int
 	if (resume) {
 		char p[1200];
 		snprintf(p, sizeof p, "%s/metrics.csv", dir);
-		if (truncate_csv(p, rc, 1, 2, stage, step, err))
+		if (truncate_csv(p, rc, 1, 2, stage, step, 0, err))
 			return err->status;
+		/* a logged step's sparsity rows come after its pruning, which a
+		 * resumed stage does first: written again */
 		snprintf(p, sizeof p, "%s/sparsity.csv", dir);
-		if (truncate_csv(p, rc, 0, 1, stage, step, err))
+		if (truncate_csv(p, rc, 0, 1, stage, step, 1, err))
 			return err->status;
 		static const char *const by_eval[3] = { "eval.csv", "per_class.csv", "confusion.csv" };
 		for (int k = 0; k < 3; k++) {
 			snprintf(p, sizeof p, "%s/%s", dir, by_eval[k]);
-			if (truncate_csv(p, rc, 1, 3, stage, step, err))
+			if (truncate_csv(p, rc, 1, 3, stage, step, 0, err))
 				return err->status;
 		}
 	}

@@ -122,8 +122,17 @@ static void emit_metrics(stage_ctx *c, double lr, int64_t epoch)
 	c->sums.n = 0;
 	c->sums.tokens = 0;
 	c->sums.t0 = pofa_run_now();
-	if (c->has_masks || c->s.prune)
+	c->sparsity_due = c->has_masks || c->s.prune;   /* after this step's pruning: flush_sparsity */
+}
+
+/* the sparsity rows of a logged step, written once its masks are what the
+ * step trains with: after a pruning at that step (the heatmap showed the
+ * step before's when they were written first) */
+static void flush_sparsity(stage_ctx *c)
+{
+	if (c->sparsity_due)
 		emit_sparsity(c);
+	c->sparsity_due = 0;
 }
 
 /* ---- setting a stage up -------------------------------------------------------------- */
@@ -613,12 +622,17 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 	double lr = 0.0;
 	long epoch = 0, cursor;
 	int stopped_early = 0;
+	/* resumed at a logged step: its sparsity rows follow its pruning, as
+	 * they would have without the stop (runlog.c dropped any written) */
+	c->sparsity_due = c->step > 0 && c->step % r->rc.log_interval == 0 && (c->has_masks || c->s.prune);
 	while (c->step < c->N) {
 		int verdict = pofa_stage_commands(c, err);
 		if (verdict < 0)
 			return pofa_stage_fail(c, err);
-		if (verdict == POFA_GO_STOP)
+		if (verdict == POFA_GO_STOP) {
+			flush_sparsity(c);
 			return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
+		}
 		if (verdict == POFA_GO_SKIP) {
 			pofa_run_log(r, c->i, POFA_EV_LOG, "stage skipped at step %lld of %lld", (long long)c->step,
 			             (long long)c->N);
@@ -627,6 +641,7 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		}
 		if (prune_if_due(c, err))
 			return pofa_stage_fail(c, err);
+		flush_sparsity(c);
 		int bn = next_batch(c);
 		pofa_batch b = { .B = bn, .T = c->s.seq, .input_ids = c->d.ids, .token_type_ids = c->d.types,
 		                 .attention_mask = c->d.mask, .mlm_labels = c->d.lab, .labels = c->d.lab,
@@ -655,8 +670,10 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 			int stop;
 			if (pofa_evaluate_dev(c, err))
 				return pofa_stage_fail(c, err);
-			if (c->ev.stop_asked)   /* during the evaluation: stopped as at a step */
+			if (c->ev.stop_asked) {   /* during the evaluation: stopped as at a step */
+				flush_sparsity(c);
 				return pofa_checkpoint(c, err) ? pofa_stage_fail(c, err) : (c->status = POFA_STAGE_STOPPED);
+			}
 			if (select_model(c, &stop, err))
 				return pofa_stage_fail(c, err);
 			if (stop) {
@@ -668,6 +685,7 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 			return pofa_stage_fail(c, err);
 	}
 	emit_metrics(c, lr, epoch);   /* an interval under way (early stop, skip) */
+	flush_sparsity(c);
 	/* the stage's end: its dev evaluation (already made where it stopped
 	 * early), then its model: the last one, or the best one, saved when
 	 * it was found */

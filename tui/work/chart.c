@@ -281,7 +281,7 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 		}
 		u->series_have[s] = isfinite(last[s]);
 	}
-	for (int brief = 0; brief < 2; brief++) {
+	for (int brief = 0; brief < 3; brief++) {   /* full; short names; short names, two digits */
 		char items[TUI_SERIES_COUNT][64];
 		int lens[TUI_SERIES_COUNT], total = 0;
 		for (int s = 0; s < TUI_SERIES_COUNT; s++) {
@@ -295,7 +295,8 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 				snprintf(mark, sizeof mark, "%s", u->th.braille ? "\u2824" : "-");
 			const char *note = u->series_off[s] ? (brief ? " off" : " (hidden)")
 			                   : v->kd_own && is_kd(s) ? (brief ? ">" : " (right)") : "";
-			lens[s] = snprintf(items[s], sizeof items[s], "%s %s %.3g%s", u->series_off[s] ? "  " : mark,
+			lens[s] = snprintf(items[s], sizeof items[s], brief < 2 ? "%s %s %.3g%s" : "%s%s %.2g%s",
+			                   u->series_off[s] ? (brief < 2 ? "  " : " ") : mark,
 			                   brief ? short_name[s] : series_name[s], last[s], note);
 			if (u->th.braille && !u->th.mono && !u->series_off[s])
 				lens[s] -= 2;   /* a braille character: three bytes, one column */
@@ -303,8 +304,9 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 		}
 		char ref[48] = "";
 		if (isfinite(v->ref_v))
-			total += snprintf(ref, sizeof ref, ".. %s %.3g", brief ? "uni" : "unigram", v->ref_v) + 1;
-		if (!brief && total > w - 3)
+			total += snprintf(ref, sizeof ref, brief < 2 ? ".. %s %.3g" : "..%s %.2g", brief ? "uni" : "unigram",
+			                  v->ref_v) + 1;
+		if (brief < 2 && total > w - 3)
 			continue;
 		int lx = x + 2;
 		for (int s = 0; s < TUI_SERIES_COUNT; s++) {

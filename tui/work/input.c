@@ -53,6 +53,7 @@ static void b_skip(ui *u)
 	u->mode = MODE_CONFIRM;
 	u->ask = ASK_SKIP;
 }
+static void b_wrap(ui *u) { u->log_wrap = !u->log_wrap; u->dirty = 1; }
 /* n and N without a search under way: say how they work */
 static void b_none(ui *u) { snprintf(u->msg, sizeof u->msg, "n and N move between a search's matches: / searches the event log"); }
 /* a live run asks (it is stopped with a checkpoint); a finished one quits */
@@ -324,6 +325,7 @@ static const binding bindings[] = {
 	{ KEY_HOME, 0, "Home", "event log: the oldest line", b_log_home },
 	{ KEY_END, 'F', "End F", "event log: the newest, and follow it", b_log_end },
 	{ '/', 0, "/", "event log: search (then n older, N newer, Esc done)", b_search },
+	{ 'W', 0, "W", "event log: wrap long lines / cut them (...)", b_wrap },
 	{ 'n', 'N', "n N", "after a search: the older / newer matching line", b_none },
 	{ '?', KEY_F(1), "? F1", "this help", b_help },
 	{ 'q', KEY_F(10), "q F10", "quit (a live run asks, then is checkpointed: --resume continues it)", b_quit },

@@ -36,7 +36,7 @@ const tui_pane tui_panes[] = {
 	                NULL, 2, 0, '3' },
 	[PANE_SCHED] = { "[schedule] Enter: edit", tui_draw_sched, NULL, tui_sched_enter, NULL, NULL, 1, sched_h, 5, 8,
 	                 '4' },
-	[PANE_LOG] = { "[log] Up/Down PgUp/PgDn End /", tui_draw_log, tui_log_arrow, NULL, tui_log_wheel, NULL, 1, NULL,
+	[PANE_LOG] = { "[log] Up/Down PgUp/PgDn End / W wrap", tui_draw_log, tui_log_arrow, NULL, tui_log_wheel, NULL, 1, NULL,
 	               3, 0, '5' },
 	[PANE_HEADER] = { "", NULL, NULL, NULL, NULL, NULL, -1, NULL, 2, 0, 0 },
 };
@@ -138,13 +138,17 @@ static void status_line(ui *u, int bottom, int W)
 	} else if (u->msg[0]) {
 		mvprintw(bottom, 1, "%.*s", W - 2, u->msg);
 	} else {
-		const char *run[3] = { u->s.ended ? "Tab focus  z max  ? help  x export  q quit"
+		/* the run's keys, said shorter as the line narrows: at 80 columns
+		 * pause, edit, skip, help and quit stay beside the pane's keys */
+		const char *run[5] = { u->s.ended ? "Tab focus  z max  ? help  x export  q quit"
 		                                  : "Tab focus  z max  ? help  Space pause  e edit  x export  S skip  q quit",
 		                       u->s.ended ? "? help  x export  q quit"
 		                                  : "? help  Space pause  e edit  x export  S skip  q quit",
+		                       u->s.ended ? "? help x export q quit" : "? help Spc pause e edit S skip q quit",
+		                       u->s.ended ? "? help q quit" : "? Spc e S q: help pause edit skip quit",
 		                       "? help  q quit" };
 		char line[400];
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < 5; k++) {
 			snprintf(line, sizeof line, "%s | %s", tui_pane_keys(u), run[k]);
 			if ((int)strlen(line) <= W - 2)
 				break;

@@ -20,7 +20,7 @@
 
 void tui_draw_header(ui *u, int w)
 {
-	char el[32], eta[32], reta[48] = "";
+	char el[32], eta[40], reta[48] = "";
 	double now = tui_now();
 	/* the clock stops with the run; a pause stops the ETA and the rate */
 	tui_fmt_duration((u->s.ended && u->s.t_end > 0 ? u->s.t_end : now) - u->s.t_start, el, sizeof el);
@@ -28,10 +28,20 @@ void tui_draw_header(ui *u, int w)
 	double busy = now - u->s.stage_t0 - u->s.paused_for - (u->s.paused ? now - u->s.t_paused : 0.0);
 	double rate = done > 0 && busy > 0 ? busy / (double)done : -1;
 	int live = !u->s.ended && !u->s.paused;
-	tui_fmt_duration(live && rate > 0 ? rate * (double)(u->s.total - u->s.step) : -1, eta, sizeof eta);
+	/* estimates from a few steps or seconds are marked ~ (rough) */
+	const char *rough = done < 20 || busy < 10.0 ? "~" : "";
+	char e0[32];
+	tui_fmt_duration(live && rate > 0 ? rate * (double)(u->s.total - u->s.step) : -1, e0, sizeof e0);
+	snprintf(eta, sizeof eta, "%s%s", live && rate > 0 ? rough : "", e0);
 	/* the whole run's ETA: the tokens left (this stage's, the later
-	 * training stages' with steps) at the current rate */
-	if (live && u->s.tok_s > 0 && u->s.cur >= 0) {
+	 * training stages' with steps) at this stage's mean rate so far (the
+	 * last report's rate alone jumps from one report to the next) */
+	double tok_s = u->s.tok_s;
+	if (u->s.cur >= 0 && done > 0 && busy > 0) {
+		const pofa_stage *c = &u->s.rc->stages[u->s.cur];
+		tok_s = (double)done * c->batch * c->seq / busy;
+	}
+	if (live && tok_s > 0 && u->s.cur >= 0) {
 		const pofa_stage *c = &u->s.rc->stages[u->s.cur];
 		double left = (double)(u->s.total - u->s.step) * c->batch * c->seq;
 		int known = 1;
@@ -45,8 +55,8 @@ void tui_draw_header(ui *u, int w)
 				known = 0;
 		}
 		char b[32];
-		tui_fmt_duration(left / u->s.tok_s, b, sizeof b);
-		snprintf(reta, sizeof reta, "  run ETA %s%s", known ? "" : ">", b);
+		tui_fmt_duration(left / tok_s, b, sizeof b);
+		snprintf(reta, sizeof reta, "%s%s%s", known ? "" : ">", rough, b);
 	}
 	tui_th_on(u, TH_HEADER);
 	mvhline(0, 0, ' ', w);
@@ -90,21 +100,33 @@ void tui_draw_header(ui *u, int w)
 		tui_put(1, 10, w - 11, "evaluating %s: batch %lld/%lld  ETA %s  elapsed %s", u->s.eval_what,
 		    (long long)u->s.eval_done, (long long)u->s.eval_total, eta, el);
 	} else {
-		char toks[32] = "", line[400];
-		if (live && u->s.tok_s > 0)
+		char toks[32] = "", ktoks[32] = "", line[400];
+		if (live && u->s.tok_s > 0) {
 			snprintf(toks, sizeof toks, "  %.0f tok/s", u->s.tok_s);
-		/* what does not fit goes: the rate, then the run's ETA, then the
+			snprintf(ktoks, sizeof ktoks, " %.1fk tok/s", u->s.tok_s / 1000.0);
+		}
+		/* what does not fit is said shorter first (80 columns keep every
+		 * figure), then goes: the rate, then the run's ETA, then the
 		 * stage's number; step, ETA and elapsed stay */
-		char stagek[24];
-		snprintf(stagek, sizeof stagek, "stage %d/%d ", u->s.cur + 1, u->s.rc->nstages);
 		int none = u->s.cur < 0 || tui_state_all_done(&u->s);
 		if (none)   /* no stage running: none named, no step */
 			snprintf(line, sizeof line, "%s  elapsed %s", tui_state_all_done(&u->s) ? "every stage done"
 			         : u->s.ended ? "ended before a stage ran" : "waiting for the first stage", el);
-		for (int drop = 0; !none && drop < 4; drop++) {
-			snprintf(line, sizeof line, "%s%.48s  step %lld/%lld  ETA %s%s%s  elapsed %s", drop < 3 ? stagek : "",
-			         u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-", (long long)u->s.step,
-			         (long long)u->s.total, eta, drop < 2 ? reta : "", drop < 1 ? toks : "", el);
+		const char *name = u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-";
+		long long st = (long long)u->s.step, tot = (long long)u->s.total;
+		for (int form = 0; !none && form < 5; form++) {
+			if (form == 0)
+				snprintf(line, sizeof line, "stage %d/%d %.48s  step %lld/%lld  ETA %s%s%s%s  elapsed %s", u->s.cur + 1,
+				         u->s.rc->nstages, name, st, tot, eta, reta[0] ? "  run ETA " : "", reta, toks, el);
+			else
+				snprintf(line, sizeof line, "%s%.*s %lld/%lld ETA %s%s%s%s elapsed %s",
+				         form < 4 ? "" : "", form < 2 ? 48 : 24, name, st, tot, eta,
+				         reta[0] && form < 4 ? " run " : "", form < 4 ? reta : "", form < 3 ? ktoks : "", el);
+			if (form == 1) {   /* the stage's number in front, compact */
+				char tmp[400];
+				snprintf(tmp, sizeof tmp, "%d/%d %s", u->s.cur + 1, u->s.rc->nstages, line);
+				snprintf(line, sizeof line, "%s", tmp);
+			}
 			if ((int)strlen(line) <= w - 11)
 				break;
 		}
@@ -190,11 +212,22 @@ void tui_draw_heat(ui *u, int y, int x, int h, int w)
 		         (long long)u->s.numel[row][col]);
 		snprintf(thr, sizeof thr, " thr %.3g", u->s.thr[row][col]);
 	}
-	if (!u->s.have_sp)
-		tui_put(y + h - 2, x + 2, w - 4, "not pruned yet: cells fill in when a stage prunes");
-	else
-		tui_put(y + h - 2, x + 2, w - 4, "%s: %ssparsity %.2f%% target %.2f%%%s", what, counts,
-		        100.0 * u->s.sp[row][col], 100.0 * u->s.tg[row][col], thr);
+	/* the longest form that fits: the target and sparsity kept always */
+	char info[3][200];
+	if (!u->s.have_sp) {
+		snprintf(info[0], sizeof info[0], "not pruned yet: cells fill in when a stage prunes");
+		snprintf(info[1], sizeof info[1], "not pruned yet: fills in as it prunes");
+		snprintf(info[2], sizeof info[2], "not pruned yet");
+	} else {
+		double sp = 100.0 * u->s.sp[row][col], tg = 100.0 * u->s.tg[row][col];
+		snprintf(info[0], sizeof info[0], "%s: %ssparsity %.2f%% target %.2f%%%s", what, counts, sp, tg, thr);
+		snprintf(info[1], sizeof info[1], "%s: %.1f%% (target %.1f%%) %s", what, sp, tg, counts);
+		snprintf(info[2], sizeof info[2], "%s %.1f%%, target %.1f%%", what, sp, tg);
+	}
+	int pick = 0;
+	while (pick < 2 && (int)strlen(info[pick]) > w - 4)
+		pick++;
+	tui_put(y + h - 2, x + 2, w - 4, "%s", info[pick]);
 	tui_th_off(u, TH_TEXT);
 }
 
@@ -281,7 +314,7 @@ void tui_draw_eval(ui *u, int y, int x, int h, int w)
 		if (wide)
 			snprintf(lines[nl], sizeof lines[0], " %-14.14s %8.3f %7s %7s %8s %7s", v->model, v->v, pc, sp, sps, up);
 		else   /* narrow: sequences/s go, the speed-up stays */
-			snprintf(lines[nl], sizeof lines[0], " %-11.11s %7.3f %6s %6s %6s", v->model, v->v, pc, sp, up);
+			snprintf(lines[nl], sizeof lines[0], " %-10.10s %7.3f %6s %6s %6s", v->model, v->v, pc, sp, up);
 		is_task[nl++] = 0;
 	}
 	int rows = h - 3;   /* below the column headers */
@@ -303,7 +336,7 @@ void tui_draw_eval(ui *u, int y, int x, int h, int w)
 		tui_put(y + 1, x + 2, w - 4, " %-14s %8s %7s %7s %8s %7s", "model", "value", "%first", "sparse", "seq/s",
 		    "speedup");
 	else
-		tui_put(y + 1, x + 2, w - 4, " %-11s %7s %6s %6s %6s", "model", "value", "%first", "sparse", "speed");
+		tui_put(y + 1, x + 2, w - 4, " %-10s %7s %6s %6s %6s", "model", "value", "%first", "sparse", "speed");
 	tui_th_off(u, TH_TITLE);
 	tui_th_on(u, TH_TEXT);
 	if (!nl)
@@ -319,9 +352,15 @@ void tui_draw_eval(ui *u, int y, int x, int h, int w)
 
 void tui_draw_sched(ui *u, int y, int x, int h, int w)
 {
-	tui_pane_box(u, PANE_SCHED, y, x, h, w, "schedule [e]dit");
 	const pofa_schedule *v = &u->s.sched;
 	int i = u->s.sched_stage;
+	int narrow = i >= 0 && u->s.rc->stages[i].kind != POFA_STAGE_EVAL && w - 4 < 56 && h <= 5;
+	char title[120];
+	if (narrow)   /* the stage in the title, its three lines for the values */
+		snprintf(title, sizeof title, "%.40s (%s) schedule [e]dit", u->s.rc->stages[i].name, pofa_stage_kinds[v->kind]);
+	else
+		snprintf(title, sizeof title, "schedule [e]dit");
+	tui_pane_box(u, PANE_SCHED, y, x, h, w, title);
 	tui_th_on(u, TH_TEXT);
 	if (i < 0) {
 		tui_put(y + 1, x + 2, w - 4, "%s", tui_state_all_done(&u->s) ? "every stage done: nothing to edit"
@@ -329,6 +368,25 @@ void tui_draw_sched(ui *u, int y, int x, int h, int w)
 	} else if (u->s.rc->stages[i].kind == POFA_STAGE_EVAL) {
 		tui_put(y + 1, x + 2, w - 4, "%s (eval): evaluates its models, no training", u->s.rc->stages[i].name);
 		tui_put(y + 2, x + 2, w - 4, "nothing to edit");
+	} else if (narrow) {
+		/* narrow (80 columns): every value kept, in three short lines; the
+		 * stage in the title, its step the header's */
+		if (v->prune) {
+			tui_put(y + 1, x + 2, w - 4, "GMP %.2f->%.2f  steps %lld-%lld", v->s_init, v->s_final, (long long)v->t0,
+			    (long long)v->t1);
+			tui_put(y + 2, x + 2, w - 4, "every %lld freeze %lld lr %.1e", (long long)v->every,
+			    (long long)v->freeze, u->s.lr);
+		} else {
+			tui_put(y + 1, x + 2, w - 4, "no pruning in this stage");
+			tui_put(y + 2, x + 2, w - 4, "lr %.3g (peak %.3g)", u->s.lr, v->lr);
+		}
+		char kd[64] = "KD off", pk[32] = "";
+		if (v->has_teacher)
+			snprintf(kd, sizeof kd, "KD %.2g/%.2g T %.2g", v->alpha_task, v->alpha_kd, v->temperature);
+		if (v->prune)
+			snprintf(pk, sizeof pk, "  peak lr %.1e", v->lr);
+		if (h > 4)
+			tui_put(y + 3, x + 2, w - 4, "%s%s", kd, pk);
 	} else {
 		tui_put(y + 1, x + 2, w - 4, "%s (%s)  step %lld/%lld", u->s.rc->stages[i].name,
 		    pofa_stage_kinds[v->kind], (long long)(i == u->s.cur ? u->s.step : 0), (long long)v->total);
@@ -346,33 +404,50 @@ void tui_draw_sched(ui *u, int y, int x, int h, int w)
 
 void tui_draw_log(ui *u, int y, int x, int h, int w)
 {
-	int rows = h - 2;
+	int rows = h - 2, cw = w - 2 > 1 ? w - 2 : 1;
 	if (u->log_scroll < 0)
 		u->log_scroll = 0;
 	if (u->log_scroll > u->s.nlog - 1)
 		u->log_scroll = u->s.nlog > 0 ? u->s.nlog - 1 : 0;
 	int last = u->s.nlog - u->log_scroll;
-	int first = last - rows;
-	if (first < 0)
-		first = 0;
+	/* the lines shown: as many as fit above the last, each one row, or
+	 * with wrapping on (W) as many rows as it needs */
+	char cell[1024];   /* a message may quote a file's text: its control characters shown */
+	int first = last, used = 0;
+	while (first > 0) {
+		int need = 1;
+		if (u->log_wrap) {
+			int len = pofa_esc_term_str(cell, sizeof cell, u->s.logl[first - 1]);
+			need = len > cw ? (len + cw - 1) / cw : 1;
+		}
+		if (used + need > rows && used > 0)
+			break;
+		used += need;
+		first--;
+		if (used >= rows)
+			break;
+	}
 	/* where the view is: following the newest, or lines a..b of n */
 	char title[120];
 	if (u->log_scroll == 0)
-		snprintf(title, sizeof title, "events (following) [PgUp/PgDn Home/End /]");
+		snprintf(title, sizeof title, "events (following)%s [PgUp/PgDn Home/End / W]", u->log_wrap ? " wrapped" : "");
 	else
 		snprintf(title, sizeof title, "events %d-%d of %d [End/F: follow]", first + 1, last, u->s.nlog);
 	tui_pane_box(u, PANE_LOG, y, x, h, w, title);
-	for (int i = first; i < last; i++) {
+	int row = u->log_wrap && first > 0 ? rows - used : 0;   /* wrapped: the newest line at the bottom */
+	for (int i = first; i < last && row < rows; i++) {
 		int el = u->s.logkind[i] == POFA_EV_ERROR ? TH_LOG_ERROR : TH_TEXT;
 		int hit = u->search[0] && strstr(u->s.logl[i], u->search);
 		tui_th_on(u, hit ? TH_SELECTED : el);
-		char cell[1024];   /* a message may quote a file's text: its control characters shown */
 		int len = pofa_esc_term_str(cell, sizeof cell, u->s.logl[i]);
-		if (len > w - 2 && w > 6) {   /* cut lines say so */
+		if (u->log_wrap) {   /* the whole line, cut into rows of the pane's width */
+			for (int at = 0; (at < len || at == 0) && row < rows; at += cw)
+				mvprintw(y + 1 + row++, x + 1, "%.*s", cw, cell + at);
+		} else if (len > w - 2 && w > 6) {   /* cut lines say so */
 			tui_text_cell(cell, sizeof cell, u->s.logl[i], w - 5);
-			mvprintw(y + 1 + i - first, x + 1, "%s...", cell);
+			mvprintw(y + 1 + row++, x + 1, "%s...", cell);
 		} else {
-			mvprintw(y + 1 + i - first, x + 1, "%s", cell);
+			mvprintw(y + 1 + row++, x + 1, "%s", cell);
 		}
 		tui_th_off(u, hit ? TH_SELECTED : el);
 	}

@@ -46,6 +46,7 @@ typedef struct ui {
 	int pane_y[PANE_COUNT], pane_x[PANE_COUNT], pane_h[PANE_COUNT], pane_w[PANE_COUNT];  /* as drawn: the mouse */
 	char conf_path[1024];         /* pofa.conf: the theme and the panes shown, remembered */
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
+	int log_wrap;                 /* the event log wraps long lines (W) instead of cutting them */
 	int per_class;                /* the evaluation pane shows the last one class by class */
 	int help_top;                 /* the help overlay's first line shown */
 	char help_q[32];              /* the help overlay's filter, as typed */
