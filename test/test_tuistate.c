@@ -475,11 +475,37 @@ static void test_pane_table(void **st)
 	assert_int_equal(tui_panes[PANE_HEADER].focus_key, 0);
 }
 
+/* the per-class view sorts by any column, largest first, ties in the
+ * file's order; 0 keeps the file's order */
+static void test_class_order(void **st)
+{
+	(void)st;
+	tui_classes c;
+	memset(&c, 0, sizeof c);
+	c.n = 4;
+	const float f1[4] = { 10, 70, 40, 70 };
+	const int64_t sup[4] = { 5, 1, 9, 3 };
+	for (int k = 0; k < 4; k++) {
+		snprintf(c.c[k].name, sizeof c.c[k].name, "c%d", k);
+		c.c[k].f1 = f1[k];
+		c.c[k].support = sup[k];
+	}
+	int idx[64];
+	static const int want[3][4] = { { 0, 1, 2, 3 }, { 1, 3, 2, 0 }, { 2, 0, 3, 1 } };
+	for (int by = 0; by < 3; by++) {
+		assert_int_equal(tui_class_order(&c, by, idx), 4);
+		for (int r = 0; r < 4; r++)
+			if (idx[r] != want[by][r])
+				fail_msg("by %s, row %d: expected class c%d, got c%d", tui_class_sorts[by], r, want[by][r], idx[r]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stages_and_pause),
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_class_order),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_loss_points),
 		cmocka_unit_test(test_heatmap),

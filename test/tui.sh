@@ -251,6 +251,10 @@ sleep 0.5
 $T send-keys -t t Escape
 wait_for "S skip q quit" 10 && ok "80x24: the footer keeps pause, edit, skip, help and quit" \
 	|| { screen | tail -1; bad "80x24: the footer's run keys"; }
+# the selected heatmap cell is told by shape too (a < after it), not by
+# colour alone
+screen | grep -q "^.* L[0-9] .*[0-9%-]<" && ok "heatmap: the selected cell marked by a < as well as its colour" \
+	|| { screen | sed -n 3,10p; bad "heatmap: the selected cell's mark"; }
 $T send-keys -t t W
 wait_for "events (following) wrapped" 10 && ! screen | grep -q '[0-9][0-9]:[0-9][0-9]:[0-9][0-9] .*\.\.\.[│x]$' \
 	&& ok "80x24: W wraps the event log's lines (none cut with ...)" || { screen; bad "80x24: W wrap"; }
@@ -298,8 +302,11 @@ $T kill-session -t t
 $T new-session -d -s t -x 100 -y 30 "cd $(pwd) && LANG=C.UTF-8 NO_COLOR=1 $POFA run recipes/demo.ini --out $tmp/run3 $sets --set pretrain.steps=400; echo EXIT=\$?; sleep 600"
 wait_for "pretrain (mlm)" 60 && ok "NO_COLOR: the workbench runs" || bad "NO_COLOR"
 # without colours each series has its glyph, in the plot and the legend
-wait_for "\*\* task [0-9]" 30 && wait_for "## total [0-9]" 10 && screen | sed -n '3,20p' | grep -q "[*#]" \
-	&& ok "NO_COLOR: the chart's series by glyph (** task, ## total)" || bad "NO_COLOR glyphs"
+# (task and total are one curve in pre-training: @ where series meet, said
+# in the legend, so that none hides under another)
+wait_for "\*\* task [0-9]" 30 && wait_for "## total [0-9]" 10 && screen | sed -n '3,20p' | grep -q "[*#@]" \
+	&& screen | grep -q "@ overlap" \
+	&& ok "NO_COLOR: the chart's series by glyph (** task, ## total, @ overlap)" || { screen; bad "NO_COLOR glyphs"; }
 $T send-keys -t t q
 wait_for "Quit?" 10 && $T send-keys -t t y
 wait_for "EXIT=3" 60 || bad "NO_COLOR quit (expected EXIT=3)"

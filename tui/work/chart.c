@@ -181,7 +181,7 @@ static void chart_x_axis(ui *u, const chart_view *v, int y, int x, int cw)
 /* every shown series as braille dots, a line from point to point: the
  * dots of each cell and the series that drew it last */
 static void chart_rasterise(const ui *u, const chart_view *v, int gw, int gh, unsigned char *cells,
-                            unsigned char *owner)
+                            unsigned char *owner, unsigned char *which)
 {
 	int n = v->n;
 	for (int s = 0; s < TUI_SERIES_COUNT; s++) {
@@ -206,6 +206,7 @@ static void chart_rasterise(const ui *u, const chart_view *v, int gw, int gh, un
 				int c = (qy / 4) * gw + qx / 2;
 				cells[c] |= (unsigned char)braille_bit[qx % 2][qy % 4];
 				owner[c] = (unsigned char)(s + 1);
+				which[c] |= (unsigned char)(1u << s);
 			}
 			ppx = px;
 			ppy = py;
@@ -217,13 +218,15 @@ static void chart_rasterise(const ui *u, const chart_view *v, int gw, int gh, un
  * braille, or glyphs per series without colours */
 static void chart_plot(ui *u, const chart_view *v, int y, int x, int gh, int gw)
 {
-	unsigned char *cells = calloc((size_t)gw * gh, 1), *owner = calloc((size_t)gw * gh, 1);
-	if (!cells || !owner) {
+	unsigned char *cells = calloc((size_t)gw * gh, 1), *owner = calloc((size_t)gw * gh, 1),
+	              *which = calloc((size_t)gw * gh, 1);
+	if (!cells || !owner || !which) {
 		free(cells);
 		free(owner);
+		free(which);
 		return;
 	}
-	chart_rasterise(u, v, gw, gh, cells, owner);
+	chart_rasterise(u, v, gw, gh, cells, owner, which);
 	if (u->window_all)
 		for (int i = 1; i < u->s.rc->nstages; i++) {
 			double sx = u->s.x_off[i];
@@ -251,8 +254,9 @@ static void chart_plot(ui *u, const chart_view *v, int y, int x, int gh, int gw)
 				continue;
 			int s = owner[r * gw + c] - 1, el = series_el[s];
 			tui_th_on(u, el);
-			if (u->th.mono)   /* no colour tells the series apart: glyphs do */
-				mvaddch(y + r, x + c, (chtype)series_glyph[s]);
+			unsigned char w = which[r * gw + c];
+			if (u->th.mono)   /* no colour tells the series apart: glyphs do, and @ where several meet */
+				mvaddch(y + r, x + c, (chtype)(w & (w - 1) ? '@' : series_glyph[s]));
 			else if (u->th.braille) {
 				wchar_t wc[2] = { (wchar_t)(0x2800 + b), 0 };
 				mvaddnwstr(y + r, x + c, wc, 1);
@@ -263,6 +267,7 @@ static void chart_plot(ui *u, const chart_view *v, int y, int x, int gh, int gw)
 		}
 	free(cells);
 	free(owner);
+	free(which);
 }
 
 /* the legend: the series this window has, each with its last value; with
@@ -302,6 +307,8 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 				lens[s] -= 2;   /* a braille character: three bytes, one column */
 			total += lens[s] + 1;
 		}
+		if (u->th.mono)   /* the glyph of cells where series meet */
+			total += 10;
 		char ref[48] = "";
 		if (isfinite(v->ref_v))
 			total += snprintf(ref, sizeof ref, brief < 2 ? ".. %s %.3g" : "..%s %.2g", brief ? "uni" : "unigram",
@@ -317,6 +324,10 @@ static void chart_legend(ui *u, const chart_view *v, int y, int x, int w)
 			mvprintw(y, lx, "%s", items[s]);
 			tui_th_off(u, pick ? TH_SELECTED : series_el[s]);
 			lx += lens[s] + 1;
+		}
+		if (u->th.mono && lx + 9 <= x + w - 1) {
+			mvprintw(y, lx, "@ overlap");
+			lx += 10;
 		}
 		if (ref[0] && lx + (int)strlen(ref) <= x + w - 1) {
 			tui_th_on(u, TH_BORDER);

@@ -127,8 +127,26 @@ void tui_chart_arrow(ui *u, int dy, int dx)
 /* hide or show the picked series */
 void tui_chart_enter(ui *u) { u->series_off[u->series_sel] = !u->series_off[u->series_sel]; }
 
-void tui_eval_arrow(ui *u, int dy, int dx) { (void)dx; u->eval_top += dy; }   /* tui_draw_eval keeps it in range */
-void tui_eval_wheel(ui *u, int up) { u->eval_top += up ? -3 : 3; }
+/* the evaluation table, or per class its rows (tui_draw_eval keeps them in range) */
+void tui_eval_arrow(ui *u, int dy, int dx)
+{
+	(void)dx;
+	if (u->per_class)
+		u->cls_top += dy;
+	else
+		u->eval_top += dy;
+}
+void tui_eval_wheel(ui *u, int up) { tui_eval_arrow(u, up ? -3 : 3, 0); }
+/* per class: the next column to sort by */
+static void b_sort(ui *u)
+{
+	if (!u->per_class) {
+		snprintf(u->msg, sizeof u->msg, "o sorts the per-class view (v)");
+		return;
+	}
+	u->cls_sort = (u->cls_sort + 1) % 6;
+	u->cls_top = 0;
+}
 
 void tui_log_arrow(ui *u, int dy, int dx)
 {
@@ -316,6 +334,7 @@ static const binding bindings[] = {
 	{ KEY_RIGHT, 'l', "Right l", "focused pane: heatmap cell, chart series", b_right },
 	{ '\n', KEY_ENTER, "Enter", "heatmap: the matrix's mask; chart: hide/show the series; schedule: edit", b_zoom },
 	{ 'v', 0, "v", "evaluation: per class (the last one) or the summary", b_per_class },
+	{ 'o', 0, "o", "per class: sort by the next column (class, F1, support, precision, recall, predicted)", b_sort },
 	{ 's', 0, "s", "chart: EMA smoothing", b_ema },
 	{ 'g', 0, "g", "chart: log scale", b_log },
 	{ 'w', 0, "w", "chart: this stage or the whole run", b_window },

@@ -180,12 +180,18 @@ void tui_draw_heat(ui *u, int y, int x, int h, int w)
 			int el = !u->s.have_sp ? TH_HEAT_EMPTY : heat_el(u->s.sp[row][m]);
 			/* every cell visible: its value, or "-" before pruning, on its colour */
 			tui_th_on(u, sel ? TH_SELECTED : el);
+			if (sel)   /* told by shape too, not by colour alone: underlined, a < after it */
+				attron(A_UNDERLINE | A_BOLD);
 			if (!u->s.have_sp)
 				mvprintw(y + 2 + r, cx, "%-*s", cw - 1, "-");
 			else if (cw >= 5)
 				mvprintw(y + 2 + r, cx, "%3.0f%%%*s", 100.0 * u->s.sp[row][m], cw - 5, "");
 			else
 				mvprintw(y + 2 + r, cx, "%3.0f", 100.0 * u->s.sp[row][m]);
+			if (sel) {
+				attroff(A_UNDERLINE | A_BOLD);
+				mvaddch(y + 2 + r, cx + cw - 1, '<');
+			}
 			tui_th_off(u, sel ? TH_SELECTED : el);
 		}
 	}
@@ -247,18 +253,23 @@ static void draw_classes(ui *u, int y, int x, int h, int w)
 		tui_th_off(u, TH_TEXT);
 		return;
 	}
-	int npred = 0;
+	int npred = 0, idx[64];
 	for (int k = 0; k < c->n; k++)
 		npred += c->c[k].predicted > 0;
-	tui_put(line++, x + 2, w - 4, "predicts %d of %d classes%s", npred, c->n,
-	    c->positive >= 0 ? "; f1 is the positive class's (*)" : "");
+	int n = tui_class_order(c, u->cls_sort, idx), rows = y + h - 1 - (line + 2);
+	if (rows < 1)
+		rows = 1;
+	if (u->cls_top > n - rows)
+		u->cls_top = n - rows;
+	if (u->cls_top < 0)
+		u->cls_top = 0;
+	int last = u->cls_top + rows < n ? u->cls_top + rows : n;
+	tui_put(line++, x + 2, w - 4, "predicts %d of %d%s; %d-%d, Up/Down, o: by %s", npred, c->n,
+	    c->positive >= 0 ? " (f1: *'s)" : "", u->cls_top + 1, last, tui_class_sorts[u->cls_sort]);
 	if (line < y + h - 1)
 		tui_put(line++, x + 2, w - 4, "%-18s %6s %6s %6s %7s %7s", "class", "prec", "recall", "f1", "support", "pred");
-	for (int k = 0; k < c->n && line < y + h - 1; k++) {
-		if (line == y + h - 2 && k < c->n - 1) {
-			tui_put(line++, x + 2, w - 4, "... %d more classes in per_class.csv", c->n - k);
-			break;
-		}
+	for (int r = u->cls_top; r < last && line < y + h - 1; r++) {
+		int k = idx[r];
 		char name[256];
 		tui_text_cell(name, sizeof name, c->c[k].name, 17);
 		tui_put(line++, x + 2, w - 4, "%s%s %6.1f %6.1f %6.1f %7lld %7lld", name, k == c->positive ? "*" : " ",
@@ -266,6 +277,29 @@ static void draw_classes(ui *u, int y, int x, int h, int w)
 		        (long long)c->c[k].predicted);
 	}
 	tui_th_off(u, TH_TEXT);
+}
+
+const char *const tui_class_sorts[6] = { "class", "F1", "support", "precision", "recall", "predicted" };
+
+int tui_class_order(const tui_classes *c, int by, int *idx)
+{
+	int n = c->n < 64 ? c->n : 64;
+	for (int k = 0; k < n; k++) {
+		int j = k;
+		while (j > 0 && by > 0) {
+			const int a = k, b = idx[j - 1];
+			double va = by == 1 ? c->c[a].f1 : by == 2 ? (double)c->c[a].support : by == 3 ? c->c[a].precision
+			            : by == 4 ? c->c[a].recall : (double)c->c[a].predicted;
+			double vb = by == 1 ? c->c[b].f1 : by == 2 ? (double)c->c[b].support : by == 3 ? c->c[b].precision
+			            : by == 4 ? c->c[b].recall : (double)c->c[b].predicted;
+			if (!(va > vb))
+				break;
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = k;
+	}
+	return n;
 }
 
 /* the evaluation table: the dev split's main metric of each model, grouped

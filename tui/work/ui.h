@@ -48,6 +48,7 @@ typedef struct ui {
 	int sel_row, sel_col, zoom, help, ema, logscale, window_all, log_scroll;
 	int log_wrap;                 /* the event log wraps long lines (W) instead of cutting them */
 	int per_class;                /* the evaluation pane shows the last one class by class */
+	int cls_top, cls_sort;        /* per class: the first row shown; the column sorted by (o) */
 	int help_top;                 /* the help overlay's first line shown */
 	char help_q[32];              /* the help overlay's filter, as typed */
 	int eval_top;                 /* the evaluation table's first line shown */
@@ -90,6 +91,11 @@ typedef struct tui_pane {
 extern const tui_pane tui_panes[]; /* PANE_COUNT of them */
 
 void tui_draw(ui *u);
+/* the per-class table's order: its row indices sorted by column `by`
+ * (0 the file's order, then F1, support, precision, recall, predicted;
+ * largest first, ties in the file's order); returns the row count */
+int tui_class_order(const tui_classes *c, int by, int *idx);
+extern const char *const tui_class_sorts[6];
 /* the footer's keys for the focused pane */
 const char *tui_pane_keys(const ui *u);
 /* the question a y answers, said before it is done (the stage and step it acts on) */
