@@ -158,7 +158,8 @@ grep -q "every Linear dense float32, as the dense model: 1.00x" "$tmp/sd1" \
 	&& ok "a dense model's speed-up is 1.00x, the same in two evaluations" \
 	|| { cat "$tmp/sd1" "$tmp/sd2"; bad "a dense model's speed-up: expected 1.00x twice"; }
 "$POFA" eval --model "$tmp/a/transfer" --task wn-pair --data "$tmp/data/wn-pair/dev.tsv" --seq 32 > "$tmp/ss" 2>&1
-grep -Eq "dense [0-9.]+ sequences/s: [0-9.]+x \(median of 5 alternating rounds, [0-9.]+-[0-9.]+\)" "$tmp/ss" \
+# (on a loaded machine the rounds' range may hold 1: then said as noise)
+grep -Eq "dense [0-9.]+ sequences/s: [0-9.]+x \(median of 5 alternating rounds, [0-9.]+-[0-9.]+(\)|: within the noise, no speed-up measured\))" "$tmp/ss" \
 	&& ok "a sparse model's speed-up: the median of alternating rounds, with its range" \
 	|| { cat "$tmp/ss"; bad "a sparse model's speed-up: expected 'median of 5 alternating rounds, LO-HI'"; }
 grep -q '"check","tt",0,"wn-pair","dev","accuracy",[0-9.]*,[0-9.]*,[0-9.]*,1,' "$tmp/a/eval.csv" \
