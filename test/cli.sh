@@ -66,16 +66,21 @@ expect 2 "eval: --seq past the model's positions is clamped, and said" \
 # report: the summary table (one row per method over the eval stages) puts
 # each model's sparsity and its speed-up over dense (the mean over the
 # tasks) beside its accuracy
-mkdir -p "$tmp/rep"
-{
-	printf '[run]\nname = rep\n[model]\npreset = bert-tiny\n[data]\ndir = data\n'
-	printf '[stage pre]\nkind = mlm\nsteps = 10\n'
-	for s in da:wn-sense sa:wn-sense db:wn-pair sb:wn-pair; do
-		printf '[stage %s]\nkind = finetune\nfrom = pre\ntask = %s\nsteps = 10\n' "${s%%:*}" "${s#*:}"
-	done
-	printf '[stage ea]\nkind = eval\ntask = wn-sense\nmodels = da, sa\n'
-	printf '[stage eb]\nkind = eval\ntask = wn-pair\nmodels = db, sb\n'
-} > "$tmp/rep/recipe.ini"
+# rep_recipe DIR "A B..." "C D...": a run folder's recipe.ini, a finetune
+# stage per model, eval stage ea over the first models (wn-sense), eb over
+# the second (wn-pair)
+rep_recipe() {
+	mkdir -p "$1"
+	{
+		printf '[run]\nname = rep\n[model]\npreset = bert-tiny\n[data]\ndir = data\n'
+		printf '[stage pre]\nkind = mlm\nsteps = 10\n'
+		for m in $2; do printf '[stage %s]\nkind = finetune\nfrom = pre\ntask = wn-sense\nsteps = 10\n' "$m"; done
+		for m in $3; do printf '[stage %s]\nkind = finetune\nfrom = pre\ntask = wn-pair\nsteps = 10\n' "$m"; done
+		printf '[stage ea]\nkind = eval\ntask = wn-sense\nmodels = %s\n' "$(echo $2 | sed 's/ /, /g')"
+		printf '[stage eb]\nkind = eval\ntask = wn-pair\nmodels = %s\n' "$(echo $3 | sed 's/ /, /g')"
+	} > "$1/recipe.ini"
+}
+rep_recipe "$tmp/rep" "da sa" "db sb"
 cat > "$tmp/rep/eval.csv" <<CSV
 time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity
 1,ea,da,0,wn-sense,dev,accuracy,50.0,1.0,100.0,1.0,0.0
@@ -110,16 +115,7 @@ expect 0 "report.html: the frontier's line through both rows" '<polyline[^>]*poi
 	-- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
 # a row another beats on both (slower and less accurate than sa) is a
 # point but not on the frontier's line: two points on it, not three
-mkdir -p "$tmp/rep3"
-{
-	printf '[run]\nname = rep3\n[model]\npreset = bert-tiny\n[data]\ndir = data\n'
-	printf '[stage pre]\nkind = mlm\nsteps = 10\n'
-	for s in da:wn-sense sa:wn-sense xa:wn-sense db:wn-pair sb:wn-pair xb:wn-pair; do
-		printf '[stage %s]\nkind = finetune\nfrom = pre\ntask = %s\nsteps = 10\n' "${s%%:*}" "${s#*:}"
-	done
-	printf '[stage ea]\nkind = eval\ntask = wn-sense\nmodels = da, sa, xa\n'
-	printf '[stage eb]\nkind = eval\ntask = wn-pair\nmodels = db, sb, xb\n'
-} > "$tmp/rep3/recipe.ini"
+rep_recipe "$tmp/rep3" "da sa xa" "db sb xb"
 cat > "$tmp/rep3/eval.csv" <<CSV
 time,stage,model,step,task,split,metric,value,loss,seq_per_s,speedup,sparsity
 1,ea,da,0,wn-sense,dev,accuracy,50.0,1.0,100.0,1.0,0.0

@@ -133,12 +133,11 @@ static int eval_infer(const char *dir, pofa_model *m, const pofa_eval_opts *o, i
 static int speed_up(pofa_infer *fast, pofa_infer *dense, const pofa_taskset *ts, const pofa_eval_opts *o,
                     pofa_eval_report *rep, pofa_err *err)
 {
-	pofa_infer_info fi;
-	pofa_infer_describe(fast, &fi);
+	const pofa_infer_info *fi = &rep->info;   /* describe()'s, of fast */
 	int nlin = 0;
 	for (int f = 0; f < POFA_LINEAR_FMT_COUNT; f++)
-		nlin += fi.linears[f];
-	if (!fi.int8 && fi.linears[POFA_LIN_DENSE] == nlin) {
+		nlin += fi->linears[f];
+	if (!fi->int8 && fi->linears[POFA_LIN_DENSE] == nlin) {
 		rep->dense_seq_per_s = rep->seq_per_s;
 		rep->speedup = rep->speedup_lo = rep->speedup_hi = 1.0;
 		rep->speedup_same = 1;

@@ -371,30 +371,17 @@ static const struct { const char *keys, *help; } more_help[] = {
 	{ "mouse", "click: focus the pane (a heatmap cell, a chart series); wheel: scroll the pane under it" },
 };
 
-/* does s hold q, ignoring case? */
-static int holds(const char *s, const char *q)
-{
-	for (; *s; s++) {
-		size_t i = 0;
-		while (q[i] && s[i] && tolower((unsigned char)s[i]) == tolower((unsigned char)q[i]))
-			i++;
-		if (!q[i])
-			return 1;
-	}
-	return !*q;
-}
-
 int tui_bindings(const char **keys, const char **help, int cap, const char *filter)
 {
 	int n = 0;
 	const char *q = filter ? filter : "";
 	for (size_t i = 0; i < sizeof bindings / sizeof *bindings && n < cap; i++)
-		if (holds(bindings[i].keys, q) || holds(bindings[i].help, q)) {
+		if (strcasestr(bindings[i].keys, q) || strcasestr(bindings[i].help, q)) {
 			keys[n] = bindings[i].keys;
 			help[n++] = bindings[i].help;
 		}
 	for (size_t i = 0; i < sizeof more_help / sizeof *more_help && n < cap; i++)
-		if (holds(more_help[i].keys, q) || holds(more_help[i].help, q)) {
+		if (strcasestr(more_help[i].keys, q) || strcasestr(more_help[i].help, q)) {
 			keys[n] = more_help[i].keys;
 			help[n++] = more_help[i].help;
 		}

@@ -114,19 +114,16 @@ void tui_draw_header(ui *u, int w)
 			         : u->s.ended ? "ended before a stage ran" : "waiting for the first stage", el);
 		const char *name = u->s.cur >= 0 ? u->s.rc->stages[u->s.cur].name : "-";
 		long long st = (long long)u->s.step, tot = (long long)u->s.total;
+		char num[24];
+		snprintf(num, sizeof num, "%d/%d ", u->s.cur + 1, u->s.rc->nstages);
 		for (int form = 0; !none && form < 5; form++) {
 			if (form == 0)
-				snprintf(line, sizeof line, "stage %d/%d %.48s  step %lld/%lld  ETA %s%s%s%s  elapsed %s", u->s.cur + 1,
-				         u->s.rc->nstages, name, st, tot, eta, reta[0] ? "  run ETA " : "", reta, toks, el);
-			else
-				snprintf(line, sizeof line, "%s%.*s %lld/%lld ETA %s%s%s%s elapsed %s",
-				         form < 4 ? "" : "", form < 2 ? 48 : 24, name, st, tot, eta,
-				         reta[0] && form < 4 ? " run " : "", form < 4 ? reta : "", form < 3 ? ktoks : "", el);
-			if (form == 1) {   /* the stage's number in front, compact */
-				char tmp[400];
-				snprintf(tmp, sizeof tmp, "%d/%d %s", u->s.cur + 1, u->s.rc->nstages, line);
-				snprintf(line, sizeof line, "%s", tmp);
-			}
+				snprintf(line, sizeof line, "stage %s%.48s  step %lld/%lld  ETA %s%s%s%s  elapsed %s", num, name, st,
+				         tot, eta, reta[0] ? "  run ETA " : "", reta, toks, el);
+			else   /* compact: the stage's number (form 1), then the rate, then the run's ETA go */
+				snprintf(line, sizeof line, "%s%.*s %lld/%lld ETA %s%s%s%s elapsed %s", form == 1 ? num : "",
+				         form < 2 ? 48 : 24, name, st, tot, eta, reta[0] && form < 4 ? " run " : "",
+				         form < 4 ? reta : "", form < 3 ? ktoks : "", el);
 			if ((int)strlen(line) <= w - 11)
 				break;
 		}
