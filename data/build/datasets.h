@@ -40,7 +40,8 @@ int pofa_gcide_build(const char *dict, const char *index, const char *out_path, 
 typedef struct pofa_wn_stats {
 	long synsets;
 	long sense[3], pair[3], span[3];      /* examples per split: train, dev, test */
-	long pair_pos[3], pair_hard[3];
+	long pair_pos[3];                      /* wn-pair: pairs of the same lexicographer file */
+	long pair_same_pos[3];                 /* wn-pair: pairs of the same part of speech */
 	long span_skipped;                     /* example sentences with no lemma found */
 	long label_count[45];                  /* wn-sense labels over all splits */
 } pofa_wn_stats;

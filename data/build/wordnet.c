@@ -7,11 +7,13 @@
  *
  *   wn-sense  sentence = a synset's definition, label = its lexicographer
  *             file (noun.animal, verb.motion, ...): 45 classes.
- *   wn-pair   sentence1 = a lemma, sentence2 = a definition, label 1 when
- *             the definition is of a sense of that lemma. One positive and
- *             one negative per synset; half of the negatives are hard (a
- *             sibling under the same hypernym, else the same lexicographer
- *             file), half random; negatives come from the same split.
+ *   wn-pair   sentence1, sentence2 = the definitions of two synsets of the
+ *             same split, label 1 when both are in the same lexicographer
+ *             file (noun.animal and noun.animal), 0 when not. One pair per
+ *             synset, half of them positive (chosen by hash); the partner
+ *             is drawn from the split, so no pair crosses train and dev.
+ *             Word overlap alone scores about 56% on dev; a model that
+ *             knows what the words mean does better.
  *   wn-span   SQuAD v1.1: question = a definition, context = one of the
  *             synset's example sentences, answer = where one of its lemmas
  *             occurs, inflected forms included (exception lists, regular
@@ -51,8 +53,6 @@ typedef struct {
 	int split;          /* 0 train, 1 dev, 2 test */
 	char **lemmas;
 	int nlemmas;
-	long *hyper;        /* hypernym offsets (same part of speech) */
-	int nhyper;
 	char *def;
 	char **examples;
 	int nex;
@@ -184,26 +184,11 @@ static int load_data(wordnet *wn, const char *dir, int pos, long max, pofa_err *
 		int pc = (int)strtol(p, &end, 10);
 		p = end;
 		for (int k = 0; k < pc; k++) {
-			while (*p == ' ')
-				p++;
-			char *sym = p;
-			while (*p && *p != ' ')
-				p++;
-			long off = strtol(p, &end, 10);
-			p = end;
-			while (*p == ' ')
-				p++;
-			char ppos = *p;
-			while (*p && *p != ' ')
-				p++;
-			strtol(p, &end, 16);
-			p = end;
-			if (sym[0] == '@' && (ppos == 'n' || ppos == 'v')) {
-				if (pofa_resize(&s.hyper, (size_t)s.nhyper + 1, sizeof *s.hyper)) {
-					free(buf);
-					return pofa_error(err, POFA_ERR_RUN, "%s:%ld: out of memory", path, line);
-				}
-				s.hyper[s.nhyper++] = off;
+			for (int f = 0; f < 4; f++) {   /* symbol, offset, pos, source/target */
+				while (*p == ' ')
+					p++;
+				while (*p && *p != ' ')
+					p++;
 			}
 		}
 		char *bar = strstr(p, "| ");
@@ -273,7 +258,6 @@ static void wordnet_free(wordnet *wn)
 			free(s->examples[k]);
 		free(s->lemmas);
 		free(s->examples);
-		free(s->hyper);
 		free(s->def);
 	}
 	free(wn->s);
@@ -303,14 +287,6 @@ static int tsv_field(pofa_sbuf *b, const char *s, int last)
 		bad = pofa_sbuf_str(b, s);
 	}
 	return bad || pofa_sbuf_chr(b, last ? '\n' : '\t') ? -1 : 0;
-}
-
-static int lemma_in(const synset *s, const char *lemma)
-{
-	for (int k = 0; k < s->nlemmas; k++)
-		if (!strcasecmp(s->lemmas[k], lemma))
-			return 1;
-	return 0;
 }
 
 static int write_splits(const char *dir, const char *name, const char *ext, pofa_sbuf *b, pofa_err *err)
@@ -460,31 +436,6 @@ static long utf8_chars(const char *s, long bytes)
 	return c;
 }
 
-typedef struct { int pos; long hyper; int idx; } kid;
-
-static int by_kid(const void *a, const void *b)
-{
-	const kid *x = a, *y = b;
-	if (x->pos != y->pos)
-		return x->pos - y->pos;
-	if (x->hyper != y->hyper)
-		return x->hyper < y->hyper ? -1 : 1;
-	return x->idx - y->idx;
-}
-
-static long first_kid(const kid *k, long n, int pos, long hyper)
-{
-	long lo = 0, hi = n;
-	while (lo < hi) {
-		long mid = (lo + hi) / 2;
-		if (k[mid].pos < pos || (k[mid].pos == pos && k[mid].hyper < hyper))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* ---- the builder ----------------------------------------------------------- */
 
 /* wn-sense: a synset's definition, labelled with its lexicographer file */
@@ -509,13 +460,11 @@ static int build_sense(const wordnet *wn, const char *out_dir, pofa_wn_stats *st
 	return rc;
 }
 
-/* the synsets by split, by (lexicographer file, split), and the hyponyms
- * of each hypernym: where wn-pair's negatives come from */
+/* the synsets with a definition, by split and by (lexicographer file,
+ * split): where wn-pair's partners come from */
 typedef struct {
 	int *bysplit[3], nby[3];
 	int *bylex[45][3], nlex[45][3];
-	kid *kids;
-	long nkids;
 } pair_index;
 
 static void pair_index_free(pair_index *x)
@@ -525,7 +474,6 @@ static void pair_index_free(pair_index *x)
 		for (int l = 0; l < 45; l++)
 			free(x->bylex[l][s]);
 	}
-	free(x->kids);
 }
 
 static int pair_index_build(const wordnet *wn, pair_index *x)
@@ -534,64 +482,35 @@ static int pair_index_build(const wordnet *wn, pair_index *x)
 	for (int i = 0; i < wn->n; i++) {
 		const synset *s = &wn->s[i];
 		int sp = s->split, lx = s->lexfile;
+		if (!s->def[0])
+			continue;
 		if (pofa_resize(&x->bysplit[sp], (size_t)x->nby[sp] + 1, sizeof(int)) ||
 		    pofa_resize(&x->bylex[lx][sp], (size_t)x->nlex[lx][sp] + 1, sizeof(int)))
 			return -1;
 		x->bysplit[sp][x->nby[sp]++] = i;
 		x->bylex[lx][sp][x->nlex[lx][sp]++] = i;
 	}
-	/* hyponym index: (pos, hypernym offset, synset), sorted */
-	long nkids = 0;
-	for (int i = 0; i < wn->n; i++)
-		nkids += wn->s[i].nhyper;
-	x->kids = malloc((size_t)(nkids + 1) * sizeof *x->kids);
-	if (!x->kids)
-		return -1;
-	for (int i = 0; i < wn->n; i++)
-		for (int k = 0; k < wn->s[i].nhyper; k++)
-			x->kids[x->nkids++] = (kid){ wn->s[i].pos, wn->s[i].hyper[k], i };
-	qsort(x->kids, (size_t)x->nkids, sizeof *x->kids, by_kid);
 	return 0;
 }
 
-/* a negative for synset i (hash h) whose definitions do not contain lemma:
- * a sibling (another hyponym of one of its hypernyms, in the same split)
- * or a synset of the same lexicographer file when hard, else any synset
- * of the split; -1 when none is found. *hard: whether the hard kind was */
-static int pair_negative(const wordnet *wn, const pair_index *x, int i, uint64_t h, const char *lemma,
-                         int *hard)
+/* synset i's partner (hash h): another synset of its split whose
+ * definition differs, of the same lexicographer file when same, of
+ * another file when not; -1 when none is found in 64 draws */
+static int pair_partner(const wordnet *wn, const pair_index *x, int i, uint64_t h, int same)
 {
 	const synset *s = &wn->s[i];
-	int sp = s->split, neg = -1;
-	if (*hard) {
-		for (int k = 0; k < s->nhyper && neg < 0; k++) {
-			long lo = first_kid(x->kids, x->nkids, s->pos, s->hyper[k]), cands = 0;
-			for (long q = lo; q < x->nkids && x->kids[q].pos == s->pos && x->kids[q].hyper == s->hyper[k]; q++)
-				cands++;
-			for (long t = 0; t < cands && neg < 0; t++) {
-				int j = x->kids[lo + (long)((h >> 24) + (uint64_t)t) % cands].idx;
-				if (j != i && wn->s[j].split == sp && !lemma_in(&wn->s[j], lemma))
-					neg = j;
-			}
-		}
-		int nl = x->nlex[s->lexfile][sp];
-		for (int tries = 0; neg < 0 && tries < 16 && nl > 1; tries++) {
-			int j = x->bylex[s->lexfile][sp][pofa_mix64(h + (uint64_t)tries) % (uint64_t)nl];
-			if (j != i && !lemma_in(&wn->s[j], lemma))
-				neg = j;
-		}
+	int sp = s->split;
+	const int *from = same ? x->bylex[s->lexfile][sp] : x->bysplit[sp];
+	int n = same ? x->nlex[s->lexfile][sp] : x->nby[sp];
+	for (int tries = 0; tries < 64 && n > 1; tries++) {
+		int j = from[pofa_mix64(h ^ (0x9e37u + (uint64_t)tries)) % (uint64_t)n];
+		if (j != i && (wn->s[j].lexfile == s->lexfile) == same && strcmp(wn->s[j].def, s->def))
+			return j;
 	}
-	if (neg < 0)
-		*hard = 0;
-	for (int tries = 0; neg < 0 && tries < 64 && x->nby[sp] > 1; tries++) {
-		int j = x->bysplit[sp][pofa_mix64(h ^ (0x9e37u + (uint64_t)tries)) % (uint64_t)x->nby[sp]];
-		if (j != i && !lemma_in(&wn->s[j], lemma))
-			neg = j;
-	}
-	return neg;
+	return -1;
 }
 
-/* wn-pair: a lemma and a definition, 1 when the definition is the lemma's */
+/* wn-pair: two definitions, 1 when of the same lexicographer file */
 static int build_pair(const wordnet *wn, const char *out_dir, pofa_wn_stats *st, pofa_err *err)
 {
 	pair_index x;
@@ -606,19 +525,18 @@ static int build_pair(const wordnet *wn, const char *out_dir, pofa_wn_stats *st,
 	for (int i = 0; i < wn->n; i++) {
 		const synset *s = &wn->s[i];
 		int sp = s->split;
+		if (!s->def[0])
+			continue;
 		uint64_t h = pofa_mix64((uint64_t)s->offset * 8 + (uint64_t)s->pos + 0x5eed);
-		const char *lemma = s->lemmas[h % (uint64_t)s->nlemmas];
-		oom |= tsv_field(&pair[sp], lemma, 0) || tsv_field(&pair[sp], s->def, 0) || tsv_field(&pair[sp], "1", 1);
+		int same = (h >> 20) & 1;
+		int j = pair_partner(wn, &x, i, h, same);
+		if (j < 0)
+			continue;
+		oom |= tsv_field(&pair[sp], s->def, 0) || tsv_field(&pair[sp], wn->s[j].def, 0) ||
+		       tsv_field(&pair[sp], same ? "1" : "0", 1);
 		st->pair[sp]++;
-		st->pair_pos[sp]++;
-		int hard = (h >> 20) & 1;
-		int neg = pair_negative(wn, &x, i, h, lemma, &hard);
-		if (neg >= 0) {
-			oom |= tsv_field(&pair[sp], lemma, 0) || tsv_field(&pair[sp], wn->s[neg].def, 0) ||
-			       tsv_field(&pair[sp], "0", 1);
-			st->pair[sp]++;
-			st->pair_hard[sp] += hard;
-		}
+		st->pair_pos[sp] += same;
+		st->pair_same_pos[sp] += wn->s[j].pos == s->pos;
 	}
 	int rc = oom ? pofa_error(err, POFA_ERR_RUN, "wn-pair: out of memory")
 	             : write_splits(out_dir, "wn-pair", "tsv", pair, err);

@@ -57,9 +57,9 @@ int cmd_data(int argc, char **argv)
 	}
 	printf("wordnet  %s: %ld synsets (%.1fs)\n", wn, ws.synsets, cli_now() - t0);
 	printf("  wn-sense  train %6ld  dev %6ld  test %6ld   (45 classes)\n", ws.sense[0], ws.sense[1], ws.sense[2]);
-	printf("  wn-pair   train %6ld  dev %6ld  test %6ld   (positives %ld/%ld/%ld; hard negatives %ld/%ld/%ld)\n",
+	printf("  wn-pair   train %6ld  dev %6ld  test %6ld   (same file %ld/%ld/%ld; same part of speech %ld/%ld/%ld)\n",
 	       ws.pair[0], ws.pair[1], ws.pair[2], ws.pair_pos[0], ws.pair_pos[1], ws.pair_pos[2],
-	       ws.pair_hard[0], ws.pair_hard[1], ws.pair_hard[2]);
+	       ws.pair_same_pos[0], ws.pair_same_pos[1], ws.pair_same_pos[2]);
 	printf("  wn-span   train %6ld  dev %6ld  test %6ld   (%ld example sentences without a lemma skipped)\n",
 	       ws.span[0], ws.span[1], ws.span[2], ws.span_skipped);
 	fflush(stdout);
