@@ -6,6 +6,7 @@
  */
 #include "engine/run/runlog.h"
 #include "engine/run/csvtab.h"
+#include "engine/run/results.h"
 #include "engine/model/folder.h"
 #include "data/base/fileio.h"
 #include "data/base/text.h"
@@ -27,89 +28,9 @@ static void md_cell(FILE *f, const char *s)
 	fputs(" |", f);
 }
 
-typedef struct {
-	char model[48], task[64], split[8], metric[24];
-	long long step;
-	double value, loss, sps, speedup, sparsity, size_mb;
-	int shown;                /* in an eval stage's table */
-} result;
-
-/* what eval stages with baselines = yes put beside the models */
-static const char *const baseline_names[] = { "majority", "bag-of-words", "word overlap" };
-
-/* does row r of a per-evaluation file count: a stage that selects (best
- * >= 0) keeps its own evaluation of the step it chose */
-static int row_counts(const pofa_csvtab *t, int r, const pofa_recipe *rc, const int64_t *best_step)
-{
-	int si = pofa_recipe_stage(rc, t->rows[r][2]);
-	return !(si >= 0 && best_step[si] >= 0 && !strcmp(t->rows[r][1], t->rows[r][2]) &&
-	         atoll(t->rows[r][3]) != best_step[si]);
-}
-
-static int same_eval(const pofa_csvtab *t, int r, const pofa_csvtab *u, int q)
-{
-	for (int k = 1; k <= 5; k++)   /* stage, model, step, task, split */
-		if (strcmp(t->rows[r][k], u->rows[q][k]))
-			return 0;
-	return 1;
-}
-
-/* per_class.csv and confusion.csv: an evaluation's rows (a class each,
- * and a (gold, predicted) pair each) are written together, in the same
- * order in both files */
-typedef struct {
-	int r0, r1;            /* per_class.csv rows [r0, r1] of the evaluation */
-	int c0;                /* its first confusion.csv row, or -1 */
-} class_eval;
-
-typedef struct { const pofa_csvtab *t; const pofa_recipe *rc; const int64_t *best_step; } class_arg;
-
-static int class_row_counts(void *arg, int r)
-{
-	const class_arg *a = arg;
-	return row_counts(a->t, r, a->rc, a->best_step);
-}
-
-static int by_r1(const void *a, const void *b)
-{
-	const class_eval *x = *(const class_eval *const *)a, *y = *(const class_eval *const *)b;
-	return (x->r1 > y->r1) - (x->r1 < y->r1);
-}
-
-/* the last evaluation of every (model, task, split): its rows in both
- * files, found in one pass over each (a run folder's files may be long);
- * -1 out of memory, else how many */
-static int class_evals(const pofa_csvtab *pc, const pofa_csvtab *cf, class_arg *arg, class_eval *ev)
-{
-	static const int key[3] = { 2, 4, 5 };
-	int *last = malloc(((size_t)pc->n + 1) * sizeof *last);
-	class_eval **order = malloc(((size_t)pc->n + 1) * sizeof *order);
-	int n = last && order ? pofa_csvtab_last_by(pc, key, 3, 13, class_row_counts, arg, last) : -1;
-	for (int k = 0; k < n; k++) {
-		ev[k].r1 = last[k];
-		ev[k].r0 = last[k];
-		while (ev[k].r0 > 1 && pc->nf[ev[k].r0 - 1] >= 13 && same_eval(pc, ev[k].r0 - 1, pc, last[k]))
-			ev[k].r0--;
-		ev[k].c0 = -1;
-		order[k] = &ev[k];
-	}
-	if (n > 0) {
-		qsort(order, (size_t)n, sizeof *order, by_r1);
-		for (int k = 0, q = 1; k < n && q < cf->n; k++) {
-			while (q < cf->n && (cf->nf[q] < 9 || !same_eval(cf, q, pc, order[k]->r1)))
-				q++;
-			if (q < cf->n)
-				order[k]->c0 = q;
-		}
-	}
-	free(last);
-	free(order);
-	return n;
-}
-
 /* one evaluation's classes: precision, recall, F1, support, predictions,
  * and (up to 20 classes) its confusion matrix */
-static void class_table(FILE *f, const pofa_csvtab *pc, const pofa_csvtab *cf, const class_eval *e)
+static void class_table(FILE *f, const pofa_csvtab *pc, const pofa_csvtab *cf, const pofa_class_eval *e)
 {
 	int ncls = e->r1 - e->r0 + 1, npred = 0, pos = -1;
 	for (int r = e->r0; r <= e->r1; r++) {
@@ -149,7 +70,7 @@ static void class_table(FILE *f, const pofa_csvtab *pc, const pofa_csvtab *cf, c
 	fprintf(f, "\n|---|");
 	for (int c = 0; c < ncls; c++)
 		fprintf(f, "---|");
-	for (int q = e->c0, col = 0; q < cf->n && col < ncls * ncls && cf->nf[q] >= 9 && same_eval(cf, q, pc, e->r1);
+	for (int q = e->c0, col = 0; q < cf->n && col < ncls * ncls && cf->nf[q] >= 9 && pofa_same_eval(cf, q, pc, e->r1);
 	     q++, col++) {
 		if (col % ncls == 0)
 			fputs("\n|", f), md_cell(f, cf->rows[q][6]);
@@ -169,9 +90,8 @@ static void per_class_report(FILE *f, const char *run_dir, const pofa_recipe *rc
 	snprintf(path, sizeof path, "%s/confusion.csv", run_dir);
 	if (pofa_csvtab_read(path, &cf))
 		memset(&cf, 0, sizeof cf);
-	class_arg arg = { &pc, rc, best_step };
-	class_eval *ev = malloc(((size_t)pc.n + 1) * sizeof *ev);
-	int n = ev ? class_evals(&pc, &cf, &arg, ev) : 0;
+	pofa_class_eval *ev = malloc(((size_t)pc.n + 1) * sizeof *ev);
+	int n = ev ? pofa_class_evals(&pc, &cf, rc, best_step, ev) : 0;
 	if (n > 0)
 		fprintf(f, "## Per class (the last evaluation of each model, task and split; per_class.csv and "
 		        "confusion.csv hold every one)\n\n");
@@ -243,92 +163,9 @@ static void stages_report(FILE *f, const char *run_dir, const pofa_recipe *rc)
 	pofa_csvtab_free(&ev);
 }
 
-/* the models an eval stage lists, by their names in the results */
-static int eval_names(const pofa_stage *es, char (*names)[48], int cap)
-{
-	char (*refs)[1024] = calloc((size_t)cap, sizeof *refs);
-	int n = refs ? pofa_stage_model_refs(es, refs, cap) : 0;
-	for (int k = 0; k < n; k++)
-		pofa_model_ref_name(refs[k], names[k], 48);
-	free(refs);
-	return n;
-}
-
-/* a stage that selects its best dev evaluation (select = best) keeps that
- * step's model: the step, per stage (-1: none) */
-static void best_steps(const pofa_csvtab *t, const pofa_recipe *rc, int64_t *best_step)
-{
-	for (int i = 0; i < rc->nstages; i++) {
-		const pofa_stage *st = &rc->stages[i];
-		best_step[i] = -1;
-		if (!st->select_best)
-			continue;
-		char metric[24] = "";
-		snprintf(metric, sizeof metric, "%s", st->metric);
-		double best = -INFINITY;
-		for (int r = 1; r < t->n; r++) {
-			if (t->nf[r] < 9 || strcmp(t->rows[r][1], st->name) || strcmp(t->rows[r][2], st->name) ||
-			    !strcmp(t->rows[r][4], "mlm") || strcmp(t->rows[r][5], "dev"))
-				continue;
-			if (!metric[0])
-				snprintf(metric, sizeof metric, "%s", t->rows[r][6]);   /* the main one comes first */
-			int loss = !strcmp(metric, "loss");
-			if (!loss && strcmp(t->rows[r][6], metric))
-				continue;
-			double v = loss ? -atof(t->rows[r][8]) : atof(t->rows[r][7]);
-			if (v > best) {
-				best = v;
-				best_step[i] = atoll(t->rows[r][3]);
-			}
-		}
-	}
-}
-
-/* the last value of every (model, task, split, metric), in order; a
- * selecting stage's own rows of other steps left out */
-typedef struct { const pofa_csvtab *t; const pofa_recipe *rc; const int64_t *best_step; } counts_arg;
-
-/* a row of eval.csv counts unless its stage selects another step's model */
-static int eval_row_counts(void *arg, int r)
-{
-	const counts_arg *a = arg;
-	char **row = a->t->rows[r];
-	int si = pofa_recipe_stage(a->rc, row[2]);
-	return !(si >= 0 && a->best_step[si] >= 0 && !strcmp(row[1], row[2]) && atoll(row[3]) != a->best_step[si]);
-}
-
-/* the last value of every (model, task, split, metric), in order (linear
- * in the rows: a run folder's eval.csv may be long); -1 out of memory */
-static int collect_results(const pofa_csvtab *t, const pofa_recipe *rc, const int64_t *best_step, result *res)
-{
-	static const int key[4] = { 2, 4, 5, 6 };
-	counts_arg arg = { t, rc, best_step };
-	int *rows = malloc(((size_t)t->n + 1) * sizeof *rows);
-	int nr = rows ? pofa_csvtab_last_by(t, key, 4, 8, eval_row_counts, &arg, rows) : -1;
-	for (int k = 0; k < nr; k++) {
-		char **row = t->rows[rows[k]];
-		int nf = t->nf[rows[k]];
-		result *x = &res[k];
-		snprintf(x->model, sizeof x->model, "%s", row[2]);
-		snprintf(x->task, sizeof x->task, "%s", row[4]);
-		snprintf(x->split, sizeof x->split, "%s", row[5]);
-		snprintf(x->metric, sizeof x->metric, "%s", row[6]);
-		x->value = atof(row[7]);
-		x->step = atoll(row[3]);
-		x->loss = nf >= 9 && row[8][0] ? atof(row[8]) : NAN;
-		x->shown = 0;
-		x->sps = nf >= 11 ? atof(row[9]) : 0.0;
-		x->speedup = nf >= 11 ? atof(row[10]) : 0.0;
-		x->sparsity = nf >= 12 && row[11][0] ? atof(row[11]) : NAN;
-		x->size_mb = nf >= 13 && row[12][0] ? atof(row[12]) : NAN;
-	}
-	free(rows);
-	return nr;
-}
-
 /* one model's row of an eval stage's table: its metrics, the first as a
  * percentage of the reference's, its sparsity and speed */
-static void model_row(FILE *f, result *res, int nr, const pofa_stage *es, const char *split, const char *model,
+static void model_row(FILE *f, pofa_result *res, int nr, const pofa_stage *es, const char *split, const char *model,
                       const char *ref, char (*metrics)[24], int nmet, int speed)
 {
 	fputc('|', f), md_cell(f, model);
@@ -368,7 +205,7 @@ static void model_row(FILE *f, result *res, int nr, const pofa_stage *es, const 
 
 /* one table per eval stage and split: its models on its task, with the
  * main metric (the first) as a percentage of the reference model */
-static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
+static void eval_tables(FILE *f, const pofa_recipe *rc, pofa_result *res, int nr)
 {
 	static const char *splits[3] = { "dev", "test", "train" };
 	for (int q = 0; q < rc->nstages; q++) {
@@ -376,7 +213,7 @@ static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
 		if (es->kind != POFA_STAGE_EVAL)
 			continue;
 		char models[32][48], ref[48] = "";
-		int nm = eval_names(es, models, 32);
+		int nm = pofa_eval_names(es, models, 32);
 		snprintf(ref, sizeof ref, "%s", es->reference[0] ? es->reference : nm ? models[0] : "");
 		for (int sp = 0; sp < 3; sp++) {
 			char metrics[8][24];
@@ -408,11 +245,11 @@ static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
 			fprintf(f, "\n");
 			for (int mi = 0; mi < nm; mi++)
 				model_row(f, res, nr, es, splits[sp], models[mi], ref, metrics, nmet, speed);
-			for (size_t b = 0; b < POFA_ARRAY_LEN(baseline_names); b++)   /* beside them, without a model */
+			for (size_t b = 0; b < POFA_ARRAY_LEN(pofa_baseline_names); b++)   /* beside them, without a model */
 				for (int k = 0; k < nr; k++)
-					if (!strcmp(res[k].model, baseline_names[b]) && !strcmp(res[k].task, es->task.name) &&
+					if (!strcmp(res[k].model, pofa_baseline_names[b]) && !strcmp(res[k].task, es->task.name) &&
 					    !strcmp(res[k].split, splits[sp])) {
-						model_row(f, res, nr, es, splits[sp], baseline_names[b], ref, metrics, nmet, speed);
+						model_row(f, res, nr, es, splits[sp], pofa_baseline_names[b], ref, metrics, nmet, speed);
 						break;
 					}
 			fprintf(f, "\n");
@@ -420,12 +257,12 @@ static void eval_tables(FILE *f, const pofa_recipe *rc, result *res, int nr)
 	}
 }
 
-static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
+static void summary_rows(FILE *f, const pofa_recipe *rc, const pofa_result *res, int nr, const int *evals, int ne,
                          char (*names)[32][48], int rows);
 
 /* several eval stages listing the same number of models: their k-th
  * models side by side (the paper's table: one row per method) */
-static void summary_table(FILE *f, const pofa_recipe *rc, const result *res, int nr)
+static void summary_table(FILE *f, const pofa_recipe *rc, const pofa_result *res, int nr)
 {
 	int evals[POFA_MAX_STAGES], ne = 0, counts[POFA_MAX_STAGES];
 	char (*names)[32][48] = malloc(POFA_MAX_STAGES * sizeof *names);
@@ -433,7 +270,7 @@ static void summary_table(FILE *f, const pofa_recipe *rc, const result *res, int
 		return;
 	for (int i = 0; i < rc->nstages; i++)
 		if (rc->stages[i].kind == POFA_STAGE_EVAL) {
-			counts[ne] = eval_names(&rc->stages[i], names[ne], 32);
+			counts[ne] = pofa_eval_names(&rc->stages[i], names[ne], 32);
 			evals[ne++] = i;
 		}
 	int same = ne > 1;
@@ -444,45 +281,16 @@ static void summary_table(FILE *f, const pofa_recipe *rc, const result *res, int
 	free(names);
 }
 
-/* a row's value of task es (its first metric, dev) and the reference's;
- * its speed-up, sparsity and size when measured */
-typedef struct { double v, r0, up, sparsity, size; int has_up; } cell;
-
-static cell summary_cell(const pofa_stage *es, const result *res, int nr, const char *name, const char *ref)
-{
-	cell c = { NAN, NAN, 0.0, NAN, NAN, 0 };
-	const char *metric = NULL;
-	for (int kk = 0; kk < nr; kk++)
-		if (!strcmp(res[kk].task, es->task.name) && !strcmp(res[kk].split, "dev")) {
-			if (!metric)
-				metric = res[kk].metric; /* the task's first metric */
-			if (strcmp(res[kk].metric, metric))
-				continue;
-			if (!strcmp(res[kk].model, name)) {
-				c.v = res[kk].value;
-				if (res[kk].sps > 0.0)
-					c.up = res[kk].speedup, c.has_up = 1;
-				if (isfinite(res[kk].sparsity))
-					c.sparsity = res[kk].sparsity;
-				if (isfinite(res[kk].size_mb))
-					c.size = res[kk].size_mb;
-			}
-			if (!strcmp(res[kk].model, ref))
-				c.r0 = res[kk].value;
-		}
-	return c;
-}
-
 /* one row of the summary: a method's model of each task (names[q][k]),
  * or a baseline (its own name in every task) */
-static void summary_row(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
+static void summary_row(FILE *f, const pofa_recipe *rc, const pofa_result *res, int nr, const int *evals, int ne,
                         char (*names)[32][48], int k, const char *baseline, int speed, int size)
 {
 	double pct = 0.0, up = 0.0, sparsity = NAN, mb = 0.0;
 	int npct = 0, nup = 0, nmb = 0;
 	for (int q = 0; q < ne; q++) {
 		const pofa_stage *es = &rc->stages[evals[q]];
-		cell c = summary_cell(es, res, nr, baseline ? baseline : names[q][k], es->reference[0] ? es->reference
+		pofa_cell c = pofa_result_cell(es->task.name, res, nr, baseline ? baseline : names[q][k], es->reference[0] ? es->reference
 		                                                                                       : names[q][0]);
 		if (c.has_up)
 			up += c.up, nup++;
@@ -509,7 +317,7 @@ static void summary_row(FILE *f, const pofa_recipe *rc, const result *res, int n
 	fprintf(f, "\n");
 }
 
-static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int nr, const int *evals, int ne,
+static void summary_rows(FILE *f, const pofa_recipe *rc, const pofa_result *res, int nr, const int *evals, int ne,
                          char (*names)[32][48], int rows)
 {
 	int speed = 0, size = 0;
@@ -530,12 +338,12 @@ static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int 
 	for (int k = 0; k < rows; k++)
 		summary_row(f, rc, res, nr, evals, ne, names, k, NULL, speed, size);
 	/* the baselines any eval stage computed, each in its own row */
-	for (size_t b = 0; b < POFA_ARRAY_LEN(baseline_names); b++) {
+	for (size_t b = 0; b < POFA_ARRAY_LEN(pofa_baseline_names); b++) {
 		int has = 0;
 		for (int k = 0; k < nr && !has; k++)
-			has = !strcmp(res[k].model, baseline_names[b]) && !strcmp(res[k].split, "dev");
+			has = !strcmp(res[k].model, pofa_baseline_names[b]) && !strcmp(res[k].split, "dev");
 		if (has)
-			summary_row(f, rc, res, nr, evals, ne, names, 0, baseline_names[b], speed, size);
+			summary_row(f, rc, res, nr, evals, ne, names, 0, pofa_baseline_names[b], speed, size);
 	}
 	fprintf(f, "\n");
 }
@@ -543,7 +351,7 @@ static void summary_rows(FILE *f, const pofa_recipe *rc, const result *res, int 
 /* every other evaluation the run made: the dev evaluations of training
  * stages (at their end, and every eval_interval), so a run without an
  * eval stage still reports its results; then masked-LM dev per stage */
-static void other_evals(FILE *f, const result *res, int nr)
+static void other_evals(FILE *f, const pofa_result *res, int nr)
 {
 	int any = 0;
 	for (int k = 0; k < nr; k++) {
@@ -567,7 +375,7 @@ static void other_evals(FILE *f, const result *res, int nr)
 		fprintf(f, "\n");
 }
 
-static void mlm_table(FILE *f, const result *res, int nr)
+static void mlm_table(FILE *f, const pofa_result *res, int nr)
 {
 	int any = 0;
 	for (int k = 0; k < nr; k++)
@@ -592,13 +400,13 @@ int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err
 		                  e ? strerror(e) : "not a CSV file");
 	}
 	int64_t best_step[POFA_MAX_STAGES];
-	best_steps(&t, rc, best_step);
-	result *res = calloc((size_t)t.n + 1, sizeof *res);
+	pofa_best_steps(&t, rc, best_step);
+	pofa_result *res = calloc((size_t)t.n + 1, sizeof *res);
 	if (!res) {
 		pofa_csvtab_free(&t);
 		return pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
 	}
-	int nr = collect_results(&t, rc, best_step, res);
+	int nr = pofa_results_collect(&t, rc, best_step, res);
 	pofa_csvtab_free(&t);
 	if (nr < 0) {
 		free(res);
