@@ -110,7 +110,7 @@ expect 0 "report: a baseline's row in the summary" \
 expect 0 "report: baselines in the task's table" "| majority | 10.00 | 20.0% | - | - | - |" -- "$POFA" report "$tmp/rep"
 # report.html's frontier: a point per row (da at 1.00x and 100%, sa at 2.75x
 # and 96.5%), the line through both (neither beats the other on both)
-expect 0 "report.html: the frontier, a point per row" 'pl">sa</text>' -- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
+expect 0 "report.html: the frontier, a point per row" 'class="pl"[^>]*>sa</text>' -- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
 expect 0 "report.html: the frontier's line through both rows" '<polyline[^>]*points="[0-9.]*,[0-9.]* [0-9.]*,[0-9.]* "' \
 	-- sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep/report.html"
 # a row another beats on both (slower and less accurate than sa) is a
@@ -128,7 +128,7 @@ CSV
 "$POFA" report "$tmp/rep3" > /dev/null 2>&1
 np=$(sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep3/report.html" | grep -o '<polyline[^>]*points="[^"]*"' | head -1 \
 	| sed 's/.*points="//; s/"$//' | wc -w)
-if sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep3/report.html" | grep -q 'pl">xa</text>' && [ "$np" -eq 2 ]; then
+if sed -n '/id="frontier"/,/<\/svg>/p' "$tmp/rep3/report.html" | grep -q 'class="pl"[^>]*>xa</text>' && [ "$np" -eq 2 ]; then
 	echo "ok   report.html: a beaten row is a point, off the frontier's line (2 points on it)"
 else
 	echo "FAIL report.html: expected xa drawn and 2 points on the frontier's line, got $np"; fails=$((fails + 1))

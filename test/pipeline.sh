@@ -186,22 +186,47 @@ elif xmllint --noout "$h" 2> "$tmp/xml.err"; then
 else
 	cat "$tmp/xml.err"; bad "report.html is not well-formed"
 fi
-# it renders: the page as a headless Chromium builds it, and a screenshot
+# what it says: a headline for the task, the results matrix with the share
+# of dense kept, the kept-accuracy charts on the share of dense with 100%
+# drawn, a series equal to another drawn once and named with it, the eval
+# stage's own tables, and per class (folded) with a confusion heatmap
+grep -q '<div class="hl"><span class="task">wn-pair (dev, accuracy)</span><span class="big">[0-9.]*% of dense</span>transfer, 80% sparse, keeps [0-9.]*% of tt' "$h" \
+	&& ok "report.html: the task's headline (transfer, 80% sparse, against tt)" || bad "report.html: no headline for wn-pair"
+grep -A3 'id="results-table"' "$h" | grep -q '<td>transfer</td><td class="[a-z]*">[0-9.]* <small>([0-9.]*%)</small></td>' \
+	&& ok "report.html: the results matrix, a model's metric and its share of dense" || bad "report.html: results matrix"
+a=$(xmllint --xpath "count(//*[@id='acc-sparsity-check']//*[@class='ref'])" "$h" 2>/dev/null)
+t=$(xmllint --xpath "//*[@id='acc-sparsity-check']//*[@class='yl']/text()" "$h" 2>/dev/null | tr '\n' ' ')
+lo=$(echo "$t" | tr ' ' '\n' | grep -v '^$' | sort -n | head -1); hi=$(echo "$t" | tr ' ' '\n' | grep -v '^$' | sort -n | tail -1)
+[ "${a:-0}" -ge 1 ] && [ "${lo:-100}" -le 95 ] && [ "${hi:-0}" -ge 105 ] \
+	&& ok "report.html: kept accuracy as % of dense, 100% drawn, ticks $lo..$hi" \
+	|| bad "report.html: kept-accuracy axis (ref lines ${a:-0}, ticks $t)"
+n=$(xmllint --xpath "count(//*[@id='loss-pre']//*[local-name()='polyline'])" "$h" 2>/dev/null)
+grep -q '>total = task [0-9.]*</text>' "$h" && [ "$n" = 1 ] && ok "report.html: total equal to task, one line named 'total = task'" \
+	|| bad "report.html: equal series (expected one polyline in loss-pre, got $n)"
+sed -n '/id="stage-check"/,$p' "$h" | grep -q '<h3>dev split</h3>' && ! grep -q 'No training rows' "$h" \
+	&& ok "report.html: the eval stage's section has its tables" || bad "report.html: eval stage section"
+grep -q '<details><summary>per class: transfer on wn-pair, dev' "$h" && grep -q '<title>confusion matrix</title>' "$h" \
+	&& ok "report.html: per class, folded, with a confusion heatmap" || bad "report.html: per class"
+# it renders: in Debian's Chromium (driven by playwright-core) at 1400 and
+# 800 px, nothing past the viewport, no table scrolling, no chart's text
+# cut at its edge (test/report_check.js), with a screenshot of each width
 browser=$(command -v chromium || command -v chromium-browser || true)
+node_modules=$(pwd)/${NODE_DIR:-build/node}/node_modules
 if [ -z "$browser" ]; then
 	echo "skip report.html in a browser: Debian's chromium is not installed (make deps installs it where apt can)"
+elif ! command -v node >/dev/null 2>&1 || [ ! -d "$node_modules/playwright-core" ]; then
+	echo "skip report.html's layout: Node.js or playwright-core missing (make deps installs them into build/node)"
 else
-	timeout 120 "$browser" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chrome" --dump-dom \
-		"file://$h" > "$tmp/dom.html" 2> "$tmp/chrome.log"
-	ns=$(grep -o '<svg' "$tmp/dom.html" | wc -l); nf=$(grep -o '<svg' "$h" | wc -l)
-	[ "$ns" -gt 0 ] && [ "$ns" = "$nf" ] && ok "report.html in Chromium: $ns charts in its DOM" \
-		|| { tail -3 "$tmp/chrome.log"; bad "report.html in Chromium: $ns charts in the DOM, $nf in the file"; }
-	timeout 120 "$browser" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chrome" \
-		--screenshot="$tmp/report.png" --window-size=1100,2400 "file://$h" > /dev/null 2>> "$tmp/chrome.log"
-	sz=$(wc -c < "$tmp/report.png" 2>/dev/null || echo 0)
-	# a blank page compresses to a few kB; the charts make it far larger
-	[ "$sz" -gt 40000 ] && ok "report.html renders: a ${sz}-byte screenshot" \
-		|| { tail -3 "$tmp/chrome.log"; bad "report.html screenshot: $sz bytes"; }
+	CHROMIUM=$browser NODE_PATH=$node_modules timeout 300 node test/report_check.js "$h" "$tmp" > "$tmp/layout" 2>&1
+	cat "$tmp/layout"
+	fails=$((fails + $(grep -c '^FAIL' "$tmp/layout")))
+	grep -q '^ok' "$tmp/layout" || bad "report.html in Chromium: no check ran"
+	for w in 1400 800; do
+		sz=$(wc -c < "$tmp/report-$w.png" 2>/dev/null || echo 0)
+		# a blank page compresses to a few kB; the charts make it far larger
+		[ "$sz" -gt 40000 ] && ok "report.html renders at $w px: a ${sz}-byte screenshot" \
+			|| bad "report.html screenshot at $w px: $sz bytes"
+	done
 fi
 # per class: per_class.csv and confusion.csv for every classification
 # evaluation, consistent with eval.csv's accuracy; report.md shows them
@@ -236,6 +261,10 @@ tsets="$tsets --set to-glosses.steps=12 --set to-glosses.eval_interval=4"
 "$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run" $tsets > "$tmp/t.log" 2>&1 \
 	&& ok "recipes/transfer.ini: from a model folder, a teacher folder, declared tasks" \
 	|| { tail -20 "$tmp/t.log"; bad "recipes/transfer.ini"; }
+# report.html: the dev metric over the steps of a stage with eval_interval
+n=$(grep -o '<svg [^>]*id="dev-to-senses"' "$tmp/t/run/report.html" | wc -l)
+[ "$n" = 1 ] && sed -n '/id="dev-to-senses"/,/<\/svg>/p' "$tmp/t/run/report.html" | grep -q '<polyline[^>]*points="[0-9.]*,[0-9.]* [0-9.]*,[0-9.]* [0-9.]*,[0-9.]*' \
+	&& ok "report.html: to-senses' dev accuracy over its steps (eval_interval)" || bad "report.html: no dev curve for to-senses"
 tj="$tmp/t/run/to-senses/training.json"
 grep -q "\"from\":[[:space:]]*\"$tmp/a/sparse\"" "$tj" && grep -q "\"teacher\":[[:space:]]*\"$tmp/a/st\"" "$tj" \
 	&& ok "transfer: training.json names the folders it came from" || { cat "$tj"; bad "transfer training.json"; }

@@ -286,34 +286,25 @@ static void summary_table(FILE *f, const pofa_recipe *rc, const pofa_result *res
 static void summary_row(FILE *f, const pofa_recipe *rc, const pofa_result *res, int nr, const int *evals, int ne,
                         char (*names)[32][48], int k, const char *baseline, int speed, int size)
 {
-	double pct = 0.0, up = 0.0, sparsity = NAN, mb = 0.0;
-	int npct = 0, nup = 0, nmb = 0;
+	pofa_row_mean m = POFA_ROW_MEAN;
 	for (int q = 0; q < ne; q++) {
 		const pofa_stage *es = &rc->stages[evals[q]];
-		pofa_cell c = pofa_result_cell(es->task.name, res, nr, baseline ? baseline : names[q][k], es->reference[0] ? es->reference
-		                                                                                       : names[q][0]);
-		if (c.has_up)
-			up += c.up, nup++;
-		if (isfinite(c.sparsity))
-			sparsity = c.sparsity;
-		if (isfinite(c.size))
-			mb += c.size, nmb++;
+		const char *name = baseline ? baseline : names[q][k];
+		pofa_cell c = pofa_result_cell(es->task.name, res, nr, name, es->reference[0] ? es->reference : names[q][0]);
+		double p = pofa_row_mean_add(&m, &c);
 		if (q == 0)
-			fputc('|', f), md_cell(f, baseline ? baseline : names[q][k]);
-		if (isfinite(c.v) && isfinite(c.r0) && c.r0 > 0) {
-			fprintf(f, " %.2f (%.1f%%) |", c.v, 100.0 * c.v / c.r0);
-			pct += 100.0 * c.v / c.r0;
-			npct++;
-		} else {
+			fputc('|', f), md_cell(f, name);
+		if (isfinite(p))
+			fprintf(f, " %.2f (%.1f%%) |", c.v, p);
+		else
 			fprintf(f, isfinite(c.v) ? " %.2f |" : " - |", c.v);
-		}
 	}
-	fprintf(f, npct ? " %.1f%% |" : " - |", npct ? pct / npct : 0.0);
-	fprintf(f, isfinite(sparsity) ? " %.2f%% |" : " - |", 100.0 * sparsity);
+	fprintf(f, m.npct ? " %.1f%% |" : " - |", m.npct ? m.pct / m.npct : 0.0);
+	fprintf(f, isfinite(m.sparsity) ? " %.2f%% |" : " - |", 100.0 * m.sparsity);
 	if (speed)
-		fprintf(f, nup ? " %.2fx |" : " - |", nup ? up / nup : 0.0);
+		fprintf(f, m.nup ? " %.2fx |" : " - |", m.nup ? m.up / m.nup : 0.0);
 	if (size)
-		fprintf(f, nmb ? " %.2f |" : " - |", nmb ? mb / nmb : 0.0);
+		fprintf(f, m.nmb ? " %.2f |" : " - |", m.nmb ? m.mb / m.nmb : 0.0);
 	fprintf(f, "\n");
 }
 

@@ -155,3 +155,17 @@ pofa_cell pofa_result_cell(const char *task, const pofa_result *res, int nr, con
 		}
 	return c;
 }
+
+double pofa_row_mean_add(pofa_row_mean *m, const pofa_cell *c)
+{
+	double p = isfinite(c->v) && isfinite(c->r0) && c->r0 > 0 ? 100.0 * c->v / c->r0 : NAN;
+	if (isfinite(p))
+		m->pct += p, m->npct++;
+	if (c->has_up)
+		m->up += c->up, m->nup++;
+	if (isfinite(c->sparsity))
+		m->sparsity = c->sparsity;
+	if (isfinite(c->size))
+		m->mb += c->size, m->nmb++;
+	return p;
+}

@@ -38,6 +38,13 @@ int pofa_eval_names(const pofa_stage *es, char (*names)[48], int cap);
 typedef struct pofa_cell { double v, r0, up, sparsity, size; int has_up; } pofa_cell;
 pofa_cell pofa_result_cell(const char *task, const pofa_result *res, int nr, const char *name, const char *ref);
 
+/* a row's means over its tasks' cells: % of the reference, speed-up, size;
+ * and its sparsity (start from POFA_ROW_MEAN) */
+typedef struct pofa_row_mean { double pct, up, sparsity, mb; int npct, nup, nmb; } pofa_row_mean;
+#define POFA_ROW_MEAN ((pofa_row_mean){ 0.0, 0.0, NAN, 0.0, 0, 0, 0 })
+/* adds a task's cell; returns its % of the reference (NAN: none) */
+double pofa_row_mean_add(pofa_row_mean *m, const pofa_cell *c);
+
 /* per_class.csv and confusion.csv: an evaluation's rows (a class each,
  * and a (gold, predicted) pair each) are written together, in the same
  * order in both files */

@@ -34,8 +34,9 @@ int pofa_runlog_export(pofa_runlog *l, const char *dir, char *paths, size_t n, p
  * then report.html */
 int pofa_runlog_report(const char *run_dir, const pofa_recipe *rc, pofa_err *err);
 /* report.html (report_html.c): one self-contained page, inline SVG, from
- * the run's CSV files: results and accuracy against sparsity and speed,
- * each stage's losses, schedule and per-layer sparsity */
+ * the run's CSV files: headlines, the results matrix, accuracy against
+ * sparsity and speed, each stage's losses, dev curve, schedule, per-layer
+ * sparsity and per-class results */
 int pofa_runlog_report_html(const char *run_dir, const pofa_recipe *rc, pofa_err *err);
 
 #endif
