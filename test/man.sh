@@ -34,4 +34,15 @@ for k in $(awk '/^  [a-z_]+ /{ print $1 }' "$tmp/keys" | sort -u); do
 	grep -q "Cm $k\b" man/pofa-recipe.5 || bad "pofa-recipe(5) does not document the key $k"
 done
 [ "$nk" -ge 50 ] && ok "pofa-recipe(5) documents all $nk keys of pofa recipe --keys" || bad "only $nk keys listed"
+# the shipped recipes' comments sit above what they describe: a comment
+# paragraph (after a blank line) is followed by a [section] or a blank
+# line, never by a key that belongs to the section above it
+for r in recipes/*.ini; do
+	where=$(awk '/^[ \t]*$/ { blank = 1; incom = 0; next }
+	             /^[;#]/ { if (blank) incom = 1; blank = 0; next }
+	             /^\[/ { incom = 0; blank = 0; next }
+	             { if (incom) { print FILENAME ":" NR ": " $0; exit } blank = 0 }' "$r")
+	[ -z "$where" ] && ok "$r: each comment above its own section" \
+		|| bad "$r: a key under a comment paragraph, in the section above it: $where"
+done
 [ "$fails" -eq 0 ]
