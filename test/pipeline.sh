@@ -274,6 +274,29 @@ z2=$("$POFA" inspect "$tmp/t/run/to-glosses" | sed -n 's/^sparsity of the prunab
 grep -q '"eval-glosses","to-glosses",0,"glosses","dev","accuracy"' "$tmp/t/run/eval.csv" \
 	&& grep -q '"eval-senses","to-senses",0,"senses","test","accuracy"' "$tmp/t/run/eval.csv" \
 	&& ok "transfer: eval stages on declared tasks, labels from the models" || bad "transfer eval rows"
+# README's "Your own task, step by step": its recipe as printed there, on
+# a task of the user's own (columns text and label), from this run's sparse
+# and dense models, checked and run, then its model used by predict
+mkdir -p "$tmp/own/mine"
+awk '/^       \[run\]$/ { on = 1 } on { print } on && /reference = teacher/ { getline; print; exit }' README.md \
+	| sed 's/^       //' > "$tmp/own/mine.ini"
+for k in train dev; do   # reports of bugs and requests for features
+	awk -v n=$([ $k = train ] && echo 120 || echo 40) -v k=$k 'BEGIN { print "text\tlabel";
+		split("screen app window file menu", a); split("crashes freezes hangs fails breaks", b)
+		split("please add could you allow I would like", c)
+		for (i = 0; i < n; i++) { j = i % 5 + 1; if (k == "dev") j = (i * 3) % 5 + 1
+			if (i % 2) print "the " a[j] " " b[(i + 1) % 5 + 1] " after the update\tbug"
+			else print c[(i % 4) + 1] " a " a[j] " option\tfeature" } }' > "$tmp/own/mine/$k.tsv"
+done
+mkdir -p "$tmp/own/runs/demo" && ln -s "$tmp/a/sparse" "$tmp/own/runs/demo/prune90" && ln -s "$tmp/a/pre" "$tmp/own/runs/demo/teacher"
+grep -q '^\[stage eval\]$' "$tmp/own/mine.ini" && (cd "$tmp/own" && "$POFA" recipe --check mine.ini) > "$tmp/own.log" 2>&1 \
+	&& (cd "$tmp/own" && "$POFA" run --headless mine.ini --out runs/mine --set teacher.steps=6 --set sparse.steps=6 \
+		--set sparse.eval_interval=3 --set teacher.batch=8 --set sparse.batch=8 --set eval.eval_examples=40 \
+		--set teacher.seq=32 --set sparse.seq=32 --set eval.seq=32) >> "$tmp/own.log" 2>&1 \
+	&& printf 'a small bird\n' | "$POFA" predict --model "$tmp/own/runs/mine/sparse" --top 2 > "$tmp/own.pred" 2>&1 \
+	&& [ "$(wc -l < "$tmp/own.pred")" -ge 1 ] && grep -q '"eval","sparse",0,"mine","dev","accuracy"' "$tmp/own/runs/mine/eval.csv" \
+	&& ok "README's own-task recipe: checked, run, its sparse model predicts" \
+	|| { cat "$tmp/own/mine.ini"; tail -15 "$tmp/own.log"; cat "$tmp/own.pred" 2>/dev/null; bad "README's own-task recipe"; }
 # a teacher of other labels: refused before training it wrong
 # shellcheck disable=SC2086
 "$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run2" $tsets --set to-senses.teacher=$tmp/a/tt \
