@@ -759,7 +759,7 @@ static void test_obert_math(void **st)
 	}
 	/* summed: the sum of -F^-1 e_q w_q / [F^-1]_qq over the pruned */
 	float fcopy[N * N];
-	double scratch[2 * N * 4];
+	double scratch[N * (N + 1)];
 	memcpy(wu, w, sizeof w);
 	memcpy(fcopy, finv, sizeof finv);
 	pofa_obert_block_update(fcopy, N, wu, mask, 1, POFA_OBERT_SUMMED, scratch);
@@ -876,7 +876,7 @@ static void test_obert_toy(void **st)
 		mo[i] = below >= N / 2;
 	}
 	assert_true(memcmp(mm, mo, N) != 0);   /* they choose differently */
-	double scratch[2 * N];
+	double scratch[N * (N + 1)];
 	memcpy(wo, w, sizeof w);
 	pofa_obert_block_update(finv, N, wo, mo, 1, POFA_OBERT_JOINT, scratch);
 	double dm[N], dob[N], lm = 0.0, lo = 0.0;

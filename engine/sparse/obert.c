@@ -134,50 +134,62 @@ static void update_summed(const float *finv, int n, float *w, const unsigned cha
 		w[r] += (float)dw[r];
 }
 
-/* the joint optimum: the pruned units one at a time, each one's update
- * given those before it, then F^-1 restricted to the weights still free
- * (F^-1 -= F^-1_{:,Q} ([F^-1]_QQ)^-1 F^-1_{Q,:}); the pruned units
- * already zero take no update but still hold their zero; col: scratch of
- * 2 n width doubles */
-static void update_joint(float *finv, int n, float *w, const unsigned char *mask, int width, double *col)
+/* the joint optimum with every pruned unit's weights (the set P) held at
+ * zero: -F^-1_{:,P} ([F^-1]_PP)^-1 w_P, by one solve of the k x k system
+ * (Gaussian elimination with partial pivoting, in double) - the same as
+ * taking the units one at a time with F^-1 restricted after each, at k^3/3
+ * operations instead of k n^2. A singular system leaves the kept weights
+ * as they are. S: scratch of k (k + 1) doubles */
+static void update_joint(const float *finv, int n, float *w, const unsigned char *mask, int width, double *S)
 {
+	int P[512], k = 0;
 	for (int q0 = 0; q0 + width <= n; q0 += width) {
-		double inv[16], c[4];
-		if (pruned_unit(finv, n, w, mask, q0, width, inv, c))
-			continue;
-		/* col = F^-1_{:,Q} ([F^-1]_QQ)^-1, n x width */
-		for (int r = 0; r < n; r++)
-			for (int i = 0; i < width; i++) {
-				double a = 0.0;
-				for (int j = 0; j < width; j++)
-					a += (double)finv[(size_t)r * n + q0 + j] * inv[j * width + i];
-				col[(size_t)r * width + i] = a;
-			}
-		for (int r = 0; r < n; r++) {
-			double d = 0.0;
-			for (int i = 0; i < width; i++)
-				d += (double)finv[(size_t)r * n + q0 + i] * c[i];
-			w[r] -= (float)d;
+		int pruned = 1;
+		for (int i = 0; i < width; i++)
+			pruned &= !mask[q0 + i];
+		for (int i = 0; pruned && i < width; i++)
+			P[k++] = q0 + i;
+	}
+	int K = k + 1, ok = k > 0;
+	for (int i = 0; i < k; i++) {   /* [ [F^-1]_PP | w_P ] */
+		for (int j = 0; j < k; j++)
+			S[i * K + j] = finv[(size_t)P[i] * n + P[j]];
+		S[i * K + k] = w[P[i]];
+	}
+	for (int c = 0; c < k && ok; c++) {
+		int p = c;
+		for (int r = c + 1; r < k; r++)
+			if (fabs(S[r * K + c]) > fabs(S[p * K + c]))
+				p = r;
+		ok = fabs(S[p * K + c]) > 0.0;
+		for (int j = c; ok && p != c && j < K; j++) {
+			double t = S[c * K + j];
+			S[c * K + j] = S[p * K + j];
+			S[p * K + j] = t;
 		}
-		for (int i = 0; i < width; i++)
-			w[q0 + i] = 0.0f;
-		double *rq = col + (size_t)n * width;   /* F^-1_{Q,:} as it was */
-		for (int i = 0; i < width; i++)
-			for (int s = 0; s < n; s++)
-				rq[(size_t)i * n + s] = finv[(size_t)(q0 + i) * n + s];
-		for (int r = 0; r < n; r++) {
-			float *row = finv + (size_t)r * n;
-			for (int s = 0; s < n; s++) {
-				double a = 0.0;
-				for (int i = 0; i < width; i++)
-					a += col[(size_t)r * width + i] * rq[(size_t)i * n + s];
-				row[s] -= (float)a;
-			}
+		for (int r = c + 1; ok && r < k; r++) {
+			double f = S[r * K + c] / S[c * K + c];
+			for (int j = c; j < K; j++)
+				S[r * K + j] -= f * S[c * K + j];
 		}
 	}
+	for (int c = k - 1; ok && c >= 0; c--) {   /* back substitution: the solution into column k */
+		double v = S[c * K + k];
+		for (int j = c + 1; j < k; j++)
+			v -= S[c * K + j] * S[j * K + k];
+		S[c * K + k] = v / S[c * K + c];
+	}
+	for (int r = 0; ok && r < n; r++) {
+		double d = 0.0;
+		for (int i = 0; i < k; i++)
+			d += (double)finv[(size_t)r * n + P[i]] * S[i * K + k];
+		w[r] -= (float)d;
+	}
+	for (int i = 0; i < k; i++)
+		w[P[i]] = 0.0f;
 }
 
-void pofa_obert_block_update(float *finv, int n, float *w, const unsigned char *mask, int width, int how,
+void pofa_obert_block_update(const float *finv, int n, float *w, const unsigned char *mask, int width, int how,
                              double *scratch)
 {
 	if (how == POFA_OBERT_SUMMED)
@@ -200,7 +212,7 @@ typedef struct {
 	int ngrads;               /* gradients in the estimate under way */
 	pofa_pool *pool;
 	float *scratch;           /* per thread: B floats */
-	double *dscratch;         /* per thread: 2 B width doubles */
+	double *dscratch;         /* per thread: B (B + 1) doubles */
 } obert;
 
 /* a block's weights: its tensor's, from block k's first */
@@ -372,7 +384,7 @@ int pofa_obert_init(pofa_masks *mk, const pofa_gmp *g, pofa_err *err)
 	o->tensor_of = malloc(((size_t)o->nblocks + 1) * sizeof *o->tensor_of);
 	o->pool = pofa_pool_new(pofa_model_threads(m));
 	o->scratch = malloc((size_t)pofa_model_threads(m) * B * sizeof *o->scratch);
-	o->dscratch = malloc((size_t)pofa_model_threads(m) * 2 * B * width * sizeof *o->dscratch);
+	o->dscratch = malloc((size_t)pofa_model_threads(m) * B * (B + 1) * sizeof *o->dscratch);
 	if (!o->first || !o->finv || !o->tensor_of || !o->pool || !o->scratch || !o->dscratch) {
 		pofa_obert_free(mk);
 		return pofa_error(err, POFA_ERR_RUN, "method = obert: out of memory for %.2f GB of inverse Fisher blocks",
@@ -452,7 +464,7 @@ static void update_task(void *arg, int64_t k0, int64_t k1, int tid)
 		int64_t s = block_start(o, t, k, ti);
 		const unsigned char *mask = j->mk->m + (t->data - j->params) + s;
 		pofa_obert_block_update(block_finv(o, k), block_len(o, t, k, ti), t->data + s, mask, o->width, o->update,
-		                        o->dscratch + (size_t)tid * 2 * o->B * o->width);
+		                        o->dscratch + (size_t)tid * o->B * (o->B + 1));
 	}
 }
 

@@ -48,12 +48,12 @@ void pofa_obert_block_saliency(const float *finv, int n, const float *w, int wid
 /* how the weights kept are updated when others are pruned (obert_update) */
 enum { POFA_OBERT_JOINT, POFA_OBERT_SUMMED, POFA_OBERT_NONE, POFA_OBERT_UPDATE_COUNT };
 /* the update of the block's weights w for the units whose mask is 0:
- * POFA_OBERT_JOINT the optimum with every pruned unit held at zero (the
- * units one at a time, F^-1 restricted after each: finv is changed),
+ * POFA_OBERT_JOINT the optimum with every pruned unit held at zero
+ * (-F^-1_{:,P} ([F^-1]_PP)^-1 w_P over the pruned weights P, one solve),
  * POFA_OBERT_SUMMED the paper's sum over the newly pruned units of
  * -F^-1_{:,Q} ([F^-1]_QQ)^-1 w_Q; the pruned weights are zeroed after.
- * scratch: 2 n width doubles */
-void pofa_obert_block_update(float *finv, int n, float *w, const unsigned char *mask, int width, int how,
+ * finv is left as it is. scratch: n (n + 1) doubles */
+void pofa_obert_block_update(const float *finv, int n, float *w, const unsigned char *mask, int width, int how,
                              double *scratch);
 
 /* the table row's hooks (sparse.c's pofa_prune_methods[POFA_PRUNE_OBERT]) */
