@@ -213,12 +213,29 @@ wait_for "blocks; each" 20 && rows=$(screen | sed -n 's/.* \([0-9]*\) x [0-9]* b
 $T send-keys -t t Escape
 wait_for "sparsity of" 10 || bad "Esc closes the mask"
 
-# t: the light theme paints its own background (readable on a dark
-# terminal), remembered in pofa.conf
+# t: the theme picker lists the built-in themes and the user's own; Down
+# shows the next on the whole screen (light paints its own background,
+# readable on a dark terminal), Esc goes back, Enter keeps and remembers
+mkdir -p "$tmp/cfg/pofa/themes" && cp themes/high-contrast.theme "$tmp/cfg/pofa/themes/ocean.theme"
 $T send-keys -t t t
-wait_for "theme light" 10 && sleep 0.5 && $T capture-pane -e -p -t t | grep -q "48;5;255m" \
+wait_for "theme (Enter keeps" 10 && screen | grep -q "> default" && screen | grep -q " ocean" \
+	&& screen | grep -q " high-contrast" && ok "t: the picker lists the built-in themes and the user's (ocean)" \
+	|| { screen | tail -20; bad "theme picker list"; }
+$T send-keys -t t Down
+sleep 0.5
+wait_for "> light" 10 && $T capture-pane -e -p -t t | grep -q "48;5;255m" \
+	&& ok "t, Down: light shown on the whole screen while picking" || bad "theme preview"
+$T send-keys -t t Escape
+wait_for "theme default kept" 10 && sleep 0.5 && ! $T capture-pane -e -p -t t | grep -q "48;5;255m" \
+	&& ok "Esc: back to the theme before" || bad "theme picker Esc"
+$T send-keys -t t t
+wait_for "> default" 10
+$T send-keys -t t Down
+wait_for "> light" 10
+$T send-keys -t t Enter
+wait_for "theme light (remembered)" 10 && sleep 0.5 && $T capture-pane -e -p -t t | grep -q "48;5;255m" \
 	&& grep -qx "theme = light" "$tmp/cfg/pofa/pofa.conf" \
-	&& ok "t: the light theme's own background, remembered" || bad "light theme background"
+	&& ok "Enter: the light theme kept, remembered in pofa.conf" || bad "light theme kept"
 
 # resize: the too-small screen, then the workbench again
 $T resize-window -t t -x 40 -y 12

@@ -66,16 +66,47 @@ static void b_quit(ui *u)
 }
 static void b_help(ui *u) { u->help = !u->help; u->help_top = 0; u->help_q[0] = 0; }
 static void b_redraw(ui *u) { clearok(curscr, TRUE); u->dirty = 1; }
+/* t: the theme picker, a list whose selection is shown on the whole
+ * screen as it moves; Enter keeps it (pofa.conf), Esc goes back */
 static void b_theme(ui *u)
 {
+	u->theme_n = pofa_theme_list(u->theme_list, 32);
+	u->theme_sel = 0;
+	for (int i = 0; i < u->theme_n; i++)
+		if (!strcmp(u->theme_list[i], u->th.name[0] ? u->th.name : "default"))
+			u->theme_sel = i;
+	snprintf(u->theme_was, sizeof u->theme_was, "%s", u->th.name[0] ? u->th.name : "default");
+	u->mode = MODE_THEME;
+}
+
+static void theme_show(ui *u, const char *name)
+{
 	pofa_err err;
-	if (pofa_theme_next(&u->th, u->theme_name, sizeof u->theme_name, &err))
+	if (pofa_theme_switch(&u->th, name, &err))
 		snprintf(u->msg, sizeof u->msg, "%.200s", err.msg);
 	else
-		snprintf(u->msg, sizeof u->msg, "theme %s", u->theme_name);
-	pofa_theme_apply(&u->th);
-	tui_conf_remember(u);
+		snprintf(u->theme_name, sizeof u->theme_name, "%s", name);
 }
+
+static void theme_key(ui *u, int ch)
+{
+	if (ch == KEY_UP || ch == 'k' || ch == KEY_DOWN || ch == 'j') {
+		int d = ch == KEY_UP || ch == 'k' ? -1 : 1;
+		u->theme_sel = (u->theme_sel + d + u->theme_n) % (u->theme_n ? u->theme_n : 1);
+		u->msg[0] = 0;
+		theme_show(u, u->theme_list[u->theme_sel]);
+	} else if (ch == '\n' || ch == KEY_ENTER) {
+		u->mode = MODE_NORMAL;
+		if (!u->msg[0])
+			snprintf(u->msg, sizeof u->msg, "theme %s (remembered)", u->theme_name);
+		tui_conf_remember(u);
+	} else if (ch == 27 || ch == 't' || ch == 'q') {
+		u->mode = MODE_NORMAL;
+		theme_show(u, u->theme_was);
+		snprintf(u->msg, sizeof u->msg, "theme %s kept", u->theme_was);
+	}
+}
+
 static void b_ema(ui *u) { u->ema = !u->ema; }
 static void b_log(ui *u) { u->logscale = !u->logscale; }
 static void b_window(ui *u) { u->window_all = !u->window_all; }
@@ -317,7 +348,7 @@ static const binding bindings[] = {
 	{ 'x', 0, "x", "export metrics, sparsity, eval and per-class tables as CSV", b_export },
 	{ 'S', 0, "S", "skip the rest of the running stage (asks first, saying which)", b_skip },
 	{ 'c', 0, "c", "checkpoint now", b_checkpoint },
-	{ 't', 0, "t", "next colour theme (remembered in pofa.conf)", b_theme },
+	{ 't', 0, "t", "pick a colour theme: Up/Down shows each, Enter keeps it (pofa.conf), Esc goes back", b_theme },
 	{ '\t', 0, "Tab", "focus the next pane (the arrows and Enter act on it)", b_tab },
 	{ KEY_BTAB, 0, "S-Tab", "focus the previous pane", b_btab },
 	{ '1', 0, "1", "focus the loss chart (shown if hidden)", b_p1 },
@@ -523,6 +554,10 @@ void tui_key(ui *u, int ch)
 {
 	if (ch == KEY_RESIZE) {
 		u->dirty = 1;
+		return;
+	}
+	if (u->mode == MODE_THEME) {
+		theme_key(u, ch);
 		return;
 	}
 	if (u->mode == MODE_CONFIRM) {

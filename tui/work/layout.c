@@ -214,5 +214,7 @@ void tui_draw(ui *u)
 		tui_draw_help(u, H, W);
 	if (u->mode == MODE_FORM)
 		tui_draw_form(u, H, W);
+	if (u->mode == MODE_THEME)
+		tui_draw_themes(u, H, W);
 	refresh();
 }

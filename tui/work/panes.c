@@ -599,6 +599,50 @@ void tui_draw_help(ui *u, int H, int W)
 	tui_th_off(u, TH_HELP);
 }
 
+/* the theme picker: the themes there are, the one shown marked, and a
+ * sample of what each element looks like in it */
+void tui_draw_themes(ui *u, int H, int W)
+{
+	static const struct { int el; const char *name; } sample[] = {
+		{ TH_TITLE, "title" }, { TH_RUNNING, "running" }, { TH_PAUSED, "paused" }, { TH_DONE, "done" },
+		{ TH_FAILED, "failed" }, { TH_TEACHER, "teacher" }, { TH_TASK, "task" }, { TH_KD, "kd" },
+		{ TH_TOTAL, "total" }, { TH_HEAT1, "heat" }, { TH_HEAT3, "HEAT" }, { TH_LOG_ERROR, "error" },
+	};
+	int w = 44, h = u->theme_n + 7;
+	if (w > W - 2) w = W - 2;
+	if (h > H - 2) h = H - 2;
+	int y = (H - h) / 2, x = (W - w) / 2, rows = h - 7;
+	if (rows < 1 || w < 20)
+		return;
+	tui_th_on(u, TH_HELP);
+	for (int r = 0; r < h; r++)
+		mvhline(y + r, x, ' ', w);
+	tui_th_off(u, TH_HELP);
+	tui_box_title(u, y, x, h, w, "theme (Enter keeps, Esc goes back)");
+	int top = u->theme_sel >= rows ? u->theme_sel - rows + 1 : 0;
+	for (int i = top; i < u->theme_n && i - top < rows; i++) {
+		int sel = i == u->theme_sel;
+		tui_th_on(u, sel ? TH_SELECTED : TH_HELP);
+		mvprintw(y + 1 + i - top, x + 2, "%s %-*.*s", sel ? ">" : " ", w - 6, w - 6, u->theme_list[i]);
+		tui_th_off(u, sel ? TH_SELECTED : TH_HELP);
+	}
+	int sx = x + 2, sy = y + h - 5;
+	for (size_t k = 0; k < POFA_ARRAY_LEN(sample); k++) {
+		int len = (int)strlen(sample[k].name);
+		if (sx + len >= x + w - 2)
+			sx = x + 2, sy++;
+		if (sy >= y + h - 2)
+			break;
+		tui_th_on(u, sample[k].el);
+		mvprintw(sy, sx, "%s", sample[k].name);
+		tui_th_off(u, sample[k].el);
+		sx += len + 1;
+	}
+	tui_th_on(u, TH_HELP);
+	mvprintw(y + h - 2, x + 2, "%.*s", w - 4, "Up/Down: show each on the whole screen");
+	tui_th_off(u, TH_HELP);
+}
+
 const char *const tui_form_names[] = { "final sparsity", "start step", "end step", "prune every",
                                      "freeze step", "learning rate", "KD weight", "temperature" };
 _Static_assert(POFA_ARRAY_LEN(tui_form_names) == TUI_FORM_FIELD_COUNT, "a name per form field");

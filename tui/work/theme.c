@@ -9,6 +9,7 @@
 
 #include <curses.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,39 +89,82 @@ void pofa_theme_default(pofa_theme *t)
 	}
 }
 
-static int find_file(const char *name, char *out, size_t n)
+/* where themes are looked for, in order: the user's folder, the installed
+ * one, beside the program (../themes of bin/pofa in a source tree,
+ * ../share/pofa/themes of an install under another prefix), themes/ of
+ * the current folder; an empty entry is skipped */
+static void theme_dirs(char dirs[5][1000])
 {
-	if (strchr(name, '/')) {
-		snprintf(out, n, "%s", name);
-		return access(out, R_OK);
-	}
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char base[900];
 	if (xdg && *xdg)
-		snprintf(base, sizeof base, "%s/pofa/themes", xdg);
+		snprintf(dirs[0], 1000, "%.900s/pofa/themes", xdg);
 	else
-		snprintf(base, sizeof base, "%s/.config/pofa/themes", home ? home : ".");
-	/* beside the program: ../themes of bin/pofa in a source tree,
-	 * ../share/pofa/themes of an install under another prefix */
-	char exe[900] = "", src[1000] = "", shared[1000] = "";
+		snprintf(dirs[0], 1000, "%.900s/.config/pofa/themes", home ? home : ".");
+	snprintf(dirs[1], 1000, "%s", POFA_THEMEDIR);
+	char exe[900] = "";
+	dirs[2][0] = dirs[3][0] = 0;
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (len > 0) {
 		exe[len] = 0;
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = 0;
-		snprintf(src, sizeof src, "%s/../themes", exe);
-		snprintf(shared, sizeof shared, "%s/../share/pofa/themes", exe);
+		snprintf(dirs[2], 1000, "%s/../themes", exe);
+		snprintf(dirs[3], 1000, "%s/../share/pofa/themes", exe);
 	}
-	const char *dirs[5] = { base, POFA_THEMEDIR, src, shared, "themes" };
+	snprintf(dirs[4], 1000, "themes");
+}
+
+static int find_file(const char *name, char *out, size_t n)
+{
+	if (strchr(name, '/')) {
+		snprintf(out, n, "%s", name);
+		return access(out, R_OK);
+	}
+	if (strlen(name) > 63)
+		return -1;   /* no theme's file is named so */
+	char dirs[5][1000];
+	theme_dirs(dirs);
 	for (int i = 0; i < 5; i++) {
 		if (!dirs[i][0])
 			continue;
-		snprintf(out, n, "%s/%s.theme", dirs[i], name);
+		snprintf(out, n, "%.900s/%.63s.theme", dirs[i], name);
 		if (access(out, R_OK) == 0)
 			return 0;
 	}
 	return -1;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(a, b); }
+
+int pofa_theme_list(char (*names)[64], int cap)
+{
+	int n = 0;
+	for (int i = 0; i < 4 && n < cap; i++)
+		snprintf(names[n++], 64, "%s", builtin_order[i]);
+	char dirs[5][1000];
+	theme_dirs(dirs);
+	int first = n;
+	for (int d = 0; d < 5; d++) {
+		DIR *dir = dirs[d][0] ? opendir(dirs[d]) : NULL;
+		struct dirent *e;
+		while (dir && (e = readdir(dir)) && n < cap) {
+			size_t l = strlen(e->d_name);
+			if (e->d_name[0] == '.' || l <= 6 || l - 6 >= 64 || strcmp(e->d_name + l - 6, ".theme"))
+				continue;
+			char name[64];
+			snprintf(name, sizeof name, "%.*s", (int)(l - 6), e->d_name);
+			int seen = 0;
+			for (int k = 0; k < n && !seen; k++)
+				seen = !strcmp(names[k], name);
+			if (!seen)
+				snprintf(names[n++], 64, "%s", name);
+		}
+		if (dir)
+			closedir(dir);
+	}
+	qsort(names + first, (size_t)(n - first), sizeof *names, by_name);
+	return n;
 }
 
 int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err)
@@ -262,18 +306,14 @@ void pofa_theme_start(pofa_theme *t)
 	pofa_theme_apply(t);
 }
 
-int pofa_theme_next(pofa_theme *t, char *name, size_t n, pofa_err *err)
+int pofa_theme_switch(pofa_theme *t, const char *name, pofa_err *err)
 {
-	int k = 0;
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(t->name, builtin_order[i]))
-			k = (i + 1) % 4;
 	pofa_theme nt;
 	int started = t->started, braille = t->braille;
-	int rc = pofa_theme_load(&nt, builtin_order[k], 0, err);
+	int rc = pofa_theme_load(&nt, name, 0, err);
 	if (rc)
 		return rc;
-	snprintf(nt.name, sizeof nt.name, "%s", builtin_order[k]);
+	snprintf(nt.name, sizeof nt.name, "%s", name);
 	nt.started = started;
 	nt.braille = braille;
 	if (!nt.mono && started && !has_colors())
@@ -283,7 +323,7 @@ int pofa_theme_next(pofa_theme *t, char *name, size_t n, pofa_err *err)
 		use_default_colors();
 	}
 	*t = nt;
-	snprintf(name, n, "%s", t->name);
+	pofa_theme_apply(t);
 	return 0;
 }
 

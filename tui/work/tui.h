@@ -36,7 +36,11 @@ void pofa_theme_default(pofa_theme *t);
  * folder, then themes/ of the source tree. A malformed file is an error
  * naming file:line. */
 int pofa_theme_load(pofa_theme *t, const char *name, int no_color, pofa_err *err);
-int pofa_theme_next(pofa_theme *t, char *name, size_t n, pofa_err *err);
+/* the themes there are: the four built in, then every NAME.theme of the
+ * folders pofa_theme_load looks in, each name once, sorted; how many */
+int pofa_theme_list(char (*names)[64], int cap);
+/* t becomes the theme name (and is applied when the screen has started) */
+int pofa_theme_switch(pofa_theme *t, const char *name, pofa_err *err);
 void pofa_theme_start(pofa_theme *t);
 void pofa_theme_apply(pofa_theme *t);
 int pofa_theme_attr(const pofa_theme *t, int el);

@@ -24,7 +24,7 @@
 
 enum { PANE_CHART, PANE_HEAT, PANE_EVAL, PANE_SCHED, PANE_LOG, PANE_HEADER, PANE_COUNT };
 _Static_assert(PANE_COUNT == TUI_PANE_COUNT, "conf.c names the panes in this order");
-enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM, MODE_SEARCH };
+enum { MODE_NORMAL, MODE_FORM, MODE_PROMPT, MODE_CONFIRM, MODE_SEARCH, MODE_THEME };
 enum { ASK_SKIP, ASK_QUIT, ASK_LR };
 #define TUI_MIN_W 80
 #define TUI_MIN_H 24
@@ -36,6 +36,9 @@ typedef struct ui {
 	tui_state s;                  /* what the events said */
 	pofa_theme th;
 	char theme_name[64];
+	char theme_list[32][64];      /* the theme picker (t): the themes there are */
+	int theme_n, theme_sel;       /* ... how many, the one shown */
+	char theme_was[64];           /* ... the theme before it opened (Esc goes back) */
 	/* the view */
 	int show[PANE_COUNT];
 	int focus;                    /* the focused pane: keys act on it (PANE_CHART..PANE_LOG) */
@@ -122,6 +125,7 @@ void tui_draw_sched(ui *u, int y, int x, int h, int w);
 void tui_draw_log(ui *u, int y, int x, int h, int w);
 void tui_draw_zoom(ui *u, int H, int W);
 void tui_draw_help(ui *u, int H, int W);
+void tui_draw_themes(ui *u, int H, int W);
 void tui_draw_form(ui *u, int H, int W);
 /* the engine refused the form's edit (why: its reason): the form stays */
 void tui_form_refused(ui *u, const char *why);
