@@ -252,11 +252,11 @@ grep -q '^## Per class' "$tmp/a/report.md" && grep -q '^Predicts [0-9]* of 2 cla
 # recipe, from this run's sparse model and task teacher (model folders, not
 # stages), its tasks declared once in [task NAME] sections
 mkdir -p "$tmp/t/recipes" && cp recipes/transfer.ini "$tmp/t/recipes/"
-tsets="--set model.dir=$tmp/a/sparse --set to-senses.teacher=$tmp/a/st --set glosses-teacher.from=$tmp/a/pre"
+tsets="--set model.dir=$tmp/a/sparse --set to-senses.teacher=$tmp/a/st --set kinds-teacher.from=$tmp/a/pre"
 for k in train dev test; do tsets="$tsets --set senses.${k}_file=$tmp/data/wn-sense/$k.tsv"; done
-for k in train dev; do tsets="$tsets --set glosses.${k}_file=$tmp/data/wn-pair/$k.tsv"; done
-tsets="$tsets --set to-senses.steps=12 --set to-senses.eval_interval=4 --set glosses-teacher.steps=8"
-tsets="$tsets --set to-glosses.steps=12 --set to-glosses.eval_interval=4"
+for k in train dev; do tsets="$tsets --set kinds.${k}_file=$tmp/data/wn-pos/$k.tsv"; done
+tsets="$tsets --set to-senses.steps=12 --set to-senses.eval_interval=4 --set kinds-teacher.steps=8"
+tsets="$tsets --set to-kinds.steps=12 --set to-kinds.eval_interval=4"
 # shellcheck disable=SC2086
 "$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run" $tsets > "$tmp/t.log" 2>&1 \
 	&& ok "recipes/transfer.ini: from a model folder, a teacher folder, declared tasks" \
@@ -269,9 +269,9 @@ tj="$tmp/t/run/to-senses/training.json"
 grep -q "\"from\":[[:space:]]*\"$tmp/a/sparse\"" "$tj" && grep -q "\"teacher\":[[:space:]]*\"$tmp/a/st\"" "$tj" \
 	&& ok "transfer: training.json names the folders it came from" || { cat "$tj"; bad "transfer training.json"; }
 z1=$("$POFA" inspect "$tmp/a/sparse" | sed -n 's/^sparsity of the prunable.*: [0-9.]*% (\([0-9]*\) of.*/\1/p')
-z2=$("$POFA" inspect "$tmp/t/run/to-glosses" | sed -n 's/^sparsity of the prunable.*: [0-9.]*% (\([0-9]*\) of.*/\1/p')
+z2=$("$POFA" inspect "$tmp/t/run/to-kinds" | sed -n 's/^sparsity of the prunable.*: [0-9.]*% (\([0-9]*\) of.*/\1/p')
 [ -n "$z1" ] && [ "$z1" = "$z2" ] && ok "transfer: the pattern locked ($z2 zeros)" || bad "transfer pattern ($z1 vs $z2)"
-grep -q '"eval-glosses","to-glosses",0,"glosses","dev","accuracy"' "$tmp/t/run/eval.csv" \
+grep -q '"eval-kinds","to-kinds",0,"kinds","dev","accuracy"' "$tmp/t/run/eval.csv" \
 	&& grep -q '"eval-senses","to-senses",0,"senses","test","accuracy"' "$tmp/t/run/eval.csv" \
 	&& ok "transfer: eval stages on declared tasks, labels from the models" || bad "transfer eval rows"
 # README's "Your own task, step by step": its recipe as printed there, on
@@ -304,7 +304,7 @@ grep -q '^\[stage eval\]$' "$tmp/own/mine.ini" && (cd "$tmp/own" && "$POFA" reci
 [ $? -eq 2 ] && grep -q "distillation needs the same labels in the same order" "$tmp/t2.log" \
 	&& ok "transfer: a teacher with other labels, status 2" || { tail -5 "$tmp/t2.log"; bad "teacher labels"; }
 # shellcheck disable=SC2086
-"$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run3" $tsets --set glosses-teacher.from=nowhere \
+"$POFA" run --headless "$tmp/t/recipes/transfer.ini" --out "$tmp/t/run3" $tsets --set kinds-teacher.from=nowhere \
 	> "$tmp/t3.log" 2>&1
 [ $? -eq 2 ] && grep -q "from = nowhere names no stage of this recipe and no model folder" "$tmp/t3.log" \
 	&& [ ! -d "$tmp/t/run3" ] && ok "transfer: from a folder that is not there, status 2, no run folder" \

@@ -1009,6 +1009,7 @@ static void test_builders(void **st)
 	pofa_sbuf_free(&h1);
 	assert_int_equal(w1.synsets, 1600);
 	static const char *const files[] = { "wn-sense/train.tsv", "wn-sense/dev.tsv", "wn-sense/test.tsv",
+	                                     "wn-pos/train.tsv", "wn-pos/test.tsv",
 	                                     "wn-pair/train.tsv", "wn-pair/test.tsv", "wn-span/train.json",
 	                                     "wn-span/dev.json" };
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
@@ -1032,6 +1033,20 @@ static void test_builders(void **st)
 	long checked = check_pair_labels(p1, p2);
 	if (checked < w1.pair[0] - 8)
 		fail_msg("expected the labels of about %ld wn-pair rows checked, got %ld", w1.pair[0], checked);
+	/* wn-pos: wn-sense's definitions, a part of speech each, the four of them */
+	assert_int_equal(w1.pos_count[0] + w1.pos_count[1] + w1.pos_count[2] + w1.pos_count[3], 1600);
+	{
+		pofa_labels pl = { 0 };
+		pofa_text_task pt;
+		pofa_task_spec spec = { .text_a = "sentence", .label = "label" };
+		snprintf(p1, sizeof p1, "%s/wn-pos/train.tsv", a);
+		if (pofa_text_task_load(&spec, p1, &pl, &pt, &err))
+			fail_msg("%s", err.msg);
+		if (pl.n != 4 || pt.n != w1.sense[0])
+			fail_msg("wn-pos train: expected 4 labels and %ld examples, got %d and %d", w1.sense[0], pl.n, pt.n);
+		pofa_text_task_free(&pt);
+		pofa_labels_free(&pl);
+	}
 	/* the TSV loads, with its two labels */
 	pofa_labels labels = { 0 };
 	pofa_text_task t;

@@ -44,11 +44,12 @@ typedef struct pofa_wn_stats {
 	long pair_same_pos[3];                 /* wn-pair: pairs of the same part of speech */
 	long span_skipped;                     /* example sentences with no lemma found */
 	long label_count[45];                  /* wn-sense labels over all splits */
+	long pos_count[4];                     /* wn-pos labels (noun, verb, adj, adv) over all splits */
 } pofa_wn_stats;
 
 extern const char *const pofa_wn_lexnames[45];
 
-/* wn-sense/, wn-pair/ (TSV) and wn-span/ (SQuAD v1.1 JSON), each with
+/* wn-sense/, wn-pos/, wn-pair/ (TSV) and wn-span/ (SQuAD v1.1 JSON), each with
  * train, dev and test, under out_dir. max_synsets > 0: a slice. held_out
  * (may be NULL) gets the key of every definition and example sentence of
  * a dev or test synset, one a line (pofa_gcide_build's). */

@@ -7,6 +7,8 @@
  *
  *   wn-sense  sentence = a synset's definition, label = its lexicographer
  *             file (noun.animal, verb.motion, ...): 45 classes.
+ *   wn-pos    the same definitions, label = the synset's part of speech
+ *             (noun, verb, adj, adv): an easier task of the same text.
  *   wn-pair   sentence1, sentence2 = the definitions of two synsets of the
  *             same split, label 1 when both are in the same lexicographer
  *             file (noun.animal and noun.animal), 0 when not. One pair per
@@ -438,25 +440,32 @@ static long utf8_chars(const char *s, long bytes)
 
 /* ---- the builder ----------------------------------------------------------- */
 
-/* wn-sense: a synset's definition, labelled with its lexicographer file */
+/* wn-sense: a synset's definition, labelled with its lexicographer file;
+ * wn-pos: the same definitions, labelled with their part of speech */
 static int build_sense(const wordnet *wn, const char *out_dir, pofa_wn_stats *st, pofa_err *err)
 {
-	pofa_sbuf sense[3] = { { 0 } };
+	pofa_sbuf sense[3] = { { 0 } }, pos[3] = { { 0 } };
 	int oom = 0;
 	for (int s = 0; s < 3; s++)
-		oom |= pofa_sbuf_str(&sense[s], "sentence\tlabel\n");
+		oom |= pofa_sbuf_str(&sense[s], "sentence\tlabel\n") || pofa_sbuf_str(&pos[s], "sentence\tlabel\n");
 	for (int i = 0; i < wn->n; i++) {
 		const synset *s = &wn->s[i];
 		if (!s->def[0])
 			continue;
 		oom |= tsv_field(&sense[s->split], s->def, 0) || tsv_field(&sense[s->split], pofa_wn_lexnames[s->lexfile], 1);
+		oom |= tsv_field(&pos[s->split], s->def, 0) || tsv_field(&pos[s->split], pos_files[s->pos], 1);
 		st->sense[s->split]++;
 		st->label_count[s->lexfile]++;
+		st->pos_count[s->pos]++;
 	}
 	int rc = oom ? pofa_error(err, POFA_ERR_RUN, "wn-sense: out of memory")
 	             : write_splits(out_dir, "wn-sense", "tsv", sense, err);
-	for (int s = 0; s < 3; s++)
+	if (!rc)
+		rc = write_splits(out_dir, "wn-pos", "tsv", pos, err);
+	for (int s = 0; s < 3; s++) {
 		pofa_sbuf_free(&sense[s]);
+		pofa_sbuf_free(&pos[s]);
+	}
 	return rc;
 }
 

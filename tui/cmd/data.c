@@ -57,6 +57,8 @@ int cmd_data(int argc, char **argv)
 	}
 	printf("wordnet  %s: %ld synsets (%.1fs)\n", wn, ws.synsets, cli_now() - t0);
 	printf("  wn-sense  train %6ld  dev %6ld  test %6ld   (45 classes)\n", ws.sense[0], ws.sense[1], ws.sense[2]);
+	printf("  wn-pos    train %6ld  dev %6ld  test %6ld   (noun %ld, verb %ld, adj %ld, adv %ld)\n", ws.sense[0],
+	       ws.sense[1], ws.sense[2], ws.pos_count[0], ws.pos_count[1], ws.pos_count[2], ws.pos_count[3]);
 	printf("  wn-pair   train %6ld  dev %6ld  test %6ld   (same file %ld/%ld/%ld; same part of speech %ld/%ld/%ld)\n",
 	       ws.pair[0], ws.pair[1], ws.pair[2], ws.pair_pos[0], ws.pair_pos[1], ws.pair_pos[2],
 	       ws.pair_same_pos[0], ws.pair_same_pos[1], ws.pair_same_pos[2]);
