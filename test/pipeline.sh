@@ -289,7 +289,19 @@ for k in train dev; do   # reports of bugs and requests for features
 			else print c[(i % 4) + 1] " a " a[j] " option\tfeature" } }' > "$tmp/own/mine/$k.tsv"
 done
 mkdir -p "$tmp/own/runs/demo" && ln -s "$tmp/a/sparse" "$tmp/own/runs/demo/prune90" && ln -s "$tmp/a/pre" "$tmp/own/runs/demo/teacher"
-grep -q '^\[stage eval\]$' "$tmp/own/mine.ini" && (cd "$tmp/own" && "$POFA" recipe --check mine.ini) > "$tmp/own.log" 2>&1 \
+# recipe --check checks what the run would read: here the model has 64
+# positions and the recipe's default seq is 128 (exit 2, what to do); a
+# task file that is not there (exit 2, named); with seq lowered, the stages
+(cd "$tmp/own" && "$POFA" recipe --check mine.ini) > "$tmp/chk1" 2>&1
+[ $? -eq 2 ] && grep -q "seq = 128, but the model has 64 positions" "$tmp/chk1" \
+	&& ok "recipe --check: a seq past the model's positions, status 2" || { cat "$tmp/chk1"; bad "recipe --check seq"; }
+(cd "$tmp/own" && "$POFA" recipe --check mine.ini --set mine.dev_file=nowhere.tsv) > "$tmp/chk2" 2>&1
+[ $? -eq 2 ] && grep -q "nowhere.tsv" "$tmp/chk2" && [ ! -d "$tmp/own/runs/mine" ] \
+	&& ok "recipe --check: a missing task file named, status 2, no folder made" || { cat "$tmp/chk2"; bad "recipe --check file"; }
+seqs="--set teacher.seq=32 --set sparse.seq=32 --set eval.seq=32"
+# shellcheck disable=SC2086
+grep -q '^\[stage eval\]$' "$tmp/own/mine.ini" && (cd "$tmp/own" && "$POFA" recipe --check mine.ini $seqs) > "$tmp/own.log" 2>&1 \
+	&& grep -q "every file it reads checked" "$tmp/own.log" \
 	&& (cd "$tmp/own" && "$POFA" run --headless mine.ini --out runs/mine --set teacher.steps=6 --set sparse.steps=6 \
 		--set sparse.eval_interval=3 --set teacher.batch=8 --set sparse.batch=8 --set eval.eval_examples=40 \
 		--set teacher.seq=32 --set sparse.seq=32 --set eval.seq=32) >> "$tmp/own.log" 2>&1 \

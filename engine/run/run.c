@@ -142,6 +142,20 @@ pofa_run *pofa_run_new(const pofa_recipe *rc, const char *dir, int flags, pofa_e
 	return r;
 }
 
+int pofa_run_check(const pofa_recipe *rc, pofa_err *err)
+{
+	pofa_run *r = calloc(1, sizeof *r);
+	if (!r)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	r->rc = *rc;
+	r->rc.text = NULL;   /* not ours: never freed here */
+	r->lock_fd = -1;
+	int rcode = pofa_preflight(r, err);
+	pofa_tokenizer_free(r->tk);
+	free(r);
+	return rcode;
+}
+
 int pofa_run_follower(const pofa_run *r) { return r->follower; }
 
 void pofa_run_free(pofa_run *r)

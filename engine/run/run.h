@@ -134,6 +134,11 @@ enum pofa_run_flags {
  * process is refused with the holder's pid. */
 pofa_run *pofa_run_new(const pofa_recipe *r, const char *dir, int flags, pofa_err *err);
 void pofa_run_free(pofa_run *r);
+/* what a new run checks before its folder is made - the vocabulary, every
+ * model folder, the corpus, each task file with its columns and labels,
+ * each stage's shapes against its model - with nothing made or trained;
+ * POFA_OK, or the first error (POFA_ERR_INPUT, naming file and line) */
+int pofa_run_check(const pofa_recipe *r, pofa_err *err);
 /* a data-parallel rank other than 0 (dist.h): it computes what rank 0
  * does and writes no file */
 int pofa_run_follower(const pofa_run *r);

@@ -5,6 +5,7 @@
  */
 #include "tui/cli.h"
 #include "engine/run/recipe.h"
+#include "engine/run/run.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,9 @@ static const char recipe_usage[] =
 	"       pofa recipe --check RECIPE [--set SECTION.KEY=VALUE]...\n"
 	"--keys lists every key of a recipe's sections: what it takes, its default\n"
 	"and what it does (pofa-recipe(5) explains them); --check reads a recipe\n"
-	"as pofa run would and reports its first error (exit 2), or its stages.\n";
+	"and checks every file it would read (vocabulary, models, corpus, task files\n"
+	"and their columns and labels, each stage's shapes) as pofa run does before\n"
+	"it starts, and reports the first error (exit 2), or its stages.\n";
 
 static const struct { const char *name; unsigned bit; } sections[] = {
 	{ "run", POFA_IN_RUN }, { "model", POFA_IN_MODEL }, { "data", POFA_IN_DATA },
@@ -79,10 +82,14 @@ int cmd_recipe(int argc, char **argv)
 	pofa_err err = { 0 };
 	if (pofa_recipe_load(check, sets, nsets, &r, &err))
 		return cli_fail(&err);
+	if (pofa_run_check(&r, &err)) {
+		pofa_recipe_free(&r);
+		return cli_fail(&err);
+	}
 	printf("%s: run %s, %d stages:", check, r.name, r.nstages);
 	for (int i = 0; i < r.nstages; i++)
 		printf(" %s (%s)", r.stages[i].name, pofa_stage_kinds[r.stages[i].kind]);
-	printf("\n");
+	printf("; every file it reads checked\n");
 	pofa_recipe_free(&r);
 	return 0;
 }
