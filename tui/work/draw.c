@@ -67,6 +67,14 @@ void tui_box_el(ui *u, int y, int x, int h, int w, const char *title, int title_
 }
 
 /* an overlay's box */
+void tui_clear_box(ui *u, int el, int y, int x, int h, int w)
+{
+	tui_th_on(u, el);
+	for (int r = 0; r < h; r++)
+		mvhline(y + r, x, ' ', w);
+	tui_th_off(u, el);
+}
+
 void tui_box_title(ui *u, int y, int x, int h, int w, const char *title)
 {
 	tui_box_el(u, y, x, h, w, title, TH_TITLE);

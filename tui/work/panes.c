@@ -508,10 +508,7 @@ void tui_draw_zoom(ui *u, int H, int W)
 	zoom_box(H, W, &y, &x, &h, &w);
 	if (h < 6 || w < 20)
 		return;
-	tui_th_on(u, TH_TEXT);
-	for (int r = 0; r < h; r++)
-		mvhline(y + r, x, ' ', w);
-	tui_th_off(u, TH_TEXT);
+	tui_clear_box(u, TH_TEXT, y, x, h, w);
 	int sl = u->sel_row, sc = u->sel_col;
 	char what[32], title[160];
 	if (sl == u->s.nlayers)
@@ -568,10 +565,7 @@ void tui_draw_help(ui *u, int H, int W)
 		u->help_top = most;
 	if (u->help_top < 0)
 		u->help_top = 0;
-	tui_th_on(u, TH_HELP);
-	for (int r = 0; r < h; r++)
-		mvhline(y + r, x, ' ', w);
-	tui_th_off(u, TH_HELP);
+	tui_clear_box(u, TH_HELP, y, x, h, w);
 	int line = 0, last = u->help_top;
 	for (int i = u->help_top; i < n && line + help_lines(help[i], dw) <= rows; i++)
 		line += help_lines(help[i], dw), last = i + 1;
@@ -614,10 +608,7 @@ void tui_draw_themes(ui *u, int H, int W)
 	int y = (H - h) / 2, x = (W - w) / 2, rows = h - 7;
 	if (rows < 1 || w < 20)
 		return;
-	tui_th_on(u, TH_HELP);
-	for (int r = 0; r < h; r++)
-		mvhline(y + r, x, ' ', w);
-	tui_th_off(u, TH_HELP);
+	tui_clear_box(u, TH_HELP, y, x, h, w);
 	tui_box_title(u, y, x, h, w, "theme (Enter keeps, Esc goes back)");
 	int top = u->theme_sel >= rows ? u->theme_sel - rows + 1 : 0;
 	for (int i = top; i < u->theme_n && i - top < rows; i++) {
@@ -651,10 +642,7 @@ void tui_draw_form(ui *u, int H, int W)
 {
 	int h = 14, w = 56, y = (H - h) / 2, x = (W - w) / 2;
 	if (h > H) h = H;
-	tui_th_on(u, TH_HELP);
-	for (int r = 0; r < h; r++)
-		mvhline(y + r, x, ' ', w);
-	tui_th_off(u, TH_HELP);
+	tui_clear_box(u, TH_HELP, y, x, h, w);
 	tui_box_title(u, y, x, h, w, "edit the schedule (Enter apply, Esc cancel)");
 	int row = 0;
 	for (int i = 0; i < 8 && row < h - 4; i++) {

@@ -111,6 +111,8 @@ void tui_th_off(ui *u, int el);
 /* mvprintw clipped to w columns: text never spills out of its pane */
 void tui_put(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void tui_box_el(ui *u, int y, int x, int h, int w, const char *title, int title_el);
+/* an overlay's box blanked in element el's colours */
+void tui_clear_box(ui *u, int el, int y, int x, int h, int w);
 void tui_box_title(ui *u, int y, int x, int h, int w, const char *title);
 /* a pane's box: where it is (for the mouse), its title marked when focused */
 void tui_pane_box(ui *u, int pane, int y, int x, int h, int w, const char *title);
