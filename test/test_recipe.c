@@ -414,6 +414,59 @@ static void test_eval_models(void **st)
 	             "models names m/none, which is no stage of this recipe and no model folder");
 }
 
+/* from and teacher may name a model folder by a long path (a run's folder
+ * under a deep checkout), not only a stage name */
+static void test_long_model_paths(void **st)
+{
+	(void)st;
+	char dir[600], cfg[700], text[2000];
+	fx_path(dir, sizeof dir, "runs");
+	mkdir(dir, 0755);
+	fx_path(dir, sizeof dir, "runs/prune-ofa-20261206-102314-a-long-run-name");
+	mkdir(dir, 0755);
+	fx_path(dir, sizeof dir, "runs/prune-ofa-20261206-102314-a-long-run-name/dense-sense-teacher");
+	mkdir(dir, 0755);
+	assert_true(strlen(dir) > 60);   /* past the old limit of 47 */
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	fx_spit_str(cfg, "{}");
+	snprintf(text, sizeof text, "[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\nfrom = %s\nteacher = %s\n",
+	         dir, dir);
+	write_recipe(text);
+	pofa_recipe r;
+	pofa_err err;
+	if (pofa_recipe_load(path, NULL, 0, &r, &err))
+		fail_msg("a %zu-character model folder path: %s", strlen(dir), err.msg);
+	assert_string_equal(r.stages[0].from_dir, dir);
+	assert_string_equal(r.stages[0].teacher_dir, dir);
+	pofa_recipe_free(&r);
+	/* past the limit: refused, saying what the limit is */
+	char big[700];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	snprintf(text, sizeof text, "[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\nteacher = /%s\n", big);
+	expect_error(text, NULL, 0, "teacher = /xxx");
+	expect_error(text, NULL, 0, "too long (at most 511 characters)");
+	/* a line past inih's 200 characters is read whole, an inline comment
+	 * dropped; past an entry's size it is refused with its own line */
+	snprintf(text, sizeof text, "[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\nteacher = %.300s\n"
+	         "from = %s   ; the teacher, also the start\n", big, dir);
+	expect_error(text, NULL, 0, ":5: stage a: teacher = xxxxxxxxxx");
+	snprintf(text, sizeof text, "[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\nteacher = %s\n"
+	         "from = %s   ; the teacher is also the start, said in a comment long enough to take the line past "
+	         "the two hundred characters inih reads\n", dir, dir);
+	write_recipe(text);
+	if (pofa_recipe_load(path, NULL, 0, &r, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(r.stages[0].from_dir, dir);
+	assert_true(strlen(strstr(text, "from =")) > 200);
+	pofa_recipe_free(&r);
+	char huge[1400];
+	memset(huge, 'y', sizeof huge - 1);
+	huge[sizeof huge - 1] = 0;
+	snprintf(text, sizeof text, "[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\nteacher = %s\n", huge);
+	expect_error(text, NULL, 0, ":5: a line longer than a key and a value of 1023 characters");
+}
+
 /* a CSV task's columns default as a TSV task's, its format named or not */
 static void test_csv_defaults(void **st)
 {
@@ -464,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_run_name_and_duplicates),
 		cmocka_unit_test(test_key_table),
 		cmocka_unit_test(test_eval_models),
+		cmocka_unit_test(test_long_model_paths),
 		cmocka_unit_test(test_csv_defaults),
 	};
 	return cmocka_run_group_tests_name("recipe", tests, setup, teardown);

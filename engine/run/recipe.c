@@ -41,15 +41,56 @@ typedef struct {
 	long line;            /* lines read so far by the reader */
 	const char *text;
 	size_t pos, len;
-	int too_long;
+	long too_long;        /* a line whose value is past an entry's size */
+	char long_value[1024];  /* the value of a line longer than inih reads */
 	int reading;          /* inih is reading the file (not --set) */
 } parsed;
+
+#define LONG_VALUE "\x01"   /* what inih is given for a long line's value */
+
+/* a line longer than inih's line buffer (num): inih would cut it and read
+ * the rest as a line of its own, so it is given "key = LONG_VALUE" and the
+ * value (trimmed, an inline "; comment" dropped, as inih does) is kept
+ * here; 0, or -1 when it does not fit an entry either */
+static int stash_long_line(parsed *p, const char *a, const char *b, char *str, int num)
+{
+	const char *eq = memchr(a, '=', (size_t)(b - a)), *v;
+	if (!eq || (int)(eq - a) + 8 > num)
+		return -1;
+	for (v = eq + 1; v < b && isspace((unsigned char)*v); v++)
+		;
+	for (const char *c = v; c < b; c++)
+		if (*c == ';' && c > v && isspace((unsigned char)c[-1])) {
+			b = c;
+			break;
+		}
+	while (b > v && isspace((unsigned char)b[-1]))
+		b--;
+	if ((size_t)(b - v) >= sizeof p->long_value)
+		return -1;
+	memcpy(p->long_value, v, (size_t)(b - v));
+	p->long_value[b - v] = 0;
+	snprintf(str, (size_t)num, "%.*s= " LONG_VALUE "\n", (int)(eq - a), a);
+	return 0;
+}
 
 static char *reader(char *str, int num, void *stream)
 {
 	parsed *p = stream;
 	if (p->pos >= p->len)
 		return NULL;
+	const char *a = p->text + p->pos, *end = memchr(a, '\n', p->len - p->pos);
+	const char *b = end ? end : p->text + p->len;
+	if (b - a + 2 > num) {
+		p->pos = (size_t)(b - p->text) + (end != NULL);
+		p->line++;
+		if (stash_long_line(p, a, b, str, num)) {
+			if (!p->too_long)
+				p->too_long = p->line;
+			snprintf(str, (size_t)num, "\n");
+		}
+		return str;
+	}
 	size_t i = 0;
 	while (p->pos < p->len && i + 1 < (size_t)num) {
 		char c = p->text[p->pos++];
@@ -77,7 +118,7 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 	}
 	snprintf(e->section, sizeof e->section, "%s", sec);
 	snprintf(e->key, sizeof e->key, "%s", key);
-	snprintf(e->value, sizeof e->value, "%s", value);
+	snprintf(e->value, sizeof e->value, "%s", p->reading && !strcmp(value, LONG_VALUE) ? p->long_value : value);
 	e->line = p->line;
 	return 1;
 }
@@ -340,7 +381,11 @@ static int read_entries(loader *L)
 		p->reading = 1;
 		int e = ini_parse_stream(reader, p, handler, p);
 		p->reading = 0;
-		if (e > 0)
+		if (p->too_long && (e <= 0 || p->too_long <= e))
+			rc = pofa_error(L->err, POFA_ERR_INPUT, "%s:%ld: a line longer than a key and a value of %zu "
+			                "characters; shorten it (a relative path is taken from the recipe's folder)", L->path,
+			                p->too_long, sizeof p->long_value - 1);
+		else if (e > 0)
 			rc = pofa_error(L->err, POFA_ERR_INPUT, "%s:%d: not an INI line (want key = value or [section])",
 			                L->path, e);
 		else if (e < 0)

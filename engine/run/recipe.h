@@ -33,7 +33,7 @@ typedef struct pofa_stage {
 	char name[48];
 	enum pofa_stage_kind kind;
 	int line;                 /* of its [stage NAME] header */
-	char from[48], teacher[48];
+	char from[512], teacher[512];  /* a stage name or a model folder */
 	int from_idx, teacher_idx; /* -1: none (from: the [model] section) or a folder */
 	char from_dir[512], teacher_dir[512];  /* from, teacher naming a model folder */
 	/* training */

@@ -397,8 +397,10 @@ int pofa_recipe_key_set(const pofa_recipe_key *k, void *base, const pofa_recipe 
 		return k->parse(base, r, v, why, n);
 	case POFA_KEY_STR:
 	case POFA_KEY_PATH:
-		if (strlen(v) >= k->size)
-			return want(why, n, "too long");
+		if (strlen(v) >= k->size) {
+			snprintf(why, n, "too long (at most %zu characters)", k->size - 1);
+			return -1;
+		}
 		strcpy(p, v);
 		return 0;
 	case POFA_KEY_WORD:
