@@ -149,6 +149,19 @@ cut -f1 "$tmp/pk" | paste -d' ' - "$tmp/p8" | awk '{ rows++; same += $1 == $2 } 
 	&& ok "the packed file alone predicts as the int8 model for $(cat "$tmp/agreep")" \
 	|| { cat "$tmp/agreep"; bad "packed predictions disagree"; }
 
+# a float32 sparse model packed (its Linears by their nonzeros): the file
+# alone predicts what the model folder predicts, probabilities and all
+mkdir "$tmp/packedf"
+"$POFA" export --packed "$tmp/run/sense" "$tmp/packedf/model.packed.safetensors" > "$tmp/e" 2>&1 \
+	&& grep -q "float32, [0-9.]*% sparse" "$tmp/e" \
+	&& cp "$tmp/run/sense/config.json" "$tmp/run/sense/vocab.txt" "$tmp/packedf/" \
+	&& "$POFA" predict --model "$tmp/packedf" --seq 32 --top 3 "$tmp/texts.txt" > "$tmp/pf" 2>> "$tmp/e" \
+	&& "$POFA" predict --model "$tmp/run/sense" --seq 32 --top 3 "$tmp/texts.txt" > "$tmp/pf0" 2>> "$tmp/e" \
+	|| { cat "$tmp/e"; bad "predict from a packed float32 file"; }
+[ -s "$tmp/pf" ] && cmp -s "$tmp/pf" "$tmp/pf0" \
+	&& ok "a packed float32 file alone predicts as its model folder ($(wc -l < "$tmp/pf") lines, top 3, the same to the digit)" \
+	|| { diff "$tmp/pf0" "$tmp/pf" | head -5; bad "packed float32 predictions differ"; }
+
 # bad input: exit 2, named
 "$POFA" predict --model "$tmp/none" "$tmp/texts.txt" > /dev/null 2> "$tmp/e"
 [ $? -eq 2 ] && grep -q "$tmp/none/config.json" "$tmp/e" && ok "no model: exit 2, named" || { cat "$tmp/e"; bad "no model"; }

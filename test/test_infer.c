@@ -118,6 +118,52 @@ static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, cons
 				break;
 			}
 		}
+	/* its nonzeros by row (what the packed float file holds) are w's, and
+	 * packed again from them (forced to the format it has) it computes the
+	 * same y to the bit */
+	int32_t *rp = malloc(((size_t)s->OC + 1) * sizeof *rp);
+	uint16_t *col = malloc((size_t)(l.nnz + 1) * sizeof *col);
+	float *val = malloc((size_t)(l.nnz + 1) * sizeof *val);
+	int64_t e = pofa_linear_csr(&l, rp, col, val), want = 0;
+	for (int o = 0; o < s->OC && !bad; o++)
+		for (int c = 0; c < s->C; c++) {
+			float v = w[(size_t)o * s->C + c];
+			if (v == 0.0f)
+				continue;
+			if (want >= e || want >= rp[o + 1] || col[want] != c || val[want] != v) {
+				print_error("%s %s (%d x %d): nonzero %lld is not w[%d][%d] = %g\n", pofa_cpu_path_names[k->path],
+				            pofa_linear_fmt_names[l.fmt], s->OC, s->C, (long long)want, o, c, v);
+				bad = 1;
+				break;
+			}
+			want++;
+		}
+	if (!bad && want != e) {
+		print_error("%s %s: %lld nonzeros read back, w has %lld\n", pofa_cpu_path_names[k->path],
+		            pofa_linear_fmt_names[l.fmt], (long long)e, (long long)want);
+		bad = 1;
+	}
+	if (!bad) {
+		pofa_linear l2;
+		if (pofa_linear_pack_csr(&l2, rp, col, val, bias, s->OC, s->C, s->gelu, k, 3, l.fmt))
+			fail_msg("out of memory");
+		rp = NULL, col = NULL, val = NULL;   /* l2's */
+		float *y2 = zalloc((size_t)s->OC * ld * sizeof *y2);
+		for (int p = 0; p < l2.nsplit; p++)
+			pofa_linear_rows(&l2, k, y2, x, NULL, ld, np, l2.split[p], l2.split[p + 1], NULL);
+		if (l2.fmt != l.fmt || l2.nch != l.nch || memcmp(y, y2, (size_t)s->OC * ld * sizeof *y)) {
+			print_error("%s %s (%d x %d): packed again from its nonzeros: %s, %d chunks, y %s\n",
+			            pofa_cpu_path_names[k->path], pofa_linear_fmt_names[l.fmt], s->OC, s->C,
+			            pofa_linear_fmt_names[l2.fmt], l2.nch,
+			            memcmp(y, y2, (size_t)s->OC * ld * sizeof *y) ? "differs" : "the same");
+			bad = 1;
+		}
+		pofa_linear_free(&l2);
+		free(y2);
+	}
+	free(rp);
+	free(col);
+	free(val);
 	int stored_as = l.fmt;
 	pofa_linear_free(&l);
 	free(y);
@@ -1225,6 +1271,138 @@ static void test_packed(void **st)
 	fx_tmpdir_remove();
 }
 
+/* the packed float32 file: for every head and every float format a
+ * Linear can be packed in, read back to the same logits to the bit
+ * (packing again from its nonzeros, no pass over the zeros); the file
+ * alone is the model; a damaged one is refused, file and tensor named */
+static void test_packed_float(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("packedf");
+	pofa_config c = fx_config(60, 32, 32);
+	enum { B = 2, T = 12 };
+	int ids[B * T], types[B * T], mask[B * T], mlm[B * T];
+	char path[700], mdir[600];
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, B, T, 1, 41 + head);
+		prune_model(m, 0.85);
+		pofa_model_set_dropout(m, 0);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm };
+		snprintf(mdir, sizeof mdir, "%s/m%d", dir, head);
+		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+		snprintf(path, sizeof path, "%s/model.packed.safetensors", mdir);
+		for (int fmt = -1; fmt < POFA_LIN_I8; fmt++) {
+			pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_AUTO, .force_fmt = fmt,
+			                      .cpu = -1 };
+			remove(path);
+			pofa_infer *a = pofa_infer_open(mdir, &o, &err);
+			if (!a)
+				fail_msg("%s", err.msg);
+			assert_int_equal(pofa_infer_save_packed(a, path, &err), 0);
+			pofa_st_file f;
+			assert_int_equal(pofa_st_open(&f, path, &err), 0);
+			assert_string_equal(pofa_st_meta(&f, "weights"), "float32");
+			pofa_st_close(&f);
+			pofa_infer *p = pofa_infer_open(mdir, &o, &err);
+			if (!p)
+				fail_msg("%s", err.msg);
+			pofa_infer_info ia, ip;
+			pofa_infer_describe(a, &ia);
+			pofa_infer_describe(p, &ip);
+			assert_int_equal(ip.int8, 0);
+			for (int k = 0; k < POFA_LINEAR_FMT_COUNT; k++)
+				assert_int_equal(ia.linears[k], ip.linears[k]);
+			assert_true(fabs(ia.sparsity - ip.sparsity) < 1e-12);
+			assert_int_equal(pofa_infer_forward(a, &b, &err), 0);
+			assert_int_equal(pofa_infer_forward(p, &b, &err), 0);
+			int r1, c1, r2, c2;
+			const float *la = pofa_infer_logits(a, &r1, &c1), *lp = pofa_infer_logits(p, &r2, &c2);
+			assert_int_equal(r1, r2);
+			assert_int_equal(c1, c2);
+			if (memcmp(la, lp, (size_t)r1 * c1 * sizeof *la))
+				fail_msg("%s head, format %s: the packed file's logits differ from the model's",
+				         pofa_head_names[head], fmt < 0 ? "chosen" : pofa_linear_fmt_names[fmt]);
+			pofa_infer_free(a);
+			pofa_infer_free(p);
+		}
+		/* without model.safetensors: the packed file is the model */
+		char wpath[700], aside[720];
+		snprintf(wpath, sizeof wpath, "%s/model.safetensors", mdir);
+		snprintf(aside, sizeof aside, "%s.aside", wpath);
+		assert_int_equal(rename(wpath, aside), 0);
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 1, .int8 = POFA_INT8_AUTO, .force_fmt = -1, .cpu = -1 };
+		pofa_infer *q = pofa_infer_open(mdir, &o, &err);
+		if (!q)
+			fail_msg("%s head: the packed file alone: %s", pofa_head_names[head], err.msg);
+		pofa_infer_free(q);
+		assert_int_equal(rename(aside, wpath), 0);
+		pofa_model_free(m);
+	}
+	/* damage: the classifier's packed file (sparse Linears by their nonzeros) */
+	snprintf(mdir, sizeof mdir, "%s/m%d", dir, POFA_HEAD_CLS);
+	snprintf(path, sizeof path, "%s/model.packed.safetensors", mdir);
+	pofa_err err;
+	pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 1, .int8 = POFA_INT8_AUTO, .force_fmt = POFA_LIN_CSR,
+	                      .cpu = -1 };
+	pofa_infer *a = pofa_infer_open(mdir, &o, &err);
+	remove(path);
+	assert_non_null(a);
+	assert_int_equal(pofa_infer_save_packed(a, path, &err), 0);
+	pofa_infer_free(a);
+	size_t n;
+	unsigned char *good = fx_slurp(path, &n);
+	pofa_st_file f;
+	assert_int_equal(pofa_st_open(&f, path, &err), 0);
+	static const struct { const char *tensor, *damage, *says; } cases[] = {
+		{ "bert.encoder.layer.0.attention.self.qkv.rowptr", "order", "out of order" },
+		{ "bert.encoder.layer.1.intermediate.dense.col", "big", "a row's columns increase and stay below" },
+		{ "bert.encoder.layer.0.output.dense.col", "repeat", "a row's columns increase" },
+		{ "bert.pooler.dense.val", "nan", "weights must be finite" },
+		{ "bert.encoder.layer.1.output.dense.bias", "nan", "weights must be finite" },
+		{ "bert.embeddings.word_embeddings.weight", "nan", "weights must be finite" },
+		{ "classifier.bias", "drop", "classifier.bias: missing" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		const pofa_st_tensor *t = pofa_st_find(&f, cases[k].tensor);
+		if (!t)
+			fail_msg("the packed file has no %s", cases[k].tensor);
+		unsigned char *bad = malloc(n);
+		memcpy(bad, good, n);
+		unsigned char *d = bad + f.data_off + t->begin;
+		const char *dm = cases[k].damage;
+		if (!strcmp(dm, "order")) {
+			int32_t v = -5;
+			memcpy(d + 8, &v, 4);
+		} else if (!strcmp(dm, "big")) {
+			d[0] = 0xfc;
+			d[1] = 0xff;
+		} else if (!strcmp(dm, "repeat")) {
+			memcpy(d + 2, d, 2);
+		} else if (!strcmp(dm, "nan")) {
+			float v = NAN;
+			memcpy(d, &v, 4);
+		} else if (!strcmp(dm, "drop")) {
+			char *h = memmem(bad, f.data_off, "\"classifier.bias\"", 17);
+			assert_non_null(h);
+			h[1] = 'X';
+		}
+		fx_spit(path, bad, n);
+		pofa_infer_opts od = { .maxB = B, .maxT = T, .threads = 1, .int8 = POFA_INT8_AUTO, .force_fmt = -1, .cpu = -1 };
+		memset(&err, 0, sizeof err);
+		pofa_infer *inf = pofa_infer_open(mdir, &od, &err);
+		if (inf || err.status != POFA_ERR_INPUT || !strstr(err.msg, path) || !strstr(err.msg, cases[k].says))
+			fail_msg("damage %s of %s: expected a refusal naming the file and saying \"%s\", got %s (status %d)",
+			         dm, cases[k].tensor, cases[k].says, inf ? "a model" : err.msg, err.status);
+		free(bad);
+	}
+	pofa_st_close(&f);
+	free(good);
+	fx_tmpdir_remove();
+}
+
 /* a damaged model.int8.safetensors: refused, the file and tensor named */
 static void test_damaged_int8(void **st)
 {
@@ -1346,6 +1524,7 @@ int main(void)
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),
+		cmocka_unit_test(test_packed_float),
 		cmocka_unit_test(test_open_in_place),
 		cmocka_unit_test(test_bad_batches),
 	};

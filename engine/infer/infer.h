@@ -47,16 +47,18 @@ typedef struct pofa_infer_info {
 } pofa_infer_info;
 
 /* Loads DIR (the head its weights carry): from model.packed.safetensors
- * when it has one and int8 is not OFF (nor a format forced), else from
- * model.safetensors (and model.int8.safetensors). Bad files: POFA_ERR_INPUT. */
+ * when it has one (an int8 one when int8 is not OFF and no format is
+ * forced), else from model.safetensors (and model.int8.safetensors). Bad
+ * files: POFA_ERR_INPUT. */
 pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err *err);
 /* From a loaded model m (its weights copied, so m may be freed after) and,
  * for int8, its model.int8.safetensors (else NULL; path for messages). */
 pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *int8, const pofa_infer_opts *o,
                                   pofa_err *err);
 void pofa_infer_free(pofa_infer *inf);
-/* The int8 model as one file (packed.c): what the int8 path holds and
- * nothing else, read back by pofa_infer_open without the float32 weights. */
+/* The model as one file (packed.c), model.packed.safetensors: what the
+ * int8 or float32 forward path holds and nothing else, read back by
+ * pofa_infer_open without model.safetensors and without packing again. */
 int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *err);
 
 /* A forward pass. Logits as pofa_model_logits lays them out: (B, labels),

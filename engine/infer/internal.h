@@ -75,6 +75,8 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err);
 /* packed.c: the int8 model from model.packed.safetensors of dir */
 pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa_infer_opts *o, pofa_err *err);
 
+/* a packed file's weights (packed.c): 0 float32, 1 int8, -1 unreadable */
+int pofa_infer_packed_weights(const char *path);
 /* the word embeddings to float16 (opts.emb16); -1: out of memory */
 int pofa_infer_emb16(pofa_infer *inf);
 

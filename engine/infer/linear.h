@@ -165,6 +165,15 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 enum pofa_wkeep { POFA_W_COPY, POFA_W_BORROW, POFA_W_GIVE };
 int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, const float *bias, int OC, int C,
                        int gelu, const pofa_infer_kern *kern, int threads, int force);
+/* Packs a matrix given by its nonzeros, each row's columns increasing
+ * (rowptr OC + 1, col and val rowptr[OC]; all three malloc's and l's from
+ * now on, kept or freed): CSR as it is when the cost model chooses CSR,
+ * else through the dense matrix. Returns 0, or -1 out of memory. */
+int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, const float *bias, int OC,
+                         int C, int gelu, const pofa_infer_kern *kern, int threads, int force);
+/* A float Linear's nonzeros by row, columns increasing: rowptr (OC + 1),
+ * col and val (room for l->nnz); returns how many, -1 for I8. */
+int64_t pofa_linear_csr(const pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val);
 /* Packs int8 weights q (OC, C), scale per output row (or one: per_row 0),
  * the input's scale and zero point, float bias. */
 int pofa_linear_pack_int8(pofa_linear *l, const int8_t *q, const float *wscale, int per_row,

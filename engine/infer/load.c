@@ -283,10 +283,14 @@ pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err 
 	pofa_config cfg;
 	enum pofa_head head;
 	char path[4200];
-	/* the packed file is the whole int8 model: it runs without model.safetensors */
+	/* the packed file is the whole model: it runs without model.safetensors
+	 * (an int8 one unless float is asked for) */
 	snprintf(path, sizeof path, "%s/model.packed.safetensors", dir);
-	if (o->int8 != POFA_INT8_OFF && o->force_fmt < 0 && access(path, R_OK) == 0)
-		return pofa_infer_open_packed(dir, path, o, err);
+	if (access(path, R_OK) == 0) {
+		int kind = pofa_infer_packed_weights(path);   /* 0 float32, 1 int8 */
+		if (kind == 0 || (kind == 1 && o->int8 != POFA_INT8_OFF && o->force_fmt < 0))
+			return pofa_infer_open_packed(dir, path, o, err);
+	}
 	if (pofa_model_dir_head(dir, &cfg, &head, err))
 		return NULL;
 	snprintf(path, sizeof path, "%s/model.int8.safetensors", dir);

@@ -219,6 +219,44 @@ static int nm_count(const float *w, int OC, int C, int m)
 	return most;
 }
 
+#define NM_M 4   /* the n:m format's group */
+
+/* the cheapest format by the path's costs at this thread count, from the
+ * matrix's counts: nonzeros, nonzero 1x4 blocks (C a multiple of 4), the
+ * most nonzeros in a group of NM_M inputs; force >= 0: that float format,
+ * where the zeros allow it */
+static enum pofa_linear_fmt choose_fmt(const pofa_infer_kern *kern, int threads, int OC, int C, int64_t nnz,
+                                       int64_t blocks, int nm_n, int force)
+{
+	int b14 = C % 4 == 0 && C <= 65536, csr = C <= 65536, nm_m = NM_M;
+	const double *k = path_cost(kern->path, threads);
+	double best = k[POFA_LIN_DENSE] * (double)OC * C;
+	enum pofa_linear_fmt fmt = POFA_LIN_DENSE;
+	double c_csr = k[POFA_LIN_CSR] * (double)nnz, c_b14 = k[POFA_LIN_B14] * 4.0 * (double)blocks,
+	       c_nm = k[POFA_LIN_NM] * (double)OC * (C / nm_m) * nm_n;
+	if (csr && c_csr < best)
+		best = c_csr, fmt = POFA_LIN_CSR;
+	if (b14 && c_b14 < best)
+		best = c_b14, fmt = POFA_LIN_B14;
+	if (csr && C % nm_m == 0 && nm_n < nm_m && c_nm < best)
+		best = c_nm, fmt = POFA_LIN_NM;
+	if (force >= 0 && force < POFA_LIN_I8 && !(force == POFA_LIN_CSR && !csr) &&
+	    !(force == POFA_LIN_B14 && !b14) && !(force == POFA_LIN_NM && (C % nm_m || !csr)))
+		fmt = (enum pofa_linear_fmt)force;
+	return fmt;
+}
+
+/* the bytes a packed float Linear holds: bias, row pointers, values (4
+ * bytes) and their columns or offsets */
+static size_t float_bytes(const pofa_linear *l)
+{
+	enum pofa_linear_fmt fmt = l->fmt;
+	return (size_t)l->OC * sizeof(float) + (l->rowptr ? ((size_t)l->OC + 1) * 4 : 0) +
+	       (l->nch > 1 ? (size_t)l->nch * ((size_t)l->OC + 1) * 4 : 0) +
+	       (size_t)l->stored * (4 + (fmt == POFA_LIN_CSR ? 2 : fmt == POFA_LIN_NM ? 1 : 0)) +
+	       (fmt == POFA_LIN_B14 ? (size_t)(l->stored / 4) * 2 : 0);
+}
+
 int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, int C, int gelu,
                      const pofa_infer_kern *kern, int threads, int force)
 {
@@ -235,7 +273,7 @@ int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, con
 	int64_t nnz = 0, blocks = 0;
 	for (size_t i = 0; i < (size_t)OC * C; i++)
 		nnz += w[i] != 0.0f;
-	int b14 = C % 4 == 0 && C <= 65536, csr = C <= 65536, full = nnz == (int64_t)OC * C;
+	int b14 = C % 4 == 0 && C <= 65536, full = nnz == (int64_t)OC * C;
 	/* a matrix without zeros has every block and every group full: the
 	 * passes that count them are skipped (a dense model packs in one) */
 	if (b14 && full)
@@ -243,23 +281,9 @@ int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, con
 	else if (b14)
 		for (size_t i = 0; i < (size_t)OC * C; i += 4)
 			blocks += w[i] != 0.0f || w[i + 1] != 0.0f || w[i + 2] != 0.0f || w[i + 3] != 0.0f;
-	int nm_m = 4, nm_n = C % nm_m == 0 && !full ? nm_count(w, OC, C, nm_m) : nm_m;
+	int nm_m = NM_M, nm_n = C % nm_m == 0 && !full ? nm_count(w, OC, C, nm_m) : nm_m;
 	l->nnz = nnz;
-	/* the cheapest format by the path's costs at this thread count */
-	const double *k = path_cost(kern->path, threads);
-	double best = k[POFA_LIN_DENSE] * (double)OC * C;
-	enum pofa_linear_fmt fmt = POFA_LIN_DENSE;
-	double c_csr = k[POFA_LIN_CSR] * (double)nnz, c_b14 = k[POFA_LIN_B14] * 4.0 * (double)blocks,
-	       c_nm = k[POFA_LIN_NM] * (double)OC * (C / nm_m) * nm_n;
-	if (csr && c_csr < best)
-		best = c_csr, fmt = POFA_LIN_CSR;
-	if (b14 && c_b14 < best)
-		best = c_b14, fmt = POFA_LIN_B14;
-	if (csr && nm_n < nm_m && c_nm < best)
-		best = c_nm, fmt = POFA_LIN_NM;
-	if (force >= 0 && force < POFA_LIN_I8 && !(force == POFA_LIN_CSR && !csr) &&
-	    !(force == POFA_LIN_B14 && !b14) && !(force == POFA_LIN_NM && (C % nm_m || !csr)))
-		fmt = (enum pofa_linear_fmt)force;
+	enum pofa_linear_fmt fmt = choose_fmt(kern, threads, OC, C, nnz, blocks, nm_n, force);
 	l->fmt = fmt;
 	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
 	if (!row_cost || copy_bias(l, bias))
@@ -338,11 +362,7 @@ int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, con
 	if (split_rows(l, threads, row_cost, 1))
 		goto oom;
 	free(row_cost);
-	/* bias, row pointers, values (4 bytes) and their columns or offsets */
-	l->bytes = (size_t)OC * sizeof(float) + (l->rowptr ? ((size_t)OC + 1) * 4 : 0) +
-	           (l->nch > 1 ? (size_t)l->nch * ((size_t)OC + 1) * 4 : 0) +
-	           (size_t)l->stored * (4 + (fmt == POFA_LIN_CSR ? 2 : fmt == POFA_LIN_NM ? 1 : 0)) +
-	           (fmt == POFA_LIN_B14 ? (size_t)(l->stored / 4) * 2 : 0);
+	l->bytes = float_bytes(l);
 	if (keep == POFA_W_GIVE)   /* not kept: a sparse format holds its own copy */
 		free((void *)w);
 	return 0;
@@ -352,6 +372,103 @@ oom:
 	if (keep == POFA_W_GIVE)
 		free((void *)w);
 	return -1;
+}
+
+int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, const float *bias, int OC,
+                         int C, int gelu, const pofa_infer_kern *kern, int threads, int force)
+{
+	memset(l, 0, sizeof *l);
+	int64_t nnz = rowptr[OC], blocks = 0;
+	int nm_n = 0;
+	for (int o = 0; o < OC; o++) {
+		int g = -1, in_g = 0;
+		for (int32_t e = rowptr[o]; e < rowptr[o + 1]; e++) {
+			blocks += e == rowptr[o] || col[e] / 4 != col[e - 1] / 4;
+			in_g = col[e] / NM_M == g ? in_g + 1 : 1;
+			g = col[e] / NM_M;
+			nm_n = in_g > nm_n ? in_g : nm_n;
+		}
+	}
+	enum pofa_linear_fmt fmt = choose_fmt(kern, threads, OC, C, nnz, blocks, nm_n, force);
+	if (fmt != POFA_LIN_CSR) {   /* through the dense matrix: the rarer case */
+		float *w = calloc((size_t)OC * C, sizeof *w);
+		if (w)
+			for (int o = 0; o < OC; o++)
+				for (int32_t e = rowptr[o]; e < rowptr[o + 1]; e++)
+					w[(size_t)o * C + col[e]] = val[e];
+		free(rowptr);
+		free(col);
+		free(val);
+		if (!w)
+			return -1;
+		return pofa_linear_pack_w(l, w, POFA_W_GIVE, bias, OC, C, gelu, kern, threads, fmt);
+	}
+	l->OC = OC;
+	l->C = C;
+	l->gelu = gelu;
+	l->fmt = fmt;
+	l->nnz = l->stored = nnz;
+	l->rowptr = rowptr;
+	l->col = col;
+	l->val = val;
+	int64_t *row_cost = malloc((size_t)OC * sizeof *row_cost);
+	if (!row_cost || copy_bias(l, bias)) {
+		free(row_cost);
+		pofa_linear_free(l);
+		return -1;
+	}
+	for (int o = 0; o < OC; o++)
+		row_cost[o] = rowptr[o + 1] - rowptr[o];
+	int bad = chunk_csr(l, kern) || split_rows(l, threads, row_cost, 1);
+	free(row_cost);
+	if (bad) {
+		pofa_linear_free(l);
+		return -1;
+	}
+	l->bytes = float_bytes(l);
+	return 0;
+}
+
+int64_t pofa_linear_csr(const pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val)
+{
+	int64_t n = 0;
+	int OC = l->OC, C = l->C;
+#define EMIT(c, v) do { if ((v) != 0.0f) { col[n] = (uint16_t)(c); val[n] = (v); n++; } } while (0)
+	for (int o = 0; o < OC; o++) {
+		rowptr[o] = (int32_t)n;
+		switch (l->fmt) {
+		case POFA_LIN_DENSE:
+			for (int c = 0; c < C; c++)
+				EMIT(c, l->dense[(size_t)o * C + c]);
+			break;
+		case POFA_LIN_CSR:
+			for (int h = 0; h < l->nch; h++) {
+				const int32_t *rp = l->crp + (size_t)h * (OC + 1);
+				for (int32_t e = rp[o]; e < rp[o + 1]; e++)
+					EMIT(l->col[e], l->val[e]);
+			}
+			break;
+		case POFA_LIN_B14:
+			for (int32_t e = l->rowptr[o]; e < l->rowptr[o + 1]; e++)
+				for (int j = 0; j < 4; j++)
+					EMIT(l->col[e] + j, l->val[4 * (size_t)e + j]);
+			break;
+		case POFA_LIN_NM: {
+			int per_row = (C / l->nm_m) * l->nm_n;
+			/* a group's entries in the order packing found them: by offset */
+			for (int k = 0; k < per_row; k++) {
+				size_t e = (size_t)o * per_row + k;
+				EMIT((k / l->nm_n) * l->nm_m + l->off[e], l->val[e]);
+			}
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+#undef EMIT
+	rowptr[OC] = (int32_t)n;
+	return n;
 }
 
 /* a block has a pair of weights that one 16-bit sum of products cannot

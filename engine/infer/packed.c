@@ -17,8 +17,18 @@
  *     P.bias     F32 [out]
  *     P.input_scale_zero_point F32 [2]  the uint8 input's x = (q - zp) * scale
  *
+ * A float32 model (metadata "weights": "float32"; a file without the key
+ * is int8) holds its word embeddings in float32 and per Linear P either
+ *     P.weight   F32 [out, in]  (a Linear packed dense)
+ * or its nonzeros by row, columns increasing (any sparse format):
+ *     P.rowptr   I32 [out + 1]  each output row's first entry
+ *     P.col      U16 [entries]  the entry's input column
+ *     P.val      F32 [entries]
+ * and P.bias F32 [out]; loading packs them for the CPU it runs on (CSR as
+ * it is, the cost model permitting), with no pass over the zeros.
+ *
  * Every value is checked when read (untrusted input): shapes, row pointers
- * in order, columns in range, no -128, finite scales.
+ * in order, columns in range, no -128, finite scales and weights.
  */
 #include "engine/infer/internal.h"
 #include "data/base/util.h"
@@ -100,11 +110,74 @@ static void linear_at(const pofa_infer *inf, int i, int *l, int *k)
 	*k = i < 4 * inf->L ? i % 4 : 0;
 }
 
+/* the float32 model: its float tensors, and each Linear dense or by its
+ * nonzeros */
+static int save_float(const pofa_infer *inf, const char *path, pofa_err *err)
+{
+	int nl = nlinears(inf), nf = 0, n = 0, rc = POFA_OK;
+	ftensor *ft = calloc((size_t)(12 + 4 * inf->L), sizeof *ft);
+	pofa_st_out *o = calloc((size_t)(12 + 4 * inf->L) + 4 * (size_t)nl, sizeof *o);
+	char (*names)[160] = calloc(4 * (size_t)nl, sizeof *names);
+	void **bufs = calloc(3 * (size_t)nl, sizeof *bufs);
+	if (!ft || !o || !names || !bufs) {
+		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+		goto done;
+	}
+	nf = float_tensors(inf, ft);
+	for (int i = 0; i < nf; i++)
+		o[n++] = (pofa_st_out){ ft[i].name, ft[i].data, ft[i].cols ? 2 : 1, { ft[i].rows, ft[i].cols }, POFA_F32 };
+	for (int i = 0; i < nl && !rc; i++) {
+		int l, k;
+		linear_at(inf, i, &l, &k);
+		const pofa_linear *lin = linear_of(inf, l, k);
+		char prefix[128];
+		linear_name(prefix, sizeof prefix, l, k);
+		snprintf(names[4 * i], 160, "%s.bias", prefix);
+		o[n++] = (pofa_st_out){ names[4 * i], lin->bias, 1, { lin->OC, 0 }, POFA_F32 };
+		if (lin->fmt == POFA_LIN_DENSE) {
+			snprintf(names[4 * i + 1], 160, "%s.weight", prefix);
+			o[n++] = (pofa_st_out){ names[4 * i + 1], lin->dense, 2, { lin->OC, lin->C }, POFA_F32 };
+			continue;
+		}
+		int32_t *rp = malloc(((size_t)lin->OC + 1) * sizeof *rp);
+		uint16_t *col = malloc((size_t)(lin->nnz + 1) * sizeof *col);
+		float *val = malloc((size_t)(lin->nnz + 1) * sizeof *val);
+		bufs[3 * i] = rp;
+		bufs[3 * i + 1] = col;
+		bufs[3 * i + 2] = val;
+		if (!rp || !col || !val) {
+			rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
+			break;
+		}
+		int64_t e = pofa_linear_csr(lin, rp, col, val);
+		const char *suffix[3] = { "rowptr", "col", "val" };
+		const void *data[3] = { rp, col, val };
+		enum pofa_dtype dt[3] = { POFA_I32, POFA_U16, POFA_F32 };
+		int64_t len[3] = { lin->OC + 1, e, e };
+		for (int s = 0; s < 3; s++) {
+			snprintf(names[4 * i + 1 + s], 160, "%s.%s", prefix, suffix[s]);
+			o[n++] = (pofa_st_out){ names[4 * i + 1 + s], data[s], 1, { len[s], 0 }, dt[s] };
+		}
+	}
+	if (!rc) {
+		const char *const meta[][2] = { { "format", "pofa-packed" }, { "version", "2" },
+		                                { "head", pofa_head_names[inf->head] }, { "weights", "float32" } };
+		rc = pofa_st_write(path, o, n, meta, 4, err);
+	}
+done:
+	for (int i = 0; bufs && i < 3 * nl; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(ft);
+	free(o);
+	free(names);
+	return rc;
+}
+
 int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *err)
 {
 	if (!inf->int8)
-		return pofa_error(err, POFA_ERR_INPUT, "%s: only an int8 model is written packed; its directory needs "
-		                  "model.int8.safetensors (a qat stage's model)", path);
+		return save_float(inf, path, err);
 	int nl = nlinears(inf), nf = 0;
 	ftensor *ft = calloc((size_t)(12 + 4 * inf->L), sizeof *ft);
 	pofa_st_out *o = calloc((size_t)(12 + 4 * inf->L) + 6 * (size_t)nl, sizeof *o);
@@ -161,8 +234,8 @@ int pofa_infer_save_packed(const pofa_infer *inf, const char *path, pofa_err *er
 	}
 	if (!rc) {
 		const char *const meta[][2] = { { "format", "pofa-packed" }, { "version", "2" },
-		                                { "head", pofa_head_names[inf->head] } };
-		rc = pofa_st_write(path, o, n, meta, 3, err);
+		                                { "head", pofa_head_names[inf->head] }, { "weights", "int8" } };
+		rc = pofa_st_write(path, o, n, meta, 4, err);
 	}
 done:
 	for (int i = 0; qs && zs && i < nl; i++) {
@@ -285,6 +358,97 @@ static int read_linear(pofa_infer *inf, const pofa_st_file *f, int l, int k, int
 	return rc;
 }
 
+/* a float Linear: P.weight, or P.rowptr, P.col and P.val, and P.bias */
+static int read_linear_f32(pofa_infer *inf, const pofa_st_file *f, int l, int k, int gelu, int force,
+                           pofa_err *err)
+{
+	pofa_linear *lin = (pofa_linear *)linear_of(inf, l, k);
+	int C = inf->C, I = inf->I;
+	int OC = l < 0 ? C : k == 0 ? 3 * C : k == 2 ? I : C, IN = k == 3 && l >= 0 ? I : C;
+	char prefix[128], nm[160];
+	linear_name(prefix, sizeof prefix, l, k);
+#define NAME(s) (snprintf(nm, sizeof nm, "%s.%s", prefix, s), nm)
+	const pofa_st_tensor *tb = want(f, NAME("bias"), POFA_F32, OC, 0, err);
+	if (!tb)
+		return err->status;
+	const float *bias = bytes_of(f, tb);
+	for (int o = 0; o < OC; o++)
+		if (!isfinite(bias[o]))
+			return pofa_error(err, POFA_ERR_INPUT, "%s: %s.bias holds %g at %d: weights must be finite", f->path,
+			                  prefix, bias[o], o);
+	int rc = POFA_OK;
+	if (pofa_st_find(f, NAME("weight"))) {
+		const pofa_st_tensor *tw = want(f, nm, POFA_F32, OC, IN, err);
+		if (!tw)
+			return err->status;
+		const float *w = bytes_of(f, tw);
+		for (size_t i = 0; i < (size_t)OC * IN; i++)
+			if (!isfinite(w[i]))
+				return pofa_error(err, POFA_ERR_INPUT, "%s: %s.weight holds %g at %zu: weights must be finite",
+				                  f->path, prefix, w[i], i);
+		if (pofa_linear_pack_w(lin, w, POFA_W_COPY, bias, OC, IN, gelu, inf->kern, inf->nthreads, force))
+			return pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
+		inf->weight_bytes += lin->bytes;
+		return POFA_OK;
+	}
+	const pofa_st_tensor *tr = want(f, NAME("rowptr"), POFA_I32, OC + 1, 0, err);
+	if (!tr)
+		return err->status;
+	int32_t *rp = malloc(((size_t)OC + 1) * sizeof *rp);
+	if (!rp)
+		return pofa_error(err, POFA_ERR_RUN, "out of memory");
+	memcpy(rp, bytes_of(f, tr), ((size_t)OC + 1) * sizeof *rp);
+	for (int o = 0; o < OC && !rc; o++)
+		if (rp[0] != 0 || rp[o + 1] < rp[o] || (int64_t)rp[o + 1] - rp[o] > IN)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.rowptr: row %d's entries [%d, %d) are out of order or "
+			                "more than a row holds", f->path, prefix, o, rp[o], rp[o + 1]);
+	int64_t n = rc ? 0 : rp[OC];
+	const pofa_st_tensor *tc = rc ? NULL : want(f, NAME("col"), POFA_U16, n, 0, err);
+	const pofa_st_tensor *tv = !tc ? NULL : want(f, NAME("val"), POFA_F32, n, 0, err);
+	if (!rc && !tv)
+		rc = err->status;
+	uint16_t *col = rc ? NULL : malloc((size_t)(n + 1) * sizeof *col);
+	float *val = rc ? NULL : malloc((size_t)(n + 1) * sizeof *val);
+	if (!rc && (!col || !val))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+	if (!rc) {
+		memcpy(col, bytes_of(f, tc), (size_t)n * sizeof *col);   /* little-endian, as the file */
+		memcpy(val, bytes_of(f, tv), (size_t)n * sizeof *val);
+		for (int o = 0; o < OC && !rc; o++)
+			for (int32_t e = rp[o]; e < rp[o + 1] && !rc; e++) {
+				if (col[e] >= IN || (e > rp[o] && col[e] <= col[e - 1]))
+					rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.col[%d] is %d: a row's columns increase and "
+					                "stay below %d", f->path, prefix, e, col[e], IN);
+				else if (!isfinite(val[e]))
+					rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.val holds %g at %d: weights must be finite",
+					                f->path, prefix, val[e], e);
+			}
+	}
+	if (rc) {
+		free(rp);
+		free(col);
+		free(val);
+		return rc;
+	}
+#undef NAME
+	if (pofa_linear_pack_csr(lin, rp, col, val, bias, OC, IN, gelu, inf->kern, inf->nthreads, force))
+		return pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
+	inf->weight_bytes += lin->bytes;
+	return POFA_OK;
+}
+
+int pofa_infer_packed_weights(const char *path)
+{
+	pofa_st_file f;
+	pofa_err err;
+	if (pofa_st_open(&f, path, &err))
+		return -1;
+	const char *w = pofa_st_meta(&f, "weights");
+	int r = w && !strcmp(w, "float32") ? 0 : 1;
+	pofa_st_close(&f);
+	return r;
+}
+
 pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa_infer_opts *o, pofa_err *err)
 {
 	char cpath[4200];
@@ -311,7 +475,15 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 		pofa_st_close(&f);
 		return NULL;
 	}
-	pofa_infer *inf = pofa_infer_shell(&cfg, (enum pofa_head)head, 1, o, err);
+	const char *wt = pofa_st_meta(&f, "weights");
+	int f32 = wt && !strcmp(wt, "float32");
+	if (wt && !f32 && strcmp(wt, "int8")) {
+		pofa_error(err, POFA_ERR_INPUT, "%s: weights \"%s\": want float32 or int8; write it with pofa export "
+		           "--packed", path, wt);
+		pofa_st_close(&f);
+		return NULL;
+	}
+	pofa_infer *inf = pofa_infer_shell(&cfg, (enum pofa_head)head, !f32, o, err);
 	if (!inf) {
 		pofa_st_close(&f);
 		return NULL;
@@ -349,14 +521,15 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 	if (!ft)
 		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	for (int i = 0; i < nf && !rc; i++) {
-		/* the word embeddings (the first) are float16 */
-		const pofa_st_tensor *t = want(&f, ft[i].name, i ? POFA_F32 : POFA_F16, ft[i].rows, ft[i].cols, err);
+		/* an int8 model's word embeddings (the first) are float16 */
+		int half = !i && !f32;
+		const pofa_st_tensor *t = want(&f, ft[i].name, half ? POFA_F16 : POFA_F32, ft[i].rows, ft[i].cols, err);
 		int64_t n = ft[i].rows * (ft[i].cols ? ft[i].cols : 1);
 		if (!t)
 			rc = err->status;
 		else if (!ft[i].data)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
-		else if (i)
+		else if (!half)
 			memcpy(ft[i].data, bytes_of(&f, t), (size_t)n * sizeof(float));
 		else
 			for (int64_t j = 0; j < n; j++) {
@@ -370,12 +543,13 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 		inf->weight_bytes += (size_t)n * sizeof(float);
 	}
 	free(ft);
-	if (!rc && inf->head != POFA_HEAD_MLM && pofa_infer_emb16(inf))
+	if (!rc && !f32 && inf->head != POFA_HEAD_MLM && pofa_infer_emb16(inf))
 		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
 	for (int i = 0; i < nlinears(inf) && !rc; i++) {
 		int l, k;
 		linear_at(inf, i, &l, &k);
-		rc = read_linear(inf, &f, l, k, l >= 0 && k == 2, err);
+		rc = f32 ? read_linear_f32(inf, &f, l, k, l >= 0 && k == 2, o->force_fmt, err)
+		         : read_linear(inf, &f, l, k, l >= 0 && k == 2, err);
 	}
 	pofa_st_close(&f);
 	if (!rc)

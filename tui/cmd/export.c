@@ -31,7 +31,8 @@ static int output_ok(const char *dir, const char *out, int packed, pofa_err *err
 	return pofa_output_ok(out, inputs, n, err);
 }
 
-/* the int8 model of a qat stage's directory as model.packed.safetensors */
+/* a model directory as model.packed.safetensors: a qat stage's int8 path,
+ * or the float32 path of any other model, as they are packed here */
 static int export_packed(const char *dir, const char *out)
 {
 	if (!dir)
@@ -44,26 +45,25 @@ static int export_packed(const char *dir, const char *out)
 	pofa_err err = { 0 };
 	if (output_ok(dir, out, 1, &err))
 		return cli_fail(&err);
-	/* from the float and int8 files, not from a packed file already there */
-	pofa_infer_opts o = { .maxB = 1, .maxT = 1, .threads = 1, .int8 = POFA_INT8_ON, .force_fmt = -1, .cpu = -1 };
 	pofa_config cfg;
 	enum pofa_head head;
 	if (pofa_model_dir_head(dir, &cfg, &head, &err))
 		return cli_fail(&err);
 	char q8path[4200];
 	snprintf(q8path, sizeof q8path, "%s/model.int8.safetensors", dir);
-	if (access(q8path, R_OK)) {
-		pofa_error(&err, POFA_ERR_INPUT, "%s: no int8 weights (model.int8.safetensors): only a qat stage's model "
-		           "is written packed", dir);
-		return cli_fail(&err);
-	}
+	int int8 = access(q8path, R_OK) == 0;
+	/* from the float (and int8) files, not from a packed file already there */
+	pofa_infer_opts o = { .maxB = 1, .maxT = 1, .threads = 1, .int8 = int8 ? POFA_INT8_ON : POFA_INT8_OFF,
+	                      .force_fmt = -1, .cpu = -1 };
 	int fresh = 0;
 	pofa_model *m = pofa_model_load_for(dir, head, POFA_MODEL_INFER, 1, 1, 1, 0, &fresh, &err);
 	if (!m)
 		return cli_fail(&err);
 	pofa_st_file q8;
 	pofa_infer *inf = NULL;
-	if (!pofa_st_open(&q8, q8path, &err)) {
+	if (!int8)
+		inf = pofa_infer_from_model(m, NULL, &o, &err);
+	else if (!pofa_st_open(&q8, q8path, &err)) {
 		inf = pofa_infer_from_model(m, &q8, &o, &err);
 		pofa_st_close(&q8);
 	}
@@ -72,9 +72,9 @@ static int export_packed(const char *dir, const char *out)
 	if (!rc) {
 		pofa_infer_info info;
 		pofa_infer_describe(inf, &info);
-		printf("wrote %s: %s head, int8, %.1f%% sparse, %.1f MiB of weights (%.1f%% of the float32 model)\n", out,
-		       pofa_head_names[head], 100.0 * info.sparsity, info.weight_bytes / 1048576.0,
-		       100.0 * info.weight_bytes / (double)info.dense_bytes);
+		printf("wrote %s: %s head, %s, %.1f%% sparse, %.1f MiB of weights (%.1f%% of the float32 model)\n", out,
+		       pofa_head_names[head], int8 ? "int8" : "float32", 100.0 * info.sparsity,
+		       info.weight_bytes / 1048576.0, 100.0 * info.weight_bytes / (double)info.dense_bytes);
 	}
 	pofa_infer_free(inf);
 	return rc ? cli_fail(&err) : 0;
