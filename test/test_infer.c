@@ -3,6 +3,7 @@
  * shapes; whole models against the training forward (dense, masked) and
  * the int8 model against QAT's simulated evaluation. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <cblas.h>
 
 #include "engine/infer/infer.h"
+#include "engine/infer/predict.h"
 #include "engine/kernels/cpu.h"
 #include "engine/io/safetensors.h"
 #include "engine/model/internal.h"
@@ -1403,6 +1405,140 @@ static void test_packed_float(void **st)
 	fx_tmpdir_remove();
 }
 
+/* the predictor (predict.h): several threads predicting on one loaded
+ * model get what one thread gets, for every head */
+typedef struct {
+	pofa_predictor *p;
+	const pofa_text *t;
+	int n, rounds;
+	const pofa_prediction *want;
+	int bad;
+} pred_job;
+
+/* the same answers; probabilities and scores to 1e-6 (OpenBLAS, which runs
+ * the masked-LM head, may share its threads otherwise when called from
+ * several at once, and so order a sum otherwise) */
+static int same_prediction(const pofa_prediction *a, const pofa_prediction *b)
+{
+	if (a->k != b->k || a->nmasks != b->nmasks || a->start != b->start || a->end != b->end ||
+	    fabs(a->score - b->score) > 1e-6 * (1 + fabs(a->score)) || a->masks_cut != b->masks_cut)
+		return 0;
+	int n = a->k * (a->nmasks ? a->nmasks : 1);
+	for (int i = 0; i < n; i++)
+		if (a->best[i].id != b->best[i].id || fabs(a->best[i].prob - b->best[i].prob) > 1e-6)
+			return 0;
+	return 1;
+}
+
+static void *pred_thread(void *arg)
+{
+	pred_job *j = arg;
+	pofa_prediction r[32];
+	pofa_err err;
+	for (int k = 0; k < j->rounds && !j->bad; k++) {
+		if (pofa_predict(j->p, j->t, j->n, r, &err)) {
+			j->bad = 1;
+			break;
+		}
+		for (int i = 0; i < j->n; i++)
+			if (!same_prediction(&r[i], &j->want[i])) {
+				const pofa_prediction *a = &r[i], *w = &j->want[i];
+				print_error("text %d: k %d/%d masks %d/%d span [%ld, %ld)/[%ld, %ld) first %d %.9f / %d %.9f\n", i,
+				            a->k, w->k, a->nmasks, w->nmasks, a->start, a->end, w->start, w->end,
+				            a->best ? a->best[0].id : -1, a->best ? a->best[0].prob : 0.0,
+				            w->best ? w->best[0].id : -1, w->best ? w->best[0].prob : 0.0);
+				j->bad = 1;
+			}
+		pofa_prediction_free(r, j->n);
+	}
+	return NULL;
+}
+
+static void test_predictor_threads(void **st)
+{
+	(void)st;
+	const char *dir = fx_tmpdir("predictor");
+	static const char *const words[] = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on",
+	                                     "mat", "a", "dog", "ran", "far", "##s", "big", "red", "sun" };
+	enum { NW = sizeof words / sizeof *words, N = 24 };
+	char vpath[700], mdir[600];
+	snprintf(vpath, sizeof vpath, "%s/vocab.txt", dir);
+	FILE *f = fopen(vpath, "w");
+	for (int i = 0; f && i < NW; i++)
+		fprintf(f, "%s\n", words[i]);
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+	char texts[N][80];
+	pofa_text t[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(texts[i], sizeof texts[i], "the %s %s on a %s%s", words[5 + i % 13], words[5 + (i * 7) % 13],
+		         words[5 + (i * 5) % 13], i % 3 ? " [MASK] far" : "");
+		t[i] = (pofa_text){ .a = texts[i], .na = -1, .b = i % 2 ? "a big red sun" : NULL, .nb = -1 };
+	}
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_config c = fx_config(NW, 32, 32);
+		c.num_labels = 5;
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, 2, 16, 1, 51 + head);
+		prune_model(m, 0.8);
+		snprintf(mdir, sizeof mdir, "%s/m%d", dir, head);
+		assert_int_equal(pofa_model_save(m, mdir, vpath, &err), 0);
+		pofa_model_free(m);
+		pofa_predictor_opts o = { .batch = 5, .threads = 1, .top = 3 };
+		pofa_predictor *p = pofa_predictor_open(mdir, &o, &err);
+		if (!p)
+			fail_msg("%s", err.msg);
+		assert_int_equal(pofa_predictor_head(p), head);
+		pofa_prediction want[N];
+		assert_int_equal(pofa_predict(p, t, N, want, &err), 0);
+		/* the same texts one at a time: batches padded otherwise give the same */
+		for (int i = 0; i < N; i++) {
+			pofa_prediction one;
+			assert_int_equal(pofa_predict(p, &t[i], 1, &one, &err), 0);
+			if (head == POFA_HEAD_CLS) {
+				assert_int_equal(one.k, 3);
+				assert_non_null(pofa_predictor_label(p, one.best[0].id) ? "" : "LABEL");
+				assert_true(one.best[0].prob >= one.best[1].prob && one.best[1].prob >= one.best[2].prob);
+				assert_int_equal(one.best[0].id, want[i].best[0].id);
+				assert_true(fabs(one.best[0].prob - want[i].best[0].prob) < 1e-5);
+			} else if (head == POFA_HEAD_MLM) {
+				assert_int_equal(one.nmasks, i % 3 ? 1 : 0);
+				for (int k = 0; k < one.k * one.nmasks; k++)
+					assert_true(one.best[k].id > 4);   /* never a special token */
+			} else {
+				const char *ctx = t[i].b ? t[i].b : t[i].a;
+				assert_true(one.start >= 0 && one.end > one.start && one.end <= (long)strlen(ctx));
+			}
+			pofa_prediction_free(&one, 1);
+		}
+		pthread_t th[4];
+		pred_job jobs[4];
+		for (int k = 0; k < 4; k++) {
+			jobs[k] = (pred_job){ p, t, N, 6, want, 0 };
+			assert_int_equal(pthread_create(&th[k], NULL, pred_thread, &jobs[k]), 0);
+		}
+		for (int k = 0; k < 4; k++) {
+			pthread_join(th[k], NULL);
+			if (jobs[k].bad)
+				fail_msg("%s head: thread %d predicted otherwise than one thread alone", pofa_head_names[head], k);
+		}
+		pofa_prediction_free(want, N);
+		pofa_predictor_close(p);
+	}
+	/* a folder whose vocabulary does not fit its model: refused, named */
+	snprintf(mdir, sizeof mdir, "%s/m%d", dir, POFA_HEAD_CLS);
+	snprintf(vpath, sizeof vpath, "%s/vocab.txt", mdir);
+	f = fopen(vpath, "a");
+	assert_non_null(f);
+	fputs("extra\n", f);
+	fclose(f);
+	pofa_err err;
+	assert_null(pofa_predictor_open(mdir, NULL, &err));
+	assert_int_equal(err.status, POFA_ERR_INPUT);
+	assert_non_null(strstr(err.msg, "do not belong together"));
+	fx_tmpdir_remove();
+}
+
 /* a damaged model.int8.safetensors: refused, the file and tensor named */
 static void test_damaged_int8(void **st)
 {
@@ -1525,6 +1661,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),
 		cmocka_unit_test(test_packed_float),
+		cmocka_unit_test(test_predictor_threads),
 		cmocka_unit_test(test_open_in_place),
 		cmocka_unit_test(test_bad_batches),
 	};

@@ -19,6 +19,7 @@
 
 #include <string.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <utf8proc.h>
@@ -300,7 +301,7 @@ pofa_tokenizer *pofa_tokenizer_from_tokens(const char *const *tokens, int n, int
 enum { CH_KEEP, CH_DROP, CH_SPACE, CH_PUNCT };
 
 static unsigned char ascii_class[128];
-static int ascii_ready;
+static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;   /* tokenizers of several threads */
 
 static void ascii_init(void)
 {
@@ -315,7 +316,6 @@ static void ascii_init(void)
 			k = CH_PUNCT;
 		ascii_class[c] = (unsigned char)k;
 	}
-	ascii_ready = 1;
 }
 
 static int is_cjk(int32_t c)
@@ -415,8 +415,7 @@ static int push_char(words *w, int32_t c, int s0, int s1, int alone)
 
 static int basic(pofa_tokenizer *tk, const char *text, long n, words *w, pofa_tok_stats *st)
 {
-	if (!ascii_ready)
-		ascii_init();
+	pthread_once(&ascii_once, ascii_init);
 	const unsigned char *s = (const unsigned char *)text;
 	memset(w, 0, sizeof *w);
 	w->tk = tk;

@@ -51,10 +51,28 @@ static void free_own(const pofa_infer *inf, void *p)
 	free(p);
 }
 
+/* the activations and the pool: what each user of shared weights owns */
+static void free_acts(pofa_infer *inf)
+{
+	void *ptrs[] = { inf->h, inf->h1, inf->qkv, inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->lnsum,
+	                 inf->lnvar, inf->lnmean, inf->lnrstd, inf->S, inf->maskadd, inf->pin, inf->pooled,
+	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean, inf->rstd,
+	                 inf->sse, inf->rk.scratch };
+	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
+		free(ptrs[i]);
+	if (inf->pool)
+		pofa_pool_free(inf->pool);
+}
+
 void pofa_infer_free(pofa_infer *inf)
 {
 	if (!inf)
 		return;
+	free_acts(inf);
+	if (inf->shares) {   /* the weights are another's */
+		free(inf);
+		return;
+	}
 	for (int l = 0; inf->lay && l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
 		pofa_linear_free(&y->qkv);
@@ -66,20 +84,47 @@ void pofa_infer_free(pofa_infer *inf)
 	free(inf->lay);
 	pofa_linear_free(&inf->pooler);
 	void *ptrs[] = { inf->wte, inf->wte16, inf->wpe, inf->wtt, inf->elnw, inf->elnb, inf->clsw, inf->clsb, inf->qaw,
-	                 inf->qab, inf->tw, inf->tb, inf->tlnw, inf->tlnb, inf->mlmb, inf->h, inf->h1, inf->qkv,
-	                 inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->lnsum, inf->lnvar,
-	                 inf->lnmean, inf->lnrstd, inf->S, inf->maskadd, inf->pin, inf->pooled,
-	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean,
-	                 inf->rstd, inf->sse, inf->rk.scratch };
+	                 inf->qab, inf->tw, inf->tb, inf->tlnw, inf->tlnb, inf->mlmb };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
 		free_own(inf, ptrs[i]);
-	if (inf->pool)
-		pofa_pool_free(inf->pool);
 	if (inf->wmap) {
 		pofa_st_close(inf->wmap);
 		free(inf->wmap);
 	}
 	free(inf);
+}
+
+pofa_infer *pofa_infer_share(const pofa_infer *base, pofa_err *err)
+{
+	pofa_infer *inf = malloc(sizeof *inf);
+	if (!inf) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		return NULL;
+	}
+	*inf = *base;
+	inf->shares = 1;
+	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
+	inf->x8 = inf->x8b = NULL;
+	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
+	inf->logits = NULL;
+	inf->pos = inf->tgt = NULL;
+	inf->xm = inf->t1 = inf->t2 = inf->t3 = inf->mean = inf->rstd = inf->sse = NULL;
+	inf->rk.scratch = NULL;
+	inf->rk.scratch_per = 0;
+	inf->profile = inf->passes = 0;
+	memset(inf->prof, 0, sizeof inf->prof);
+	inf->pool = pofa_pool_new(inf->nthreads);
+	inf->rk.pool = inf->pool;
+	if (!inf->pool) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		pofa_infer_free(inf);
+		return NULL;
+	}
+	if (pofa_infer_alloc_acts(inf, err)) {
+		pofa_infer_free(inf);
+		return NULL;
+	}
+	return inf;
 }
 
 int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)

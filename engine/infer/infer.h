@@ -56,6 +56,11 @@ pofa_infer *pofa_infer_open(const char *dir, const pofa_infer_opts *o, pofa_err 
 pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *int8, const pofa_infer_opts *o,
                                   pofa_err *err);
 void pofa_infer_free(pofa_infer *inf);
+/* Another forward-only model on base's weights, with activations and
+ * threads of its own, so that two threads run passes at once (base is
+ * only read; it must outlive the share, which is freed with
+ * pofa_infer_free). NULL when out of memory. */
+pofa_infer *pofa_infer_share(const pofa_infer *base, pofa_err *err);
 /* The model as one file (packed.c), model.packed.safetensors: what the
  * int8 or float32 forward path holds and nothing else, read back by
  * pofa_infer_open without model.safetensors and without packing again. */

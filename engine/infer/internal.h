@@ -41,6 +41,8 @@ struct pofa_infer {
 	float *tw, *tb, *tlnw, *tlnb, *mlmb;
 	size_t weight_bytes, act_bytes;
 	pofa_st_file *wmap;       /* the weights file, when weights point into its mapping (else NULL) */
+	int shares;               /* the weights are another model's (pofa_infer_share): only the
+	                             activations and the pool are this one's */
 	/* activations, channel-major (rows, ld) */
 	float *h, *h1, *qkv, *ctx, *tmp, *f;
 	void *x8, *x8b;            /* int8 inputs: a Linear's, and the FFN's second's from its first */
