@@ -7,6 +7,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 LIBDIR   ?= $(PREFIX)/lib
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 THEMEDIR ?= $(PREFIX)/share/pofa/themes
+DOCDIR   ?= $(PREFIX)/share/doc/pofa
 
 CC       ?= cc
 # portable by default: CPU-specific code is chosen at run time, never by

@@ -24,7 +24,9 @@
  * size, V vocabulary, L layers. Linear weights are stored [out, in] as in
  * PyTorch. The engine never prints: errors come back in a pofa_err.
  *
- * Beside this header, installed with it: engine/infer/infer.h (a model
+ * Beside this header, installed with it: engine/infer/predict.h (a model
+ * folder loaded once and texts predicted from many threads: pofa_infer(3)),
+ * engine/infer/infer.h (a model
  * folder run forward-only, packed by its zeros, int8 after QAT),
  * data/text/tokenizer.h (WordPiece), engine/io/safetensors.h (the file
  * format), engine/sparse/sparse.h (pruning masks and methods). In the

@@ -100,6 +100,24 @@ else
 	cat "$tmp/cc.log"; bad "a program builds with pkg-config pofa"
 fi
 
+# the installed example program (pofa_infer(3)): built against the
+# installed library, it labels lines with three threads on one loaded
+# model and prints what pofa predict prints for them
+ex="$tmp/root/usr/share/doc/pofa/examples/classify.c"
+[ -f "$tmp/root/usr/share/man/man3/pofa_infer.3" ] && ok "pofa_infer(3) installed" || bad "pofa_infer(3) not installed"
+printf 'the cats sat on a mat\na mat\nthe cat\ncats\nthe mat sat on the cat\na cat sat\non the mat\nthe\ncat cat cat\nmat on a cat\n' > "$tmp/lines.txt"
+for i in 1 2 3; do cat "$tmp/lines.txt"; done > "$tmp/lines30.txt"
+if [ -f "$ex" ] && ${CC:-cc} -std=c11 -Wall -Wextra -Werror $CFLAGS -o "$tmp/classify" "$ex" $(pkg-config --cflags pofa) \
+	$(pkg-config --libs --static pofa) >"$tmp/cc.log" 2>&1; then
+	"$tmp/classify" "$tmp/model" 3 < "$tmp/lines30.txt" > "$tmp/ex.out" 2>"$tmp/ex.err" \
+		&& "$POFA" predict --model "$tmp/model" --threads 1 "$tmp/lines30.txt" > "$tmp/pp.out" 2>>"$tmp/ex.err" \
+		&& [ "$(wc -l < "$tmp/ex.out")" -eq 30 ] && cmp -s "$tmp/ex.out" "$tmp/pp.out" \
+		&& ok "the installed example (examples/classify.c, 3 threads) prints what pofa predict prints for 30 lines" \
+		|| { cat "$tmp/ex.err"; diff "$tmp/pp.out" "$tmp/ex.out" | head -5; bad "the example program's output"; }
+else
+	cat "$tmp/cc.log"; bad "the installed example builds with pkg-config pofa"
+fi
+
 # pofa.pc follows the prefix: two installs in a row with other prefixes
 for pre in /opt/pofa-a /opt/pofa-b; do
 	env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR \

@@ -8,7 +8,7 @@
 command -v mandoc >/dev/null 2>&1 || { echo "FAIL mandoc is not installed (make deps installs it)"; exit 1; }
 data_slice "$tmp/gen/data"
 cp -r recipes "$tmp/recipes"
-for page in man/*.[15]; do
+for page in man/*.[135]; do
 	lint=$(mandoc -Tlint -W warning "$page" 2>&1)
 	if [ -n "$lint" ]; then
 		echo "FAIL $page: mandoc -Tlint:"; echo "$lint"; fails=$((fails + 1))
