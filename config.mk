@@ -55,7 +55,7 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 DEB_PKGS = gcc make pkg-config libopenblas-dev libcjson-dev libcmocka-dev \
            libncurses-dev libcsv-dev libutf8proc-dev libinih-dev zlib1g-dev \
            libprotobuf-c-dev protobuf-c-compiler libonnx-dev \
-           tmux mandoc libxml2-utils dict-gcide wordnet-base \
+           tmux mandoc libxml2-utils dict-gcide wordnet-base hyperfine \
            libopenmpi-dev openmpi-bin
 # a browser for report.html's rendering test: installed where apt can,
 # the test skipped (and says so) where not

@@ -120,3 +120,5 @@ if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -n "${POFA_AVX2_BIN:-}" ] && 
 fi
 echo "== summary on$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), 2 threads, sequence 128"
 cat "$sum"
+# start-up: one line through bert-base, from the folder and from the packed file
+sh "$here/start.sh" "$bin" || exit 1

@@ -168,8 +168,34 @@ static int pack_linear(pofa_infer *inf, pofa_linear *l, const wsrc *s, const pof
 		free(sc);
 	}
 	free(bias);
-	inf->weight_bytes += l->bytes;
 	return rc;
+}
+
+/* every Linear of the model, packed on the model's threads: a job each */
+typedef struct {
+	pofa_linear *l;
+	int layer, nparts, gelu;
+	const enum pofa_role *roles;
+	int rc;
+	pofa_err err;
+} pack_job;
+
+typedef struct {
+	pofa_infer *inf;
+	const wsrc *s;
+	const pofa_st_file *q8;
+	const pofa_infer_opts *o;
+	pack_job *jobs;
+} pack_all;
+
+static void pack_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	(void)tid;
+	pack_all *a = arg;
+	for (int64_t i = i0; i < i1; i++) {
+		pack_job *j = &a->jobs[i];
+		j->rc = pack_linear(a->inf, j->l, a->s, a->q8, j->layer, j->roles, j->nparts, j->gelu, a->o, &j->err);
+	}
 }
 
 #define TENSOR(layer, role, kind) wval(s, layer, role, kind)
@@ -197,13 +223,35 @@ static pofa_infer *from_weights(const wsrc *s, const pofa_st_file *q8, const pof
 	static const enum pofa_role qkv[3] = { POFA_ROLE_QUERY, POFA_ROLE_KEY, POFA_ROLE_VALUE };
 	static const enum pofa_role ao[1] = { POFA_ROLE_ATTN_OUT }, fc[1] = { POFA_ROLE_FFN_IN },
 	                            fp[1] = { POFA_ROLE_FFN_OUT }, pl[1] = { POFA_ROLE_POOLER };
+	/* the Linears, layer by layer over the threads (each pack alone) */
+	int nj = 4 * inf->L + (inf->head == POFA_HEAD_CLS);
+	pack_job *jobs = calloc((size_t)nj, sizeof *jobs);
+	if (!jobs) {
+		pofa_error(err, POFA_ERR_RUN, "out of memory");
+		goto fail;
+	}
 	for (int l = 0; l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
-		if (pack_linear(inf, &y->qkv, s, q8, l, qkv, 3, 0, o, err) ||
-		    pack_linear(inf, &y->ao, s, q8, l, ao, 1, 0, o, err) ||
-		    pack_linear(inf, &y->fc, s, q8, l, fc, 1, 1, o, err) ||
-		    pack_linear(inf, &y->fp, s, q8, l, fp, 1, 0, o, err))
-			goto fail;
+		jobs[4 * l] = (pack_job){ &y->qkv, l, 3, 0, qkv, 0, { 0 } };
+		jobs[4 * l + 1] = (pack_job){ &y->ao, l, 1, 0, ao, 0, { 0 } };
+		jobs[4 * l + 2] = (pack_job){ &y->fc, l, 1, 1, fc, 0, { 0 } };
+		jobs[4 * l + 3] = (pack_job){ &y->fp, l, 1, 0, fp, 0, { 0 } };
+	}
+	if (inf->head == POFA_HEAD_CLS)
+		jobs[nj - 1] = (pack_job){ &inf->pooler, -1, 1, 0, pl, 0, { 0 } };
+	pack_all all = { inf, s, q8, o, jobs };
+	pofa_pool_run(inf->pool, nj, pack_task, &all);
+	int bad = 0;
+	for (int i = 0; i < nj; i++) {
+		inf->weight_bytes += jobs[i].l->bytes;
+		if (jobs[i].rc && !bad++)
+			*err = jobs[i].err;
+	}
+	free(jobs);
+	if (bad)
+		goto fail;
+	for (int l = 0; l < inf->L; l++) {
+		inf_layer *y = &inf->lay[l];
 		y->ln1w = wkeep(inf, s, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_WEIGHT), (size_t)C);
 		y->ln1b = wkeep(inf, s, TENSOR(l, POFA_ROLE_ATTN_LN, POFA_PARAM_BIAS), (size_t)C);
 		y->ln2w = wkeep(inf, s, TENSOR(l, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT), (size_t)C);
@@ -214,8 +262,6 @@ static pofa_infer *from_weights(const wsrc *s, const pofa_st_file *q8, const pof
 		}
 	}
 	if (inf->head == POFA_HEAD_CLS) {
-		if (pack_linear(inf, &inf->pooler, s, q8, -1, pl, 1, 0, o, err))
-			goto fail;
 		inf->has_pooler = 1;
 		int Lb = c->num_labels;
 		inf->clsw = wkeep(inf, s, TENSOR(-1, POFA_ROLE_CLASSIFIER, POFA_PARAM_WEIGHT), (size_t)Lb * C);

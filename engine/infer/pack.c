@@ -205,20 +205,6 @@ static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
 	return 0;
 }
 
-/* the largest count of nonzeros in a group of m inputs of any row */
-static int nm_count(const float *w, int OC, int C, int m)
-{
-	int most = 0;
-	for (int o = 0; o < OC; o++)
-		for (int g = 0; g < C; g += m) {
-			int c = 0;
-			for (int i = 0; i < m; i++)
-				c += w[(size_t)o * C + g + i] != 0.0f;
-			most = c > most ? c : most;
-		}
-	return most;
-}
-
 #define NM_M 4   /* the n:m format's group */
 
 /* the cheapest format by the path's costs at this thread count, from the
@@ -271,17 +257,25 @@ int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, con
 	l->C = C;
 	l->gelu = gelu;
 	int64_t nnz = 0, blocks = 0;
-	for (size_t i = 0; i < (size_t)OC * C; i++)
-		nnz += w[i] != 0.0f;
-	int b14 = C % 4 == 0 && C <= 65536, full = nnz == (int64_t)OC * C;
-	/* a matrix without zeros has every block and every group full: the
-	 * passes that count them are skipped (a dense model packs in one) */
-	if (b14 && full)
-		blocks = nnz / 4;
-	else if (b14)
-		for (size_t i = 0; i < (size_t)OC * C; i += 4)
-			blocks += w[i] != 0.0f || w[i + 1] != 0.0f || w[i + 2] != 0.0f || w[i + 3] != 0.0f;
-	int nm_m = NM_M, nm_n = C % nm_m == 0 && !full ? nm_count(w, OC, C, nm_m) : nm_m;
+	int nm_m = NM_M, nm_n = nm_m;
+	if (C % 4 == 0) {
+		/* one pass: nonzeros, nonzero 1x4 blocks and the fullest group of
+		 * NM_M (= 4) inputs, by the groups of four a row is made of */
+		int most = 0;
+		for (size_t i = 0; i < (size_t)OC * C; i += 4) {
+			int c = (w[i] != 0.0f) + (w[i + 1] != 0.0f) + (w[i + 2] != 0.0f) + (w[i + 3] != 0.0f);
+			nnz += c;
+			blocks += c != 0;
+			most = c > most ? c : most;
+		}
+		nm_n = most;
+	} else {
+		for (size_t i = 0; i < (size_t)OC * C; i++)
+			nnz += w[i] != 0.0f;
+	}
+	_Static_assert(NM_M == 4, "the n:m count is the 1x4 blocks' pass");
+	if (nnz == (int64_t)OC * C)
+		nm_n = nm_m;
 	l->nnz = nnz;
 	enum pofa_linear_fmt fmt = choose_fmt(kern, threads, OC, C, nnz, blocks, nm_n, force);
 	l->fmt = fmt;

@@ -348,8 +348,6 @@ static int read_linear(pofa_infer *inf, const pofa_st_file *f, int l, int k, int
 	if (!rc && pofa_linear_pack_int8(lin, dense, ws, 1, in[0], (int)in[1], bias, OC, IN, gelu, inf->kern,
 	                                 inf->nthreads))
 		rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
-	if (!rc)
-		inf->weight_bytes += lin->bytes;
 #undef NAME
 	free(rp);
 	free(dense);
@@ -388,7 +386,6 @@ static int read_linear_f32(pofa_infer *inf, const pofa_st_file *f, int l, int k,
 				                  f->path, prefix, w[i], i);
 		if (pofa_linear_pack_w(lin, w, POFA_W_COPY, bias, OC, IN, gelu, inf->kern, inf->nthreads, force))
 			return pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
-		inf->weight_bytes += lin->bytes;
 		return POFA_OK;
 	}
 	const pofa_st_tensor *tr = want(f, NAME("rowptr"), POFA_I32, OC + 1, 0, err);
@@ -433,8 +430,28 @@ static int read_linear_f32(pofa_infer *inf, const pofa_st_file *f, int l, int k,
 #undef NAME
 	if (pofa_linear_pack_csr(lin, rp, col, val, bias, OC, IN, gelu, inf->kern, inf->nthreads, force))
 		return pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
-	inf->weight_bytes += lin->bytes;
 	return POFA_OK;
+}
+
+/* the Linears read and packed on the model's threads, a job each */
+typedef struct {
+	pofa_infer *inf;
+	const pofa_st_file *f;
+	int f32, force;
+	int *rc;
+	pofa_err *errs;
+} read_all;
+
+static void read_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	(void)tid;
+	read_all *a = arg;
+	for (int64_t i = i0; i < i1; i++) {
+		int l, k;
+		linear_at(a->inf, (int)i, &l, &k);
+		a->rc[i] = a->f32 ? read_linear_f32(a->inf, a->f, l, k, l >= 0 && k == 2, a->force, &a->errs[i])
+		                  : read_linear(a->inf, a->f, l, k, l >= 0 && k == 2, &a->errs[i]);
+	}
 }
 
 int pofa_infer_packed_weights(const char *path)
@@ -545,12 +562,23 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 	free(ft);
 	if (!rc && !f32 && inf->head != POFA_HEAD_MLM && pofa_infer_emb16(inf))
 		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
-	for (int i = 0; i < nlinears(inf) && !rc; i++) {
-		int l, k;
-		linear_at(inf, i, &l, &k);
-		rc = f32 ? read_linear_f32(inf, &f, l, k, l >= 0 && k == 2, o->force_fmt, err)
-		         : read_linear(inf, &f, l, k, l >= 0 && k == 2, err);
+	int nl = nlinears(inf), *rcs = rc ? NULL : calloc((size_t)nl, sizeof *rcs);
+	pofa_err *errs = rc ? NULL : calloc((size_t)nl, sizeof *errs);
+	if (!rc && (!rcs || !errs))
+		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+	if (!rc) {
+		read_all all = { inf, &f, f32, o->force_fmt, rcs, errs };
+		pofa_pool_run(inf->pool, nl, read_task, &all);
+		for (int i = 0; i < nl; i++) {
+			inf->weight_bytes += linear_of(inf, i < 4 * inf->L ? i / 4 : -1, i < 4 * inf->L ? i % 4 : 0)->bytes;
+			if (rcs[i] && !rc) {   /* the first Linear's error in file order */
+				rc = rcs[i];
+				*err = errs[i];
+			}
+		}
 	}
+	free(rcs);
+	free(errs);
 	pofa_st_close(&f);
 	if (!rc)
 		rc = pofa_infer_alloc_acts(inf, err);
