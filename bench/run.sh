@@ -120,5 +120,13 @@ if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -n "${POFA_AVX2_BIN:-}" ] && 
 fi
 echo "== summary on$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), 2 threads, sequence 128"
 cat "$sum"
+# the Linear products beside two libraries' (make bench builds the program
+# where Debian's libdnnl-dev and libxsmm-dev are installed)
+if [ -n "${POFA_PEERS:-}" ] && [ -x "$POFA_PEERS" ]; then
+	OMP_NUM_THREADS=2 "$POFA_PEERS" --threads 2 --tokens 128 || exit 1
+	OMP_NUM_THREADS=2 "$POFA_PEERS" --threads 2 --tokens 4096 --reps 5 || exit 1
+else
+	echo "== library peers skipped (make bench builds them with libdnnl-dev and libxsmm-dev)"
+fi
 # start-up: one line through bert-base, from the folder and from the packed file
 sh "$here/start.sh" "$bin" || exit 1

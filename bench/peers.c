@@ -1,0 +1,250 @@
+/*
+ * peers.c - pofa's products beside two libraries' on bert-base's Linear
+ * shapes, in one run on one CPU: OpenBLAS's sgemm (pofa's dense product)
+ * and oneDNN's matmul (a second dense peer), pofa's sparse kernel (the
+ * format its cost model picks) and LIBXSMM's sparse-dense product
+ * (libxsmm_spmdm), each on the same random matrix pruned unstructured, the
+ * same inputs, the same threads. Prints the median of the repetitions per
+ * shape and the whole encoder layer's sum, and checks that every product
+ * agrees with sgemm's.
+ *
+ *   build/bench/peers [--threads N] [--tokens N] [--reps N]
+ *
+ * Built by make bench (Debian: libdnnl-dev, libxsmm-dev).
+ */
+#include "engine/infer/linear.h"
+#include "engine/kernels/cpu.h"
+#include "engine/kernels/pool.h"
+
+#include <cblas.h>
+#include <dnnl.h>
+#include <libxsmm.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void openblas_set_num_threads(int n);
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static unsigned long long rng = 88172645463325252ull;
+static float frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+/* ---- the products: y (OC, N) = W (OC, C) x (C, N), channel-major ---------- */
+
+typedef struct {
+	int OC, C, N, nthreads;
+	const float *w, *x;   /* W row-major (OC, C); x (C, N) */
+	float *y;             /* (OC, N) */
+	pofa_linear lin;
+	const pofa_infer_kern *kern;
+	libxsmm_spmdm_handle xh;
+	libxsmm_CSR_sparseslice *xcsr;
+	dnnl_engine_t eng;
+	dnnl_stream_t stream;
+	dnnl_primitive_t mm;
+	dnnl_memory_t mw, mx, my;
+} prob;
+
+static void run_sgemm(prob *p)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->OC, p->N, p->C, 1.0f, p->w, p->C, p->x, p->N, 0.0f,
+	            p->y, p->N);
+}
+
+static void sparse_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	(void)i0, (void)i1;
+	prob *p = arg;
+	pofa_linear_rows(&p->lin, p->kern, p->y, p->x, NULL, p->N, p->N, p->lin.split[tid], p->lin.split[tid + 1],
+	                 NULL);
+}
+
+static void xsmm_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	(void)i0, (void)i1;
+	prob *p = arg;
+	float alpha = 1.0f, beta = 0.0f;
+	int nb = libxsmm_spmdm_get_num_compute_blocks(&p->xh);
+	for (int b = tid; b < nb; b += p->nthreads)
+		libxsmm_spmdm_compute_fp32_thread(&p->xh, 'N', 'N', &alpha, p->xcsr, p->x, 'N', &beta, p->y, b, tid,
+		                                  p->nthreads);
+}
+
+static void xsmm_slice_task(void *arg, int64_t i0, int64_t i1, int tid)
+{
+	(void)i0, (void)i1;
+	prob *p = arg;
+	int nb = libxsmm_spmdm_get_num_createSparseSlice_blocks(&p->xh);
+	for (int b = tid; b < nb; b += p->nthreads)
+		libxsmm_spmdm_createSparseSlice_fp32_thread(&p->xh, 'N', p->w, p->xcsr, b, tid, p->nthreads);
+}
+
+static int dnnl_setup(prob *p)
+{
+	dnnl_memory_desc_t dw, dx, dy;
+	dnnl_dims_t sw = { p->OC, p->C }, sx = { p->C, p->N }, sy = { p->OC, p->N };
+	if (dnnl_engine_create(&p->eng, dnnl_cpu, 0) || dnnl_stream_create(&p->stream, p->eng, dnnl_stream_default_flags) ||
+	    dnnl_memory_desc_init_by_tag(&dw, 2, sw, dnnl_f32, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&dx, 2, sx, dnnl_f32, dnnl_ab) ||
+	    dnnl_memory_desc_init_by_tag(&dy, 2, sy, dnnl_f32, dnnl_ab))
+		return -1;
+	dnnl_matmul_desc_t md;
+	dnnl_primitive_desc_t pd;
+	if (dnnl_matmul_desc_init(&md, &dw, &dx, NULL, &dy) ||
+	    dnnl_primitive_desc_create(&pd, &md, NULL, p->eng, NULL) || dnnl_primitive_create(&p->mm, pd))
+		return -1;
+	dnnl_primitive_desc_destroy(pd);
+	if (dnnl_memory_create(&p->mw, &dw, p->eng, (void *)p->w) || dnnl_memory_create(&p->mx, &dx, p->eng, (void *)p->x) ||
+	    dnnl_memory_create(&p->my, &dy, p->eng, p->y))
+		return -1;
+	return 0;
+}
+
+static void run_dnnl(prob *p)
+{
+	dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, p->mw }, { DNNL_ARG_WEIGHTS, p->mx }, { DNNL_ARG_DST, p->my } };
+	dnnl_primitive_execute(p->mm, p->stream, 3, args);
+	dnnl_stream_wait(p->stream);
+}
+
+static void dnnl_free(prob *p)
+{
+	dnnl_primitive_destroy(p->mm);
+	dnnl_memory_destroy(p->mw);
+	dnnl_memory_destroy(p->mx);
+	dnnl_memory_destroy(p->my);
+	dnnl_stream_destroy(p->stream);
+	dnnl_engine_destroy(p->eng);
+}
+
+enum { SGEMM, DNNL, POFA, XSMM, NWAYS };
+static const char *const way_names[NWAYS] = { "OpenBLAS sgemm", "oneDNN matmul", "pofa sparse", "LIBXSMM spmdm" };
+
+/* the median time of reps runs of way k (after two warm-up runs), and
+ * its largest difference from ref */
+static double time_way(prob *p, pofa_pool *pool, int k, int reps, const float *ref, double *diff)
+{
+	double *t = malloc((size_t)reps * sizeof *t), med;
+	for (int r = -2; r < reps; r++) {
+		double t0 = now();
+		if (k == SGEMM)
+			run_sgemm(p);
+		else if (k == DNNL)
+			run_dnnl(p);
+		else if (k == POFA)
+			pofa_pool_run(pool, p->nthreads, sparse_task, p);
+		else
+			pofa_pool_run(pool, p->nthreads, xsmm_task, p);
+		if (r >= 0)
+			t[r] = now() - t0;
+	}
+	qsort(t, (size_t)reps, sizeof *t, cmp_d);
+	med = t[reps / 2];
+	free(t);
+	*diff = 0.0;
+	for (size_t i = 0; ref && i < (size_t)p->OC * p->N; i++)
+		*diff = fmax(*diff, fabs((double)p->y[i] - ref[i]));
+	return med;
+}
+
+int main(int argc, char **argv)
+{
+	int nthreads = 2, N = 128, reps = 30;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--threads"))
+			nthreads = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--tokens"))
+			N = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--reps"))
+			reps = atoi(argv[i + 1]);
+	}
+	if (nthreads < 1 || N < 16 || N % 16 || reps < 3) {
+		fprintf(stderr, "usage: peers [--threads N] [--tokens N (a multiple of 16)] [--reps N (>= 3)]\n");
+		return 2;
+	}
+	openblas_set_num_threads(nthreads);
+	libxsmm_init();
+	pofa_pool *pool = pofa_pool_new(nthreads);
+	const pofa_infer_kern *kern = pofa_infer_kern_for(pofa_cpu_path());
+	static const struct { const char *name; int OC, C; } shapes[] = {
+		{ "qkv 2304x768", 2304, 768 }, { "attn-out 768x768", 768, 768 },
+		{ "ffn-in 3072x768", 3072, 768 }, { "ffn-out 768x3072", 768, 3072 },
+	};
+	static const double sparsities[] = { 0.90, 0.97 };
+	printf("== Linear products, bert-base shapes, %d tokens, %d threads, median of %d (pofa path %s)\n", N, nthreads,
+	       reps, pofa_cpu_path_names[kern->path]);
+	int bad = 0;
+	for (size_t si = 0; si < sizeof sparsities / sizeof *sparsities; si++) {
+		double sum[NWAYS] = { 0 };
+		printf("  %-18s %9s %9s %9s %9s   %s\n", "", "sgemm", "oneDNN", "pofa", "LIBXSMM", "(ms; sparse at "
+		       "the sparsity below)");
+		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+			prob p = { .OC = shapes[s].OC, .C = shapes[s].C, .N = N, .nthreads = nthreads, .kern = kern };
+			float *w = malloc((size_t)p.OC * p.C * sizeof *w), *x = malloc((size_t)p.C * N * sizeof *x);
+			float *y = aligned_alloc(64, (size_t)p.OC * N * sizeof *y), *ref = malloc((size_t)p.OC * N * sizeof *ref);
+			for (size_t i = 0; i < (size_t)p.OC * p.C; i++) {
+				float v = frand();
+				w[i] = (v + 1.0f) * 0.5f < sparsities[si] ? 0.0f : v;
+			}
+			for (size_t i = 0; i < (size_t)p.C * N; i++)
+				x[i] = frand();
+			p.w = w, p.x = x, p.y = y;
+			run_sgemm(&p);
+			memcpy(ref, y, (size_t)p.OC * N * sizeof *ref);
+			if (pofa_linear_pack(&p.lin, w, NULL, p.OC, p.C, 0, kern, nthreads, -1) || dnnl_setup(&p)) {
+				fprintf(stderr, "peers: setup failed\n");
+				return 1;
+			}
+			libxsmm_spmdm_init(p.OC, N, p.C, nthreads, &p.xh, &p.xcsr);
+			pofa_pool_run(pool, nthreads, xsmm_slice_task, &p);
+			double t[NWAYS], d[NWAYS];
+			for (int k = 0; k < NWAYS; k++) {
+				memset(y, 0, (size_t)p.OC * N * sizeof *y);
+				t[k] = time_way(&p, pool, k, reps, ref, &d[k]);
+				sum[k] += t[k];
+				if (!(d[k] <= 1e-3 * sqrt((double)p.C))) {
+					fprintf(stderr, "peers: %s on %s differs from sgemm by %.3g\n", way_names[k], shapes[s].name,
+					        d[k]);
+					bad = 1;
+				}
+			}
+			printf("  %-18s %9.3f %9.3f %9.3f %9.3f   pofa as %s\n", shapes[s].name, 1e3 * t[SGEMM], 1e3 * t[DNNL],
+			       1e3 * t[POFA], 1e3 * t[XSMM], pofa_linear_fmt_names[p.lin.fmt]);
+			libxsmm_spmdm_destroy(&p.xh);
+			pofa_linear_free(&p.lin);
+			dnnl_free(&p);
+			free(w), free(x), free(y), free(ref);
+		}
+		double dense = fmin(sum[SGEMM], sum[DNNL]);
+		printf("  %-18s %9.3f %9.3f %9.3f %9.3f   at %.0f%%: faster dense %s; pofa %.2fx, LIBXSMM %.2fx over it\n",
+		       "one layer", 1e3 * sum[SGEMM], 1e3 * sum[DNNL], 1e3 * sum[POFA], 1e3 * sum[XSMM],
+		       100 * sparsities[si], sum[DNNL] < sum[SGEMM] ? "oneDNN" : "OpenBLAS", dense / sum[POFA],
+		       dense / sum[XSMM]);
+		printf("RESULT sparsity=%.2f tokens=%d sgemm_ms=%.3f onednn_ms=%.3f pofa_ms=%.3f libxsmm_ms=%.3f "
+		       "pofa_over_dense=%.2f libxsmm_over_dense=%.2f\n", sparsities[si], N, 1e3 * sum[SGEMM],
+		       1e3 * sum[DNNL], 1e3 * sum[POFA], 1e3 * sum[XSMM], dense / sum[POFA], dense / sum[XSMM]);
+	}
+	pofa_pool_free(pool);
+	libxsmm_finalize();
+	return bad;
+}
