@@ -207,6 +207,16 @@ double pofa_model_kd_hidden(pofa_model *m, const pofa_model *teacher, const pofa
  * weights (per tensor, or per output channel), uint8 asymmetric inputs with
  * a moving-average range (constant 0.01), straight-through gradients. */
 int pofa_model_set_qat(pofa_model *m, int enabled, int per_channel, pofa_err *err);
+/* Trains the prunable Linears through their nonzeros while their pattern
+ * stays fixed (a locked stage): the forward and the input gradient with the
+ * weights packed as the forward-only path packs them, the weight gradient
+ * only at the nonzeros (zero elsewhere), where the path's cost model packs
+ * a Linear sparse on this CPU and thread count (the others stay dense). The
+ * pattern is the weights' nonzeros now; the values follow the weights.
+ * enabled 0 turns it off. */
+int pofa_model_sparse_train(pofa_model *m, int enabled, pofa_err *err);
+/* Linears trained sparse, of *total prunable ones (total may be NULL) */
+int pofa_model_sparse_count(const pofa_model *m, int *total);
 int pofa_model_qat(const pofa_model *m);
 /* the input ranges learned during QAT, to resume or evaluate later */
 int pofa_model_qat_save(pofa_model *m, const char *path, pofa_err *err);

@@ -191,6 +191,117 @@ static void test_learns(void **st)
 	pofa_model_free(m);
 }
 
+/* a locked pattern trained through its nonzeros (pofa_model_sparse_train)
+ * against the dense masked path: the same losses and gradients within float
+ * rounding, for every head, with and without QAT, over three AdamW steps
+ * (pruned gradients zeroed and pruned weights kept zero, as a locked stage
+ * does); the sparse path's pruned gradients are exactly zero */
+static void prune_same(pofa_model *m, uint64_t seed)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(m, &t);
+	for (int i = 0; i < nt; i++)
+		for (int64_t j = 0; t[i].prunable && !t[i].absent && j < t[i].numel; j++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			if ((seed >> 33) % 10 != 0)   /* 90% pruned */
+				t[i].data[j] = 0.0f;
+		}
+}
+
+static void masks_as_locked(pofa_model *m, const unsigned char *keep)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(m, &t);
+	size_t at = 0;
+	for (int i = 0; i < nt; i++)
+		for (int64_t j = 0; t[i].prunable && !t[i].absent && j < t[i].numel; j++, at++)
+			if (!keep[at])
+				t[i].data[j] = t[i].grad[j] = 0.0f;
+}
+
+static void test_sparse_train(void **st)
+{
+	(void)st;
+	pofa_config c = fx_config(300, 64, 64);
+	c.intermediate_size = 256;
+	enum { SB = 4, ST = 32 };
+	int ids[SB * ST], types[SB * ST], mask[SB * ST], mlm[SB * ST], lab[SB] = { 0, 1, 2, 1 }, sp[SB] = { 1, 3, 5, 2 },
+	    ep[SB] = { 2, 6, 5, 9 };
+	for (int i = 0; i < SB * ST; i++) {
+		ids[i] = 5 + (int)((i * 2654435761u) % 290u);
+		types[i] = 0;
+		mask[i] = i % ST < ST - 3 * (i / ST);
+		mlm[i] = i % 4 == 1 ? ids[i] : POFA_IGNORE;
+	}
+	pofa_batch b = { .B = SB, .T = ST, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+	                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+	for (int head = 0; head < POFA_HEAD_COUNT; head++)
+		for (int qat = 0; qat < 2; qat++) {
+			pofa_err err;
+			pofa_model *md = fx_model(&c, head, SB, ST, 2, 7), *ms = fx_model(&c, head, SB, ST, 2, 7);
+			prune_same(md, 99);
+			prune_same(ms, 99);
+			pofa_model_set_dropout(md, 0);
+			pofa_model_set_dropout(ms, 0);
+			if (qat) {
+				assert_int_equal(pofa_model_set_qat(md, 1, 0, &err), 0);
+				assert_int_equal(pofa_model_set_qat(ms, 1, 0, &err), 0);
+			}
+			pofa_tensor *t;
+			int nt = pofa_model_tensors(md, &t);
+			size_t np = 0;
+			for (int i = 0; i < nt; i++)
+				np += t[i].prunable && !t[i].absent ? (size_t)t[i].numel : 0;
+			unsigned char *keep = malloc(np);
+			size_t at = 0;
+			for (int i = 0; i < nt; i++)
+				for (int64_t j = 0; t[i].prunable && !t[i].absent && j < t[i].numel; j++)
+					keep[at++] = t[i].data[j] != 0.0f;
+			assert_int_equal(pofa_model_sparse_train(ms, 1, &err), 0);
+			int total, n = pofa_model_sparse_count(ms, &total);
+			if (n < 4)
+				fail_msg("%s head: %d of %d Linears trained sparse at 90%%", pofa_head_names[head], n, total);
+			pofa_optim od = pofa_optim_default(), os = od;   /* each its own step count */
+			pofa_tensor *ts;
+			pofa_model_tensors(ms, &ts);
+			for (int step = 0; step < 3; step++) {
+				pofa_model_zero_grad(md);
+				pofa_model_zero_grad(ms);
+				float ld = pofa_model_step_loss(md, &b, 1), ls = pofa_model_step_loss(ms, &b, 1);
+				if (!(fabsf(ld - ls) <= 1e-5f * (1.0f + fabsf(ld))))
+					fail_msg("%s head%s, step %d: loss dense %.8g, sparse %.8g", pofa_head_names[head],
+					         qat ? " (QAT)" : "", step, ld, ls);
+				pofa_model_backward(md, &b);
+				pofa_model_backward(ms, &b);
+				/* the sparse path gives pruned weights no gradient at all */
+				at = 0;
+				for (int i = 0; i < nt; i++)
+					for (int64_t j = 0; ts[i].prunable && !ts[i].absent && j < ts[i].numel; j++, at++)
+						if (!keep[at] && ts[i].grad[j] != 0.0f)
+							fail_msg("%s: a pruned weight's gradient is %g", ts[i].name, ts[i].grad[j]);
+				masks_as_locked(md, keep);
+				double worst = 0.0;
+				const char *where = "";
+				for (int i = 0; i < nt; i++)
+					for (int64_t j = 0; j < t[i].numel; j++) {
+						double g = t[i].grad[j], h = ts[i].grad[j], d = fabs(g - h) / (1e-3 + fabs(g));
+						if (d > worst)
+							worst = d, where = t[i].name;
+					}
+				if (!(worst <= 2e-3))
+					fail_msg("%s head%s, step %d: a gradient differs by %.3g (relative, at %s)",
+					         pofa_head_names[head], qat ? " (QAT)" : "", step, worst, where);
+				pofa_model_adamw(md, &od, 1e-3);
+				pofa_model_adamw(ms, &os, 1e-3);
+				masks_as_locked(md, keep);
+				masks_as_locked(ms, keep);
+			}
+			free(keep);
+			pofa_model_free(md);
+			pofa_model_free(ms);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_naive_matches_blas),
 		cmocka_unit_test(test_learns),
+		cmocka_unit_test(test_sparse_train),
 	};
 	return cmocka_run_group_tests_name("train", tests, NULL, NULL);
 }

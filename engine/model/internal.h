@@ -106,7 +106,24 @@ struct pofa_model {
 	float *qmin, *qmax;      /* EMA of the input range per site */
 	float *qscale, *qzp;     /* scale and zero point of the last forward */
 	unsigned char *qseen;
+
+	/* a fixed pattern trained through its nonzeros (sparse_train.c): per
+	 * prunable Linear site (4 a layer, the pooler), NULL when off; the
+	 * channel-major transposes of an input, an output and an output
+	 * gradient, sp_ld floats a row */
+	struct pofa_sparse_lin *sp;
+	int nsp, sp_ld;
+	float *spx, *spy, *spd;
+	const struct pofa_infer_kern *sp_kern;
 };
+
+/* sparse_train.c: a prunable Linear's product, sparse where its site is,
+ * else OpenBLAS's (pofa_matmul_forward, pofa_matmul_backward) */
+void pofa_lin_forward(pofa_model *m, int site, pofa_kern *k, float *out, const float *inp, const float *w,
+                      const float *bias, int N, int C, int OC);
+void pofa_lin_backward(pofa_model *m, int site, pofa_kern *k, float *dinp, float *dw, float *dbias,
+                       const float *dout, const float *inp, const float *w, int N, int C, int OC, int acc);
+void pofa_model_sparse_free(pofa_model *m);
 
 
 /* the per-layer slice l of a block stacked over layers, n floats a layer */

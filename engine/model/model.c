@@ -257,6 +257,7 @@ void pofa_model_free(pofa_model *m)
 	free(m->arena);
 	free(m->shared_scratch);
 	free(m->k.dw_part);
+	pofa_model_sparse_free(m);
 	free(m->wq);
 	free(m->qmin);
 	free(m->qmax);
@@ -428,21 +429,21 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 		float *h1 = LAYER(a->h1, l, mN * C), *f = LAYER(a->f, l, mN * I);
 		float *g = LAYER(a->g, l, mN * I), *r2 = LAYER(a->r2, l, mN * C);
 		float *h2 = LAYER(a->h2, l, mN * C);
-		pofa_matmul_forward(k, qkv, qin(m, 4 * l, hin, (int64_t)N * C, obs),
+		pofa_lin_forward(m, 4 * l, k, qkv, qin(m, 4 * l, hin, (int64_t)N * C, obs),
 		               LW(m, PT_QKVW, (size_t)l * 3 * C * C), LAYER(m->p.blk[PT_QKVB], l, 3 * C), N,
 		               C, 3 * C);
 		pofa_attention_forward(k, ctx, att, attd, qkv, b->attention_mask, B, T, C, NH,
 		                  site_key(m, 1 + 3 * l), off_a, pa);
-		pofa_matmul_forward(k, a->tmp, qin(m, 4 * l + 1, ctx, (int64_t)N * C, obs),
+		pofa_lin_forward(m, 4 * l + 1, k, a->tmp, qin(m, 4 * l + 1, ctx, (int64_t)N * C, obs),
 		               LW(m, PT_AOW, (size_t)l * C * C), LAYER(m->p.blk[PT_AOB], l, C), N, C, C);
 		pofa_residual_layernorm_forward(k, h1, r1, LAYER(a->mean1, l, mN), LAYER(a->rstd1, l, mN),
 		                           a->tmp, hin, LAYER(m->p.blk[PT_LN1W], l, C),
 		                           LAYER(m->p.blk[PT_LN1B], l, C), N, C, c->layer_norm_eps,
 		                           site_key(m, 2 + 3 * l), off_h, ph);
-		pofa_matmul_forward(k, f, qin(m, 4 * l + 2, h1, (int64_t)N * C, obs),
+		pofa_lin_forward(m, 4 * l + 2, k, f, qin(m, 4 * l + 2, h1, (int64_t)N * C, obs),
 		               LW(m, PT_FCW, (size_t)l * I * C), LAYER(m->p.blk[PT_FCB], l, I), N, C, I);
 		pofa_gelu_forward_train(k, g, f, (int64_t)N * I); /* f <- gelu'(f) */
-		pofa_matmul_forward(k, a->tmp, qin(m, 4 * l + 3, g, (int64_t)N * I, obs),
+		pofa_lin_forward(m, 4 * l + 3, k, a->tmp, qin(m, 4 * l + 3, g, (int64_t)N * I, obs),
 		               LW(m, PT_FPW, (size_t)l * C * I), LAYER(m->p.blk[PT_FPB], l, C), N, I, C);
 		pofa_residual_layernorm_forward(k, h2, r2, LAYER(a->mean2, l, mN), LAYER(a->rstd2, l, mN),
 		                           a->tmp, h1, LAYER(m->p.blk[PT_LN2W], l, C),
@@ -478,7 +479,7 @@ int pofa_model_forward(pofa_model *m, const pofa_batch *b, int train, pofa_err *
 	} else if (m->head == POFA_HEAD_CLS) {
 		for (int i = 0; i < B; i++)
 			memcpy(a->pin + (size_t)i * C, hL + (size_t)i * T * C, (size_t)C * sizeof(float));
-		pofa_matmul_forward(k, a->pooled, qin(m, 4 * L, a->pin, (int64_t)B * C, obs), LW(m, PT_POOLW, 0),
+		pofa_lin_forward(m, 4 * L, k, a->pooled, qin(m, 4 * L, a->pin, (int64_t)B * C, obs), LW(m, PT_POOLW, 0),
 		               m->p.blk[PT_POOLB], B, C, C);
 		for (int i = 0; i < B * C; i++)
 			a->pooled[i] = tanhf(a->pooled[i]);
@@ -726,7 +727,7 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		pofa_dropout_backward(k, a->dpooled, a->dpooled, (int64_t)B * C, site_key(m, 1000), (uint64_t)m->row0 * C, pc);
 		for (int i = 0; i < B * C; i++)
 			a->dpooled[i] *= 1.0f - a->pooled[i] * a->pooled[i];
-		pofa_matmul_backward(k, a->dpin, m->g.blk[PT_POOLW], m->g.blk[PT_POOLB], a->dpooled,
+		pofa_lin_backward(m, 4 * L, k, a->dpin, m->g.blk[PT_POOLW], m->g.blk[PT_POOLB], a->dpooled,
 		                qin(m, 4 * L, a->pin, (int64_t)B * C, -1), LW(m, PT_POOLW, 0), B, C, C, 0);
 		memset(dres, 0, (size_t)N * C * sizeof(float));
 		for (int i = 0; i < B; i++)
@@ -753,11 +754,11 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		                   LAYER(m->p.blk[PT_LN2W], l, C), N, C);
 		/* dA = dr2 = dL/dh1 (residual) ; dB = dL/dfo */
 		pofa_dropout_backward(k, dB, dA, (int64_t)N * C, site_key(m, 3 + 3 * l), off_h, ph);
-		pofa_matmul_backward(k, a->dg, LAYER(m->g.blk[PT_FPW], l, (size_t)C * I),
+		pofa_lin_backward(m, 4 * l + 3, k, a->dg, LAYER(m->g.blk[PT_FPW], l, (size_t)C * I),
 		                LAYER(m->g.blk[PT_FPB], l, C), dB, qin(m, 4 * l + 3, g, (int64_t)N * I, -1),
 		                LW(m, PT_FPW, (size_t)l * C * I), N, I, C, 0);
 		pofa_gelu_backward(k, a->dg, a->dg, f, (int64_t)N * I);
-		pofa_matmul_backward(k, dA, LAYER(m->g.blk[PT_FCW], l, (size_t)I * C),
+		pofa_lin_backward(m, 4 * l + 2, k, dA, LAYER(m->g.blk[PT_FCW], l, (size_t)I * C),
 		                LAYER(m->g.blk[PT_FCB], l, I), a->dg, qin(m, 4 * l + 2, h1, (int64_t)N * C, -1),
 		                LW(m, PT_FCW, (size_t)l * I * C), N, C, I, 1);
 		/* h1 = LN1(drop(ao) + hin): dres <- dr1 = dL/dhin (residual) */
@@ -765,11 +766,11 @@ void pofa_model_backward(pofa_model *m, const pofa_batch *b)
 		                   dA, r1, LAYER(a->mean1, l, mN), LAYER(a->rstd1, l, mN),
 		                   LAYER(m->p.blk[PT_LN1W], l, C), N, C);
 		pofa_dropout_backward(k, dB, dres, (int64_t)N * C, site_key(m, 2 + 3 * l), off_h, ph);
-		pofa_matmul_backward(k, a->dctx, LAYER(m->g.blk[PT_AOW], l, C * C), LAYER(m->g.blk[PT_AOB], l, C),
+		pofa_lin_backward(m, 4 * l + 1, k, a->dctx, LAYER(m->g.blk[PT_AOW], l, C * C), LAYER(m->g.blk[PT_AOB], l, C),
 		                dB, qin(m, 4 * l + 1, ctx, (int64_t)N * C, -1), LW(m, PT_AOW, (size_t)l * C * C),
 		                N, C, C, 0);
 		pofa_attention_backward(k, a->dqkv, a->dctx, qkv, att, attd, B, T, C, NH, pa);
-		pofa_matmul_backward(k, dres, LAYER(m->g.blk[PT_QKVW], l, 3 * C * C),
+		pofa_lin_backward(m, 4 * l, k, dres, LAYER(m->g.blk[PT_QKVW], l, 3 * C * C),
 		                LAYER(m->g.blk[PT_QKVB], l, 3 * C), a->dqkv, qin(m, 4 * l, hin, (int64_t)N * C, -1),
 		                LW(m, PT_QKVW, (size_t)l * 3 * C * C), N, C, 3 * C, 1);
 		if (m->layer_done)   /* layer l's gradients are final: they may go */
