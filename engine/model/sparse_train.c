@@ -19,6 +19,7 @@
  */
 #include "engine/model/internal.h"
 #include "engine/infer/linear.h"
+#include "engine/kernels/kernels.h"
 #include "engine/kernels/cpu.h"
 
 #include <stdlib.h>
@@ -271,6 +272,23 @@ void pofa_lin_forward(pofa_model *m, int site, pofa_kern *k, float *out, const f
 	pofa_pool_run(m->pool, N, from_cm_task, &a);
 }
 
+/* the dot product of two rows of n floats, in 16 lanes (vectorised in the
+ * CPU's clone: AVX-512, AVX2 with FMA, or SSE2) */
+POFA_CLONES static float dot16(const float *restrict a, const float *restrict b, int n)
+{
+	float acc[16] = { 0 };
+	int i = 0;
+	for (; i + 16 <= n; i += 16)
+		for (int k = 0; k < 16; k++)
+			acc[k] += a[i + k] * b[i + k];
+	float s = 0.0f;
+	for (; i < n; i++)
+		s += a[i] * b[i];
+	for (int k = 0; k < 16; k++)
+		s += acc[k];
+	return s;
+}
+
 /* dW at the kept positions and db, rows [o0, o1) of W */
 static void dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 {
@@ -296,11 +314,7 @@ static void dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 			for (int64_t e = (int64_t)rp[o] * per; e < (int64_t)rp[o + 1] * per; e++) {
 				if (src[e] < 0)
 					continue;
-				const float *x = a->m->spx + (size_t)(src[e] % a->s->C) * ld;
-				float sum = 0.0f;
-				for (int n = 0; n < N; n++)
-					sum += d[n] * x[n];
-				a->dw[src[e]] += sum;
+				a->dw[src[e]] += dot16(d, a->m->spx + (size_t)(src[e] % a->s->C) * ld, N);
 			}
 		}
 	}

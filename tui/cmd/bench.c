@@ -4,6 +4,7 @@
 #include "engine/kernels/cpu.h"
 #include "data/build/synth.h"
 #include "data/text/tokenizer.h"
+#include "engine/sparse/sparse.h"
 
 #include <cblas.h>
 #undef I /* from complex.h */
@@ -16,6 +17,7 @@
 static const char bench_usage[] =
 	"usage: pofa bench train [--preset P] [--batch B] [--seq T] [--steps N]\n"
 	"                        [--rounds R] [--vocab V] [--threads N]\n"
+	"                        [--locked --sparsity S [--pattern 1x4]]\n"
 	"       pofa bench tokenize --vocab FILE --corpus FILE\n"
 	"       pofa bench infer ... (pofa bench infer --help)\n";
 
@@ -194,6 +196,77 @@ static double best_rate(const shape *s, int nthreads)
 	return best;
 }
 
+/* the prunable weights pruned at random to sparsity s: single weights, or
+ * 1x4 blocks along a row */
+static void prune_random(pofa_model *m, double s, int blocks)
+{
+	pofa_tensor *t;
+	int nt = pofa_model_tensors(m, &t);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < nt; i++) {
+		int w = blocks ? 4 : 1;
+		for (int64_t j = 0; t[i].prunable && !t[i].absent && j < t[i].numel; j += w) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if ((double)(x >> 11) / 9007199254740992.0 < s)
+				for (int k = 0; k < w && j + k < t[i].numel; k++)
+					t[i].data[j + k] = 0.0f;
+		}
+	}
+}
+
+/* a locked stage's step, dense masked against sparse: the same model and
+ * batch, the two taking turns round by round */
+static int bench_locked(pofa_model *m, pofa_batch *b, double sparsity, int blocks, long steps, long rounds,
+                        const char *preset, long B, long T)
+{
+	pofa_err err = { 0 };
+	prune_random(m, sparsity, blocks);
+	pofa_masks mk;
+	if (pofa_masks_init(&mk, m, &err))
+		return cli_fail(&err);
+	pofa_masks_lock(&mk);
+	pofa_optim opt = pofa_optim_default();
+	printf("pofa bench train --locked: %s, batch %ldx%ld, %.0f%% %s, %d threads; cpu %s, path %s\n", preset, B, T,
+	       100.0 * pofa_model_sparsity(m), blocks ? "in 1x4 blocks" : "unstructured", pofa_model_threads(m),
+	       pofa_cpu_name(), pofa_cpu_path_names[pofa_cpu_path()]);
+	double t_d[20], t_s[20], ratio[20];
+	int nsp = 0, total = 0;
+	for (long r = 0; r < rounds; r++) {
+		for (int sparse = 0; sparse < 2; sparse++) {
+			if (pofa_model_sparse_train(m, sparse, &err)) {
+				pofa_masks_free(&mk);
+				return cli_fail(&err);
+			}
+			if (sparse)
+				nsp = pofa_model_sparse_count(m, &total);
+			double t0 = 0.0;
+			for (long step = 0; step < steps + 1; step++) {
+				if (step == 1)
+					t0 = cli_now();
+				pofa_model_zero_grad(m);
+				pofa_model_step_loss(m, b, 1);
+				pofa_model_backward(m, b);
+				pofa_masks_grads(&mk);
+				pofa_model_clip_grad(m, 1.0f);
+				pofa_model_adamw(m, &opt, 1e-5f);
+				pofa_masks_apply(&mk);
+			}
+			(sparse ? t_s : t_d)[r] = (cli_now() - t0) / steps;
+		}
+		ratio[r] = t_d[r] / t_s[r];
+		printf("  round %-2ld  dense masked %8.1f ms  sparse %8.1f ms  speed-up %.2fx\n", r + 1, 1e3 * t_d[r],
+		       1e3 * t_s[r], ratio[r]);
+		fflush(stdout);
+	}
+	pofa_model_sparse_train(m, 0, &err);
+	pofa_masks_free(&mk);
+	double d = cli_median(t_d, (int)rounds), sp = cli_median(t_s, (int)rounds), q = cli_median(ratio, (int)rounds);
+	printf("  %d of %d Linears trained sparse (the others' cost model keeps them dense)\n", nsp, total);
+	printf("RESULT dense_step_ms=%.1f sparse_step_ms=%.1f speedup=%.2f speedup_min=%.2f speedup_max=%.2f "
+	       "sparse_linears=%d cpu=%s\n", 1e3 * d, 1e3 * sp, q, ratio[0], ratio[rounds - 1], nsp, pofa_cpu_name());
+	return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "tokenize"))
@@ -210,9 +283,22 @@ int cmd_bench(int argc, char **argv)
 	}
 	const char *preset = "bert-mini", *v;
 	long B = 32, T = 128, steps = 10, rounds = 3, vocab = 8192, threads = cli_default_threads();
+	int locked = 0, blocks = 0;
+	double sparsity = -1.0;
 	for (int i = 2; i < argc; i++) {
 		if ((v = cli_opt(argc, argv, &i, "--preset"))) {
 			preset = v;
+		} else if (!strcmp(argv[i], "--locked")) {
+			locked = 1;
+		} else if ((v = cli_opt(argc, argv, &i, "--sparsity"))) {
+			char *end;
+			sparsity = strtod(v, &end);
+			if (*end || !(sparsity >= 0.0 && sparsity < 1.0))
+				return cli_usage_error("bench", "--sparsity %s: a number in [0, 1)", v);
+		} else if ((v = cli_opt(argc, argv, &i, "--pattern"))) {
+			if (strcmp(v, "1x4") && strcmp(v, "unstructured"))
+				return cli_usage_error("bench", "--pattern %s: unstructured or 1x4", v);
+			blocks = !strcmp(v, "1x4");
 		} else if ((v = cli_opt(argc, argv, &i, "--batch"))) {
 			if (cli_int("bench", "--batch", v, 1, 4096, &B)) return EXIT_USAGE;
 		} else if ((v = cli_opt(argc, argv, &i, "--seq"))) {
@@ -232,6 +318,10 @@ int cmd_bench(int argc, char **argv)
 			return cli_usage_error("bench", "unknown option '%s'", argv[i]);
 		}
 	}
+	if (locked != (sparsity >= 0.0))
+		return cli_usage_error("bench", "--locked and --sparsity S go together (a locked stage's step at sparsity S)");
+	if (rounds > 20)
+		rounds = 20;
 	pofa_err err = { 0 };
 	pofa_config cfg;
 	if (pofa_config_preset(&cfg, preset, &err))
@@ -254,6 +344,13 @@ int cmd_bench(int argc, char **argv)
 	int masked = 0;
 	for (size_t i = 0; i < BT; i++)
 		masked += labels[i] != POFA_IGNORE;
+	if (locked) {
+		int rc = bench_locked(m, &b, sparsity, blocks, steps, rounds, preset, B, T);
+		free(buf);
+		pofa_synth_free(&s);
+		pofa_model_free(m);
+		return rc;
+	}
 
 	shape sh[64];
 	int ns = step_shapes(&cfg, (int)B, (int)T, masked, sh);
