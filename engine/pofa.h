@@ -217,6 +217,11 @@ int pofa_model_set_qat(pofa_model *m, int enabled, int per_channel, pofa_err *er
 int pofa_model_sparse_train(pofa_model *m, int enabled, pofa_err *err);
 /* Linears trained sparse, of *total prunable ones (total may be NULL) */
 int pofa_model_sparse_count(const pofa_model *m, int *total);
+/* How much faster a training pass (forward and backward) is sparse than
+ * dense on batch b: the median of reps pairs taken in turn (their range in
+ * lo and hi, may be NULL). The model's state is as before (its gradients
+ * zero). 0 when nothing trains sparse, or under data-parallel training. */
+double pofa_model_sparse_speedup(pofa_model *m, const pofa_batch *b, int reps, double *lo, double *hi);
 int pofa_model_qat(const pofa_model *m);
 /* the input ranges learned during QAT, to resume or evaluate later */
 int pofa_model_qat_save(pofa_model *m, const char *path, pofa_err *err);
