@@ -222,8 +222,8 @@ static void masks_as_locked(pofa_model *m, const unsigned char *keep)
 static void test_sparse_train(void **st)
 {
 	(void)st;
-	pofa_config c = fx_config(300, 64, 64);
-	c.intermediate_size = 256;
+	pofa_config c = fx_config(300, 256, 64);   /* 256: the smallest width trained sparse */
+	c.intermediate_size = 512;
 	enum { SB = 4, ST = 32 };
 	int ids[SB * ST], types[SB * ST], mask[SB * ST], mlm[SB * ST], lab[SB] = { 0, 1, 2, 1 }, sp[SB] = { 1, 3, 5, 2 },
 	    ep[SB] = { 2, 6, 5, 9 };
@@ -288,7 +288,9 @@ static void test_sparse_train(void **st)
 						if (d > worst)
 							worst = d, where = t[i].name;
 					}
-				if (!(worst <= 2e-3))
+				/* under QAT a rounding apart can put an input in the next
+				 * quantization step, which later steps carry further */
+				if (!(worst <= (qat && step ? 2e-2 : 2e-3)))
 					fail_msg("%s head%s, step %d: a gradient differs by %.3g (relative, at %s)",
 					         pofa_head_names[head], qat ? " (QAT)" : "", step, worst, where);
 				pofa_model_adamw(md, &od, 1e-3);

@@ -117,6 +117,7 @@ typedef struct stage_ctx {
 	int kd_map[64];           /* kd_hidden: the teacher layer of each student layer */
 	pofa_masks mk;
 	int has_masks;
+	int sparse_on;            /* the locked pattern trains through its nonzeros */
 	pofa_optim opt;
 	int64_t N, warm, step;    /* total steps, warmup steps, steps done */
 	int64_t ckpt_step;        /* the step whose checkpoint is the last written (-1: none, or state changed since) */

@@ -296,6 +296,7 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 		return err->status;
 	if (lock && sparse_train(c, err))
 		return err->status;
+	c->sparse_on = lock;
 	c->opt = pofa_optim_default();
 	c->opt.beta1 = s->beta1;
 	c->opt.beta2 = s->beta2;
@@ -683,6 +684,12 @@ enum pofa_stage_status pofa_train_stage(stage_ctx *c, pofa_err *err)
 		}
 		if (prune_if_due(c, err))
 			return pofa_stage_fail(c, err);
+		/* a prune stage past its last pruning step: the pattern is fixed */
+		if (c->s.prune && c->has_masks && !c->sparse_on && c->step > pofa_stage_ctx_gmp(c).freeze) {
+			if (sparse_train(c, err))
+				return pofa_stage_fail(c, err);
+			c->sparse_on = 1;
+		}
 		flush_sparsity(c);
 		int bn = next_batch(c);
 		pofa_batch b = { .B = bn, .T = c->s.seq, .input_ids = c->d.ids, .token_type_ids = c->d.types,
