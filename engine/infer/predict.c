@@ -3,10 +3,10 @@
  * (WordPiece, [MASK] kept as the token), run forward-only in batches, and
  * read out as labels, an answer span, or the fillers of each [MASK].
  *
- * Threads: the weights are loaded once (the first context's model); a call
- * takes a free context - a model sharing those weights with activations
- * and a thread pool of its own (pofa_infer_share), and its buffers - or
- * makes one. The tokenizer keeps scratch of its own, so encoding takes a
+ * Threads: the weights are loaded once (a model only read from then on); a
+ * call takes a free context - a model sharing those weights with
+ * activations and a thread pool of its own (pofa_infer_share), and its
+ * buffers - or makes one. The tokenizer keeps scratch of its own, so encoding takes a
  * lock; the forward passes run at the same time.
  */
 #include "engine/infer/predict.h"
@@ -42,13 +42,12 @@ typedef struct ctx {
 
 struct pofa_predictor {
 	pofa_tokenizer *tk;
-	pofa_infer *base;           /* the weights; also the first context's model */
+	pofa_infer *base;           /* the weights, never run (contexts share them) */
 	enum pofa_head head;
 	pofa_config cfg;
 	int maxT, maxB, top_labels, top_fill, single;
 	pthread_mutex_t lock;       /* the free list, and the tokenizer */
 	ctx *free, *all;
-	int base_taken;
 };
 
 /* ---- contexts ------------------------------------------------------------- */
@@ -98,29 +97,22 @@ static ctx *ctx_new(pofa_predictor *p, pofa_infer *inf, pofa_err *err)
 	return c;
 }
 
-/* a free context, or a new one (the first on the loaded model itself) */
+/* a free context, or a new one: a model on the loaded weights (the loaded
+ * model itself only ever read, so that a context is made from it while
+ * others run) */
 static ctx *ctx_take(pofa_predictor *p, pofa_err *err)
 {
 	pthread_mutex_lock(&p->lock);
 	ctx *c = p->free;
-	int first = !c && !p->base_taken;
 	if (c)
 		p->free = c->next;
-	else if (first)
-		p->base_taken = 1;
 	pthread_mutex_unlock(&p->lock);
 	if (c)
 		return c;
-	pofa_infer *inf = first ? p->base : pofa_infer_share(p->base, err);
+	pofa_infer *inf = pofa_infer_share(p->base, err);
 	c = inf ? ctx_new(p, inf, err) : NULL;
 	if (!c) {
-		if (inf && !first)
-			pofa_infer_free(inf);
-		if (first) {
-			pthread_mutex_lock(&p->lock);
-			p->base_taken = 0;
-			pthread_mutex_unlock(&p->lock);
-		}
+		pofa_infer_free(inf);
 		return NULL;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -210,8 +202,7 @@ void pofa_predictor_close(pofa_predictor *p)
 		return;
 	for (ctx *c = p->all, *n; c; c = n) {
 		n = c->all;
-		if (c->inf != p->base)
-			pofa_infer_free(c->inf);
+		pofa_infer_free(c->inf);
 		ctx_free(c);
 	}
 	pofa_infer_free(p->base);
