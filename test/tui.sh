@@ -89,7 +89,7 @@ grep -q '"schedule","final_sparsity=0.5"' "$tmp/run/events.csv" && ok "events.cs
 # the sparsity reached follows the new target: 50% once the window ends
 end=$(screen | sed -n -e 's/.*GMP [0-9.]*->\([0-9.]*\) start [0-9]* end \([0-9]*\).*/\2/p' \
 	-e 's/.*GMP [0-9.]*->\([0-9.]*\)  steps [0-9]*-\([0-9]*\).*/\2/p' | head -1)
-for i in $(seq 1 $((600 * slow))); do
+for i in $(seq 1 $((3000 * slow))); do   # up to 10 min (x slow) on a loaded machine
 	s=$(step_now); [ -n "$s" ] && [ -n "$end" ] && [ "$s" -gt "$end" ] && break; sleep 0.2
 done
 last=$(grep '"prune90"' "$tmp/run/metrics.csv" | tail -1 | cut -d, -f11)
