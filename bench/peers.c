@@ -200,7 +200,8 @@ int main(int argc, char **argv)
 		       "the sparsity below)");
 		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
 			prob p = { .OC = shapes[s].OC, .C = shapes[s].C, .N = N, .nthreads = nthreads, .kern = kern };
-			float *w = malloc((size_t)p.OC * p.C * sizeof *w), *x = malloc((size_t)p.C * N * sizeof *x);
+			/* 64-byte aligned, as pofa's own buffers are */
+			float *w = aligned_alloc(64, (size_t)p.OC * p.C * sizeof *w), *x = aligned_alloc(64, (size_t)p.C * N * sizeof *x);
 			float *y = aligned_alloc(64, (size_t)p.OC * N * sizeof *y), *ref = malloc((size_t)p.OC * N * sizeof *ref);
 			for (size_t i = 0; i < (size_t)p.OC * p.C; i++) {
 				float v = frand();
