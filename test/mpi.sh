@@ -156,6 +156,48 @@ losses "$tmp/ovl" > "$tmp/l3"
 [ "$(grep -c '^[^,]*,"pre",1,' "$tmp/two/metrics.csv")" -eq 1 ] && ok "one writer: no duplicate rows" \
 	|| bad "duplicate metrics rows"
 
+# sparse training (bert-mini: wide enough for its Linears to train through
+# their nonzeros): a prune stage past its last pruning step and a locked
+# finetune, 2 ranks against 1 process
+cat > "$tmp/sp.ini" <<EOF
+[run]
+name = dpsparse
+seed = 5
+log_interval = 1
+checkpoint_interval = 1000
+threads = 1
+[model]
+preset = bert-mini
+max_position = 64
+[data]
+dir = $tmp/data
+[stage p]
+kind = prune
+steps = 6
+batch = 8
+seq = 24
+final_sparsity = 0.9
+end = 0.2
+every = 0.2
+freeze = 0.2
+[stage ft]
+kind = finetune
+from = p
+task = wn-pair
+lock = yes
+steps = 4
+batch = 8
+seq = 24
+EOF
+"$POFA" run --headless "$tmp/sp.ini" --out "$tmp/sp1" > "$tmp/sp1.log" 2>&1 || { cat "$tmp/sp1.log"; bad "sparse: 1 process"; }
+$MPIRUN 2 "$POFA" run --headless "$tmp/sp.ini" --out "$tmp/sp2" > "$tmp/sp2.log" 2>&1 || { tail -20 "$tmp/sp2.log"; bad "sparse: 2 ranks"; }
+losses "$tmp/sp1" > "$tmp/q1"; losses "$tmp/sp2" > "$tmp/q2"
+[ "$(grep -c 'Linears train sparse' "$tmp/sp1/events.csv")" -eq 2 ] \
+	&& [ "$(grep -c 'Linears train sparse' "$tmp/sp2/events.csv")" -eq 2 ] \
+	&& [ "$(wc -l < "$tmp/q1")" -eq 11 ] && close "$tmp/q1" "$tmp/q2" \
+	&& ok "sparse training (prune past its last step, locked finetune): 2 ranks and 1 process, the same losses" \
+	|| { grep -h "sparse" "$tmp/sp1/events.csv" "$tmp/sp2/events.csv"; bad "sparse training under 2 ranks (rows $(wc -l < "$tmp/q1"))"; }
+
 # resume under 2 ranks after kill -9 of the job, then from a 2-rank
 # checkpoint with 1 process: both end where the uninterrupted run ends
 sed 's/^steps = 8$/steps = 300/; s/checkpoint_interval = 1000/checkpoint_interval = 20/' "$tmp/r.ini" > "$tmp/long.ini"
