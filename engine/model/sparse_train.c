@@ -103,7 +103,7 @@ static int32_t *sources(const pofa_linear *l, int transposed, int C)
 }
 
 /* one Linear: packed when the cost model packs it sparse (CSR or 1x4) */
-static int lin_setup(pofa_model *m, pofa_sparse_lin *s, const float *w, int OC, int C,
+static int lin_setup(pofa_sparse_lin *s, const float *w, int OC, int C,
                      const pofa_infer_kern *kern, int threads)
 {
 	memset(s, 0, sizeof *s);
@@ -126,7 +126,6 @@ static int lin_setup(pofa_model *m, pofa_sparse_lin *s, const float *w, int OC, 
 	free(wt);
 	if (bad || !(s->src_f = sources(&s->fwd, 0, C)) || !(s->src_b = sources(&s->bwd, 1, C)))
 		return -1;
-	(void)m;
 	s->on = 1;
 	return 0;
 }
@@ -147,7 +146,7 @@ int pofa_model_sparse_train(pofa_model *m, int enabled, pofa_err *err)
 		size_t off;
 		if (site_shape(m, i, &blk, &off, &OC, &C))
 			continue;
-		if (lin_setup(m, &m->sp[i], m->p.blk[blk] + off, OC, C, kern, threads)) {
+		if (lin_setup(&m->sp[i], m->p.blk[blk] + off, OC, C, kern, threads)) {
 			pofa_model_sparse_free(m);
 			return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model's sparse Linears");
 		}
@@ -356,7 +355,8 @@ void pofa_lin_backward(pofa_model *m, int site, pofa_kern *k, float *dinp, float
 
 /* ---- how much faster ---------------------------------------------------------- */
 
-static double median3(double *v, int n)
+/* the median of n values, sorted in place */
+static double median(double *v, int n)
 {
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
@@ -389,13 +389,11 @@ double pofa_model_sparse_speedup(pofa_model *m, const pofa_batch *b, int reps, d
 		free(seen);
 		return 0.0;
 	}
-	if (n) {
-		memcpy(q, m->qmin, (size_t)n * sizeof *q);
-		memcpy(q + n, m->qmax, (size_t)n * sizeof *q);
-		memcpy(q + 2 * n, m->qscale, (size_t)n * sizeof *q);
-		memcpy(q + 3 * n, m->qzp, (size_t)n * sizeof *q);
+	float *ranges[4] = { m->qmin, m->qmax, m->qscale, m->qzp };
+	for (int k = 0; n && k < 4; k++)
+		memcpy(q + (size_t)k * n, ranges[k], (size_t)n * sizeof *q);
+	if (n)
 		memcpy(seen, m->qseen, (size_t)n);
-	}
 	struct pofa_sparse_lin *sp = m->sp;
 	double r[16], tt[2];
 	if (reps > 16)
@@ -413,16 +411,13 @@ double pofa_model_sparse_speedup(pofa_model *m, const pofa_batch *b, int reps, d
 	m->sp = sp;
 	pofa_model_zero_grad(m);
 	m->fwd_count = fc, m->key = key, m->train = train;
-	if (n) {
-		memcpy(m->qmin, q, (size_t)n * sizeof *q);
-		memcpy(m->qmax, q + n, (size_t)n * sizeof *q);
-		memcpy(m->qscale, q + 2 * n, (size_t)n * sizeof *q);
-		memcpy(m->qzp, q + 3 * n, (size_t)n * sizeof *q);
+	for (int k = 0; n && k < 4; k++)
+		memcpy(ranges[k], q + (size_t)k * n, (size_t)n * sizeof *q);
+	if (n)
 		memcpy(m->qseen, seen, (size_t)n);
-	}
 	free(q);
 	free(seen);
-	double med = median3(r, reps);
+	double med = median(r, reps);
 	if (lo)
 		*lo = r[0];
 	if (hi)
