@@ -215,6 +215,14 @@ int pofa_model_set_qat(pofa_model *m, int enabled, int per_channel, pofa_err *er
  * pattern is the weights' nonzeros now; the values follow the weights.
  * enabled 0 turns it off. */
 int pofa_model_sparse_train(pofa_model *m, int enabled, pofa_err *err);
+/* Clipping and AdamW over the weights a fixed pattern keeps only: mask
+ * holds a byte per parameter (pofa_masks' block), nonzero where kept, and
+ * is read for the prunable tensors. The weights it drops must be zero with
+ * zero moments (pofa_masks_apply); no step writes them after, so they stay
+ * so, and their gradients are neither read nor masked. The kept weights
+ * get the same bits as from the dense masked steps. NULL: every weight
+ * again. */
+int pofa_model_keep(pofa_model *m, const unsigned char *mask, pofa_err *err);
 /* Linears trained sparse, of *total prunable ones (total may be NULL) */
 int pofa_model_sparse_count(const pofa_model *m, int *total);
 /* How much faster a training pass (forward and backward) is sparse than

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/model/internal.h"
+#include "engine/sparse/sparse.h"
 #include "data/build/synth.h"
 
 enum { B = 8, T = 32 };
@@ -219,6 +220,76 @@ static void masks_as_locked(pofa_model *m, const unsigned char *keep)
 				t[i].data[j] = t[i].grad[j] = 0.0f;
 }
 
+/* the optimizer over the kept weights only (pofa_masks_keep) gives the
+ * dense masked steps' bits, and never reads or writes a pruned weight:
+ * garbage put in the pruned gradients changes neither the norm nor any
+ * weight */
+static void test_keep_optimizer(void **st)
+{
+	(void)st;
+	pofa_config c = fx_config(300, 64, 32);
+	enum { SB = 4, ST = 16 };
+	int ids[SB * ST], types[SB * ST] = { 0 }, mask[SB * ST], lab[SB] = { 0, 1, 2, 1 };
+	for (int i = 0; i < SB * ST; i++) {
+		ids[i] = 5 + (int)((i * 2654435761u) % 290u);
+		mask[i] = 1;
+	}
+	pofa_batch b = { .B = SB, .T = ST, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+	                 .labels = lab };
+	pofa_err err;
+	pofa_model *ma = fx_model(&c, POFA_HEAD_CLS, SB, ST, 2, 7), *mb = fx_model(&c, POFA_HEAD_CLS, SB, ST, 2, 7);
+	prune_same(ma, 5);
+	prune_same(mb, 5);
+	pofa_model_set_dropout(ma, 0);
+	pofa_model_set_dropout(mb, 0);
+	pofa_masks ka, kb;
+	assert_int_equal(pofa_masks_init(&ka, ma, &err), 0);
+	assert_int_equal(pofa_masks_init(&kb, mb, &err), 0);
+	pofa_masks_lock(&ka);
+	pofa_masks_lock(&kb);
+	assert_int_equal(pofa_masks_keep(&kb, 1, &err), 0);
+	pofa_optim oa = pofa_optim_default(), ob = oa;
+	pofa_tensor *ta, *tb;
+	int nt = pofa_model_tensors(ma, &ta);
+	pofa_model_tensors(mb, &tb);
+	int64_t junk = 0;
+	for (int step = 0; step < 4; step++) {
+		pofa_model *ms[2] = { ma, mb };
+		for (int k = 0; k < 2; k++) {
+			pofa_model_zero_grad(ms[k]);
+			pofa_model_step_loss(ms[k], &b, 1);
+			pofa_model_backward(ms[k], &b);
+		}
+		/* the dense product wrote the pruned gradients; make them loud */
+		for (int i = 0; i < nt; i++)
+			for (int64_t j = 0; tb[i].prunable && !tb[i].absent && j < tb[i].numel; j++)
+				if (tb[i].data[j] == 0.0f && !kb.m[tb[i].data - pofa_model_params(mb) + j])
+					tb[i].grad[j] = 1e3f, junk++;
+		pofa_masks_grads(&ka);
+		pofa_masks_grads(&kb);   /* nothing to do now */
+		float na = pofa_model_clip_grad(ma, 0.5f), nb = pofa_model_clip_grad(mb, 0.5f);
+		if (na != nb)
+			fail_msg("step %d: gradient norm %.9g dense masked, %.9g over the kept weights", step, na, nb);
+		pofa_model_adamw(ma, &oa, 1e-2);
+		pofa_model_adamw(mb, &ob, 1e-2);
+		pofa_masks_apply(&ka);
+		pofa_masks_apply(&kb);
+		for (int i = 0; i < nt; i++)
+			if (memcmp(ta[i].data, tb[i].data, (size_t)ta[i].numel * sizeof(float)))
+				fail_msg("step %d: %s differs between the dense masked and the kept-only steps", step,
+				         ta[i].name);
+	}
+	if (junk < 1000)
+		fail_msg("only %lld pruned gradients were set", (long long)junk);
+	/* off again: the next pruning may move the pattern */
+	assert_int_equal(pofa_masks_keep(&kb, 0, &err), 0);
+	assert_int_equal(kb.kept, 0);
+	pofa_model_free(ma);
+	pofa_model_free(mb);
+	pofa_masks_free(&ka);
+	pofa_masks_free(&kb);
+}
+
 static void test_sparse_train(void **st)
 {
 	(void)st;
@@ -312,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_naive_matches_blas),
 		cmocka_unit_test(test_learns),
 		cmocka_unit_test(test_sparse_train),
+		cmocka_unit_test(test_keep_optimizer),
 	};
 	return cmocka_run_group_tests_name("train", tests, NULL, NULL);
 }

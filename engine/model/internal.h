@@ -70,6 +70,9 @@ struct pofa_model {
 	pofa_tensor *tensors;
 	int ntensors;
 	unsigned char *active;   /* per tensor: gets gradients under this head */
+	int32_t **kept;          /* per tensor: the indices the optimizer updates, ascending
+	                            (pofa_model_keep); NULL: all of them */
+	int64_t *nkept;
 
 	float *arena;
 	model_acts a;

@@ -258,6 +258,7 @@ void pofa_model_free(pofa_model *m)
 	free(m->shared_scratch);
 	free(m->k.dw_part);
 	pofa_model_sparse_free(m);
+	pofa_model_keep(m, NULL, NULL);
 	free(m->wq);
 	free(m->qmin);
 	free(m->qmax);

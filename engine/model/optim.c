@@ -8,6 +8,45 @@
 #include "data/base/util.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+/* ---- the weights a fixed pattern keeps ------------------------------------ */
+
+int pofa_model_keep(pofa_model *m, const unsigned char *mask, pofa_err *err)
+{
+	for (int t = 0; m->kept && t < m->ntensors; t++)
+		free(m->kept[t]);
+	free(m->kept);
+	free(m->nkept);
+	m->kept = NULL;
+	m->nkept = NULL;
+	if (!mask)
+		return POFA_OK;
+	m->kept = calloc((size_t)m->ntensors, sizeof *m->kept);
+	m->nkept = calloc((size_t)m->ntensors, sizeof *m->nkept);
+	if (!m->kept || !m->nkept)
+		goto oom;
+	for (int t = 0; t < m->ntensors; t++) {
+		const pofa_tensor *tt = &m->tensors[t];
+		if (!tt->prunable || tt->absent)
+			continue;
+		const unsigned char *mk = mask + (tt->data - m->params);
+		int64_t n = 0;
+		for (int64_t i = 0; i < tt->numel; i++)
+			n += mk[i] != 0;
+		if (!(m->kept[t] = malloc((size_t)(n ? n : 1) * sizeof **m->kept)))
+			goto oom;
+		n = 0;
+		for (int64_t i = 0; i < tt->numel; i++)
+			if (mk[i])
+				m->kept[t][n++] = (int32_t)i;
+		m->nkept[t] = n;
+	}
+	return POFA_OK;
+oom:
+	pofa_model_keep(m, NULL, NULL);
+	return pofa_error(err, POFA_ERR_RUN, "out of memory listing the weights a pattern keeps");
+}
 
 /* ---- gradient clipping -------------------------------------------------- */
 
@@ -28,22 +67,33 @@ static void sumsq_task(void *arg, int64_t t0, int64_t t1, int tid)
 		const pofa_tensor *tt = &oa->m->tensors[t];
 		if (!oa->m->active[t])
 			continue;
-		for (int64_t i = 0; i < tt->numel; i++)
-			s += (double)tt->grad[i] * tt->grad[i];
+		const int32_t *k = oa->m->kept ? oa->m->kept[t] : NULL;
+		if (k) /* the others are zero in the dense masked step: the same sum */
+			for (int64_t j = 0; j < oa->m->nkept[t]; j++)
+				s += (double)tt->grad[k[j]] * tt->grad[k[j]];
+		else
+			for (int64_t i = 0; i < tt->numel; i++)
+				s += (double)tt->grad[i] * tt->grad[i];
 	}
 	oa->sums[tid] = s;
 }
 
 typedef struct {
 	float *g;
+	const int32_t *kept;   /* the indices of g to scale, or NULL: all */
 	float coef;
 } scale_args;
 
 static void scale_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
+	(void)tid;
 	scale_args *sa = arg;
-	for (int64_t i = i0; i < i1; i++)
-		sa->g[i] *= sa->coef;
+	if (sa->kept)
+		for (int64_t j = i0; j < i1; j++)
+			sa->g[sa->kept[j]] *= sa->coef;
+	else
+		for (int64_t i = i0; i < i1; i++)
+			sa->g[i] *= sa->coef;
 }
 
 /* fn over a tensor's n elements: split over the threads when it is large
@@ -75,8 +125,9 @@ float pofa_model_clip_grad(pofa_model *m, float max_norm)
 			for (int t = 0; t < m->ntensors; t++) {
 				if (!m->active[t])
 					continue;
-				scale_args sa = { m->tensors[t].grad, coef };
-				run_elements(m, m->tensors[t].numel, scale_task, &sa);
+				const int32_t *k = m->kept ? m->kept[t] : NULL;
+				scale_args sa = { m->tensors[t].grad, k, coef };
+				run_elements(m, k ? m->nkept[t] : m->tensors[t].numel, scale_task, &sa);
 			}
 	}
 	return norm;
@@ -88,9 +139,11 @@ typedef struct {
 	opt_args *oa;
 	const pofa_tensor *t;
 	size_t off;
+	const int32_t *kept;   /* the indices to update, or NULL: all */
 } adam_chunk;
 
-static void adamw_range(const opt_args *oa, const pofa_tensor *t, size_t off, int64_t i0, int64_t i1)
+static void adamw_range(const opt_args *oa, const pofa_tensor *t, size_t off, const int32_t *kept, int64_t i0,
+                        int64_t i1)
 {
 	/* torch.optim.AdamW (single tensor): p *= 1 - lr*wd; m = b1 m + (1-b1) g;
 	 * v = b2 v + (1-b2) g^2; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) */
@@ -102,19 +155,29 @@ static void adamw_range(const opt_args *oa, const pofa_tensor *t, size_t off, in
 	float decay = t->decay ? (float)(1.0 - oa->lr * o->weight_decay) : 1.0f;
 	float b1 = (float)o->beta1, b2 = (float)o->beta2, step = oa->scale, bc2s = oa->bc2s;
 	float omb1 = (float)(1.0 - o->beta1), omb2 = (float)(1.0 - o->beta2), eps = (float)o->eps;
-	for (int64_t i = i0; i < i1; i++) {
-		p[i] *= decay;
-		m1[i] = m1[i] * b1 + g[i] * omb1;
-		m2[i] = m2[i] * b2 + omb2 * g[i] * g[i];
-		float denom = sqrtf(m2[i]) / bc2s + eps;
-		p[i] += -step * (m1[i] / denom);
-	}
+	/* one loop for each case, so that the dense one stays vectorised */
+#define ADAMW_ELEMENT(i)                                               \
+	do {                                                           \
+		p[i] *= decay;                                         \
+		m1[i] = m1[i] * b1 + g[i] * omb1;                      \
+		m2[i] = m2[i] * b2 + omb2 * g[i] * g[i];               \
+		float denom = sqrtf(m2[i]) / bc2s + eps;               \
+		p[i] += -step * (m1[i] / denom);                       \
+	} while (0)
+	if (kept)
+		for (int64_t j = i0; j < i1; j++)
+			ADAMW_ELEMENT(kept[j]);
+	else
+		for (int64_t i = i0; i < i1; i++)
+			ADAMW_ELEMENT(i);
+#undef ADAMW_ELEMENT
 }
 
 static void adamw_task(void *arg, int64_t i0, int64_t i1, int tid)
 {
 	adam_chunk *ac = arg;
-	adamw_range(ac->oa, ac->t, ac->off, i0, i1);
+	(void)tid;
+	adamw_range(ac->oa, ac->t, ac->off, ac->kept, i0, i1);
 }
 
 void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr)
@@ -133,8 +196,9 @@ void pofa_model_adamw(pofa_model *m, pofa_optim *o, double lr)
 			continue;
 		pofa_tensor *tt = &m->tensors[t];
 		size_t off = (size_t)(tt->data - m->params);
-		adam_chunk ac = { &oa, tt, off };
-		run_elements(m, tt->numel, adamw_task, &ac);
+		const int32_t *k = m->kept ? m->kept[t] : NULL;
+		adam_chunk ac = { &oa, tt, off, k };
+		run_elements(m, k ? m->nkept[t] : tt->numel, adamw_task, &ac);
 	}
 }
 

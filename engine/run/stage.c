@@ -220,12 +220,16 @@ static int setup_models(stage_ctx *c, enum pofa_head head, pofa_err *err)
 static int sparse_train(stage_ctx *c, pofa_err *err)
 {
 	const pofa_stage *s = &c->s;
+	/* the optimizer over the kept weights only, whatever the products */
+	if (c->has_masks && pofa_masks_keep(&c->mk, 1, err))
+		return err->status;
 	if (pofa_model_sparse_train(c->m, 1, err))
 		return err->status;
 	int total, n = pofa_model_sparse_count(c->m, &total);
 	if (!n) {
 		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: the locked pattern trains dense (no Linear is sparse "
-		             "enough for the sparse kernels to win on this CPU)", s->name);
+		             "enough for the sparse kernels to win on this CPU); AdamW and clipping run over its kept "
+		             "weights only", s->name);
 		return POFA_OK;
 	}
 	int B = s->batch, T = s->seq, V = pofa_model_config(c->m)->vocab_size;
@@ -245,11 +249,12 @@ static int sparse_train(stage_ctx *c, pofa_err *err)
 		free(buf);
 	}
 	if (x > 0)
-		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: %d of %d Linears train sparse (pattern locked); a "
-		             "training pass %.2fx the dense masked one's speed (median of 3 alternating, %.2f-%.2f)", s->name,
+		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: %d of %d Linears train sparse (pattern locked; AdamW "
+		             "and clipping over the kept weights only); a training pass %.2fx the dense masked one's speed (median of 3 alternating, %.2f-%.2f)", s->name,
 		             n, total, x, lo, hi);
 	else
-		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: %d of %d Linears train sparse (pattern locked)", s->name,
+		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: %d of %d Linears train sparse (pattern locked; AdamW "
+		             "and clipping over the kept weights only)", s->name,
 		             n, total);
 	return POFA_OK;
 }

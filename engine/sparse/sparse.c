@@ -114,6 +114,8 @@ static unsigned char *tmask(pofa_masks *mk, const pofa_tensor *t)
 
 void pofa_masks_lock(pofa_masks *mk)
 {
+	if (mk->kept) /* the lists follow the old masks: every weight again */
+		pofa_masks_keep(mk, 0, NULL);
 	pofa_tensor *t;
 	int nt = pofa_model_tensors(mk->model, &t);
 	for (int i = 0; i < nt; i++) {
@@ -257,6 +259,8 @@ int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_er
 {
 	if (sparsity < 0.0 || sparsity >= 1.0)
 		return pofa_error(err, POFA_ERR_INPUT, "sparsity %g: must be in [0, 1)", sparsity);
+	if (mk->kept && pofa_masks_keep(mk, 0, err)) /* the pattern moves: every weight again */
+		return err ? err->status : POFA_ERR_RUN;
 	int rc = g->pattern == POFA_PATTERN_UNSTRUCTURED && g->global ? prune_global(mk, sparsity, err)
 	                                                               : prune_each(mk, sparsity, g, err);
 	if (rc)
@@ -270,9 +274,20 @@ int pofa_masks_prune(pofa_masks *mk, double sparsity, const pofa_gmp *g, pofa_er
 	return POFA_OK;
 }
 
+int pofa_masks_keep(pofa_masks *mk, int on, pofa_err *err)
+{
+	mk->kept = 0;
+	if (on && mk->active)
+		pofa_masks_apply(mk);
+	if (pofa_model_keep(mk->model, on && mk->active ? mk->m : NULL, err))
+		return err ? err->status : POFA_ERR_RUN;
+	mk->kept = on && mk->active;
+	return POFA_OK;
+}
+
 void pofa_masks_apply(pofa_masks *mk)
 {
-	if (!mk->active)
+	if (!mk->active || mk->kept)
 		return;
 	pofa_tensor *t;
 	int nt = pofa_model_tensors(mk->model, &t);
@@ -296,7 +311,7 @@ void pofa_masks_apply(pofa_masks *mk)
 
 void pofa_masks_grads(pofa_masks *mk)
 {
-	if (!mk->active)
+	if (!mk->active || mk->kept)
 		return;
 	pofa_tensor *t;
 	int nt = pofa_model_tensors(mk->model, &t);

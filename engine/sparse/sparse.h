@@ -47,6 +47,7 @@ typedef struct pofa_masks {
 	float *threshold;           /* per tensor: the last pruning threshold */
 	float *target;              /* per tensor: the sparsity asked for */
 	int active;                 /* any mask applied yet */
+	int kept;                   /* the optimizer updates the kept weights only (pofa_masks_keep) */
 	int method;                 /* the pruning method (a row of pofa_prune_methods) */
 	void *state;                /* its own state, when it keeps one */
 } pofa_masks;
@@ -87,6 +88,11 @@ int pofa_masks_set_method(pofa_masks *mk, const pofa_gmp *g, pofa_err *err);
 void pofa_masks_free(pofa_masks *mk);
 /* pattern lock: mask = (W != 0) for every prunable matrix */
 void pofa_masks_lock(pofa_masks *mk);
+/* on: the masks applied once more, then the model's optimizer steps
+ * (clipping, AdamW) run over the weights they keep only, and
+ * pofa_masks_apply and pofa_masks_grads have nothing left to do (see
+ * pofa_model_keep); for a pattern that stays fixed. off: as before. */
+int pofa_masks_keep(pofa_masks *mk, int on, pofa_err *err);
 /* recompute the masks of every prunable matrix at `sparsity` from the
  * method's scores (exact k = round(s * numel) per matrix, ties to the lower
  * index), then apply */

@@ -233,7 +233,9 @@ static int bench_locked(pofa_model *m, pofa_batch *b, double sparsity, int block
 	int nsp = 0, total = 0;
 	for (long r = 0; r < rounds; r++) {
 		for (int sparse = 0; sparse < 2; sparse++) {
-			if (pofa_model_sparse_train(m, sparse, &err)) {
+			/* sparse: the products through the nonzeros and the
+			 * optimizer over the kept weights, as a locked stage runs */
+			if (pofa_model_sparse_train(m, sparse, &err) || pofa_masks_keep(&mk, sparse, &err)) {
 				pofa_masks_free(&mk);
 				return cli_fail(&err);
 			}
@@ -259,6 +261,7 @@ static int bench_locked(pofa_model *m, pofa_batch *b, double sparsity, int block
 		fflush(stdout);
 	}
 	pofa_model_sparse_train(m, 0, &err);
+	pofa_masks_keep(&mk, 0, &err);
 	pofa_masks_free(&mk);
 	double d = cli_median(t_d, (int)rounds), sp = cli_median(t_s, (int)rounds), q = cli_median(ratio, (int)rounds);
 	printf("  %d of %d Linears trained sparse (the others' cost model keeps them dense)\n", nsp, total);
