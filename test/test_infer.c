@@ -909,6 +909,37 @@ static void test_wide_batch(void **st)
 	fx_tmpdir_remove();
 }
 
+/* dense Linears as one OpenBLAS call on its own threads (bias and GELU
+ * after, over pofa's): the training forward's logits, every head */
+static void test_blas_threads(void **st)
+{
+	(void)st;
+	pofa_config c = fx_config(60, 64, 32);
+	enum { B = 3, T = 24 };
+	static int ids[B * T], types[B * T], mask[B * T], mlm[B * T];
+	int lab[B] = { 0, 1, 2 }, sp[B] = { 1, 2, 3 }, ep[B] = { 4, 5, 6 };
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, B, T, 2, 47 + head);
+		pofa_model_set_dropout(m, 0);
+		fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+		pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+		                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+		pofa_infer_opts o = { .maxB = B, .maxT = T, .threads = 2, .int8 = POFA_INT8_OFF,
+		                      .force_fmt = POFA_LIN_DENSE, .cpu = -1 };
+		pofa_infer *inf = pofa_infer_from_model(m, NULL, &o, &err);
+		if (!inf)
+			fail_msg("%s", err.msg);
+		pofa_infer_blas_threads(inf, 1);
+		double d = compare(m, inf, &b);
+		if (!(d <= 1e-5))
+			fail_msg("%s head: logits on OpenBLAS's threads differ from the dense forward by %.3g "
+			         "(expected <= 1e-5)", pofa_head_names[head], d);
+		pofa_infer_free(inf);
+		pofa_model_free(m);
+	}
+}
+
 static void test_sparse_models(void **st)
 {
 	(void)st;
@@ -1657,6 +1688,7 @@ int main(void)
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_threads_same_bits),
 		cmocka_unit_test(test_wide_batch),
+		cmocka_unit_test(test_blas_threads),
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),

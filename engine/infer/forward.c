@@ -59,6 +59,11 @@ static void mark(pofa_infer *inf, enum pofa_infer_part p)
 	inf->t_mark = t;
 }
 
+void pofa_infer_blas_threads(pofa_infer *inf, int on)
+{
+	inf->blas_whole = on;
+}
+
 void pofa_infer_profile(pofa_infer *inf, int on)
 {
 	inf->profile = on;
@@ -126,6 +131,15 @@ static void ln_task(void *arg, int64_t k0, int64_t k1, int tid)
 		                 j->l->in_zp);
 }
 
+/* the bias and activation of rows [r0, r1) after one whole-matrix product */
+static void bias_task(void *arg, int64_t p0, int64_t p1, int tid)
+{
+	(void)tid;
+	job *j = arg;
+	const pofa_linear *l = j->l;
+	j->inf->kern->bias_act(j->y, l->bias, j->inf->ld, j->inf->np, l->split[p0], l->split[p1], l->gelu);
+}
+
 static void quant_task(void *arg, int64_t k0, int64_t k1, int tid)
 {
 	(void)tid;
@@ -156,7 +170,15 @@ static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const fl
 		pofa_pool_run(inf->pool, inf->np / 16, quant_task, &j);
 		mark(inf, POFA_PART_QUANTIZE);
 	}
-	pofa_pool_run(inf->pool, l->nsplit, linear_task, &j);
+	if (l->fmt == POFA_LIN_DENSE && inf->blas_whole) {
+		openblas_set_num_threads(inf->nthreads);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->OC, inf->np, l->C, 1.0f, l->dense, l->C, x,
+		            inf->ld, 0.0f, y, inf->ld);
+		openblas_set_num_threads(1);
+		pofa_pool_run(inf->pool, l->nsplit, bias_task, &j);
+	} else {
+		pofa_pool_run(inf->pool, l->nsplit, linear_task, &j);
+	}
 	mark(inf, p);
 }
 

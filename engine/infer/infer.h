@@ -84,6 +84,12 @@ enum pofa_infer_part {
 };
 extern const char *const pofa_infer_part_names[]; /* POFA_INFER_PART_COUNT of them */
 void pofa_infer_profile(pofa_infer *inf, int on);
+/* on: each dense Linear is one OpenBLAS call on OpenBLAS's own threads (as
+ * many as the model's) instead of its rows split over the model's threads,
+ * each calling OpenBLAS on one; on some CPUs (a 2-core AMD EPYC: 1.9x) the
+ * faster. The thread count is OpenBLAS's, for the whole process: only for a
+ * process in which nothing else calls OpenBLAS meanwhile. Off by default. */
+void pofa_infer_blas_threads(pofa_infer *inf, int on);
 const double *pofa_infer_profiled(const pofa_infer *inf, int *passes);
 
 const pofa_config *pofa_infer_config(const pofa_infer *inf);

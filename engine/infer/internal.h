@@ -61,6 +61,7 @@ struct pofa_infer {
 	/* the forward in progress */
 	int B, T, N, ld, np;
 	int profile, passes;
+	int blas_whole;           /* dense Linears on OpenBLAS's threads (pofa_infer_blas_threads) */
 	double prof[POFA_INFER_PART_COUNT], t_mark;
 };
 

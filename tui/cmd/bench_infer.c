@@ -165,6 +165,7 @@ typedef struct {
 	const char *name;
 	int fmt;            /* force_fmt */
 	int int8;
+	int blas;           /* dense Linears on OpenBLAS's threads (pofa_infer_blas_threads) */
 	timing t;
 	pofa_infer_info info;
 	double rss;
@@ -252,12 +253,17 @@ static int bench_packed(pofa_infer **inf, variant *v, pofa_model *m, const pofa_
 	return bad ? (err->status ? err->status : POFA_ERR_RUN) : POFA_OK;
 }
 
-/* the variants loaded and run once: dense, sparse float32, sparse int8
- * (where the model has int8 weights) */
+/* the variants: dense, sparse float32, sparse int8 (where the model has
+ * int8 weights), and dense again with each product one OpenBLAS call on
+ * its own threads; the faster dense is the one the others are measured
+ * against */
+enum { NV = 4 };
+
+/* the variants loaded and run once */
 static int bench_variants(const bench_opts *o, pofa_model *m, const pofa_st_file *q8, int have8, const pofa_batch *b,
                           variant *v, pofa_infer **inf, double *packed_bytes, pofa_err *err)
 {
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < NV; k++) {
 		if (v[k].int8 && !have8)
 			continue;
 		double before = rss_mib();
@@ -265,6 +271,8 @@ static int bench_variants(const bench_opts *o, pofa_model *m, const pofa_st_file
 		                       .int8 = v[k].int8 ? POFA_INT8_ON : POFA_INT8_OFF, .force_fmt = v[k].fmt, .cpu = -1,
 		                       .emb16 = 1 /* int8: as the packed file holds it */ };
 		inf[k] = pofa_infer_from_model(m, v[k].int8 ? q8 : NULL, &io, err);
+		if (inf[k])
+			pofa_infer_blas_threads(inf[k], v[k].blas);
 		if (!inf[k] || pofa_infer_forward(inf[k], b, err))
 			return err->status;
 		v[k].rss = rss_mib() - before; /* its weights and buffers, touched */
@@ -281,8 +289,10 @@ static void bench_print(const bench_opts *o, const variant *v, double packed_byt
 	int B = (int)o->B;
 	printf("  %-18s %9s %9s %9s %8s %10s %9s  %s\n", "", "median ms", "p90 ms", "seq/s", "speed-up", "weights MiB",
 	       "RSS MiB", "Linears");
-	double dense = v[0].t.median;
-	for (int k = 0; k < 3; k++) {
+	double dense = v[3].ran && v[3].t.median < v[0].t.median ? v[3].t.median : v[0].t.median;
+	static const int order[NV] = { 0, 3, 1, 2 }; /* the two dense first */
+	for (int i = 0; i < NV; i++) {
+		int k = order[i];
 		if (!v[k].ran)
 			continue;
 		char f[160];
@@ -295,7 +305,8 @@ static void bench_print(const bench_opts *o, const variant *v, double packed_byt
 		for (int q = 0; q < POFA_INFER_PART_COUNT; q++)
 			printf(" %10s", pofa_infer_part_names[q]);
 		printf("\n");
-		for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < NV; i++) {
+			int k = order[i];
 			if (!v[k].ran)
 				continue;
 			printf("  %-18s", v[k].name);
@@ -310,9 +321,12 @@ static void bench_print(const bench_opts *o, const variant *v, double packed_byt
 		printf("  int8 weights held: %.1f%% of the float32 model; the packed file (pofa export --packed): "
 		       "%.1f MiB, %.1f%%\n", 100.0 * v[2].info.weight_bytes / (double)v[0].info.dense_bytes,
 		       packed_bytes / 1048576.0, 100.0 * packed_bytes / (double)v[0].info.dense_bytes);
-	printf("RESULT dense_ms=%.3f sparse_ms=%.3f int8_ms=%.3f speedup_sparse=%.3f speedup_int8=%.3f "
-	       "int8_bytes_ratio=%.4f packed_file_ratio=%.4f cpu=%s path=%s blas=%s\n",
-	       dense * 1e3, v[1].t.median * 1e3, v[2].ran ? v[2].t.median * 1e3 : 0.0, dense / v[1].t.median,
+	printf("  speed-ups over the faster dense (%s)\n", dense == v[0].t.median ? "rows split over pofa's threads"
+	                                                                     : "OpenBLAS's threads");
+	printf("RESULT dense_ms=%.3f dense_split_ms=%.3f dense_blas_ms=%.3f sparse_ms=%.3f int8_ms=%.3f "
+	       "speedup_sparse=%.3f speedup_int8=%.3f int8_bytes_ratio=%.4f packed_file_ratio=%.4f cpu=%s path=%s "
+	       "blas=%s\n",
+	       dense * 1e3, v[0].t.median * 1e3, v[3].ran ? v[3].t.median * 1e3 : 0.0, v[1].t.median * 1e3, v[2].ran ? v[2].t.median * 1e3 : 0.0, dense / v[1].t.median,
 	       v[2].ran ? dense / v[2].t.median : 0.0,
 	       v[2].ran ? v[2].info.weight_bytes / (double)v[0].info.dense_bytes : 0.0,
 	       v[2].ran ? packed_bytes / (double)v[0].info.dense_bytes : 0.0, cpu_word(),
@@ -351,16 +365,17 @@ static int bench_model(const bench_opts *o)
 	printf("  cpu: %s, path %s, OpenBLAS core %s\n", pofa_cpu_name(), pofa_cpu_path_names[pofa_cpu_path()],
 	       pofa_blas_core());
 	fflush(stdout);
-	variant v[3] = { { .name = "dense (OpenBLAS)", .fmt = POFA_LIN_DENSE }, { .name = "sparse fp32", .fmt = -1 },
-	                 { .name = "sparse int8", .fmt = -1, .int8 = 1 } };
-	pofa_infer *inf[3] = { NULL, NULL, NULL };
+	variant v[NV] = { { .name = "dense (OpenBLAS)", .fmt = POFA_LIN_DENSE }, { .name = "sparse fp32", .fmt = -1 },
+	                  { .name = "sparse int8", .fmt = -1, .int8 = 1 },
+	                  { .name = "dense (BLAS thr.)", .fmt = POFA_LIN_DENSE, .blas = 1 } };
+	pofa_infer *inf[NV] = { NULL, NULL, NULL, NULL };
 	double packed_bytes = 0;
-	timing t[3];
+	timing t[NV];
 	if (!rc)
 		rc = bench_variants(o, m, &q8, have8, &b, v, inf, &packed_bytes, &err);
 	if (!rc)
-		rc = time_rounds(inf, 3, &b, o->runs, t, &err);
-	for (int k = 0; k < 3; k++) {
+		rc = time_rounds(inf, NV, &b, o->runs, t, &err);
+	for (int k = 0; k < NV; k++) {
 		if (!inf[k])
 			continue;
 		v[k].t = t[k];
