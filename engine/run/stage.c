@@ -227,8 +227,8 @@ static int sparse_train(stage_ctx *c, pofa_err *err)
 		return err->status;
 	int total, n = pofa_model_sparse_count(c->m, &total);
 	if (!n) {
-		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: the locked pattern trains dense (no Linear is sparse "
-		             "enough for the sparse kernels to win on this CPU); AdamW and clipping run over its kept "
+		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: the locked pattern trains dense (no Linear is 256 wide "
+		             "and packed sparse by this CPU's cost model); AdamW and clipping run over its kept "
 		             "weights only", s->name);
 		return POFA_OK;
 	}
