@@ -250,7 +250,8 @@ static int sparse_train(stage_ctx *c, pofa_err *err)
 	}
 	if (x > 0)
 		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: %d of %d Linears train sparse (pattern locked; AdamW "
-		             "and clipping over the kept weights only); a training pass %.2fx the dense masked one's speed (median of 3 alternating, %.2f-%.2f)", s->name,
+		             "and clipping over the kept weights only); a training pass %.2fx the dense masked one's "
+		             "speed (median of 3 alternating, %.2f-%.2f)", s->name,
 		             n, total, x, lo, hi);
 	else
 		pofa_run_log(c->r, c->i, POFA_EV_LOG, "stage %s: %d of %d Linears train sparse (pattern locked; AdamW "
