@@ -76,47 +76,62 @@ fi
 fi
 [ "$part" = train ] && exit 0
 
-# ---- inference: the forward-only path against dense pofa (OpenBLAS) and
-# PyTorch on the same shapes, in this run, on this CPU
-infer() {   # infer LABEL PRESET BATCH ARGS...
-	label=$1 preset=$2 batch=$3; shift 3
+# ---- inference: the forward-only path against the faster dense pass of
+# this run on this CPU: pofa's (OpenBLAS, rows split or on OpenBLAS's
+# threads), oneDNN's matmul in the same pass (build/bench/peers --pass, where
+# make bench could build it) and PyTorch (where python3-torch is installed)
+infer() {   # infer LABEL TARGET PRESET BATCH ARGS...   (TARGET: a speed-up, or -)
+	label=$1 target=$2 preset=$3 batch=$4; shift 4
 	"${ibin:-$bin}" bench infer --preset "$preset" --batch "$batch" --seq 128 --threads 2 "$@" > "$out" || exit 1
 	grep -v '^RESULT' "$out" | sed 's/^/  /'
 	res=$(grep '^RESULT' "$out")
 	core=$(sed -n 's/.*OpenBLAS core \([A-Za-z0-9]*\).*/\1/p' "$out")
-	torch_ms=
+	torch_ms= dnnl_ms=
+	if [ -n "${POFA_PEERS:-}" ] && [ -x "$POFA_PEERS" ]; then
+		OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2 "$POFA_PEERS" --pass --preset "$preset" --batch "$batch" \
+			--seq 128 --threads 2 --reps 9 > "$out" || exit 1
+		grep -v '^RESULT' "$out" | sed 's/^/  /'
+		dnnl_ms=$(sed -n 's/^RESULT .*onednn_ms=\([0-9.]*\).*/\1/p' "$out")
+	fi
 	if [ -x "$py" ] && "$py" -c 'import torch' 2>/dev/null; then
-		# the same OpenBLAS kernels pofa runs (it names them when OpenBLAS misjudges the CPU)
 		OPENBLAS_CORETYPE=$core "$py" "$here/torch_infer.py" --preset "$preset" --batch "$batch" --seq 128 > "$out" || exit 1
 		grep -v '^RESULT' "$out" | sed 's/^/  /'
 		torch_ms=$(sed -n 's/^RESULT torch_ms=\([0-9.]*\).*/\1/p' "$out")
 	fi
-	echo "$res" | awk -v label="$label" -v t="$torch_ms" '{
+	echo "$res" | awk -v label="$label" -v t="$torch_ms" -v d="$dnnl_ms" -v target="$target" '{
 		for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
 		peer = r["dense_ms"]; name = "dense pofa";
+		if (d != "" && d + 0 < peer + 0) { peer = d; name = "oneDNN" }
 		if (t != "" && t + 0 < peer + 0) { peer = t; name = "pytorch" }
-		printf "  %-34s dense pofa %8.2f ms  pytorch %8s ms  sparse %7.2f ms (%.2fx)", label, r["dense_ms"],
-			t == "" ? "-" : sprintf("%.2f", t), r["sparse_ms"], peer / r["sparse_ms"];
-		if (r["int8_ms"] + 0 > 0) printf "  int8 %7.2f ms (%.2fx)", r["int8_ms"], peer / r["int8_ms"];
-		printf "  vs %s\n", name }' | tee -a "$sum"
+		best = peer / r["sparse_ms"];
+		printf "  %-34s pofa %8.2f  oneDNN %8s  pytorch %8s  sparse %7.2f ms (%.2fx)", label, r["dense_ms"],
+			d == "" ? "-" : sprintf("%.2f", d), t == "" ? "-" : sprintf("%.2f", t), r["sparse_ms"], best;
+		if (r["int8_ms"] + 0 > 0) {
+			best = peer / r["int8_ms"];
+			printf "  int8 %7.2f ms (%.2fx)", r["int8_ms"], best
+		}
+		printf "  vs %s", name;
+		if (target != "-") printf "  target >= %sx: %s", target, (best >= target + 0) ? "met" : "missed";
+		printf "\n" }' | tee -a "$sum"
 }
 sum=$(mktemp)
 trap 'rm -f "$out" "$sum"' EXIT
-echo "== inference: median latency, speed-ups over the faster of dense pofa and PyTorch"
-infer "bert-base 90% unstructured, b1"   bert-base 1 --sparsity 0.9
-infer "bert-base 85% unstructured, b1"   bert-base 1 --sparsity 0.85
-infer "bert-base 90% 1x4 + int8, b1"     bert-base 1 --sparsity 0.9 --pattern 1x4 --int8
-infer "bert-base 90% 1x4 + int8, b32"    bert-base 32 --sparsity 0.9 --pattern 1x4 --int8
-infer "bert-mini 90% unstructured, b1"   bert-mini 1 --sparsity 0.9
-infer "bert-mini 90% 1x4 + int8, b1"     bert-mini 1 --sparsity 0.9 --pattern 1x4 --int8
-infer "bert-mini 90% 1x4 + int8, b32"    bert-mini 32 --sparsity 0.9 --pattern 1x4 --int8
+echo "== inference: median latency, speed-ups over the fastest dense pass (pofa, oneDNN, PyTorch)"
+infer "bert-base 90% unstructured, b1"   5  bert-base 1  --sparsity 0.9
+infer "bert-base 97% unstructured, b1"   8  bert-base 1  --sparsity 0.97
+infer "bert-base 90% 1x4 + int8, b1"     15 bert-base 1  --sparsity 0.9 --pattern 1x4 --int8
+infer "bert-base 90% unstructured, b32"  4  bert-base 32 --sparsity 0.9
+infer "bert-base 90% 1x4 + int8, b32"    -  bert-base 32 --sparsity 0.9 --pattern 1x4 --int8
+infer "bert-mini 90% unstructured, b1"   -  bert-mini 1  --sparsity 0.9
+infer "bert-mini 90% 1x4 + int8, b1"     -  bert-mini 1  --sparsity 0.9 --pattern 1x4 --int8
+infer "bert-mini 90% 1x4 + int8, b32"    -  bert-mini 32 --sparsity 0.9 --pattern 1x4 --int8
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ -n "${POFA_AVX2_BIN:-}" ] && [ -x "$POFA_AVX2_BIN" ]; then
-	# the bert-base targets as an AVX2-only CPU runs them (as for training)
-	echo "== inference as on an AVX2-only CPU (x86-64-v3 build, pofa's AVX2 path, OpenBLAS Haswell, PyTorch AVX2)"
-	(export POFA_CPU=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 ibin=$POFA_AVX2_BIN
-	 infer "AVX2: bert-base 90% unstructured, b1" bert-base 1 --sparsity 0.9
-	 infer "AVX2: bert-base 85% unstructured, b1" bert-base 1 --sparsity 0.85
-	 infer "AVX2: bert-base 90% 1x4 + int8, b1"   bert-base 1 --sparsity 0.9 --pattern 1x4 --int8) || exit 1
+	echo "== inference as on an AVX2-only CPU (x86-64-v3 build, pofa's AVX2 path, OpenBLAS Haswell, oneDNN AVX2, PyTorch AVX2)"
+	(export POFA_CPU=avx2 OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ibin=$POFA_AVX2_BIN
+	 infer "AVX2: bert-base 90% unstructured, b1"  5  bert-base 1  --sparsity 0.9
+	 infer "AVX2: bert-base 97% unstructured, b1"  8  bert-base 1  --sparsity 0.97
+	 infer "AVX2: bert-base 90% 1x4 + int8, b1"    15 bert-base 1  --sparsity 0.9 --pattern 1x4 --int8
+	 infer "AVX2: bert-base 90% unstructured, b32" 4  bert-base 32 --sparsity 0.9) || exit 1
 fi
 echo "== summary on$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), 2 threads, sequence 128"
 cat "$sum"

@@ -909,8 +909,27 @@ static void test_wide_batch(void **st)
 	fx_tmpdir_remove();
 }
 
+/* another library's dense product in the pass (pofa_infer_set_gemm, as
+ * bench/peers.c --pass puts oneDNN's there): a plain triple loop */
+typedef struct {
+	int calls;
+} naive_gemm;
+
+static void naive_gemm_run(void *ctx, int M, int N, int K, const float *w, const float *x, int ld, float *y)
+{
+	((naive_gemm *)ctx)->calls++;
+	for (int i = 0; i < M; i++)
+		for (int n = 0; n < N; n++) {
+			double acc = 0.0;
+			for (int k = 0; k < K; k++)
+				acc += (double)w[(size_t)i * K + k] * x[(size_t)k * ld + n];
+			y[(size_t)i * ld + n] = (float)acc;
+		}
+}
+
 /* dense Linears as one OpenBLAS call on its own threads (bias and GELU
- * after, over pofa's): the training forward's logits, every head */
+ * after, over pofa's), and as another library's product: the training
+ * forward's logits, every head; NULL gives OpenBLAS back */
 static void test_blas_threads(void **st)
 {
 	(void)st;
@@ -935,6 +954,21 @@ static void test_blas_threads(void **st)
 		if (!(d <= 1e-5))
 			fail_msg("%s head: logits on OpenBLAS's threads differ from the dense forward by %.3g "
 			         "(expected <= 1e-5)", pofa_head_names[head], d);
+		pofa_infer_blas_threads(inf, 0);
+		naive_gemm g = { 0 };
+		pofa_infer_set_gemm(inf, naive_gemm_run, &g);
+		d = compare(m, inf, &b);
+		/* every dense Linear: at least the encoder's four a layer */
+		if (!(d <= 1e-5) || g.calls < 4 * c.num_hidden_layers)
+			fail_msg("%s head: with another library's product the logits differ from the dense forward by "
+			         "%.3g (expected <= 1e-5) after %d calls to it (expected >= %d)", pofa_head_names[head], d,
+			         g.calls, 4 * c.num_hidden_layers);
+		int before = g.calls;
+		pofa_infer_set_gemm(inf, NULL, NULL);
+		d = compare(m, inf, &b);
+		if (!(d <= 1e-5) || g.calls != before)
+			fail_msg("%s head: after pofa_infer_set_gemm(NULL) %d more calls (expected 0), logits off by %.3g",
+			         pofa_head_names[head], g.calls - before, d);
 		pofa_infer_free(inf);
 		pofa_model_free(m);
 	}

@@ -64,6 +64,12 @@ void pofa_infer_blas_threads(pofa_infer *inf, int on)
 	inf->blas_whole = on;
 }
 
+void pofa_infer_set_gemm(pofa_infer *inf, pofa_infer_gemm_fn fn, void *ctx)
+{
+	inf->gemm = fn;
+	inf->gemm_ctx = ctx;
+}
+
 void pofa_infer_profile(pofa_infer *inf, int on)
 {
 	inf->profile = on;
@@ -170,7 +176,10 @@ static void run_linear(pofa_infer *inf, const pofa_linear *l, float *y, const fl
 		pofa_pool_run(inf->pool, inf->np / 16, quant_task, &j);
 		mark(inf, POFA_PART_QUANTIZE);
 	}
-	if (l->fmt == POFA_LIN_DENSE && inf->blas_whole) {
+	if (l->fmt == POFA_LIN_DENSE && inf->gemm) {
+		inf->gemm(inf->gemm_ctx, l->OC, inf->np, l->C, l->dense, x, inf->ld, y);
+		pofa_pool_run(inf->pool, l->nsplit, bias_task, &j);
+	} else if (l->fmt == POFA_LIN_DENSE && inf->blas_whole) {
 		openblas_set_num_threads(inf->nthreads);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->OC, inf->np, l->C, 1.0f, l->dense, l->C, x,
 		            inf->ld, 0.0f, y, inf->ld);

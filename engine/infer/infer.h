@@ -90,6 +90,14 @@ void pofa_infer_profile(pofa_infer *inf, int on);
  * faster. The thread count is OpenBLAS's, for the whole process: only for a
  * process in which nothing else calls OpenBLAS meanwhile. Off by default. */
 void pofa_infer_blas_threads(pofa_infer *inf, int on);
+/* fn (not NULL): each dense Linear's product y = W x is fn's, one call on
+ * the calling thread, in place of OpenBLAS (the bias and GELU stay
+ * pofa's): W (M, K) row-major, x (K, N) and y (M, N) with leading
+ * dimension ld. For measuring another library's dense product in the same
+ * whole pass (bench/peers.c --pass); NULL: OpenBLAS again. */
+typedef void (*pofa_infer_gemm_fn)(void *ctx, int M, int N, int K, const float *w, const float *x, int ld,
+                                   float *y);
+void pofa_infer_set_gemm(pofa_infer *inf, pofa_infer_gemm_fn fn, void *ctx);
 const double *pofa_infer_profiled(const pofa_infer *inf, int *passes);
 
 const pofa_config *pofa_infer_config(const pofa_infer *inf);

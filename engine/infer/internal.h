@@ -62,6 +62,8 @@ struct pofa_infer {
 	int B, T, N, ld, np;
 	int profile, passes;
 	int blas_whole;           /* dense Linears on OpenBLAS's threads (pofa_infer_blas_threads) */
+	pofa_infer_gemm_fn gemm;  /* dense Linears' products by another library (pofa_infer_set_gemm) */
+	void *gemm_ctx;
 	double prof[POFA_INFER_PART_COUNT], t_mark;
 };
 
