@@ -909,6 +909,46 @@ static void test_wide_batch(void **st)
 	fx_tmpdir_remove();
 }
 
+/* the activations are made at the first forward, for its batch, and grown
+ * when a larger one comes: a model opened for 4 x 40 tokens holds none
+ * until then, and batches of changing sizes (larger, smaller, larger
+ * again) each give the training forward's logits, every head */
+static void test_acts_grow(void **st)
+{
+	(void)st;
+	pofa_config c = fx_config(60, 32, 48);
+	enum { MB = 4, MT = 40 };
+	static int ids[MB * MT], types[MB * MT], mask[MB * MT], mlm[MB * MT];
+	int lab[MB] = { 0, 1, 2, 1 }, sp[MB] = { 1, 2, 3, 1 }, ep[MB] = { 4, 5, 6, 2 };
+	static const int shapes[][2] = { { 1, 8 }, { 3, 20 }, { 2, 12 }, { 4, 40 }, { 1, 30 } };
+	for (int head = 0; head < POFA_HEAD_COUNT; head++) {
+		pofa_err err;
+		pofa_model *m = fx_model(&c, head, MB, MT, 2, 91 + head);
+		pofa_model_set_dropout(m, 0);
+		pofa_infer_opts o = { .maxB = MB, .maxT = MT, .threads = 2, .int8 = POFA_INT8_OFF, .force_fmt = -1,
+		                      .cpu = -1 };
+		pofa_infer *inf = pofa_infer_from_model(m, NULL, &o, &err);
+		if (!inf)
+			fail_msg("%s", err.msg);
+		int rows, cols;
+		if (pofa_infer_logits(inf, &rows, &cols) != NULL)
+			fail_msg("%s head: logits before any forward (expected none: no activations yet)",
+			         pofa_head_names[head]);
+		for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+			int B = shapes[k][0], T = shapes[k][1];
+			fill_batch(B, T, c.vocab_size, ids, types, mask, mlm);
+			pofa_batch b = { .B = B, .T = T, .input_ids = ids, .token_type_ids = types, .attention_mask = mask,
+			                 .mlm_labels = mlm, .labels = lab, .start_positions = sp, .end_positions = ep };
+			double d = compare(m, inf, &b);
+			if (!(d <= 1e-5))
+				fail_msg("%s head, batch %d x %d after %zu others: logits differ from the dense forward by %.3g "
+				         "(expected <= 1e-5)", pofa_head_names[head], B, T, k, d);
+		}
+		pofa_infer_free(inf);
+		pofa_model_free(m);
+	}
+}
+
 /* another library's dense product in the pass (pofa_infer_set_gemm, as
  * bench/peers.c --pass puts oneDNN's there): a plain triple loop */
 typedef struct {
@@ -1723,6 +1763,7 @@ int main(void)
 		cmocka_unit_test(test_threads_same_bits),
 		cmocka_unit_test(test_wide_batch),
 		cmocka_unit_test(test_blas_threads),
+		cmocka_unit_test(test_acts_grow),
 		cmocka_unit_test(test_int8_model),
 		cmocka_unit_test(test_damaged_int8),
 		cmocka_unit_test(test_packed),

@@ -400,6 +400,8 @@ int pofa_infer_forward(pofa_infer *inf, const pofa_batch *b, pofa_err *err)
 {
 	if (check_batch(inf, b, err))
 		return err ? err->status : POFA_ERR_INPUT;
+	if (pofa_infer_fit_acts(inf, b->B, b->T, err))
+		return err ? err->status : POFA_ERR_RUN;
 	inf->B = b->B;
 	inf->T = b->T;
 	inf->N = b->B * b->T;

@@ -32,9 +32,18 @@ float *pofa_infer_falloc(size_t n)
 	return p;
 }
 
+float *pofa_infer_falloc_raw(size_t n)
+{
+	size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+	float *p = aligned_alloc(64, bytes ? bytes : 64);
+	if (p)
+		memset(p + n, 0, (bytes ? bytes : 64) - n * sizeof(float));
+	return p;
+}
+
 float *pofa_infer_fcopy(pofa_infer *inf, const float *src, size_t n)
 {
-	float *p = pofa_infer_falloc(n);
+	float *p = src ? pofa_infer_falloc_raw(n) : pofa_infer_falloc(n);
 	if (p && src)
 		memcpy(p, src, n * sizeof *p);
 	inf->weight_bytes += n * sizeof *p;
@@ -52,14 +61,27 @@ static void free_own(const pofa_infer *inf, void *p)
 }
 
 /* the activations and the pool: what each user of shared weights owns */
-static void free_acts(pofa_infer *inf)
+static void free_bufs(pofa_infer *inf)
 {
 	void *ptrs[] = { inf->h, inf->h1, inf->qkv, inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->lnsum,
 	                 inf->lnvar, inf->lnmean, inf->lnrstd, inf->S, inf->maskadd, inf->pin, inf->pooled,
 	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean, inf->rstd,
-	                 inf->sse, inf->rk.scratch };
+	                 inf->sse };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
 		free(ptrs[i]);
+	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
+	inf->x8 = inf->x8b = NULL;
+	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
+	inf->logits = NULL;
+	inf->pos = inf->tgt = NULL;
+	inf->xm = inf->t1 = inf->t2 = inf->t3 = inf->mean = inf->rstd = inf->sse = NULL;
+	inf->aB = inf->aT = 0;
+}
+
+static void free_acts(pofa_infer *inf)
+{
+	free_bufs(inf);
+	free(inf->rk.scratch);
 	if (inf->pool)
 		pofa_pool_free(inf->pool);
 }
@@ -103,6 +125,7 @@ pofa_infer *pofa_infer_share(const pofa_infer *base, pofa_err *err)
 	}
 	*inf = *base;
 	inf->shares = 1;
+	inf->aB = inf->aT = 0; /* base's buffers are base's: this one makes its own at its first forward */
 	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
 	inf->x8 = inf->x8b = NULL;
 	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
@@ -127,16 +150,48 @@ pofa_infer *pofa_infer_share(const pofa_infer *base, pofa_err *err)
 	return inf;
 }
 
+/* the activations' sizes for aB x aT tokens */
+typedef struct {
+	int ld, ldb, lnb, rows;
+	size_t x8, logits, att_per, bytes;
+} acts_size;
+
+static acts_size acts_of(const pofa_infer *inf, int aB, int aT)
+{
+	acts_size z;
+	int C = inf->C, I = inf->I;
+	z.ld = POFA_ROUND16(aB * aT) + 16; /* POFA_LD of any width up to aB x aT fits */
+	z.ldb = POFA_ROUND16(aB);
+	z.lnb = (C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
+	z.rows = inf->head == POFA_HEAD_MLM ? aB * aT : 1;
+	z.x8 = pofa_x8_bytes(inf->kern->x8, I > C ? I : C, z.ld);
+	z.logits = inf->head == POFA_HEAD_MLM   ? (size_t)z.rows * inf->V
+	           : inf->head == POFA_HEAD_CLS ? (size_t)aB * inf->cfg.num_labels
+	                                        : (size_t)aB * aT * 2;
+	z.att_per = (pofa_att_scratch(aT, C / inf->NH) + 15) & ~(size_t)15;
+	z.bytes = ((size_t)C * z.ld * 5 + (size_t)3 * C * z.ld + (inf->int8 ? 0 : (size_t)I * z.ld) +
+	           (size_t)inf->nthreads * z.att_per + (size_t)(2 * z.lnb + 2 * inf->nthreads) * z.ld +
+	           (size_t)C * z.ldb * 2 + z.logits + (size_t)2 * aB * aT) * 4 + (inf->int8 ? 2 * z.x8 : 0);
+	if (inf->head == POFA_HEAD_MLM)
+		z.bytes += ((size_t)z.rows * C * 4 + 2 * (size_t)z.rows) * 4;
+	return z;
+}
+
 int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 {
-	int C = inf->C, I = inf->I, T = inf->maxT, ld = POFA_ROUND16(inf->maxB * inf->maxT) + 16,
-	    ldb = POFA_ROUND16(inf->maxB);
-	inf->ldmax = ld; /* POFA_LD of any width in use fits */
-	size_t x8 = pofa_x8_bytes(inf->kern->x8, I > C ? I : C, ld);
-	int rows = inf->head == POFA_HEAD_MLM ? inf->maxB * inf->maxT : 1;
-	size_t logits = inf->head == POFA_HEAD_MLM ? (size_t)rows * inf->V
-	                : inf->head == POFA_HEAD_CLS ? (size_t)inf->maxB * inf->cfg.num_labels
-	                                             : (size_t)inf->maxB * T * 2;
+	(void)err;
+	inf->act_bytes = acts_of(inf, inf->maxB, inf->maxT).bytes;
+	return POFA_OK;
+}
+
+int pofa_infer_fit_acts(pofa_infer *inf, int B, int T, pofa_err *err)
+{
+	if (B <= inf->aB && T <= inf->aT)
+		return POFA_OK;
+	int aB = B > inf->aB ? B : inf->aB, aT = T > inf->aT ? T : inf->aT, C = inf->C, I = inf->I;
+	free_bufs(inf);
+	acts_size z = acts_of(inf, aB, aT);
+	int ld = z.ld;
 	inf->h = pofa_infer_falloc((size_t)C * ld);
 	inf->h1 = pofa_infer_falloc((size_t)C * ld);
 	inf->qkv = pofa_infer_falloc((size_t)3 * C * ld);
@@ -144,45 +199,42 @@ int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
 	inf->tmp = pofa_infer_falloc((size_t)C * ld);
 	/* int8: the FFN's first product writes the second's input in x8b */
 	inf->f = inf->int8 ? NULL : pofa_infer_falloc((size_t)I * ld);
-	inf->x8 = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
-	inf->x8b = inf->int8 ? pofa_infer_falloc(x8 / 4 + 1) : NULL;
-	int lnb = (C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
-	inf->lnsum = pofa_infer_falloc((size_t)lnb * ld);
-	inf->lnvar = pofa_infer_falloc((size_t)lnb * ld);
+	inf->x8 = inf->int8 ? pofa_infer_falloc(z.x8 / 4 + 1) : NULL;
+	inf->x8b = inf->int8 ? pofa_infer_falloc(z.x8 / 4 + 1) : NULL;
+	inf->lnsum = pofa_infer_falloc((size_t)z.lnb * ld);
+	inf->lnvar = pofa_infer_falloc((size_t)z.lnb * ld);
 	inf->lnmean = pofa_infer_falloc((size_t)inf->nthreads * ld);
 	inf->lnrstd = pofa_infer_falloc((size_t)inf->nthreads * ld);
-	inf->att_per = (pofa_att_scratch(T, C / inf->NH) + 15) & ~(size_t)15;
-	inf->S = pofa_infer_falloc((size_t)inf->nthreads * inf->att_per);
-	inf->maskadd = pofa_infer_falloc((size_t)inf->maxB * T);
-	inf->pin = pofa_infer_falloc((size_t)C * ldb);
-	inf->pooled = pofa_infer_falloc((size_t)C * ldb);
-	inf->logits = pofa_infer_falloc(logits);
-	inf->pos = calloc((size_t)rows + 1, sizeof *inf->pos);
-	inf->tgt = calloc((size_t)(2 * inf->maxB > rows ? 2 * inf->maxB : rows) + 1, sizeof *inf->tgt);
-	inf->sse = pofa_infer_falloc((size_t)2 * inf->maxB * T);
-	size_t bytes = ((size_t)C * ld * 5 + (size_t)3 * C * ld + (inf->int8 ? 0 : (size_t)I * ld) +
-	                (size_t)inf->nthreads * inf->att_per +
-	                (size_t)(2 * lnb + 2 * inf->nthreads) * ld +
-	                (size_t)C * ldb * 2 + logits + (size_t)2 * inf->maxB * T) * 4 + (inf->int8 ? 2 * x8 : 0);
-	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp && (inf->int8 ? inf->x8 && inf->x8b : inf->f != NULL) &&
-	         inf->lnsum && inf->lnvar && inf->lnmean && inf->lnrstd &&
-	         inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt && inf->sse;
+	inf->att_per = z.att_per;
+	inf->S = pofa_infer_falloc((size_t)inf->nthreads * z.att_per);
+	inf->maskadd = pofa_infer_falloc((size_t)aB * aT);
+	inf->pin = pofa_infer_falloc((size_t)C * z.ldb);
+	inf->pooled = pofa_infer_falloc((size_t)C * z.ldb);
+	inf->logits = pofa_infer_falloc(z.logits);
+	inf->pos = calloc((size_t)z.rows + 1, sizeof *inf->pos);
+	inf->tgt = calloc((size_t)(2 * aB > z.rows ? 2 * aB : z.rows) + 1, sizeof *inf->tgt);
+	inf->sse = pofa_infer_falloc((size_t)2 * aB * aT);
+	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp &&
+	         (inf->int8 ? inf->x8 && inf->x8b : inf->f != NULL) && inf->lnsum && inf->lnvar && inf->lnmean &&
+	         inf->lnrstd && inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt &&
+	         inf->sse;
 	if (ok && inf->head == POFA_HEAD_MLM) {
-		inf->xm = pofa_infer_falloc((size_t)rows * C);
-		inf->t1 = pofa_infer_falloc((size_t)rows * C);
-		inf->t2 = pofa_infer_falloc((size_t)rows * C);
-		inf->t3 = pofa_infer_falloc((size_t)rows * C);
-		inf->mean = pofa_infer_falloc((size_t)rows);
-		inf->rstd = pofa_infer_falloc((size_t)rows);
+		inf->xm = pofa_infer_falloc((size_t)z.rows * C);
+		inf->t1 = pofa_infer_falloc((size_t)z.rows * C);
+		inf->t2 = pofa_infer_falloc((size_t)z.rows * C);
+		inf->t3 = pofa_infer_falloc((size_t)z.rows * C);
+		inf->mean = pofa_infer_falloc((size_t)z.rows);
+		inf->rstd = pofa_infer_falloc((size_t)z.rows);
 		ok = inf->xm && inf->t1 && inf->t2 && inf->t3 && inf->mean && inf->rstd;
-		bytes += ((size_t)rows * C * 4 + 2 * (size_t)rows) * 4;
 	}
-	inf->act_bytes = bytes;
-	return ok ? POFA_OK
-	          : pofa_error(err, POFA_ERR_RUN, "out of memory for activations of %d x %d tokens (%.0f MiB)",
-	                       inf->maxB, inf->maxT, bytes / 1048576.0);
+	if (!ok) {
+		free_bufs(inf);
+		return pofa_error(err, POFA_ERR_RUN, "out of memory for activations of %d x %d tokens (%.0f MiB)", aB, aT,
+		                  z.bytes / 1048576.0);
+	}
+	inf->aB = aB, inf->aT = aT;
+	return POFA_OK;
 }
-
 
 pofa_infer *pofa_infer_shell(const pofa_config *c, enum pofa_head head, int int8, const pofa_infer_opts *o,
                              pofa_err *err)

@@ -30,7 +30,8 @@ struct pofa_infer {
 	pofa_pool *pool;
 	pofa_kern rk;             /* the row-major kernels of the masked-LM head */
 	int nthreads, maxB, maxT, int8;
-	int C, I, NH, L, V, ldmax;
+	int aB, aT;               /* the batch the activations are allocated for (0: none yet) */
+	int C, I, NH, L, V;
 	/* float weights */
 	float *wte, *wpe, *wtt, *elnw, *elnb;
 	uint16_t *wte16; /* the word embeddings in float16 (then wte is NULL) */
@@ -69,13 +70,20 @@ struct pofa_infer {
 
 /* 64-byte aligned, zeroed floats; NULL when out of memory */
 float *pofa_infer_falloc(size_t n);
+/* the same with only the padding after n zeroed: for floats written in
+ * full right after (a page never touched before then is never touched twice) */
+float *pofa_infer_falloc_raw(size_t n);
 /* a copy of n floats of src (zeros for NULL), counted in the weights held */
 float *pofa_infer_fcopy(pofa_infer *inf, const float *src, size_t n);
 /* a model of config c with nothing loaded yet: its pool, kernels and layers */
 pofa_infer *pofa_infer_shell(const pofa_config *c, enum pofa_head head, int int8, const pofa_infer_opts *o,
                              pofa_err *err);
-/* the activation buffers for maxB x maxT tokens */
+/* The activation buffers: none at first (act_bytes: what maxB x maxT
+ * tokens take), then at a forward for its batch, grown when a larger one
+ * comes (up to maxB x maxT): a model opened for 16 x 512 tokens that
+ * answers one line touches one line's buffers, not 16 x 512's */
 int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err);
+int pofa_infer_fit_acts(pofa_infer *inf, int B, int T, pofa_err *err);
 
 /* packed.c: the int8 model from model.packed.safetensors of dir */
 pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa_infer_opts *o, pofa_err *err);

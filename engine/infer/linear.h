@@ -62,6 +62,7 @@ typedef struct pofa_linear {
 	float *bias;           /* OC */
 	float *dense;          /* DENSE: (OC, C) */
 	int dense_borrowed;    /* dense is not l's to free (pofa_linear_pack_w) */
+	int csr_borrowed;      /* CSR: col and val are not l's to free (pofa_linear_pack_csr_borrow) */
 	int32_t *rowptr;       /* CSR, B14, I8: OC + 1 offsets, in entries or blocks */
 	int nch;               /* CSR: input chunks (1: not chunked) */
 	int32_t *crp;          /* CSR: nch x (OC + 1) offsets: row o's entries in chunk h
@@ -171,6 +172,12 @@ int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, con
  * else through the dense matrix. Returns 0, or -1 out of memory. */
 int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, const float *bias, int OC,
                          int C, int gelu, const pofa_infer_kern *kern, int threads, int force);
+/* The same with col and val borrowed (read, not freed; they must outlive
+ * l, as a file mapping does): unchunked CSR points at them, chunked CSR
+ * and the other formats copy what they need. rowptr is l's as above. */
+int pofa_linear_pack_csr_borrow(pofa_linear *l, int32_t *rowptr, const uint16_t *col, const float *val,
+                                const float *bias, int OC, int C, int gelu, const pofa_infer_kern *kern, int threads,
+                                int force);
 /* A float Linear's nonzeros by row, columns increasing: rowptr (OC + 1),
  * col and val (room for l->nnz); returns how many, -1 for I8. */
 int64_t pofa_linear_csr(const pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val);

@@ -105,9 +105,11 @@ void pofa_linear_free(pofa_linear *l)
 	if (l->crp != l->rowptr)
 		free(l->crp);
 	free(l->rowptr);
-	free(l->col);
+	if (!l->csr_borrowed) {
+		free(l->col);
+		free(l->val);
+	}
 	free(l->off);
-	free(l->val);
 	free(l->q);
 	free(l->fixptr);
 	free(l->fixcol);
@@ -196,8 +198,11 @@ static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
 		rp[OC] = (int32_t)e;
 	}
 	free(at);
-	free(l->col);
-	free(l->val);
+	if (!l->csr_borrowed) {
+		free(l->col);
+		free(l->val);
+	}
+	l->csr_borrowed = 0;
 	l->col = col;
 	l->val = val;
 	l->crp = crp;
@@ -368,8 +373,8 @@ oom:
 	return -1;
 }
 
-int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, const float *bias, int OC,
-                         int C, int gelu, const pofa_infer_kern *kern, int threads, int force)
+static int pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, int borrowed, const float *bias,
+                    int OC, int C, int gelu, const pofa_infer_kern *kern, int threads, int force)
 {
 	memset(l, 0, sizeof *l);
 	int64_t nnz = rowptr[OC], blocks = 0;
@@ -391,12 +396,15 @@ int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *
 				for (int32_t e = rowptr[o]; e < rowptr[o + 1]; e++)
 					w[(size_t)o * C + col[e]] = val[e];
 		free(rowptr);
-		free(col);
-		free(val);
+		if (!borrowed) {
+			free(col);
+			free(val);
+		}
 		if (!w)
 			return -1;
 		return pofa_linear_pack_w(l, w, POFA_W_GIVE, bias, OC, C, gelu, kern, threads, fmt);
 	}
+	l->csr_borrowed = borrowed;
 	l->OC = OC;
 	l->C = C;
 	l->gelu = gelu;
@@ -421,6 +429,19 @@ int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *
 	}
 	l->bytes = float_bytes(l);
 	return 0;
+}
+
+int pofa_linear_pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, const float *bias, int OC,
+                         int C, int gelu, const pofa_infer_kern *kern, int threads, int force)
+{
+	return pack_csr(l, rowptr, col, val, 0, bias, OC, C, gelu, kern, threads, force);
+}
+
+int pofa_linear_pack_csr_borrow(pofa_linear *l, int32_t *rowptr, const uint16_t *col, const float *val,
+                                const float *bias, int OC, int C, int gelu, const pofa_infer_kern *kern, int threads,
+                                int force)
+{
+	return pack_csr(l, rowptr, (uint16_t *)col, (float *)val, 1, bias, OC, C, gelu, kern, threads, force);
 }
 
 int64_t pofa_linear_csr(const pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val)

@@ -404,23 +404,35 @@ static int read_linear_f32(pofa_infer *inf, const pofa_st_file *f, int l, int k,
 	const pofa_st_tensor *tv = !tc ? NULL : want(f, NAME("val"), POFA_F32, n, 0, err);
 	if (!rc && !tv)
 		rc = err->status;
-	uint16_t *col = rc ? NULL : malloc((size_t)(n + 1) * sizeof *col);
-	float *val = rc ? NULL : malloc((size_t)(n + 1) * sizeof *val);
-	if (!rc && (!col || !val))
-		rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
-	if (!rc) {
-		memcpy(col, bytes_of(f, tc), (size_t)n * sizeof *col);   /* little-endian, as the file */
-		memcpy(val, bytes_of(f, tv), (size_t)n * sizeof *val);
-		for (int o = 0; o < OC && !rc; o++)
-			for (int32_t e = rp[o]; e < rp[o + 1] && !rc; e++) {
-				if (col[e] >= IN || (e > rp[o] && col[e] <= col[e - 1]))
-					rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.col[%d] is %d: a row's columns increase and "
-					                "stay below %d", f->path, prefix, e, col[e], IN);
-				else if (!isfinite(val[e]))
-					rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.val holds %g at %d: weights must be finite",
-					                f->path, prefix, val[e], e);
-			}
+	/* col and val are read where the file holds them (the mapping is kept
+	 * with the model): no copy, and no page of them touched but by the
+	 * checks below and the products. A file not aligned for them: copies. */
+	const uint16_t *fcol = rc ? NULL : bytes_of(f, tc);
+	const float *fval = rc ? NULL : bytes_of(f, tv);
+	int borrow = !rc && (uintptr_t)fcol % _Alignof(uint16_t) == 0 &&
+	             (uintptr_t)fval % _Alignof(float) == 0;
+	uint16_t *col = NULL;
+	float *val = NULL;
+	if (!rc && !borrow) {
+		col = malloc((size_t)(n + 1) * sizeof *col);
+		val = malloc((size_t)(n + 1) * sizeof *val);
+		if (!col || !val)
+			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+		else {
+			memcpy(col, fcol, (size_t)n * sizeof *col);   /* little-endian, as the file */
+			memcpy(val, fval, (size_t)n * sizeof *val);
+			fcol = col, fval = val;
+		}
 	}
+	for (int o = 0; o < OC && !rc; o++)
+		for (int32_t e = rp[o]; e < rp[o + 1] && !rc; e++) {
+			if (fcol[e] >= IN || (e > rp[o] && fcol[e] <= fcol[e - 1]))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.col[%d] is %d: a row's columns increase and "
+				                "stay below %d", f->path, prefix, e, fcol[e], IN);
+			else if (!isfinite(fval[e]))
+				rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.val holds %g at %d: weights must be finite",
+				                f->path, prefix, fval[e], e);
+		}
 	if (rc) {
 		free(rp);
 		free(col);
@@ -428,7 +440,8 @@ static int read_linear_f32(pofa_infer *inf, const pofa_st_file *f, int l, int k,
 		return rc;
 	}
 #undef NAME
-	if (pofa_linear_pack_csr(lin, rp, col, val, bias, OC, IN, gelu, inf->kern, inf->nthreads, force))
+	if (borrow ? pofa_linear_pack_csr_borrow(lin, rp, fcol, fval, bias, OC, IN, gelu, inf->kern, inf->nthreads, force)
+	           : pofa_linear_pack_csr(lin, rp, col, val, bias, OC, IN, gelu, inf->kern, inf->nthreads, force))
 		return pofa_error(err, POFA_ERR_RUN, "out of memory packing %s", prefix);
 	return POFA_OK;
 }
@@ -501,37 +514,49 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 		return NULL;
 	}
 	pofa_infer *inf = pofa_infer_shell(&cfg, (enum pofa_head)head, !f32, o, err);
-	if (!inf) {
+	/* the file stays open with the model: the Linears' col and val, and a
+	 * float32 classifier's or span model's word embeddings, are read where
+	 * it holds them (no copy; no page touched before it is used) */
+	pofa_st_file *keep = inf ? malloc(sizeof *keep) : NULL;
+	if (!keep) {
+		if (inf)
+			pofa_error(err, POFA_ERR_RUN, "out of memory");
+		pofa_infer_free(inf);
 		pofa_st_close(&f);
 		return NULL;
 	}
-	/* the float tensors: allocated, then read */
+	*keep = f;
+	inf->wmap = keep;
+	/* the float tensors: allocated, then read in full */
 	int C = inf->C, rc = POFA_OK;
-	inf->wte = pofa_infer_falloc((size_t)inf->V * C); /* the MLM head keeps it; else float16 */
-	inf->wpe = pofa_infer_falloc((size_t)cfg.max_position_embeddings * C);
-	inf->wtt = pofa_infer_falloc((size_t)cfg.type_vocab_size * C);
-	inf->elnw = pofa_infer_falloc((size_t)C);
-	inf->elnb = pofa_infer_falloc((size_t)C);
+	/* the word embeddings: float32 ones seen in place where the head reads
+	 * them row by row (not the masked-LM head's product) */
+	int wte_in_file = f32 && inf->head != POFA_HEAD_MLM;
+	inf->wte = wte_in_file ? NULL : pofa_infer_falloc_raw((size_t)inf->V * C); /* int8: float16 after */
+	inf->wpe = pofa_infer_falloc_raw((size_t)cfg.max_position_embeddings * C);
+	inf->wtt = pofa_infer_falloc_raw((size_t)cfg.type_vocab_size * C);
+	inf->elnw = pofa_infer_falloc_raw((size_t)C);
+	inf->elnb = pofa_infer_falloc_raw((size_t)C);
 	for (int l = 0; l < inf->L; l++) {
 		inf_layer *y = &inf->lay[l];
-		y->ln1w = pofa_infer_falloc((size_t)C);
-		y->ln1b = pofa_infer_falloc((size_t)C);
-		y->ln2w = pofa_infer_falloc((size_t)C);
-		y->ln2b = pofa_infer_falloc((size_t)C);
+		y->ln1w = pofa_infer_falloc_raw((size_t)C);
+		y->ln1b = pofa_infer_falloc_raw((size_t)C);
+		y->ln2w = pofa_infer_falloc_raw((size_t)C);
+		y->ln2b = pofa_infer_falloc_raw((size_t)C);
 	}
 	if (head == POFA_HEAD_CLS) {
-		inf->clsw = pofa_infer_falloc((size_t)cfg.num_labels * C);
-		inf->clsb = pofa_infer_falloc((size_t)cfg.num_labels);
+		inf->clsw = pofa_infer_falloc_raw((size_t)cfg.num_labels * C);
+		inf->clsb = pofa_infer_falloc_raw((size_t)cfg.num_labels);
 		inf->has_pooler = 1;
 	} else if (head == POFA_HEAD_SPAN) {
-		inf->qaw = pofa_infer_falloc((size_t)2 * C);
-		inf->qab = pofa_infer_falloc(2);
+		inf->qaw = pofa_infer_falloc_raw((size_t)2 * C);
+		inf->qab = pofa_infer_falloc_raw(2);
 	} else {
-		inf->tw = pofa_infer_falloc((size_t)C * C);
-		inf->tb = pofa_infer_falloc((size_t)C);
-		inf->tlnw = pofa_infer_falloc((size_t)C);
-		inf->tlnb = pofa_infer_falloc((size_t)C);
-		inf->mlmb = pofa_infer_falloc((size_t)inf->V);
+		inf->tw = pofa_infer_falloc_raw((size_t)C * C);
+		inf->tb = pofa_infer_falloc_raw((size_t)C);
+		inf->tlnw = pofa_infer_falloc_raw((size_t)C);
+		inf->tlnb = pofa_infer_falloc_raw((size_t)C);
+		inf->mlmb = pofa_infer_falloc_raw((size_t)inf->V);
 	}
 	ftensor *ft = calloc((size_t)(12 + 4 * inf->L), sizeof *ft);
 	int nf = ft ? float_tensors(inf, ft) : 0;
@@ -542,10 +567,19 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 		int half = !i && !f32;
 		const pofa_st_tensor *t = want(&f, ft[i].name, half ? POFA_F16 : POFA_F32, ft[i].rows, ft[i].cols, err);
 		int64_t n = ft[i].rows * (ft[i].cols ? ft[i].cols : 1);
+		if (t && !i && wte_in_file) {
+			const float *p = bytes_of(&f, t);
+			if ((uintptr_t)p % _Alignof(float) == 0)
+				ft[0].data = inf->wte = (float *)p;
+			else if ((ft[0].data = inf->wte = pofa_infer_falloc_raw((size_t)n)))
+				memcpy(inf->wte, p, (size_t)n * sizeof(float));
+		}
 		if (!t)
 			rc = err->status;
 		else if (!ft[i].data)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
+		else if (!i && wte_in_file)
+			; /* seen in place, or copied above */
 		else if (!half)
 			memcpy(ft[i].data, bytes_of(&f, t), (size_t)n * sizeof(float));
 		else
@@ -579,11 +613,10 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 	}
 	free(rcs);
 	free(errs);
-	pofa_st_close(&f);
 	if (!rc)
 		rc = pofa_infer_alloc_acts(inf, err);
 	if (rc) {
-		pofa_infer_free(inf);
+		pofa_infer_free(inf);   /* the file with it */
 		return NULL;
 	}
 	return inf;
