@@ -61,6 +61,18 @@ static void free_own(const pofa_infer *inf, void *p)
 }
 
 /* the activations and the pool: what each user of shared weights owns */
+/* no activations held (not freed: a share's were its base's) */
+static void no_bufs(pofa_infer *inf)
+{
+	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
+	inf->x8 = inf->x8b = NULL;
+	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
+	inf->logits = NULL;
+	inf->pos = inf->tgt = NULL;
+	inf->xm = inf->t1 = inf->t2 = inf->t3 = inf->mean = inf->rstd = inf->sse = NULL;
+	inf->aB = inf->aT = 0;
+}
+
 static void free_bufs(pofa_infer *inf)
 {
 	void *ptrs[] = { inf->h, inf->h1, inf->qkv, inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->lnsum,
@@ -69,13 +81,7 @@ static void free_bufs(pofa_infer *inf)
 	                 inf->sse };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
 		free(ptrs[i]);
-	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
-	inf->x8 = inf->x8b = NULL;
-	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
-	inf->logits = NULL;
-	inf->pos = inf->tgt = NULL;
-	inf->xm = inf->t1 = inf->t2 = inf->t3 = inf->mean = inf->rstd = inf->sse = NULL;
-	inf->aB = inf->aT = 0;
+	no_bufs(inf);
 }
 
 static void free_acts(pofa_infer *inf)
@@ -125,13 +131,7 @@ pofa_infer *pofa_infer_share(const pofa_infer *base, pofa_err *err)
 	}
 	*inf = *base;
 	inf->shares = 1;
-	inf->aB = inf->aT = 0; /* base's buffers are base's: this one makes its own at its first forward */
-	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
-	inf->x8 = inf->x8b = NULL;
-	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
-	inf->logits = NULL;
-	inf->pos = inf->tgt = NULL;
-	inf->xm = inf->t1 = inf->t2 = inf->t3 = inf->mean = inf->rstd = inf->sse = NULL;
+	no_bufs(inf); /* base's buffers are base's: this one makes its own at its first forward */
 	inf->rk.scratch = NULL;
 	inf->rk.scratch_per = 0;
 	inf->profile = inf->passes = 0;
