@@ -60,7 +60,6 @@ static void free_own(const pofa_infer *inf, void *p)
 	free(p);
 }
 
-/* the activations and the pool: what each user of shared weights owns */
 /* no activations held (not freed: a share's were its base's) */
 static void no_bufs(pofa_infer *inf)
 {
@@ -84,6 +83,7 @@ static void free_bufs(pofa_infer *inf)
 	no_bufs(inf);
 }
 
+/* the activations and the pool: what each user of shared weights owns */
 static void free_acts(pofa_infer *inf)
 {
 	free_bufs(inf);
@@ -143,11 +143,7 @@ pofa_infer *pofa_infer_share(const pofa_infer *base, pofa_err *err)
 		pofa_infer_free(inf);
 		return NULL;
 	}
-	if (pofa_infer_alloc_acts(inf, err)) {
-		pofa_infer_free(inf);
-		return NULL;
-	}
-	return inf;
+	return inf; /* its activations (act_bytes as base's) come at its first forward */
 }
 
 /* the activations' sizes for aB x aT tokens */
@@ -177,11 +173,9 @@ static acts_size acts_of(const pofa_infer *inf, int aB, int aT)
 	return z;
 }
 
-int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err)
+void pofa_infer_count_acts(pofa_infer *inf)
 {
-	(void)err;
 	inf->act_bytes = acts_of(inf, inf->maxB, inf->maxT).bytes;
-	return POFA_OK;
 }
 
 int pofa_infer_fit_acts(pofa_infer *inf, int B, int T, pofa_err *err)

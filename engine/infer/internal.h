@@ -78,11 +78,11 @@ float *pofa_infer_fcopy(pofa_infer *inf, const float *src, size_t n);
 /* a model of config c with nothing loaded yet: its pool, kernels and layers */
 pofa_infer *pofa_infer_shell(const pofa_config *c, enum pofa_head head, int int8, const pofa_infer_opts *o,
                              pofa_err *err);
-/* The activation buffers: none at first (act_bytes: what maxB x maxT
- * tokens take), then at a forward for its batch, grown when a larger one
- * comes (up to maxB x maxT): a model opened for 16 x 512 tokens that
- * answers one line touches one line's buffers, not 16 x 512's */
-int pofa_infer_alloc_acts(pofa_infer *inf, pofa_err *err);
+/* The activation buffers: none at first, then made at a forward for its
+ * batch and grown when a larger one comes (up to maxB x maxT): a model
+ * opened for 16 x 512 tokens that answers one line touches one line's
+ * buffers, not 16 x 512's. count: act_bytes, what maxB x maxT take. */
+void pofa_infer_count_acts(pofa_infer *inf);
 int pofa_infer_fit_acts(pofa_infer *inf, int B, int T, pofa_err *err);
 
 /* packed.c: the int8 model from model.packed.safetensors of dir */

@@ -276,8 +276,7 @@ static pofa_infer *from_weights(const wsrc *s, const pofa_st_file *q8, const pof
 		inf->tlnb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_LN, POFA_PARAM_BIAS), (size_t)C);
 		inf->mlmb = wkeep(inf, s, TENSOR(-1, POFA_ROLE_MLM_BIAS, POFA_PARAM_BIAS), (size_t)inf->V);
 	}
-	if (pofa_infer_alloc_acts(inf, err))
-		goto fail;
+	pofa_infer_count_acts(inf);
 	return inf;
 fail:
 	pofa_infer_free(inf);

@@ -567,19 +567,16 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 		int half = !i && !f32;
 		const pofa_st_tensor *t = want(&f, ft[i].name, half ? POFA_F16 : POFA_F32, ft[i].rows, ft[i].cols, err);
 		int64_t n = ft[i].rows * (ft[i].cols ? ft[i].cols : 1);
-		if (t && !i && wte_in_file) {
+		if (t && !i && wte_in_file) {   /* in place where aligned for floats, else copied below */
 			const float *p = bytes_of(&f, t);
-			if ((uintptr_t)p % _Alignof(float) == 0)
-				ft[0].data = inf->wte = (float *)p;
-			else if ((ft[0].data = inf->wte = pofa_infer_falloc_raw((size_t)n)))
-				memcpy(inf->wte, p, (size_t)n * sizeof(float));
+			ft[0].data = inf->wte = (uintptr_t)p % _Alignof(float) == 0 ? (float *)p : pofa_infer_falloc_raw((size_t)n);
 		}
 		if (!t)
 			rc = err->status;
 		else if (!ft[i].data)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory");
-		else if (!i && wte_in_file)
-			; /* seen in place, or copied above */
+		else if (ft[i].data == (const float *)bytes_of(&f, t))
+			; /* seen where the file holds it */
 		else if (!half)
 			memcpy(ft[i].data, bytes_of(&f, t), (size_t)n * sizeof(float));
 		else
@@ -614,7 +611,7 @@ pofa_infer *pofa_infer_open_packed(const char *dir, const char *path, const pofa
 	free(rcs);
 	free(errs);
 	if (!rc)
-		rc = pofa_infer_alloc_acts(inf, err);
+		pofa_infer_count_acts(inf);
 	if (rc) {
 		pofa_infer_free(inf);   /* the file with it */
 		return NULL;
