@@ -16,9 +16,16 @@ static char tmp[512];
 
 const char *fx_tmpdir(const char *tag)
 {
+	if (tmp[0]) {   /* one at a time: a second would leave the first behind */
+		fprintf(stderr, "fx_tmpdir(%s): %s is still there; fx_tmpdir_remove it first\n", tag, tmp);
+		return NULL;
+	}
 	const char *base = getenv("TMPDIR");
 	snprintf(tmp, sizeof tmp, "%s/pofa-%s-XXXXXX", base && *base ? base : "/tmp", tag);
-	return mkdtemp(tmp) ? tmp : NULL;
+	if (mkdtemp(tmp))
+		return tmp;
+	tmp[0] = 0;
+	return NULL;
 }
 
 int fx_tmpdir_remove(void)

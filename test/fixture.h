@@ -13,7 +13,8 @@
 #include <stddef.h>
 
 /* A new empty folder under $TMPDIR (or /tmp), made with mkdtemp; its path
- * stays valid until fx_tmpdir_remove. Returns NULL on failure. */
+ * stays valid until fx_tmpdir_remove. Returns NULL on failure, and while
+ * the last one made is not removed yet. */
 const char *fx_tmpdir(const char *tag);
 /* rm -rf of the folder fx_tmpdir made; 0 on success */
 int fx_tmpdir_remove(void);

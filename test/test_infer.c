@@ -1152,6 +1152,7 @@ static void test_open_in_place(void **st)
 		pofa_infer_free(r);
 		pofa_model_free(m);
 	}
+	fx_tmpdir_remove();
 }
 
 /* The int8 model against QAT's simulated evaluation: the same integers, so
