@@ -371,6 +371,10 @@ int pofa_model_save_weights(pofa_model *m, const char *path, pofa_err *err);
 struct pofa_st_file;
 int pofa_model_view_weights(pofa_model *m, const struct pofa_st_file *f, const float **view, int *viewable,
                             pofa_err *err);
+/* The same, leaving the values of each tensor i with unchecked[i] set
+ * unchecked (its reader checks them as it reads them). */
+int pofa_model_view_weights_but(pofa_model *m, const struct pofa_st_file *f, const float **view, int *viewable,
+                                const unsigned char *unchecked, pofa_err *err);
 
 /* Optimizer state (moments, step, RNG) beside the model. */
 int pofa_optim_save(pofa_model *m, const pofa_optim *o, const char *path, pofa_err *err);

@@ -1137,18 +1137,30 @@ static void test_open_in_place(void **st)
 		free(half);
 		free(outs);
 
-		/* a NaN in a float32 file: refused in place as when loading */
-		for (int i = 0; i < n; i++)
-			if (t[i].prunable && t[i].layer == 1) {
-				t[i].data[7] = NAN;
-				break;
-			}
+		/* a NaN in a float32 file: refused in place as when loading, the
+		 * tensor and element named - in the value part of the stacked
+		 * QKV, which packing reads from the file (row 5, column 3) */
+		pofa_tensor *vt = pofa_model_tensor(m, 1, POFA_ROLE_VALUE, POFA_PARAM_WEIGHT);
+		int64_t at = 5 * vt->shape[1] + 3;
+		vt->data[at] = NAN;
 		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
 		pofa_infer *bad = pofa_infer_open(mdir, &o, &err);
 		assert_null(bad);
-		if (!strstr(err.msg, "element 7 is nan") || !strstr(err.msg, "model.safetensors"))
-			fail_msg("%s head: a NaN: expected 'element 7 is nan' naming the file, got: %s", pofa_head_names[head],
-			         err.msg);
+		char says[64];
+		snprintf(says, sizeof says, "element %lld is nan", (long long)at);
+		if (!strstr(err.msg, says) || !strstr(err.msg, "model.safetensors") || !strstr(err.msg, vt->name) ||
+		    err.status != POFA_ERR_INPUT)
+			fail_msg("%s head: a NaN: expected '%s' naming the file and %s, got: %s (status %d)",
+			         pofa_head_names[head], says, vt->name, err.msg, err.status);
+		vt->data[at] = 0.0f;
+		/* and in a LayerNorm, which the forward reads in place */
+		pofa_tensor *lt = pofa_model_tensor(m, 0, POFA_ROLE_FFN_LN, POFA_PARAM_WEIGHT);
+		lt->data[2] = INFINITY;
+		assert_int_equal(pofa_model_save(m, mdir, NULL, &err), 0);
+		assert_null(pofa_infer_open(mdir, &o, &err));
+		if (!strstr(err.msg, "element 2 is inf") || !strstr(err.msg, lt->name))
+			fail_msg("%s head: an infinity: expected 'element 2 is inf' naming %s, got: %s", pofa_head_names[head],
+			         lt->name, err.msg);
 		pofa_infer_free(r);
 		pofa_model_free(m);
 	}

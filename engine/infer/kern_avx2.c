@@ -69,4 +69,5 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	.ln_var = kb_ln_var,
 	.ln_norm = kb_ln_norm,
 	.attention = ks_attention,
+	.nonzeros = kb_nonzeros,
 };

@@ -17,6 +17,27 @@
 #define KS_CSR_SETS 2
 #include "engine/infer/kern_simd.h"
 
+/* packing's nonzeros, sixteen values at a time: the set lanes of the
+ * nonzero mask compressed into place, values and their columns (as 32-bit
+ * lanes narrowed to 16), with masked stores that write exactly them */
+static int64_t k5_nonzeros(const float *r, int c0, int c1, uint16_t *col, float *val, int64_t e)
+{
+	const __m512i step = _mm512_set1_epi32(16);
+	__m512i idx = _mm512_add_epi32(_mm512_set1_epi32(c0),
+	                               _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	int c = c0;
+	for (; c + 16 <= c1; c += 16, idx = _mm512_add_epi32(idx, step)) {
+		__m512 v = _mm512_loadu_ps(r + c);
+		__mmask16 m = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+		int n = __builtin_popcount((unsigned)m);
+		_mm512_mask_compressstoreu_ps(val + e, m, v);
+		__m256i c16 = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(m, idx));
+		_mm256_mask_storeu_epi16(col + e, (__mmask16)((1u << n) - 1u), c16);
+		e += n;
+	}
+	return kb_nonzeros(r, c, c1, col, val, e);
+}
+
 const pofa_infer_kern pofa_kern_avx512 = {
 	.path = POFA_CPU_AVX512,
 	.x8 = POFA_X8_U8X4,
@@ -32,4 +53,5 @@ const pofa_infer_kern pofa_kern_avx512 = {
 	.ln_var = kb_ln_var,
 	.ln_norm = kb_ln_norm,
 	.attention = ks_attention,
+	.nonzeros = k5_nonzeros,
 };

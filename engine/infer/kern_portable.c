@@ -15,4 +15,5 @@ const pofa_infer_kern pofa_kern_portable = {
 	.ln_var = kb_ln_var,
 	.ln_norm = kb_ln_norm,
 	.attention = kb_attention,
+	.nonzeros = kb_nonzeros,
 };

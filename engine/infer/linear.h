@@ -137,6 +137,11 @@ typedef struct pofa_infer_kern {
 	 * scratch of pofa_att_scratch(T, hs) floats, 64-byte aligned */
 	void (*attention)(float *ctx, const float *q, const float *k, const float *v, const float *add, int T,
 	                  int hs, int ld, float scale, float *w);
+	/* packing: the nonzeros of r[c0, c1) into col and val from entry e
+	 * on, in column order; returns the entry after the last. It may write
+	 * one entry past it (that entry must exist: packing allocates it, and
+	 * fills in an order that writes over it afterwards) */
+	int64_t (*nonzeros)(const float *r, int c0, int c1, uint16_t *col, float *val, int64_t e);
 } pofa_infer_kern;
 
 /* floats of attention scratch for T tokens and head size hs */
@@ -166,6 +171,30 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 enum pofa_wkeep { POFA_W_COPY, POFA_W_BORROW, POFA_W_GIVE };
 int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, const float *bias, int OC, int C,
                        int gelu, const pofa_infer_kern *kern, int threads, int force);
+/* Where pofa_linear_pack_src finds a matrix: nparts matrices stacked (Q,
+ * K and V into one product), each (OC / nparts, C) at part[p], where its
+ * values lie (the dense format keeps or copies them from there). read, when
+ * set, copies n rows of part p from row `row` on into buf instead (0, or -1
+ * when it cannot): a file read by pread costs a virtual machine a fraction
+ * of faulting its mapping in. check: the values are checked finite on the
+ * way; a NaN or infinity is returned as bad_part, bad_at (its element in
+ * the part) and bad_val. */
+typedef struct pofa_pack_src {
+	const float *const *part;
+	int nparts;
+	int (*read)(void *ctx, int part, int64_t row, int n, float *buf);
+	void *ctx;
+	int check;
+	int bad_part;
+	int64_t bad_at;
+	float bad_val;
+} pofa_pack_src;
+/* pofa_linear_pack_w of such a source, reading it twice and holding none
+ * of it but what the format keeps. Returns 0; -1 out of memory; -2 a read
+ * failed; -3 a value is not finite (src->bad_*). keep applies to every
+ * part. */
+int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep keep, const float *bias, int OC,
+                         int C, int gelu, const pofa_infer_kern *kern, int threads, int force);
 /* Packs a matrix given by its nonzeros, each row's columns increasing
  * (rowptr OC + 1, col and val rowptr[OC]; all three malloc's and l's from
  * now on, kept or freed): CSR as it is when the cost model chooses CSR,

@@ -9,6 +9,8 @@
 #include "engine/kernels/pool.h"
 #include "data/base/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -90,6 +92,9 @@ static void int8_free(int8_w *w)
 typedef struct {
 	pofa_model *m;
 	const float **view;   /* NULL: the model's */
+	pofa_st_file *f;   /* view's file, and a descriptor of it to read the */
+	int fd;            /* Linears' weights by (-1: none) */
+	int taken;         /* f is the model's now (closed with it) */
 } wsrc;
 
 static const float *wval(const wsrc *s, int layer, enum pofa_role role, enum pofa_param_kind kind)
@@ -109,6 +114,33 @@ static float *wkeep(pofa_infer *inf, const wsrc *s, const float *src, size_t n)
 	return (float *)src;
 }
 
+/* a Linear's rows read from the file its view is of */
+typedef struct {
+	const pofa_st_file *f;
+	int fd;
+	const float *const *part;   /* the parts in f's mapping: their offsets */
+	int C;
+} file_rows;
+
+static int read_rows(void *ctx, int part, int64_t row, int n, float *buf)
+{
+	const file_rows *r = ctx;
+	size_t want = (size_t)n * r->C * sizeof *buf, got = 0;
+	off_t at = (off_t)((const unsigned char *)(r->part[part] + row * r->C) - r->f->buf);
+	while (got < want) {
+		ssize_t k = pread(r->fd, (unsigned char *)buf + got, want - got, at + (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;   /* the file shrank under us */
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	return 0;
+}
+
 /* one Linear packed: float, or int8 from the file; parts (Q, K, V) are
  * stacked into one product */
 static int pack_linear(pofa_infer *inf, pofa_linear *l, const wsrc *s, const pofa_st_file *q8, int layer,
@@ -123,21 +155,27 @@ static int pack_linear(pofa_infer *inf, pofa_linear *l, const wsrc *s, const pof
 		memcpy(bias + (size_t)p * OC1, wval(s, layer, roles[p], POFA_PARAM_BIAS), (size_t)OC1 * sizeof *bias);
 	int rc = POFA_OK;
 	if (!q8) {
-		const float *w = wval(s, layer, roles[0], POFA_PARAM_WEIGHT);
-		enum pofa_wkeep keep = s->view ? POFA_W_BORROW : POFA_W_COPY;
-		if (nparts > 1) {
-			float *stack = malloc((size_t)OC * C * sizeof *stack);
-			if (!stack) {
-				free(bias);
-				return pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
-			}
-			for (int p = 0; p < nparts; p++)
-				memcpy(stack + (size_t)p * OC1 * C, wval(s, layer, roles[p], POFA_PARAM_WEIGHT),
-				       (size_t)OC1 * C * sizeof *stack);
-			w = stack;
-			keep = POFA_W_GIVE;
+		/* the parts (Q, K, V) packed where they lie: no stacked copy */
+		const float *part[3];
+		for (int p = 0; p < nparts; p++)
+			part[p] = wval(s, layer, roles[p], POFA_PARAM_WEIGHT);
+		pofa_pack_src src = { .part = part, .nparts = nparts };
+		file_rows fr = { s->f, s->fd, part, C };
+		if (s->view && s->fd >= 0) {   /* read, not faulted in, and checked as read */
+			src.read = read_rows;
+			src.ctx = &fr;
+			src.check = 1;
 		}
-		if (pofa_linear_pack_w(l, w, keep, bias, OC, C, gelu, inf->kern, inf->nthreads, o->force_fmt))
+		enum pofa_wkeep keep = s->view ? POFA_W_BORROW : POFA_W_COPY;
+		int pk = pofa_linear_pack_src(l, &src, keep, bias, OC, C, gelu, inf->kern, inf->nthreads, o->force_fmt);
+		if (pk == -2)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: cannot read: %s", s->f->path, strerror(errno));
+		else if (pk == -3)
+			rc = pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged (or a "
+			                "training run diverged)", s->f->path,
+			                pofa_model_tensor(s->m, layer, roles[src.bad_part], POFA_PARAM_WEIGHT)->name,
+			                (long long)src.bad_at, src.bad_val);
+		else if (pk)
 			rc = pofa_error(err, POFA_ERR_RUN, "out of memory packing the model");
 	} else {
 		int8_t *q = malloc((size_t)OC * C);
@@ -202,13 +240,17 @@ static void pack_task(void *arg, int64_t i0, int64_t i1, int tid)
 
 /* the forward-only model of m's tensors, or of a file's values seen in
  * place (s->view: the pointers into it are kept, not copied) */
-static pofa_infer *from_weights(const wsrc *s, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
+static pofa_infer *from_weights(wsrc *s, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
 {
 	pofa_model *m = s->m;
 	const pofa_config *c = pofa_model_config(m);
 	pofa_infer *inf = pofa_infer_shell(c, pofa_model_head(m), q8 != NULL, o, err);
 	if (!inf)
 		return NULL;
+	if (s->view) {   /* the model's from now on: freeing it leaves the values in f alone */
+		inf->wmap = s->f;
+		s->taken = 1;
+	}
 	int C = inf->C;
 	inf->wte = wkeep(inf, s, TENSOR(-1, POFA_ROLE_WORD_EMB, POFA_PARAM_WEIGHT), (size_t)inf->V * C);
 	inf->wpe = wkeep(inf, s, TENSOR(-1, POFA_ROLE_POS_EMB, POFA_PARAM_WEIGHT), (size_t)c->max_position_embeddings * C);
@@ -285,7 +327,7 @@ fail:
 
 pofa_infer *pofa_infer_from_model(pofa_model *m, const pofa_st_file *q8, const pofa_infer_opts *o, pofa_err *err)
 {
-	wsrc s = { m, NULL };
+	wsrc s = { m, NULL, NULL, -1, 0 };
 	return from_weights(&s, q8, o, err);
 }
 
@@ -303,23 +345,33 @@ static pofa_infer *open_in_place(pofa_model *m, const char *wpath, const pofa_in
 	const float **view = calloc((size_t)n + 1, sizeof *view);
 	pofa_infer *inf = NULL;
 	int viewable = 0;
-	if (!f || !view)
+	/* the Linears' weights are read by packing, which checks them */
+	unsigned char *unchecked = calloc((size_t)n + 1, 1);
+	for (int i = 0; unchecked && i < n; i++)
+		unchecked[i] = t[i].kind == POFA_PARAM_WEIGHT &&
+		               (t[i].role < POFA_ROLE_POOLER ||
+		                (t[i].role == POFA_ROLE_POOLER && pofa_model_head(m) == POFA_HEAD_CLS));
+	int fd = open(wpath, O_RDONLY | O_CLOEXEC);
+	if (!f || !view || !unchecked)
 		pofa_error(err, POFA_ERR_RUN, "out of memory");
-	else if (!pofa_st_open(f, wpath, err) && !pofa_model_view_weights(m, f, view, &viewable, err)) {
+	else if (!pofa_st_open(f, wpath, err) &&
+	         !pofa_model_view_weights_but(m, f, view, &viewable, fd >= 0 ? unchecked : NULL, err)) {
 		if (viewable) {
-			wsrc s = { m, view };
-			if ((inf = from_weights(&s, NULL, o, err))) {
-				inf->wmap = f;   /* closed with the model */
-				f = NULL;
-			}
+			wsrc s = { m, view, f, fd, 0 };
+			inf = from_weights(&s, NULL, o, err);
+			if (s.taken)
+				f = NULL;   /* closed with the model (or already, with its failure) */
 		} else {
 			*fallback = 1;
 		}
 	}
 	if (f && f->buf)
 		pofa_st_close(f);
+	if (fd >= 0)
+		close(fd);
 	free(f);
 	free(view);
+	free(unchecked);
 	return inf;
 }
 

@@ -9,10 +9,12 @@
  * the same sums; only their order, and so the last bits, differ.
  */
 #include "engine/infer/linear.h"
+#include "data/base/mem.h"
 #include "data/base/util.h"
 #include "engine/kernels/kernels.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,120 +259,270 @@ int pofa_linear_pack(pofa_linear *l, const float *w, const float *bias, int OC, 
 int pofa_linear_pack_w(pofa_linear *l, const float *w, enum pofa_wkeep keep, const float *bias, int OC, int C,
                        int gelu, const pofa_infer_kern *kern, int threads, int force)
 {
+	const float *part[1] = { w };
+	pofa_pack_src src = { .part = part, .nparts = 1 };
+	return pofa_linear_pack_src(l, &src, keep, bias, OC, C, gelu, kern, threads, force) ? -1 : 0;
+}
+
+/* rows [o, o + n) of the source (n within one part): in place, or read
+ * into buf; NULL when the read fails */
+static const float *src_rows(const pofa_pack_src *s, int rows, int C, int o, int n, float *buf)
+{
+	int p = o / rows;
+	if (!s->read)
+		return s->part[p] + (size_t)(o % rows) * C;
+	return s->read(s->ctx, p, o % rows, n, buf) ? NULL : buf;
+}
+
+/* is any of the n values NaN or infinite? (the largest exponent field:
+ * integer maxima, which the compiler vectorises) */
+static int any_nonfinite(const float *x, size_t n)
+{
+	uint32_t most = 0;
+	for (size_t j = 0; j < n; j++) {
+		uint32_t u;
+		memcpy(&u, x + j, sizeof u);
+		u &= 0x7f800000u;
+		most = u > most ? u : most;
+	}
+	return most == 0x7f800000u;
+}
+
+/* the rows a pass takes at a time: about 64 Ki values, within one part */
+static int pass_rows(int rows, int C, int o)
+{
+	int R = C >= 65536 ? 1 : 65536 / C;
+	int left = rows - o % rows;
+	return R < left ? R : left;
+}
+
+int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep keep, const float *bias, int OC,
+                         int C, int gelu, const pofa_infer_kern *kern, int threads, int force)
+{
 	memset(l, 0, sizeof *l);
 	l->OC = OC;
 	l->C = C;
 	l->gelu = gelu;
+	int nparts = src->nparts, rows = OC / nparts;   /* a part's */
+	int rc = -1;
 	int64_t nnz = 0, blocks = 0;
 	int nm_m = NM_M, nm_n = nm_m;
-	if (C % 4 == 0) {
-		/* one pass: nonzeros, nonzero 1x4 blocks and the fullest group of
-		 * NM_M (= 4) inputs, by the groups of four a row is made of */
-		int most = 0;
-		for (size_t i = 0; i < (size_t)OC * C; i += 4) {
-			int c = (w[i] != 0.0f) + (w[i + 1] != 0.0f) + (w[i + 2] != 0.0f) + (w[i + 3] != 0.0f);
-			nnz += c;
-			blocks += c != 0;
-			most = c > most ? c : most;
+	int kc = kern->csr_kc > 0 ? kern->csr_kc : C, nch = (C + kc - 1) / kc;
+	if (nch < 2 || C < kern->csr_from)
+		nch = 1;
+	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
+	int32_t *cnt = malloc(((size_t)OC * nch + 1) * sizeof *cnt);   /* nonzeros a row has in each chunk */
+	float *buf = src->read ? malloc(((size_t)(C >= 65536 ? C : 65536)) * sizeof *buf) : NULL;
+	if (!row_cost || !cnt || (src->read && !buf))
+		goto fail;
+	/* one pass: nonzeros (by row and chunk), nonzero 1x4 blocks and the
+	 * fullest group of NM_M (= 4) inputs; the values checked finite when
+	 * asked */
+	int most = 0;
+	for (int o = 0; o < OC;) {
+		int n = pass_rows(rows, C, o);
+		const float *r0 = src_rows(src, rows, C, o, n, buf);
+		if (!r0) {
+			rc = -2;
+			goto fail;
 		}
-		nm_n = most;
-	} else {
-		for (size_t i = 0; i < (size_t)OC * C; i++)
-			nnz += w[i] != 0.0f;
+		if (src->check && any_nonfinite(r0, (size_t)n * C)) {
+			size_t j = 0;
+			while (isfinite(r0[j]))
+				j++;
+			src->bad_part = o / rows;
+			src->bad_at = (int64_t)(o % rows) * C + (int64_t)j;
+			src->bad_val = r0[j];
+			rc = -3;
+			goto fail;
+		}
+		for (int k = 0; k < n; k++, o++) {
+			const float *r = r0 + (size_t)k * C;
+			int64_t row_nnz = 0;
+			for (int h = 0; h < nch; h++) {
+				int c0 = h * kc, c1 = nch == 1 ? C : POFA_MIN(C, c0 + kc), in = 0;
+				if (C % 4 == 0) {
+					for (int i = c0; i < c1; i += 4) {
+						int c = (r[i] != 0.0f) + (r[i + 1] != 0.0f) + (r[i + 2] != 0.0f) + (r[i + 3] != 0.0f);
+						in += c;
+						blocks += c != 0;
+						most = c > most ? c : most;
+					}
+				} else {
+					for (int i = c0; i < c1; i++)
+						in += r[i] != 0.0f;
+				}
+				cnt[(size_t)o * nch + h] = in;
+				row_nnz += in;
+			}
+			row_cost[o] = row_nnz;
+			nnz += row_nnz;
+		}
 	}
 	_Static_assert(NM_M == 4, "the n:m count is the 1x4 blocks' pass");
+	if (C % 4 == 0)
+		nm_n = most;
 	if (nnz == (int64_t)OC * C)
 		nm_n = nm_m;
 	l->nnz = nnz;
 	enum pofa_linear_fmt fmt = choose_fmt(kern, threads, OC, C, nnz, blocks, nm_n, force);
 	l->fmt = fmt;
-	int64_t *row_cost = calloc((size_t)OC, sizeof *row_cost);
-	if (!row_cost || copy_bias(l, bias))
-		goto oom;
+	if (copy_bias(l, bias))
+		goto fail;
 	if (fmt == POFA_LIN_DENSE) {
-		if (keep == POFA_W_COPY) {
+		/* from where the values lie (a file's mapping is kept, not read) */
+		if (keep == POFA_W_COPY || nparts > 1) {
 			l->dense = aligned_alloc(64, ((size_t)OC * C * sizeof(float) + 63) & ~(size_t)63);
 			if (!l->dense)
-				goto oom;
-			memcpy(l->dense, w, (size_t)OC * C * sizeof *w);
+				goto fail;
+			for (int p = 0; p < nparts; p++)
+				memcpy(l->dense + (size_t)p * rows * C, src->part[p], (size_t)rows * C * sizeof(float));
 		} else {
-			l->dense = (float *)w;   /* its products are sgemm's: any float alignment */
+			l->dense = (float *)src->part[0];   /* its products are sgemm's: any float alignment */
 			l->dense_borrowed = keep == POFA_W_BORROW;
-			keep = POFA_W_COPY;      /* taken */
+			keep = POFA_W_COPY;                 /* taken */
 		}
 		l->stored = (int64_t)OC * C;
 		for (int o = 0; o < OC; o++)
 			row_cost[o] = C;
-	} else if (fmt == POFA_LIN_NM) {
+		goto done;
+	}
+	int bw = fmt == POFA_LIN_B14 ? 4 : 1;
+	if (fmt == POFA_LIN_NM) {
 		int per_row = (C / nm_m) * nm_n;
 		l->nm_n = nm_n;
 		l->nm_m = nm_m;
 		l->stored = (int64_t)OC * per_row;
 		l->val = malloc((size_t)(l->stored + 1) * sizeof *l->val);
 		l->off = malloc((size_t)(l->stored + 1));
-		if (!l->val || !l->off)
-			goto oom;
-		for (int o = 0; o < OC; o++) {
-			size_t k0 = (size_t)o * per_row;
-			for (int g = 0; g < C; g += nm_m) {
-				int got = 0;
-				for (int i = 0; i < nm_m && got < nm_n; i++)
-					if (w[(size_t)o * C + g + i] != 0.0f) {
-						l->val[k0] = w[(size_t)o * C + g + i];
-						l->off[k0++] = (uint8_t)i;
-						got++;
-					}
-				for (int i = 0; got < nm_n; i++) /* fewer than N: zeros at unused offsets */
-					if (w[(size_t)o * C + g + i] == 0.0f) {
-						l->val[k0] = 0.0f;
-						l->off[k0++] = (uint8_t)i;
-						got++;
-					}
-			}
-			row_cost[o] = per_row;
-		}
 	} else {
-		int bw = fmt == POFA_LIN_B14 ? 4 : 1;
 		int64_t n = fmt == POFA_LIN_B14 ? blocks : nnz;
 		l->stored = n * bw;
 		l->rowptr = malloc(((size_t)OC + 1) * sizeof *l->rowptr);
 		l->col = malloc((size_t)(n + 1) * sizeof *l->col);
 		l->val = malloc((size_t)(n * bw + 1) * sizeof *l->val);
-		if (!l->rowptr || !l->col || !l->val)
-			goto oom;
+		if (!l->rowptr || !l->col)
+			goto fail;
 		int64_t e = 0;
 		for (int o = 0; o < OC; o++) {
 			l->rowptr[o] = (int32_t)e;
-			const float *r = w + (size_t)o * C;
-			for (int c = 0; c < C; c += bw) {
-				int any = 0;
-				for (int i = 0; i < bw; i++)
-					any |= r[c + i] != 0.0f;
-				if (!any)
-					continue;
-				l->col[e] = (uint16_t)c;
-				memcpy(l->val + e * bw, r + c, (size_t)bw * sizeof *r);
-				e++;
-			}
-			row_cost[o] = (e - l->rowptr[o]) * bw;
+			e += fmt == POFA_LIN_CSR ? row_cost[o] : 0;
 		}
 		l->rowptr[OC] = (int32_t)e;
 	}
-	if (fmt == POFA_LIN_CSR && chunk_csr(l, kern))
-		goto oom;
+	if (!l->val || (fmt == POFA_LIN_NM && !l->off))
+		goto fail;
+	pofa_prefault(l->val, (size_t)l->stored * sizeof *l->val);
+	if (l->col)
+		pofa_prefault(l->col, (size_t)(l->stored / bw) * sizeof *l->col);
+	/* CSR chunked by csr_kc inputs: chunk h's entries of every row, then
+	 * chunk h + 1's; crp[h][o] is row o's first in chunk h */
+	int chunked = fmt == POFA_LIN_CSR && nch > 1;
+	l->nch = 1;
+	l->crp = l->rowptr;
+	if (chunked) {
+		l->crp = malloc((size_t)nch * (OC + 1) * sizeof *l->crp);
+		if (!l->crp)
+			goto fail;
+		l->nch = nch;
+		int64_t e = 0;
+		for (int h = 0; h < nch; h++) {
+			int32_t *rp = l->crp + (size_t)h * (OC + 1);
+			for (int o = 0; o < OC; o++) {
+				rp[o] = (int32_t)e;
+				e += cnt[(size_t)o * nch + h];
+			}
+			rp[OC] = (int32_t)e;
+		}
+	}
+	int64_t e = 0;   /* the next entry: B14's and unchunked CSR's fill in row order */
+	for (int o = 0; o < OC;) {
+		int n = pass_rows(rows, C, o);
+		const float *r0 = src_rows(src, rows, C, o, n, buf);
+		if (!r0) {
+			rc = -2;
+			goto fail;
+		}
+		for (int k = 0; k < n; k++, o++) {
+			const float *r = r0 + (size_t)k * C;
+			if (fmt == POFA_LIN_NM) {
+				int per_row = (C / nm_m) * nm_n;
+				size_t k0 = (size_t)o * per_row;
+				for (int g = 0; g < C; g += nm_m) {
+					int got = 0;
+					for (int i = 0; i < nm_m && got < nm_n; i++)
+						if (r[g + i] != 0.0f) {
+							l->val[k0] = r[g + i];
+							l->off[k0++] = (uint8_t)i;
+							got++;
+						}
+					for (int i = 0; got < nm_n; i++) /* fewer than N: zeros at unused offsets */
+						if (r[g + i] == 0.0f) {
+							l->val[k0] = 0.0f;
+							l->off[k0++] = (uint8_t)i;
+							got++;
+						}
+				}
+				row_cost[o] = per_row;
+			} else if (fmt == POFA_LIN_B14) {
+				l->rowptr[o] = (int32_t)e;
+				for (int c = 0; c < C; c += 4) {
+					if (r[c] == 0.0f && r[c + 1] == 0.0f && r[c + 2] == 0.0f && r[c + 3] == 0.0f)
+						continue;
+					l->col[e] = (uint16_t)c;
+					memcpy(l->val + e * 4, r + c, 4 * sizeof *r);
+					e++;
+				}
+				row_cost[o] = (e - l->rowptr[o]) * 4;
+			} else if (!chunked) {
+				/* row by row: the entry past a row's last is the next row's */
+				e = kern->nonzeros(r, 0, C, l->col, l->val, e);
+			} else {
+				/* chunk h's entries of row o, then of the rows after it
+				 * (filled later); where none of those has any, the next
+				 * entry is chunk h + 1's of a row filled already, and the
+				 * exact loop is taken (the last chunk's is the spare) */
+				for (int h = 0; h < nch; h++) {
+					const int32_t *rp = l->crp + (size_t)h * (OC + 1);
+					int64_t at = rp[o];
+					int c1 = POFA_MIN(C, (h + 1) * kc);
+					if (rp[o + 1] < rp[OC] || h == nch - 1) {
+						kern->nonzeros(r, h * kc, c1, l->col, l->val, at);
+						continue;
+					}
+					for (int c = h * kc; c < c1; c++)
+						if (r[c] != 0.0f) {
+							l->col[at] = (uint16_t)c;
+							l->val[at++] = r[c];
+						}
+				}
+			}
+		}
+	}
+	if (fmt == POFA_LIN_B14)
+		l->rowptr[OC] = (int32_t)e;
+done:
 	if (split_rows(l, threads, row_cost, 1))
-		goto oom;
+		goto fail;
 	free(row_cost);
+	free(cnt);
+	free(buf);
 	l->bytes = float_bytes(l);
 	if (keep == POFA_W_GIVE)   /* not kept: a sparse format holds its own copy */
-		free((void *)w);
+		for (int p = 0; p < nparts; p++)
+			free((void *)src->part[p]);
 	return 0;
-oom:
+fail:
 	free(row_cost);
+	free(cnt);
+	free(buf);
+	if (l->crp == l->rowptr)
+		l->crp = NULL;
 	pofa_linear_free(l);
 	if (keep == POFA_W_GIVE)
-		free((void *)w);
-	return -1;
+		for (int p = 0; p < nparts; p++)
+			free((void *)src->part[p]);
+	return rc;
 }
 
 static int pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, int borrowed, const float *bias,

@@ -181,7 +181,7 @@ static const float *in_place(const pofa_st_file *f, const pofa_st_tensor *st)
  * a tied decoder. */
 static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix, float *base, const int *src,
                         int *missing_head, unsigned char *loaded, const float **view, int *viewable,
-                        pofa_err *err)
+                        const unsigned char *unchecked, pofa_err *err)
 {
 	pofa_tensor *t;
 	int n = pofa_model_tensors(m, &t);
@@ -244,7 +244,8 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 			dst = to;
 		}
 		/* NaN or infinity would flow through every product unseen */
-		for (int64_t j = all_finite(dst, t[i].numel) ? t[i].numel : 0; j < t[i].numel; j++)
+		for (int64_t j = unchecked && unchecked[i] ? t[i].numel : all_finite(dst, t[i].numel) ? t[i].numel : 0;
+		     j < t[i].numel; j++)
 			if (!isfinite(dst[j]))
 				return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged "
 				                  "(or a training run diverged)", f->path, name, (long long)j, dst[j]);
@@ -261,11 +262,17 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 int pofa_model_view_weights(pofa_model *m, const pofa_st_file *f, const float **view, int *viewable,
                             pofa_err *err)
 {
+	return pofa_model_view_weights_but(m, f, view, viewable, NULL, err);
+}
+
+int pofa_model_view_weights_but(pofa_model *m, const pofa_st_file *f, const float **view, int *viewable,
+                                const unsigned char *unchecked, pofa_err *err)
+{
 	pofa_tensor *t;
 	int n = pofa_model_tensors(m, &t);
 	for (int i = 0; i < n; i++)
 		view[i] = NULL;
-	return load_tensors(m, f, "", NULL, NULL, NULL, NULL, view, viewable, err);
+	return load_tensors(m, f, "", NULL, NULL, NULL, NULL, view, viewable, unchecked, err);
 }
 
 int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *src, int *missing_head,
@@ -275,7 +282,7 @@ int pofa_model_load_weights_layers(pofa_model *m, const char *path, const int *s
 	int rc = pofa_st_open(&f, path, err);
 	if (rc)
 		return rc;
-	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, NULL, NULL, NULL, err);
+	rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, NULL, NULL, NULL, NULL, err);
 	pofa_st_close(&f);
 	return rc;
 }
@@ -290,7 +297,7 @@ int pofa_model_load_init(pofa_model *m, const char *path, const int *src, uint64
 	pofa_st_file f;
 	int rc = pofa_st_open(&f, path, err);
 	if (!rc) {
-		rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, loaded, NULL, NULL, err);
+		rc = load_tensors(m, &f, "", pofa_model_params(m), src, missing_head, loaded, NULL, NULL, NULL, err);
 		pofa_st_close(&f);
 	}
 	if (!rc)
@@ -562,8 +569,8 @@ int pofa_optim_load(pofa_model *m, pofa_optim *o, const char *path, pofa_err *er
 	float *tmp = !rc ? malloc(2 * np * sizeof(float) + 1) : NULL;
 	if (!rc && !tmp)
 		rc = pofa_error(err, POFA_ERR_RUN, "%s: out of memory", path);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, NULL, NULL, NULL, err);
-	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, NULL, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg.", tmp, NULL, NULL, NULL, NULL, NULL, NULL, err);
+	if (!rc) rc = load_tensors(m, &f, "exp_avg_sq.", tmp + np, NULL, NULL, NULL, NULL, NULL, NULL, err);
 	if (!rc) {
 		memcpy(pofa_model_moment1(m), tmp, np * sizeof(float));
 		memcpy(pofa_model_moment2(m), tmp + np, np * sizeof(float));
