@@ -177,6 +177,8 @@ static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
 		free(val);
 		return -1;
 	}
+	pofa_prefault(col, (size_t)n * sizeof *col);
+	pofa_prefault(val, (size_t)n * sizeof *val);
 	int64_t e = 0;
 	int32_t *at = malloc((size_t)OC * sizeof *at); /* each row's next entry */
 	if (!at) {
@@ -274,9 +276,7 @@ static const float *src_rows(const pofa_pack_src *s, int rows, int C, int o, int
 	return s->read(s->ctx, p, o % rows, n, buf) ? NULL : buf;
 }
 
-/* is any of the n values NaN or infinite? (the largest exponent field:
- * integer maxima, which the compiler vectorises) */
-static int any_nonfinite(const float *x, size_t n)
+int pofa_any_nonfinite(const float *x, size_t n)
 {
 	uint32_t most = 0;
 	for (size_t j = 0; j < n; j++) {
@@ -326,7 +326,7 @@ int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep kee
 			rc = -2;
 			goto fail;
 		}
-		if (src->check && any_nonfinite(r0, (size_t)n * C)) {
+		if (src->check && pofa_any_nonfinite(r0, (size_t)n * C)) {
 			size_t j = 0;
 			while (isfinite(r0[j]))
 				j++;
@@ -532,9 +532,16 @@ static int pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, 
 	int64_t nnz = rowptr[OC], blocks = 0;
 	int nm_n = 0;
 	for (int o = 0; o < OC; o++) {
+		/* nonzero 1x4 blocks: a row's first entry, then each that starts
+		 * another block (a loop the compiler vectorises) */
+		int32_t e0 = rowptr[o], e1 = rowptr[o + 1];
+		blocks += e1 > e0;
+		for (int32_t e = e0 + 1; e < e1; e++)
+			blocks += col[e] / 4 != col[e - 1] / 4;
+		if (nm_n == NM_M)   /* the fullest group can be no fuller */
+			continue;
 		int g = -1, in_g = 0;
-		for (int32_t e = rowptr[o]; e < rowptr[o + 1]; e++) {
-			blocks += e == rowptr[o] || col[e] / 4 != col[e - 1] / 4;
+		for (int32_t e = e0; e < e1; e++) {
 			in_g = col[e] / NM_M == g ? in_g + 1 : 1;
 			g = col[e] / NM_M;
 			nm_n = in_g > nm_n ? in_g : nm_n;

@@ -424,7 +424,18 @@ static int read_linear_f32(pofa_infer *inf, const pofa_st_file *f, int l, int k,
 			fcol = col, fval = val;
 		}
 	}
-	for (int o = 0; o < OC && !rc; o++)
+	/* a quick look first (loops the compiler vectorises): each row's
+	 * columns increase and its last is below IN, every value finite; the
+	 * entry at fault is looked for only when something is */
+	int suspect = !rc && pofa_any_nonfinite(fval, (size_t)n);
+	for (int o = 0; o < OC && !rc && !suspect; o++) {
+		int32_t e0 = rp[o], e1 = rp[o + 1];
+		int down = e1 > e0 && fcol[e1 - 1] >= IN;
+		for (int32_t e = e0 + 1; e < e1; e++)
+			down |= fcol[e] <= fcol[e - 1];
+		suspect = down;
+	}
+	for (int o = 0; o < OC && !rc && suspect; o++)
 		for (int32_t e = rp[o]; e < rp[o + 1] && !rc; e++) {
 			if (fcol[e] >= IN || (e > rp[o] && fcol[e] <= fcol[e - 1]))
 				rc = pofa_error(err, POFA_ERR_INPUT, "%s: %s.col[%d] is %d: a row's columns increase and "
