@@ -912,9 +912,26 @@ static void test_obert_masks(void **st)
 		fail_msg("the memory from the config: expected %zu bytes with B = 16, got %zu with B = %d",
 		         pofa_obert_memory(m, &g), need, B);
 	pofa_gmp g50 = g;
-	g50.obert_block = 0;   /* the default: 50 */
+	g50.obert_block = 0;      /* the default: 50 with the paper's m = 1024 */
+	g50.obert_grads = 1024;
 	assert_int_equal(pofa_obert_memory_cfg(pofa_model_config(m), &g50, &B), pofa_obert_memory(m, &g50));
 	assert_int_equal(B, 50);
+	/* with fewer gradients an estimate, half of them (rounded up to the
+	 * unit's width): 15 gradients 8 weights, 1x4 blocks 8, 5 gradients 3
+	 * (1x4: 4); by default m is the steps between pruning steps (2 here) */
+	static const struct { int grads, width, want; } rule[] = {
+		{ 15, 1, 8 }, { 15, 4, 8 }, { 5, 1, 3 }, { 5, 4, 4 }, { 100, 1, 50 }, { 99, 4, 48 }, { 0, 1, 1 },
+	};
+	for (size_t i = 0; i < sizeof rule / sizeof *rule; i++) {
+		pofa_gmp gr = g50;
+		gr.obert_grads = rule[i].grads;
+		gr.pattern = rule[i].width == 1 ? POFA_PATTERN_UNSTRUCTURED : POFA_PATTERN_BLOCK;
+		gr.block = rule[i].width;
+		int got = pofa_obert_default_block(m, &gr);
+		if (got != rule[i].want)
+			fail_msg("default block with %d gradients, unit %d: expected %d, got %d", rule[i].grads, rule[i].width,
+			         rule[i].want, got);
+	}
 	assert_int_equal(pofa_obert_fits(need, 16, &err), 0);
 	assert_int_equal(pofa_obert_fits((size_t)1 << 60, 16, &err), POFA_ERR_INPUT);
 	if (!strstr(err.msg, "needs 1152921504.61 GB") || !strstr(err.msg, "method = magnitude"))

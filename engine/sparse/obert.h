@@ -65,10 +65,11 @@ void pofa_obert_after_prune(pofa_masks *mk, const pofa_gmp *g);
 void pofa_obert_free(pofa_masks *mk);
 int pofa_obert_save(const pofa_masks *mk, const char *path, pofa_err *err);
 int pofa_obert_load(pofa_masks *mk, const char *path, pofa_err *err);
-/* the block size a model gets by default: B = 50 (a multiple of the
- * pattern's width), lower until its memory fits a third of what the
- * machine has free */
-int pofa_obert_default_block(pofa_model *m, int width);
+/* the block size a model gets by default: B = 50, the paper's, but no
+ * more than half the gradients of one estimate (rounded up to a multiple
+ * of the pattern's width), lower until its memory fits a third of what
+ * the machine has free */
+int pofa_obert_default_block(pofa_model *m, const pofa_gmp *g);
 /* the memory a model of config c would need (as pofa_obert_memory for the
  * model with its pooler), before any model is made; its block size into
  * *block when not NULL */
