@@ -47,6 +47,12 @@ INI
 grep -q '"p",0,"log","stage p: method = obert holds [0-9.]* MB of state' "$tmp/a/events.csv" \
 	&& grep -q "method = obert holds" "$tmp/a.log" && ok "its memory said before the stage (log and events.csv)" \
 	|| bad "the memory statement"
+grep -q "holds [0-9.]* MB of state (B = 32 weights a block, m = 4 gradients an estimate, dampening 1e-07;" \
+	"$tmp/a.log" && ok "its settings said with it" || bad "the settings: $(grep 'MB of state' "$tmp/a.log")"
+"$POFA" run --headless "$tmp/r.ini" --set p.obert_block=0 --out "$tmp/d" > "$tmp/d.log" 2>&1 \
+	&& grep -q "(B = 2 weights a block, m = 4 gradients" "$tmp/d.log" \
+	&& ok "the default block: half the gradients of an estimate (B = 2 for m = 4)" \
+	|| bad "the default block: $(grep 'MB of state' "$tmp/d.log")"
 sp=$(awk -F, '$1 == "\"p\"" { s = $NF } END { print s }' "$tmp/a/sparsity.csv")
 grep -q "target 0.7996, reached 0.7996" "$tmp/a/events.csv" && ok "the cubic schedule's target reached (0.7996)" \
 	|| { bad "target not reached"; grep prune "$tmp/a/events.csv"; }

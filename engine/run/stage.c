@@ -287,9 +287,13 @@ static int setup_stage(stage_ctx *c, pofa_err *err)
 		/* a pruning method's state: its memory said before the stage, or
 		 * refused with the figure when it does not fit */
 		const pofa_prune_method *pm = &pofa_prune_methods[s->method];
-		if (s->prune && pm->memory)
-			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: method = %s holds %.1f MB of state (%s)", s->name,
-			             pm->name, pm->memory(c->m, &g) / 1e6, pm->help);
+		if (s->prune && pm->memory) {
+			char set[160] = "";
+			if (pm->settings)
+				pm->settings(c->m, &g, set, sizeof set);
+			pofa_run_log(r, c->i, POFA_EV_LOG, "stage %s: method = %s holds %.1f MB of state (%s%s%s)", s->name,
+			             pm->name, pm->memory(c->m, &g) / 1e6, set, *set ? "; " : "", pm->help);
+		}
 		if (s->prune && pofa_masks_set_method(&c->mk, &g, err))
 			return pofa_error(err, err->status, "%s:%d: stage %s: %s", r->rc.path, s->line, s->name,
 			                  err->msg);

@@ -290,6 +290,12 @@ static int block_of(pofa_model *m, const pofa_gmp *g)
 	return g->obert_block > 0 ? g->obert_block : pofa_obert_default_block(m, g);
 }
 
+void pofa_obert_settings(pofa_model *m, const pofa_gmp *g, char *buf, size_t n)
+{
+	snprintf(buf, n, "B = %d weights a block, m = %d gradients an estimate, dampening %g", block_of(m, g),
+	         grads_of(g), g->obert_damp > 0.0 ? g->obert_damp : 1e-7);
+}
+
 size_t pofa_obert_memory(pofa_model *m, const pofa_gmp *g)
 {
 	int B = block_of(m, g);

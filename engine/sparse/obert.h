@@ -58,6 +58,9 @@ void pofa_obert_block_update(const float *finv, int n, float *w, const unsigned 
 
 /* the table row's hooks (sparse.c's pofa_prune_methods[POFA_PRUNE_OBERT]) */
 size_t pofa_obert_memory(pofa_model *m, const pofa_gmp *g);
+/* "B = 8 weights a block, m = 15 gradients an estimate, dampening 1e-07":
+ * what the stage runs with, defaults resolved */
+void pofa_obert_settings(pofa_model *m, const pofa_gmp *g, char *buf, size_t n);
 int pofa_obert_init(pofa_masks *mk, const pofa_gmp *g, pofa_err *err);
 void pofa_obert_score(const pofa_masks *mk, const pofa_tensor *t, int width, float *score);
 int pofa_obert_grads(pofa_masks *mk, const pofa_gmp *g, int64_t step, pofa_err *err);

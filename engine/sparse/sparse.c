@@ -45,7 +45,8 @@ const pofa_prune_method pofa_prune_methods[] = {
 	  .score = magnitude_score },
 	{ .name = "obert", .help = "second order: the lowest w^2 / (2 [F^-1]_qq) of a blockwise empirical Fisher "
 	                           "pruned, the weights kept updated (Kurtic et al., 2022)",
-	  .score = pofa_obert_score, .memory = pofa_obert_memory, .init_state = pofa_obert_init,
+	  .score = pofa_obert_score, .memory = pofa_obert_memory, .settings = pofa_obert_settings,
+	  .init_state = pofa_obert_init,
 	  .grad_hook = pofa_obert_grads, .after_prune = pofa_obert_after_prune, .free_state = pofa_obert_free,
 	  .save_state = pofa_obert_save, .load_state = pofa_obert_load },
 };

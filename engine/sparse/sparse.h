@@ -68,6 +68,8 @@ typedef struct pofa_prune_method {
 	const char *help;           /* one line: what it scores */
 	void (*score)(const pofa_masks *mk, const pofa_tensor *t, int width, float *score);
 	size_t (*memory)(pofa_model *m, const pofa_gmp *g);
+	/* its settings in words for the log (NULL: none to say) */
+	void (*settings)(pofa_model *m, const pofa_gmp *g, char *buf, size_t n);
 	int (*init_state)(pofa_masks *mk, const pofa_gmp *g, pofa_err *err);
 	/* after each backward pass of step `step`, before the gradients are masked */
 	int (*grad_hook)(pofa_masks *mk, const pofa_gmp *g, int64_t step, pofa_err *err);
