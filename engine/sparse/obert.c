@@ -253,10 +253,10 @@ static int grads_of(const pofa_gmp *g)
 /* The default block for n prunable weights: the paper's 50 (m = 1024
  * gradients an estimate), but no more than half the gradients an estimate
  * has, rounded up to the unit's width - a block's Fisher from fewer
- * gradients than it has weights is mostly the dampening, and its saliency
- * noise (bert-mini pruned to 90% with 15 gradients an estimate, wn-pair
- * after transfer: B = 50 66.43, 16 66.39, 8 67.13, magnitude 66.66); then
- * lower until the blocks fit a third of the memory free. */
+ * gradients than it has weights is of lower rank than the block, the rest
+ * of it the dampening alone (bench/README.md, "oBERT's block size", has
+ * what it changed in the reproduction); then lower until the blocks fit a
+ * third of the memory free. */
 static int default_block_n(double n, int width, int grads)
 {
 	double room = room_free() > 0.0 ? room_free() / 3.0 : 4e9;
