@@ -189,9 +189,6 @@ typedef struct pofa_pack_src {
 	int64_t bad_at;
 	float bad_val;
 } pofa_pack_src;
-/* is any of the n values NaN or infinite? (the largest exponent field:
- * integer maxima, which the compiler vectorises) */
-int pofa_any_nonfinite(const float *x, size_t n);
 /* pofa_linear_pack_w of such a source, reading it twice and holding none
  * of it but what the format keeps. Returns 0; -1 out of memory; -2 a read
  * failed; -3 a value is not finite (src->bad_*). keep applies to every

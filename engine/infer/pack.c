@@ -276,18 +276,6 @@ static const float *src_rows(const pofa_pack_src *s, int rows, int C, int o, int
 	return s->read(s->ctx, p, o % rows, n, buf) ? NULL : buf;
 }
 
-int pofa_any_nonfinite(const float *x, size_t n)
-{
-	uint32_t most = 0;
-	for (size_t j = 0; j < n; j++) {
-		uint32_t u;
-		memcpy(&u, x + j, sizeof u);
-		u &= 0x7f800000u;
-		most = u > most ? u : most;
-	}
-	return most == 0x7f800000u;
-}
-
 /* the rows a pass takes at a time: about 64 Ki values, within one part */
 static int pass_rows(int rows, int C, int o)
 {

@@ -327,4 +327,8 @@ static inline float pofa_gelu_fd(float x, float *d)
 	return z < -4.0f ? 0.0f : z > 4.0f ? x : hx * R + hx;
 }
 
+/* is any of the n values NaN or infinite? (the largest exponent field:
+ * integer maxima, which the compiler vectorises) */
+int pofa_any_nonfinite(const float *x, size_t n);
+
 #endif

@@ -605,3 +605,15 @@ double pofa_softmax_xent(pofa_kern *k, float *dlogits, const float *logits, cons
 		*count = c;
 	return total;
 }
+
+int pofa_any_nonfinite(const float *x, size_t n)
+{
+	uint32_t most = 0;
+	for (size_t j = 0; j < n; j++) {
+		uint32_t u;
+		memcpy(&u, x + j, sizeof u);
+		u &= 0x7f800000u;
+		most = u > most ? u : most;
+	}
+	return most == 0x7f800000u;
+}

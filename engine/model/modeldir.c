@@ -144,20 +144,6 @@ static pofa_tensor from_layer(const pofa_tensor *t, const int *src)
 	return u;
 }
 
-/* are all n values finite? (the largest exponent field below all ones:
- * integer maxima, which the compiler vectorises) */
-static int all_finite(const float *x, int64_t n)
-{
-	uint32_t most = 0;
-	for (int64_t j = 0; j < n; j++) {
-		uint32_t u;
-		memcpy(&u, x + j, sizeof u);
-		u &= 0x7f800000u;
-		most = u > most ? u : most;
-	}
-	return most != 0x7f800000u;
-}
-
 /* tensor st's float32 values where they lie in f's mapping, or NULL when
  * they cannot be used in place (another dtype, not 4-byte aligned, a
  * big-endian machine) */
@@ -244,8 +230,8 @@ static int load_tensors(pofa_model *m, const pofa_st_file *f, const char *prefix
 			dst = to;
 		}
 		/* NaN or infinity would flow through every product unseen */
-		for (int64_t j = unchecked && unchecked[i] ? t[i].numel : all_finite(dst, t[i].numel) ? t[i].numel : 0;
-		     j < t[i].numel; j++)
+		int fine = (unchecked && unchecked[i]) || !pofa_any_nonfinite(dst, (size_t)t[i].numel);
+		for (int64_t j = fine ? t[i].numel : 0; j < t[i].numel; j++)
 			if (!isfinite(dst[j]))
 				return pofa_error(err, POFA_ERR_INPUT, "%s: tensor %s: element %lld is %g; the file is damaged "
 				                  "(or a training run diverged)", f->path, name, (long long)j, dst[j]);
