@@ -157,6 +157,7 @@ done
 # moves on to the next one, and a real folder of that name is left alone
 cat > "$tmp/fakerun" <<'SH'
 #!/bin/sh
+echo "$*" >> "${0%/*}/fakerun.args"
 while [ $# -gt 0 ]; do [ "$1" = --out ] && mkdir -p "$2"; shift; done
 SH
 chmod +x "$tmp/fakerun"
@@ -180,5 +181,11 @@ mk reproduce-quick >"$tmp/mk.log" 2>&1
 	&& grep -q "is a folder of its own" "$tmp/mk.log" \
 	&& echo "ok   a real runs/prune-ofa-quick folder is left alone, said" \
 	|| { echo "FAIL a real runs/prune-ofa-quick folder: replaced or not said"; cat "$tmp/mk.log"; fails=$((fails + 1)); }
+# make reproduce-quick runs its own recipe: a step scale would cut the
+# pre-training and the teachers too, and then no task learns
+tail -n 1 "$tmp/fakerun.args" | grep -q "run --headless recipes/prune-ofa-quick.ini --out" \
+	&& ! tail -n 1 "$tmp/fakerun.args" | grep -q step_scale \
+	&& echo "ok   make reproduce-quick runs recipes/prune-ofa-quick.ini, unscaled" \
+	|| { echo "FAIL make reproduce-quick: expected run --headless recipes/prune-ofa-quick.ini, got: $(tail -n 1 "$tmp/fakerun.args")"; fails=$((fails + 1)); }
 
 [ "$fails" -eq 0 ]
