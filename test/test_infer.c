@@ -92,6 +92,7 @@ static const shape shapes[] = {
 	{ 21, 600, 40, EMPTY_ROWS, 0.8, 0 },   /* wide, empty rows */
 	{ 24, 2100, 140, UNSTRUCTURED, 0.9, 1 }, /* CSR in chunks of inputs, a ragged last chunk */
 	{ 13, 2048, 20, EMPTY_ROWS, 0.995, 1 },  /* chunks with no entries in most rows, GELU after */
+	{ 30, 3000, 130, UNSTRUCTURED, 0.97, 0 }, /* rows sparse enough for the longer chunks, a ragged last */
 };
 
 static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, const float *w, const float *bias,
@@ -642,6 +643,19 @@ static void test_choice(void **st)
 	assert_int_equal(l.fmt, POFA_LIN_DENSE);
 	pofa_linear_free(&l);
 	free(w);
+	/* CSR's chunks of inputs: csr_kc's at 90%, csr_kc_sparse's at 97% */
+	float *wb = calloc(3072, sizeof *wb);
+	for (int i = 0; i < 2; i++) {
+		w = make_weights(64, 3072, UNSTRUCTURED, i ? 0.97 : 0.9);
+		assert_int_equal(pofa_linear_pack(&l, w, wb, 64, 3072, 0, k, 2, POFA_LIN_CSR), 0);
+		int kc = i && k->csr_kc_sparse ? k->csr_kc_sparse : k->csr_kc;
+		if (l.nch != (3072 + kc - 1) / kc)
+			fail_msg("%s, %s sparse, 64 x 3072: %d chunks, expected %d of %d inputs", pofa_cpu_path_names[k->path],
+			         i ? "97%" : "90%", l.nch, (3072 + kc - 1) / kc, kc);
+		pofa_linear_free(&l);
+		free(w);
+	}
+	free(wb);
 	w = make_weights(256, 256, UNSTRUCTURED, 0.95);
 	assert_int_equal(pofa_linear_pack(&l, w, bias, 256, 256, 0, k, 2, -1), 0);
 	assert_int_equal(l.fmt, POFA_LIN_CSR);

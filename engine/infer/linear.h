@@ -11,7 +11,8 @@
  *   DENSE  W as it is, multiplied by OpenBLAS's sgemm
  *   CSR    per output row, its nonzeros: value and 16-bit input column;
  *          from the path's csr_from inputs, in chunks of its csr_kc inputs
- *          (all rows' entries of a chunk, then the next chunk's), so that
+ *          (csr_kc_sparse for the sparsest rows; all rows' entries of a
+ *          chunk, then the next chunk's), so that
  *          the slice of x a chunk reads stays in cache while every row
  *          passes
  *   B14    per output row, its nonzero 1x4 blocks along the input: the
@@ -105,8 +106,10 @@ typedef struct pofa_infer_kern {
 	 * (vpmaddubsw): I8 is packed with pairs split (POFA_I8_PAIR_MAX) */
 	int i8_pairs;
 	/* CSR is packed in chunks of csr_kc inputs when it has csr_from inputs
-	 * or more (kern_avx512.c and kern_avx2.c say how they were chosen) */
-	int csr_kc, csr_from;
+	 * or more, of csr_kc_sparse (a multiple of csr_kc, or 0: none) when
+	 * its rows have under 8 nonzeros a csr_kc chunk (kern_avx512.c and
+	 * kern_avx2.c say how they were chosen) */
+	int csr_kc, csr_kc_sparse, csr_from;
 	/* y = W x + b (GELU after when w->gelu) for CSR, B14 and NM */
 	void (*sparse)(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1);
 	/* the same for I8, x8 quantized by quant in this path's layout; qo:

@@ -158,11 +158,23 @@ static int copy_bias(pofa_linear *l, const float *bias)
 	return 0;
 }
 
-/* CSR entries reordered chunk by chunk of kern's csr_kc inputs (each
- * row's in column order still); l->crp indexes them */
+/* the inputs a CSR chunk spans for a Linear of nnz nonzeros: kern's
+ * csr_kc, or csr_kc_sparse where a row has fewer than 8 nonzeros a
+ * csr_kc chunk on average (below 1 in 16, as at 95% and 97%), since then
+ * a row's sums pass through y between chunks for few products each */
+static int csr_chunk(const pofa_infer_kern *kern, int OC, int C, int64_t nnz)
+{
+	int kc = kern->csr_kc > 0 ? kern->csr_kc : C;
+	if (kern->csr_kc_sparse > kc && (double)nnz * kc < 8.0 * OC * C)
+		kc = kern->csr_kc_sparse;
+	return kc;
+}
+
+/* CSR entries reordered chunk by chunk of csr_chunk's inputs (each row's
+ * in column order still); l->crp indexes them */
 static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
 {
-	int kc = kern->csr_kc > 0 ? kern->csr_kc : l->C, OC = l->OC, nch = (l->C + kc - 1) / kc;
+	int kc = csr_chunk(kern, l->OC, l->C, l->rowptr[l->OC]), OC = l->OC, nch = (l->C + kc - 1) / kc;
 	l->nch = 1;
 	l->crp = l->rowptr;
 	if (nch < 2 || l->C < kern->csr_from)
@@ -353,6 +365,20 @@ int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep kee
 	if (nnz == (int64_t)OC * C)
 		nm_n = nm_m;
 	l->nnz = nnz;
+	if (nch > 1 && csr_chunk(kern, OC, C, nnz) != kc) {
+		/* longer chunks: the counts of m of kc's summed (in place: each
+		 * sum is written below the counts still to be read) */
+		int m = csr_chunk(kern, OC, C, nnz) / kc, nch2 = (nch + m - 1) / m;
+		for (int o = 0; o < OC; o++)
+			for (int h2 = 0; h2 < nch2; h2++) {
+				int32_t sum = 0;
+				for (int h = h2 * m; h < nch && h < (h2 + 1) * m; h++)
+					sum += cnt[(size_t)o * nch + h];
+				cnt[(size_t)o * nch2 + h2] = sum;
+			}
+		kc *= m;
+		nch = nch2;
+	}
 	enum pofa_linear_fmt fmt = choose_fmt(kern, threads, OC, C, nnz, blocks, nm_n, force);
 	l->fmt = fmt;
 	if (copy_bias(l, bias))
