@@ -365,10 +365,11 @@ int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep kee
 	if (nnz == (int64_t)OC * C)
 		nm_n = nm_m;
 	l->nnz = nnz;
-	if (nch > 1 && csr_chunk(kern, OC, C, nnz) != kc) {
+	int m = csr_chunk(kern, OC, C, nnz) / kc;
+	if (nch > 1 && m > 1) {
 		/* longer chunks: the counts of m of kc's summed (in place: each
 		 * sum is written below the counts still to be read) */
-		int m = csr_chunk(kern, OC, C, nnz) / kc, nch2 = (nch + m - 1) / m;
+		int nch2 = (nch + m - 1) / m;
 		for (int o = 0; o < OC; o++)
 			for (int h2 = 0; h2 < nch2; h2++) {
 				int32_t sum = 0;
