@@ -359,15 +359,24 @@ static void test_sparse_train(void **st)
 						if (d > worst)
 							worst = d, where = t[i].name;
 					}
-				/* under QAT a rounding apart can put an input in the next
-				 * quantization step, which later steps carry further */
-				if (!(worst <= (qat && step ? 2e-2 : 2e-3)))
+				/* from the same weights each step (below): 3.7e-4 at most on
+				 * every CPU path, under QAT where a rounding apart puts an input
+				 * in the next quantization step */
+				if (!(worst <= 2e-3))
 					fail_msg("%s head%s, step %d: a gradient differs by %.3g (relative, at %s)",
 					         pofa_head_names[head], qat ? " (QAT)" : "", step, worst, where);
 				pofa_model_adamw(md, &od, 1e-3);
 				pofa_model_adamw(ms, &os, 1e-3);
 				masks_as_locked(md, keep);
 				masks_as_locked(ms, keep);
+				/* the next step from the same weights: AdamW makes a near-zero
+				 * gradient's rounding a sign and a whole step, which would carry
+				 * rounding (summing order) into the next comparison; its
+				 * kept-only form is checked bit for bit in test_keep_optimizer.
+				 * Stale packed values in the sparse path show here as a gradient
+				 * from the old weights */
+				for (int i = 0; i < nt; i++)
+					memcpy(t[i].data, ts[i].data, (size_t)t[i].numel * sizeof *t[i].data);
 			}
 			free(keep);
 			pofa_model_free(md);
