@@ -204,10 +204,12 @@ static void layernorm(pofa_infer *inf, float *y, const float *x, const float *re
 
 /* LayerNorm by rows: each thread its blocks of rows, which the Linear
  * before wrote on the same thread for the most part, instead of every
- * thread reading all rows of its columns. Three steps: y = x + res and the
- * blocks' column sums; the mean (blocks summed in order: any thread count
- * gives the same bits), the blocks' sums of squares; the rstd, y
- * normalized, and the next int8 Linear's input quantized from it. */
+ * thread reading all rows of its columns. Two steps: y = x + res and the
+ * blocks' column sums of y and y^2 (in double); the mean and rstd (blocks
+ * summed in order: any thread count gives the same bits), y normalized,
+ * and the next int8 Linear's input quantized from it. A step of its own
+ * for the sums of (y - mean)^2 cost a pass over y and a wait: 2% of a
+ * bert-base pass at batch 1. */
 static void rows_of(const pofa_infer *inf, int64_t b, int *r0, int *r1)
 {
 	*r0 = (int)b * POFA_LN_ROWS;
@@ -222,40 +224,29 @@ static void lnr_sum_task(void *arg, int64_t b0, int64_t b1, int tid)
 	for (int64_t b = b0; b < b1; b++) {
 		int r0, r1;
 		rows_of(inf, b, &r0, &r1);
-		inf->kern->ln_sum(j->y, j->x, j->res, inf->ld, inf->np, r0, r1, inf->lnsum + (size_t)b * inf->ld);
+		inf->kern->ln_sum(j->y, j->x, j->res, inf->ld, inf->np, r0, r1, inf->lnsum + (size_t)b * inf->ld,
+		                  inf->lnsq + (size_t)b * inf->ld);
 	}
 }
 
-/* this thread's copy of the mean (and with var, of the rstd) */
-static void ln_stats(pofa_infer *inf, int tid, int var)
+/* this thread's copy of the mean and the rstd, from every block's sums */
+static void ln_stats(pofa_infer *inf, int tid)
 {
 	int nb = (inf->C + POFA_LN_ROWS - 1) / POFA_LN_ROWS, ld = inf->ld, np = inf->np;
 	float *m = inf->lnmean + (size_t)tid * ld, *r = inf->lnrstd + (size_t)tid * ld;
-	const float *src = var ? inf->lnvar : inf->lnsum;
-	float *dst = var ? r : m;
-	memcpy(dst, src, (size_t)np * sizeof *dst);
-	for (int b = 1; b < nb; b++)
-		for (int n = 0; n < np; n++)
-			dst[n] += src[(size_t)b * ld + n];
-	float fc = (float)inf->C, eps = inf->cfg.layer_norm_eps;
-	if (var)
-		for (int n = 0; n < np; n++)
-			dst[n] = 1.0f / sqrtf(dst[n] / fc + eps);
-	else
-		for (int n = 0; n < np; n++)
-			dst[n] /= fc;
-}
-
-static void lnr_var_task(void *arg, int64_t b0, int64_t b1, int tid)
-{
-	job *j = arg;
-	pofa_infer *inf = j->inf;
-	ln_stats(inf, tid, 0);
-	for (int64_t b = b0; b < b1; b++) {
-		int r0, r1;
-		rows_of(inf, b, &r0, &r1);
-		inf->kern->ln_var(j->y, inf->lnmean + (size_t)tid * inf->ld, inf->ld, inf->np, r0, r1,
-		                  inf->lnvar + (size_t)b * inf->ld);
+	double fc = inf->C, eps = inf->cfg.layer_norm_eps;
+	for (int n0 = 0; n0 < np; n0 += 16) {
+		double s[16] = { 0 }, q[16] = { 0 };
+		for (int b = 0; b < nb; b++)
+			for (int i = 0; i < 16; i++) {
+				s[i] += inf->lnsum[(size_t)b * ld + n0 + i];
+				q[i] += inf->lnsq[(size_t)b * ld + n0 + i];
+			}
+		for (int i = 0; i < 16; i++) {
+			double mean = s[i] / fc, var = q[i] / fc - mean * mean;
+			m[n0 + i] = (float)mean;
+			r[n0 + i] = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + eps));
+		}
 	}
 }
 
@@ -263,9 +254,7 @@ static void lnr_norm_task(void *arg, int64_t b0, int64_t b1, int tid)
 {
 	job *j = arg;
 	pofa_infer *inf = j->inf;
-	/* this thread's mean is the one lnr_var_task left: the pool gives
-	 * thread tid the same blocks for the same count (pool.h) */
-	ln_stats(inf, tid, 1);
+	ln_stats(inf, tid);
 	for (int64_t b = b0; b < b1; b++) {
 		int r0, r1;
 		rows_of(inf, b, &r0, &r1);
@@ -284,7 +273,6 @@ static void layernorm_rows(pofa_infer *inf, float *y, const float *x, const floa
 	          .l = next && next->fmt == POFA_LIN_I8 ? next : NULL };
 	int64_t nb = (inf->C + POFA_LN_ROWS - 1) / POFA_LN_ROWS;
 	pofa_pool_run(inf->pool, nb, lnr_sum_task, &j);
-	pofa_pool_run(inf->pool, nb, lnr_var_task, &j);
 	pofa_pool_run(inf->pool, nb, lnr_norm_task, &j);
 	mark(inf, POFA_PART_LAYERNORM);
 }

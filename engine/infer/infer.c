@@ -65,7 +65,8 @@ static void no_bufs(pofa_infer *inf)
 {
 	inf->h = inf->h1 = inf->qkv = inf->ctx = inf->tmp = inf->f = NULL;
 	inf->x8 = inf->x8b = NULL;
-	inf->lnsum = inf->lnvar = inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
+	inf->lnsum = inf->lnsq = NULL;
+	inf->lnmean = inf->lnrstd = inf->S = inf->maskadd = inf->pin = inf->pooled = NULL;
 	inf->logits = NULL;
 	inf->pos = inf->tgt = NULL;
 	inf->xm = inf->t1 = inf->t2 = inf->t3 = inf->mean = inf->rstd = inf->sse = NULL;
@@ -75,7 +76,7 @@ static void no_bufs(pofa_infer *inf)
 static void free_bufs(pofa_infer *inf)
 {
 	void *ptrs[] = { inf->h, inf->h1, inf->qkv, inf->ctx, inf->tmp, inf->f, inf->x8, inf->x8b, inf->lnsum,
-	                 inf->lnvar, inf->lnmean, inf->lnrstd, inf->S, inf->maskadd, inf->pin, inf->pooled,
+	                 inf->lnsq, inf->lnmean, inf->lnrstd, inf->S, inf->maskadd, inf->pin, inf->pooled,
 	                 inf->logits, inf->pos, inf->tgt, inf->xm, inf->t1, inf->t2, inf->t3, inf->mean, inf->rstd,
 	                 inf->sse };
 	for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
@@ -166,7 +167,7 @@ static acts_size acts_of(const pofa_infer *inf, int aB, int aT)
 	                                        : (size_t)aB * aT * 2;
 	z.att_per = (pofa_att_scratch(aT, C / inf->NH) + 15) & ~(size_t)15;
 	z.bytes = ((size_t)C * z.ld * 5 + (size_t)3 * C * z.ld + (inf->int8 ? 0 : (size_t)I * z.ld) +
-	           (size_t)inf->nthreads * z.att_per + (size_t)(2 * z.lnb + 2 * inf->nthreads) * z.ld +
+	           (size_t)inf->nthreads * z.att_per + (size_t)(4 * z.lnb + 2 * inf->nthreads) * z.ld +
 	           (size_t)C * z.ldb * 2 + z.logits + (size_t)2 * aB * aT) * 4 + (inf->int8 ? 2 * z.x8 : 0);
 	if (inf->head == POFA_HEAD_MLM)
 		z.bytes += ((size_t)z.rows * C * 4 + 2 * (size_t)z.rows) * 4;
@@ -195,8 +196,8 @@ int pofa_infer_fit_acts(pofa_infer *inf, int B, int T, pofa_err *err)
 	inf->f = inf->int8 ? NULL : pofa_infer_falloc((size_t)I * ld);
 	inf->x8 = inf->int8 ? pofa_infer_falloc(z.x8 / 4 + 1) : NULL;
 	inf->x8b = inf->int8 ? pofa_infer_falloc(z.x8 / 4 + 1) : NULL;
-	inf->lnsum = pofa_infer_falloc((size_t)z.lnb * ld);
-	inf->lnvar = pofa_infer_falloc((size_t)z.lnb * ld);
+	inf->lnsum = (double *)pofa_infer_falloc((size_t)2 * z.lnb * ld);   /* doubles */
+	inf->lnsq = (double *)pofa_infer_falloc((size_t)2 * z.lnb * ld);
 	inf->lnmean = pofa_infer_falloc((size_t)inf->nthreads * ld);
 	inf->lnrstd = pofa_infer_falloc((size_t)inf->nthreads * ld);
 	inf->att_per = z.att_per;
@@ -209,7 +210,7 @@ int pofa_infer_fit_acts(pofa_infer *inf, int B, int T, pofa_err *err)
 	inf->tgt = calloc((size_t)(2 * aB > z.rows ? 2 * aB : z.rows) + 1, sizeof *inf->tgt);
 	inf->sse = pofa_infer_falloc((size_t)2 * aB * aT);
 	int ok = inf->h && inf->h1 && inf->qkv && inf->ctx && inf->tmp &&
-	         (inf->int8 ? inf->x8 && inf->x8b : inf->f != NULL) && inf->lnsum && inf->lnvar && inf->lnmean &&
+	         (inf->int8 ? inf->x8 && inf->x8b : inf->f != NULL) && inf->lnsum && inf->lnsq && inf->lnmean &&
 	         inf->lnrstd && inf->S && inf->maskadd && inf->pin && inf->pooled && inf->logits && inf->pos && inf->tgt &&
 	         inf->sse;
 	if (ok && inf->head == POFA_HEAD_MLM) {

@@ -47,7 +47,7 @@ struct pofa_infer {
 	/* activations, channel-major (rows, ld) */
 	float *h, *h1, *qkv, *ctx, *tmp, *f;
 	void *x8, *x8b;            /* int8 inputs: a Linear's, and the FFN's second's from its first */
-	float *lnsum, *lnvar;     /* LayerNorm by rows: per block of POFA_LN_ROWS rows, (blocks, ld) */
+	double *lnsum, *lnsq;     /* LayerNorm by rows: per block of POFA_LN_ROWS rows, (blocks, ld) */
 	float *lnmean, *lnrstd;   /* per thread, (nthreads, ld) */
 	float *S;                 /* per thread: attention scratch */
 	size_t att_per;           /* its floats a thread (64-byte multiple) */

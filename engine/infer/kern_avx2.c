@@ -69,7 +69,6 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	.bias_act = ks_bias_act,
 	.layernorm = ks_layernorm,
 	.ln_sum = kb_ln_sum,
-	.ln_var = kb_ln_var,
 	.ln_norm = kb_ln_norm,
 	.attention = ks_attention,
 	.nonzeros = kb_nonzeros,

@@ -12,7 +12,6 @@ const pofa_infer_kern pofa_kern_portable = {
 	.bias_act = kb_bias_act,
 	.layernorm = kb_layernorm,
 	.ln_sum = kb_ln_sum,
-	.ln_var = kb_ln_var,
 	.ln_norm = kb_ln_norm,
 	.attention = kb_attention,
 	.nonzeros = kb_nonzeros,

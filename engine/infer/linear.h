@@ -125,12 +125,13 @@ typedef struct pofa_infer_kern {
 	 * rows of x + res (res may be NULL); y may be x */
 	void (*layernorm)(float *y, const float *x, const float *res, const float *w, const float *b,
 	                  int C, int ld, int n0, int n1, float eps);
-	/* LayerNorm by rows, in three steps over blocks of rows (between the
-	 * steps every block's sums must be in): rows [r0, r1) of y = x + res
-	 * and sum[n] = their sum by column; then var[n] = the sum of
-	 * (y - mean)^2 over the rows; then y = (y - mean) rstd w + b */
-	void (*ln_sum)(float *y, const float *x, const float *res, int ld, int np, int r0, int r1, float *sum);
-	void (*ln_var)(const float *y, const float *mean, int ld, int np, int r0, int r1, float *var);
+	/* LayerNorm by rows, in two steps over blocks of rows (between the
+	 * steps every block's sums must be in): rows [r0, r1) of y = x + res,
+	 * and sum[n] and sq[n] the sums of y and y^2 by column in double (the
+	 * variance E[y^2] - E[y]^2 then loses nothing that matters); then
+	 * y = (y - mean) rstd w + b */
+	void (*ln_sum)(float *y, const float *x, const float *res, int ld, int np, int r0, int r1, double *sum,
+	               double *sq);
 	void (*ln_norm)(float *y, const float *mean, const float *rstd, const float *w, const float *b, int ld,
 	                int np, int r0, int r1);
 	/* one head of one sequence of T tokens: q, k, v and ctx point at the
