@@ -8,7 +8,7 @@
 #include "engine/infer/vec512.h"
 
 /* CSR in tiles of 128 tokens with 2 sets of accumulators (16 registers),
- * in chunks of 128 inputs from 512. Against one set, at bert-base shapes
+ * in chunks of 128 inputs from 2048. Against one set, at bert-base shapes
  * (85% and 90%, one thread, a Sapphire Rapids, ten alternating runs): 4%
  * to 15% faster; 4 sets (spilled), tiles of 32 or 64 tokens with 2-4
  * sets and chunks of 256 inputs (x's slice in L1), chunks of 64 inputs,
@@ -20,7 +20,10 @@
  * from 512 inputs (bert-base's 768-input Linears too, not only FFN out)
  * ran bert-base at 90% batch 32 in 636 against 687 ms a pass (five
  * alternations; 589 against 690 in another session); batch 1 did not
- * change beyond the noise (20.0 against 19.8 ms, seven alternations) */
+ * change beyond the noise (20.0 against 19.8 ms, seven alternations). They
+ * are not taken: a chunked CSR is copied out of the packed file at load
+ * instead of used in place, and pofa predict from a packed bert-base took
+ * 145 against 96 ms to answer one line (hyperfine, 30 runs each) */
 #define KS_CSR_NV 8
 #define KS_CSR_SETS 2
 #include "engine/infer/kern_simd.h"
@@ -52,7 +55,7 @@ const pofa_infer_kern pofa_kern_avx512 = {
 	.i8_pairs = 1,
 	.csr_kc = 128,
 	.csr_kc_sparse = 768,
-	.csr_from = 512,
+	.csr_from = 2048,
 	.sparse = ks_sparse,
 	.int8 = ks_int8_pairs,
 	.quant = ks_quant_u8x4,
