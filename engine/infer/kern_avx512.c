@@ -19,7 +19,7 @@
  * 0.463 / 0.426 ms at 95%, and 0.748 / 0.769 / 0.757 ms at 90%. Chunks
  * from 512 inputs (bert-base's 768-input Linears too, not only FFN out)
  * ran bert-base at 90% batch 32 in 636 against 687 ms a pass (five
- * alternations; 589 against 690 in another session); batch 1 did not
+ * alternations; 589 against 690 in an earlier A/B); batch 1 did not
  * change beyond the noise (20.0 against 19.8 ms, seven alternations). They
  * are not taken: a chunked CSR is copied out of the packed file at load
  * instead of used in place, and pofa predict from a packed bert-base took
