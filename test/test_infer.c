@@ -405,8 +405,12 @@ static void test_int8_saturation(void **st)
 	assert_int_equal(fails, 0);
 }
 
-/* one head's attention against double precision: ragged T, padding keys */
-static int check_attention(const pofa_infer_kern *k, int T, int hs, int masked)
+/* one head's attention against double precision: ragged T, padding keys.
+ * bf16 (the int8 models' attention_i8 of avx512-bf16): Q, K, V and the
+ * exponentials rounded to bfloat16 (2^-9 relative each), so each output
+ * may be off by sum_j p_j |v_j| (2 ds + 4 2^-9), ds the largest error of
+ * a score: scale sum_d |q_d k_d| 2^-8 */
+static int check_attention(const pofa_infer_kern *k, pofa_att_fn *fn, int bf16, int T, int hs, int masked)
 {
 	int ld = ((T + 15) & ~15) + 16 + 3; /* a sequence starts mid-row: unaligned columns */
 	float *q = zalloc((size_t)hs * ld * 4), *kk = zalloc((size_t)hs * ld * 4), *v = zalloc((size_t)hs * ld * 4),
@@ -421,28 +425,36 @@ static int check_attention(const pofa_infer_kern *k, int T, int hs, int masked)
 	for (int j = 0; j < T; j++)
 		add[j] = masked && j >= T - masked ? -3.40282347e38f : 0.0f;
 	float scale = 1.0f / sqrtf((float)hs);
-	k->attention(ctx + off, q + off, kk + off, v + off, masked ? add : NULL, T, hs, ld, scale, w);
+	fn(ctx + off, q + off, kk + off, v + off, masked ? add : NULL, T, hs, ld, scale, w);
 	int bad = 0;
 	double *p = malloc((size_t)T * sizeof *p);
 	for (int i = 0; i < T && !bad; i++) {
-		double mx = -INFINITY, sum = 0.0;
+		double mx = -INFINITY, sum = 0.0, ds = 0.0;
 		for (int j = 0; j < T; j++) {
-			double sc = 0.0;
-			for (int d = 0; d < hs; d++)
-				sc += (double)q[(size_t)d * ld + off + i] * kk[(size_t)d * ld + off + j];
+			double sc = 0.0, sa = 0.0;
+			for (int d = 0; d < hs; d++) {
+				double t = (double)q[(size_t)d * ld + off + i] * kk[(size_t)d * ld + off + j];
+				sc += t;
+				sa += fabs(t);
+			}
 			p[j] = masked && j >= T - masked ? -INFINITY : sc * scale;
+			ds = fmax(ds, sa * scale * 0x1p-8);
 			mx = fmax(mx, p[j]);
 		}
 		for (int j = 0; j < T; j++)
 			sum += (p[j] = exp(p[j] - mx));
 		for (int d = 0; d < hs && !bad; d++) {
-			double want = 0.0;
-			for (int j = 0; j < T; j++)
+			double want = 0.0, sv = 0.0;
+			for (int j = 0; j < T; j++) {
 				want += v[(size_t)d * ld + off + j] * p[j] / sum;
+				sv += fabs(v[(size_t)d * ld + off + j]) * p[j] / sum;
+			}
 			double got = ctx[(size_t)d * ld + off + i];
-			if (!(fabs(got - want) <= 1e-5)) {
-				print_error("%s attention (T %d, head size %d, %d keys padded): ctx[%d][%d]: expected %.8g, got %.8g\n",
-				            pofa_cpu_path_names[k->path], T, hs, masked, d, i, want, got);
+			double tol = bf16 ? sv * (2.0 * ds + 4.0 * 0x1p-9) + 1e-5 : 1e-5;
+			if (!(fabs(got - want) <= tol)) {
+				print_error("%s attention%s (T %d, head size %d, %d keys padded): ctx[%d][%d]: expected %.8g "
+				            "(within %.3g), got %.8g\n", pofa_cpu_path_names[k->path], bf16 ? " for int8" : "", T,
+				            hs, masked, d, i, want, tol, got);
 				bad = 1;
 			}
 		}
@@ -464,12 +476,19 @@ static void test_attention(void **st)
 {
 	(void)st;
 	static const int shapes[][3] = { { 1, 8, 0 }, { 5, 16, 2 }, { 17, 64, 0 }, { 33, 32, 7 }, { 128, 64, 40 },
-	                                 { 130, 24, 1 } };
-	int fails = 0;
-	for (int p = 0; p <= (int)pofa_cpu_best(); p++)
-		for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-			fails += check_attention(pofa_infer_kern_for((enum pofa_cpu_path)p), shapes[i][0], shapes[i][1],
-			                         shapes[i][2]) < 0;
+	                                 { 130, 24, 1 }, { 9, 7, 1 }, { 384, 64, 5 } };
+	int fails = 0, i8 = 0;
+	for (int p = 0; p <= (int)pofa_cpu_best(); p++) {
+		const pofa_infer_kern *k = pofa_infer_kern_for((enum pofa_cpu_path)p);
+		for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+			fails += check_attention(k, k->attention, 0, shapes[i][0], shapes[i][1], shapes[i][2]) < 0;
+			if (k->attention_i8) /* odd head sizes: float32's */
+				fails += check_attention(k, k->attention_i8, shapes[i][1] % 2 == 0, shapes[i][0], shapes[i][1],
+				                         shapes[i][2]) < 0;
+		}
+		i8 += k->attention_i8 != NULL;
+	}
+	printf("  %d path%s with an attention of its own for int8 models\n", i8, i8 == 1 ? "" : "s");
 	assert_int_equal(fails, 0);
 }
 

@@ -284,12 +284,13 @@ static void attention_task(void *arg, int64_t u0, int64_t u1, int tid)
 	int T = inf->T, C = inf->C, NH = inf->NH, hs = C / NH, ld = inf->ld;
 	float scale = 1.0f / sqrtf((float)hs);
 	float *w = inf->S + (size_t)tid * inf->att_per;
+	pofa_att_fn *att = inf->int8 && inf->kern->attention_i8 ? inf->kern->attention_i8 : inf->kern->attention;
 	for (int64_t u = u0; u < u1; u++) {
 		int b = (int)(u / NH), h = (int)(u % NH);
 		const float *q = inf->qkv + (size_t)h * hs * ld + (size_t)b * T;
 		const float *add = j->b->attention_mask ? inf->maskadd + (size_t)b * T : NULL;
-		inf->kern->attention(inf->ctx + (size_t)h * hs * ld + (size_t)b * T, q, q + (size_t)C * ld,
-		                     q + (size_t)2 * C * ld, add, T, hs, ld, scale, w);
+		att(inf->ctx + (size_t)h * hs * ld + (size_t)b * T, q, q + (size_t)C * ld, q + (size_t)2 * C * ld, add,
+		    T, hs, ld, scale, w);
 	}
 }
 

@@ -69,3 +69,13 @@ void pofa_kern_vnni_fill(pofa_infer_kern *k)
 	k->int8 = kv_int8;
 	k->quant = ks_quant_u8x4;
 }
+
+pofa_att_fn pofa_att_bf16;
+
+/* and int8 models' attention with vdpbf16ps (kern_bf16.c) */
+void pofa_kern_bf16_fill(pofa_infer_kern *k)
+{
+	pofa_kern_vnni_fill(k);
+	k->path = POFA_CPU_AVX512_BF16;
+	k->attention_i8 = pofa_att_bf16;
+}

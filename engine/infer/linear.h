@@ -99,6 +99,10 @@ typedef struct pofa_qout {
 
 /* the kernels of one CPU path; y, x: channel-major with leading dimension
  * ld, np (a multiple of 16, <= ld) columns computed; rows [r0, r1) */
+/* attention: see pofa_infer_kern */
+typedef void pofa_att_fn(float *ctx, const float *q, const float *k, const float *v, const float *add, int T, int hs,
+                         int ld, float scale, float *w);
+
 typedef struct pofa_infer_kern {
 	enum pofa_cpu_path path;
 	enum pofa_x8_layout x8;
@@ -139,8 +143,10 @@ typedef struct pofa_infer_kern {
 	 * apart; ctx = V softmax(scale K^T Q + add) column by column (add: T
 	 * offsets of the keys, 0 or the most negative float, or NULL); w:
 	 * scratch of pofa_att_scratch(T, hs) floats, 64-byte aligned */
-	void (*attention)(float *ctx, const float *q, const float *k, const float *v, const float *add, int T,
-	                  int hs, int ld, float scale, float *w);
+	pofa_att_fn *attention;
+	/* the same for int8 models, where a path has its own (NULL: attention):
+	 * avx512-bf16's rounds Q, K, V and the exponentials to bfloat16 */
+	pofa_att_fn *attention_i8;
 	/* packing: the nonzeros of r[c0, c1) into col and val from entry e
 	 * on, in column order; returns the entry after the last. It may write
 	 * one entry past it (that entry must exist: packing allocates it, and
@@ -148,11 +154,12 @@ typedef struct pofa_infer_kern {
 	int64_t (*nonzeros)(const float *r, int c0, int c1, uint16_t *col, float *val, int64_t e);
 } pofa_infer_kern;
 
-/* floats of attention scratch for T tokens and head size hs */
+/* floats of attention scratch for T tokens and head size hs (either
+ * attention: attention_i8's pairs of V take another hs x Tp/2) */
 static inline size_t pofa_att_scratch(int T, int hs)
 {
 	size_t Tp = (size_t)((T + 15) & ~15);
-	return (2 * (size_t)hs + (size_t)T + 2) * Tp;
+	return (2 * (size_t)hs + (size_t)T + 2) * Tp + (size_t)hs * (Tp / 2);
 }
 
 /* the kernels of path p (the portable ones where p's are not built) */

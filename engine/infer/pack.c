@@ -41,12 +41,14 @@ static const double cost[2][POFA_CPU_PATH_COUNT][POFA_LINEAR_FMT_COUNT] = {
 		[POFA_CPU_AVX2]        = { 1.0, 3.60, 3.85, 3.82, 1.0 },
 		[POFA_CPU_AVX512]      = { 1.0, 3.43, 4.22, 4.08, 1.0 },
 		[POFA_CPU_AVX512_VNNI] = { 1.0, 3.29, 4.04, 3.97, 1.0 },
+		[POFA_CPU_AVX512_BF16] = { 1.0, 3.29, 4.04, 3.97, 1.0 },
 	},
 	{	/* two threads or more */
 		[POFA_CPU_PORTABLE]    = { 1.0, 9.33, 6.31, 11.27, 1.0 },
 		[POFA_CPU_AVX2]        = { 1.0, 2.03, 2.06, 2.17, 1.0 },
 		[POFA_CPU_AVX512]      = { 1.0, 1.79, 2.06, 2.06, 1.0 },
 		[POFA_CPU_AVX512_VNNI] = { 1.0, 1.96, 2.31, 2.32, 1.0 },
+		[POFA_CPU_AVX512_BF16] = { 1.0, 1.96, 2.31, 2.32, 1.0 },
 	},
 };
 
@@ -67,9 +69,14 @@ extern const pofa_infer_kern pofa_kern_portable;
 #if defined(__x86_64__)
 extern const pofa_infer_kern pofa_kern_avx2, pofa_kern_avx512;
 void pofa_kern_vnni_fill(pofa_infer_kern *k);
-static pofa_infer_kern vnni;
+void pofa_kern_bf16_fill(pofa_infer_kern *k);
+static pofa_infer_kern vnni, bf16;
 static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
-static void vnni_init(void) { pofa_kern_vnni_fill(&vnni); }
+static void vnni_init(void)
+{
+	pofa_kern_vnni_fill(&vnni);
+	pofa_kern_bf16_fill(&bf16);
+}
 #endif
 
 const pofa_infer_kern *pofa_infer_kern_for(enum pofa_cpu_path p)
@@ -79,9 +86,9 @@ const pofa_infer_kern *pofa_infer_kern_for(enum pofa_cpu_path p)
 		return &pofa_kern_avx2;
 	if (p == POFA_CPU_AVX512)
 		return &pofa_kern_avx512;
-	if (p == POFA_CPU_AVX512_VNNI) {
+	if (p == POFA_CPU_AVX512_VNNI || p == POFA_CPU_AVX512_BF16) {
 		pthread_once(&vnni_once, vnni_init);
-		return &vnni;
+		return p == POFA_CPU_AVX512_BF16 ? &bf16 : &vnni;
 	}
 #endif
 	(void)p;

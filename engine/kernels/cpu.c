@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-const char *const pofa_cpu_path_names[] = { "portable", "avx2", "avx512", "avx512-vnni" };
+const char *const pofa_cpu_path_names[] = { "portable", "avx2", "avx512", "avx512-vnni", "avx512-bf16" };
 _Static_assert(POFA_ARRAY_LEN(pofa_cpu_path_names) == POFA_CPU_PATH_COUNT, "a name per CPU path");
 
 enum pofa_cpu_path pofa_cpu_best(void)
@@ -25,7 +25,9 @@ enum pofa_cpu_path pofa_cpu_best(void)
 	if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")))
 		return POFA_CPU_AVX2;
-	return __builtin_cpu_supports("avx512vnni") ? POFA_CPU_AVX512_VNNI : POFA_CPU_AVX512;
+	if (!__builtin_cpu_supports("avx512vnni"))
+		return POFA_CPU_AVX512;
+	return __builtin_cpu_supports("avx512bf16") ? POFA_CPU_AVX512_BF16 : POFA_CPU_AVX512_VNNI;
 #else
 	return POFA_CPU_PORTABLE;
 #endif

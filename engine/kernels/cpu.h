@@ -2,7 +2,7 @@
  * cpu.h - which vector code this CPU runs. One binary carries a portable
  * C path and, on x86-64, AVX2+FMA and AVX-512 paths (compiled with their
  * own flags, in their own files); the best the CPU supports is chosen at
- * run time, and POFA_CPU=portable|avx2|avx512|avx512-vnni (or
+ * run time, and POFA_CPU=portable|avx2|avx512|avx512-vnni|avx512-bf16 (or
  * pofa_cpu_use) picks a lower one, for the tests and the benchmarks.
  */
 #ifndef POFA_KERNELS_CPU_H
@@ -13,6 +13,7 @@ enum pofa_cpu_path {
 	POFA_CPU_AVX2,          /* AVX2 + FMA + F16C */
 	POFA_CPU_AVX512,        /* AVX-512 F, BW, VL, DQ */
 	POFA_CPU_AVX512_VNNI,   /* and VNNI's vpdpbusd */
+	POFA_CPU_AVX512_BF16,   /* and BF16's vdpbf16ps: int8 models' attention */
 	POFA_CPU_PATH_COUNT
 };
 
