@@ -16,9 +16,12 @@ static char tmp[512];
 
 const char *fx_tmpdir(const char *tag)
 {
-	if (tmp[0]) {   /* one at a time: a second would leave the first behind */
-		fprintf(stderr, "fx_tmpdir(%s): %s is still there; fx_tmpdir_remove it first\n", tag, tmp);
-		return NULL;
+	if (tmp[0]) {   /* one at a time: a test that failed left its folder (removed here, unless KEEP) */
+		fprintf(stderr, "fx_tmpdir(%s): %s was left by a test that stopped early; %s\n", tag, tmp,
+		        getenv("KEEP") ? "kept (KEEP)" : "removed");
+		if (fx_tmpdir_remove())
+			return NULL;
+		tmp[0] = 0;
 	}
 	const char *base = getenv("TMPDIR");
 	snprintf(tmp, sizeof tmp, "%s/pofa-%s-XXXXXX", base && *base ? base : "/tmp", tag);

@@ -13,8 +13,9 @@
 #include <stddef.h>
 
 /* A new empty folder under $TMPDIR (or /tmp), made with mkdtemp; its path
- * stays valid until fx_tmpdir_remove. Returns NULL on failure, and while
- * the last one made is not removed yet. */
+ * stays valid until fx_tmpdir_remove. One at a time: the last one, when a
+ * test that failed did not remove it, is removed first (KEEP=1 leaves it).
+ * Returns NULL on failure. */
 const char *fx_tmpdir(const char *tag);
 /* rm -rf of the folder fx_tmpdir made; 0 on success */
 int fx_tmpdir_remove(void);
