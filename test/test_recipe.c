@@ -412,6 +412,20 @@ static void test_eval_models(void **st)
 	expect_error("[stage a]\nkind = finetune\ntask = wn-pair\nsteps = 1\n"
 	             "[stage e]\nkind = eval\ntask = wn-pair\nmodels = a, m/none\n", NULL, 0,
 	             "models names m/none, which is no stage of this recipe and no model folder");
+	/* model folders whose list fits its line but not, resolved to full
+	 * paths, the recipe as run's value: refused, not cut short */
+	char text[1500] = "[stage e]\nkind = eval\ntask = wn-pair\nmodels = ";
+	for (int k = 0; k < 16; k++) {
+		char rel[100];
+		snprintf(rel, sizeof rel, "m/a-folder-name-long-enough-that-16-fill-a-line-%02d", k);
+		mkdir(fx_path(dir, sizeof dir, rel), 0755);
+		snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+		fx_spit_str(cfg, "{}");
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? ", " : "", rel);
+	}
+	strcat(text, "\n");
+	assert_true(strlen(strstr(text, "models =")) < 1000);
+	expect_error(text, NULL, 0, "once its folders are resolved, and the recipe as run keeps at most 1023");
 }
 
 /* from and teacher may name a model folder by a long path (a run's folder

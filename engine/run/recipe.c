@@ -693,9 +693,14 @@ static int check_eval(loader *L, pofa_stage *s, int i)
 	free(refs);
 	if (rc)
 		return rc;
+	/* the recipe as run names the folders resolved, in an entry's value */
+	if (e && strlen(out) >= sizeof e->value)
+		return pofa_error(L->err, POFA_ERR_INPUT, "%s:%d: stage %s: models: %zu characters once its folders are "
+		                  "resolved, and the recipe as run keeps at most %zu; name fewer models or shorter "
+		                  "folders", L->path, s->line, s->name, strlen(out), sizeof e->value - 1);
 	snprintf(s->models, sizeof s->models, "%s", out);
-	if (e)   /* the recipe as run names the folders resolved */
-		snprintf(e->value, sizeof e->value, "%s", out);
+	if (e)
+		memcpy(e->value, out, strlen(out) + 1);   /* fits: checked above */
 	char tmp[sizeof s->splits];
 	snprintf(tmp, sizeof tmp, "%s", s->splits);
 	for (char *t = strtok(tmp, ", "); t; t = strtok(NULL, ", "))
