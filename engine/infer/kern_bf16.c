@@ -76,21 +76,9 @@ static inline __attribute__((always_inline)) void kh_tile(float *out, const uint
 static void kh_product(float *out, const uint32_t *a, size_t sa, size_t sb, const uint32_t *m, int n, int rows,
                        int Tp, float mul)
 {
-	int nv = Tp / 16, r = 0;
-	for (; r + KS_TR <= rows; r += KS_TR) {
-		int c = 0;
-		for (; c + KS_TV <= nv; c += KS_TV)
-			kh_tile(out, a, sa, sb, m, n, Tp, r, c * 16, mul, KS_TR, KS_TV);
-		for (; c < nv; c++)
-			kh_tile(out, a, sa, sb, m, n, Tp, r, c * 16, mul, KS_TR, 1);
-	}
-	for (; r < rows; r++) {
-		int c = 0;
-		for (; c + KS_TV <= nv; c += KS_TV)
-			kh_tile(out, a, sa, sb, m, n, Tp, r, c * 16, mul, 1, KS_TV);
-		for (; c < nv; c++)
-			kh_tile(out, a, sa, sb, m, n, Tp, r, c * 16, mul, 1, 1);
-	}
+#define KH_T(r0, c0, R, NV) kh_tile(out, a, sa, sb, m, n, Tp, r0, c0, mul, R, NV)
+	KS_TILE_GRID(KH_T, rows, Tp);
+#undef KH_T
 }
 
 /* ks_att_softmax with the exponentials written as pairs of keys in place
@@ -99,17 +87,7 @@ static void kh_product(float *out, const uint32_t *a, size_t sa, size_t sb, cons
 static void kh_softmax(float *E, float *sm, const float *add, int T, int Tp)
 {
 	for (int i = 0; i < Tp; i += 16) {
-		__m512 mx = _mm512_set1_ps(-INFINITY);
-		for (int j = 0; j < T; j++) {
-			float *e = E + (size_t)j * Tp + i;
-			__m512 v = _mm512_load_ps(e);
-			if (add) {
-				v = _mm512_add_ps(v, _mm512_set1_ps(add[j]));
-				_mm512_store_ps(e, v);
-			}
-			mx = _mm512_max_ps(v, mx);
-		}
-		__m512 s = _mm512_setzero_ps();
+		__m512 mx = ks_att_colmax(E, add, T, Tp, i), s = _mm512_setzero_ps();
 		for (int j = 0; j < T; j += 2) {
 			__m512 a = ks_exp(_mm512_sub_ps(_mm512_load_ps(E + (size_t)j * Tp + i), mx)), b = _mm512_setzero_ps();
 			if (j + 1 < T)
@@ -118,9 +96,7 @@ static void kh_softmax(float *E, float *sm, const float *add, int T, int Tp)
 			s = _mm512_add_ps(s, _mm512_add_ps(a, b));
 			_mm512_store_si512((void *)(E + (size_t)(j / 2) * Tp + i), p);
 		}
-		__m512 r = _mm512_rcp14_ps(s);
-		_mm512_store_ps(sm + i, _mm512_mul_ps(r, _mm512_fmadd_ps(_mm512_sub_ps(_mm512_setzero_ps(), s), r,
-		                                                         _mm512_set1_ps(2.0f))));
+		_mm512_store_ps(sm + i, ks_recip(s));
 	}
 }
 
@@ -136,13 +112,15 @@ void pofa_att_bf16(float *ctx, const float *q, const float *k, const float *v, c
 	int Tp = (T + 15) & ~15, Th = (T + 1) / 2;
 	size_t half = (size_t)(hs / 2) * Tp;
 	uint32_t *Qp = (uint32_t *)w, *Kp = Qp + half;
-	float *E = (float *)(Kp + half), *O = E + (size_t)T * Tp, *sm = O + (size_t)hs * Tp;
-	uint32_t *Vp = (uint32_t *)(sm + Tp);
+	float *E = (float *)(Kp + half);
+	kb_att a = { .T = T, .Tp = Tp, .hs = hs, .E = E, .O = E + (size_t)T * Tp };
+	a.sm = a.O + (size_t)hs * Tp;
+	uint32_t *Vp = (uint32_t *)(a.sm + Tp);
 	kh_rows(Qp, q, ld, hs, T, Tp);
 	kh_rows(Kp, k, ld, hs, T, Tp);
 	/* E (T keys, Tp) = scale K^T Q: K^T's pair (j, p) is Kp[p * Tp + j] */
 	kh_product(E, Kp, 1, (size_t)Tp, Qp, hs / 2, T, Tp, scale);
-	kh_softmax(E, sm, add, T, Tp);
+	kh_softmax(E, a.sm, add, T, Tp);
 	/* V's rows as pairs of keys (T odd: the last pair's upper half 0) */
 	for (int d = 0; d < hs; d++) {
 		const float *vr = v + (size_t)d * ld;
@@ -158,11 +136,6 @@ void pofa_att_bf16(float *ctx, const float *q, const float *k, const float *v, c
 		}
 	}
 	/* O (hs, Tp) = V E: V's pair (d, q) is Vp[d * Th + q] */
-	kh_product(O, Vp, (size_t)Th, 1, (const uint32_t *)E, Th, hs, Tp, 1.0f);
-	for (int d = 0; d < hs; d++) {
-		const float *o = O + (size_t)d * Tp;
-		float *c = ctx + (size_t)d * ld;
-		for (int i = 0; i < T; i++)
-			c[i] = o[i] * sm[i];
-	}
+	kh_product(a.O, Vp, (size_t)Th, 1, (const uint32_t *)E, Th, hs, Tp, 1.0f);
+	kb_att_out(&a, ctx, ld);
 }

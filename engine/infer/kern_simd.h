@@ -59,6 +59,13 @@ KS_INLINE vf ks_exp(vf x0)
 	return VF_NAN_SEL(x0, x0, e);                          /* NaN stays */
 }
 
+/* 1 / q: the refined reciprocal (one Newton step) */
+KS_INLINE vf ks_recip(vf q)
+{
+	vf r = VF_RCP(q);
+	return VF_MUL(r, VF_FMA(VF_SUB(VF_SET1(0.0f), q), r, VF_SET1(2.0f)));
+}
+
 /* GELU(x) = x (1 + erf(x / sqrt 2)) / 2 with erf(z) = z P(z^2) / Q(z^2) on
  * [-4, 4], P and Q of degree 5, fitted here (least squares reweighted
  * towards the largest errors) to 2.6e-8 in double, 3.2e-7 evaluated in
@@ -82,9 +89,7 @@ KS_INLINE vf ks_gelu(vf x)
 	q = VF_FMA(q, u, VF_SET1(1.1637238224e-01f));
 	q = VF_FMA(q, u, VF_SET1(5.0703087940e-01f));
 	q = VF_FMA(q, u, VF_SET1(1.0f));
-	vf r = VF_RCP(q);
-	r = VF_MUL(r, VF_FMA(VF_SUB(VF_SET1(0.0f), q), r, VF_SET1(2.0f))); /* one Newton step */
-	vf erf = VF_MUL(VF_MUL(zc, p), r);
+	vf erf = VF_MUL(VF_MUL(zc, p), ks_recip(q));
 	vf hx = VF_MUL(x, VF_SET1(0.5f));
 	return VF_LT_SEL(z, VF_SET1(-4.0f), VF_SET1(0.0f), VF_FMA(hx, erf, hx));
 }
@@ -456,21 +461,29 @@ KS_INLINE void ks_tile(float *out, const float *a, size_t sa, size_t sb, const f
 			VF_STORE(out + (size_t)(r0 + r) * Tp + c0 + i * VW, VF_MUL(acc[r][i], s));
 }
 
+/* the largest of the T scores in columns [i, i + VW) of E (stride Tp),
+ * add's offsets added to them first */
+KS_INLINE vf ks_att_colmax(float *E, const float *add, int T, int Tp, int i)
+{
+	vf mx = VF_SET1(-INFINITY);
+	for (int j = 0; j < T; j++) {
+		float *e = E + (size_t)j * Tp + i;
+		vf v = VF_LOAD(e);
+		if (add) {
+			v = VF_ADD(v, VF_SET1(add[j]));
+			VF_STORE(e, v);
+		}
+		mx = VF_MAX(v, mx);
+	}
+	return mx;
+}
+
 /* kern_body.h's kb_att_softmax in vectors (Tp is a whole number of them) */
 KS_INLINE void ks_att_softmax(kb_att *a, const float *add)
 {
 	int T = a->T, Tp = a->Tp;
 	for (int i = 0; i < Tp; i += VW) {
-		vf mx = VF_SET1(-INFINITY);
-		for (int j = 0; j < T; j++) {
-			float *e = a->E + (size_t)j * Tp + i;
-			vf v = VF_LOAD(e);
-			if (add) {
-				v = VF_ADD(v, VF_SET1(add[j]));
-				VF_STORE(e, v);
-			}
-			mx = VF_MAX(v, mx);
-		}
+		vf mx = ks_att_colmax(a->E, add, T, Tp, i);
 		vf sm = VF_SET1(0.0f);
 		for (int j = 0; j < T; j++) {
 			float *e = a->E + (size_t)j * Tp + i;
@@ -478,30 +491,38 @@ KS_INLINE void ks_att_softmax(kb_att *a, const float *add)
 			VF_STORE(e, v);
 			sm = VF_ADD(sm, v);
 		}
-		vf r = VF_RCP(sm);
-		VF_STORE(a->sm + i, VF_MUL(r, VF_FMA(VF_SUB(VF_SET1(0.0f), sm), r, VF_SET1(2.0f))));
+		VF_STORE(a->sm + i, ks_recip(sm));
 	}
 }
+
+/* rows x Tp in register tiles: tile(r0, c0, R, NV) for KS_TR rows (then
+ * single rows) by KS_TV vectors (then single vectors) */
+#define KS_TILE_GRID(tile, rows, Tp)                                          \
+	do {                                                                      \
+		int nv_ = (Tp) / VW, r_ = 0;                                          \
+		for (; r_ + KS_TR <= (rows); r_ += KS_TR) {                           \
+			int c_ = 0;                                                       \
+			for (; c_ + KS_TV <= nv_; c_ += KS_TV)                            \
+				tile(r_, c_ * VW, KS_TR, KS_TV);                              \
+			for (; c_ < nv_; c_++)                                            \
+				tile(r_, c_ * VW, KS_TR, 1);                                  \
+		}                                                                     \
+		for (; r_ < (rows); r_++) {                                           \
+			int c_ = 0;                                                       \
+			for (; c_ + KS_TV <= nv_; c_ += KS_TV)                            \
+				tile(r_, c_ * VW, 1, KS_TV);                                  \
+			for (; c_ < nv_; c_++)                                            \
+				tile(r_, c_ * VW, 1, 1);                                      \
+		}                                                                     \
+	} while (0)
 
 /* out (rows, Tp) = A m, A's element (r, t) at a[r * sa + t * sb] */
 KS void ks_product(float *out, const float *a, size_t sa, size_t sb, const float *m, int n, int rows, int Tp,
                    float mul)
 {
-	int nv = Tp / VW, r = 0;
-	for (; r + KS_TR <= rows; r += KS_TR) {
-		int c = 0;
-		for (; c + KS_TV <= nv; c += KS_TV)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, KS_TR, KS_TV);
-		for (; c < nv; c++)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, KS_TR, 1);
-	}
-	for (; r < rows; r++) {
-		int c = 0;
-		for (; c + KS_TV <= nv; c += KS_TV)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, KS_TV);
-		for (; c < nv; c++)
-			ks_tile(out, a, sa, sb, m, n, Tp, r, c * VW, mul, 1, 1);
-	}
+#define KS_T(r0, c0, R, NV) ks_tile(out, a, sa, sb, m, n, Tp, r0, c0, mul, R, NV)
+	KS_TILE_GRID(KS_T, rows, Tp);
+#undef KS_T
 }
 
 KS void ks_attention(float *ctx, const float *q, const float *k, const float *v, const float *add, int T, int hs,
