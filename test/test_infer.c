@@ -95,6 +95,40 @@ static const shape shapes[] = {
 	{ 30, 3000, 130, UNSTRUCTURED, 0.97, 0 }, /* rows sparse enough for the longer chunks, a ragged last */
 };
 
+/* a CSR's visiting order (linear.h): in each chunk, each thread's rows
+ * once each, by their entries in the chunk, fewest first */
+static int check_visits(const pofa_infer_kern *k, const pofa_linear *l)
+{
+	if (!l->ord) {
+		print_error("%s CSR (%d x %d): no visiting order\n", pofa_cpu_path_names[k->path], l->OC, l->C);
+		return 1;
+	}
+	char *seen = zalloc((size_t)l->OC);
+	int bad = 0;
+	for (int h = 0; h < l->nch && !bad; h++) {
+		const int32_t *rp = l->crp + (size_t)h * (l->OC + 1), *ord = l->ord + (size_t)h * l->OC;
+		memset(seen, 0, (size_t)l->OC);
+		for (int t = 0; t < l->nsplit && !bad; t++)
+			for (int j = l->split[t]; j < l->split[t + 1]; j++) {
+				int o = ord[j], ok = o >= l->split[t] && o < l->split[t + 1] && !seen[o];
+				if (ok && j > l->split[t] && rp[j + 1] - rp[j] < rp[j] - rp[j - 1])
+					ok = 0;
+				if (!ok) {
+					print_error("%s CSR (%d x %d): chunk %d, thread %d [%d, %d): place %d holds row %d with %d "
+					            "entries after %d (expected a row of the thread's not seen yet, as many "
+					            "entries or more)\n", pofa_cpu_path_names[k->path], l->OC, l->C, h, t,
+					            l->split[t], l->split[t + 1], j, o, rp[j + 1] - rp[j],
+					            j > 0 ? rp[j] - rp[j - 1] : -1);
+					bad = 1;
+					break;
+				}
+				seen[o] = 1;
+			}
+	}
+	free(seen);
+	return bad;
+}
+
 static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, const float *w, const float *bias,
                          const float *x, int ld, int np)
 {
@@ -121,6 +155,8 @@ static int check_product(const pofa_infer_kern *k, const shape *s, int fmt, cons
 				break;
 			}
 		}
+	if (!bad && l.fmt == POFA_LIN_CSR)
+		bad = check_visits(k, &l);
 	/* its nonzeros by row (what the packed float file holds) are w's, and
 	 * packed again from them (forced to the format it has) it computes the
 	 * same y to the bit */

@@ -256,9 +256,10 @@ KB void kb_sparse(const pofa_linear *w, float *y, const float *x, int ld, int np
 				y[(size_t)o * ld + n] = w->bias[o];
 		for (int h = 0; h < w->nch; h++) {
 			const int32_t *rp = w->crp + (size_t)h * (w->OC + 1);
-			for (int o = r0; o < r1; o++) {
-				float *yr = y + (size_t)o * ld;
-				for (int32_t k = rp[o]; k < rp[o + 1]; k++) {
+			const int32_t *ord = w->ord ? w->ord + (size_t)h * w->OC : NULL;
+			for (int j = r0; j < r1; j++) {
+				float *yr = y + (size_t)(ord ? ord[j] : j) * ld;
+				for (int32_t k = rp[j]; k < rp[j + 1]; k++) {
 					const float *xr = x + (size_t)w->col[k] * ld, v = w->val[k];
 					for (int n = 0; n < np; n++)
 						yr[n] += v * xr[n];

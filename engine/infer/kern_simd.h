@@ -143,7 +143,7 @@ KS_INLINE void ks_finish(const pofa_linear *w, float *yr, vf *acc, const int NV)
 #endif
 
 /* chunk by chunk of inputs (linear.h): a row's sums go through y between
- * chunks */
+ * chunks; rows in the visiting order */
 KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, int t0, int r0, int r1, const int NV)
 {
 	enum { S = KS_CSR_SETS };
@@ -151,10 +151,12 @@ KS_INLINE void ks_csr(const pofa_linear *w, float *y, const float *x, int ld, in
 	const float *val = w->val, *xt = x + t0;
 	for (int h = 0; h < w->nch; h++) {
 		const int32_t *rp = w->crp + (size_t)h * (w->OC + 1);
+		const int32_t *ord = w->ord ? w->ord + (size_t)h * w->OC : NULL;
 		const int first = h == 0, last = h == w->nch - 1;
-		for (int o = r0; o < r1; o++) {
-			const int32_t e = rp[o + 1];
-			int32_t k = rp[o];
+		for (int j = r0; j < r1; j++) {
+			const int o = ord ? ord[j] : j;
+			const int32_t e = rp[j + 1];
+			int32_t k = rp[j];
 			if (k == e && !first && !last)
 				continue;
 			float *yr = y + (size_t)o * ld + t0;

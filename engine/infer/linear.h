@@ -14,7 +14,9 @@
  *          (csr_kc_sparse for the sparsest rows; all rows' entries of a
  *          chunk, then the next chunk's), so that
  *          the slice of x a chunk reads stays in cache while every row
- *          passes
+ *          passes; in each chunk, each thread's rows are visited (and
+ *          their entries stored) in order of their entries there, so
+ *          that a row's loop runs as long as the one before it
  *   B14    per output row, its nonzero 1x4 blocks along the input: the
  *          block's first column and four values
  *   NM     every group of M inputs of a row holds N stored values: value
@@ -66,8 +68,12 @@ typedef struct pofa_linear {
 	int csr_borrowed;      /* CSR: col and val are not l's to free (pofa_linear_pack_csr_borrow) */
 	int32_t *rowptr;       /* CSR, B14, I8: OC + 1 offsets, in entries or blocks */
 	int nch;               /* CSR: input chunks (1: not chunked) */
-	int32_t *crp;          /* CSR: nch x (OC + 1) offsets: row o's entries in chunk h
-	                          are crp[h (OC + 1) + o] .. [.. + o + 1]; rowptr when nch is 1 */
+	int32_t *crp;          /* CSR: nch x (OC + 1) offsets: the entries chunk h holds at
+	                          place j are crp[h (OC + 1) + j] .. [.. + j + 1]; rowptr when
+	                          nch is 1 */
+	int32_t *ord;          /* CSR: nch x OC, the row chunk h holds at place j (NULL: row j,
+	                          as a CSR used in place from a file's mapping keeps them):
+	                          within each thread's rows, by their entries in the chunk */
 	uint16_t *col;         /* CSR: the column; B14, I8: a block's first column */
 	uint8_t *off;          /* NM: the column within its group */
 	float *val;            /* CSR, NM: a value an entry; B14: four a block */

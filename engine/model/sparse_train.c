@@ -93,11 +93,14 @@ static int32_t *sources(const pofa_linear *l, int transposed, int C)
 					src[4 * (size_t)e + j] = l->col[e] + j < l->C ? o * C + l->col[e] + j : -1;
 		return src;
 	}
-	for (int h = 0; h < l->nch; h++) {   /* CSR, chunk by chunk as packed */
+	for (int h = 0; h < l->nch; h++) {   /* CSR, chunk by chunk and row by row as packed */
 		const int32_t *rp = l->crp + (size_t)h * (l->OC + 1);
-		for (int r = 0; r < l->OC; r++)
-			for (int32_t e = rp[r]; e < rp[r + 1]; e++)
+		const int32_t *ord = l->ord ? l->ord + (size_t)h * l->OC : NULL;
+		for (int j = 0; j < l->OC; j++) {
+			int r = ord ? ord[j] : j;
+			for (int32_t e = rp[j]; e < rp[j + 1]; e++)
 				src[e] = transposed ? (int32_t)l->col[e] * C + r : r * C + l->col[e];
+		}
 	}
 	return src;
 }
@@ -296,7 +299,8 @@ POFA_CLONES static float dot16(const float *restrict a, const float *restrict b,
 	return s;
 }
 
-/* dW at the kept positions and db, rows [o0, o1) of W */
+/* dW at the kept positions and db, rows [o0, o1) of W (dW: the rows the
+ * places [o0, o1) hold) */
 static void dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 {
 	(void)tid;
@@ -312,13 +316,19 @@ static void dw_task(void *arg, int64_t o0, int64_t o1, int tid)
 				sum += d[n];
 			a->dbias[o] += sum;
 		}
-		if (!a->dw)
-			continue;
-		int nch = l->fmt == POFA_LIN_B14 ? 1 : l->nch;
-		for (int h = 0; h < nch; h++) {
-			const int32_t *rp = l->fmt == POFA_LIN_B14 ? l->rowptr : l->crp + (size_t)h * (l->OC + 1);
-			int per = l->fmt == POFA_LIN_B14 ? 4 : 1;
-			for (int64_t e = (int64_t)rp[o] * per; e < (int64_t)rp[o + 1] * per; e++) {
+	}
+	if (!a->dw)
+		return;
+	/* the stored values at places [o0, o1) of each chunk: each a row of
+	 * d (the row the place holds, linear.h) times a row of x */
+	int nch = l->fmt == POFA_LIN_B14 ? 1 : l->nch;
+	for (int h = 0; h < nch; h++) {
+		const int32_t *rp = l->fmt == POFA_LIN_B14 ? l->rowptr : l->crp + (size_t)h * (l->OC + 1);
+		const int32_t *ord = l->fmt == POFA_LIN_CSR && l->ord ? l->ord + (size_t)h * l->OC : NULL;
+		int per = l->fmt == POFA_LIN_B14 ? 4 : 1;
+		for (int64_t j = o0; j < o1; j++) {
+			const float *d = a->m->spd + (size_t)(ord ? ord[j] : j) * ld;
+			for (int64_t e = (int64_t)rp[j] * per; e < (int64_t)rp[j + 1] * per; e++) {
 				if (src[e] < 0)
 					continue;
 				a->dw[src[e]] += dot16(d, a->m->spx + (size_t)(src[e] % a->s->C) * ld, N);
