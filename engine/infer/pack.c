@@ -266,7 +266,9 @@ static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
  * nothing (8.59 against 8.34 ms): I8 keeps its rows in order. Nor is a
  * CSR used in place from a packed file's mapping (borrowed, unchunked)
  * put in this order: the copy took one line through bert-base from 0.10
- * to 0.14 s (hyperfine), and its rows stay in order. */
+ * to 0.14 s (hyperfine), and its rows stay in order. At batch 32 one
+ * alternation each read 755 against 741 ms (AVX-512) and 1 620 against
+ * 1 512 (AVX2): not settled (bench/README). */
 static int visit_order(pofa_linear *l)
 {
 	int OC = l->OC, nch = l->nch;
