@@ -271,6 +271,8 @@ static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
  * 1 512 (AVX2): not settled (bench/README). */
 static int visit_order(pofa_linear *l)
 {
+	if (l->fmt != POFA_LIN_CSR || l->csr_borrowed)
+		return 0;
 	int OC = l->OC, nch = l->nch;
 	const int32_t *crp = l->crp;
 	int64_t n = crp[(size_t)(nch - 1) * (OC + 1) + OC];
@@ -617,7 +619,7 @@ int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep kee
 	if (fmt == POFA_LIN_B14)
 		l->rowptr[OC] = (int32_t)e;
 done:
-	if (split_rows(l, threads, row_cost, 1) || (fmt == POFA_LIN_CSR && visit_order(l)))
+	if (split_rows(l, threads, row_cost, 1) || visit_order(l))
 		goto fail;
 	free(row_cost);
 	free(cnt);
@@ -695,8 +697,7 @@ static int pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, 
 	}
 	for (int o = 0; o < OC; o++)
 		row_cost[o] = rowptr[o + 1] - rowptr[o];
-	int bad = chunk_csr(l, kern) || split_rows(l, threads, row_cost, 1) ||
-	          (l->fmt == POFA_LIN_CSR && !l->csr_borrowed && visit_order(l));
+	int bad = chunk_csr(l, kern) || split_rows(l, threads, row_cost, 1) || visit_order(l);
 	free(row_cost);
 	if (bad) {
 		pofa_linear_free(l);
