@@ -99,6 +99,12 @@ static const shape shapes[] = {
  * once each, by their entries in the chunk, fewest first */
 static int check_visits(const pofa_infer_kern *k, const pofa_linear *l)
 {
+	if (!k->csr_order || l->csr_borrowed) { /* rows in order */
+		if (l->ord)
+			print_error("%s CSR (%d x %d): a visiting order where the path keeps rows in order\n",
+			            pofa_cpu_path_names[k->path], l->OC, l->C);
+		return l->ord != NULL;
+	}
 	if (!l->ord) {
 		print_error("%s CSR (%d x %d): no visiting order\n", pofa_cpu_path_names[k->path], l->OC, l->C);
 		return 1;
@@ -332,6 +338,12 @@ static void test_kernels(void **st)
 			for (int c = 0; c < s->C; c++)
 				for (int n = 0; n < ld; n++)
 					x[(size_t)c * ld + n] = 3.0f * frand();
+			/* CSR packed the other way too (rows in visiting order or in
+			 * order, kern->csr_order): each path's kernels take both */
+			pofa_infer_kern other = *k;
+			other.csr_order = !k->csr_order;
+			checks++;
+			fails += check_product(&other, s, POFA_LIN_CSR, w, bias, x, ld, np) < 0;
 			for (int fmt = POFA_LIN_DENSE; fmt < POFA_LIN_I8; fmt++) {
 				int got = check_product(k, s, fmt, w, bias, x, ld, np);
 				checks++;

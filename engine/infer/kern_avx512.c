@@ -56,6 +56,7 @@ const pofa_infer_kern pofa_kern_avx512 = {
 	.csr_kc = 128,
 	.csr_kc_sparse = 768,
 	.csr_from = 2048,
+	.csr_order = 1,
 	.sparse = ks_sparse,
 	.int8 = ks_int8_pairs,
 	.quant = ks_quant_u8x4,

@@ -14,9 +14,10 @@
  *          (csr_kc_sparse for the sparsest rows; all rows' entries of a
  *          chunk, then the next chunk's), so that
  *          the slice of x a chunk reads stays in cache while every row
- *          passes; in each chunk, each thread's rows are visited (and
- *          their entries stored) in order of their entries there, so
- *          that a row's loop runs as long as the one before it
+ *          passes; on the paths that set csr_order (AVX-512), in each
+ *          chunk each thread's rows are visited (and their entries
+ *          stored) in order of their entries there, so that a row's
+ *          loop runs as long as the one before it
  *   B14    per output row, its nonzero 1x4 blocks along the input: the
  *          block's first column and four values
  *   NM     every group of M inputs of a row holds N stored values: value
@@ -71,8 +72,9 @@ typedef struct pofa_linear {
 	int32_t *crp;          /* CSR: nch x (OC + 1) offsets: the entries chunk h holds at
 	                          place j are crp[h (OC + 1) + j] .. [.. + j + 1]; rowptr when
 	                          nch is 1 */
-	int32_t *ord;          /* CSR: nch x OC, the row chunk h holds at place j (NULL: row j,
-	                          as a CSR used in place from a file's mapping keeps them):
+	int32_t *ord;          /* CSR: nch x OC, the row chunk h holds at place j (NULL: row j, on
+	                          paths without csr_order and for a CSR used in place from a
+	                          file's mapping):
 	                          within each thread's rows, by their entries in the chunk */
 	uint16_t *col;         /* CSR: the column; B14, I8: a block's first column */
 	uint8_t *off;          /* NM: the column within its group */
@@ -120,6 +122,9 @@ typedef struct pofa_infer_kern {
 	 * its rows have under 8 nonzeros a csr_kc chunk (kern_avx512.c and
 	 * kern_avx2.c say how they were chosen) */
 	int csr_kc, csr_kc_sparse, csr_from;
+	/* CSR's rows put in visiting order (pofa_linear.ord) where it is
+	 * not 0 (pack.c's visit_order says where it gained and where not) */
+	int csr_order;
 	/* y = W x + b (GELU after when w->gelu) for CSR, B14 and NM */
 	void (*sparse)(const pofa_linear *w, float *y, const float *x, int ld, int np, int r0, int r1);
 	/* the same for I8, x8 quantized by quant in this path's layout; qo:

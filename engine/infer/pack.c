@@ -252,26 +252,30 @@ static int chunk_csr(pofa_linear *l, const pofa_infer_kern *kern)
 	return 0;
 }
 
-/* CSR's visiting order (linear.h): in each chunk, each thread's rows
- * [split[t], split[t + 1]) by their number of entries in the chunk (a
- * stable counting sort), and the entries moved into that order, so that
- * the kernels read them in address order. A row's loop then runs as long
- * as the one before it, or one entry longer. bert-base, batch 1, 2
- * threads, an AMD EPYC of family 26, alternated with rows in order:
- * 90% 20.48 against 22.05 ms a pass, 20.39 against 20.78 and 23.79
- * against 24.28 (medians of 6, 6 and 8 alternations; the products 5%
- * faster in the last);
- * 97% 11.11 against 11.45 (FFN out, chunked, gains most: 6.16 -> 5.19
- * ms). Rows of int8 1x4 blocks were measured the same way and gained
- * nothing (8.59 against 8.34 ms): I8 keeps its rows in order. Nor is a
- * CSR used in place from a packed file's mapping (borrowed, unchunked)
- * put in this order: the copy took one line through bert-base from 0.10
- * to 0.14 s (hyperfine), and its rows stay in order. At batch 32 one
- * alternation each read 755 against 741 ms (AVX-512) and 1 620 against
- * 1 512 (AVX2): not settled (bench/README). */
-static int visit_order(pofa_linear *l)
+/* CSR's visiting order (linear.h), on paths whose kern->csr_order is set:
+ * in each chunk, each thread's rows [split[t], split[t + 1]) by their
+ * number of entries in the chunk (a stable counting sort), and the entries
+ * moved into that order, so that the kernels read them in address order.
+ * A row's loop then runs as long as the one before it, or one entry
+ * longer. Measured against rows in order (bert-base, 2 threads):
+ * - AVX-512 (an AMD EPYC of family 26): batch 1 at 90% 20.48 against
+ *   22.05 ms a pass, 20.39 against 20.78 and 23.79 against 24.28 (medians
+ *   of 6-8 alternations), at 97% 11.11 against 11.45; sparse training's
+ *   locked step (batch 8 x 128) 1 404 against 1 578 ms; batch 32 one
+ *   alternation, 755 against 741 ms. So the AVX-512 paths take it.
+ * - AVX2 (an AMD EPYC of family 25, one binary packing both ways,
+ *   alternated in blocks of five passes): batch 1 at 90% level (ratios
+ *   0.95-1.08 over six runs), at 97% 4-10% slower in four of four, batch
+ *   8 9% slower in two of three, batch 32 (two builds, three
+ *   alternations) the products 10-21% slower; on the family-26 EPYC's AVX2
+ *   path batch 8 was level. So AVX2 keeps its rows in order.
+ * Rows of int8 1x4 blocks gained nothing (8.59 against 8.34 ms) and keep
+ * their order; nor is a CSR used in place from a packed file's mapping
+ * (borrowed, unchunked) put in this order: the copy took one line through
+ * bert-base from 0.10 to 0.14 s (hyperfine). */
+static int visit_order(pofa_linear *l, const pofa_infer_kern *kern)
 {
-	if (l->fmt != POFA_LIN_CSR || l->csr_borrowed)
+	if (l->fmt != POFA_LIN_CSR || l->csr_borrowed || !kern->csr_order)
 		return 0;
 	int OC = l->OC, nch = l->nch;
 	const int32_t *crp = l->crp;
@@ -619,7 +623,7 @@ int pofa_linear_pack_src(pofa_linear *l, pofa_pack_src *src, enum pofa_wkeep kee
 	if (fmt == POFA_LIN_B14)
 		l->rowptr[OC] = (int32_t)e;
 done:
-	if (split_rows(l, threads, row_cost, 1) || visit_order(l))
+	if (split_rows(l, threads, row_cost, 1) || visit_order(l, kern))
 		goto fail;
 	free(row_cost);
 	free(cnt);
@@ -697,7 +701,7 @@ static int pack_csr(pofa_linear *l, int32_t *rowptr, uint16_t *col, float *val, 
 	}
 	for (int o = 0; o < OC; o++)
 		row_cost[o] = rowptr[o + 1] - rowptr[o];
-	int bad = chunk_csr(l, kern) || split_rows(l, threads, row_cost, 1) || visit_order(l);
+	int bad = chunk_csr(l, kern) || split_rows(l, threads, row_cost, 1) || visit_order(l, kern);
 	free(row_cost);
 	if (bad) {
 		pofa_linear_free(l);
