@@ -55,14 +55,28 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	.path = POFA_CPU_AVX2,
 	.x8 = POFA_X8_U8X4,
 	.i8_pairs = 1,
-	/* chunks of 128 inputs from 2048, tiles of 64 tokens, one set of
+	/* chunks of 128 inputs from 512, tiles of 64 tokens, one set of
 	 * accumulators (kern_simd.h): tiles of 16 and 32 tokens with 2-4
 	 * sets were 20-30% slower; sparser rows in chunks of 768 (bert-base
 	 * at 97%, AVX2 build on an AMD EPYC, 2 threads: FFN out 4.43 ms a
-	 * pass against 5.55 in chunks of 128; at 95%, 5.22 against 6.34) */
+	 * pass against 5.55 in chunks of 128; at 95%, 5.22 against 6.34).
+	 * Chunks from 512 inputs rather than 2048 (bert-base's 768-input
+	 * Linears chunked too, so that x's slice of 128 inputs x 64 tokens
+	 * fits L1), on an AVX2-only AMD EPYC of family 25, one binary packing
+	 * both ways alternated in blocks of five passes, bert-base at 90%, 2
+	 * threads: batch 1 7-19% less time a pass (four runs), batch 8
+	 * 4-13% less in three runs of five (1% and 23% more in the other
+	 * two, with their products 2% less and 5% more), batch 32 12-15% less (two runs);
+	 * sparse training's locked step (batch 8 x 128) 3 430 and 3 691 ms
+	 * against 3 760 and 3 987. The cost: a packed file's 768-input CSRs
+	 * are copied into chunks at load, not used in place: one line
+	 * through bert-base from the packed file 0.123 against 0.106 s (the
+	 * 0.15 s target still met), from the folder level (0.236 against
+	 * 0.244 s). At 97% the rows are sparse enough for chunks of 768, so
+	 * a 768-input Linear stays one chunk as before. */
 	.csr_kc = 128,
 	.csr_kc_sparse = 768,
-	.csr_from = 2048,
+	.csr_from = 512,
 	.sparse = ks_sparse,
 	.int8 = ks_int8_pairs,
 	.quant = ks_quant_u8x4,
