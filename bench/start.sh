@@ -15,6 +15,7 @@ if ! command -v hyperfine >/dev/null 2>&1; then
 fi
 if [ ! -s "$data/wn-sense/train.tsv" ] || [ ! -s "$data/vocab.txt" ]; then
 	"$bin" data build --out "$data" > "$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
+	data=$(cd "$data" && pwd)   # the recipe below is read from $tmp
 fi
 cat > "$tmp/r.ini" <<INI
 [run]

@@ -698,6 +698,64 @@ static void test_layernorm_quant(void **st)
 	assert_int_equal(fails, 0);
 }
 
+/* a CSR used in place from a file's mapping (borrowed) stays in place
+ * below 2048 inputs on every path, even where the path chunks a CSR of its
+ * own from fewer (AVX2: 512); from 2048 it is chunked, and so copied */
+static void test_borrowed_chunks(void **st)
+{
+	(void)st;
+	static const int widths[] = { 768, 2100 };
+	int fails = 0;
+	for (int p = 0; p <= (int)pofa_cpu_best(); p++) {
+		const pofa_infer_kern *k = pofa_infer_kern_for((enum pofa_cpu_path)p);
+		for (int i = 0; i < 2; i++) {
+			int OC = 24, C = widths[i];
+			float *w = make_weights(OC, C, UNSTRUCTURED, 0.9), *bias = calloc((size_t)OC, sizeof *bias);
+			int32_t *rp = malloc(((size_t)OC + 1) * sizeof *rp);
+			uint16_t *col = malloc((size_t)OC * C * sizeof *col);
+			float *val = malloc((size_t)OC * C * sizeof *val);
+			int32_t e = 0;
+			for (int o = 0; o < OC; o++) {
+				rp[o] = e;
+				for (int c = 0; c < C; c++)
+					if (w[(size_t)o * C + c] != 0.0f) {
+						col[e] = (uint16_t)c;
+						val[e++] = w[(size_t)o * C + c];
+					}
+			}
+			rp[OC] = e;
+			pofa_linear l, own;
+			int32_t *rp2 = malloc(((size_t)OC + 1) * sizeof *rp2);
+			memcpy(rp2, rp, ((size_t)OC + 1) * sizeof *rp);
+			assert_int_equal(pofa_linear_pack_csr_borrow(&l, rp, col, val, bias, OC, C, 0, k, 2, POFA_LIN_CSR), 0);
+			int in_place = l.csr_borrowed && l.col == col && l.val == val && l.nch == 1;
+			if (in_place != (C < 2048)) {
+				print_error("%s, borrowed CSR %d x %d: %s (%d chunks), expected %s\n", pofa_cpu_path_names[p], OC,
+				            C, in_place ? "in place" : "copied", l.nch, C < 2048 ? "in place" : "chunked");
+				fails++;
+			}
+			/* the same entries given (not borrowed): chunked from the path's csr_from */
+			uint16_t *col2 = malloc((size_t)e * sizeof *col2 + 2);
+			float *val2 = malloc((size_t)e * sizeof *val2 + 4);
+			memcpy(col2, col, (size_t)e * sizeof *col2);
+			memcpy(val2, val, (size_t)e * sizeof *val2);
+			assert_int_equal(pofa_linear_pack_csr(&own, rp2, col2, val2, bias, OC, C, 0, k, 2, POFA_LIN_CSR), 0);
+			if ((own.nch > 1) != (C >= k->csr_from)) {
+				print_error("%s, CSR %d x %d of its own: %d chunks, csr_from %d\n", pofa_cpu_path_names[p], OC, C,
+				            own.nch, k->csr_from);
+				fails++;
+			}
+			pofa_linear_free(&l);
+			pofa_linear_free(&own);
+			free(col);
+			free(val);
+			free(w);
+			free(bias);
+		}
+	}
+	assert_int_equal(fails, 0);
+}
+
 /* the format chosen by the costs: dense when dense, sparse when 90% sparse */
 static void test_choice(void **st)
 {
@@ -1853,6 +1911,7 @@ int main(void)
 		cmocka_unit_test(test_elementwise),
 		cmocka_unit_test(test_layernorm_quant),
 		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_borrowed_chunks),
 		cmocka_unit_test(test_sparse_models),
 		cmocka_unit_test(test_threads_same_bits),
 		cmocka_unit_test(test_wide_batch),

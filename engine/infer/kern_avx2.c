@@ -66,14 +66,16 @@ const pofa_infer_kern pofa_kern_avx2 = {
 	 * both ways alternated in blocks of five passes, bert-base at 90%, 2
 	 * threads: batch 1 7-19% less time a pass (four runs), batch 8
 	 * 4-13% less in three runs of five (1% and 23% more in the other
-	 * two, with their products 2% less and 5% more), batch 32 12-15% less (two runs);
+	 * two, with their products 2% less and 5% more), batch 32 12-15%
+	 * less (two runs);
 	 * sparse training's locked step (batch 8 x 128) 3 430 and 3 691 ms
-	 * against 3 760 and 3 987. The cost: a packed file's 768-input CSRs
-	 * are copied into chunks at load, not used in place: one line
-	 * through bert-base from the packed file 0.123 against 0.106 s (the
-	 * 0.15 s target still met), from the folder level (0.236 against
-	 * 0.244 s). At 97% the rows are sparse enough for chunks of 768, so
-	 * a 768-input Linear stays one chunk as before. */
+	 * against 3 760 and 3 987. A CSR used in place from a packed file's
+	 * mapping is not chunked below 2048 inputs (pack.c): the copy took one
+	 * line through bert-base from the packed file from 0.106 to 0.123 s
+	 * and, in a slow hour, 0.136 to 0.149 (the target is 0.15 s); from
+	 * the folder it was level (0.236 against 0.244 s). At 97% the rows
+	 * are sparse enough for chunks of 768, so a 768-input Linear stays
+	 * one chunk as before. */
 	.csr_kc = 128,
 	.csr_kc_sparse = 768,
 	.csr_from = 512,
